@@ -1,0 +1,50 @@
+"""Statistical analysis of qrbench runs: pure functions, numpy arrays in, frozen results out.
+
+No clock, no I/O, no printing, and nothing imported from the rest of qrbench. Invalid arguments raise
+ValueError with a sentence naming the argument; degenerate data (empty, one sample, all equal) gives
+undecided estimates or "insufficient" verdicts instead.
+"""
+
+from qrbench.stats.compliance import Judgement, Threshold, Verdict, judge, overall, thresholds_from_mapping
+from qrbench.stats.estimate import Estimate
+from qrbench.stats.percentiles import (
+    DEFAULT_PERCENTILES,
+    bootstrap_ci,
+    percentile_ci,
+    percentile_label,
+    percentile_table,
+)
+from qrbench.stats.rates import ratio_ci, success_ratio, throughput
+from qrbench.stats.regression import RegressionResult, compare_samples
+from qrbench.stats.reliability import Check, noise_cv, reliability_checks
+from qrbench.stats.scaling import USLFit, fit_amdahl, fit_usl, predict
+from qrbench.stats.warmup import WarmupTrim, trim_warmup
+
+__all__ = [
+    "Estimate",
+    "DEFAULT_PERCENTILES",
+    "percentile_ci",
+    "percentile_table",
+    "percentile_label",
+    "bootstrap_ci",
+    "throughput",
+    "success_ratio",
+    "ratio_ci",
+    "WarmupTrim",
+    "trim_warmup",
+    "Threshold",
+    "Verdict",
+    "Judgement",
+    "judge",
+    "overall",
+    "thresholds_from_mapping",
+    "RegressionResult",
+    "compare_samples",
+    "Check",
+    "reliability_checks",
+    "noise_cv",
+    "USLFit",
+    "fit_usl",
+    "fit_amdahl",
+    "predict",
+]

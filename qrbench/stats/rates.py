@@ -1,0 +1,221 @@
+"""Rates with confidence intervals: throughput, success ratio, and the ratio of two samples' statistics."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Literal
+
+import numpy as np
+from scipy import stats as _sps
+
+from qrbench.stats._bootstrap import (
+    check_resamples,
+    percentile_interval,
+    resample_statistic,
+    statistic_value,
+)
+from qrbench.stats._samples import as_samples, check_confidence
+from qrbench.stats.estimate import Estimate
+
+__all__ = ["throughput", "success_ratio", "ratio_ci"]
+
+
+def _positive_seconds(value: float | None, name: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a positive number of seconds or None; got {value!r}.")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive, finite number of seconds; got {value!r}.")
+    return float(value)
+
+
+def throughput(
+    t_end_seconds: Iterable[float],
+    *,
+    duration_s: float | None = None,
+    window_s: float | None = None,
+    confidence: float = 0.95,
+) -> Estimate:
+    """Completions per second, from completion times in seconds (any common origin).
+
+    Three interval methods, chosen by the arguments:
+
+    - default: the rate over the span from the first to the last completion, (n - 1) / span. The
+      span of n - 1 inter-completion gaps is Gamma-distributed under a Poisson process, which gives
+      the exact chi-square interval. Under-states the spread of bursty traffic.
+    - `duration_s`: n completions over a fixed observation window of that many seconds (the run's
+      steady phase), with the exact Poisson (Garwood) interval; n = 0 still gives an upper bound.
+    - `window_s`: completions counted in consecutive windows of that many seconds from the first
+      completion (the last partial window dropped); mean rate with a Student-t interval over windows.
+      It follows bursts and closed-loop regularity that a Poisson model misstates; needs >= 2 windows.
+    """
+    confidence = check_confidence(confidence)
+    duration_s = _positive_seconds(duration_s, "duration_s")
+    window_s = _positive_seconds(window_s, "window_s")
+    if duration_s is not None and window_s is not None:
+        raise ValueError("Pass at most one of duration_s and window_s to throughput(), not both.")
+    t = as_samples(t_end_seconds, name="t_end_seconds")
+    n = int(t.size)
+    alpha = 1.0 - confidence
+
+    if duration_s is not None:
+        low = 0.0 if n == 0 else _sps.chi2.ppf(alpha / 2, 2 * n) / (2 * duration_s)
+        high = _sps.chi2.ppf(1 - alpha / 2, 2 * n + 2) / (2 * duration_s)
+        return Estimate(
+            value=n / duration_s,
+            low=float(low),
+            high=float(high),
+            confidence=confidence,
+            n=n,
+            method="Poisson count over a fixed duration (Garwood exact)",
+        )
+
+    span = float(t.max() - t.min()) if n else 0.0
+    if window_s is not None:
+        method = f"mean of {window_s:g} s windows (Student t)"
+        n_windows = int(span // window_s)
+        if n_windows < 2:
+            return Estimate(
+                value=math.nan,
+                low=0.0,
+                high=math.inf,
+                confidence=confidence,
+                n=n,
+                method=method,
+                decided=False,
+            )
+        edges = t.min() + window_s * np.arange(n_windows + 1)
+        rates = np.histogram(t, bins=edges)[0] / window_s
+        value = float(rates.mean())
+        half = float(_sps.t.ppf(1 - alpha / 2, n_windows - 1) * rates.std(ddof=1) / math.sqrt(n_windows))
+        return Estimate(
+            value=value,
+            low=max(0.0, value - half),
+            high=value + half,
+            confidence=confidence,
+            n=n,
+            method=method,
+        )
+
+    method = "Poisson process over first-to-last completion (Gamma exact)"
+    if n < 2 or span == 0.0:
+        return Estimate(
+            value=math.nan, low=0.0, high=math.inf, confidence=confidence, n=n, method=method, decided=False
+        )
+    k = n - 1
+    low = _sps.chi2.ppf(alpha / 2, 2 * k) / (2 * span)
+    high = _sps.chi2.ppf(1 - alpha / 2, 2 * k) / (2 * span)
+    value = k / span
+    return Estimate(
+        value=value,
+        low=float(min(low, value)),
+        high=float(max(high, value)),
+        confidence=confidence,
+        n=n,
+        method=method,
+    )
+
+
+def _check_count(value: int, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer count; got {value!r}.")
+    return int(value)
+
+
+def success_ratio(
+    n_ok: int,
+    n_total: int,
+    *,
+    confidence: float = 0.95,
+    method: Literal["wilson", "clopper-pearson"] = "wilson",
+) -> Estimate:
+    """Fraction of requests that succeeded (0-1), with a Wilson score or Clopper-Pearson exact interval.
+
+    The intervals equal scipy.stats.binomtest(n_ok, n_total).proportion_ci(confidence, method="wilson"
+    or "exact"). Undecided (value NaN, interval [0, 1]) when there were no requests.
+    """
+    confidence = check_confidence(confidence)
+    k = _check_count(n_ok, "n_ok")
+    n = _check_count(n_total, "n_total")
+    if k > n:
+        raise ValueError(f"n_ok ({k}) must not exceed n_total ({n}).")
+    if method not in ("wilson", "clopper-pearson"):
+        raise ValueError(f"success_ratio method must be 'wilson' or 'clopper-pearson'; got {method!r}.")
+    label = "Wilson score" if method == "wilson" else "Clopper-Pearson exact"
+    if n == 0:
+        return Estimate(
+            value=math.nan, low=0.0, high=1.0, confidence=confidence, n=0, method=label, decided=False
+        )
+    alpha = 1.0 - confidence
+    p = k / n
+    if method == "wilson":
+        z = float(_sps.norm.ppf(1 - alpha / 2))
+        denom = 2 * (n + z * z)
+        centre = (2 * n * p + z * z) / denom
+        half = z * math.sqrt(z * z + 4 * n * p * (1 - p)) / denom
+        low, high = max(0.0, centre - half), min(1.0, centre + half)
+    else:
+        low = 0.0 if k == 0 else float(_sps.beta.ppf(alpha / 2, k, n - k + 1))
+        high = 1.0 if k == n else float(_sps.beta.ppf(1 - alpha / 2, k + 1, n - k))
+    return Estimate(value=p, low=min(low, p), high=max(high, p), confidence=confidence, n=n, method=label)
+
+
+def ratio_ci(
+    a: Iterable[float],
+    b: Iterable[float],
+    statistic: Callable[..., np.ndarray] = np.median,
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+) -> Estimate:
+    """statistic(a) / statistic(b) (unitless) with a percentile-bootstrap interval.
+
+    `a` and `b` are resampled independently (e.g. quantum and classical latencies in ms);
+    `statistic(array, axis=-1)` must reduce along the last axis. `n` is the smaller sample size.
+    Undecided when either sample has fewer than 2 values or a denominator can be 0.
+    """
+    confidence = check_confidence(confidence)
+    n_resamples = check_resamples(n_resamples)
+    x = as_samples(a, name="a")
+    y = as_samples(b, name="b")
+    n = int(min(x.size, y.size))
+    method = f"ratio of statistics, independent percentile bootstrap ({n_resamples} resamples)"
+    undecided = Estimate(
+        value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=n, method=method, decided=False
+    )
+    if n == 0:
+        return undecided
+    numerator, denominator = statistic_value(x, statistic), statistic_value(y, statistic)
+    if denominator == 0.0 or not (math.isfinite(numerator) and math.isfinite(denominator)):
+        return undecided
+    value = numerator / denominator
+    if n < 2:
+        return Estimate(
+            value=value,
+            low=-math.inf,
+            high=math.inf,
+            confidence=confidence,
+            n=n,
+            method=method,
+            decided=False,
+        )
+    rng = np.random.default_rng(seed)
+    top = resample_statistic(x, statistic, n_resamples, rng)
+    bottom = resample_statistic(y, statistic, n_resamples, rng)
+    if np.any(bottom == 0.0):
+        return Estimate(
+            value=value,
+            low=-math.inf,
+            high=math.inf,
+            confidence=confidence,
+            n=n,
+            method=method,
+            decided=False,
+        )
+    low, high = percentile_interval(top / bottom, confidence)
+    return Estimate(
+        value=value, low=min(low, value), high=max(high, value), confidence=confidence, n=n, method=method
+    )

@@ -1,0 +1,175 @@
+"""Reliability checks of a run, in the spirit of pyperf's `format_checks`: is the report trustworthy?
+
+Each check says whether it passed; failed ones carry severity "warning" and a sentence saying what is
+wrong and what to do. Inputs that were not measured (None) produce no check.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from qrbench.stats._samples import as_samples
+from qrbench.stats.estimate import Estimate
+
+__all__ = ["Check", "reliability_checks", "noise_cv"]
+
+Severity = Literal["info", "warning"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """One reliability check: `ok` is True when it passed (severity "info"), False with "warning"."""
+
+    name: str
+    ok: bool
+    severity: Severity
+    message: str
+
+
+def _check(name: str, ok: bool, message: str) -> Check:
+    return Check(name=name, ok=ok, severity="info" if ok else "warning", message=message)
+
+
+def noise_cv(timings: Iterable[float]) -> float:
+    """Coefficient of variation (sample std / mean, unitless) of repeated timings of a fixed workload.
+
+    NaN when there are fewer than 2 timings or their mean is 0.
+    """
+    x = as_samples(timings, name="timings")
+    if x.size < 2:
+        return math.nan
+    mean = float(np.mean(x))
+    return math.nan if mean == 0.0 else float(np.std(x, ddof=1) / abs(mean))
+
+
+def reliability_checks(
+    *,
+    n_samples: Mapping[str, int] | None = None,
+    estimates: Mapping[str, Estimate] | None = None,
+    generator_cpu: float | None = None,
+    send_lag_p99_ms: float | None = None,
+    machine_noise_cv: float | None = None,
+    min_samples_p95: int = 100,
+    min_samples_p99: int = 1000,
+    max_relative_width: float = 0.20,
+    max_generator_cpu: float = 0.80,
+    max_send_lag_ms: float = 10.0,
+    max_noise_cv: float = 0.10,
+) -> list[Check]:
+    """Checks on sample counts per group, estimate intervals, the load generator and machine noise.
+
+    `n_samples`: successful requests per group (e.g. scenario/endpoint); `estimates`: named estimates
+    (warned when undecided or when the interval is wider than `max_relative_width` of the value);
+    `generator_cpu`: the generator's CPU use as a fraction of one core; `send_lag_p99_ms`: p99 of how
+    late requests were sent, in milliseconds; `machine_noise_cv`: `noise_cv` of a calibration loop.
+    """
+    checks: list[Check] = []
+    for group, n in (n_samples or {}).items():
+        name = f"samples:{group}"
+        if n < min_samples_p95:
+            checks.append(
+                _check(
+                    name,
+                    False,
+                    f"{group}: only {n} samples; p95 and higher percentiles need "
+                    f"at least {min_samples_p95} to be reliable. Run longer or at a higher rate.",
+                )
+            )
+        elif n < min_samples_p99:
+            checks.append(
+                _check(
+                    name,
+                    False,
+                    f"{group}: {n} samples are enough for p95 but not for p99, "
+                    f"which needs at least {min_samples_p99}.",
+                )
+            )
+        else:
+            checks.append(_check(name, True, f"{group}: {n} samples, enough for percentiles up to p99."))
+
+    for metric, est in (estimates or {}).items():
+        name = f"interval:{metric}"
+        if est.n == 0:
+            checks.append(_check(name, False, f"{metric}: no samples, so there is no estimate."))
+        elif not est.decided:
+            checks.append(
+                _check(
+                    name,
+                    False,
+                    f"{metric}: {est.n} samples cannot bound it at "
+                    f"{est.confidence:.0%} confidence; collect more samples before trusting it.",
+                )
+            )
+        elif est.value == 0.0:
+            checks.append(
+                _check(
+                    name,
+                    True,
+                    f"{metric}: estimated as 0 with interval [{est.low:.4g}, "
+                    f"{est.high:.4g}]; a relative width does not apply.",
+                )
+            )
+        elif est.relative_width > max_relative_width:
+            checks.append(
+                _check(
+                    name,
+                    False,
+                    f"{metric}: the {est.confidence:.0%} interval is "
+                    f"{est.relative_width:.0%} of the value (more than {max_relative_width:.0%}); "
+                    "the estimate is imprecise, collect more samples.",
+                )
+            )
+        else:
+            checks.append(
+                _check(
+                    name,
+                    True,
+                    f"{metric}: the {est.confidence:.0%} interval is {est.relative_width:.0%} of the value.",
+                )
+            )
+
+    if generator_cpu is not None:
+        ok = generator_cpu <= max_generator_cpu
+        verdict = ("below the" if ok else "above the") + f" {max_generator_cpu:.0%} limit"
+        tail = (
+            "" if ok else "; it may be saturated, so the latencies may be the generator's, not the server's"
+        )
+        checks.append(
+            _check(
+                "generator_cpu",
+                ok,
+                f"The load generator used {generator_cpu:.0%} of a CPU core, {verdict}{tail}.",
+            )
+        )
+    if send_lag_p99_ms is not None:
+        ok = send_lag_p99_ms <= max_send_lag_ms
+        tail = "" if ok else "; it could not keep the asked rate, so the numbers are not the server's alone"
+        checks.append(
+            _check(
+                "send_lag",
+                ok,
+                f"p99 send lag was {send_lag_p99_ms:.3g} ms (limit {max_send_lag_ms:g} ms){tail}.",
+            )
+        )
+    if machine_noise_cv is not None:
+        ok = math.isfinite(machine_noise_cv) and machine_noise_cv <= max_noise_cv
+        tail = (
+            ""
+            if ok
+            else "; the machine is noisy (other load, frequency scaling), so small differences "
+            "between runs are not meaningful"
+        )
+        checks.append(
+            _check(
+                "machine_noise",
+                ok,
+                f"A fixed calibration loop varied by {machine_noise_cv:.1%} "
+                f"(coefficient of variation, limit {max_noise_cv:.0%}){tail}.",
+            )
+        )
+    return checks

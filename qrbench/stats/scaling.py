@@ -1,0 +1,209 @@
+"""Scalability models fitted to throughput measured at several concurrency levels.
+
+Universal Scalability Law (Gunther): X(N) = lam * N / (1 + sigma * (N - 1) + kappa * N * (N - 1)),
+with lam the throughput of one unit of concurrency, sigma contention and kappa coherency (crosstalk).
+Amdahl's law is the special case kappa = 0. Fits are nonlinear least squares (scipy curve_fit, all
+parameters >= 0) started from Gunther's linearisation; intervals are Wald intervals from the
+covariance with Student t quantiles, clipped at 0 (undecided when the fit has no residual degrees
+of freedom). Throughput peaks at N* = sqrt((1 - sigma) / kappa).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from scipy import optimize as _opt
+from scipy import stats as _sps
+
+from qrbench.stats._samples import as_samples, check_confidence
+from qrbench.stats.estimate import Estimate
+
+__all__ = ["USLFit", "fit_usl", "fit_amdahl", "predict"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class USLFit:
+    """A fitted scalability model; throughputs in the unit of the fitted data (e.g. requests/s).
+
+    `peak_n` is the concurrency of highest throughput (inf when throughput keeps rising, as with
+    Amdahl; 1 when it falls from the start) and `peak_throughput` the model throughput there (the
+    asymptote lam / sigma when peak_n is inf). `r_squared` is on the throughput scale.
+    """
+
+    model: Literal["usl", "amdahl"]
+    lam: Estimate
+    sigma: Estimate
+    kappa: Estimate
+    peak_n: Estimate
+    peak_throughput: float
+    r_squared: float
+    n_points: int
+
+
+def _usl(n: np.ndarray, lam: float, sigma: float, kappa: float) -> np.ndarray:
+    return lam * n / (1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0))
+
+
+def _amdahl(n: np.ndarray, lam: float, sigma: float) -> np.ndarray:
+    return _usl(n, lam, sigma, 0.0)
+
+
+def predict(fit: USLFit, n: object) -> np.ndarray:
+    """Model throughput at concurrency levels `n` (>= 1)."""
+    levels = as_samples(np.atleast_1d(np.asarray(n, dtype=float)), name="n")
+    return _usl(levels, fit.lam.value, fit.sigma.value, fit.kappa.value)
+
+
+def _validated(n: object, throughput: object, n_params: int) -> tuple[np.ndarray, np.ndarray]:
+    levels = as_samples(n, name="n")
+    x = as_samples(throughput, name="throughput")
+    if levels.size != x.size:
+        raise ValueError(f"n and throughput must have the same length; got {levels.size} and {x.size}.")
+    if np.any(levels < 1):
+        raise ValueError("n must hold concurrency levels of at least 1 (workers, users, instances).")
+    if np.any(x < 0):
+        raise ValueError("throughput must hold non-negative rates.")
+    distinct = np.unique(levels).size
+    if distinct < n_params:
+        raise ValueError(
+            f"A {n_params}-parameter scalability fit needs at least {n_params} distinct "
+            f"concurrency levels; got {distinct}."
+        )
+    if not np.any(x > 0):
+        raise ValueError("throughput is zero everywhere; there is nothing to fit.")
+    return levels, x
+
+
+def _start(levels: np.ndarray, x: np.ndarray, n_params: int) -> list[float]:
+    # Gunther's linearisation: N * lam / X(N) - 1 = sigma (N - 1) + kappa N (N - 1), non-negative LS.
+    lam0 = float(np.mean(x[levels == 1])) if np.any(levels == 1) else float(np.max(x / levels))
+    positive = x > 0
+    y = levels[positive] * lam0 / x[positive] - 1.0
+    columns = [levels[positive] - 1.0, levels[positive] * (levels[positive] - 1.0)][: n_params - 1]
+    coef = (
+        _opt.nnls(np.column_stack(columns), y)[0]
+        if positive.sum() >= n_params - 1
+        else np.zeros(n_params - 1)
+    )
+    return [lam0, *(float(c) + 1e-6 for c in coef)]
+
+
+def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], confidence: float) -> USLFit:
+    func, n_params = (_usl, 3) if model == "usl" else (_amdahl, 2)
+    p0 = _start(levels, x, n_params)
+    with warnings.catch_warnings():
+        # With no residual degrees of freedom curve_fit warns and returns an infinite covariance,
+        # which becomes an undecided interval below.
+        warnings.simplefilter("ignore", _opt.OptimizeWarning)
+        params, cov = _opt.curve_fit(
+            func, levels, x, p0=p0, bounds=(0.0, np.inf), x_scale="jac", max_nfev=10_000
+        )
+    dof = levels.size - n_params
+    t = float(_sps.t.ppf(0.5 + confidence / 2.0, dof)) if dof > 0 else math.inf
+    se = (
+        np.sqrt(np.abs(np.diag(cov))) if dof > 0 and np.all(np.isfinite(cov)) else np.full(n_params, math.inf)
+    )
+    method = f"{model.upper() if model == 'usl' else 'Amdahl'} least squares, Wald t interval"
+
+    def estimate(value: float, half: float, label: str = method) -> Estimate:
+        if not math.isfinite(half):
+            return Estimate(
+                value=value,
+                low=0.0,
+                high=math.inf,
+                confidence=confidence,
+                n=int(levels.size),
+                method=label,
+                decided=False,
+            )
+        return Estimate(
+            value=value,
+            low=float(max(0.0, value - half)),
+            high=float(value + half),
+            confidence=confidence,
+            n=int(levels.size),
+            method=label,
+        )
+
+    lam = estimate(float(params[0]), t * se[0])
+    sigma = estimate(float(params[1]), t * se[1])
+    if model == "usl":
+        kappa = estimate(float(params[2]), t * se[2])
+    else:
+        kappa = Estimate(
+            value=0.0,
+            low=0.0,
+            high=0.0,
+            confidence=confidence,
+            n=int(levels.size),
+            method="fixed at 0 (Amdahl's law)",
+        )
+
+    s, k = sigma.value, kappa.value
+    peak_method = "sqrt((1 - sigma) / kappa), delta-method interval"
+    if s >= 1.0:
+        peak_n = Estimate(
+            value=1.0,
+            low=1.0,
+            high=1.0,
+            confidence=confidence,
+            n=int(levels.size),
+            method="throughput falls from N = 1 (sigma >= 1)",
+        )
+        peak_x = float(lam.value)
+    elif k <= 0.0:
+        peak_n = Estimate(
+            value=math.inf,
+            low=math.inf,
+            high=math.inf,
+            confidence=confidence,
+            n=int(levels.size),
+            method="no peak: kappa = 0",
+            decided=False,
+        )
+        peak_x = lam.value / s if s > 0 else math.inf
+    else:
+        star = math.sqrt((1.0 - s) / k)
+        if model == "usl" and dof > 0 and np.all(np.isfinite(cov)):
+            gradient = np.array([0.0, -1.0 / (2.0 * k * star), -star / (2.0 * k)])
+            half = t * math.sqrt(max(float(gradient @ cov @ gradient), 0.0))
+        else:
+            half = math.inf
+        peak_n = estimate(star, half, peak_method)
+        peak_x = float(_usl(np.array([star]), lam.value, s, k)[0])
+
+    residual = x - func(levels, *params)
+    total = float(np.sum((x - x.mean()) ** 2))
+    r_squared = 1.0 - float(np.sum(residual**2)) / total if total > 0 else math.nan
+    return USLFit(
+        model=model,
+        lam=lam,
+        sigma=sigma,
+        kappa=kappa,
+        peak_n=peak_n,
+        peak_throughput=peak_x,
+        r_squared=r_squared,
+        n_points=int(levels.size),
+    )
+
+
+def fit_usl(n: object, throughput: object, *, confidence: float = 0.95) -> USLFit:
+    """Fit the Universal Scalability Law to throughput (any rate unit) at concurrency levels `n` (>= 1).
+
+    Repeated measurements at one level are welcome: they give the residual degrees of freedom the
+    intervals need. Needs at least 3 distinct levels.
+    """
+    confidence = check_confidence(confidence)
+    levels, x = _validated(n, throughput, 3)
+    return _fit(levels, x, "usl", confidence)
+
+
+def fit_amdahl(n: object, throughput: object, *, confidence: float = 0.95) -> USLFit:
+    """Fit Amdahl's law (the USL with kappa = 0) to throughput at concurrency levels `n` (>= 1)."""
+    confidence = check_confidence(confidence)
+    levels, x = _validated(n, throughput, 2)
+    return _fit(levels, x, "amdahl", confidence)

@@ -1,0 +1,157 @@
+"""Warm-up detection and trimming: MSER-5, or a fixed number of seconds or requests.
+
+MSER-5 (White 1997; White, Cobb & Spratt 2000) cuts the series, in time order, into batch means of 5
+and drops the first d batches that minimise the squared standard error of the remaining mean,
+sum_{j>=d} (Y_j - mean_d)^2 / (m - d)^2. The search is limited to the first half of the batches, as
+the method prescribes, so at most half the samples are ever dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from qrbench.stats._samples import as_samples
+
+__all__ = ["WarmupTrim", "trim_warmup"]
+
+WarmupMethod = Literal["mser5", "seconds", "count", "none"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class WarmupTrim:
+    """What warm-up trimming removed.
+
+    `kept` is a read-only boolean mask in the caller's original order (True = steady-state sample);
+    `seconds_trimmed` is the time from the first start to the first kept start, in seconds.
+    """
+
+    n_trimmed: int
+    n_kept: int
+    seconds_trimmed: float
+    method: str
+    reason: str
+    kept: np.ndarray = field(compare=False, repr=False)
+
+
+def _mser_truncation(batch_means: np.ndarray) -> int:
+    """Number of leading batches MSER drops (0 .. m // 2)."""
+    m = batch_means.size
+    suffix_sum = np.cumsum(batch_means[::-1])[::-1]
+    suffix_sq = np.cumsum((batch_means**2)[::-1])[::-1]
+    remaining = np.arange(m, 0, -1, dtype=float)
+    squared_deviation = np.maximum(suffix_sq - suffix_sum**2 / remaining, 0.0)
+    mser = squared_deviation / remaining**2
+    limit = m // 2
+    return int(np.argmin(mser[: limit + 1]))
+
+
+def _mser_trim(y_sorted: np.ndarray, batch_size: int, min_batches: int, label: str) -> tuple[int, str]:
+    """Requests MSER drops from the time-ordered latencies, and the sentence saying why."""
+    n = y_sorted.size
+    m = n // batch_size
+    if m < min_batches:
+        return 0, (
+            f"Only {n} requests ({m} batches of {batch_size}, fewer than {min_batches}): too few to "
+            "detect a warm-up, so nothing was trimmed."
+        )
+    d = _mser_truncation(y_sorted[: m * batch_size].reshape(m, batch_size).mean(axis=1))
+    if d == 0:
+        return 0, f"{label} found no warm-up: the full series has the smallest standard error of its mean."
+    why = f"{label} found the steady state after the first {d * batch_size} requests"
+    if d == m // 2:
+        why += " (the longest trim allowed: the run may still be warming up; run it longer)"
+    return d * batch_size, why + "."
+
+
+def _capped(wanted: int, n: int, why: str) -> tuple[int, str]:
+    """A fixed trim limited to half of the `n` requests, and its sentence."""
+    if wanted > n // 2:
+        return n // 2, f"{why}, capped at half of the {n} requests ({n // 2})."
+    return wanted, why + "."
+
+
+def _non_negative(value: float | None, name: str, method: str) -> float:
+    if value is None:
+        raise ValueError(f"trim_warmup(method={method!r}) needs {name}; pass a non-negative number.")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float | np.integer | np.floating)
+        or not (np.isfinite(value) and value >= 0)
+    ):
+        raise ValueError(f"{name} must be a non-negative finite number; got {value!r}.")
+    return float(value)
+
+
+def trim_warmup(
+    t_start_seconds: object,
+    latencies: object,
+    *,
+    method: WarmupMethod = "mser5",
+    seconds: float | None = None,
+    count: int | None = None,
+    batch_size: int = 5,
+    min_batches: int = 10,
+    unit: str = "ms",
+) -> WarmupTrim:
+    """Find the warm-up at the start of a run (by request start time, seconds) and say what was dropped.
+
+    `method`: "mser5" detects it from `latencies` (in `unit`); "seconds" drops requests that started in
+    the first `seconds`; "count" drops the first `count` requests; "none" keeps everything. No method
+    drops more than half the requests: a fixed trim beyond that is capped, and the reason says so.
+    MSER-5 trims nothing when there are fewer than `min_batches` batches of `batch_size`.
+    """
+    t = as_samples(t_start_seconds, name="t_start_seconds")
+    y = as_samples(latencies, name="latencies")
+    if t.size != y.size:
+        raise ValueError(
+            f"t_start_seconds and latencies must have the same length; got {t.size} and {y.size}."
+        )
+    if method not in ("mser5", "seconds", "count", "none"):
+        raise ValueError(f"Warm-up method must be 'mser5', 'seconds', 'count' or 'none'; got {method!r}.")
+    n = int(t.size)
+    order = np.argsort(t, kind="stable")
+    t_sorted, y_sorted = t[order], y[order]
+
+    if method == "seconds":
+        secs = _non_negative(seconds, "seconds", method)
+        wanted = int(np.searchsorted(t_sorted, t_sorted[0] + secs, side="left")) if n else 0
+        label, why = f"fixed {secs:g} s", f"Requests that started in the first {secs:g} s were dropped"
+        n_trim, why = _capped(wanted, n, why)
+    elif method == "count":
+        wanted = int(_non_negative(count, "count", method))
+        if count != wanted:
+            raise ValueError(f"count must be a whole number of requests; got {count!r}.")
+        label = f"fixed {wanted} requests"
+        n_trim, why = _capped(wanted, n, f"The first {wanted} requests were dropped")
+    elif method == "mser5":
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer (MSER-5 uses 5); got {batch_size!r}.")
+        label = f"MSER-{batch_size}"
+        n_trim, why = _mser_trim(y_sorted, batch_size, min_batches, label)
+    else:
+        n_trim, label, why = 0, "none", "Warm-up trimming was switched off; all requests are kept."
+
+    if n == 0:
+        why = "No requests were recorded, so nothing was trimmed."
+    elif n_trim:
+        before, after = np.median(y_sorted[:n_trim]), np.median(y_sorted[n_trim:])
+        why += (
+            f" Dropped {n_trim} of {n} requests ({t_sorted[n_trim] - t_sorted[0]:.3g} s); their median "
+            f"latency was {before:.4g} {unit} against {after:.4g} {unit} afterwards."
+        )
+
+    kept = np.zeros(n, dtype=bool)
+    kept[order[n_trim:]] = True
+    kept.setflags(write=False)
+    seconds_trimmed = float(t_sorted[n_trim] - t_sorted[0]) if n_trim else 0.0
+    return WarmupTrim(
+        n_trimmed=n_trim,
+        n_kept=n - n_trim,
+        seconds_trimmed=seconds_trimmed,
+        method=label,
+        reason=why,
+        kept=kept,
+    )

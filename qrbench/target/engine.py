@@ -1,0 +1,175 @@
+"""The reranking engine: embeddings, encoding, fidelity, methods, caches and the classical fallback.
+
+This is the public in-process API the profilers use; the HTTP service is a thin layer over it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+import zlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .cache import LRUCache
+from .embedding import Embedder
+from .encoding import Projection, load_projection
+from .fidelity import AerSwapTest, exact_fidelity
+from .settings import METHODS, EngineSettings
+
+__all__ = ["RerankEngine", "Scores", "EngineCounters"]
+
+
+@dataclass(slots=True)
+class EngineCounters:
+    """Monotonic counters the service exports; read them, never reset them."""
+
+    classical_fallbacks: dict[str, int] = field(default_factory=dict)  # reason -> count
+
+    def count_fallback(self, reason: str) -> None:
+        self.classical_fallbacks[reason] = self.classical_fallbacks.get(reason, 0) + 1
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scores:
+    """Scores of one query against its candidates, in candidate order, each in [0, 1].
+
+    method_used is the method asked for, or "classical" when the classical fallback answered.
+    Times are milliseconds.
+    """
+
+    scores: np.ndarray
+    classical: np.ndarray
+    quantum: np.ndarray | None
+    method_used: str
+    fallback_reason: str | None
+    embedding_cache_hits: int
+    similarity_cache_hits: int
+    embedding_ms: float
+    quantum_ms: float
+
+    @property
+    def classical_fallback(self) -> bool:
+        return self.fallback_reason is not None
+
+
+class QuantumBackendFailed(RuntimeError):
+    """The quantum backend raised; the engine answers classically."""
+
+
+class RerankEngine:
+    """Scores candidates against a query by the classical, quantum or hybrid method.
+
+    Thread-safe: the service calls it from several worker threads at once.
+    """
+
+    def __init__(
+        self,
+        settings: EngineSettings,
+        *,
+        embedder: Embedder | None = None,
+        projection: Projection | None = None,
+    ) -> None:
+        self.settings = settings
+        self.embedder = embedder or Embedder(
+            cache_size=settings.embedding_cache_size, torch_threads=settings.torch_threads
+        )
+        self.projection = projection or load_projection()
+        self.similarity_cache: LRUCache[float] = LRUCache(settings.similarity_cache_size)
+        self.counters = EngineCounters()
+        self._aer = AerSwapTest(qubits=settings.qubits, shots=settings.shots) if settings.backend == "aer" else None
+        # One thread runs the quantum backend so a request past its budget can be abandoned.
+        self._quantum_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="quantum")
+        self._counter_lock = threading.Lock()
+        # Tests and fault-injection studies replace this to make the quantum backend fail.
+        self.quantum_fault: Exception | None = None
+
+    def warm_up(self) -> None:
+        """Pay one-off costs (first forward pass, circuit transpilation) before serving."""
+        self.embedder.encode_uncached(["warm up the embedding model"])
+        if self._aer is not None:
+            self._aer.warm_up()
+
+    def close(self) -> None:
+        self._quantum_pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- scoring -----------------------------------------------------------------------------
+
+    def score(self, query: str, candidates: list[str], method: str) -> Scores:
+        """Score every candidate against the query; never raises for a failing quantum backend."""
+        if method not in METHODS:
+            raise ValueError(f"method is {method!r}; valid methods are {', '.join(METHODS)}.")
+        s = self.settings
+        keys = [(method, s.backend, s.qubits, s.shots, s.hybrid_weight, query, c) for c in candidates]
+        cached = [self.similarity_cache.get(k) for k in keys]
+        todo = [i for i, v in enumerate(cached) if v is None]
+        n = len(candidates)
+        scores = np.array([np.nan if v is None else v for v in cached], dtype=np.float64)
+        classical = np.full(n, np.nan)
+        quantum = np.full(n, np.nan) if method != "classical" else None
+        fallback_reason = None
+        embedding_ms = quantum_ms = 0.0
+        emb_hits = 0
+        if todo:
+            t0 = time.perf_counter()
+            texts = [query] + [candidates[i] for i in todo]
+            vectors, emb_hits = self.embedder.embed(texts)
+            embedding_ms = (time.perf_counter() - t0) * 1000
+            q_vec, c_vecs = vectors[0], vectors[1:]
+            classical[todo] = (c_vecs @ q_vec + 1.0) / 2.0
+            computed = classical[todo]
+            if method != "classical":
+                t1 = time.perf_counter()
+                try:
+                    fid = self._quantum(q_vec, c_vecs, seed_text=query + "\x00".join(candidates))
+                except QuantumBackendFailed as exc:
+                    fallback_reason = str(exc)
+                quantum_ms = (time.perf_counter() - t1) * 1000
+                if fallback_reason is None:
+                    quantum[todo] = fid
+                    w = s.hybrid_weight if method == "hybrid" else 1.0
+                    computed = w * fid + (1.0 - w) * classical[todo]
+                else:
+                    with self._counter_lock:
+                        self.counters.count_fallback(fallback_reason)
+            scores[todo] = np.clip(computed, 0.0, 1.0)
+            # A fallback answer is not the method's answer: don't let it poison the cache.
+            if fallback_reason is None:
+                for i in todo:
+                    self.similarity_cache.put(keys[i], float(scores[i]))
+        return Scores(
+            scores=scores,
+            classical=classical,
+            quantum=quantum,
+            method_used="classical" if fallback_reason else method,
+            fallback_reason=fallback_reason,
+            embedding_cache_hits=emb_hits,
+            similarity_cache_hits=n - len(todo),
+            embedding_ms=embedding_ms,
+            quantum_ms=quantum_ms,
+        )
+
+    def _quantum(self, q_vec: np.ndarray, c_vecs: np.ndarray, *, seed_text: str) -> np.ndarray:
+        """Fidelities of the encoded states, within the time budget, or QuantumBackendFailed."""
+        try:
+            if self.quantum_fault is not None:
+                raise self.quantum_fault
+            states = self.projection.encode(np.vstack([q_vec, c_vecs]), self.settings.qubits)
+            if self._aer is None:
+                result = exact_fidelity(states[0], states[1:])
+            else:
+                # Same input, same shots outcome, in any process: seed from the request's texts.
+                seed = zlib.crc32(seed_text.encode())
+                future = self._quantum_pool.submit(self._aer.fidelity, states[0], states[1:], seed=seed)
+                try:
+                    result = future.result(timeout=self.settings.quantum_budget_ms / 1000)
+                except concurrent.futures.TimeoutError:
+                    future.cancel()
+                    raise QuantumBackendFailed("timeout") from None
+        except QuantumBackendFailed:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any backend failure is answered classically
+            raise QuantumBackendFailed(f"error: {type(exc).__name__}") from exc
+        return result

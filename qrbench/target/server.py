@@ -1,0 +1,157 @@
+"""Run the service with uvicorn (`qrbench serve`), in this process or as a managed child process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from ..errors import TargetError
+from .settings import EngineSettings
+
+__all__ = ["serve", "EmbeddedTarget", "free_port"]
+
+
+def serve(settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
+          log_level: str = "warning") -> None:
+    """Serve until SIGINT/SIGTERM; prints the URL once the model is loaded and the service is ready."""
+    import uvicorn
+
+    if workers > 1:
+        # Each worker process loads its own engine; settings travel through the environment.
+        os.environ["QRBENCH_ENGINE_SETTINGS"] = _settings_to_env(settings)
+        uvicorn.run("qrbench.target.server:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level=log_level)
+        return
+    from .app import create_app
+    from .engine import RerankEngine
+
+    engine = RerankEngine(settings)
+    engine.warm_up()
+    config = uvicorn.Config(create_app(settings, engine=engine), host=host, port=port, log_level=log_level,
+                            access_log=False)
+    server = uvicorn.Server(config)
+    print(f"qrbench reference service ready on http://{_url_host(host)}:{port} "
+          f"(backend={settings.backend}, qubits={settings.qubits})", flush=True)
+    server.run()
+
+
+def app_from_env():
+    """uvicorn factory for multi-worker serving."""
+    import json
+
+    from .app import create_app
+
+    settings = EngineSettings(**json.loads(os.environ["QRBENCH_ENGINE_SETTINGS"]))
+    return create_app(settings)
+
+
+def _settings_to_env(settings: EngineSettings) -> str:
+    import dataclasses
+    import json
+
+    return json.dumps(dataclasses.asdict(settings))
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class EmbeddedTarget:
+    """The reference service in a child process on a free loopback port; a context manager.
+
+    Starts `qrbench serve`, waits for /health/ready, and stops the child on exit (also when the body
+    raised). `pid` is the child's, for the server-side monitor. `cpus` pins the child (taskset-style)
+    so that a load generator pinned elsewhere does not compete with it.
+    """
+
+    def __init__(self, settings: EngineSettings | None = None, *, workers: int = 1, ready_timeout_s: float = 180.0,
+                 cpus: set[int] | None = None, log_path: Path | None = None) -> None:
+        self.settings = settings or EngineSettings()
+        self.workers = workers
+        self.ready_timeout_s = ready_timeout_s
+        self.cpus = cpus
+        self.log_path = log_path
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen | None = None
+        self._log = None
+
+    @property
+    def pid(self) -> int:
+        if self.process is None:
+            raise TargetError("The embedded target has not been started.")
+        return self.process.pid
+
+    def start(self) -> EmbeddedTarget:
+        import dataclasses
+
+        args = [sys.executable, "-m", "qrbench", "serve", "--host", "127.0.0.1", "--port", str(self.port),
+                "--workers", str(self.workers)]
+        for f in dataclasses.fields(self.settings):
+            value = getattr(self.settings, f.name)
+            if value is not None and value != f.default:
+                args += [f"--{f.name.replace('_', '-')}", str(value)]
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        if self.log_path is not None:
+            self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen(
+            args, env=env, stdout=self._log or subprocess.DEVNULL, stderr=self._log or subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        if self.cpus:
+            os.sched_setaffinity(self.process.pid, self.cpus)
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + self.ready_timeout_s
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise TargetError(
+                        f"The embedded target exited with code {self.process.returncode} before it was ready"
+                        + (f"; its log is {self.log_path}." if self.log_path else "; pass log_path to keep its log.")
+                    )
+                try:
+                    if client.get(self.url + "/health/ready").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.2)
+        raise TargetError(f"The embedded target at {self.url} was not ready within {self.ready_timeout_s:.0f} s.")
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        if self.process is not None and self.process.poll() is None:
+            # The whole session: uvicorn's multi-worker mode has children of its own.
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def __enter__(self) -> EmbeddedTarget:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()

@@ -1,0 +1,73 @@
+"""Settings of the reference QuantumRerank engine and service (one frozen object, passed down)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+from ..errors import ParameterError
+
+__all__ = ["EngineSettings", "METHODS", "BACKENDS"]
+
+METHODS = ("classical", "quantum", "hybrid")
+BACKENDS = ("exact", "aer")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSettings:
+    """How the engine computes and how the service admits work.
+
+    backend: fidelity backend, "exact" (closed form) or "aer" (SWAP test on Qiskit Aer).
+    qubits: qubits per encoded text (2..4): states live in 2**qubits dimensions.
+    shots: SWAP-test shots per candidate on the aer backend.
+    hybrid_weight: weight of the quantum score in the hybrid method (0..1).
+    quantum_budget_ms: a quantum computation slower than this is abandoned for the classical answer.
+    embedding_cache_size / similarity_cache_size: LRU capacities in entries (0 disables).
+    torch_threads: intra-op threads of the embedding model (None: torch's default).
+    max_concurrency: requests computed at once; past it the service answers 503 at once.
+    compute_threads: worker threads that run the computations.
+    api_key: when set, requests must carry it (X-API-Key or Authorization: Bearer).
+    """
+
+    backend: str = "exact"
+    qubits: int = 4
+    shots: int = 1024
+    hybrid_weight: float = 0.5
+    quantum_budget_ms: float = 2000.0
+    embedding_cache_size: int = 20_000
+    similarity_cache_size: int = 50_000
+    torch_threads: int | None = None
+    max_concurrency: int = 64
+    compute_threads: int = 4
+    api_key: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ParameterError(f"backend is {self.backend!r}; valid backends are {', '.join(BACKENDS)}.")
+        if self.qubits not in (2, 3, 4):
+            raise ParameterError(f"qubits is {self.qubits!r}; valid values are 2, 3 and 4.")
+        if not 1 <= self.shots <= 1_000_000:
+            raise ParameterError(f"shots is {self.shots!r}; it must be between 1 and 1,000,000.")
+        if not 0.0 <= self.hybrid_weight <= 1.0:
+            raise ParameterError(f"hybrid_weight is {self.hybrid_weight!r}; it must be between 0 and 1.")
+        if not self.quantum_budget_ms > 0:
+            raise ParameterError(f"quantum_budget_ms is {self.quantum_budget_ms!r}; it must be positive.")
+        for name in ("embedding_cache_size", "similarity_cache_size"):
+            if getattr(self, name) < 0:
+                raise ParameterError(f"{name} is {getattr(self, name)!r}; it must be 0 (off) or more.")
+        if self.torch_threads is not None and self.torch_threads < 1:
+            raise ParameterError(f"torch_threads is {self.torch_threads!r}; it must be 1 or more.")
+        if self.max_concurrency < 1 or self.compute_threads < 1:
+            raise ParameterError("max_concurrency and compute_threads must both be 1 or more.")
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the encoded states (2**qubits)."""
+        return 2**self.qubits
+
+    def with_changes(self, **changes: Any) -> EngineSettings:
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(changes) - known)
+        if unknown:
+            raise ParameterError(f"unknown engine setting(s) {unknown}; valid settings are {sorted(known)}.")
+        return replace(self, **changes)

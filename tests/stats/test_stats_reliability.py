@@ -1,0 +1,72 @@
+"""Reliability checks: each warning fires on its condition and stays quiet otherwise."""
+
+import math
+
+import numpy as np
+import pytest
+
+from qrbench.stats import Check, Estimate, noise_cv, percentile_ci, reliability_checks
+
+
+def _by_name(checks):
+    return {c.name: c for c in checks}
+
+
+def test_sample_count_checks():
+    checks = _by_name(reliability_checks(n_samples={"normal/rerank": 50, "peak/rerank": 500, "stress": 5000}))
+    assert not checks["samples:normal/rerank"].ok and "p95" in checks["samples:normal/rerank"].message
+    assert not checks["samples:peak/rerank"].ok and "p99" in checks["samples:peak/rerank"].message
+    assert checks["samples:stress"].ok and checks["samples:stress"].severity == "info"
+    assert checks["samples:normal/rerank"].severity == "warning"
+
+
+def test_estimate_checks():
+    rng = np.random.default_rng(0)
+    wide = Estimate(value=100.0, low=70.0, high=140.0, confidence=0.95, n=40, method="t")
+    tight = Estimate(value=100.0, low=98.0, high=103.0, confidence=0.95, n=4000, method="t")
+    zero = Estimate(value=0.0, low=0.0, high=0.003, confidence=0.95, n=1000, method="t")
+    empty = percentile_ci([], 95)
+    p99 = percentile_ci(rng.normal(size=50), 99)
+    checks = _by_name(
+        reliability_checks(estimates={"wide": wide, "tight": tight, "zero": zero, "empty": empty, "p99": p99})
+    )
+    assert not checks["interval:wide"].ok and "70%" in checks["interval:wide"].message
+    assert checks["interval:tight"].ok
+    assert checks["interval:zero"].ok
+    assert not checks["interval:empty"].ok and "no samples" in checks["interval:empty"].message
+    assert not checks["interval:p99"].ok and "cannot bound" in checks["interval:p99"].message
+
+
+def test_generator_and_machine_checks():
+    bad = _by_name(reliability_checks(generator_cpu=0.95, send_lag_p99_ms=40.0, machine_noise_cv=0.25))
+    assert not bad["generator_cpu"].ok and "saturated" in bad["generator_cpu"].message
+    assert not bad["send_lag"].ok and "40 ms" in bad["send_lag"].message
+    assert not bad["machine_noise"].ok and "25.0%" in bad["machine_noise"].message
+    assert all(c.severity == "warning" for c in bad.values())
+    good = reliability_checks(generator_cpu=0.30, send_lag_p99_ms=2.0, machine_noise_cv=0.02)
+    assert [c.ok for c in good] == [True, True, True]
+    assert not _by_name(reliability_checks(machine_noise_cv=math.nan))["machine_noise"].ok
+
+
+def test_unmeasured_inputs_give_no_checks():
+    assert reliability_checks() == []
+
+
+def test_limits_are_configurable():
+    checks = reliability_checks(
+        generator_cpu=0.85, max_generator_cpu=0.9, n_samples={"a": 150}, min_samples_p99=100
+    )
+    assert all(c.ok for c in checks)
+
+
+def test_check_is_frozen():
+    check = Check(name="x", ok=True, severity="info", message="Fine.")
+    with pytest.raises(AttributeError):
+        check.ok = False  # type: ignore[misc]
+
+
+def test_noise_cv():
+    timings = np.array([10.0, 11.0, 9.0, 10.5, 9.5])
+    assert noise_cv(timings) == pytest.approx(np.std(timings, ddof=1) / np.mean(timings))
+    assert math.isnan(noise_cv([1.0])) and math.isnan(noise_cv([])) and math.isnan(noise_cv([0.0, 0.0]))
+    assert noise_cv([5.0, 5.0, 5.0]) == 0.0

@@ -1,0 +1,102 @@
+"""Warm-up trimming: planted warm-ups are found, stationary runs are left alone, caps hold."""
+
+import numpy as np
+import pytest
+
+from qrbench.stats import trim_warmup
+
+
+def _run(seed, n=2000, slow_fraction=0.0, factor=3.0):
+    rng = np.random.default_rng(seed)
+    t = np.sort(rng.uniform(0.0, 60.0, n))
+    y = rng.lognormal(np.log(50.0), 0.4, n)
+    y[: int(slow_fraction * n)] *= factor
+    return t, y
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_planted_slow_first_tenth_is_trimmed_about_there(seed):
+    t, y = _run(seed, slow_fraction=0.10)
+    trim = trim_warmup(t, y)
+    assert 190 <= trim.n_trimmed <= 260
+    assert trim.n_kept == 2000 - trim.n_trimmed and trim.kept.sum() == trim.n_kept
+    assert trim.seconds_trimmed == pytest.approx(t[trim.n_trimmed] - t[0])
+    assert trim.method == "MSER-5" and f"{trim.n_trimmed} of 2000" in trim.reason
+
+
+def test_gradual_warmup_is_trimmed():
+    rng = np.random.default_rng(1)
+    t = np.arange(3000) * 0.02
+    y = 40.0 * (1 + 4.0 * np.exp(-t / 3.0)) * rng.lognormal(0.0, 0.2, 3000)
+    trim = trim_warmup(t, y)
+    # The excess decays with a 3 s time constant: it is ~10 % of the steady value at 8 s.
+    assert 4.0 <= trim.seconds_trimmed <= 20.0
+
+
+def test_stationary_runs_trim_almost_nothing():
+    trimmed = [trim_warmup(*_run(seed)).n_trimmed for seed in range(40)]
+    assert max(trimmed) <= 100  # at most 5 %
+    assert np.mean(np.array(trimmed) == 0) >= 0.6
+
+
+def test_mask_follows_the_callers_order():
+    t, y = _run(3, slow_fraction=0.10)
+    perm = np.random.default_rng(0).permutation(t.size)
+    shuffled = trim_warmup(t[perm], y[perm])
+    ordered = trim_warmup(t, y)
+    assert shuffled.n_trimmed == ordered.n_trimmed
+    np.testing.assert_array_equal(shuffled.kept, ordered.kept[perm])
+    assert not shuffled.kept.flags.writeable
+
+
+def test_fixed_seconds_and_count():
+    t = np.arange(100) * 0.1
+    y = np.ones(100)
+    by_time = trim_warmup(t, y, method="seconds", seconds=2.0)
+    assert by_time.n_trimmed == 20 and by_time.seconds_trimmed == pytest.approx(2.0)
+    assert "first 2 s" in by_time.reason and not by_time.kept[:20].any() and by_time.kept[20:].all()
+    by_count = trim_warmup(t, y, method="count", count=7)
+    assert by_count.n_trimmed == 7 and by_count.method == "fixed 7 requests"
+
+
+def test_fixed_trims_are_capped_at_half():
+    t = np.arange(10) * 1.0
+    trim = trim_warmup(t, np.ones(10), method="seconds", seconds=100.0)
+    assert trim.n_trimmed == 5 and "capped at half" in trim.reason
+    assert trim_warmup(t, np.ones(10), method="count", count=9).n_trimmed == 5
+
+
+def test_mser_never_trims_more_than_half():
+    t = np.arange(1000.0)
+    y = np.linspace(1000.0, 1.0, 1000)  # still "warming up" throughout
+    trim = trim_warmup(t, y)
+    assert trim.n_trimmed <= 500 and "run it longer" in trim.reason
+
+
+def test_small_empty_and_switched_off():
+    few = trim_warmup(np.arange(30.0), np.arange(30.0)[::-1])
+    assert few.n_trimmed == 0 and "too few" in few.reason
+    empty = trim_warmup([], [])
+    assert empty.n_trimmed == 0 and empty.n_kept == 0 and empty.kept.size == 0
+    off = trim_warmup(*_run(0, slow_fraction=0.2), method="none")
+    assert off.n_trimmed == 0 and off.kept.all()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"method": "auto"}, "'mser5'"),
+        ({"method": "seconds"}, "needs seconds"),
+        ({"method": "count", "count": 2.5}, "whole number"),
+        ({"method": "seconds", "seconds": -1.0}, "non-negative"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_invalid_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        trim_warmup(np.arange(100.0), np.ones(100), **kwargs)
+
+
+def test_length_mismatch():
+    with pytest.raises(ValueError, match="same length"):
+        trim_warmup([1.0, 2.0], [1.0])
