@@ -1,9 +1,9 @@
-"""Fit the shipped projection (`projection.npz`): PCA of all-MiniLM-L6-v2 embeddings of a reference corpus.
+"""Fit the shipped projection (`projection.npz`): SVD of all-MiniLM-L6-v2 embeddings of a reference corpus.
 
     python -m qrbench.target.fit_projection [--corpus data/documents.json]
 
-Deterministic: the corpus is fixed and PCA is an SVD (signs fixed so each component's largest
-loading is positive). Prints how well the encoded states rank relevant documents, per qubit count.
+Deterministic: the corpus is fixed and the SVD's signs are fixed (each component's largest loading is
+positive). Prints how well the encoded states rank relevant documents, per qubit count.
 """
 
 from __future__ import annotations
@@ -21,13 +21,11 @@ N_COMPONENTS = 16
 
 
 def fit(embeddings: np.ndarray) -> Projection:
-    mean = embeddings.mean(axis=0)
-    _, s, vt = np.linalg.svd(embeddings - mean, full_matrices=False)
+    """Uncentred on purpose: see the encoding module for why."""
+    _, _, vt = np.linalg.svd(embeddings, full_matrices=False)
     components = vt[:N_COMPONENTS]
     signs = np.sign(components[np.arange(N_COMPONENTS), np.abs(components).argmax(axis=1)])
-    components = components * signs[:, None]
-    scale = s[:N_COMPONENTS] / np.sqrt(len(embeddings) - 1)
-    return Projection(mean=mean, components=components, scale=scale)
+    return Projection(components=components * signs[:, None])
 
 
 def main() -> None:
@@ -45,13 +43,13 @@ def main() -> None:
     embedder = Embedder(cache_size=0)
     doc_vecs = embedder.encode_uncached([d["text"] for d in docs])
     projection = fit(doc_vecs.astype(np.float64))
-    np.savez(args.out, mean=projection.mean, components=projection.components, scale=projection.scale)
+    np.savez(args.out, components=projection.components)
     print(f"wrote {args.out}")
     report_quality(projection, embedder, queries, docs, doc_vecs)
 
 
 def report_quality(projection, embedder, queries, docs, doc_vecs) -> None:
-    """Top-1 accuracy of relevant documents among 1 relevant + 19 random others, classical vs quantum."""
+    """Top-1 accuracy of a relevant document among it and 49 random others (a 50-document rerank)."""
     from scipy.stats import spearmanr
 
     rng = np.random.default_rng(0)
@@ -62,7 +60,7 @@ def report_quality(projection, embedder, queries, docs, doc_vecs) -> None:
         rhos, gaps = [], []
         for q, qv in zip(queries, q_vecs, strict=True):
             rel = index[q["relevant"][0]]
-            others = rng.choice(len(docs), 19, replace=False)
+            others = rng.choice(len(docs), 49, replace=False)
             others = others[~np.isin(others, [index[r] for r in q["relevant"]])]
             cand = np.concatenate([[rel], others])
             cos = doc_vecs[cand] @ qv
