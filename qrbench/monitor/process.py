@@ -25,7 +25,7 @@ def pid_listening_on(port: int) -> int | None:
 class ProcessSampler:
     """Samples a process and its children every `interval_s` seconds while running (a context manager).
 
-    Columns of `frame()`: t (s, on the same monotonic clock as time.perf_counter, relative to `t0`),
+    Columns of `frame()`: t (s, on the same monotonic clock as time.perf_counter, relative to `t0`), t_unix,
     cpu_percent (of one core, summed over the tree), rss_bytes (summed), threads, open_files,
     processes, machine_cpu_percent (all cores, 0-100).
     """
@@ -63,7 +63,7 @@ class ProcessSampler:
                     files += len(p.open_files())
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-        row = {"t": time.perf_counter() - self.t0, "cpu_percent": cpu, "rss_bytes": rss, "threads": threads,
+        row = {"t": time.perf_counter() - self.t0, "t_unix": time.time(), "cpu_percent": cpu, "rss_bytes": rss, "threads": threads,
                "open_files": files, "processes": len(procs), "machine_cpu_percent": psutil.cpu_percent(None)}
         self.rows.append(row)
         return row

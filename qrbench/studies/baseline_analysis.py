@@ -1,0 +1,183 @@
+"""Analysis of a baseline run folder: PRD verdicts, cache effectiveness, quantum vs classical, memory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .. import stats
+from ..monitor import counter_delta
+from .analysis import compare_runs, judgements_frame, load_thresholds, stage_table, trim_stage_warmup
+from .baseline import BaselineParams
+from .stages import load_stages
+
+__all__ = ["BaselineReport", "analyse_baseline", "summary"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BaselineReport:
+    records: pd.DataFrame  # every request of every stage (warm-up stage included)
+    stages: pd.DataFrame  # per-stage latency table, warm-up trimmed
+    warmup: pd.DataFrame  # what the warm-up trimming removed, per stage
+    compliance: pd.DataFrame  # PRD metrics with intervals and verdicts
+    verdict: str
+    cache: pd.DataFrame
+    method_ratios: pd.DataFrame  # quantum or hybrid latency / classical latency, with intervals
+    agreement: pd.DataFrame  # rank agreement between methods
+    memory: pd.DataFrame
+    server: pd.DataFrame  # server process samples (empty for a remote target)
+    reliability: list[stats.Check]
+    regression: pd.DataFrame | None
+
+
+def _lat(records: pd.DataFrame, stage: str) -> np.ndarray:
+    return records[(records["stage"] == stage) & records["ok"]]["latency_ms"].to_numpy()
+
+
+def _hit_rate(entry: dict, cache: str) -> float:
+    hits = counter_delta(entry["metrics_before"], entry["metrics_after"], f"qrbench_{cache}_cache_hits_total")
+    misses = counter_delta(entry["metrics_before"], entry["metrics_after"], f"qrbench_{cache}_cache_misses_total")
+    return hits / (hits + misses) if hits + misses else float("nan")
+
+
+def analyse_baseline(run_dir: str | Path, params: BaselineParams, *, baseline_run: str | Path | None = None
+                     ) -> BaselineReport:
+    run_dir = Path(run_dir)
+    records, index = load_stages(run_dir)
+    measured = records[records["stage"] != "warmup"]
+    kept, warmup = trim_stage_warmup(measured)
+    table = stage_table(kept, confidence=params.confidence)
+    conf = params.confidence
+    server_path = run_dir / "server.parquet"
+    server = pd.read_parquet(server_path) if server_path.is_file() else pd.DataFrame()
+
+    # PRD compliance: p95 per method (a latency target should hold for nearly every request, not the median).
+    thresholds = load_thresholds(params.thresholds_file, "baseline")
+    judgements = {}
+    for method in params.similarity.methods:
+        e = stats.percentile_ci(_lat(kept, f"similarity/{method}"), 95, conf)
+        judgements[f"similarity p95 ({method})"] = stats.judge(e, thresholds["similarity_ms"])
+    if 50 in params.rerank.batch_sizes:
+        for method in params.rerank.methods:
+            e = stats.percentile_ci(_lat(kept, f"rerank/{method}/50"), 95, conf)
+            judgements[f"rerank 50 docs p95 ({method})"] = stats.judge(e, thresholds["rerank_50_ms"])
+
+    memory_rows = []
+    for n in params.memory.document_counts:
+        stage = f"memory/{n}"
+        window = records[records["stage"] == stage]["t_unix"]
+        in_stage = server[(server["t_unix"] >= window.min() - 1) & (server["t_unix"] <= window.max())] \
+            if len(server) and len(window) else pd.DataFrame()
+        memory_rows.append({"documents": n, "requests": len(window),
+                            "rss_max_mb": in_stage["rss_bytes"].max() / 1e6 if len(in_stage) else np.nan,
+                            "rss_median_mb": in_stage["rss_bytes"].median() / 1e6 if len(in_stage) else np.nan,
+                            "samples": len(in_stage)})
+    memory = pd.DataFrame(memory_rows)
+    if 100 in params.memory.document_counts:
+        peak = memory.loc[memory["documents"] == 100, "rss_max_mb"].iloc[0] / 1000
+        samples = int(memory.loc[memory["documents"] == 100, "samples"].iloc[0])
+        # The peak is an observed maximum, not a sample statistic: no interval, undecided if never sampled.
+        e = stats.Estimate(value=peak, low=peak, high=peak, confidence=conf, n=samples, method="observed maximum RSS") \
+            if samples else stats.Estimate(value=float("nan"), low=float("-inf"), high=float("inf"), confidence=conf,
+                                            n=0, method="not sampled (remote target)", decided=False)
+        judgements["memory with 100 docs (GB)"] = stats.judge(e, thresholds["memory_100_docs_gb"])
+    compliance = judgements_frame(judgements)
+    verdict = str(stats.overall(judgements.values()))
+
+    by_name = {s["name"]: s for s in index}
+    cache_rows = []
+    cold = _lat(kept, "cache/cold")
+    for stage in ("cache/cold", "cache/warm_documents", "cache/repeat"):
+        if stage not in by_name:
+            continue
+        lat = _lat(kept, stage)
+        p50 = stats.percentile_ci(lat, 50, conf)
+        speedup = stats.ratio_ci(cold, lat, confidence=conf) if stage != "cache/cold" and len(lat) else None
+        cache_rows.append({"stage": stage, "requests": len(lat), "p50_ms": p50.value, "p50_low": p50.low,
+                           "p50_high": p50.high, "embedding_hit_rate": _hit_rate(by_name[stage], "embedding"),
+                           "similarity_hit_rate": _hit_rate(by_name[stage], "similarity"),
+                           "cold_over_this": speedup.value if speedup else np.nan,
+                           "cold_over_this_low": speedup.low if speedup else np.nan,
+                           "cold_over_this_high": speedup.high if speedup else np.nan})
+    cache = pd.DataFrame(cache_rows)
+
+    ratio_rows = []
+    groups = [("similarity", "similarity/{}")]
+    groups += [(f"rerank {n}", f"rerank/{{}}/{n}") for n in params.rerank.batch_sizes]
+    for label, pattern in groups:
+        base = _lat(kept, pattern.format("classical"))
+        for method in ("quantum", "hybrid"):
+            other = _lat(kept, pattern.format(method))
+            if len(base) >= 2 and len(other) >= 2:
+                r = stats.ratio_ci(other, base, confidence=conf)
+                ratio_rows.append({"request": label, "method": method, "median_ratio": r.value, "low": r.low,
+                                   "high": r.high, "n_method": len(other), "n_classical": len(base)})
+    method_ratios = pd.DataFrame(ratio_rows)
+
+    agreement = _agreement(run_dir, conf)
+
+    noise = json.loads((run_dir / "machine.json").read_text())["calibration_s"]
+    results = [s["result"] for s in index]
+    checks = stats.reliability_checks(
+        n_samples={s: int(n) for s, n in zip(table["stage"], table["ok"], strict=True)},
+        estimates={f"{s} p95": stats.percentile_ci(_lat(kept, s), 95, conf) for s in table["stage"]},
+        generator_cpu=max(r["generator_cpu_percent"] or 0.0 for r in results) / 100 if results else None,
+        send_lag_p99_ms=None,  # closed model, one request at a time: nothing is sent late by design
+        machine_noise_cv=stats.noise_cv(noise),
+    )
+    regression = compare_runs(baseline_run, run_dir) if baseline_run else None
+    return BaselineReport(records=records, stages=table, warmup=warmup, compliance=compliance, verdict=verdict,
+                          cache=cache, method_ratios=method_ratios, agreement=agreement, memory=memory,
+                          server=server, reliability=checks, regression=regression)
+
+
+def _agreement(run_dir: Path, confidence: float) -> pd.DataFrame:
+    """Per method pair: median Spearman rank correlation over queries (bootstrap CI) and top-1 agreement."""
+    from scipy.stats import spearmanr
+
+    path = run_dir / "comparison.parquet"
+    if not path.is_file():
+        return pd.DataFrame()
+    df = pd.read_parquet(path)
+    if df.empty:
+        return pd.DataFrame()
+    wide = df.pivot_table(index=["query", "text"], columns="method", values="score")
+    rows = []
+    for a, b in (("classical", "quantum"), ("classical", "hybrid"), ("quantum", "hybrid")):
+        if a not in wide or b not in wide:
+            continue
+        rhos, same_top = [], []
+        for _, g in wide[[a, b]].dropna().groupby(level="query"):
+            if len(g) >= 3:
+                rhos.append(spearmanr(g[a], g[b]).statistic)
+                same_top.append(g[a].idxmax() == g[b].idxmax())
+        if len(rhos) >= 2:
+            e = stats.bootstrap_ci(np.array(rhos), np.median, confidence=confidence)
+            rows.append({"methods": f"{a} vs {b}", "queries": len(rhos), "spearman_median": e.value,
+                         "low": e.low, "high": e.high, "top1_agreement": float(np.mean(same_top))})
+    return pd.DataFrame(rows)
+
+
+def summary(report: BaselineReport, params: BaselineParams) -> dict:
+    """The key numbers of the run for summary.json and CI."""
+    from ..params import to_dict
+
+    return {
+        "study": "baseline",
+        "verdict": report.verdict,
+        "parameters": to_dict(params),
+        "compliance": report.compliance.to_dict(orient="records"),
+        "stages": report.stages.to_dict(orient="records"),
+        "cache": report.cache.to_dict(orient="records"),
+        "method_ratios": report.method_ratios.to_dict(orient="records"),
+        "agreement": report.agreement.to_dict(orient="records"),
+        "memory": report.memory.to_dict(orient="records"),
+        "reliability": [{"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message}
+                        for c in report.reliability],
+        "regression": None if report.regression is None else report.regression.to_dict(orient="records"),
+        "requests": int(len(report.records)),
+    }

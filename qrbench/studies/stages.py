@@ -1,0 +1,72 @@
+"""A study as a sequence of stages: each stage one bounded closed-model run with its own records folder,
+plus the target's /metrics before and after it. Stages are read back as one table on a shared clock."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import RunError
+from ..load import ClosedModel, RequestSpec, cycle_source, load_records, load_run_info, run_load
+from ..monitor import scrape
+from .target import Target
+
+__all__ = ["StageRunner", "load_stages", "STAGES_DIR"]
+
+STAGES_DIR = "stages"
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+@dataclass(slots=True)
+class StageRunner:
+    """Runs stages against one target into run_dir/stages/, and keeps stages.json up to date."""
+
+    target: Target
+    run_dir: Path
+    timeout_s: float = 60.0
+    progress: bool = True
+
+    def run(self, name: str, specs: list[RequestSpec], *, users: int = 1, duration_s: float | None = None) -> dict:
+        """Send `specs` in order by `users` closed-model users (each its share, or cycling for duration_s)."""
+        if not specs:
+            raise RunError(f"Stage {name!r} has no requests to send.")
+        if duration_s is None:
+            model = ClosedModel(users=users, iterations=max(1, len(specs) // users))
+        else:
+            model = ClosedModel(users=users, duration_s=duration_s, max_requests=1_000_000)
+        before = scrape(self.target.url, headers=self.target.headers)
+        result = run_load(self.target.url, cycle_source(specs), model, out_dir=self.run_dir / STAGES_DIR / _slug(name),
+                          stage=name, timeout_s=self.timeout_s, progress=self.progress, headers=self.target.headers,
+                          allow_remote=True)  # the target was checked when it was opened
+        after = scrape(self.target.url, headers=self.target.headers)
+        entry = {"name": name, "dir": str(Path(STAGES_DIR) / _slug(name)), "result": result.to_dict(),
+                 "metrics_before": before, "metrics_after": after}
+        index = self.run_dir / "stages.json"
+        stages = json.loads(index.read_text()) if index.is_file() else []
+        stages.append(entry)
+        index.write_text(json.dumps(stages, indent=1))
+        return entry
+
+
+def load_stages(run_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """All stages' records in one frame (t_unix: wall-clock end of each request) and the stage index."""
+    run_dir = Path(run_dir)
+    index = run_dir / "stages.json"
+    if not index.is_file():
+        raise RunError(f"{run_dir} holds no stages.json: no stage of the study finished.")
+    stages = json.loads(index.read_text())
+    frames = []
+    for stage in stages:
+        folder = run_dir / stage["dir"]
+        records = load_records(folder)
+        records["t_unix"] = load_run_info(folder)["t0_unix"] + records["t_end"]
+        frames.append(records)
+    return pd.concat(frames, ignore_index=True), stages

@@ -1,0 +1,59 @@
+"""The system under test of a study: the embedded reference service, or a given URL."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from ..load.safety import check_target
+from ..monitor import pid_listening_on
+from ..target import EmbeddedTarget, EngineSettings
+
+__all__ = ["TargetParams", "Target", "open_target"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetParams:
+    """url: a running service, or null to start the embedded reference service (the settings below
+    apply to it only). allow_remote: permit a non-loopback url."""
+
+    url: str | None = None
+    allow_remote: bool = False
+    api_key: str | None = None
+    backend: Literal["exact", "aer"] = "exact"
+    qubits: int = 4
+    shots: int = 1024
+    torch_threads: int | None = None
+    max_concurrency: int = 64
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Target:
+    url: str
+    pid: int | None  # the server's process when it runs on this machine, for the monitor
+    embedded: bool
+    headers: dict[str, str]
+
+
+@contextlib.contextmanager
+def open_target(params: TargetParams, *, url: str | None = None, log_dir: Path | None = None) -> Iterator[Target]:
+    """Yield the target; an embedded one is started here and stopped on exit, also when the study fails."""
+    url = url or params.url
+    headers = {"X-API-Key": params.api_key} if params.api_key else {}
+    if url:
+        url = check_target(url, allow_remote=params.allow_remote)
+        port = urlsplit(url).port or 80
+        host = urlsplit(url).hostname or ""
+        local = host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
+        yield Target(url=url, pid=pid_listening_on(port) if local else None, embedded=False, headers=headers)
+        return
+    settings = EngineSettings(backend=params.backend, qubits=params.qubits, shots=params.shots,
+                              torch_threads=params.torch_threads, max_concurrency=params.max_concurrency,
+                              api_key=params.api_key)
+    log = (log_dir / "target.log") if log_dir else None
+    with EmbeddedTarget(settings, log_path=log) as target:
+        yield Target(url=target.url, pid=target.pid, embedded=True, headers=headers)
