@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import QrbenchError
+from .errors import ParameterError, QrbenchError
 
 __all__ = ["main"]
 
@@ -43,10 +43,77 @@ def _serve(args) -> int:
     return 0
 
 
+STUDY_DEFAULTS = {"baseline": "parameters/baseline.yaml"}
+
+
+def _add_study(sub) -> None:
+    p = sub.add_parser("study", help="run a study notebook and render its report into outputs/")
+    p.add_argument("study", choices=sorted(STUDY_DEFAULTS))
+    p.add_argument("-p", "--params", help="parameter file (default: parameters/<study>.yaml)")
+    p.add_argument("--url", help="a running service to study; default: start the embedded reference service")
+    p.add_argument("--baseline", help="a previous run folder of the same study to check for regressions")
+    p.add_argument("--out", default="outputs", help="folder that receives the run folder and index.html")
+    p.add_argument("--fail-on-violation", action="store_true", help="exit 1 when the verdict is fail (CI)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_study)
+
+
+def _study(args) -> int:
+    from pathlib import Path
+
+    from .report.execute import run_study
+    from .report.runs import read_summary
+    from .studies.analysis import REPO_ROOT
+
+    params = Path(args.params or STUDY_DEFAULTS[args.study])
+    if not params.is_absolute():
+        params = (Path.cwd() / params) if (Path.cwd() / params).is_file() else REPO_ROOT / params
+    if args.baseline and not Path(args.baseline).is_dir():
+        raise ParameterError(f"--baseline {args.baseline} is not a run folder.")
+    run_dir = run_study(args.study, parameters={
+        "params_file": str(params.resolve()), "url": args.url,
+        "baseline_run": str(Path(args.baseline).resolve()) if args.baseline else None,
+        "progress": not args.no_progress,
+    }, out_root=args.out, progress=not args.no_progress)
+    verdict = read_summary(run_dir).get("verdict", "unknown")
+    print(f"{args.study}: verdict {verdict}")
+    print(f"report: {run_dir / (args.study + '.html')}  (with code: {args.study}-code.html)")
+    print(f"index:  {Path(args.out) / 'index.html'}")
+    return 1 if args.fail_on_violation and verdict == "fail" else 0
+
+
+def _add_compare(sub) -> None:
+    p = sub.add_parser("compare", help="regression table between two runs; exits 1 on a significant regression")
+    p.add_argument("baseline_run")
+    p.add_argument("current_run")
+    p.add_argument("--min-effect", type=float, default=0.10, help="smallest slowdown worth flagging (0.10 = 10%%)")
+    p.add_argument("--alpha", type=float, default=0.05)
+    p.set_defaults(func=_compare)
+
+
+def _compare(args) -> int:
+    import pandas as pd
+
+    from .studies import compare_runs
+
+    table = compare_runs(args.baseline_run, args.current_run, min_effect=args.min_effect, alpha=args.alpha)
+    if table.empty:
+        raise ParameterError("The two runs have no stage in common to compare.")
+    cols = ["stage", "statistic", "baseline_ms", "current_ms", "ratio", "ratio_low", "ratio_high", "p_worse",
+            "verdict"]
+    with pd.option_context("display.width", 200, "display.max_rows", 500, "display.float_format", "{:.3f}".format):
+        print(table[cols].to_string(index=False))
+    regressed = table[table["regressed"]]
+    print(f"\n{len(regressed)} significant regression(s) of more than {args.min_effect:.0%}.")
+    return 1 if len(regressed) else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qrbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     _add_serve(sub)
+    _add_study(sub)
+    _add_compare(sub)
     return parser
 
 

@@ -3,6 +3,20 @@
 The public names of the load package.
 """
 
+from qrbench.load.data import (
+    DEFAULT_DATA_DIR,
+    KINDS,
+    LENGTHS,
+    MAX_TEXT_CHARS,
+    METHODS,
+    DataManager,
+    DayProfile,
+    Document,
+    Query,
+    RequestKind,
+    RequestPool,
+    UserProfile,
+)
 from qrbench.load.driver import (
     CPU_SATURATION_PERCENT,
     DEFAULT_TRANSPORT,
@@ -34,21 +48,6 @@ from qrbench.load.transport import (
     make_transport,
 )
 from qrbench.load.workload import DEFAULT_MAX_REQUESTS, ClosedModel, OpenModel, ThinkTime, arrival_times
-
-from qrbench.load.data import (
-    DEFAULT_DATA_DIR,
-    KINDS,
-    LENGTHS,
-    MAX_TEXT_CHARS,
-    METHODS,
-    DataManager,
-    DayProfile,
-    Document,
-    Query,
-    RequestKind,
-    RequestPool,
-    UserProfile,
-)
 
 __all__ = [
     # request.py

@@ -1,0 +1,829 @@
+"""The load driver: run a closed or open workload against a target and record every request.
+
+One asyncio event loop per process, running in a helper thread so that the calling thread stays free
+for Ctrl-C, the progress bar, and notebooks (whose own loop forbids asyncio.run in the cell's thread).
+run_load_processes() fans the same workload out over K spawned processes, each with its own loop.
+
+Every loop is bounded in time and count and stops by itself. Failures are records, never exceptions;
+Ctrl-C (or KeyboardInterrupt in a notebook) stops the run, keeps every record, merges them, and then
+re-raises KeyboardInterrupt. Requests cut short by the interrupt are not recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import multiprocessing as mp
+import os
+import pickle
+import queue
+import random
+import threading
+import time
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from qrbench.errors import ParameterError, RunError
+from qrbench.load.records import RecordWriter, finalize_run, load_records, write_run_info
+from qrbench.load.request import RequestSpec
+from qrbench.load.safety import check_target
+from qrbench.load.transport import TRANSPORTS, make_transport
+from qrbench.load.workload import ClosedModel, OpenModel, arrival_times
+
+__all__ = [
+    "RunResult",
+    "CycleSource",
+    "cycle_source",
+    "run_load",
+    "run_load_processes",
+    "DEFAULT_TRANSPORT",
+    "CPU_SATURATION_PERCENT",
+]
+
+# Measured faster here (benchmarks/generator_speed.py): raw aiohttp.
+DEFAULT_TRANSPORT = "aiohttp"
+# A generator process busier than this share of one core is probably the bottleneck, not the server.
+CPU_SATURATION_PERCENT = 90.0
+# Records reach disk at least this often (seconds), so a kill loses at most about this much.
+FLUSH_INTERVAL_S = 0.5
+# How often the calling thread checks for stop requests and refreshes progress (seconds).
+_TICK_S = 0.25
+
+_NAN = float("nan")
+
+
+# ----------------------------------------------------------------------------------------- sources
+
+
+class CycleSource:
+    """A request source that cycles through a fixed list of RequestSpecs (picklable, for processes)."""
+
+    def __init__(self, specs: Sequence[RequestSpec], *, start: int = 0) -> None:
+        if not specs:
+            raise ParameterError("cycle_source needs at least one RequestSpec; the list given is empty.")
+        self._specs = tuple(specs)
+        self._i = start % len(self._specs)
+
+    def __call__(self) -> RequestSpec:
+        spec = self._specs[self._i]
+        self._i = (self._i + 1) % len(self._specs)
+        return spec
+
+    def for_worker(self, worker: int, n_workers: int) -> CycleSource:
+        """The copy driver process `worker` of `n_workers` uses: same list, staggered start."""
+        return CycleSource(self._specs, start=self._i + worker * len(self._specs) // n_workers)
+
+
+def cycle_source(specs: Sequence[RequestSpec]) -> CycleSource:
+    """A request source that returns the given specs in order, forever."""
+    return CycleSource(specs)
+
+
+# ----------------------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunResult:
+    """What a run did, and whether its numbers describe the server or the generator.
+
+    n_requests counts every record (dropped ones included); n_errors every record that is not ok.
+    duration_s: seconds from t0 to the end of the last request. achieved_rps: sent (not dropped)
+    requests per second. generator_cpu_s: CPU seconds of all driver processes; generator_cpu_percent:
+    the busiest driver process, in percent of one core. send_lag_*_ms: lateness of sends against their
+    intended time (0 in the closed model). saturated: the asked load was not delivered as asked (see
+    saturation_reasons).
+    """
+
+    run_dir: Path
+    records_path: Path
+    transport: str
+    processes: int
+    n_requests: int
+    n_ok: int
+    n_errors: int
+    n_late: int
+    n_dropped: int
+    error_counts: tuple[tuple[str, int], ...]
+    duration_s: float
+    achieved_rps: float
+    generator_cpu_s: float
+    generator_cpu_percent: float
+    send_lag_p50_ms: float
+    send_lag_p99_ms: float
+    saturated: bool
+    saturation_reasons: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-friendly copy (paths as text, NaN as None)."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, Path):
+                out[key] = str(value)
+            elif isinstance(value, float) and math.isnan(value):
+                out[key] = None
+        out["error_counts"] = dict(self.error_counts)
+        out["saturation_reasons"] = list(self.saturation_reasons)
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _WorkerStats:
+    worker: int
+    cpu_s: float
+    wall_s: float  # t0 to the end of this worker's last request
+    interrupted: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Plan:
+    """Everything one driver process needs (picklable)."""
+
+    base_url: str
+    model: ClosedModel | OpenModel
+    run_dir: Path
+    worker: int
+    n_workers: int
+    stage: str
+    timeout_s: float
+    transport: str
+    headers: tuple[tuple[str, str], ...]
+
+
+# ----------------------------------------------------------------------------------------- engine
+
+
+def _split(total: int, parts: int, index: int) -> int:
+    return total // parts + (1 if index < total % parts else 0)
+
+
+def _is_fallback(doc: dict[str, Any]) -> bool:
+    for key in ("query_metadata", "computation_details"):
+        meta = doc.get(key)
+        if isinstance(meta, dict) and meta.get("classical_fallback") is True:
+            return True
+    return False
+
+
+class _Engine:
+    """One process's request loop. Counters are plain ints: only the loop thread writes them."""
+
+    def __init__(self, plan: _Plan, source: Callable[[], RequestSpec], writer: RecordWriter, t0: float) -> None:
+        self.plan = plan
+        self.source = source
+        self.writer = writer
+        self.t0 = t0
+        self.seq = 0
+        self.issued = 0
+        self.n_done = 0
+        self.n_errors = 0
+        self.in_flight = 0
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.stop_requested = False
+        self.interrupted = False
+        self.main_task: asyncio.Task[Any] | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stats: _WorkerStats | None = None
+        self._post: Callable[[str, bytes], Any] | None = None
+
+    async def _exchange(self, spec: RequestSpec, t_intended: float | None, user: int) -> None:
+        # The hot path: two clock reads, one send, a JSON parse, one tuple appended.
+        seq = self.seq
+        self.seq = seq + 1
+        t_start = time.perf_counter()
+        if t_intended is None:
+            t_intended = t_start
+        status, payload, error = await self._post(spec.endpoint, spec.body)  # type: ignore[misc]
+        t_end = time.perf_counter()
+        self.in_flight -= 1
+        ok = False
+        server_ms = _NAN
+        fallback = False
+        if not error:
+            if 200 <= status < 300:
+                try:
+                    doc = json.loads(payload)
+                except ValueError:
+                    doc = None
+                if isinstance(doc, dict):
+                    ok = True
+                    value = doc.get("computation_time_ms")
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        server_ms = float(value)
+                    fallback = _is_fallback(doc)
+                else:
+                    error = "bad_body"
+            elif status == 503:
+                error = "http_503"
+            elif status >= 500:
+                error = "http_5xx"
+            elif status >= 400:
+                error = "http_4xx"
+            else:
+                error = "other"
+        self.n_done += 1
+        if not ok:
+            self.n_errors += 1
+        t0 = self.t0
+        self.writer.append(
+            (
+                seq, self.plan.worker, user, self.plan.stage, spec.kind, spec.endpoint, spec.method,
+                spec.n_candidates, t_intended - t0, t_start - t0, t_end - t0, (t_end - t_intended) * 1000.0,
+                (t_end - t_start) * 1000.0, status, ok, error, len(spec.body), len(payload), server_ms,
+                fallback, (t_start - t_intended) * 1000.0,
+            )
+        )  # fmt: skip
+
+    def _drop(self, spec: RequestSpec, t_intended: float) -> None:
+        seq = self.seq
+        self.seq = seq + 1
+        now = time.perf_counter()
+        self.n_done += 1
+        self.n_errors += 1
+        t0 = self.t0
+        self.writer.append(
+            (
+                seq, self.plan.worker, -1, self.plan.stage, spec.kind, spec.endpoint, spec.method,
+                spec.n_candidates, t_intended - t0, now - t0, now - t0, _NAN, _NAN, 0, False, "dropped",
+                0, 0, _NAN, False, (now - t_intended) * 1000.0,
+            )
+        )  # fmt: skip
+
+    # ---- closed model
+
+    async def _user(self, uid: int, start_at: float, deadline: float, iterations: int, limit: int) -> None:
+        model = self.plan.model
+        assert isinstance(model, ClosedModel)
+        think = model.think_time_s.sampler(random.Random(model.seed * 1_000_003 + uid))  # type: ignore[union-attr]
+        delay = start_at - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        exchange, source = self._exchange, self.source
+        sent = 0
+        while sent < iterations and self.issued < limit and not self.stop_requested:
+            if time.perf_counter() >= deadline:
+                break
+            self.issued += 1
+            sent += 1
+            self.in_flight += 1
+            await exchange(source(), None, uid)
+            if think is not None:
+                await asyncio.sleep(think())
+
+    async def _run_closed(self, model: ClosedModel) -> None:
+        w, k = self.plan.worker, self.plan.n_workers
+        deadline = self.t0 + model.duration_s if model.duration_s is not None else math.inf
+        iterations = model.iterations if model.iterations is not None else 2**62
+        limit = _split(model.max_requests, k, w)
+        users = [
+            asyncio.create_task(
+                self._user(uid, self.t0 + uid * model.ramp_up_s / model.users, deadline, iterations, limit)
+            )
+            for uid in range(w, model.users, k)
+        ]
+        self.tasks.update(users)
+        await asyncio.gather(*users)
+
+    # ---- open model
+
+    async def _run_open(self, model: OpenModel) -> None:
+        w, k = self.plan.worker, self.plan.n_workers
+        seed = model.seed if k == 1 else model.seed * 1_000_003 + w
+        times = arrival_times(model, share=1.0 / k, phase=w / k, seed=seed)
+        limit = _split(model.max_requests, k, w)
+        max_in_flight = math.ceil(model.max_in_flight / k)
+        loop = asyncio.get_running_loop()
+        tasks, source, t0 = self.tasks, self.source, self.t0
+        for t_rel in times:
+            if self.issued >= limit or self.stop_requested:
+                break
+            t_intended = t0 + t_rel
+            delay = t_intended - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self.issued += 1
+            spec = source()
+            if self.in_flight >= max_in_flight:
+                self._drop(spec, t_intended)
+                continue
+            self.in_flight += 1
+            task = loop.create_task(self._exchange(spec, t_intended, -1))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+        if tasks:
+            # In-flight requests finish (each bounded by the timeout): a stall at the end must be counted.
+            await asyncio.wait(set(tasks))
+
+    # ---- the process's main coroutine
+
+    async def main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.main_task = asyncio.current_task()
+        plan = self.plan
+        transport = make_transport(
+            plan.transport,
+            plan.base_url,
+            connections=_connections(plan),
+            timeout_s=plan.timeout_s,
+            headers=dict(plan.headers),
+        )
+        self._post = transport.post
+        flusher = asyncio.create_task(self._flush_every(FLUSH_INTERVAL_S))
+        cpu0 = time.process_time()
+        try:
+            delay = self.t0 - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if self.stop_requested:
+                raise asyncio.CancelledError
+            if isinstance(plan.model, ClosedModel):
+                await self._run_closed(plan.model)
+            else:
+                await self._run_open(plan.model)
+        except asyncio.CancelledError:
+            self.interrupted = True
+        finally:
+            end = time.perf_counter()
+            cpu = time.process_time() - cpu0
+            flusher.cancel()
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(flusher, *self.tasks, return_exceptions=True)
+            await transport.aclose()
+            self.stats = _WorkerStats(
+                worker=plan.worker, cpu_s=cpu, wall_s=end - self.t0, interrupted=self.interrupted or self.stop_requested
+            )
+
+    async def _flush_every(self, interval_s: float) -> None:
+        while True:
+            await asyncio.sleep(interval_s)
+            self.writer.flush()
+
+    def request_stop(self) -> None:
+        """Called from another thread: cancel the run (records so far are kept)."""
+        self.stop_requested = True
+        loop, task = self.loop, self.main_task
+        if loop is not None and task is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(task.cancel)
+
+
+def _connections(plan: _Plan) -> int:
+    model = plan.model
+    if isinstance(model, ClosedModel):
+        return max(1, len(range(plan.worker, model.users, plan.n_workers)))
+    return math.ceil(model.max_in_flight / plan.n_workers)
+
+
+def _drive(
+    plan: _Plan,
+    source: Callable[[], RequestSpec],
+    t0: float,
+    on_tick: Callable[[_Engine], bool],
+) -> _WorkerStats:
+    """Run one process's workload in a loop thread; call on_tick(engine) every ~0.25 s from this thread.
+
+    on_tick returning True, or KeyboardInterrupt in this thread, stops the run. Records are flushed and
+    the file closed before returning.
+    """
+    writer = RecordWriter(plan.run_dir, worker=plan.worker)
+    engine = _Engine(plan, source, writer, t0)
+    failure: list[BaseException] = []
+    finished = threading.Event()
+
+    def target() -> None:
+        try:
+            asyncio.run(engine.main())
+        except BaseException as exc:  # handed to the calling thread, which re-raises it
+            failure.append(exc)
+        finally:
+            finished.set()
+
+    thread = threading.Thread(target=target, name=f"qrbench-driver-{plan.worker}", daemon=True)
+    try:
+        thread.start()
+        # Wait on an Event, not Thread.join(timeout): in Python 3.11 a KeyboardInterrupt inside join()
+        # can mark a still-running thread as stopped.
+        while not finished.is_set():
+            try:
+                finished.wait(_TICK_S)
+                if on_tick(engine):
+                    engine.request_stop()
+            except KeyboardInterrupt:
+                engine.request_stop()
+        thread.join()
+        on_tick(engine)
+    finally:
+        writer.close()
+    if failure:
+        raise failure[0]
+    assert engine.stats is not None
+    return engine.stats
+
+
+# ----------------------------------------------------------------------------------------- public API
+
+
+def _check_common(model: object, timeout_s: float, transport: str, request_source: object) -> None:
+    if not isinstance(model, ClosedModel | OpenModel):
+        raise ParameterError(f"model must be a ClosedModel or an OpenModel, not {type(model).__name__}.")
+    if not (isinstance(timeout_s, int | float) and math.isfinite(timeout_s) and timeout_s > 0):
+        raise ParameterError(f"timeout_s must be a positive number of seconds, not {timeout_s!r}.")
+    if transport not in TRANSPORTS:
+        raise ParameterError(f"Transport {transport!r} is unknown; use one of {', '.join(TRANSPORTS)}.")
+    if not callable(request_source):
+        raise ParameterError(
+            f"request_source must be a callable returning a RequestSpec, not {type(request_source).__name__}."
+        )
+
+
+def _new_run_dir(out_dir: str | os.PathLike[str]) -> Path:
+    run_dir = Path(out_dir)
+    if run_dir.is_file() or (run_dir.is_dir() and any(run_dir.iterdir())):
+        raise ParameterError(
+            f"The out_dir {run_dir} already exists and is not an empty folder; a run folder holds one run, "
+            "so give each run a new out_dir."
+        )
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def _model_settings(model: ClosedModel | OpenModel) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": type(model).__name__}
+    for name in model.__dataclass_fields__:
+        if name.startswith("_"):
+            continue
+        value = getattr(model, name)
+        out[name] = asdict(value) if hasattr(value, "__dataclass_fields__") else value
+    return out
+
+
+def _anchor() -> tuple[float, dict[str, Any]]:
+    # t0 is a perf_counter() value; on Linux that is CLOCK_MONOTONIC, shared by every process, so
+    # spawned workers can use the parent's t0 directly.
+    t0 = time.perf_counter()
+    unix = time.time()
+    return t0, {"t0_unix": unix, "t0_utc": datetime.fromtimestamp(unix, UTC).isoformat()}
+
+
+def _run_info(
+    base_url: str, model: ClosedModel | OpenModel, anchor: Mapping[str, Any], **settings: Any
+) -> dict[str, Any]:
+    return {
+        "schema": 1,
+        "target": base_url,
+        **anchor,
+        "model": _model_settings(model),
+        "settings": settings,
+        "finished": False,
+    }
+
+
+def _summarize(
+    run_dir: Path,
+    records_path: Path,
+    model: ClosedModel | OpenModel,
+    stats: Sequence[_WorkerStats],
+    *,
+    transport: str,
+) -> RunResult:
+    df = load_records(run_dir)
+    dropped = (df["error"] == "dropped").to_numpy()
+    sent_lag = df["late_ms"].to_numpy()[~dropped]
+    threshold = model.late_threshold_ms if isinstance(model, OpenModel) else math.inf
+    n_late = int((sent_lag > threshold).sum())
+    p50, p99 = np.percentile(sent_lag, [50, 99]) if sent_lag.size else (_NAN, _NAN)
+    errors = df.loc[df["error"] != "", "error"].value_counts()
+    duration = max((s.wall_s for s in stats), default=0.0)
+    n_dropped = int(dropped.sum())
+    cpu_s = sum(s.cpu_s for s in stats)
+    cpu_pct = max((100.0 * s.cpu_s / s.wall_s for s in stats if s.wall_s > 0), default=0.0)
+    reasons = []
+    if cpu_pct >= CPU_SATURATION_PERCENT:
+        reasons.append(f"a generator process used {cpu_pct:.0f} % of a core (limit {CPU_SATURATION_PERCENT:.0f} %)")
+    if isinstance(model, OpenModel):
+        if p99 > model.late_threshold_ms:
+            reasons.append(f"send lag p99 was {p99:.1f} ms (limit {model.late_threshold_ms:g} ms)")
+        if n_dropped:
+            reasons.append(f"{n_dropped} sends were dropped at max_in_flight={model.max_in_flight}")
+    return RunResult(
+        run_dir=run_dir,
+        records_path=records_path,
+        transport=transport,
+        processes=len(stats),
+        n_requests=len(df),
+        n_ok=int(df["ok"].sum()),
+        n_errors=int((~df["ok"]).sum()),
+        n_late=n_late,
+        n_dropped=n_dropped,
+        error_counts=tuple(sorted((str(k), int(v)) for k, v in errors.items())),
+        duration_s=duration,
+        achieved_rps=(len(df) - n_dropped) / duration if duration > 0 else 0.0,
+        generator_cpu_s=cpu_s,
+        generator_cpu_percent=cpu_pct,
+        send_lag_p50_ms=float(p50),
+        send_lag_p99_ms=float(p99),
+        saturated=bool(reasons),
+        saturation_reasons=tuple(reasons),
+    )
+
+
+def _progress_bar(model: ClosedModel | OpenModel, stage: str, enabled: bool) -> Any:
+    return tqdm(
+        total=model.expected_requests,
+        unit="req",
+        desc=stage or type(model).__name__,
+        disable=not enabled,
+        mininterval=0.5,
+        dynamic_ncols=True,
+    )
+
+
+def _update_bar(bar: Any, done: int, errors: int) -> None:
+    if bar.disable:
+        return
+    bar.update(done - bar.n)
+    bar.set_postfix(errors=errors, refresh=False)
+
+
+def run_load(
+    url: str,
+    request_source: Callable[[], RequestSpec],
+    model: ClosedModel | OpenModel,
+    *,
+    out_dir: str | os.PathLike[str],
+    worker: int = 0,
+    stage: str = "",
+    timeout_s: float = 30.0,
+    allow_remote: bool = False,
+    progress: bool = True,
+    headers: Mapping[str, str] | None = None,
+    transport: str = DEFAULT_TRANSPORT,
+) -> RunResult:
+    """Run a workload from this process and return its summary; records go to out_dir.
+
+    url: the service's base URL (loopback only unless allow_remote). request_source: a callable
+    returning the next RequestSpec. timeout_s: total seconds per request. stage: a label copied into
+    every record. transport: "aiohttp" (default, fastest) or "httpx". Blocks until the run ends;
+    on Ctrl-C keeps and merges the records so far, then re-raises KeyboardInterrupt.
+    """
+    base_url = check_target(url, allow_remote=allow_remote)
+    _check_common(model, timeout_s, transport, request_source)
+    if not isinstance(worker, int) or worker < 0:
+        raise ParameterError(f"worker must be an integer of at least 0, not {worker!r}.")
+    run_dir = _new_run_dir(out_dir)
+    plan = _Plan(
+        base_url=base_url,
+        model=model,
+        run_dir=run_dir,
+        worker=worker,
+        n_workers=1,
+        stage=stage,
+        timeout_s=float(timeout_s),
+        transport=transport,
+        headers=tuple((headers or {}).items()),
+    )
+    t0, anchor = _anchor()
+    info = _run_info(
+        base_url, model, anchor, stage=stage, timeout_s=timeout_s, transport=transport, processes=1, cpus=None
+    )
+    write_run_info(run_dir, info)
+    bar = _progress_bar(model, stage, progress)
+
+    def tick(engine: _Engine) -> bool:
+        _update_bar(bar, engine.n_done, engine.n_errors)
+        return False
+
+    try:
+        stats = _drive(plan, request_source, t0, tick)
+    finally:
+        bar.close()
+    return _finish(run_dir, info, model, [stats], transport=transport)
+
+
+def _finish(
+    run_dir: Path,
+    info: dict[str, Any],
+    model: ClosedModel | OpenModel,
+    stats: Sequence[_WorkerStats],
+    *,
+    transport: str,
+    failure: str = "",
+) -> RunResult:
+    records_path = finalize_run(run_dir)
+    result = _summarize(run_dir, records_path, model, stats, transport=transport)
+    interrupted = any(s.interrupted for s in stats)
+    write_run_info(
+        run_dir, {**info, "finished": True, "interrupted": interrupted, "failure": failure, "result": result.to_dict()}
+    )
+    if failure:
+        raise RunError(f"A driver process failed during the run in {run_dir}; its records were kept:\n{failure}")
+    if interrupted:
+        raise KeyboardInterrupt
+    return result
+
+
+# ----------------------------------------------------------------------------------------- processes
+
+
+def _process_main(
+    plan: _Plan,
+    source: Callable[[], RequestSpec],
+    cpus: tuple[int, ...] | None,
+    messages: Any,
+    go: Any,
+    t0_value: Any,
+    stop: Any,
+    counters: Any,
+) -> None:
+    """Entry point of a spawned driver process; talks to the parent only through `messages`."""
+    try:
+        if cpus:
+            os.sched_setaffinity(0, set(cpus))
+        messages.put(("ready", plan.worker, None))
+        while not go.wait(_TICK_S):
+            if stop.is_set():
+                messages.put(
+                    ("done", plan.worker, _WorkerStats(worker=plan.worker, cpu_s=0.0, wall_s=0.0, interrupted=True))
+                )
+                return
+        i = 2 * plan.worker
+
+        def tick(engine: _Engine) -> bool:
+            counters[i] = engine.n_done
+            counters[i + 1] = engine.n_errors
+            return stop.is_set()
+
+        stats = _drive(plan, source, t0_value.value, tick)
+        messages.put(("done", plan.worker, stats))
+    except KeyboardInterrupt:
+        messages.put(("done", plan.worker, _WorkerStats(worker=plan.worker, cpu_s=0.0, wall_s=0.0, interrupted=True)))
+    except BaseException:
+        messages.put(("failed", plan.worker, traceback.format_exc()))
+
+
+def run_load_processes(
+    url: str,
+    request_source: Callable[[], RequestSpec],
+    model: ClosedModel | OpenModel,
+    *,
+    processes: int,
+    out_dir: str | os.PathLike[str],
+    cpus: Sequence[int] | None = None,
+    stage: str = "",
+    timeout_s: float = 30.0,
+    allow_remote: bool = False,
+    progress: bool = True,
+    headers: Mapping[str, str] | None = None,
+    transport: str = DEFAULT_TRANSPORT,
+    start_timeout_s: float = 60.0,
+) -> RunResult:
+    """Run one workload from `processes` spawned driver processes and merge their records.
+
+    Users (closed) or rate, max_in_flight and max_requests (open) are split evenly; a closed model
+    uses at most `users` processes. request_source must be picklable; if it has
+    ``for_worker(worker, n_workers)``, each process uses what that returns (e.g. a differently seeded
+    sampler). cpus: CPU indices to pin the driver processes to, process i on cpus[i % len(cpus)].
+    start_timeout_s: seconds allowed for the processes to start (import and connect nothing yet).
+    Processes are spawned, so a calling script needs an ``if __name__ == "__main__":`` guard.
+    """
+    base_url = check_target(url, allow_remote=allow_remote)
+    _check_common(model, timeout_s, transport, request_source)
+    if not isinstance(processes, int) or processes < 1:
+        raise ParameterError(f"processes must be an integer of at least 1, not {processes!r}.")
+    k = min(processes, model.users) if isinstance(model, ClosedModel) else processes
+    pinned: list[tuple[int, ...] | None] = [None] * k
+    if cpus:
+        allowed = os.sched_getaffinity(0)
+        bad = [c for c in cpus if c not in allowed]
+        if bad:
+            raise ParameterError(f"cpus {bad} are not available to this process; choose from {sorted(allowed)}.")
+        pinned = [(cpus[i % len(cpus)],) for i in range(k)]
+    sources = []
+    for i in range(k):
+        src = request_source.for_worker(i, k) if hasattr(request_source, "for_worker") else request_source
+        try:
+            pickle.dumps(src)
+        except Exception as exc:
+            raise ParameterError(
+                f"request_source ({type(request_source).__name__}) cannot be pickled for a spawned process "
+                f"({exc}); use a picklable source such as cycle_source(specs) or run_load() in one process."
+            ) from exc
+        sources.append(src)
+    run_dir = _new_run_dir(out_dir)
+
+    ctx = mp.get_context("spawn")
+    messages = ctx.Queue()
+    go, stop = ctx.Event(), ctx.Event()
+    t0_value = ctx.Value("d", 0.0, lock=False)
+    counters = ctx.Array("q", 2 * k, lock=False)
+    procs = []
+    for i in range(k):
+        plan = _Plan(
+            base_url=base_url,
+            model=model,
+            run_dir=run_dir,
+            worker=i,
+            n_workers=k,
+            stage=stage,
+            timeout_s=float(timeout_s),
+            transport=transport,
+            headers=tuple((headers or {}).items()),
+        )
+        args = (plan, sources[i], pinned[i], messages, go, t0_value, stop, counters)
+        procs.append(ctx.Process(target=_process_main, args=args, name=f"qrbench-driver-{i}", daemon=True))
+
+    bar = _progress_bar(model, stage, progress)
+    stats: dict[int, _WorkerStats] = {}
+    failures: list[str] = []
+    info: dict[str, Any] = {}
+    interrupted = False
+
+    def receive() -> tuple[str, int, Any] | None:
+        try:
+            return messages.get(timeout=_TICK_S)
+        except queue.Empty:
+            return None
+
+    try:
+        for p in procs:
+            p.start()
+        ready = 0
+        deadline = time.monotonic() + start_timeout_s
+        while ready < k:
+            if time.monotonic() > deadline or any(p.exitcode is not None for p in procs):
+                raise RunError(
+                    f"Only {ready} of {k} driver processes started within {start_timeout_s} s "
+                    f"(exit codes {[p.exitcode for p in procs]}); see their messages above. A script that "
+                    "calls run_load_processes needs an `if __name__ == '__main__':` guard, as spawn re-imports it."
+                )
+            message = receive()
+            if message is None:
+                continue
+            if message[0] == "failed":
+                raise RunError(f"Driver process {message[1]} failed to start:\n{message[2]}")
+            ready += 1
+        t0, anchor = _anchor()
+        t0 += 0.05  # let every process get from go.wait() into its loop before t=0
+        anchor["t0_unix"] += 0.05
+        anchor["t0_utc"] = datetime.fromtimestamp(anchor["t0_unix"], UTC).isoformat()
+        info = _run_info(
+            base_url, model, anchor, stage=stage, timeout_s=timeout_s, transport=transport, processes=k,
+            cpus=list(cpus) if cpus else None,
+        )  # fmt: skip
+        write_run_info(run_dir, info)
+        t0_value.value = t0
+        go.set()
+        while len(stats) + len(failures) < k:
+            try:
+                message = receive()
+            except KeyboardInterrupt:
+                interrupted = True
+                stop.set()
+                continue
+            if message is None:
+                _update_bar(bar, sum(counters[0::2]), sum(counters[1::2]))
+                if not all(p.exitcode is not None for p in procs):
+                    continue
+                message = receive()  # a process's last message is in the pipe before it exits
+                if message is None:
+                    missing = sorted(set(range(k)) - set(stats))
+                    failures.append(f"driver processes {missing} exited without reporting.")
+                    break
+            kind, worker, payload = message
+            if kind == "done":
+                stats[worker] = payload
+            else:
+                failures.append(f"worker {worker}:\n{payload}")
+        _update_bar(bar, sum(counters[0::2]), sum(counters[1::2]))
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        bar.close()
+        stop.set()
+        go.set()
+        for p in procs:
+            if p.pid is None:
+                continue
+            p.join(timeout=timeout_s + 10)
+            if p.exitcode is None:
+                p.kill()
+                p.join()
+            p.close()
+        messages.close()
+        messages.join_thread()
+    if not info:
+        if interrupted:
+            raise KeyboardInterrupt
+        raise RunError(f"The run in {run_dir} never started.")
+    if interrupted:
+        stats.update(
+            {i: _WorkerStats(worker=i, cpu_s=0.0, wall_s=0.0, interrupted=True) for i in range(k) if i not in stats}
+        )
+    return _finish(run_dir, info, model, list(stats.values()), transport=transport, failure="\n".join(failures))

@@ -1,0 +1,260 @@
+"""Workload models: who sends when. Closed (virtual users) and open (arrival rate), both bounded.
+
+Closed model: each virtual user sends, waits for the answer, optionally thinks, and sends again; the
+server's slowness slows the senders down, so a stall hides itself (coordinated omission).
+Open model: requests arrive on a schedule that does not care how the server is doing; latency is
+counted from the intended send time, so a stall shows up in the tail.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from qrbench.errors import ParameterError
+
+__all__ = ["ThinkTime", "ClosedModel", "OpenModel", "arrival_times", "DEFAULT_MAX_REQUESTS"]
+
+# Every loop stops by itself: at most this many requests unless the caller asks for a different bound.
+DEFAULT_MAX_REQUESTS = 1_000_000
+
+_DISTRIBUTIONS = ("constant", "uniform", "exponential")
+
+
+def _check_positive_int(name: str, value: object, *, minimum: int = 1) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ParameterError(f"{name} must be an integer of at least {minimum}, not {value!r}.")
+
+
+def _check_seconds(name: str, value: object, *, allow_zero: bool = True) -> None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (value == 0 and not allow_zero):
+        bound = "0 or more" if allow_zero else "more than 0"
+        raise ParameterError(f"{name} must be a finite number of seconds, {bound}, not {value!r}.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ThinkTime:
+    """A virtual user's pause between receiving an answer and sending the next request (seconds).
+
+    distribution: "constant" (mean_s), "uniform" (low_s..high_s) or "exponential" (mean_s).
+    """
+
+    distribution: Literal["constant", "uniform", "exponential"] = "constant"
+    mean_s: float = 0.0
+    low_s: float = 0.0
+    high_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.distribution not in _DISTRIBUTIONS:
+            raise ParameterError(
+                f"Think-time distribution {self.distribution!r} is unknown; use one of {', '.join(_DISTRIBUTIONS)}."
+            )
+        for name in ("mean_s", "low_s", "high_s"):
+            _check_seconds(f"ThinkTime.{name}", getattr(self, name))
+        if self.distribution == "uniform" and self.high_s < self.low_s:
+            raise ParameterError(
+                f"Uniform think time needs low_s <= high_s, got low_s={self.low_s} and high_s={self.high_s}."
+            )
+
+    @classmethod
+    def from_spec(cls, spec: float | ThinkTime | Mapping[str, Any]) -> ThinkTime:
+        """Build from a number of seconds (constant), a ThinkTime, or a mapping of its fields (YAML)."""
+        if isinstance(spec, ThinkTime):
+            return spec
+        if isinstance(spec, Mapping):
+            unknown = set(spec) - {"distribution", "mean_s", "low_s", "high_s"}
+            if unknown:
+                raise ParameterError(
+                    f"Think-time keys {sorted(unknown)} are unknown; use distribution, mean_s, low_s, high_s."
+                )
+            return cls(**spec)
+        _check_seconds("think_time_s", spec)
+        return cls(distribution="constant", mean_s=float(spec))
+
+    def sampler(self, rng: random.Random) -> Callable[[], float] | None:
+        """A zero-argument function drawing think times in seconds, or None when it is always zero."""
+        if self.distribution == "constant":
+            value = self.mean_s
+            return None if value == 0 else (lambda: value)
+        if self.distribution == "uniform":
+            low, high = self.low_s, self.high_s
+            return None if high == 0 else (lambda: rng.uniform(low, high))
+        mean = self.mean_s
+        return None if mean == 0 else (lambda: rng.expovariate(1.0 / mean))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClosedModel:
+    """Virtual users sending back to back (plus think time), ramped in linearly.
+
+    users: concurrent virtual users (also the connection-pool size).
+    think_time_s: seconds, a ThinkTime, or a mapping of ThinkTime fields.
+    ramp_up_s: user i starts at i * ramp_up_s / users seconds.
+    duration_s: stop issuing after this many seconds (in-flight requests finish, up to the timeout).
+    iterations: requests per user (not in total); the run ends when every user has sent them.
+    max_requests: hard bound on the total across all users and processes.
+    At least one of duration_s and iterations is required.
+    """
+
+    users: int
+    think_time_s: float | ThinkTime | Mapping[str, Any] = 0.0
+    ramp_up_s: float = 0.0
+    duration_s: float | None = None
+    iterations: int | None = None
+    max_requests: int = DEFAULT_MAX_REQUESTS
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_positive_int("ClosedModel.users", self.users)
+        object.__setattr__(self, "think_time_s", ThinkTime.from_spec(self.think_time_s))
+        _check_seconds("ClosedModel.ramp_up_s", self.ramp_up_s)
+        if self.duration_s is None and self.iterations is None:
+            raise ParameterError(
+                "ClosedModel needs duration_s (seconds) or iterations (requests per user) so the run ends."
+            )
+        if self.duration_s is not None:
+            _check_seconds("ClosedModel.duration_s", self.duration_s, allow_zero=False)
+        if self.iterations is not None:
+            _check_positive_int("ClosedModel.iterations", self.iterations)
+        _check_positive_int("ClosedModel.max_requests", self.max_requests)
+
+    @property
+    def concurrency(self) -> int:
+        """Most requests in flight at once (connections needed)."""
+        return self.users
+
+    @property
+    def expected_requests(self) -> int | None:
+        """How many requests the run will send if it is bounded by count, else None."""
+        if self.iterations is not None and self.duration_s is None:
+            return min(self.users * self.iterations, self.max_requests)
+        return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenModel:
+    """Requests arriving at a scheduled rate, whatever the server does.
+
+    rate_rps with duration_s: a constant rate (requests per second) for duration_s seconds; or
+    stages: (duration_s, start_rps, end_rps) segments, the rate moving linearly within each; a
+    duration_s given with stages cuts the schedule short.
+    arrivals: "poisson" (exponential gaps) or "uniform" (even gaps).
+    max_in_flight: a request that would exceed it is recorded as dropped, not queued.
+    late_threshold_ms: a send this much behind its intended time counts as late.
+    """
+
+    rate_rps: float | None = None
+    stages: Sequence[tuple[float, float, float]] | None = None
+    arrivals: Literal["poisson", "uniform"] = "poisson"
+    max_in_flight: int = 1000
+    duration_s: float | None = None
+    max_requests: int = DEFAULT_MAX_REQUESTS
+    seed: int = 0
+    late_threshold_ms: float = 10.0
+    _segments: tuple[tuple[float, float, float], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.arrivals not in ("poisson", "uniform"):
+            raise ParameterError(f"OpenModel.arrivals is {self.arrivals!r}; use 'poisson' or 'uniform'.")
+        _check_positive_int("OpenModel.max_in_flight", self.max_in_flight)
+        _check_positive_int("OpenModel.max_requests", self.max_requests)
+        _check_seconds("OpenModel.late_threshold_ms", self.late_threshold_ms)
+        if self.duration_s is not None:
+            _check_seconds("OpenModel.duration_s", self.duration_s, allow_zero=False)
+        if (self.rate_rps is None) == (self.stages is None):
+            raise ParameterError("OpenModel needs exactly one of rate_rps (with duration_s) or stages.")
+        if self.rate_rps is not None:
+            _check_seconds("OpenModel.rate_rps", self.rate_rps, allow_zero=False)
+            if self.duration_s is None:
+                raise ParameterError("OpenModel with rate_rps needs duration_s (seconds) so the run ends.")
+            segments = [(float(self.duration_s), float(self.rate_rps), float(self.rate_rps))]
+        else:
+            segments = self._check_stages(self.stages)
+            object.__setattr__(self, "stages", tuple(segments))
+            if self.duration_s is not None:
+                segments = _truncate(segments, self.duration_s)
+        object.__setattr__(self, "_segments", tuple(segments))
+        object.__setattr__(self, "duration_s", sum(s[0] for s in segments))
+
+    @staticmethod
+    def _check_stages(stages: Any) -> list[tuple[float, float, float]]:
+        out = []
+        for i, stage in enumerate(stages):
+            if not isinstance(stage, Sequence) or len(stage) != 3:
+                raise ParameterError(
+                    f"OpenModel.stages[{i}] is {stage!r}; each stage is (duration_s, start_rps, end_rps)."
+                )
+            duration, start, end = stage
+            _check_seconds(f"OpenModel.stages[{i}] duration_s", duration, allow_zero=False)
+            _check_seconds(f"OpenModel.stages[{i}] start_rps", start)
+            _check_seconds(f"OpenModel.stages[{i}] end_rps", end)
+            out.append((float(duration), float(start), float(end)))
+        if not out:
+            raise ParameterError("OpenModel.stages is empty; give at least one (duration_s, start_rps, end_rps).")
+        return out
+
+    @property
+    def segments(self) -> tuple[tuple[float, float, float], ...]:
+        """The schedule as (duration_s, start_rps, end_rps) segments, cut to duration_s."""
+        return self._segments
+
+    @property
+    def concurrency(self) -> int:
+        """Most requests in flight at once (connections needed)."""
+        return self.max_in_flight
+
+    @property
+    def expected_requests(self) -> int:
+        """Requests the schedule asks for (the integral of the rate), capped by max_requests."""
+        mass = sum(d * (r0 + r1) / 2 for d, r0, r1 in self._segments)
+        return min(round(mass), self.max_requests)
+
+
+def _truncate(segments: list[tuple[float, float, float]], limit: float) -> list[tuple[float, float, float]]:
+    out, elapsed = [], 0.0
+    for d, r0, r1 in segments:
+        if elapsed >= limit:
+            break
+        keep = min(d, limit - elapsed)
+        out.append((keep, r0, r0 + (r1 - r0) * keep / d))
+        elapsed += keep
+    return out
+
+
+def arrival_times(
+    model: OpenModel, *, share: float = 1.0, phase: float = 0.0, seed: int | None = None
+) -> Iterator[float]:
+    """Intended send times in seconds since t0, in order, for the open model's schedule.
+
+    share: fraction of the rate this stream carries (1/K for one of K driver processes).
+    phase: 0..1, shifts uniform arrivals by that fraction of a gap so K streams interleave evenly.
+    seed: poisson random seed (defaults to the model's).
+    Uniform arrivals put arrival k where the integral of the rate reaches k + phase; poisson ones
+    where it reaches a running sum of Exp(1) draws (time rescaling of a non-homogeneous Poisson process).
+    """
+    if not 0 < share <= 1:
+        raise ParameterError(f"share must be in (0, 1], not {share!r}.")
+    if not 0 <= phase < 1:
+        raise ParameterError(f"phase must be in [0, 1), not {phase!r}.")
+    rng = random.Random(model.seed if seed is None else seed)
+    poisson = model.arrivals == "poisson"
+    target = rng.expovariate(1.0) if poisson else phase
+    mass_start = 0.0  # integral of the rate up to the current segment's start
+    t_start = 0.0
+    for duration, r0, r1 in model.segments:
+        r0, r1 = r0 * share, r1 * share
+        slope = (r1 - r0) / duration
+        seg_mass = (r0 + r1) * duration / 2
+        while target < mass_start + seg_mass:
+            a = target - mass_start
+            # Solve r0*t + slope*t^2/2 = a in the form that stays stable when slope is 0 or negative.
+            root = math.sqrt(max(r0 * r0 + 2 * slope * a, 0.0))
+            t = 2 * a / (r0 + root) if r0 + root > 0 else 0.0
+            yield t_start + min(t, duration)
+            target += rng.expovariate(1.0) if poisson else 1.0
+        mass_start += seg_mass
+        t_start += duration

@@ -1,0 +1,105 @@
+"""Figures and styled tables of the study reports (matplotlib/seaborn, pandas Styler)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+__all__ = ["latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect", "verdict_style",
+           "reliability_table", "VERDICT_COLOURS"]
+
+VERDICT_COLOURS = {"pass": "#c8e6c9", "warn": "#ffe0b2", "fail": "#ffcdd2", "insufficient": "#e0e0e0",
+                   "regressed": "#ffcdd2", "improved": "#c8e6c9"}
+
+
+def latency_by_stage(records: pd.DataFrame, prefix: str, *, target_ms: float | None = None, title: str = ""):
+    """Distribution (ms, log scale) of successful requests of the stages starting with `prefix`."""
+    df = records[records["stage"].str.startswith(prefix) & records["ok"]]
+    fig, ax = plt.subplots(figsize=(9, 0.5 + 0.45 * max(1, df["stage"].nunique())))
+    sns.boxplot(data=df, y="stage", x="latency_ms", ax=ax, whis=(1, 99), fliersize=2, color="#90caf9")
+    ax.set_xscale("log")
+    ax.set_xlabel("latency (ms, log scale; whiskers at p1 and p99)")
+    ax.set_ylabel("")
+    if target_ms:
+        ax.axvline(target_ms, color="#b00020", ls="--", label=f"PRD target {target_ms:g} ms")
+        ax.legend(loc="lower right")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def percentiles_by_batch(stages: pd.DataFrame, *, target_ms: float | None = None):
+    """p50 and p95 (with their confidence intervals) of rerank latency against the batch size, per method."""
+    df = stages[stages["kind"].str.startswith("rerank_")].copy()
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for method, g in df.groupby("method"):
+        g = g.sort_values("n_candidates")
+        for q, style in (("p50", "-o"), ("p95", "--s")):
+            low = np.clip(g[f"{q}_ms"] - g[f"{q}_low"], 0, None)
+            high = np.clip(g[f"{q}_high"] - g[f"{q}_ms"], 0, None).replace(np.inf, 0)
+            ax.errorbar(g["n_candidates"], g[f"{q}_ms"], yerr=[low, high], fmt=style, capsize=3,
+                        label=f"{method} {q}")
+    if target_ms:
+        ax.axhline(target_ms, color="#b00020", ls="--", label=f"PRD target {target_ms:g} ms")
+    ax.set_xlabel("documents per rerank")
+    ax.set_ylabel("latency (ms)")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8, ncol=2)
+    ax.set_title("Rerank latency by batch size (bars: 95% intervals; an open bar means too few samples)")
+    fig.tight_layout()
+    return fig
+
+
+def memory_by_documents(memory: pd.DataFrame, server: pd.DataFrame, records: pd.DataFrame, *,
+                        target_gb: float | None = None):
+    """Peak RSS per document count, and the RSS timeline of the whole run."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
+    a1.plot(memory["documents"], memory["rss_max_mb"] / 1000, "-o", label="peak RSS")
+    a1.plot(memory["documents"], memory["rss_median_mb"] / 1000, "-s", label="median RSS")
+    if target_gb:
+        a1.axhline(target_gb, color="#b00020", ls="--", label=f"PRD limit {target_gb:g} GB")
+    a1.set_xlabel("documents per rerank")
+    a1.set_ylabel("server RSS (GB)")
+    a1.set_ylim(bottom=0)
+    a1.legend()
+    a1.set_title("Server memory by document count")
+    if len(server):
+        t0 = server["t_unix"].min()
+        a2.plot(server["t_unix"] - t0, server["rss_bytes"] / 1e9)
+        for _stage, g in records.groupby("stage", sort=False):
+            a2.axvspan(g["t_unix"].min() - t0, g["t_unix"].max() - t0, alpha=0.08)
+        a2.set_xlabel("seconds since the study started (shaded: stages)")
+        a2.set_ylabel("server RSS (GB)")
+        a2.set_title("Server memory over the whole study")
+    else:
+        a2.text(0.5, 0.5, "The target is not on this machine:\nno server samples.", ha="center", va="center")
+        a2.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def cache_effect(cache: pd.DataFrame):
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    y = np.arange(len(cache))
+    err = [cache["p50_ms"] - cache["p50_low"], (cache["p50_high"] - cache["p50_ms"]).replace(np.inf, 0)]
+    ax.barh(y, cache["p50_ms"], xerr=err, color=["#ef9a9a", "#ffe082", "#a5d6a7"][: len(cache)], capsize=3)
+    ax.set_yticks(y, cache["stage"])
+    ax.set_xscale("log")
+    ax.set_xlabel("median latency (ms, log scale, 95% interval)")
+    ax.set_title("Cold, known documents, repeated request")
+    fig.tight_layout()
+    return fig
+
+
+def verdict_style(frame: pd.DataFrame, column: str = "verdict"):
+    """A Styler colouring rows by their verdict."""
+    def colour(row):
+        return [f"background-color: {VERDICT_COLOURS.get(str(row[column]), 'white')}"] * len(row)
+
+    return frame.style.apply(colour, axis=1).format(precision=3, na_rep="–")
+
+
+def reliability_table(checks) -> pd.DataFrame:
+    return pd.DataFrame([{"check": c.name, "ok": "yes" if c.ok else "NO", "message": c.message} for c in checks])
