@@ -43,12 +43,15 @@ def _serve(args) -> int:
     return 0
 
 
-STUDY_DEFAULTS = {"baseline": "parameters/baseline.yaml"}
+def _studies() -> list[str]:
+    from .report.execute import NOTEBOOKS_DIR
+
+    return sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
 
 
 def _add_study(sub) -> None:
     p = sub.add_parser("study", help="run a study notebook and render its report into outputs/")
-    p.add_argument("study", choices=sorted(STUDY_DEFAULTS))
+    p.add_argument("study", choices=_studies(), help="a notebook of notebooks/")
     p.add_argument("-p", "--params", help="parameter file (default: parameters/<study>.yaml)")
     p.add_argument("--url", help="a running service to study; default: start the embedded reference service")
     p.add_argument("--baseline", help="a previous run folder of the same study to check for regressions")
@@ -65,7 +68,7 @@ def _study(args) -> int:
     from .report.runs import read_summary
     from .studies.analysis import REPO_ROOT
 
-    params = Path(args.params or STUDY_DEFAULTS[args.study])
+    params = Path(args.params or f"parameters/{args.study}.yaml")
     if not params.is_absolute():
         params = (Path.cwd() / params) if (Path.cwd() / params).is_file() else REPO_ROOT / params
     if args.baseline and not Path(args.baseline).is_dir():
