@@ -45,7 +45,8 @@ def baseline() -> nbformat.NotebookNode:
         ),
         new_markdown_cell("## Measurement\nEach stage streams its records to disk as it runs."),
         new_code_cell("run_baseline(params, run_dir, url=url, progress=progress)\n"
-                      "report = analyse_baseline(run_dir, params, baseline_run=baseline_run)"),
+                      "report = analyse_baseline(run_dir, params, baseline_run=baseline_run)",
+                      metadata={"tags": ["progress"]}),
         new_markdown_cell("## Verdict against the PRD\n"
                           "*pass* only when the whole 95% interval meets the target; *fail* when it lies wholly "
                           "beyond the threshold; *insufficient* when the sample cannot decide."),

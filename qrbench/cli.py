@@ -25,6 +25,9 @@ def _add_serve(sub) -> None:
     p.add_argument("--torch-threads", type=int, default=None)
     p.add_argument("--max-concurrency", type=int, default=64, help="requests computed at once; past it, 503")
     p.add_argument("--compute-threads", type=int, default=4)
+    p.add_argument("--embed-batch-window-ms", type=float, default=0.0,
+                   help="micro-batch concurrent embeddings, waiting up to this long for more (0: off)")
+    p.add_argument("--embed-max-batch", type=int, default=64, help="most texts in one embedding micro-batch")
     p.add_argument("--api-key", default=None, help="require this key (X-API-Key or Authorization: Bearer)")
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=_serve)
@@ -38,6 +41,7 @@ def _serve(args) -> int:
         quantum_budget_ms=args.quantum_budget_ms, embedding_cache_size=args.embedding_cache_size,
         similarity_cache_size=args.similarity_cache_size, torch_threads=args.torch_threads,
         max_concurrency=args.max_concurrency, compute_threads=args.compute_threads, api_key=args.api_key,
+        embed_batch_window_ms=args.embed_batch_window_ms, embed_max_batch=args.embed_max_batch,
     )
     serve(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0

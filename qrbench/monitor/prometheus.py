@@ -15,7 +15,7 @@ def sample_key(name: str, labels: dict[str, str] | None = None) -> str:
 
 
 def scrape(url: str, *, timeout_s: float = 5.0, headers: dict[str, str] | None = None) -> dict[str, float]:
-    """All samples of `url`/metrics as {sample_key: value}; empty when the target has no /metrics."""
+    """All samples of `url`/metrics as {sample_key: value}; empty when the target has no Prometheus /metrics."""
     try:
         r = httpx.get(url.rstrip("/") + "/metrics", timeout=timeout_s, headers=headers)
     except httpx.HTTPError:
@@ -23,9 +23,12 @@ def scrape(url: str, *, timeout_s: float = 5.0, headers: dict[str, str] | None =
     if r.status_code != 200:
         return {}
     out: dict[str, float] = {}
-    for family in text_string_to_metric_families(r.text):
-        for s in family.samples:
-            out[sample_key(s.name, s.labels)] = s.value
+    try:
+        for family in text_string_to_metric_families(r.text):
+            for s in family.samples:
+                out[sample_key(s.name, s.labels)] = s.value
+    except ValueError:
+        return {}  # /metrics answered, but not in the Prometheus text format: the target has no metrics
     return out
 
 

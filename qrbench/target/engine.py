@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cache import LRUCache
-from .embedding import Embedder
+from .embedding import Embedder, EncodeBatcher
 from .encoding import Projection, load_projection
 from .fidelity import AerSwapTest, exact_fidelity
 from .settings import METHODS, EngineSettings
@@ -77,6 +77,12 @@ class RerankEngine:
             cache_size=settings.embedding_cache_size, torch_threads=settings.torch_threads
         )
         self.projection = projection or load_projection()
+        # Owned by this engine even when the embedder is shared (tests share one model between engines).
+        self._batcher = (
+            EncodeBatcher(self.embedder, window_ms=settings.embed_batch_window_ms, max_batch=settings.embed_max_batch)
+            if settings.embed_batch_window_ms > 0
+            else None
+        )
         self.similarity_cache: LRUCache[float] = LRUCache(settings.similarity_cache_size)
         self.counters = EngineCounters()
         self._aer = AerSwapTest(qubits=settings.qubits, shots=settings.shots) if settings.backend == "aer" else None
@@ -94,6 +100,8 @@ class RerankEngine:
 
     def close(self) -> None:
         self._quantum_pool.shutdown(wait=False, cancel_futures=True)
+        if self._batcher is not None:
+            self._batcher.close()
 
     # -- scoring -----------------------------------------------------------------------------
 
@@ -115,7 +123,7 @@ class RerankEngine:
         if todo:
             t0 = time.perf_counter()
             texts = [query] + [candidates[i] for i in todo]
-            vectors, emb_hits = self.embedder.embed(texts)
+            vectors, emb_hits = self.embedder.embed(texts, encode=self._batcher and self._batcher.encode)
             embedding_ms = (time.perf_counter() - t0) * 1000
             q_vec, c_vecs = vectors[0], vectors[1:]
             classical[todo] = (c_vecs @ q_vec + 1.0) / 2.0

@@ -39,7 +39,10 @@ def serve(settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000
     server = uvicorn.Server(config)
     print(f"qrbench reference service ready on http://{_url_host(host)}:{port} "
           f"(backend={settings.backend}, qubits={settings.qubits})", flush=True)
-    server.run()
+    try:
+        server.run()
+    finally:
+        engine.close()  # the app closes only engines it made itself
 
 
 def app_from_env():

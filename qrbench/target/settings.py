@@ -26,6 +26,10 @@ class EngineSettings:
     torch_threads: intra-op threads of the embedding model (None: torch's default).
     max_concurrency: requests computed at once; past it the service answers 503 at once.
     compute_threads: worker threads that run the computations.
+    embed_batch_window_ms: 0 (off), or micro-batch the cache misses of concurrent requests: the oldest waiting
+        encoding waits up to this many milliseconds for others to share its forward pass (see EncodeBatcher).
+        Only requests computed at once can share a pass, so it pays with compute_threads well above 4.
+    embed_max_batch: most texts encoded in one micro-batch.
     api_key: when set, requests must carry it (X-API-Key or Authorization: Bearer).
     """
 
@@ -39,6 +43,8 @@ class EngineSettings:
     torch_threads: int | None = None
     max_concurrency: int = 64
     compute_threads: int = 4
+    embed_batch_window_ms: float = 0.0
+    embed_max_batch: int = 64
     api_key: str | None = None
 
     def __post_init__(self) -> None:
@@ -59,6 +65,12 @@ class EngineSettings:
             raise ParameterError(f"torch_threads is {self.torch_threads!r}; it must be 1 or more.")
         if self.max_concurrency < 1 or self.compute_threads < 1:
             raise ParameterError("max_concurrency and compute_threads must both be 1 or more.")
+        if not 0.0 <= self.embed_batch_window_ms <= 1000.0:
+            raise ParameterError(
+                f"embed_batch_window_ms is {self.embed_batch_window_ms!r}; it must be 0 (off) to 1000 milliseconds."
+            )
+        if self.embed_max_batch < 1:
+            raise ParameterError(f"embed_max_batch is {self.embed_max_batch!r}; it must be 1 or more.")
 
     @property
     def dim(self) -> int:

@@ -1,0 +1,90 @@
+"""The baseline study end to end: papermill runs the notebook with the smoke parameters against the
+embedded reference service; the recorded numbers must be consistent and the reports rendered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qrbench.report.execute import run_study
+from qrbench.studies import BaselineParams
+from qrbench.studies.analysis import REPO_ROOT
+
+SMOKE = REPO_ROOT / "parameters" / "smoke" / "baseline.yaml"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("outputs")
+    return run_study("baseline", parameters={"params_file": str(SMOKE), "progress": False}, out_root=out,
+                     progress=False)
+
+
+def test_sample_counts_are_as_asked(smoke_run):
+    params = BaselineParams.from_file(SMOKE)
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    stages = {s["stage"]: s for s in summary["stages"]}
+    for method in params.similarity.methods:
+        assert stages[f"similarity/{method}"]["requests"] == params.similarity.iterations
+    for n in params.rerank.batch_sizes:
+        for method in params.rerank.methods:
+            s = stages[f"rerank/{method}/{n}"]
+            assert s["requests"] == params.rerank.iterations
+            assert s["n_candidates"] == n
+    for stage in ("cache/cold", "cache/warm_documents", "cache/repeat"):
+        assert stages[stage]["requests"] == params.cache.iterations
+    assert all(s["ok"] == s["requests"] for s in stages.values()), "the embedded service failed requests"
+
+
+def test_percentiles_are_ordered_and_inside_their_intervals(smoke_run):
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    for s in summary["stages"]:
+        assert 0 < s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"]
+        # Unbounded interval ends are written as "-inf" / "inf" (JSON has no infinity).
+        assert float(s["p50_low"]) <= s["p50_ms"] <= float(s["p50_high"])
+
+
+def test_verdicts_cover_every_prd_metric(smoke_run):
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    assert summary["verdict"] in {"pass", "warn", "fail", "insufficient"}
+    metrics = {c["metric"]: c["verdict"] for c in summary["compliance"]}
+    assert set(metrics) == {
+        "similarity p95 (classical)", "similarity p95 (quantum)", "similarity p95 (hybrid)",
+        "rerank 50 docs p95 (classical)", "rerank 50 docs p95 (quantum)", "rerank 50 docs p95 (hybrid)",
+        "memory with 100 docs (GB)",
+    }
+    assert all(v in {"pass", "warn", "fail", "insufficient"} for v in metrics.values())
+    # The embedded service runs here, so its memory was sampled and judged.
+    assert metrics["memory with 100 docs (GB)"] != "insufficient"
+    # Too few samples for a p95 interval: the report must say so rather than pass.
+    assert any(not c["ok"] and c["name"].startswith("samples:") for c in summary["reliability"])
+
+
+def test_cache_and_comparison_sections_measured_something(smoke_run):
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    cache = {c["stage"]: c for c in summary["cache"]}
+    assert cache["cache/cold"]["embedding_hit_rate"] == 0.0  # every text was new
+    assert cache["cache/warm_documents"]["embedding_hit_rate"] > 0.9  # only the queries were new
+    assert cache["cache/repeat"]["similarity_hit_rate"] == 1.0
+    assert cache["cache/repeat"]["p50_ms"] < cache["cache/cold"]["p50_ms"]
+    pairs = {a["methods"] for a in summary["agreement"]}
+    assert "classical vs quantum" in pairs
+
+
+def test_reports_are_rendered_with_and_without_code(smoke_run):
+    plain = (smoke_run / "baseline.html").read_text()
+    with_code = (smoke_run / "baseline-code.html").read_text()
+    assert "run_baseline" not in plain and "run_baseline" in with_code  # code is highlighted token by token
+    assert "Verdict against the PRD" in plain
+    assert "<img" in plain  # the figures are embedded
+    assert "req/s, errors=" not in plain  # progress bars are left out of the stakeholder report
+    index = (smoke_run.parent / "index.html").read_text()
+    assert smoke_run.name in index and "baseline.html" in index
+
+
+def test_executed_notebook_has_no_errors(smoke_run):
+    nb = json.loads((smoke_run / "baseline.ipynb").read_text())
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
