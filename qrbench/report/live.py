@@ -1,0 +1,241 @@
+"""A live view of a run in JupyterLab: the timeline redrawn from the records on disk while the load runs.
+
+The load call (run_load, a study runner, ...) runs in a background thread; the calling thread redraws
+every refresh_s seconds from the run folder's part files (flushed by the driver every 0.5 s) into one
+IPython display that updates in place. Outside a Jupyter kernel (a terminal, a script) nothing is
+displayed, but the call runs and returns all the same.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from ..errors import RunError
+from ..load.records import load_records, load_run_info
+from ..monitor import MetricsSampler, ProcessSampler
+from .plots_load import timeline
+
+__all__ = ["LiveView", "live_records"]
+
+_TIME_COLUMNS = ("t_intended", "t_start", "t_end")
+
+
+def _run_folders(run_dir: Path) -> list[Path]:
+    """The run folders (with a run.json) at or up to two levels below run_dir, e.g. a study's load/ or stages/*."""
+    if (run_dir / "run.json").is_file():
+        return [run_dir]
+    return sorted(p.parent for pattern in ("*/run.json", "*/*/run.json") for p in run_dir.glob(pattern))
+
+
+def live_records(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
+    """Every record written so far under run_dir (one run, or a study's several runs on one clock).
+
+    Times are seconds since the earliest run's t0, whose wall time is in ``attrs["t0_unix"]`` (absent
+    while no run has started). Folders still being created or merged are skipped until readable.
+    """
+    frames, anchors = [], []
+    for folder in _run_folders(Path(run_dir)):
+        try:
+            t0_unix = float(load_run_info(folder)["t0_unix"])
+            records = load_records(folder)
+        except (RunError, OSError, ValueError, KeyError):
+            continue  # not started, or its part files are being merged into parquet right now
+        frames.append(records)
+        anchors.append(t0_unix)
+    if not anchors:
+        return pd.DataFrame()
+    t0 = min(anchors)
+    for records, anchor in zip(frames, anchors, strict=True):
+        for column in _TIME_COLUMNS:
+            records[column] += anchor - t0
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    out.attrs["t0_unix"] = t0
+    return out
+
+
+def _stage_phases(records: pd.DataFrame) -> list[dict[str, Any]]:
+    """One phase per stage label, spanning its requests, when the records hold more than one stage."""
+    if records.empty or records["stage"].nunique() < 2:
+        return []
+    spans = records.groupby("stage", sort=False).agg(start_s=("t_intended", "min"), end_s=("t_end", "max"))
+    return [{"name": name, "start_s": row.start_s, "end_s": row.end_s} for name, row in spans.iterrows()]
+
+
+def _interrupt(thread: threading.Thread) -> None:
+    """Raise KeyboardInterrupt inside `thread`, as Ctrl-C would in the thread that started the run."""
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt))
+
+
+def _kernel_display(fig) -> Any:
+    """A display handle showing `fig` in a Jupyter kernel, or None elsewhere (no IPython, a terminal)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import display
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    return display(fig, display_id=True)
+
+
+class LiveView:
+    """Watches the run folder `run_dir` while a load call runs, redrawing its timeline every refresh_s seconds.
+
+    thresholds: the PRD limits to draw (see plots_load). window_s: seconds per window of the timeline.
+    server_pid: sample that local process tree's CPU and RSS (ProcessSampler) during the call.
+    metrics_url: scrape that service's /metrics (MetricsSampler) during the call. phases: spans to shade,
+    [{name, start_s, end_s}]; default: run_dir/phases.json if present, else one per stage label.
+    After watch(): `redraws` counts the pictures drawn, `figure` is the last one, `server_frame()` and
+    `metrics_frame()` the timelines sampled, `draw_errors` any drawing failures (they never stop the run).
+    """
+
+    def __init__(
+        self,
+        run_dir: str | os.PathLike[str],
+        *,
+        thresholds: Mapping[str, Any] | None = None,
+        refresh_s: float = 1.5,
+        window_s: float = 1.0,
+        server_pid: int | None = None,
+        metrics_url: str | None = None,
+        metrics_headers: Mapping[str, str] | None = None,
+        phases: Sequence[Mapping[str, Any]] | None = None,
+    ) -> None:
+        if not (isinstance(refresh_s, int | float) and refresh_s > 0):
+            raise ValueError(f"refresh_s must be a positive number of seconds, not {refresh_s!r}.")
+        self.run_dir = Path(run_dir)
+        self.thresholds = thresholds
+        self.refresh_s = float(refresh_s)
+        self.window_s = window_s
+        self.server_pid = server_pid
+        self.metrics_url = metrics_url
+        self.metrics_headers = metrics_headers
+        self.phases = list(phases) if phases is not None else None
+        self.redraws = 0
+        self.figure = None
+        self.draw_errors: list[str] = []
+        self._handle: Any = None
+        self._server: ProcessSampler | None = None
+        self._metrics: MetricsSampler | None = None
+        self._started = time.monotonic()
+
+    # ---- what is drawn
+
+    def server_frame(self) -> pd.DataFrame | None:
+        """The server's process samples of the last watch (None without server_pid)."""
+        return self._server.frame() if self._server else None
+
+    def metrics_frame(self) -> pd.DataFrame | None:
+        """The /metrics timeline of the last watch (None without metrics_url; empty if the target has none)."""
+        return self._metrics.frame() if self._metrics else None
+
+    def _phases(self, records: pd.DataFrame) -> list[Mapping[str, Any]]:
+        if self.phases is not None:
+            return self.phases
+        path = self.run_dir / "phases.json"
+        if path.is_file():
+            try:
+                return json.loads(path.read_text())
+            except ValueError:
+                return []  # being written right now
+        return _stage_phases(records)
+
+    def _title(self, records: pd.DataFrame, state: str) -> str:
+        elapsed = time.monotonic() - self._started
+        if records.empty:
+            return f"{self.run_dir.name}: waiting for the first records ({elapsed:.0f} s, {state})"
+        errors = int((~records["ok"]).sum())
+        return f"{self.run_dir.name}: {len(records)} requests, {errors} errors ({elapsed:.0f} s, {state})"
+
+    def draw(self, state: str = "live"):
+        """Build the timeline of everything on disk now (a figure; the caller closes it)."""
+        records = live_records(self.run_dir)
+        server, metrics = self.server_frame(), self.metrics_frame()
+        return timeline(records, server=server, metrics=metrics, phases=self._phases(records),
+                        thresholds=self.thresholds, window_s=self.window_s, title=self._title(records, state))
+
+    def redraw(self, state: str = "live") -> None:
+        """Draw now and show it in the view's one display (created on the first call)."""
+        try:
+            fig = self.draw(state)
+        except Exception as exc:  # a drawing bug must not stop or hide the run; it is kept and shown
+            self.draw_errors.append(f"{type(exc).__name__}: {exc}")
+            fig = plt.figure(figsize=(11, 1.5))
+            fig.text(0.02, 0.5, f"The live view could not draw: {type(exc).__name__}: {exc}", va="center")
+        try:
+            if self._handle is None:
+                self._handle = _kernel_display(fig)
+            else:
+                self._handle.update(fig)
+        finally:
+            plt.close(fig)  # the display keeps its image; pyplot must not keep every figure
+        self.figure = fig
+        self.redraws += 1
+
+    # ---- running a call under the view
+
+    def _start_samplers(self) -> None:
+        self._server = ProcessSampler(self.server_pid).start() if self.server_pid else None
+        self._metrics = (
+            MetricsSampler(self.metrics_url, headers=self.metrics_headers).start() if self.metrics_url else None
+        )
+
+    def _stop_samplers(self) -> None:
+        for sampler in (self._server, self._metrics):
+            if sampler is not None:
+                sampler.stop()
+
+    def watch(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+        """Run fn(*args, **kwargs) in a background thread, redrawing until it ends; return its result.
+
+        An exception of the call is re-raised after the last picture is drawn. Ctrl-C (a kernel interrupt)
+        is passed on to the call's thread, which a run_load handles by stopping and keeping its records;
+        a second Ctrl-C stops watching at once.
+        """
+        outcome: dict[str, Any] = {}
+        done = threading.Event()
+
+        def call() -> None:
+            try:
+                outcome["result"] = fn(*args, **kwargs)
+            except BaseException as exc:  # re-raised in the calling thread after the last redraw
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        self._started = time.monotonic()
+        self._start_samplers()
+        thread = threading.Thread(target=call, name="qrbench-live-call", daemon=True)
+        interrupted = False
+        try:
+            thread.start()
+            next_draw = time.monotonic() + self.refresh_s
+            while not done.is_set():
+                try:
+                    if done.wait(max(0.0, next_draw - time.monotonic())):
+                        break
+                    next_draw = time.monotonic() + self.refresh_s
+                    self.redraw()
+                except KeyboardInterrupt:
+                    if interrupted:
+                        raise
+                    interrupted = True
+                    _interrupt(thread)
+        finally:
+            self._stop_samplers()
+        self.redraw("interrupted" if interrupted else "finished")
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome.get("result")

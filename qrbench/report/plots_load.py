@@ -1,0 +1,315 @@
+"""Figures of the load study: the run's timeline on one time axis, and degradation against the offered rate.
+
+Times are seconds since the run's t0 (the records' clock). Server frames (ProcessSampler) and /metrics
+frames (MetricsSampler) carry t_unix and are placed on that clock with the run's t0_unix (run.json).
+Thresholds: a mapping of metric name (as in thresholds.yaml `load`) to a qrbench.stats.Threshold, to a
+mapping with target/threshold, or to a plain number (target = threshold).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.transforms import blended_transform_factory
+
+from ..load.records import ERROR_KINDS
+from ..monitor.metrics_sampler import rates
+from ..stats import Threshold
+
+__all__ = ["windowed", "by_offered_rate", "timeline", "degradation", "PERCENTILES"]
+
+PERCENTILES = (50, 95, 99)
+_P_COLOURS = {50: "#1565c0", 95: "#ef6c00", 99: "#6a1b9a"}
+_KIND_COLOURS = dict(zip(ERROR_KINDS, plt.get_cmap("tab10").colors, strict=False))
+_TARGET = {"color": "#2e7d32", "ls": "--", "lw": 1}
+_LIMIT = {"color": "#b00020", "ls": ":", "lw": 1.2}
+
+
+# ----------------------------------------------------------------------------------------- tables
+
+
+def _check_window(window_s: object) -> None:
+    if isinstance(window_s, bool) or not (
+        isinstance(window_s, int | float) and math.isfinite(window_s) and window_s > 0
+    ):
+        raise ValueError(f"window_s must be a positive number of seconds, not {window_s!r}.")
+
+
+def windowed(records: pd.DataFrame, window_s: float = 1.0) -> pd.DataFrame:
+    """Per window of `window_s` seconds (t = window start, s since t0), from t = 0 to the last record:
+
+    offered: requests per second by intended send time (dropped ones included); achieved: successful
+    answers per second by end time; n_ok: those answers; p50, p95, p99: latency (ms, numpy's linear
+    percentile) of the successful answers ending in the window, NaN when none; errors: failed requests
+    per second by end time, and errors_<kind> per error kind present.
+    """
+    _check_window(window_s)
+    base = ["t", "offered", "achieved", "n_ok", *(f"p{q}" for q in PERCENTILES), "errors"]
+    if records.empty:
+        return pd.DataFrame(columns=base, dtype=float)
+    intended = np.floor(records["t_intended"].to_numpy() / window_s).astype(np.int64)
+    ended = np.floor(records["t_end"].fillna(records["t_intended"]).to_numpy() / window_s).astype(np.int64)
+    index = pd.RangeIndex(min(0, intended.min(), ended.min()), max(intended.max(), ended.max()) + 1)
+    out = pd.DataFrame(index=index)
+    out["t"] = index * window_s
+    out["offered"] = pd.Series(intended).value_counts().reindex(index, fill_value=0) / window_s
+    ok = records["ok"].to_numpy(dtype=bool)
+    ok_windows = pd.Series(ended[ok])
+    out["achieved"] = ok_windows.value_counts().reindex(index, fill_value=0) / window_s
+    out["n_ok"] = ok_windows.value_counts().reindex(index, fill_value=0)
+    latency = pd.Series(records["latency_ms"].to_numpy()[ok]).groupby(ok_windows.to_numpy())
+    quantiles = latency.quantile([q / 100 for q in PERCENTILES]).unstack() if ok.any() else None
+    for q in PERCENTILES:
+        out[f"p{q}"] = quantiles[q / 100].reindex(index) if quantiles is not None else np.nan
+    kinds = records["error"].where(records["error"] != "", "other").to_numpy()[~ok]
+    failed = pd.DataFrame({"w": ended[~ok], "kind": kinds})
+    out["errors"] = failed["w"].value_counts().reindex(index, fill_value=0) / window_s
+    present = [k for k in ERROR_KINDS if k in set(kinds)] + sorted(set(kinds) - set(ERROR_KINDS))
+    for kind in present:
+        per = failed.loc[failed["kind"] == kind, "w"].value_counts()
+        out[f"errors_{kind}"] = per.reindex(index, fill_value=0) / window_s
+    return out.reset_index(drop=True).astype(float)
+
+
+def by_offered_rate(records: pd.DataFrame, *, window_s: float = 1.0, bins: int | Sequence[float] = 10) -> pd.DataFrame:
+    """Requests grouped by the offered rate of their window (by intended send time), in `bins` rate buckets.
+
+    Per bucket: offered_low, offered_high (requests/s), offered_rps (mean offered rate of its windows),
+    windows, requests, error_rate (failed / all), p95_ms (successful requests; NaN when none). Empty
+    buckets are left out.
+    """
+    _check_window(window_s)
+    columns = ["offered_low", "offered_high", "offered_rps", "windows", "requests", "error_rate", "p95_ms"]
+    if records.empty:
+        return pd.DataFrame(columns=columns, dtype=float)
+    window = np.floor(records["t_intended"].to_numpy() / window_s).astype(np.int64)
+    per_window = pd.Series(window).value_counts()
+    rate = per_window.reindex(window).to_numpy() / window_s  # each request's window's offered rate
+    edges = np.histogram_bin_edges(per_window.to_numpy() / window_s, bins=bins)
+    bucket = np.clip(np.searchsorted(edges, rate, side="right") - 1, 0, len(edges) - 2)
+    ok = records["ok"].to_numpy(dtype=bool)
+    latency = records["latency_ms"].to_numpy()
+    rows = []
+    for b in np.unique(bucket):
+        inside = bucket == b
+        good = latency[inside & ok]
+        rows.append({"offered_low": edges[b], "offered_high": edges[b + 1],
+                     "offered_rps": float(np.mean(np.unique(rate[inside]))) if inside.any() else np.nan,
+                     "windows": len(np.unique(window[inside])), "requests": int(inside.sum()),
+                     "error_rate": float(1 - ok[inside].mean()),
+                     "p95_ms": float(np.percentile(good, 95)) if good.size else np.nan})
+    return pd.DataFrame(rows, columns=columns)
+
+
+# ----------------------------------------------------------------------------------------- helpers
+
+
+def _limits(thresholds: Mapping[str, Any] | None, key: str) -> tuple[float, float] | None:
+    """(target, threshold) of `key`, or None when it is not given."""
+    if not thresholds or key not in thresholds:
+        return None
+    value = thresholds[key]
+    if isinstance(value, Threshold):
+        return value.target, value.threshold
+    if isinstance(value, Mapping):
+        return float(value["target"]), float(value.get("threshold", value["target"]))
+    return float(value), float(value)
+
+
+def _draw_limits(ax, limits: tuple[float, float] | None, label: str, scale: float = 1.0, colour=None) -> None:
+    if limits is None:
+        return
+    target, limit = limits[0] * scale, limits[1] * scale
+    ax.axhline(target, **{**_TARGET, **({"color": colour} if colour else {})}, label=f"{label} target {target:g}")
+    if limit != target:
+        ax.axhline(limit, **_LIMIT, label=f"{label} limit {limit:g}")
+
+
+def _relative_time(frame: pd.DataFrame, t0_unix: float | None) -> pd.Series:
+    if t0_unix is not None and "t_unix" in frame:
+        return frame["t_unix"] - t0_unix
+    return frame["t"]
+
+
+def _shade_phases(axes, phases: Sequence[Mapping[str, Any]] | None) -> None:
+    for i, phase in enumerate(phases or ()):
+        for ax in axes:
+            ax.axvspan(phase["start_s"], phase["end_s"], color="#607d8b", alpha=0.06 if i % 2 else 0.13, lw=0)
+        top = axes[0]
+        top.text(phase["start_s"], 1.01, str(phase["name"]), transform=blended_transform_factory(top.transData,
+                 top.transAxes), fontsize=8, va="bottom", ha="left", clip_on=False)
+
+
+def _legend(ax, **kw) -> None:
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**{"fontsize": 7, "loc": "upper left", "ncol": 3, **kw})
+
+
+# ----------------------------------------------------------------------------------------- panels
+
+
+def _panel_rates(ax, w: pd.DataFrame, half: float, thresholds) -> None:
+    ax.step(w["t"] + half, w["offered"], where="mid", color="#90a4ae", label="offered (intended sends)")
+    ax.step(w["t"] + half, w["achieved"], where="mid", color="#1565c0", label="achieved (successful answers)")
+    _draw_limits(ax, _limits(thresholds, "throughput_rps"), "throughput")
+    ax.set_ylabel("requests/s")
+    ax.set_ylim(bottom=0)
+    _legend(ax)
+
+
+def _panel_latency(ax, w: pd.DataFrame, half: float, thresholds) -> None:
+    for q in PERCENTILES:
+        ax.plot(w["t"] + half, w[f"p{q}"], ".-", ms=3, lw=1, color=_P_COLOURS[q], label=f"p{q}")
+        limits = _limits(thresholds, f"p{q}_ms")
+        if limits:
+            ax.axhline(limits[0], color=_P_COLOURS[q], ls="--", lw=0.8, label=f"p{q} target {limits[0]:g}")
+    if w[[f"p{q}" for q in PERCENTILES]].gt(0).any().any():
+        ax.set_yscale("log")
+    ax.set_ylabel("latency (ms)")
+    _legend(ax, ncol=6)
+
+
+def _panel_errors(ax, w: pd.DataFrame, window_s: float) -> None:
+    kinds = [c for c in w.columns if c.startswith("errors_")]
+    bottom = np.zeros(len(w))
+    for column in kinds:
+        kind = column.removeprefix("errors_")
+        ax.bar(w["t"], w[column], width=window_s, bottom=bottom, align="edge",
+               color=_KIND_COLOURS.get(kind, "#9e9e9e"), label=kind)
+        bottom += w[column].to_numpy()
+    if not kinds:
+        ax.text(0.5, 0.5, "no errors", transform=ax.transAxes, ha="center", va="center", color="#607d8b")
+    ax.set_ylabel("errors/s")
+    ax.set_ylim(bottom=0)
+    _legend(ax, ncol=5)
+
+
+def _panel_server(ax, server: pd.DataFrame, t: pd.Series, thresholds) -> None:
+    cores = os.cpu_count() or 1
+    ax.plot(t, server["cpu_percent"] / cores, color="#c62828", label=f"server CPU (% of {cores} cores)")
+    if "machine_cpu_percent" in server:
+        ax.plot(t, server["machine_cpu_percent"], color="#c62828", alpha=0.35, lw=0.8, label="machine CPU %")
+    _draw_limits(ax, _limits(thresholds, "cpu_utilization"), "CPU", scale=100)
+    ax.set_ylabel("CPU %")
+    ax.set_ylim(0, 105)
+    rss = ax.twinx()
+    rss.plot(t, server["rss_bytes"] / 1e9, color="#00695c", label="server RSS (GB)")
+    _draw_limits(rss, _limits(thresholds, "memory_gb"), "RSS", colour="#00695c")
+    rss.set_ylabel("RSS (GB)")
+    rss.set_ylim(bottom=0)
+    _legend(ax)
+    _legend(rss, loc="upper right")
+
+
+def _panel_quantum(ax, r: pd.DataFrame, t: pd.Series, thresholds) -> None:
+    ax.plot(t, r["quantum_ms_mean"], ".-", ms=3, color="#4527a0", label="mean quantum time (ms)")
+    _draw_limits(ax, _limits(thresholds, "quantum_time_ms"), "quantum ms", colour="#4527a0")
+    ax.set_ylabel("quantum (ms)")
+    ax.set_ylim(bottom=0)
+    share = ax.twinx()
+    share.plot(t, r["fallback_rate"], color="#d84315", label="classical fallback rate")
+    share.plot(t, r["similarity_cache_hit_rate"], color="#00838f", label="similarity cache hit rate")
+    share.plot(t, r["embedding_cache_hit_rate"], color="#00838f", ls="-.", label="embedding cache hit rate")
+    _draw_limits(share, _limits(thresholds, "classical_fallback_rate"), "fallback", colour="#d84315")
+    _draw_limits(share, _limits(thresholds, "cache_hit_rate"), "cache hit", colour="#00838f")
+    share.set_ylabel("fraction")
+    share.set_ylim(-0.02, 1.02)
+    _legend(ax)
+    _legend(share, loc="upper right", ncol=2)
+
+
+def _draw_panels(axes, panels, w, server, r, thresholds, window_s: float, t0_unix: float | None) -> None:
+    for ax, panel in zip(axes, panels, strict=True):
+        if panel == "rates":
+            _panel_rates(ax, w, window_s / 2, thresholds)
+        elif panel == "latency":
+            _panel_latency(ax, w, window_s / 2, thresholds)
+        elif panel == "errors":
+            _panel_errors(ax, w, window_s)
+        elif panel == "server":
+            _panel_server(ax, server, _relative_time(server, t0_unix), thresholds)
+        else:
+            _panel_quantum(ax, r, _relative_time(r, t0_unix), thresholds)
+        ax.grid(alpha=0.3)
+
+
+# ----------------------------------------------------------------------------------------- figures
+
+
+def timeline(
+    records: pd.DataFrame,
+    server: pd.DataFrame | None = None,
+    metrics: pd.DataFrame | None = None,
+    phases: Sequence[Mapping[str, Any]] | None = None,
+    thresholds: Mapping[str, Any] | None = None,
+    window_s: float = 1.0,
+    *,
+    t0_unix: float | None = None,
+    title: str = "",
+):
+    """The run on one time axis (s since t0), one panel each: offered vs achieved rate; latency p50/p95/p99
+    per window with the PRD targets; errors per second by kind (stacked); server CPU and RSS (if `server`, a
+    ProcessSampler frame); mean quantum time, fallback and cache hit rates (if `metrics`, a MetricsSampler
+    frame or its rates()). phases: [{name, start_s, end_s}], shaded. t0_unix places the server and metrics
+    frames on the records' clock (default: records.attrs["t0_unix"], else their own column t)."""
+    t0_unix = t0_unix if t0_unix is not None else records.attrs.get("t0_unix")
+    w = windowed(records, window_s)
+    r = None
+    if metrics is not None and len(metrics):
+        r = metrics if "quantum_ms_mean" in metrics else rates(metrics)
+    panels = ["rates", "latency", "errors"] + ["server"] * (server is not None and len(server) > 0)
+    panels += ["quantum"] * (r is not None and len(r) > 0)
+    fig, axes = plt.subplots(len(panels), 1, sharex=True, figsize=(11, 0.8 + 2.2 * len(panels)), squeeze=False)
+    axes = list(axes[:, 0])
+    try:
+        _draw_panels(axes, panels, w, server, r, thresholds, window_s, t0_unix)
+        _shade_phases(axes, phases)
+    except BaseException:
+        plt.close(fig)  # a figure that failed to draw must not stay registered with pyplot
+        raise
+    axes[-1].set_xlabel(f"seconds since the run started (windows of {window_s:g} s)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def degradation(
+    records: pd.DataFrame,
+    *,
+    thresholds: Mapping[str, Any] | None = None,
+    failure_rate: float | None = None,
+    window_s: float = 1.0,
+    bins: int | Sequence[float] = 10,
+):
+    """Error rate and p95 latency against the offered rate (buckets of windows, see by_offered_rate).
+
+    failure_rate: the acceptable share of failed requests (default: 1 - thresholds' success_ratio
+    threshold, else 0.05, the stress scenario's limit).
+    """
+    if failure_rate is None:
+        success = _limits(thresholds, "success_ratio")
+        failure_rate = 1 - success[1] if success else 0.05
+    table = by_offered_rate(records, window_s=window_s, bins=bins)
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
+    a1.plot(table["offered_rps"], 100 * table["error_rate"], "-o", color="#c62828", label="error rate")
+    a1.axhline(100 * failure_rate, **_LIMIT, label=f"failure threshold {100 * failure_rate:g} %")
+    a1.set_ylabel("failed requests (%)")
+    a1.set_ylim(bottom=0)
+    a2.plot(table["offered_rps"], table["p95_ms"], "-o", color=_P_COLOURS[95], label="p95 of successful requests")
+    _draw_limits(a2, _limits(thresholds, "p95_ms"), "p95")
+    a2.set_ylabel("latency p95 (ms)")
+    a2.set_ylim(bottom=0)
+    for ax in (a1, a2):
+        ax.set_xlabel(f"offered rate (requests/s, per {window_s:g} s window)")
+        ax.grid(alpha=0.3)
+        _legend(ax, ncol=1)
+    fig.suptitle("Degradation with the offered load")
+    fig.tight_layout()
+    return fig
