@@ -23,6 +23,7 @@ def _add_serve(sub) -> None:
     p.add_argument("--embedding-cache-size", type=int, default=20_000)
     p.add_argument("--similarity-cache-size", type=int, default=50_000)
     p.add_argument("--torch-threads", type=int, default=None)
+    p.add_argument("--aer-threads", type=int, default=1, help="OpenMP threads per Aer run (0: Aer's default)")
     p.add_argument("--max-concurrency", type=int, default=64, help="requests computed at once; past it, 503")
     p.add_argument("--compute-threads", type=int, default=4)
     p.add_argument("--embed-batch-window-ms", type=float, default=0.0,
@@ -40,6 +41,7 @@ def _serve(args) -> int:
         backend=args.backend, qubits=args.qubits, shots=args.shots, hybrid_weight=args.hybrid_weight,
         quantum_budget_ms=args.quantum_budget_ms, embedding_cache_size=args.embedding_cache_size,
         similarity_cache_size=args.similarity_cache_size, torch_threads=args.torch_threads,
+        aer_threads=args.aer_threads,
         max_concurrency=args.max_concurrency, compute_threads=args.compute_threads, api_key=args.api_key,
         embed_batch_window_ms=args.embed_batch_window_ms, embed_max_batch=args.embed_max_batch,
     )
@@ -112,7 +114,94 @@ def _compare(args) -> int:
         print(table[cols].to_string(index=False))
     regressed = table[table["regressed"]]
     print(f"\n{len(regressed)} significant regression(s) of more than {args.min_effect:.0%}.")
+    for run in (args.baseline_run, args.current_run):
+        noise = _machine_noise(run)
+        if noise is not None and noise > 0.10:
+            print(f"warning: {run} was measured on a noisy machine (calibration loop varied by {noise:.0%}); "
+                  "differences between the runs may come from the machine, not the service.")
     return 1 if len(regressed) else 0
+
+
+def _add_load(sub) -> None:
+    p = sub.add_parser("load", help="run a load scenario (or an ad-hoc load) and print a summary; no notebook",
+                       description="Run a scenario file (-p) or an ad-hoc load (--mode) into outputs/<UTC time>-load-"
+                                   "<name>/ and print a one-screen summary. `qrbench study load` renders the report.")
+    p.add_argument("-p", "--params", help="scenario file, e.g. parameters/load_normal.yaml")
+    p.add_argument("--url", help="a running service; default: the scenario's target.url, else the embedded service")
+    p.add_argument("--allow-remote", action="store_true", help="allow a --url that is not loopback")
+    p.add_argument("--out", default="outputs", help="folder that receives the run folder")
+    p.add_argument("--time-scale", type=float, help="multiply every duration of the scenario (0.1: ten times shorter)")
+    p.add_argument("--processes", type=int, help="driver processes (default: the scenario's, else 1)")
+    p.add_argument("--no-progress", action="store_true")
+    adhoc = p.add_argument_group("ad-hoc load (instead of -p)")
+    adhoc.add_argument("--mode", choices=["open", "closed"], help="open: an arrival rate; closed: virtual users")
+    adhoc.add_argument("--rate", type=float, help="open model: requests per second")
+    adhoc.add_argument("--users", type=int, help="closed model: virtual users")
+    adhoc.add_argument("--duration", default="30s", help="30s, 5m, 1h or seconds (default 30s)")
+    adhoc.add_argument("--ramp-up", default="0", help="ramp from 0 to the rate or users over this long (default 0)")
+    adhoc.add_argument("--think-time", type=float, default=0.0, help="closed model: seconds between requests")
+    adhoc.add_argument("--mix", help="request kinds by weight, e.g. rerank_small=0.7,similarity=0.3")
+    adhoc.add_argument("--methods", help="methods by weight, e.g. classical=0.5,hybrid=0.5 (default: a third each)")
+    adhoc.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_load)
+
+
+def _load(args) -> int:
+    import dataclasses
+    from pathlib import Path
+
+    from .load import check_target
+    from .report.runs import new_run_dir, write_summary
+    from .studies import load as study
+
+    if args.url:
+        check_target(args.url, allow_remote=args.allow_remote)  # before anything else: name the host
+    if args.params and args.mode:
+        raise ParameterError("Give either -p FILE (a scenario) or --mode (an ad-hoc load), not both.")
+    if args.params:
+        params = study.LoadParams.from_file(args.params)
+        name = params.name or Path(args.params).stem.removeprefix("load_")
+    elif args.mode:
+        if (args.mode == "open") != (args.rate is not None) or (args.mode == "closed") != (args.users is not None):
+            raise ParameterError("--mode open needs --rate R (and no --users); --mode closed needs --users N.")
+        params = study.adhoc_params(
+            mode=args.mode, duration_s=study.parse_duration(args.duration), rate_rps=args.rate, users=args.users,
+            ramp_up_s=study.parse_duration(args.ramp_up), think_time_s=args.think_time, seed=args.seed,
+            mix=study.parse_weights(args.mix) if args.mix else None,
+            methods=study.parse_weights(args.methods, option="--methods") if args.methods else None,
+        )
+        name = params.name
+    else:
+        raise ParameterError("Give -p FILE (a scenario such as parameters/load_normal.yaml) or --mode open|closed.")
+    changes = {}
+    if args.time_scale is not None:
+        changes["time_scale"] = params.time_scale * args.time_scale
+    if args.processes is not None:
+        changes["processes"] = args.processes
+    if args.allow_remote:
+        changes["target"] = dataclasses.replace(params.target, allow_remote=True)
+    try:
+        params = dataclasses.replace(params, **changes)
+    except ParameterError as exc:
+        raise ParameterError(f"The command-line overrides make the scenario invalid: {exc}") from exc
+    run_dir = new_run_dir(args.out, f"load-{name}")
+    print(f"run folder: {run_dir}", flush=True)
+    study.run_load_study(params, run_dir, url=args.url, progress=not args.no_progress)
+    summary = study.quick_summary(run_dir, params)
+    write_summary(run_dir, summary)
+    print(f"records: {run_dir / summary['records']}")
+    print(study.format_summary(summary))
+    return 0
+
+
+def _machine_noise(run_dir: str) -> float | None:
+    import json
+    from pathlib import Path
+
+    from .stats import noise_cv
+
+    path = Path(run_dir) / "machine.json"
+    return noise_cv(json.loads(path.read_text())["calibration_s"]) if path.is_file() else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve(sub)
     _add_study(sub)
     _add_compare(sub)
+    _add_load(sub)
     return parser
 
 

@@ -38,6 +38,7 @@ from qrbench.load.records import (
 )
 from qrbench.load.request import ENDPOINTS, RequestSpec
 from qrbench.load.safety import check_target
+from qrbench.load.shapes import PHASE_KINDS, Phase, Shape, bursts, label_phases, ramp_steady, realistic_day, spike
 from qrbench.load.stub_server import start_stub_server
 from qrbench.load.transport import (
     TRANSPORTS,
@@ -47,7 +48,7 @@ from qrbench.load.transport import (
     classify_exception,
     make_transport,
 )
-from qrbench.load.workload import DEFAULT_MAX_REQUESTS, ClosedModel, OpenModel, ThinkTime, arrival_times
+from qrbench.load.workload import DEFAULT_MAX_REQUESTS, ClosedModel, OpenModel, Sessions, ThinkTime, arrival_times
 
 __all__ = [
     # request.py
@@ -57,8 +58,18 @@ __all__ = [
     "ClosedModel",
     "OpenModel",
     "ThinkTime",
+    "Sessions",
     "arrival_times",
     "DEFAULT_MAX_REQUESTS",
+    # shapes.py
+    "Shape",
+    "Phase",
+    "PHASE_KINDS",
+    "ramp_steady",
+    "spike",
+    "bursts",
+    "realistic_day",
+    "label_phases",
     # driver.py
     "run_load",
     "run_load_processes",

@@ -36,7 +36,7 @@ from qrbench.load.records import RecordWriter, finalize_run, load_records, write
 from qrbench.load.request import RequestSpec
 from qrbench.load.safety import check_target
 from qrbench.load.transport import TRANSPORTS, make_transport
-from qrbench.load.workload import ClosedModel, OpenModel, arrival_times
+from qrbench.load.workload import ClosedModel, OpenModel, Sessions, arrival_times
 
 __all__ = [
     "RunResult",
@@ -258,24 +258,43 @@ class _Engine:
 
     # ---- closed model
 
-    async def _user(self, uid: int, start_at: float, deadline: float, iterations: int, limit: int) -> None:
+    async def _user(self, uid: int, deadline: float, iterations: int, limit: int) -> None:
         model = self.plan.model
         assert isinstance(model, ClosedModel)
-        think = model.think_time_s.sampler(random.Random(model.seed * 1_000_003 + uid))  # type: ignore[union-attr]
-        delay = start_at - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        exchange, source = self._exchange, self.source
+        rng = random.Random(model.seed * 1_000_003 + uid)
+        think = model.think_time_s.sampler(rng)  # type: ignore[union-attr]
+        sessions = model.sessions
+        session_length = sessions.length_sampler(rng) if isinstance(sessions, Sessions) else None
+        pause = sessions.pause_s.sampler(rng) if isinstance(sessions, Sessions) else None  # type: ignore[union-attr]
+        left = session_length() if session_length is not None else -1
+        exchange, source, t0 = self._exchange, self.source, self.t0
         sent = 0
-        while sent < iterations and self.issued < limit and not self.stop_requested:
-            if time.perf_counter() >= deadline:
+        for start_s, end_s in model.user_windows(uid):
+            # A window ends the user's sending, not its request: one in flight at the end completes.
+            start_at, end_at = t0 + start_s, min(t0 + end_s, deadline)
+            if start_at >= end_at:
+                continue
+            delay = start_at - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            while sent < iterations and self.issued < limit and not self.stop_requested:
+                if time.perf_counter() >= end_at:
+                    break
+                self.issued += 1
+                sent += 1
+                self.in_flight += 1
+                await exchange(source(), None, uid)
+                wait = think
+                if session_length is not None:
+                    left -= 1
+                    if left <= 0:
+                        left = session_length()
+                        wait = pause
+                if wait is not None:
+                    # Never sleep past the run's end: a long pause must not hold the run open.
+                    await asyncio.sleep(max(0.0, min(wait(), deadline - time.perf_counter())))
+            if sent >= iterations or self.issued >= limit or self.stop_requested:
                 break
-            self.issued += 1
-            sent += 1
-            self.in_flight += 1
-            await exchange(source(), None, uid)
-            if think is not None:
-                await asyncio.sleep(think())
 
     async def _run_closed(self, model: ClosedModel) -> None:
         w, k = self.plan.worker, self.plan.n_workers
@@ -283,10 +302,8 @@ class _Engine:
         iterations = model.iterations if model.iterations is not None else 2**62
         limit = _split(model.max_requests, k, w)
         users = [
-            asyncio.create_task(
-                self._user(uid, self.t0 + uid * model.ramp_up_s / model.users, deadline, iterations, limit)
-            )
-            for uid in range(w, model.users, k)
+            asyncio.create_task(self._user(uid, deadline, iterations, limit))
+            for uid in range(w, model.users, k)  # type: ignore[arg-type]
         ]
         self.tasks.update(users)
         await asyncio.gather(*users)
@@ -454,14 +471,23 @@ def _new_run_dir(out_dir: str | os.PathLike[str]) -> Path:
     return run_dir
 
 
-def _model_settings(model: ClosedModel | OpenModel) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": type(model).__name__}
-    for name in model.__dataclass_fields__:
-        if name.startswith("_"):
+# Optional settings that run.json leaves out while they are off (a users schedule, sessions, lognormal think
+# time), so the runs written before they existed and the runs that do not use them read the same.
+_OFF_SETTINGS = {"stages": None, "sessions": None, "median_s": 0.0, "sigma": 0.0}
+
+
+def _settings_dict(obj: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in obj.__dataclass_fields__:
+        value = getattr(obj, name)
+        if name.startswith("_") or (name in _OFF_SETTINGS and value == _OFF_SETTINGS[name]):
             continue
-        value = getattr(model, name)
-        out[name] = asdict(value) if hasattr(value, "__dataclass_fields__") else value
+        out[name] = _settings_dict(value) if hasattr(value, "__dataclass_fields__") else value
     return out
+
+
+def _model_settings(model: ClosedModel | OpenModel) -> dict[str, Any]:
+    return {"type": type(model).__name__, **_settings_dict(model)}
 
 
 def _anchor() -> tuple[float, dict[str, Any]]:

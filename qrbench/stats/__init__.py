@@ -7,6 +7,7 @@ undecided estimates or "insufficient" verdicts instead.
 
 from qrbench.stats.compliance import Judgement, Threshold, Verdict, judge, overall, thresholds_from_mapping
 from qrbench.stats.estimate import Estimate
+from qrbench.stats.outages import Outage, outage_windows
 from qrbench.stats.percentiles import (
     DEFAULT_PERCENTILES,
     bootstrap_ci,
@@ -43,6 +44,8 @@ __all__ = [
     "Check",
     "reliability_checks",
     "noise_cv",
+    "Outage",
+    "outage_windows",
     "USLFit",
     "fit_usl",
     "fit_amdahl",

@@ -28,6 +28,7 @@ class TargetParams:
     qubits: int = 4
     shots: int = 1024
     torch_threads: int | None = None
+    aer_threads: int = 1  # OpenMP threads per Aer run; 0 = Aer's default (the path before the bottlenecks fix)
     max_concurrency: int = 64
 
 
@@ -52,7 +53,8 @@ def open_target(params: TargetParams, *, url: str | None = None, log_dir: Path |
         yield Target(url=url, pid=pid_listening_on(port) if local else None, embedded=False, headers=headers)
         return
     settings = EngineSettings(backend=params.backend, qubits=params.qubits, shots=params.shots,
-                              torch_threads=params.torch_threads, max_concurrency=params.max_concurrency,
+                              torch_threads=params.torch_threads, aer_threads=params.aer_threads,
+                              max_concurrency=params.max_concurrency,
                               api_key=params.api_key)
     log = (log_dir / "target.log") if log_dir else None
     with EmbeddedTarget(settings, log_path=log) as target:

@@ -85,7 +85,11 @@ class RerankEngine:
         )
         self.similarity_cache: LRUCache[float] = LRUCache(settings.similarity_cache_size)
         self.counters = EngineCounters()
-        self._aer = AerSwapTest(qubits=settings.qubits, shots=settings.shots) if settings.backend == "aer" else None
+        self._aer = (
+            AerSwapTest(qubits=settings.qubits, shots=settings.shots, threads=settings.aer_threads)
+            if settings.backend == "aer"
+            else None
+        )
         # One thread runs the quantum backend so a request past its budget can be abandoned.
         self._quantum_pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="quantum")
         self._counter_lock = threading.Lock()

@@ -73,9 +73,11 @@ def ry_angles(states: np.ndarray) -> np.ndarray:
 class AerSwapTest:
     """SWAP tests of one query against many candidates on Qiskit Aer, one batched run per call."""
 
-    def __init__(self, *, qubits: int, shots: int) -> None:
+    def __init__(self, *, qubits: int, shots: int, threads: int = 1) -> None:
+        """threads: OpenMP threads Aer may use per run (0: Aer's default, every core)."""
         self.qubits = qubits
         self.shots = shots
+        self.threads = threads
         # Aer's simulator objects are not meant to be shared by concurrent runs.
         self._lock = threading.Lock()
 
@@ -107,7 +109,10 @@ class AerSwapTest:
             circuit.cswap(ancilla, qa, qb)
         circuit.h(ancilla)
         circuit.measure(ancilla, 0)
-        simulator = AerSimulator(method="statevector")
+        # A SWAP test holds at most 2**9 amplitudes: too small for OpenMP to pay. With Aer's default (every
+        # core) its threads spin-wait against the service's own threads: measured 10x slower per run when
+        # the cores are busy, with identical counts (qrbench bottlenecks study).
+        simulator = AerSimulator(method="statevector", max_parallel_threads=self.threads)
         compiled = transpile(circuit, simulator, optimization_level=1)
         return simulator, compiled, list(a), list(b)
 

@@ -24,6 +24,7 @@ class EngineSettings:
     quantum_budget_ms: a quantum computation slower than this is abandoned for the classical answer.
     embedding_cache_size / similarity_cache_size: LRU capacities in entries (0 disables).
     torch_threads: intra-op threads of the embedding model (None: torch's default).
+    aer_threads: OpenMP threads of each Aer run (0: Aer's default, every core; the unoptimised path).
     max_concurrency: requests computed at once; past it the service answers 503 at once.
     compute_threads: worker threads that run the computations.
     embed_batch_window_ms: 0 (off), or micro-batch the cache misses of concurrent requests: the oldest waiting
@@ -41,6 +42,7 @@ class EngineSettings:
     embedding_cache_size: int = 20_000
     similarity_cache_size: int = 50_000
     torch_threads: int | None = None
+    aer_threads: int = 1
     max_concurrency: int = 64
     compute_threads: int = 4
     embed_batch_window_ms: float = 0.0
@@ -63,6 +65,8 @@ class EngineSettings:
                 raise ParameterError(f"{name} is {getattr(self, name)!r}; it must be 0 (off) or more.")
         if self.torch_threads is not None and self.torch_threads < 1:
             raise ParameterError(f"torch_threads is {self.torch_threads!r}; it must be 1 or more.")
+        if self.aer_threads < 0:
+            raise ParameterError(f"aer_threads is {self.aer_threads!r}; it must be 0 (Aer's default) or more.")
         if self.max_concurrency < 1 or self.compute_threads < 1:
             raise ParameterError("max_concurrency and compute_threads must both be 1 or more.")
         if not 0.0 <= self.embed_batch_window_ms <= 1000.0:
