@@ -49,6 +49,10 @@ def _serve(args) -> int:
     return 0
 
 
+# A study whose parameter file is not parameters/<study>.yaml.
+DEFAULT_PARAMS = {"load": "parameters/load_normal.yaml"}
+
+
 def _studies() -> list[str]:
     from .report.execute import NOTEBOOKS_DIR
 
@@ -74,7 +78,7 @@ def _study(args) -> int:
     from .report.runs import read_summary
     from .studies.analysis import REPO_ROOT
 
-    params = Path(args.params or f"parameters/{args.study}.yaml")
+    params = Path(args.params or DEFAULT_PARAMS.get(args.study, f"parameters/{args.study}.yaml"))
     if not params.is_absolute():
         params = (Path.cwd() / params) if (Path.cwd() / params).is_file() else REPO_ROOT / params
     if args.baseline and not Path(args.baseline).is_dir():
@@ -139,6 +143,8 @@ def _add_load(sub) -> None:
     adhoc.add_argument("--users", type=int, help="closed model: virtual users")
     adhoc.add_argument("--duration", default="30s", help="30s, 5m, 1h or seconds (default 30s)")
     adhoc.add_argument("--ramp-up", default="0", help="ramp from 0 to the rate or users over this long (default 0)")
+    adhoc.add_argument("--arrivals", choices=["poisson", "uniform"], default="poisson",
+                       help="open model: random (poisson, default) or evenly spaced (uniform) arrivals")
     adhoc.add_argument("--think-time", type=float, default=0.0, help="closed model: seconds between requests")
     adhoc.add_argument("--mix", help="request kinds by weight, e.g. rerank_small=0.7,similarity=0.3")
     adhoc.add_argument("--methods", help="methods by weight, e.g. classical=0.5,hybrid=0.5 (default: a third each)")
@@ -167,6 +173,7 @@ def _load(args) -> int:
         params = study.adhoc_params(
             mode=args.mode, duration_s=study.parse_duration(args.duration), rate_rps=args.rate, users=args.users,
             ramp_up_s=study.parse_duration(args.ramp_up), think_time_s=args.think_time, seed=args.seed,
+            **({"arrivals": args.arrivals} if args.mode == "open" else {}),
             mix=study.parse_weights(args.mix) if args.mix else None,
             methods=study.parse_weights(args.methods, option="--methods") if args.methods else None,
         )

@@ -192,6 +192,14 @@ class LiveView:
             MetricsSampler(self.metrics_url, headers=self.metrics_headers).start() if self.metrics_url else None
         )
 
+    def follow_target(self, run_dir: str | os.PathLike[str]) -> None:
+        """An `on_start` callback for run_load_study: sample the target it opened (its target.json names the
+        pid and URL) for the rest of the watch, so the view shows server CPU, RSS and /metrics live."""
+        info = json.loads((Path(run_dir) / "target.json").read_text())
+        self._stop_samplers()
+        self.server_pid, self.metrics_url = info.get("pid"), info.get("url")
+        self._start_samplers()
+
     def _stop_samplers(self) -> None:
         for sampler in (self._server, self._metrics):
             if sampler is not None:

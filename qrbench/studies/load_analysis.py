@@ -29,6 +29,8 @@ _UNJUDGED_PHASES = {"ramp", "ramp_up", "ramp_down", "warmup", "cooldown"}
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadReport:
     records: pd.DataFrame  # every request, with phase and t_unix
+    t0_unix: float  # wall-clock time of the driver's t = 0
+    spans: list[dict]  # the scenario's phases: name, kind, start_s, end_s, offered
     judged: pd.DataFrame  # the requests the verdict is about (after warm-up, outside ramps)
     warmup: stats.WarmupTrim
     phases: pd.DataFrame  # per phase: offered, achieved, percentiles with intervals, errors
@@ -146,7 +148,8 @@ def analyse_load(run_dir: str | Path, *, confidence: float = 0.95, thresholds_fi
                                   message="The load generator flagged itself saturated ("
                                   + "; ".join(result.get("saturation_reasons", [])) + "): the offered load was not "
                                   "delivered as asked, so these numbers describe the generator as much as the server."))
-    return LoadReport(records=records, judged=judged, warmup=warm, phases=phase_table, compliance=compliance,
+    return LoadReport(records=records, t0_unix=info["t0_unix"], spans=phases,
+                      judged=judged, warmup=warm, phases=phase_table, compliance=compliance,
                       verdict=verdict, littles_law=littles, errors=errors, degradation=degradation, outages=outages,
                       server=server, metrics=metrics, result=result, reliability=checks)
 
