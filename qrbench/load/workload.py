@@ -1,7 +1,8 @@
 """Workload models: who sends when. Closed (virtual users) and open (arrival rate), both bounded.
 
 Closed model: each virtual user sends, waits for the answer, optionally thinks, and sends again; the
-server's slowness slows the senders down, so a stall hides itself (coordinated omission).
+server's slowness slows the senders down, so a stall hides itself (coordinated omission). The users
+ramp in linearly or follow a schedule of targets (k6 "ramping-vus"); requests may come in sessions.
 Open model: requests arrive on a schedule that does not care how the server is doing; latency is
 counted from the intended send time, so a stall shows up in the tail.
 """

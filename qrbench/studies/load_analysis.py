@@ -215,13 +215,14 @@ def _degradation(records: pd.DataFrame, phases: pd.DataFrame, failure_threshold:
     return pd.DataFrame(rows)
 
 
-def _outages(records: pd.DataFrame, min_requests: int = 3) -> pd.DataFrame:
-    """Runs of consecutive requests (by intended time) that all failed to connect: the target was down."""
-    r = records.sort_values("t_intended")
-    down = r["error"].isin(["connect", "reset"])
-    run_id = (down != down.shift()).cumsum()
-    spans = r[down].groupby(run_id[down])["t_intended"].agg(start_s="min", end_s="max", requests_failed="size")
-    return spans[spans["requests_failed"] >= min_requests].reset_index(drop=True)
+def _outages(records: pd.DataFrame) -> pd.DataFrame:
+    """Stretches in which every request failed to connect: the target was down (overload errors don't count)."""
+    reached = ~records["error"].isin(["connect", "reset"]).to_numpy()
+    found = stats.outage_windows(records["t_intended"].to_numpy(), reached, min_failures=3)
+    return pd.DataFrame([{"start_s": o.start_s, "end_s": o.end_s, "failed_requests": o.failures,
+                          "last_ok_s": o.last_ok_s, "next_ok_s": o.next_ok_s, "recovered": o.recovered}
+                         for o in found],
+                        columns=["start_s", "end_s", "failed_requests", "last_ok_s", "next_ok_s", "recovered"])
 
 
 def _littles_law(judged: pd.DataFrame, window_s: float, metrics: pd.DataFrame, info: dict, t0: float, t1: float,

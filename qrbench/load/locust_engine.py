@@ -1,0 +1,434 @@
+"""The same workloads on Locust's distributed mode: a master and K workers, recording qrbench's records.
+
+`run_locust` is the counterpart of `run_load_processes`: the same model (closed or open), the same request
+source, the same run folder (run.json, parts/, records.parquet), the same `RunResult`. It starts
+``locust --master --headless`` and K ``locust --worker`` processes on this machine running
+`qrbench.load.locustfile`, and waits for them, bounded in time. This module itself never imports locust
+(which monkey-patches the standard library with gevent on import); only the Locust processes do.
+
+How a run flows:
+
+- The parent pickles a `LocustPlan` (model, request source, timeout, headers) into ``<run>/locust/plan.pkl``
+  and names it to the master. Each worker, when it connects, asks the master for its `WorkerPlan` (its
+  share of the source, `source.for_worker(i, K)`) over Locust's message channel, so a worker on another
+  machine needs only qrbench installed and the master's address.
+- The load shape on the master follows the model: a closed model's users schedule (`ClosedModel.target_users`,
+  Locust's users ramp up and down with it), or, for an open model, one arrival scheduler per worker that sends
+  its 1/K share of `arrival_times` without waiting for answers (latency counted from the intended send time,
+  as the native driver does; sends beyond max_in_flight are recorded as dropped).
+- Locust's ``request`` event hook turns every request into a record (RECORD_SCHEMA) from perf_counter
+  timestamps: Locust's own unrounded response time, not its rounded statistics. Workers batch records to
+  the master every ~0.5 s; the master writes one part file per worker. Each worker's times are shifted onto
+  the master's t0 through the wall clock (exact on one machine; as good as clock sync across machines).
+- At the end the master tells every worker to stop issuing, waits for their in-flight requests (each
+  bounded by the timeout) and their last records, then quits; the parent merges the parts.
+
+Workers on other machines: start the master with ``extra_workers=M`` (``qrbench load ... --engine locust
+--workers K --remote-workers M`` is not offered yet) and bind_host="0.0.0.0", then on each other machine run
+`remote_worker_command` (``locust -f <qrbench>/load/locustfile.py --worker --master-host HOST
+--master-port PORT``). Traffic still goes only where the master's plan says, and the target check
+(loopback unless allowed) runs on the master's side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import pickle
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from qrbench.errors import ParameterError, RunError
+from qrbench.load.driver import RunResult, _check_common, _model_settings, _new_run_dir, _summarize, _WorkerStats
+from qrbench.load.records import finalize_run, load_run_info, write_run_info
+from qrbench.load.request import RequestSpec
+from qrbench.load.safety import check_target
+from qrbench.load.workload import ClosedModel, OpenModel
+
+__all__ = [
+    "run_locust",
+    "LocustPlan",
+    "WorkerPlan",
+    "LOCUSTFILE",
+    "make_record",
+    "classify_exception",
+    "remote_worker_command",
+]
+
+LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
+LOCUST_DIR = "locust"  # inside the run folder: plan.pkl, workers.json, master.log, worker-<i>.log
+# How often workers send their records to the master (seconds): a crash loses at most about this much.
+SEND_INTERVAL_S = 0.5
+# Users a closed model's shape adds or removes per second: effectively at once, like the native driver.
+SPAWN_RATE = 1000.0
+
+_NAN = float("nan")
+# Record fields holding times in seconds since t0 (shifted from a worker's clock onto the master's).
+_TIME_FIELDS = (8, 9, 10)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LocustPlan:
+    """What the master needs (picklable): the workload, its source, and how to send it.
+
+    n_workers: workers the run waits for (local and remote); the open model's rate is split over them.
+    timeout_s: seconds per request (Locust's connection and network timeouts). run_info: run.json fields.
+    """
+
+    base_url: str
+    model: ClosedModel | OpenModel
+    source: Callable[[], RequestSpec]
+    stage: str
+    timeout_s: float
+    headers: tuple[tuple[str, str], ...]
+    n_workers: int
+    run_info: dict[str, Any]
+
+    def for_worker(self, index: int) -> WorkerPlan:
+        """Worker `index`'s part: its copy of the source (staggered), its share of the request bound."""
+        k = self.n_workers
+        source = self.source.for_worker(index, k) if hasattr(self.source, "for_worker") else self.source
+        expected = self.model.expected_requests
+        share = _split(self.model.max_requests, k, index)
+        limit = min(share, _split(expected, k, index)) if expected is not None else share
+        in_flight = math.ceil(self.model.max_in_flight / k) if isinstance(self.model, OpenModel) else 0
+        return WorkerPlan(
+            model=self.model, source=source, index=index, n_workers=k, stage=self.stage, timeout_s=self.timeout_s,
+            headers=self.headers, limit=limit, count_bounded=expected is not None, max_in_flight=in_flight,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorkerPlan:
+    """One worker's part of a LocustPlan (sent to it by the master).
+
+    limit: requests this worker may issue in total. count_bounded: the run ends when every worker has
+    issued its limit (a closed model with iterations and no duration). max_in_flight: the open model's
+    bound on this worker's requests in flight (0 for a closed model).
+    """
+
+    model: ClosedModel | OpenModel
+    source: Callable[[], RequestSpec]
+    index: int
+    n_workers: int
+    stage: str
+    timeout_s: float
+    headers: tuple[tuple[str, str], ...]
+    limit: int
+    count_bounded: bool
+    max_in_flight: int
+
+
+def _split(total: int, parts: int, index: int) -> int:
+    return total // parts + (1 if index < total % parts else 0)
+
+
+# ----------------------------------------------------------------------------------------- records
+
+
+def classify_exception(exc: BaseException | None) -> str:
+    """An error kind of ERROR_KINDS for a failure without an HTTP status (Locust's FastHttpSession)."""
+    if exc is None:
+        return "other"
+    if isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower():
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError | socket.gaierror):
+        return "connect"
+    if isinstance(exc, ConnectionError | EOFError) or type(exc).__name__ in ("HTTPParseError", "IncompleteRead"):
+        return "reset"
+    if isinstance(exc, OSError):
+        return "connect" if exc.errno in (111, 113, 101) else "reset"
+    return "other"
+
+
+def _is_fallback(doc: Mapping[str, Any]) -> bool:
+    for key in ("query_metadata", "computation_details"):
+        meta = doc.get(key)
+        if isinstance(meta, dict) and meta.get("classical_fallback") is True:
+            return True
+    return False
+
+
+def make_record(
+    *,
+    seq: int,
+    worker: int,
+    user: int,
+    stage: str,
+    spec: RequestSpec,
+    t_intended: float,
+    t_start: float,
+    t_end: float,
+    status: int,
+    body: bytes | None,
+    exception: BaseException | None,
+) -> list[Any]:
+    """One record (RECORD_COLUMNS order, as a list for the message channel) from one answered request.
+
+    Times in seconds on the caller's clock; latency_ms counts from t_intended, service_ms from t_start.
+    ok means a 2xx answer whose body is a JSON object, as in the native driver.
+    """
+    ok, server_ms, fallback, error = False, _NAN, False, ""
+    if status == 0:
+        error = classify_exception(exception)
+    elif 200 <= status < 300:
+        try:
+            doc = json.loads(body or b"")
+        except ValueError:
+            doc = None
+        if isinstance(doc, dict):
+            ok = True
+            value = doc.get("computation_time_ms")
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                server_ms = float(value)
+            fallback = _is_fallback(doc)
+        else:
+            error = "bad_body"
+    elif status == 503:
+        error = "http_503"
+    elif status >= 500:
+        error = "http_5xx"
+    elif status >= 400:
+        error = "http_4xx"
+    else:
+        error = "other"
+    return [
+        seq, worker, user, stage, spec.kind, spec.endpoint, spec.method, spec.n_candidates, t_intended, t_start,
+        t_end, (t_end - t_intended) * 1000.0, (t_end - t_start) * 1000.0, status, ok, error, len(spec.body),
+        len(body or b""), server_ms, fallback, (t_start - t_intended) * 1000.0,
+    ]  # fmt: skip
+
+
+def dropped_record(*, seq: int, worker: int, stage: str, spec: RequestSpec, t_intended: float, now: float) -> list:
+    """The record of an open-model send refused at max_in_flight (as the native driver writes it)."""
+    return [
+        seq, worker, -1, stage, spec.kind, spec.endpoint, spec.method, spec.n_candidates, t_intended, now, now,
+        _NAN, _NAN, 0, False, "dropped", 0, 0, _NAN, False, (now - t_intended) * 1000.0,
+    ]  # fmt: skip
+
+
+def shift_times(rows: Sequence[Sequence[Any]], offset_s: float) -> list[tuple[Any, ...]]:
+    """Rows with their t_intended, t_start and t_end moved by offset_s seconds (worker clock -> master t0)."""
+    out = []
+    for row in rows:
+        row = list(row)
+        for i in _TIME_FIELDS:
+            row[i] = row[i] + offset_s
+        out.append(tuple(row))
+    return out
+
+
+# ----------------------------------------------------------------------------------------- processes
+
+
+def remote_worker_command(master_host: str, master_port: int) -> str:
+    """The command that joins a worker on another machine (with qrbench installed) to a running master."""
+    return f"locust -f {LOCUSTFILE} --worker --master-host {master_host} --master-port {master_port}"
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def _tail(path: Path, lines: int = 12) -> str:
+    if not path.is_file():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").strip().splitlines()[-lines:])
+
+
+class _PartCounter:
+    """Counts records in the part files as they grow (for the progress bar), reading only new bytes."""
+
+    def __init__(self, parts: Path) -> None:
+        self.parts = parts
+        self.offsets: dict[Path, int] = {}
+        self.lines = 0
+
+    def count(self) -> int:
+        if not self.parts.is_dir():
+            return 0
+        for path in self.parts.glob("records-w*.csv"):
+            offset = self.offsets.get(path, 0)
+            with open(path, "rb") as f:
+                f.seek(offset)
+                data = f.read()
+            self.offsets[path] = offset + len(data)
+            self.lines += data.count(b"\n") - (1 if offset == 0 and data else 0)  # the header line
+        return self.lines
+
+
+def _terminate(process: subprocess.Popen, grace_s: float) -> None:
+    """SIGINT (Locust's clean stop), then SIGTERM, then SIGKILL of the process's session."""
+    for sig, wait in ((signal.SIGINT, grace_s), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        if process.poll() is not None:
+            break
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(wait)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)  # anything the process left behind in its session
+
+
+def run_locust(
+    url: str,
+    request_source: Callable[[], RequestSpec],
+    model: ClosedModel | OpenModel,
+    *,
+    workers: int,
+    out_dir: str | os.PathLike[str],
+    stage: str = "",
+    timeout_s: float = 30.0,
+    allow_remote: bool = False,
+    progress: bool = True,
+    headers: Mapping[str, str] | None = None,
+    cpus: Sequence[int] | None = None,
+    extra_workers: int = 0,
+    bind_host: str = "127.0.0.1",
+    master_port: int | None = None,
+    start_timeout_s: float = 90.0,
+) -> RunResult:
+    """Run a workload on Locust: a master and `workers` local worker processes; records go to out_dir.
+
+    Same arguments and result as run_load_processes (request_source must be picklable). extra_workers: more
+    workers the master waits for, started by hand on other machines with `remote_worker_command` (then
+    bind_host must be an address they reach). start_timeout_s: seconds allowed for every worker to connect.
+    The run is bounded: it ends at the model's duration (or when a count-bounded model has sent its
+    requests), and the master is stopped if it outlives that by the timeout plus a minute. Ctrl-C stops it
+    cleanly, merges the records and re-raises KeyboardInterrupt.
+    """
+    base_url = check_target(url, allow_remote=allow_remote)
+    _check_common(model, timeout_s, "aiohttp", request_source)
+    if not isinstance(workers, int) or workers < 0 or not isinstance(extra_workers, int) or extra_workers < 0:
+        raise ParameterError(f"workers and extra_workers must be whole numbers of at least 0, not {workers!r} and "
+                             f"{extra_workers!r}.")
+    n_workers = workers + extra_workers
+    if n_workers < 1:
+        raise ParameterError("A Locust run needs at least one worker (workers + extra_workers >= 1).")
+    if isinstance(model, ClosedModel) and model.users < n_workers:
+        raise ParameterError(f"The closed model has {model.users} users for {n_workers} Locust workers; "
+                             "give at least one user per worker.")
+    try:
+        pickle.dumps(request_source)
+    except Exception as exc:
+        raise ParameterError(f"request_source ({type(request_source).__name__}) cannot be pickled for the Locust "
+                             f"workers ({exc}); use a picklable source such as a RequestPool.") from exc
+    run_dir = _new_run_dir(out_dir)
+    folder = run_dir / LOCUST_DIR
+    folder.mkdir()
+    settings = dict(stage=stage, timeout_s=timeout_s, transport="locust-fasthttp", processes=n_workers,
+                    cpus=list(cpus) if cpus else None, engine="locust")
+    plan = LocustPlan(base_url=base_url, model=model, source=request_source, stage=stage, timeout_s=float(timeout_s),
+                      headers=tuple((headers or {}).items()), n_workers=n_workers,
+                      run_info={"schema": 1, "target": base_url, "model": _model_settings(model),
+                                "settings": settings, "finished": False})
+    (folder / "plan.pkl").write_bytes(pickle.dumps(plan))
+    port = master_port or _free_port(bind_host)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("PYTHONWARNINGS", None)
+    duration = model.duration_s if model.duration_s is not None else 24 * 3600.0
+    hard_limit = duration + timeout_s + 60.0
+    master_args = [
+        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--master", "--headless", "--only-summary",
+        "--expect-workers", str(n_workers), "--expect-workers-max-wait", str(int(start_timeout_s)),
+        "--master-bind-host", bind_host, "--master-bind-port", str(port), "--host", base_url,
+        "--run-time", f"{math.ceil(hard_limit)}s", "--stop-timeout", str(math.ceil(timeout_s)),
+        "--loglevel", "WARNING", "--qrbench-plan", str(folder / "plan.pkl"), "--qrbench-out", str(run_dir),
+    ]  # fmt: skip
+    worker_host = "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
+    processes: list[subprocess.Popen] = []
+    logs = []
+    bar = tqdm(total=model.expected_requests, unit="req", desc=stage or f"locust x{n_workers}", disable=not progress,
+               mininterval=0.5, dynamic_ncols=True)
+    counter = _PartCounter(run_dir / "parts")
+    interrupted = False
+    master: subprocess.Popen | None = None
+    try:
+        for name, args in [("master", master_args)] + [
+            (f"worker-{i}", [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host",
+                             worker_host, "--master-port", str(port), "--loglevel", "WARNING"])
+            for i in range(workers)
+        ]:
+            log = open(folder / f"{name}.log", "ab")  # noqa: SIM115 - closed below
+            logs.append(log)
+            p = subprocess.Popen(args, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                 start_new_session=True)
+            processes.append(p)
+            if cpus and name != "master":
+                os.sched_setaffinity(p.pid, {cpus[(len(processes) - 2) % len(cpus)]})
+        master = processes[0]
+        deadline = time.monotonic() + start_timeout_s + hard_limit + 30.0
+        while master.poll() is None:
+            try:
+                if time.monotonic() > deadline:
+                    _terminate(master, timeout_s + 15.0)
+                    break
+                master.wait(0.5)
+            except subprocess.TimeoutExpired:
+                pass
+            except KeyboardInterrupt:
+                interrupted = True
+                _terminate(master, timeout_s + 15.0)  # SIGINT: the master stops the workers and collects
+                break
+            if not bar.disable:
+                bar.update(counter.count() - bar.n)
+        if not bar.disable:
+            bar.update(counter.count() - bar.n)
+    finally:
+        bar.close()
+        for p in processes[1:]:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                p.wait(10.0)  # a worker leaves by itself once the master quits
+            _terminate(p, 2.0)
+        if master is not None:
+            _terminate(master, 2.0)
+        for log in logs:
+            log.close()
+    return _finish(run_dir, model, n_workers, interrupted=interrupted)
+
+
+def _finish(run_dir: Path, model: ClosedModel | OpenModel, n_workers: int, *, interrupted: bool) -> RunResult:
+    folder = run_dir / LOCUST_DIR
+    try:
+        info = load_run_info(run_dir)
+    except RunError:
+        raise RunError(
+            f"The Locust run in {run_dir} never started (the master wrote no run.json). Master log:\n"
+            f"{_tail(folder / 'master.log')}\nFirst worker's log:\n{_tail(folder / 'worker-0.log')}"
+        ) from None
+    report = folder / "workers.json"
+    reported = json.loads(report.read_text()) if report.is_file() else {}
+    stats = [
+        _WorkerStats(worker=int(i), cpu_s=float(s.get("cpu_s", 0.0)), wall_s=float(s.get("wall_s", 0.0)),
+                     interrupted=interrupted or not s.get("finished", False))
+        for i, s in sorted(reported.items(), key=lambda kv: int(kv[0]))
+    ]
+    missing = sorted(set(range(n_workers)) - {s.worker for s in stats})
+    failure = ""
+    if missing and not interrupted:
+        failure = (f"Locust workers {missing} never reported their end; their last records may be missing. "
+                   f"Master log:\n{_tail(folder / 'master.log')}")
+    records_path = finalize_run(run_dir)
+    result = _summarize(run_dir, records_path, model, stats or [_WorkerStats(worker=0, cpu_s=0.0, wall_s=0.0,
+                                                                             interrupted=interrupted)],
+                        transport="locust-fasthttp")
+    write_run_info(run_dir, {**info, "finished": True, "interrupted": interrupted, "failure": failure,
+                             "result": result.to_dict()})
+    if failure:
+        raise RunError(f"The Locust run in {run_dir} did not end cleanly; its records were kept:\n{failure}")
+    if interrupted:
+        raise KeyboardInterrupt
+    return result
