@@ -136,6 +136,16 @@ def _add_load(sub) -> None:
     p.add_argument("--out", default="outputs", help="folder that receives the run folder")
     p.add_argument("--time-scale", type=float, help="multiply every duration of the scenario (0.1: ten times shorter)")
     p.add_argument("--processes", type=int, help="driver processes (default: the scenario's, else 1)")
+    p.add_argument("--engine", choices=["native", "locust"], default="native",
+                   help="native: qrbench's driver (default); locust: Locust's distributed mode, a master and "
+                        "--workers K workers on this machine, recording the same per-request records")
+    p.add_argument("--workers", type=int, help="--engine locust: Locust worker processes on this machine (default 1)")
+    p.add_argument("--remote-workers", type=int, default=0,
+                   help="--engine locust: more workers, started by hand on other machines (README); the master waits")
+    p.add_argument("--master-bind", default="127.0.0.1",
+                   help="--engine locust: address the Locust master listens on (e.g. 0.0.0.0 for remote workers)")
+    p.add_argument("--master-port", type=int, help="--engine locust: the master's port (default: 5557 with remote "
+                                                   "workers, else a free port)")
     p.add_argument("--no-progress", action="store_true")
     adhoc = p.add_argument_group("ad-hoc load (instead of -p)")
     adhoc.add_argument("--mode", choices=["open", "closed"], help="open: an arrival rate; closed: virtual users")
@@ -191,9 +201,25 @@ def _load(args) -> int:
         params = dataclasses.replace(params, **changes)
     except ParameterError as exc:
         raise ParameterError(f"The command-line overrides make the scenario invalid: {exc}") from exc
+    if args.engine != "locust" and (args.workers is not None or args.remote_workers):
+        raise ParameterError("--workers and --remote-workers set Locust workers; they go with --engine locust.")
+    if (args.workers is not None and args.workers < 0) or args.remote_workers < 0:
+        raise ParameterError("--workers and --remote-workers must be 0 or more.")
     run_dir = new_run_dir(args.out, f"load-{name}")
     print(f"run folder: {run_dir}", flush=True)
-    study.run_load_study(params, run_dir, url=args.url, progress=not args.no_progress)
+    if args.engine == "locust":
+        from .load.locust_engine import remote_worker_command
+        from .studies.load_locust import run_load_study_locust
+
+        port = args.master_port or (5557 if args.remote_workers else None)
+        if args.remote_workers:
+            print(f"waiting for {args.remote_workers} remote worker(s); on each other machine run:\n  "
+                  f"{remote_worker_command('<this host>', port)}", flush=True)
+        run_load_study_locust(params, run_dir, workers=1 if args.workers is None else args.workers, url=args.url,
+                              progress=not args.no_progress, extra_workers=args.remote_workers,
+                              bind_host=args.master_bind, master_port=port)
+    else:
+        study.run_load_study(params, run_dir, url=args.url, progress=not args.no_progress)
     summary = study.quick_summary(run_dir, params)
     write_summary(run_dir, summary)
     print(f"records: {run_dir / summary['records']}")

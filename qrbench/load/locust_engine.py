@@ -23,11 +23,12 @@ How a run flows:
 - At the end the master tells every worker to stop issuing, waits for their in-flight requests (each
   bounded by the timeout) and their last records, then quits; the parent merges the parts.
 
-Workers on other machines: start the master with ``extra_workers=M`` (``qrbench load ... --engine locust
---workers K --remote-workers M`` is not offered yet) and bind_host="0.0.0.0", then on each other machine run
-`remote_worker_command` (``locust -f <qrbench>/load/locustfile.py --worker --master-host HOST
---master-port PORT``). Traffic still goes only where the master's plan says, and the target check
-(loopback unless allowed) runs on the master's side.
+Workers on other machines: ``qrbench load -p FILE --engine locust --workers K --remote-workers M
+--master-bind 0.0.0.0 [--master-port 5557]`` (or run_locust's extra_workers, bind_host, master_port) makes the
+master listen where they reach it and wait for K + M workers; on each other machine, with qrbench installed,
+run `remote_worker_command` (``locust -f <qrbench>/load/locustfile.py --worker --master-host HOST
+--master-port PORT``). The workers send to the target URL as given: a loopback URL is each worker's *own*
+loopback, so with remote workers the target must be an address they all reach (and --allow-remote).
 """
 
 from __future__ import annotations
@@ -62,6 +63,8 @@ __all__ = [
     "WorkerPlan",
     "LOCUSTFILE",
     "make_record",
+    "dropped_record",
+    "shift_times",
     "classify_exception",
     "remote_worker_command",
 ]
@@ -70,8 +73,12 @@ LOCUSTFILE = Path(__file__).resolve().with_name("locustfile.py")
 LOCUST_DIR = "locust"  # inside the run folder: plan.pkl, workers.json, master.log, worker-<i>.log
 # How often workers send their records to the master (seconds): a crash loses at most about this much.
 SEND_INTERVAL_S = 0.5
-# Users a closed model's shape adds or removes per second: effectively at once, like the native driver.
-SPAWN_RATE = 1000.0
+# Users a closed model's shape adds or removes per second and worker: effectively at once, like the native
+# driver (Locust warns above 100 per worker).
+SPAWN_RATE = 100.0
+# The master's shape ends this long after the model's duration: the workers, whose clocks start a little
+# after the master's, stop sending at the duration by their own clocks.
+END_GRACE_S = 1.0
 
 _NAN = float("nan")
 # Record fields holding times in seconds since t0 (shifted from a worker's clock onto the master's).
@@ -99,7 +106,8 @@ class LocustPlan:
         """Worker `index`'s part: its copy of the source (staggered), its share of the request bound."""
         k = self.n_workers
         source = self.source.for_worker(index, k) if hasattr(self.source, "for_worker") else self.source
-        expected = self.model.expected_requests
+        # Only a closed model with iterations and no duration is bounded by count (an open model's count is random).
+        expected = self.model.expected_requests if isinstance(self.model, ClosedModel) else None
         share = _split(self.model.max_requests, k, index)
         limit = min(share, _split(expected, k, index)) if expected is not None else share
         in_flight = math.ceil(self.model.max_in_flight / k) if isinstance(self.model, OpenModel) else 0
@@ -416,7 +424,7 @@ def _finish(run_dir: Path, model: ClosedModel | OpenModel, n_workers: int, *, in
                      interrupted=interrupted or not s.get("finished", False))
         for i, s in sorted(reported.items(), key=lambda kv: int(kv[0]))
     ]
-    missing = sorted(set(range(n_workers)) - {s.worker for s in stats})
+    missing = sorted(set(range(n_workers)) - {s.worker for s in stats if not s.interrupted})
     failure = ""
     if missing and not interrupted:
         failure = (f"Locust workers {missing} never reported their end; their last records may be missing. "

@@ -1,0 +1,615 @@
+"""Analysis of a scalability run folder (written by `run_scalability`): steps and capacity under the SLO per
+configuration, the Universal Scalability Law against workers and instances, the load balancer's shares and
+per-instance cache hit rates, which resource saturates first, and the vertical sweeps (threads, document
+count with the cost's growth fitted, qubits, shots, memory).
+
+Capacity rule (per configuration). A step *meets* the SLO when its p95 latency (from the intended send time,
+successful requests) is below slo.p95_ms and its success ratio (every request, dropped sends included) is at
+least slo.success, both on point estimates; it meets it *surely* when the upper end of the p95's order-statistic
+interval is below the limit too. The capacity is the highest meeting step before the SLO breaks for good:
+steps_past_break + 1 breaking steps in a row (with steps_past_break = 0, the first break). A break followed by a
+meeting step within that allowance is a transient, named in the estimate. The interval runs from the highest step
+that met the SLO surely (0 if none) to the first step of the final break, so it carries both the step width and
+the p95's sampling uncertainty; a configuration whose SLO never broke has an open upper end (the capacity is at
+least the highest rate tried).
+
+USL: throughput against N is each configuration's peak step, its completions cut into `steps.windows` equal
+windows (repeated measurements at one N give the fit its residual degrees of freedom; windows of one step are
+not independent, so the intervals are on the optimistic side).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from .. import stats
+from ..load import load_records, load_run_info
+from ..monitor import counter_delta
+from ..target import EngineSettings
+from .analysis import estimate_row
+from .scalability import VERTICAL_DIR, ScalabilityParams, SloParams
+from .stages import load_stages
+
+__all__ = ["ScalabilityReport", "analyse_scalability", "step_summary", "capacity_estimate", "usl_points",
+           "fit_scaling", "instance_shares", "cost_growth", "summary", "SATURATION_LIMITS"]
+
+# A resource counts as saturated in a step when its utilisation reaches these levels.
+SATURATION_LIMITS = {
+    "cpu": 0.90,  # server processes' CPU / usable cores
+    "memory": 0.80,  # server RSS / machine memory
+    "event_loop": 100.0,  # p95 of the /health/live probe, ms (it computes nothing: the time is queueing)
+    "thread_pool": 1.0,  # mean requests in computation / compute threads (>= 1: requests wait for a thread)
+}
+_RESOURCE_TEXT = {"cpu": "CPU", "memory": "memory", "event_loop": "the event loop", "thread_pool": "the thread pool"}
+
+
+# ------------------------------------------------------------------------------------------- steps
+
+
+def step_summary(records: pd.DataFrame, *, duration_s: float, slo: SloParams, confidence: float = 0.95
+                 ) -> dict[str, Any]:
+    """One step: counts, success ratio, latency percentiles (ms) and throughput (ok completions within the step's
+    duration_s, per second), each an Estimate, and whether it meets the SLO (on points; surely on intervals)."""
+    n = len(records)
+    ok = records[records["ok"]]
+    latency = ok["latency_ms"].to_numpy()
+    pct = {q: stats.percentile_ci(latency, q, confidence) for q in (50, 95, 99)}
+    success = stats.success_ratio(len(ok), n, confidence=confidence) if n else None
+    inside = ok["t_end"].to_numpy()
+    inside = inside[inside <= duration_s]
+    throughput = stats.throughput(inside, duration_s=duration_s, confidence=confidence)
+    success_ok = success is not None and success.value >= slo.success
+    meets = bool(n and len(latency) and pct[95].value < slo.p95_ms and success_ok)
+    return {"requests": n, "ok": len(ok), "success": success, "p50": pct[50], "p95": pct[95], "p99": pct[99],
+            "throughput": throughput, "meets": meets,
+            "meets_surely": bool(meets and pct[95].decided and pct[95].high < slo.p95_ms),
+            "dropped": int((records["error"] == "dropped").sum()) if n else 0}
+
+
+def capacity_estimate(rates: np.ndarray, meets: np.ndarray, meets_surely: np.ndarray, *, tolerated: int = 0,
+                      confidence: float = 0.95) -> stats.Estimate:
+    """The highest arrival rate (req/s) meeting the SLO, from steps in increasing rate (module docstring).
+
+    tolerated: breaking steps in a row that do not end the search when a meeting step follows them (a transient
+    on a noisy machine; the step load runs `steps_past_break` steps past a break for this). The capacity is read
+    before the first run of tolerated + 1 breaking steps (or a break in the last step); transients below it are
+    named in the estimate's method.
+    """
+    order = np.argsort(rates)
+    rates, meets, surely = np.asarray(rates, float)[order], np.asarray(meets)[order], np.asarray(meets_surely)[order]
+    if rates.size == 0:
+        return stats.Estimate(value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0,
+                              method="no step measured", decided=False)
+    k = rates.size  # index of the first step of the run of breaks that ends the search
+    for i in range(rates.size):
+        run = meets[i:i + tolerated + 1]
+        if not run.any():
+            k = i
+            break
+    passed = [i for i in range(k) if meets[i]]
+    value = float(rates[passed[-1]]) if passed else 0.0
+    sure = [float(rates[i]) for i in passed if surely[i]]
+    low = max(sure) if sure else 0.0
+    high = float(rates[k]) if k < rates.size else math.inf
+    method = ("highest step meeting the SLO; interval: highest step meeting it on the p95's interval to the first "
+              "step breaking it")
+    transients = [f"{rates[i]:.3g}" for i in range(k) if not meets[i]]
+    if transients:
+        method += f"; transient breaks at {', '.join(transients)} req/s (a higher step met the SLO again)"
+    if k == rates.size:
+        method += " (the SLO never broke: the capacity is at least the highest rate tried)"
+    return stats.Estimate(value=value, low=low, high=high, confidence=confidence, n=int(rates.size), method=method,
+                          decided=math.isfinite(high))
+
+
+# ------------------------------------------------------------------------------------------- USL
+
+
+def usl_points(records: pd.DataFrame, *, duration_s: float, windows: int) -> np.ndarray:
+    """Throughputs (req/s) of one step's ok completions in `windows` equal windows of [0, duration_s]."""
+    t = records.loc[records["ok"], "t_end"].to_numpy()
+    edges = np.linspace(0.0, duration_s, windows + 1)
+    counts, _ = np.histogram(t, bins=edges)
+    return counts / np.diff(edges)
+
+
+def fit_scaling(points: pd.DataFrame, *, confidence: float = 0.95) -> dict[str, Any]:
+    """USL and Amdahl fits of throughput against n (columns n, throughput_rps); a note says what could not be fit."""
+    levels = points["n"].nunique() if len(points) else 0
+    out: dict[str, Any] = {"usl": None, "amdahl": None, "levels": int(levels), "note": ""}
+    notes = []
+    for name, fit, needed in (("usl", stats.fit_usl, 3), ("amdahl", stats.fit_amdahl, 2)):
+        if levels < needed:
+            notes.append(f"{name.upper() if name == 'usl' else 'Amdahl'} needs {needed} distinct levels; "
+                         f"this run measured {levels}")
+            continue
+        try:
+            out[name] = fit(points["n"].to_numpy(float), points["throughput_rps"].to_numpy(float),
+                            confidence=confidence)
+        except (ValueError, RuntimeError) as exc:
+            notes.append(f"the {name} fit failed: {exc}")
+    out["note"] = "; ".join(notes)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- load balancer
+
+
+def _total(samples: Mapping[str, float], name: str, endpoint_prefix: str = "/v1/") -> float:
+    return sum(v for k, v in samples.items() if k.split("{", 1)[0] == name and f"endpoint={endpoint_prefix}" in k)
+
+
+def instance_shares(steps: list[dict[str, Any]], config: str) -> pd.DataFrame:
+    """Per step and instance: requests answered (from its /metrics before and after the step), share, and its
+    embedding and similarity cache hit rates in the step."""
+    rows = []
+    for s in steps:
+        before, after = s.get("metrics_before", {}), s.get("metrics_after", {})
+        counts = {}
+        for label in after:
+            b, a = before.get(label, {}), after.get(label, {})
+            if not a:
+                continue
+            requests = _total(a, "qrbench_requests_total") - _total(b, "qrbench_requests_total")
+            hit = {c: (counter_delta(b, a, f"qrbench_{c}_cache_hits_total"),
+                       counter_delta(b, a, f"qrbench_{c}_cache_misses_total")) for c in ("embedding", "similarity")}
+            counts[label] = (requests, hit)
+        total = sum(c[0] for c in counts.values())
+        for label, (requests, hit) in counts.items():
+            rows.append({"config": config, "step": s["step"], "rate_rps": s["rate_rps"], "instance": label,
+                         "requests": requests, "share": requests / total if total else np.nan,
+                         **{f"{c}_hit_rate": (h / (h + m) if h + m else np.nan) for c, (h, m) in hit.items()}})
+    return pd.DataFrame(rows, columns=["config", "step", "rate_rps", "instance", "requests", "share",
+                                       "embedding_hit_rate", "similarity_hit_rate"])
+
+
+def imbalance(shares: pd.DataFrame) -> pd.DataFrame:
+    """Per configuration and step: max share over the fair share minus 1 (0 = perfectly even) and a chi-square
+    test of the counts against an even split (p < 0.05: the policy is measurably uneven)."""
+    rows = []
+    for (config, step), g in shares.groupby(["config", "step"], sort=False):
+        n = len(g)
+        counts = g["requests"].to_numpy(float)
+        if n < 2 or counts.sum() <= 0:
+            continue
+        p = float(sps.chisquare(counts).pvalue) if counts.min() >= 0 else np.nan
+        rows.append({"config": config, "step": step, "rate_rps": g["rate_rps"].iloc[0], "instances": n,
+                     "requests": int(counts.sum()), "max_share": float(g["share"].max()),
+                     "imbalance": float(g["share"].max() * n - 1), "chi2_p": p})
+    return pd.DataFrame(rows, columns=["config", "step", "rate_rps", "instances", "requests", "max_share",
+                                       "imbalance", "chi2_p"])
+
+
+# ------------------------------------------------------------------------------------------- saturation
+
+
+def _saturation(folder: Path, steps: list[dict[str, Any]], config: str, cores: int, memory: float,
+                compute_threads: int) -> pd.DataFrame:
+    server = pd.read_parquet(folder / "server.parquet") if (folder / "server.parquet").is_file() else pd.DataFrame()
+    metrics = pd.read_parquet(folder / "metrics.parquet") if (folder / "metrics.parquet").is_file() else pd.DataFrame()
+    probe = pd.read_parquet(folder / "probe.parquet") if (folder / "probe.parquet").is_file() else pd.DataFrame()
+    rows = []
+    for s in steps:
+        u0, u1 = s["t0_unix"], s["t0_unix"] + s["duration_s"]
+        row: dict[str, Any] = {"config": config, "step": s["step"], "rate_rps": s["rate_rps"]}
+        if len(server):
+            w = server[(server["t_unix"] >= u0) & (server["t_unix"] <= u1)]
+            per_t = w.groupby("t_unix")[["cpu_percent", "rss_bytes"]].sum() if len(w) else pd.DataFrame()
+            row["cpu"] = float(per_t["cpu_percent"].mean() / (100.0 * cores)) if len(per_t) else np.nan
+            row["memory"] = float(per_t["rss_bytes"].max() / memory) if len(per_t) else np.nan
+            row["rss_gb"] = float(per_t["rss_bytes"].max() / 1e9) if len(per_t) else np.nan
+            row["machine_cpu"] = float(w["machine_cpu_percent"].mean() / 100.0) if len(w) else np.nan
+        if len(probe):
+            w = probe[(probe["t_unix"] >= u0) & (probe["t_unix"] <= u1)]
+            row["event_loop"] = float(np.percentile(w["latency_ms"], 95)) if len(w) else np.nan
+        if len(metrics) and "in_flight" in metrics:
+            w = metrics[(metrics["t_unix"] >= u0) & (metrics["t_unix"] <= u1)]
+            row["thread_pool"] = float(w["in_flight"].mean() / compute_threads) if len(w) else np.nan
+            if len(w) >= 2:
+                row["rejected_per_s"] = float((w["rejected_total"].iloc[-1] - w["rejected_total"].iloc[0])
+                                              / max(w["t_unix"].iloc[-1] - w["t_unix"].iloc[0], 1e-9))
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for resource, limit in SATURATION_LIMITS.items():
+        if resource not in frame:
+            frame[resource] = np.nan
+        frame[f"{resource}_saturated"] = frame[resource] >= limit
+    return frame
+
+
+def first_saturated(saturation: pd.DataFrame) -> tuple[list[str], float]:
+    """The resource(s) that saturate at the lowest step rate, and that rate (([], nan) when none did)."""
+    first: dict[str, float] = {}
+    for resource in SATURATION_LIMITS:
+        hit = saturation.loc[saturation[f"{resource}_saturated"].fillna(False).astype(bool), "rate_rps"]
+        if len(hit):
+            first[resource] = float(hit.min())
+    if not first:
+        return [], math.nan
+    lowest = min(first.values())
+    return [r for r, v in first.items() if v == lowest], lowest
+
+
+# ------------------------------------------------------------------------------------------- vertical
+
+
+def cost_growth(n: np.ndarray, latency_ms: np.ndarray, *, confidence: float = 0.95) -> dict[str, Any]:
+    """How a request's cost grows with its document count: log-log slope b (cost ~ N**b) and the linear cost per
+    document (ms), each with a t interval from ordinary least squares on every request."""
+    n, y = np.asarray(n, float), np.asarray(latency_ms, float)
+    keep = np.isfinite(y) & (y > 0) & (n > 0)
+    n, y = n[keep], y[keep]
+    out: dict[str, Any] = {"requests": int(n.size), "levels": int(np.unique(n).size)}
+    if np.unique(n).size < 2 or n.size < 3:
+        out.update(slope=math.nan, slope_low=math.nan, slope_high=math.nan, ms_per_doc=math.nan,
+                   ms_per_doc_low=math.nan, ms_per_doc_high=math.nan, intercept_ms=math.nan)
+        return out
+    t = float(sps.t.ppf(0.5 + confidence / 2, n.size - 2))
+    log = sps.linregress(np.log(n), np.log(y))
+    lin = sps.linregress(n, y)
+    out.update(slope=float(log.slope), slope_low=float(log.slope - t * log.stderr),
+               slope_high=float(log.slope + t * log.stderr), log_intercept=float(log.intercept),
+               ms_per_doc=float(lin.slope), ms_per_doc_low=float(lin.slope - t * lin.stderr),
+               ms_per_doc_high=float(lin.slope + t * lin.stderr), intercept_ms=float(lin.intercept),
+               r_squared_log=float(log.rvalue**2))
+    return out
+
+
+def _stage_rows(records: pd.DataFrame, prefix: str, confidence: float) -> pd.DataFrame:
+    rows = []
+    for stage, g in records[records["stage"].str.startswith(prefix)].groupby("stage", sort=False):
+        ok = g[g["ok"]]
+        lat = ok["latency_ms"].to_numpy()
+        span = float(g["t_end"].max() - g["t_start"].min()) if len(g) else math.nan
+        row = {"stage": stage, "setting": stage.split("/", 1)[1], "requests": len(g), "ok": len(ok),
+               "throughput_rps": len(ok) / span if span and span > 0 else np.nan,
+               "server_ms_median": float(np.nanmedian(ok["server_ms"])) if len(ok) else np.nan}
+        for q in (50, 95):
+            e = stats.percentile_ci(lat, q, confidence)
+            row.update({f"p{q}_ms": e.value, f"p{q}_low": e.low, f"p{q}_high": e.high})
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        frame["value"] = pd.to_numeric(frame["setting"], errors="coerce")
+        frame = frame.sort_values("value").reset_index(drop=True)
+    return frame
+
+
+def _documents_memory(run_dir: Path, records: pd.DataFrame) -> pd.Series:
+    path = run_dir / VERTICAL_DIR / "server-documents.parquet"
+    if not path.is_file() or records.empty:
+        return pd.Series(dtype=float)
+    server = pd.read_parquet(path)
+    peaks = {}
+    for stage, g in records[records["stage"].str.startswith("documents/")].groupby("stage"):
+        lo, hi = (g["t_unix"] - g["latency_ms"] / 1000).min(), g["t_unix"].max()
+        w = server[(server["t_unix"] >= lo) & (server["t_unix"] <= hi + 0.5)]
+        peaks[stage] = float(w["rss_bytes"].max() / 1e6) if len(w) else np.nan
+    return pd.Series(peaks)
+
+
+# ------------------------------------------------------------------------------------------- the report
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScalabilityReport:
+    configs: pd.DataFrame  # per configuration: status, capacity with interval, peak throughput
+    steps: pd.DataFrame  # per configuration and step: offered, throughput, percentiles, success, SLO
+    usl: dict[str, dict[str, Any]]  # axis -> {"points", "usl", "amdahl", "levels", "note"}
+    shares: pd.DataFrame  # per instance and step (nginx configurations)
+    imbalance: pd.DataFrame
+    saturation: pd.DataFrame  # per configuration and step: utilisation of each resource
+    first_saturated: dict[str, Any]  # {"config", "resources", "rate_rps"}
+    documents: pd.DataFrame  # vertical: per document count
+    cost: dict[str, Any]  # cost growth with the document count
+    threads: pd.DataFrame
+    qubits: pd.DataFrame
+    shots: pd.DataFrame
+    vertical_errors: list[str]
+    cores: int
+    slo: SloParams
+    verdict: str
+    verdict_reasons: list[str]
+    findings: list[str]
+    reliability: list[stats.Check]
+    records: pd.DataFrame = field(repr=False)  # every step's records, with config, step and rate_rps
+
+
+def _read_json(path: Path, default: Any) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else default
+
+
+def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> ScalabilityReport:
+    run_dir = Path(run_dir)
+    p = params
+    machine = _read_json(run_dir / "machine.json", {})
+    cores = int(machine.get("usable_cpus") or machine.get("cpus") or 1)
+    memory = float(machine.get("memory_bytes") or 1.0)
+    compute_threads = EngineSettings().compute_threads
+    entries = _read_json(run_dir / "configs.json", [])
+    step_rows, frames, config_rows, share_frames, sat_frames = [], [], [], [], []
+    points: dict[str, list[dict[str, float]]] = {"workers": [], "instances": [], "given": []}
+    for e in entries:
+        folder = run_dir / e["dir"]
+        steps = _read_json(folder / "steps.json", [])
+        rows, config_frames = [], []
+        for s in steps:
+            rec = load_records(folder / s["dir"])
+            summ = step_summary(rec, duration_s=s["duration_s"], slo=p.slo, confidence=p.confidence)
+            rec = rec.assign(config=e["name"], step=s["step"], rate_rps=s["rate_rps"],
+                             t_unix=load_run_info(folder / s["dir"])["t0_unix"] + rec["t_end"])
+            config_frames.append(rec)
+            res = s.get("result", {})
+            row = {"config": e["name"], "axis": e["axis"], "n": e["n"], "balance": e.get("balance", ""),
+                   "step": s["step"], "rate_rps": s["rate_rps"], "requests": summ["requests"], "ok": summ["ok"],
+                   "dropped": summ["dropped"], "meets_slo": summ["meets"], "meets_slo_surely": summ["meets_surely"],
+                   "generator_saturated": bool(res.get("saturated")),
+                   "sent_rps": res.get("achieved_rps", np.nan)}
+            for key, name in (("throughput", "throughput_rps"), ("p50", "p50_ms"), ("p95", "p95_ms"),
+                              ("p99", "p99_ms"), ("success", "success")):
+                est, stem = summ[key], name.removesuffix("_ms").removesuffix("_rps")
+                row.update({name: est.value, f"{stem}_low": est.low, f"{stem}_high": est.high} if est is not None
+                           else {name: np.nan, f"{stem}_low": np.nan, f"{stem}_high": np.nan})
+            rows.append(row)
+        step_rows += rows
+        frames += config_frames
+        cap = capacity_estimate(np.array([r["rate_rps"] for r in rows]), np.array([r["meets_slo"] for r in rows]),
+                                np.array([r["meets_slo_surely"] for r in rows]), tolerated=p.steps.steps_past_break,
+                                confidence=p.confidence)
+        peak = max(rows, key=lambda r: r["throughput_rps"] if np.isfinite(r["throughput_rps"]) else -1) if rows \
+            else None
+        config_rows.append({
+            "config": e["name"], "axis": e["axis"], "n": e["n"], "balance": e.get("balance", ""),
+            "status": e["status"], "error": e.get("error", ""), "steps": len(rows),
+            "capacity_rps": cap.value, "capacity_low": cap.low, "capacity_high": cap.high,
+            "slo_broke": math.isfinite(cap.high), "capacity_method": cap.method,
+            "peak_throughput_rps": peak["throughput_rps"] if peak else np.nan,
+            "peak_throughput_low": peak["throughput_low"] if peak else np.nan,
+            "peak_throughput_high": peak["throughput_high"] if peak else np.nan,
+            "p95_at_capacity_ms": next((r["p95_ms"] for r in rows if r["rate_rps"] == cap.value), np.nan),
+            "start_s": e.get("started_s", np.nan), "warmup_s": e.get("warmup_s", np.nan),
+        })  # fmt: skip
+        # Round robin is the reference policy of the instances axis (least_conn is compared, not fitted).
+        reference = e["axis"] != "instances" or e.get("balance") in ("round_robin", "")
+        if peak is not None and e["axis"] in points and e["status"] == "ok" and reference:
+            peak_rec = config_frames[rows.index(peak)]
+            for x in usl_points(peak_rec, duration_s=p.steps.step_s, windows=p.steps.windows):
+                points[e["axis"]].append({"n": e["n"], "throughput_rps": float(x), "config": e["name"]})
+        if e["axis"] == "instances":
+            share_frames.append(instance_shares(steps, e["name"]))
+        if steps:
+            sat_frames.append(_saturation(folder, steps, e["name"], cores, memory, compute_threads))
+    configs = pd.DataFrame(config_rows)
+    steps_frame = pd.DataFrame(step_rows)
+    usl = {}
+    for axis in ("workers", "instances"):
+        pts = pd.DataFrame(points[axis], columns=["n", "throughput_rps", "config"])
+        usl[axis] = {"points": pts, **fit_scaling(pts, confidence=p.confidence)}
+    shares = pd.concat(share_frames, ignore_index=True) if share_frames else instance_shares([], "")
+    saturation = pd.concat(sat_frames, ignore_index=True) if sat_frames else pd.DataFrame()
+    first = {"config": "", "resources": [], "rate_rps": math.nan}
+    if len(saturation):
+        reference = "workers-1" if "workers-1" in set(saturation["config"]) else saturation["config"].iloc[0]
+        resources, rate = first_saturated(saturation[saturation["config"] == reference])
+        first = {"config": reference, "resources": resources, "rate_rps": rate}
+
+    # Vertical.
+    vertical_errors = [f"{', '.join(v['stages'])}: {v['error']}" for v in
+                       _read_json(run_dir / VERTICAL_DIR / "vertical.json", []) if v.get("error")]
+    doc_error = _read_json(run_dir / VERTICAL_DIR / "documents-error.json", {})
+    if doc_error:
+        vertical_errors.append(f"documents: {doc_error['error']}")
+    try:
+        vrec, _ = load_stages(run_dir / VERTICAL_DIR)
+    except Exception:  # no vertical stage finished: every table is empty
+        vrec = pd.DataFrame(columns=["stage", "ok", "latency_ms", "n_candidates", "t_start", "t_end", "server_ms",
+                                     "t_unix"])
+    documents = _stage_rows(vrec, "documents/", p.confidence)
+    if len(documents):
+        documents["documents"] = documents["value"].astype(int)
+        documents["rss_peak_mb"] = documents["stage"].map(_documents_memory(run_dir, vrec))
+    doc_ok = vrec[vrec["stage"].str.startswith("documents/") & vrec["ok"]]
+    cost = cost_growth(doc_ok["n_candidates"].to_numpy(), doc_ok["latency_ms"].to_numpy(), confidence=p.confidence)
+    cost_server = cost_growth(doc_ok["n_candidates"].to_numpy(), doc_ok["server_ms"].to_numpy(),
+                              confidence=p.confidence)
+    cost["server"] = cost_server
+    threads = _stage_rows(vrec, "threads/", p.confidence)
+    qubits = _stage_rows(vrec, "qubits/", p.confidence)
+    shots = _stage_rows(vrec, "shots/", p.confidence)
+
+    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    verdict, reasons = _verdict(configs)
+    report_args = dict(configs=configs, steps=steps_frame, usl=usl, shares=shares,
+                       imbalance=imbalance(shares), saturation=saturation, first_saturated=first,
+                       documents=documents, cost=cost, threads=threads, qubits=qubits, shots=shots,
+                       vertical_errors=vertical_errors, cores=cores, slo=p.slo, verdict=verdict,
+                       verdict_reasons=reasons, records=records)
+    findings = _findings(report_args, p)
+    checks = _reliability(report_args, machine, p)
+    return ScalabilityReport(findings=findings, reliability=checks, **report_args)
+
+
+def _verdict(configs: pd.DataFrame) -> tuple[str, list[str]]:
+    """pass: every configuration ran and its capacity is bounded on both sides; warn: a capacity is only a lower
+    bound (the SLO never broke) or is 0 (even the first step broke it); fail: a configuration failed to run;
+    insufficient: nothing was measured."""
+    if configs.empty:
+        return "insufficient", ["No configuration was measured."]
+    reasons = []
+    failed = configs[configs["status"] != "ok"]
+    for _, c in failed.iterrows():
+        reasons.append(f"{c['config']} failed: {c['error']}")
+    ran = configs[configs["status"] == "ok"]
+    for _, c in ran.iterrows():
+        if not c["slo_broke"]:
+            reasons.append(f"{c['config']}: the SLO never broke up to {c['capacity_rps']:.3g} req/s; the capacity is "
+                           "only a lower bound (add higher steps).")
+        elif c["capacity_rps"] == 0:
+            reasons.append(f"{c['config']}: even the first step broke the SLO; the capacity is below "
+                           f"{c['capacity_high']:.3g} req/s (start lower).")
+    if len(failed):
+        return "fail", reasons
+    if ran.empty:
+        return "insufficient", reasons or ["No configuration finished."]
+    return ("warn" if reasons else "pass"), reasons
+
+
+def _fmt(x: float, digits: int = 3) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "∞" if x == math.inf else "–"
+    return f"{x:.{digits}g}"
+
+
+def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
+    out = []
+    configs: pd.DataFrame = r["configs"]
+    cores = r["cores"]
+    slo = r["slo"]
+    out.append(f"This machine gives the service {cores} core(s); everything past {cores} workers or instances "
+               "here competes for the same cores (and with the load generator), so the measured points past it "
+               "show contention, and only the fitted model speaks for a bigger machine.")
+    ok = configs[configs["status"] == "ok"] if len(configs) else configs
+    if len(ok):
+        caps = "; ".join(f"{c['config']} {_fmt(c['capacity_rps'])} req/s [{_fmt(c['capacity_low'])}, "
+                         f"{_fmt(c['capacity_high'])}]" for _, c in ok.iterrows())
+        out.append(f"Capacity under the SLO (p95 < {slo.p95_ms:g} ms and success ≥ {slo.success:.0%}): {caps}.")
+    for axis, fit in r["usl"].items():
+        usl, amdahl = fit["usl"], fit["amdahl"]
+        if usl is None:
+            if amdahl is not None:
+                out.append(f"{axis}: no USL fit ({fit['note']}); Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)} "
+                           f"[{_fmt(amdahl.sigma.low)}, {_fmt(amdahl.sigma.high)}], λ = {_fmt(amdahl.lam.value)} req/s "
+                           f"per unit, ceiling {_fmt(amdahl.peak_throughput)} req/s, R² = {_fmt(amdahl.r_squared)}.")
+            elif fit["levels"]:
+                out.append(f"{axis}: no USL fit ({fit['note']}).")
+            continue
+        peak = usl.peak_n
+        beyond = [n for n in (cores * 2, cores * 4, 16) if n > cores]
+        predicted = stats.predict(usl, beyond)
+        measured = float(fit["points"]["n"].max())
+        if math.isfinite(peak.value) and peak.value <= 100 * measured:
+            where = (f"throughput peaks at N* = {_fmt(peak.value)} [{_fmt(peak.low)}, {_fmt(peak.high)}] with "
+                     f"{_fmt(usl.peak_throughput)} req/s")
+        else:
+            ceiling = usl.lam.value / usl.sigma.value if usl.sigma.value > 0 else math.inf
+            where = (f"κ cannot be told from 0, so there is no peak within reach: throughput approaches "
+                     f"λ/σ = {_fmt(ceiling)} req/s (Amdahl's ceiling)")
+        text = (f"{axis}: USL σ = {_fmt(usl.sigma.value)} [{_fmt(usl.sigma.low)}, {_fmt(usl.sigma.high)}], "
+                f"κ = {_fmt(usl.kappa.value)} [{_fmt(usl.kappa.low)}, {_fmt(usl.kappa.high)}], R² = "
+                f"{_fmt(usl.r_squared)}; {where}. The model predicts "
+                + ", ".join(f"{_fmt(x)} req/s at N = {n}" for n, x in zip(beyond, predicted, strict=True))
+                + f". These N share this machine's {cores} cores, so σ holds the contention for the cores too: "
+                "on a machine with a core per process it would be smaller, and the prediction is a floor there, "
+                "not a promise here (past the cores, more processes only queue for them).")
+        if amdahl is not None:
+            text += (f" Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)}, ceiling {_fmt(amdahl.peak_throughput)} req/s, "
+                     f"R² = {_fmt(amdahl.r_squared)}.")
+        out.append(text)
+    first = r["first_saturated"]
+    if first["resources"]:
+        names = " and ".join(_RESOURCE_TEXT[x] for x in first["resources"])
+        out.append(f"First to saturate ({first['config']}): {names}, at {_fmt(first['rate_rps'])} req/s offered "
+                   f"(limits: CPU ≥ {SATURATION_LIMITS['cpu']:.0%} of the cores, memory ≥ "
+                   f"{SATURATION_LIMITS['memory']:.0%}, event-loop probe p95 ≥ {SATURATION_LIMITS['event_loop']:g} ms, "
+                   "requests in computation ≥ the compute threads).")
+    elif first["config"]:
+        out.append(f"No resource of {first['config']} reached its saturation limit in the steps measured.")
+    imb = r["imbalance"]
+    if len(imb):
+        for config, g in imb.groupby("config", sort=False):
+            out.append(f"{config}: largest instance share {g['max_share'].max():.1%} (even: "
+                       f"{1 / g['instances'].iloc[0]:.1%}); imbalance up to {g['imbalance'].max():.1%}"
+                       + (", measurably uneven (χ² p < 0.05) in some step" if (g["chi2_p"] < 0.05).any() else "")
+                       + ".")
+    cost = r["cost"]
+    if np.isfinite(cost.get("slope", np.nan)):
+        out.append(f"Cost against the document count (cached documents, a new query each): latency ~ N^b with b = "
+                   f"{_fmt(cost['slope'])} [{_fmt(cost['slope_low'])}, {_fmt(cost['slope_high'])}]; "
+                   f"{_fmt(cost['ms_per_doc'])} ms per document [{_fmt(cost['ms_per_doc_low'])}, "
+                   f"{_fmt(cost['ms_per_doc_high'])}].")
+    if len(configs) and (configs["axis"] == "workers").any():
+        out.append("Multi-worker /metrics: the workers share one port and each keeps its own registry, so a scrape "
+                   "describes one worker picked at random; per-instance shares and cache hit rates come from the "
+                   "nginx configurations, where each instance has its own port.")
+    return out
+
+
+def _reliability(r: Mapping[str, Any], machine: dict, p: ScalabilityParams) -> list[stats.Check]:
+    steps: pd.DataFrame = r["steps"]
+    noise = machine.get("calibration_s")
+    checks = stats.reliability_checks(
+        n_samples={"step requests (smallest step)": int(steps["requests"].min()) if len(steps) else 0},
+        machine_noise_cv=stats.noise_cv(noise) if noise else None,
+    )
+    if len(steps) and steps["generator_saturated"].any():
+        bad = steps[steps["generator_saturated"]]
+        checks.append(stats.Check(name="generator_saturated", ok=False, severity="warning", message=(
+            f"The load generator flagged {len(bad)} step(s) as not delivered as asked (e.g. {bad['config'].iloc[0]} "
+            f"at {bad['rate_rps'].iloc[0]:.3g} req/s): those steps describe the generator as much as the server.")))
+    for axis, fit in r["usl"].items():
+        usl = fit["usl"]
+        if usl is not None and not usl.sigma.decided:
+            checks.append(stats.Check(name=f"usl_{axis}", ok=False, severity="warning", message=(
+                f"The {axis} USL fit has no residual degrees of freedom: its intervals are unbounded.")))
+    sat: pd.DataFrame = r["saturation"]
+    if len(sat) and {"cpu", "machine_cpu"} <= set(sat.columns):
+        busy = sat[(sat["machine_cpu"] >= 0.9) & (sat["cpu"] < 0.5)]
+        if len(busy):
+            checks.append(stats.Check(name="machine_busy", ok=False, severity="warning", message=(
+                f"In {len(busy)} step(s) the machine's CPU was at least 90 % busy while the service used less than "
+                f"half of the cores (e.g. {busy['config'].iloc[0]} at {busy['rate_rps'].iloc[0]:.3g} req/s: machine "
+                f"{busy['machine_cpu'].iloc[0]:.0%}, service {busy['cpu'].iloc[0]:.0%}): other processes (the load "
+                "generator, nginx, other programs) held the cores, so the service's CPU never shows saturation and "
+                "its capacity is lower than on a quiet machine.")))
+    checks.append(stats.Check(name="cores", ok=r["cores"] >= 4, severity="info" if r["cores"] >= 4 else "warning",
+                              message=(
+        f"The service ran on {r['cores']} core(s) shared with the load generator; scaling past that is "
+        "extrapolated by the USL, not measured.")))
+    return checks
+
+
+def summary(report: ScalabilityReport, params: ScalabilityParams) -> dict[str, Any]:
+    """The key numbers for summary.json (the run index and CI)."""
+    from ..params import to_dict
+
+    def fit_dict(fit: Any) -> dict[str, Any] | None:
+        if fit is None:
+            return None
+        return {"sigma": estimate_row(fit.sigma), "kappa": estimate_row(fit.kappa), "lam": estimate_row(fit.lam),
+                "peak_n": estimate_row(fit.peak_n), "peak_throughput_rps": fit.peak_throughput,
+                "r_squared": fit.r_squared, "points": fit.n_points}
+
+    return {
+        "study": "scalability",
+        "verdict": report.verdict,
+        "verdict_reasons": report.verdict_reasons,
+        "parameters": to_dict(params),
+        "cores": report.cores,
+        "slo": {"p95_ms": report.slo.p95_ms, "success": report.slo.success},
+        "configs": report.configs.to_dict(orient="records"),
+        "steps": report.steps.to_dict(orient="records"),
+        "usl": {axis: {"usl": fit_dict(f["usl"]), "amdahl": fit_dict(f["amdahl"]), "levels": f["levels"],
+                       "note": f["note"]} for axis, f in report.usl.items()},
+        "imbalance": report.imbalance.to_dict(orient="records"),
+        "shares": report.shares.to_dict(orient="records"),
+        "first_saturated": report.first_saturated,
+        "documents": report.documents.to_dict(orient="records"),
+        "cost_growth": report.cost,
+        "threads": report.threads.to_dict(orient="records"),
+        "qubits": report.qubits.to_dict(orient="records"),
+        "shots": report.shots.to_dict(orient="records"),
+        "vertical_errors": report.vertical_errors,
+        "findings": report.findings,
+        "reliability": [{"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message}
+                        for c in report.reliability],
+        "requests": int(len(report.records)),
+    }

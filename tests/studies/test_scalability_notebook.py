@@ -1,0 +1,79 @@
+"""The scalability study end to end: papermill runs the notebook with the smoke parameters (embedded services,
+nginx in front of two instances); the recorded numbers must be consistent and the reports rendered."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qrbench.report.execute import run_study
+from qrbench.studies.analysis import REPO_ROOT
+from qrbench.studies.scalability import ScalabilityParams
+
+SMOKE = REPO_ROOT / "parameters" / "smoke" / "scalability.yaml"
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("outputs")
+    return run_study("scalability", parameters={"params_file": str(SMOKE), "progress": False}, out_root=out,
+                     progress=False)
+
+
+@pytest.fixture(scope="module")
+def summary(smoke_run) -> dict:
+    return json.loads((smoke_run / "summary.json").read_text())
+
+
+def test_every_configuration_ran_its_steps(summary):
+    params = ScalabilityParams.from_file(SMOKE)
+    configs = {c["config"]: c for c in summary["configs"]}
+    assert set(configs) == {"workers-1", "instances-1-round_robin", "instances-2-round_robin",
+                            "instances-2-least_conn"}
+    assert all(c["status"] == "ok" for c in configs.values()), configs
+    rates = params.steps.rates()
+    for c in configs.values():
+        assert 1 <= c["steps"] <= len(rates)
+        # The capacity is a measured step (or 0) inside its own interval.
+        assert c["capacity_rps"] in (0.0, *rates)
+        assert float(c["capacity_low"]) <= c["capacity_rps"] <= float(c["capacity_high"])
+    for s in summary["steps"]:
+        assert s["requests"] >= 0.8 * s["rate_rps"] * params.steps.step_s
+        if s["ok"]:
+            assert 0 < s["p50_ms"] <= s["p95_ms"] <= s["p99_ms"]
+
+
+def test_nginx_shares_add_up_and_round_robin_is_even(summary):
+    shares = [s for s in summary["shares"] if s["config"] == "instances-2-round_robin"]
+    assert {s["instance"] for s in shares} == {"instance-0", "instance-1"}
+    by_step: dict[int, float] = {}
+    for s in shares:
+        by_step[s["step"]] = by_step.get(s["step"], 0.0) + s["share"]
+    assert all(abs(v - 1.0) < 1e-9 for v in by_step.values())
+    total = {i: sum(s["requests"] for s in shares if s["instance"] == i) for i in ("instance-0", "instance-1")}
+    assert abs(total["instance-0"] - total["instance-1"]) <= 0.1 * sum(total.values())
+    assert all(0.0 <= s["embedding_hit_rate"] <= 1.0 for s in shares)
+
+
+def test_scaling_fits_and_vertical_tables(summary):
+    # Two instance levels: Amdahl can be fitted, the USL (three parameters) cannot, and the report says why.
+    assert summary["usl"]["instances"]["levels"] == 2
+    assert summary["usl"]["instances"]["usl"] is None and summary["usl"]["instances"]["amdahl"] is not None
+    assert "3 distinct levels" in summary["usl"]["instances"]["note"]
+    assert [d["documents"] for d in summary["documents"]] == [10, 40, 100]
+    assert all(d["rss_peak_mb"] > 100 for d in summary["documents"])
+    assert summary["cost_growth"]["levels"] == 3
+    assert summary["first_saturated"]["config"] == "workers-1"
+    assert any("core" in f for f in summary["findings"])
+    assert summary["verdict"] in {"pass", "warn"}
+
+
+def test_reports_are_rendered(smoke_run):
+    plain = (smoke_run / "scalability.html").read_text()
+    assert "Universal Scalability Law" in plain and "<img" in plain and "run_scalability" not in plain
+    assert "run_scalability" in (smoke_run / "scalability-code.html").read_text()
+    nb = json.loads((smoke_run / "scalability.ipynb").read_text())
+    errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+    assert errors == []
