@@ -30,7 +30,8 @@ def bottlenecks() -> nbformat.NotebookNode:
              "from qrbench.report.runs import write_summary\n"
              "from qrbench.studies.analysis import REPO_ROOT, load_thresholds\n"
              "from qrbench.studies.bottlenecks import BottlenecksParams, run_bottlenecks\n"
-             "from qrbench.studies.bottlenecks_analysis import analyse_bottlenecks, summary, wide_breakdown"),
+             "from qrbench.studies.bottlenecks_analysis import analyse_bottlenecks, summary, under_load_change, "
+             "wide_breakdown"),
         code("# Parameters (papermill overrides these)\n"
              "params_file: str = \"parameters/bottlenecks.yaml\"  # scenario file, relative to the repository root\n"
              "url = None  # str or None: a running service for the HTTP and under-load parts; None starts one\n"
@@ -55,7 +56,7 @@ def bottlenecks() -> nbformat.NotebookNode:
            "below must not be read as the whole story. *fail*: a target is missed on the whole interval. "
            "*insufficient*: this run measured nothing a target can be judged on."),
         code("display(Markdown(f\"### Overall: **{report.verdict.upper()}**\"))\n"
-             "display(Markdown('\\n'.join(f'- {r}' for r in report.verdict_reasons) or 'No reservations.'))\n"
+             "display(Markdown(report.reasons_markdown))\n"
              "plots.verdict_style(report.compliance)"),
         md("## Where a rerank's time goes\nMeans per request (they add up; medians do not). Engine parts are "
            "measured in this process; the parts outside the engine come from the HTTP measurement of the same "
@@ -110,6 +111,9 @@ def bottlenecks() -> nbformat.NotebookNode:
              "    plt.show()\n"
              "else:\n"
              "    display(Markdown(f\"Under-load profile skipped: {report.info.get('under_load', {})}\"))"),
+        md("What changes with concurrency: each activity's share of the busy threads' samples, one user against "
+           "load (percentage points). `gil_held_share` above is the share of the time some thread held the GIL."),
+        code("under_load_change(report.under_load).style.format(precision=3)"),
         code("report.under_load_roles.sort_values(['phase', 'role', 'share'], ascending=[True, True, False])"),
         md("## Optimisation opportunities, ranked\nEach with the time (or memory) it would save per request, "
            "measured here (a difference of two measured configurations, or a part that would go away), where it "

@@ -187,6 +187,11 @@ def load() -> nbformat.NotebookNode:
 
 
 if __name__ == "__main__":
-    for name, build in (("baseline", baseline), ("load", load)):
-        nbformat.write(build(), HERE / f"{name}.ipynb")
+    from make_scalability import scalability  # this folder is on sys.path when run as a script
+
+    for name, build in (("baseline", baseline), ("load", load), ("scalability", scalability)):
+        nb = build()
+        for i, cell in enumerate(nb.cells):
+            cell["id"] = f"{name}-{i:02d}"  # stable ids: regenerating leaves unchanged cells unchanged in git
+        nbformat.write(nb, HERE / f"{name}.ipynb")
         print("wrote", HERE / f"{name}.ipynb")

@@ -1,16 +1,7 @@
-"""Writes notebooks/scalability.ipynb (clean, no outputs). Edit the cells here, then:
-python notebooks/make_scalability.py
-
-The notebook holds calls and plots only; anything with a loop or a function belongs in qrbench.
-(To merge into make_notebooks.py: move `scalability()` there and write it next to the others.)
-"""
-
-from pathlib import Path
+"""The cells of notebooks/scalability.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-HERE = Path(__file__).parent
 
 
 def scalability() -> nbformat.NotebookNode:
@@ -99,8 +90,3 @@ def scalability() -> nbformat.NotebookNode:
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
-
-
-if __name__ == "__main__":
-    nbformat.write(scalability(), HERE / "scalability.ipynb")
-    print("wrote", HERE / "scalability.ipynb")
