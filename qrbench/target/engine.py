@@ -127,7 +127,7 @@ class RerankEngine:
         if todo:
             t0 = time.perf_counter()
             texts = [query] + [candidates[i] for i in todo]
-            vectors, emb_hits = self.embedder.embed(texts, encode=self._batcher and self._batcher.encode)
+            vectors, emb_hits = self.embedder.embed(texts, encode=self._batcher.encode if self._batcher else None)
             embedding_ms = (time.perf_counter() - t0) * 1000
             q_vec, c_vecs = vectors[0], vectors[1:]
             classical[todo] = (c_vecs @ q_vec + 1.0) / 2.0

@@ -1,0 +1,149 @@
+"""Figures and styled tables of the bottlenecks report (matplotlib, pandas Styler)."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+__all__ = ["stacked_breakdown", "overhead_ratios", "aer_vs_exact", "memory_growth", "under_load_profile",
+           "opportunities_chart", "line_table", "COMPONENT_COLOURS"]
+
+COMPONENT_COLOURS = {
+    "embed query": "#1e88e5", "embed documents": "#90caf9", "classical cosine": "#00897b", "encode states": "#8e24aa",
+    "fidelity": "#e53935", "combine": "#fdd835", "unattributed": "#bdbdbd", "parse JSON": "#6d4c41",
+    "validate request": "#a1887f", "rank candidates": "#ffb74d", "serialise response": "#f57c00",
+    "HTTP and framework": "#424242",
+}
+
+
+def stacked_breakdown(request: pd.DataFrame, *, share: bool = False):
+    """One panel per batch size, one bar per method and backend, stacked by component (mean ms, or share)."""
+    sizes = sorted(request["batch_size"].unique())
+    fig, axes = plt.subplots(1, len(sizes), figsize=(3.6 * len(sizes) + 1.5, 4.6), sharey=share, squeeze=False)
+    value = "share" if share else "mean_ms"
+    order = [c for c in COMPONENT_COLOURS if c in set(request["component"])]
+    for ax, n in zip(axes[0], sizes, strict=True):
+        g = request[request["batch_size"] == n]
+        wide = g.pivot_table(index=["method", "backend"], columns="component", values=value, aggfunc="sum")
+        wide = wide.reindex(columns=order).fillna(0.0).clip(lower=0)
+        labels = [f"{m}\n{b}" if m != "classical" else m for m, b in wide.index]
+        bottom = np.zeros(len(wide))
+        for comp in order:
+            ax.bar(labels, wide[comp], bottom=bottom, color=COMPONENT_COLOURS[comp], label=comp, width=0.7)
+            bottom += wide[comp].to_numpy()
+        ax.set_title(f"{n} documents")
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_ylabel("share of the request" if share else "mean time per request (ms)")
+    handles, names = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles[::-1], names[::-1], loc="center right", fontsize=8)
+    fig.suptitle("Where a rerank's time goes (documents cached; negative unattributed shown as 0)")
+    fig.tight_layout(rect=(0, 0, 1 - 1.5 / (3.6 * len(sizes) + 1.5), 1))
+    return fig
+
+
+def overhead_ratios(overhead: pd.DataFrame):
+    """Quantum and hybrid latency over classical (ratio of medians, 95% interval) against batch size."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for (method, backend), g in overhead.groupby(["method", "backend"]):
+        g = g.sort_values("batch_size")
+        low = np.clip(g["median_ratio"] - g["low"], 0, None).replace(np.inf, 0)
+        high = np.clip(g["high"] - g["median_ratio"], 0, None).replace(np.inf, 0)
+        ax.errorbar(g["batch_size"], g["median_ratio"], yerr=[low, high], fmt="-o", capsize=3,
+                    label=f"{method} on {backend}")
+    ax.axhline(1.0, color="grey", ls=":")
+    ax.set_xlabel("documents per rerank")
+    ax.set_ylabel("engine time / classical engine time")
+    ax.set_yscale("log")
+    ax.legend(fontsize=8)
+    ax.set_title("Quantum overhead over the classical path (bars: 95% intervals)")
+    fig.tight_layout()
+    return fig
+
+
+def aer_vs_exact(table: pd.DataFrame):
+    """Left: time of one batched aer call against shots (exact for reference). Right: its shot noise."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
+    for q, g in table.groupby("qubits"):
+        g = g.sort_values("shots")
+        a1.plot(g["shots"], g["aer_ms"], "-o", label=f"aer, {q} qubits")
+        a2.errorbar(g["shots"], g["rmse"], yerr=[g["rmse"] - g["rmse_low"], (g["rmse_high"] - g["rmse"]).clip(0)],
+                    fmt="-o", capsize=3, label=f"measured, {q} qubits")
+        a2.plot(g["shots"], g["expected_sd"], ":", color="grey")
+    if len(table):
+        a1.axhline(float(table["exact_ms"].median()), color="black", ls="--", label="exact (closed form)")
+    a1.set(xscale="log", yscale="log", xlabel="shots", ylabel="ms per batched call",
+           title=f"Cost of the fidelity for {int(table['documents'].median()) if len(table) else 0} documents")
+    a1.legend(fontsize=8)
+    a2.set(xscale="log", yscale="log", xlabel="shots", ylabel="RMSE of the fidelity vs exact",
+           title="Shot noise (dotted: sqrt((1 - F^2) / shots))")
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def memory_growth(memory: pd.DataFrame, *, limit_gb: float | None = None):
+    """Peak RSS and its increment against the documents of one cold rerank; increment per document."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
+    a1.plot(memory["documents"], memory["peak_mib"] * 2**20 / 1e9, "-o", label="peak RSS")
+    a1.plot(memory["documents"], memory["before_mib"] * 2**20 / 1e9, "--", color="grey", label="RSS before")
+    if limit_gb:
+        a1.axhline(limit_gb, color="#b00020", ls="--", label=f"PRD limit {limit_gb:g} GB (100 documents)")
+    a1.set(xscale="log", xlabel="documents in one rerank (cold)", ylabel="GB", title="Peak memory of the process")
+    a1.set_ylim(bottom=0)
+    a1.legend(fontsize=8)
+    a2.bar(memory["documents"].astype(str), memory["per_document_kib"], color="#90caf9")
+    a2.set(xlabel="documents in one rerank", ylabel="KiB of peak increment per document",
+           title="Increment per document (falls when activations are bounded by the batch)")
+    fig.tight_layout()
+    return fig
+
+
+def under_load_profile(shares: pd.DataFrame, *, active: bool = True):
+    """Share of samples per activity: one bar per phase and sampler (all threads, or the GIL holder); with
+    `active`, of the samples of threads that were not idle."""
+    value = "active_share" if active else "share"
+    wide = shares.pivot_table(index=["phase", "sampler"], columns="activity", values=value, aggfunc="sum").fillna(0)
+    wide = wide[wide.sum().sort_values(ascending=False).index]
+    fig, ax = plt.subplots(figsize=(11, 0.8 + 0.7 * len(wide)))
+    left = np.zeros(len(wide))
+    colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(wide.columns), 2)))
+    labels = [f"{p} ({s})" for p, s in wide.index]
+    for colour, col in zip(colours, wide.columns, strict=False):
+        ax.barh(labels, wide[col], left=left, color=colour, label=col)
+        left += wide[col].to_numpy()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of py-spy samples" + (" of threads not idle" if active else ""))
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
+    ax.set_title("What the service's threads do: one user against load")
+    fig.tight_layout()
+    return fig
+
+
+def opportunities_chart(opportunities: pd.DataFrame):
+    """Time each opportunity would save per request (95% interval where there is one), coloured by where it lives."""
+    t = opportunities[opportunities["kind"] == "time"].iloc[::-1]
+    colours = {"service code": "#2e7d32", "service setting": "#66bb6a", "service design": "#a5d6a7",
+               "design choice": "#ffb74d", "dependency": "#9e9e9e", "runtime": "#bdbdbd"}
+    c = [next((v for k, v in colours.items() if str(w).startswith(k)), "#e0e0e0") for w in t["lives_in"]]
+    fig, ax = plt.subplots(figsize=(10, 0.6 + 0.38 * max(len(t), 1)))
+    low = (t["saving_ms"] - t["saving_low"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
+    high = (t["saving_high"] - t["saving_ms"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
+    ax.barh(t["opportunity"], t["saving_ms"].clip(lower=1e-3), xerr=[low, high], color=c, capsize=2)
+    ax.set_xscale("log")
+    ax.set_xlabel("time saved per request (ms, log scale; bars: 95% intervals)")
+    handles = [plt.Rectangle((0, 0), 1, 1, color=v) for v in colours.values()]
+    ax.legend(handles, list(colours), fontsize=7, loc="lower right")
+    ax.set_title("Optimisation opportunities, ranked")
+    fig.tight_layout()
+    return fig
+
+
+def line_table(lines: pd.DataFrame, *, path: str | None = None, top: int = 15):
+    """The `top` most expensive lines (of one path) as a Styler, with a bar on the function share."""
+    t = lines if path is None else lines[lines["path"] == path]
+    t = t.sort_values("time_ms", ascending=False).head(top)
+    cols = ["function", "file", "line", "hits", "time_ms", "per_hit_us", "share", "share_of_run", "source"]
+    return (t[cols].style.format({"time_ms": "{:.2f}", "per_hit_us": "{:.1f}", "share": "{:.1%}",
+                                  "share_of_run": "{:.1%}"})
+            .bar(subset=["share"], color="#ffcc80", vmin=0, vmax=1).hide(axis="index"))

@@ -1,0 +1,525 @@
+"""The bottlenecks study: where the time and the memory of a rerank go, and what fixing each part would gain.
+
+In this process, through the engine's public pieces (qrbench.profile): the component breakdown swept over
+batch size, method, backend, qubits, shots and torch threads; one-off costs; the shot noise the aer
+backend trades for its time; line profiles of the quantum path and the classical fallback; memory per
+document count, line by line, by allocation site, and garbage-collection pauses; cProfile call trees of a
+cold and a warm rerank. Against the running service: what a request costs outside the engine (HTTP,
+framework, parsing, validation, JSON), and py-spy stack samples with one user and under load.
+
+`BottlenecksParams.from_file` validates a parameter file; `run_bottlenecks` measures into a run folder;
+`bottlenecks_analysis.analyse_bottlenecks` turns the folder into tables, opportunities and a verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ParameterError
+from ..load import ClosedModel, run_load
+from ..load.data import DataManager
+from ..monitor import ProcessSampler, calibration_timings
+from ..params import build, load_yaml, to_dict
+from .target import TargetParams, open_target
+
+__all__ = ["BottlenecksParams", "run_bottlenecks", "FILES"]
+
+Method = Literal["classical", "quantum", "hybrid"]
+Backend = Literal["exact", "aer"]
+Documents = Literal["cached", "cold"]
+
+# What run_bottlenecks writes into the run folder (parquet unless said otherwise).
+FILES = {
+    "components": "components.parquet", "cold_start": "cold_start.parquet", "shots": "shots.parquet",
+    "http": "http.parquet", "codec": "codec.parquet", "lines": "lines.parquet", "memory": "memory.parquet",
+    "memory_lines": "memory_lines.parquet", "allocations": "allocations.parquet", "gc": "gc.parquet",
+    "calls": "calls.parquet", "call_functions": "call_functions.parquet", "stacks": "stacks.parquet",
+    "server": "server.parquet", "info": "info.json",
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GridParams:
+    """One grid of breakdown scenarios: every combination of the lists (see qrbench.profile.scenario_grid)."""
+
+    batch_sizes: tuple[int, ...] = (50,)
+    methods: tuple[Method, ...] = ("hybrid",)
+    backends: tuple[Backend, ...] = ("exact",)
+    qubits: tuple[int, ...] = (4,)
+    shots: tuple[int, ...] = (1024,)
+    torch_threads: tuple[int | None, ...] = (None,)  # null: torch's default (one per core)
+    documents: tuple[Documents, ...] = ("cached",)
+    aer_threads: tuple[int, ...] = (1,)  # 0: Aer's default threads, the path before the bottlenecks fix
+    fallback: bool = False  # the quantum backend fails and the classical fallback answers
+
+
+def _default_grids() -> tuple[GridParams, ...]:
+    return (
+        GridParams(batch_sizes=(10, 25, 50, 100), methods=("classical", "quantum", "hybrid"),
+                   backends=("exact", "aer")),
+        GridParams(methods=("quantum",), backends=("aer",), qubits=(2, 3, 4), shots=(256, 1024, 8192)),
+        GridParams(batch_sizes=(10, 25, 50, 100), documents=("cold",)),
+        GridParams(torch_threads=(1, 2), documents=("cached", "cold")),
+        GridParams(methods=("quantum",), backends=("aer",), aer_threads=(0, 1)),
+        GridParams(methods=("hybrid",), backends=("aer",), fallback=True),
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BreakdownParams:
+    repeats: int = 20  # per scenario with cached documents
+    cold_repeats: int = 3  # per scenario with cold documents (a cold forward pass of 100 documents takes seconds)
+    inputs: int = 8  # distinct queries (with their candidates), cycled over the repeats
+    grids: tuple[GridParams, ...] = field(default_factory=_default_grids)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ColdStartParams:
+    qubits: tuple[int, ...] = (2, 3, 4)
+    repeats: int = 3
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShotParams:
+    qubits: tuple[int, ...] = (2, 3, 4)
+    shots: tuple[int, ...] = (256, 1024, 8192)
+    inputs: int = 6
+    batch_size: int = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HttpParams:
+    batch_sizes: tuple[int, ...] = (10, 25, 50, 100)
+    methods: tuple[Method, ...] = ("classical", "hybrid")
+    iterations: int = 20  # requests per batch size and method, documents cached (sent once before)
+    codec_repeats: int = 20
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LineParams:
+    batch_size: int = 50
+    repeats: int = 5
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MemoryParams:
+    document_counts: tuple[int, ...] = (25, 50, 75, 100, 1000)
+    method: Method = "hybrid"
+    cold: bool = True  # every document through the model (cleared caches), as for new documents
+    line_documents: int = 50  # documents of the line-by-line memory profile (one cold rerank)
+    tracemalloc_requests: int = 30  # reranks of new request bodies whose retained allocations are traced
+    tracemalloc_top: int = 15
+    gc_requests: int = 100  # reranks during which garbage collections are timed
+    batch_size: int = 50  # documents per rerank of the tracemalloc and gc workloads
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CallParams:
+    batch_size: int = 50
+    method: Method = "hybrid"
+    backend: Backend = "aer"
+    min_share: float = 0.01  # tree nodes below this share of the call are left out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnderLoadParams:
+    enabled: bool = True
+    single_user_s: float = 30.0  # one user, back to back: the reference profile
+    users: int = 16  # closed-model users of the load phase
+    load_s: float = 60.0
+    rate_hz: int = 100  # py-spy samples per second per thread
+    profile: str = "rag_interactive"  # user profile of data/user_behavior_patterns.json giving the request mix
+    pool_size: int = 150  # requests, cycled
+    warmup: bool = True  # send the pool once before sampling, so both phases find its documents cached
+    # (every request of the phases carries a new query, so the similarity cache never answers it)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpportunityParams:
+    # Requests per second at which savings are also stated (CPU-seconds saved per second = cores freed).
+    # normal: 50 users and peak: 200 users of the load study, with rag_interactive's mean think time
+    # (2.75 s); the PRD's throughput target is 100 requests per second.
+    rates_rps: dict[str, float] = field(default_factory=lambda: {"normal (50 users)": 18.0,
+                                                                 "peak (200 users)": 73.0, "PRD target": 100.0})
+    reference_batch: int = 50  # documents per request the savings are stated for
+    min_saving_ms: float = 0.05  # opportunities saving less per request are left out of the ranking
+
+
+def _default_target() -> TargetParams:
+    return TargetParams(backend="aer")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BottlenecksParams:
+    seed: int = 0
+    confidence: float = 0.95
+    thresholds_file: str = "parameters/thresholds.yaml"
+    max_unattributed_share: float = 0.15  # components explain the total when |unattributed| / total is below this
+    request_timeout_s: float = 120.0
+    torch_threads: int | None = None  # intra-op threads of the in-process embedder (null: the service's default)
+    target: TargetParams = field(default_factory=_default_target)
+    breakdown: BreakdownParams = field(default_factory=BreakdownParams)
+    cold_start: ColdStartParams = field(default_factory=ColdStartParams)
+    shots: ShotParams = field(default_factory=ShotParams)
+    http: HttpParams = field(default_factory=HttpParams)
+    lines: LineParams = field(default_factory=LineParams)
+    memory: MemoryParams = field(default_factory=MemoryParams)
+    calls: CallParams = field(default_factory=CallParams)
+    under_load: UnderLoadParams = field(default_factory=UnderLoadParams)
+    opportunities: OpportunityParams = field(default_factory=OpportunityParams)
+
+    def __post_init__(self) -> None:
+        sizes = [n for g in self.breakdown.grids for n in g.batch_sizes] + list(self.http.batch_sizes) + [
+            self.lines.batch_size, self.shots.batch_size, self.calls.batch_size, self.memory.batch_size,
+            self.memory.line_documents, self.opportunities.reference_batch]
+        checks = [
+            ("breakdown.repeats", self.breakdown.repeats >= 1, "at least 1"),
+            ("breakdown.cold_repeats", self.breakdown.cold_repeats >= 1, "at least 1"),
+            ("breakdown.inputs", self.breakdown.inputs >= 1, "at least 1"),
+            ("breakdown.grids", len(self.breakdown.grids) >= 1, "at least one grid"),
+            ("batch sizes", all(1 <= n <= 100 for n in sizes), "each 1 to 100"),
+            ("qubits", all(q in (2, 3, 4) for q in [*self.cold_start.qubits, *self.shots.qubits,
+                                                     *(q for g in self.breakdown.grids for q in g.qubits)]),
+             "2, 3 or 4"),
+            ("shots", all(1 <= s <= 1_000_000 for s in [*self.shots.shots,
+                                                         *(s for g in self.breakdown.grids for s in g.shots)]),
+             "1 to 1,000,000"),
+            ("memory.document_counts", all(1 <= n <= 1000 for n in self.memory.document_counts), "each 1 to 1000"),
+            ("http.iterations", self.http.iterations >= 1, "at least 1"),
+            ("lines.repeats", self.lines.repeats >= 1, "at least 1"),
+            ("under_load.users", self.under_load.users >= 1, "at least 1"),
+            ("under_load.single_user_s", self.under_load.single_user_s > 0, "a positive number of seconds"),
+            ("under_load.load_s", self.under_load.load_s > 0, "a positive number of seconds"),
+            ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
+            ("torch_threads", self.torch_threads is None or self.torch_threads >= 1, "1 or more, or null"),
+            ("max_unattributed_share", 0 < self.max_unattributed_share < 1, "between 0 and 1"),
+            ("opportunities.rates_rps", all(r > 0 for r in self.opportunities.rates_rps.values()), "positive rates"),
+        ]
+        for key, ok, valid in checks:
+            if not ok:
+                raise ParameterError(f"{key} is invalid; it must be {valid}.")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> BottlenecksParams:
+        return build(cls, load_yaml(path), where=str(path))
+
+
+# ------------------------------------------------------------------------------------------- inputs
+
+
+def _inputs(data: DataManager, rng: np.random.Generator, count: int, n: int, method: str = "hybrid"):
+    from ..profile import RerankInput
+
+    out = []
+    for _ in range(count):
+        payload = json.loads(data.rerank(n, method, rng=rng, kind="bottlenecks").body)
+        out.append(RerankInput(payload["query"], tuple(payload["candidates"])))
+    return out
+
+
+def _scenarios(params: BottlenecksParams):
+    from ..profile import scenario_grid
+
+    out: dict = {}
+    for g in params.breakdown.grids:
+        for sc in scenario_grid(batch_sizes=g.batch_sizes, methods=g.methods, backends=g.backends, qubits=g.qubits,
+                                shots=g.shots, torch_threads=g.torch_threads, documents=g.documents,
+                                settings=[(("aer_threads", a),) if a != 1 else () for a in g.aer_threads],
+                                fallback=g.fallback):
+            out[sc] = None
+    return list(out)
+
+
+def _bodies(data: DataManager, rng: np.random.Generator, n: int, method: str, count: int, tag: str) -> list[bytes]:
+    """`count` rerank bodies with new queries and the same documents (cached after the first)."""
+    payload = json.loads(data.rerank(n, method, rng=rng, kind="bottlenecks").body)
+    return [json.dumps({**payload, "query": f"{payload['query']} [{tag}{i}]"}).encode() for i in range(count)]
+
+
+def _string_end(body: bytes, start: int) -> int:
+    """Index of the quote that closes the JSON string starting at `start` (escaped quotes skipped)."""
+    i = start
+    while True:
+        j = body.index(b'"', i)
+        backslashes = len(body[:j]) - len(body[:j].rstrip(b"\\"))
+        if backslashes % 2 == 0:
+            return j
+        i = j + 1
+
+
+class _NewQueries:
+    """The pool's requests with a new query each time (production queries are unique; documents recur), so
+    no request is answered from the similarity cache. Callable like the driver's request sources."""
+
+    def __init__(self, pool, phase: str) -> None:
+        self.pool = pool
+        self.phase = phase
+        self.n = 0
+
+    def __call__(self):
+        from ..load import RequestSpec
+
+        spec = self.pool()
+        self.n += 1
+        tag = f" [{self.phase}{self.n}]".encode()
+        body = spec.body
+        for key in (b'"query":"', b'"text1":"'):
+            at = body.find(key)
+            if at >= 0:
+                end = _string_end(body, at + len(key))
+                body = body[:end] + tag + body[end:]
+                break
+        return RequestSpec(kind=spec.kind, endpoint=spec.endpoint, method=spec.method,
+                           n_candidates=spec.n_candidates, body=body)
+
+
+# -------------------------------------------------------------------------------------------- stages
+
+
+def run_bottlenecks(params: BottlenecksParams, run_dir: str | Path, *, url: str | None = None,
+                    progress: bool = True) -> Path:
+    """Measure every part of the study into run_dir; returns run_dir. Each part's file is written as soon as
+    it is measured, so a study that fails half-way keeps what it measured."""
+    import torch
+
+    from .. import profile
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    data = DataManager.from_dir(seed=params.seed)
+    rng = np.random.default_rng(params.seed)
+    info: dict = {"parameters": to_dict(params), "cores": os.cpu_count(), "torch_default_threads":
+                  torch.get_num_threads(), "py_spy": profile.py_spy_available(),
+                  "calibration_before_s": calibration_timings().tolist()}
+
+    def save(name: str, frame: pd.DataFrame) -> None:
+        frame.to_parquet(run_dir / FILES[name])
+
+    def note(key: str, value) -> None:
+        info[key] = value
+        (run_dir / FILES["info"]).write_text(json.dumps(info, indent=1, default=str))
+
+    note("started_unix", time.time())
+    from ..target import EngineSettings
+
+    # The service's default torch threads unless told otherwise, so default-configuration scenarios are the service's.
+    threads = params.torch_threads if params.torch_threads is not None else EngineSettings().torch_threads
+    embedder, loading = profile.load_embedder(torch_threads=threads)
+    cold = profile.measure_cold_start(qubits=params.cold_start.qubits, repeats=params.cold_start.repeats)
+    save("cold_start", pd.concat([loading, cold], ignore_index=True))
+
+    b = params.breakdown
+    scenarios = _scenarios(params)
+    biggest = max(sc.batch_size for sc in scenarios)
+    inputs = _inputs(data, rng, b.inputs, biggest)
+    save("components", profile.measure_components(scenarios, inputs, embedder=embedder, repeats=b.repeats,
+                                                  cold_repeats=b.cold_repeats, progress=progress))
+    note("breakdown_done_unix", time.time())
+
+    s = params.shots
+    save("shots", profile.shot_noise(_inputs(data, rng, s.inputs, s.batch_size), embedder=embedder, qubits=s.qubits,
+                                     shots=s.shots, batch_size=s.batch_size, aer_threads=params.target.aer_threads))
+
+    _lines(params, data, rng, embedder, run_dir)
+    _memory(params, data, rng, embedder, run_dir, note)
+    _calls(params, data, rng, embedder, run_dir)
+    note("in_process_done_unix", time.time())
+    del embedder
+
+    with open_target(params.target, url=url, log_dir=run_dir) as target:
+        note("target", {"url": target.url, "embedded": target.embedded, "pid": target.pid})
+        _http(params, data, rng, target, run_dir)
+        if params.under_load.enabled:
+            _under_load(params, data, target, run_dir, progress, note)
+    note("calibration_after_s", calibration_timings().tolist())
+    note("finished_unix", time.time())
+    return run_dir
+
+
+def _engine(params: BottlenecksParams, embedder, *, backend: str | None = None):
+    from ..target import EngineSettings, RerankEngine
+
+    t = params.target
+    settings = EngineSettings(backend=backend or t.backend, qubits=t.qubits, shots=t.shots, aer_threads=t.aer_threads)
+    engine = RerankEngine(settings, embedder=embedder)
+    engine.warm_up()
+    return engine
+
+
+def _lines(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> None:
+    from .. import profile
+    from ..target.fidelity import AerSwapTest
+
+    p = params.lines
+    x = _inputs(data, rng, 1, p.batch_size)[0]
+    docs = list(x.candidates)
+    embedder.embed(docs)
+    exact = _engine(params, embedder, backend="exact")
+    aer = AerSwapTest(qubits=params.target.qubits, shots=params.target.shots, threads=params.target.aer_threads)
+    aer.warm_up()
+    counter = iter(range(10**9))
+
+    def quantum_path() -> None:
+        # New query each time (as in production); documents cached. The aer backend runs in the engine's
+        # quantum thread, which line_profiler does not trace, so it is called here directly.
+        i = next(counter)
+        exact.score(f"{x.query} [l{i}]", docs, "hybrid")
+        vectors, _ = embedder.embed([x.query, *docs])
+        states = exact.projection.encode(vectors, params.target.qubits)
+        aer.fidelity(states[0], states[1:], seed=i)
+
+    def fallback_path() -> None:
+        exact.quantum_fault = RuntimeError("injected by the bottlenecks study")
+        try:
+            exact.score(f"{x.query} [f{next(counter)}]", docs, "hybrid")
+        finally:
+            exact.quantum_fault = None
+
+    frames = []
+    for name, functions, workload in (("quantum path", profile.QUANTUM_PATH, quantum_path),
+                                      ("classical fallback", profile.CLASSICAL_FALLBACK, fallback_path)):
+        t = profile.line_profile(functions, workload, repeats=p.repeats)
+        t.insert(0, "path", name)
+        frames.append(t)
+    exact.close()
+    pd.concat(frames, ignore_index=True).to_parquet(run_dir / FILES["lines"])
+
+
+def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note) -> None:
+    from .. import profile
+    from ..target.embedding import Embedder
+    from ..target.engine import RerankEngine
+
+    m = params.memory
+    engine = _engine(params, embedder, backend="exact")
+    big = _inputs(data, rng, 1, max(m.document_counts))[0]
+    frame = profile.memory_by_documents(engine, big.query, big.candidates, m.document_counts, method=m.method,
+                                        cold=m.cold)
+    frame.to_parquet(run_dir / FILES["memory"])
+    x = _inputs(data, rng, 1, m.line_documents)[0]
+    engine.embedder.cache.clear()
+    lines = profile.line_memory((RerankEngine.score, Embedder.embed, Embedder.encode_uncached),
+                                lambda: engine.score(f"{x.query} [lm]", list(x.candidates), m.method))
+    lines.to_parquet(run_dir / FILES["memory_lines"])
+
+    # Request bodies parsed per request, as the service does: what the caches keep pins those strings.
+    bodies = _bodies(data, rng, m.batch_size, m.method, m.tracemalloc_requests, "tm")
+    engine.score(json.loads(bodies[0])["query"] + " [warm]", json.loads(bodies[0])["candidates"], m.method)
+
+    def traced() -> None:
+        for body in bodies:
+            payload = json.loads(body)
+            engine.score(payload["query"], payload["candidates"], m.method)
+
+    sites, totals = profile.allocation_sites(traced, top=m.tracemalloc_top)
+    sites.to_parquet(run_dir / FILES["allocations"])
+    note("tracemalloc", {**totals, "requests": m.tracemalloc_requests,
+                         "similarity_cache_entries": len(engine.similarity_cache),
+                         "embedding_cache_entries": len(engine.embedder.cache)})
+    gc_bodies = _bodies(data, rng, m.batch_size, m.method, m.gc_requests, "gc")
+    t0 = time.perf_counter()
+
+    def many() -> None:
+        for body in gc_bodies:
+            payload = json.loads(body)
+            engine.score(payload["query"], payload["candidates"], m.method)
+
+    pauses = profile.gc_pauses(many)
+    note("gc", {"requests": m.gc_requests, "seconds": time.perf_counter() - t0})
+    pauses.to_parquet(run_dir / FILES["gc"])
+    engine.close()
+
+
+def _calls(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> None:
+    from .. import profile
+    from ..target import EngineSettings, RerankEngine
+
+    c, t = params.calls, params.target
+    x = _inputs(data, rng, 1, c.batch_size)[0]
+    docs = list(x.candidates)
+    settings = EngineSettings(backend=c.backend, qubits=t.qubits, shots=t.shots, aer_threads=t.aer_threads)
+    # Cold: a new engine (its circuit not yet built) and documents never seen; warm: the same again, new query.
+    embedder.cache.clear()
+    engine = RerankEngine(settings, embedder=embedder)
+    trees, functions = [], []
+    for name, call in (("cold", lambda: engine.score(f"{x.query} [cold]", docs, c.method)),
+                       ("warm", lambda: engine.score(f"{x.query} [warm]", docs, c.method))):
+        prof = profile.call_profile(call, min_share=c.min_share)
+        trees.append(prof.tree.assign(call=name, wall_ms=prof.wall_ms))
+        functions.append(prof.functions.assign(call=name))
+    engine.close()
+    pd.concat(trees, ignore_index=True).to_parquet(run_dir / FILES["calls"])
+    pd.concat(functions, ignore_index=True).to_parquet(run_dir / FILES["call_functions"])
+
+
+def _http(params: BottlenecksParams, data, rng, target, run_dir: Path) -> None:
+    from .. import profile
+
+    h = params.http
+    frames, pairs = [], []
+    for n in h.batch_sizes:
+        for method in h.methods:
+            bodies = _bodies(data, rng, n, method, h.iterations + 1, f"h{n}{method[0]}")
+            # The first request embeds the documents; the rest find them cached, as recurring RAG chunks.
+            frame = profile.measure_http(target.url, bodies, headers=target.headers,
+                                         timeout_s=params.request_timeout_s).iloc[1:]
+            ok = frame[frame["status"] == 200]
+            pairs += [(bodies[int(i)], bytes(r)) for i, r in zip(ok["request"].head(3), ok["response"].head(3),
+                                                                  strict=True)]
+            frames.append(frame.drop(columns=["response"]))
+    pd.concat(frames, ignore_index=True).to_parquet(run_dir / FILES["http"])
+    profile.measure_codec(pairs, repeats=h.codec_repeats, seed=params.seed).to_parquet(run_dir / FILES["codec"])
+
+
+def _under_load(params: BottlenecksParams, data: DataManager, target, run_dir: Path, progress: bool, note) -> None:
+    from .. import profile
+
+    u = params.under_load
+    if not profile.py_spy_available():
+        note("under_load", {"skipped": "py-spy is not installed (pip install py-spy)"})
+        return
+    if target.pid is None:
+        note("under_load", {"skipped": "the target does not run on this machine: py-spy cannot attach to it"})
+        return
+    if u.profile not in data.profiles:
+        raise ParameterError(f"under_load.profile is {u.profile!r}; the profiles are {', '.join(data.profiles)}.")
+    user = data.profiles[u.profile]
+    pool = data.mix_sampler(user.kind_weights, user.method_weights, seed=params.seed, pool_size=u.pool_size)
+    stacks, server, results = [], [], {}
+    if u.warmup:
+        warm = run_load(target.url, pool, ClosedModel(users=u.users, iterations=max(1, -(-u.pool_size // u.users))),
+                        out_dir=run_dir / "under_load_warmup", stage="warm-up", timeout_s=params.request_timeout_s,
+                        progress=progress, headers=target.headers, allow_remote=True)
+        results["warm-up"] = warm.to_dict()
+    for phase, users, seconds in (("single user", 1, u.single_user_s), ("under load", u.users, u.load_s)):
+        samplers = [profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=True, out_dir=run_dir / "pyspy"),
+                    profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=False, gil=True,
+                                         out_dir=run_dir / "pyspy")]
+        monitor = ProcessSampler(target.pid, interval_s=0.5).start()
+        for s in samplers:
+            s.start()
+        try:
+            result = run_load(target.url, _NewQueries(pool, phase[0]),
+                              ClosedModel(users=users, duration_s=seconds, max_requests=100_000),
+                              out_dir=run_dir / "under_load" / phase.replace(" ", "_"), stage=phase,
+                              timeout_s=params.request_timeout_s, progress=progress, headers=target.headers,
+                              allow_remote=True)
+        finally:
+            frames = [s.stop() for s in samplers]
+            monitor.stop()
+        for sampler_name, frame in zip(("all threads", "GIL holder"), frames, strict=True):
+            # Classified now: a wait on a lock is told by the source line, which later edits could move.
+            stacks.append(profile.classify_stacks(frame).assign(phase=phase, sampler=sampler_name))
+        server.append(monitor.frame().assign(phase=phase))
+        results[phase] = result.to_dict()
+    pd.concat(stacks, ignore_index=True).to_parquet(run_dir / FILES["stacks"])
+    pd.concat(server, ignore_index=True).to_parquet(run_dir / FILES["server"])
+    note("under_load", {"runs": results, "rate_hz": u.rate_hz})

@@ -1,0 +1,39 @@
+"""The bottlenecks notebook runs through papermill with the smoke parameters and records its numbers."""
+
+from __future__ import annotations
+
+import ast
+import json
+
+import nbformat
+
+from qrbench.report.execute import NOTEBOOKS_DIR, run_study
+from qrbench.studies.analysis import REPO_ROOT
+
+LOGIC = (ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.comprehension)
+
+
+def test_notebook_is_committed_clean_and_thin():
+    nb = nbformat.read(NOTEBOOKS_DIR / "bottlenecks.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[1].metadata.get("tags", [])
+    assert "BottlenecksParams.from_file" in code[2].source  # the validation cell follows the parameters
+    assert "write_summary" in code[-1].source
+    for cell in code:
+        assert not cell.get("outputs") and cell.get("execution_count") is None
+        loops = [n for n in ast.walk(ast.parse(cell.source)) if isinstance(n, LOGIC)]
+        assert not loops, cell.source
+
+
+def test_smoke_run_records_its_numbers(tmp_path):
+    run_dir = run_study("bottlenecks", parameters={
+        "params_file": str(REPO_ROOT / "parameters" / "smoke" / "bottlenecks.yaml"), "url": None,
+        "baseline_run": None, "progress": False}, out_root=tmp_path, progress=False)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["study"] == "bottlenecks"
+    assert summary["verdict"] in ("pass", "warn", "fail", "insufficient")
+    assert summary["scenarios"] >= 10
+    assert summary["max_unattributed_share"] is not None
+    assert summary["top_opportunities"]
+    assert {r["phase"] for r in summary["load_runs"]} <= {"single user", "under load"}
+    assert (run_dir / "bottlenecks.html").is_file() and (run_dir / "bottlenecks-code.html").is_file()
