@@ -1,16 +1,7 @@
-"""Writes notebooks/bottlenecks.ipynb (clean, no outputs). Edit the cells here, then:
-python notebooks/make_bottlenecks.py
-
-The notebook holds calls and plots only; anything with a loop or a function belongs in qrbench.
-(To merge into make_notebooks.py: move `bottlenecks()` there and write it next to the baseline.)
-"""
-
-from pathlib import Path
+"""The cells of notebooks/bottlenecks.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-HERE = Path(__file__).parent
 
 
 def bottlenecks() -> nbformat.NotebookNode:
@@ -129,8 +120,3 @@ def bottlenecks() -> nbformat.NotebookNode:
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb
-
-
-if __name__ == "__main__":
-    nbformat.write(bottlenecks(), HERE / "bottlenecks.ipynb")
-    print("wrote", HERE / "bottlenecks.ipynb")

@@ -187,9 +187,12 @@ def load() -> nbformat.NotebookNode:
 
 
 if __name__ == "__main__":
-    from make_scalability import scalability  # this folder is on sys.path when run as a script
+    # This folder is on sys.path when the file runs as a script.
+    from make_bottlenecks import bottlenecks
+    from make_scalability import scalability
 
-    for name, build in (("baseline", baseline), ("load", load), ("scalability", scalability)):
+    builders = (("baseline", baseline), ("load", load), ("bottlenecks", bottlenecks), ("scalability", scalability))
+    for name, build in builders:
         nb = build()
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"{name}-{i:02d}"  # stable ids: regenerating leaves unchanged cells unchanged in git
