@@ -34,6 +34,7 @@ from qrbench.load.records import (
     finalize_run,
     load_records,
     load_run_info,
+    response_outcome,
     write_run_info,
 )
 from qrbench.load.request import ENDPOINTS, RequestSpec
@@ -87,6 +88,7 @@ __all__ = [
     "load_records",
     "load_run_info",
     "write_run_info",
+    "response_outcome",
     # safety.py
     "check_target",
     # transport.py

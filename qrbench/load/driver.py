@@ -12,7 +12,6 @@ re-raises KeyboardInterrupt. Requests cut short by the interrupt are not recorde
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import multiprocessing as mp
 import os
@@ -32,7 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qrbench.errors import ParameterError, RunError
-from qrbench.load.records import RecordWriter, finalize_run, load_records, write_run_info
+from qrbench.load.records import RecordWriter, finalize_run, load_records, response_outcome, write_run_info
 from qrbench.load.request import RequestSpec
 from qrbench.load.safety import check_target
 from qrbench.load.transport import TRANSPORTS, make_transport
@@ -164,14 +163,6 @@ def _split(total: int, parts: int, index: int) -> int:
     return total // parts + (1 if index < total % parts else 0)
 
 
-def _is_fallback(doc: dict[str, Any]) -> bool:
-    for key in ("query_metadata", "computation_details"):
-        meta = doc.get(key)
-        if isinstance(meta, dict) and meta.get("classical_fallback") is True:
-            return True
-    return False
-
-
 class _Engine:
     """One process's request loop. Counters are plain ints: only the loop thread writes them."""
 
@@ -203,31 +194,10 @@ class _Engine:
         status, payload, error = await self._post(spec.endpoint, spec.body)  # type: ignore[misc]
         t_end = time.perf_counter()
         self.in_flight -= 1
-        ok = False
-        server_ms = _NAN
-        fallback = False
-        if not error:
-            if 200 <= status < 300:
-                try:
-                    doc = json.loads(payload)
-                except ValueError:
-                    doc = None
-                if isinstance(doc, dict):
-                    ok = True
-                    value = doc.get("computation_time_ms")
-                    if isinstance(value, int | float) and not isinstance(value, bool):
-                        server_ms = float(value)
-                    fallback = _is_fallback(doc)
-                else:
-                    error = "bad_body"
-            elif status == 503:
-                error = "http_503"
-            elif status >= 500:
-                error = "http_5xx"
-            elif status >= 400:
-                error = "http_4xx"
-            else:
-                error = "other"
+        if error:
+            ok, server_ms, fallback = False, _NAN, False
+        else:
+            ok, error, server_ms, fallback = response_outcome(status, payload)
         self.n_done += 1
         if not ok:
             self.n_errors += 1

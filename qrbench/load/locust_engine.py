@@ -52,7 +52,7 @@ from tqdm.auto import tqdm
 
 from qrbench.errors import ParameterError, RunError
 from qrbench.load.driver import RunResult, _check_common, _model_settings, _new_run_dir, _summarize, _WorkerStats
-from qrbench.load.records import finalize_run, load_run_info, write_run_info
+from qrbench.load.records import finalize_run, load_run_info, response_outcome, write_run_info
 from qrbench.load.request import RequestSpec
 from qrbench.load.safety import check_target
 from qrbench.load.workload import ClosedModel, OpenModel
@@ -160,14 +160,6 @@ def classify_exception(exc: BaseException | None) -> str:
     return "other"
 
 
-def _is_fallback(doc: Mapping[str, Any]) -> bool:
-    for key in ("query_metadata", "computation_details"):
-        meta = doc.get(key)
-        if isinstance(meta, dict) and meta.get("classical_fallback") is True:
-            return True
-    return False
-
-
 def make_record(
     *,
     seq: int,
@@ -187,30 +179,10 @@ def make_record(
     Times in seconds on the caller's clock; latency_ms counts from t_intended, service_ms from t_start.
     ok means a 2xx answer whose body is a JSON object, as in the native driver.
     """
-    ok, server_ms, fallback, error = False, _NAN, False, ""
     if status == 0:
-        error = classify_exception(exception)
-    elif 200 <= status < 300:
-        try:
-            doc = json.loads(body or b"")
-        except ValueError:
-            doc = None
-        if isinstance(doc, dict):
-            ok = True
-            value = doc.get("computation_time_ms")
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                server_ms = float(value)
-            fallback = _is_fallback(doc)
-        else:
-            error = "bad_body"
-    elif status == 503:
-        error = "http_503"
-    elif status >= 500:
-        error = "http_5xx"
-    elif status >= 400:
-        error = "http_4xx"
+        ok, error, server_ms, fallback = False, classify_exception(exception), _NAN, False
     else:
-        error = "other"
+        ok, error, server_ms, fallback = response_outcome(status, body or b"")
     return [
         seq, worker, user, stage, spec.kind, spec.endpoint, spec.method, spec.n_candidates, t_intended, t_start,
         t_end, (t_end - t_intended) * 1000.0, (t_end - t_start) * 1000.0, status, ok, error, len(spec.body),

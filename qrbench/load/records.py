@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import shutil
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ __all__ = [
     "load_records",
     "load_run_info",
     "write_run_info",
+    "response_outcome",
 ]
 
 RECORD_SCHEMA = pa.schema(
@@ -239,3 +241,35 @@ def load_run_info(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
         raise RunError(f"The run folder {Path(run_dir)} has no {_RUN_INFO}; is it a qrbench run?") from exc
     except json.JSONDecodeError as exc:
         raise RunError(f"The run file {path} is not valid JSON ({exc}).") from exc
+
+
+def _is_fallback(doc: Mapping[str, Any]) -> bool:
+    for key in ("query_metadata", "computation_details"):
+        meta = doc.get(key)
+        if isinstance(meta, dict) and meta.get("classical_fallback") is True:
+            return True
+    return False
+
+
+def response_outcome(status: int, body: bytes) -> tuple[bool, str, float, bool]:
+    """(ok, error kind, server computation ms, classical fallback) of an HTTP answer, for every engine.
+
+    ok means a 2xx whose body is a JSON object; server_ms is its "computation_time_ms" (NaN if absent).
+    """
+    if 200 <= status < 300:
+        try:
+            doc = json.loads(body)
+        except ValueError:
+            doc = None
+        if not isinstance(doc, dict):
+            return False, "bad_body", math.nan, False
+        value = doc.get("computation_time_ms")
+        server_ms = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+        return True, "", server_ms, _is_fallback(doc)
+    if status == 503:
+        return False, "http_503", math.nan, False
+    if status >= 500:
+        return False, "http_5xx", math.nan, False
+    if status >= 400:
+        return False, "http_4xx", math.nan, False
+    return False, "other", math.nan, False
