@@ -48,7 +48,10 @@ Correction = Literal["holm", "benjamini-hochberg"]
 Direction = Literal["lower_is_better", "higher_is_better"]
 RepeatedVerdict = Literal["regressed", "improved", "unchanged", "undecided", "insufficient data"]
 
-_CORRECTION_NAMES = {"holm": "Holm (family-wise error)", "benjamini-hochberg": "Benjamini-Hochberg (false discovery rate)"}
+_CORRECTION_NAMES = {
+    "holm": "Holm (family-wise error)",
+    "benjamini-hochberg": "Benjamini-Hochberg (false discovery rate)",
+}
 # Tail statistics need a decided order-statistic interval per repetition before they are compared.
 _TAIL_FROM = 90.0
 
@@ -117,7 +120,7 @@ def adjust_p_values(p_values: Iterable[float], *, method: Correction = "holm") -
     if method == "holm":
         adjusted = np.maximum.accumulate((m - np.arange(m)) * ranked)
     else:
-        adjusted = np.minimum.accumulate((m / np.arange(m, 0, -1) * ranked[::-1]))[::-1]
+        adjusted = np.minimum.accumulate(m / np.arange(m, 0, -1) * ranked[::-1])[::-1]
     result = np.empty(m)
     result[order] = np.minimum(adjusted, 1.0)
     out[valid] = result
@@ -217,7 +220,8 @@ def compare_repetitions(
     """
     stat = named_statistic(statistic)
     q = percentile_of_name(statistic)
-    for name, value, upper in (("min_effect", min_effect, 1.0), ("alpha", alpha, 0.5), ("drift_allowance", drift_allowance, 1.0)):
+    limits = (("min_effect", min_effect, 1.0), ("alpha", alpha, 0.5), ("drift_allowance", drift_allowance, 1.0))
+    for name, value, upper in limits:
         if isinstance(value, bool) or not isinstance(value, int | float) or not (0 <= value < upper):
             raise ValueError(f"{name} must be a number from 0 to below {upper:g}; got {value!r}.")
     if direction not in ("lower_is_better", "higher_is_better"):
@@ -288,7 +292,8 @@ def compare_repetitions(
                          "is not compared.", b_value, c_value)
         allowance = math.log(drift)
         z = float(_sps.norm.ppf(1.0 - alpha / 2.0))
-        p = 1.0 if se == 0.0 and abs(d) <= allowance else float(2.0 * _sps.norm.sf(max(abs(d) - allowance, 0.0) / max(se, 1e-300)))
+        beyond = max(abs(d) - allowance, 0.0)  # the change beyond what drift could explain
+        p = 1.0 if se == 0.0 and beyond == 0.0 else float(2.0 * _sps.norm.sf(beyond / max(se, 1e-300)))
         half = z * se + allowance
         method = f"one run per side: within-run intervals widened by drift x{drift:.3g} from {how}"
 
