@@ -31,7 +31,6 @@ from qrbench.stats.workload import (
     judge_capacity,
     judge_kept_up,
     littles_law,
-    windowed_rate,
 )
 
 __all__ = [
@@ -76,7 +75,6 @@ __all__ = [
     "censored_percentile",
     "censored_latency",
     "trim_first_steady_phase",
-    "windowed_rate",
     "closed_offered_rate",
     "judge_kept_up",
     "judge_capacity",

@@ -5,7 +5,8 @@ does, so its throughput can only be judged as "kept up with what was offered"; a
 >= 100 req/s within the latency SLO) needs a workload able to offer it: an open-model constant-rate
 stage at the target rate, or a step load. Rates and CPU shares are means of correlated per-window
 series, so their intervals use n / tau effective windows (batch means with batches of tau windows,
-qrbench.stats.series) rather than Poisson counts or an independent-sample bootstrap.
+qrbench.stats.series) rather than Poisson counts or an independent-sample bootstrap: use
+`throughput(..., window_s=...)` for rates.
 """
 
 from __future__ import annotations
@@ -16,13 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qrbench.stats._samples import as_samples, check_confidence
+from qrbench.stats._samples import as_samples
 from qrbench.stats.compliance import Judgement, Threshold, Verdict, judge
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.series import series_mean_ci
 
 __all__ = [
-    "windowed_rate",
     "closed_offered_rate",
     "judge_kept_up",
     "judge_capacity",
@@ -39,31 +39,6 @@ def _positive(value: float, name: str, unit: str) -> float:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive, finite number of {unit}; got {value!r}.")
     return float(value)
-
-
-def windowed_rate(
-    t_seconds: object, *, start_s: float, end_s: float, window_s: float = 1.0, confidence: float = 0.95
-) -> Estimate:
-    """Events per second in [start_s, end_s) from event times (s), with a correlated-series interval.
-
-    Events are counted in consecutive `window_s` windows (a last partial window is dropped); the interval
-    is that of the mean of the per-window rates over n / tau effective windows, so windows effectively
-    span the correlation time. Undecided with fewer than 2 effective windows.
-    """
-    window_s = _positive(window_s, "window_s", "seconds")
-    t = as_samples(t_seconds, name="t_seconds")
-    if not (math.isfinite(start_s) and math.isfinite(end_s) and end_s > start_s):
-        raise ValueError(f"end_s must be after start_s (seconds); got start_s={start_s!r}, end_s={end_s!r}.")
-    n_windows = int((end_s - start_s) // window_s)
-    if n_windows < 2:
-        return Estimate(value=math.nan, low=0.0, high=math.inf, confidence=check_confidence(confidence),
-                        n=0, method=f"{window_s:g} s windows: fewer than 2 in the span", decided=False)
-    counts = np.histogram(t, bins=start_s + window_s * np.arange(n_windows + 1))[0]
-    est = series_mean_ci(counts / window_s, confidence=confidence)
-    low = max(0.0, est.low) if est.decided else 0.0
-    return Estimate(value=est.value, low=min(low, est.value), high=est.high, confidence=est.confidence,
-                    n=int(counts.sum()), method=f"{n_windows} windows of {window_s:g} s; {est.method}",
-                    decided=est.decided)
 
 
 def closed_offered_rate(users: int, think_s: float, response_s: float = 0.0) -> float:
@@ -85,7 +60,8 @@ def closed_offered_rate(users: int, think_s: float, response_s: float = 0.0) -> 
 def judge_kept_up(achieved: Estimate, offered_rps: float, threshold: Threshold, *, workload: str) -> Judgement:
     """Judge achieved / offered (a fraction) against `threshold` (direction "above", unit "fraction").
 
-    `achieved`: completed requests per second (e.g. from `windowed_rate`); `offered_rps`: what the
+    `achieved`: completed requests per second (e.g. `throughput(t_end, window_s=1.0, start_s=.., end_s=..)`,
+    the windowed rate over the stage); `offered_rps`: what the
     workload asked for: the arrival rate of an open model, or for a closed model
     `closed_offered_rate(users, think_s, latency target in s)`, the rate its users produce when the
     server meets its latency target.

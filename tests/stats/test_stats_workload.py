@@ -17,7 +17,6 @@ from qrbench.stats import (
     littles_law,
     percentile_ci,
     throughput,
-    windowed_rate,
 )
 
 CAPACITY = Threshold(metric="throughput_rps", target=100, threshold=50, direction="above", unit="rps",
@@ -43,7 +42,7 @@ def test_windowed_rate_covers_the_rate_of_bursty_traffic():
     trials = 100
     for seed in range(trials):
         t, truth = _bursty_arrivals(seed)
-        est = windowed_rate(t, start_s=0.0, end_s=1200.0)
+        est = throughput(t, window_s=1.0, start_s=0.0, end_s=1200.0)
         hits += est.low <= 16.0 <= est.high
         p = throughput(t, duration_s=1200.0)  # the Poisson (Garwood) interval load studies use today
         poisson_hits += p.low <= 16.0 <= p.high
@@ -56,7 +55,7 @@ def test_a_closed_workload_is_judged_as_kept_up_not_against_capacity():
     offered = closed_offered_rate(50, 2.75, 0.5)
     assert offered == pytest.approx(50 / 3.25)
     t = np.arange(0.0, 600.0, 1.0 / offered)  # the users' requests, all answered
-    achieved = windowed_rate(t, start_s=0.0, end_s=600.0)
+    achieved = throughput(t, window_s=1.0, start_s=0.0, end_s=600.0)
     kept = judge_kept_up(achieved, offered, KEPT_UP, workload="load_normal (closed, 50 users)")
     assert kept.verdict == Verdict.PASS and kept.workload == "load_normal (closed, 50 users)"
     assert "judged by load_normal" in kept.reason
