@@ -143,9 +143,9 @@ def _decide(
 
 
 def _summary(r: RepeatedComparison) -> str:
-    what = f"{r.label + ': ' if r.label else ''}the {r.statistic}"
     if r.verdict in ("undecided", "insufficient data"):
         return r.summary
+    prefix = f"{r.label}: " if r.label else ""
     detail = (
         f"current {r.current_value:.4g} {r.unit} against baseline {r.baseline_value:.4g} {r.unit}, ratio "
         f"{r.ratio.value:.3f} ({r.ratio.confidence:.0%} interval {r.ratio.low:.3f}-{r.ratio.high:.3f}), "
@@ -159,17 +159,15 @@ def _summary(r: RepeatedComparison) -> str:
             f"interval was widened by a drift allowance of x{r.drift:.3g}; repeat each side 3 or more times "
             "(interleaved) to judge it properly"
         )
-    if r.verdict == "regressed":
-        head = f"{what} got {abs(r.ratio.value - 1):.1%} worse"
-    elif r.verdict == "improved":
-        head = f"{what} got {abs(r.ratio.value - 1):.1%} better"
+    if r.verdict in ("regressed", "improved"):
+        way = "worse" if r.verdict == "regressed" else "better"
+        head = f"The {r.statistic} got {abs(r.ratio.value - 1):.1%} {way}"
     else:
         head = (
-            f"no established change of {what} (a change is flagged when it exceeds {r.min_effect:.0%}, its "
-            f"interval excludes 1 and the adjusted p-value is below {r.alpha:g})"
+            f"No established change of the {r.statistic} (flagged only beyond {r.min_effect:.0%}, with the "
+            f"interval excluding 1 and the adjusted p-value below {r.alpha:g})"
         )
-    head = head[0].upper() + head[1:]
-    return f"{head}: {detail}; {basis}."
+    return f"{prefix}{head}: {detail}; {basis}."
 
 
 def _log_interval_sd(est: Estimate) -> float:
