@@ -5,6 +5,7 @@ ValueError with a sentence naming the argument; degenerate data (empty, one samp
 undecided estimates or "insufficient" verdicts instead.
 """
 
+from qrbench.stats.censored import CensoredPercentile, LatencyByKind, censored_latency, censored_percentile
 from qrbench.stats.compliance import Judgement, Threshold, Verdict, judge, overall, thresholds_from_mapping
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.outages import Outage, outage_windows
@@ -18,8 +19,19 @@ from qrbench.stats.percentiles import (
 from qrbench.stats.rates import ratio_ci, success_ratio, throughput
 from qrbench.stats.regression import RegressionResult, compare_samples
 from qrbench.stats.reliability import Check, noise_cv, reliability_checks
+from qrbench.stats.repetitions import RepeatedComparison, adjust_family, adjust_p_values, compare_repetitions
 from qrbench.stats.scaling import USLFit, fit_amdahl, fit_usl, predict
-from qrbench.stats.warmup import WarmupTrim, trim_warmup
+from qrbench.stats.series import autocorrelation_time, effective_sample_size, interval_ranks, series_mean_ci
+from qrbench.stats.warmup import WarmupTrim, trim_first_steady_phase, trim_warmup
+from qrbench.stats.workload import (
+    LittlesLaw,
+    capacity_from_steps,
+    closed_offered_rate,
+    cpu_share,
+    judge_capacity,
+    judge_kept_up,
+    littles_law,
+)
 
 __all__ = [
     "Estimate",
@@ -50,4 +62,24 @@ __all__ = [
     "fit_usl",
     "fit_amdahl",
     "predict",
+    "autocorrelation_time",
+    "effective_sample_size",
+    "interval_ranks",
+    "series_mean_ci",
+    "RepeatedComparison",
+    "compare_repetitions",
+    "adjust_p_values",
+    "adjust_family",
+    "CensoredPercentile",
+    "LatencyByKind",
+    "censored_percentile",
+    "censored_latency",
+    "trim_first_steady_phase",
+    "closed_offered_rate",
+    "judge_kept_up",
+    "judge_capacity",
+    "capacity_from_steps",
+    "cpu_share",
+    "LittlesLaw",
+    "littles_law",
 ]

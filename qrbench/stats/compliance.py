@@ -55,6 +55,9 @@ class Threshold:
     threshold: float
     direction: Direction
     unit: str = ""
+    statistic: str = ""
+    kind: str = ""
+    judged_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.metric, str) or not self.metric:
@@ -80,6 +83,18 @@ class Threshold:
             )
         if not isinstance(self.unit, str):
             raise ValueError(f"Threshold {self.metric!r}: unit must be a string; got {self.unit!r}.")
+        for name in ("statistic", "kind"):
+            if not isinstance(getattr(self, name), str):
+                raise ValueError(f"Threshold {self.metric!r}: {name} must be a string; got {getattr(self, name)!r}.")
+        if not isinstance(self.judged_by, tuple) or not all(isinstance(w, str) and w for w in self.judged_by):
+            raise ValueError(
+                f"Threshold {self.metric!r}: judged_by must be a tuple of workload kinds such as "
+                f"('open', 'step'); got {self.judged_by!r}."
+            )
+
+    def can_be_judged_by(self, workload_kind: str) -> bool:
+        """Whether a workload of this kind ("open", "closed", "step", ...) may judge the target."""
+        return not self.judged_by or workload_kind in self.judged_by
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +109,9 @@ class Judgement:
     unit: str
     verdict: Verdict
     reason: str
+    workload: str = ""
+    statistic: str = ""
+    kind: str = ""
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -103,8 +121,12 @@ def _fmt(value: float, unit: str) -> str:
     return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
 
 
-def judge(estimate: Estimate, threshold: Threshold) -> Judgement:
-    """Judge `estimate` (in `threshold.unit`) against `threshold` by its confidence interval."""
+def judge(estimate: Estimate, threshold: Threshold, *, workload: str = "") -> Judgement:
+    """Judge `estimate` (in `threshold.unit`) against `threshold` by its confidence interval.
+
+    `workload` names what produced the estimate (e.g. "load_normal: closed, 50 users"); it is carried
+    into the Judgement and its reason so a verdict table can say which workload judged each target.
+    """
     unit, low, high = threshold.unit, estimate.low, estimate.high
     interval = f"the {estimate.confidence:.0%} interval [{_fmt(low, unit)}, {_fmt(high, unit)}]"
     below = threshold.direction == "below"
@@ -136,7 +158,8 @@ def judge(estimate: Estimate, threshold: Threshold) -> Judgement:
             why = f"{interval} is not wholly {good_word} {goal} and not wholly {bad_word} {limit}"
         else:
             why = f"{interval} lies between {goal} and {limit}"
-    reason = f"{threshold.metric}: {why} (point estimate {_fmt(estimate.value, unit)})."
+    by = f" [judged by {workload}]" if workload else ""
+    reason = f"{threshold.metric}: {why} (point estimate {_fmt(estimate.value, unit)}){by}."
     return Judgement(
         metric=threshold.metric,
         estimate=estimate,
@@ -146,6 +169,9 @@ def judge(estimate: Estimate, threshold: Threshold) -> Judgement:
         unit=unit,
         verdict=verdict,
         reason=reason,
+        workload=workload,
+        statistic=threshold.statistic,
+        kind=threshold.kind,
     )
 
 
@@ -164,7 +190,7 @@ def overall(judgements: Iterable[Judgement]) -> Verdict:
     return Verdict.PASS
 
 
-_KEYS = ("target", "threshold", "direction", "unit")
+_KEYS = ("target", "threshold", "direction", "unit", "statistic", "kind", "judged_by")
 
 
 def thresholds_from_mapping(
@@ -173,8 +199,11 @@ def thresholds_from_mapping(
     """Validate one section of a thresholds file, e.g. `{"p95_ms": {"target": 500, "threshold": 750,
     "direction": "below", "unit": "ms"}}`, into Thresholds keyed by metric.
 
-    `threshold` defaults to `target` and `unit` to ""; `where` prefixes the key in error messages
-    (e.g. "thresholds.yaml load"). Raises ValueError naming the offending key.
+    `threshold` defaults to `target` and `unit` to "". The definition of a target also says how it is
+    judged, so every study judges it the same way: `statistic` (e.g. "p95", "mean", "max", "rate"),
+    `kind` (the request kind it applies to, e.g. "rerank-50"; "" = all requests) and `judged_by` (a
+    workload kind or list of them, e.g. [open, step]; absent = any workload). `where` prefixes the key in
+    error messages (e.g. "thresholds.yaml load"). Raises ValueError naming the offending key.
     """
     if not isinstance(mapping, Mapping):
         raise ValueError(
@@ -209,9 +238,26 @@ def thresholds_from_mapping(
         unit = spec.get("unit", "")
         if not isinstance(unit, str):
             raise ValueError(f"{key}.unit must be a string such as 'ms'; got {unit!r}.")
+        for name, example in (("statistic", "'p95'"), ("kind", "'rerank-50'")):
+            if not isinstance(spec.get(name, ""), str):
+                raise ValueError(f"{key}.{name} must be a string such as {example}; got {spec[name]!r}.")
+        judged_by = spec.get("judged_by", ())
+        judged_by = (judged_by,) if isinstance(judged_by, str) else judged_by
+        if not isinstance(judged_by, list | tuple) or not all(isinstance(w, str) and w for w in judged_by):
+            raise ValueError(
+                f"{key}.judged_by must be a workload kind or a list of them, e.g. [open, step]; "
+                f"got {spec['judged_by']!r}."
+            )
         try:
             result[metric] = Threshold(
-                metric=metric, target=float(target), threshold=float(limit), direction=direction, unit=unit
+                metric=metric,
+                target=float(target),
+                threshold=float(limit),
+                direction=direction,
+                unit=unit,
+                statistic=spec.get("statistic", ""),
+                kind=spec.get("kind", ""),
+                judged_by=tuple(judged_by),
             )
         except ValueError as exc:
             raise ValueError(f"{key}: {exc}") from exc

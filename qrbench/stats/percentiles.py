@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
-from functools import lru_cache
 
 import numpy as np
 from scipy import stats as _sps
@@ -24,6 +23,7 @@ from qrbench.stats._bootstrap import (
 )
 from qrbench.stats._samples import as_samples, check_confidence
 from qrbench.stats.estimate import Estimate
+from qrbench.stats.series import autocorrelation_time, interval_ranks
 
 __all__ = ["percentile_ci", "percentile_table", "percentile_label", "bootstrap_ci", "DEFAULT_PERCENTILES"]
 
@@ -37,26 +37,6 @@ def percentile_label(q: float) -> str:
     return f"p{float(q):g}"
 
 
-@lru_cache(maxsize=1024)
-def _ranks(n: int, fraction: float, confidence: float) -> tuple[int, int]:
-    """1-based ranks (l, u) of the interval; 0 means -inf and n + 1 means +inf."""
-    tail = (1.0 - confidence) / 2.0
-    # Only a window around n*fraction carries binomial mass; outside it cdf is 0 or 1 to double precision.
-    sd = math.sqrt(n * fraction * (1.0 - fraction))
-    k_lo = max(0, math.floor(n * fraction - 12.0 * sd - 12.0))
-    k_hi = min(n, math.ceil(n * fraction + 12.0 * sd + 12.0))
-    ks = np.arange(k_lo, k_hi + 1)
-    cdf = _sps.binom.cdf(ks, n, fraction)  # P(B <= k)
-    sf = _sps.binom.sf(ks, n, fraction)  # P(B > k) = P(B >= k + 1)
-    # l - 1 is the largest k with P(B <= k) <= tail, so P(B < l) <= tail.
-    below = np.nonzero(cdf <= tail)[0]
-    lower = int(ks[below[-1]]) + 1 if below.size else k_lo
-    # u - 1 is the smallest k with P(B >= k + 1) <= tail, so P(B >= u) <= tail.
-    above = np.nonzero(sf <= tail)[0]
-    upper = int(ks[above[0]]) + 1 if above.size else n + 1
-    return lower, upper
-
-
 def _check_q(q: float) -> float:
     if (
         isinstance(q, bool)
@@ -67,8 +47,14 @@ def _check_q(q: float) -> float:
     return float(q)
 
 
-def _percentile_of_sorted(ordered: np.ndarray, q: float, confidence: float) -> Estimate:
+def _rank_tau(samples: np.ndarray, time_ordered: bool) -> float:
+    """Autocorrelation time of the ranks of time-ordered samples (see qrbench.stats.series); 1 otherwise."""
+    return autocorrelation_time(_sps.rankdata(samples)) if time_ordered and samples.size > 2 else 1.0
+
+
+def _percentile_of_sorted(ordered: np.ndarray, q: float, confidence: float, tau: float = 1.0) -> Estimate:
     n = ordered.size
+    method = ORDER_STATISTIC_METHOD if tau <= 1.0 else f"{ORDER_STATISTIC_METHOD}, n / {tau:.3g} effective samples"
     if n == 0:
         return Estimate(
             value=math.nan,
@@ -76,12 +62,12 @@ def _percentile_of_sorted(ordered: np.ndarray, q: float, confidence: float) -> E
             high=math.inf,
             confidence=confidence,
             n=0,
-            method=ORDER_STATISTIC_METHOD,
+            method=method,
             decided=False,
         )
     # np.percentile's default (linear) is the point estimate, so tables agree with pandas/numpy users.
     value = float(np.percentile(ordered, q))
-    lower, upper = _ranks(n, q / 100.0, confidence)
+    lower, upper = interval_ranks(n, q / 100.0, confidence, tau)
     low = float(ordered[lower - 1]) if lower >= 1 else -math.inf
     high = float(ordered[upper - 1]) if upper <= n else math.inf
     # The interpolated point can sit a hair outside [x_(l), x_(u)] at tiny n; widening keeps coverage.
@@ -92,35 +78,43 @@ def _percentile_of_sorted(ordered: np.ndarray, q: float, confidence: float) -> E
         high=high,
         confidence=confidence,
         n=n,
-        method=ORDER_STATISTIC_METHOD,
+        method=method,
         decided=math.isfinite(low) and math.isfinite(high),
     )
 
 
-def percentile_ci(samples: Iterable[float], q: float, confidence: float = 0.95) -> Estimate:
+def percentile_ci(
+    samples: Iterable[float], q: float, confidence: float = 0.95, *, time_ordered: bool = False
+) -> Estimate:
     """Percentile `q` (0-100) of `samples` with a distribution-free interval, in the samples' unit.
 
     Undecided (an infinite bound) when the sample is too small: roughly n < 6 for p50, n < 72 for
-    p95 and n < 367 for p99 at 95 % confidence.
+    p95 and n < 367 for p99 at 95 % confidence. `time_ordered=True` (samples in the order they were
+    taken, e.g. requests by start time) widens the interval for autocorrelation: the ranks are those of
+    n / tau effective samples (qrbench.stats.series), so "decided" then needs ~72 * tau samples for p95.
     """
     q = _check_q(q)
     confidence = check_confidence(confidence)
-    return _percentile_of_sorted(np.sort(as_samples(samples)), q, confidence)
+    x = as_samples(samples)
+    return _percentile_of_sorted(np.sort(x), q, confidence, _rank_tau(x, time_ordered))
 
 
 def percentile_table(
     samples: Iterable[float],
     qs: Iterable[float] = DEFAULT_PERCENTILES,
     confidence: float = 0.95,
+    *,
+    time_ordered: bool = False,
 ) -> dict[str, Estimate]:
-    """Estimates keyed "p50", "p90", ... plus "max", in the samples' unit.
+    """Estimates keyed "p50", "p90", ... plus "max", in the samples' unit (`time_ordered` as in percentile_ci).
 
     "max" is the observed maximum: its low bound is the maximum itself and its high bound +inf,
     since no sample bounds a distribution's maximum from above; it is always undecided.
     """
     confidence = check_confidence(confidence)
-    ordered = np.sort(as_samples(samples))
-    table = {percentile_label(q): _percentile_of_sorted(ordered, _check_q(q), confidence) for q in qs}
+    x = as_samples(samples)
+    ordered, tau = np.sort(x), _rank_tau(x, time_ordered)
+    table = {percentile_label(q): _percentile_of_sorted(ordered, _check_q(q), confidence, tau) for q in qs}
     n = ordered.size
     top = float(ordered[-1]) if n else math.nan
     table["max"] = Estimate(

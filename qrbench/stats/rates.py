@@ -17,6 +17,7 @@ from qrbench.stats._bootstrap import (
 )
 from qrbench.stats._samples import as_samples, check_confidence
 from qrbench.stats.estimate import Estimate
+from qrbench.stats.series import series_mean_ci
 
 __all__ = ["throughput", "success_ratio", "ratio_ci"]
 
@@ -36,6 +37,8 @@ def throughput(
     *,
     duration_s: float | None = None,
     window_s: float | None = None,
+    start_s: float | None = None,
+    end_s: float | None = None,
     confidence: float = 0.95,
 ) -> Estimate:
     """Completions per second, from completion times in seconds (any common origin).
@@ -47,15 +50,24 @@ def throughput(
       the exact chi-square interval. Under-states the spread of bursty traffic.
     - `duration_s`: n completions over a fixed observation window of that many seconds (the run's
       steady phase), with the exact Poisson (Garwood) interval; n = 0 still gives an upper bound.
-    - `window_s`: completions counted in consecutive windows of that many seconds from the first
-      completion (the last partial window dropped); mean rate with a Student-t interval over windows.
-      It follows bursts and closed-loop regularity that a Poisson model misstates; needs >= 2 windows.
+    - `window_s`: completions counted in consecutive windows of that many seconds from `start_s` to
+      `end_s` (default: the first and last completion; the last partial window dropped); mean rate with a
+      Student-t interval over n / tau effective windows, tau the windows' autocorrelation time
+      (qrbench.stats.series), so the windows effectively span the correlation time. It follows bursts
+      and closed-loop regularity that a Poisson model misstates; needs >= 2 windows. Use it for the
+      rates of load and scalability stages.
     """
     confidence = check_confidence(confidence)
     duration_s = _positive_seconds(duration_s, "duration_s")
     window_s = _positive_seconds(window_s, "window_s")
     if duration_s is not None and window_s is not None:
         raise ValueError("Pass at most one of duration_s and window_s to throughput(), not both.")
+    if (start_s is not None or end_s is not None) and window_s is None:
+        raise ValueError("start_s and end_s apply to windowed throughput only; pass window_s too.")
+    for name, value in (("start_s", start_s), ("end_s", end_s)):
+        number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
+        if value is not None and not (number and math.isfinite(value)):
+            raise ValueError(f"{name} must be a finite time in seconds or None; got {value!r}.")
     t = as_samples(t_end_seconds, name="t_end_seconds")
     n = int(t.size)
     alpha = 1.0 - confidence
@@ -74,8 +86,9 @@ def throughput(
 
     span = float(t.max() - t.min()) if n else 0.0
     if window_s is not None:
-        method = f"mean of {window_s:g} s windows (Student t)"
-        n_windows = int(span // window_s)
+        first = float(start_s) if start_s is not None else (float(t.min()) if n else 0.0)
+        last = float(end_s) if end_s is not None else (float(t.max()) if n else first)
+        n_windows = int(max(last - first, 0.0) // window_s)
         if n_windows < 2:
             return Estimate(
                 value=math.nan,
@@ -83,19 +96,23 @@ def throughput(
                 high=math.inf,
                 confidence=confidence,
                 n=n,
-                method=method,
+                method=f"mean of {window_s:g} s windows: fewer than 2 in the span",
                 decided=False,
             )
-        edges = t.min() + window_s * np.arange(n_windows + 1)
-        rates = np.histogram(t, bins=edges)[0] / window_s
-        value = float(rates.mean())
-        half = float(_sps.t.ppf(1 - alpha / 2, n_windows - 1) * rates.std(ddof=1) / math.sqrt(n_windows))
+        edges = first + window_s * np.arange(n_windows + 1)
+        counts = np.histogram(t, bins=edges)[0]
+        # Per-window rates of a run are correlated (bursts, slow phases): batch means over tau windows.
+        est = series_mean_ci(counts / window_s, confidence=confidence)
+        method = f"mean of {n_windows} windows of {window_s:g} s; {est.method}"
+        if not est.decided:
+            return Estimate(value=est.value, low=0.0, high=math.inf, confidence=confidence, n=int(counts.sum()),
+                            method=method, decided=False)
         return Estimate(
-            value=value,
-            low=max(0.0, value - half),
-            high=value + half,
+            value=est.value,
+            low=max(0.0, est.low),
+            high=est.high,
             confidence=confidence,
-            n=n,
+            n=int(counts.sum()),
             method=method,
         )
 

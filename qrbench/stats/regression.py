@@ -17,15 +17,14 @@ evidence.
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Literal
 
 import numpy as np
 from scipy import stats as _sps
 
+from qrbench.stats._named import named_statistic
 from qrbench.stats._samples import as_samples
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.rates import ratio_ci
@@ -36,7 +35,6 @@ RegressionVerdict = Literal["regressed", "improved", "unchanged", "insufficient 
 Direction = Literal["lower_is_better", "higher_is_better"]
 
 _CENTRAL = ("median", "p50", "mean")
-_PERCENTILE = re.compile(r"^p(\d+(?:\.\d+)?)$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,19 +62,6 @@ class RegressionResult:
     summary: str
 
 
-def _statistic(name: str) -> Callable[..., np.ndarray]:
-    if name == "median":
-        return np.median
-    if name == "mean":
-        return np.mean
-    match = _PERCENTILE.match(name) if isinstance(name, str) else None
-    if match and 0 <= float(match.group(1)) <= 100:
-        return partial(np.percentile, q=float(match.group(1)))
-    raise ValueError(
-        f"statistic must be 'median', 'mean' or a percentile such as 'p95' or 'p99.9'; got {name!r}."
-    )
-
-
 def _fraction(value: float, name: str, upper: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not (0 < value < upper):
         raise ValueError(f"{name} must be a number between 0 and {upper:g} (exclusive); got {value!r}.")
@@ -102,7 +87,7 @@ def compare_samples(
     Fewer than `min_samples` values on either side, identical values throughout, or a baseline
     statistic of 0 give verdict "insufficient data" with NaN p-values, never an exception.
     """
-    stat = _statistic(statistic)
+    stat = named_statistic(statistic)
     if require_rank_test is None:
         require_rank_test = statistic in _CENTRAL
     min_effect = _fraction(min_effect, "min_effect", 1.0)

@@ -15,6 +15,7 @@ import numpy as np
 
 from qrbench.stats._samples import as_samples
 from qrbench.stats.estimate import Estimate
+from qrbench.stats.warmup import WarmupTrim
 
 __all__ = ["Check", "reliability_checks", "noise_cv"]
 
@@ -54,6 +55,7 @@ def reliability_checks(
     generator_cpu: float | None = None,
     send_lag_p99_ms: float | None = None,
     machine_noise_cv: float | None = None,
+    warmup: WarmupTrim | None = None,
     min_samples_p95: int = 100,
     min_samples_p99: int = 1000,
     max_relative_width: float = 0.20,
@@ -66,7 +68,8 @@ def reliability_checks(
     `n_samples`: successful requests per group (e.g. scenario/endpoint); `estimates`: named estimates
     (warned when undecided or when the interval is wider than `max_relative_width` of the value);
     `generator_cpu`: the generator's CPU use as a fraction of one core; `send_lag_p99_ms`: p99 of how
-    late requests were sent, in milliseconds; `machine_noise_cv`: `noise_cv` of a calibration loop.
+    late requests were sent, in milliseconds; `machine_noise_cv`: `noise_cv` of a calibration loop;
+    `warmup`: the run's warm-up trim, warned when MSER found the run too short for a steady state.
     """
     checks: list[Check] = []
     for group, n in (n_samples or {}).items():
@@ -172,4 +175,6 @@ def reliability_checks(
                 f"(coefficient of variation, limit {max_noise_cv:.0%}){tail}.",
             )
         )
+    if warmup is not None:
+        checks.append(_check("warmup", not warmup.too_short, warmup.reason))
     return checks

@@ -2,10 +2,19 @@
 
 Universal Scalability Law (Gunther): X(N) = lam * N / (1 + sigma * (N - 1) + kappa * N * (N - 1)),
 with lam the throughput of one unit of concurrency, sigma contention and kappa coherency (crosstalk).
-Amdahl's law is the special case kappa = 0. Fits are nonlinear least squares (scipy curve_fit, all
+Amdahl's law is the special case kappa = 0. Fits are nonlinear least squares on relative residuals (scipy curve_fit, all
 parameters >= 0) started from Gunther's linearisation; intervals are Wald intervals from the
 covariance with Student t quantiles, clipped at 0 (undecided when the fit has no residual degrees
 of freedom). Throughput peaks at N* = sqrt((1 - sigma) / kappa).
+
+Measurements at one concurrency level (e.g. the windows of one step) are averaged into one observation
+before fitting: they are not independent replicates of the model, and counting them as such makes the
+intervals far too narrow. A USL fit is decided only with at least 4 distinct levels (3 make the
+three-parameter fit exact). N*'s interval is built from kappa's, [sqrt((1 - sigma) / kappa_high),
+sqrt((1 - sigma) / kappa_low)], with an infinite upper bound, hence undecided, whenever kappa's lower
+bound is 0: a peak that may not exist is not reported as found. kappa's Wald interval ignores the
+bound at 0 (with true kappa = 0 it excludes 0 in ~16 % of fits), so its lower bound is set to 0 unless
+an extra-sum-of-squares F test of the USL against Amdahl's law (kappa = 0) rejects at 1 - confidence.
 """
 
 from __future__ import annotations
@@ -58,6 +67,12 @@ def predict(fit: USLFit, n: object) -> np.ndarray:
     return _usl(levels, fit.lam.value, fit.sigma.value, fit.kappa.value)
 
 
+def _aggregated(levels: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One observation per distinct level: the mean throughput of its measurements."""
+    distinct, inverse = np.unique(levels, return_inverse=True)
+    return distinct, np.bincount(inverse, weights=x) / np.bincount(inverse)
+
+
 def _validated(n: object, throughput: object, n_params: int) -> tuple[np.ndarray, np.ndarray]:
     levels = as_samples(n, name="n")
     x = as_samples(throughput, name="throughput")
@@ -75,7 +90,7 @@ def _validated(n: object, throughput: object, n_params: int) -> tuple[np.ndarray
         )
     if not np.any(x > 0):
         raise ValueError("throughput is zero everywhere; there is nothing to fit.")
-    return levels, x
+    return _aggregated(levels, x)
 
 
 def _start(levels: np.ndarray, x: np.ndarray, n_params: int) -> list[float]:
@@ -92,6 +107,29 @@ def _start(levels: np.ndarray, x: np.ndarray, n_params: int) -> list[float]:
     return [lam0, *(float(c) + 1e-6 for c in coef)]
 
 
+def _relative(x: np.ndarray) -> np.ndarray:
+    """Residual scale proportional to throughput: measurement noise of a rate is relative, not absolute."""
+    floor = 1e-3 * float(np.max(x))
+    return np.maximum(x, floor)
+
+
+def _kappa_zero_p(levels: np.ndarray, x: np.ndarray, params: np.ndarray, dof: int) -> float:
+    """p-value of the extra-sum-of-squares F test of the USL against Amdahl's law (kappa = 0)."""
+    if dof <= 0:
+        return math.nan
+    weights = _relative(x)
+    rss_usl = float(np.sum(((x - _usl(levels, *params)) / weights) ** 2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", _opt.OptimizeWarning)
+        amdahl, _ = _opt.curve_fit(_amdahl, levels, x, p0=_start(levels, x, 2), sigma=weights,
+                                   bounds=(0.0, np.inf), x_scale="jac", max_nfev=10_000)
+    rss_amdahl = float(np.sum(((x - _amdahl(levels, *amdahl)) / weights) ** 2))
+    if rss_usl <= 0.0:
+        return 0.0 if rss_amdahl > 0.0 else 1.0
+    f = max(rss_amdahl - rss_usl, 0.0) / (rss_usl / dof)
+    return float(_sps.f.sf(f, 1, dof))
+
+
 def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], confidence: float) -> USLFit:
     func, n_params = (_usl, 3) if model == "usl" else (_amdahl, 2)
     p0 = _start(levels, x, n_params)
@@ -100,8 +138,9 @@ def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], con
         # which becomes an undecided interval below.
         warnings.simplefilter("ignore", _opt.OptimizeWarning)
         params, cov = _opt.curve_fit(
-            func, levels, x, p0=p0, bounds=(0.0, np.inf), x_scale="jac", max_nfev=10_000
+            func, levels, x, p0=p0, sigma=_relative(x), bounds=(0.0, np.inf), x_scale="jac", max_nfev=10_000
         )
+    # A USL fit through 3 levels is exact: its intervals need a fourth level (one residual degree).
     dof = levels.size - n_params
     t = float(_sps.t.ppf(0.5 + confidence / 2.0, dof)) if dof > 0 else math.inf
     se = (
@@ -133,6 +172,11 @@ def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], con
     sigma = estimate(float(params[1]), t * se[1])
     if model == "usl":
         kappa = estimate(float(params[2]), t * se[2])
+        p_zero = _kappa_zero_p(levels, x, params, dof)
+        if kappa.decided and kappa.low > 0.0 and not p_zero < 1.0 - confidence:
+            # The Wald interval ignores the bound at 0; the F test against Amdahl's law does not exclude it.
+            kappa = Estimate(value=kappa.value, low=0.0, high=kappa.high, confidence=confidence,
+                             n=kappa.n, method=f"{method}; lower bound 0: F test of kappa = 0 p = {p_zero:.2g}")
     else:
         kappa = Estimate(
             value=0.0,
@@ -144,7 +188,7 @@ def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], con
         )
 
     s, k = sigma.value, kappa.value
-    peak_method = "sqrt((1 - sigma) / kappa), delta-method interval"
+    peak_method = "sqrt((1 - sigma) / kappa), interval from kappa's"
     if s >= 1.0:
         peak_n = Estimate(
             value=1.0,
@@ -168,12 +212,16 @@ def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], con
         peak_x = lam.value / s if s > 0 else math.inf
     else:
         star = math.sqrt((1.0 - s) / k)
-        if model == "usl" and dof > 0 and np.all(np.isfinite(cov)):
-            gradient = np.array([0.0, -1.0 / (2.0 * k * star), -star / (2.0 * k)])
-            half = t * math.sqrt(max(float(gradient @ cov @ gradient), 0.0))
-        else:
-            half = math.inf
-        peak_n = estimate(star, half, peak_method)
+        decided = kappa.decided and kappa.low > 0.0
+        peak_n = Estimate(
+            value=star,
+            low=math.sqrt((1.0 - s) / kappa.high) if kappa.decided and kappa.high > 0 else 1.0,
+            high=math.sqrt((1.0 - s) / kappa.low) if decided else math.inf,
+            confidence=confidence,
+            n=int(levels.size),
+            method=peak_method if decided else f"{peak_method}: kappa's interval reaches 0, so the peak is undecided",
+            decided=decided,
+        )
         peak_x = float(_usl(np.array([star]), lam.value, s, k)[0])
 
     residual = x - func(levels, *params)
@@ -194,8 +242,8 @@ def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], con
 def fit_usl(n: object, throughput: object, *, confidence: float = 0.95) -> USLFit:
     """Fit the Universal Scalability Law to throughput (any rate unit) at concurrency levels `n` (>= 1).
 
-    Repeated measurements at one level are welcome: they give the residual degrees of freedom the
-    intervals need. Needs at least 3 distinct levels.
+    Repeated measurements at one level (e.g. the windows of one step) are averaged into one
+    observation. Needs at least 3 distinct levels, and 4 for decided intervals.
     """
     confidence = check_confidence(confidence)
     levels, x = _validated(n, throughput, 3)

@@ -2,8 +2,13 @@
 
 MSER-5 (White 1997; White, Cobb & Spratt 2000) cuts the series, in time order, into batch means of 5
 and drops the first d batches that minimise the squared standard error of the remaining mean,
-sum_{j>=d} (Y_j - mean_d)^2 / (m - d)^2. The search is limited to the first half of the batches, as
-the method prescribes, so at most half the samples are ever dropped.
+sum_{j>=d} (Y_j - mean_d)^2 / (m - d)^2. The search runs over all batches but the last few (the
+statistic degenerates as the remainder vanishes). When the minimum falls in the second half, White's
+diagnostic applies: the run is too short to have reached a steady state. The result then says so
+(`too_short` and a sentence) and trims only half the samples, the most any method here drops.
+
+A run with deliberate phases (ramp, steady, spike) is trimmed by `trim_first_steady_phase`: MSER looks
+only at the first steady phase and never trims across a phase change.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import numpy as np
 
 from qrbench.stats._samples import as_samples
 
-__all__ = ["WarmupTrim", "trim_warmup"]
+__all__ = ["WarmupTrim", "trim_warmup", "trim_first_steady_phase"]
+
+# MSER is not searched in the last batches: with few left, their spread is small by chance.
+_MIN_TAIL_BATCHES = 5
 
 WarmupMethod = Literal["mser5", "seconds", "count", "none"]
 
@@ -34,36 +42,43 @@ class WarmupTrim:
     method: str
     reason: str
     kept: np.ndarray = field(compare=False, repr=False)
+    too_short: bool = False
 
 
 def _mser_truncation(batch_means: np.ndarray) -> int:
-    """Number of leading batches MSER drops (0 .. m // 2)."""
+    """Number of leading batches that minimise MSER, searched over all but the last few batches."""
     m = batch_means.size
     suffix_sum = np.cumsum(batch_means[::-1])[::-1]
     suffix_sq = np.cumsum((batch_means**2)[::-1])[::-1]
     remaining = np.arange(m, 0, -1, dtype=float)
     squared_deviation = np.maximum(suffix_sq - suffix_sum**2 / remaining, 0.0)
     mser = squared_deviation / remaining**2
-    limit = m // 2
+    limit = max(m - _MIN_TAIL_BATCHES, 0)
     return int(np.argmin(mser[: limit + 1]))
 
 
-def _mser_trim(y_sorted: np.ndarray, batch_size: int, min_batches: int, label: str) -> tuple[int, str]:
-    """Requests MSER drops from the time-ordered latencies, and the sentence saying why."""
+def _mser_trim(
+    y_sorted: np.ndarray, batch_size: int, min_batches: int, label: str
+) -> tuple[int, str, bool]:
+    """Requests MSER drops from the time-ordered latencies, the sentence saying why, and "too short"."""
     n = y_sorted.size
     m = n // batch_size
     if m < min_batches:
         return 0, (
             f"Only {n} requests ({m} batches of {batch_size}, fewer than {min_batches}): too few to "
             "detect a warm-up, so nothing was trimmed."
-        )
+        ), False
     d = _mser_truncation(y_sorted[: m * batch_size].reshape(m, batch_size).mean(axis=1))
     if d == 0:
-        return 0, f"{label} found no warm-up: the full series has the smallest standard error of its mean."
-    why = f"{label} found the steady state after the first {d * batch_size} requests"
-    if d == m // 2:
-        why += " (the longest trim allowed: the run may still be warming up; run it longer)"
-    return d * batch_size, why + "."
+        return 0, f"{label} found no warm-up: the full series has the smallest standard error of its mean.", False
+    if d > m // 2:
+        return (m // 2) * batch_size, (
+            f"{label} puts the end of the warm-up after {d * batch_size} of {n} requests, in the second half "
+            "of the run: the run is too short to have reached a steady state, so its numbers describe a "
+            f"system still warming up. Only the first half ({(m // 2) * batch_size} requests) was trimmed; "
+            "run it longer"
+        ), True
+    return d * batch_size, f"{label} found the steady state after the first {d * batch_size} requests.", False
 
 
 def _capped(wanted: int, n: int, why: str) -> tuple[int, str]:
@@ -115,6 +130,7 @@ def trim_warmup(
     order = np.argsort(t, kind="stable")
     t_sorted, y_sorted = t[order], y[order]
 
+    too_short = False
     if method == "seconds":
         secs = _non_negative(seconds, "seconds", method)
         wanted = int(np.searchsorted(t_sorted, t_sorted[0] + secs, side="left")) if n else 0
@@ -130,7 +146,7 @@ def trim_warmup(
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer (MSER-5 uses 5); got {batch_size!r}.")
         label = f"MSER-{batch_size}"
-        n_trim, why = _mser_trim(y_sorted, batch_size, min_batches, label)
+        n_trim, why, too_short = _mser_trim(y_sorted, batch_size, min_batches, label)
     else:
         n_trim, label, why = 0, "none", "Warm-up trimming was switched off; all requests are kept."
 
@@ -154,4 +170,54 @@ def trim_warmup(
         method=label,
         reason=why,
         kept=kept,
+        too_short=too_short,
+    )
+
+
+def trim_first_steady_phase(
+    t_start_seconds: object,
+    latencies: object,
+    phases: object,
+    *,
+    steady: object,
+    batch_size: int = 5,
+    min_batches: int = 10,
+    unit: str = "ms",
+) -> WarmupTrim:
+    """MSER warm-up trimming of a multi-phase run: only within the first steady phase, never across phases.
+
+    `phases`: each request's phase label; `steady`: the labels of steady phases (e.g. {"steady"}). The
+    first steady phase in time gets MSER (`trim_warmup`); every other request is kept, since a ramp or a
+    spike is a deliberate change of load, not a warm-up (callers leave ramps out of verdicts themselves).
+    `kept` is in the caller's order; `too_short` refers to the first steady phase.
+    """
+    t = as_samples(t_start_seconds, name="t_start_seconds")
+    y = as_samples(latencies, name="latencies")
+    labels = np.asarray(phases, dtype=object)
+    if not (t.size == y.size == labels.size) or labels.ndim != 1:
+        raise ValueError(
+            f"t_start_seconds, latencies and phases must have one entry per request; got {t.size}, {y.size} "
+            f"and {labels.size}."
+        )
+    steady_set = {steady} if isinstance(steady, str) else set(steady)  # type: ignore[arg-type]
+    in_steady = np.isin(labels, list(steady_set)) if steady_set else np.zeros(t.size, dtype=bool)
+    kept = np.ones(t.size, dtype=bool)
+    if not np.any(in_steady):
+        kept.setflags(write=False)
+        return WarmupTrim(n_trimmed=0, n_kept=int(t.size), seconds_trimmed=0.0, method="none",
+                          reason="No steady phase was found, so nothing was trimmed.", kept=kept)
+    first = labels[np.flatnonzero(in_steady)[np.argmin(t[in_steady])]]
+    inside = labels == first
+    trim = trim_warmup(t[inside], y[inside], method="mser5", batch_size=batch_size, min_batches=min_batches,
+                       unit=unit)
+    kept[np.flatnonzero(inside)] = trim.kept
+    kept.setflags(write=False)
+    return WarmupTrim(
+        n_trimmed=trim.n_trimmed,
+        n_kept=int(kept.sum()),
+        seconds_trimmed=trim.seconds_trimmed,
+        method=f"{trim.method} within the first steady phase ({first})",
+        reason=f"Phase {first!s}: {trim.reason} Other phases are deliberate load changes and were not trimmed.",
+        kept=kept,
+        too_short=trim.too_short,
     )

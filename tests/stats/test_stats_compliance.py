@@ -133,6 +133,9 @@ def test_thresholds_file_holds_the_prd_targets():
         "p50_ms": (200.0, 300.0, "below"),
         "p95_ms": (500.0, 750.0, "below"),
         "p99_ms": (1000.0, 1500.0, "below"),
+        "similarity_ms": (100.0, 100.0, "below"),
+        "rerank_50_ms": (500.0, 500.0, "below"),
+        "kept_up": (0.95, 0.90, "above"),
         "throughput_rps": (100.0, 50.0, "above"),
         "success_ratio": (0.99, 0.95, "above"),
         "cpu_utilization": (0.70, 0.90, "below"),
@@ -169,3 +172,24 @@ def test_thresholds_from_mapping_names_the_bad_key(section, message):
 def test_threshold_defaults():
     parsed = thresholds_from_mapping({"x_ms": {"target": 5, "direction": "below"}})
     assert parsed["x_ms"] == Threshold(metric="x_ms", target=5.0, threshold=5.0, direction="below", unit="")
+
+
+def test_each_target_says_how_it_is_judged():
+    data = yaml.safe_load(THRESHOLDS_FILE.read_text())
+    baseline = thresholds_from_mapping(data["baseline"])
+    load = thresholds_from_mapping(data["load"])
+    # One definition per target: rerank-50 and similarity judged on p95 of their own kind everywhere.
+    for section in (baseline, load):
+        assert (section["rerank_50_ms"].statistic, section["rerank_50_ms"].kind) == ("p95", "rerank-50")
+        assert (section["similarity_ms"].statistic, section["similarity_ms"].kind) == ("p95", "similarity")
+    assert not load["throughput_rps"].can_be_judged_by("closed") and load["throughput_rps"].can_be_judged_by("step")
+    assert load["kept_up"].can_be_judged_by("closed")
+
+
+def test_a_judgement_names_its_workload():
+    t = thresholds_from_mapping({"p95_ms": {"target": 500, "direction": "below", "unit": "ms", "statistic": "p95",
+                                            "judged_by": ["open", "step"]}})["p95_ms"]
+    j = judge(Estimate(value=1.0, low=0.5, high=2.0, confidence=0.95, n=10, method="x"), t, workload="stage open-100")
+    assert j.workload == "stage open-100" and j.statistic == "p95" and "[judged by stage open-100]" in j.reason
+    with pytest.raises(ValueError, match="judged_by"):
+        thresholds_from_mapping({"x": {"target": 1, "direction": "below", "judged_by": 3}})

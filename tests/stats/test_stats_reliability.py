@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from qrbench.stats import Check, Estimate, noise_cv, percentile_ci, reliability_checks
+from qrbench.stats import Check, Estimate, noise_cv, percentile_ci, reliability_checks, trim_warmup
 
 
 def _by_name(checks):
@@ -70,3 +70,13 @@ def test_noise_cv():
     assert noise_cv(timings) == pytest.approx(np.std(timings, ddof=1) / np.mean(timings))
     assert math.isnan(noise_cv([1.0])) and math.isnan(noise_cv([])) and math.isnan(noise_cv([0.0, 0.0]))
     assert noise_cv([5.0, 5.0, 5.0]) == 0.0
+
+
+def test_a_run_too_short_for_a_steady_state_is_warned():
+    t = np.arange(500, dtype=float)
+    y = 100.0 + 200.0 * np.exp(-t / 150.0)
+    y[-40:] = 100.0
+    (check,) = reliability_checks(warmup=trim_warmup(t, y))
+    assert not check.ok and check.name == "warmup" and "too short" in check.message
+    (fine,) = reliability_checks(warmup=trim_warmup(t, np.full(500, 100.0)))
+    assert fine.ok

@@ -22,7 +22,7 @@ def _noisy(seed, noise=0.03, **params):
 
 def test_usl_recovers_known_parameters_within_intervals():
     fit = fit_usl(LEVELS, _noisy(1))
-    assert fit.model == "usl" and fit.n_points == LEVELS.size and fit.r_squared > 0.95
+    assert fit.model == "usl" and fit.n_points == np.unique(LEVELS).size and fit.r_squared > 0.95
     for est, truth in ((fit.lam, LAM), (fit.sigma, SIGMA), (fit.kappa, KAPPA)):
         assert est.decided and est.low <= truth <= est.high
     true_peak = math.sqrt((1 - SIGMA) / KAPPA)
@@ -85,3 +85,28 @@ def test_no_residual_degrees_of_freedom_gives_undecided_intervals():
 def test_invalid_inputs(n, x, message):
     with pytest.raises(ValueError, match=message):
         fit_usl(n, x)
+
+
+def test_no_coherency_leaves_the_peak_undecided():
+    levels = np.array([1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+    trials, decided = 200, 0
+    for seed in range(trials):
+        rng = np.random.default_rng(1000 + seed)
+        fit = fit_usl(levels, _usl(levels, kappa=0.0) * rng.normal(1.0, 0.03, levels.size))
+        decided += fit.peak_n.decided
+        assert fit.peak_n.high == math.inf or fit.kappa.low > 0
+    assert decided / trials <= 0.05
+
+
+def test_step_windows_of_one_level_are_one_observation():
+    rng = np.random.default_rng(5)
+    levels = np.repeat([1.0, 4.0, 16.0], 20)  # three levels, twenty windows each
+    fit = fit_usl(levels, _usl(levels) * rng.normal(1.0, 0.02, levels.size))
+    assert fit.n_points == 3 and not fit.kappa.decided and not fit.peak_n.decided
+
+
+def test_four_levels_can_decide_a_real_peak():
+    levels = np.array([1.0, 8.0, 22.0, 40.0, 64.0])
+    fit = fit_usl(levels, _usl(levels))
+    true_peak = math.sqrt((1 - SIGMA) / KAPPA)
+    assert fit.peak_n.decided and fit.peak_n.low <= true_peak <= fit.peak_n.high

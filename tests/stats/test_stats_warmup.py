@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from qrbench.stats import trim_warmup
+from qrbench.stats import trim_first_steady_phase, trim_warmup
 
 
 def _run(seed, n=2000, slow_fraction=0.0, factor=3.0):
@@ -100,3 +100,44 @@ def test_invalid_arguments(kwargs, message):
 def test_length_mismatch():
     with pytest.raises(ValueError, match="same length"):
         trim_warmup([1.0, 2.0], [1.0])
+
+
+def test_a_run_still_warming_up_is_called_too_short():
+    # Latency falls through the whole run: no steady state; MSER's minimum lies in the second half.
+    rng = np.random.default_rng(21)
+    n = 500
+    t = np.arange(n, dtype=float)
+    y = 100.0 + 200.0 * np.exp(-t / 150.0) + rng.normal(0, 1.0, n)
+    y[-40:] = 100.0 + rng.normal(0, 0.2, 40)  # settles only at the very end
+    trim = trim_warmup(t, y)
+    assert trim.too_short and "too short to have reached a steady state" in trim.reason
+    assert trim.n_trimmed == 250  # still never more than half
+
+
+def test_a_settled_run_is_not_too_short():
+    rng = np.random.default_rng(22)
+    t = np.arange(1000, dtype=float)
+    y = np.where(t < 100, 300.0, 100.0) + rng.normal(0, 5.0, 1000)
+    trim = trim_warmup(t, y)
+    assert not trim.too_short and 90 <= trim.n_trimmed <= 110
+
+
+def test_multi_phase_runs_trim_only_the_first_steady_phase():
+    rng = np.random.default_rng(23)
+    phases = np.array(["ramp"] * 100 + ["steady"] * 600 + ["spike"] * 200 + ["steady2"] * 300, dtype=object)
+    t = np.arange(phases.size, dtype=float)
+    y = np.concatenate([
+        np.linspace(50, 100, 100),            # ramp: load building up, deliberate
+        np.where(np.arange(600) < 60, 250.0, 100.0),  # warm-up inside the first steady phase
+        np.full(200, 400.0),                  # spike: deliberate, must not be trimmed
+        np.full(300, 100.0),
+    ]) + rng.normal(0, 3.0, phases.size)
+    plain = trim_warmup(t, y)
+    trim = trim_first_steady_phase(t, y, phases, steady={"steady", "steady2"})
+    assert 50 <= trim.n_trimmed <= 70 and "steady" in trim.method
+    kept = np.asarray(trim.kept)
+    assert kept[phases == "ramp"].all() and kept[phases == "spike"].all() and kept[phases == "steady2"].all()
+    assert not kept[100:150].any() and kept[200:700].all()
+    assert plain.n_trimmed != trim.n_trimmed  # the single-series rule trims by the wrong yardstick
+    none = trim_first_steady_phase(t, y, phases, steady=set())
+    assert none.n_trimmed == 0 and np.asarray(none.kept).all()

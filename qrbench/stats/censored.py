@@ -1,0 +1,147 @@
+"""Latency percentiles that count failures: a timed-out or dropped request is a right-censored observation.
+
+Percentiles over successful requests only are survivorship-biased: a server that times out half its
+requests looks fast. Here a failed request counts at (at least) its censoring value, usually the client
+timeout (k6 counts timeouts at the timeout; HdrHistogram's expected-interval correction adds the
+requests a stalled server never answered). Its true latency is unknown but no smaller, so:
+
+- the lower end of an order-statistic interval from the sample with censored values in place is a valid
+  lower bound (the true order statistics are no smaller);
+- the upper end is the u-th order statistic counting uncensored values only (the true u-th value cannot
+  exceed it); when fewer than u values are uncensored it is +inf and the percentile is undecided;
+- when the percentile's rank falls on censored values the point estimate is only a lower bound and the
+  result says "at least" (e.g. p99 >= 30 000 ms, the timeout).
+
+Success-only percentiles are returned beside them, labelled, per request kind and overall.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as _sps
+
+from qrbench.stats._samples import as_samples, check_confidence
+from qrbench.stats.estimate import Estimate
+from qrbench.stats.percentiles import percentile_ci, percentile_label
+from qrbench.stats.series import autocorrelation_time, interval_ranks
+
+__all__ = ["CensoredPercentile", "LatencyByKind", "censored_percentile", "censored_latency"]
+
+ALL_KINDS = "all"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CensoredPercentile:
+    """A percentile counting failures at their censoring value; `at_least` means the value is a lower bound."""
+
+    estimate: Estimate
+    at_least: bool
+    n_censored: int
+
+    @property
+    def text(self) -> str:
+        """The value for a report, e.g. "412 ms" or ">= 30000 ms" (unit added by the caller)."""
+        return f"{'>= ' if self.at_least else ''}{self.estimate.value:.4g}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LatencyByKind:
+    """Percentiles of one request kind ("all" for every request): counting failures and successes only."""
+
+    kind: str
+    n: int
+    n_failed: int
+    with_failures: dict[str, CensoredPercentile]
+    success_only: dict[str, Estimate]
+
+
+def censored_percentile(
+    values: object, censored: object, q: float, confidence: float = 0.95, *, tau: float = 1.0
+) -> CensoredPercentile:
+    """Percentile `q` (0-100) of `values` where `censored[i]` marks values[i] as a lower bound of the truth.
+
+    `tau`: autocorrelation time of the series (1 for independent samples; see qrbench.stats.series).
+    """
+    confidence = check_confidence(confidence)
+    x = as_samples(values, name="values")
+    c = np.asarray(censored, dtype=bool)
+    if c.shape != x.shape:
+        raise ValueError(f"censored must have one flag per value; got {c.shape} flags for {x.shape} values.")
+    n, n_cens = int(x.size), int(c.sum())
+    method = "order statistics with right-censored failures" + (f", n / {tau:.3g} effective samples" if tau > 1 else "")
+    if n == 0:
+        return CensoredPercentile(estimate=Estimate(value=math.nan, low=-math.inf, high=math.inf,
+                                                    confidence=confidence, n=0, method=method, decided=False),
+                                  at_least=False, n_censored=0)
+    order = np.argsort(x, kind="stable")
+    xs, cs = x[order], c[order]
+    # The k-th smallest uncensored value bounds the true k-th order statistic from above.
+    uncensored_upper = np.where(cs, np.inf, xs)
+    uncensored_upper = np.sort(uncensored_upper)
+    value_low = float(np.percentile(xs, q))
+    # np.percentile interpolates between two ranks; the point is exact when both are bounded from above too.
+    pos = (n - 1) * q / 100.0
+    ranks = [math.floor(pos), math.ceil(pos)]
+    at_least = bool(np.any(uncensored_upper[ranks] != xs[ranks]))
+    lower, upper = interval_ranks(n, q / 100.0, confidence, tau)
+    low = float(xs[lower - 1]) if lower >= 1 else -math.inf
+    high = float(uncensored_upper[upper - 1]) if upper <= n else math.inf
+    low = min(low, value_low)
+    high = max(high, value_low) if not at_least else math.inf
+    est = Estimate(value=value_low, low=low, high=high, confidence=confidence, n=n, method=method,
+                   decided=math.isfinite(low) and math.isfinite(high))
+    return CensoredPercentile(estimate=est, at_least=at_least, n_censored=n_cens)
+
+
+def censored_latency(
+    latency_ms: object,
+    ok: object,
+    censor_ms: object,
+    kinds: Iterable[str] | None = None,
+    *,
+    qs: Iterable[float] = (50.0, 95.0, 99.0),
+    confidence: float = 0.95,
+    time_ordered: bool = False,
+) -> dict[str, LatencyByKind]:
+    """Per request kind and overall ("all"): percentiles counting failures, and success-only ones (ms).
+
+    latency_ms: each request's latency (NaN allowed for failures that never answered); ok: success flags;
+    censor_ms: the value a failure counts at, at least (a number, e.g. the timeout, or one per request);
+    a failure's recorded latency is used when larger. kinds: each request's kind (e.g. "similarity",
+    "rerank-50"); None puts every request in "all" only. `time_ordered`: requests are in time order, so
+    intervals use n / tau effective samples (tau of the ranks, qrbench.stats.series).
+    """
+    confidence = check_confidence(confidence)
+    qs = tuple(float(q) for q in qs)
+    lat = np.asarray(latency_ms, dtype=float)
+    good = np.asarray(ok, dtype=bool)
+    if lat.ndim != 1 or good.shape != lat.shape:
+        raise ValueError(f"latency_ms and ok must be 1-D and of one length; got {lat.shape} and {good.shape}.")
+    cens = np.broadcast_to(np.asarray(censor_ms, dtype=float), lat.shape)
+    if np.any(~np.isfinite(cens[~good])) or np.any(cens[~good] < 0):
+        raise ValueError("censor_ms must be a finite, non-negative number of milliseconds for every failure.")
+    if np.any(~np.isfinite(lat[good])):
+        raise ValueError("latency_ms must be finite for every successful request.")
+    values = np.where(good, lat, np.fmax(np.nan_to_num(lat, nan=-np.inf), cens))
+    labels = np.full(lat.shape, ALL_KINDS, dtype=object) if kinds is None else np.asarray(list(kinds), dtype=object)
+    if labels.shape != lat.shape:
+        raise ValueError(f"kinds must give one kind per request; got {labels.shape} for {lat.shape} requests.")
+    groups = [ALL_KINDS] + ([] if kinds is None else [str(k) for k in dict.fromkeys(labels.tolist())])
+    out: dict[str, LatencyByKind] = {}
+    for kind in groups:
+        mask = np.ones(lat.shape, dtype=bool) if kind == ALL_KINDS else labels == kind
+        v, g = values[mask], good[mask]
+        tau = autocorrelation_time(_sps.rankdata(v)) if time_ordered and v.size > 2 else 1.0
+        out[kind] = LatencyByKind(
+            kind=kind,
+            n=int(v.size),
+            n_failed=int((~g).sum()),
+            with_failures={percentile_label(q): censored_percentile(v, ~g, q, confidence, tau=tau) for q in qs},
+            success_only={percentile_label(q): percentile_ci(v[g], q, confidence, time_ordered=time_ordered)
+                          for q in qs},
+        )
+    return out
