@@ -137,7 +137,8 @@ def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
     if failed_rows:
         first = failed_rows[0]
         return "fail", (f"{len(failed_rows)} of {len(rows)} PRD checks fail; first: {_label(first)} measured "
-                        f"{quantity(first.value, first.unit)} against a target of {quantity(first.target, first.unit)}.")
+                        f"{quantity(first.value, first.unit)} against a target of "
+                        f"{quantity(first.target, first.unit)}.")
     failed_studies = [s for s in studies if s.verdict == "fail"]
     if failed_studies:
         s = failed_studies[0]

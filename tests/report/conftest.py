@@ -1,12 +1,13 @@
-"""Fixed inputs of the executive report: a suite of four studies, one of which crashed."""
+"""Fixed inputs of the executive report: a suite of four studies, one of which crashed (fixture suite_studies)."""
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
 
-from qrbench.report.executive import (Bottleneck, Capacity, ComplianceRow, Regression, ReliabilityNote,
-                                      StudySummary)
+import pytest
+
+from qrbench.report.executive import Bottleneck, Capacity, ComplianceRow, Regression, ReliabilityNote, StudySummary
 
 
 def key_figure(path: Path) -> Path:
@@ -73,3 +74,9 @@ def studies(folder: Path, *, crashed: bool = True) -> list[StudySummary]:
                                       "[Errno 111] Connection refused (http://127.0.0.1:8931/v1/rerank).",
                                 what_to_do="Check that the service at --url is running, then rerun the suite."))
     return out
+
+
+@pytest.fixture
+def suite_studies():
+    """studies(folder, crashed=True): the fixed summaries, with the key figure written into `folder`."""
+    return studies
