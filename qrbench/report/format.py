@@ -256,7 +256,8 @@ class Headline:
         if self.caveats:
             shown = list(self.caveats[:2])
             more = len(self.caveats) - len(shown)
-            lines.append("Reservations: " + " ".join(shown) + (f" ({more} more in the reliability section.)" if more > 0 else ""))
+            rest = f" ({more} more in the reliability section.)" if more > 0 else ""
+            lines.append("Reservations: " + " ".join(shown) + rest)
         else:
             lines.append("Reliability: every reliability check passed.")
         if self.next_action:

@@ -13,8 +13,17 @@ import seaborn as sns
 
 from .format import StakeholderTable, friendly_name, number, stakeholder_table
 
-__all__ = ["latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect", "verdict_style",
-           "reliability_table", "VERDICT_COLOURS"]
+__all__ = ["plain_log_axis", "latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect",
+           "verdict_style", "reliability_table", "VERDICT_COLOURS"]
+
+def plain_log_axis(axis) -> None:
+    """Label a log-scale axis (ax.xaxis or ax.yaxis) with plain numbers at 1-2-5 steps: "200", not "2×10²"."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: number(value, 2)))
+    axis.set_minor_formatter(NullFormatter())
+
 
 VERDICT_COLOURS = {"pass": "#c8e6c9", "warn": "#ffe0b2", "fail": "#ffcdd2", "insufficient": "#e0e0e0",
                    "regressed": "#ffcdd2", "improved": "#c8e6c9"}
@@ -29,6 +38,7 @@ def latency_by_stage(records: pd.DataFrame, prefix: str, *, target_ms: float | N
     fig, ax = plt.subplots(figsize=(9, 0.5 + 0.45 * max(1, df["stage"].nunique())))
     sns.boxplot(data=df, y="stage", x="latency_ms", ax=ax, whis=(1, 99), fliersize=2, color="#90caf9")
     ax.set_xscale("log")
+    plain_log_axis(ax.xaxis)
     ax.set_xlabel("latency (ms, log scale; whiskers at p1 and p99)")
     ax.set_ylabel("stage")
     if target_ms:
@@ -57,8 +67,10 @@ def percentiles_by_batch(stages: pd.DataFrame, *, target_ms: float | None = None
     ax.set_xlabel("documents per rerank")
     ax.set_ylabel("latency (ms)")
     ax.set_yscale("log")
+    plain_log_axis(ax.yaxis)
     ax.legend(fontsize=8, ncol=2)
-    ax.set_title("Rerank latency by batch size (bars: 95% intervals; an open bar means too few samples)")
+    ax.set_title("Rerank latency by batch size\n(bars: 95% intervals; no upper bar: too few samples to bound it)",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -105,6 +117,7 @@ def cache_effect(cache: pd.DataFrame):
     ax.set_yticks(y, cache["stage"])
     ax.set_ylabel("request")
     ax.set_xscale("log")
+    plain_log_axis(ax.xaxis)
     ax.set_xlabel("median latency (ms, log scale, 95% interval)")
     ax.set_title("Cold, known documents, repeated request")
     fig.tight_layout()

@@ -10,6 +10,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .plots import plain_log_axis
+
 __all__ = ["stacked_breakdown", "overhead_ratios", "aer_vs_exact", "memory_growth", "under_load_profile",
            "opportunities_chart", "line_table", "COMPONENT_COLOURS"]
 
@@ -66,6 +68,7 @@ def overhead_ratios(overhead: pd.DataFrame):
     ax.set_xlabel("documents per rerank")
     ax.set_ylabel("engine time / classical engine time")
     ax.set_yscale("log")
+    plain_log_axis(ax.yaxis)
     ax.legend(fontsize=8)
     ax.set_title("Quantum overhead over the classical path (bars: 95% intervals)")
     fig.tight_layout()
@@ -148,15 +151,18 @@ def opportunities_chart(opportunities: pd.DataFrame):
     colours = {"service code": "#2e7d32", "service setting": "#66bb6a", "service design": "#a5d6a7",
                "design choice": "#ffb74d", "dependency": "#9e9e9e", "runtime": "#bdbdbd"}
     c = [next((v for k, v in colours.items() if str(w).startswith(k)), "#e0e0e0") for w in t["lives_in"]]
-    fig, ax = plt.subplots(figsize=(10, 0.6 + 0.38 * max(len(t), 1)))
+    fig, ax = plt.subplots(figsize=(10, 1.8 + 0.38 * len(t)))
     low = (t["saving_ms"] - t["saving_low"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
     high = (t["saving_high"] - t["saving_ms"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
     ax.barh(t["opportunity"], t["saving_ms"].clip(lower=1e-3), xerr=[low, high], color=c, capsize=2)
     ax.set_xscale("log")
+    plain_log_axis(ax.xaxis)
     ax.set_xlabel("time saved per request (ms, log scale; bars: 95% intervals)")
     ax.set_ylabel("opportunity")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=v) for v in colours.values()]
-    ax.legend(handles, list(colours), fontsize=7, loc="lower right")
+    present = [k for k in colours if any(str(w).startswith(k) for w in t["lives_in"])]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in present]
+    ax.legend(handles, present, fontsize=7, title="lives in", title_fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1))
     ax.set_title("Optimisation opportunities, ranked")
     fig.tight_layout()
     return fig

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..stats import predict
+from .plots import plain_log_axis
 
 __all__ = ["step_curves", "capacity_bars", "usl_fit", "usl_note", "lb_shares", "saturation", "documents_cost",
            "vertical_settings"]
@@ -29,9 +30,10 @@ def usl_note(fit: dict, *, axis: str) -> str:
         return f"No {axis} configuration was measured, so no scalability model was fitted."
     levels = sorted(int(n) for n in points["n"].unique())
     if len(levels) < 3:
-        return (f"Only {len(levels)} {axis} level{'s' if len(levels) != 1 else ''} "
-                f"({', '.join(map(str, levels))}) {'were' if len(levels) != 1 else 'was'} measured: too few to bound a "
-                f"scalability model, so none is drawn and nothing is predicted beyond {levels[-1]}.")
+        counts = ", ".join(map(str, levels))
+        return (f"Only {len(levels)} level{'s' if len(levels) != 1 else ''} of {axis} ({counts}) "
+                f"{'were' if len(levels) != 1 else 'was'} measured: too few to bound a scalability model, so none "
+                f"is drawn and nothing is predicted beyond {levels[-1]}.")
     return (f"The fitted models are drawn over the measured range only ({levels[0]} to {levels[-1]} {axis}); "
             f"beyond {levels[-1]} they are not bounded by any measurement.")
 
@@ -59,6 +61,8 @@ def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
     a1.axhline(slo_p95_ms, **_SLO, label=f"SLO p95 {slo_p95_ms:g} ms")
     a1.set_yscale("log")
     a1.set_xscale("log")
+    plain_log_axis(a1.xaxis)
+    plain_log_axis(a1.yaxis)
     a1.set_xlabel("offered rate (req/s, log)")
     a1.set_ylabel("p95 latency (ms, log)")
     a1.set_title("Latency at each step")
@@ -213,9 +217,12 @@ def documents_cost(documents: pd.DataFrame, cost: dict):
     if math.isfinite(cost.get("slope", math.nan)):
         grid = np.geomspace(d["documents"].min(), d["documents"].max(), 50)
         a1.plot(grid, np.exp(cost["log_intercept"]) * grid ** cost["slope"], "-",
-                label=f"fit: N^{cost['slope']:.2f} [{cost['slope_low']:.2f}, {cost['slope_high']:.2f}]")
+                label=f"fit over the measured counts: latency ∝ N^{cost['slope']:.2f} "
+                      f"(95 %: {cost['slope_low']:.2f} to {cost['slope_high']:.2f})")
     a1.set_xscale("log")
     a1.set_yscale("log")
+    plain_log_axis(a1.xaxis)
+    plain_log_axis(a1.yaxis)
     a1.set_xlabel("documents per rerank (log)")
     a1.set_ylabel("latency (ms, log)")
     a1.set_title("Cost against the document count (cached documents)")
@@ -246,10 +253,15 @@ def vertical_settings(tables: dict[str, pd.DataFrame]):
         ax.set_ylabel("latency (ms)")
         if name == "shots":
             ax.set_xscale("log")
+        if name != "shots":
+            ax.set_xticks(sorted(t["value"].unique()))
+        ax.set_ylim(bottom=0)
         right = ax.twinx()
         right.plot(t["value"], t["throughput_rps"], ":^", color="#2e7d32", label="throughput")
         right.set_ylabel("throughput (req/s)", color="#2e7d32")
-        ax.legend(fontsize=8, loc="upper left")
+        right.set_ylim(bottom=0)
+        handles = [*ax.get_legend_handles_labels()[0], *right.get_legend_handles_labels()[0]]
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="lower left")
         ax.set_title(f"Latency and throughput against {name}")
     fig.tight_layout()
     return fig
