@@ -3,7 +3,8 @@
 The version without code is for stakeholders: inputs and prompts hidden, cells tagged `code-only` dropped
 whole (parameter, dict and profiler dumps live there), outputs of cells tagged `progress` dropped (progress
 bars), stderr streams dropped (kernel and library warnings), bare
-reprs dropped (an execute_result with only text/plain), and the report CSS: wide tables scroll sideways
+reprs dropped (an execute_result with only text/plain), an error shown as its message and what to do
+(no traceback), and the report CSS: wide tables scroll sideways
 inside their cell, long text wraps, nothing is cut. The version with code keeps everything. Both get a header
 naming the study and the run, with a link to the other version.
 """
@@ -20,6 +21,7 @@ __all__ = ["CODE_ONLY_TAG", "PROGRESS_TAG", "REPORT_CSS", "exporter", "notebook_
 
 CODE_ONLY_TAG = "code-only"  # the cell (input and output) appears only in the version with code
 PROGRESS_TAG = "progress"  # the cell's outputs (progress bars, terminal chatter) appear only with code
+PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"  # papermill's "An Exception was encountered" cell
 
 REPORT_CSS = TABLE_CSS + """
 body{max-width:1280px;margin:0 auto;padding:0 1.2em}
@@ -32,6 +34,7 @@ body{max-width:1280px;margin:0 auto;padding:0 1.2em}
 .jp-RenderedHTMLCommon td,.jp-RenderedHTMLCommon th{white-space:normal;overflow-wrap:anywhere}
 .jp-OutputArea-output pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .jp-RenderedImage img,.jp-OutputArea-output img{max-width:100%;height:auto}
+.qr-error{border:1px solid #6a1b9a;background:#f6effa;padding:.4em 1em;margin:.6em 0;font-family:system-ui,sans-serif}
 """
 
 
@@ -40,13 +43,18 @@ def exporter(*, with_code: bool):
     from nbconvert import HTMLExporter
     from nbconvert.preprocessors import Preprocessor, TagRemovePreprocessor
 
-    class _DropDumps(Preprocessor):
+    class _ForReaders(Preprocessor):
         """Warnings on stderr are for the engineer; so is a cell's bare repr (an execute_result with only
-        text/plain: a dataclass, dict or list printed by Python). Tables, figures and printed sentences stay."""
+        text/plain: a dataclass, dict or list printed by Python). Tables, figures and printed sentences stay.
+        A failure reads as the error's message and what to do, not a traceback."""
 
         def preprocess_cell(self, cell, resources, index):
+            if PAPERMILL_ERROR_TAG in cell.get("metadata", {}).get("tags", []):
+                cell.source = ("**The study stopped with an error** (below). The results up to that point are "
+                               "shown; the version with code shows the cell that failed and its full traceback.")
             if cell.get("cell_type") == "code":
-                cell.outputs = [o for o in cell.get("outputs", []) if not _is_dump(o)]
+                cell.outputs = [_readable_error(o) if o.get("output_type") == "error" else o
+                                for o in cell.get("outputs", []) if not _is_dump(o)]
             return cell, resources
 
     exp = HTMLExporter(exclude_input=not with_code, exclude_input_prompt=not with_code,
@@ -54,7 +62,7 @@ def exporter(*, with_code: bool):
     if not with_code:
         exp.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={CODE_ONLY_TAG},
                                                         remove_all_outputs_tags={PROGRESS_TAG}), enabled=True)
-        exp.register_preprocessor(_DropDumps(), enabled=True)
+        exp.register_preprocessor(_ForReaders(), enabled=True)
     return exp
 
 
@@ -64,6 +72,16 @@ def _is_dump(output) -> bool:
     if output.get("output_type") == "execute_result":
         return set(output.get("data", {})) <= {"text/plain"}
     return False
+
+
+def _readable_error(output):
+    from nbformat.v4 import new_output
+
+    text = (f'<div class="qr-error"><p><b>The study stopped:</b> {html.escape(str(output.get("ename", "")))}: '
+            f'{html.escape(str(output.get("evalue", "")))}</p><p><b>What to do:</b> fix the cause this message names '
+            "(a parameter, the target's URL, a missing tool) and rerun the study; the version with code shows the "
+            "cell that failed.</p></div>")
+    return new_output("display_data", data={"text/html": text})
 
 
 def _header(title: str, subtitle: str, other_link: str | None, other_label: str) -> str:

@@ -13,8 +13,19 @@ import seaborn as sns
 
 from .format import StakeholderTable, friendly_name, number, stakeholder_table
 
-__all__ = ["plain_log_axis", "latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect",
+__all__ = ["show", "plain_log_axis", "latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect",
            "verdict_style", "reliability_table", "VERDICT_COLOURS"]
+
+def show(fig, *, otherwise: str) -> None:
+    """Show `fig` in the notebook, or the sentence `otherwise` when it is None (nothing was measured):
+    `plots.show(splots.vertical_settings(...), otherwise=not_measured("the thread, qubit and shot sweeps"))`."""
+    if fig is None:
+        from IPython.display import Markdown, display
+
+        display(Markdown(otherwise))
+        return
+    plt.show()
+
 
 def plain_log_axis(axis) -> None:
     """Label a log-scale axis (ax.xaxis or ax.yaxis) with plain numbers at 1-2-5 steps: "200", not "2×10²"."""

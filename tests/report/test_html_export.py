@@ -52,3 +52,22 @@ def test_code_version_keeps_everything(tmp_path):
     assert code.name == "baseline-code.html"
     for kept in ("BaselineParams(", "slope", "stage 3/26", "TCP without encryption", 'href="baseline.html"'):
         assert kept in html, kept
+
+
+def test_a_failed_study_reads_as_its_error_and_what_to_do(tmp_path):
+    cells = [
+        new_markdown_cell("An Exception was encountered at 'In [5]'.",
+                          metadata={"tags": ["papermill-error-cell-tag"]}),
+        new_code_cell("run()", outputs=[new_output(
+            "error", ename="RunError", evalue="The service at http://127.0.0.1:9 did not answer.",
+            traceback=["\x1b[0;31m----\x1b[0m", "Traceback (most recent call last)", "RunError: did not answer"])]),
+    ]
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "load.ipynb")
+    html = write_notebook_html(tmp_path / "load.ipynb", with_code=False).read_text()
+    assert "The study stopped:</b> RunError: The service at http://127.0.0.1:9 did not answer." in html
+    assert "What to do:" in html
+    assert "An Exception was encountered" not in html and "Traceback" not in html
+    code = write_notebook_html(tmp_path / "load.ipynb", with_code=True).read_text()
+    assert "Traceback" in code
