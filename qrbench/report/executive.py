@@ -21,11 +21,21 @@ from typing import Any
 
 import pandas as pd
 
-from .format import NOT_MEASURED, compliance_table, headline, interval, quantity, stakeholder_table, verdict_badge
+from .format import (
+    NOT_MEASURED,
+    compliance_table,
+    headline,
+    interval,
+    number,
+    quantity,
+    stakeholder_table,
+    verdict_badge,
+)
 from .html import page
 
 __all__ = ["ComplianceRow", "Capacity", "Bottleneck", "Regression", "ReliabilityNote", "StudySummary",
-           "overall_verdict", "executive_html", "write_executive_report", "suite_summary"]
+           "from_summary", "failed_study", "overall_verdict", "executive_html", "write_executive_report",
+           "suite_summary"]
 
 NOT_IN_RUN = f"{NOT_MEASURED} in this run"
 _ORDER = {"pass": 0, "warn": 1, "insufficient": 2, "error": 3, "fail": 4}
@@ -117,6 +127,73 @@ class StudySummary:
         if self.error and self.verdict != "error":
             raise ValueError(f"StudySummary {self.study!r} carries an error, so its verdict must be 'error', "
                              f"not {self.verdict!r}.")
+
+
+def _float(value: Any) -> float:
+    """A summary.json number: "inf"/"-inf" strings (how runs.write_summary stores them) and null included."""
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def from_summary(summary: dict[str, Any], *, report_link: str | None = None, key_figure: str | None = None,
+                 workload: str = "", key_figure_caption: str = "") -> StudySummary:
+    """A StudySummary from a study's summary.json as the studies write it today (baseline, load, bottlenecks,
+    scalability). Compliance rows take their workload from a row's "workload" key, else `workload`; capacity
+    comes from the best finished configuration of "configs" and what limits it from "first_saturated"; the
+    bottlenecks from "top_opportunities"; the scaling recommendation from "recommendation" (absent today: it
+    then reads "not measured in this run")."""
+    study = str(summary.get("study", "study"))
+    rows = tuple(ComplianceRow(metric=str(r["metric"]), target=_float(r.get("target")), unit=str(r.get("unit") or ""),
+                               value=_float(r.get("value")), low=_float(r.get("low")), high=_float(r.get("high")),
+                               verdict=str(r.get("verdict")), study=study,
+                               workload=str(r.get("workload") or workload or study),
+                               direction=str(r.get("direction") or "below"), reason=str(r.get("reason") or ""))
+                 for r in summary.get("compliance") or ())
+    capacity = None
+    finished = [c for c in summary.get("configs") or () if c.get("status") == "ok"
+                and math.isfinite(_float(c.get("capacity_rps")))]
+    if finished:
+        best = max(finished, key=lambda c: _float(c["capacity_rps"]))
+        first = summary.get("first_saturated") or {}
+        resources = first.get("resources") or []
+        slo = summary.get("slo") or {}
+        capacity = Capacity(rps=_float(best["capacity_rps"]), low=_float(best.get("capacity_low")),
+                            high=_float(best.get("capacity_high")), config=str(best.get("config", "")),
+                            limited_by=", ".join(map(str, resources)) if resources
+                            else "no resource saturated in the measured range",
+                            slo=f"p95 below {number(slo['p95_ms'])} ms" if slo.get("p95_ms") else "")
+    bottlenecks = tuple(Bottleneck(name=str(o["opportunity"]), saving_ms=_float(o.get("saving_ms")),
+                                   low=_float(o.get("saving_low")), high=_float(o.get("saving_high")),
+                                   where=str(o.get("lives_in") or ""))
+                        for o in summary.get("top_opportunities") or () if math.isfinite(_float(o.get("saving_ms"))))
+    regression = None
+    if summary.get("regression"):
+        changed = [r for r in summary["regression"] if r.get("verdict") in ("regressed", "improved")]
+        worse = [r for r in changed if r.get("verdict") == "regressed"]
+        verdict = "regressed" if worse else "improved" if changed else "unchanged"
+        names = ", ".join(str(r.get("metric", r.get("stage", "?"))) for r in (worse or changed)[:3])
+        regression = Regression(verdict=verdict, summary=f"{len(worse or changed)} metric(s) {verdict}: {names}."
+                                if changed else "No metric changed significantly.")
+    reasons = summary.get("verdict_reasons") or []
+    verdict = str(summary.get("verdict", "insufficient"))
+    return StudySummary(
+        study=study, verdict=verdict if verdict in _ORDER else "insufficient",
+        reason=str(reasons[0]) if reasons else "", compliance=rows, capacity=capacity, bottlenecks=bottlenecks,
+        scaling=summary.get("recommendation"), regression=regression,
+        reliability=tuple(ReliabilityNote(name=str(c.get("name", "")), ok=bool(c.get("ok")),
+                                          message=str(c.get("message", ""))) for c in summary.get("reliability") or ()),
+        report_link=report_link, key_figure=key_figure, key_figure_caption=key_figure_caption)
+
+
+def failed_study(study: str, error: str, *, report_link: str | None = None, what_to_do: str = "") -> StudySummary:
+    """The summary of a study that did not finish: its error and what to do (a default sentence if not given)."""
+    return StudySummary(study=study, verdict="error", error=error, report_link=report_link,
+                        what_to_do=what_to_do or f"Open the {study} report (it shows how far the study got), fix the "
+                                                 f"cause the error names and rerun: qrbench study {study}.")
 
 
 def _label(row: ComplianceRow) -> str:

@@ -11,6 +11,8 @@ from qrbench.report.executive import (
     ComplianceRow,
     StudySummary,
     executive_html,
+    failed_study,
+    from_summary,
     overall_verdict,
     write_executive_report,
 )
@@ -83,3 +85,34 @@ def test_write_executive_report_writes_the_suite_summary(tmp_path, suite_studies
     assert summary["studies"] == {"baseline": "fail", "bottlenecks": "pass", "scalability": "warn", "load": "error"}
     assert summary["key_numbers"]["rerank 50 docs p95 (ms)"] == 912.5
     assert math.isclose(summary["key_numbers"]["capacity (req/s)"], 14.86)
+
+
+def test_from_summary_reads_todays_summary_json():
+    summary = {
+        "study": "scalability", "verdict": "warn", "verdict_reasons": ["A third worker adds nothing on 2 cores."],
+        "compliance": [{"metric": "p95_ms", "value": 410.0, "low": 380.0, "high": "inf", "n": 40, "target": 500.0,
+                        "threshold": 600.0, "unit": "ms", "verdict": "insufficient", "reason": "Too few samples."}],
+        "configs": [{"config": "workers-1", "status": "ok", "capacity_rps": 6.0, "capacity_low": 5.0,
+                     "capacity_high": 7.0},
+                    {"config": "workers-2", "status": "ok", "capacity_rps": 11.0, "capacity_low": 9.0,
+                     "capacity_high": "inf"},
+                    {"config": "workers-3", "status": "failed", "capacity_rps": None}],
+        "first_saturated": {"config": "workers-2", "resources": ["cpu"], "rate_rps": 12.0},
+        "slo": {"p95_ms": 500.0, "success": 0.99},
+        "top_opportunities": [{"opportunity": "one torch thread", "saving_ms": 391.0, "saving_low": 350.0,
+                               "saving_high": 430.0, "lives_in": "service setting"}],
+        "reliability": [{"name": "samples", "ok": False, "severity": "warning", "message": "Only 40 samples."}],
+    }
+    s = from_summary(summary, report_link="scalability/scalability.html", workload="step load, 2 cores")
+    assert s.verdict == "warn" and s.reason == "A third worker adds nothing on 2 cores."
+    assert s.compliance[0].high == math.inf and s.compliance[0].workload == "step load, 2 cores"
+    assert (s.capacity.rps, s.capacity.high, s.capacity.config, s.capacity.limited_by) == (11.0, math.inf,
+                                                                                           "workers-2", "cpu")
+    assert s.capacity.slo == "p95 below 500 ms"
+    assert s.bottlenecks[0].saving_ms == 391.0 and s.scaling is None
+    assert s.reliability[0].ok is False
+
+
+def test_failed_study_says_what_to_do():
+    s = failed_study("load", "RunError: boom")
+    assert s.verdict == "error" and "qrbench study load" in s.what_to_do
