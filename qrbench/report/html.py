@@ -31,8 +31,9 @@ body{max-width:1280px;margin:0 auto;padding:0 1.2em}
 .qr-report-header a{color:#1a5fb4}
 .jp-OutputArea-output,.output_html,.jp-RenderedHTMLCommon{overflow-x:auto;max-width:100%}
 .jp-RenderedHTMLCommon table,.dataframe{display:block;overflow-x:auto;max-width:100%}
-.jp-RenderedHTMLCommon td,.jp-RenderedHTMLCommon th{white-space:normal;overflow-wrap:anywhere}
-.jp-OutputArea-output pre{white-space:pre-wrap;overflow-wrap:anywhere}
+.jp-RenderedHTMLCommon td,.jp-RenderedHTMLCommon th{white-space:normal;overflow-wrap:break-word}
+.jp-RenderedHTMLCommon th{white-space:nowrap}
+.jp-OutputArea-output pre{white-space:pre-wrap;overflow-wrap:break-word}
 .jp-RenderedImage img,.jp-OutputArea-output img{max-width:100%;height:auto}
 .qr-error{border:1px solid #6a1b9a;background:#f6effa;padding:.4em 1em;margin:.6em 0;font-family:system-ui,sans-serif}
 """

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
-from .format import StakeholderTable, friendly_name, number, stakeholder_table
+from .format import StakeholderTable, compliance_table, friendly_name, number, stakeholder_table
 
 __all__ = ["show", "plain_log_axis", "latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect",
            "verdict_style", "reliability_table", "VERDICT_COLOURS"]
@@ -135,9 +135,15 @@ def cache_effect(cache: pd.DataFrame):
     return fig
 
 
+_COMPLIANCE_COLUMNS = {"metric", "value", "low", "high", "target", "unit", "verdict"}
+
+
 def verdict_style(frame: pd.DataFrame, column: str = "verdict"):
     """A Styler colouring rows by their verdict, numbers with 2-3 significant digits and words for inf/NaN,
-    friendly column names, no index."""
+    friendly column names, no index. A compliance frame (metric, value, low, high, target, unit, verdict) is
+    shown as `format.compliance_table` instead: target, measured value and interval with units, badge, why."""
+    if column == "verdict" and _COMPLIANCE_COLUMNS <= set(frame.columns):
+        return compliance_table(frame)
     def colour(row):
         return [f"background-color: {VERDICT_COLOURS.get(str(row[column]), 'white')}"] * len(row)
 
