@@ -187,7 +187,9 @@ def figure_problems(fig) -> list[str]:
     for i, ax in enumerate(fig.axes):
         if not ax.axison or not (ax.lines or ax.collections or ax.patches or ax.images):
             continue
+        # Twin axes share the box; panels stacked on a shared x axis are labelled once, at the bottom.
         siblings = [a for a in fig.axes if a is not ax and a.bbox.bounds == ax.bbox.bounds]
+        siblings += [a for a in ax.get_shared_x_axes().get_siblings(ax) if a is not ax]
         xlabel = ax.get_xlabel() or any(a.get_xlabel() for a in siblings)
         ylabel = ax.get_ylabel() or (ax.get_yaxis().get_visible() is False)
         name = ax.get_title() or title or f"axes {i}"

@@ -1,4 +1,4 @@
-"""Figures and styled tables of the study reports (matplotlib/seaborn, pandas Styler).
+"""Figures and styled tables of the study reports (matplotlib, pandas Styler).
 
 A figure function returns None when its input holds nothing measured (no blank figures); the caller prints a
 sentence instead (`qrbench.report.format.not_measured`).
@@ -9,7 +9,6 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from .format import StakeholderTable, compliance_table, friendly_name, number, stakeholder_table
 
@@ -46,8 +45,14 @@ def latency_by_stage(records: pd.DataFrame, prefix: str, *, target_ms: float | N
     df = records[records["stage"].str.startswith(prefix) & records["ok"]]
     if df.empty:
         return None
-    fig, ax = plt.subplots(figsize=(9, 0.5 + 0.45 * max(1, df["stage"].nunique())))
-    sns.boxplot(data=df, y="stage", x="latency_ms", ax=ax, whis=(1, 99), fliersize=2, color="#90caf9")
+    stages = list(dict.fromkeys(df["stage"]))  # in the order they ran, first at the top
+    fig, ax = plt.subplots(figsize=(9, 0.9 + 0.45 * len(stages)))
+    # matplotlib's own boxplot: seaborn's passes the `vert` argument matplotlib 3.11 deprecates.
+    ax.boxplot([df.loc[df["stage"] == s, "latency_ms"].to_numpy() for s in stages], orientation="horizontal",
+               whis=(1, 99), widths=0.6, patch_artist=True, boxprops={"facecolor": "#90caf9"},
+               medianprops={"color": "black"}, flierprops={"markersize": 2})
+    ax.set_yticks(range(1, len(stages) + 1), stages)
+    ax.invert_yaxis()
     ax.set_xscale("log")
     plain_log_axis(ax.xaxis)
     ax.set_xlabel("latency (ms, log scale; whiskers at p1 and p99)")

@@ -94,6 +94,7 @@ def capacity_bars(configs: pd.DataFrame):
             ax.annotate("≥ (SLO never broke)", (c["capacity_rps"], yi), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=8)
     ax.set_yticks(y, ran["config"])
+    ax.set_xlim(0, 1.35 * float(np.nanmax(high.fillna(ran["capacity_rps"]).to_numpy(float))))  # room for the note
     ax.set_xlabel("capacity under the SLO (req/s; bar: from the last step met surely to the first step broken)")
     ax.set_title("Highest arrival rate meeting the SLO")
     fig.tight_layout()
@@ -193,10 +194,12 @@ def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
             ax.legend(fontsize=7)
         ax.axhline(limits[key], **_SLO)
         ax.set_xscale("log")
+        plain_log_axis(ax.xaxis)
         ax.set_xlabel("offered (req/s, log)")
         ax.set_title(label, fontsize=9)
         if key == "event_loop":
             ax.set_yscale("log")
+            plain_log_axis(ax.yaxis)
     fig.suptitle(f"Which resource saturates first ({config}; red: saturation limit)", fontsize=10)
     fig.tight_layout()
     return fig

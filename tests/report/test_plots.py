@@ -54,7 +54,34 @@ def _fixed_figures():
                                   "opportunity": ["one torch thread", "batch embeddings"],
                                   "saving_ms": [390.0, 52.0], "saving_low": [350.0, np.nan],
                                   "saving_high": [430.0, np.nan]})
+    steps = pd.DataFrame({"config": ["workers-1"] * 3, "rate_rps": [2.0, 4.0, 8.0], "p95_ms": [200.0, 300.0, 900.0],
+                          "p95_low": [190.0, 280.0, 800.0], "p95_high": [210.0, 320.0, math.inf],
+                          "throughput_rps": [2.0, 3.9, 5.0], "throughput_low": [1.9, 3.7, 4.8],
+                          "throughput_high": [2.1, 4.1, 5.2]})
+    configs = pd.DataFrame({"config": ["workers-1", "workers-2"], "status": ["ok", "ok"], "capacity_rps": [4.0, 7.0],
+                            "capacity_low": [3.0, 6.0], "capacity_high": [5.0, math.inf]})
+    saturation = pd.DataFrame({"config": ["workers-1"] * 3, "rate_rps": [2.0, 4.0, 8.0], "cpu": [0.3, 0.6, 0.97],
+                               "machine_cpu": [0.4, 0.7, 1.0], "memory": [0.2, 0.2, 0.21],
+                               "event_loop": [1.0, 2.0, 40.0], "thread_pool": [0.2, 0.5, 1.0]})
+    limits = {"cpu": 0.9, "memory": 0.9, "event_loop": 20.0, "thread_pool": 0.95}
+    aer = pd.DataFrame({"qubits": [4, 4], "shots": [256, 1024], "aer_ms": [40.0, 120.0], "rmse": [0.03, 0.015],
+                        "rmse_low": [0.02, 0.01], "rmse_high": [0.04, 0.02], "expected_sd": [0.031, 0.016],
+                        "exact_ms": [0.2, 0.2], "documents": [50, 50]})
+    growth = pd.DataFrame({"documents": [10, 100], "peak_mib": [900.0, 1100.0], "before_mib": [880.0, 880.0],
+                           "per_document_kib": [2048.0, 2250.0]})
+    records = pd.DataFrame({"stage": ["rerank/a"] * 5 + ["rerank/b"] * 5, "ok": [True] * 10,
+                            "latency_ms": [100.0, 120.0, 130.0, 150.0, 400.0] * 2})
+    breakdown = pd.DataFrame({"batch_size": [10] * 4, "method": ["classical", "classical", "quantum", "quantum"],
+                              "backend": ["exact"] * 4, "component": ["embed query", "fidelity"] * 2,
+                              "mean_ms": [20.0, 0.0, 20.0, 5.0]})
     return {
+        "latency_by_stage": plots.latency_by_stage(records, "rerank/", target_ms=500),
+        "step_curves": plots_scalability.step_curves(steps, slo_p95_ms=500),
+        "capacity_bars": plots_scalability.capacity_bars(configs),
+        "saturation": plots_scalability.saturation(saturation, limits, "workers-1"),
+        "aer_vs_exact": plots_bottlenecks.aer_vs_exact(aer),
+        "memory_growth": plots_bottlenecks.memory_growth(growth, limit_gb=2),
+        "stacked_breakdown": plots_bottlenecks.stacked_breakdown(breakdown),
         "percentiles_by_batch": plots.percentiles_by_batch(stages, target_ms=500),
         "cache_effect": plots.cache_effect(cache),
         "memory_by_documents": plots.memory_by_documents(memory, EMPTY, EMPTY, target_gb=2),
