@@ -168,19 +168,23 @@ class LiveView:
 
     def redraw(self, state: str = "live") -> None:
         """Draw now and show it in the view's one display (created on the first call)."""
+        before = set(plt.get_fignums())
         try:
-            fig = self.draw(state)
-        except Exception as exc:  # a drawing bug must not stop or hide the run; it is kept and shown
-            self.draw_errors.append(f"{type(exc).__name__}: {exc}")
-            fig = plt.figure(figsize=(11, 1.5))
-            fig.text(0.02, 0.5, f"The live view could not draw: {type(exc).__name__}: {exc}", va="center")
-        try:
+            try:
+                fig = self.draw(state)
+            except Exception as exc:  # a drawing bug must not stop or hide the run; it is kept and shown
+                self.draw_errors.append(f"{type(exc).__name__}: {exc}")
+                fig = plt.figure(figsize=(11, 1.5))
+                fig.text(0.02, 0.5, f"The live view could not draw: {type(exc).__name__}: {exc}", va="center")
             if self._handle is None:
                 self._handle = _kernel_display(fig)
             else:
                 self._handle.update(fig)
         finally:
-            plt.close(fig)  # the display keeps its image; pyplot must not keep every figure
+            # The display keeps its image; pyplot must keep no figure of ours, not even one a Ctrl-C
+            # interrupted half-way through drawing.
+            for number in set(plt.get_fignums()) - before:
+                plt.close(number)
         self.figure = fig
         self.redraws += 1
 

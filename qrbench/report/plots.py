@@ -1,27 +1,62 @@
-"""Figures and styled tables of the study reports (matplotlib/seaborn, pandas Styler)."""
+"""Figures and styled tables of the study reports (matplotlib, pandas Styler).
+
+A figure function returns None when its input holds nothing measured (no blank figures); the caller prints a
+sentence instead (`qrbench.report.format.not_measured`).
+"""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
-__all__ = ["latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect", "verdict_style",
-           "reliability_table", "VERDICT_COLOURS"]
+from .format import StakeholderTable, compliance_table, friendly_name, number, stakeholder_table
+
+__all__ = ["show", "plain_log_axis", "latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect",
+           "verdict_style", "reliability_table", "VERDICT_COLOURS"]
+
+def show(fig, *, otherwise: str) -> None:
+    """Show `fig` in the notebook, or the sentence `otherwise` when it is None (nothing was measured):
+    `plots.show(splots.vertical_settings(...), otherwise=not_measured("the thread, qubit and shot sweeps"))`."""
+    if fig is None:
+        from IPython.display import Markdown, display
+
+        display(Markdown(otherwise))
+        return
+    plt.show()
+
+
+def plain_log_axis(axis) -> None:
+    """Label a log-scale axis (ax.xaxis or ax.yaxis) with plain numbers at 1-2-5 steps: "200", not "2×10²"."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(FuncFormatter(lambda value, _pos: number(value, 2)))
+    axis.set_minor_formatter(NullFormatter())
+
 
 VERDICT_COLOURS = {"pass": "#c8e6c9", "warn": "#ffe0b2", "fail": "#ffcdd2", "insufficient": "#e0e0e0",
                    "regressed": "#ffcdd2", "improved": "#c8e6c9"}
 
 
 def latency_by_stage(records: pd.DataFrame, prefix: str, *, target_ms: float | None = None, title: str = ""):
-    """Distribution (ms, log scale) of successful requests of the stages starting with `prefix`."""
+    """Distribution (ms, log scale) of successful requests of the stages starting with `prefix`; None when
+    there is none."""
     df = records[records["stage"].str.startswith(prefix) & records["ok"]]
-    fig, ax = plt.subplots(figsize=(9, 0.5 + 0.45 * max(1, df["stage"].nunique())))
-    sns.boxplot(data=df, y="stage", x="latency_ms", ax=ax, whis=(1, 99), fliersize=2, color="#90caf9")
+    if df.empty:
+        return None
+    stages = list(dict.fromkeys(df["stage"]))  # in the order they ran, first at the top
+    fig, ax = plt.subplots(figsize=(9, 0.9 + 0.45 * len(stages)))
+    # matplotlib's own boxplot: seaborn's passes the `vert` argument matplotlib 3.11 deprecates.
+    ax.boxplot([df.loc[df["stage"] == s, "latency_ms"].to_numpy() for s in stages], orientation="horizontal",
+               whis=(1, 99), widths=0.6, patch_artist=True, boxprops={"facecolor": "#90caf9"},
+               medianprops={"color": "black"}, flierprops={"markersize": 2})
+    ax.set_yticks(range(1, len(stages) + 1), stages)
+    ax.invert_yaxis()
     ax.set_xscale("log")
+    plain_log_axis(ax.xaxis)
     ax.set_xlabel("latency (ms, log scale; whiskers at p1 and p99)")
-    ax.set_ylabel("")
+    ax.set_ylabel("stage")
     if target_ms:
         ax.axvline(target_ms, color="#b00020", ls="--", label=f"PRD target {target_ms:g} ms")
         ax.legend(loc="lower right")
@@ -33,6 +68,8 @@ def latency_by_stage(records: pd.DataFrame, prefix: str, *, target_ms: float | N
 def percentiles_by_batch(stages: pd.DataFrame, *, target_ms: float | None = None):
     """p50 and p95 (with their confidence intervals) of rerank latency against the batch size, per method."""
     df = stages[stages["kind"].str.startswith("rerank_")].copy()
+    if df.empty:
+        return None
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for method, g in df.groupby("method"):
         g = g.sort_values("n_candidates")
@@ -46,16 +83,23 @@ def percentiles_by_batch(stages: pd.DataFrame, *, target_ms: float | None = None
     ax.set_xlabel("documents per rerank")
     ax.set_ylabel("latency (ms)")
     ax.set_yscale("log")
+    plain_log_axis(ax.yaxis)
     ax.legend(fontsize=8, ncol=2)
-    ax.set_title("Rerank latency by batch size (bars: 95% intervals; an open bar means too few samples)")
+    ax.set_title("Rerank latency by batch size\n(bars: 95% intervals; no upper bar: too few samples to bound it)",
+                 fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def memory_by_documents(memory: pd.DataFrame, server: pd.DataFrame, records: pd.DataFrame, *,
                         target_gb: float | None = None):
-    """Peak RSS per document count, and the RSS timeline of the whole run."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
+    """Peak RSS per document count, and the RSS timeline of the whole run (only when the server was sampled);
+    None when memory was not measured."""
+    if memory.empty:
+        return None
+    sampled = len(server) > 0
+    fig, axes = plt.subplots(1, 2 if sampled else 1, figsize=(12 if sampled else 6.5, 4), squeeze=False)
+    a1 = axes[0][0]
     a1.plot(memory["documents"], memory["rss_max_mb"] / 1000, "-o", label="peak RSS")
     a1.plot(memory["documents"], memory["rss_median_mb"] / 1000, "-s", label="median RSS")
     if target_gb:
@@ -65,7 +109,8 @@ def memory_by_documents(memory: pd.DataFrame, server: pd.DataFrame, records: pd.
     a1.set_ylim(bottom=0)
     a1.legend()
     a1.set_title("Server memory by document count")
-    if len(server):
+    if sampled:
+        a2 = axes[0][1]
         t0 = server["t_unix"].min()
         a2.plot(server["t_unix"] - t0, server["rss_bytes"] / 1e9)
         for _stage, g in records.groupby("stage", sort=False):
@@ -73,33 +118,46 @@ def memory_by_documents(memory: pd.DataFrame, server: pd.DataFrame, records: pd.
         a2.set_xlabel("seconds since the study started (shaded: stages)")
         a2.set_ylabel("server RSS (GB)")
         a2.set_title("Server memory over the whole study")
-    else:
-        a2.text(0.5, 0.5, "The target is not on this machine:\nno server samples.", ha="center", va="center")
-        a2.set_axis_off()
     fig.tight_layout()
     return fig
 
 
 def cache_effect(cache: pd.DataFrame):
+    """Median latency (ms) of a cold request, known documents and a repeated request; None when not measured."""
+    if cache.empty:
+        return None
     fig, ax = plt.subplots(figsize=(7, 3.5))
     y = np.arange(len(cache))
     err = [cache["p50_ms"] - cache["p50_low"], (cache["p50_high"] - cache["p50_ms"]).replace(np.inf, 0)]
     ax.barh(y, cache["p50_ms"], xerr=err, color=["#ef9a9a", "#ffe082", "#a5d6a7"][: len(cache)], capsize=3)
     ax.set_yticks(y, cache["stage"])
+    ax.set_ylabel("request")
     ax.set_xscale("log")
+    plain_log_axis(ax.xaxis)
     ax.set_xlabel("median latency (ms, log scale, 95% interval)")
     ax.set_title("Cold, known documents, repeated request")
     fig.tight_layout()
     return fig
 
 
+_COMPLIANCE_COLUMNS = {"metric", "value", "low", "high", "target", "unit", "verdict"}
+
+
 def verdict_style(frame: pd.DataFrame, column: str = "verdict"):
-    """A Styler colouring rows by their verdict."""
+    """A Styler colouring rows by their verdict, numbers with 2-3 significant digits and words for inf/NaN,
+    friendly column names, no index. A compliance frame (metric, value, low, high, target, unit, verdict) is
+    shown as `format.compliance_table` instead: target, measured value and interval with units, badge, why."""
+    if column == "verdict" and _COMPLIANCE_COLUMNS <= set(frame.columns):
+        return compliance_table(frame)
     def colour(row):
         return [f"background-color: {VERDICT_COLOURS.get(str(row[column]), 'white')}"] * len(row)
 
-    return frame.style.apply(colour, axis=1).format(precision=3, na_rep="–")
+    return (frame.style.apply(colour, axis=1).format(formatter=number)
+            .format_index(friendly_name, axis=1).hide(axis="index"))
 
 
-def reliability_table(checks) -> pd.DataFrame:
-    return pd.DataFrame([{"check": c.name, "ok": "yes" if c.ok else "NO", "message": c.message} for c in checks])
+def reliability_table(checks) -> StakeholderTable:
+    """The reliability checks as a table for people: check, passed (yes/NO), what it means."""
+    frame = pd.DataFrame([{"check": c.name, "ok": "yes" if c.ok else "NO", "message": c.message} for c in checks],
+                         columns=["check", "ok", "message"])
+    return stakeholder_table(frame, {"check": "Check", "ok": "Passed", "message": "What it means"})

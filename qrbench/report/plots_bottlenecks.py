@@ -1,10 +1,16 @@
-"""Figures and styled tables of the bottlenecks report (matplotlib, pandas Styler)."""
+"""Figures and styled tables of the bottlenecks report (matplotlib, pandas Styler).
+
+A figure function returns None when its input holds nothing measured (no blank figures); the caller prints a
+sentence instead (`qrbench.report.format.not_measured`).
+"""
 
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+from .plots import plain_log_axis
 
 __all__ = ["stacked_breakdown", "overhead_ratios", "aer_vs_exact", "memory_growth", "under_load_profile",
            "opportunities_chart", "line_table", "COMPONENT_COLOURS"]
@@ -18,7 +24,10 @@ COMPONENT_COLOURS = {
 
 
 def stacked_breakdown(request: pd.DataFrame, *, share: bool = False):
-    """One panel per batch size, one bar per method and backend, stacked by component (mean ms, or share)."""
+    """One panel per batch size, one bar per method and backend, stacked by component (mean ms, or share);
+    None when nothing was measured."""
+    if request.empty:
+        return None
     sizes = sorted(request["batch_size"].unique())
     fig, axes = plt.subplots(1, len(sizes), figsize=(3.6 * len(sizes) + 1.5, 4.6), sharey=share, squeeze=False)
     value = "share" if share else "mean_ms"
@@ -33,6 +42,7 @@ def stacked_breakdown(request: pd.DataFrame, *, share: bool = False):
             ax.bar(labels, wide[comp], bottom=bottom, color=COMPONENT_COLOURS[comp], label=comp, width=0.7)
             bottom += wide[comp].to_numpy()
         ax.set_title(f"{n} documents")
+        ax.set_xlabel("method and backend")
         ax.tick_params(axis="x", labelsize=8)
         ax.set_ylabel("share of the request" if share else "mean time per request (ms)")
     handles, names = axes[0][0].get_legend_handles_labels()
@@ -43,7 +53,10 @@ def stacked_breakdown(request: pd.DataFrame, *, share: bool = False):
 
 
 def overhead_ratios(overhead: pd.DataFrame):
-    """Quantum and hybrid latency over classical (ratio of medians, 95% interval) against batch size."""
+    """Quantum and hybrid latency over classical (ratio of medians, 95% interval) against batch size; None
+    when not measured."""
+    if overhead.empty:
+        return None
     fig, ax = plt.subplots(figsize=(8, 4))
     for (method, backend), g in overhead.groupby(["method", "backend"]):
         g = g.sort_values("batch_size")
@@ -55,6 +68,7 @@ def overhead_ratios(overhead: pd.DataFrame):
     ax.set_xlabel("documents per rerank")
     ax.set_ylabel("engine time / classical engine time")
     ax.set_yscale("log")
+    plain_log_axis(ax.yaxis)
     ax.legend(fontsize=8)
     ax.set_title("Quantum overhead over the classical path (bars: 95% intervals)")
     fig.tight_layout()
@@ -62,7 +76,10 @@ def overhead_ratios(overhead: pd.DataFrame):
 
 
 def aer_vs_exact(table: pd.DataFrame):
-    """Left: time of one batched aer call against shots (exact for reference). Right: its shot noise."""
+    """Left: time of one batched aer call against shots (exact for reference). Right: its shot noise. None
+    when not measured."""
+    if table.empty:
+        return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
     for q, g in table.groupby("qubits"):
         g = g.sort_values("shots")
@@ -70,10 +87,9 @@ def aer_vs_exact(table: pd.DataFrame):
         a2.errorbar(g["shots"], g["rmse"], yerr=[g["rmse"] - g["rmse_low"], (g["rmse_high"] - g["rmse"]).clip(0)],
                     fmt="-o", capsize=3, label=f"measured, {q} qubits")
         a2.plot(g["shots"], g["expected_sd"], ":", color="grey")
-    if len(table):
-        a1.axhline(float(table["exact_ms"].median()), color="black", ls="--", label="exact (closed form)")
+    a1.axhline(float(table["exact_ms"].median()), color="black", ls="--", label="exact (closed form)")
     a1.set(xscale="log", yscale="log", xlabel="shots", ylabel="ms per batched call",
-           title=f"Cost of the fidelity for {int(table['documents'].median()) if len(table) else 0} documents")
+           title=f"Cost of the fidelity for {int(table['documents'].median())} documents")
     a1.legend(fontsize=8)
     a2.set(xscale="log", yscale="log", xlabel="shots", ylabel="RMSE of the fidelity vs exact",
            title="Shot noise (dotted: sqrt((1 - F^2) / shots))")
@@ -83,7 +99,10 @@ def aer_vs_exact(table: pd.DataFrame):
 
 
 def memory_growth(memory: pd.DataFrame, *, limit_gb: float | None = None):
-    """Peak RSS and its increment against the documents of one cold rerank; increment per document."""
+    """Peak RSS and its increment against the documents of one cold rerank; increment per document. None
+    when not measured."""
+    if memory.empty:
+        return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
     a1.plot(memory["documents"], memory["peak_mib"] * 2**20 / 1e9, "-o", label="peak RSS")
     a1.plot(memory["documents"], memory["before_mib"] * 2**20 / 1e9, "--", color="grey", label="RSS before")
@@ -101,8 +120,10 @@ def memory_growth(memory: pd.DataFrame, *, limit_gb: float | None = None):
 
 def under_load_profile(shares: pd.DataFrame, *, active: bool = True):
     """Share of samples per activity: one bar per phase and sampler (all threads, or the GIL holder); with
-    `active`, of the samples of threads that were not idle."""
+    `active`, of the samples of threads that were not idle. None when nothing was sampled."""
     value = "active_share" if active else "share"
+    if shares.empty:
+        return None
     wide = shares.pivot_table(index=["phase", "sampler"], columns="activity", values=value, aggfunc="sum").fillna(0)
     wide = wide[wide.sum().sort_values(ascending=False).index]
     fig, ax = plt.subplots(figsize=(11, 0.8 + 0.7 * len(wide)))
@@ -114,6 +135,7 @@ def under_load_profile(shares: pd.DataFrame, *, active: bool = True):
         left += wide[col].to_numpy()
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of py-spy samples" + (" of threads not idle" if active else ""))
+    ax.set_ylabel("phase (sampler)")
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
     ax.set_title("What the service's threads do: one user against load")
     fig.tight_layout()
@@ -121,19 +143,26 @@ def under_load_profile(shares: pd.DataFrame, *, active: bool = True):
 
 
 def opportunities_chart(opportunities: pd.DataFrame):
-    """Time each opportunity would save per request (95% interval where there is one), coloured by where it lives."""
-    t = opportunities[opportunities["kind"] == "time"].iloc[::-1]
+    """Time each opportunity would save per request (95% interval where there is one), coloured by where it lives;
+    None when there is no time-saving opportunity."""
+    t = opportunities[opportunities["kind"] == "time"].iloc[::-1] if len(opportunities) else opportunities
+    if t.empty:
+        return None
     colours = {"service code": "#2e7d32", "service setting": "#66bb6a", "service design": "#a5d6a7",
                "design choice": "#ffb74d", "dependency": "#9e9e9e", "runtime": "#bdbdbd"}
     c = [next((v for k, v in colours.items() if str(w).startswith(k)), "#e0e0e0") for w in t["lives_in"]]
-    fig, ax = plt.subplots(figsize=(10, 0.6 + 0.38 * max(len(t), 1)))
+    fig, ax = plt.subplots(figsize=(10, 1.8 + 0.38 * len(t)))
     low = (t["saving_ms"] - t["saving_low"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
     high = (t["saving_high"] - t["saving_ms"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
     ax.barh(t["opportunity"], t["saving_ms"].clip(lower=1e-3), xerr=[low, high], color=c, capsize=2)
     ax.set_xscale("log")
+    plain_log_axis(ax.xaxis)
     ax.set_xlabel("time saved per request (ms, log scale; bars: 95% intervals)")
-    handles = [plt.Rectangle((0, 0), 1, 1, color=v) for v in colours.values()]
-    ax.legend(handles, list(colours), fontsize=7, loc="lower right")
+    ax.set_ylabel("opportunity")
+    present = [k for k in colours if any(str(w).startswith(k) for w in t["lives_in"])]
+    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in present]
+    ax.legend(handles, present, fontsize=7, title="lives in", title_fontsize=7, loc="upper left",
+              bbox_to_anchor=(1.01, 1))
     ax.set_title("Optimisation opportunities, ranked")
     fig.tight_layout()
     return fig

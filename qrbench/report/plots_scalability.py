@@ -1,8 +1,9 @@
 """Figures of the scalability study: the step loads, capacity per configuration, the USL fit over the measured
-points and past them, the load balancer's shares, saturation, and the vertical sweeps.
+points (never past them), the load balancer's shares, saturation, and the vertical sweeps.
 
 Inputs are the tables of `qrbench.studies.scalability_analysis.ScalabilityReport`; latencies in ms, rates in
-requests per second. Each function returns its figure; an empty table draws a figure that says so.
+requests per second. Each function returns its figure, or None when there is nothing measured to draw (the
+caller says so in a sentence, e.g. with `qrbench.report.format.not_measured`).
 """
 
 from __future__ import annotations
@@ -14,16 +15,27 @@ import numpy as np
 import pandas as pd
 
 from ..stats import predict
+from .plots import plain_log_axis
 
-__all__ = ["step_curves", "capacity_bars", "usl_fit", "lb_shares", "saturation", "documents_cost",
+__all__ = ["step_curves", "capacity_bars", "usl_fit", "usl_note", "lb_shares", "saturation", "documents_cost",
            "vertical_settings"]
 
 _SLO = {"color": "#b00020", "ls": "--", "lw": 1.2}
 
 
-def _empty(ax, text: str) -> None:
-    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
-    ax.set_axis_off()
+def usl_note(fit: dict, *, axis: str) -> str:
+    """The sentence that goes with `usl_fit`: what range the fit covers and that it says nothing beyond it."""
+    points = fit["points"]
+    if points.empty:
+        return f"No {axis} configuration was measured, so no scalability model was fitted."
+    levels = sorted(int(n) for n in points["n"].unique())
+    if len(levels) < 3:
+        counts = ", ".join(map(str, levels))
+        return (f"Only {len(levels)} level{'s' if len(levels) != 1 else ''} of {axis} ({counts}) "
+                f"{'were' if len(levels) != 1 else 'was'} measured: too few to bound a scalability model, so none "
+                f"is drawn and nothing is predicted beyond {levels[-1]}.")
+    return (f"The fitted models are drawn over the measured range only ({levels[0]} to {levels[-1]} {axis}); "
+            f"beyond {levels[-1]} they are not bounded by any measurement.")
 
 
 def _err(mid: pd.Series, low: pd.Series, high: pd.Series) -> list[np.ndarray]:
@@ -34,12 +46,11 @@ def _err(mid: pd.Series, low: pd.Series, high: pd.Series) -> list[np.ndarray]:
 
 
 def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
-    """p95 latency and throughput against the offered rate, one line per configuration (bars: 95 % intervals)."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
+    """p95 latency and throughput against the offered rate, one line per configuration (bars: 95 % intervals);
+    None when no step was measured."""
     if steps.empty:
-        _empty(a1, "No step was measured.")
-        _empty(a2, "")
-        return fig
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
     for config, g in steps.groupby("config", sort=False):
         g = g.sort_values("rate_rps")
         a1.errorbar(g["rate_rps"], g["p95_ms"], yerr=_err(g["p95_ms"], g["p95_low"], g["p95_high"]), fmt="-o",
@@ -50,6 +61,8 @@ def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
     a1.axhline(slo_p95_ms, **_SLO, label=f"SLO p95 {slo_p95_ms:g} ms")
     a1.set_yscale("log")
     a1.set_xscale("log")
+    plain_log_axis(a1.xaxis)
+    plain_log_axis(a1.yaxis)
     a1.set_xlabel("offered rate (req/s, log)")
     a1.set_ylabel("p95 latency (ms, log)")
     a1.set_title("Latency at each step")
@@ -65,12 +78,12 @@ def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
 
 
 def capacity_bars(configs: pd.DataFrame):
-    """The highest rate meeting the SLO per configuration, with its interval (an open end: the SLO never broke)."""
-    fig, ax = plt.subplots(figsize=(9, 0.6 + 0.5 * max(1, len(configs))))
+    """The highest rate meeting the SLO per configuration, with its interval (an open end: the SLO never broke);
+    None when no configuration finished."""
     ran = configs[configs["status"] == "ok"] if len(configs) else configs
     if ran.empty:
-        _empty(ax, "No configuration finished.")
-        return fig
+        return None
+    fig, ax = plt.subplots(figsize=(9, 0.6 + 0.5 * max(1, len(ran))))
     y = np.arange(len(ran))
     high = ran["capacity_high"].replace(np.inf, np.nan)
     ax.barh(y, ran["capacity_rps"], color="#90caf9")
@@ -81,41 +94,44 @@ def capacity_bars(configs: pd.DataFrame):
             ax.annotate("≥ (SLO never broke)", (c["capacity_rps"], yi), xytext=(4, 0), textcoords="offset points",
                         va="center", fontsize=8)
     ax.set_yticks(y, ran["config"])
+    ax.set_xlim(0, 1.35 * float(np.nanmax(high.fillna(ran["capacity_rps"]).to_numpy(float))))  # room for the note
     ax.set_xlabel("capacity under the SLO (req/s; bar: from the last step met surely to the first step broken)")
     ax.set_title("Highest arrival rate meeting the SLO")
     fig.tight_layout()
     return fig
 
 
-def usl_fit(fit: dict, *, cores: int, axis: str, extrapolate_to: int = 16):
-    """Measured throughput against N, with the USL and Amdahl fits drawn over them and extrapolated."""
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+def usl_fit(fit: dict, *, cores: int, axis: str):
+    """Measured throughput against N, with the USL and Amdahl fits drawn over the measured range of N only
+    (`usl_note` gives the sentence to print with it); None when nothing was measured. With fewer than three
+    levels no model is drawn: two points bound no curve."""
     points = fit["points"]
     if points.empty:
-        _empty(ax, f"No {axis} configuration was measured.")
-        return fig
+        return None
+    fig, ax = plt.subplots(figsize=(8, 4.5))
     ax.plot(points["n"], points["throughput_rps"], "o", alpha=0.6, color="#1565c0", label="measured (windows)")
     means = points.groupby("n")["throughput_rps"].mean()
     ax.plot(means.index, means.to_numpy(), "D", color="#0d47a1", label="mean per N")
-    top = max(extrapolate_to, int(points["n"].max()) * 2)
-    grid = np.linspace(1, top, 200)
-    for name, style in (("usl", "-"), ("amdahl", "--")):
-        model = fit.get(name)
-        if model is None:
-            continue
-        label = (f"USL σ={model.sigma.value:.3g}, κ={model.kappa.value:.3g}" if name == "usl"
-                 else f"Amdahl σ={model.sigma.value:.3g}")
-        ax.plot(grid, predict(model, grid), style, label=label)
-        if name == "usl" and math.isfinite(model.peak_n.value) and model.peak_n.value <= top:
-            ax.axvline(model.peak_n.value, color="#6a1b9a", lw=0.8, ls=":", label=f"N* = {model.peak_n.value:.3g}")
-    ax.axvspan(cores, top, color="grey", alpha=0.08, label=f"past this machine's {cores} cores: extrapolated")
+    low, high = float(points["n"].min()), float(points["n"].max())
+    if points["n"].nunique() >= 3:
+        grid = np.linspace(low, high, 200)
+        for name, style in (("usl", "-"), ("amdahl", "--")):
+            model = fit.get(name)
+            if model is None:
+                continue
+            label = (f"USL σ={model.sigma.value:.2g}, κ={model.kappa.value:.2g}" if name == "usl"
+                     else f"Amdahl σ={model.sigma.value:.2g}")
+            ax.plot(grid, predict(model, grid), style, label=label)
+            if name == "usl" and math.isfinite(model.peak_n.value) and low <= model.peak_n.value <= high:
+                ax.axvline(model.peak_n.value, color="#6a1b9a", lw=0.8, ls=":",
+                           label=f"peak at N = {model.peak_n.value:.2g}")
+    if high > cores:
+        ax.axvspan(cores, high + 0.5, color="grey", alpha=0.08, label=f"more than this machine's {cores} cores")
     ax.set_xlabel(f"{axis} (N)")
     ax.set_ylabel("throughput (req/s)")
-    title = f"Universal Scalability Law: {axis}"
-    if fit.get("note"):
-        title += f"\n({fit['note']})"
-    ax.set_title(title, fontsize=10)
-    ax.set_xlim(0.5, top)
+    ax.set_title(f"Universal Scalability Law: {axis} (fit over the measured range only)", fontsize=10)
+    ax.set_xlim(low - 0.5, high + 0.5)
+    ax.set_xticks(sorted(points["n"].unique()))
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -123,14 +139,13 @@ def usl_fit(fit: dict, *, cores: int, axis: str, extrapolate_to: int = 16):
 
 
 def lb_shares(shares: pd.DataFrame):
-    """Each instance's share of the requests per configuration and step, and its embedding-cache hit rate."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4))
+    """Each instance's share of the requests per configuration and step, and its embedding-cache hit rate;
+    None without a configuration of several instances."""
     multi = shares.groupby("config")["instance"].transform("nunique") > 1 if len(shares) else shares
     shares = shares[multi] if len(shares) else shares
     if shares.empty:
-        _empty(a1, "No configuration with several instances behind nginx.")
-        _empty(a2, "")
-        return fig
+        return None
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4))
     table = shares.pivot_table(index=["config", "rate_rps"], columns="instance", values="share")
     labels = [f"{c}\n{r:g} req/s" for c, r in table.index]
     bottom = np.zeros(len(table))
@@ -141,6 +156,7 @@ def lb_shares(shares: pd.DataFrame):
     for x, n in enumerate(table.notna().sum(axis=1)):
         a1.hlines([k / n for k in range(1, n)], x - 0.4, x + 0.4, color="black", lw=0.8, ls=":")
     a1.set_xticks(range(len(table)), labels, fontsize=7, rotation=30, ha="right")
+    a1.set_xlabel("configuration and offered rate")
     a1.set_ylabel("share of requests")
     a1.set_title("Load balancer: each instance's share (dotted: an even split)")
     a1.legend(fontsize=8)
@@ -150,6 +166,7 @@ def lb_shares(shares: pd.DataFrame):
         a2.bar(np.arange(len(hits)) + i * width, hits[instance].fillna(0).to_numpy(), width, label=instance)
     a2.set_xticks(np.arange(len(hits)) + 0.4 - width / 2, [f"{c}\n{r:g} req/s" for c, r in hits.index], fontsize=7,
                   rotation=30, ha="right")
+    a2.set_xlabel("configuration and offered rate")
     a2.set_ylabel("embedding cache hit rate")
     a2.set_ylim(0, 1)
     a2.set_title("Per-instance cache hit rate (caches are per instance)")
@@ -159,72 +176,78 @@ def lb_shares(shares: pd.DataFrame):
 
 
 def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
-    """Utilisation of each resource against the offered rate for one configuration, each against its limit."""
-    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
+    """Utilisation of each resource against the offered rate for one configuration, each against its limit;
+    None without saturation samples of that configuration."""
     g = table[table["config"] == config].sort_values("rate_rps") if len(table) else table
     if g.empty:
-        for ax in axes:
-            _empty(ax, "")
-        axes[0].text(0.5, 0.5, "No saturation samples.", transform=axes[0].transAxes)
-        return fig
+        return None
+    fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
     panels = [("cpu", "service CPU / cores"), ("memory", "service RSS / memory"),
               ("event_loop", "event-loop probe p95 (ms)"), ("thread_pool", "in computation / threads")]
+    units = {"cpu": "utilisation (fraction of the cores)", "memory": "fraction of the machine's memory",
+             "event_loop": "event-loop delay p95 (ms, log)", "thread_pool": "busy fraction of the threads"}
     for ax, (key, label) in zip(axes, panels, strict=True):
+        ax.set_ylabel(units[key], fontsize=8)
         ax.plot(g["rate_rps"], g[key], "-o")
         if key == "cpu" and "machine_cpu" in g:
             ax.plot(g["rate_rps"], g["machine_cpu"], ":", color="grey", label="whole machine")
             ax.legend(fontsize=7)
         ax.axhline(limits[key], **_SLO)
         ax.set_xscale("log")
+        plain_log_axis(ax.xaxis)
         ax.set_xlabel("offered (req/s, log)")
         ax.set_title(label, fontsize=9)
         if key == "event_loop":
             ax.set_yscale("log")
+            plain_log_axis(ax.yaxis)
     fig.suptitle(f"Which resource saturates first ({config}; red: saturation limit)", fontsize=10)
     fig.tight_layout()
     return fig
 
 
 def documents_cost(documents: pd.DataFrame, cost: dict):
-    """Latency against the document count (log-log, with the fitted power law) and peak server memory."""
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
+    """Latency against the document count (log-log, with the fitted power law over the measured counts) and
+    peak server memory (a second panel only when server memory was sampled); None without a document sweep."""
     if documents.empty:
-        _empty(a1, "The document sweep was not measured.")
-        _empty(a2, "")
-        return fig
+        return None
     d = documents
+    memory = "rss_peak_mb" in d and d["rss_peak_mb"].notna().any()
+    fig, axes = plt.subplots(1, 2 if memory else 1, figsize=(12 if memory else 6.5, 4), squeeze=False)
+    a1 = axes[0][0]
     a1.errorbar(d["documents"], d["p50_ms"], yerr=_err(d["p50_ms"], d["p50_low"], d["p50_high"]), fmt="o",
                 capsize=3, label="p50 (95 % interval)")
     a1.plot(d["documents"], d["server_ms_median"], "s", label="server time, median")
     if math.isfinite(cost.get("slope", math.nan)):
         grid = np.geomspace(d["documents"].min(), d["documents"].max(), 50)
         a1.plot(grid, np.exp(cost["log_intercept"]) * grid ** cost["slope"], "-",
-                label=f"fit: N^{cost['slope']:.2f} [{cost['slope_low']:.2f}, {cost['slope_high']:.2f}]")
+                label=f"fit over the measured counts: latency ∝ N^{cost['slope']:.2f} "
+                      f"(95 %: {cost['slope_low']:.2f} to {cost['slope_high']:.2f})")
     a1.set_xscale("log")
     a1.set_yscale("log")
+    plain_log_axis(a1.xaxis)
+    plain_log_axis(a1.yaxis)
     a1.set_xlabel("documents per rerank (log)")
     a1.set_ylabel("latency (ms, log)")
     a1.set_title("Cost against the document count (cached documents)")
     a1.legend(fontsize=8)
-    if "rss_peak_mb" in d and d["rss_peak_mb"].notna().any():
+    if memory:
+        a2 = axes[0][1]
         a2.plot(d["documents"], d["rss_peak_mb"], "-o")
         a2.set_xscale("log")
         a2.set_xlabel("documents per rerank (log)")
         a2.set_ylabel("server peak RSS (MB)")
         a2.set_title("Memory against the document count")
-    else:
-        _empty(a2, "Server memory was not sampled (the target is not on this machine).")
     fig.tight_layout()
     return fig
 
 
 def vertical_settings(tables: dict[str, pd.DataFrame]):
-    """Latency (and throughput) against torch threads, qubits and shots: one panel per sweep measured."""
+    """Latency (and throughput) against torch threads, qubits and shots: one panel per sweep measured; None
+    when no sweep was measured."""
     measured = {k: v for k, v in tables.items() if len(v)}
-    fig, axes = plt.subplots(1, max(1, len(measured)), figsize=(5 * max(1, len(measured)), 3.8), squeeze=False)
     if not measured:
-        _empty(axes[0][0], "No thread, qubit or shot sweep was measured.")
-        return fig
+        return None
+    fig, axes = plt.subplots(1, len(measured), figsize=(5 * len(measured), 3.8), squeeze=False)
     for ax, (name, t) in zip(axes[0], measured.items(), strict=True):
         ax.errorbar(t["value"], t["p50_ms"], yerr=_err(t["p50_ms"], t["p50_low"], t["p50_high"]), fmt="-o",
                     capsize=3, label="p50")
@@ -233,10 +256,15 @@ def vertical_settings(tables: dict[str, pd.DataFrame]):
         ax.set_ylabel("latency (ms)")
         if name == "shots":
             ax.set_xscale("log")
+        if name != "shots":
+            ax.set_xticks(sorted(t["value"].unique()))
+        ax.set_ylim(bottom=0)
         right = ax.twinx()
         right.plot(t["value"], t["throughput_rps"], ":^", color="#2e7d32", label="throughput")
         right.set_ylabel("throughput (req/s)", color="#2e7d32")
-        ax.legend(fontsize=8, loc="upper left")
+        right.set_ylim(bottom=0)
+        handles = [*ax.get_legend_handles_labels()[0], *right.get_legend_handles_labels()[0]]
+        ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="lower left")
         ax.set_title(f"Latency and throughput against {name}")
     fig.tight_layout()
     return fig

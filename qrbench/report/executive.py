@@ -1,0 +1,407 @@
+"""The executive report of a suite run: one self-contained report.html whose first screen is the answer.
+
+Input: one `StudySummary` per study (built by each study from its analysis; a failed study gives one with
+`error`). First screen: the overall verdict and its main reason in one sentence, with the reliability
+reservations beside it; the PRD compliance table across studies (target, measured value with its interval,
+verdict, which study and workload judged it); capacity under the SLO and what limits it; the top three
+bottlenecks with their saving per request; the scaling recommendation; the regression against the previous
+suite run. Then one section per study with its key figure (embedded) and a link to its full report.
+Anything a run did not produce reads "not measured in this run".
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .format import (
+    NOT_MEASURED,
+    compliance_table,
+    headline,
+    interval,
+    number,
+    quantity,
+    stakeholder_table,
+    verdict_badge,
+)
+from .html import page
+
+__all__ = ["ComplianceRow", "Capacity", "Bottleneck", "Regression", "ReliabilityNote", "StudySummary",
+           "from_summary", "failed_study", "overall_verdict", "executive_html", "write_executive_report",
+           "suite_summary"]
+
+NOT_IN_RUN = f"{NOT_MEASURED} in this run"
+_ORDER = {"pass": 0, "warn": 1, "insufficient": 2, "error": 3, "fail": 4}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ComplianceRow:
+    """One PRD target judged by one study. Values in `unit` ("ms", "GB", "fraction", ...); low/high: the 95 %
+    interval (inf when a side could not be bounded)."""
+
+    metric: str
+    target: float
+    unit: str
+    value: float
+    low: float
+    high: float
+    verdict: str
+    study: str
+    workload: str
+    direction: str = "below"
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Capacity:
+    """The highest arrival rate (req/s) meeting the SLO, its interval, the configuration and what limits it."""
+
+    rps: float
+    low: float
+    high: float
+    config: str
+    limited_by: str
+    slo: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bottleneck:
+    """An optimisation opportunity and the time it saves per request (ms, 95 % interval)."""
+
+    name: str
+    saving_ms: float
+    low: float = math.nan
+    high: float = math.nan
+    where: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Regression:
+    """The comparison with the previous suite run: verdict "regressed", "unchanged" or "improved"."""
+
+    verdict: str
+    summary: str
+    previous_run: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReliabilityNote:
+    name: str
+    ok: bool
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class StudySummary:
+    """What the executive report needs from one study. `error` set means the study failed (verdict "error");
+    `what_to_do` then says how to recover. Paths (report_link, key_figure) are relative to the suite folder
+    or absolute; the key figure (PNG) is embedded, the report linked."""
+
+    study: str
+    verdict: str
+    reason: str = ""
+    compliance: tuple[ComplianceRow, ...] = ()
+    capacity: Capacity | None = None
+    bottlenecks: tuple[Bottleneck, ...] = ()
+    scaling: str | None = None
+    regression: Regression | None = None
+    reliability: tuple[ReliabilityNote, ...] = ()
+    report_link: str | None = None
+    key_figure: str | None = None
+    key_figure_caption: str = ""
+    error: str | None = None
+    what_to_do: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.verdict not in _ORDER:
+            raise ValueError(f"StudySummary {self.study!r}: verdict must be one of {', '.join(_ORDER)}; "
+                             f"got {self.verdict!r}.")
+        if self.error and self.verdict != "error":
+            raise ValueError(f"StudySummary {self.study!r} carries an error, so its verdict must be 'error', "
+                             f"not {self.verdict!r}.")
+
+
+def _float(value: Any) -> float:
+    """A summary.json number: "inf"/"-inf" strings (how runs.write_summary stores them) and null included."""
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def from_summary(summary: dict[str, Any], *, report_link: str | None = None, key_figure: str | None = None,
+                 workload: str = "", key_figure_caption: str = "") -> StudySummary:
+    """A StudySummary from a study's summary.json as the studies write it today (baseline, load, bottlenecks,
+    scalability). Compliance rows take their workload from a row's "workload" key, else `workload`; capacity
+    comes from the best finished configuration of "configs" and what limits it from "first_saturated"; the
+    bottlenecks from "top_opportunities"; the scaling recommendation from "recommendation" (absent today: it
+    then reads "not measured in this run")."""
+    study = str(summary.get("study", "study"))
+    rows = tuple(ComplianceRow(metric=str(r["metric"]), target=_float(r.get("target")), unit=str(r.get("unit") or ""),
+                               value=_float(r.get("value")), low=_float(r.get("low")), high=_float(r.get("high")),
+                               verdict=str(r.get("verdict")), study=study,
+                               workload=str(r.get("workload") or workload or study),
+                               direction=str(r.get("direction") or "below"), reason=str(r.get("reason") or ""))
+                 for r in summary.get("compliance") or ())
+    capacity = None
+    finished = [c for c in summary.get("configs") or () if c.get("status") == "ok"
+                and math.isfinite(_float(c.get("capacity_rps")))]
+    if finished:
+        best = max(finished, key=lambda c: _float(c["capacity_rps"]))
+        first = summary.get("first_saturated") or {}
+        resources = first.get("resources") or []
+        slo = summary.get("slo") or {}
+        capacity = Capacity(rps=_float(best["capacity_rps"]), low=_float(best.get("capacity_low")),
+                            high=_float(best.get("capacity_high")), config=str(best.get("config", "")),
+                            limited_by=", ".join(map(str, resources)) if resources
+                            else "no resource saturated in the measured range",
+                            slo=f"p95 below {number(slo['p95_ms'])} ms" if slo.get("p95_ms") else "")
+    bottlenecks = tuple(Bottleneck(name=str(o["opportunity"]), saving_ms=_float(o.get("saving_ms")),
+                                   low=_float(o.get("saving_low")), high=_float(o.get("saving_high")),
+                                   where=str(o.get("lives_in") or ""))
+                        for o in summary.get("top_opportunities") or () if math.isfinite(_float(o.get("saving_ms"))))
+    regression = None
+    if summary.get("regression"):
+        changed = [r for r in summary["regression"] if r.get("verdict") in ("regressed", "improved")]
+        worse = [r for r in changed if r.get("verdict") == "regressed"]
+        verdict = "regressed" if worse else "improved" if changed else "unchanged"
+        names = ", ".join(str(r.get("metric", r.get("stage", "?"))) for r in (worse or changed)[:3])
+        regression = Regression(verdict=verdict, summary=f"{len(worse or changed)} metric(s) {verdict}: {names}."
+                                if changed else "No metric changed significantly.")
+    reasons = summary.get("verdict_reasons") or []
+    verdict = str(summary.get("verdict", "insufficient"))
+    return StudySummary(
+        study=study, verdict=verdict if verdict in _ORDER else "insufficient",
+        reason=str(reasons[0]) if reasons else "", compliance=rows, capacity=capacity, bottlenecks=bottlenecks,
+        scaling=summary.get("recommendation"), regression=regression,
+        reliability=tuple(ReliabilityNote(name=str(c.get("name", "")), ok=bool(c.get("ok")),
+                                          message=str(c.get("message", ""))) for c in summary.get("reliability") or ()),
+        report_link=report_link, key_figure=key_figure, key_figure_caption=key_figure_caption)
+
+
+def failed_study(study: str, error: str, *, report_link: str | None = None, what_to_do: str = "") -> StudySummary:
+    """The summary of a study that did not finish: its error and what to do (a default sentence if not given)."""
+    return StudySummary(study=study, verdict="error", error=error, report_link=report_link,
+                        what_to_do=what_to_do or f"Open the {study} report (it shows how far the study got), fix the "
+                                                 f"cause the error names and rerun: qrbench study {study}.")
+
+
+def _label(row: ComplianceRow) -> str:
+    return f"{row.metric} ({row.study}, {row.workload})"
+
+
+def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
+    """(verdict, main reason in one sentence) across the studies.
+
+    Any failed PRD target or study verdict makes it "fail"; a study that crashed makes an otherwise passing
+    suite "insufficient" (the answer is incomplete); otherwise the worst of warn/insufficient/pass.
+    """
+    if not studies:
+        return "insufficient", "No study ran, so nothing was measured."
+    rows = [r for s in studies for r in s.compliance]
+    failed_rows = [r for r in rows if r.verdict == "fail"]
+    crashed = [s.study for s in studies if s.verdict == "error"]
+    if failed_rows:
+        first = failed_rows[0]
+        return "fail", (f"{len(failed_rows)} of {len(rows)} PRD checks fail; first: {_label(first)} measured "
+                        f"{quantity(first.value, first.unit)} against a target of "
+                        f"{quantity(first.target, first.unit)}.")
+    failed_studies = [s for s in studies if s.verdict == "fail"]
+    if failed_studies:
+        s = failed_studies[0]
+        return "fail", f"The {s.study} study fails: {s.reason or 'see its section below'}"
+    if crashed:
+        return "insufficient", (f"The answer is incomplete: the {', '.join(crashed)} "
+                                f"{'study' if len(crashed) == 1 else 'studies'} failed to run"
+                                + (f"; the {len(rows)} PRD checks that ran " + ("pass." if rows else "are none.")))
+    worst = max((s.verdict for s in studies), key=_ORDER.__getitem__)
+    if worst == "warn":
+        warned = [r for r in rows if r.verdict == "warn"]
+        what = _label(warned[0]) if warned else next(s.study for s in studies if s.verdict == "warn")
+        return "warn", f"No PRD target fails, but {what} is close to its limit."
+    if worst == "insufficient":
+        thin = [s.study for s in studies if s.verdict == "insufficient"]
+        return "insufficient", f"Too few samples to decide in the {', '.join(thin)} study; nothing fails."
+    return "pass", (f"All {len(rows)} PRD checks across {len(studies)} studies pass." if rows
+                    else f"All {len(studies)} studies pass; no PRD target was judged.")
+
+
+def _caveats(studies: Sequence[StudySummary]) -> list[dict[str, Any]]:
+    return [{"ok": False, "message": f"{s.study}: {n.message}"} for s in studies for n in s.reliability if not n.ok]
+
+
+def _compliance(studies: Sequence[StudySummary]) -> str:
+    rows = [r for s in studies for r in s.compliance]
+    if not rows:
+        return f"<p>PRD compliance: {NOT_IN_RUN}.</p>"
+    frame = pd.DataFrame([{"metric": r.metric, "target": r.target, "unit": r.unit, "direction": r.direction,
+                           "value": r.value, "low": r.low, "high": r.high, "verdict": r.verdict,
+                           "study": r.study, "workload": r.workload, "reason": r.reason} for r in rows])
+    notes = []
+    for metric, g in frame.groupby("metric", sort=False):
+        if g["verdict"].nunique() > 1:
+            judged = "; ".join(f"{s} ({w}): {v.upper()}" for s, w, v in zip(g["study"], g["workload"], g["verdict"],
+                                                                          strict=True))
+            notes.append(f"{metric} is judged differently by different studies because they measure different "
+                         f"workloads: {judged}.")
+    note = "".join(f'<p class="qr-note">{html.escape(n)}</p>' for n in notes)
+    return compliance_table(frame, extra=("study", "workload")).html + note
+
+
+def _capacity(studies: Sequence[StudySummary]) -> str:
+    caps = [(s.study, s.capacity) for s in studies if s.capacity is not None]
+    if not caps:
+        return f"<p><b>Capacity under the SLO:</b> {NOT_IN_RUN}.</p>"
+    items = []
+    for study, c in caps:
+        slo = f" (SLO: {c.slo})" if c.slo else ""
+        items.append(f"<li><b>{html.escape(quantity(c.rps, 'req/s'))}</b> with {html.escape(c.config)}"
+                     f"{html.escape(slo)}; limited by {html.escape(c.limited_by)}. 95 % interval: "
+                     f"{html.escape(interval(c.low, c.high, 'req/s'))}. <i>({html.escape(study)} study)</i></li>")
+    return "<p><b>Capacity under the SLO</b></p><ul>" + "".join(items) + "</ul>"
+
+
+def _bottlenecks(studies: Sequence[StudySummary]) -> str:
+    found = sorted((b for s in studies for b in s.bottlenecks), key=lambda b: -b.saving_ms)[:3]
+    if not found:
+        return f"<p><b>Top bottlenecks:</b> {NOT_IN_RUN}.</p>"
+    items = []
+    for b in found:
+        ci = "" if math.isnan(b.low) and math.isnan(b.high) else f" (95 % interval {interval(b.low, b.high, 'ms')})"
+        where = f"; lives in {b.where}" if b.where else ""
+        items.append(f"<li>{html.escape(b.name)}: saves <b>{html.escape(quantity(b.saving_ms, 'ms'))}</b> per request"
+                     f"{html.escape(ci + where)}.</li>")
+    return "<p><b>Top bottlenecks (time saved per request)</b></p><ol>" + "".join(items) + "</ol>"
+
+
+def _scaling(studies: Sequence[StudySummary]) -> str:
+    recs = [(s.study, s.scaling) for s in studies if s.scaling]
+    if not recs:
+        return f"<p><b>Scaling recommendation:</b> {NOT_IN_RUN}.</p>"
+    return "".join(f"<p><b>Scaling recommendation:</b> {html.escape(r)}</p>" for _, r in recs)
+
+
+def _regression(studies: Sequence[StudySummary]) -> str:
+    regs = [(s.study, s.regression) for s in studies if s.regression is not None]
+    if not regs:
+        return "<p><b>Regression:</b> no previous suite run to compare with (pass --baseline to compare).</p>"
+    items = "".join(f"<li>{verdict_badge(r.verdict)} "
+                    f"{html.escape(study)}: {html.escape(r.summary)}"
+                    + (f" (against {html.escape(r.previous_run)})" if r.previous_run else "") + "</li>"
+                    for study, r in regs)
+    return f"<p><b>Regression against the previous suite run</b></p><ul>{items}</ul>"
+
+
+def _embed(path: str | None, base: Path) -> str | None:
+    if not path:
+        return None
+    p = Path(path) if Path(path).is_absolute() else base / path
+    if not p.is_file():
+        return None
+    return "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+
+
+def _study_section(s: StudySummary, base: Path) -> str:
+    parts = [f'<section class="qr-study" id="study-{html.escape(s.study)}"><h2>{html.escape(s.study.capitalize())} '
+             f"study {verdict_badge(s.verdict)}</h2>"]
+    if s.reason:
+        parts.append(f"<p>{html.escape(s.reason)}</p>")
+    if s.error:
+        todo = s.what_to_do or "Open the study's report for the cell that failed, fix its cause and rerun the suite."
+        parts.append(f'<div class="qr-error"><p><b>The study failed:</b></p><pre>{html.escape(s.error)}</pre>'
+                     f"<p><b>What to do:</b> {html.escape(todo)}</p></div>")
+    image = _embed(s.key_figure, base)
+    if image:
+        caption = html.escape(s.key_figure_caption or f"Key figure of the {s.study} study")
+        parts.append(f'<figure><img src="{image}" alt="{caption}"><figcaption>{caption}</figcaption></figure>')
+    elif not s.error:
+        parts.append(f"<p>Key figure: {NOT_IN_RUN}.</p>")
+    failed = [n for n in s.reliability if not n.ok]
+    if failed:
+        checks = pd.DataFrame([{"check": n.name, "message": n.message} for n in failed])
+        parts.append("<p><b>Reliability reservations</b></p>" + stakeholder_table(checks).html)
+    if s.report_link:
+        parts.append(f'<p><a href="{html.escape(s.report_link)}">Full {html.escape(s.study)} report</a></p>')
+    else:
+        parts.append("<p>Full report: not produced in this run.</p>")
+    return "".join(parts) + "</section>"
+
+
+_CSS = """
+.qr-exec-facts{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:1.5em;align-items:start}
+@media (max-width:900px){.qr-exec-facts{grid-template-columns:1fr}}
+.qr-exec-facts ul,.qr-exec-facts ol{padding-left:1.2em;margin:.2em 0}
+.qr-exec h2{font-size:1.15em;margin:.6em 0 .2em}
+.qr-exec h1{font-family:system-ui,sans-serif;font-size:1.5em;margin:.4em 0 .2em}
+.qr-exec{font-family:system-ui,sans-serif;font-size:15px;line-height:1.4}
+.qr-meta{color:#555;margin:0 0 .6em}
+.qr-note{color:#444;font-size:.92em}
+.qr-error{border:1px solid #6a1b9a;background:#f6effa;padding:.4em 1em;margin:.6em 0}
+.qr-error pre{white-space:pre-wrap;overflow-wrap:anywhere}
+.qr-study{border-top:1px solid #ddd;margin-top:1.5em}
+.qr-study img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{color:#555;font-size:.9em}
+"""
+
+
+def executive_html(studies: Sequence[StudySummary], *, title: str = "qrbench suite", scale: str = "",
+                   started: str = "", target: str = "", base: str | Path = ".") -> str:
+    """The executive report page. started: a readable date ("2026-11-30 04:47 UTC"); target: what was
+    measured (e.g. "embedded reference service"); base: the folder the key figure paths are relative to."""
+    verdict, reason = overall_verdict(studies)
+    head = headline(verdict, reason, checks=_caveats(studies),
+                    next_action=_next_action(verdict, studies))
+    meta = " · ".join(x for x in (f"scale: {scale}" if scale else "", started,
+                                  f"target: {target}" if target else "",
+                                  f"{len(studies)} studies") if x)
+    top = (f"<h2>PRD compliance</h2>{_compliance(studies)}"
+           f'<div class="qr-exec-facts"><div>{_capacity(studies)}</div><div>{_bottlenecks(studies)}</div>'
+           f"<div>{_scaling(studies)}{_regression(studies)}</div></div>")
+    sections = "".join(_study_section(s, Path(base)) for s in studies)
+    body = (f'<main class="qr-exec"><h1>{html.escape(title)}</h1><p class="qr-meta">{html.escape(meta)}</p>'
+            f'<div id="qr-answer">{head.to_html()}</div>{top}{sections}</main>')
+    return page(title, body, css=_CSS)
+
+
+def _next_action(verdict: str, studies: Sequence[StudySummary]) -> str:
+    crashed = [s for s in studies if s.verdict == "error"]
+    if crashed:
+        return f"fix the failed {crashed[0].study} study (its error is in its section below) and rerun the suite."
+    return ""  # headline() derives one from the verdict and the reservations
+
+
+def suite_summary(studies: Sequence[StudySummary], *, scale: str) -> dict[str, Any]:
+    """The suite's summary.json: verdict, reason, scale, each study's verdict, and the key numbers the run
+    index draws trends of (metric -> measured value; capacity in req/s)."""
+    verdict, reason = overall_verdict(studies)
+    key: dict[str, float] = {}
+    for s in studies:
+        for r in s.compliance:
+            key.setdefault(f"{r.metric} ({r.unit})" if r.unit else r.metric, r.value)
+        if s.capacity is not None:
+            key.setdefault("capacity (req/s)", s.capacity.rps)
+    return {"study": "suite", "verdict": verdict, "reason": reason, "scale": scale,
+            "studies": {s.study: s.verdict for s in studies}, "key_numbers": key}
+
+
+def write_executive_report(suite_dir: str | Path, studies: Sequence[StudySummary], *, scale: str,
+                           started: str = "", target: str = "", title: str = "qrbench suite") -> Path:
+    """Write <suite_dir>/report.html and <suite_dir>/summary.json; returns the report's path."""
+    from .runs import write_summary
+
+    suite_dir = Path(suite_dir)
+    out = suite_dir / "report.html"
+    out.write_text(executive_html(studies, title=title, scale=scale, started=started, target=target,
+                                  base=suite_dir), encoding="utf-8")
+    write_summary(suite_dir, suite_summary(studies, scale=scale))
+    return out

@@ -1,0 +1,118 @@
+"""The executive report from fixed study summaries: the answer first, honest about what is missing."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from qrbench.report.executive import (
+    ComplianceRow,
+    StudySummary,
+    executive_html,
+    failed_study,
+    from_summary,
+    overall_verdict,
+    write_executive_report,
+)
+
+
+def _row(verdict: str, study: str = "baseline") -> ComplianceRow:
+    return ComplianceRow(metric="similarity p95", target=100.0, unit="ms", value=41.2, low=38.9, high=45.0,
+                         verdict=verdict, study=study, workload="one pair")
+
+
+def test_overall_verdict_fail_names_the_first_failing_target(tmp_path, suite_studies):
+    verdict, reason = overall_verdict(suite_studies(tmp_path))
+    assert verdict == "fail"
+    assert reason == ("1 of 4 PRD checks fail; first: rerank 50 docs p95 (baseline, quantum, aer backend) measured "
+                      "912 ms against a target of 500 ms.")
+
+
+@pytest.mark.parametrize(("summaries", "verdict", "reason"), [
+    ([], "insufficient", "No study ran, so nothing was measured."),
+    ([StudySummary(study="baseline", verdict="pass", compliance=(_row("pass"),))], "pass",
+     "All 1 PRD checks across 1 studies pass."),
+    ([StudySummary(study="baseline", verdict="pass", compliance=(_row("pass"),)),
+      StudySummary(study="load", verdict="error", error="boom")], "insufficient",
+     "The answer is incomplete: the load study failed to run; the 1 PRD checks that ran pass."),
+    ([StudySummary(study="baseline", verdict="warn", compliance=(_row("warn"),))], "warn",
+     "No PRD target fails, but similarity p95 (baseline, one pair) is close to its limit."),
+])
+def test_overall_verdict_cases(summaries, verdict, reason):
+    assert overall_verdict(summaries) == (verdict, reason)
+
+
+def test_study_summary_validates_its_verdict():
+    with pytest.raises(ValueError, match="verdict must be one of"):
+        StudySummary(study="x", verdict="ok")
+    with pytest.raises(ValueError, match="carries an error"):
+        StudySummary(study="x", verdict="pass", error="boom")
+
+
+def test_first_screen_order_and_content(tmp_path, suite_studies):
+    page = executive_html(suite_studies(tmp_path), scale="quick", started="30 Nov 2026, 04:47 UTC", base=tmp_path)
+    order = ["FAIL</span> with reservations: 1 of 4 PRD checks fail", "Reservations: baseline: Only 40 samples",
+             "Next: fix the failed load study", "PRD compliance", "Capacity under the SLO", "14.9 req/s",
+             "limited by service CPU", "Top bottlenecks", "one torch thread per worker: saves <b>392 ms</b>",
+             "Scaling recommendation:", "Regression against the previous suite run", 'id="study-baseline"',
+             "data:image/png;base64,", 'href="baseline/baseline.html"', 'id="study-load"']
+    positions = [page.find(text) for text in order]
+    assert -1 not in positions, [t for t, p in zip(order, positions, strict=True) if p < 0]
+    assert positions == sorted(positions)
+    # Top three only, by saving: the 1.2 ms one is left out.
+    assert "orjson" not in page
+    assert "rerank 50 docs p95 is judged differently by different studies" in page
+    # The failed study shows its error and what to do.
+    assert "Connection refused" in page and "Check that the service at --url is running" in page
+
+
+def test_missing_parts_say_so(tmp_path):
+    page = executive_html([StudySummary(study="baseline", verdict="insufficient")], base=tmp_path)
+    for text in ("PRD compliance: not measured in this run.", "Capacity under the SLO:</b> not measured in this run",
+                 "Top bottlenecks:</b> not measured in this run", "Scaling recommendation:</b> not measured",
+                 "no previous suite run to compare with", "Key figure: not measured in this run.",
+                 "Full report: not produced in this run."):
+        assert text in page
+
+
+def test_write_executive_report_writes_the_suite_summary(tmp_path, suite_studies):
+    path = write_executive_report(tmp_path, suite_studies(tmp_path), scale="quick")
+    assert path == tmp_path / "report.html" and path.is_file()
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["study"] == "suite" and summary["verdict"] == "fail" and summary["scale"] == "quick"
+    assert summary["studies"] == {"baseline": "fail", "bottlenecks": "pass", "scalability": "warn", "load": "error"}
+    assert summary["key_numbers"]["rerank 50 docs p95 (ms)"] == 912.5
+    assert math.isclose(summary["key_numbers"]["capacity (req/s)"], 14.86)
+
+
+def test_from_summary_reads_todays_summary_json():
+    summary = {
+        "study": "scalability", "verdict": "warn", "verdict_reasons": ["A third worker adds nothing on 2 cores."],
+        "compliance": [{"metric": "p95_ms", "value": 410.0, "low": 380.0, "high": "inf", "n": 40, "target": 500.0,
+                        "threshold": 600.0, "unit": "ms", "verdict": "insufficient", "reason": "Too few samples."}],
+        "configs": [{"config": "workers-1", "status": "ok", "capacity_rps": 6.0, "capacity_low": 5.0,
+                     "capacity_high": 7.0},
+                    {"config": "workers-2", "status": "ok", "capacity_rps": 11.0, "capacity_low": 9.0,
+                     "capacity_high": "inf"},
+                    {"config": "workers-3", "status": "failed", "capacity_rps": None}],
+        "first_saturated": {"config": "workers-2", "resources": ["cpu"], "rate_rps": 12.0},
+        "slo": {"p95_ms": 500.0, "success": 0.99},
+        "top_opportunities": [{"opportunity": "one torch thread", "saving_ms": 391.0, "saving_low": 350.0,
+                               "saving_high": 430.0, "lives_in": "service setting"}],
+        "reliability": [{"name": "samples", "ok": False, "severity": "warning", "message": "Only 40 samples."}],
+    }
+    s = from_summary(summary, report_link="scalability/scalability.html", workload="step load, 2 cores")
+    assert s.verdict == "warn" and s.reason == "A third worker adds nothing on 2 cores."
+    assert s.compliance[0].high == math.inf and s.compliance[0].workload == "step load, 2 cores"
+    assert (s.capacity.rps, s.capacity.high, s.capacity.config, s.capacity.limited_by) == (11.0, math.inf,
+                                                                                           "workers-2", "cpu")
+    assert s.capacity.slo == "p95 below 500 ms"
+    assert s.bottlenecks[0].saving_ms == 391.0 and s.scaling is None
+    assert s.reliability[0].ok is False
+
+
+def test_failed_study_says_what_to_do():
+    s = failed_study("load", "RunError: boom")
+    assert s.verdict == "error" and "qrbench study load" in s.what_to_do
