@@ -129,3 +129,27 @@ def test_closed_model_users_follow_the_schedule(url, tmp_path):
     third = records[records["user"] == 2]
     assert third["t_start"].min() >= 1.0 and third["t_start"].max() < 3.5
     assert (records["t_intended"] == records["t_start"]).all()
+
+
+def test_raw_lines_become_records_with_the_shared_outcome_classifier(tmp_path):
+    from qrbench.load.artillery import records_from_raw
+    from qrbench.load.records import finalize_run
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    sent = dict(kind="k0", endpoint="/v1/rerank", method="hybrid", n_candidates=3, bytes_sent=50, user=-1)
+    lines = [{"start_ms": 1_000_000.0},
+             {**sent, "intended_ms": 1_000_100.0, "start_ms": 1_000_101.0, "end_ms": 1_000_130.0, "status": 200,
+              "body": '{"computation_time_ms": 4.5, "query_metadata": {"classical_fallback": true}}'},
+             {**sent, "intended_ms": 1_000_200.0, "start_ms": 1_000_200.0, "end_ms": 1_000_201.0, "status": 503,
+              "body": "{}"},
+             {**sent, "intended_ms": 1_000_300.0, "start_ms": 1_000_300.0, "end_ms": 1_000_302.0, "status": 0,
+              "error": "ECONNREFUSED"}]
+    (raw / "raw-1-1.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"torn')
+    assert records_from_raw(raw, tmp_path / "run", t0_unix=1000.0) == 3
+    finalize_run(tmp_path / "run")
+    r = load_records(tmp_path / "run")
+    assert list(r["error"]) == ["", "http_503", "connect"] and list(r["ok"]) == [True, False, False]
+    first = r.iloc[0]
+    assert first["t_intended"] == pytest.approx(0.1) and first["latency_ms"] == pytest.approx(30.0)
+    assert first["late_ms"] == pytest.approx(1.0) and first["server_ms"] == 4.5 and first["fallback"]
