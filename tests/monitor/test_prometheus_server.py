@@ -1,6 +1,6 @@
 """A real Prometheus scraping the real reference service every second and evaluating qrbench's rules: a burst
 past low limits takes the p95 and shedding alerts from pending to firing; a light load within wide limits
-fires none. The windows are seconds (rate over 5 s, `for:` 2 s) so the test is short; the rules are the same
+fires none. The windows are seconds (rate over 10 s, `for:` 2 s) so the test is short; the rules are the same
 code as production's minute-long ones."""
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from qrbench.stats import Threshold
 pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None,
                                 reason="prometheus is missing (apt-get install prometheus)")
 
-WINDOWS = RuleWindows(rate_window_s=5, warning_for_s=2, critical_for_s=2, evaluation_interval_s=1)
+# The rate window spans several slow requests, so on a busy machine a window never goes empty mid-burst.
+WINDOWS = RuleWindows(rate_window_s=10, warning_for_s=2, critical_for_s=2, evaluation_interval_s=1)
 
 
 def _rules(p95_ms: tuple[float, float], success: tuple[float, float]) -> str:
@@ -33,14 +34,16 @@ def _rules(p95_ms: tuple[float, float], success: tuple[float, float]) -> str:
 def _client_loop(url: str, stop: threading.Event, worker: int, pause_s: float, deadline: float) -> None:
     """Reranks of never-seen texts (no cache hits: each one runs the model) until told to stop."""
     i = 0
-    with httpx.Client(timeout=30) as client:
+    with httpx.Client(timeout=15) as client:
         while not stop.is_set() and time.monotonic() < deadline:
             i += 1
             body = {"query": f"query {worker} {i} about ranking", "method": "classical",
-                    "candidates": [f"document {worker} {i} {j} on retrieval" for j in range(8)]}
-            client.post(url + "/v1/rerank", json=body)
-            if pause_s:
-                stop.wait(pause_s)
+                    "candidates": [f"document {worker} {i} {j} on retrieval" for j in range(4)]}
+            r = client.post(url + "/v1/rerank", json=body)
+            # A refused client backs off a little (as Retry-After asks): the fast 503s, which the latency
+            # histogram also holds, stay a minority of its observations, so its p95 is a computed request's.
+            if pause_s or r.status_code == 503:
+                stop.wait(max(pause_s, 0.25))
 
 
 def _load(url: str, *, clients: int, pause_s: float, stop: threading.Event, max_s: float) -> list[threading.Thread]:
@@ -61,7 +64,7 @@ def test_config_scrapes_loopback_targets_only():
 
 def test_burst_past_low_limits_fires_p95_and_shedding_alerts(make_service, tmp_path):
     # Two requests computed at once, eight clients: most requests are refused with 503 (shedding), and the
-    # accepted reranks take well over 3 ms (each runs the embedding model on nine new texts).
+    # accepted reranks take well over 3 ms (each runs the embedding model on five new texts).
     url, _ = make_service(max_concurrency=2, compute_threads=2)
     rules = _rules(p95_ms=(2.0, 3.0), success=(0.99, 0.95))
     stop = threading.Event()
@@ -78,7 +81,7 @@ def test_burst_past_low_limits_fires_p95_and_shedding_alerts(make_service, tmp_p
             time.sleep(0.5)
         stop.set()
         for t in threads:
-            t.join(35)
+            t.join(20)
         t1 = time.time()
         history = prom.alert_series(t0 - 1, t1 + 1, step_s=0.5)
         scrapes = prom.scrape_durations(t0, t1)
@@ -105,7 +108,7 @@ def test_light_load_within_limits_fires_nothing(make_service, tmp_path):
         time.sleep(WINDOWS.rate_window_s + WINDOWS.critical_for_s + 3)
         stop.set()
         for t in threads:
-            t.join(35)
+            t.join(20)
         t1 = time.time()
         p95 = prom.query_range("job_endpoint:qrbench_request_duration_seconds:p95", t0, t1)
         history = prom.alert_series(t0 - 1, t1 + 1)
