@@ -24,25 +24,68 @@ def serve(settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000
     import uvicorn
 
     if workers > 1:
-        # Each worker process loads its own engine; settings travel through the environment.
+        # Each worker process loads its own engine; settings travel through the environment. uvicorn's
+        # supervisor forwards the signal: each worker stops accepting and gets drain_timeout_s to finish.
         os.environ["QRBENCH_ENGINE_SETTINGS"] = _settings_to_env(settings)
         uvicorn.run("qrbench.target.server:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level)
+                    workers=workers, log_level=log_level, timeout_keep_alive=settings.keep_alive_s,
+                    timeout_graceful_shutdown=settings.drain_timeout_s)
         return
     from .app import create_app
     from .engine import RerankEngine
 
     engine = RerankEngine(settings)
     engine.warm_up()
-    config = uvicorn.Config(create_app(settings, engine=engine), host=host, port=port, log_level=log_level,
-                            access_log=False)
-    server = uvicorn.Server(config)
+    app = create_app(settings, engine=engine)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                            timeout_keep_alive=settings.keep_alive_s,
+                            timeout_graceful_shutdown=settings.drain_timeout_s)
+    server = _draining_server(config, traffic=app.state.service.traffic, drain_timeout_s=settings.drain_timeout_s)
     print(f"qrbench reference service ready on http://{_url_host(host)}:{port} "
           f"(backend={settings.backend}, qubits={settings.qubits})", flush=True)
     try:
         server.run()
     finally:
         engine.close()  # the app closes only engines it made itself
+
+
+def _draining_server(config, *, traffic, drain_timeout_s: float):
+    """A uvicorn server that drains before it stops: the first SIGTERM/SIGINT starts the drain.
+
+    While draining, the service answers new requests 503 with Retry-After (probes excepted, /health/ready
+    says "draining") and keeps listening, so a load balancer sees the refusal instead of a reset; once no
+    request is in flight, or drain_timeout_s seconds have passed, uvicorn's own shutdown runs and the
+    requests still running are cut off. The outcome is printed to stderr. A second signal stops at once.
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        def __init__(self) -> None:
+            super().__init__(config)
+            self.drain_signal: int | None = None
+            self.drain_started = 0.0
+
+        def handle_exit(self, sig, frame) -> None:
+            if self.drain_signal is None and not self.should_exit:
+                self.drain_signal = sig
+                self.drain_started = time.monotonic()
+                traffic.draining = True
+                return
+            super().handle_exit(sig, frame)
+
+        async def on_tick(self, counter: int) -> bool:
+            if self.drain_signal is not None and not self.should_exit:
+                waited = time.monotonic() - self.drain_started
+                if traffic.active == 0 or waited >= drain_timeout_s:
+                    cut_off = traffic.active
+                    print(f"qrbench: drained for {waited:.1f} s (limit {drain_timeout_s:g} s); "
+                          f"{cut_off} request(s) still in flight were cut off.", file=sys.stderr, flush=True)
+                    if cut_off:
+                        self.config.timeout_graceful_shutdown = 0.1  # the drain has had its time
+                    super().handle_exit(self.drain_signal, None)
+            return await super().on_tick(counter)
+
+    return DrainingServer()
 
 
 def app_from_env():
