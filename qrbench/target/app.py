@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import multiprocessing
+import re
 import threading
 import time
 from typing import Any
@@ -21,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .engine import RerankEngine, Scores
@@ -40,14 +42,18 @@ from .schemas import (
     SimilarityRequest,
     SimilarityResponse,
     StatusResponse,
+    validate_body,
 )
 from .settings import EngineSettings
 
 __all__ = ["create_app"]
 
 
-# Bodies up to this size are parsed on the event loop (a thread hop costs more than parsing them).
-_PARSE_INLINE_BYTES = 64 * 1024
+# Bodies up to this size are parsed on the event loop (~10 ms at most). Larger ones are parsed in a child
+# process: pydantic holds the GIL while it parses, so a thread would stall the loop just the same (a 60 MB
+# body: ~8 s).
+_PARSE_INLINE_BYTES = 1024 * 1024
+_JSON_OBJECT = re.compile(rb"\s*\{")
 _DOC_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 
 
@@ -62,19 +68,45 @@ def _describe_validation(errors: list[dict[str, Any]]) -> str:
     return "Invalid request: " + "; ".join(parts) + "."
 
 
-async def _parse(request: Request, model: type[BaseModel]):
-    """The request body validated by `model` (in a thread when large); RequestValidationError when invalid."""
-    body = await request.body()
-    try:
+class _BodyParser:
+    """Validates request bodies: small ones on the event loop, large ones in one spawned child process.
+
+    Spawned, not forked: the child imports only the request models, never the embedding model. Started on
+    the first large body; a child that died (killed, out of memory) is replaced on the next one.
+    """
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    async def parse(self, request: Request, model: type[BaseModel]) -> BaseModel:
+        """The body validated by `model`; RequestValidationError when invalid (a non-object before parsing:
+        parsing a large junk array costs seconds)."""
+        body = await request.body()
+        if not _JSON_OBJECT.match(body):
+            raise RequestValidationError([{"loc": ("body",), "msg": "the body must be a JSON object",
+                                           "type": "model_type"}])
         if len(body) <= _PARSE_INLINE_BYTES:
-            return model.model_validate_json(body)
-        return await run_in_threadpool(model.model_validate_json, body)
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False, include_input=False)) from None
+            result = validate_body(model, body)
+        else:
+            if self._pool is None:
+                self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(self._pool, validate_body, model, body)
+            except concurrent.futures.BrokenExecutor:
+                self._pool = None
+                raise StarletteHTTPException(503, "The body parser failed; retry shortly.",
+                                             {"Retry-After": "1"}) from None
+        if isinstance(result, list):
+            raise RequestValidationError(result)
+        return result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
-    """OpenAPI of a JSON request body validated by hand (see _parse)."""
+    """OpenAPI of a JSON request body validated by hand (see _BodyParser)."""
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
@@ -104,6 +136,7 @@ class _Service:
         self.pool = concurrent.futures.ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="compute")
         self.metrics = ServiceMetrics(lambda: self.engine)
         self.traffic = Traffic()
+        self.parser = _BodyParser()
         if engine is not None:
             self.ready.set()
 
@@ -114,6 +147,10 @@ class _Service:
             self.ready.set()
         except BaseException as exc:  # reported by /health/ready, never crashes the loop
             self.load_error = exc
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.parser.close()
 
     def observe(self, endpoint: str, method: str, status: int, started: float) -> None:
         self.metrics.requests.labels(endpoint, method, str(status)).inc()
@@ -132,7 +169,7 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             loader = threading.Thread(target=svc.load, name="model-loader", daemon=True)
             loader.start()
         yield
-        svc.pool.shutdown(wait=False, cancel_futures=True)
+        svc.close()
         if svc.engine is not None and engine is None:
             svc.engine.close()
 
@@ -199,7 +236,7 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
     @app.post("/v1/similarity", response_model=SimilarityResponse, responses=_V1_ERRORS,
               openapi_extra=_body_doc(SimilarityRequest))
     async def similarity(request: Request):
-        body = await _parse(request, SimilarityRequest)
+        body = await svc.parser.parse(request, SimilarityRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.text1, [body.text2], body.method)
         if refused:
             return refused
@@ -222,7 +259,7 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
     @app.post("/v1/rerank", response_model=RerankResponse, responses=_V1_ERRORS,
               openapi_extra=_body_doc(RerankRequest))
     async def rerank(request: Request):
-        body = await _parse(request, RerankRequest)
+        body = await svc.parser.parse(request, RerankRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates,
                                       body.method)
         if refused:
@@ -254,7 +291,7 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
     @app.post("/v1/batch-similarity", response_model=BatchSimilarityResponse, responses=_V1_ERRORS,
               openapi_extra=_body_doc(BatchSimilarityRequest))
     async def batch_similarity(request: Request):
-        body = await _parse(request, BatchSimilarityRequest)
+        body = await svc.parser.parse(request, BatchSimilarityRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates,
                                       body.method)
         if refused:

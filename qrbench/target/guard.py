@@ -114,9 +114,22 @@ class RequestGuard:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
 
+        started = False
+
+        async def tracked_send(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         self.traffic.active += 1
         try:
-            await self.app(scope, replay, send)
+            await self.app(scope, replay, tracked_send)
+        except asyncio.CancelledError:
+            # Cut off at the end of a drain: say so with a 503 the client may retry, rather than a 500.
+            if self.traffic.draining and not started:
+                await refuse(503, "The service shut down before this request was answered; retry.",
+                             {"Retry-After": "1"})
+            raise
         finally:
             self.traffic.active -= 1
 

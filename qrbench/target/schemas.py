@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 __all__ = [
     "RerankRequest", "SimilarityRequest", "BatchSimilarityRequest", "MAX_BODY_BYTES",
     "SimilarityResponse", "RerankResponse", "BatchSimilarityResponse", "ErrorResponse",
-    "HealthResponse", "StatusResponse", "NotReadyResponse",
+    "HealthResponse", "StatusResponse", "NotReadyResponse", "validate_body",
 ]
 
 Method = Literal["classical", "quantum", "hybrid"]
@@ -90,6 +90,14 @@ MAX_BODY_BYTES: dict[str, int] = {
     "/v1/batch-similarity": _max_body(BATCH_QUERY_MAX_CHARS + BATCH_MAX_CANDIDATES * CANDIDATE_MAX_CHARS,
                                       BATCH_MAX_CANDIDATES),
 }
+
+
+def validate_body(model: type[BaseModel], body: bytes) -> BaseModel | list[dict[str, Any]]:
+    """The JSON body validated by model, or its validation errors (picklable: run in another process)."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        return exc.errors(include_url=False, include_input=False, include_context=False)
 
 
 # -- responses --------------------------------------------------------------------------------

@@ -138,13 +138,25 @@ def test_slow_drip_body_is_cut_off_while_health_answers(make_service):
 
 
 def test_large_legal_body_is_parsed_and_answered(service):
+    # 1.25 MB: past the size parsed on the event loop, so the body parser's child process validates it.
     url, _ = service
     rng = random.Random(3)
-    docs = [words(rng, CANDIDATE_MAX_CHARS) for _ in range(3)]
+    docs = [words(rng, CANDIDATE_MAX_CHARS) for _ in range(25)]
     r = httpx.post(url + "/v1/batch-similarity", json={"query": "court claim", "candidates": docs,
                                                          "method": "classical", "return_all": True}, timeout=120)
     assert r.status_code == 200, r.text
-    assert r.json()["returned"] == 3
+    assert r.json()["returned"] == 25
+    bad = {"query": "court claim", "candidates": docs + [" "]}
+    r = httpx.post(url + "/v1/batch-similarity", json=bad, timeout=120)
+    assert r.status_code == 422 and "candidates.25" in r.json()["error"], r.text
+
+
+@pytest.mark.parametrize("junk", [b"[" + b"1," * 1_000_000 + b"1]", b'"text"', b"", b"  \n"])
+def test_a_body_that_is_not_a_json_object_is_refused_unparsed(service, junk):
+    url, _ = service
+    r = httpx.post(url + "/v1/rerank", content=junk, headers={"content-type": "application/json"}, timeout=60)
+    assert r.status_code == 422
+    assert r.json()["error"] == "Invalid request: body: the body must be a JSON object."
 
 
 # -- 4. caches bounded by bytes ----------------------------------------------------------
