@@ -62,31 +62,9 @@ def body_limits() -> None:
         answer, took = _raw(t.port, head, 10.0)
         status = answer.split(b"\r\n")[0].decode() or "no answer"
         print(f"2a. Content-Length 400 MB, no body sent: {status} after {took * 1e3:.0f} ms")
-        junk = b"[" + b"1," * 30_000_000 + b"1]"
-        lat: list[float] = []
-        result = {}
-
-        def send() -> None:
-            t0 = time.perf_counter()
-            try:
-                r = httpx.post(t.url + "/v1/rerank", content=junk, headers={"content-type": "application/json"},
-                               timeout=120)
-                result["status"] = r.status_code
-            except httpx.TransportError as exc:
-                result["status"] = type(exc).__name__
-            result["s"] = time.perf_counter() - t0
-
-        sender = threading.Thread(target=send)
-        sender.start()
-        with httpx.Client(timeout=60) as client:
-            while sender.is_alive() and len(lat) < 2000:
-                t0 = time.perf_counter()
-                client.get(t.url + "/health")
-                lat.append(time.perf_counter() - t0)
-                time.sleep(0.01)
-        sender.join()
-        print(f"2b. 60 MB junk body to /v1/rerank: {result['status']} after {result['s']:.2f} s; "
-              f"worst /health meanwhile {max(lat, default=0) * 1e3:.0f} ms")
+        for what, junk in (("array", b"[" + b"1," * 30_000_000 + b"1]"),
+                           ("object", b'{"query": "q", "candidates": [' + b"1," * 30_000_000 + b"1]}")):
+            _junk(t.url, what, junk)
         head = (b"POST /v1/similarity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 b"Content-Length: 1000\r\n\r\n")
         with socket.create_connection(("127.0.0.1", t.port), timeout=0.5) as sock:
@@ -104,6 +82,33 @@ def body_limits() -> None:
                     break
         status = answer.split(b"\r\n")[0].decode() or "closed"
         print(f"2c. body dripped at 2 bytes/s: {status} after {time.perf_counter() - t0:.1f} s (gave up at 60 s)")
+
+
+def _junk(url: str, what: str, junk: bytes) -> None:
+    lat: list[float] = []
+    result = {}
+
+    def send() -> None:
+        t0 = time.perf_counter()
+        try:
+            r = httpx.post(url + "/v1/rerank", content=junk, headers={"content-type": "application/json"},
+                           timeout=120)
+            result["status"] = r.status_code
+        except httpx.TransportError as exc:
+            result["status"] = type(exc).__name__
+        result["s"] = time.perf_counter() - t0
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    with httpx.Client(timeout=60) as client:
+        while sender.is_alive() and len(lat) < 2000:
+            t0 = time.perf_counter()
+            client.get(url + "/health")
+            lat.append(time.perf_counter() - t0)
+            time.sleep(0.01)
+    sender.join()
+    print(f"2b. 60 MB junk {what} to /v1/rerank: {result['status']} after {result['s']:.2f} s; "
+          f"worst /health meanwhile {max(lat, default=0) * 1e3:.0f} ms")
 
 
 def cache_hit() -> None:

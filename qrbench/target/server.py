@@ -183,7 +183,10 @@ class EmbeddedTarget:
                 time.sleep(0.2)
         raise TargetError(f"The embedded target at {self.url} was not ready within {self.ready_timeout_s:.0f} s.")
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float | None = None) -> None:
+        """SIGTERM, then SIGKILL after timeout_s seconds (default: the service's drain limit and 5 s more)."""
+        if timeout_s is None:
+            timeout_s = self.settings.drain_timeout_s + 5.0
         if self.process is not None and self.process.poll() is None:
             # The whole session: uvicorn's multi-worker mode has children of its own.
             os.killpg(self.process.pid, signal.SIGTERM)
