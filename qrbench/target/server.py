@@ -39,7 +39,8 @@ def serve(settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000
     app = create_app(settings, engine=engine)
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                             timeout_keep_alive=settings.keep_alive_s,
-                            timeout_graceful_shutdown=settings.drain_timeout_s)
+                            timeout_graceful_shutdown=settings.drain_timeout_s,
+                            http=_h11_with_header_deadline(settings.body_timeout_s))
     server = _draining_server(config, traffic=app.state.service.traffic, drain_timeout_s=settings.drain_timeout_s)
     print(f"qrbench reference service ready on http://{_url_host(host)}:{port} "
           f"(backend={settings.backend}, qubits={settings.qubits})", flush=True)
@@ -47,6 +48,42 @@ def serve(settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000
         server.run()
     finally:
         engine.close()  # the app closes only engines it made itself
+
+
+def _h11_with_header_deadline(header_timeout_s: float):
+    """uvicorn's h11 protocol, closing a connection whose request line and headers take longer than
+    header_timeout_s seconds: from connect, and from the end of each response (slowloris). uvicorn's
+    keep-alive timeout covers only idle connections that already had a request, and only until data comes.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class H11WithHeaderDeadline(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc) -> None:
+            self._header_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            timer = getattr(self, "_header_timer", None)
+            if timer is not None:
+                timer.cancel()
+            armed_scope = getattr(self, "scope", None)  # a new request replaces the scope
+
+            def expire() -> None:
+                if getattr(self, "scope", None) is armed_scope and not self.transport.is_closing():
+                    self.transport.close()
+
+            self._header_timer = self.loop.call_later(header_timeout_s, expire)
+
+    return H11WithHeaderDeadline
 
 
 def _draining_server(config, *, traffic, drain_timeout_s: float):

@@ -37,7 +37,7 @@ class EngineSettings:
     metrics_need_key: with api_key set, /metrics needs the key too (default: open, for scrapers).
     docs_need_key: with api_key set, /docs, /redoc and /openapi.json need the key too (default: open).
     body_timeout_s: a request body not fully received within this many seconds gets 408 and the
-        connection is closed (slow-drip clients).
+        connection is closed (slow-drip clients); request line and headers get as long (`qrbench serve`).
     keep_alive_s: an idle keep-alive connection is closed after this many seconds.
     drain_timeout_s: on SIGTERM/SIGINT, in-flight requests get this many seconds to finish while new
         ones get 503; those still running then are cut off (and counted in the log).

@@ -1,4 +1,5 @@
-"""`qrbench serve` stops within its drain limit under load, refusing new work meanwhile (issue 12, item 7)."""
+"""`qrbench serve` closes idle and slowloris connections, and stops within its drain limit under load,
+refusing new work meanwhile (issue 12, items 2 and 7)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from qrbench.target import EmbeddedTarget, EngineSettings
 
 def test_sigterm_drains_within_the_limit_and_refuses_new_requests(tmp_path):
     settings = EngineSettings(compute_threads=1, max_concurrency=16, embedding_cache_size=0, similarity_cache_size=0,
-                              drain_timeout_s=1.0, keep_alive_s=0.5)
+                              drain_timeout_s=1.0, keep_alive_s=0.5, body_timeout_s=1.0)
     log = tmp_path / "serve.log"
     target = EmbeddedTarget(settings, log_path=log).start()
     try:
@@ -23,9 +24,16 @@ def test_sigterm_drains_within_the_limit_and_refuses_new_requests(tmp_path):
         # An idle keep-alive connection is closed by the server after keep_alive_s.
         with socket.create_connection(("127.0.0.1", target.port), timeout=30) as sock:
             sock.sendall(b"GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n")
-            first = sock.recv(65536)
-            assert first.startswith(b"HTTP/1.1 200 ")
-            assert sock.recv(65536) == b""  # closed by the server, not by our 30 s timeout
+            received = b""
+            while data := sock.recv(65536):  # ends when the server closes; our 30 s timeout would raise
+                received += data
+            assert received.startswith(b"HTTP/1.1 200 ") and received.endswith(b'{"status":"alive"}')
+
+        # Connections that send nothing, or headers that never end (slowloris), are closed too.
+        for prefix in (b"", b"GET /health/live HTTP/1.1\r\nHost: x\r\n"):
+            with socket.create_connection(("127.0.0.1", target.port), timeout=30) as sock:
+                sock.sendall(prefix)
+                assert sock.recv(65536) == b"", prefix
 
         # Twelve slow requests, computed one at a time: together far longer than the 1 s drain limit.
         docs = [f"document {i} " + "about contracts, courts and limitation periods " * 40 for i in range(100)]
