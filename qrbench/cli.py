@@ -30,12 +30,12 @@ def _add_serve(sub) -> None:
                    help="micro-batch concurrent embeddings, waiting up to this long for more (0: off)")
     p.add_argument("--embed-max-batch", type=int, default=64, help="most texts in one embedding micro-batch")
     p.add_argument("--api-key", default=None, help="require this key (X-API-Key or Authorization: Bearer)")
-    p.add_argument("--metrics-need-key", type=_flag, nargs="?", const=True, default=False,
+    p.add_argument("--metrics-need-key", type=_flag, nargs="?", const=True, default=False, metavar="true|false",
                    help="with --api-key, /metrics needs the key too (default: open for scrapers)")
-    p.add_argument("--docs-need-key", type=_flag, nargs="?", const=True, default=False,
+    p.add_argument("--docs-need-key", type=_flag, nargs="?", const=True, default=False, metavar="true|false",
                    help="with --api-key, /docs, /redoc and /openapi.json need the key too (default: open)")
     p.add_argument("--body-timeout-s", type=float, default=30.0,
-                   help="a request body not received within this many seconds gets 408")
+                   help="a request body not received within this many seconds gets 408 (headers: closed)")
     p.add_argument("--keep-alive-s", type=float, default=5.0, help="idle keep-alive connections close after this")
     p.add_argument("--drain-timeout-s", type=float, default=10.0,
                    help="on SIGTERM, seconds in-flight requests get to finish (new ones get 503)")
