@@ -151,7 +151,8 @@ def test_large_legal_body_is_parsed_and_answered(service):
     assert r.status_code == 422 and "candidates.25" in r.json()["error"], r.text
 
 
-@pytest.mark.parametrize("junk", [b"[" + b"1," * 1_000_000 + b"1]", b'"text"', b"", b"  \n"])
+@pytest.mark.parametrize("junk", [b"[" + b"1," * 1_000_000 + b"1]", b'"text"', b"", b"  \n"],
+                         ids=["2MB-array", "string", "empty", "blank"])
 def test_a_body_that_is_not_a_json_object_is_refused_unparsed(service, junk):
     url, _ = service
     r = httpx.post(url + "/v1/rerank", content=junk, headers={"content-type": "application/json"}, timeout=60)
