@@ -30,8 +30,27 @@ def _add_serve(sub) -> None:
                    help="micro-batch concurrent embeddings, waiting up to this long for more (0: off)")
     p.add_argument("--embed-max-batch", type=int, default=64, help="most texts in one embedding micro-batch")
     p.add_argument("--api-key", default=None, help="require this key (X-API-Key or Authorization: Bearer)")
+    p.add_argument("--metrics-need-key", type=_flag, nargs="?", const=True, default=False, metavar="true|false",
+                   help="with --api-key, /metrics needs the key too (default: open for scrapers)")
+    p.add_argument("--docs-need-key", type=_flag, nargs="?", const=True, default=False, metavar="true|false",
+                   help="with --api-key, /docs, /redoc and /openapi.json need the key too (default: open)")
+    p.add_argument("--body-timeout-s", type=float, default=30.0,
+                   help="a request body not received within this many seconds gets 408 (headers: closed)")
+    p.add_argument("--keep-alive-s", type=float, default=5.0, help="idle keep-alive connections close after this")
+    p.add_argument("--drain-timeout-s", type=float, default=10.0,
+                   help="on SIGTERM, seconds in-flight requests get to finish (new ones get 503)")
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=_serve)
+
+
+def _flag(text: str) -> bool:
+    """A yes/no option value: true/false (any case), yes/no, 1/0."""
+    value = text.strip().lower()
+    if value in ("true", "yes", "1"):
+        return True
+    if value in ("false", "no", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r} is not a yes/no value; use true or false.")
 
 
 def _serve(args) -> int:
@@ -44,6 +63,8 @@ def _serve(args) -> int:
         aer_threads=args.aer_threads,
         max_concurrency=args.max_concurrency, compute_threads=args.compute_threads, api_key=args.api_key,
         embed_batch_window_ms=args.embed_batch_window_ms, embed_max_batch=args.embed_max_batch,
+        metrics_need_key=args.metrics_need_key, docs_need_key=args.docs_need_key,
+        body_timeout_s=args.body_timeout_s, keep_alive_s=args.keep_alive_s, drain_timeout_s=args.drain_timeout_s,
     )
     serve(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0

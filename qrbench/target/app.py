@@ -1,8 +1,10 @@
 """The HTTP service (FastAPI): the anchor's contract over the engine, with admission control.
 
-Bad input gets a 422 naming the field and the limit; past `max_concurrency` requests in computation the
-service answers 503 with Retry-After at once instead of queueing without bound; an unexpected error
-is a 500 only if the engine itself is broken, never for anything the client sent.
+Bad input gets a 422 naming the field and the limit (413 for a body larger than any legal one, 408 for
+one that never finishes); past `max_concurrency` requests in computation the service answers 503 with
+Retry-After at once instead of queueing without bound; an unexpected error is a 500 only if the engine
+itself is broken, never for anything the client sent. Request bodies are parsed by the request models
+themselves (large ones in a thread), so the published schema is the one enforced.
 """
 
 from __future__ import annotations
@@ -10,30 +12,116 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import multiprocessing
+import re
 import threading
 import time
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .engine import RerankEngine, Scores
+from .guard import RequestGuard, Traffic
 from .metrics import ServiceMetrics
-from .schemas import BatchSimilarityRequest, RerankRequest, SimilarityRequest
+from .schemas import (
+    JSON_ENVELOPE_BYTES,
+    MAX_BODY_BYTES,
+    BatchSimilarityRequest,
+    BatchSimilarityResponse,
+    ErrorResponse,
+    HealthResponse,
+    NotReadyResponse,
+    RerankRequest,
+    RerankResponse,
+    SimilarityRequest,
+    SimilarityResponse,
+    StatusResponse,
+    validate_body,
+)
 from .settings import EngineSettings
 
 __all__ = ["create_app"]
+
+
+# Bodies up to this size are parsed on the event loop (~10 ms at most). Larger ones are parsed in a child
+# process: pydantic holds the GIL while it parses, so a thread would stall the loop just the same (a 60 MB
+# body: ~8 s).
+_PARSE_INLINE_BYTES = 1024 * 1024
+_JSON_OBJECT = re.compile(rb"\s*\{")
+_DOC_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 
 
 def _describe_validation(errors: list[dict[str, Any]]) -> str:
     parts = []
     for err in errors:
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{loc}: {err.get('msg', 'invalid')}")
+        msg = err.get("msg", "invalid")
+        if err.get("type") == "string_pattern_mismatch":
+            msg = "must contain non-whitespace text"
+        parts.append(f"{loc}: {msg}")
     return "Invalid request: " + "; ".join(parts) + "."
+
+
+class _BodyParser:
+    """Validates request bodies: small ones on the event loop, large ones in one spawned child process.
+
+    Spawned, not forked: the child imports only the request models, never the embedding model. Started on
+    the first large body; a child that died (killed, out of memory) is replaced on the next one.
+    """
+
+    def __init__(self) -> None:
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
+
+    async def parse(self, request: Request, model: type[BaseModel]) -> BaseModel:
+        """The body validated by `model`; RequestValidationError when invalid (a non-object before parsing:
+        parsing a large junk array costs seconds)."""
+        body = await request.body()
+        if not _JSON_OBJECT.match(body):
+            raise RequestValidationError([{"loc": ("body",), "msg": "the body must be a JSON object",
+                                           "type": "model_type"}])
+        if len(body) <= _PARSE_INLINE_BYTES:
+            result = validate_body(model, body)
+        else:
+            if self._pool is None:
+                self._pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            try:
+                result = await asyncio.get_running_loop().run_in_executor(self._pool, validate_body, model, body)
+            except concurrent.futures.BrokenExecutor:
+                self._pool = None
+                raise StarletteHTTPException(503, "The body parser failed; retry shortly.",
+                                             {"Retry-After": "1"}) from None
+        if isinstance(result, list):
+            raise RequestValidationError(result)
+        return result
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI of a JSON request body validated by hand (see _BodyParser)."""
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    what = {
+        401: "Missing or wrong API key (only when the service has one).",
+        408: "The request body was not received within the body timeout.",
+        413: "The body is larger than any legal request to this endpoint; the message gives the limit.",
+        422: "The body is not JSON, or does not match the request schema; the message names the field.",
+        503: "Overloaded, still loading, or shutting down: retry after Retry-After seconds.",
+    }
+    return {s: {"model": ErrorResponse, "description": what[s]} for s in statuses}
+
+
+_V1_ERRORS = _errors(401, 408, 413, 422, 503)
 
 
 class _Service:
@@ -47,6 +135,8 @@ class _Service:
         self.in_flight = 0
         self.pool = concurrent.futures.ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="compute")
         self.metrics = ServiceMetrics(lambda: self.engine)
+        self.traffic = Traffic()
+        self.parser = _BodyParser()
         if engine is not None:
             self.ready.set()
 
@@ -57,6 +147,10 @@ class _Service:
             self.ready.set()
         except BaseException as exc:  # reported by /health/ready, never crashes the loop
             self.load_error = exc
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.parser.close()
 
     def observe(self, endpoint: str, method: str, status: int, started: float) -> None:
         self.metrics.requests.labels(endpoint, method, str(status)).inc()
@@ -75,7 +169,7 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             loader = threading.Thread(target=svc.load, name="model-loader", daemon=True)
             loader.start()
         yield
-        svc.pool.shutdown(wait=False, cancel_futures=True)
+        svc.close()
         if svc.engine is not None and engine is None:
             svc.engine.close()
 
@@ -86,7 +180,7 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         return JSONResponse({"error": message}, status_code=status, headers=headers)
 
     def endpoint_of(request: Request) -> str:
-        return request.url.path
+        return request.state.endpoint  # a route path or "unmatched", set by the guard
 
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -96,9 +190,8 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        svc.observe(endpoint_of(request), "", exc.status_code, request.state.t0)
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
-
-    app.add_middleware(_Gate, api_key=settings.api_key, on_refused=svc.observe)
 
     async def compute(request: Request, method: str, fn, *args):
         """Run fn in the compute pool under the concurrency bound; a JSONResponse when refused."""
@@ -140,8 +233,10 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         if s.quantum_ms > 0:
             svc.metrics.quantum_seconds.labels(settings.backend).observe(s.quantum_ms / 1000)
 
-    @app.post("/v1/similarity")
-    async def similarity(body: SimilarityRequest, request: Request):
+    @app.post("/v1/similarity", response_model=SimilarityResponse, responses=_V1_ERRORS,
+              openapi_extra=_body_doc(SimilarityRequest))
+    async def similarity(request: Request):
+        body = await svc.parser.parse(request, SimilarityRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.text1, [body.text2], body.method)
         if refused:
             return refused
@@ -161,8 +256,10 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             "computation_time_ms": round(ms, 3),
         })
 
-    @app.post("/v1/rerank")
-    async def rerank(body: RerankRequest, request: Request):
+    @app.post("/v1/rerank", response_model=RerankResponse, responses=_V1_ERRORS,
+              openapi_extra=_body_doc(RerankRequest))
+    async def rerank(request: Request):
+        body = await svc.parser.parse(request, RerankRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates,
                                       body.method)
         if refused:
@@ -191,8 +288,10 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             "method_used": s.method_used,
         })
 
-    @app.post("/v1/batch-similarity")
-    async def batch_similarity(body: BatchSimilarityRequest, request: Request):
+    @app.post("/v1/batch-similarity", response_model=BatchSimilarityResponse, responses=_V1_ERRORS,
+              openapi_extra=_body_doc(BatchSimilarityRequest))
+    async def batch_similarity(request: Request):
+        body = await svc.parser.parse(request, BatchSimilarityRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates,
                                       body.method)
         if refused:
@@ -217,67 +316,50 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             "method_used": s.method_used,
         })
 
-    @app.get("/health")
+    @app.get("/health", response_model=HealthResponse)
     async def health():
         ready = svc.ready.is_set()
+        status = "draining" if svc.traffic.draining else "healthy" if ready else "starting"
         return JSONResponse(
-            {"status": "healthy" if ready else "starting", "ready": ready, "backend": settings.backend,
+            {"status": status, "ready": ready, "backend": settings.backend,
              "qubits": settings.qubits, "in_flight": svc.in_flight},
             status_code=200,
         )
 
-    @app.get("/health/live")
+    @app.get("/health/live", response_model=StatusResponse)
     async def live():
         return {"status": "alive"}
 
-    @app.get("/health/ready")
+    @app.get("/health/ready", response_model=StatusResponse, responses={503: {"model": NotReadyResponse}})
     async def ready():
+        if svc.traffic.draining:
+            return JSONResponse({"status": "draining"}, status_code=503, headers={"Retry-After": "1"})
         if svc.ready.is_set():
             return {"status": "ready"}
         if svc.load_error is not None:
             return JSONResponse({"status": "failed", "error": repr(svc.load_error)}, status_code=503)
         return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "1"})
 
-    @app.get("/metrics")
+    @app.get("/metrics", response_class=PlainTextResponse,
+             responses={200: {"description": "Prometheus text exposition format."},
+                        401: {"description": _errors(401)[401]["description"], "content": {"application/json": {
+                            "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}})
     async def metrics():
-        return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        # Off the event loop: a large registry must not stall the requests being answered meanwhile.
+        text = await run_in_threadpool(generate_latest, svc.metrics.registry)
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
+    def protected(path: str) -> bool:
+        return path.startswith("/v1/") or (settings.metrics_need_key and path == "/metrics") or (
+            settings.docs_need_key and path in _DOC_PATHS
+        )
+
+    app.add_middleware(
+        RequestGuard, endpoints={r.path for r in app.routes}, api_key=settings.api_key, protected=protected,
+        body_limits=MAX_BODY_BYTES, default_body_limit=JSON_ENVELOPE_BYTES, body_timeout_s=settings.body_timeout_s,
+        traffic=svc.traffic, on_answer=lambda endpoint, status, t0: svc.observe(endpoint, "", status, t0),
+    )
     return app
-
-
-class _Gate:
-    """Pure ASGI middleware: stamps the arrival time, and checks the API key on /v1/ routes.
-
-    Pure ASGI rather than @app.middleware("http"), which wraps every request in extra tasks and
-    streams: measurable overhead at hundreds of requests per second on two cores.
-    """
-
-    def __init__(self, app, *, api_key: str | None, on_refused) -> None:
-        self.app = app
-        self.api_key = api_key
-        self.on_refused = on_refused
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        t0 = time.perf_counter()
-        scope.setdefault("state", {})["t0"] = t0
-        if self.api_key and scope["path"].startswith("/v1/"):
-            headers = dict(scope["headers"])
-            given = headers.get(b"x-api-key")
-            auth = headers.get(b"authorization", b"")
-            if given is None and auth.lower().startswith(b"bearer "):
-                given = auth[7:].strip()
-            if given != self.api_key.encode():
-                self.on_refused(scope["path"], "", 401, t0)
-                response = JSONResponse(
-                    {"error": "Missing or wrong API key: send it as X-API-Key or Authorization: Bearer."},
-                    status_code=401, headers={"WWW-Authenticate": "Bearer"},
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
 
 
 def _num(value) -> float | None:

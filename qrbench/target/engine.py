@@ -83,7 +83,8 @@ class RerankEngine:
             if settings.embed_batch_window_ms > 0
             else None
         )
-        self.similarity_cache: LRUCache[float] = LRUCache(settings.similarity_cache_size)
+        # (score, classical, quantum or nan): a hit answers with the same components as the miss did.
+        self.similarity_cache: LRUCache[tuple[float, float, float]] = LRUCache(settings.similarity_cache_size)
         self.counters = EngineCounters()
         self._aer = (
             AerSwapTest(qubits=settings.qubits, shots=settings.shots, threads=settings.aer_threads)
@@ -118,9 +119,9 @@ class RerankEngine:
         cached = [self.similarity_cache.get(k) for k in keys]
         todo = [i for i, v in enumerate(cached) if v is None]
         n = len(candidates)
-        scores = np.array([np.nan if v is None else v for v in cached], dtype=np.float64)
-        classical = np.full(n, np.nan)
-        quantum = np.full(n, np.nan) if method != "classical" else None
+        hit = np.array([(np.nan,) * 3 if v is None else v for v in cached], dtype=np.float64).reshape(n, 3)
+        scores, classical = hit[:, 0].copy(), hit[:, 1].copy()
+        quantum = hit[:, 2].copy() if method != "classical" else None
         fallback_reason = None
         embedding_ms = quantum_ms = 0.0
         emb_hits = 0
@@ -150,7 +151,8 @@ class RerankEngine:
             # A fallback answer is not the method's answer: don't let it poison the cache.
             if fallback_reason is None:
                 for i in todo:
-                    self.similarity_cache.put(keys[i], float(scores[i]))
+                    q = np.nan if quantum is None else float(quantum[i])
+                    self.similarity_cache.put(keys[i], (float(scores[i]), float(classical[i]), q))
         return Scores(
             scores=scores,
             classical=classical,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 __all__ = ["ServiceMetrics"]
 
@@ -27,8 +27,12 @@ class _CacheCollector:
             hits.add_metric([], cache.hits)
             misses = CounterMetricFamily(f"qrbench_{name}_cache_misses", f"{name.capitalize()} cache misses.")
             misses.add_metric([], cache.misses)
-            yield hits
-            yield misses
+            size = GaugeMetricFamily(f"qrbench_{name}_cache_bytes",
+                                     f"Estimated bytes held by the {name} cache (keys are 16-byte digests).")
+            size.add_metric([], cache.nbytes)
+            entries = GaugeMetricFamily(f"qrbench_{name}_cache_entries", f"Entries in the {name} cache.")
+            entries.add_metric([], len(cache))
+            yield from (hits, misses, size, entries)
         fallbacks = CounterMetricFamily(
             "qrbench_classical_fallbacks", "Requests answered classically because the quantum backend "
             "failed or ran past its budget.", labels=["reason"]
@@ -43,7 +47,8 @@ class ServiceMetrics:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "qrbench_requests", "HTTP requests answered.", ["endpoint", "method", "status"], registry=r
+            "qrbench_requests", "HTTP requests answered. endpoint is a route path or \"unmatched\"; method is the "
+            "scoring method, empty when the request did not get that far.", ["endpoint", "method", "status"], registry=r
         )
         self.request_seconds = Histogram(
             "qrbench_request_duration_seconds", "Time from request received to response ready.",

@@ -24,25 +24,105 @@ def serve(settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000
     import uvicorn
 
     if workers > 1:
-        # Each worker process loads its own engine; settings travel through the environment.
+        # Each worker process loads its own engine; settings travel through the environment. uvicorn's
+        # supervisor forwards the signal: each worker stops accepting and gets drain_timeout_s to finish.
         os.environ["QRBENCH_ENGINE_SETTINGS"] = _settings_to_env(settings)
         uvicorn.run("qrbench.target.server:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level)
+                    workers=workers, log_level=log_level, timeout_keep_alive=settings.keep_alive_s,
+                    timeout_graceful_shutdown=settings.drain_timeout_s)
         return
     from .app import create_app
     from .engine import RerankEngine
 
     engine = RerankEngine(settings)
     engine.warm_up()
-    config = uvicorn.Config(create_app(settings, engine=engine), host=host, port=port, log_level=log_level,
-                            access_log=False)
-    server = uvicorn.Server(config)
+    app = create_app(settings, engine=engine)
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                            timeout_keep_alive=settings.keep_alive_s,
+                            timeout_graceful_shutdown=settings.drain_timeout_s,
+                            http=_h11_with_header_deadline(settings.body_timeout_s))
+    server = _draining_server(config, traffic=app.state.service.traffic, drain_timeout_s=settings.drain_timeout_s)
     print(f"qrbench reference service ready on http://{_url_host(host)}:{port} "
           f"(backend={settings.backend}, qubits={settings.qubits})", flush=True)
     try:
         server.run()
     finally:
         engine.close()  # the app closes only engines it made itself
+
+
+def _h11_with_header_deadline(header_timeout_s: float):
+    """uvicorn's h11 protocol, closing a connection whose request line and headers take longer than
+    header_timeout_s seconds: from connect, and from the end of each response (slowloris). uvicorn's
+    keep-alive timeout covers only idle connections that already had a request, and only until data comes.
+    """
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class H11WithHeaderDeadline(H11Protocol):
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            if not self.transport.is_closing():
+                self._arm()
+
+        def connection_lost(self, exc) -> None:
+            self._header_timer.cancel()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            timer = getattr(self, "_header_timer", None)
+            if timer is not None:
+                timer.cancel()
+            armed_scope = getattr(self, "scope", None)  # a new request replaces the scope
+
+            def expire() -> None:
+                if getattr(self, "scope", None) is armed_scope and not self.transport.is_closing():
+                    self.transport.close()
+
+            self._header_timer = self.loop.call_later(header_timeout_s, expire)
+
+    return H11WithHeaderDeadline
+
+
+def _draining_server(config, *, traffic, drain_timeout_s: float):
+    """A uvicorn server that drains before it stops: the first SIGTERM/SIGINT starts the drain.
+
+    While draining, the service answers new requests 503 with Retry-After (probes excepted, /health/ready
+    says "draining") and keeps listening, so a load balancer sees the refusal instead of a reset; once no
+    request is in flight, or drain_timeout_s seconds have passed, uvicorn's own shutdown runs and the
+    requests still running are cut off. The outcome is printed to stderr. A second signal stops at once.
+    """
+    import uvicorn
+
+    class DrainingServer(uvicorn.Server):
+        def __init__(self) -> None:
+            super().__init__(config)
+            self.drain_signal: int | None = None
+            self.drain_started = 0.0
+
+        def handle_exit(self, sig, frame) -> None:
+            if self.drain_signal is None and not self.should_exit:
+                self.drain_signal = sig
+                self.drain_started = time.monotonic()
+                traffic.draining = True
+                return
+            super().handle_exit(sig, frame)
+
+        async def on_tick(self, counter: int) -> bool:
+            if self.drain_signal is not None and not self.should_exit:
+                waited = time.monotonic() - self.drain_started
+                if traffic.active == 0 or waited >= drain_timeout_s:
+                    cut_off = traffic.active
+                    print(f"qrbench: drained for {waited:.1f} s (limit {drain_timeout_s:g} s); "
+                          f"{cut_off} request(s) still in flight were cut off.", file=sys.stderr, flush=True)
+                    if cut_off:
+                        self.config.timeout_graceful_shutdown = 0.1  # the drain has had its time
+                    super().handle_exit(self.drain_signal, None)
+            return await super().on_tick(counter)
+
+    return DrainingServer()
 
 
 def app_from_env():
@@ -140,7 +220,10 @@ class EmbeddedTarget:
                 time.sleep(0.2)
         raise TargetError(f"The embedded target at {self.url} was not ready within {self.ready_timeout_s:.0f} s.")
 
-    def stop(self, timeout_s: float = 10.0) -> None:
+    def stop(self, timeout_s: float | None = None) -> None:
+        """SIGTERM, then SIGKILL after timeout_s seconds (default: the service's drain limit and 5 s more)."""
+        if timeout_s is None:
+            timeout_s = self.settings.drain_timeout_s + 5.0
         if self.process is not None and self.process.poll() is None:
             # The whole session: uvicorn's multi-worker mode has children of its own.
             os.killpg(self.process.pid, signal.SIGTERM)

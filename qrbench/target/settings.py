@@ -32,6 +32,15 @@ class EngineSettings:
         Only requests computed at once can share a pass, so it pays with compute_threads well above 4.
     embed_max_batch: most texts encoded in one micro-batch.
     api_key: when set, requests must carry it (X-API-Key or Authorization: Bearer).
+
+    Hardening (what the service tolerates from clients, and how it stops):
+    metrics_need_key: with api_key set, /metrics needs the key too (default: open, for scrapers).
+    docs_need_key: with api_key set, /docs, /redoc and /openapi.json need the key too (default: open).
+    body_timeout_s: a request body not fully received within this many seconds gets 408 and the
+        connection is closed (slow-drip clients); request line and headers get as long (`qrbench serve`).
+    keep_alive_s: an idle keep-alive connection is closed after this many seconds.
+    drain_timeout_s: on SIGTERM/SIGINT, in-flight requests get this many seconds to finish while new
+        ones get 503; those still running then are cut off (and counted in the log).
     """
 
     backend: str = "exact"
@@ -48,6 +57,12 @@ class EngineSettings:
     embed_batch_window_ms: float = 0.0
     embed_max_batch: int = 64
     api_key: str | None = None
+    # -- hardening (issue 12) --
+    metrics_need_key: bool = False
+    docs_need_key: bool = False
+    body_timeout_s: float = 30.0
+    keep_alive_s: float = 5.0
+    drain_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -75,6 +90,11 @@ class EngineSettings:
             )
         if self.embed_max_batch < 1:
             raise ParameterError(f"embed_max_batch is {self.embed_max_batch!r}; it must be 1 or more.")
+        for name in ("body_timeout_s", "keep_alive_s", "drain_timeout_s"):
+            if not 0 < getattr(self, name) <= 3600:
+                raise ParameterError(
+                    f"{name} is {getattr(self, name)!r}; it must be more than 0 and at most 3600 seconds."
+                )
 
     @property
     def dim(self) -> int:
