@@ -8,13 +8,14 @@ import pytest
 
 from qrbench.errors import ParameterError
 from qrbench.load import RequestSpec
-from qrbench.studies.analysis import REPO_ROOT
-from qrbench.studies.bottlenecks import BottlenecksParams, _NewQueries
+from qrbench.resources import bundled
+from qrbench.studies.bottlenecks import BottlenecksParams
+from qrbench.studies.bottlenecks.run import _NewQueries
 
 
 def test_both_parameter_files_are_valid():
-    full = BottlenecksParams.from_file(REPO_ROOT / "parameters" / "bottlenecks.yaml")
-    smoke = BottlenecksParams.from_file(REPO_ROOT / "parameters" / "smoke" / "bottlenecks.yaml")
+    full = BottlenecksParams.from_file(bundled("parameters") / "bottlenecks.yaml")
+    smoke = BottlenecksParams.from_file(bundled("parameters") / "smoke" / "bottlenecks.yaml")
     assert full.memory.document_counts == (25, 50, 75, 100, 1000)
     assert {n for g in full.breakdown.grids for n in g.batch_sizes} == {10, 25, 50, 100}
     assert smoke.breakdown.repeats < full.breakdown.repeats

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from qrbench.report.execute import run_study
-from qrbench.studies import BaselineParams
-from qrbench.studies.analysis import REPO_ROOT
+from qrbench.resources import bundled
+from qrbench.studies.baseline import BaselineParams
 
-SMOKE = REPO_ROOT / "parameters" / "smoke" / "baseline.yaml"
+SMOKE = bundled("parameters") / "smoke" / "baseline.yaml"
 
 
 @pytest.fixture(scope="module")

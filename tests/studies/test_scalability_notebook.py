@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from qrbench.report.execute import run_study
-from qrbench.studies.analysis import REPO_ROOT
+from qrbench.resources import bundled
 from qrbench.studies.scalability import ScalabilityParams
 
-SMOKE = REPO_ROOT / "parameters" / "smoke" / "scalability.yaml"
+SMOKE = bundled("parameters") / "smoke" / "scalability.yaml"
 
 
 @pytest.fixture(scope="module")
