@@ -289,7 +289,7 @@ def run_locust(
                              worker_host, "--master-port", str(port), "--loglevel", "WARNING"])
             for i in range(workers)
         ]:
-            log = open(folder / f"{name}.log", "ab")  # noqa: SIM115 - closed below
+            log = open(folder / f"{name}.log", "ab")  # closed below
             logs.append(log)
             p = subprocess.Popen(args, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                  start_new_session=True)

@@ -48,7 +48,8 @@ def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = 
     if not source.is_file():
         studies = sorted(p.stem for p in notebooks.glob("*.ipynb"))
         raise RunError(f"There is no study {study!r}; the studies are {', '.join(studies)}.")
-    run_dir = new_run_dir(out_root, study)
+    # Absolute: the notebook runs with the run folder as its current folder.
+    run_dir = new_run_dir(out_root, study).resolve()
     executed = run_dir / f"{study}.ipynb"
     failure: Exception | None = None
     try:
