@@ -118,7 +118,7 @@ class LocustPlan:
         return WorkerPlan(
             model=self.model, source=source, index=index, n_workers=k, stage=self.stage, timeout_s=self.timeout_s,
             headers=self.headers, limit=limit, count_bounded=expected is not None, max_in_flight=in_flight,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,7 +274,7 @@ def run_locust(
         "--master-bind-host", bind_host, "--master-bind-port", str(port), "--host", base_url,
         "--run-time", f"{math.ceil(hard_limit)}s", "--stop-timeout", str(math.ceil(timeout_s)),
         "--loglevel", "WARNING", "--qrbench-plan", str(folder / "plan.pkl"), "--qrbench-out", str(run_dir),
-    ]  # fmt: skip
+    ]
     worker_host = "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
     processes: list[subprocess.Popen] = []
     logs = []

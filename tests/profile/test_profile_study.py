@@ -10,7 +10,7 @@ from qrbench.errors import ParameterError
 from qrbench.load import RequestSpec
 from qrbench.resources import bundled
 from qrbench.studies.bottlenecks import BottlenecksParams
-from qrbench.studies.bottlenecks.run import _NewQueries
+from qrbench.studies.requests import NewQueries
 
 
 def test_both_parameter_files_are_valid():
@@ -36,7 +36,7 @@ def test_every_request_gets_a_new_query_and_stays_valid_json():
                 {"text1": "pair text", "text2": "other", "method": "classical"}]
     specs = [RequestSpec.from_payload(kind="k", endpoint="/v1/rerank", payload=p) for p in payloads]
     pool = iter(specs * 3)
-    source = _NewQueries(lambda: next(pool), "u")
+    source = NewQueries(lambda: next(pool), "u")
     seen = set()
     for i in range(6):
         spec = source()

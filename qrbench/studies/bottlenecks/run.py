@@ -28,6 +28,7 @@ from ...monitor import ProcessSampler, calibration_timings
 from ...params import to_dict
 from ...target import EngineSettings
 from ..folder import RunFolder
+from ..requests import NewQueries
 from .params import FILES, BottlenecksParams
 
 __all__ = ["run_bottlenecks"]
@@ -63,43 +64,6 @@ def _bodies(data: DataManager, rng: np.random.Generator, n: int, method: str, co
     """`count` rerank bodies with new queries and the same documents (cached after the first)."""
     payload = json.loads(data.rerank(n, method, rng=rng, kind="bottlenecks").body)
     return [json.dumps({**payload, "query": f"{payload['query']} [{tag}{i}]"}).encode() for i in range(count)]
-
-
-def _string_end(body: bytes, start: int) -> int:
-    """Index of the quote that closes the JSON string starting at `start` (escaped quotes skipped)."""
-    i = start
-    while True:
-        j = body.index(b'"', i)
-        backslashes = len(body[:j]) - len(body[:j].rstrip(b"\\"))
-        if backslashes % 2 == 0:
-            return j
-        i = j + 1
-
-
-class _NewQueries:
-    """The pool's requests with a new query each time (production queries are unique; documents recur), so
-    no request is answered from the similarity cache. Callable like the driver's request sources."""
-
-    def __init__(self, pool, phase: str) -> None:
-        self.pool = pool
-        self.phase = phase
-        self.n = 0
-
-    def __call__(self):
-        from ...load import RequestSpec
-
-        spec = self.pool()
-        self.n += 1
-        tag = f" [{self.phase}{self.n}]".encode()
-        body = spec.body
-        for key in (b'"query":"', b'"text1":"'):
-            at = body.find(key)
-            if at >= 0:
-                end = _string_end(body, at + len(key))
-                body = body[:end] + tag + body[end:]
-                break
-        return RequestSpec(kind=spec.kind, endpoint=spec.endpoint, method=spec.method,
-                           n_candidates=spec.n_candidates, body=body)
 
 
 # -------------------------------------------------------------------------------------------- stages
@@ -329,7 +293,7 @@ def _under_load(params: BottlenecksParams, data: DataManager, target, run_dir: P
         for s in samplers:
             s.start()
         try:
-            result = run_load(target.url, _NewQueries(pool, phase[0]),
+            result = run_load(target.url, NewQueries(pool, phase[0]),
                               ClosedModel(users=users, duration_s=seconds, max_requests=100_000),
                               out_dir=run_dir / "under_load" / phase.replace(" ", "_"), stage=phase,
                               timeout_s=params.request_timeout_s, progress=progress, headers=target.headers,

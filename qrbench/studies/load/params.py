@@ -157,7 +157,7 @@ class LoadParams:
             ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
             ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
             ("target.max_concurrency", self.target.max_concurrency >= 1, "at least 1"),
-        ]  # fmt: skip
+        ]
         for key, ok, valid in checks:
             if not ok:
                 raise ParameterError(f"{key} is invalid ({_getattr_path(self, key)!r}); it must be {valid}.")
@@ -339,7 +339,7 @@ def adhoc_params(
     mapping: dict[str, Any] = {
         "name": f"adhoc-{mode}", "model": mode, "duration_s": duration_s, "ramp_up_s": ramp_up_s, "seed": seed,
         "target": {"allow_remote": allow_remote}, **extra,
-    }  # fmt: skip
+    }
     if mode == "closed":
         mapping["users"] = users
         mapping["think_time"] = {"distribution": "constant", "mean_s": think_time_s}

@@ -381,7 +381,7 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
             "peak_throughput_high": peak["throughput_high"] if peak else np.nan,
             "p95_at_capacity_ms": next((r["p95_ms"] for r in rows if r["rate_rps"] == cap.value), np.nan),
             "start_s": e.get("started_s", np.nan), "warmup_s": e.get("warmup_s", np.nan),
-        })  # fmt: skip
+        })
         # Round robin is the reference policy of the instances axis (least_conn is compared, not fitted).
         reference = e["axis"] != "instances" or e.get("balance") in ("round_robin", "")
         if peak is not None and e["axis"] in points and e["status"] == "ok" and reference:

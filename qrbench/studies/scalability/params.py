@@ -168,7 +168,7 @@ class ScalabilityParams:
             ("vertical.sample_interval_s", v.sample_interval_s > 0, "a positive number of seconds"),
             ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
             ("target.max_concurrency", self.target.max_concurrency >= 1, "at least 1"),
-        ]  # fmt: skip
+        ]
         for key, ok, valid in checks:
             if not ok:
                 raise ParameterError(f"{key} is invalid ({_dotted(self, key)!r}); it must be {valid}.")

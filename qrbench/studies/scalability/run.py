@@ -365,7 +365,7 @@ class _Study:
                             "query": f"{self.data.queries[int(rng.integers(len(self.data.queries)))].text[:4000]} "
                                      f"[{stage}.{j}]",
                             "candidates": docs, "top_k": min(10, n_docs), "method": method})
-                            for j in range(count)]  # fmt: skip
+                            for j in range(count)]
                         runner.run(stage, specs, users=users)
             except (QrbenchError, httpx.HTTPError, OSError) as exc:
                 entry["error"] = f"{type(exc).__name__}: {exc}"
@@ -484,7 +484,7 @@ def _instances(study: _Study, settings: EngineSettings) -> None:
                             share_urls={f"instance-{i}": t.url for i, t in enumerate(members)},
                             warm=[(t.url, 1) for t in members], started_s=started, monitor_url=members[0].url,
                             extra={"nginx_conf": str(nginx.config_path.relative_to(study.run_dir))},
-                        )  # fmt: skip
+                        )
                 except (QrbenchError, OSError) as exc:  # nginx itself failed to start
                     study.index.fail(name=name, axis="instances", n=n, balance=balance, dir=f"{CONFIGS_DIR}/{name}",
                                      error=f"{type(exc).__name__}: {exc}")
