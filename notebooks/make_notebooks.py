@@ -164,7 +164,8 @@ def load() -> nbformat.NotebookNode:
                       "plots_load.degradation(report.records, thresholds=thresholds, "
                       "failure_rate=params.failure_threshold)\nplt.show()"),
         new_code_cell("display(Markdown('**Errors by kind**'))\ndisplay(report.errors)\n"
-                      "display(Markdown('**Outages** (runs of requests that could not connect)'))\n"
+                      "display(Markdown('**Outages** (a second or more in which the target answered nothing: '\n"
+                      "                 'refused, reset or timed out)'))\n"
                       "display(report.outages)"),
         new_markdown_cell("## Little's law\nIn a steady state, requests in the system = throughput × time in the "
                           "system. The client-side figure and the server's in-flight gauge should agree up to "
