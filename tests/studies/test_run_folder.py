@@ -15,7 +15,7 @@ import pytest
 import qrbench.target
 import qrbench.target.settings
 from qrbench.load import RecordWriter, RequestSpec, finalize_run, request_record, write_run_info
-from qrbench.params import to_dict
+from qrbench.params import build, to_dict
 from qrbench.studies import STUDIES, RunFolder, get_study
 from qrbench.studies.load import LOAD_DIR, LoadParams, quick_summary
 from qrbench.target import EngineSettings
@@ -114,4 +114,6 @@ def test_every_study_registers_once_with_its_parameter_file():
     for study in STUDIES.values():
         params = study.load_params(study.default_params)
         assert isinstance(params, study.params_type)
+        # What run.json keeps of the parameters gives them back: analyse(folder) needs nothing else.
+        assert build(study.params_type, to_dict(params), where="run.json") == params
         assert resolve_params_file(study.default_params).is_file()
