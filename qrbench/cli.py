@@ -254,9 +254,12 @@ def _init(args) -> int:
     target = Path(args.dir)
     if target.exists() and any(target.iterdir()):
         raise ParameterError(f"{target} is not empty; give a new or an empty folder.")
-    for name in ("notebooks", "parameters"):
-        shutil.copytree(bundled(name), target / name, ignore=shutil.ignore_patterns("__pycache__", "make_*.py"))
-    print(f"copied notebooks/ and parameters/ into {target}; open them with: jupyter lab {target}")
+    # The notebooks beside parameters/: run from DIR, their "parameters/..." files are the copies, not the shipped.
+    target.mkdir(parents=True, exist_ok=True)
+    for notebook in sorted(bundled("notebooks").glob("*.ipynb")):
+        shutil.copy2(notebook, target / notebook.name)
+    shutil.copytree(bundled("parameters"), target / "parameters", ignore=shutil.ignore_patterns("__pycache__"))
+    print(f"copied the study notebooks and parameters/ into {target}; open them with: jupyter lab {target}")
     return 0
 
 

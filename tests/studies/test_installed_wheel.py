@@ -61,7 +61,7 @@ def test_the_venv_imports_the_wheel_not_the_checkout(installed, tmp_path):
 def test_init_copies_the_notebooks_and_parameters(installed, tmp_path):
     subprocess.run([str(installed / "qrbench"), "init", "work"], cwd=tmp_path, env=_env(), check=True, timeout=120,
                    capture_output=True)
-    assert {p.name for p in (tmp_path / "work" / "notebooks").glob("*.ipynb")} == {
+    assert {p.name for p in (tmp_path / "work").glob("*.ipynb")} == {
         "baseline.ipynb", "load.ipynb", "bottlenecks.ipynb", "scalability.ipynb"}
     assert (tmp_path / "work" / "parameters" / "smoke" / "baseline.yaml").is_file()
 
