@@ -4,11 +4,11 @@ Scenarios (parameters/load_*.yaml) are closed (virtual users) or open (arrival r
 spike, random bursts or a compressed business day (qrbench.load.shapes), with a request mix by kind and by
 method. params.py: `LoadParams` validates a scenario before anything is sent, `plan_load` turns it into the
 engine's model. run.py: `run_load_study` measures it into a run folder (native or Locust engine).
-analysis.py: `analyse_load` (the study's report), `quick_summary` (`qrbench load`'s screen), `load_summary`.
+analysis.py: `analyse_load` (the study's report), `quick_summary` (`qrbench load`'s screen), `summary`.
 """
 
 from ..study import StudyDef
-from .analysis import LoadReport, analyse_load, load_summary, quick_summary
+from .analysis import LoadReport, analyse_load, quick_summary, summary
 from .params import (
     LOAD_DIR,
     WARMUP_DIR,
@@ -24,8 +24,8 @@ from .params import (
 from .run import run_load_study
 
 __all__ = ["LoadParams", "ShapeParams", "SpikeParams", "BurstParams", "DayParams", "LoadPlan", "plan_load",
-           "adhoc_params", "run_load_study", "LoadReport", "analyse_load", "load_summary", "quick_summary",
+           "adhoc_params", "run_load_study", "LoadReport", "analyse_load", "summary", "quick_summary",
            "LOAD_DIR", "WARMUP_DIR", "STUDY"]
 
 STUDY = StudyDef(name="load", params_type=LoadParams, default_params="parameters/load_normal.yaml",
-                 run_fn=run_load_study, analyse_fn=analyse_load, summary_fn=load_summary)
+                 run_fn=run_load_study, analyse_fn=analyse_load, summary_fn=summary)

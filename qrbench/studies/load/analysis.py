@@ -24,7 +24,7 @@ from ..analysis import judgements_frame, load_thresholds
 from ..folder import RunFolder
 from .params import LOAD_DIR, LoadParams
 
-__all__ = ["LoadReport", "analyse_load", "load_summary", "quick_summary", "judged_requests", "latency_percentiles",
+__all__ = ["LoadReport", "analyse_load", "summary", "quick_summary", "judged_requests", "latency_percentiles",
            "find_outages", "OUTAGE_COLUMNS"]
 
 # Phases whose traffic is still building up are not judged against the steady-state targets.
@@ -265,7 +265,7 @@ def _littles_law(judged: pd.DataFrame, window_s: float, metrics: pd.DataFrame, i
     return pd.DataFrame(rows)
 
 
-def load_summary(report: LoadReport) -> dict:
+def summary(report: LoadReport) -> dict:
     """The key numbers of the report for summary.json and CI."""
     return {
         "study": "load",
