@@ -17,7 +17,7 @@ def test_notebook_is_committed_clean_and_thin():
     nb = nbformat.read(bundled("notebooks") / "bottlenecks.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[1].metadata.get("tags", [])
-    assert "BottlenecksParams.from_file" in code[2].source  # the validation cell follows the parameters
+    assert "study.load_params" in code[2].source  # the validation cell follows the parameters
     assert "write_summary" in code[-1].source
     for cell in code:
         assert not cell.get("outputs") and cell.get("execution_count") is None

@@ -333,12 +333,12 @@ def _read_json(path: Path, default: Any) -> Any:
 def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> ScalabilityReport:
     run_dir = Path(run_dir)
     p = params
-    folder = RunFolder(run_dir)
-    machine = folder.facts.get("machine") or {}
-    cores = folder.cores
+    run = RunFolder(run_dir)
+    machine = run.facts.get("machine") or {}
+    cores = run.cores
     memory = float(machine.get("memory_bytes") or 1.0)
     # The run's own setting; 4 (the engine's default when these runs were made) for a given URL, where it is unknown.
-    compute_threads = int(folder.target_setting("compute_threads", 4))
+    compute_threads = int(run.target_setting("compute_threads", 4))
     entries = _read_json(run_dir / "configs.json", [])
     step_rows, frames, config_rows, share_frames, sat_frames = [], [], [], [], []
     points: dict[str, list[dict[str, float]]] = {"workers": [], "instances": [], "given": []}
@@ -438,7 +438,7 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
                        vertical_errors=vertical_errors, cores=cores, slo=p.slo, verdict=verdict,
                        verdict_reasons=reasons, records=records)
     findings = _findings(report_args, p)
-    checks = _reliability(report_args, {"calibration_s": folder.calibration_s}, p)
+    checks = _reliability(report_args, {"calibration_s": run.calibration_s}, p)
     return ScalabilityReport(params=p, findings=findings, reliability=checks, **report_args)
 
 
