@@ -19,26 +19,25 @@ def bottlenecks() -> nbformat.NotebookNode:
              "from qrbench.report import plots\n"
              "from qrbench.report import plots_bottlenecks as bplots\n"
              "from qrbench.report.runs import write_summary\n"
-             "from qrbench.studies.analysis import REPO_ROOT, load_thresholds\n"
-             "from qrbench.studies.bottlenecks import BottlenecksParams, run_bottlenecks\n"
-             "from qrbench.studies.bottlenecks_analysis import analyse_bottlenecks, summary, under_load_change, "
-             "wide_breakdown"),
+             "from qrbench.studies import get_study, load_thresholds\n"
+             "from qrbench.studies.bottlenecks import under_load_change, wide_breakdown\n\n"
+             "study = get_study(\"bottlenecks\")"),
         code("# Parameters (papermill overrides these)\n"
-             "params_file: str = \"parameters/bottlenecks.yaml\"  # scenario file, relative to the repository root\n"
+             "params_file: str = \"parameters/bottlenecks.yaml\"  # from the current folder, else the shipped one\n"
              "url = None  # str or None: a running service for the HTTP and under-load parts; None starts one\n"
              "baseline_run = None  # str or None: accepted for the CLI's sake; this study compares within the run\n"
              "run_dir: str = \"outputs/interactive-bottlenecks\"  # where the measurements and the summary go\n"
              "progress: bool = True  # tqdm progress bars",
              metadata={"tags": ["parameters"]}),
         code("# Validate before measuring anything: a bad key or value stops here with a message naming it.\n"
-             "params = BottlenecksParams.from_file(REPO_ROOT / params_file)\n"
+             "params = study.load_params(params_file)\n"
              "thresholds = load_thresholds(params.thresholds_file, \"baseline\")\n"
              "params"),
         md("## Measurement\nIn this process first (the engine's public pieces, the line, memory and call "
            "profilers), then against the running service (HTTP, and py-spy while one user and then many send "
            "requests). Every part's file is written as soon as it is measured."),
-        code("run_bottlenecks(params, run_dir, url=url, progress=progress)\n"
-             "report = analyse_bottlenecks(run_dir, params)", metadata={"tags": ["progress"]}),
+        code("study.run(params, run_dir, url, progress=progress)\n"
+             "report = study.analyse(run_dir)", metadata={"tags": ["progress"]}),
         md("## Verdict\n"
            "*pass*: the PRD's per-request targets are met on their 95% intervals (a rerank of 50 cached documents "
            "under 500 ms, in the engine and over HTTP; under 2 GB scoring 100 cold documents) **and** the measured "
@@ -114,7 +113,7 @@ def bottlenecks() -> nbformat.NotebookNode:
         md("## Reliability of these numbers"),
         code("plots.reliability_table(report.reliability)"),
         code("# Record the key numbers for the run index and CI.\n"
-             "write_summary(run_dir, summary(report, params))\n"
+             "write_summary(run_dir, study.summary(report))\n"
              "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')"),
     ]
     nb = new_notebook(cells=cells)

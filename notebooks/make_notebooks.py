@@ -25,12 +25,12 @@ def baseline() -> nbformat.NotebookNode:
             "from IPython.display import Markdown, display\n\n"
             "from qrbench.report import plots\n"
             "from qrbench.report.runs import write_summary\n"
-            "from qrbench.studies import BaselineParams, analyse_baseline, load_thresholds, run_baseline, summary\n"
-            "from qrbench.studies.analysis import REPO_ROOT"
+            "from qrbench.studies import get_study, load_thresholds\n\n"
+            "study = get_study(\"baseline\")"
         ),
         new_code_cell(
             "# Parameters (papermill overrides these)\n"
-            "params_file: str = \"parameters/baseline.yaml\"  # scenario file, relative to the repository root\n"
+            "params_file: str = \"parameters/baseline.yaml\"  # from the current folder, else the shipped one\n"
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "baseline_run = None  # str or None: a previous baseline run folder to check for regressions\n"
             "run_dir: str = \"outputs/interactive-baseline\"  # where records and the summary go\n"
@@ -39,13 +39,13 @@ def baseline() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
-            "params = BaselineParams.from_file(REPO_ROOT / params_file)\n"
+            "params = study.load_params(params_file)\n"
             "thresholds = load_thresholds(params.thresholds_file, \"baseline\")\n"
             "params"
         ),
         new_markdown_cell("## Measurement\nEach stage streams its records to disk as it runs."),
-        new_code_cell("run_baseline(params, run_dir, url=url, progress=progress)\n"
-                      "report = analyse_baseline(run_dir, params, baseline_run=baseline_run)",
+        new_code_cell("study.run(params, run_dir, url, progress=progress)\n"
+                      "report = study.analyse(run_dir, baseline_run=baseline_run)",
                       metadata={"tags": ["progress"]}),
         new_markdown_cell("## Verdict against the PRD\n"
                           "*pass* only when the whole 95% interval meets the target; *fail* when it lies wholly "
@@ -90,7 +90,7 @@ def baseline() -> nbformat.NotebookNode:
                       "else:\n"
                       "    display(plots.verdict_style(report.regression))"),
         new_code_cell("# Record the key numbers for the run index and CI.\n"
-                      "write_summary(run_dir, summary(report, params))\n"
+                      "write_summary(run_dir, study.summary(report))\n"
                       "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')"),
     ]
     nb = new_notebook(cells=cells)
@@ -112,18 +112,16 @@ def load() -> nbformat.NotebookNode:
             "from pathlib import Path\n\n"
             "import matplotlib.pyplot as plt\n"
             "from IPython.display import Markdown, display\n\n"
-            "from qrbench.params import to_dict\n"
-            "from qrbench.report import plots, plots_load\n"
+                        "from qrbench.report import plots, plots_load\n"
             "from qrbench.report.live import LiveView\n"
             "from qrbench.report.runs import write_summary\n"
-            "from qrbench.studies import load_thresholds\n"
-            "from qrbench.studies.analysis import REPO_ROOT\n"
-            "from qrbench.studies.load import LoadParams, run_load_study\n"
-            "from qrbench.studies.load_analysis import analyse_load, load_summary"
+            "from qrbench.studies import get_study, load_thresholds\n"
+            "from qrbench.studies.load import run_load_study\n\n"
+            "study = get_study(\"load\")"
         ),
         new_code_cell(
             "# Parameters (papermill overrides these)\n"
-            "params_file: str = \"parameters/load_normal.yaml\"  # scenario file, relative to the repository root\n"
+            "params_file: str = \"parameters/load_normal.yaml\"  # from the current folder, else the shipped one\n"
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "time_scale = None  # float or None: multiplies every duration of the scenario (0.1: ten times shorter)\n"
             "run_dir: str = \"outputs/interactive-load\"  # where records and the summary go\n"
@@ -133,7 +131,7 @@ def load() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
-            "params = LoadParams.from_file(REPO_ROOT / params_file)\n"
+            "params = study.load_params(params_file)\n"
             "params = params if time_scale is None else replace(params, time_scale=time_scale)\n"
             "thresholds = load_thresholds(params.thresholds_file, \"load\")\n"
             "params"
@@ -143,8 +141,7 @@ def load() -> nbformat.NotebookNode:
         new_code_cell("view = LiveView(run_dir, thresholds=thresholds, refresh_s=refresh_s)\n"
                       "view.watch(run_load_study, params, run_dir, url=url, progress=progress,\n"
                       "           on_start=view.follow_target)\n"
-                      "report = analyse_load(run_dir, confidence=params.confidence, "
-                      "thresholds_file=params.thresholds_file)",
+                      "report = study.analyse(run_dir)",
                       metadata={"tags": ["progress"]}),
         new_markdown_cell("## Verdict against the PRD load targets\n"
                           "Judged on the requests after the warm-up and outside ramp phases. *pass* only when the "
@@ -167,7 +164,8 @@ def load() -> nbformat.NotebookNode:
                       "plots_load.degradation(report.records, thresholds=thresholds, "
                       "failure_rate=params.failure_threshold)\nplt.show()"),
         new_code_cell("display(Markdown('**Errors by kind**'))\ndisplay(report.errors)\n"
-                      "display(Markdown('**Outages** (runs of requests that could not connect)'))\n"
+                      "display(Markdown('**Outages** (a second or more in which the target answered nothing: '\n"
+                      "                 'refused, reset or timed out)'))\n"
                       "display(report.outages)"),
         new_markdown_cell("## Little's law\nIn a steady state, requests in the system = throughput × time in the "
                           "system. The client-side figure and the server's in-flight gauge should agree up to "
@@ -178,7 +176,7 @@ def load() -> nbformat.NotebookNode:
         new_code_cell("display(plots.reliability_table(report.reliability))\n"
                       "display(report.result)"),
         new_code_cell("# Record the key numbers for the run index and CI.\n"
-                      "write_summary(run_dir, load_summary(report, to_dict(params)))\n"
+                      "write_summary(run_dir, study.summary(report))\n"
                       "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')"),
     ]
     nb = new_notebook(cells=cells)

@@ -18,25 +18,25 @@ def scalability() -> nbformat.NotebookNode:
              "from qrbench.report import plots\n"
              "from qrbench.report import plots_scalability as splots\n"
              "from qrbench.report.runs import write_summary\n"
-             "from qrbench.studies.analysis import REPO_ROOT\n"
-             "from qrbench.studies.scalability import ScalabilityParams, run_scalability\n"
-             "from qrbench.studies.scalability_analysis import SATURATION_LIMITS, analyse_scalability, summary"),
+             "from qrbench.studies import get_study\n"
+             "from qrbench.studies.scalability import SATURATION_LIMITS\n\n"
+             "study = get_study(\"scalability\")"),
         code("# Parameters (papermill overrides these)\n"
-             "params_file: str = \"parameters/scalability.yaml\"  # study parameters, relative to the repository root\n"
+             "params_file: str = \"parameters/scalability.yaml\"  # from the current folder, else the shipped one\n"
              "url = None  # str or None: a running service (only it is measured); None starts every configuration\n"
              "baseline_run = None  # str or None: accepted for the CLI's sake; this study compares within the run\n"
              "run_dir: str = \"outputs/interactive-scalability\"  # where the measurements and the summary go\n"
              "progress: bool = True  # tqdm progress bars",
              metadata={"tags": ["parameters"]}),
         code("# Validate before measuring anything: a bad key or value stops here with a message naming it.\n"
-             "params = ScalabilityParams.from_file(REPO_ROOT / params_file)\n"
+             "params = study.load_params(params_file)\n"
              "params"),
         md("## Measurement\nThe document sweep and the single-worker step load share one service; then the thread, "
            "qubit and shot sweeps (one service per setting), the multi-worker services, and the instances behind "
            "nginx (started once; each configuration balances over the first N). Every configuration's caches are "
            "warmed before its steps; each step is one open-model run at a constant rate."),
-        code("run_scalability(params, run_dir, url=url, progress=progress)\n"
-             "report = analyse_scalability(run_dir, params)", metadata={"tags": ["progress"]}),
+        code("study.run(params, run_dir, url, progress=progress)\n"
+             "report = study.analyse(run_dir)", metadata={"tags": ["progress"]}),
         md("## Verdict and findings\n*pass*: every configuration ran and its capacity is bounded on both sides; "
            "*warn*: some capacity is only a bound (the SLO never broke, or broke at the first step); *fail*: a "
            "configuration failed to run (its error is listed); *insufficient*: nothing was measured."),
@@ -84,7 +84,7 @@ def scalability() -> nbformat.NotebookNode:
         md("## Reliability of these numbers"),
         code("plots.reliability_table(report.reliability)"),
         code("# Record the key numbers for the run index and CI.\n"
-             "write_summary(run_dir, summary(report, params))\n"
+             "write_summary(run_dir, study.summary(report))\n"
              "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')"),
     ]
     nb = new_notebook(cells=cells)

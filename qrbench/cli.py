@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
+from collections.abc import Mapping
+from typing import Any
 
 from .errors import ParameterError, QrbenchError
 
-__all__ = ["main"]
+__all__ = ["main", "build_parser", "format_summary", "parse_duration", "parse_weights"]
 
 
 def _add_serve(sub) -> None:
@@ -70,20 +74,16 @@ def _serve(args) -> int:
     return 0
 
 
-# A study whose parameter file is not parameters/<study>.yaml.
-DEFAULT_PARAMS = {"load": "parameters/load_normal.yaml"}
-
-
-def _studies() -> list[str]:
-    from .report.execute import NOTEBOOKS_DIR
-
-    return sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+# The registry's names, without importing the studies (and torch, qiskit...) to parse a command line;
+# tests/studies/test_registry.py checks the two agree.
+STUDY_NAMES = ("baseline", "load", "bottlenecks", "scalability")
 
 
 def _add_study(sub) -> None:
     p = sub.add_parser("study", help="run a study notebook and render its report into outputs/")
-    p.add_argument("study", choices=_studies(), help="a notebook of notebooks/")
-    p.add_argument("-p", "--params", help="parameter file (default: parameters/<study>.yaml)")
+    p.add_argument("study", choices=STUDY_NAMES, help="the study (its notebook is notebooks/<study>.ipynb)")
+    p.add_argument("-p", "--params", help="parameter file, from the current folder (default: the study's shipped "
+                                          "parameters/ file)")
     p.add_argument("--url", help="a running service to study; default: start the embedded reference service")
     p.add_argument("--baseline", help="a previous run folder of the same study to check for regressions")
     p.add_argument("--out", default="outputs", help="folder that receives the run folder and index.html")
@@ -97,15 +97,16 @@ def _study(args) -> int:
 
     from .report.execute import run_study
     from .report.runs import read_summary
-    from .studies.analysis import REPO_ROOT
+    from .resources import resolve_params_file
+    from .studies import get_study
 
-    params = Path(args.params or DEFAULT_PARAMS.get(args.study, f"parameters/{args.study}.yaml"))
-    if not params.is_absolute():
-        params = (Path.cwd() / params) if (Path.cwd() / params).is_file() else REPO_ROOT / params
+    study = get_study(args.study)
+    params = resolve_params_file(args.params or study.default_params)
+    study.load_params(params)  # a bad file stops here, before a kernel starts, naming the key
     if args.baseline and not Path(args.baseline).is_dir():
         raise ParameterError(f"--baseline {args.baseline} is not a run folder.")
     run_dir = run_study(args.study, parameters={
-        "params_file": str(params.resolve()), "url": args.url,
+        "params_file": str(params), "url": args.url,
         "baseline_run": str(Path(args.baseline).resolve()) if args.baseline else None,
         "progress": not args.no_progress,
     }, out_root=args.out, progress=not args.no_progress)
@@ -189,6 +190,7 @@ def _load(args) -> int:
 
     from .load import check_target
     from .report.runs import new_run_dir, write_summary
+    from .resources import resolve_params_file
     from .studies import load as study
 
     if args.url:
@@ -196,17 +198,17 @@ def _load(args) -> int:
     if args.params and args.mode:
         raise ParameterError("Give either -p FILE (a scenario) or --mode (an ad-hoc load), not both.")
     if args.params:
-        params = study.LoadParams.from_file(args.params)
+        params = study.LoadParams.from_file(resolve_params_file(args.params))
         name = params.name or Path(args.params).stem.removeprefix("load_")
     elif args.mode:
         if (args.mode == "open") != (args.rate is not None) or (args.mode == "closed") != (args.users is not None):
             raise ParameterError("--mode open needs --rate R (and no --users); --mode closed needs --users N.")
         params = study.adhoc_params(
-            mode=args.mode, duration_s=study.parse_duration(args.duration), rate_rps=args.rate, users=args.users,
-            ramp_up_s=study.parse_duration(args.ramp_up), think_time_s=args.think_time, seed=args.seed,
+            mode=args.mode, duration_s=parse_duration(args.duration), rate_rps=args.rate, users=args.users,
+            ramp_up_s=parse_duration(args.ramp_up), think_time_s=args.think_time, seed=args.seed,
             **({"arrivals": args.arrivals} if args.mode == "open" else {}),
-            mix=study.parse_weights(args.mix) if args.mix else None,
-            methods=study.parse_weights(args.methods, option="--methods") if args.methods else None,
+            mix=parse_weights(args.mix) if args.mix else None,
+            methods=parse_weights(args.methods, option="--methods") if args.methods else None,
         )
         name = params.name
     else:
@@ -228,34 +230,146 @@ def _load(args) -> int:
         raise ParameterError("--workers and --remote-workers must be 0 or more.")
     run_dir = new_run_dir(args.out, f"load-{name}")
     print(f"run folder: {run_dir}", flush=True)
+    options = None
     if args.engine == "locust":
         from .load.locust_engine import remote_worker_command
-        from .studies.load_locust import run_load_study_locust
 
         port = args.master_port or (5557 if args.remote_workers else None)
         if args.remote_workers:
             print(f"waiting for {args.remote_workers} remote worker(s); on each other machine run:\n  "
                   f"{remote_worker_command('<this host>', port)}", flush=True)
-        run_load_study_locust(params, run_dir, workers=1 if args.workers is None else args.workers, url=args.url,
-                              progress=not args.no_progress, extra_workers=args.remote_workers,
-                              bind_host=args.master_bind, master_port=port)
-    else:
-        study.run_load_study(params, run_dir, url=args.url, progress=not args.no_progress)
+        options = {"workers": 1 if args.workers is None else args.workers, "extra_workers": args.remote_workers,
+                   "bind_host": args.master_bind, "master_port": port}
+    study.run_load_study(params, run_dir, url=args.url, progress=not args.no_progress, engine=args.engine,
+                         engine_options=options)
     summary = study.quick_summary(run_dir, params)
     write_summary(run_dir, summary)
     print(f"records: {run_dir / summary['records']}")
-    print(study.format_summary(summary))
+    print(format_summary(summary))
     return 0
 
 
 def _machine_noise(run_dir: str) -> float | None:
-    import json
     from pathlib import Path
 
     from .stats import noise_cv
+    from .studies import RunFolder
 
-    path = Path(run_dir) / "machine.json"
-    return noise_cv(json.loads(path.read_text())["calibration_s"]) if path.is_file() else None
+    folder = RunFolder(Path(run_dir))
+    noise = folder.calibration_s if folder.file("run.json").is_file() else None
+    return noise_cv(noise) if noise else None
+
+
+def _add_init(sub) -> None:
+    p = sub.add_parser("init", help="copy the notebooks and parameter files into a folder, to edit in JupyterLab")
+    p.add_argument("dir", help="folder to create (or an empty one)")
+    p.set_defaults(func=_init)
+
+
+def _init(args) -> int:
+    import shutil
+    from pathlib import Path
+
+    from .resources import bundled
+
+    target = Path(args.dir)
+    if target.exists() and any(target.iterdir()):
+        raise ParameterError(f"{target} is not empty; give a new or an empty folder.")
+    # The notebooks beside parameters/: run from DIR, their "parameters/..." files are the copies, not the shipped.
+    target.mkdir(parents=True, exist_ok=True)
+    for notebook in sorted(bundled("notebooks").glob("*.ipynb")):
+        shutil.copy2(notebook, target / notebook.name)
+    shutil.copytree(bundled("parameters"), target / "parameters", ignore=shutil.ignore_patterns("__pycache__"))
+    print(f"copied the study notebooks and parameters/ into {target}; open them with: jupyter lab {target}")
+    return 0
+
+
+def _ms(value: Any) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "-"
+    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}"
+
+
+def format_summary(summary: Mapping[str, Any]) -> str:
+    """One screen of text: counts, errors, throughput, latency percentiles with intervals, the generator."""
+    n, ok = summary["requests"], summary["ok"]
+    errors = ", ".join(f"{k} {v}" for k, v in summary["errors"].items()) or "none"
+    ratio = summary["error_ratio"]
+    lines = [
+        f"scenario {summary['scenario'] or '(unnamed)'}: {n} requests in {summary['duration_s']:.1f} s, "
+        f"{ok} ok, achieved {summary['achieved_rps']:.1f} req/s",
+        f"errors: {errors}"
+        + (
+            ""
+            if not n
+            else f"  (error ratio {ratio:.1%}, failure threshold "
+            f"{summary['failure_threshold']:.0%}"
+            f"{': EXCEEDED' if summary['verdict'] == 'fail' else ''})"
+        ),
+    ]
+    pcts = []
+    for q, e in summary["latency_ms"].items():
+        interval = f"[{_ms(e['low'])}, {_ms(e['high'])}]" if e["decided"] else "(too few samples for an interval)"
+        pcts.append(f"{q} {_ms(e['value'])} ms {interval}")
+    lines.append("latency of ok requests (from intended send): " + "; ".join(pcts))
+    g = summary["generator"]
+    lines.append(
+        f"generator: {g['processes']} process(es), busiest at {g['generator_cpu_percent']:.0f} % of a core, "
+        f"send lag p50 {_ms(g['send_lag_p50_ms'])} ms / p99 {_ms(g['send_lag_p99_ms'])} ms, "
+        f"{g['n_late']} late, {g['n_dropped']} dropped"
+    )
+    if g["saturated"]:
+        lines.append(
+            "GENERATOR SATURATED, these numbers describe the generator as much as the server: "
+            + "; ".join(g["saturation_reasons"])
+        )
+    else:
+        lines.append("generator saturated: no")
+    for o in summary["outages"]:
+        end = "never recovered" if not o["recovered"] else f"first ok again at {o['next_ok_s']:.2f} s"
+        kinds = ", ".join(f"{k} {v}" for k, v in o["errors"].items())
+        lines.append(
+            f"outage: no request was answered from {o['start_s']:.2f} s to {o['end_s']:.2f} s "
+            f"({o['failed_requests']} failures: {kinds}); {end}"
+        )
+    if summary["phases"]:
+        lines.append(
+            f"{'phase':<34} {'offered':>12} {'sent/s':>7} {'requests':>8} {'ok':>7} {'p50 ms':>7} {'p95 ms':>7}"
+        )
+        for p in summary["phases"][:16]:
+            lines.append(
+                f"{p['name'][:34]:<34} {p['offered']:>6.1f} {p['unit']:<5} {p['sent_rps']:>7.1f} "
+                f"{p['requests']:>8} {p['ok']:>7} {_ms(p['p50_ms']):>7} {_ms(p['p95_ms']):>7}"
+            )
+        if len(summary["phases"]) > 16:
+            lines.append(f"... {len(summary['phases']) - 16} more phases in summary.json")
+    return "\n".join(lines)
+
+
+
+_UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds from "30s", "5m", "1h", "1.5h" or a plain number of seconds."""
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(s|m|min|h)?\s*", str(text))
+    if not match:
+        raise ParameterError(f"The duration {text!r} is not understood; use e.g. 30s, 5m, 1h or a number of seconds.")
+    return float(match.group(1)) * _UNITS[match.group(2) or ""]
+
+
+def parse_weights(text: str, *, option: str = "--mix") -> dict[str, float]:
+    """{"rerank_small": 1.0, ...} from "rerank_small=1,similarity=0"."""
+    out: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, sep, value = item.partition("=")
+        try:
+            out[name.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep:
+            raise ParameterError(f"{option} item {item!r} is not NAME=WEIGHT, e.g. rerank_small=0.5.")
+    return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,6 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_study(sub)
     _add_compare(sub)
     _add_load(sub)
+    _add_init(sub)
     return parser
 
 

@@ -31,9 +31,11 @@ from qrbench.load.records import (
     RECORD_COLUMNS,
     RECORD_SCHEMA,
     RecordWriter,
+    dropped_record,
     finalize_run,
     load_records,
     load_run_info,
+    request_record,
     response_outcome,
     write_run_info,
 )
@@ -89,6 +91,8 @@ __all__ = [
     "load_run_info",
     "write_run_info",
     "response_outcome",
+    "request_record",
+    "dropped_record",
     # safety.py
     "check_target",
     # transport.py

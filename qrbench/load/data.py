@@ -30,6 +30,7 @@ import numpy as np
 
 from qrbench.errors import ParameterError, RunError
 from qrbench.load.request import ENDPOINTS, RequestSpec
+from qrbench.resources import bundled
 
 __all__ = [
     "Document",
@@ -59,7 +60,7 @@ LENGTHS: Mapping[str, tuple[int, int]] = MappingProxyType(
 )
 
 # qrbench/load/data.py -> repository root -> data/. Present in a source checkout or editable install.
-DEFAULT_DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+DEFAULT_DATA_DIR = bundled("data")
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestKind:

@@ -31,7 +31,15 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qrbench.errors import ParameterError, RunError
-from qrbench.load.records import RecordWriter, finalize_run, load_records, response_outcome, write_run_info
+from qrbench.load.records import (
+    RECORD_COLUMNS,
+    RecordWriter,
+    dropped_record,
+    finalize_run,
+    load_records,
+    request_record,
+    write_run_info,
+)
 from qrbench.load.request import RequestSpec
 from qrbench.load.safety import check_target
 from qrbench.load.transport import TRANSPORTS, make_transport
@@ -57,6 +65,7 @@ FLUSH_INTERVAL_S = 0.5
 _TICK_S = 0.25
 
 _NAN = float("nan")
+_OK = RECORD_COLUMNS.index("ok")
 
 
 # ----------------------------------------------------------------------------------------- sources
@@ -194,22 +203,13 @@ class _Engine:
         status, payload, error = await self._post(spec.endpoint, spec.body)  # type: ignore[misc]
         t_end = time.perf_counter()
         self.in_flight -= 1
-        if error:
-            ok, server_ms, fallback = False, _NAN, False
-        else:
-            ok, error, server_ms, fallback = response_outcome(status, payload)
+        record = request_record(seq=seq, worker=self.plan.worker, user=user, stage=self.plan.stage, spec=spec,
+                                t_intended=t_intended, t_start=t_start, t_end=t_end, status=status, body=payload,
+                                error=error, t0=self.t0)
         self.n_done += 1
-        if not ok:
+        if not record[_OK]:
             self.n_errors += 1
-        t0 = self.t0
-        self.writer.append(
-            (
-                seq, self.plan.worker, user, self.plan.stage, spec.kind, spec.endpoint, spec.method,
-                spec.n_candidates, t_intended - t0, t_start - t0, t_end - t0, (t_end - t_intended) * 1000.0,
-                (t_end - t_start) * 1000.0, status, ok, error, len(spec.body), len(payload), server_ms,
-                fallback, (t_start - t_intended) * 1000.0,
-            )
-        )  # fmt: skip
+        self.writer.append(record)
 
     def _drop(self, spec: RequestSpec, t_intended: float) -> None:
         seq = self.seq
@@ -217,14 +217,8 @@ class _Engine:
         now = time.perf_counter()
         self.n_done += 1
         self.n_errors += 1
-        t0 = self.t0
-        self.writer.append(
-            (
-                seq, self.plan.worker, -1, self.plan.stage, spec.kind, spec.endpoint, spec.method,
-                spec.n_candidates, t_intended - t0, now - t0, now - t0, _NAN, _NAN, 0, False, "dropped",
-                0, 0, _NAN, False, (now - t_intended) * 1000.0,
-            )
-        )  # fmt: skip
+        self.writer.append(dropped_record(seq=seq, worker=self.plan.worker, stage=self.plan.stage, spec=spec,
+                                          t_intended=t_intended, now=now, t0=self.t0))
 
     # ---- closed model
 
@@ -823,3 +817,14 @@ def run_load_processes(
             {i: _WorkerStats(worker=i, cpu_s=0.0, wall_s=0.0, interrupted=True) for i in range(k) if i not in stats}
         )
     return _finish(run_dir, info, model, list(stats.values()), transport=transport, failure="\n".join(failures))
+
+
+# What every load engine shares with this driver (qrbench.load.engine; the Locust engine builds on these), under
+# public names: the argument checks, a worker's share of a count, the run folder, the model's settings for
+# run.json, the per-worker stats and the summary into a RunResult.
+check_run_args = _check_common
+split_count = _split
+new_run_dir = _new_run_dir
+model_settings = _model_settings
+WorkerStats = _WorkerStats
+summarize_run = _summarize

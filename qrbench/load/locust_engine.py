@@ -51,8 +51,16 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from qrbench.errors import ParameterError, RunError
-from qrbench.load.driver import RunResult, _check_common, _model_settings, _new_run_dir, _summarize, _WorkerStats
-from qrbench.load.records import finalize_run, load_run_info, response_outcome, write_run_info
+from qrbench.load.driver import (
+    RunResult,
+    WorkerStats,
+    check_run_args,
+    model_settings,
+    new_run_dir,
+    split_count,
+    summarize_run,
+)
+from qrbench.load.records import finalize_run, load_run_info, write_run_info
 from qrbench.load.request import RequestSpec
 from qrbench.load.safety import check_target
 from qrbench.load.workload import ClosedModel, OpenModel
@@ -62,10 +70,7 @@ __all__ = [
     "LocustPlan",
     "WorkerPlan",
     "LOCUSTFILE",
-    "make_record",
-    "dropped_record",
     "shift_times",
-    "classify_exception",
     "remote_worker_command",
 ]
 
@@ -80,7 +85,6 @@ SPAWN_RATE = 100.0
 # after the master's, stop sending at the duration by their own clocks.
 END_GRACE_S = 1.0
 
-_NAN = float("nan")
 # Record fields holding times in seconds since t0 (shifted from a worker's clock onto the master's).
 _TIME_FIELDS = (8, 9, 10)
 
@@ -108,13 +112,13 @@ class LocustPlan:
         source = self.source.for_worker(index, k) if hasattr(self.source, "for_worker") else self.source
         # Only a closed model with iterations and no duration is bounded by count (an open model's count is random).
         expected = self.model.expected_requests if isinstance(self.model, ClosedModel) else None
-        share = _split(self.model.max_requests, k, index)
-        limit = min(share, _split(expected, k, index)) if expected is not None else share
+        share = split_count(self.model.max_requests, k, index)
+        limit = min(share, split_count(expected, k, index)) if expected is not None else share
         in_flight = math.ceil(self.model.max_in_flight / k) if isinstance(self.model, OpenModel) else 0
         return WorkerPlan(
             model=self.model, source=source, index=index, n_workers=k, stage=self.stage, timeout_s=self.timeout_s,
             headers=self.headers, limit=limit, count_bounded=expected is not None, max_in_flight=in_flight,
-        )  # fmt: skip
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,64 +142,7 @@ class WorkerPlan:
     max_in_flight: int
 
 
-def _split(total: int, parts: int, index: int) -> int:
-    return total // parts + (1 if index < total % parts else 0)
-
-
 # ----------------------------------------------------------------------------------------- records
-
-
-def classify_exception(exc: BaseException | None) -> str:
-    """An error kind of ERROR_KINDS for a failure without an HTTP status (Locust's FastHttpSession)."""
-    if exc is None:
-        return "other"
-    if isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower():
-        return "timeout"
-    if isinstance(exc, ConnectionRefusedError | socket.gaierror):
-        return "connect"
-    if isinstance(exc, ConnectionError | EOFError) or type(exc).__name__ in ("HTTPParseError", "IncompleteRead"):
-        return "reset"
-    if isinstance(exc, OSError):
-        return "connect" if exc.errno in (111, 113, 101) else "reset"
-    return "other"
-
-
-def make_record(
-    *,
-    seq: int,
-    worker: int,
-    user: int,
-    stage: str,
-    spec: RequestSpec,
-    t_intended: float,
-    t_start: float,
-    t_end: float,
-    status: int,
-    body: bytes | None,
-    exception: BaseException | None,
-) -> list[Any]:
-    """One record (RECORD_COLUMNS order, as a list for the message channel) from one answered request.
-
-    Times in seconds on the caller's clock; latency_ms counts from t_intended, service_ms from t_start.
-    ok means a 2xx answer whose body is a JSON object, as in the native driver.
-    """
-    if status == 0:
-        ok, error, server_ms, fallback = False, classify_exception(exception), _NAN, False
-    else:
-        ok, error, server_ms, fallback = response_outcome(status, body or b"")
-    return [
-        seq, worker, user, stage, spec.kind, spec.endpoint, spec.method, spec.n_candidates, t_intended, t_start,
-        t_end, (t_end - t_intended) * 1000.0, (t_end - t_start) * 1000.0, status, ok, error, len(spec.body),
-        len(body or b""), server_ms, fallback, (t_start - t_intended) * 1000.0,
-    ]  # fmt: skip
-
-
-def dropped_record(*, seq: int, worker: int, stage: str, spec: RequestSpec, t_intended: float, now: float) -> list:
-    """The record of an open-model send refused at max_in_flight (as the native driver writes it)."""
-    return [
-        seq, worker, -1, stage, spec.kind, spec.endpoint, spec.method, spec.n_candidates, t_intended, now, now,
-        _NAN, _NAN, 0, False, "dropped", 0, 0, _NAN, False, (now - t_intended) * 1000.0,
-    ]  # fmt: skip
 
 
 def shift_times(rows: Sequence[Sequence[Any]], offset_s: float) -> list[tuple[Any, ...]]:
@@ -291,7 +238,7 @@ def run_locust(
     cleanly, merges the records and re-raises KeyboardInterrupt.
     """
     base_url = check_target(url, allow_remote=allow_remote)
-    _check_common(model, timeout_s, "aiohttp", request_source)
+    check_run_args(model, timeout_s, "aiohttp", request_source)
     if not isinstance(workers, int) or workers < 0 or not isinstance(extra_workers, int) or extra_workers < 0:
         raise ParameterError(f"workers and extra_workers must be whole numbers of at least 0, not {workers!r} and "
                              f"{extra_workers!r}.")
@@ -306,14 +253,14 @@ def run_locust(
     except Exception as exc:
         raise ParameterError(f"request_source ({type(request_source).__name__}) cannot be pickled for the Locust "
                              f"workers ({exc}); use a picklable source such as a RequestPool.") from exc
-    run_dir = _new_run_dir(out_dir)
+    run_dir = new_run_dir(out_dir)
     folder = run_dir / LOCUST_DIR
     folder.mkdir()
     settings = dict(stage=stage, timeout_s=timeout_s, transport="locust-fasthttp", processes=n_workers,
                     cpus=list(cpus) if cpus else None, engine="locust")
     plan = LocustPlan(base_url=base_url, model=model, source=request_source, stage=stage, timeout_s=float(timeout_s),
                       headers=tuple((headers or {}).items()), n_workers=n_workers,
-                      run_info={"schema": 1, "target": base_url, "model": _model_settings(model),
+                      run_info={"schema": 1, "target": base_url, "model": model_settings(model),
                                 "settings": settings, "finished": False})
     (folder / "plan.pkl").write_bytes(pickle.dumps(plan))
     port = master_port or _free_port(bind_host)
@@ -327,7 +274,7 @@ def run_locust(
         "--master-bind-host", bind_host, "--master-bind-port", str(port), "--host", base_url,
         "--run-time", f"{math.ceil(hard_limit)}s", "--stop-timeout", str(math.ceil(timeout_s)),
         "--loglevel", "WARNING", "--qrbench-plan", str(folder / "plan.pkl"), "--qrbench-out", str(run_dir),
-    ]  # fmt: skip
+    ]
     worker_host = "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
     processes: list[subprocess.Popen] = []
     logs = []
@@ -342,7 +289,7 @@ def run_locust(
                              worker_host, "--master-port", str(port), "--loglevel", "WARNING"])
             for i in range(workers)
         ]:
-            log = open(folder / f"{name}.log", "ab")  # noqa: SIM115 - closed below
+            log = open(folder / f"{name}.log", "ab")  # closed below
             logs.append(log)
             p = subprocess.Popen(args, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                  start_new_session=True)
@@ -392,7 +339,7 @@ def _finish(run_dir: Path, model: ClosedModel | OpenModel, n_workers: int, *, in
     report = folder / "workers.json"
     reported = json.loads(report.read_text()) if report.is_file() else {}
     stats = [
-        _WorkerStats(worker=int(i), cpu_s=float(s.get("cpu_s", 0.0)), wall_s=float(s.get("wall_s", 0.0)),
+        WorkerStats(worker=int(i), cpu_s=float(s.get("cpu_s", 0.0)), wall_s=float(s.get("wall_s", 0.0)),
                      interrupted=interrupted or not s.get("finished", False))
         for i, s in sorted(reported.items(), key=lambda kv: int(kv[0]))
     ]
@@ -402,7 +349,7 @@ def _finish(run_dir: Path, model: ClosedModel | OpenModel, n_workers: int, *, in
         failure = (f"Locust workers {missing} never reported their end; their last records may be missing. "
                    f"Master log:\n{_tail(folder / 'master.log')}")
     records_path = finalize_run(run_dir)
-    result = _summarize(run_dir, records_path, model, stats or [_WorkerStats(worker=0, cpu_s=0.0, wall_s=0.0,
+    result = summarize_run(run_dir, records_path, model, stats or [WorkerStats(worker=0, cpu_s=0.0, wall_s=0.0,
                                                                              interrupted=interrupted)],
                         transport="locust-fasthttp")
     write_run_info(run_dir, {**info, "finished": True, "interrupted": interrupted, "failure": failure,

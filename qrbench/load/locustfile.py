@@ -37,11 +37,9 @@ from qrbench.load.locust_engine import (
     SPAWN_RATE,
     LocustPlan,
     WorkerPlan,
-    dropped_record,
-    make_record,
     shift_times,
 )
-from qrbench.load.records import RecordWriter, write_run_info
+from qrbench.load.records import RecordWriter, classify_exception, dropped_record, request_record, write_run_info
 from qrbench.load.workload import ClosedModel, Sessions, arrival_times
 
 _MASTER: _Master | None = None
@@ -247,7 +245,7 @@ class _Worker:
         self.seq = seq + 1
         p0 = self.perf0
         self.rows.append(dropped_record(seq=seq, worker=self.index, stage=self.plan.stage, spec=spec,
-                                        t_intended=t_intended - p0, now=time.perf_counter() - p0))
+                                        t_intended=t_intended, now=time.perf_counter(), t0=p0))
 
     def on_request(self, response_time: float, response: Any, context: Any, exception: Any, **_: Any) -> None:
         info = context.get("qrbench") if isinstance(context, dict) else None
@@ -265,10 +263,11 @@ class _Worker:
         except Exception:  # a body that failed to arrive counts as a reset connection
             body, status, exception = None, 0, ConnectionResetError("the body could not be read")
         p0 = self.perf0
-        self.rows.append(make_record(
-            seq=seq, worker=self.index, user=user, stage=self.plan.stage, spec=spec, t_intended=t_intended - p0,
-            t_start=t_start - p0, t_end=t_end - p0, status=status, body=body, exception=exception,
-        ))  # fmt: skip
+        self.rows.append(request_record(
+            seq=seq, worker=self.index, user=user, stage=self.plan.stage, spec=spec, t_intended=t_intended,
+            t_start=t_start, t_end=t_end, status=status, body=body or b"",
+            error="" if status else classify_exception(exception), t0=p0,
+        ))
 
     def ship(self) -> None:
         if self.rows:

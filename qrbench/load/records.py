@@ -7,27 +7,36 @@ A run folder holds::
     records.parquet               all parts merged with the schema's dtypes (written by finalize_run)
 
 Times are seconds relative to the run's monotonic start (t=0 is ``t0_unix`` in run.json); durations are
-milliseconds. A record is a plain tuple in RECORD_COLUMNS order, so the hot path builds no objects.
+milliseconds. A record is a plain tuple in RECORD_COLUMNS order, so the hot path builds no objects; every
+engine builds it with `request_record` / `dropped_record`, classifies an HTTP answer with `response_outcome`
+and a failure without one with `classify_exception`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
 import math
 import os
 import shutil
+import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import aiohttp
+import httpx
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from qrbench.errors import ParameterError, RunError
+
+if TYPE_CHECKING:
+    from qrbench.load.request import RequestSpec
 
 __all__ = [
     "RECORD_SCHEMA",
@@ -39,6 +48,9 @@ __all__ = [
     "load_run_info",
     "write_run_info",
     "response_outcome",
+    "classify_exception",
+    "request_record",
+    "dropped_record",
 ]
 
 RECORD_SCHEMA = pa.schema(
@@ -273,3 +285,78 @@ def response_outcome(status: int, body: bytes) -> tuple[bool, str, float, bool]:
     if status >= 400:
         return False, "http_4xx", math.nan, False
     return False, "other", math.nan, False
+
+
+def _classify_low_level(exc: BaseException) -> str:
+    # Order matters: aiohttp's timeout errors are also connection errors, and TimeoutError is an OSError.
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError | socket.gaierror):
+        return "connect"
+    if isinstance(
+        exc,
+        aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientOSError | ConnectionError,
+    ):
+        return "reset"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        # Unreachable network or host, refused: the request never reached the target.
+        return "connect" if exc.errno in (101, 111, 113) else "reset"
+    return "other"
+
+
+def classify_exception(exc: BaseException | None) -> str:
+    """The error kind (timeout, connect, reset or other) of a request that got no HTTP answer, for every engine.
+
+    httpx-aiohttp re-raises aiohttp errors as httpx ones and maps a refused connection to
+    httpx.ConnectTimeout, so the original aiohttp error in the cause chain is classified first. Locust's
+    FastHttpSession (geventhttpclient) raises its own timeout and parse errors, recognised by name.
+    """
+    if exc is None:
+        return "other"
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, aiohttp.ClientError | OSError | asyncio.TimeoutError):
+            return _classify_low_level(seen)
+        seen = seen.__cause__
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpx.ConnectError):
+        return "connect"
+    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
+        return "reset"
+    name = type(exc).__name__
+    if "timeout" in name.lower():
+        return "timeout"
+    if isinstance(exc, EOFError) or name in ("HTTPParseError", "IncompleteRead"):
+        return "reset"
+    return "other"
+
+
+def request_record(*, seq: int, worker: int, user: int, stage: str, spec: RequestSpec, t_intended: float,
+                   t_start: float, t_end: float, status: int, body: bytes, error: str = "",
+                   t0: float = 0.0) -> tuple[Any, ...]:
+    """The record (RECORD_COLUMNS order) of one request that was sent, answered or not.
+
+    Times in seconds on the caller's clock, stored relative to t0; latency_ms counts from t_intended,
+    service_ms from t_start. error: the engine's error kind when no answer came (status 0); with an answer,
+    `response_outcome` decides (ok means a 2xx whose body is a JSON object).
+    """
+    if error or not status:
+        ok, error, server_ms, fallback = False, error or "other", math.nan, False
+    else:
+        ok, error, server_ms, fallback = response_outcome(status, body)
+    return (
+        seq, worker, user, stage, spec.kind, spec.endpoint, spec.method, spec.n_candidates, t_intended - t0,
+        t_start - t0, t_end - t0, (t_end - t_intended) * 1000.0, (t_end - t_start) * 1000.0, status, ok, error,
+        len(spec.body), len(body), server_ms, fallback, (t_start - t_intended) * 1000.0,
+    )
+
+
+def dropped_record(*, seq: int, worker: int, stage: str, spec: RequestSpec, t_intended: float, now: float,
+                   t0: float = 0.0) -> tuple[Any, ...]:
+    """The record of an open-model send refused at max_in_flight: never sent, so no latency."""
+    return (
+        seq, worker, -1, stage, spec.kind, spec.endpoint, spec.method, spec.n_candidates, t_intended - t0,
+        now - t0, now - t0, math.nan, math.nan, 0, False, "dropped", 0, 0, math.nan, False,
+        (now - t_intended) * 1000.0,
+    )

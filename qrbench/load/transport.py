@@ -20,6 +20,7 @@ import httpx
 from yarl import URL
 
 from qrbench.errors import ParameterError
+from qrbench.load.records import classify_exception
 
 __all__ = ["Transport", "AiohttpTransport", "HttpxTransport", "TRANSPORTS", "make_transport", "classify_exception"]
 
@@ -36,40 +37,6 @@ class Transport(Protocol):
     async def aclose(self) -> None:
         """Close every connection."""
         ...
-
-
-def classify_exception(exc: BaseException) -> str:
-    """Map a client exception to an error kind: timeout, connect, reset or other.
-
-    httpx-aiohttp re-raises aiohttp errors as httpx ones and maps a refused connection to
-    httpx.ConnectTimeout, so the original aiohttp error in the cause chain is classified first.
-    """
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, aiohttp.ClientError | OSError | asyncio.TimeoutError):
-            return _classify_low_level(seen)
-        seen = seen.__cause__
-    if isinstance(exc, httpx.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpx.ConnectError):
-        return "connect"
-    if isinstance(exc, httpx.ReadError | httpx.WriteError | httpx.RemoteProtocolError):
-        return "reset"
-    return "other"
-
-
-def _classify_low_level(exc: BaseException) -> str:
-    # Order matters: aiohttp's timeout errors are also connection errors, and TimeoutError is an OSError.
-    if isinstance(exc, TimeoutError):
-        return "timeout"
-    if isinstance(exc, aiohttp.ClientConnectorError | ConnectionRefusedError):
-        return "connect"
-    if isinstance(
-        exc,
-        aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientOSError | ConnectionError,
-    ):
-        return "reset"
-    return "other"
 
 
 def _check(base_url: str, connections: int, timeout_s: float) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from .lines import _short
+from .lines import short_path
 
 __all__ = ["CallProfile", "call_profile", "render_tree"]
 
@@ -27,7 +27,7 @@ def _name(key: _Key) -> str:
     filename, line, func = key
     if filename == "~":  # a built-in
         return func
-    return f"{func} ({_short(filename)}:{line})"
+    return f"{func} ({short_path(filename)}:{line})"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -36,7 +36,7 @@ CLASSICAL_FALLBACK: tuple[Callable[..., Any], ...] = (
 LINE_COLUMNS = ("file", "function", "line", "hits", "time_ms", "per_hit_us", "share", "share_of_run", "source")
 
 
-def _short(path: str) -> str:
+def short_path(path: str) -> str:
     """A file path as a reader knows it: from the package (qrbench/..., torch/...) or the standard library."""
     parts = Path(path).parts
     for anchor in ("site-packages", "dist-packages"):
@@ -82,7 +82,7 @@ def line_profile(functions: Sequence[Callable[..., Any]], workload: Callable[[],
         total = sum(t for _, _, t in lines) * stats.unit
         for lineno, hits, t in lines:
             seconds = t * stats.unit
-            rows.append({"file": _short(filename), "function": name, "line": lineno, "hits": hits,
+            rows.append({"file": short_path(filename), "function": name, "line": lineno, "hits": hits,
                          "time_ms": seconds * 1e3, "per_hit_us": seconds * 1e6 / hits if hits else 0.0,
                          "share": seconds / total if total > 0 else 0.0, "share_of_run": seconds / run_s,
                          "source": linecache.getline(filename, lineno).rstrip()})

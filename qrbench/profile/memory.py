@@ -25,7 +25,7 @@ import psutil
 
 from ..errors import ParameterError
 from ..target.engine import RerankEngine
-from .lines import _short
+from .lines import short_path
 
 __all__ = ["memory_by_documents", "line_memory", "allocation_sites", "gc_pauses", "release_free_memory"]
 
@@ -108,7 +108,7 @@ def line_memory(functions: Sequence[Callable[..., Any]], workload: Callable[[], 
         for lineno, (increment, mem, occurrences) in sorted(profiler.code_map.get(code, {}).items()):
             if lineno == code.co_firstlineno or increment > mem - 1.0:  # differenced against nothing (0 MiB)
                 increment = float("nan")
-            rows.append({"file": _short(code.co_filename), "function": name, "line": lineno,
+            rows.append({"file": short_path(code.co_filename), "function": name, "line": lineno,
                          "increment_mib": increment, "mem_mib": mem, "occurrences": occurrences,
                          "source": linecache.getline(code.co_filename, lineno).rstrip()})
     return pd.DataFrame(rows, columns=["file", "function", "line", "increment_mib", "mem_mib", "occurrences",
@@ -142,7 +142,7 @@ def allocation_sites(workload: Callable[[], Any], *, top: int = 15, frames: int 
         if stat.size_diff <= 0:
             continue
         frame = stat.traceback[0]
-        rows.append({"file": _short(frame.filename), "line": frame.lineno, "size_kib": stat.size_diff / 1024,
+        rows.append({"file": short_path(frame.filename), "line": frame.lineno, "size_kib": stat.size_diff / 1024,
                      "count": stat.count_diff, "per_block_b": stat.size_diff / max(stat.count_diff, 1),
                      "source": linecache.getline(frame.filename, frame.lineno).strip()})
     retained = sum(s.size_diff for s in diff) / _MIB

@@ -6,12 +6,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
+from ..resources import bundled
 from .index import write_index
 from .runs import new_run_dir, read_summary
 
-__all__ = ["NOTEBOOKS_DIR", "run_study", "render_html"]
-
-NOTEBOOKS_DIR = Path(__file__).resolve().parents[2] / "notebooks"
+__all__ = ["run_study", "render_html"]
 
 
 def render_html(notebook: Path, *, with_code: bool) -> Path:
@@ -44,11 +43,13 @@ def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = 
     """
     import papermill
 
-    source = NOTEBOOKS_DIR / f"{study}.ipynb"
+    notebooks = bundled("notebooks")
+    source = notebooks / f"{study}.ipynb"
     if not source.is_file():
-        studies = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+        studies = sorted(p.stem for p in notebooks.glob("*.ipynb"))
         raise RunError(f"There is no study {study!r}; the studies are {', '.join(studies)}.")
-    run_dir = new_run_dir(out_root, study)
+    # Absolute: the notebook runs with the run folder as its current folder.
+    run_dir = new_run_dir(out_root, study).resolve()
     executed = run_dir / f"{study}.ipynb"
     failure: Exception | None = None
     try:

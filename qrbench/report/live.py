@@ -197,9 +197,9 @@ class LiveView:
         )
 
     def follow_target(self, run_dir: str | os.PathLike[str]) -> None:
-        """An `on_start` callback for run_load_study: sample the target it opened (its target.json names the
+        """An `on_start` callback for run_load_study: sample the target it opened (run.json's target names the
         pid and URL) for the rest of the watch, so the view shows server CPU, RSS and /metrics live."""
-        info = json.loads((Path(run_dir) / "target.json").read_text())
+        info = json.loads((Path(run_dir) / "run.json").read_text())["target"]
         self._stop_samplers()
         self.server_pid, self.metrics_url = info.get("pid"), info.get("url")
         self._start_samplers()

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import RunError
 
-__all__ = ["new_run_dir", "write_summary", "read_summary", "SUMMARY_FILE"]
+__all__ = ["new_run_dir", "write_summary", "read_summary", "jsonable", "SUMMARY_FILE"]
 
 SUMMARY_FILE = "summary.json"
 
@@ -29,15 +29,15 @@ def new_run_dir(out_root: str | Path, study: str) -> Path:
     raise RunError(f"Could not create a new run folder under {out_root}.")
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     if hasattr(value, "item"):  # numpy scalars
-        return _jsonable(value.item())
+        return jsonable(value.item())
     return value
 
 
@@ -45,7 +45,7 @@ def write_summary(run_dir: str | Path, summary: dict[str, Any]) -> Path:
     """Write summary.json (infinite interval bounds as "inf"/"-inf", NaN as null)."""
     path = Path(run_dir) / SUMMARY_FILE
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(_jsonable(summary), indent=2, sort_keys=False))
+    tmp.write_text(json.dumps(jsonable(summary), indent=2, sort_keys=False))
     tmp.replace(path)
     return path
 

@@ -1,13 +1,14 @@
-"""The studies: what each measures (through load/, monitor/ and target/) and how it is analysed (stats/).
+"""The studies: what each measures (through load/, monitor/ and deploy/) and how it is analysed (stats/).
 
-The notebooks call these; they hold no logic of their own.
+Each study is a package (params.py, run.py, analysis.py) registered once in `registry.STUDIES`; the CLI,
+the notebooks and the suite reach studies through it. `RunFolder` owns a run folder's layout and facts.
 """
 
 from .analysis import compare_runs, load_thresholds, stage_table
-from .baseline import BaselineParams, run_baseline
-from .baseline_analysis import BaselineReport, analyse_baseline, summary
+from .folder import RunFolder
+from .registry import STUDIES, get_study
 from .stages import load_stages
-from .target import TargetParams, open_target
+from .study import Study, StudyDef
 
-__all__ = ["BaselineParams", "run_baseline", "BaselineReport", "analyse_baseline", "summary", "compare_runs",
-           "load_thresholds", "stage_table", "load_stages", "TargetParams", "open_target"]
+__all__ = ["Study", "StudyDef", "STUDIES", "get_study", "RunFolder", "compare_runs", "load_thresholds",
+           "stage_table", "load_stages"]

@@ -11,18 +11,16 @@ import pandas as pd
 from .. import stats
 from ..errors import ParameterError
 from ..params import load_yaml
+from ..resources import resolve_params_file
 from .stages import load_stages
 
-__all__ = ["stage_table", "load_thresholds", "compare_runs", "REPO_ROOT", "estimate_row", "trim_stage_warmup",
+__all__ = ["stage_table", "load_thresholds", "compare_runs", "estimate_row", "trim_stage_warmup",
            "judgements_frame"]
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold]:
-    path = Path(path)
-    if not path.is_absolute():
-        path = REPO_ROOT / path
+    """A section of a thresholds file (relative paths: from the current folder, else the shipped parameters/)."""
+    path = resolve_params_file(path)
     data = load_yaml(path)
     if section not in data:
         raise ParameterError(f"{path} has no {section!r} section; it has {', '.join(data)}.")

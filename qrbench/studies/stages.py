@@ -11,10 +11,10 @@ from typing import Any
 
 import pandas as pd
 
+from ..deploy import Target
 from ..errors import RunError
 from ..load import ClosedModel, RequestSpec, cycle_source, load_records, load_run_info, run_load
 from ..monitor import scrape
-from .target import Target
 
 __all__ = ["StageRunner", "load_stages", "STAGES_DIR"]
 

@@ -27,18 +27,12 @@ from qrbench.load import (
     run_load,
     start_stub_server,
 )
-from qrbench.load.locust_engine import (
-    classify_exception,
-    dropped_record,
-    make_record,
-    remote_worker_command,
-    run_locust,
-    shift_times,
-)
+from qrbench.load.locust_engine import remote_worker_command, run_locust, shift_times
+from qrbench.load.records import classify_exception, dropped_record, request_record
 from qrbench.report.runs import read_summary
 from qrbench.studies.analysis import stage_table
 from qrbench.studies.scalability import SloParams
-from qrbench.studies.scalability_analysis import step_summary
+from qrbench.studies.scalability.analysis import step_summary
 
 SPECS = [RequestSpec(kind=f"k{i}", endpoint="/v1/similarity", method="classical", n_candidates=1, body=b"{}")
          for i in range(4)]
@@ -53,13 +47,13 @@ def url():
 def test_records_have_the_native_columns_and_error_kinds():
     spec = SPECS[0]
     common = dict(seq=3, worker=1, user=-1, stage="s", spec=spec, t_intended=1.0, t_start=1.5, t_end=2.0)
-    ok = make_record(**common, status=200, body=b'{"computation_time_ms": 4.5, "query_metadata": '
-                     b'{"classical_fallback": true}}', exception=None)
+    ok = request_record(**common, status=200, body=b'{"computation_time_ms": 4.5, "query_metadata": '
+                        b'{"classical_fallback": true}}')
     assert len(ok) == len(RECORD_COLUMNS)
     row = dict(zip(RECORD_COLUMNS, ok, strict=True))
     assert row["ok"] and row["error"] == "" and row["server_ms"] == 4.5 and row["fallback"]
     assert row["latency_ms"] == 1000.0 and row["service_ms"] == 500.0 and row["late_ms"] == 500.0
-    kinds = {status: dict(zip(RECORD_COLUMNS, make_record(**common, status=status, body=b"<html>", exception=None),
+    kinds = {status: dict(zip(RECORD_COLUMNS, request_record(**common, status=status, body=b"<html>"),
                               strict=True))["error"] for status in (200, 404, 500, 503)}
     assert kinds == {200: "bad_body", 404: "http_4xx", 500: "http_5xx", 503: "http_503"}
     assert classify_exception(ConnectionRefusedError()) == "connect"

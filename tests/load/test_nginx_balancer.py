@@ -10,11 +10,11 @@ import httpx
 import psutil
 import pytest
 
+from qrbench.deploy.nginx import NginxBalancer, find_nginx, nginx_config, read_access_log
 from qrbench.errors import ParameterError, TargetError
 from qrbench.load import start_stub_server
-from qrbench.load.nginx import NginxBalancer, find_nginx, nginx_config, read_access_log
 from qrbench.monitor import scrape
-from qrbench.studies.scalability_analysis import instance_shares
+from qrbench.studies.scalability.analysis import instance_shares
 
 
 def _refused(port: int) -> bool:

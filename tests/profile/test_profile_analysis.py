@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from qrbench.profile import TOTAL, UNATTRIBUTED
-from qrbench.studies.bottlenecks_analysis import breakdown_table, mean_difference, under_load_change, wide_breakdown
+from qrbench.studies.bottlenecks.analysis import breakdown_table, mean_difference, under_load_change, wide_breakdown
 
 
 def _frame(rng: np.random.Generator) -> pd.DataFrame:

@@ -7,17 +7,17 @@ import json
 
 import nbformat
 
-from qrbench.report.execute import NOTEBOOKS_DIR, run_study
-from qrbench.studies.analysis import REPO_ROOT
+from qrbench.report.execute import run_study
+from qrbench.resources import bundled
 
 LOGIC = (ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.comprehension)
 
 
 def test_notebook_is_committed_clean_and_thin():
-    nb = nbformat.read(NOTEBOOKS_DIR / "bottlenecks.ipynb", as_version=4)
+    nb = nbformat.read(bundled("notebooks") / "bottlenecks.ipynb", as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "parameters" in code[1].metadata.get("tags", [])
-    assert "BottlenecksParams.from_file" in code[2].source  # the validation cell follows the parameters
+    assert "study.load_params" in code[2].source  # the validation cell follows the parameters
     assert "write_summary" in code[-1].source
     for cell in code:
         assert not cell.get("outputs") and cell.get("execution_count") is None
@@ -27,7 +27,7 @@ def test_notebook_is_committed_clean_and_thin():
 
 def test_smoke_run_records_its_numbers(tmp_path):
     run_dir = run_study("bottlenecks", parameters={
-        "params_file": str(REPO_ROOT / "parameters" / "smoke" / "bottlenecks.yaml"), "url": None,
+        "params_file": str(bundled("parameters") / "smoke" / "bottlenecks.yaml"), "url": None,
         "baseline_run": None, "progress": False}, out_root=tmp_path, progress=False)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["study"] == "bottlenecks"

@@ -8,13 +8,14 @@ import pytest
 
 from qrbench.errors import ParameterError
 from qrbench.load import RequestSpec
-from qrbench.studies.analysis import REPO_ROOT
-from qrbench.studies.bottlenecks import BottlenecksParams, _NewQueries
+from qrbench.resources import bundled
+from qrbench.studies.bottlenecks import BottlenecksParams
+from qrbench.studies.requests import NewQueries
 
 
 def test_both_parameter_files_are_valid():
-    full = BottlenecksParams.from_file(REPO_ROOT / "parameters" / "bottlenecks.yaml")
-    smoke = BottlenecksParams.from_file(REPO_ROOT / "parameters" / "smoke" / "bottlenecks.yaml")
+    full = BottlenecksParams.from_file(bundled("parameters") / "bottlenecks.yaml")
+    smoke = BottlenecksParams.from_file(bundled("parameters") / "smoke" / "bottlenecks.yaml")
     assert full.memory.document_counts == (25, 50, 75, 100, 1000)
     assert {n for g in full.breakdown.grids for n in g.batch_sizes} == {10, 25, 50, 100}
     assert smoke.breakdown.repeats < full.breakdown.repeats
@@ -35,7 +36,7 @@ def test_every_request_gets_a_new_query_and_stays_valid_json():
                 {"text1": "pair text", "text2": "other", "method": "classical"}]
     specs = [RequestSpec.from_payload(kind="k", endpoint="/v1/rerank", payload=p) for p in payloads]
     pool = iter(specs * 3)
-    source = _NewQueries(lambda: next(pool), "u")
+    source = NewQueries(lambda: next(pool), "u")
     seen = set()
     for i in range(6):
         spec = source()

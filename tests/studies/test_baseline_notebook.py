@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from qrbench.report.execute import run_study
-from qrbench.studies import BaselineParams
-from qrbench.studies.analysis import REPO_ROOT
+from qrbench.resources import bundled
+from qrbench.studies.baseline import BaselineParams
 
-SMOKE = REPO_ROOT / "parameters" / "smoke" / "baseline.yaml"
+SMOKE = bundled("parameters") / "smoke" / "baseline.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def test_cache_and_comparison_sections_measured_something(smoke_run):
 def test_reports_are_rendered_with_and_without_code(smoke_run):
     plain = (smoke_run / "baseline.html").read_text()
     with_code = (smoke_run / "baseline-code.html").read_text()
-    assert "run_baseline" not in plain and "run_baseline" in with_code  # code is highlighted token by token
+    assert "get_study" not in plain and "get_study" in with_code  # code is highlighted token by token
     assert "Verdict against the PRD" in plain
     assert "<img" in plain  # the figures are embedded
     assert "req/s, errors=" not in plain  # progress bars are left out of the stakeholder report

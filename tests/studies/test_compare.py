@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from qrbench.cli import main
+from qrbench.deploy import Target
 from qrbench.load import RequestSpec, start_stub_server
 from qrbench.studies.stages import StageRunner
-from qrbench.studies.target import Target
 
 SPEC = RequestSpec.from_payload(kind="rerank_small", endpoint="/v1/rerank",
                                 payload={"query": "q", "candidates": ["a", "b"], "method": "classical"})

@@ -37,7 +37,9 @@ def test_adhoc_open_load_prints_the_summary(url, tmp_path, capsys):
     records = load_records(run_dir / "load")
     assert len(records) == 40 and set(records["kind"]) == {"rerank_small"}
     summary = read_summary(run_dir)
-    assert summary["study"] == "load" and summary["requests"] == 40 and summary["latency_ms"]["p50"]["n"] == 40
+    assert summary["study"] == "load" and summary["requests"] == 40
+    # The percentiles are the load study's: ok requests after the warm-up (MSER-5 trims at most half).
+    assert 20 <= summary["latency_ms"]["p50"]["n"] <= 40
 
 
 def test_scenario_file_with_time_scale_and_closed_adhoc(url, tmp_path, capsys):
@@ -49,7 +51,7 @@ def test_scenario_file_with_time_scale_and_closed_adhoc(url, tmp_path, capsys):
                  "--no-progress"]) == 0  # fmt: skip
     run_dir = only_run(out_dir)
     assert run_dir.name.endswith("-load-tiny")
-    assert json.loads((run_dir / "scenario.json").read_text())["time_scale"] == pytest.approx(0.1)
+    assert json.loads((run_dir / "run.json").read_text())["params"]["time_scale"] == pytest.approx(0.1)
     assert json.loads((run_dir / "result.json").read_text())["duration_s"] < 2 + 1  # 20 s scaled to 2 s
     assert "ramp_up" in capsys.readouterr().out
     assert main(["load", "--url", url, "--mode", "closed", "--users", "2", "--duration", "1",

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from qrbench.report.execute import run_study
-from qrbench.studies.analysis import REPO_ROOT
+from qrbench.resources import bundled
 
-SMOKE = REPO_ROOT / "parameters" / "smoke" / "load_normal.yaml"
+SMOKE = bundled("parameters") / "smoke" / "load_normal.yaml"
 METRICS = {"p50_ms", "p95_ms", "p99_ms", "throughput_rps", "success_ratio", "cpu_utilization", "memory_gb",
            "quantum_time_ms", "classical_fallback_rate", "cache_hit_rate"}
 

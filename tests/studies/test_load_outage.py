@@ -15,10 +15,11 @@ import time
 import numpy as np
 import pytest
 
+from qrbench.cli import format_summary
 from qrbench.load import load_records
 from qrbench.load import stub_server as stub_module
 from qrbench.stats import Outage, outage_windows
-from qrbench.studies.load import LoadParams, format_summary, quick_summary, run_load_study
+from qrbench.studies.load import LoadParams, quick_summary, run_load_study
 
 # ---------------------------------------------------------------------------------------- pure helper
 

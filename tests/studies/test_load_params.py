@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from qrbench.cli import parse_duration, parse_weights
 from qrbench.errors import ParameterError
 from qrbench.load import ClosedModel, DataManager, OpenModel
-from qrbench.studies.analysis import REPO_ROOT
-from qrbench.studies.load import LoadParams, adhoc_params, parse_duration, parse_weights, plan_load
+from qrbench.resources import bundled
+from qrbench.studies.load import LoadParams, adhoc_params, plan_load
 
 CLOSED = "model: closed\nusers: 5\nduration_s: 10\n"
 OPEN = "model: open\nrate_rps: 5\nduration_s: 10\n"
@@ -70,7 +71,7 @@ def day():
 
 @pytest.mark.parametrize("folder", ["", "smoke"])
 def test_shipped_scenarios_are_valid_and_plan_what_they_say(folder, day):
-    files = {n: LoadParams.from_file(REPO_ROOT / "parameters" / folder / f"load_{n}.yaml")
+    files = {n: LoadParams.from_file(bundled("parameters") / folder / f"load_{n}.yaml")
              for n in ("normal", "peak", "stress", "day")}  # fmt: skip
     plans = {n: plan_load(p, day) for n, p in files.items()}
     for name, p in files.items():
@@ -98,13 +99,13 @@ def test_shipped_scenarios_are_valid_and_plan_what_they_say(folder, day):
 
 
 def test_time_scale_multiplies_the_timeline_not_the_think_time(day):
-    base = LoadParams.from_file(REPO_ROOT / "parameters" / "load_peak.yaml")
+    base = LoadParams.from_file(bundled("parameters") / "load_peak.yaml")
     fast = plan_load(LoadParams(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, "time_scale": 0.1}))
     assert fast.duration_s == pytest.approx(90)
     spike = next(p for p in fast.shape.phases if p.kind == "spike")
     assert (spike.start_s, spike.end_s) == pytest.approx((48, 60))
     assert fast.model.think_time_s == base.think_time
-    day_params = LoadParams.from_file(REPO_ROOT / "parameters" / "load_day.yaml")
+    day_params = LoadParams.from_file(bundled("parameters") / "load_day.yaml")
     short = plan_load(LoadParams(**{**{f: getattr(day_params, f) for f in day_params.__dataclass_fields__},
                                     "time_scale": 0.5}), day)  # fmt: skip
     assert short.duration_s == pytest.approx(720)

@@ -7,10 +7,11 @@ import json
 import pandas as pd
 import pytest
 
+from qrbench.cli import format_summary
+from qrbench.deploy import TargetParams
 from qrbench.errors import ParameterError
 from qrbench.load import ThinkTime, load_records, load_run_info, start_stub_server
-from qrbench.studies.load import LoadParams, ShapeParams, SpikeParams, format_summary, quick_summary, run_load_study
-from qrbench.studies.target import TargetParams
+from qrbench.studies.load import LoadParams, ShapeParams, SpikeParams, quick_summary, run_load_study
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +39,14 @@ def test_a_study_run_writes_its_folder(url, tmp_path):
                                                                                    length_s=1)))
     run_dir = run_load_study(params, tmp_path / "study", url=url, progress=False, on_start=on_start)
     assert seen and seen[0][1] == [] and [p["kind"] for p in seen[0][0]] == ["ramp_up", "steady", "spike", "steady"]
-    for name in ("machine.json", "scenario.json", "target.json", "schedule.json", "phases.json", "result.json",
+    for name in ("run.json", "schedule.json", "phases.json", "result.json",
                  "server.parquet", "metrics.parquet", "load/records.parquet", "load/run.json",
                  "warmup/records.parquet"):
         assert (run_dir / name).is_file(), name
-    scenario = json.loads((run_dir / "scenario.json").read_text())
+    facts = json.loads((run_dir / "run.json").read_text())
+    scenario = facts["params"]
     assert scenario["users"] == 3 and scenario["model"] == "closed" and scenario["mix"]["similarity"] == 0.5
-    target = json.loads((run_dir / "target.json").read_text())
+    target = facts["target"]
     assert target["url"] == url and target["embedded"] is False
     schedule = json.loads((run_dir / "schedule.json").read_text())
     assert schedule["unit"] == "users" and schedule["duration_s"] == 3.0 and [1.0, 6.0] in schedule["stages"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qrbench.errors import ParameterError
-from qrbench.studies import BaselineParams
+from qrbench.studies.baseline import BaselineParams
 
 
 @pytest.mark.parametrize(
@@ -35,9 +35,9 @@ def test_missing_file_is_named(tmp_path):
 
 
 def test_shipped_parameter_files_are_valid():
-    from qrbench.studies.analysis import REPO_ROOT
+    from qrbench.resources import bundled
 
-    full = BaselineParams.from_file(REPO_ROOT / "parameters" / "baseline.yaml")
+    full = BaselineParams.from_file(bundled("parameters") / "baseline.yaml")
     assert full.similarity.iterations == 1000 and full.rerank.batch_sizes == (10, 25, 50, 100)
     assert full.memory.document_counts == (25, 50, 75, 100) and full.memory.sustained_s == 600
-    BaselineParams.from_file(REPO_ROOT / "parameters" / "smoke" / "baseline.yaml")
+    BaselineParams.from_file(bundled("parameters") / "smoke" / "baseline.yaml")

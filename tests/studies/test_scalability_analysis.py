@@ -11,7 +11,7 @@ import pytest
 
 from qrbench.load import RECORD_COLUMNS
 from qrbench.studies.scalability import SloParams
-from qrbench.studies.scalability_analysis import (
+from qrbench.studies.scalability.analysis import (
     SATURATION_LIMITS,
     capacity_estimate,
     cost_growth,

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from qrbench.report.execute import run_study
-from qrbench.studies.analysis import REPO_ROOT
+from qrbench.resources import bundled
 from qrbench.studies.scalability import ScalabilityParams
 
-SMOKE = REPO_ROOT / "parameters" / "smoke" / "scalability.yaml"
+SMOKE = bundled("parameters") / "smoke" / "scalability.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -72,8 +72,8 @@ def test_scaling_fits_and_vertical_tables(summary):
 
 def test_reports_are_rendered(smoke_run):
     plain = (smoke_run / "scalability.html").read_text()
-    assert "Universal Scalability Law" in plain and "<img" in plain and "run_scalability" not in plain
-    assert "run_scalability" in (smoke_run / "scalability-code.html").read_text()
+    assert "Universal Scalability Law" in plain and "<img" in plain and "get_study" not in plain
+    assert "get_study" in (smoke_run / "scalability-code.html").read_text()
     nb = json.loads((smoke_run / "scalability.ipynb").read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []

@@ -6,19 +6,20 @@ import pytest
 
 from qrbench.errors import ParameterError
 from qrbench.load import RequestSpec
-from qrbench.studies.analysis import REPO_ROOT
-from qrbench.studies.scalability import ScalabilityParams, StepParams, fresh_query
+from qrbench.resources import bundled
+from qrbench.studies.requests import tagged
+from qrbench.studies.scalability import ScalabilityParams, StepParams
 
 
-@pytest.mark.parametrize("path", ["parameters/scalability.yaml", "parameters/smoke/scalability.yaml"])
+@pytest.mark.parametrize("path", ["scalability.yaml", "smoke/scalability.yaml"])
 def test_shipped_files_validate(path):
-    params = ScalabilityParams.from_file(REPO_ROOT / path)
+    params = ScalabilityParams.from_file(bundled("parameters") / path)
     assert params.slo.p95_ms == 500 and params.slo.success == 0.99
     assert params.steps.rates()
 
 
 def test_full_study_covers_what_the_issue_asks():
-    p = ScalabilityParams.from_file(REPO_ROOT / "parameters/scalability.yaml")
+    p = ScalabilityParams.from_file(bundled("parameters") / "scalability.yaml")
     assert set(p.workers.counts) == {1, 2, 4}
     assert set(p.instances.balance) == {"round_robin", "least_conn"}
     assert set(p.vertical.torch_threads) == {1, 2} and set(p.vertical.qubits) == {2, 3, 4}
@@ -45,9 +46,9 @@ def test_rates_are_explicit_or_geometric():
     assert StepParams(start_rps=2, factor=2, max_steps=4).rates() == (2.0, 4.0, 8.0, 16.0)
 
 
-def test_fresh_query_changes_only_the_query():
+def test_tagged_changes_only_the_query():
     spec = RequestSpec.from_payload(kind="rerank_small", endpoint="/v1/rerank",
                                     payload={"query": "q", "candidates": ["a", "b"], "method": "hybrid"})
-    new = fresh_query(spec, "t1")
+    new = tagged(spec, "t1")
     assert b'"query":"q [t1]"' in new.body and b'"candidates":["a","b"]' in new.body
     assert (new.kind, new.endpoint, new.method, new.n_candidates) == ("rerank_small", "/v1/rerank", "hybrid", 2)

@@ -11,11 +11,12 @@ from types import SimpleNamespace
 
 import psutil
 
+from qrbench.deploy import engine_settings
 from qrbench.errors import RunError
 from qrbench.load import DataManager, start_stub_server
-from qrbench.studies import scalability
-from qrbench.studies.analysis import REPO_ROOT
+from qrbench.resources import bundled
 from qrbench.studies.scalability import ScalabilityParams
+from qrbench.studies.scalability import run as scalability
 
 
 def nginx_processes(folder) -> list[psutil.Process]:
@@ -29,7 +30,7 @@ def nginx_processes(folder) -> list[psutil.Process]:
 
 
 def test_a_failing_step_is_recorded_and_nginx_is_stopped(tmp_path, monkeypatch):
-    params = ScalabilityParams.from_file(REPO_ROOT / "parameters/smoke/scalability.yaml")
+    params = ScalabilityParams.from_file(bundled("parameters") / "smoke/scalability.yaml")
     params = dataclasses.replace(params, requests=dataclasses.replace(params.requests, warmup_requests=0,
                                                                      pool_size=4))
     data = DataManager.from_dir(seed=0)
@@ -47,9 +48,9 @@ def test_a_failing_step_is_recorded_and_nginx_is_stopped(tmp_path, monkeypatch):
         def stub_targets(settings, n, folder, **kwargs):
             yield [SimpleNamespace(url=u, pid=os.getpid()) for u in (a, b)[:n]]
 
-        monkeypatch.setattr(scalability, "_targets", stub_targets)
+        monkeypatch.setattr(scalability, "started_targets", stub_targets)
         monkeypatch.setattr(scalability, "run_load", failing_step)
-        scalability._instances(study, scalability._settings(params.target))
+        scalability._instances(study, engine_settings(params.target))
 
     entries = json.loads((tmp_path / "configs.json").read_text())
     assert [e["name"] for e in entries] == ["instances-1-round_robin", "instances-2-round_robin",

@@ -6,8 +6,8 @@ import httpx
 import psutil
 import pytest
 
+from qrbench.deploy import TargetParams, open_target
 from qrbench.errors import UnsafeTargetError
-from qrbench.studies.target import TargetParams, open_target
 
 
 def test_embedded_target_is_stopped_when_the_study_fails(tmp_path):

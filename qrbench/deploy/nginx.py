@@ -222,7 +222,7 @@ class NginxBalancer:
         self.config_path.write_text(self.config)
         args = [self.executable, "-p", f"{self.prefix}/", "-c", str(self.config_path), "-e",
                 str(self.prefix / "error.log"), "-g", "daemon off;"]
-        self._log = open(self.prefix / "stderr.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.prefix / "stderr.log", "ab")  # closed in stop()
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
                                         start_new_session=True)
         try:

@@ -1,33 +1,43 @@
 """Analysis of a load-study run folder: per-phase percentiles, the seed's full metric table with verdicts,
 Little's law, degradation under stress, outages, and the reliability checks.
 
-Run folder (written by `run_load_study`): load/ (the driver's run: records, run.json), phases.json,
-scenario.json, result.json, machine.json, target.json, server.parquet (if the target is local),
-metrics.parquet (if the target exports Prometheus metrics). Every timeline carries t_unix.
+The one analysis of a load run: `analyse_load` (the notebook's report) and `quick_summary` (`qrbench load`'s
+one screen) take the judged requests, the latency percentiles and the outages from the same functions here,
+so both say the same about the same folder. Everything comes from the run folder (layout in run.py): the
+machine's cores and noise from run.json, never from the analysing machine.
 """
 
 from __future__ import annotations
 
-import json
-import os
+import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .. import stats
-from ..load import load_records, load_run_info
-from .analysis import judgements_frame, load_thresholds
+from ... import stats
+from ...load import label_phases, load_records, load_run_info
+from ...params import to_dict
+from ..analysis import judgements_frame, load_thresholds
+from ..folder import RunFolder
+from .params import LOAD_DIR, LoadParams
 
-__all__ = ["LoadReport", "analyse_load", "load_summary", "label_phases"]
+__all__ = ["LoadReport", "analyse_load", "summary", "quick_summary", "judged_requests", "latency_percentiles",
+           "find_outages", "OUTAGE_COLUMNS"]
 
 # Phases whose traffic is still building up are not judged against the steady-state targets.
 _UNJUDGED_PHASES = {"ramp", "ramp_up", "ramp_down", "warmup", "cooldown"}
+# Errors that mean the target did not answer at all; a 503 is an answer (load shedding), and a send the
+# generator dropped never reached the target.
+_UNANSWERED = ("connect", "reset", "timeout")
+OUTAGE_COLUMNS = ["start_s", "end_s", "failed_requests", "last_ok_s", "next_ok_s", "recovered", "errors"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadReport:
+    params: LoadParams  # the scenario the run measured (from its run.json)
     records: pd.DataFrame  # every request, with phase and t_unix
     t0_unix: float  # wall-clock time of the driver's t = 0
     spans: list[dict]  # the scenario's phases: name, kind, start_s, end_s, offered
@@ -46,13 +56,44 @@ class LoadReport:
     reliability: list[stats.Check]
 
 
-def label_phases(t_intended: np.ndarray, phases: list[dict]) -> np.ndarray:
-    """The phase name of each request by its intended send time ("" outside every phase)."""
-    labels = np.full(len(t_intended), "", dtype=object)
-    for p in phases:
-        inside = (t_intended >= p["start_s"]) & (t_intended < p["end_s"])
-        labels[inside] = p["name"]
-    return labels
+def _records(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], list[dict[str, Any]]]:
+    """The run's records with t_unix and phase, the driver's run info, and the phases."""
+    records = load_records(run_dir / LOAD_DIR)
+    info = load_run_info(run_dir / LOAD_DIR)
+    records["t_unix"] = info["t0_unix"] + records["t_end"].fillna(records["t_intended"])
+    phases = RunFolder(run_dir).read_json("phases.json", [])
+    records["phase"] = label_phases(records["t_intended"].to_numpy(), phases) if phases else "run"
+    return records, info, phases
+
+
+def judged_requests(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, stats.WarmupTrim]:
+    """The requests after the warm-up MSER-5 finds (kept) and, of those, the ones outside ramps (judged)."""
+    ordered = records.sort_values("t_intended").reset_index(drop=True)
+    latency = ordered["latency_ms"].fillna(ordered["latency_ms"].max()).to_numpy()
+    warm = stats.trim_warmup(ordered["t_intended"].to_numpy(), latency)
+    kept = ordered[np.asarray(warm.kept)]
+    judged = kept[~kept["phase"].isin(_UNJUDGED_PHASES)]
+    return kept, (kept if judged.empty else judged), warm
+
+
+def latency_percentiles(judged: pd.DataFrame, confidence: float) -> dict[str, stats.Estimate]:
+    """p50, p95, p99 (ms, from the intended send time) of the judged requests that succeeded, with intervals."""
+    lat = judged.loc[judged["ok"], "latency_ms"].to_numpy()
+    return {f"p{q}_ms": stats.percentile_ci(lat, q, confidence) for q in (50, 95, 99)}
+
+
+def find_outages(records: pd.DataFrame) -> pd.DataFrame:
+    """Stretches, by intended send time, in which the target answered nothing (refused, reset, timed out):
+    runs of at least 3 such requests over at least a second. errors: the error kinds inside, counted."""
+    sent = records[records["error"] != "dropped"]
+    answered = ~sent["error"].isin(_UNANSWERED).to_numpy()
+    rows = []
+    for o in stats.outage_windows(sent["t_intended"].to_numpy(), answered, min_failures=3, min_duration_s=1.0):
+        inside = sent[(sent["t_intended"] >= o.start_s) & (sent["t_intended"] <= o.end_s) & ~answered]
+        rows.append({"start_s": o.start_s, "end_s": o.end_s, "failed_requests": o.failures, "last_ok_s": o.last_ok_s,
+                     "next_ok_s": o.next_ok_s, "recovered": o.recovered,
+                     "errors": {str(k): int(v) for k, v in inside["error"].value_counts().items()}})
+    return pd.DataFrame(rows, columns=OUTAGE_COLUMNS)
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
@@ -66,35 +107,24 @@ def _estimate_observed(value: float, n: int, what: str, confidence: float) -> st
     return stats.Estimate(value=value, low=value, high=value, confidence=confidence, n=n, method=what)
 
 
-def analyse_load(run_dir: str | Path, *, confidence: float = 0.95, thresholds_file: str = "parameters/thresholds.yaml"
-                 ) -> LoadReport:
+def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
+    """The load report of a run folder, judged against params.thresholds_file's load section."""
     run_dir = Path(run_dir)
-    records = load_records(run_dir / "load")
-    info = load_run_info(run_dir / "load")
-    records["t_unix"] = info["t0_unix"] + records["t_end"].fillna(records["t_intended"])
-    phases = json.loads((run_dir / "phases.json").read_text()) if (run_dir / "phases.json").is_file() else []
-    records["phase"] = label_phases(records["t_intended"].to_numpy(), phases) if phases else "run"
-    scenario = json.loads((run_dir / "scenario.json").read_text()) if (run_dir / "scenario.json").is_file() else {}
-    result = json.loads((run_dir / "result.json").read_text()) if (run_dir / "result.json").is_file() else {}
+    confidence = params.confidence
+    folder = RunFolder(run_dir)
+    records, info, phases = _records(run_dir)
+    scenario = to_dict(params)
+    result = folder.read_json("result.json", {})
     server = _read_parquet(run_dir / "server.parquet")
     metrics = _read_parquet(run_dir / "metrics.parquet")
 
-    ordered = records.sort_values("t_intended").reset_index(drop=True)
-    latency = ordered["latency_ms"].fillna(ordered["latency_ms"].max()).to_numpy()
-    warm = stats.trim_warmup(ordered["t_intended"].to_numpy(), latency)
-    kept = ordered[np.asarray(warm.kept)]
-    judged = kept[~kept["phase"].isin(_UNJUDGED_PHASES)]
-    if judged.empty:
-        judged = kept
+    kept, judged, warm = judged_requests(records)
     t0, t1 = judged["t_intended"].min(), judged["t_intended"].max()
     window_s = max(float(t1 - t0), 1e-9) if len(judged) else 0.0
     ok = judged[judged["ok"]]
 
-    thresholds = load_thresholds(thresholds_file, "load")
-    est: dict[str, stats.Estimate] = {}
-    lat = ok["latency_ms"].to_numpy()
-    for q in (50, 95, 99):
-        est[f"p{q}_ms"] = stats.percentile_ci(lat, q, confidence)
+    thresholds = load_thresholds(params.thresholds_file, "load")
+    est: dict[str, stats.Estimate] = latency_percentiles(judged, confidence)
     est["throughput_rps"] = stats.throughput(ok["t_end"].to_numpy(), duration_s=window_s or None,
                                              confidence=confidence) if window_s else _estimate_observed(
         float("nan"), 0, "throughput", confidence)
@@ -106,7 +136,7 @@ def analyse_load(run_dir: str | Path, *, confidence: float = 0.95, thresholds_fi
         u0, u1 = info["t0_unix"] + t0, info["t0_unix"] + t1
         in_window = server[(server["t_unix"] >= u0) & (server["t_unix"] <= u1)]
     if len(in_window) >= 2:
-        share = in_window["cpu_percent"].to_numpy() / (100.0 * (os.cpu_count() or 1))
+        share = in_window["cpu_percent"].to_numpy() / (100.0 * folder.cores)
         est["cpu_utilization"] = stats.bootstrap_ci(share, np.mean, confidence=confidence)
     else:
         est["cpu_utilization"] = _estimate_observed(float("nan"), 0, "server CPU", confidence)
@@ -132,10 +162,9 @@ def analyse_load(run_dir: str | Path, *, confidence: float = 0.95, thresholds_fi
     phase_table = _phase_table(kept, phases, confidence)
     errors = records[~records["ok"]].groupby("error").size().rename("requests").reset_index()
     degradation = _degradation(records, phase_table, failure_threshold)
-    outages = _outages(records)
+    outages = find_outages(records)
     littles = _littles_law(judged, window_s, metrics, info, t0, t1, scenario)
-    machine = run_dir / "machine.json"
-    noise = json.loads(machine.read_text())["calibration_s"] if machine.is_file() else None
+    noise = folder.calibration_s
     checks = stats.reliability_checks(
         n_samples={"judged requests": len(ok)},
         estimates={k: v for k, v in est.items() if k.startswith("p")},
@@ -148,7 +177,7 @@ def analyse_load(run_dir: str | Path, *, confidence: float = 0.95, thresholds_fi
                                   message="The load generator flagged itself saturated ("
                                   + "; ".join(result.get("saturation_reasons", [])) + "): the offered load was not "
                                   "delivered as asked, so these numbers describe the generator as much as the server."))
-    return LoadReport(records=records, t0_unix=info["t0_unix"], spans=phases,
+    return LoadReport(params=params, records=records, t0_unix=info["t0_unix"], spans=phases,
                       judged=judged, warmup=warm, phases=phase_table, compliance=compliance,
                       verdict=verdict, littles_law=littles, errors=errors, degradation=degradation, outages=outages,
                       server=server, metrics=metrics, result=result, reliability=checks)
@@ -215,16 +244,6 @@ def _degradation(records: pd.DataFrame, phases: pd.DataFrame, failure_threshold:
     return pd.DataFrame(rows)
 
 
-def _outages(records: pd.DataFrame) -> pd.DataFrame:
-    """Stretches in which every request failed to connect: the target was down (overload errors don't count)."""
-    reached = ~records["error"].isin(["connect", "reset"]).to_numpy()
-    found = stats.outage_windows(records["t_intended"].to_numpy(), reached, min_failures=3)
-    return pd.DataFrame([{"start_s": o.start_s, "end_s": o.end_s, "failed_requests": o.failures,
-                          "last_ok_s": o.last_ok_s, "next_ok_s": o.next_ok_s, "recovered": o.recovered}
-                         for o in found],
-                        columns=["start_s", "end_s", "failed_requests", "last_ok_s", "next_ok_s", "recovered"])
-
-
 def _littles_law(judged: pd.DataFrame, window_s: float, metrics: pd.DataFrame, info: dict, t0: float, t1: float,
                  scenario: dict) -> pd.DataFrame:
     """L = lambda * W three ways: from client records, from the server's in-flight gauge, and (closed model)
@@ -246,11 +265,12 @@ def _littles_law(judged: pd.DataFrame, window_s: float, metrics: pd.DataFrame, i
     return pd.DataFrame(rows)
 
 
-def load_summary(report: LoadReport, scenario: dict) -> dict:
+def summary(report: LoadReport) -> dict:
+    """The key numbers of the report for summary.json and CI."""
     return {
         "study": "load",
         "verdict": report.verdict,
-        "parameters": scenario,
+        "parameters": to_dict(report.params),
         "compliance": report.compliance.to_dict(orient="records"),
         "phases": report.phases.to_dict(orient="records"),
         "errors": report.errors.to_dict(orient="records"),
@@ -264,3 +284,71 @@ def load_summary(report: LoadReport, scenario: dict) -> dict:
                         for c in report.reliability],
         "requests": int(len(report.records)),
     }
+
+
+def _estimate(e: stats.Estimate) -> dict[str, Any]:
+    return {"value": e.value, "low": e.low, "high": e.high, "n": e.n, "decided": e.decided}
+
+
+def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
+    """The key numbers of a finished run (summary.json of `qrbench load`); latencies in milliseconds.
+
+    outages: stretches in which the target answered nothing (connect, reset, timeout; a 503 is an
+    answer), by intended send time. The verdict covers only the scenario's failure threshold ("fail"
+    when the error ratio exceeds it, else "unjudged"): the load study notebook judges the PRD thresholds.
+    """
+    run_dir = Path(run_dir)
+    records, _, phases = _records(run_dir)
+    result = RunFolder(run_dir).read_json("result.json", {})
+    ok = records["ok"].to_numpy()
+    n = len(records)
+    error_ratio = float((~ok).sum() / n) if n else math.nan
+    over = n > 0 and error_ratio > params.failure_threshold
+    _, judged, _ = judged_requests(records) if n else (records, records, None)
+    phase_rows = []
+    for p in phases:
+        g = records[records["phase"] == p["name"]]
+        good = g.loc[g["ok"], "latency_ms"].to_numpy()
+        span = p["end_s"] - p["start_s"]
+        phase_rows.append({
+            "name": p["name"], "kind": p["kind"], "start_s": p["start_s"], "end_s": p["end_s"],
+            "offered": p["offered"], "unit": p["unit"], "requests": len(g), "ok": int(g["ok"].sum()),
+            "sent_rps": len(g[g["error"] != "dropped"]) / span if span > 0 else math.nan,
+            "p50_ms": float(np.percentile(good, 50)) if good.size else math.nan,
+            "p95_ms": float(np.percentile(good, 95)) if good.size else math.nan,
+        })
+    return {
+        "study": "load",
+        "scenario": params.name,
+        "verdict": "fail" if over else "unjudged",
+        "verdict_basis": "failure_threshold only; `qrbench study load` judges the PRD thresholds",
+        "parameters": to_dict(params),
+        "records": str(Path(LOAD_DIR) / "records.parquet"),
+        "requests": n,
+        "ok": int(ok.sum()),
+        "errors": {str(k): int(v) for k, v in records.loc[~records["ok"], "error"].value_counts().items()},
+        "error_ratio": error_ratio,
+        "failure_threshold": params.failure_threshold,
+        "duration_s": result["duration_s"],
+        "achieved_rps": result["achieved_rps"],
+        "latency_basis": "ok requests after the warm-up, outside ramps (as the load study judges them)",
+        "latency_ms": {k.removesuffix("_ms"): _estimate(e)
+                       for k, e in latency_percentiles(judged, params.confidence).items()},
+        "generator": {
+            k: result[k]
+            for k in (
+                "processes",
+                "generator_cpu_percent",
+                "send_lag_p50_ms",
+                "send_lag_p99_ms",
+                "n_late",
+                "n_dropped",
+                "saturated",
+                "saturation_reasons",
+            )
+        },
+        "phases": phase_rows,
+        "outages": find_outages(records).to_dict(orient="records"),
+    }
+
+

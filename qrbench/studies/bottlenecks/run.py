@@ -7,8 +7,8 @@ document count, line by line, by allocation site, and garbage-collection pauses;
 cold and a warm rerank. Against the running service: what a request costs outside the engine (HTTP,
 framework, parsing, validation, JSON), and py-spy stack samples with one user and under load.
 
-`BottlenecksParams.from_file` validates a parameter file; `run_bottlenecks` measures into a run folder;
-`bottlenecks_analysis.analyse_bottlenecks` turns the folder into tables, opportunities and a verdict.
+`run_bottlenecks` measures into a run folder: run.json (studies/folder.py), info.json (the study's own notes
+and timings) and the files of params.FILES.
 """
 
 from __future__ import annotations
@@ -16,207 +16,29 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from ..errors import ParameterError
-from ..load import ClosedModel, run_load
-from ..load.data import DataManager
-from ..monitor import ProcessSampler, calibration_timings
-from ..params import build, load_yaml, to_dict
-from .target import TargetParams, open_target
+from ...deploy import open_target, target_facts
+from ...errors import ParameterError
+from ...load import ClosedModel, DataManager, run_load
+from ...monitor import ProcessSampler, calibration_timings
+from ...params import to_dict
+from ...target import EngineSettings
+from ..folder import RunFolder
+from ..requests import NewQueries
+from .params import FILES, BottlenecksParams
 
-__all__ = ["BottlenecksParams", "run_bottlenecks", "FILES"]
-
-Method = Literal["classical", "quantum", "hybrid"]
-Backend = Literal["exact", "aer"]
-Documents = Literal["cached", "cold"]
-
-# What run_bottlenecks writes into the run folder (parquet unless said otherwise).
-FILES = {
-    "components": "components.parquet", "cold_start": "cold_start.parquet", "shots": "shots.parquet",
-    "http": "http.parquet", "codec": "codec.parquet", "lines": "lines.parquet", "memory": "memory.parquet",
-    "memory_lines": "memory_lines.parquet", "allocations": "allocations.parquet", "gc": "gc.parquet",
-    "calls": "calls.parquet", "call_functions": "call_functions.parquet", "stacks": "stacks.parquet",
-    "server": "server.parquet", "info": "info.json",
-}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class GridParams:
-    """One grid of breakdown scenarios: every combination of the lists (see qrbench.profile.scenario_grid)."""
-
-    batch_sizes: tuple[int, ...] = (50,)
-    methods: tuple[Method, ...] = ("hybrid",)
-    backends: tuple[Backend, ...] = ("exact",)
-    qubits: tuple[int, ...] = (4,)
-    shots: tuple[int, ...] = (1024,)
-    torch_threads: tuple[int | None, ...] = (None,)  # null: torch's default (one per core)
-    documents: tuple[Documents, ...] = ("cached",)
-    aer_threads: tuple[int, ...] = (1,)  # 0: Aer's default threads, the path before the bottlenecks fix
-    fallback: bool = False  # the quantum backend fails and the classical fallback answers
-
-
-def _default_grids() -> tuple[GridParams, ...]:
-    return (
-        GridParams(batch_sizes=(10, 25, 50, 100), methods=("classical", "quantum", "hybrid"),
-                   backends=("exact", "aer")),
-        GridParams(methods=("quantum",), backends=("aer",), qubits=(2, 3, 4), shots=(256, 1024, 8192)),
-        GridParams(batch_sizes=(10, 25, 50, 100), documents=("cold",)),
-        GridParams(torch_threads=(1, 2), documents=("cached", "cold")),
-        GridParams(methods=("quantum",), backends=("aer",), aer_threads=(0, 1)),
-        GridParams(methods=("hybrid",), backends=("aer",), fallback=True),
-    )
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BreakdownParams:
-    repeats: int = 20  # per scenario with cached documents
-    cold_repeats: int = 3  # per scenario with cold documents (a cold forward pass of 100 documents takes seconds)
-    inputs: int = 8  # distinct queries (with their candidates), cycled over the repeats
-    grids: tuple[GridParams, ...] = field(default_factory=_default_grids)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ColdStartParams:
-    qubits: tuple[int, ...] = (2, 3, 4)
-    repeats: int = 3
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ShotParams:
-    qubits: tuple[int, ...] = (2, 3, 4)
-    shots: tuple[int, ...] = (256, 1024, 8192)
-    inputs: int = 6
-    batch_size: int = 50
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class HttpParams:
-    batch_sizes: tuple[int, ...] = (10, 25, 50, 100)
-    methods: tuple[Method, ...] = ("classical", "hybrid")
-    iterations: int = 20  # requests per batch size and method, documents cached (sent once before)
-    codec_repeats: int = 20
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LineParams:
-    batch_size: int = 50
-    repeats: int = 5
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class MemoryParams:
-    document_counts: tuple[int, ...] = (25, 50, 75, 100, 1000)
-    method: Method = "hybrid"
-    cold: bool = True  # every document through the model (cleared caches), as for new documents
-    line_documents: int = 50  # documents of the line-by-line memory profile (one cold rerank)
-    tracemalloc_requests: int = 30  # reranks of new request bodies whose retained allocations are traced
-    tracemalloc_top: int = 15
-    gc_requests: int = 100  # reranks during which garbage collections are timed
-    batch_size: int = 50  # documents per rerank of the tracemalloc and gc workloads
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class CallParams:
-    batch_size: int = 50
-    method: Method = "hybrid"
-    backend: Backend = "aer"
-    min_share: float = 0.01  # tree nodes below this share of the call are left out
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class UnderLoadParams:
-    enabled: bool = True
-    single_user_s: float = 30.0  # one user, back to back: the reference profile
-    users: int = 16  # closed-model users of the load phase
-    load_s: float = 60.0
-    rate_hz: int = 100  # py-spy samples per second per thread
-    profile: str = "rag_interactive"  # user profile of data/user_behavior_patterns.json giving the request mix
-    pool_size: int = 150  # requests, cycled
-    warmup: bool = True  # send the pool once before sampling, so both phases find its documents cached
-    # (every request of the phases carries a new query, so the similarity cache never answers it)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class OpportunityParams:
-    # Requests per second at which savings are also stated (CPU-seconds saved per second = cores freed).
-    # normal: 50 users and peak: 200 users of the load study, with rag_interactive's mean think time
-    # (2.75 s); the PRD's throughput target is 100 requests per second.
-    rates_rps: dict[str, float] = field(default_factory=lambda: {"normal (50 users)": 18.0,
-                                                                 "peak (200 users)": 73.0, "PRD target": 100.0})
-    reference_batch: int = 50  # documents per request the savings are stated for
-    min_saving_ms: float = 0.05  # opportunities saving less per request are left out of the ranking
-
-
-def _default_target() -> TargetParams:
-    return TargetParams(backend="aer")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BottlenecksParams:
-    seed: int = 0
-    confidence: float = 0.95
-    thresholds_file: str = "parameters/thresholds.yaml"
-    max_unattributed_share: float = 0.15  # components explain the total when |unattributed| / total is below this
-    request_timeout_s: float = 120.0
-    torch_threads: int | None = None  # intra-op threads of the in-process embedder (null: the service's default)
-    target: TargetParams = field(default_factory=_default_target)
-    breakdown: BreakdownParams = field(default_factory=BreakdownParams)
-    cold_start: ColdStartParams = field(default_factory=ColdStartParams)
-    shots: ShotParams = field(default_factory=ShotParams)
-    http: HttpParams = field(default_factory=HttpParams)
-    lines: LineParams = field(default_factory=LineParams)
-    memory: MemoryParams = field(default_factory=MemoryParams)
-    calls: CallParams = field(default_factory=CallParams)
-    under_load: UnderLoadParams = field(default_factory=UnderLoadParams)
-    opportunities: OpportunityParams = field(default_factory=OpportunityParams)
-
-    def __post_init__(self) -> None:
-        sizes = [n for g in self.breakdown.grids for n in g.batch_sizes] + list(self.http.batch_sizes) + [
-            self.lines.batch_size, self.shots.batch_size, self.calls.batch_size, self.memory.batch_size,
-            self.memory.line_documents, self.opportunities.reference_batch]
-        checks = [
-            ("breakdown.repeats", self.breakdown.repeats >= 1, "at least 1"),
-            ("breakdown.cold_repeats", self.breakdown.cold_repeats >= 1, "at least 1"),
-            ("breakdown.inputs", self.breakdown.inputs >= 1, "at least 1"),
-            ("breakdown.grids", len(self.breakdown.grids) >= 1, "at least one grid"),
-            ("batch sizes", all(1 <= n <= 100 for n in sizes), "each 1 to 100"),
-            ("qubits", all(q in (2, 3, 4) for q in [*self.cold_start.qubits, *self.shots.qubits,
-                                                     *(q for g in self.breakdown.grids for q in g.qubits)]),
-             "2, 3 or 4"),
-            ("shots", all(1 <= s <= 1_000_000 for s in [*self.shots.shots,
-                                                         *(s for g in self.breakdown.grids for s in g.shots)]),
-             "1 to 1,000,000"),
-            ("memory.document_counts", all(1 <= n <= 1000 for n in self.memory.document_counts), "each 1 to 1000"),
-            ("http.iterations", self.http.iterations >= 1, "at least 1"),
-            ("lines.repeats", self.lines.repeats >= 1, "at least 1"),
-            ("under_load.users", self.under_load.users >= 1, "at least 1"),
-            ("under_load.single_user_s", self.under_load.single_user_s > 0, "a positive number of seconds"),
-            ("under_load.load_s", self.under_load.load_s > 0, "a positive number of seconds"),
-            ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
-            ("torch_threads", self.torch_threads is None or self.torch_threads >= 1, "1 or more, or null"),
-            ("max_unattributed_share", 0 < self.max_unattributed_share < 1, "between 0 and 1"),
-            ("opportunities.rates_rps", all(r > 0 for r in self.opportunities.rates_rps.values()), "positive rates"),
-        ]
-        for key, ok, valid in checks:
-            if not ok:
-                raise ParameterError(f"{key} is invalid; it must be {valid}.")
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> BottlenecksParams:
-        return build(cls, load_yaml(path), where=str(path))
+__all__ = ["run_bottlenecks"]
 
 
 # ------------------------------------------------------------------------------------------- inputs
 
 
 def _inputs(data: DataManager, rng: np.random.Generator, count: int, n: int, method: str = "hybrid"):
-    from ..profile import RerankInput
+    from ...profile import RerankInput
 
     out = []
     for _ in range(count):
@@ -226,7 +48,7 @@ def _inputs(data: DataManager, rng: np.random.Generator, count: int, n: int, met
 
 
 def _scenarios(params: BottlenecksParams):
-    from ..profile import scenario_grid
+    from ...profile import scenario_grid
 
     out: dict = {}
     for g in params.breakdown.grids:
@@ -244,43 +66,6 @@ def _bodies(data: DataManager, rng: np.random.Generator, n: int, method: str, co
     return [json.dumps({**payload, "query": f"{payload['query']} [{tag}{i}]"}).encode() for i in range(count)]
 
 
-def _string_end(body: bytes, start: int) -> int:
-    """Index of the quote that closes the JSON string starting at `start` (escaped quotes skipped)."""
-    i = start
-    while True:
-        j = body.index(b'"', i)
-        backslashes = len(body[:j]) - len(body[:j].rstrip(b"\\"))
-        if backslashes % 2 == 0:
-            return j
-        i = j + 1
-
-
-class _NewQueries:
-    """The pool's requests with a new query each time (production queries are unique; documents recur), so
-    no request is answered from the similarity cache. Callable like the driver's request sources."""
-
-    def __init__(self, pool, phase: str) -> None:
-        self.pool = pool
-        self.phase = phase
-        self.n = 0
-
-    def __call__(self):
-        from ..load import RequestSpec
-
-        spec = self.pool()
-        self.n += 1
-        tag = f" [{self.phase}{self.n}]".encode()
-        body = spec.body
-        for key in (b'"query":"', b'"text1":"'):
-            at = body.find(key)
-            if at >= 0:
-                end = _string_end(body, at + len(key))
-                body = body[:end] + tag + body[end:]
-                break
-        return RequestSpec(kind=spec.kind, endpoint=spec.endpoint, method=spec.method,
-                           n_candidates=spec.n_candidates, body=body)
-
-
 # -------------------------------------------------------------------------------------------- stages
 
 
@@ -290,15 +75,16 @@ def run_bottlenecks(params: BottlenecksParams, run_dir: str | Path, *, url: str 
     it is measured, so a study that fails half-way keeps what it measured."""
     import torch
 
-    from .. import profile
+    from ... import profile
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     data = DataManager.from_dir(seed=params.seed)
     rng = np.random.default_rng(params.seed)
     info: dict = {"parameters": to_dict(params), "cores": os.cpu_count(), "torch_default_threads":
                   torch.get_num_threads(), "py_spy": profile.py_spy_available(),
                   "calibration_before_s": calibration_timings().tolist()}
+    folder = RunFolder.create(run_dir, study="bottlenecks", params=to_dict(params),
+                              calibration_s=info["calibration_before_s"])
+    run_dir = folder.path
 
     def save(name: str, frame: pd.DataFrame) -> None:
         frame.to_parquet(run_dir / FILES[name])
@@ -308,8 +94,6 @@ def run_bottlenecks(params: BottlenecksParams, run_dir: str | Path, *, url: str 
         (run_dir / FILES["info"]).write_text(json.dumps(info, indent=1, default=str))
 
     note("started_unix", time.time())
-    from ..target import EngineSettings
-
     # The service's default torch threads unless told otherwise, so default-configuration scenarios are the service's.
     threads = params.torch_threads if params.torch_threads is not None else EngineSettings().torch_threads
     embedder, loading = profile.load_embedder(torch_threads=threads)
@@ -336,16 +120,18 @@ def run_bottlenecks(params: BottlenecksParams, run_dir: str | Path, *, url: str 
 
     with open_target(params.target, url=url, log_dir=run_dir) as target:
         note("target", {"url": target.url, "embedded": target.embedded, "pid": target.pid})
+        folder.update(target=target_facts(target, params.target))
         _http(params, data, rng, target, run_dir)
         if params.under_load.enabled:
             _under_load(params, data, target, run_dir, progress, note)
     note("calibration_after_s", calibration_timings().tolist())
     note("finished_unix", time.time())
+    folder.finish()
     return run_dir
 
 
 def _engine(params: BottlenecksParams, embedder, *, backend: str | None = None):
-    from ..target import EngineSettings, RerankEngine
+    from ...target import EngineSettings, RerankEngine
 
     t = params.target
     settings = EngineSettings(backend=backend or t.backend, qubits=t.qubits, shots=t.shots, aer_threads=t.aer_threads)
@@ -355,8 +141,8 @@ def _engine(params: BottlenecksParams, embedder, *, backend: str | None = None):
 
 
 def _lines(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> None:
-    from .. import profile
-    from ..target.fidelity import AerSwapTest
+    from ... import profile
+    from ...target.fidelity import AerSwapTest
 
     p = params.lines
     x = _inputs(data, rng, 1, p.batch_size)[0]
@@ -394,9 +180,9 @@ def _lines(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> Non
 
 
 def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note) -> None:
-    from .. import profile
-    from ..target.embedding import Embedder
-    from ..target.engine import RerankEngine
+    from ... import profile
+    from ...target.embedding import Embedder
+    from ...target.engine import RerankEngine
 
     m = params.memory
     engine = _engine(params, embedder, backend="exact")
@@ -439,8 +225,8 @@ def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note)
 
 
 def _calls(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> None:
-    from .. import profile
-    from ..target import EngineSettings, RerankEngine
+    from ... import profile
+    from ...target import EngineSettings, RerankEngine
 
     c, t = params.calls, params.target
     x = _inputs(data, rng, 1, c.batch_size)[0]
@@ -461,7 +247,7 @@ def _calls(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> Non
 
 
 def _http(params: BottlenecksParams, data, rng, target, run_dir: Path) -> None:
-    from .. import profile
+    from ... import profile
 
     h = params.http
     frames, pairs = [], []
@@ -480,7 +266,7 @@ def _http(params: BottlenecksParams, data, rng, target, run_dir: Path) -> None:
 
 
 def _under_load(params: BottlenecksParams, data: DataManager, target, run_dir: Path, progress: bool, note) -> None:
-    from .. import profile
+    from ... import profile
 
     u = params.under_load
     if not profile.py_spy_available():
@@ -507,7 +293,7 @@ def _under_load(params: BottlenecksParams, data: DataManager, target, run_dir: P
         for s in samplers:
             s.start()
         try:
-            result = run_load(target.url, _NewQueries(pool, phase[0]),
+            result = run_load(target.url, NewQueries(pool, phase[0]),
                               ClosedModel(users=users, duration_s=seconds, max_requests=100_000),
                               out_dir=run_dir / "under_load" / phase.replace(" ", "_"), stage=phase,
                               timeout_s=params.request_timeout_s, progress=progress, headers=target.headers,

@@ -31,13 +31,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
-from .. import stats
-from ..load import load_records, load_run_info
-from ..monitor import counter_delta
-from ..target import EngineSettings
-from .analysis import estimate_row
-from .scalability import VERTICAL_DIR, ScalabilityParams, SloParams
-from .stages import load_stages
+from ... import stats
+from ...load import load_records, load_run_info
+from ...monitor import counter_delta
+from ...params import to_dict
+from ..analysis import estimate_row
+from ..folder import RunFolder
+from ..stages import load_stages
+from .params import VERTICAL_DIR, ScalabilityParams, SloParams
 
 __all__ = ["ScalabilityReport", "analyse_scalability", "step_summary", "capacity_estimate", "usl_points",
            "fit_scaling", "instance_shares", "cost_growth", "summary", "SATURATION_LIMITS"]
@@ -302,6 +303,7 @@ def _documents_memory(run_dir: Path, records: pd.DataFrame) -> pd.Series:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScalabilityReport:
+    params: ScalabilityParams  # what the run measured (from its run.json)
     configs: pd.DataFrame  # per configuration: status, capacity with interval, peak throughput
     steps: pd.DataFrame  # per configuration and step: offered, throughput, percentiles, success, SLO
     usl: dict[str, dict[str, Any]]  # axis -> {"points", "usl", "amdahl", "levels", "note"}
@@ -331,10 +333,12 @@ def _read_json(path: Path, default: Any) -> Any:
 def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> ScalabilityReport:
     run_dir = Path(run_dir)
     p = params
-    machine = _read_json(run_dir / "machine.json", {})
-    cores = int(machine.get("usable_cpus") or machine.get("cpus") or 1)
+    run = RunFolder(run_dir)
+    machine = run.facts.get("machine") or {}
+    cores = run.cores
     memory = float(machine.get("memory_bytes") or 1.0)
-    compute_threads = EngineSettings().compute_threads
+    # The run's own setting; 4 (the engine's default when these runs were made) for a given URL, where it is unknown.
+    compute_threads = int(run.target_setting("compute_threads", 4))
     entries = _read_json(run_dir / "configs.json", [])
     step_rows, frames, config_rows, share_frames, sat_frames = [], [], [], [], []
     points: dict[str, list[dict[str, float]]] = {"workers": [], "instances": [], "given": []}
@@ -377,7 +381,7 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
             "peak_throughput_high": peak["throughput_high"] if peak else np.nan,
             "p95_at_capacity_ms": next((r["p95_ms"] for r in rows if r["rate_rps"] == cap.value), np.nan),
             "start_s": e.get("started_s", np.nan), "warmup_s": e.get("warmup_s", np.nan),
-        })  # fmt: skip
+        })
         # Round robin is the reference policy of the instances axis (least_conn is compared, not fitted).
         reference = e["axis"] != "instances" or e.get("balance") in ("round_robin", "")
         if peak is not None and e["axis"] in points and e["status"] == "ok" and reference:
@@ -434,8 +438,8 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
                        vertical_errors=vertical_errors, cores=cores, slo=p.slo, verdict=verdict,
                        verdict_reasons=reasons, records=records)
     findings = _findings(report_args, p)
-    checks = _reliability(report_args, machine, p)
-    return ScalabilityReport(findings=findings, reliability=checks, **report_args)
+    checks = _reliability(report_args, {"calibration_s": run.calibration_s}, p)
+    return ScalabilityReport(params=p, findings=findings, reliability=checks, **report_args)
 
 
 def _verdict(configs: pd.DataFrame) -> tuple[str, list[str]]:
@@ -577,9 +581,9 @@ def _reliability(r: Mapping[str, Any], machine: dict, p: ScalabilityParams) -> l
     return checks
 
 
-def summary(report: ScalabilityReport, params: ScalabilityParams) -> dict[str, Any]:
+def summary(report: ScalabilityReport) -> dict[str, Any]:
     """The key numbers for summary.json (the run index and CI)."""
-    from ..params import to_dict
+    params = report.params
 
     def fit_dict(fit: Any) -> dict[str, Any] | None:
         if fit is None:

@@ -6,14 +6,16 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..load.safety import check_target
 from ..monitor import pid_listening_on
-from ..target import EmbeddedTarget, EngineSettings
+from ..params import to_dict
+from ..target import EmbeddedTarget
+from .embedded import engine_settings
 
-__all__ = ["TargetParams", "Target", "open_target"]
+__all__ = ["TargetParams", "Target", "open_target", "target_facts", "settings_dict"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,6 +40,7 @@ class Target:
     pid: int | None  # the server's process when it runs on this machine, for the monitor
     embedded: bool
     headers: dict[str, str]
+    settings: dict[str, Any] | None = None  # the effective EngineSettings of an embedded target (api_key left out)
 
 
 @contextlib.contextmanager
@@ -52,10 +55,23 @@ def open_target(params: TargetParams, *, url: str | None = None, log_dir: Path |
         local = host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
         yield Target(url=url, pid=pid_listening_on(port) if local else None, embedded=False, headers=headers)
         return
-    settings = EngineSettings(backend=params.backend, qubits=params.qubits, shots=params.shots,
-                              torch_threads=params.torch_threads, aer_threads=params.aer_threads,
-                              max_concurrency=params.max_concurrency,
-                              api_key=params.api_key)
+    settings = engine_settings(params)
     log = (log_dir / "target.log") if log_dir else None
     with EmbeddedTarget(settings, log_path=log) as target:
-        yield Target(url=target.url, pid=target.pid, embedded=True, headers=headers)
+        yield Target(url=target.url, pid=target.pid, embedded=True, headers=headers,
+                     settings=settings_dict(settings))
+
+
+def settings_dict(settings: Any) -> dict[str, Any]:
+    """EngineSettings as JSON-friendly facts; the API key is a secret, so only whether one is set."""
+    facts = to_dict(settings)
+    facts["api_key"] = bool(facts.get("api_key"))
+    return facts
+
+
+def target_facts(target: Target, params: TargetParams) -> dict[str, Any]:
+    """What run.json records of a study's target: where it was, and the settings it actually ran with."""
+    asked = to_dict(params)
+    asked["api_key"] = bool(asked.get("api_key"))
+    return {"url": target.url, "embedded": target.embedded, "pid": target.pid, "params": asked,
+            "settings": target.settings}

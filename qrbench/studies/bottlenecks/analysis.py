@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import stats
-from ..load import load_records
-from ..profile import COMPONENTS, TOTAL, UNATTRIBUTED, classify_stacks
-from .analysis import judgements_frame, load_thresholds
-from .bottlenecks import FILES, BottlenecksParams
+from ... import stats
+from ...load import load_records
+from ...params import to_dict
+from ...profile import COMPONENTS, TOTAL, UNATTRIBUTED, classify_stacks
+from ..analysis import judgements_frame, load_thresholds
+from .params import FILES, BottlenecksParams
 
 __all__ = ["BottlenecksReport", "analyse_bottlenecks", "summary", "breakdown_table", "mean_difference",
            "wide_breakdown", "under_load_change"]
@@ -30,6 +31,7 @@ ORDER = (*COMPONENTS, UNATTRIBUTED)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BottlenecksReport:
+    params: BottlenecksParams  # what the run measured (from its run.json)
     components: pd.DataFrame  # raw breakdown rows (one per scenario, repeat, component)
     breakdown: pd.DataFrame  # per scenario and component: mean with interval, median, share of the total
     explained: pd.DataFrame  # per scenario: total, unattributed and whether the parts explain the total
@@ -562,7 +564,7 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         checks.append(stats.Check(name="under-load profile", ok=False, severity="warning",
                                   message=info.get("under_load", {}).get("skipped", "py-spy is not installed.")))
     return BottlenecksReport(
-        components=components, breakdown=table, explained=explained, request=request,
+        params=params, components=components, breakdown=table, explained=explained, request=request,
         overhead=_overhead(components, conf), aer_vs_exact=_aer_vs_exact(components, _read(run_dir, "shots"), conf),
         cold_start=cold_start, outside=outside, lines=_read(run_dir, "lines"), memory=memory,
         memory_lines=_read(run_dir, "memory_lines"), allocations=_read(run_dir, "allocations"), gc=gc_rows,
@@ -571,10 +573,9 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         reliability=checks, info=info)
 
 
-def summary(report: BottlenecksReport, params: BottlenecksParams) -> dict[str, Any]:
+def summary(report: BottlenecksReport) -> dict[str, Any]:
     """The key numbers of the run for summary.json and CI."""
-    from ..params import to_dict
-
+    params = report.params
     head = report.explained[_headline(report.explained)]
     top = report.opportunities[report.opportunities["kind"] == "time"].head(5) if len(report.opportunities) else []
     service = report.opportunities[report.opportunities["lives_in"].str.startswith("service")

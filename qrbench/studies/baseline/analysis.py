@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .. import stats
-from ..monitor import counter_delta
-from .analysis import compare_runs, judgements_frame, load_thresholds, stage_table, trim_stage_warmup
-from .baseline import BaselineParams
-from .stages import load_stages
+from ... import stats
+from ...monitor import counter_delta
+from ...params import to_dict
+from ..analysis import compare_runs, judgements_frame, load_thresholds, stage_table, trim_stage_warmup
+from ..folder import RunFolder
+from ..stages import load_stages
+from .params import BaselineParams
 
 __all__ = ["BaselineReport", "analyse_baseline", "summary"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BaselineReport:
+    params: BaselineParams  # what the run measured (from its run.json)
     records: pd.DataFrame  # every request of every stage (warm-up stage included)
     stages: pd.DataFrame  # per-stage latency table, warm-up trimmed
     warmup: pd.DataFrame  # what the warm-up trimming removed, per stage
@@ -120,17 +122,18 @@ def analyse_baseline(run_dir: str | Path, params: BaselineParams, *, baseline_ru
 
     agreement = _agreement(run_dir, conf)
 
-    noise = json.loads((run_dir / "machine.json").read_text())["calibration_s"]
+    noise = RunFolder(run_dir).calibration_s
     results = [s["result"] for s in index]
     checks = stats.reliability_checks(
         n_samples={s: int(n) for s, n in zip(table["stage"], table["ok"], strict=True)},
         estimates={f"{s} p95": stats.percentile_ci(_lat(kept, s), 95, conf) for s in table["stage"]},
         generator_cpu=max(r["generator_cpu_percent"] or 0.0 for r in results) / 100 if results else None,
         send_lag_p99_ms=None,  # closed model, one request at a time: nothing is sent late by design
-        machine_noise_cv=stats.noise_cv(noise),
+        machine_noise_cv=stats.noise_cv(noise) if noise else None,
     )
     regression = compare_runs(baseline_run, run_dir) if baseline_run else None
-    return BaselineReport(records=records, stages=table, warmup=warmup, compliance=compliance, verdict=verdict,
+    return BaselineReport(params=params, records=records, stages=table, warmup=warmup, compliance=compliance,
+                          verdict=verdict,
                           cache=cache, method_ratios=method_ratios, agreement=agreement, memory=memory,
                           server=server, reliability=checks, regression=regression)
 
@@ -162,10 +165,9 @@ def _agreement(run_dir: Path, confidence: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summary(report: BaselineReport, params: BaselineParams) -> dict:
+def summary(report: BaselineReport) -> dict:
     """The key numbers of the run for summary.json and CI."""
-    from ..params import to_dict
-
+    params = report.params
     return {
         "study": "baseline",
         "verdict": report.verdict,

@@ -1,0 +1,43 @@
+"""The folders that ship with qrbench: notebooks/, parameters/ and data/.
+
+In a checkout they sit at the top of the repository, beside the package; a built wheel carries copies inside
+the package (qrbench/_bundled/<name>/, put there by setup.py's build step). Both are found from the package's
+own location through importlib.resources, so the code never counts parent folders.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+from .errors import QrbenchError
+
+__all__ = ["bundled", "resolve_params_file", "BUNDLED"]
+
+BUNDLED = ("notebooks", "parameters", "data")
+
+
+def bundled(name: str) -> Path:
+    """The folder `name` (one of BUNDLED) of this installation: the wheel's copy, else the checkout's."""
+    if name not in BUNDLED:
+        raise QrbenchError(f"{name!r} is not a folder qrbench ships; it ships {', '.join(BUNDLED)}.")
+    package = Path(str(files("qrbench")))
+    for folder in (package / "_bundled" / name, package.parent / name):
+        if folder.is_dir():
+            return folder
+    raise QrbenchError(f"This qrbench installation has no {name}/ folder (looked in {package / '_bundled'} and "
+                       f"{package.parent}); reinstall it from a wheel or a checkout.")
+
+
+def resolve_params_file(path: str | Path) -> Path:
+    """A parameter file named on the command line or in a parameter file: as given when it exists (relative to
+    the current folder), else the shipped one, so `parameters/thresholds.yaml` works from any folder."""
+    path = Path(path)
+    if path.is_absolute() or path.is_file():
+        return path.resolve()
+    parts = path.parts
+    if parts and parts[0] == "parameters":
+        shipped = bundled("parameters").joinpath(*parts[1:])
+        if shipped.is_file():
+            return shipped
+    return path.resolve()  # missing: load_yaml names the path the user gave, resolved from here

@@ -1,0 +1,106 @@
+"""The baseline study: single-user latency per method and batch size, memory per document count,
+cache effectiveness, and how far the quantum and classical rankings agree.
+
+`run_baseline` measures into a run folder (run.json, stages.json and stages/<stage>/ in the layout of
+studies/stages.py, comparison.parquet, server.parquet, target.log).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from ...deploy import Target, open_target, target_facts
+from ...load import DataManager, RequestSpec
+from ...monitor import ProcessSampler, calibration_timings
+from ...params import to_dict
+from ..folder import RunFolder
+from ..requests import tagged
+from ..stages import StageRunner
+from .params import ALL_METHODS, BaselineParams
+
+__all__ = ["run_baseline"]
+
+
+# ------------------------------------------------------------------------------------------- requests
+
+
+def _reranks(data: DataManager, rng, n: int, count: int, method: str, kind: str, tag: str, **kw) -> list[RequestSpec]:
+    return [tagged(data.rerank(n, method, rng=rng, kind=kind), f"{tag}{i}", **kw) for i in range(count)]
+
+
+def run_baseline(params: BaselineParams, run_dir: str | Path, *, url: str | None = None, progress: bool = True) -> Path:
+    """Measure every stage of the baseline into run_dir; returns run_dir.
+
+    Records stream into run_dir/stages/<stage>/ as they are measured, so a study that fails half-way
+    keeps what it measured. Server memory is sampled when the target runs on this machine.
+    """
+    data = DataManager.from_dir(seed=params.seed)
+    rng = np.random.default_rng(params.seed)
+    folder = RunFolder.create(run_dir, study="baseline", params=to_dict(params),
+                              calibration_s=calibration_timings().tolist())
+    run_dir = folder.path
+    with open_target(params.target, url=url, log_dir=run_dir) as target:
+        folder.update(target=target_facts(target, params.target))
+        sampler = ProcessSampler(target.pid, interval_s=params.memory.sample_interval_s) if target.pid else None
+        if sampler:
+            sampler.start()
+        try:
+            _run_stages(params, data, rng, StageRunner(target, run_dir, params.request_timeout_s, progress))
+            if params.comparison.queries:
+                _rank_agreement(params, data, rng, target, run_dir, progress)
+        finally:
+            if sampler:
+                sampler.stop()
+                sampler.frame().to_parquet(run_dir / "server.parquet")
+    folder.finish()
+    return run_dir
+
+
+def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner) -> None:
+    if p.warmup_requests:
+        warm = [data.rerank(10, m, rng=rng, kind="warmup") for m in ALL_METHODS]
+        warm = [tagged(warm[i % 3], f"w{i}") for i in range(p.warmup_requests)]
+        runner.run("warmup", warm)
+    for method in p.similarity.methods:
+        specs = [tagged(data.similarity(method, rng=rng), f"s{method[0]}{i}") for i in range(p.similarity.iterations)]
+        runner.run(f"similarity/{method}", specs)
+    for n in p.rerank.batch_sizes:
+        for method in p.rerank.methods:
+            specs = _reranks(data, rng, n, p.rerank.iterations, method, f"rerank_{n}", f"r{method[0]}{n}.")
+            runner.run(f"rerank/{method}/{n}", specs, users=p.rerank.concurrent_requests)
+    c = p.cache
+    cold = _reranks(data, rng, c.batch_size, c.iterations, c.method, "cache_cold", "c", documents=True)
+    runner.run("cache/cold", cold)
+    # The same documents again with new queries: embeddings cached, similarities not.
+    runner.run("cache/warm_documents", [tagged(s, "again") for s in cold])
+    # The identical requests again: every pair is in the similarity cache.
+    runner.run("cache/repeat", cold)
+    for n in p.memory.document_counts:
+        pool = _reranks(data, rng, n, 50, p.memory.method, f"memory_{n}", f"m{n}.")
+        runner.run(f"memory/{n}", pool, duration_s=p.memory.sustained_s)
+
+
+def _rank_agreement(p: BaselineParams, data: DataManager, rng, target: Target, run_dir: Path, progress: bool) -> None:
+    """Score the same candidates by every method (top_k = all) and keep each candidate's scores."""
+    import httpx
+
+    n = p.comparison.batch_size
+    rows = []
+    with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
+        for qi in tqdm(range(p.comparison.queries), desc="rank agreement", disable=not progress):
+            spec = data.rerank(n, "classical", rng=rng, kind="comparison")
+            payload = {**json.loads(spec.body), "top_k": min(n, 100)}
+            for method in ALL_METHODS:
+                r = client.post("/v1/rerank", json={**payload, "method": method})
+                if r.status_code != 200:
+                    continue  # a failed comparison request is left out; the analysis counts what it has
+                body = r.json()
+                for item in body["results"]:
+                    rows.append({"query": qi, "method": method, "method_used": body["method_used"],
+                                 "text": item["text"], "score": item["similarity_score"], "rank": item["rank"]})
+    pd.DataFrame(rows).to_parquet(run_dir / "comparison.parquet")

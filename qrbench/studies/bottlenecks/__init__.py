@@ -1,0 +1,17 @@
+"""The bottlenecks study: where the time and the memory of a rerank go, and what fixing each part would gain.
+
+params.py: `BottlenecksParams` (parameters/bottlenecks.yaml) and `FILES`, what a run writes. run.py:
+`run_bottlenecks` profiles in this process and against the running service. analysis.py:
+`analyse_bottlenecks` turns the folder into tables, ranked opportunities and a verdict; `summary`.
+"""
+
+from ..study import StudyDef
+from .analysis import BottlenecksReport, analyse_bottlenecks, summary, under_load_change, wide_breakdown
+from .params import FILES, BottlenecksParams
+from .run import run_bottlenecks
+
+__all__ = ["BottlenecksParams", "FILES", "run_bottlenecks", "BottlenecksReport", "analyse_bottlenecks", "summary",
+           "under_load_change", "wide_breakdown", "STUDY"]
+
+STUDY = StudyDef(name="bottlenecks", params_type=BottlenecksParams, default_params="parameters/bottlenecks.yaml",
+                 run_fn=run_bottlenecks, analyse_fn=analyse_bottlenecks, summary_fn=summary)

@@ -1,0 +1,160 @@
+"""A run folder and the facts of its run: the one place that knows a run's layout.
+
+Every study writes into a `RunFolder`::
+
+    run.json        the facts of the run (`RunFolder.facts`): study, parameters, machine (cores, usable cores,
+                    CPU model, memory), versions (Python, qrbench, torch, qiskit, qiskit-aer), git commit of a
+                    checkout, the target (url, embedded?, pid, the parameters asked and the effective engine
+                    settings), start and end (Unix seconds), calibration timings of the machine's noise
+    summary.json    the key numbers the study's `summary` returns (report/runs.py)
+    <study files>   records (driver run folders with records.parquet), server.parquet, metrics.parquet, ...:
+                    each study's package docstring lists its own
+
+Analysis reads the folder alone: the machine's cores, the target's settings and the noise come from run.json,
+never from the analysing machine or today's defaults, so the same folder gives the same numbers anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from ..errors import RunError
+from ..report.runs import read_summary, write_summary
+
+__all__ = ["RunFolder", "RUN_FILE", "machine_facts", "version_facts", "write_json"]
+
+RUN_FILE = "run.json"
+_PACKAGES = ("qrbench", "torch", "qiskit", "qiskit-aer", "numpy", "pandas", "scipy")
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine_facts() -> dict[str, Any]:
+    """This machine: logical cores, the cores this process may use, CPU model, memory in bytes."""
+    import psutil
+
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cores": os.cpu_count(), "usable_cores": usable, "cpu_model": _cpu_model(),
+            "memory_bytes": psutil.virtual_memory().total, "platform": platform.platform()}
+
+
+def version_facts() -> dict[str, Any]:
+    """Python and the versions of the packages whose changes move the numbers (None: not installed)."""
+    versions: dict[str, Any] = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _git_commit() -> str | None:
+    """The commit of the checkout qrbench runs from (None when installed from a wheel or git is missing)."""
+    source = Path(sys.modules["qrbench"].__file__ or ".").parent
+    try:
+        out = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def write_json(path: Path, value: Any) -> Path:
+    """Write path as JSON atomically (a crash leaves the old file or the new one, never half of one)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(value, indent=1, default=str) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+@dataclass(frozen=True, slots=True)
+class RunFolder:
+    """A run's folder. `create` starts a run (writes run.json); `RunFolder(path)` opens one to analyse."""
+
+    path: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "path", Path(self.path))
+
+    @classmethod
+    def create(cls, path: str | Path, *, study: str, params: dict[str, Any],
+               calibration_s: list[float] | None = None) -> RunFolder:
+        """Make the folder (it may exist, e.g. made by `new_run_dir`) and record the run's facts in run.json."""
+        folder = cls(Path(path))
+        folder.path.mkdir(parents=True, exist_ok=True)
+        folder.write_json(RUN_FILE, {
+            "study": study, "params": params, "machine": machine_facts(), "versions": version_facts(),
+            "git_commit": _git_commit(), "target": None, "started_unix": time.time(), "ended_unix": None,
+            "calibration_s": calibration_s,
+        })
+        return folder
+
+    # ---- facts
+
+    @property
+    def facts(self) -> dict[str, Any]:
+        """run.json; RunError when the folder has none (it is not a run folder, or a run from before run.json)."""
+        path = self.path / RUN_FILE
+        if not path.is_file():
+            raise RunError(f"{self.path} holds no {RUN_FILE}: it is not a qrbench run folder.")
+        return json.loads(path.read_text())
+
+    def update(self, **facts: Any) -> None:
+        """Add or replace top-level facts of run.json (e.g. target=..., calibration_s=...)."""
+        self.write_json(RUN_FILE, {**self.facts, **facts})
+
+    def finish(self) -> None:
+        """Record the end time of the run."""
+        self.update(ended_unix=time.time())
+
+    @property
+    def cores(self) -> int:
+        """Logical cores the run's process could use on the machine it ran on."""
+        machine = self.facts.get("machine") or {}
+        return int(machine.get("usable_cores") or machine.get("cores") or 1)
+
+    @property
+    def calibration_s(self) -> list[float] | None:
+        return self.facts.get("calibration_s")
+
+    def target_setting(self, name: str, default: Any = None) -> Any:
+        """An effective engine setting of the run's (embedded) target; `default` when unknown (a given URL)."""
+        target = self.facts.get("target") or {}
+        return (target.get("settings") or {}).get(name, default)
+
+    # ---- files
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def write_json(self, name: str, value: Any) -> Path:
+        return write_json(self.path / name, value)
+
+    def read_json(self, name: str, default: Any = None) -> Any:
+        path = self.path / name
+        return json.loads(path.read_text()) if path.is_file() else default
+
+    def write_summary(self, summary: dict[str, Any]) -> Path:
+        return write_summary(self.path, summary)
+
+    def read_summary(self) -> dict[str, Any]:
+        return read_summary(self.path)

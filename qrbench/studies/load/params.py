@@ -1,0 +1,352 @@
+"""The load study's parameters: a scenario (parameters/load_*.yaml) and the plan it asks of the driver."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ...deploy import TargetParams
+from ...errors import ParameterError
+from ...load import (
+    KINDS,
+    METHODS,
+    ClosedModel,
+    DayProfile,
+    OpenModel,
+    Sessions,
+    Shape,
+    ThinkTime,
+    bursts,
+    ramp_steady,
+    realistic_day,
+    spike,
+)
+from ...params import build, load_yaml
+
+__all__ = ["LoadParams", "ShapeParams", "SpikeParams", "BurstParams", "DayParams", "LoadPlan", "plan_load",
+           "adhoc_params", "LOAD_DIR", "WARMUP_DIR"]
+
+LOAD_DIR = "load"
+WARMUP_DIR = "warmup"
+
+# TASK-29 normal_operation's request mix; the default of every scenario that gives none.
+DEFAULT_MIX = {"similarity": 0.3, "rerank_small": 0.4, "rerank_medium": 0.2, "rerank_large": 0.1}
+DEFAULT_METHODS = {"classical": 1 / 3, "quantum": 1 / 3, "hybrid": 1 / 3}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SpikeParams:
+    """The level times `multiplier` for length_s seconds from start_s (seconds, scaled by time_scale)."""
+
+    multiplier: float = 3.0
+    start_s: float = 0.0
+    length_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BurstParams:
+    """Random bursts: `count` of them, or a Poisson number at rate_per_h per hour of the (unscaled) timeline.
+
+    Each multiplies the level by `intensity` for length_s seconds (scaled by time_scale). seed: of the
+    placement; null uses the scenario's seed.
+    """
+
+    count: int | None = None
+    rate_per_h: float | None = None
+    intensity: float = 5.0
+    length_s: float = 60.0
+    seed: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DayParams:
+    """The day profile of data/user_behavior_patterns.json, played in length_s seconds (scaled by time_scale).
+
+    rate_scale multiplies every rate of the profile (e.g. 0.2 for a small machine).
+    """
+
+    length_s: float = 1440.0
+    rate_scale: float = 1.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ShapeParams:
+    """kind: none (ramp, then steady), spike, bursts (on the ramp and steady), or day (open model only;
+    bursts optional). Give the section of the kind chosen, and no other."""
+
+    kind: Literal["none", "spike", "bursts", "day"] = "none"
+    spike: SpikeParams | None = None
+    bursts: BurstParams | None = None
+    day: DayParams | None = None
+
+    def __post_init__(self) -> None:
+        wanted = {"none": set(), "spike": {"spike"}, "bursts": {"bursts"}, "day": {"day"}}[self.kind]
+        optional = {"bursts"} if self.kind == "day" else set()
+        for section in ("spike", "bursts", "day"):
+            given = getattr(self, section) is not None
+            if section in wanted and not given:
+                raise ParameterError(f"shape.{section} is required when shape.kind is {self.kind!r}.")
+            if given and section not in wanted | optional:
+                raise ParameterError(
+                    f"shape.{section} is given but shape.kind is {self.kind!r}, which does not use it."
+                )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadParams:
+    """A load scenario. Durations in seconds at time_scale 1; rates in requests per second."""
+
+    name: str = ""
+    seed: int = 0
+    time_scale: float = 1.0
+    model: Literal["closed", "open"] = "closed"
+    users: int | None = None
+    ramp_up_s: float = 0.0
+    duration_s: float | None = None
+    think_time: ThinkTime = field(default_factory=ThinkTime)
+    sessions: Sessions | None = None
+    rate_rps: float | None = None
+    arrivals: Literal["poisson", "uniform"] = "poisson"
+    max_in_flight: int = 1000
+    shape: ShapeParams = field(default_factory=ShapeParams)
+    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    methods: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_METHODS))
+    processes: int = 1
+    request_timeout_s: float = 30.0
+    max_requests: int = 1_000_000
+    failure_threshold: float = 0.05
+    warmup_s: float = 0.0
+    sample_interval_s: float = 1.0
+    pool_size: int = 2000
+    confidence: float = 0.95
+    thresholds_file: str = "parameters/thresholds.yaml"
+    target: TargetParams = field(default_factory=TargetParams)
+
+    def __post_init__(self) -> None:
+        day = self.shape.kind == "day"
+        closed = self.model == "closed"
+        checks = [
+            ("time_scale", _positive(self.time_scale), "a positive number"),
+            ("users", not closed or (self.users is not None and self.users >= 1),
+             "a whole number of at least 1 (the closed model needs it)"),
+            ("users", closed or self.users is None, "left out: the open model has no users (give rate_rps)"),
+            ("rate_rps", closed or day or (self.rate_rps is not None and _positive(self.rate_rps)),
+             "a positive number of requests per second (the open model needs it)"),
+            ("rate_rps", not (closed or day) or self.rate_rps is None,
+             "left out: the closed model and the day shape set the rate themselves"),
+            ("duration_s", day or (self.duration_s is not None and _positive(self.duration_s)),
+             "a positive number of seconds"),
+            ("duration_s", not day or self.duration_s is None or _positive(self.duration_s),
+             "a positive number of seconds, or left out to play the whole day"),
+            ("ramp_up_s", _non_negative(self.ramp_up_s) and (day or self.ramp_up_s <= (self.duration_s or 0)),
+             "0 or more seconds, and no longer than duration_s"),
+            ("shape.kind", not day or not closed, "'day' only with model: open (the day is a rate profile)"),
+            ("ramp_up_s", not day or self.ramp_up_s == 0, "left out: the day shape has its own hours"),
+            ("sessions", closed or self.sessions is None, "left out: sessions belong to the closed model"),
+            ("max_in_flight", self.max_in_flight >= 1, "at least 1"),
+            ("processes", 1 <= self.processes <= 64, "1 to 64"),
+            ("request_timeout_s", _positive(self.request_timeout_s), "a positive number of seconds"),
+            ("max_requests", self.max_requests >= 1, "at least 1"),
+            ("failure_threshold", 0 <= self.failure_threshold <= 1, "a fraction from 0 to 1"),
+            ("warmup_s", _non_negative(self.warmup_s), "0 or more seconds"),
+            ("sample_interval_s", _positive(self.sample_interval_s), "a positive number of seconds"),
+            ("pool_size", 1 <= self.pool_size <= 100_000, "1 to 100000"),
+            ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
+            ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
+            ("target.max_concurrency", self.target.max_concurrency >= 1, "at least 1"),
+        ]
+        for key, ok, valid in checks:
+            if not ok:
+                raise ParameterError(f"{key} is invalid ({_getattr_path(self, key)!r}); it must be {valid}.")
+        _check_weights("mix", self.mix, tuple(KINDS))
+        _check_weights("methods", self.methods, METHODS)
+        self._check_shape_numbers()
+        if not day:
+            plan_load(self)  # a spike or bursts that do not fit fail now, naming the shape
+
+    def _check_shape_numbers(self) -> None:
+        s = self.shape
+        checks = []
+        if s.spike is not None:
+            checks += [
+                ("shape.spike.multiplier", _positive(s.spike.multiplier)),
+                ("shape.spike.start_s", _non_negative(s.spike.start_s)),
+                ("shape.spike.length_s", _positive(s.spike.length_s)),
+            ]
+        if s.bursts is not None:
+            b = s.bursts
+            checks += [
+                ("shape.bursts.count", b.count is None or b.count >= 0),
+                ("shape.bursts.rate_per_h", b.rate_per_h is None or _non_negative(b.rate_per_h)),
+                ("shape.bursts.intensity", _positive(b.intensity)),
+                ("shape.bursts.length_s", _positive(b.length_s)),
+            ]
+            if (b.count is None) == (b.rate_per_h is None):
+                raise ParameterError("shape.bursts needs exactly one of count and rate_per_h.")
+        if s.day is not None:
+            checks += [
+                ("shape.day.length_s", _positive(s.day.length_s)),
+                ("shape.day.rate_scale", _non_negative(s.day.rate_scale)),
+            ]
+        for key, ok in checks:
+            if not ok:
+                raise ParameterError(
+                    f"{key} is invalid ({_getattr_path(self, key)!r}); it must not be negative "
+                    "(and durations, multipliers and intensities must be more than 0)."
+                )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> LoadParams:
+        """Read and validate a scenario file; errors name the file and the key."""
+        return build(cls, load_yaml(path), where=str(path))
+
+
+def _getattr_path(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def _positive(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value > 0
+
+
+def _non_negative(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value >= 0
+
+
+def _check_weights(key: str, weights: Mapping[str, float], valid: tuple[str, ...]) -> None:
+    if not weights:
+        raise ParameterError(f"{key} is empty; give weights for some of {', '.join(valid)} that sum to 1.")
+    for name, w in weights.items():
+        if name not in valid:
+            raise ParameterError(f"{key}.{name} is unknown; {key} takes {', '.join(valid)}.")
+        if not (math.isfinite(w) and w >= 0):
+            raise ParameterError(f"{key}.{name} is {w!r}; a weight must be a finite number of at least 0.")
+    total = sum(weights.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ParameterError(f"{key} must sum to 1 (within 1e-6); its weights sum to {total:.9g}.")
+
+
+# ------------------------------------------------------------------------------------------- plan
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoadPlan:
+    """What a scenario asks of the driver: the workload model and the shape it follows (phases included)."""
+
+    model: ClosedModel | OpenModel
+    shape: Shape
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.model.duration_s)  # type: ignore[arg-type]
+
+    def schedule(self) -> dict[str, Any]:
+        """The planned offered load, JSON-friendly (schedule.json)."""
+        stages = self.shape.closed_stages() if self.shape.unit == "users" else self.shape.open_stages()
+        return {
+            "unit": self.shape.unit,
+            "model": type(self.model).__name__,
+            "duration_s": self.duration_s,
+            "points": [list(p) for p in self.shape.points],
+            "stages": [list(s) for s in stages],
+        }
+
+
+def plan_load(params: LoadParams, day: DayProfile | None = None) -> LoadPlan:
+    """The model and shape of a scenario, with every duration multiplied by time_scale.
+
+    day: the day profile (DataManager.day), needed only when shape.kind is "day". Raises
+    ParameterError naming the shape when a spike or bursts do not fit the run.
+    """
+    p, ts = params, params.time_scale
+    unit = "users" if p.model == "closed" else "rps"
+    key = "shape.day" if p.shape.kind == "day" else "duration_s"  # what a failure below is about
+    try:
+        if p.shape.kind == "day":
+            if day is None:
+                raise ParameterError("needs the day profile of data/user_behavior_patterns.json, which is missing")
+            d = p.shape.day or DayParams()
+            shape = realistic_day(day, d.length_s * ts / 86_400.0, rate_scale=d.rate_scale)
+            if p.duration_s is not None:
+                shape = _cut(shape, p.duration_s * ts)
+        else:
+            ramp = p.ramp_up_s * ts
+            duration = p.duration_s * ts  # type: ignore[operator]
+            level = float(p.users if p.model == "closed" else p.rate_rps)  # type: ignore[arg-type]
+            shape = ramp_steady(level, ramp_up_s=ramp, steady_s=duration - ramp, unit=unit)
+        if p.shape.spike is not None:
+            key, s = "shape.spike", p.shape.spike
+            shape = spike(shape, s.multiplier, s.start_s * ts, s.length_s * ts)
+        if p.shape.bursts is not None:
+            key, b = "shape.bursts", p.shape.bursts
+            shape = bursts(
+                shape,
+                seed=p.seed if b.seed is None else b.seed,
+                length_s=b.length_s * ts,
+                count=b.count,
+                rate_per_h=None if b.rate_per_h is None else b.rate_per_h / ts,
+                intensity=b.intensity,
+            )
+    except ParameterError as exc:
+        raise ParameterError(f"{key}: {exc}") from exc
+    if p.model == "closed":
+        model: ClosedModel | OpenModel = ClosedModel(
+            stages=shape.closed_stages(),
+            think_time_s=p.think_time,
+            sessions=p.sessions,
+            max_requests=p.max_requests,
+            seed=p.seed,
+        )
+    else:
+        model = OpenModel(
+            stages=shape.open_stages(),
+            arrivals=p.arrivals,
+            max_in_flight=p.max_in_flight,
+            max_requests=p.max_requests,
+            seed=p.seed,
+        )
+    return LoadPlan(model=model, shape=shape)
+
+
+def _cut(shape: Shape, end_s: float) -> Shape:
+    if end_s >= shape.duration_s:
+        return shape
+    points = [(t, v) for t, v in shape.points if t < end_s] + [(end_s, shape.left(end_s))]
+    phases = [(p.name, p.kind, p.start_s, min(p.end_s, end_s)) for p in shape.phases if p.start_s < end_s]
+    return Shape.build(points, shape.unit, phases)
+
+
+def adhoc_params(
+    *,
+    mode: str,
+    duration_s: float,
+    rate_rps: float | None = None,
+    users: int | None = None,
+    ramp_up_s: float = 0.0,
+    think_time_s: float = 0.0,
+    mix: Mapping[str, float] | None = None,
+    methods: Mapping[str, float] | None = None,
+    seed: int = 0,
+    allow_remote: bool = False,
+    **extra: Any,
+) -> LoadParams:
+    """A scenario from command-line settings (`qrbench load --mode ...`), validated like a file."""
+    mapping: dict[str, Any] = {
+        "name": f"adhoc-{mode}", "model": mode, "duration_s": duration_s, "ramp_up_s": ramp_up_s, "seed": seed,
+        "target": {"allow_remote": allow_remote}, **extra,
+    }
+    if mode == "closed":
+        mapping["users"] = users
+        mapping["think_time"] = {"distribution": "constant", "mean_s": think_time_s}
+    else:
+        mapping["rate_rps"] = rate_rps
+    if mix is not None:
+        mapping["mix"] = dict(mix)
+    if methods is not None:
+        mapping["methods"] = dict(methods)
+    return build(LoadParams, mapping, where="qrbench load")

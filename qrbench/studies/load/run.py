@@ -1,0 +1,137 @@
+"""The load study's run: one scenario as one continuous run of a load engine (native or Locust).
+
+`run_load_study` measures a scenario into a run folder::
+
+    run.json         the run's facts (studies/folder.py): parameters, machine, versions, target, times, noise
+    schedule.json    the planned offered load: unit, model, points [[t_s, level]], stages
+    phases.json      [{name, kind, start_s, end_s, offered, unit}]: seconds since the driver's t0
+    warmup/          the cache warm-up run (stage "warmup"), if warmup_s > 0: left out of the analysis
+    load/            the engine's run folder: run.json (t0_unix), records.parquet (t_* since t0); with Locust,
+                     load/locust/ keeps Locust's own logs and each worker's CPU
+    result.json      the engine's RunResult.to_dict()
+    server.parquet   the target's process tree every sample_interval_s (local targets only)
+    metrics.parquet  the target's /metrics every sample_interval_s
+    target.log       the embedded service's log
+
+Both parquet timelines get a column t_run: seconds since the driver's t0 (t_unix - load/run.json t0_unix),
+the clock of the records' t_intended and of phases.json.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ...deploy import open_target, target_facts
+from ...errors import ParameterError, RunError
+from ...load import ClosedModel, DataManager, RunResult, load_run_info, run_load
+from ...load.engine import LoadEngine, NativeEngine, make_engine
+from ...monitor import MetricsSampler, ProcessSampler, calibration_timings
+from ...params import to_dict
+from ..folder import RunFolder
+from .params import LOAD_DIR, WARMUP_DIR, LoadParams, plan_load
+
+__all__ = ["run_load_study"]
+
+
+def _timeline(frame: pd.DataFrame, t0_unix: float | None) -> pd.DataFrame:
+    frame = frame.copy()
+    if t0_unix is not None and "t_unix" in frame.columns:
+        frame["t_run"] = frame["t_unix"] - t0_unix
+    return frame
+
+
+def _warm_up(params: LoadParams, data: DataManager, target: Any, run_dir: Path, progress: bool) -> None:
+    # Another seed: the popular documents warm the embedding cache, the exact requests stay new.
+    pool = data.mix_sampler(params.mix, params.methods, seed=params.seed + 1, pool_size=min(100, params.pool_size))
+    run_load(
+        target.url,
+        pool,
+        ClosedModel(users=2, duration_s=params.warmup_s),
+        out_dir=run_dir / WARMUP_DIR,
+        stage="warmup",
+        timeout_s=params.request_timeout_s,
+        progress=progress,
+        headers=target.headers,
+        allow_remote=True,
+    )  # the target was checked when it was opened
+
+
+def _engine(params: LoadParams, engine: str | LoadEngine, options: Mapping[str, Any] | None) -> LoadEngine:
+    if not isinstance(engine, str):
+        return engine
+    if engine == "native":
+        return NativeEngine(processes=params.processes, **(options or {}))
+    return make_engine(engine, **(options or {}))
+
+
+def run_load_study(
+    params: LoadParams,
+    run_dir: str | Path,
+    *,
+    url: str | None = None,
+    progress: bool = True,
+    engine: str | LoadEngine = "native",
+    engine_options: Mapping[str, Any] | None = None,
+    on_start: Callable[[Path], Any] | None = None,
+) -> Path:
+    """Run a scenario into run_dir (layout in the module docstring) and return run_dir.
+
+    url: a running service (else params.target.url, else the embedded service is started and stopped
+    here). engine: "native" (qrbench's driver, params.processes processes), "locust" (engine_options:
+    workers, extra_workers, bind_host, master_port; see LocustEngine), or a LoadEngine. The warm-up, if
+    any, always uses the native driver. on_start(run_dir) is called just before the engine starts:
+    phases.json is written and run_dir/load exists (empty), so a live view can start watching. The scenario
+    and its shape are validated, and the request pool built, before the target is opened; the run is one
+    continuous engine run bounded by its duration.
+    """
+    run_dir = Path(run_dir)
+    load_dir = run_dir / LOAD_DIR
+    if load_dir.exists() and any(load_dir.iterdir()):
+        raise ParameterError(f"{load_dir} already holds a run; give each run a new run_dir.")
+    driver = _engine(params, engine, engine_options)
+    data = DataManager.from_dir(seed=params.seed)
+    plan = plan_load(params, data.day)
+    pool = data.mix_sampler(params.mix, params.methods, seed=params.seed, pool_size=params.pool_size)
+    folder = RunFolder.create(run_dir, study="load", params=to_dict(params),
+                              calibration_s=calibration_timings().tolist())
+    folder.update(engine={"name": driver.name, **to_dict(driver)})
+    folder.write_json("schedule.json", plan.schedule())
+    folder.write_json("phases.json", plan.shape.phase_dicts())
+    with open_target(params.target, url=url, log_dir=run_dir) as target:
+        folder.update(target=target_facts(target, params.target))
+        if params.warmup_s > 0:
+            _warm_up(params, data, target, run_dir, progress)
+        process = ProcessSampler(target.pid, interval_s=params.sample_interval_s) if target.pid else None
+        metrics = MetricsSampler(target.url, interval_s=params.sample_interval_s, headers=target.headers or None)
+        load_dir.mkdir(exist_ok=True)
+        result: RunResult | None = None
+        with contextlib.ExitStack() as stack:
+            # Exits run last-in first-out: the samplers stop, then their timelines are written.
+            stack.callback(_write_timelines, run_dir, process, metrics)
+            if process is not None:
+                stack.enter_context(process)
+            stack.enter_context(metrics)
+            if on_start is not None:
+                on_start(run_dir)
+            result = driver.run(target.url, pool, plan.model, out_dir=load_dir, stage="",
+                                timeout_s=params.request_timeout_s, progress=progress, headers=target.headers,
+                                allow_remote=True)  # the target was checked when it was opened
+        folder.write_json("result.json", result.to_dict())
+    folder.finish()
+    return run_dir
+
+
+def _write_timelines(run_dir: Path, process: ProcessSampler | None, metrics: MetricsSampler) -> None:
+    """After the samplers stopped: their frames to parquet, with t_run on the records' clock."""
+    try:
+        t0_unix = load_run_info(run_dir / LOAD_DIR).get("t0_unix")
+    except RunError:
+        t0_unix = None
+    if process is not None:
+        _timeline(process.frame(), t0_unix).to_parquet(run_dir / "server.parquet")
+    _timeline(metrics.frame(), t0_unix).to_parquet(run_dir / "metrics.parquet")

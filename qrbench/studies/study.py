@@ -1,0 +1,76 @@
+"""What every study is: the `Study` protocol, and `StudyDef`, the one implementation each study package fills in.
+
+A study measures into a run folder (`run`), turns the folder alone into a report (`analyse`), and gives the
+report's key numbers for summary.json, the run index and CI (`summary`). The registry (studies/registry.py)
+holds one `StudyDef` per study package; the CLI, the notebooks and the suite all go through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..params import build, load_yaml
+from ..resources import resolve_params_file
+from .folder import RunFolder
+
+__all__ = ["Study", "StudyDef"]
+
+
+class Study(Protocol):
+    """name: the study's name (notebooks/<name>.ipynb renders it). params_type: its frozen parameter class.
+    default_params: its parameter file under parameters/ (smoke versions under parameters/smoke/)."""
+
+    name: str
+    params_type: type
+    default_params: str
+
+    def load_params(self, path: str | Path) -> Any: ...
+
+    def run(self, params: Any, folder: str | Path | RunFolder, target: str | None = None, *,
+            progress: bool = True) -> RunFolder: ...
+
+    def analyse(self, folder: str | Path | RunFolder, **options: Any) -> Any: ...
+
+    def summary(self, report: Any) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StudyDef:
+    """A study from its package's three functions.
+
+    run_fn(params, run_dir, *, url, progress) measures; analyse_fn(run_dir, params, **options) analyses (the
+    params come from the folder's run.json, so an analysis needs nothing but the folder); summary_fn(report)
+    gives the key numbers.
+    """
+
+    name: str
+    params_type: type
+    default_params: str
+    run_fn: Callable[..., Any]
+    analyse_fn: Callable[..., Any]
+    summary_fn: Callable[[Any], dict[str, Any]]
+
+    def load_params(self, path: str | Path) -> Any:
+        path = resolve_params_file(path)
+        return build(self.params_type, load_yaml(path), where=str(path))
+
+    def params_of(self, folder: str | Path | RunFolder) -> Any:
+        """The parameters a run folder was measured with (run.json), validated again."""
+        folder = folder if isinstance(folder, RunFolder) else RunFolder(Path(folder))
+        return build(self.params_type, folder.facts["params"], where=str(folder.file("run.json")))
+
+    def run(self, params: Any, folder: str | Path | RunFolder, target: str | None = None, *,
+            progress: bool = True) -> RunFolder:
+        path = folder.path if isinstance(folder, RunFolder) else Path(folder)
+        self.run_fn(params, path, url=target, progress=progress)
+        return RunFolder(path)
+
+    def analyse(self, folder: str | Path | RunFolder, **options: Any) -> Any:
+        folder = folder if isinstance(folder, RunFolder) else RunFolder(Path(folder))
+        return self.analyse_fn(folder.path, self.params_of(folder), **options)
+
+    def summary(self, report: Any) -> dict[str, Any]:
+        return self.summary_fn(report)
