@@ -7,6 +7,7 @@ undecided estimates or "insufficient" verdicts instead.
 
 from qrbench.stats.compliance import Judgement, Threshold, Verdict, judge, overall, thresholds_from_mapping
 from qrbench.stats.estimate import Estimate
+from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check
 from qrbench.stats.outages import Outage, outage_windows
 from qrbench.stats.percentiles import (
     DEFAULT_PERCENTILES,
@@ -50,4 +51,8 @@ __all__ = [
     "fit_usl",
     "fit_amdahl",
     "predict",
+    "LEAK_LIMIT_MB_PER_H",
+    "LeakCheck",
+    "caches_full_at",
+    "leak_check",
 ]
