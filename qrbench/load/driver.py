@@ -31,6 +31,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qrbench.errors import ParameterError, RunError
+from qrbench.load.lifeline import die_with_parent, parent_alive
 from qrbench.load.records import RecordWriter, finalize_run, load_records, response_outcome, write_run_info
 from qrbench.load.request import RequestSpec
 from qrbench.load.safety import check_target
@@ -55,6 +56,8 @@ CPU_SATURATION_PERCENT = 90.0
 FLUSH_INTERVAL_S = 0.5
 # How often the calling thread checks for stop requests and refreshes progress (seconds).
 _TICK_S = 0.25
+# A driver process still running this long after its model's duration and timeout stops itself (seconds).
+_STOP_MARGIN_S = 30.0
 
 _NAN = float("nan")
 
@@ -628,6 +631,13 @@ def _finish(
 # ----------------------------------------------------------------------------------------- processes
 
 
+def _time_bound_s(plan: _Plan) -> float | None:
+    """Seconds after go within which a driver process must have ended, or None for a count-bounded run:
+    the model's duration, the last requests' timeout, and a margin for starting and closing."""
+    duration = plan.model.duration_s
+    return None if duration is None else duration + plan.timeout_s + _STOP_MARGIN_S
+
+
 def _process_main(
     plan: _Plan,
     source: Callable[[], RequestSpec],
@@ -637,24 +647,34 @@ def _process_main(
     t0_value: Any,
     stop: Any,
     counters: Any,
+    parent_pid: int,
 ) -> None:
-    """Entry point of a spawned driver process; talks to the parent only through `messages`."""
+    """Entry point of a spawned driver process; talks to the parent only through `messages`.
+
+    It dies with its parent (see lifeline), stops by itself if its parent is gone (portable fallback)
+    and once its run overstays its bound (_time_bound_s), so no load outlives the run it belongs to.
+    """
+    die_with_parent(parent_pid)
     try:
         if cpus:
             os.sched_setaffinity(0, set(cpus))
         messages.put(("ready", plan.worker, None))
         while not go.wait(_TICK_S):
+            if not parent_alive(parent_pid):
+                return  # nobody is left to report to
             if stop.is_set():
                 messages.put(
                     ("done", plan.worker, _WorkerStats(worker=plan.worker, cpu_s=0.0, wall_s=0.0, interrupted=True))
                 )
                 return
         i = 2 * plan.worker
+        bound_s = _time_bound_s(plan)
+        hard_stop = time.perf_counter() + bound_s if bound_s is not None else math.inf
 
         def tick(engine: _Engine) -> bool:
             counters[i] = engine.n_done
             counters[i + 1] = engine.n_errors
-            return stop.is_set()
+            return stop.is_set() or not parent_alive(parent_pid) or time.perf_counter() > hard_stop
 
         stats = _drive(plan, source, t0_value.value, tick)
         messages.put(("done", plan.worker, stats))
@@ -732,7 +752,7 @@ def run_load_processes(
             transport=transport,
             headers=tuple((headers or {}).items()),
         )
-        args = (plan, sources[i], pinned[i], messages, go, t0_value, stop, counters)
+        args = (plan, sources[i], pinned[i], messages, go, t0_value, stop, counters, os.getpid())
         procs.append(ctx.Process(target=_process_main, args=args, name=f"qrbench-driver-{i}", daemon=True))
 
     bar = _progress_bar(model, stage, progress)
