@@ -62,6 +62,7 @@ from ..load import (
     run_load_processes,
     spike,
 )
+from ..load.safety import check_scenario_target
 from ..monitor import ProcessSampler, calibration_timings
 from ..params import build, load_yaml, to_dict
 from .target import TargetParams, open_target
@@ -437,6 +438,7 @@ def run_load_study(
     load_dir = run_dir / LOAD_DIR
     if load_dir.exists() and any(load_dir.iterdir()):
         raise ParameterError(f"{load_dir} already holds a run; give each run a new run_dir.")
+    check_scenario_target(url or params.target.url, allow_remote=params.target.allow_remote)  # before the folder
     run_dir.mkdir(parents=True, exist_ok=True)
     data = DataManager.from_dir(seed=params.seed)
     plan = plan_load(params, data.day)
