@@ -2,7 +2,8 @@
 
 One asyncio event loop per process, running in a helper thread so that the calling thread stays free
 for Ctrl-C, the progress bar, and notebooks (whose own loop forbids asyncio.run in the cell's thread).
-run_load_processes() fans the same workload out over K spawned processes, each with its own loop.
+run_load_processes() fans the same workload out over K spawned processes, each with its own loop;
+they die with the calling process, even when it is killed with SIGKILL (see lifeline).
 
 Every loop is bounded in time and count and stops by itself. Failures are records, never exceptions;
 Ctrl-C (or KeyboardInterrupt in a notebook) stops the run, keeps every record, merges them, and then
@@ -654,8 +655,8 @@ def _process_main(
     It dies with its parent (see lifeline), stops by itself if its parent is gone (portable fallback)
     and once its run overstays its bound (_time_bound_s), so no load outlives the run it belongs to.
     """
-    die_with_parent(parent_pid)
     try:
+        die_with_parent(parent_pid)
         if cpus:
             os.sched_setaffinity(0, set(cpus))
         messages.put(("ready", plan.worker, None))
