@@ -189,6 +189,8 @@ def _load(args) -> int:
     from pathlib import Path
 
     from .load import check_target
+    from .load.outcome import summary_outcome
+    from .load.safety import check_scenario_target
     from .report.runs import new_run_dir, write_summary
     from .resources import resolve_params_file
     from .studies import load as study
@@ -228,6 +230,7 @@ def _load(args) -> int:
         raise ParameterError("--workers and --remote-workers set Locust workers; they go with --engine locust.")
     if (args.workers is not None and args.workers < 0) or args.remote_workers < 0:
         raise ParameterError("--workers and --remote-workers must be 0 or more.")
+    check_scenario_target(args.url or params.target.url, allow_remote=params.target.allow_remote)  # before the folder
     run_dir = new_run_dir(args.out, f"load-{name}")
     print(f"run folder: {run_dir}", flush=True)
     options = None
@@ -246,7 +249,9 @@ def _load(args) -> int:
     write_summary(run_dir, summary)
     print(f"records: {run_dir / summary['records']}")
     print(format_summary(summary))
-    return 0
+    outcome = summary_outcome(summary)  # exit status: qrbench.load.outcome
+    print(outcome.message, file=sys.stderr if outcome.code else sys.stdout)
+    return outcome.code
 
 
 def _machine_noise(run_dir: str) -> float | None:

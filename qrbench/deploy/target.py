@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ..load.lifeline import reaper
 from ..load.safety import check_target
 from ..monitor import pid_listening_on
 from ..params import to_dict
@@ -57,7 +58,8 @@ def open_target(params: TargetParams, *, url: str | None = None, log_dir: Path |
         return
     settings = engine_settings(params)
     log = (log_dir / "target.log") if log_dir else None
-    with EmbeddedTarget(settings, log_path=log) as target:
+    # The reaper stops the service if this process dies without cleanup (kill -9, an unhandled SIGTERM).
+    with EmbeddedTarget(settings, log_path=log) as target, reaper(target.pid):
         yield Target(url=target.url, pid=target.pid, embedded=True, headers=headers,
                      settings=settings_dict(settings))
 

@@ -2,7 +2,8 @@
 
 One asyncio event loop per process, running in a helper thread so that the calling thread stays free
 for Ctrl-C, the progress bar, and notebooks (whose own loop forbids asyncio.run in the cell's thread).
-run_load_processes() fans the same workload out over K spawned processes, each with its own loop.
+run_load_processes() fans the same workload out over K spawned processes, each with its own loop;
+they die with the calling process, even when it is killed with SIGKILL (see lifeline).
 
 Every loop is bounded in time and count and stops by itself. Failures are records, never exceptions;
 Ctrl-C (or KeyboardInterrupt in a notebook) stops the run, keeps every record, merges them, and then
@@ -31,6 +32,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from qrbench.errors import ParameterError, RunError
+from qrbench.load.lifeline import die_with_parent, parent_alive
 from qrbench.load.records import (
     RECORD_COLUMNS,
     RecordWriter,
@@ -63,6 +65,8 @@ CPU_SATURATION_PERCENT = 90.0
 FLUSH_INTERVAL_S = 0.5
 # How often the calling thread checks for stop requests and refreshes progress (seconds).
 _TICK_S = 0.25
+# A driver process still running this long after its model's duration and timeout stops itself (seconds).
+_STOP_MARGIN_S = 30.0
 
 _NAN = float("nan")
 _OK = RECORD_COLUMNS.index("ok")
@@ -622,6 +626,13 @@ def _finish(
 # ----------------------------------------------------------------------------------------- processes
 
 
+def _time_bound_s(plan: _Plan) -> float | None:
+    """Seconds after go within which a driver process must have ended, or None for a count-bounded run:
+    the model's duration, the last requests' timeout, and a margin for starting and closing."""
+    duration = plan.model.duration_s
+    return None if duration is None else duration + plan.timeout_s + _STOP_MARGIN_S
+
+
 def _process_main(
     plan: _Plan,
     source: Callable[[], RequestSpec],
@@ -631,24 +642,34 @@ def _process_main(
     t0_value: Any,
     stop: Any,
     counters: Any,
+    parent_pid: int,
 ) -> None:
-    """Entry point of a spawned driver process; talks to the parent only through `messages`."""
+    """Entry point of a spawned driver process; talks to the parent only through `messages`.
+
+    It dies with its parent (see lifeline), stops by itself if its parent is gone (portable fallback)
+    and once its run overstays its bound (_time_bound_s), so no load outlives the run it belongs to.
+    """
     try:
+        die_with_parent(parent_pid)
         if cpus:
             os.sched_setaffinity(0, set(cpus))
         messages.put(("ready", plan.worker, None))
         while not go.wait(_TICK_S):
+            if not parent_alive(parent_pid):
+                return  # nobody is left to report to
             if stop.is_set():
                 messages.put(
                     ("done", plan.worker, _WorkerStats(worker=plan.worker, cpu_s=0.0, wall_s=0.0, interrupted=True))
                 )
                 return
         i = 2 * plan.worker
+        bound_s = _time_bound_s(plan)
+        hard_stop = time.perf_counter() + bound_s if bound_s is not None else math.inf
 
         def tick(engine: _Engine) -> bool:
             counters[i] = engine.n_done
             counters[i + 1] = engine.n_errors
-            return stop.is_set()
+            return stop.is_set() or not parent_alive(parent_pid) or time.perf_counter() > hard_stop
 
         stats = _drive(plan, source, t0_value.value, tick)
         messages.put(("done", plan.worker, stats))
@@ -726,7 +747,7 @@ def run_load_processes(
             transport=transport,
             headers=tuple((headers or {}).items()),
         )
-        args = (plan, sources[i], pinned[i], messages, go, t0_value, stop, counters)
+        args = (plan, sources[i], pinned[i], messages, go, t0_value, stop, counters, os.getpid())
         procs.append(ctx.Process(target=_process_main, args=args, name=f"qrbench-driver-{i}", daemon=True))
 
     bar = _progress_bar(model, stage, progress)

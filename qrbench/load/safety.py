@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from qrbench.errors import ParameterError, UnsafeTargetError
 
-__all__ = ["check_target"]
+__all__ = ["check_target", "check_scenario_target"]
 
 _SCHEMES = ("http", "https")
 
@@ -61,3 +61,11 @@ def check_target(url: str, *, allow_remote: bool = False) -> str:
             f"which is not loopback (127.0.0.0/8 or ::1); load goes to loopback only unless you {how}."
         )
     return normalized
+
+
+def check_scenario_target(url: str | None, *, allow_remote: bool = False) -> str | None:
+    """check_target for a scenario's optional target (None: the embedded service, nothing to check).
+
+    Call it before creating anything for the run, so that a refused target leaves no partial run folder.
+    """
+    return None if url is None else check_target(url, allow_remote=allow_remote)

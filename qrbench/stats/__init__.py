@@ -8,6 +8,7 @@ undecided estimates or "insufficient" verdicts instead.
 from qrbench.stats.censored import CensoredPercentile, LatencyByKind, censored_latency, censored_percentile
 from qrbench.stats.compliance import Judgement, Threshold, Verdict, judge, overall, thresholds_from_mapping
 from qrbench.stats.estimate import Estimate
+from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check
 from qrbench.stats.outages import Outage, outage_windows
 from qrbench.stats.percentiles import (
     DEFAULT_PERCENTILES,
@@ -82,4 +83,8 @@ __all__ = [
     "cpu_share",
     "LittlesLaw",
     "littles_law",
+    "LEAK_LIMIT_MB_PER_H",
+    "LeakCheck",
+    "caches_full_at",
+    "leak_check",
 ]

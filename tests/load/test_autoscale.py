@@ -7,11 +7,11 @@ import math
 import threading
 
 import pytest
+from qrbench.load.nginx import find_nginx
 
 from qrbench.errors import TargetError
 from qrbench.load import OpenModel, RequestSpec, cycle_source, load_records, run_load, start_stub_server
 from qrbench.load.autoscale import HpaController, HpaRule, InstancePool, proposed_replicas, run_autoscaler
-from qrbench.load.nginx import find_nginx
 
 RULE = HpaRule(target=0.7, min_replicas=1, max_replicas=6, scale_down_window_s=300)
 

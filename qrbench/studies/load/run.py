@@ -30,6 +30,7 @@ from ...deploy import open_target, target_facts
 from ...errors import ParameterError, RunError
 from ...load import ClosedModel, DataManager, RunResult, load_run_info, run_load
 from ...load.engine import LoadEngine, NativeEngine, make_engine
+from ...load.safety import check_scenario_target
 from ...monitor import MetricsSampler, ProcessSampler, calibration_timings
 from ...params import to_dict
 from ..folder import RunFolder
@@ -93,6 +94,7 @@ def run_load_study(
     load_dir = run_dir / LOAD_DIR
     if load_dir.exists() and any(load_dir.iterdir()):
         raise ParameterError(f"{load_dir} already holds a run; give each run a new run_dir.")
+    check_scenario_target(url or params.target.url, allow_remote=params.target.allow_remote)  # before the folder
     driver = _engine(params, engine, engine_options)
     data = DataManager.from_dir(seed=params.seed)
     plan = plan_load(params, data.day)
