@@ -377,6 +377,71 @@ def parse_weights(text: str, *, option: str = "--mix") -> dict[str, float]:
     return out
 
 
+def _add_alerts(sub) -> None:
+    p = sub.add_parser("alerts", help="Prometheus alerting rules from the PRD thresholds")
+    alerts = p.add_subparsers(dest="alerts_command", required=True)
+    r = alerts.add_parser("render", help="print Prometheus recording and alerting rules (YAML) to stdout")
+    r.add_argument("-t", "--thresholds", default="parameters/thresholds.yaml",
+                   help="thresholds file (its `load` section)")
+    r.add_argument("--rate-window", type=float, default=60.0, help="seconds of every rate() window (default 60)")
+    r.add_argument("--warning-for", type=float, default=120.0, help="seconds a warning condition must hold (120)")
+    r.add_argument("--critical-for", type=float, default=60.0, help="seconds a critical condition must hold (60)")
+    r.add_argument("--interval", type=float, default=15.0, help="seconds between rule evaluations (15)")
+    r.set_defaults(func=_alerts_render)
+
+
+def _alerts_render(args) -> int:
+    from .monitor.alerts import RuleWindows, load_thresholds, rules_yaml
+    from .resources import resolve_params_file
+
+    path = resolve_params_file(args.thresholds)
+    windows = RuleWindows(rate_window_s=args.rate_window, warning_for_s=args.warning_for,
+                          critical_for_s=args.critical_for, evaluation_interval_s=args.interval)
+    print(rules_yaml(load_thresholds(path), windows, source=str(args.thresholds)), end="")
+    return 0
+
+
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write a load scenario as another tool's script")
+    tools = p.add_subparsers(dest="export_tool", required=True)
+    a = tools.add_parser("artillery", help="an Artillery script (stdout, or -o FILE) and its CSV payload file")
+    a.add_argument("-p", "--params", required=True, help="load scenario YAML, e.g. parameters/load_peak.yaml")
+    a.add_argument("-o", "--out", default=None,
+                   help="script path (its payload goes beside it, .csv); default: stdout, payload in the working "
+                        "directory as <scenario>.csv")
+    a.add_argument("--url", default=None, help="target base URL (default: the scenario's target.url, else "
+                   "http://127.0.0.1:8000)")
+    a.set_defaults(func=_export_artillery)
+
+
+def _export_artillery(args) -> int:
+    from pathlib import Path
+
+    from .load.artillery import ARTILLERY_DIR, artillery_script, script_text, write_artillery, write_payload
+    from .load.data import DataManager
+    from .studies import get_study
+    from .studies.load import plan_load
+
+    params = get_study("load").load_params(args.params)
+    data = DataManager.from_dir(seed=params.seed)
+    plan = plan_load(params, data.day)
+    pool = data.mix_sampler(params.mix, params.methods, seed=params.seed, pool_size=params.pool_size)
+    target = args.url or params.target.url or "http://127.0.0.1:8000"
+    comment = (f"Artillery script of qrbench scenario {params.name!r} ({args.params}), written by "
+               f"`qrbench export artillery`.\nRun: npx --prefix {ARTILLERY_DIR} artillery run <this file>; the "
+               f"payload CSV must stay beside it. Mapping of qrbench's model: see qrbench/load/artillery.py.")
+    options = dict(target=target, timeout_s=params.request_timeout_s, seed=params.seed)
+    if args.out:
+        _, payload = write_artillery(plan.model, pool, args.out, comment=comment, **options)
+    else:
+        payload = Path.cwd() / f"{params.name}.csv"
+        script, rows = artillery_script(plan.model, pool, payload_path=payload.name, **options)
+        write_payload(payload, rows)
+        print(script_text(script, comment), end="")
+    print(f"qrbench: the payload file is {payload}; keep it beside the script.", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qrbench", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -385,6 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_load(sub)
     _add_init(sub)
+    _add_alerts(sub)
+    _add_export(sub)
     return parser
 
 

@@ -38,7 +38,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -50,7 +49,7 @@ import yaml
 
 from qrbench.errors import ParameterError, RunError
 from qrbench.load.data import RequestPool
-from qrbench.load.driver import RunResult, _model_settings, _new_run_dir, _summarize, _WorkerStats
+from qrbench.load.driver import RunResult, WorkerStats, model_settings, new_run_dir, summarize_run
 from qrbench.load.records import RecordWriter, finalize_run, response_outcome, write_run_info
 from qrbench.load.safety import check_target
 from qrbench.load.workload import ClosedModel, OpenModel
@@ -63,7 +62,8 @@ __all__ = [
     "find_artillery",
     "run_artillery",
     "records_from_raw",
-    "add_export_parser",
+    "script_text",
+    "write_payload",
 ]
 
 ARTILLERY_DIR = Path(__file__).resolve().parents[2] / "integrations" / "artillery"
@@ -200,17 +200,17 @@ def write_artillery(
     payload = script_path.with_suffix(".csv")
     script, rows = artillery_script(model, pool, target=target, payload_path=payload.name, **options)
     script_path.parent.mkdir(parents=True, exist_ok=True)
-    _write_payload(payload, rows)
-    script_path.write_text(_script_text(script, comment))
+    write_payload(payload, rows)
+    script_path.write_text(script_text(script, comment))
     return script_path, payload
 
 
-def _script_text(script: Mapping[str, Any], comment: str) -> str:
+def script_text(script: Mapping[str, Any], comment: str) -> str:
     header = "".join(f"# {line}\n" for line in comment.splitlines())
     return header + yaml.safe_dump(dict(script), sort_keys=False, width=1000)
 
 
-def _write_payload(path: Path, rows: Sequence[Sequence[Any]]) -> None:
+def write_payload(path: Path, rows: Sequence[Sequence[Any]]) -> None:
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(PAYLOAD_FIELDS)
@@ -286,7 +286,7 @@ def run_artillery(
     """
     base_url = check_target(url, allow_remote=allow_remote)
     executable = find_artillery(artillery)
-    run_dir = _new_run_dir(out_dir)
+    run_dir = new_run_dir(out_dir)
     folder = run_dir / "artillery"
     raw_dir = folder / "raw"
     raw_dir.mkdir(parents=True)
@@ -295,7 +295,7 @@ def run_artillery(
     settings = dict(stage=stage, timeout_s=timeout_s, transport="artillery-http", processes=1, engine="artillery")
     t0_unix = time.time()
     info = {"schema": 1, "target": base_url, "t0_unix": t0_unix,
-            "t0_utc": datetime.fromtimestamp(t0_unix, UTC).isoformat(), "model": _model_settings(model),
+            "t0_utc": datetime.fromtimestamp(t0_unix, UTC).isoformat(), "model": model_settings(model),
             "settings": settings, "finished": False}
     write_run_info(run_dir, info)
     env = {**os.environ, "QRBENCH_RAW_DIR": str(raw_dir), "ARTILLERY_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
@@ -334,8 +334,8 @@ def run_artillery(
     if not (run_dir / "parts").is_dir():
         raise RunError(f"Artillery wrote no records in {raw_dir}; its log is {folder / 'artillery.log'}.")
     records_path = finalize_run(run_dir)
-    stats = [_WorkerStats(worker=0, cpu_s=cpu_s, wall_s=wall_s, interrupted=False)]
-    result = _summarize(run_dir, records_path, model, stats, transport="artillery-http")
+    stats = [WorkerStats(worker=0, cpu_s=cpu_s, wall_s=wall_s, interrupted=False)]
+    result = summarize_run(run_dir, records_path, model, stats, transport="artillery-http")
     write_run_info(run_dir, {**info, "finished": True, "interrupted": False, "failure": failure,
                              "result": result.to_dict()})
     if failure:
@@ -363,44 +363,3 @@ def _tree_cpu_s(process: psutil.Process) -> float:
     except psutil.Error:
         pass
     return total
-
-
-def add_export_parser(subparsers) -> None:
-    """Register `qrbench export artillery -p SCENARIO.yaml [-o script.yml] [--url URL]` on the CLI's subparsers."""
-    p = subparsers.add_parser("export", help="write a load scenario as another tool's script")
-    sub = p.add_subparsers(dest="export_tool", required=True)
-    a = sub.add_parser("artillery", help="an Artillery script (stdout, or -o FILE) and its CSV payload file")
-    a.add_argument("-p", "--params", required=True, help="load scenario YAML, e.g. parameters/load_peak.yaml")
-    a.add_argument("-o", "--out", default=None,
-                   help="script path (its payload goes beside it, .csv); default: stdout, payload in the working "
-                        "directory as <scenario>.csv")
-    a.add_argument("--url", default=None, help="target base URL (default: the scenario's target.url, else "
-                   "http://127.0.0.1:8000)")
-    a.set_defaults(func=_export_artillery)
-
-
-def _export_artillery(args) -> int:
-    # The load study's parameters are read through its public API (imported here, not at module level, so
-    # the load engines do not depend on the studies).
-    from qrbench.load.data import DataManager
-    from qrbench.params import build, load_yaml
-    from qrbench.studies.load import LoadParams, plan_load
-
-    params = build(LoadParams, load_yaml(args.params), where=str(args.params))
-    data = DataManager.from_dir(seed=params.seed)
-    plan = plan_load(params, data.day)
-    pool = data.mix_sampler(params.mix, params.methods, seed=params.seed, pool_size=params.pool_size)
-    target = args.url or params.target.url or "http://127.0.0.1:8000"
-    comment = (f"Artillery script of qrbench scenario {params.name!r} ({args.params}), written by "
-               f"`qrbench export artillery`.\nRun: npx --prefix {ARTILLERY_DIR} artillery run <this file>; the "
-               f"payload CSV must stay beside it. Mapping of qrbench's model: see qrbench/load/artillery.py.")
-    options = dict(target=target, timeout_s=params.request_timeout_s, seed=params.seed)
-    if args.out:
-        _, payload = write_artillery(plan.model, pool, args.out, comment=comment, **options)
-    else:
-        payload = Path.cwd() / f"{params.name}.csv"
-        script, rows = artillery_script(plan.model, pool, payload_path=payload.name, **options)
-        _write_payload(payload, rows)
-        print(_script_text(script, comment), end="")
-    print(f"qrbench: the payload file is {payload}; keep it beside the script.", file=sys.stderr)
-    return 0

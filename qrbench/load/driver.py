@@ -56,6 +56,8 @@ __all__ = [
     "DEFAULT_TRANSPORT",
     "CPU_SATURATION_PERCENT",
 ]
+# Not in __all__ but public to the other load engines (engine.py, locust_engine.py, artillery.py), which build
+# on them: check_run_args, split_count, new_run_dir, model_settings, WorkerStats, summarize_run.
 
 # Measured faster here (benchmarks/generator_speed.py): raw aiohttp.
 DEFAULT_TRANSPORT = "aiohttp"
@@ -147,7 +149,7 @@ class RunResult:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class _WorkerStats:
+class WorkerStats:
     worker: int
     cpu_s: float
     wall_s: float  # t0 to the end of this worker's last request
@@ -172,7 +174,7 @@ class _Plan:
 # ----------------------------------------------------------------------------------------- engine
 
 
-def _split(total: int, parts: int, index: int) -> int:
+def split_count(total: int, parts: int, index: int) -> int:
     return total // parts + (1 if index < total % parts else 0)
 
 
@@ -194,7 +196,7 @@ class _Engine:
         self.interrupted = False
         self.main_task: asyncio.Task[Any] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.stats: _WorkerStats | None = None
+        self.stats: WorkerStats | None = None
         self._post: Callable[[str, bytes], Any] | None = None
 
     async def _exchange(self, spec: RequestSpec, t_intended: float | None, user: int) -> None:
@@ -268,7 +270,7 @@ class _Engine:
         w, k = self.plan.worker, self.plan.n_workers
         deadline = self.t0 + model.duration_s if model.duration_s is not None else math.inf
         iterations = model.iterations if model.iterations is not None else 2**62
-        limit = _split(model.max_requests, k, w)
+        limit = split_count(model.max_requests, k, w)
         users = [
             asyncio.create_task(self._user(uid, deadline, iterations, limit))
             for uid in range(w, model.users, k)  # type: ignore[arg-type]
@@ -282,7 +284,7 @@ class _Engine:
         w, k = self.plan.worker, self.plan.n_workers
         seed = model.seed if k == 1 else model.seed * 1_000_003 + w
         times = arrival_times(model, share=1.0 / k, phase=w / k, seed=seed)
-        limit = _split(model.max_requests, k, w)
+        limit = split_count(model.max_requests, k, w)
         max_in_flight = math.ceil(model.max_in_flight / k)
         loop = asyncio.get_running_loop()
         tasks, source, t0 = self.tasks, self.source, self.t0
@@ -342,7 +344,7 @@ class _Engine:
                 task.cancel()
             await asyncio.gather(flusher, *self.tasks, return_exceptions=True)
             await transport.aclose()
-            self.stats = _WorkerStats(
+            self.stats = WorkerStats(
                 worker=plan.worker, cpu_s=cpu, wall_s=end - self.t0, interrupted=self.interrupted or self.stop_requested
             )
 
@@ -371,7 +373,7 @@ def _drive(
     source: Callable[[], RequestSpec],
     t0: float,
     on_tick: Callable[[_Engine], bool],
-) -> _WorkerStats:
+) -> WorkerStats:
     """Run one process's workload in a loop thread; call on_tick(engine) every ~0.25 s from this thread.
 
     on_tick returning True, or KeyboardInterrupt in this thread, stops the run. Records are flushed and
@@ -415,7 +417,7 @@ def _drive(
 # ----------------------------------------------------------------------------------------- public API
 
 
-def _check_common(model: object, timeout_s: float, transport: str, request_source: object) -> None:
+def check_run_args(model: object, timeout_s: float, transport: str, request_source: object) -> None:
     if not isinstance(model, ClosedModel | OpenModel):
         raise ParameterError(f"model must be a ClosedModel or an OpenModel, not {type(model).__name__}.")
     if not (isinstance(timeout_s, int | float) and math.isfinite(timeout_s) and timeout_s > 0):
@@ -428,7 +430,7 @@ def _check_common(model: object, timeout_s: float, transport: str, request_sourc
         )
 
 
-def _new_run_dir(out_dir: str | os.PathLike[str]) -> Path:
+def new_run_dir(out_dir: str | os.PathLike[str]) -> Path:
     run_dir = Path(out_dir)
     if run_dir.is_file() or (run_dir.is_dir() and any(run_dir.iterdir())):
         raise ParameterError(
@@ -454,7 +456,7 @@ def _settings_dict(obj: Any) -> dict[str, Any]:
     return out
 
 
-def _model_settings(model: ClosedModel | OpenModel) -> dict[str, Any]:
+def model_settings(model: ClosedModel | OpenModel) -> dict[str, Any]:
     return {"type": type(model).__name__, **_settings_dict(model)}
 
 
@@ -473,17 +475,17 @@ def _run_info(
         "schema": 1,
         "target": base_url,
         **anchor,
-        "model": _model_settings(model),
+        "model": model_settings(model),
         "settings": settings,
         "finished": False,
     }
 
 
-def _summarize(
+def summarize_run(
     run_dir: Path,
     records_path: Path,
     model: ClosedModel | OpenModel,
-    stats: Sequence[_WorkerStats],
+    stats: Sequence[WorkerStats],
     *,
     transport: str,
 ) -> RunResult:
@@ -568,10 +570,10 @@ def run_load(
     on Ctrl-C keeps and merges the records so far, then re-raises KeyboardInterrupt.
     """
     base_url = check_target(url, allow_remote=allow_remote)
-    _check_common(model, timeout_s, transport, request_source)
+    check_run_args(model, timeout_s, transport, request_source)
     if not isinstance(worker, int) or worker < 0:
         raise ParameterError(f"worker must be an integer of at least 0, not {worker!r}.")
-    run_dir = _new_run_dir(out_dir)
+    run_dir = new_run_dir(out_dir)
     plan = _Plan(
         base_url=base_url,
         model=model,
@@ -605,13 +607,13 @@ def _finish(
     run_dir: Path,
     info: dict[str, Any],
     model: ClosedModel | OpenModel,
-    stats: Sequence[_WorkerStats],
+    stats: Sequence[WorkerStats],
     *,
     transport: str,
     failure: str = "",
 ) -> RunResult:
     records_path = finalize_run(run_dir)
-    result = _summarize(run_dir, records_path, model, stats, transport=transport)
+    result = summarize_run(run_dir, records_path, model, stats, transport=transport)
     interrupted = any(s.interrupted for s in stats)
     write_run_info(
         run_dir, {**info, "finished": True, "interrupted": interrupted, "failure": failure, "result": result.to_dict()}
@@ -659,7 +661,7 @@ def _process_main(
                 return  # nobody is left to report to
             if stop.is_set():
                 messages.put(
-                    ("done", plan.worker, _WorkerStats(worker=plan.worker, cpu_s=0.0, wall_s=0.0, interrupted=True))
+                    ("done", plan.worker, WorkerStats(worker=plan.worker, cpu_s=0.0, wall_s=0.0, interrupted=True))
                 )
                 return
         i = 2 * plan.worker
@@ -674,7 +676,7 @@ def _process_main(
         stats = _drive(plan, source, t0_value.value, tick)
         messages.put(("done", plan.worker, stats))
     except KeyboardInterrupt:
-        messages.put(("done", plan.worker, _WorkerStats(worker=plan.worker, cpu_s=0.0, wall_s=0.0, interrupted=True)))
+        messages.put(("done", plan.worker, WorkerStats(worker=plan.worker, cpu_s=0.0, wall_s=0.0, interrupted=True)))
     except BaseException:
         messages.put(("failed", plan.worker, traceback.format_exc()))
 
@@ -705,7 +707,7 @@ def run_load_processes(
     Processes are spawned, so a calling script needs an ``if __name__ == "__main__":`` guard.
     """
     base_url = check_target(url, allow_remote=allow_remote)
-    _check_common(model, timeout_s, transport, request_source)
+    check_run_args(model, timeout_s, transport, request_source)
     if not isinstance(processes, int) or processes < 1:
         raise ParameterError(f"processes must be an integer of at least 1, not {processes!r}.")
     k = min(processes, model.users) if isinstance(model, ClosedModel) else processes
@@ -727,7 +729,7 @@ def run_load_processes(
                 f"({exc}); use a picklable source such as cycle_source(specs) or run_load() in one process."
             ) from exc
         sources.append(src)
-    run_dir = _new_run_dir(out_dir)
+    run_dir = new_run_dir(out_dir)
 
     ctx = mp.get_context("spawn")
     messages = ctx.Queue()
@@ -751,7 +753,7 @@ def run_load_processes(
         procs.append(ctx.Process(target=_process_main, args=args, name=f"qrbench-driver-{i}", daemon=True))
 
     bar = _progress_bar(model, stage, progress)
-    stats: dict[int, _WorkerStats] = {}
+    stats: dict[int, WorkerStats] = {}
     failures: list[str] = []
     info: dict[str, Any] = {}
     interrupted = False
@@ -835,17 +837,6 @@ def run_load_processes(
         raise RunError(f"The run in {run_dir} never started.")
     if interrupted:
         stats.update(
-            {i: _WorkerStats(worker=i, cpu_s=0.0, wall_s=0.0, interrupted=True) for i in range(k) if i not in stats}
+            {i: WorkerStats(worker=i, cpu_s=0.0, wall_s=0.0, interrupted=True) for i in range(k) if i not in stats}
         )
     return _finish(run_dir, info, model, list(stats.values()), transport=transport, failure="\n".join(failures))
-
-
-# What every load engine shares with this driver (qrbench.load.engine; the Locust engine builds on these), under
-# public names: the argument checks, a worker's share of a count, the run folder, the model's settings for
-# run.json, the per-worker stats and the summary into a RunResult.
-check_run_args = _check_common
-split_count = _split
-new_run_dir = _new_run_dir
-model_settings = _model_settings
-WorkerStats = _WorkerStats
-summarize_run = _summarize

@@ -38,7 +38,7 @@ from qrbench.errors import ParameterError
 from qrbench.params import load_yaml
 from qrbench.stats import Threshold, thresholds_from_mapping
 
-__all__ = ["RuleWindows", "render_rules", "rules_yaml", "load_thresholds", "RENDERED_METRICS", "add_alerts_parser"]
+__all__ = ["RuleWindows", "render_rules", "rules_yaml", "load_thresholds", "RENDERED_METRICS"]
 
 _V1 = 'endpoint=~"/v1/.+"'
 # The service's own series carry qrbench_requests_in_flight (always exported); process_* series of other
@@ -225,24 +225,3 @@ def rules_yaml(thresholds: Mapping[str, Threshold], windows: RuleWindows | None 
         header.append(f"# Not rendered (judged by the load study instead): {', '.join(skipped)}.")
     body = yaml.safe_dump(render_rules(thresholds, windows), sort_keys=False, width=1000)
     return "\n".join(header) + "\n" + body
-
-
-def add_alerts_parser(subparsers) -> None:
-    """Register `qrbench alerts render` on the CLI's subparsers."""
-    p = subparsers.add_parser("alerts", help="Prometheus alerting rules from the PRD thresholds")
-    sub = p.add_subparsers(dest="alerts_command", required=True)
-    r = sub.add_parser("render", help="print Prometheus recording and alerting rules (YAML) to stdout")
-    r.add_argument("-t", "--thresholds", default="parameters/thresholds.yaml",
-                   help="thresholds file (its `load` section)")
-    r.add_argument("--rate-window", type=float, default=60.0, help="seconds of every rate() window (default 60)")
-    r.add_argument("--warning-for", type=float, default=120.0, help="seconds a warning condition must hold (120)")
-    r.add_argument("--critical-for", type=float, default=60.0, help="seconds a critical condition must hold (60)")
-    r.add_argument("--interval", type=float, default=15.0, help="seconds between rule evaluations (15)")
-    r.set_defaults(func=_render)
-
-
-def _render(args) -> int:
-    windows = RuleWindows(rate_window_s=args.rate_window, warning_for_s=args.warning_for,
-                          critical_for_s=args.critical_for, evaluation_interval_s=args.interval)
-    print(rules_yaml(load_thresholds(args.thresholds), windows, source=str(args.thresholds)), end="")
-    return 0

@@ -8,7 +8,6 @@ every answer 20 ms; what differs is the client (aiohttp vs Node's http through g
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import shutil
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 import yaml
 
+from qrbench.cli import main as qrbench_main
 from qrbench.load import (
     RECORD_COLUMNS,
     ClosedModel,
@@ -28,7 +28,7 @@ from qrbench.load import (
     run_load,
     start_stub_server,
 )
-from qrbench.load.artillery import ARTILLERY_DIR, PAYLOAD_FIELDS, add_export_parser, artillery_script, run_artillery
+from qrbench.load.artillery import ARTILLERY_DIR, PAYLOAD_FIELDS, artillery_script, run_artillery
 from qrbench.load.data import RequestPool
 
 ROOT = Path(__file__).parents[2]
@@ -77,11 +77,8 @@ def test_closed_model_maps_user_rises_to_arrival_counts_and_refuses_sessions():
 
 def test_export_cli_writes_the_peak_scenario_with_its_payload(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(ROOT)
-    parser = argparse.ArgumentParser(prog="qrbench")
-    add_export_parser(parser.add_subparsers(dest="command", required=True))
     out = tmp_path / "peak.yml"
-    args = parser.parse_args(["export", "artillery", "-p", "parameters/load_peak.yaml", "-o", str(out)])
-    assert args.func(args) == 0
+    assert qrbench_main(["export", "artillery", "-p", "parameters/load_peak.yaml", "-o", str(out)]) == 0
     script = yaml.safe_load(out.read_text())
     phases = script["config"]["phases"]
     # 200 users over 180 s, the spike's 400 more within a second at 480 s, back to 200 at 600 s, end at 900 s.

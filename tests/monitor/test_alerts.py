@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from qrbench.cli import main as qrbench_main
 from qrbench.errors import ParameterError
-from qrbench.monitor.alerts import RENDERED_METRICS, RuleWindows, add_alerts_parser, load_thresholds, rules_yaml
+from qrbench.monitor.alerts import RENDERED_METRICS, RuleWindows, load_thresholds, rules_yaml
 
 THRESHOLDS = Path(__file__).parents[2] / "parameters" / "thresholds.yaml"
 promtool = shutil.which("promtool")
@@ -49,12 +50,7 @@ def test_bad_windows_and_missing_sections_are_named():
 
 
 def test_cli_renders_the_rules(capsys):
-    import argparse
-
-    parser = argparse.ArgumentParser(prog="qrbench")
-    add_alerts_parser(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["alerts", "render", "-t", str(THRESHOLDS), "--rate-window", "30"])
-    assert args.func(args) == 0
+    assert qrbench_main(["alerts", "render", "-t", str(THRESHOLDS), "--rate-window", "30"]) == 0
     out = capsys.readouterr().out
     assert "[30s]" in out and yaml.safe_load(out)["groups"][0]["name"] == "qrbench"
 

@@ -9,9 +9,9 @@ import threading
 import pytest
 from qrbench.load.nginx import find_nginx
 
+from qrbench.deploy.autoscale import HpaController, HpaRule, InstancePool, proposed_replicas, run_autoscaler
 from qrbench.errors import TargetError
 from qrbench.load import OpenModel, RequestSpec, cycle_source, load_records, run_load, start_stub_server
-from qrbench.load.autoscale import HpaController, HpaRule, InstancePool, proposed_replicas, run_autoscaler
 
 RULE = HpaRule(target=0.7, min_replicas=1, max_replicas=6, scale_down_window_s=300)
 
@@ -79,7 +79,7 @@ def test_real_pool_scales_up_and_down_under_load_without_a_failure(tmp_path):
 
 
 def test_cpu_utilization_reads_the_instance_listening_on_each_url():
-    from qrbench.load.autoscale import CpuUtilization
+    from qrbench.deploy.autoscale import CpuUtilization
 
     metric = CpuUtilization(cores_per_instance=0.5)
     with start_stub_server() as url:

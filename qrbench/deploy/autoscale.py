@@ -36,8 +36,8 @@ from typing import Any
 import pandas as pd
 import psutil
 
+from qrbench.deploy.nginx import NginxBalancer, nginx_config
 from qrbench.errors import ParameterError
-from qrbench.load.nginx import NginxBalancer, nginx_config
 from qrbench.monitor.process import pid_listening_on
 
 __all__ = ["HpaRule", "HpaDecision", "HpaController", "proposed_replicas", "InstancePool", "run_autoscaler",
