@@ -40,7 +40,7 @@ from qrbench.load.records import (
     write_run_info,
 )
 from qrbench.load.request import ENDPOINTS, RequestSpec
-from qrbench.load.safety import check_target
+from qrbench.load.safety import check_scenario_target, check_target
 from qrbench.load.shapes import PHASE_KINDS, Phase, Shape, bursts, label_phases, ramp_steady, realistic_day, spike
 from qrbench.load.stub_server import start_stub_server
 from qrbench.load.transport import (
@@ -95,6 +95,7 @@ __all__ = [
     "dropped_record",
     # safety.py
     "check_target",
+    "check_scenario_target",
     # transport.py
     "Transport",
     "AiohttpTransport",
