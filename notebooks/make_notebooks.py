@@ -1,192 +1,20 @@
-"""Writes the study notebooks (clean, no outputs). Edit the cells here, then: python notebooks/make_notebooks.py
+"""Writes the study notebooks (clean, no outputs): python notebooks/make_notebooks.py
 
-The notebooks hold calls and plots only; anything with a loop or a function belongs in qrbench.
+One builder per study (make_<study>.py) holds its cells; edit them there, then run this file. The notebooks
+hold calls and plots only; anything with a loop or a function belongs in qrbench.
 """
 
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 HERE = Path(__file__).parent
 
-
-def baseline() -> nbformat.NotebookNode:
-    cells = [
-        new_markdown_cell(
-            "# Baseline study: single-user performance of a QuantumRerank service\n\n"
-            "One request at a time: similarity per method, rerank per batch size and method, server memory per "
-            "document count, cache effectiveness, and how far quantum and classical rankings agree — judged "
-            "against the PRD targets on confidence intervals, not point estimates."
-        ),
-        new_code_cell(
-            "from pathlib import Path\n\n"
-            "import matplotlib.pyplot as plt\n"
-            "from IPython.display import Markdown, display\n\n"
-            "from qrbench.report import plots\n"
-            "from qrbench.report.runs import write_summary\n"
-            "from qrbench.studies import get_study, load_thresholds\n\n"
-            "study = get_study(\"baseline\")"
-        ),
-        new_code_cell(
-            "# Parameters (papermill overrides these)\n"
-            "params_file: str = \"parameters/baseline.yaml\"  # from the current folder, else the shipped one\n"
-            "url = None  # str or None: a running service; None starts the embedded reference service\n"
-            "baseline_run = None  # str or None: a previous baseline run folder to check for regressions\n"
-            "run_dir: str = \"outputs/interactive-baseline\"  # where records and the summary go\n"
-            "progress: bool = True  # tqdm progress bars",
-            metadata={"tags": ["parameters"]},
-        ),
-        new_code_cell(
-            "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
-            "params = study.load_params(params_file)\n"
-            "thresholds = load_thresholds(params.thresholds_file, \"baseline\")\n"
-            "params"
-        ),
-        new_markdown_cell("## Measurement\nEach stage streams its records to disk as it runs."),
-        new_code_cell("study.run(params, run_dir, url, progress=progress)\n"
-                      "report = study.analyse(run_dir, baseline_run=baseline_run)",
-                      metadata={"tags": ["progress"]}),
-        new_markdown_cell("## Verdict against the PRD\n"
-                          "*pass* only when the whole 95% interval meets the target; *fail* when it lies wholly "
-                          "beyond the threshold; *insufficient* when the sample cannot decide."),
-        new_code_cell("display(Markdown(f\"### Overall: **{report.verdict.upper()}**  \"\n"
-                      "                 f\"({len(report.records)} requests measured)\"))\n"
-                      "plots.verdict_style(report.compliance)"),
-        new_markdown_cell("## Latency by stage\nPercentiles in ms with their order-statistic 95% intervals "
-                          "(`inf`: too few samples to bound that percentile). Warm-up trimming per stage is listed "
-                          "below the table."),
-        new_code_cell("report.stages.style.format(precision=1, na_rep='–')"),
-        new_code_cell("report.warmup"),
-        new_code_cell("plots.latency_by_stage(report.records, 'similarity/', "
-                      "target_ms=thresholds['similarity_ms'].target, title='Similarity, one pair per request');\n"
-                      "plt.show()"),
-        new_code_cell("plots.latency_by_stage(report.records, 'rerank/', target_ms=thresholds['rerank_50_ms'].target,"
-                      " title='Rerank by method and batch size');\nplt.show()\n"
-                      "plots.percentiles_by_batch(report.stages, target_ms=thresholds['rerank_50_ms'].target);\n"
-                      "plt.show()"),
-        new_markdown_cell("## Quantum vs classical\nLatency ratio of the medians (quantum or hybrid over classical, "
-                          "bootstrap 95% interval), and agreement of the rankings they produce on the same "
-                          "candidates."),
-        new_code_cell("report.method_ratios.style.format(precision=3)"),
-        new_code_cell("report.agreement.style.format(precision=3)"),
-        new_markdown_cell("## Memory\nResident memory of the server's whole process tree, sampled while it served "
-                          "back-to-back reranks of each document count."),
-        new_code_cell("display(report.memory)\n"
-                      "plots.memory_by_documents(report.memory, report.server, report.records, "
-                      "target_gb=thresholds['memory_100_docs_gb'].target);\nplt.show()"),
-        new_markdown_cell("## Cache effectiveness\nThe same reranks three times: every text new (cold), the same "
-                          "documents with new queries (document embeddings cached), and the identical requests "
-                          "(every pair in the similarity cache). Hit rates come from the service's `/metrics`."),
-        new_code_cell("display(report.cache.style.format(precision=3, na_rep='–'))\n"
-                      "plots.cache_effect(report.cache);\nplt.show()"),
-        new_markdown_cell("## Reliability of these numbers"),
-        new_code_cell("plots.reliability_table(report.reliability)"),
-        new_markdown_cell("## Regression against a previous baseline\nPer stage: ratio of this run to the baseline "
-                          "with a bootstrap interval, and a rank test; flagged only when the slowdown exceeds 10% "
-                          "and is significant."),
-        new_code_cell("if report.regression is None:\n"
-                      "    display(Markdown('No previous baseline run was given (`baseline_run`).'))\n"
-                      "else:\n"
-                      "    display(plots.verdict_style(report.regression))"),
-        new_code_cell("# Record the key numbers for the run index and CI.\n"
-                      "write_summary(run_dir, study.summary(report))\n"
-                      "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')"),
-    ]
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
-
-
-def load() -> nbformat.NotebookNode:
-    cells = [
-        new_markdown_cell(
-            "# Load study: a QuantumRerank service under production-like traffic\n\n"
-            "One scenario (normal, peak with a spike, stress past capacity, or a compressed business day) run as "
-            "one continuous load, watched live, then judged against the PRD's load targets on confidence "
-            "intervals. Latency counts from each request's *intended* send time, so a stalled server shows in "
-            "the tail instead of slowing the generator down (no coordinated omission)."
-        ),
-        new_code_cell(
-            "from dataclasses import replace\n"
-            "from pathlib import Path\n\n"
-            "import matplotlib.pyplot as plt\n"
-            "from IPython.display import Markdown, display\n\n"
-                        "from qrbench.report import plots, plots_load\n"
-            "from qrbench.report.live import LiveView\n"
-            "from qrbench.report.runs import write_summary\n"
-            "from qrbench.studies import get_study, load_thresholds\n"
-            "from qrbench.studies.load import run_load_study\n\n"
-            "study = get_study(\"load\")"
-        ),
-        new_code_cell(
-            "# Parameters (papermill overrides these)\n"
-            "params_file: str = \"parameters/load_normal.yaml\"  # from the current folder, else the shipped one\n"
-            "url = None  # str or None: a running service; None starts the embedded reference service\n"
-            "time_scale = None  # float or None: multiplies every duration of the scenario (0.1: ten times shorter)\n"
-            "run_dir: str = \"outputs/interactive-load\"  # where records and the summary go\n"
-            "progress: bool = True  # tqdm progress bars\n"
-            "refresh_s: float = 2.0  # live view refresh period, seconds",
-            metadata={"tags": ["parameters"]},
-        ),
-        new_code_cell(
-            "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
-            "params = study.load_params(params_file)\n"
-            "params = params if time_scale is None else replace(params, time_scale=time_scale)\n"
-            "thresholds = load_thresholds(params.thresholds_file, \"load\")\n"
-            "params"
-        ),
-        new_markdown_cell("## The run, live\nOffered vs achieved rate, latency percentiles per second, errors, and "
-                          "the server's CPU, memory and quantum metrics, redrawn while the load runs."),
-        new_code_cell("view = LiveView(run_dir, thresholds=thresholds, refresh_s=refresh_s)\n"
-                      "view.watch(run_load_study, params, run_dir, url=url, progress=progress,\n"
-                      "           on_start=view.follow_target)\n"
-                      "report = study.analyse(run_dir)",
-                      metadata={"tags": ["progress"]}),
-        new_markdown_cell("## Verdict against the PRD load targets\n"
-                          "Judged on the requests after the warm-up and outside ramp phases. *pass* only when the "
-                          "whole 95% interval meets the target; *warn* between target and threshold; *fail* when "
-                          "the interval lies wholly beyond the threshold; *insufficient* when the sample cannot "
-                          "decide. Memory and quantum time are observed values (no sampling interval)."),
-        new_code_cell("display(Markdown(f\"### Overall: **{report.verdict.upper()}**  ({len(report.records)} "
-                      "requests, {report.warmup.n_trimmed} trimmed as warm-up: {report.warmup.reason})\"))\n"
-                      "plots.verdict_style(report.compliance)"),
-        new_markdown_cell("## Timeline"),
-        new_code_cell("plots_load.timeline(report.records, report.server, report.metrics, report.spans, thresholds,\n"
-                      "                    t0_unix=report.t0_unix, title=f'scenario {params.name}')\n"
-                      "plt.show()"),
-        new_markdown_cell("## Per phase\nPercentiles (ms) with order-statistic 95% intervals; `inf` means too few "
-                          "samples to bound that percentile."),
-        new_code_cell("report.phases.style.format(precision=1, na_rep='–')"),
-        new_markdown_cell("## Degradation under load\nHow requests failed, per phase: shedding with 503 at once is "
-                          "the healthy answer to overload; timeouts and 5xx are not."),
-        new_code_cell("display(report.degradation)\n"
-                      "plots_load.degradation(report.records, thresholds=thresholds, "
-                      "failure_rate=params.failure_threshold)\nplt.show()"),
-        new_code_cell("display(Markdown('**Errors by kind**'))\ndisplay(report.errors)\n"
-                      "display(Markdown('**Outages** (a second or more in which the target answered nothing: '\n"
-                      "                 'refused, reset or timed out)'))\n"
-                      "display(report.outages)"),
-        new_markdown_cell("## Little's law\nIn a steady state, requests in the system = throughput × time in the "
-                          "system. The client-side figure and the server's in-flight gauge should agree up to "
-                          "the time spent outside the computation (network, parsing, queueing)."),
-        new_code_cell("report.littles_law"),
-        new_markdown_cell("## Reliability of these numbers\nThe generator's own CPU and send lag are checked: a "
-                          "saturated generator measures itself, not the server."),
-        new_code_cell("display(plots.reliability_table(report.reliability))\n"
-                      "display(report.result)"),
-        new_code_cell("# Record the key numbers for the run index and CI.\n"
-                      "write_summary(run_dir, study.summary(report))\n"
-                      "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')"),
-    ]
-    nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    return nb
-
-
 if __name__ == "__main__":
     # This folder is on sys.path when the file runs as a script.
+    from make_baseline import baseline
     from make_bottlenecks import bottlenecks
+    from make_load import load
     from make_scalability import scalability
 
     builders = (("baseline", baseline), ("load", load), ("bottlenecks", bottlenecks), ("scalability", scalability))
