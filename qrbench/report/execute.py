@@ -14,23 +14,12 @@ __all__ = ["run_study", "render_html"]
 
 
 def render_html(notebook: Path, *, with_code: bool) -> Path:
-    """HTML of an executed notebook; without code (inputs and prompts hidden) for stakeholders.
+    """HTML of an executed notebook: without code for stakeholders, or with code (qrbench.report.html says what
+    each version keeps)."""
+    from .html import write_notebook_html
 
-    The stakeholder version also drops the outputs of cells tagged "progress" (progress bars and other
-    terminal chatter of the measurement cells); the version with code keeps everything.
-    """
-    import nbformat
-    from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import TagRemovePreprocessor
-
-    exporter = HTMLExporter(exclude_input=not with_code, exclude_input_prompt=not with_code,
-                            exclude_output_prompt=not with_code)
-    if not with_code:
-        exporter.register_preprocessor(TagRemovePreprocessor(remove_all_outputs_tags={"progress"}), enabled=True)
-    body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
-    out = notebook.with_name(notebook.stem + ("-code" if with_code else "") + ".html")
-    out.write_text(body)
-    return out
+    return write_notebook_html(notebook, with_code=with_code, title=f"{notebook.stem.capitalize()} study",
+                               subtitle=notebook.parent.name)
 
 
 def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = "outputs",
