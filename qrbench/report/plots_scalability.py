@@ -13,6 +13,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from ..stats import predict
 from .plots import plain_log_axis
@@ -282,6 +283,7 @@ def autoscale_timeline(auto: dict | None):
     a1.plot(timeline["t_s"], timeline["need"], color="#2e7d32", ls="--", lw=1.5,
             label="steady-state need of the rule")
     a1.set_ylabel("instances")
+    a1.yaxis.set_major_locator(MaxNLocator(integer=True))
     a1.set_ylim(0, max(float(timeline["instances"].max()), float(np.nanmax(timeline["need"].to_numpy(float))
                                                                    if timeline["need"].notna().any() else 1)) + 1)
     rate = a1.twinx()
