@@ -85,8 +85,10 @@ def _report_args(usl_points: pd.DataFrame, auto=None) -> dict:
 
 def test_recommendation_uses_measured_numbers_only():
     text = recommendation(_report_args(pd.DataFrame(columns=["n", "throughput_rps"])))
-    assert text.startswith("Run 2 worker(s): it met the SLO up to 34 req/s on this machine's 2 core(s)")
-    assert "1.7× one process's 20 req/s" in text and "CPU saturated first" in text and text.endswith(".")
+    assert text.startswith("Run 2 worker(s): it met the SLO up to 34 req/s (between steps 17 and 68) on this "
+                           "machine's 2 core(s), against 20 req/s for one process")
+    assert "CPU saturated first (at 30 req/s with one worker), so more processes than the 2 cores" in text
+    assert text.endswith(".")
 
 
 def test_peak_n_is_stated_only_when_bounded():
@@ -154,3 +156,18 @@ def test_autoscale_analysis_of_a_hand_made_timeline():
     assert "12 instance-seconds over and 8 under" in text
     failed = autoscale_findings({**a, "rule": RULE, "error": "TargetError: nginx is missing"})
     assert failed[0].startswith("Autoscaling scenario: it failed (TargetError: nginx is missing)")
+
+
+def test_a_scale_up_that_ends_after_its_phase_still_counts():
+    # As measured on the smoke run: the control loop waited for the new instance (model load) through the whole
+    # second half of the step up, so the phase's need comes from its first half, and the scale-up ends later.
+    record, records = _timeline()
+    record["decisions"] = [d for d in record["decisions"] if not 15 <= d["t_s"] < 22]
+    record["events"] = [{"t_unix": 1022.0, "from": 1, "to": 3, "seconds": 9.0},
+                        {"t_unix": 1026.0, "from": 3, "to": 1, "seconds": 0.5}]
+    ph = analyse_autoscale(record, records, grid_s=0.01)["phases"].set_index("phase")
+    assert ph.loc[1, "need"] == 3 and ph.loc[1, "direction"] == "up"
+    assert ph.loc[1, "scaled_after_s"] == pytest.approx(12.0) and math.isnan(ph.loc[1, "reached_need_after_s"])
+    assert ph.loc[1, "transition_requests"] == 100  # never reached within the phase: all of it is transition
+    text = " ".join(autoscale_findings({**analyse_autoscale(record, records), "rule": RULE}))
+    assert "ended 12 s after the step (after the phase ended)" in text and "not reached within the phase" in text

@@ -515,22 +515,25 @@ def recommendation(r: Mapping[str, Any]) -> str:
     ran = configs[(configs["status"] == "ok")] if len(configs) else configs
     if ran.empty:
         return "No configuration was measured, so no sizing can be recommended from this run."
-    best = ran.sort_values(["capacity_rps", "peak_throughput_rps"], ascending=False).iloc[0]
+    best = ran.sort_values(["capacity_rps", "capacity_low", "peak_throughput_rps"], ascending=False).iloc[0]
     single = ran[ran["n"] == 1]
     base = float(single["capacity_rps"].max()) if len(single) else math.nan
     what = (f"{int(best['n'])} worker(s)" if best["axis"] == "workers" else
             f"{int(best['n'])} instance(s) behind nginx ({best['balance'].replace('_', ' ')})"
             if best["axis"] == "instances" else "the given service")
     bound = "" if best["slo_broke"] else "at least "
-    text = (f"Run {what}: it met the SLO up to {bound}{_fmt(best['capacity_rps'])} req/s on this machine's "
-            f"{r['cores']} core(s)")
-    if best["n"] > 1 and math.isfinite(base) and base > 0:
-        text += f" ({_fmt(best['capacity_rps'] / base)}× one process's {_fmt(base)} req/s)"
+    text = (f"Run {what}: it met the SLO up to {bound}{_fmt(best['capacity_rps'])} req/s (between steps "
+            f"{_fmt(best['capacity_low'])} and {_fmt(best['capacity_high'])}) on this machine's {r['cores']} core(s)")
+    if best["n"] > 1 and math.isfinite(base):
+        text += f", against {_fmt(base)} req/s for one process"
     first = r["first_saturated"]
     if first["resources"]:
+        advice = {"cpu": f"so more processes than the {r['cores']} cores will not add capacity here",
+                  "memory": "so memory, not CPU, bounds how many processes fit",
+                  "thread_pool": "so more compute threads or processes (up to the cores) come before a bigger machine",
+                  "event_loop": "so more processes (up to the cores) relieve the event loop"}
         text += (f"; {' and '.join(_RESOURCE_TEXT[x] for x in first['resources'])} saturated first "
-                 f"(at {_fmt(first['rate_rps'])} req/s with one worker), so more processes than cores will not "
-                 "add capacity here")
+                 f"(at {_fmt(first['rate_rps'])} req/s with one worker), {advice[first['resources'][0]]}")
     else:
         text += "; no resource reached its saturation limit in the steps measured"
     auto = r.get("autoscale")
@@ -578,7 +581,7 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
     slo = r["slo"]
     out.append(f"This machine gives the service {cores} core(s); everything past {cores} workers or instances "
                "here competes for the same cores (and with the load generator), so the measured points past it "
-               "show contention, and only the fitted model speaks for a bigger machine.")
+               "show contention; nothing here predicts a bigger machine.")
     ok = configs[configs["status"] == "ok"] if len(configs) else configs
     if len(ok):
         caps = "; ".join(f"{c['config']} {_fmt(c['capacity_rps'])} req/s [{_fmt(c['capacity_low'])}, "
@@ -662,11 +665,13 @@ def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
         if ph["direction"] == "none":
             continue
         verb = "up" if ph["direction"] == "up" else "down"
-        scaled = (f"the first scale-{verb} ended {_fmt(ph['scaled_after_s'])} s after the step"
-                  if math.isfinite(ph["scaled_after_s"]) else f"it did not scale {verb} within the phase")
+        after = ph["scaled_after_s"]
+        late = " (after the phase ended)" if math.isfinite(after) and after >= ph["end_s"] - ph["start_s"] else ""
+        scaled = (f"the first scale-{verb} ended {_fmt(after)} s after the step{late}"
+                  if math.isfinite(after) else f"it did not scale {verb} before the run ended")
         reached = (f"{int(ph['need'])} instance(s) reached after {_fmt(ph['reached_need_after_s'])} s"
                    if math.isfinite(ph["reached_need_after_s"]) else
-                   f"the steady-state need of {int(ph['need'])} instance(s) was not reached")
+                   f"the steady-state need of {int(ph['need'])} instance(s) was not reached within the phase")
         out.append(f"Step {verb} to {_fmt(ph['rate_rps'])} req/s: {scaled}; {reached}; p95 during the transition "
                    f"{_fmt(ph['p95_transition_ms'])} ms [{_fmt(ph['p95_transition_low'])}, "
                    f"{_fmt(ph['p95_transition_high'])}] ({ph['transition_requests']} requests), after it "
@@ -709,8 +714,12 @@ def _reliability(r: Mapping[str, Any], machine: dict, p: ScalabilityParams) -> l
                 "its capacity is lower than on a quiet machine.")))
     checks.append(stats.Check(name="cores", ok=r["cores"] >= 4, severity="info" if r["cores"] >= 4 else "warning",
                               message=(
-        f"The service ran on {r['cores']} core(s) shared with the load generator; scaling past that is "
-        "extrapolated by the USL, not measured.")))
+        f"The service ran on {r['cores']} core(s) shared with the load generator; scaling past that is not "
+        "measured here, and the report predicts nothing beyond the levels it measured.")))
+    auto = r.get("autoscale")
+    if auto is not None and auto["error"]:
+        checks.append(stats.Check(name="autoscale", ok=False, severity="warning", message=(
+            f"The autoscaling scenario failed ({auto['error']}); nothing is reported on scaling in time.")))
     return checks
 
 

@@ -9,10 +9,14 @@ the rule's bounds, with demand the phase's CPU in use, current x metric (in unit
 the median over the decisions of the phase's second half (the first half may still be scaling). A phase with
 no measured decision there has no need (NaN) and is left out of the provisioning sums.
 
+If no decision of the second half measured the metric (the control loop was busy starting an instance), the
+whole phase's decisions are used.
+
 Over-/under-provisioning: instance-seconds above / below that need, integrated over the phases.
 Time to scale: from the start of a phase whose need differs from the previous one to the end of the first
-scaling event in that direction (NaN: it never scaled within the phase); time to the need: until the
-instance count first reached the phase's need. Latency during the transition: p95 (order-statistic interval)
+scaling event in that direction, even one ending after the phase (NaN: it never scaled); time to the need:
+until the instance count first reached the phase's need within the phase (NaN: not within it).
+Latency during the transition: p95 (order-statistic interval)
 of the requests meant to be sent from the phase's start until the need was reached (the whole phase if never),
 beside the p95 of the rest of the phase.
 """
@@ -55,8 +59,10 @@ def steady_need(decisions: pd.DataFrame, *, start_s: float, end_s: float, target
     """Instances the rule needs in steady state for the load of [start_s, end_s) (module docstring); NaN when no
     decision of the phase's second half measured the metric. decisions: t_s (since the load's start), current,
     metric."""
-    half = (start_s + end_s) / 2
-    d = decisions[(decisions["t_s"] >= half) & (decisions["t_s"] < end_s) & decisions["metric"].notna()]
+    measured = decisions[(decisions["t_s"] >= start_s) & (decisions["t_s"] < end_s) & decisions["metric"].notna()]
+    d = measured[measured["t_s"] >= (start_s + end_s) / 2]
+    if d.empty:
+        d = measured  # the control loop was busy starting an instance through the second half
     if d.empty:
         return math.nan
     demand = float(np.median(d["current"].to_numpy(float) * d["metric"].to_numpy(float)))
@@ -95,8 +101,11 @@ def analyse_autoscale(record: Mapping[str, Any], records: pd.DataFrame, *, confi
         n = _count_at(steps, t)
         direction = ("up" if need > previous_need else "down" if need < previous_need else "none") \
             if math.isfinite(need) and math.isfinite(previous_need) else "none"
-        inside = [e for e in record.get("events") or [] if a <= float(e["t_unix"]) - t0 < b]
-        scaled = [float(e["t_unix"]) - t0 - a for e in inside
+        later = sorted((e for e in record.get("events") or [] if float(e["t_unix"]) - t0 >= a),
+                       key=lambda e: e["t_unix"])
+        inside = [e for e in later if float(e["t_unix"]) - t0 < b]
+        # A scaling that ends after the phase (an instance still starting) still answers the phase's step.
+        scaled = [float(e["t_unix"]) - t0 - a for e in later
                   if (direction == "up" and e["to"] > e["from"]) or (direction == "down" and e["to"] < e["from"])]
         # Exactly, from the step function: the phase's start or an event in it, the first with the need met.
         moments = np.array([a, *sorted(float(e["t_unix"]) - t0 for e in inside)])
