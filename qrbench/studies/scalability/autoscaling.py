@@ -6,8 +6,9 @@ to it; a removed one has drained and stopped). Times are seconds since the load 
 
 Steady-state need of a phase: what the rule settles at for that phase's load, ceil(demand / target) clamped to
 the rule's bounds, with demand the phase's CPU in use, current x metric (in units of the CPU request), taken as
-the median over the decisions of the phase's second half (the first half may still be scaling). A phase with
-no measured decision there has no need (NaN) and is left out of the provisioning sums.
+the median over the decisions of the phase's second half (the first half may still be scaling); a decision
+counts in a phase when the interval its metric measured (since the previous decision) lies inside it. A phase
+with no such decision has no need (NaN) and is left out of the provisioning sums.
 
 If no decision of the second half measured the metric (the control loop was busy starting an instance), the
 whole phase's decisions are used.
@@ -57,10 +58,13 @@ def _count_at(steps: pd.DataFrame, t: np.ndarray) -> np.ndarray:
 def steady_need(decisions: pd.DataFrame, *, start_s: float, end_s: float, target: float, min_replicas: int,
                 max_replicas: int) -> float:
     """Instances the rule needs in steady state for the load of [start_s, end_s) (module docstring); NaN when no
-    decision of the phase's second half measured the metric. decisions: t_s (since the load's start), current,
-    metric."""
-    measured = decisions[(decisions["t_s"] >= start_s) & (decisions["t_s"] < end_s) & decisions["metric"].notna()]
-    d = measured[measured["t_s"] >= (start_s + end_s) / 2]
+    decision of the phase measured the metric. decisions: t_s (since the load's start), current, metric."""
+    # A decision's metric is the CPU since the previous decision: it describes a phase only when that whole
+    # interval lies inside it.
+    decisions = decisions.sort_values("t_s")
+    since = decisions["t_s"].shift(1)
+    measured = decisions[(since >= start_s) & (decisions["t_s"] <= end_s) & decisions["metric"].notna()]
+    d = measured[since[measured.index] >= (start_s + end_s) / 2]
     if d.empty:
         d = measured  # the control loop was busy starting an instance through the second half
     if d.empty:
