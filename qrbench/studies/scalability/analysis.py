@@ -672,19 +672,28 @@ def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
         late = " (after the phase ended)" if math.isfinite(after) and after >= ph["end_s"] - ph["start_s"] else ""
         scaled = (f"the first scale-{verb} ended {_fmt(after)} s after the step{late}"
                   if math.isfinite(after) else f"it did not scale {verb} before the run ended")
-        reached = (f"{int(ph['need'])} instance(s) reached after {_fmt(ph['reached_need_after_s'])} s"
-                   if math.isfinite(ph["reached_need_after_s"]) else
-                   f"the steady-state need of {int(ph['need'])} instance(s) was not reached within the phase")
-        out.append(f"Step {verb} to {_fmt(ph['rate_rps'])} req/s: {scaled}; {reached}; p95 during the transition "
-                   f"{_fmt(ph['p95_transition_ms'])} ms [{_fmt(ph['p95_transition_low'])}, "
-                   f"{_fmt(ph['p95_transition_high'])}] ({ph['transition_requests']} requests), after it "
-                   f"{_fmt(ph['p95_settled_ms'])} ms.")
+        need = int(ph["need"])
+        if ph["reached_need_after_s"] == 0:
+            reached = f"the pool already ran its need of {need} instance(s) when the step came"
+        elif math.isfinite(ph["reached_need_after_s"]):
+            reached = f"its need of {need} instance(s) was reached after {_fmt(ph['reached_need_after_s'])} s"
+        else:
+            reached = f"its need of {need} instance(s) was not reached within the phase"
+        latency = []
+        if ph["transition_requests"]:
+            latency.append(f"p95 during the transition {_fmt(ph['p95_transition_ms'])} ms "
+                           f"[{_fmt(ph['p95_transition_low'])}, {_fmt(ph['p95_transition_high'])}] "
+                           f"({ph['transition_requests']} requests)")
+        if math.isfinite(ph["p95_settled_ms"]):
+            latency.append(f"p95 {'after it' if latency else 'in the phase'} {_fmt(ph['p95_settled_ms'])} ms")
+        out.append(f"Step {verb} to {_fmt(ph['rate_rps'])} req/s: {scaled}; {reached}"
+                   + (f"; {', '.join(latency)}" if latency else "") + ".")
     if math.isfinite(auto["over_instance_s"]):
         out.append(f"Provisioning against the rule's steady-state need: {_fmt(auto['over_instance_s'])} "
                    f"instance-seconds over and {_fmt(auto['under_instance_s'])} under, of "
                    f"{_fmt(auto['instance_s'])} instance-seconds run (needed: {_fmt(auto['needed_instance_s'])}).")
     else:
-        out.append("Provisioning could not be judged: no phase measured its CPU in its second half.")
+        out.append("Provisioning could not be judged: no phase had a decision that measured its CPU.")
     return out
 
 
