@@ -23,7 +23,7 @@ def scalability() -> nbformat.NotebookNode:
              "from qrbench.report.runs import write_summary\n"
              "from qrbench.studies import get_study\n"
              "from qrbench.studies.scalability import SATURATION_LIMITS\n"
-             "from qrbench.studies.scalability.analysis import KEY_FIGURE, SIMULATION_NOTE\n\n"
+             "from qrbench.studies.scalability.analysis import KEY_FIGURE\n\n"
              "study = get_study(\"scalability\")", metadata=CODE_ONLY),
         code("# Parameters (papermill overrides these)\n"
              "params_file: str = \"parameters/scalability.yaml\"  # from the current folder, else the shipped one\n"
@@ -78,15 +78,17 @@ def scalability() -> nbformat.NotebookNode:
            "USL (contention σ, coherency κ, peak N*) needs at least 4 levels and is drawn over the measured range "
            "only; N* is stated only when its interval is bounded."),
         code("for axis in ('workers', 'instances'):\n"
-             "    display(Markdown(splots.usl_note(report.usl[axis], axis=axis)))\n"
-             "    plots.show(splots.usl_fit(report.usl[axis], cores=report.cores, axis=axis),\n"
-             "               otherwise=format.not_measured(f'throughput against {axis}'))"),
+             "    fit = report.usl[axis]\n"
+             "    display(Markdown(splots.usl_note(fit, axis=axis)))\n"
+             "    if fit['levels'] >= 2:  # one level draws a column of windows and no curve: the note says it all\n"
+             "        plots.show(splots.usl_fit(fit, cores=report.cores, axis=axis),\n"
+             "                   otherwise=format.not_measured(f'throughput against {axis}'))"),
         md("## Load balancer effectiveness\nEach instance's share of the requests in every step, from its own "
            "`/metrics` before and after the step, the imbalance (largest share over the even share, minus 1) with "
            "a χ² test against an even split, and each instance's cache hit rates (caches are per instance)."),
         code("display(format.stakeholder_table(report.imbalance, {\n"
              "    'config': 'Configuration', 'rate_rps': 'offered rate (req/s)', 'instances': 'instances',\n"
-             "    'requests': 'requests', 'max_share': 'largest share (fraction)', 'imbalance': 'imbalance',\n"
+             "    'requests': 'requests', 'max_share': 'largest share (%)', 'imbalance': 'imbalance (0 = even)',\n"
              "    'chi2_p': 'χ² p (even split)'}))\n"
              "plots.show(splots.lb_shares(report.shares), otherwise=format.not_measured('instance shares'))"),
         md("## Which resource saturates first\nPer step of the single-worker service: its CPU over the cores, its "
@@ -104,20 +106,19 @@ def scalability() -> nbformat.NotebookNode:
            "HorizontalPodAutoscaler's own rule (desired = ceil(current × CPU utilisation / target), with its "
            "tolerance and stabilisation windows). **This simulates the HPA rule on one machine; it is not a "
            "cluster.** Time to scale, latency "
-           "during the transition, and instance-seconds above or below what the rule needs in steady state."),
+           "during the transition, and instance-seconds above or below what the rule needs in steady state (the "
+           "findings above say it in words)."),
         code("auto = report.autoscale\n"
              "if auto is None:\n"
              "    display(Markdown(format.not_measured('the autoscaling scenario')))\n"
              "else:\n"
-             "    display(Markdown(f'*{SIMULATION_NOTE}*'))\n"
+             "    if auto['error']:\n"
+             "        display(Markdown(f\"The scenario failed: {auto['error']}\"))\n"
              "    display(format.stakeholder_table(auto['phases'], {\n"
-             "        'rate_rps': 'offered rate (req/s)', 'need': 'steady-state need (instances)',\n"
-             "        'direction': 'step', 'scaled_after_s': 'first scaling after (s)',\n"
-             "        'reached_need_after_s': 'need reached after (s)',\n"
-             "        'p95_transition_ms': 'p95 in transition (ms)',\n"
-             "        'p95_settled_ms': 'p95 after (ms)', 'success': 'success (fraction)',\n"
-             "        'over_instance_s': 'over-provisioned (instance-s)',\n"
-             "        'under_instance_s': 'under-provisioned (instance-s)'}))\n"
+             "        'rate_rps': 'offered rate (req/s)', 'need': 'need (instances)', 'direction': 'step',\n"
+             "        'scaled_after_s': 'scaled after (s)', 'reached_need_after_s': 'need reached after (s)',\n"
+             "        'p95_transition_ms': 'p95 in transition (ms)', 'p95_settled_ms': 'p95 after (ms)',\n"
+             "        'over_instance_s': 'over (instance-s)', 'under_instance_s': 'under (instance-s)'}))\n"
              "    plots.show(splots.autoscale_timeline(auto),\n"
              "               otherwise=format.not_measured('the autoscaling timeline'))"),
         md("## Vertical scaling\nDocument count per request (cached documents, a new query each: the cost's growth "
