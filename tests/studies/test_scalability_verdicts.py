@@ -17,6 +17,7 @@ from qrbench.studies.scalability.analysis import (
     STEP_WORKLOAD,
     _compliance,
     _findings,
+    _fmt,
     autoscale_findings,
     fit_scaling,
     recommendation,
@@ -171,3 +172,10 @@ def test_a_scale_up_that_ends_after_its_phase_still_counts():
     assert ph.loc[1, "transition_requests"] == 100  # never reached within the phase: all of it is transition
     text = " ".join(autoscale_findings({**analyse_autoscale(record, records), "rule": RULE}))
     assert "ended 12 s after the step (after the phase ended)" in text and "not reached within the phase" in text
+
+
+def test_recommendation_prefers_fewer_processes_at_equal_capacity_and_reads_large_numbers():
+    args = _report_args(pd.DataFrame(columns=["n", "throughput_rps"]))
+    args["configs"] = _configs({"workers-1": 6.0, "instances-2": 6.0})
+    assert recommendation(args).startswith("Run 1 worker(s): it met the SLO up to 6 req/s")
+    assert _fmt(5798.4) == "5,800" and _fmt(123.45) == "123" and _fmt(math.inf) == "not bounded"

@@ -487,13 +487,20 @@ def _compliance(configs: pd.DataFrame, steps: Mapping[str, list[dict[str, Any]]]
     ran = ran[ran["config"].isin([c for c, s in steps.items() if s])] if len(ran) else ran
     if rate_t is None or lat_t is None or ran.empty:
         return []
-    best = ran.sort_values(["capacity_rps", "capacity_low", "peak_throughput_rps"], ascending=False).iloc[0]["config"]
+    best = _best(ran)["config"]
     s = steps[best]
     j = stats.capacity_from_steps([x["rate_rps"] for x in s], [x["throughput"] for x in s], [x["p95"] for x in s],
                                   rate_t, lat_t, workload=f"{STEP_WORKLOAD}, {best}")
     return [{"metric": "throughput_rps", "target": j.target, "threshold": j.threshold, "unit": j.unit,
              "value": j.estimate.value, "low": j.estimate.low, "high": j.estimate.high, "verdict": str(j.verdict),
              "workload": j.workload, "direction": j.direction, "reason": j.reason, "statistic": j.statistic}]
+
+
+def _best(ran: pd.DataFrame) -> pd.Series:
+    """The configuration with the highest capacity (then the highest lower bound); among equals the one with the
+    fewest processes, which costs least."""
+    return ran.assign(_neg_n=-ran["n"]).sort_values(
+        ["capacity_rps", "capacity_low", "_neg_n", "peak_throughput_rps"], ascending=False).iloc[0]
 
 
 def _autoscale(run_dir: Path, confidence: float) -> dict[str, Any] | None:
@@ -518,7 +525,7 @@ def recommendation(r: Mapping[str, Any]) -> str:
     ran = configs[(configs["status"] == "ok")] if len(configs) else configs
     if ran.empty:
         return "No configuration was measured, so no sizing can be recommended from this run."
-    best = ran.sort_values(["capacity_rps", "capacity_low", "peak_throughput_rps"], ascending=False).iloc[0]
+    best = _best(ran)
     single = ran[ran["n"] == 1]
     base = float(single["capacity_rps"].max()) if len(single) else math.nan
     what = (f"{int(best['n'])} worker(s)" if best["axis"] == "workers" else
@@ -574,6 +581,8 @@ def _verdict(configs: pd.DataFrame) -> tuple[str, list[str]]:
 def _fmt(x: float, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "not bounded" if x == math.inf else "–"
+    if abs(x) >= 10**digits:  # 5800, not 5.8e+03
+        return f"{float(f'{x:.{digits}g}'):,.0f}"
     return f"{x:.{digits}g}"
 
 
