@@ -458,7 +458,9 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
     compliance = _compliance(configs, step_estimates, load_thresholds(p.thresholds_file, "load"))
     autoscale = _autoscale(run_dir, p.confidence)
     verdict, reasons = _verdict(configs)
-    reasons += [f"The PRD capacity target ({r['workload']}): {r['reason']}" for r in compliance
+    reasons += [f"PRD capacity target (at least {r['target']:g} req/s within the p95 target), "
+                f"{'not shown' if r['verdict'] == 'insufficient' else r['verdict']}: "
+                f"{r['reason'].removeprefix(r['metric'] + ': ')}" for r in compliance
                 if r["verdict"] in ("fail", "warn", "insufficient")]
     if verdict in ("pass", "warn") and any(r["verdict"] == "fail" for r in compliance):
         verdict = "fail"
