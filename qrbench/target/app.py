@@ -7,7 +7,6 @@ is a 500 only if the engine itself is broken, never for anything the client sent
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import contextlib
 import threading
@@ -20,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .admission import Admission, ClientGone, Overloaded
 from .engine import RerankEngine, Scores
 from .metrics import ServiceMetrics
 from .schemas import BatchSimilarityRequest, RerankRequest, SimilarityRequest
@@ -46,6 +46,7 @@ class _Service:
         self.load_error: BaseException | None = None
         self.in_flight = 0
         self.pool = concurrent.futures.ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="compute")
+        self.admission = Admission(slots=settings.max_concurrency, queue_budget_s=settings.queue_budget_ms / 1000)
         self.metrics = ServiceMetrics(lambda: self.engine)
         if engine is not None:
             self.ready.set()
@@ -106,19 +107,17 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         if not svc.ready.is_set():
             svc.observe(endpoint, method, 503, request.state.t0)
             return None, error(503, "The model is still loading; retry shortly.", headers={"Retry-After": "1"})
-        if svc.in_flight >= settings.max_concurrency:
-            svc.metrics.rejected.inc()
-            svc.observe(endpoint, method, 503, request.state.t0)
-            return None, error(
-                503, f"Overloaded: {settings.max_concurrency} requests are being computed; retry shortly.",
-                headers={"Retry-After": "1"},
-            )
         svc.in_flight += 1
         svc.metrics.in_flight.inc()
-        try:
-            started = time.perf_counter()
-            result = await asyncio.get_running_loop().run_in_executor(svc.pool, fn, *args)
-            return (result, (time.perf_counter() - started) * 1000), None
+        try:  # admission by queueing delay and cancellation on disconnect: see admission.py
+            return await svc.admission.run(svc.pool, fn, *args, receive=request.receive), None
+        except Overloaded as exc:
+            svc.metrics.rejected.inc()
+            svc.observe(endpoint, method, 503, request.state.t0)
+            return None, error(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+        except ClientGone:
+            svc.observe(endpoint, method, 499, request.state.t0)
+            return None, Response(status_code=499)
         finally:
             svc.in_flight -= 1
             svc.metrics.in_flight.dec()
