@@ -163,8 +163,8 @@ def test_settings_are_checked():
 # ---- through the real service ----------------------------------------------------------------------------
 
 LONG_DOCS = [
-    f"Document {i}: " + " ".join(f"the {w} clause number {i} governs arbitration and appeal deadlines" for w in range(30))
-    for i in range(100)
+    f"Document {i}: " + " ".join(f"the {w} clause {i} governs arbitration and appeal deadlines" for w in range(30))
+    for i in range(40)
 ]
 
 
