@@ -86,13 +86,18 @@ class Scale:
     relevant_only: bool  # ... and only the documents relevant to those queries
     window_ms: float  # micro-batch window of the "on" runs
     compute_threads: int
+    floor_batch: int  # queries per batched pass in the floor section
+    floor_alone: int  # queries encoded alone
+    floor_rounds: int  # batched passes timed
+    n_cold_encoder: int  # cold reranks of 50 per encoder option
 
 
 FULL = Scale(n_similarity=40, n_warm=20, n_cold=3, cold_sizes=SIZES, memory_clients=4, n_aer=8, rounds=2, load_s=10.0,
-             warm_load_s=1.5, users=48, pool=6000, domains=2, relevant_only=False, window_ms=2.0, compute_threads=32)
+             warm_load_s=1.5, users=32, pool=6000, domains=2, relevant_only=False, window_ms=2.0, compute_threads=32,
+             floor_batch=32, floor_alone=20, floor_rounds=5, n_cold_encoder=6)
 QUICK = Scale(n_similarity=6, n_warm=4, n_cold=1, cold_sizes=(10, 50), memory_clients=2, n_aer=3, rounds=1,
               load_s=5.0, warm_load_s=1.0, users=32, pool=1200, domains=1, relevant_only=True, window_ms=2.0,
-              compute_threads=32)
+              compute_threads=32, floor_batch=32, floor_alone=5, floor_rounds=2, n_cold_encoder=2)
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -577,7 +582,7 @@ def throughput(full: DataManager, scale: Scale, fresh: Fresh, workdir: Path) -> 
           f"over {what}; {len(corpus_docs)} distinct documents, primed into each server's cache first; "
           f"{scale.users} closed-model users, no think time; per server {scale.rounds} round(s) of "
           f"{scale.warm_load_s:g} s warm-up + {scale.load_s:g} s measured, batching off and on alternating; "
-          f"exact backend, compute_threads={scale.compute_threads}.", flush=True)
+          f"exact backend; 'on' is the service's defaults, 'off' the same without the micro-batcher.", flush=True)
     pairs = [
         ("pinned", {SERVER_CPU}, {GENERATOR_CPU}, 1),
         ("unpinned", None, {GENERATOR_CPU, SERVER_CPU}, 2),
@@ -586,8 +591,10 @@ def throughput(full: DataManager, scale: Scale, fresh: Fresh, workdir: Path) -> 
     for name, server_cpus, gen_cpus, threads in pairs:
         configs = [LoadConfig(f"{name}-batch-{label}", server_cpus, gen_cpus, threads, window)
                    for label, window in (("off", 0.0), ("on", scale.window_ms))]
-        targets = [EmbeddedTarget(EngineSettings(torch_threads=threads, compute_threads=scale.compute_threads,
-                                                 embed_batch_window_ms=c.batch_window_ms), cpus=c.server_cpus)
+        # "on" is the service's defaults (batching, one thread per pass, admission by queueing delay);
+        # "off" is the same without the micro-batcher, at torch's thread count for the cores it has.
+        targets = [EmbeddedTarget(EngineSettings() if c.batch_window_ms else
+                                  EngineSettings(torch_threads=threads, embed_batch_window_ms=0.0), cpus=c.server_cpus)
                    for c in configs]
         runs: dict[str, list[dict]] = {c.name: [] for c in configs}
         try:
@@ -641,14 +648,100 @@ def throughput(full: DataManager, scale: Scale, fresh: Fresh, workdir: Path) -> 
     return out
 
 
+# ----------------------------------------------------------------------------------------- floor
+
+
+ENCODER_OPTIONS = (("torch", None), ("onnx", None), ("onnx-int8", None), ("torch", 128), ("onnx-int8", 128))
+
+
+def option_name(encoder: str, max_seq_length: int | None) -> str:
+    return encoder + (f", {max_seq_length} tokens" if max_seq_length else "")
+
+
+def floor_section(model, corpus: Corpus, fresh: Fresh, scale: Scale) -> dict:
+    """Encoding floor per encoder option, in-process, one thread per forward pass (the service's default).
+
+    One new query alone, and per query when `scale.floor_batch` new queries share a pass; the ceiling a
+    mixed workload can reach if each request needs one new query encoding: cores / batched cost.
+    """
+    cores = len(os.sched_getaffinity(0))
+    out = {}
+    rows = []
+    for encoder, max_len in ENCODER_OPTIONS:
+        emb = Embedder(cache_size=0, model=model, encoder=encoder, max_seq_length=max_len)
+        emb.encode_uncached(["warm the runtime up"])
+        queries = corpus.queries[: scale.floor_batch]
+        alone = []
+        for qtext in queries[: scale.floor_alone]:
+            t0 = time.perf_counter()
+            emb.encode_uncached([fresh(qtext)])
+            alone.append((time.perf_counter() - t0) * 1000)
+        batched = []
+        for _ in range(scale.floor_rounds):
+            texts = [fresh(qtext) for qtext in queries]
+            t0 = time.perf_counter()
+            emb.encode_uncached(texts)
+            batched.append((time.perf_counter() - t0) * 1000 / len(texts))
+        name = option_name(encoder, max_len)
+        per_query = statistics.median(batched)
+        out[name] = {"alone": statistics.median(alone), "batched": per_query, "ceiling": cores * 1000 / per_query}
+        rows.append([name, ms(out[name]["alone"]), ms(per_query), f"{out[name]['alone'] / per_query:.1f}",
+                     f"{out[name]['ceiling']:,.0f}"])
+    table(f"encoding floor (in-process, one thread per pass; {scale.floor_batch} queries per batched pass; ceiling = "
+          f"{cores} cores / batched cost, if every request needs one new query encoding)",
+          ["encoder", "query alone ms", "per query batched ms", "alone / batched", "ceiling req/s"], rows)
+    return out
+
+
+def cold_by_encoder(corpus: Corpus, fresh: Fresh, scale: Scale) -> dict:
+    """Cold rerank of 50 new documents over HTTP, per encoder option (default service otherwise)."""
+    out = {}
+    rows = []
+    for encoder, max_len in ENCODER_OPTIONS:
+        name = option_name(encoder, max_len)
+        with EmbeddedTarget(EngineSettings(encoder=encoder, max_seq_length=max_len)) as target:
+            client = OverHttp(target.url)
+            try:
+                client.rerank(fresh(corpus.queries[0]), [fresh(d) for d in corpus.spare_docs[:50]], "hybrid")
+                lat = []
+                for i in range(scale.n_cold_encoder):
+                    docs = [fresh(d) for d in corpus.spare_docs[50 * (i + 1):50 * (i + 2)]]
+                    method = METHODS[i % len(METHODS)]
+                    lat.append(client.rerank(fresh(corpus.queries[i + 1]), docs, method)[0])
+            finally:
+                client.close()
+        out[name] = pct(lat, 50)
+        rows.append([name, ms(pct(lat, 50)), ms(max(lat)), "yes" if pct(lat, 50) <= 500 else "NO"])
+    reference = out[option_name("torch", None)]
+    for row, name in zip(rows, out, strict=True):
+        row.insert(2, f"{out[name] / reference:.2f}")
+    table(f"cold rerank of 50 documents per encoder option (HTTP, exact, {scale.n_cold_encoder} requests each; "
+          "judge each option's quality with qrbench.profile.quality)",
+          ["encoder", "p50 ms", "p50 / torch", "max ms", "<= 500 ms"], rows)
+    return out
+
+
 # ----------------------------------------------------------------------------------------- main
 
 
-SECTIONS = ("latency", "memory", "aer", "throughput")
+SECTIONS = ("floor", "latency", "encoders", "memory", "aer", "throughput")
 
 
-def goals(results: dict, memory: dict | None, mixed: dict | None, cv: float) -> None:
+def goals(results: dict, memory: dict | None, mixed: dict | None, cv: float, floor: dict | None = None,
+          cold: dict | None = None) -> None:
     rows = []
+    if floor and mixed:
+        ceiling = floor["torch"]["ceiling"]
+        best = max(mixed.values(), key=lambda r: r["ok_rps"])
+        rows.append([">= 0.7 of the batched-encoding ceiling, p95 < 500 ms (mixed, best config, same run)",
+                     f"{best['ok_rps']:.1f} req/s = {best['ok_rps'] / ceiling:.2f} of {ceiling:,.0f}; "
+                     f"p50 {best['p50']:.0f} ms, p95 {best['p95']:.0f} ms ({best['config'].name})",
+                     "yes" if best["ok_rps"] >= 0.7 * ceiling and best["p95"] < 500 else "NO"])
+    if cold:
+        fastest = min(cold, key=cold.get)
+        rows.append(["cold rerank of 50 <= 500 ms p50 (fastest option; check its nDCG@10 with profile.quality)",
+                     f"{fastest} {cold[fastest]:,.0f} ms; default (torch) {cold['torch']:,.0f} ms",
+                     "yes" if cold[fastest] <= 500 else "NO"])
     if ("similarity", "HTTP", "exact", "hybrid") in results:
         sim = max(results[("similarity", "HTTP", "exact", m)]["diff"] for m in METHODS)
         sim_paired = max(results[("similarity", "HTTP", "exact", m)]["paired"] for m in METHODS)
@@ -724,7 +817,11 @@ def main() -> None:
     print(f"case variants embed like their originals: max |difference| = {same:.1e}")
 
     results: dict = {}
-    memory = mixed = None
+    memory = mixed = floor = cold = None
+    if "floor" in only:
+        print("\n#### 0. The floor: encoding cost per encoder option, in-process", flush=True)
+        floor = floor_section(embedder.model, corpus, fresh, scale)
+
     if "latency" in only:
         print("\n#### 1-2. Latency: in-process (this process, torch's default threads, unpinned)")
         for backend in BACKENDS:
@@ -744,6 +841,10 @@ def main() -> None:
                 finally:
                     client.close()
 
+    if "encoders" in only:
+        print("\n#### 2b. Cold rerank of 50 per encoder option (HTTP)", flush=True)
+        cold = cold_by_encoder(corpus, fresh, scale)
+
     if "memory" in only:
         print("\n#### 3. Memory")
         memory = memory_section(scale, corpus, fresh, results)
@@ -757,7 +858,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             mixed = throughput(dm, scale, fresh, Path(tmp))
 
-    goals(results, memory, mixed, cv)
+    goals(results, memory, mixed, cv, floor, cold)
     cv_end = noise_cv(calibration_timings())
     print(f"\nmachine noise: CV {cv:.1%} at the start, {cv_end:.1%} at the end; load average now "
           f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; total time {time.perf_counter() - started:.0f} s")

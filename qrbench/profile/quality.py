@@ -29,6 +29,8 @@ __all__ = ["QualityCase", "hard_negative_cases", "method_quality", "lever_qualit
 
 # A speed lever may not lower nDCG@10 by more than this against the reference (issue 13).
 MAX_NDCG_LOSS = 0.01
+# Embedding cache of each lever's engine: every text of the cases (256 queries x 40 candidates at most).
+_CASE_CACHE = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,14 +108,15 @@ def lever_quality(
 
     Columns: lever, method, ndcg (+ _low/_high), mrr (+ _low/_high), queries, delta_ndcg (paired mean
     difference to the reference, + _low/_high), within_limit (delta_ndcg >= -MAX_NDCG_LOSS). Engines
-    share one loaded model; caches are off so every lever computes every score itself.
+    share one loaded model; each lever has its own embedding cache (the methods of a lever share its
+    embeddings) and no similarity cache, so every lever computes every score itself.
     """
     if not levers:
         raise ParameterError("levers is empty; give at least the reference settings.")
     frames, reference = [], None
     for name, settings in levers.items():
-        plain = settings.with_changes(embedding_cache_size=0, similarity_cache_size=0)
-        embedder = Embedder(cache_size=0, model=model, encoder=plain.encoder, max_seq_length=plain.max_seq_length,
+        plain = settings.with_changes(embedding_cache_size=_CASE_CACHE, similarity_cache_size=0)
+        embedder = Embedder(cache_size=_CASE_CACHE, model=model, encoder=plain.encoder, max_seq_length=plain.max_seq_length,
                             torch_threads=plain.torch_threads) if model is not None else None
         engine = RerankEngine(plain, embedder=embedder)
         model = engine.embedder.model
