@@ -106,6 +106,7 @@ def main() -> None:
     parser.add_argument("--max-concurrency", type=int, default=4)
     parser.add_argument("--queue-budget-ms", type=float, default=60_000.0)
     parser.add_argument("--encoder", default="torch", choices=["torch", "onnx", "onnx-int8"])
+    parser.add_argument("--timeline", help="write the RSS samples (seconds, MB) to this CSV file")
     args = parser.parse_args()
     n = args.requests or (40 if args.quick else 200)
     n_docs = args.documents or (50 if args.quick else 100)
@@ -130,6 +131,10 @@ def main() -> None:
         time.sleep(settle_s)
         after = tree_rss(target.pid)
         peak = sampler.peak_since(t_start)
+    if args.timeline:
+        with open(args.timeline, "w") as f:
+            f.write("seconds,rss_mb\n")
+            f.writelines(f"{t - t_start:.2f},{rss / 2**20:.0f}\n" for t, rss in sampler.samples)
     mb = 2**20
     print(f"\nRSS of the server's process tree (MB): before {before / mb:,.0f}")
     for b, secs, burst_peak, end, answered in rows:
