@@ -596,7 +596,7 @@ def throughput(full: DataManager, scale: Scale, fresh: Fresh, workdir: Path) -> 
     ]
     out = {}
     for name, server_cpus, gen_cpus, threads in pairs:
-        configs = [LoadConfig(f"{name}-batch-{label}", server_cpus, gen_cpus, threads, window)
+        configs = [LoadConfig(f"{name}-batch-{label}", server_cpus, gen_cpus, 1 if window else threads, window)
                    for label, window in (("off", 0.0), ("on", scale.window_ms))]
         # "on" is the service's defaults (batching, one thread per pass, admission by queueing delay);
         # "off" is the same without the micro-batcher, at torch's thread count for the cores it has.
