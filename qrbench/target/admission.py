@@ -88,15 +88,18 @@ class Admission:
         fn: Callable[..., Any],
         *args: Any,
         receive: Callable[[], Awaitable[dict]] | None = None,
+        waited_s: float = 0.0,
     ) -> tuple[Any, float]:
         """fn(*args, cancel=event) in `pool` once a slot is free: (result, computation milliseconds).
 
-        receive: the request's ASGI receive channel, watched for the client's disconnect. Raises
-        Overloaded (refused, at once or when the budget ran out) or ClientGone.
+        receive: the request's ASGI receive channel, watched for the client's disconnect. waited_s:
+        seconds the request already spent in the service before admission (reading and parsing it on a
+        busy event loop), taken off its budget. Raises Overloaded (refused, at once or when the budget
+        ran out) or ClientGone.
         """
         watcher = asyncio.ensure_future(_disconnected(receive)) if receive is not None else None
         try:
-            await self._acquire_or_gone(watcher)
+            await self._acquire_or_gone(watcher, max(0.0, self.queue_budget_s - waited_s))
             cancel = threading.Event()
             started = self.clock()
             work = pool.submit(fn, *args, cancel=cancel)
@@ -119,18 +122,18 @@ class Admission:
             if watcher is not None and not watcher.done():
                 watcher.cancel()
 
-    async def _acquire_or_gone(self, watcher: asyncio.Future | None) -> None:
+    async def _acquire_or_gone(self, watcher: asyncio.Future | None, budget_s: float) -> None:
         if self.in_flight < self.slots and not self.waiting:
             self.in_flight += 1
             return
         wait = self.predicted_wait_s()
-        if self.queue_budget_s == 0 or (wait is not None and wait > self.queue_budget_s):
+        if budget_s == 0 or (wait is not None and wait > budget_s):
             self.shed += 1
             raise self._refusal(wait)
         loop = asyncio.get_running_loop()
         slot = loop.create_future()
         self._waiters.append(slot)
-        timer = loop.call_later(self.queue_budget_s, lambda: slot.done() or slot.set_exception(_Timeout()))
+        timer = loop.call_later(budget_s, lambda: slot.done() or slot.set_exception(_Timeout()))
         try:
             if watcher is None:
                 await slot

@@ -110,7 +110,8 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         svc.in_flight += 1
         svc.metrics.in_flight.inc()
         try:  # admission by queueing delay and cancellation on disconnect: see admission.py
-            return await svc.admission.run(svc.pool, fn, *args, receive=request.receive), None
+            waited_s = time.perf_counter() - request.state.t0  # reading and parsing it on a busy loop
+            return await svc.admission.run(svc.pool, fn, *args, receive=request.receive, waited_s=waited_s), None
         except Overloaded as exc:
             svc.metrics.rejected.inc()
             svc.observe(endpoint, method, 503, request.state.t0)

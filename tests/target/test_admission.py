@@ -100,6 +100,21 @@ def test_a_waiter_past_its_deadline_is_refused(pool):
     asyncio.run(main())
 
 
+def test_time_already_spent_before_admission_counts_against_the_budget(pool):
+    async def main():
+        adm = Admission(slots=1, queue_budget_s=30.0)
+        release, started = threading.Event(), threading.Event()
+        first = asyncio.ensure_future(adm.run(pool, blocking(release, started)))
+        while not started.is_set():
+            await asyncio.sleep(0.01)
+        with pytest.raises(Overloaded):  # it spent its whole budget before reaching admission
+            await adm.run(pool, blocking(release), waited_s=31.0)
+        release.set()
+        await first
+
+    asyncio.run(main())
+
+
 def test_zero_budget_never_waits(pool):
     async def main():
         adm = Admission(slots=1, queue_budget_s=0.0)
