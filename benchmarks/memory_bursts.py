@@ -16,6 +16,9 @@ still waiting after the budget are answered 503 and counted.
 
 Measured: placeholders for the lead's idle-machine run (RSS numbers depend little on load, times do):
     before <...> MB, peak <...> MB, after 60 s <...> MB (issue 12 before the fix: 583 / 1,777 / 1,576 MB).
+2026-11-30, --quick on a shared machine (load average 6-10): before 582 MB, peak 887 MB, +95 MB 15 s after
+the second burst; an earlier --quick run showed a transient 1,549 MB at the end of its first burst (cause
+not found; rerun with --timeline to see when the tree grows).
 """
 
 from __future__ import annotations
