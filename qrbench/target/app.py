@@ -9,6 +9,7 @@ themselves (large ones in a thread), so the published schema is the one enforced
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import contextlib
 import multiprocessing
