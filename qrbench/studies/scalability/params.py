@@ -167,7 +167,8 @@ class ScalabilityParams:
             ("vertical.aer_requests", v.aer_requests >= 1, "at least 1"),
             ("vertical.sample_interval_s", v.sample_interval_s > 0, "a positive number of seconds"),
             ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
-            ("target.max_concurrency", self.target.max_concurrency >= 1, "at least 1"),
+            ("target.max_concurrency", self.target.max_concurrency is None or self.target.max_concurrency >= 1,
+             "at least 1, or null for the service's default"),
         ]
         for key, ok, valid in checks:
             if not ok:
