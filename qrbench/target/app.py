@@ -136,7 +136,7 @@ class _Service:
         self.in_flight = 0
         self.pool = concurrent.futures.ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="compute")
         self.admission = Admission(slots=settings.max_concurrency, queue_budget_s=settings.queue_budget_ms / 1000)
-        self.metrics = ServiceMetrics(lambda: self.engine)
+        self.metrics = ServiceMetrics(lambda: self.engine, lambda: self.admission)
         self.traffic = Traffic()
         self.parser = _BodyParser()
         if engine is not None:

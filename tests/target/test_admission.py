@@ -9,6 +9,7 @@ import time
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from qrbench.target.admission import Admission, ClientGone, Overloaded
 
@@ -212,3 +213,10 @@ def test_nothing_is_computed_after_the_clients_left(make_service):
     assert svc.admission.gone == 6  # every client was noticed leaving
     time.sleep(1.0)
     assert engine.counters.computed - computed_before == 0  # and nothing started later
+    # The same counts reach a scraper: /metrics exports what the admission and the engine counted.
+    families = {f.name: f for f in text_string_to_metric_families(httpx.get(url + "/metrics").text)}
+    assert families["qrbench_admission_client_gone"].samples[0].value == svc.admission.gone
+    outcomes = {s.labels["outcome"]: s.value for s in families["qrbench_computations"].samples
+                if s.name.endswith("_total")}
+    assert outcomes == {"completed": engine.counters.computed, "cancelled": engine.counters.cancelled}
+    assert families["qrbench_admission_shed"].samples[0].value == svc.admission.shed
