@@ -7,7 +7,7 @@ import math
 import threading
 
 import pytest
-from qrbench.load.nginx import find_nginx
+from qrbench.deploy.nginx import find_nginx
 
 from qrbench.deploy.autoscale import HpaController, HpaRule, InstancePool, proposed_replicas, run_autoscaler
 from qrbench.errors import TargetError
