@@ -208,7 +208,8 @@ class ScalabilityParams:
             ("autoscale.interval_s", 0 < a.interval_s <= a.phase_s, "positive and at most autoscale.phase_s"),
             ("autoscale.drain_s", a.drain_s >= 0, "0 or more seconds"),
             ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
-            ("target.max_concurrency", self.target.max_concurrency >= 1, "at least 1"),
+            ("target.max_concurrency", self.target.max_concurrency is None or self.target.max_concurrency >= 1,
+             "at least 1, or null for the service's default"),
         ]
         for key, ok, valid in checks:
             if not ok:
