@@ -242,7 +242,7 @@ def _judge_latency(judgements: dict[str, stats.Judgement], thresholds: dict[str,
         c = lat.with_failures[t.statistic]
         j = stats.judge(c.estimate, t, workload=workload)
         of = f" of {_KIND_NAMES.get(kind, kind)} requests" if t.kind else ""
-        note = (f" {t.statistic}{of}, {lat.n_failed} failure(s) counted at least at their timeout"
+        note = (f" Statistic: {t.statistic}{of}, counting {lat.n_failed} failure(s) at least at their timeout"
                 + ("; the value is a lower bound" if c.at_least else "") + ".")
         judgements[name] = _with(j, reason=j.reason + note)
 
@@ -402,23 +402,68 @@ def _windowed_rate(t_end: np.ndarray, t0: float, t1: float, confidence: float) -
 
 def _compliance_frame(judgements: dict[str, stats.Judgement]) -> pd.DataFrame:
     """The rows of the summary contract: metric, target, unit, value, low, high, verdict, workload, direction,
-    reason (plus threshold, n, statistic and kind)."""
+    reason (plus threshold, n, statistic and kind). The reason drops judge()'s "[judged by ...]": the workload
+    has its own column."""
     frame = judgements_frame(judgements)
     for column in ("workload", "direction", "statistic", "kind"):
         frame[column] = [getattr(j, column) for j in judgements.values()]
+    frame["reason"] = [j.reason.replace(f" [judged by {j.workload}]", "") for j in judgements.values()]
     return frame
 
 
+# What a reader calls each target, for the headline sentence.
+_LABELS = {"p50_ms": "median latency", "p95_ms": "p95 latency", "p99_ms": "p99 latency",
+           "similarity_ms": "p95 latency of similarity requests",
+           "rerank_50_ms": "p95 latency of reranks of 25-50 documents",
+           "kept_up": "share of the offered load answered", "throughput_rps": "capacity",
+           "success_ratio": "success ratio", "cpu_utilization": "server CPU share", "memory_gb": "peak server memory",
+           "quantum_time_ms": "mean quantum time", "classical_fallback_rate": "classical fallback rate",
+           "cache_hit_rate": "cache hit rate", "error_rate (stress limit)": "error rate",
+           "rss_growth_mb_per_h": "memory growth after the caches filled"}
+
+
+def _amount(value: float, unit: str) -> str:
+    """A number for a sentence: 3 significant digits, thousands separated, fractions as percentages."""
+    if not math.isfinite(value):
+        return "not measured" if math.isnan(value) else "not bounded"
+    if unit == "fraction":
+        return f"{100 * value:.3g} %"
+    text = f"{float(f'{value:.3g}'):,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return f"{text} {unit}".strip()
+
+
+def _plain(name: str, j: stats.Judgement) -> str:
+    """One target in words: "the p95 latency is 15,800 ms or more against a target below 500 ms"."""
+    e = j.estimate
+    if e.n == 0 or math.isnan(e.value):
+        return f"the {_LABELS.get(name, name)} was not measured"
+    more = " or more" if math.isinf(e.high) and j.direction == "below" else ""
+    side = "below" if j.direction == "below" else "at least"
+    return (f"the {_LABELS.get(name, name)} is {_amount(e.value, j.unit)}{more} against a target {side} "
+            f"{_amount(j.target, j.unit)}")
+
+
 def _verdict_reasons(verdict: str, judgements: dict[str, stats.Judgement], warm: stats.WarmupTrim) -> list[str]:
-    """Sentences behind the verdict, the main one first: failures, then warnings, then undecided targets."""
+    """Sentences behind the verdict: the main one first (in plain words), then each failed, warned and
+    undecided target's own reason."""
     order = {"fail": 0, "warn": 1, "insufficient": 2}
-    worst = sorted((j for j in judgements.values() if str(j.verdict) in order), key=lambda j: order[str(j.verdict)])
-    reasons = [j.reason for j in worst]
+    worst = sorted(((n, j) for n, j in judgements.items() if str(j.verdict) in order),
+                   key=lambda nj: order[str(nj[1].verdict)])
+    failed = [(n, j) for n, j in worst if str(j.verdict) == "fail"]
+    total = len(judgements)
+    if failed:
+        main = f"{len(failed)} of {total} targets failed; " + _plain(*failed[0]) + "."
+    elif worst:
+        n_open = len(worst)
+        main = (f"No target failed, but {n_open} of {total} are close to their limit or not decided by this run; "
+                + _plain(*worst[0]) + ".")
+    elif total:
+        main = f"Every one of the {total} targets this workload can judge was met on its whole 95 % interval."
+    else:
+        main = "Nothing was judged: the run recorded no requests to judge."
+    reasons = [main] + [j.reason.replace(f" [judged by {j.workload}]", "") for _, j in worst]
     if warm.too_short:
         reasons.append("The run was too short to reach a steady state, so its verdict is provisional.")
-    if not reasons:
-        reasons.append(f"Every one of the {len(judgements)} targets judged by this workload was met on its whole "
-                       "confidence interval.")
     return reasons
 
 
