@@ -69,8 +69,12 @@ def load() -> nbformat.NotebookNode:
                           "values (no sampling interval)."),
         new_code_cell("format.compliance_table(report.compliance, extra=[\"workload\"])"),
         new_markdown_cell("## Timeline"),
-        new_code_cell("fig = plots_load.timeline(report.records, report.server, report.metrics, report.spans,\n"
-                      "                          thresholds, t0_unix=report.t0_unix, cores=report.cores,\n"
+        new_code_cell("# Only the limits of targets this workload judged (no 100 req/s line over a closed model).\n"
+                      "rows = report.compliance\n"
+                      "judged_here = set(rows.loc[~rows['workload'].str.startswith('not judged'), 'metric'])\n"
+                      "shown = {k: v for k, v in thresholds.items() if k in judged_here}\n"
+                      "fig = plots_load.timeline(report.records, report.server, report.metrics, report.spans,\n"
+                      "                          shown, t0_unix=report.t0_unix, cores=report.cores,\n"
                       "                          title=f'scenario {params.name}')\n"
                       "fig.savefig(Path(run_dir) / KEY_FIGURE, dpi=100, bbox_inches='tight')\n"
                       "plots.show(fig, otherwise=format.not_measured('the timeline'))"),

@@ -42,7 +42,10 @@ def _percentile_text(row: Mapping[str, Any], q: str) -> str:
         return number(value)
     if row.get(f"{q}_at_least"):
         return f"at least {quantity(value, 'ms')} (failures)"
-    return f"{quantity(value, 'ms')} {interval(row.get(f'{q}_low'), row.get(f'{q}_high'))}"
+    low, high = row.get(f"{q}_low"), row.get(f"{q}_high")
+    if not all(isinstance(x, int | float) and math.isfinite(x) for x in (low, high)):
+        return f"{quantity(value, 'ms')} (too few samples to bound it)"
+    return f"{quantity(value, 'ms')} {interval(low, high)}"
 
 
 def latency_table(latency: pd.DataFrame) -> StakeholderTable:
