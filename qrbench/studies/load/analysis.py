@@ -1,5 +1,19 @@
-"""Analysis of a load-study run folder: per-phase percentiles, the seed's full metric table with verdicts,
-Little's law, degradation under stress, outages, and the reliability checks.
+"""Analysis of a load-study run folder: the verdict rows (each naming the workload that judged it), latency per
+request kind counting failures, kept-up throughput and capacity, Little's law compared, the leak check,
+degradation under stress, outages, and the reliability checks.
+
+- Latency: p50/p95/p99 from the intended send time, with a timed-out or dropped request counted at least at its
+  timeout (right-censored; `stats.censored_latency`), per request kind and overall, success-only beside them;
+  intervals for time-ordered (correlated) samples. Each latency target is judged on the statistic and request
+  kind thresholds.yaml gives it (similarity_ms on similarity requests, rerank_50_ms on reranks of 25-50).
+- Throughput: every workload is judged on kept-up-with-offered (`stats.judge_kept_up`; a closed model offers
+  N / (Z + R)); the capacity target only by a workload its `judged_by` allows (an open model at a constant
+  rate that offers the target); otherwise its row says which workload judges it, and it is left out of the
+  verdict. Rates are windowed (1-s windows, n / tau effective windows).
+- Warm-up: MSER-5 within the first steady phase only (`stats.trim_first_steady_phase`); ramps are not judged.
+- Little's law per phase: X * (W + Z) against the phase's users (closed), X * W against the in-flight gauge.
+- Leak: RSS slope after the caches are full (`stats.caches_full_at`, `stats.leak_check`); a run too short for
+  it says so, and that row stays out of the verdict.
 
 The one analysis of a load run: `analyse_load` (the notebook's report) and `quick_summary` (`qrbench load`'s
 one screen) take the judged requests, the latency percentiles and the outages from the same functions here,
