@@ -226,3 +226,13 @@ def test_a_soak_with_flat_memory_after_the_caches_fill_passes_the_leak_check(tmp
     assert report.leak.start_s >= T0_UNIX + 300
     assert leak["verdict"] == "pass", leak["reason"]
     assert leak["unit"] == "MB/h" and leak["high"] < 20
+
+
+def test_a_server_that_answers_nothing_fails_capacity_instead_of_lacking_data(tmp_path):
+    params = LoadParams(name="down", model="open", rate_rps=100.0, duration_s=10.0, request_timeout_s=2.0)
+    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 10.0, "offered": 100.0,
+               "unit": "rps"}]
+    reqs = [{"t": t, "latency_s": 2.0, "spec": SIMILARITY, "error": "timeout"} for t in np.arange(0.0, 10.0, 0.01)]
+    r = rows(get_study("load").analyse(make_run(tmp_path / "down", params, phases, reqs)))
+    assert r["throughput_rps"]["verdict"] == "fail" and r["throughput_rps"]["value"] == 0
+    assert r["kept_up"]["verdict"] == "fail"

@@ -406,6 +406,12 @@ def _windowed_rate(t_end: np.ndarray, t0: float, t1: float, confidence: float) -
     """Completions per second over [t0, t1] from 1-s windows (a Student-t interval over n / tau effective
     windows); a window too short for two windows falls back to the Poisson count over it."""
     span = float(t1 - t0) if np.isfinite(t1 - t0) else 0.0
+    inside = t_end[(t_end >= t0) & (t_end <= t1)] if span > 0 else t_end[:0]
+    if span > 0 and inside.size == 0:
+        # Nothing completed while the load was held: a measured rate of 0, bounded above (Poisson), not "no data".
+        poisson = stats.throughput(inside, duration_s=span, confidence=confidence)
+        return stats.Estimate(value=0.0, low=0.0, high=poisson.high, confidence=confidence, n=1,
+                              method=f"no answer completed in the {span:.3g} s window; Poisson upper bound")
     if span >= 2 * _RATE_WINDOW_S:
         return stats.throughput(t_end, window_s=_RATE_WINDOW_S, start_s=float(t0), end_s=float(t1),
                                 confidence=confidence)
