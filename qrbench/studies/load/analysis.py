@@ -285,13 +285,19 @@ def _judge_throughput(judgements: dict[str, stats.Judgement], not_judged: dict[s
     if not capacity.can_be_judged_by(kind) or offered is None or offered < capacity.target:
         elsewhere = "the scalability study's step load, or an open-model constant-rate scenario at the target " \
                     "rate (qrbench study load -p parameters/load_capacity.yaml)"
-        offered_text = f"offers about {offered:.3g} req/s" if offered is not None else "offers an unknown rate"
+        if offered is None:
+            why = "offers an unknown rate"
+        elif offered < capacity.target:
+            why = f"offers about {offered:.3g} req/s, so it cannot show the capacity whatever the server does"
+        else:
+            why = (f"is a {kind} workload (its users wait for answers, so its rate follows the server's), and "
+                   f"thresholds.yaml lets only {', '.join(capacity.judged_by)} workloads judge the capacity")
         j = stats.judge(achieved, capacity, workload=workload)
         not_judged["throughput_rps"] = _with(
             j, verdict=stats.Verdict.INSUFFICIENT, workload=f"not judged here; judged by {elsewhere}",
             reason=(f"throughput_rps (capacity, >= {capacity.target:g} req/s within the latency SLO): not judged by "
-                    f"this run: the {workload} {offered_text}, so it cannot show the capacity whatever the server "
-                    f"does. Judge it with {elsewhere}. Its throughput is judged as kept-up-with-offered instead."))
+                    f"this run: the {workload} {why}. Judge it with {elsewhere}. Its throughput is judged as "
+                    "kept-up-with-offered instead."))
         return
     latency_t = thresholds.get("p95_ms") or stats.Threshold(metric="p95_ms", target=math.inf, threshold=math.inf,
                                                             direction="below")
