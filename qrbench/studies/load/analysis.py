@@ -566,7 +566,8 @@ def _phase_table(records: pd.DataFrame, phases: list[dict], confidence: float, t
                "achieved_rps": len(ok) / length, "error_rate": 1 - len(ok) / len(g) if len(g) else np.nan}
         lat = latency_by_kind(g.assign(kind_label="all"), confidence, timeout_ms)["all"]
         for q, c in lat.with_failures.items():
-            row.update({f"{q}_ms": c.estimate.value, f"{q}_low": c.estimate.low, f"{q}_high": c.estimate.high})
+            row.update({f"{q}_ms": c.estimate.value, f"{q}_low": c.estimate.low, f"{q}_high": c.estimate.high,
+                        f"{q}_at_least": c.at_least})
         rows.append(row)
     return pd.DataFrame(rows)
 
