@@ -236,3 +236,15 @@ def test_a_server_that_answers_nothing_fails_capacity_instead_of_lacking_data(tm
     r = rows(get_study("load").analyse(make_run(tmp_path / "down", params, phases, reqs)))
     assert r["throughput_rps"]["verdict"] == "fail" and r["throughput_rps"]["value"] == 0
     assert r["kept_up"]["verdict"] == "fail"
+
+
+def test_a_run_too_short_for_a_steady_state_warns_in_the_verdict_and_the_reliability_section(tmp_path):
+    """Latency still falling at the end of the only steady phase: MSER-5's minimum lies in its second half."""
+    params = LoadParams(name="drifting", model="open", rate_rps=20.0, duration_s=20.0)
+    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 20.0, "offered": 20.0, "unit": "rps"}]
+    reqs = [{"t": t, "latency_s": 0.1 * (1 - t / 20) + 0.002 * (i % 5), "spec": SIMILARITY}
+            for i, t in enumerate(np.arange(0.0, 20.0, 0.05))]
+    report = get_study("load").analyse(make_run(tmp_path / "drifting", params, phases, reqs))
+    assert report.warmup.too_short
+    assert report.verdict != "pass" and "too short" in report.verdict_reasons[0]
+    assert "warmup" in {c.name for c in report.reliability if not c.ok}

@@ -397,6 +397,8 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
                                   + ", ".join(f"{r.phase} ({r.compared_with})" for r in flagged.itertuples())
                                   + ": requests were lost, the load was not steady, or the users were not reached."))
     verdict = str(stats.overall(judgements.values()))
+    if warm.too_short and verdict == "pass":
+        verdict = "warn"  # White's diagnostic: no steady state was reached, so a pass is provisional
     all_rows = {**judgements, **not_judged}
     compliance = _compliance_frame(all_rows)
     reasons = _verdict_reasons(verdict, judgements, warm)
@@ -489,7 +491,9 @@ def _verdict_reasons(verdict: str, judgements: dict[str, stats.Judgement], warm:
         main = "Nothing was judged: the run recorded no requests to judge."
     reasons = [main] + [j.reason.replace(f" [judged by {j.workload}]", "") for _, j in worst]
     if warm.too_short:
-        reasons.append("The run was too short to reach a steady state, so its verdict is provisional.")
+        too_short = ("The run was too short to reach a steady state (MSER-5's minimum fell in the second half of "
+                     "the first steady phase), so its verdict is provisional: lengthen the steady phase.")
+        reasons.insert(0 if verdict != "fail" else 1, too_short)
     return reasons
 
 
