@@ -348,7 +348,10 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     n_fb = int(quantum["fallback"].sum()) if len(quantum) else 0
     est["classical_fallback_rate"] = stats.success_ratio(n_fb, len(quantum), confidence=confidence) if len(quantum) \
         else _estimate_observed(float("nan"), 0, "fallback rate", confidence)
-    est["quantum_time_ms"], est["cache_hit_rate"] = _server_metric_estimates(metrics, info, t0, t1, confidence)
+    # The server's work for the judged requests ends when the last of them is answered, not when it was sent.
+    t_done = float(np.nanmax([t1, judged["t_end"].max()])) if len(judged) else t1
+    est["quantum_time_ms"], est["cache_hit_rate"] = _server_metric_estimates(metrics, info, t0, t_done,
+                                                                             confidence)
 
     judgements: dict[str, stats.Judgement] = {}
     not_judged: dict[str, stats.Judgement] = {}
