@@ -325,7 +325,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for q, e in summary["latency_ms"].items():
         interval = f"[{_ms(e['low'])}, {_ms(e['high'])}]" if e["decided"] else "(too few samples for an interval)"
         pcts.append(f"{q} {_ms(e['value'])} ms {interval}")
-    lines.append("latency of ok requests (from intended send): " + "; ".join(pcts))
+    lines.append("latency, failures counted at least at their timeout (from intended send): " + "; ".join(pcts))
     g = summary["generator"]
     lines.append(
         f"generator: {g['processes']} process(es), busiest at {g['generator_cpu_percent']:.0f} % of a core, "
