@@ -34,13 +34,24 @@ _SUMS = {
     "quantum_seconds_count": "qrbench_quantum_computation_seconds_count",
     "request_seconds_sum": "qrbench_request_duration_seconds_sum",
     "request_seconds_count": "qrbench_request_duration_seconds_count",
+    "embedding_cache_bytes": "qrbench_embedding_cache_bytes",
+    "embedding_cache_entries": "qrbench_embedding_cache_entries",
+    "similarity_cache_bytes": "qrbench_similarity_cache_bytes",
+    "similarity_cache_entries": "qrbench_similarity_cache_entries",
+    "admission_shed_total": "qrbench_admission_shed_total",
+    "admission_client_gone_total": "qrbench_admission_client_gone_total",
     "rss_bytes": "process_resident_memory_bytes",
     "cpu_seconds": "process_cpu_seconds_total",
 }
 # qrbench_requests_total by the first digit of its status label.
 _STATUS_CLASSES = {"ok_total": "2", "errors_4xx_total": "4", "errors_5xx_total": "5"}
 # Samples a qrbench service exports only once they are non-zero (labelled counters, histograms): 0 when absent.
-_ZERO_WHEN_ABSENT = frozenset(_SUMS) - {"in_flight", "rss_bytes", "cpu_seconds"} | frozenset(_STATUS_CLASSES)
+# Gauges, and what only the reference service exports, stay missing (NaN) when a target does not export them:
+# a zero would read as a measurement (an empty cache, nothing shed).
+_ZERO_WHEN_ABSENT = frozenset(_SUMS) - {
+    "in_flight", "rss_bytes", "cpu_seconds", "embedding_cache_bytes", "embedding_cache_entries",
+    "similarity_cache_bytes", "similarity_cache_entries", "admission_shed_total", "admission_client_gone_total",
+} | frozenset(_STATUS_CLASSES)
 
 METRIC_COLUMNS: tuple[str, ...] = ("t", "t_unix", *_SUMS, *_STATUS_CLASSES)
 

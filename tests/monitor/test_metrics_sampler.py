@@ -111,6 +111,10 @@ def test_sampler_follows_the_real_service(make_service):
     assert last[lookups].sum() > first[lookups].sum()  # the model is shared: counts start where others left them
     assert last["in_flight"] == 0 and last["fallbacks_total"] == 0 and last["rss_bytes"] > 1e8
     assert last["cpu_seconds"] >= first["cpu_seconds"] > 0
+    # Cache sizes (the soak's leak analysis waits for them to stop growing) and the admission counters.
+    assert last["similarity_cache_entries"] > first["similarity_cache_entries"]
+    assert last["similarity_cache_bytes"] > first["similarity_cache_bytes"]
+    assert last["embedding_cache_bytes"] > 0 and last["admission_shed_total"] == 0
     r = rates(f)
     assert (r["requests_per_s"] * r["dt_s"]).sum() == pytest.approx(3)
     assert r["quantum_ms_mean"].dropna().gt(0).any()
