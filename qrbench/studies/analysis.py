@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,13 +36,18 @@ def estimate_row(e: stats.Estimate) -> dict[str, float]:
 
 
 def trim_stage_warmup(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per stage, drop the warm-up MSER-5 finds (never more than half); returns kept records and what was cut."""
+    """Per stage (and repetition), drop the warm-up MSER-5 finds; returns kept records and what was cut.
+
+    Each repetition of a stage is its own time series (its own clock), so each is trimmed on its own.
+    """
+    keys = ["stage", "repetition"] if "repetition" in records else ["stage"]
     kept, notes = [], []
-    for stage, g in records.groupby("stage", sort=False):
+    for key, g in records.groupby(keys, sort=False):
         g = g.sort_values("t_start")
         trim = stats.trim_warmup(g["t_start"].to_numpy(), g["latency_ms"].to_numpy())
         kept.append(g[np.asarray(trim.kept)])
-        notes.append({"stage": stage, "trimmed": trim.n_trimmed, "kept": trim.n_kept,
+        names = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        notes.append({**names, "trimmed": trim.n_trimmed, "kept": trim.n_kept,
                       "seconds_trimmed": trim.seconds_trimmed, "reason": trim.reason})
     return pd.concat(kept, ignore_index=True), pd.DataFrame(notes)
 
@@ -66,23 +72,50 @@ def stage_table(records: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+def _repetitions(records: pd.DataFrame, stage: str) -> list[np.ndarray]:
+    """The successful latencies (ms) of one stage, one array per repetition in time order."""
+    g = records[(records["stage"] == stage) & records["ok"]]
+    by = g.groupby("repetition", sort=True) if "repetition" in g else [(0, g)]
+    return [r.sort_values("t_start")["latency_ms"].to_numpy() for _, r in by]
+
+
+def _calibration(run_dir: str | Path) -> list[float] | None:
+    path = Path(run_dir) / "run.json"
+    return json.loads(path.read_text()).get("calibration_s") if path.is_file() else None
+
+
 def compare_runs(run_a: str | Path, run_b: str | Path, *, statistics: tuple[str, ...] = ("median", "p95"),
-                 min_effect: float = 0.10, alpha: float = 0.05) -> pd.DataFrame:
-    """Stage by stage, is run_b slower than run_a? Bootstrap CI of the ratio plus a rank test per statistic."""
+                 min_effect: float = 0.10, alpha: float = 0.05, correction: str = "holm") -> pd.DataFrame:
+    """Stage by stage and statistic by statistic, did run_b get slower than run_a (the baseline)?
+
+    Each comparison is `stats.compare_repetitions`: with k >= 2 repetitions per side the difference is
+    judged against the variation between repetitions; with one run per side it says it cannot separate
+    machine drift from a change, and widens its interval by the drift of the calibration loop measured in
+    both runs (run.json). Tails (p95) are compared only when every repetition decides them. The whole
+    stage x statistic table is one family, corrected by `correction` (Holm: family-wise error at alpha).
+    Columns: stage, statistic, k and n per side, values (ms), ratio current / baseline with its interval,
+    p-value raw and adjusted, correction, separable, verdict, regressed, improved, summary (a sentence).
+    """
     a, _ = load_stages(run_a)
     b, _ = load_stages(run_b)
-    rows = []
+    cal_a, cal_b = _calibration(run_a), _calibration(run_b)
+    comparisons = []
     for stage in [s for s in a["stage"].unique() if s in set(b["stage"]) and s != "warmup"]:
-        xa = a[(a["stage"] == stage) & a["ok"]]["latency_ms"].to_numpy()
-        xb = b[(b["stage"] == stage) & b["ok"]]["latency_ms"].to_numpy()
+        reps_a, reps_b = _repetitions(a, stage), _repetitions(b, stage)
         for statistic in statistics:
-            r = stats.compare_samples(xa, xb, statistic=statistic, min_effect=min_effect, alpha=alpha)
-            rows.append({"stage": stage, "statistic": statistic, "baseline_ms": r.baseline_value,
-                         "current_ms": r.current_value, "ratio": r.ratio.value, "ratio_low": r.ratio.low,
-                         "ratio_high": r.ratio.high, "p_worse": r.p_value_worse, "n_baseline": r.n_baseline,
-                         "n_current": r.n_current, "verdict": str(r.verdict), "regressed": r.regressed,
-                         "improved": r.improved, "summary": r.summary})
-    return pd.DataFrame(rows)
+            comparisons.append(stats.compare_repetitions(
+                reps_a, reps_b, statistic=statistic, label=stage, min_effect=min_effect, alpha=alpha,
+                calibration_baseline=cal_a, calibration_current=cal_b))
+    family = stats.adjust_family(comparisons, method=correction) if comparisons else ()
+    return pd.DataFrame([
+        {"stage": r.label, "statistic": r.statistic, "k_baseline": r.k_baseline, "k_current": r.k_current,
+         "n_baseline": r.n_baseline, "n_current": r.n_current, "baseline_ms": r.baseline_value,
+         "current_ms": r.current_value, "ratio": r.ratio.value, "ratio_low": r.ratio.low,
+         "ratio_high": r.ratio.high, "p_value": r.p_value, "p_adjusted": r.p_adjusted,
+         "correction": r.correction, "separable": r.separable, "verdict": r.verdict,
+         "regressed": r.regressed, "improved": r.improved, "summary": r.summary}
+        for r in family
+    ])
 
 
 def judgements_frame(judgements: Mapping[str, stats.Judgement]) -> pd.DataFrame:
