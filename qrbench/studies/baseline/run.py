@@ -66,13 +66,20 @@ def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner) 
         warm = [data.rerank(10, m, rng=rng, kind="warmup") for m in ALL_METHODS]
         warm = [tagged(warm[i % 3], f"w{i}") for i in range(p.warmup_requests)]
         runner.run("warmup", warm)
+    # Every latency stage's requests are drawn once, then sent in `repetitions` rounds in alternating order,
+    # so that machine drift during the run spreads over every stage instead of landing on one.
+    stages: list[tuple[str, list[RequestSpec], int]] = []
     for method in p.similarity.methods:
         specs = [tagged(data.similarity(method, rng=rng), f"s{method[0]}{i}") for i in range(p.similarity.iterations)]
-        runner.run(f"similarity/{method}", specs)
+        stages.append((f"similarity/{method}", specs, 1))
     for n in p.rerank.batch_sizes:
         for method in p.rerank.methods:
             specs = _reranks(data, rng, n, p.rerank.iterations, method, f"rerank_{n}", f"r{method[0]}{n}.")
-            runner.run(f"rerank/{method}/{n}", specs, users=p.rerank.concurrent_requests)
+            stages.append((f"rerank/{method}/{n}", specs, p.rerank.concurrent_requests))
+    for rep in range(p.repetitions):
+        for name, specs, users in stages:
+            share = specs[rep::p.repetitions]
+            runner.run(name, share, users=users, repetition=rep)
     c = p.cache
     cold = _reranks(data, rng, c.batch_size, c.iterations, c.method, "cache_cold", "c", documents=True)
     runner.run("cache/cold", cold)
