@@ -16,7 +16,7 @@ from ..resources import resolve_params_file
 from .stages import load_stages
 
 __all__ = ["stage_table", "load_thresholds", "compare_runs", "estimate_row", "trim_stage_warmup",
-           "judgements_frame"]
+           "judgements_frame", "latency_statistic"]
 
 
 def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold]:
@@ -29,6 +29,27 @@ def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold
         return stats.thresholds_from_mapping(data[section], where=f"{path.name} {section}")
     except ValueError as exc:
         raise ParameterError(str(exc)) from exc
+
+
+def latency_statistic(latency_ms: np.ndarray, ok: np.ndarray, threshold: stats.Threshold, *,
+                      confidence: float = 0.95, censor_ms: float | None = None) -> stats.Estimate:
+    """The statistic `threshold.statistic` names (p50, p95, p99, mean) of a latency sample in ms.
+
+    Percentiles count each failed request at (at least) `censor_ms` (the client timeout) when given, so a
+    target is never judged on the survivors only; without it, over successful requests. The mean is over
+    successful requests (a censored mean has no finite upper bound).
+    """
+    latency_ms, ok = np.asarray(latency_ms, dtype=float), np.asarray(ok, dtype=bool)
+    statistic = threshold.statistic or "p95"
+    if statistic.startswith("p") and statistic[1:].replace(".", "", 1).isdigit():
+        q = float(statistic[1:])
+        if censor_ms is None:
+            return stats.percentile_ci(latency_ms[ok], q, confidence)
+        return stats.censored_percentile(np.where(ok, latency_ms, censor_ms), ~ok, q, confidence).estimate
+    if statistic == "mean":
+        return stats.series_mean_ci(latency_ms[ok], confidence=confidence)
+    raise ParameterError(f"{threshold.metric} is judged on the statistic {statistic!r}, which a latency sample "
+                         "cannot give; use p50, p95, p99 (any pNN) or mean in the thresholds file.")
 
 
 def estimate_row(e: stats.Estimate) -> dict[str, float]:
@@ -52,20 +73,33 @@ def trim_stage_warmup(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     return pd.concat(kept, ignore_index=True), pd.DataFrame(notes)
 
 
-def stage_table(records: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Per stage: counts, success ratio, latency percentiles (ms) with order-statistic intervals."""
+def stage_table(records: pd.DataFrame, *, confidence: float = 0.95, censor_ms: float | None = None) -> pd.DataFrame:
+    """Per stage: counts, success ratio, latency percentiles (ms) with order-statistic intervals.
+
+    p50/p95/p99 (`p95_ms`, `p95_low`, `p95_high`) are over successful requests only. With `censor_ms`
+    (the client timeout, ms) the same percentiles counting every failed request at (at least) that value
+    are added beside them (`p95_all_ms`, `_all_low`, `_all_high`, `_all_at_least` when the value is only a
+    lower bound), with `failed` the number of failures: a server that times out looks slow, not fast.
+    """
     rows = []
     for stage, g in records.groupby("stage", sort=False):
         ok = g[g["ok"]]
         lat = ok["latency_ms"].to_numpy()
         row = {"stage": stage, "kind": g["kind"].iloc[0], "method": g["method"].iloc[0],
                "n_candidates": int(g["n_candidates"].median()), "requests": len(g), "ok": len(ok),
+               "failed": len(g) - len(ok),
                "success": stats.success_ratio(len(ok), len(g), confidence=confidence).value if len(g) else np.nan}
+        by_kind = stats.censored_latency(g["latency_ms"].to_numpy(dtype=float), g["ok"].to_numpy(dtype=bool),
+                                         censor_ms, confidence=confidence) if censor_ms is not None else None
         for q in (50, 95, 99):
             e = stats.percentile_ci(lat, q, confidence) if len(lat) else None
             row[f"p{q}_ms"] = e.value if e else np.nan
             row[f"p{q}_low"] = e.low if e else np.nan
             row[f"p{q}_high"] = e.high if e else np.nan
+            if by_kind is not None:
+                c = by_kind["all"].with_failures[f"p{q}"]
+                row[f"p{q}_all_ms"], row[f"p{q}_all_low"] = c.estimate.value, c.estimate.low
+                row[f"p{q}_all_high"], row[f"p{q}_all_at_least"] = c.estimate.high, c.at_least
         row["server_ms_median"] = float(np.nanmedian(ok["server_ms"])) if len(ok) and ok["server_ms"].notna().any() \
             else np.nan
         rows.append(row)
@@ -119,9 +153,12 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, statistics: tuple[str,
 
 
 def judgements_frame(judgements: Mapping[str, stats.Judgement]) -> pd.DataFrame:
+    """One row per judged metric: estimate and interval, target, verdict, the sentence why, and which
+    workload and statistic judged it (the summary contract's compliance rows)."""
     return pd.DataFrame([
         {"metric": name, "value": j.estimate.value, "low": j.estimate.low, "high": j.estimate.high,
          "n": j.estimate.n, "target": j.target, "threshold": j.threshold, "unit": j.unit,
-         "verdict": str(j.verdict), "reason": j.reason}
+         "verdict": str(j.verdict), "workload": j.workload, "direction": j.direction, "statistic": j.statistic,
+         "reason": j.reason}
         for name, j in judgements.items()
     ])

@@ -62,6 +62,16 @@ class ComparisonParams:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QualityParams:
+    """Ranking quality per method over HTTP: labelled queries, their relevant documents and hard negatives
+    (qrbench.profile.quality.hard_negative_cases), scored by every method; nDCG@10 and MRR over queries."""
+
+    queries: int = 80  # 0: not measured
+    candidates: int = 30  # per query: its relevant documents plus same-topic, then same-domain negatives
+    methods: tuple[Method, ...] = ALL_METHODS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BaselineParams:
     seed: int = 0
     warmup_requests: int = 20  # sent first and left out of every statistic
@@ -78,6 +88,7 @@ class BaselineParams:
     memory: MemoryParams = field(default_factory=MemoryParams)
     cache: CacheParams = field(default_factory=CacheParams)
     comparison: ComparisonParams = field(default_factory=ComparisonParams)
+    quality: QualityParams = field(default_factory=QualityParams)
 
     def __post_init__(self) -> None:
         checks = [
@@ -94,6 +105,8 @@ class BaselineParams:
             ("cache.batch_size", 1 <= self.cache.batch_size <= 1000, "1 to 1000"),
             ("comparison.batch_size", 2 <= self.comparison.batch_size <= 100, "2 to 100"),
             ("comparison.queries", self.comparison.queries >= 0, "0 or more"),
+            ("quality.queries", self.quality.queries >= 0, "0 (not measured) or more"),
+            ("quality.candidates", 6 <= self.quality.candidates <= 100, "6 to 100"),
             ("warmup_requests", self.warmup_requests >= 0, "0 or more"),
             ("request_timeout_s", self.request_timeout_s > 0, "a positive number of seconds"),
             ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
