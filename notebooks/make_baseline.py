@@ -3,20 +3,23 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+CODE_ONLY = {"tags": ["code-only"]}  # dropped from the stakeholder (no-code) report
+
 
 def baseline() -> nbformat.NotebookNode:
     cells = [
         new_markdown_cell(
             "# Baseline study: single-user performance of a QuantumRerank service\n\n"
             "One request at a time: similarity per method, rerank per batch size and method, server memory per "
-            "document count, cache effectiveness, and how far quantum and classical rankings agree — judged "
-            "against the PRD targets on confidence intervals, not point estimates."
+            "document count, cache effectiveness, ranking quality, and how far quantum and classical rankings "
+            "agree — judged against the PRD targets on confidence intervals, not point estimates."
         ),
         new_code_cell(
             "from pathlib import Path\n\n"
             "import matplotlib.pyplot as plt\n"
+            "import pandas as pd\n"
             "from IPython.display import Markdown, display\n\n"
-            "from qrbench.report import plots\n"
+            "from qrbench.report import format, plots\n"
             "from qrbench.report.runs import write_summary\n"
             "from qrbench.studies import get_study, load_thresholds\n\n"
             "study = get_study(\"baseline\")"
@@ -34,57 +37,182 @@ def baseline() -> nbformat.NotebookNode:
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
             "params = study.load_params(params_file)\n"
             "thresholds = load_thresholds(params.thresholds_file, \"baseline\")\n"
-            "params"
+            "params",
+            metadata=CODE_ONLY,
         ),
-        new_markdown_cell("## Measurement\nEach stage streams its records to disk as it runs."),
         new_code_cell("study.run(params, run_dir, url, progress=progress)\n"
                       "report = study.analyse(run_dir, baseline_run=baseline_run)",
                       metadata={"tags": ["progress"]}),
+        new_code_cell(
+            "failing = report.compliance[report.compliance['verdict'] != 'pass']\n"
+            "if report.verdict == 'pass':\n"
+            "    next_action = 'nothing required; keep this run as the baseline for the next comparison.'\n"
+            "elif len(failing):\n"
+            "    next_action = (f\"look at {failing['metric'].iloc[0]} first (compliance table below); \"\n"
+            "                   'the bottlenecks study shows where its time goes.')\n"
+            "else:\n"
+            "    next_action = ''\n"
+            "display(format.headline(report.verdict, report.verdict_reasons[0], checks=report.reliability,\n"
+            "                        next_action=next_action))"
+        ),
         new_markdown_cell("## Verdict against the PRD\n"
                           "*pass* only when the whole 95% interval meets the target; *fail* when it lies wholly "
-                          "beyond the threshold; *insufficient* when the sample cannot decide."),
-        new_code_cell("display(Markdown(f\"### Overall: **{report.verdict.upper()}**  \"\n"
-                      "                 f\"({len(report.records)} requests measured)\"))\n"
-                      "plots.verdict_style(report.compliance)"),
-        new_markdown_cell("## Latency by stage\nPercentiles in ms with their order-statistic 95% intervals "
-                          "(`inf`: too few samples to bound that percentile). Warm-up trimming per stage is listed "
-                          "below the table."),
-        new_code_cell("report.stages.style.format(precision=1, na_rep='–')"),
-        new_code_cell("report.warmup"),
-        new_code_cell("plots.latency_by_stage(report.records, 'similarity/', "
-                      "target_ms=thresholds['similarity_ms'].target, title='Similarity, one pair per request');\n"
-                      "plt.show()"),
-        new_code_cell("plots.latency_by_stage(report.records, 'rerank/', target_ms=thresholds['rerank_50_ms'].target,"
-                      " title='Rerank by method and batch size');\nplt.show()\n"
-                      "plots.percentiles_by_batch(report.stages, target_ms=thresholds['rerank_50_ms'].target);\n"
-                      "plt.show()"),
+                          "beyond the threshold; *insufficient* when the sample cannot decide. Each target is "
+                          "judged on the statistic `parameters/thresholds.yaml` defines for it (p95 for "
+                          "latencies, counting timed-out requests at the timeout) and on the workload named."),
+        new_code_cell("format.compliance_table(report.compliance, extra=['workload'])"),
+        new_code_cell(
+            "# The key figure: rerank latency by batch size against the PRD target (saved for the executive report).\n"
+            "fig = plots.percentiles_by_batch(report.stages, target_ms=thresholds['rerank_50_ms'].target)\n"
+            "if fig is None:\n"
+            "    fig = plots.latency_by_stage(report.records, 'similarity/', "
+            "target_ms=thresholds['similarity_ms'].target,\n"
+            "                                 title='Similarity, one pair per request')\n"
+            "if fig is not None:\n"
+            "    fig.savefig(Path(run_dir) / 'key_figure.png', dpi=110)\n"
+            "plots.show(fig, otherwise=format.not_measured('rerank and similarity latency'))"
+        ),
+        new_markdown_cell(
+            "## Latency by stage\n"
+            "Latency in ms, one request at a time. The latency stages ran as "
+            "repetitions in alternating order (see the last column); *successful only* percentiles leave "
+            "failed requests out, *with failures* count each failed request at the client timeout (a server "
+            "that times out looks slow, not fast). An interval that says *not bounded* had too few samples."
+        ),
+        new_code_cell(
+            "reps = report.records.groupby('stage')['repetition'].nunique()\n"
+            "s = report.stages\n"
+            "view = pd.DataFrame({\n"
+            "    'stage': s['stage'], 'requests': s['requests'], 'failed': s['failed'],\n"
+            "    'p50_ms': s['p50_ms'], 'p95_ms': s['p95_ms'],\n"
+            "    'p95_ci': [format.interval(lo, hi, 'ms') for lo, hi in zip(s['p95_low'], s['p95_high'])],\n"
+            "    'p95_all': [('at least ' if a else '') + format.quantity(v, 'ms')\n"
+            "                for v, a in zip(s['p95_all_ms'], s['p95_all_at_least'])],\n"
+            "    'p99_all': [('at least ' if a else '') + format.quantity(v, 'ms')\n"
+            "                for v, a in zip(s['p99_all_ms'], s['p99_all_at_least'])],\n"
+            "    'repetitions': [int(reps.get(x, 1)) for x in s['stage']],\n"
+            "})\n"
+            "format.stakeholder_table(view, {'stage': 'Stage', 'requests': 'requests', 'failed': 'failed',\n"
+            "    'p50_ms': 'p50, successful only (ms)', 'p95_ms': 'p95, successful only (ms)',\n"
+            "    'p95_ci': 'p95 95 % interval', 'p95_all': 'p95 with failures', 'p99_all': 'p99 with failures',\n"
+            "    'repetitions': 'repetitions'})"
+        ),
+        new_markdown_cell("Warm-up removed per stage and repetition (MSER-5), so the statistics describe the "
+                          "steady state."),
+        new_code_cell(
+            "w = report.warmup.groupby('stage', sort=False)[['trimmed', 'kept', 'seconds_trimmed']].sum()"
+            ".reset_index()\n"
+            "format.stakeholder_table(w, {'stage': 'Stage', 'trimmed': 'requests trimmed', 'kept': 'requests kept',\n"
+            "                             'seconds_trimmed': 'seconds trimmed (s)'})"
+        ),
+        new_code_cell("plots.show(plots.latency_by_stage(report.records, 'similarity/', "
+                      "target_ms=thresholds['similarity_ms'].target, title='Similarity, one pair per request'),\n"
+                      "           otherwise=format.not_measured('similarity latency'))"),
+        new_code_cell("plots.show(plots.latency_by_stage(report.records, 'rerank/', "
+                      "target_ms=thresholds['rerank_50_ms'].target, title='Rerank by method and batch size'),\n"
+                      "           otherwise=format.not_measured('rerank latency'))"),
+        new_markdown_cell(
+            "## Is quantum worth its cost?\n"
+            "Ranking quality on labelled queries: each query's relevant documents among hard negatives (documents "
+            "of the same topic, then the same domain), reranked by every method. nDCG@10 and MRR are means over "
+            "queries with 95% bootstrap intervals; the cost is the median latency of the rerank stage nearest in "
+            "size (fresh texts, no cache), and its ratio to classical."
+        ),
+        new_code_cell(
+            "q = report.quality\n"
+            "if q.empty:\n"
+            "    display(Markdown(format.not_measured('ranking quality (quality.queries is 0)')))\n"
+            "else:\n"
+            "    qv = pd.DataFrame({'method': q['method'], 'ndcg': q['ndcg'],\n"
+            "        'ndcg_ci': [format.interval(lo, hi) for lo, hi in zip(q['ndcg_low'], q['ndcg_high'])],\n"
+            "        'mrr': q['mrr'], 'mrr_ci': [format.interval(lo, hi) for lo, hi in zip(q['mrr_low'], "
+            "q['mrr_high'])],\n"
+            "        'queries': q['queries'],\n"
+            "        'p50_ms': q.get('p50_ms', float('nan')), 'cost': q.get('cost_vs_classical', float('nan'))})\n"
+            "    display(format.stakeholder_table(qv, {'method': 'Method', 'ndcg': 'nDCG@10',\n"
+            "        'ndcg_ci': 'nDCG@10 95 % interval', 'mrr': 'MRR', 'mrr_ci': 'MRR 95 % interval',\n"
+            "        'queries': 'queries', 'p50_ms': 'median latency (ms)', 'cost': 'latency / classical'}))\n"
+            "    best = q.loc[q['ndcg'].idxmax()]\n"
+            "    display(Markdown(f\"Best ranking: **{best['method']}** (nDCG@10 {format.number(best['ndcg'])}, \"\n"
+            "                     f\"interval {format.interval(best['ndcg_low'], best['ndcg_high'])}).\"))\n"
+            "plots.show(plots.quality_vs_cost(q), otherwise=format.not_measured('quality against latency cost'))"
+        ),
         new_markdown_cell("## Quantum vs classical\nLatency ratio of the medians (quantum or hybrid over classical, "
                           "bootstrap 95% interval), and agreement of the rankings they produce on the same "
-                          "candidates."),
-        new_code_cell("report.method_ratios.style.format(precision=3)"),
-        new_code_cell("report.agreement.style.format(precision=3)"),
+                          "candidates (median Spearman correlation over queries, share of queries with the same "
+                          "top document)."),
+        new_code_cell(
+            "r = report.method_ratios\n"
+            "if r.empty:\n"
+            "    display(Markdown(format.not_measured('latency ratios between methods')))\n"
+            "else:\n"
+            "    display(format.stakeholder_table(r.assign(ci=[format.interval(lo, hi) for lo, hi in "
+            "zip(r['low'], r['high'])]),\n"
+            "        {'request': 'Request', 'method': 'Method', 'median_ratio': 'median latency / classical',\n"
+            "         'ci': '95 % interval', 'n_method': 'requests', 'n_classical': 'classical requests'}))\n"
+            "a = report.agreement\n"
+            "if a.empty:\n"
+            "    display(Markdown(format.not_measured('rank agreement between methods')))\n"
+            "else:\n"
+            "    display(format.stakeholder_table(a.assign(ci=[format.interval(lo, hi) for lo, hi in "
+            "zip(a['low'], a['high'])]),\n"
+            "        {'methods': 'Methods', 'queries': 'queries', 'spearman_median': 'median Spearman',\n"
+            "         'ci': '95 % interval', 'top1_agreement': 'same top document (share)'}))"
+        ),
         new_markdown_cell("## Memory\nResident memory of the server's whole process tree, sampled while it served "
                           "back-to-back reranks of each document count."),
-        new_code_cell("display(report.memory)\n"
-                      "plots.memory_by_documents(report.memory, report.server, report.records, "
-                      "target_gb=thresholds['memory_100_docs_gb'].target);\nplt.show()"),
+        new_code_cell(
+            "display(format.stakeholder_table(report.memory, {'documents': 'documents per rerank',\n"
+            "    'requests': 'requests', 'rss_max_mb': 'peak memory (MB)', 'rss_median_mb': 'median memory (MB)',\n"
+            "    'samples': 'memory samples'}))\n"
+            "plots.show(plots.memory_by_documents(report.memory, report.server, report.records,\n"
+            "                                     target_gb=thresholds['memory_100_docs_gb'].target),\n"
+            "           otherwise=format.not_measured('server memory'))"
+        ),
         new_markdown_cell("## Cache effectiveness\nThe same reranks three times: every text new (cold), the same "
                           "documents with new queries (document embeddings cached), and the identical requests "
                           "(every pair in the similarity cache). Hit rates come from the service's `/metrics`."),
-        new_code_cell("display(report.cache.style.format(precision=3, na_rep='–'))\n"
-                      "plots.cache_effect(report.cache);\nplt.show()"),
+        new_code_cell(
+            "c = report.cache\n"
+            "if not c.empty:\n"
+            "    display(format.stakeholder_table(c.assign(ci=[format.interval(lo, hi, 'ms') for lo, hi in "
+            "zip(c['p50_low'], c['p50_high'])]),\n"
+            "        {'stage': 'Stage', 'requests': 'requests', 'p50_ms': 'median (ms)', 'ci': '95 % interval',\n"
+            "         'embedding_hit_rate': 'embedding hits (%)', 'similarity_hit_rate': 'similarity hits (%)',\n"
+            "         'cold_over_this': 'speed-up over cold'}))\n"
+            "plots.show(plots.cache_effect(c), otherwise=format.not_measured('cache effectiveness'))"
+        ),
         new_markdown_cell("## Reliability of these numbers"),
         new_code_cell("plots.reliability_table(report.reliability)"),
-        new_markdown_cell("## Regression against a previous baseline\nPer stage: ratio of this run to the baseline "
-                          "with a bootstrap interval, and a rank test; flagged only when the slowdown exceeds 10% "
-                          "and is significant."),
-        new_code_cell("if report.regression is None:\n"
-                      "    display(Markdown('No previous baseline run was given (`baseline_run`).'))\n"
-                      "else:\n"
-                      "    display(plots.verdict_style(report.regression))"),
-        new_code_cell("# Record the key numbers for the run index and CI.\n"
+        new_markdown_cell(
+            "## Regression against a previous baseline\n"
+            "Every stage × statistic (median, p95) of this run against the previous baseline, judged against "
+            "the variation between repetitions of each stage (Welch t on the log of each repetition's "
+            "statistic), with the whole table corrected for multiple comparisons by Holm's method (family-wise "
+            "error 5 %). A change is flagged only when it exceeds 10 %, its interval excludes no change and the "
+            "adjusted p-value is below 0.05. A p95 is compared only when every repetition decides it."
+        ),
+        new_code_cell(
+            "g = report.regression\n"
+            "if g is None:\n"
+            "    display(Markdown('No previous baseline run was given (`baseline_run`), so nothing was compared.'))\n"
+            "elif g.empty:\n"
+            "    display(Markdown('The previous baseline run has no stage in common with this one.'))\n"
+            "else:\n"
+            "    k = int(min(g['k_baseline'].min(), g['k_current'].min()))\n"
+            "    display(Markdown(f\"Correction: **{g['correction'].iloc[0]}**; k = **{k}** repetitions per side \"\n"
+            "                     f\"(at least). {int(g['regressed'].sum())} significant regression(s).\"\n"
+            "                     + ('' if g['separable'].all() else ' Some stages had one run per side: those '\n"
+            "                        'comparisons cannot separate machine drift from a change.')))\n"
+            "    gv = g.assign(ci=[format.interval(lo, hi) for lo, hi in zip(g['ratio_low'], g['ratio_high'])])\n"
+            "    display(format.stakeholder_table(gv, {'stage': 'Stage', 'statistic': 'statistic',\n"
+            "        'baseline_ms': 'baseline (ms)', 'current_ms': 'this run (ms)', 'ratio': 'ratio',\n"
+            "        'ci': '95 % interval', 'p_adjusted': 'adjusted p', 'verdict': 'Verdict'}))"
+        ),
+        new_code_cell("# Record the key numbers for the run index, the executive report and CI.\n"
                       "write_summary(run_dir, study.summary(report))\n"
-                      "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')"),
+                      "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')",
+                      metadata=CODE_ONLY),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

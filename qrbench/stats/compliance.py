@@ -116,7 +116,9 @@ class Judgement:
 
 def _fmt(value: float, unit: str) -> str:
     # Fractions read better as percentages in a sentence ("99.5 %", not "0.995 fraction").
-    if unit == "fraction" and math.isfinite(value):
+    if math.isinf(value):
+        return "not bounded"  # a sentence for people never says "inf"
+    if unit == "fraction":
         return f"{100 * value:.4g} %"
     return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
 
