@@ -17,8 +17,8 @@ def baseline() -> nbformat.NotebookNode:
         new_code_cell(
             "from pathlib import Path\n\n"
             "import matplotlib.pyplot as plt\n"
-            "import pandas as pd\n"
             "from IPython.display import Markdown, display\n\n"
+            "from qrbench.report import baseline_tables as tables\n"
             "from qrbench.report import format, plots\n"
             "from qrbench.report.runs import write_summary\n"
             "from qrbench.studies import get_study, load_thresholds\n\n"
@@ -79,32 +79,10 @@ def baseline() -> nbformat.NotebookNode:
             "failed requests out, *with failures* count each failed request at the client timeout (a server "
             "that times out looks slow, not fast). An interval that says *not bounded* had too few samples."
         ),
-        new_code_cell(
-            "reps = report.records.groupby('stage')['repetition'].nunique()\n"
-            "s = report.stages\n"
-            "view = pd.DataFrame({\n"
-            "    'stage': s['stage'], 'requests': s['requests'], 'failed': s['failed'],\n"
-            "    'p50_ms': s['p50_ms'], 'p95_ms': s['p95_ms'],\n"
-            "    'p95_ci': [format.interval(lo, hi, 'ms') for lo, hi in zip(s['p95_low'], s['p95_high'])],\n"
-            "    'p95_all': [('at least ' if a else '') + format.quantity(v, 'ms')\n"
-            "                for v, a in zip(s['p95_all_ms'], s['p95_all_at_least'])],\n"
-            "    'p99_all': [('at least ' if a else '') + format.quantity(v, 'ms')\n"
-            "                for v, a in zip(s['p99_all_ms'], s['p99_all_at_least'])],\n"
-            "    'repetitions': [int(reps.get(x, 1)) for x in s['stage']],\n"
-            "})\n"
-            "format.stakeholder_table(view, {'stage': 'Stage', 'requests': 'requests', 'failed': 'failed',\n"
-            "    'p50_ms': 'p50, successful only (ms)', 'p95_ms': 'p95, successful only (ms)',\n"
-            "    'p95_ci': 'p95 95 % interval', 'p95_all': 'p95 with failures', 'p99_all': 'p99 with failures',\n"
-            "    'repetitions': 'repetitions'})"
-        ),
+        new_code_cell("tables.stage_latency(report.stages, report.records)"),
         new_markdown_cell("Warm-up removed per stage and repetition (MSER-5), so the statistics describe the "
                           "steady state."),
-        new_code_cell(
-            "w = report.warmup.groupby('stage', sort=False)[['trimmed', 'kept', 'seconds_trimmed']].sum()"
-            ".reset_index()\n"
-            "format.stakeholder_table(w, {'stage': 'Stage', 'trimmed': 'requests trimmed', 'kept': 'requests kept',\n"
-            "                             'seconds_trimmed': 'seconds trimmed (s)'})"
-        ),
+        new_code_cell("tables.warmup(report.warmup)"),
         new_code_cell("plots.show(plots.latency_by_stage(report.records, 'similarity/', "
                       "target_ms=thresholds['similarity_ms'].target, title='Similarity, one pair per request'),\n"
                       "           otherwise=format.not_measured('similarity latency'))"),
@@ -118,70 +96,26 @@ def baseline() -> nbformat.NotebookNode:
             "queries with 95% bootstrap intervals; the cost is the median latency of the rerank stage nearest in "
             "size (fresh texts, no cache), and its ratio to classical."
         ),
-        new_code_cell(
-            "q = report.quality\n"
-            "if q.empty:\n"
-            "    display(Markdown(format.not_measured('ranking quality (quality.queries is 0)')))\n"
-            "else:\n"
-            "    qv = pd.DataFrame({'method': q['method'], 'ndcg': q['ndcg'],\n"
-            "        'ndcg_ci': [format.interval(lo, hi) for lo, hi in zip(q['ndcg_low'], q['ndcg_high'])],\n"
-            "        'mrr': q['mrr'], 'mrr_ci': [format.interval(lo, hi) for lo, hi in zip(q['mrr_low'], "
-            "q['mrr_high'])],\n"
-            "        'queries': q['queries'],\n"
-            "        'p50_ms': q.get('p50_ms', float('nan')), 'cost': q.get('cost_vs_classical', float('nan'))})\n"
-            "    display(format.stakeholder_table(qv, {'method': 'Method', 'ndcg': 'nDCG@10',\n"
-            "        'ndcg_ci': 'nDCG@10 95 % interval', 'mrr': 'MRR', 'mrr_ci': 'MRR 95 % interval',\n"
-            "        'queries': 'queries', 'p50_ms': 'median latency (ms)', 'cost': 'latency / classical'}))\n"
-            "    best = q.loc[q['ndcg'].idxmax()]\n"
-            "    display(Markdown(f\"Best ranking: **{best['method']}** (nDCG@10 {format.number(best['ndcg'])}, \"\n"
-            "                     f\"interval {format.interval(best['ndcg_low'], best['ndcg_high'])}).\"))\n"
-            "plots.show(plots.quality_vs_cost(q), otherwise=format.not_measured('quality against latency cost'))"
-        ),
+        new_code_cell("display(tables.quality(report.quality), tables.quality_sentence(report.quality))\n"
+                      "plots.show(plots.quality_vs_cost(report.quality),\n"
+                      "           otherwise=format.not_measured('quality against latency cost'))"),
         new_markdown_cell("## Quantum vs classical\nLatency ratio of the medians (quantum or hybrid over classical, "
                           "bootstrap 95% interval), and agreement of the rankings they produce on the same "
                           "candidates (median Spearman correlation over queries, share of queries with the same "
                           "top document)."),
-        new_code_cell(
-            "r = report.method_ratios\n"
-            "if r.empty:\n"
-            "    display(Markdown(format.not_measured('latency ratios between methods')))\n"
-            "else:\n"
-            "    display(format.stakeholder_table(r.assign(ci=[format.interval(lo, hi) for lo, hi in "
-            "zip(r['low'], r['high'])]),\n"
-            "        {'request': 'Request', 'method': 'Method', 'median_ratio': 'median latency / classical',\n"
-            "         'ci': '95 % interval', 'n_method': 'requests', 'n_classical': 'classical requests'}))\n"
-            "a = report.agreement\n"
-            "if a.empty:\n"
-            "    display(Markdown(format.not_measured('rank agreement between methods')))\n"
-            "else:\n"
-            "    display(format.stakeholder_table(a.assign(ci=[format.interval(lo, hi) for lo, hi in "
-            "zip(a['low'], a['high'])]),\n"
-            "        {'methods': 'Methods', 'queries': 'queries', 'spearman_median': 'median Spearman',\n"
-            "         'ci': '95 % interval', 'top1_agreement': 'same top document (share)'}))"
-        ),
+        new_code_cell("display(tables.method_ratios(report.method_ratios), tables.agreement(report.agreement))"),
         new_markdown_cell("## Memory\nResident memory of the server's whole process tree, sampled while it served "
                           "back-to-back reranks of each document count."),
-        new_code_cell(
-            "display(format.stakeholder_table(report.memory, {'documents': 'documents per rerank',\n"
-            "    'requests': 'requests', 'rss_max_mb': 'peak memory (MB)', 'rss_median_mb': 'median memory (MB)',\n"
-            "    'samples': 'memory samples'}))\n"
-            "plots.show(plots.memory_by_documents(report.memory, report.server, report.records,\n"
-            "                                     target_gb=thresholds['memory_100_docs_gb'].target),\n"
-            "           otherwise=format.not_measured('server memory'))"
-        ),
+        new_code_cell("display(tables.memory(report.memory))\n"
+                      "plots.show(plots.memory_by_documents(report.memory, report.server, report.records,\n"
+                      "                                     target_gb=thresholds['memory_100_docs_gb'].target),\n"
+                      "           otherwise=format.not_measured('server memory'))"),
         new_markdown_cell("## Cache effectiveness\nThe same reranks three times: every text new (cold), the same "
                           "documents with new queries (document embeddings cached), and the identical requests "
                           "(every pair in the similarity cache). Hit rates come from the service's `/metrics`."),
-        new_code_cell(
-            "c = report.cache\n"
-            "if not c.empty:\n"
-            "    display(format.stakeholder_table(c.assign(ci=[format.interval(lo, hi, 'ms') for lo, hi in "
-            "zip(c['p50_low'], c['p50_high'])]),\n"
-            "        {'stage': 'Stage', 'requests': 'requests', 'p50_ms': 'median (ms)', 'ci': '95 % interval',\n"
-            "         'embedding_hit_rate': 'embedding hits (%)', 'similarity_hit_rate': 'similarity hits (%)',\n"
-            "         'cold_over_this': 'speed-up over cold'}))\n"
-            "plots.show(plots.cache_effect(c), otherwise=format.not_measured('cache effectiveness'))"
-        ),
+        new_code_cell("display(tables.cache(report.cache))\n"
+                      "plots.show(plots.cache_effect(report.cache),\n"
+                      "           otherwise=format.not_measured('cache effectiveness'))"),
         new_markdown_cell("## Reliability of these numbers"),
         new_code_cell("plots.reliability_table(report.reliability)"),
         new_markdown_cell(
@@ -192,23 +126,7 @@ def baseline() -> nbformat.NotebookNode:
             "error 5 %). A change is flagged only when it exceeds 10 %, its interval excludes no change and the "
             "adjusted p-value is below 0.05. A p95 is compared only when every repetition decides it."
         ),
-        new_code_cell(
-            "g = report.regression\n"
-            "if g is None:\n"
-            "    display(Markdown('No previous baseline run was given (`baseline_run`), so nothing was compared.'))\n"
-            "elif g.empty:\n"
-            "    display(Markdown('The previous baseline run has no stage in common with this one.'))\n"
-            "else:\n"
-            "    k = int(min(g['k_baseline'].min(), g['k_current'].min()))\n"
-            "    display(Markdown(f\"Correction: **{g['correction'].iloc[0]}**; k = **{k}** repetitions per side \"\n"
-            "                     f\"(at least). {int(g['regressed'].sum())} significant regression(s).\"\n"
-            "                     + ('' if g['separable'].all() else ' Some stages had one run per side: those '\n"
-            "                        'comparisons cannot separate machine drift from a change.')))\n"
-            "    gv = g.assign(ci=[format.interval(lo, hi) for lo, hi in zip(g['ratio_low'], g['ratio_high'])])\n"
-            "    display(format.stakeholder_table(gv, {'stage': 'Stage', 'statistic': 'statistic',\n"
-            "        'baseline_ms': 'baseline (ms)', 'current_ms': 'this run (ms)', 'ratio': 'ratio',\n"
-            "        'ci': '95 % interval', 'p_adjusted': 'adjusted p', 'verdict': 'Verdict'}))"
-        ),
+        new_code_cell("display(tables.regression_sentence(report.regression), tables.regression(report.regression))"),
         new_code_cell("# Record the key numbers for the run index, the executive report and CI.\n"
                       "write_summary(run_dir, study.summary(report))\n"
                       "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')",

@@ -10,10 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .format import interval, not_measured, stakeholder_table
 from .plots import plain_log_axis
 
 __all__ = ["stacked_breakdown", "overhead_ratios", "aer_vs_exact", "memory_growth", "under_load_profile",
-           "opportunities_chart", "line_table", "COMPONENT_COLOURS"]
+           "opportunities_chart", "opportunities_table", "line_table", "COMPONENT_COLOURS"]
 
 COMPONENT_COLOURS = {
     "embed query": "#1e88e5", "embed documents": "#90caf9", "classical cosine": "#00897b", "encode states": "#8e24aa",
@@ -176,3 +177,19 @@ def line_table(lines: pd.DataFrame, *, path: str | None = None, top: int = 15):
     return (t[cols].style.format({"time_ms": "{:.2f}", "per_hit_us": "{:.1f}", "share": "{:.1%}",
                                   "share_of_run": "{:.1%}"})
             .bar(subset=["share"], color="#ffcc80", vmin=0, vmax=1).hide(axis="index"))
+
+
+def opportunities_table(opportunities: pd.DataFrame):
+    """The ranked opportunities for people (a StakeholderTable): what, where it lives, the saving per request
+    with its interval, memory saved, how, the trade-off and whether it is done; a Markdown sentence when
+    there is none."""
+    o = opportunities
+    if o.empty:
+        from IPython.display import Markdown
+
+        return Markdown(not_measured("optimisation opportunities"))
+    ci = [interval(lo, hi, "ms") for lo, hi in zip(o["saving_low"], o["saving_high"], strict=True)]
+    return stakeholder_table(o.assign(ci=ci), {
+        "rank": "rank", "kind": "kind", "opportunity": "Opportunity", "lives_in": "lives in",
+        "saving_ms": "saving per request (ms)", "ci": "95 % interval", "saving_mib": "memory saved (MiB)",
+        "how": "how", "trade_off": "trade-off", "status": "status"})
