@@ -41,7 +41,7 @@ def bottlenecks() -> nbformat.NotebookNode:
         code("finding = top_finding(report)\n"
              "main = report.verdict_reasons[0] if report.verdict_reasons else 'Every target is met and the parts '"
              "'explain every total.'\n"
-             "display(format.headline(report.verdict, f'{main} {finding}', checks=report.reliability,\n"
+             "display(format.headline(report.verdict, f\"{main.rstrip('.')}. {finding}\", checks=report.reliability,\n"
              "                        next_action='' if report.verdict != 'pass' else "
              "'work on the top opportunity below, then rerun this study to confirm the saving.'))"),
         code("# The key figure: what fixing each part would save (saved for the executive report).\n"
@@ -84,7 +84,8 @@ def bottlenecks() -> nbformat.NotebookNode:
              "           otherwise=format.not_measured('the aer simulator (no aer scenario in this run)'))"),
         md("### One-off costs\nModel load, the first forward pass, and the aer circuit's construction and "
            "transpilation (once per qubit count, at warm-up)."),
-        code("format.stakeholder_table(report.cold_start)"),
+        code("format.stakeholder_table(report.cold_start, {'component': 'component', 'qubits': 'qubits',\n"
+             "    'median': 'median (ms)', 'min': 'min (ms)', 'max': 'max (ms)', 'count': 'times measured'})"),
         md("## Outside the engine\nEnd-to-end latency over HTTP minus the server's computation time, split into "
            "what the service's own code does (parse, validate, rank, serialise; timed in-process on the same "
            "bodies) and the rest (uvicorn, FastAPI, the thread hand-off, loopback)."),

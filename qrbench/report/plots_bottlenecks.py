@@ -181,8 +181,7 @@ def line_table(lines: pd.DataFrame, *, path: str | None = None, top: int = 15):
 
 def opportunities_table(opportunities: pd.DataFrame):
     """The ranked opportunities for people (a StakeholderTable): what, where it lives, the saving per request
-    with its interval, memory saved, how, the trade-off and whether it is done; a Markdown sentence when
-    there is none."""
+    with its interval, memory saved, how, and whether it is done; a Markdown sentence when there is none."""
     o = opportunities
     if o.empty:
         from IPython.display import Markdown
@@ -190,6 +189,5 @@ def opportunities_table(opportunities: pd.DataFrame):
         return Markdown(not_measured("optimisation opportunities"))
     ci = [interval(lo, hi, "ms") for lo, hi in zip(o["saving_low"], o["saving_high"], strict=True)]
     return stakeholder_table(o.assign(ci=ci), {
-        "rank": "rank", "kind": "kind", "opportunity": "Opportunity", "lives_in": "lives in",
-        "saving_ms": "saving per request (ms)", "ci": "95 % interval", "saving_mib": "memory saved (MiB)",
-        "how": "how", "trade_off": "trade-off", "status": "status"})
+        "rank": "rank", "opportunity": "Opportunity", "lives_in": "lives in", "saving_ms": "saving per request (ms)",
+        "ci": "95 % interval", "saving_mib": "memory saved (MiB)", "how": "how", "status": "status"})
