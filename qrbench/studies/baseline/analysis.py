@@ -165,8 +165,15 @@ def _reasons(verdict: str, compliance: pd.DataFrame, regression: pd.DataFrame | 
              checks: list[stats.Check]) -> tuple[str, ...]:
     """Why the verdict is what it is, main reason first: failing targets, then undecided ones, then warnings."""
     reasons = []
-    for wanted in ("fail", "insufficient", "warn"):
-        reasons += [r for r, v in zip(compliance["reason"], compliance["verdict"], strict=True) if v == wanted]
+    words = {"fail": "fail", "insufficient": "cannot be decided", "warn": "are too close to call"}
+    for wanted, word in words.items():
+        rows = compliance[compliance["verdict"] == wanted]
+        if len(rows):
+            first = rows.iloc[0]
+            reasons.append(f"{len(rows)} of {len(compliance)} PRD targets {word}; first: {first['metric']} is "
+                           f"{first['value']:.3g} {first['unit']} against a target {first['direction']} "
+                           f"{first['target']:g} {first['unit']} ({first['workload']}).")
+    reasons += [r for r, v in zip(compliance["reason"], compliance["verdict"], strict=True) if v != "pass"]
     if not reasons and len(compliance):
         reasons.append(f"All {len(compliance)} PRD targets are met with 95 % confidence (single user).")
     if regression is not None and len(regression):
