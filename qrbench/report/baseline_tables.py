@@ -97,9 +97,10 @@ def method_ratios(r: pd.DataFrame) -> StakeholderTable | Markdown:
 def agreement(a: pd.DataFrame) -> StakeholderTable | Markdown:
     if a.empty:
         return Markdown(not_measured("rank agreement between methods"))
-    return stakeholder_table(a.assign(ci=_intervals(a, "low", "high")), {
+    # A column named *share holding 0..1 is shown as a percentage.
+    return stakeholder_table(a.assign(ci=_intervals(a, "low", "high"), top1_share=a["top1_agreement"]), {
         "methods": "Methods", "queries": "queries", "spearman_median": "median Spearman", "ci": "95 % interval",
-        "top1_agreement": "same top document (share)"})
+        "top1_share": "same top document (%)"})
 
 
 def memory(m: pd.DataFrame) -> StakeholderTable:
