@@ -155,8 +155,12 @@ def opportunities_chart(opportunities: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(10, 1.8 + 0.38 * len(t)))
     low = (t["saving_ms"] - t["saving_low"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
     high = (t["saving_high"] - t["saving_ms"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
-    ax.barh(t["opportunity"], t["saving_ms"].clip(lower=1e-3), xerr=[low, high], color=c, capsize=2)
+    # Savings near zero (or negative: a fix that did not hold) sit at the left edge; a floor 300 times below
+    # the largest keeps the log axis to a readable two and a half decades.
+    floor = max(float(t["saving_ms"].max()) / 300, 1e-3)
+    ax.barh(t["opportunity"], t["saving_ms"].clip(lower=floor), xerr=[low, high], color=c, capsize=2)
     ax.set_xscale("log")
+    ax.set_xlim(left=floor)
     plain_log_axis(ax.xaxis)
     ax.set_xlabel("time saved per request (ms, log scale; bars: 95% intervals)")
     ax.set_ylabel("opportunity")
