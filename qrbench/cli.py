@@ -143,12 +143,24 @@ def _compare(args) -> int:
     table = compare_runs(args.baseline_run, args.current_run, min_effect=args.min_effect, alpha=args.alpha)
     if table.empty:
         raise ParameterError("The two runs have no stage in common to compare.")
-    cols = ["stage", "statistic", "baseline_ms", "current_ms", "ratio", "ratio_low", "ratio_high", "p_worse",
-            "verdict"]
+    cols = ["stage", "statistic", "k_baseline", "k_current", "baseline_ms", "current_ms", "ratio", "ratio_low",
+            "ratio_high", "p_adjusted", "verdict"]
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.float_format", "{:.3f}".format):
         print(table[cols].to_string(index=False))
+    k = min(int(table["k_baseline"].min()), int(table["k_current"].min()))
+    print(f"\nCorrection: {table['correction'].iloc[0]} at alpha {args.alpha:g}; "
+          f"k = {int(table['k_baseline'].min())} baseline and {int(table['k_current'].min())} current repetitions "
+          "per stage (at least).")
+    if k < 2:
+        print("One run per side: machine drift between the runs cannot be separated from a change; the intervals "
+              "were widened by the calibration loop's drift. Measure 3 or more repetitions per stage to judge it.")
+    undecided = table[table["verdict"] == "undecided"]
+    if len(undecided):
+        print(f"{len(undecided)} comparison(s) undecided (a tail not decided in every repetition) were not judged.")
     regressed = table[table["regressed"]]
-    print(f"\n{len(regressed)} significant regression(s) of more than {args.min_effect:.0%}.")
+    print(f"{len(regressed)} significant regression(s) of more than {args.min_effect:.0%}.")
+    for summary in regressed["summary"]:
+        print(f"- {summary}")
     for run in (args.baseline_run, args.current_run):
         noise = _machine_noise(run)
         if noise is not None and noise > 0.10:

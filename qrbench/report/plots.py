@@ -13,7 +13,7 @@ import pandas as pd
 from .format import StakeholderTable, compliance_table, friendly_name, number, stakeholder_table
 
 __all__ = ["show", "plain_log_axis", "latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect",
-           "verdict_style", "reliability_table", "VERDICT_COLOURS"]
+           "verdict_style", "reliability_table", "quality_vs_cost", "VERDICT_COLOURS"]
 
 def show(fig, *, otherwise: str) -> None:
     """Show `fig` in the notebook, or the sentence `otherwise` when it is None (nothing was measured):
@@ -136,6 +136,28 @@ def cache_effect(cache: pd.DataFrame):
     plain_log_axis(ax.xaxis)
     ax.set_xlabel("median latency (ms, log scale, 95% interval)")
     ax.set_title("Cold, known documents, repeated request")
+    fig.tight_layout()
+    return fig
+
+
+def quality_vs_cost(quality: pd.DataFrame):
+    """nDCG@10 per method (95 % interval over queries) against the median rerank latency it costs (ms, 95 %
+    interval); None when quality or its cost was not measured. Up and to the left is better."""
+    if quality.empty or "p50_ms" not in quality:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in quality.itertuples():
+        xerr = [[max(r.p50_ms - r.p50_low, 0)], [max(r.p50_high - r.p50_ms, 0) if np.isfinite(r.p50_high) else 0]]
+        yerr = [[max(r.ndcg - r.ndcg_low, 0)], [max(r.ndcg_high - r.ndcg, 0)]]
+        ax.errorbar([r.p50_ms], [r.ndcg], xerr=xerr, yerr=yerr, fmt="o", capsize=4, markersize=8, label=r.method)
+        ax.annotate(r.method, (r.p50_ms, r.ndcg), textcoords="offset points", xytext=(8, 6))
+    size = quality["cost_stage"].iloc[0].rsplit("/", 1)[-1]
+    ax.set_xlabel(f"median latency of a rerank of {size} documents (ms, 95% interval)")
+    ax.set_ylabel("nDCG@10 (95% interval over queries)")
+    ax.set_ylim(0, 1.05)
+    ax.set_xlim(left=0)
+    ax.legend(loc="lower right")
+    ax.set_title("Ranking quality against its latency cost")
     fig.tight_layout()
     return fig
 

@@ -10,10 +10,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .format import interval, not_measured, stakeholder_table
 from .plots import plain_log_axis
 
 __all__ = ["stacked_breakdown", "overhead_ratios", "aer_vs_exact", "memory_growth", "under_load_profile",
-           "opportunities_chart", "line_table", "COMPONENT_COLOURS"]
+           "opportunities_chart", "opportunities_table", "line_table", "COMPONENT_COLOURS"]
 
 COMPONENT_COLOURS = {
     "embed query": "#1e88e5", "embed documents": "#90caf9", "classical cosine": "#00897b", "encode states": "#8e24aa",
@@ -154,8 +155,12 @@ def opportunities_chart(opportunities: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(10, 1.8 + 0.38 * len(t)))
     low = (t["saving_ms"] - t["saving_low"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
     high = (t["saving_high"] - t["saving_ms"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
-    ax.barh(t["opportunity"], t["saving_ms"].clip(lower=1e-3), xerr=[low, high], color=c, capsize=2)
+    # Savings near zero (or negative: a fix that did not hold) sit at the left edge; a floor 300 times below
+    # the largest keeps the log axis to a readable two and a half decades.
+    floor = max(float(t["saving_ms"].max()) / 300, 1e-3)
+    ax.barh(t["opportunity"], t["saving_ms"].clip(lower=floor), xerr=[low, high], color=c, capsize=2)
     ax.set_xscale("log")
+    ax.set_xlim(left=floor)
     plain_log_axis(ax.xaxis)
     ax.set_xlabel("time saved per request (ms, log scale; bars: 95% intervals)")
     ax.set_ylabel("opportunity")
@@ -176,3 +181,17 @@ def line_table(lines: pd.DataFrame, *, path: str | None = None, top: int = 15):
     return (t[cols].style.format({"time_ms": "{:.2f}", "per_hit_us": "{:.1f}", "share": "{:.1%}",
                                   "share_of_run": "{:.1%}"})
             .bar(subset=["share"], color="#ffcc80", vmin=0, vmax=1).hide(axis="index"))
+
+
+def opportunities_table(opportunities: pd.DataFrame):
+    """The ranked opportunities for people (a StakeholderTable): what, where it lives, the saving per request
+    with its interval, memory saved, how, and whether it is done; a Markdown sentence when there is none."""
+    o = opportunities
+    if o.empty:
+        from IPython.display import Markdown
+
+        return Markdown(not_measured("optimisation opportunities"))
+    ci = [interval(lo, hi, "ms") for lo, hi in zip(o["saving_low"], o["saving_high"], strict=True)]
+    return stakeholder_table(o.assign(ci=ci), {
+        "rank": "rank", "opportunity": "Opportunity", "lives_in": "lives in", "saving_ms": "saving per request (ms)",
+        "ci": "95 % interval", "saving_mib": "memory saved (MiB)", "how": "how", "status": "status"})

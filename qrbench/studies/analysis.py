@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from ..resources import resolve_params_file
 from .stages import load_stages
 
 __all__ = ["stage_table", "load_thresholds", "compare_runs", "estimate_row", "trim_stage_warmup",
-           "judgements_frame"]
+           "judgements_frame", "latency_statistic"]
 
 
 def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold]:
@@ -30,65 +31,134 @@ def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold
         raise ParameterError(str(exc)) from exc
 
 
+def latency_statistic(latency_ms: np.ndarray, ok: np.ndarray, threshold: stats.Threshold, *,
+                      confidence: float = 0.95, censor_ms: float | None = None) -> stats.Estimate:
+    """The statistic `threshold.statistic` names (p50, p95, p99, mean) of a latency sample in ms.
+
+    Percentiles count each failed request at (at least) `censor_ms` (the client timeout) when given, so a
+    target is never judged on the survivors only; without it, over successful requests. The mean is over
+    successful requests (a censored mean has no finite upper bound).
+    """
+    latency_ms, ok = np.asarray(latency_ms, dtype=float), np.asarray(ok, dtype=bool)
+    statistic = threshold.statistic or "p95"
+    if statistic.startswith("p") and statistic[1:].replace(".", "", 1).isdigit():
+        q = float(statistic[1:])
+        if censor_ms is None:
+            return stats.percentile_ci(latency_ms[ok], q, confidence)
+        return stats.censored_percentile(np.where(ok, latency_ms, censor_ms), ~ok, q, confidence).estimate
+    if statistic == "mean":
+        return stats.series_mean_ci(latency_ms[ok], confidence=confidence)
+    raise ParameterError(f"{threshold.metric} is judged on the statistic {statistic!r}, which a latency sample "
+                         "cannot give; use p50, p95, p99 (any pNN) or mean in the thresholds file.")
+
+
 def estimate_row(e: stats.Estimate) -> dict[str, float]:
     return {"value": e.value, "low": e.low, "high": e.high, "n": e.n, "decided": e.decided}
 
 
 def trim_stage_warmup(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Per stage, drop the warm-up MSER-5 finds (never more than half); returns kept records and what was cut."""
+    """Per stage (and repetition), drop the warm-up MSER-5 finds; returns kept records and what was cut.
+
+    Each repetition of a stage is its own time series (its own clock), so each is trimmed on its own.
+    """
+    keys = ["stage", "repetition"] if "repetition" in records else ["stage"]
     kept, notes = [], []
-    for stage, g in records.groupby("stage", sort=False):
+    for key, g in records.groupby(keys, sort=False):
         g = g.sort_values("t_start")
         trim = stats.trim_warmup(g["t_start"].to_numpy(), g["latency_ms"].to_numpy())
         kept.append(g[np.asarray(trim.kept)])
-        notes.append({"stage": stage, "trimmed": trim.n_trimmed, "kept": trim.n_kept,
+        names = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        notes.append({**names, "trimmed": trim.n_trimmed, "kept": trim.n_kept,
                       "seconds_trimmed": trim.seconds_trimmed, "reason": trim.reason})
     return pd.concat(kept, ignore_index=True), pd.DataFrame(notes)
 
 
-def stage_table(records: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Per stage: counts, success ratio, latency percentiles (ms) with order-statistic intervals."""
+def stage_table(records: pd.DataFrame, *, confidence: float = 0.95, censor_ms: float | None = None) -> pd.DataFrame:
+    """Per stage: counts, success ratio, latency percentiles (ms) with order-statistic intervals.
+
+    p50/p95/p99 (`p95_ms`, `p95_low`, `p95_high`) are over successful requests only. With `censor_ms`
+    (the client timeout, ms) the same percentiles counting every failed request at (at least) that value
+    are added beside them (`p95_all_ms`, `_all_low`, `_all_high`, `_all_at_least` when the value is only a
+    lower bound), with `failed` the number of failures: a server that times out looks slow, not fast.
+    """
     rows = []
     for stage, g in records.groupby("stage", sort=False):
         ok = g[g["ok"]]
         lat = ok["latency_ms"].to_numpy()
         row = {"stage": stage, "kind": g["kind"].iloc[0], "method": g["method"].iloc[0],
                "n_candidates": int(g["n_candidates"].median()), "requests": len(g), "ok": len(ok),
+               "failed": len(g) - len(ok),
                "success": stats.success_ratio(len(ok), len(g), confidence=confidence).value if len(g) else np.nan}
+        by_kind = stats.censored_latency(g["latency_ms"].to_numpy(dtype=float), g["ok"].to_numpy(dtype=bool),
+                                         censor_ms, confidence=confidence) if censor_ms is not None else None
         for q in (50, 95, 99):
             e = stats.percentile_ci(lat, q, confidence) if len(lat) else None
             row[f"p{q}_ms"] = e.value if e else np.nan
             row[f"p{q}_low"] = e.low if e else np.nan
             row[f"p{q}_high"] = e.high if e else np.nan
+            if by_kind is not None:
+                c = by_kind["all"].with_failures[f"p{q}"]
+                row[f"p{q}_all_ms"], row[f"p{q}_all_low"] = c.estimate.value, c.estimate.low
+                row[f"p{q}_all_high"], row[f"p{q}_all_at_least"] = c.estimate.high, c.at_least
         row["server_ms_median"] = float(np.nanmedian(ok["server_ms"])) if len(ok) and ok["server_ms"].notna().any() \
             else np.nan
         rows.append(row)
     return pd.DataFrame(rows)
 
 
+def _repetitions(records: pd.DataFrame, stage: str) -> list[np.ndarray]:
+    """The successful latencies (ms) of one stage, one array per repetition in time order."""
+    g = records[(records["stage"] == stage) & records["ok"]]
+    by = g.groupby("repetition", sort=True) if "repetition" in g else [(0, g)]
+    return [r.sort_values("t_start")["latency_ms"].to_numpy() for _, r in by]
+
+
+def _calibration(run_dir: str | Path) -> list[float] | None:
+    path = Path(run_dir) / "run.json"
+    return json.loads(path.read_text()).get("calibration_s") if path.is_file() else None
+
+
 def compare_runs(run_a: str | Path, run_b: str | Path, *, statistics: tuple[str, ...] = ("median", "p95"),
-                 min_effect: float = 0.10, alpha: float = 0.05) -> pd.DataFrame:
-    """Stage by stage, is run_b slower than run_a? Bootstrap CI of the ratio plus a rank test per statistic."""
+                 min_effect: float = 0.10, alpha: float = 0.05, correction: str = "holm") -> pd.DataFrame:
+    """Stage by stage and statistic by statistic, did run_b get slower than run_a (the baseline)?
+
+    Each comparison is `stats.compare_repetitions`: with k >= 2 repetitions per side the difference is
+    judged against the variation between repetitions; with one run per side it says it cannot separate
+    machine drift from a change, and widens its interval by the drift of the calibration loop measured in
+    both runs (run.json). Tails (p95) are compared only when every repetition decides them. The whole
+    stage x statistic table is one family, corrected by `correction` (Holm: family-wise error at alpha).
+    Columns: stage, statistic, k and n per side, values (ms), ratio current / baseline with its interval,
+    p-value raw and adjusted, correction, separable, verdict, regressed, improved, summary (a sentence).
+    """
     a, _ = load_stages(run_a)
     b, _ = load_stages(run_b)
-    rows = []
+    cal_a, cal_b = _calibration(run_a), _calibration(run_b)
+    comparisons = []
     for stage in [s for s in a["stage"].unique() if s in set(b["stage"]) and s != "warmup"]:
-        xa = a[(a["stage"] == stage) & a["ok"]]["latency_ms"].to_numpy()
-        xb = b[(b["stage"] == stage) & b["ok"]]["latency_ms"].to_numpy()
+        reps_a, reps_b = _repetitions(a, stage), _repetitions(b, stage)
         for statistic in statistics:
-            r = stats.compare_samples(xa, xb, statistic=statistic, min_effect=min_effect, alpha=alpha)
-            rows.append({"stage": stage, "statistic": statistic, "baseline_ms": r.baseline_value,
-                         "current_ms": r.current_value, "ratio": r.ratio.value, "ratio_low": r.ratio.low,
-                         "ratio_high": r.ratio.high, "p_worse": r.p_value_worse, "n_baseline": r.n_baseline,
-                         "n_current": r.n_current, "verdict": str(r.verdict), "regressed": r.regressed,
-                         "improved": r.improved, "summary": r.summary})
-    return pd.DataFrame(rows)
+            comparisons.append(stats.compare_repetitions(
+                reps_a, reps_b, statistic=statistic, label=stage, min_effect=min_effect, alpha=alpha,
+                calibration_baseline=cal_a, calibration_current=cal_b))
+    family = stats.adjust_family(comparisons, method=correction) if comparisons else ()
+    return pd.DataFrame([
+        {"stage": r.label, "statistic": r.statistic, "k_baseline": r.k_baseline, "k_current": r.k_current,
+         "n_baseline": r.n_baseline, "n_current": r.n_current, "baseline_ms": r.baseline_value,
+         "current_ms": r.current_value, "ratio": r.ratio.value, "ratio_low": r.ratio.low,
+         "ratio_high": r.ratio.high, "p_value": r.p_value, "p_adjusted": r.p_adjusted,
+         "correction": r.correction, "separable": r.separable, "verdict": r.verdict,
+         "regressed": r.regressed, "improved": r.improved, "summary": r.summary}
+        for r in family
+    ])
 
 
 def judgements_frame(judgements: Mapping[str, stats.Judgement]) -> pd.DataFrame:
+    """One row per judged metric: estimate and interval, target, verdict, the sentence why, and which
+    workload and statistic judged it (the summary contract's compliance rows)."""
     return pd.DataFrame([
         {"metric": name, "value": j.estimate.value, "low": j.estimate.low, "high": j.estimate.high,
          "n": j.estimate.n, "target": j.target, "threshold": j.threshold, "unit": j.unit,
-         "verdict": str(j.verdict), "reason": j.reason}
+         "verdict": str(j.verdict), "workload": j.workload, "direction": j.direction, "statistic": j.statistic,
+         "reason": j.reason}
         for name, j in judgements.items()
     ])

@@ -34,20 +34,26 @@ class StageRunner:
     timeout_s: float = 60.0
     progress: bool = True
 
-    def run(self, name: str, specs: list[RequestSpec], *, users: int = 1, duration_s: float | None = None) -> dict:
-        """Send `specs` in order by `users` closed-model users (each its share, or cycling for duration_s)."""
+    def run(self, name: str, specs: list[RequestSpec], *, users: int = 1, duration_s: float | None = None,
+            repetition: int = 0) -> dict:
+        """Send `specs` in order by `users` closed-model users (each its share, or cycling for duration_s).
+
+        `repetition` (0, 1, ...) numbers the repeats of one stage: each gets its own records folder and
+        the records read back by `load_stages` carry it, so a regression can be judged between repetitions.
+        """
         if not specs:
             raise RunError(f"Stage {name!r} has no requests to send.")
         if duration_s is None:
             model = ClosedModel(users=users, iterations=max(1, len(specs) // users))
         else:
             model = ClosedModel(users=users, duration_s=duration_s, max_requests=1_000_000)
+        folder = Path(STAGES_DIR) / (_slug(name) + (f".r{repetition}" if repetition else ""))
         before = scrape(self.target.url, headers=self.target.headers)
-        result = run_load(self.target.url, cycle_source(specs), model, out_dir=self.run_dir / STAGES_DIR / _slug(name),
+        result = run_load(self.target.url, cycle_source(specs), model, out_dir=self.run_dir / folder,
                           stage=name, timeout_s=self.timeout_s, progress=self.progress, headers=self.target.headers,
                           allow_remote=True)  # the target was checked when it was opened
         after = scrape(self.target.url, headers=self.target.headers)
-        entry = {"name": name, "dir": str(Path(STAGES_DIR) / _slug(name)), "result": result.to_dict(),
+        entry = {"name": name, "repetition": repetition, "dir": str(folder), "result": result.to_dict(),
                  "metrics_before": before, "metrics_after": after}
         index = self.run_dir / "stages.json"
         stages = json.loads(index.read_text()) if index.is_file() else []
@@ -57,7 +63,8 @@ class StageRunner:
 
 
 def load_stages(run_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """All stages' records in one frame (t_unix: wall-clock end of each request) and the stage index."""
+    """All stages' records in one frame (t_unix: wall-clock end of each request; `repetition`: which repeat
+    of its stage, 0 for a stage measured once) and the stage index."""
     run_dir = Path(run_dir)
     index = run_dir / "stages.json"
     if not index.is_file():
@@ -68,5 +75,6 @@ def load_stages(run_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]
         folder = run_dir / stage["dir"]
         records = load_records(folder)
         records["t_unix"] = load_run_info(folder)["t0_unix"] + records["t_end"]
+        records["repetition"] = int(stage.get("repetition", 0))
         frames.append(records)
     return pd.concat(frames, ignore_index=True), stages

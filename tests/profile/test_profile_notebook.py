@@ -7,6 +7,7 @@ import json
 
 import nbformat
 
+from qrbench.report import browser
 from qrbench.report.execute import run_study
 from qrbench.resources import bundled
 
@@ -37,3 +38,18 @@ def test_smoke_run_records_its_numbers(tmp_path):
     assert summary["top_opportunities"]
     assert {r["phase"] for r in summary["load_runs"]} <= {"single user", "under load"}
     assert (run_dir / "bottlenecks.html").is_file() and (run_dir / "bottlenecks-code.html").is_file()
+    # The summary contract: the key figure exists, every compliance row names its workload, rerank-50 is
+    # judged on the statistic thresholds.yaml defines (p95, as in the baseline study).
+    assert summary["key_figure"] == "key_figure.png" and (run_dir / "key_figure.png").is_file()
+    assert all(c["workload"] for c in summary["compliance"])
+    assert all(c["statistic"] == "p95" for c in summary["compliance"] if "rerank 50" in c["metric"])
+    assert all({"opportunity", "saving_ms", "saving_low", "saving_high", "lives_in"} <= set(o)
+               for o in summary["top_opportunities"])
+    plain = (run_dir / "bottlenecks.html").read_text()
+    assert "Top opportunity:" in plain  # the top finding is in the headline
+    assert "ncalls" not in plain and "BottlenecksParams(" not in plain  # no profiler dumps, no parameter dump
+    try:
+        browser.chromium_path()
+    except browser.BrowserUnavailable:
+        return
+    assert browser.check_report(run_dir / "bottlenecks.html").problems == []

@@ -26,6 +26,8 @@ def test_sample_counts_are_as_asked(smoke_run):
     params = BaselineParams.from_file(SMOKE)
     summary = json.loads((smoke_run / "summary.json").read_text())
     stages = {s["stage"]: s for s in summary["stages"]}
+    # The latency stages ran as `repetitions` rounds in alternating order, each with its share of the requests.
+    assert summary["repetitions"] == params.repetitions == 3
     for method in params.similarity.methods:
         assert stages[f"similarity/{method}"]["requests"] == params.similarity.iterations
     for n in params.rerank.batch_sizes:
@@ -51,13 +53,18 @@ def test_verdicts_cover_every_prd_metric(smoke_run):
     assert summary["verdict"] in {"pass", "warn", "fail", "insufficient"}
     metrics = {c["metric"]: c["verdict"] for c in summary["compliance"]}
     assert set(metrics) == {
-        "similarity p95 (classical)", "similarity p95 (quantum)", "similarity p95 (hybrid)",
-        "rerank 50 docs p95 (classical)", "rerank 50 docs p95 (quantum)", "rerank 50 docs p95 (hybrid)",
-        "memory with 100 docs (GB)",
+        "similarity (classical) p95", "similarity (quantum) p95", "similarity (hybrid) p95",
+        "rerank 50 documents (classical) p95", "rerank 50 documents (quantum) p95",
+        "rerank 50 documents (hybrid) p95", "memory with 100 documents (GB)",
     }
     assert all(v in {"pass", "warn", "fail", "insufficient"} for v in metrics.values())
+    # Every row names the workload that judged it and the statistic thresholds.yaml defines for its target.
+    rows = {c["metric"]: c for c in summary["compliance"]}
+    assert rows["rerank 50 documents (hybrid) p95"]["workload"] == "single user, 50 documents"
+    assert rows["similarity (classical) p95"]["statistic"] == "p95"
+    assert all(c["workload"] and c["direction"] == "below" for c in summary["compliance"])
     # The embedded service runs here, so its memory was sampled and judged.
-    assert metrics["memory with 100 docs (GB)"] != "insufficient"
+    assert metrics["memory with 100 documents (GB)"] != "insufficient"
     # Too few samples for a p95 interval: the report must say so rather than pass.
     assert any(not c["ok"] and c["name"].startswith("samples:") for c in summary["reliability"])
 
@@ -73,11 +80,29 @@ def test_cache_and_comparison_sections_measured_something(smoke_run):
     assert "classical vs quantum" in pairs
 
 
+def test_summary_follows_the_contract(smoke_run):
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    assert summary["verdict_reasons"] and all(isinstance(r, str) for r in summary["verdict_reasons"])
+    assert summary["key_figure"] == "key_figure.png" and (smoke_run / "key_figure.png").is_file()
+    assert all({"name", "ok", "message"} <= set(r) for r in summary["reliability"])
+    # Censored percentiles (failures at the timeout) sit beside the success-only ones.
+    for s in summary["stages"]:
+        assert s["p95_all_ms"] >= s["p95_ms"] and s["failed"] == s["requests"] - s["ok"]
+    # Quality: nDCG@10 and MRR per method with intervals, next to its latency cost.
+    quality = {q["method"]: q for q in summary["quality"]}
+    assert set(quality) == {"classical", "quantum", "hybrid"}
+    for q in quality.values():
+        assert 0 <= float(q["ndcg_low"]) <= q["ndcg"] <= float(q["ndcg_high"]) <= 1
+        assert q["queries"] == 10 and q["p50_ms"] > 0
+    assert quality["classical"]["cost_vs_classical"] == 1.0
+
+
 def test_reports_are_rendered_with_and_without_code(smoke_run):
     plain = (smoke_run / "baseline.html").read_text()
     with_code = (smoke_run / "baseline-code.html").read_text()
     assert "get_study" not in plain and "get_study" in with_code  # code is highlighted token by token
-    assert "Verdict against the PRD" in plain
+    assert "Verdict against the PRD" in plain and "Is quantum worth its cost?" in plain
+    assert "BaselineParams(" not in plain and "Holm" in plain
     assert "<img" in plain  # the figures are embedded
     assert "req/s, errors=" not in plain  # progress bars are left out of the stakeholder report
     index = (smoke_run.parent / "index.html").read_text()
@@ -88,3 +113,14 @@ def test_executed_notebook_has_no_errors(smoke_run):
     nb = json.loads((smoke_run / "baseline.ipynb").read_text())
     errors = [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert errors == []
+
+
+def test_stakeholder_report_reads_cleanly_in_a_browser(smoke_run):
+    """Chromium renders the no-code report: the verdict in the first screen, no inf/nan/dict/parameter dump."""
+    browser = pytest.importorskip("qrbench.report.browser")
+    try:
+        browser.chromium_path()
+    except browser.BrowserUnavailable as exc:
+        pytest.skip(str(exc))
+    check = browser.check_report(smoke_run / "baseline.html")
+    assert check.problems == []

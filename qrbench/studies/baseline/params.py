@@ -20,7 +20,7 @@ ALL_METHODS: tuple[Method, ...] = ("classical", "quantum", "hybrid")
 class SimilarityParams:
     """Single pairs through POST /v1/similarity, one at a time."""
 
-    iterations: int = 1000  # requests per method
+    iterations: int = 1000  # requests per method, split over the repetitions
     methods: tuple[Method, ...] = ALL_METHODS
 
 
@@ -29,7 +29,7 @@ class RerankParams:
     """POST /v1/rerank per batch size and method."""
 
     batch_sizes: tuple[int, ...] = (10, 25, 50, 100)
-    iterations: int = 100  # requests per batch size and method
+    iterations: int = 240  # requests per batch size and method, split over the repetitions
     methods: tuple[Method, ...] = ALL_METHODS
     concurrent_requests: int = 1
 
@@ -62,9 +62,23 @@ class ComparisonParams:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class QualityParams:
+    """Ranking quality per method over HTTP: labelled queries, their relevant documents and hard negatives
+    (qrbench.profile.quality.hard_negative_cases), scored by every method; nDCG@10 and MRR over queries."""
+
+    queries: int = 80  # 0: not measured
+    candidates: int = 30  # per query: its relevant documents plus same-topic, then same-domain negatives
+    methods: tuple[Method, ...] = ALL_METHODS
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BaselineParams:
     seed: int = 0
     warmup_requests: int = 20  # sent first and left out of every statistic
+    # The latency stages (similarity, rerank) run as this many rounds in alternating order (A, B, C, A, B,
+    # C, ...), each with its share of the iterations, so a regression is judged against the variation
+    # between repetitions rather than one run against one run.
+    repetitions: int = 3
     request_timeout_s: float = 60.0
     confidence: float = 0.95
     thresholds_file: str = "parameters/thresholds.yaml"  # as given, else the shipped parameters/
@@ -74,11 +88,15 @@ class BaselineParams:
     memory: MemoryParams = field(default_factory=MemoryParams)
     cache: CacheParams = field(default_factory=CacheParams)
     comparison: ComparisonParams = field(default_factory=ComparisonParams)
+    quality: QualityParams = field(default_factory=QualityParams)
 
     def __post_init__(self) -> None:
         checks = [
-            ("similarity.iterations", self.similarity.iterations >= 1, "at least 1"),
-            ("rerank.iterations", self.rerank.iterations >= 1, "at least 1"),
+            ("repetitions", 1 <= self.repetitions <= 100, "1 to 100 (3 or more to judge a regression)"),
+            ("similarity.iterations", self.similarity.iterations >= self.repetitions,
+             f"at least repetitions ({self.repetitions})"),
+            ("rerank.iterations", self.rerank.iterations >= self.repetitions,
+             f"at least repetitions ({self.repetitions})"),
             ("rerank.batch_sizes", all(1 <= n <= 1000 for n in self.rerank.batch_sizes), "each 1 to 1000"),
             ("rerank.concurrent_requests", self.rerank.concurrent_requests >= 1, "at least 1"),
             ("memory.document_counts", all(1 <= n <= 1000 for n in self.memory.document_counts), "each 1 to 1000"),
@@ -87,6 +105,8 @@ class BaselineParams:
             ("cache.batch_size", 1 <= self.cache.batch_size <= 1000, "1 to 1000"),
             ("comparison.batch_size", 2 <= self.comparison.batch_size <= 100, "2 to 100"),
             ("comparison.queries", self.comparison.queries >= 0, "0 or more"),
+            ("quality.queries", self.quality.queries >= 0, "0 (not measured) or more"),
+            ("quality.candidates", 6 <= self.quality.candidates <= 100, "6 to 100"),
             ("warmup_requests", self.warmup_requests >= 0, "0 or more"),
             ("request_timeout_s", self.request_timeout_s > 0, "a positive number of seconds"),
             ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),

@@ -18,6 +18,7 @@ from ...deploy import Target, open_target, target_facts
 from ...load import DataManager, RequestSpec
 from ...monitor import ProcessSampler, calibration_timings
 from ...params import to_dict
+from ...profile.quality import hard_negative_cases
 from ..folder import RunFolder
 from ..requests import tagged
 from ..stages import StageRunner
@@ -53,6 +54,8 @@ def run_baseline(params: BaselineParams, run_dir: str | Path, *, url: str | None
             _run_stages(params, data, rng, StageRunner(target, run_dir, params.request_timeout_s, progress))
             if params.comparison.queries:
                 _rank_agreement(params, data, rng, target, run_dir, progress)
+            if params.quality.queries:
+                _quality(params, data, target, run_dir, progress)
         finally:
             if sampler:
                 sampler.stop()
@@ -66,13 +69,20 @@ def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner) 
         warm = [data.rerank(10, m, rng=rng, kind="warmup") for m in ALL_METHODS]
         warm = [tagged(warm[i % 3], f"w{i}") for i in range(p.warmup_requests)]
         runner.run("warmup", warm)
+    # Every latency stage's requests are drawn once, then sent in `repetitions` rounds in alternating order,
+    # so that machine drift during the run spreads over every stage instead of landing on one.
+    stages: list[tuple[str, list[RequestSpec], int]] = []
     for method in p.similarity.methods:
         specs = [tagged(data.similarity(method, rng=rng), f"s{method[0]}{i}") for i in range(p.similarity.iterations)]
-        runner.run(f"similarity/{method}", specs)
+        stages.append((f"similarity/{method}", specs, 1))
     for n in p.rerank.batch_sizes:
         for method in p.rerank.methods:
             specs = _reranks(data, rng, n, p.rerank.iterations, method, f"rerank_{n}", f"r{method[0]}{n}.")
-            runner.run(f"rerank/{method}/{n}", specs, users=p.rerank.concurrent_requests)
+            stages.append((f"rerank/{method}/{n}", specs, p.rerank.concurrent_requests))
+    for rep in range(p.repetitions):
+        for name, specs, users in stages:
+            share = specs[rep::p.repetitions]
+            runner.run(name, share, users=users, repetition=rep)
     c = p.cache
     cold = _reranks(data, rng, c.batch_size, c.iterations, c.method, "cache_cold", "c", documents=True)
     runner.run("cache/cold", cold)
@@ -104,3 +114,33 @@ def _rank_agreement(p: BaselineParams, data: DataManager, rng, target: Target, r
                     rows.append({"query": qi, "method": method, "method_used": body["method_used"],
                                  "text": item["text"], "score": item["similarity_score"], "rank": item["rank"]})
     pd.DataFrame(rows).to_parquet(run_dir / "comparison.parquet")
+
+
+def _quality(p: BaselineParams, data: DataManager, target: Target, run_dir: Path, progress: bool) -> None:
+    """Score labelled cases (relevant documents + hard negatives) by every method over HTTP into quality.parquet.
+
+    One row per query, method and candidate: its score (NaN when the request failed), whether it is
+    relevant, and the request's client-side latency (ms), so quality can be set beside its cost.
+    """
+    import time
+
+    import httpx
+
+    cases = hard_negative_cases(data, n_queries=min(p.quality.queries, len(data.queries)),
+                                n_candidates=p.quality.candidates, seed=p.seed)
+    rows = []
+    with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
+        for case in tqdm(cases, desc="quality", disable=not progress):
+            for method in p.quality.methods:
+                body = {"query": case.query, "candidates": list(case.candidates), "method": method,
+                        "top_k": len(case.candidates)}
+                t0 = time.perf_counter()
+                r = client.post("/v1/rerank", json=body)
+                ms = (time.perf_counter() - t0) * 1000
+                answer = r.json() if r.status_code == 200 else {"results": [], "method_used": ""}
+                score = {item["text"]: item["similarity_score"] for item in answer["results"]}
+                for i, (text, relevant) in enumerate(zip(case.candidates, case.relevant, strict=True)):
+                    rows.append({"query": case.query_id, "method": method, "method_used": answer["method_used"],
+                                 "candidate": i, "relevant": relevant, "score": score.get(text, np.nan),
+                                 "status": r.status_code, "latency_ms": ms})
+    pd.DataFrame(rows).to_parquet(run_dir / "quality.parquet")

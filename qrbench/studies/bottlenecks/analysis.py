@@ -20,11 +20,13 @@ from ... import stats
 from ...load import load_records
 from ...params import to_dict
 from ...profile import COMPONENTS, TOTAL, UNATTRIBUTED, classify_stacks
-from ..analysis import judgements_frame, load_thresholds
+from ..analysis import judgements_frame, latency_statistic, load_thresholds
 from .params import FILES, BottlenecksParams
 
 __all__ = ["BottlenecksReport", "analyse_bottlenecks", "summary", "breakdown_table", "mean_difference",
-           "wide_breakdown", "under_load_change"]
+           "wide_breakdown", "under_load_change", "top_finding", "KEY_FIGURE"]
+
+KEY_FIGURE = "key_figure.png"  # saved by the notebook in the run folder: the ranked opportunities
 
 ORDER = (*COMPONENTS, UNATTRIBUTED)
 
@@ -521,23 +523,31 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
     opportunities = _opportunities(params, components, outside, info.get("tracemalloc", {}), gc_rows)
 
     # Verdict: the PRD's per-request targets on what this run measured, and whether the parts explain the totals.
+    # One definition per target, read from thresholds.yaml: rerank-50 is judged on the statistic it names
+    # there (p95, as in the baseline study), timed-out HTTP requests counted at the timeout.
     thresholds = load_thresholds(params.thresholds_file, "baseline")
+    rerank_50, memory_100 = thresholds["rerank_50_ms"], thresholds["memory_100_docs_gb"]
+    statistic = rerank_50.statistic or "p95"
     judgements = {}
     if len(http):
         for method in sorted(http["method"].dropna().unique()):
-            lat = http[(http["status"] == 200) & (http["n_candidates"] == 50) & (http["method"] == method)]["e2e_ms"]
-            if len(lat):
-                judgements[f"rerank 50 docs, documents cached, p50 over HTTP ({method})"] = stats.judge(
-                    stats.percentile_ci(lat.to_numpy(), 50, conf), thresholds["rerank_50_ms"])
+            g = http[(http["n_candidates"] == 50) & (http["method"] == method)]
+            if len(g):
+                e = latency_statistic(g["e2e_ms"].to_numpy(), (g["status"] == 200).to_numpy(), rerank_50,
+                                      confidence=conf, censor_ms=params.request_timeout_s * 1000)
+                judgements[f"rerank 50 documents over HTTP, {statistic} ({method})"] = stats.judge(
+                    e, rerank_50, workload="single user over HTTP, 50 documents (embeddings cached)")
     head = components[_headline(components) & (components["batch_size"] == 50) & (components["component"] == TOTAL)]
     for (method, backend), g in head.groupby(["method", "backend"]):
-        judgements[f"engine time, 50 docs cached, p50 ({method}, {backend})"] = stats.judge(
-            stats.percentile_ci(g["ms"].to_numpy(), 50, conf), thresholds["rerank_50_ms"])
+        e = latency_statistic(g["ms"].to_numpy(), np.ones(len(g), dtype=bool), rerank_50, confidence=conf)
+        judgements[f"engine time, {statistic} ({method}, {backend})"] = stats.judge(
+            e, rerank_50, workload="one call at a time in-process, 50 documents (embeddings cached)")
     if len(memory) and (memory["documents"] == 100).any():
         peak_gb = float(memory.loc[memory["documents"] == 100, "peak_mib"].iloc[0]) * 2**20 / 1e9
         e = stats.Estimate(value=peak_gb, low=peak_gb, high=peak_gb, confidence=conf, n=1,
                            method="observed peak RSS of the profiling process")
-        judgements["peak memory scoring 100 cold documents (GB)"] = stats.judge(e, thresholds["memory_100_docs_gb"])
+        judgements["peak memory scoring 100 cold documents (GB)"] = stats.judge(
+            e, memory_100, workload="one cold rerank of 100 documents, in-process")
     compliance = judgements_frame(judgements)
     reasons = []
     verdict = stats.overall(judgements.values())
@@ -573,6 +583,19 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         reliability=checks, info=info)
 
 
+def top_finding(report: BottlenecksReport) -> str:
+    """The study's top finding as one sentence: the open time opportunity saving the most per request."""
+    o = report.opportunities
+    o = o[(o["kind"] == "time") & ~o["status"].str.startswith("done")] if len(o) else o
+    if len(o) == 0:
+        return "No open optimisation saves a measurable time per request."
+    top = o.sort_values("saving_ms", ascending=False).iloc[0]
+    share = top["share_of_request"]
+    of = f", {share:.0%} of the request" if np.isfinite(share) else ""
+    return (f"Top opportunity: {top['opportunity']} ({top['lives_in']}) would save {top['saving_ms']:.3g} ms "
+            f"per request{of} (95 % interval {top['saving_low']:.3g} to {top['saving_high']:.3g} ms).")
+
+
 def summary(report: BottlenecksReport) -> dict[str, Any]:
     """The key numbers of the run for summary.json and CI."""
     params = report.params
@@ -584,6 +607,7 @@ def summary(report: BottlenecksReport) -> dict[str, Any]:
         "study": "bottlenecks",
         "verdict": report.verdict,
         "verdict_reasons": report.verdict_reasons,
+        "key_figure": KEY_FIGURE,
         "parameters": to_dict(params),
         "scenarios": int(report.components["scenario"].nunique()),
         "max_unattributed_share": float(head["unattributed_share"].abs().max()) if len(head) else None,
