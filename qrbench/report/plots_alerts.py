@@ -134,7 +134,8 @@ def overlay_alerts(fig, records: pd.DataFrame, thresholds: Mapping[str, Any] | N
                    intervals: pd.DataFrame | None = None, *, window_s: float = 1.0) -> None:
     """On a plots_load.timeline figure: the p95 critical limit on its latency panel (the target is drawn
     already), the share of failed requests with the success-ratio limits on a right axis of its errors panel,
-    and, given `intervals`, the pending and firing spans of the latency and failure alerts on both."""
+    and, given `intervals`, the pending and firing spans of the latency and failure alerts on both. Lays the
+    figure out again."""
     panels = {ax.get_ylabel(): ax for ax in fig.axes}
     latency, errors = panels.get("latency (ms)"), panels.get("errors/s")
     p95 = _limits(thresholds, "p95_ms")
@@ -152,3 +153,4 @@ def overlay_alerts(fig, records: pd.DataFrame, thresholds: Mapping[str, Any] | N
             share.set_ylabel("failed %")
             share.set_ylim(0, 100)
         shade_alerts(errors, intervals, FAILURE_ALERTS)
+    fig.tight_layout()  # room for the right axis' label
