@@ -85,6 +85,7 @@ def test_stress_fires_the_p95_and_shedding_alerts_within_their_for(make_service,
         assert 0 <= row["firing_s"] <= params.duration_s + MONITOR.rate_window_s  # on the records' clock
     firing = report.intervals[report.intervals["state"] == "firing"]
     assert (firing["end"] > firing["start"]).all()
+    assert "QrbenchSheddingHigh (critical)" in report.summary()["fired"]
     scrape = report.scrape.iloc[0]
     assert scrape["n"] >= 5 and scrape["p50_ms"] > 0 and scrape["p95_ms"] >= scrape["p50_ms"]
     fig = alert_timeline(load_records(run_dir / "load"), report.intervals, {"p95_ms": 3.0})
@@ -104,3 +105,4 @@ def test_light_load_within_limits_fires_nothing(make_service, tmp_path):
     assert load_records(run_dir / "load")["ok"].all()
     assert report.alerts.empty and report.intervals.empty and report.firing() == []
     assert len(report.scrapes) >= 5 and (pd.to_numeric(report.scrapes["up"]) == 1).all()
+    assert report.reliability()["ok"] and report.summary()["fired"] == []

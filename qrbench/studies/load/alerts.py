@@ -111,6 +111,23 @@ class AlertReport:
                                      np.where(self.onsets["within_for"], "yes", "no (later)"))
         return out
 
+    def summary(self) -> dict:
+        """The alerts' keys for summary.json (to be wired into the load study's `summary` by its owner)."""
+        worst = self.scrape["p95_ms"].max() if len(self.scrape) else float("nan")
+        return {"fired": self.firing(), "for_s": self.for_s, "rate_window_s": self.rate_window_s,
+                "scrape_p95_ms": None if np.isnan(worst) else round(float(worst), 3),
+                "failed_scrapes": int(self.scrape["failed"].sum()) if len(self.scrape) else 0}
+
+    def reliability(self) -> dict:
+        """A reliability row {name, ok, message}: did /metrics answer every scrape within its interval?"""
+        failed, n = int(self.scrape["failed"].sum()), int(self.scrape["n"].sum())
+        if n == 0:
+            return {"name": "monitoring endpoint", "ok": False, "message": "Prometheus recorded no scrape of "
+                    "/metrics during the load, so the alerts saw nothing."}
+        return {"name": "monitoring endpoint", "ok": failed == 0,
+                "message": f"/metrics answered {n - failed} of {n} scrapes within {self.scrape_interval_s:g} s "
+                           f"under load (p95 {self.scrape['p95_ms'].max():.3g} ms)."}
+
     def firing(self) -> list[str]:
         """The alerts that fired, as "Name (severity)"."""
         f = self.onsets[self.onsets["firing_s"].notna()]

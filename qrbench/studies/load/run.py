@@ -1,4 +1,4 @@
-"""The load study's run: one scenario as one continuous run of a load engine (native or Locust).
+"""The load study's run: one scenario as one continuous run of a load engine (native, Locust or Artillery).
 
 `run_load_study` measures a scenario into a run folder::
 
