@@ -26,12 +26,19 @@ def _add_serve(sub) -> None:
     p.add_argument("--quantum-budget-ms", type=float, default=2000.0)
     p.add_argument("--embedding-cache-size", type=int, default=20_000)
     p.add_argument("--similarity-cache-size", type=int, default=50_000)
-    p.add_argument("--torch-threads", type=int, default=None)
+    p.add_argument("--torch-threads", type=int, default=1, help="intra-op threads of each forward pass")
     p.add_argument("--aer-threads", type=int, default=1, help="OpenMP threads per Aer run (0: Aer's default)")
-    p.add_argument("--max-concurrency", type=int, default=64, help="requests computed at once; past it, 503")
-    p.add_argument("--compute-threads", type=int, default=4)
-    p.add_argument("--embed-batch-window-ms", type=float, default=0.0,
+    p.add_argument("--max-concurrency", type=int, default=None,
+                   help="requests computed at once (default: 16 per core); past it, wait up to --queue-budget-ms")
+    p.add_argument("--compute-threads", type=int, default=None, help="default: --max-concurrency")
+    p.add_argument("--embed-batch-window-ms", type=float, default=2.0,
                    help="micro-batch concurrent embeddings, waiting up to this long for more (0: off)")
+    p.add_argument("--embed-workers", type=int, default=None, help="forward passes at once (default: one per core)")
+    p.add_argument("--encoder", choices=["torch", "onnx", "onnx-int8"], default="torch",
+                   help="embedding runtime: torch, or ONNX Runtime on the same weights (exported at first use)")
+    p.add_argument("--max-seq-length", type=int, default=None, help="truncate texts to this many tokens (8..256)")
+    p.add_argument("--queue-budget-ms", type=float, default=100.0,
+                   help="longest wait for a computation slot; a request predicted to wait longer gets 503 at once")
     p.add_argument("--embed-max-batch", type=int, default=64, help="most texts in one embedding micro-batch")
     p.add_argument("--api-key", default=None, help="require this key (X-API-Key or Authorization: Bearer)")
     p.add_argument("--metrics-need-key", type=_flag, nargs="?", const=True, default=False, metavar="true|false",
@@ -60,15 +67,17 @@ def _flag(text: str) -> bool:
 def _serve(args) -> int:
     from .target import EngineSettings, serve
 
+    sized = {name: getattr(args, name) for name in ("max_concurrency", "compute_threads", "embed_workers")
+             if getattr(args, name) is not None}  # absent: the settings size them from the cores
     settings = EngineSettings(
         backend=args.backend, qubits=args.qubits, shots=args.shots, hybrid_weight=args.hybrid_weight,
         quantum_budget_ms=args.quantum_budget_ms, embedding_cache_size=args.embedding_cache_size,
         similarity_cache_size=args.similarity_cache_size, torch_threads=args.torch_threads,
-        aer_threads=args.aer_threads,
-        max_concurrency=args.max_concurrency, compute_threads=args.compute_threads, api_key=args.api_key,
+        aer_threads=args.aer_threads, api_key=args.api_key,
         embed_batch_window_ms=args.embed_batch_window_ms, embed_max_batch=args.embed_max_batch,
         metrics_need_key=args.metrics_need_key, docs_need_key=args.docs_need_key,
         body_timeout_s=args.body_timeout_s, keep_alive_s=args.keep_alive_s, drain_timeout_s=args.drain_timeout_s,
+        encoder=args.encoder, max_seq_length=args.max_seq_length, queue_budget_ms=args.queue_budget_ms, **sized,
     )
     serve(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
@@ -319,7 +328,7 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     for q, e in summary["latency_ms"].items():
         interval = f"[{_ms(e['low'])}, {_ms(e['high'])}]" if e["decided"] else "(too few samples for an interval)"
         pcts.append(f"{q} {_ms(e['value'])} ms {interval}")
-    lines.append("latency of ok requests (from intended send): " + "; ".join(pcts))
+    lines.append("latency, failures counted at least at their timeout (from intended send): " + "; ".join(pcts))
     g = summary["generator"]
     lines.append(
         f"generator: {g['processes']} process(es), busiest at {g['generator_cpu_percent']:.0f} % of a core, "

@@ -219,8 +219,9 @@ def run_autoscaler(pool: InstancePool, controller: HpaController, metric: Callab
     """Control `pool` for `duration_s` seconds (or until `stop` is set): every `interval_s` seconds read
     `metric(pool.urls)` (the mean per instance, in the rule's unit), step the controller, scale the pool.
 
-    Returns one row per step: t_s (since the loop started), current, metric, proposed, desired, scale_s (seconds
-    the change took; 0 without one).
+    Returns one row per step: t_s (since the loop started), t_unix (wall clock of the decision), current, metric,
+    proposed, desired, scale_s (seconds the change took; 0 without one). A tick missed while an instance was
+    starting is skipped, not caught up: a burst of decisions over a few milliseconds would measure no CPU.
     """
     if not (interval_s > 0 and duration_s > 0):
         raise ParameterError("interval_s and duration_s must both be positive numbers of seconds.")
@@ -230,16 +231,18 @@ def run_autoscaler(pool: InstancePool, controller: HpaController, metric: Callab
     for _ in _ticks(t0, interval_s, duration_s, stop):
         value = metric(pool.urls)
         d = controller.step(time.monotonic() - t0, len(pool.urls), value)
-        began = time.monotonic()
+        began, t_unix = time.monotonic(), time.time()
         pool.scale_to(d.desired)
-        rows.append({"t_s": d.t_s, "current": d.current, "metric": d.metric, "proposed": d.proposed,
+        rows.append({"t_s": d.t_s, "t_unix": t_unix, "current": d.current, "metric": d.metric, "proposed": d.proposed,
                      "desired": d.desired, "scale_s": time.monotonic() - began if d.desired != d.current else 0.0})
-    return pd.DataFrame(rows, columns=["t_s", "current", "metric", "proposed", "desired", "scale_s"])
+    return pd.DataFrame(rows, columns=["t_s", "t_unix", "current", "metric", "proposed", "desired", "scale_s"])
 
 
 def _ticks(t0: float, interval_s: float, duration_s: float, stop: threading.Event) -> Iterator[int]:
     """Yield at t0 + k·interval_s while within duration_s and not stopped (bounded in time and count)."""
     for k in range(1, int(duration_s / interval_s) + 1):
+        if time.monotonic() > t0 + (k + 1) * interval_s:
+            continue  # overdue (the previous step scaled for longer than an interval)
         if stop.wait(max(0.0, t0 + k * interval_s - time.monotonic())):
             return
         yield k

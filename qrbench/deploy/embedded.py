@@ -23,9 +23,13 @@ __all__ = ["engine_settings", "started_targets", "wait_all_ready"]
 
 def engine_settings(target: TargetParams, **changes: Any) -> EngineSettings:
     """The EngineSettings of an embedded target from a study's target parameters, with `changes` applied."""
+    # None keeps the service's own default (sized from the cores). A concurrency bound given here also sets the
+    # compute threads: more slots than threads would be a hidden queue behind the admission control.
+    sized = {} if target.max_concurrency is None else {"max_concurrency": target.max_concurrency,
+                                                        "compute_threads": target.max_concurrency}
+    threads = {} if target.torch_threads is None else {"torch_threads": target.torch_threads}
     base = EngineSettings(backend=target.backend, qubits=target.qubits, shots=target.shots,
-                          torch_threads=target.torch_threads, aer_threads=target.aer_threads,
-                          max_concurrency=target.max_concurrency, api_key=target.api_key)
+                          aer_threads=target.aer_threads, api_key=target.api_key, **sized, **threads)
     return base.with_changes(**changes) if changes else base
 
 

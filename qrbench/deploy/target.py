@@ -30,9 +30,9 @@ class TargetParams:
     backend: Literal["exact", "aer"] = "exact"
     qubits: int = 4
     shots: int = 1024
-    torch_threads: int | None = None
+    torch_threads: int | None = None  # None: the service's default (one thread per forward pass)
     aer_threads: int = 1  # OpenMP threads per Aer run; 0 = Aer's default (the path before the bottlenecks fix)
-    max_concurrency: int = 64
+    max_concurrency: int | None = None  # requests computed at once; None: the service's default (16 per core)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

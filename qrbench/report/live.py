@@ -155,6 +155,15 @@ class LiveView:
                 return []  # being written right now
         return _stage_phases(records)
 
+    def _cores(self) -> int | None:
+        """The run's machine's logical cores as run.json recorded them (as RunFolder.cores reads them)."""
+        try:
+            machine = json.loads((self.run_dir / "run.json").read_text()).get("machine", {})
+        except (OSError, ValueError):
+            return None  # not written yet, or being written
+        cores = machine.get("usable_cores") or machine.get("cores")
+        return int(cores) if cores else None
+
     def _title(self, records: pd.DataFrame, state: str) -> str:
         elapsed = time.monotonic() - self._started
         if records.empty:
@@ -167,7 +176,8 @@ class LiveView:
         records = live_records(self.run_dir)
         server, metrics = self.server_frame(), self.metrics_frame()
         fig = timeline(records, server=server, metrics=metrics, phases=self._phases(records),
-                       thresholds=self.thresholds, window_s=self.window_s, title=self._title(records, state))
+                       thresholds=self.thresholds, window_s=self.window_s, title=self._title(records, state),
+                       cores=self._cores())
         overlay_alerts(fig, records, self.thresholds, self.alert_intervals(records), window_s=self.window_s)
         return fig
 

@@ -9,7 +9,6 @@ mapping with target/threshold, or to a plain number (target = threshold).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -21,8 +20,10 @@ from matplotlib.transforms import blended_transform_factory
 from ..load.records import ERROR_KINDS
 from ..monitor.metrics_sampler import rates
 from ..stats import Threshold
+from .format import StakeholderTable, interval, number, quantity, stakeholder_table
 
-__all__ = ["windowed", "by_offered_rate", "timeline", "degradation", "PERCENTILES"]
+__all__ = ["windowed", "by_offered_rate", "timeline", "degradation", "latency_table", "phase_table",
+           "littles_law_table", "PERCENTILES"]
 
 PERCENTILES = (50, 95, 99)
 _P_COLOURS = {50: "#1565c0", 95: "#ef6c00", 99: "#6a1b9a"}
@@ -32,6 +33,62 @@ _LIMIT = {"color": "#b00020", "ls": ":", "lw": 1.2}
 
 
 # ----------------------------------------------------------------------------------------- tables
+
+
+def _percentile_text(row: Mapping[str, Any], q: str) -> str:
+    """"412 ms [380, 450]", or ">= 15,000 ms" when the percentile falls on failures (a lower bound only)."""
+    value = row.get(f"{q}_ms")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return number(value)
+    if row.get(f"{q}_at_least"):
+        return f"at least {quantity(value, 'ms')} (failures)"
+    low, high = row.get(f"{q}_low"), row.get(f"{q}_high")
+    if not all(isinstance(x, int | float) and math.isfinite(x) for x in (low, high)):
+        return f"{quantity(value, 'ms')} (too few samples to bound it)"
+    return f"{quantity(value, 'ms')} {interval(low, high)}"
+
+
+def latency_table(latency: pd.DataFrame) -> StakeholderTable:
+    """The load analysis's per-kind latency frame for people: p50/p95/p99 counting failures (timeouts and
+    dropped sends at the timeout) with their 95 % intervals, and the success-only p95 beside them."""
+    rows = [{"kind": r["kind"], "requests": r["requests"], "failed": r["failed"],
+             **{q: _percentile_text(r, q) for q in ("p50", "p95", "p99")},
+             "p95_ok": quantity(r.get("p95_success_only_ms"), "ms")}
+            for r in latency.to_dict(orient="records")]
+    headers = {"kind": "Request kind", "requests": "requests", "failed": "failed",
+               "p50": "p50, failures counted", "p95": "p95, failures counted", "p99": "p99, failures counted",
+               "p95_ok": "p95, successes only"}
+    return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
+
+
+def phase_table(phases: pd.DataFrame) -> StakeholderTable:
+    """The load analysis's per-phase frame for people: length, offered level, sent and achieved rates, errors,
+    p50/p95/p99 counting failures with intervals."""
+    rows = []
+    for r in phases.to_dict(orient="records"):
+        unit = {"rps": "req/s", "users": "users"}.get(r.get("offered_unit") or "", r.get("offered_unit") or "")
+        rows.append({"phase": r["phase"], "seconds": r["seconds"], "offered": quantity(r.get("offered"), unit),
+                     "requests": r["requests"], "sent_rps": r["sent_rps"], "achieved_rps": r["achieved_rps"],
+                     "error_rate": r["error_rate"], **{q: _percentile_text(r, q) for q in ("p50", "p95", "p99")}})
+    headers = {"phase": "Phase", "seconds": "length (s)", "offered": "offered", "requests": "requests",
+               "sent_rps": "sent (req/s)", "achieved_rps": "answered OK (req/s)", "error_rate": "errors (%)",
+               "p50": "p50", "p95": "p95", "p99": "p99"}
+    return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
+
+
+def littles_law_table(littles: pd.DataFrame) -> StakeholderTable:
+    """Little's law per phase: predicted concurrency against the observed one, the difference, flagged > 10 %."""
+    rows = [{"phase": r["phase"], "model": r["model"], "compared_with": r["compared_with"],
+             "predicted": f"{number(r['predicted'])} {interval(r['predicted_low'], r['predicted_high'])}",
+             "observed": r["observed"], "difference": f"{100 * r['difference']:+.0f} %"
+             if math.isfinite(r["difference"]) else number(r["difference"]),
+             "flagged": "YES (> 10 %)" if r["flagged"] else "no"}
+            for r in littles.to_dict(orient="records")]
+    headers = {"phase": "Phase", "model": "Little's law", "compared_with": "compared with",
+               "predicted": "predicted (requests)", "observed": "observed", "difference": "difference",
+               "flagged": "flagged"}
+    return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
+
 
 
 def _check_window(window_s: object) -> None:
@@ -190,14 +247,18 @@ def _panel_errors(ax, w: pd.DataFrame, window_s: float) -> None:
     _legend(ax, ncol=5)
 
 
-def _panel_server(ax, server: pd.DataFrame, t: pd.Series, thresholds) -> None:
-    cores = os.cpu_count() or 1
-    ax.plot(t, server["cpu_percent"] / cores, color="#c62828", label=f"server CPU (% of {cores} cores)")
+def _panel_server(ax, server: pd.DataFrame, t: pd.Series, thresholds, cores: int | None) -> None:
+    # The share of the machine the run was made on (run.json's cores), never the analysing machine's.
+    if cores:
+        ax.plot(t, server["cpu_percent"] / cores, color="#c62828", label=f"server CPU (% of {cores} cores)")
+    else:
+        ax.plot(t, server["cpu_percent"], color="#c62828", label="server CPU (% of one core; cores not recorded)")
     if "machine_cpu_percent" in server:
         ax.plot(t, server["machine_cpu_percent"], color="#c62828", alpha=0.35, lw=0.8, label="machine CPU %")
-    _draw_limits(ax, _limits(thresholds, "cpu_utilization"), "CPU", scale=100)
+    if cores:
+        _draw_limits(ax, _limits(thresholds, "cpu_utilization"), "CPU", scale=100)
     ax.set_ylabel("CPU %")
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 105 if cores else None)
     rss = ax.twinx()
     rss.plot(t, server["rss_bytes"] / 1e9, color="#00695c", label="server RSS (GB)")
     _draw_limits(rss, _limits(thresholds, "memory_gb"), "RSS", colour="#00695c")
@@ -224,7 +285,8 @@ def _panel_quantum(ax, r: pd.DataFrame, t: pd.Series, thresholds) -> None:
     _legend(share, loc="upper right", ncol=2)
 
 
-def _draw_panels(axes, panels, w, server, r, thresholds, window_s: float, t0_unix: float | None) -> None:
+def _draw_panels(axes, panels, w, server, r, thresholds, window_s: float, t0_unix: float | None,
+                 cores: int | None) -> None:
     for ax, panel in zip(axes, panels, strict=True):
         if panel == "rates":
             _panel_rates(ax, w, window_s / 2, thresholds)
@@ -233,7 +295,7 @@ def _draw_panels(axes, panels, w, server, r, thresholds, window_s: float, t0_uni
         elif panel == "errors":
             _panel_errors(ax, w, window_s)
         elif panel == "server":
-            _panel_server(ax, server, _relative_time(server, t0_unix), thresholds)
+            _panel_server(ax, server, _relative_time(server, t0_unix), thresholds, cores)
         else:
             _panel_quantum(ax, r, _relative_time(r, t0_unix), thresholds)
         ax.grid(alpha=0.3)
@@ -252,12 +314,15 @@ def timeline(
     *,
     t0_unix: float | None = None,
     title: str = "",
+    cores: int | None = None,
 ):
     """The run on one time axis (s since t0), one panel each: offered vs achieved rate; latency p50/p95/p99
     per window with the PRD targets; errors per second by kind (stacked); server CPU and RSS (if `server`, a
     ProcessSampler frame); mean quantum time, fallback and cache hit rates (if `metrics`, a MetricsSampler
     frame or its rates()). phases: [{name, start_s, end_s}], shaded. t0_unix places the server and metrics
-    frames on the records' clock (default: records.attrs["t0_unix"], else their own column t)."""
+    frames on the records' clock (default: records.attrs["t0_unix"], else their own column t). cores: the run's
+    machine's logical cores (run.json, `RunFolder.cores`), for the server CPU as a share of the machine; None
+    plots it in percent of one core."""
     t0_unix = t0_unix if t0_unix is not None else records.attrs.get("t0_unix")
     w = windowed(records, window_s)
     r = None
@@ -268,7 +333,7 @@ def timeline(
     fig, axes = plt.subplots(len(panels), 1, sharex=True, figsize=(11, 0.8 + 2.2 * len(panels)), squeeze=False)
     axes = list(axes[:, 0])
     try:
-        _draw_panels(axes, panels, w, server, r, thresholds, window_s, t0_unix)
+        _draw_panels(axes, panels, w, server, r, thresholds, window_s, t0_unix, cores)
         _shade_phases(axes, phases)
     except BaseException:
         plt.close(fig)  # a figure that failed to draw must not stay registered with pyplot

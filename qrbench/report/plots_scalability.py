@@ -13,12 +13,13 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
 from ..stats import predict
 from .plots import plain_log_axis
 
 __all__ = ["step_curves", "capacity_bars", "usl_fit", "usl_note", "lb_shares", "saturation", "documents_cost",
-           "vertical_settings"]
+           "vertical_settings", "autoscale_timeline"]
 
 _SLO = {"color": "#b00020", "ls": "--", "lw": 1.2}
 
@@ -266,5 +267,42 @@ def vertical_settings(tables: dict[str, pd.DataFrame]):
         handles = [*ax.get_legend_handles_labels()[0], *right.get_legend_handles_labels()[0]]
         ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="lower left")
         ax.set_title(f"Latency and throughput against {name}")
+    fig.tight_layout()
+    return fig
+
+
+def autoscale_timeline(auto: dict | None):
+    """The autoscaling scenario (`ScalabilityReport.autoscale`): instances running against the rule's steady-state
+    need and the offered rate (top), p95 latency per second of intended send time (bottom); None when it did
+    not run or measured nothing."""
+    if auto is None or auto["timeline"].empty:
+        return None
+    timeline, phases, latency = auto["timeline"], auto["phases"], auto["latency"]
+    fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
+    a1.step(timeline["t_s"], timeline["instances"], where="post", color="#1565c0", lw=2, label="instances running")
+    a1.plot(timeline["t_s"], timeline["need"], color="#2e7d32", ls="--", lw=1.5,
+            label="steady-state need of the rule")
+    a1.set_ylabel("instances")
+    a1.yaxis.set_major_locator(MaxNLocator(integer=True))
+    a1.set_ylim(0, max(float(timeline["instances"].max()), float(np.nanmax(timeline["need"].to_numpy(float))
+                                                                   if timeline["need"].notna().any() else 1)) + 1)
+    rate = a1.twinx()
+    edges = np.r_[phases["start_s"].to_numpy(float), phases["end_s"].to_numpy(float)[-1:]]
+    rate.stairs(phases["rate_rps"].to_numpy(float), edges, color="grey", ls=":", label="offered rate")
+    rate.set_ylabel("offered rate (req/s)")
+    rate.set_ylim(0, 1.3 * float(phases["rate_rps"].max()))
+    handles = a1.get_legend_handles_labels()[0] + rate.get_legend_handles_labels()[0]
+    a1.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper right")
+    a1.set_title("HPA rule simulated on this machine (not a cluster): instances against the load", fontsize=10)
+    if len(latency):
+        a2.plot(latency["second"], latency["p95_ms"], "-o", ms=3, color="#c62828", label="p95 per second")
+        a2.set_yscale("log")
+        plain_log_axis(a2.yaxis)
+        a2.legend(fontsize=8)
+    a2.set_ylabel("p95 latency (ms, log)")
+    a2.set_xlabel("time since the load started (s)")
+    for ax in (a1, a2):
+        for x in phases["start_s"].to_numpy(float)[1:]:
+            ax.axvline(x, color="grey", lw=0.6)
     fig.tight_layout()
     return fig

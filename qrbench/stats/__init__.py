@@ -17,6 +17,14 @@ from qrbench.stats.percentiles import (
     percentile_label,
     percentile_table,
 )
+from qrbench.stats.ranking import (
+    RankingQuality,
+    ndcg_at_k,
+    paired_difference,
+    ranked_relevance,
+    ranking_quality,
+    reciprocal_rank,
+)
 from qrbench.stats.rates import ratio_ci, success_ratio, throughput
 from qrbench.stats.regression import RegressionResult, compare_samples
 from qrbench.stats.reliability import Check, noise_cv, reliability_checks
@@ -87,4 +95,10 @@ __all__ = [
     "LeakCheck",
     "caches_full_at",
     "leak_check",
+    "ranked_relevance",
+    "ndcg_at_k",
+    "reciprocal_rank",
+    "RankingQuality",
+    "ranking_quality",
+    "paired_difference",
 ]

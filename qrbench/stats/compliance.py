@@ -115,10 +115,16 @@ class Judgement:
 
 
 def _fmt(value: float, unit: str) -> str:
+    # An unbounded side of an interval is said in words, never "inf"; large numbers without an exponent.
+    if math.isinf(value):
+        return "not bounded"
+    if math.isnan(value):
+        return "not measured"
     # Fractions read better as percentages in a sentence ("99.5 %", not "0.995 fraction").
-    if unit == "fraction" and math.isfinite(value):
+    if unit == "fraction":
         return f"{100 * value:.4g} %"
-    return f"{value:.4g} {unit}" if unit else f"{value:.4g}"
+    text = f"{value:,.0f}" if abs(value) >= 1e4 else f"{value:.4g}"
+    return f"{text} {unit}" if unit else text
 
 
 def judge(estimate: Estimate, threshold: Threshold, *, workload: str = "") -> Judgement:

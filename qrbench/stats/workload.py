@@ -129,9 +129,9 @@ def capacity_from_steps(
     """Capacity from a step load: the achieved rate of the highest step whose latency met its target.
 
     One entry per step (offered rate in req/s, achieved rate, the latency statistic the target names).
-    A step counts when its latency interval lies wholly below the latency target. No such step gives
-    "insufficient" when no step was decided, otherwise the first step's rate judged (a fail when even it
-    missed the latency target).
+    A step counts when its latency interval lies wholly below the latency target. No such step gives the
+    lowest step's rate judged: a fail when its latency interval lies wholly at or above the latency target,
+    otherwise "insufficient" (its interval was undecided or straddled the target).
     """
     if not (len(offered_rps) == len(achieved) == len(latency)) or not offered_rps:
         raise ValueError("offered_rps, achieved and latency must give one entry per step, at least one step.")
@@ -141,8 +141,13 @@ def capacity_from_steps(
         return judge_capacity(achieved[best], latency[best], rate_threshold, latency_threshold,
                               workload=f"{workload}, step at {offered_rps[best]:.4g} req/s",
                               offered_rps=max(offered_rps))
-    j = judge(achieved[0], rate_threshold, workload=workload)
-    return _replace_verdict(j, Verdict.FAIL if any(lat.decided for lat in latency) else Verdict.INSUFFICIENT,
+    # The lowest step decides: if even it surely missed the latency target, no rate meets it (a fail); if its
+    # interval was undecided (a short low step), the load could not show the capacity either way.
+    first = min(range(len(offered_rps)), key=lambda i: offered_rps[i])
+    j = judge(achieved[first], rate_threshold, workload=workload)
+    lowest = latency[first]
+    missed = lowest.decided and lowest.low >= latency_threshold.target
+    return _replace_verdict(j, Verdict.FAIL if missed else Verdict.INSUFFICIENT,
                             f"{rate_threshold.metric}: no step of the {workload} met the latency target "
                             f"{latency_threshold.target:.4g} {latency_threshold.unit}.")
 

@@ -26,6 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .admission import Admission, ClientGone, Overloaded
 from .engine import RerankEngine, Scores
 from .guard import RequestGuard, Traffic
 from .metrics import ServiceMetrics
@@ -134,7 +135,8 @@ class _Service:
         self.load_error: BaseException | None = None
         self.in_flight = 0
         self.pool = concurrent.futures.ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="compute")
-        self.metrics = ServiceMetrics(lambda: self.engine)
+        self.admission = Admission(slots=settings.max_concurrency, queue_budget_s=settings.queue_budget_ms / 1000)
+        self.metrics = ServiceMetrics(lambda: self.engine, lambda: self.admission)
         self.traffic = Traffic()
         self.parser = _BodyParser()
         if engine is not None:
@@ -199,19 +201,18 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         if not svc.ready.is_set():
             svc.observe(endpoint, method, 503, request.state.t0)
             return None, error(503, "The model is still loading; retry shortly.", headers={"Retry-After": "1"})
-        if svc.in_flight >= settings.max_concurrency:
-            svc.metrics.rejected.inc()
-            svc.observe(endpoint, method, 503, request.state.t0)
-            return None, error(
-                503, f"Overloaded: {settings.max_concurrency} requests are being computed; retry shortly.",
-                headers={"Retry-After": "1"},
-            )
         svc.in_flight += 1
         svc.metrics.in_flight.inc()
-        try:
-            started = time.perf_counter()
-            result = await asyncio.get_running_loop().run_in_executor(svc.pool, fn, *args)
-            return (result, (time.perf_counter() - started) * 1000), None
+        try:  # admission by queueing delay and cancellation on disconnect: see admission.py
+            waited_s = time.perf_counter() - request.state.t0  # reading and parsing it on a busy loop
+            return await svc.admission.run(svc.pool, fn, *args, receive=request.receive, waited_s=waited_s), None
+        except Overloaded as exc:
+            svc.metrics.rejected.inc()
+            svc.observe(endpoint, method, 503, request.state.t0)
+            return None, error(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+        except ClientGone:
+            svc.observe(endpoint, method, 499, request.state.t0)
+            return None, Response(status_code=499)
         finally:
             svc.in_flight -= 1
             svc.metrics.in_flight.dec()

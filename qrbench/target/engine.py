@@ -12,14 +12,15 @@ import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
+import threadpoolctl
 
 from .cache import LRUCache
-from .embedding import Embedder, EncodeBatcher
+from .embedding import Embedder, EncodeBatcher, EncodeCancelled, limit_malloc_arenas
 from .encoding import Projection, load_projection
-from .fidelity import AerSwapTest, exact_fidelity
+from .fidelity import AerSwapTest, exact_fidelity, row_dots
 from .settings import METHODS, EngineSettings
 
-__all__ = ["RerankEngine", "Scores", "EngineCounters"]
+__all__ = ["RerankEngine", "Scores", "EngineCounters", "Cancelled"]
 
 
 @dataclass(slots=True)
@@ -27,6 +28,8 @@ class EngineCounters:
     """Monotonic counters the service exports; read them, never reset them."""
 
     classical_fallbacks: dict[str, int] = field(default_factory=dict)  # reason -> count
+    computed: int = 0  # score() calls that ran to the end (a cancelled one does not count)
+    cancelled: int = 0  # score() calls abandoned because their caller withdrew them
 
     def count_fallback(self, reason: str) -> None:
         self.classical_fallbacks[reason] = self.classical_fallbacks.get(reason, 0) + 1
@@ -55,6 +58,10 @@ class Scores:
         return self.fallback_reason is not None
 
 
+class Cancelled(Exception):
+    """The caller withdrew the computation (its client went away) before it finished."""
+
+
 class QuantumBackendFailed(RuntimeError):
     """The quantum backend raised; the engine answers classically."""
 
@@ -73,13 +80,19 @@ class RerankEngine:
         projection: Projection | None = None,
     ) -> None:
         self.settings = settings
+        # Before any worker thread exists: few malloc arenas (memory after bursts), and one BLAS thread
+        # per computation (OpenBLAS spinning on busy cores made exact scoring of 100 documents 12x slower).
+        limit_malloc_arenas()
+        threadpoolctl.threadpool_limits(1, user_api="blas")
         self.embedder = embedder or Embedder(
-            cache_size=settings.embedding_cache_size, torch_threads=settings.torch_threads
+            cache_size=settings.embedding_cache_size, torch_threads=settings.torch_threads,
+            encoder=settings.encoder, max_seq_length=settings.max_seq_length,
         )
         self.projection = projection or load_projection()
         # Owned by this engine even when the embedder is shared (tests share one model between engines).
         self._batcher = (
-            EncodeBatcher(self.embedder, window_ms=settings.embed_batch_window_ms, max_batch=settings.embed_max_batch)
+            EncodeBatcher(self.embedder, window_ms=settings.embed_batch_window_ms, max_batch=settings.embed_max_batch,
+                          workers=settings.embed_workers)
             if settings.embed_batch_window_ms > 0
             else None
         )
@@ -110,8 +123,14 @@ class RerankEngine:
 
     # -- scoring -----------------------------------------------------------------------------
 
-    def score(self, query: str, candidates: list[str], method: str) -> Scores:
-        """Score every candidate against the query; never raises for a failing quantum backend."""
+    def score(
+        self, query: str, candidates: list[str], method: str, *, cancel: threading.Event | None = None
+    ) -> Scores:
+        """Score every candidate against the query; never raises for a failing quantum backend.
+
+        cancel: when set (the client went away), the computation stops at its next stage and raises
+        Cancelled; texts still queued for the embedding micro-batcher are withdrawn.
+        """
         if method not in METHODS:
             raise ValueError(f"method is {method!r}; valid methods are {', '.join(METHODS)}.")
         s = self.settings
@@ -126,12 +145,25 @@ class RerankEngine:
         embedding_ms = quantum_ms = 0.0
         emb_hits = 0
         if todo:
+            self._check(cancel)
             t0 = time.perf_counter()
             texts = [query] + [candidates[i] for i in todo]
-            vectors, emb_hits = self.embedder.embed(texts, encode=self._batcher.encode if self._batcher else None)
+            encode = None
+            if self._batcher is not None:
+                batcher = self._batcher
+
+                def encode(missing: list[str]) -> np.ndarray:
+                    return batcher.encode(missing, cancel=cancel)
+
+            try:
+                vectors, emb_hits = self.embedder.embed(texts, encode=encode)
+            except EncodeCancelled:
+                self._check(cancel)
+                raise
             embedding_ms = (time.perf_counter() - t0) * 1000
+            self._check(cancel)
             q_vec, c_vecs = vectors[0], vectors[1:]
-            classical[todo] = (c_vecs @ q_vec + 1.0) / 2.0
+            classical[todo] = (row_dots(c_vecs, q_vec) + 1.0) / 2.0
             computed = classical[todo]
             if method != "classical":
                 t1 = time.perf_counter()
@@ -153,6 +185,8 @@ class RerankEngine:
                 for i in todo:
                     q = np.nan if quantum is None else float(quantum[i])
                     self.similarity_cache.put(keys[i], (float(scores[i]), float(classical[i]), q))
+        with self._counter_lock:
+            self.counters.computed += 1
         return Scores(
             scores=scores,
             classical=classical,
@@ -164,6 +198,12 @@ class RerankEngine:
             embedding_ms=embedding_ms,
             quantum_ms=quantum_ms,
         )
+
+    def _check(self, cancel: threading.Event | None) -> None:
+        if cancel is not None and cancel.is_set():
+            with self._counter_lock:
+                self.counters.cancelled += 1
+            raise Cancelled("the caller withdrew the computation")
 
     def _quantum(self, q_vec: np.ndarray, c_vecs: np.ndarray, *, seed_text: str) -> np.ndarray:
         """Fidelities of the encoded states, within the time budget, or QuantumBackendFailed."""

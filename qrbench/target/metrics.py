@@ -13,15 +13,33 @@ _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3,
 
 
 class _CacheCollector:
-    """Reads the engine's cache and fallback counters at scrape time, so the hot path counts nothing twice."""
+    """Reads the engine's cache, fallback and admission counters at scrape time, so the hot path counts nothing
+    twice."""
 
-    def __init__(self, engine_ref) -> None:
+    def __init__(self, engine_ref, admission_ref=None) -> None:
         self._engine_ref = engine_ref
+        self._admission_ref = admission_ref
 
     def collect(self):
+        admission = self._admission_ref() if self._admission_ref else None
+        if admission is not None:
+            shed = CounterMetricFamily("qrbench_admission_shed", "Requests refused with 503 at once because their "
+                                       "predicted or actual wait for a computation slot passed the queue budget.")
+            shed.add_metric([], admission.shed)
+            gone = CounterMetricFamily("qrbench_admission_client_gone", "Requests whose client disconnected while "
+                                       "they waited or computed (their computation was cancelled).")
+            gone.add_metric([], admission.gone)
+            waiting = GaugeMetricFamily("qrbench_admission_waiting", "Requests waiting for a computation slot.")
+            waiting.add_metric([], admission.waiting)
+            yield from (shed, gone, waiting)
         engine = self._engine_ref()
         if engine is None:
             return
+        done = CounterMetricFamily("qrbench_computations", "Engine computations by outcome: completed, or "
+                                   "cancelled because the client left.", labels=["outcome"])
+        done.add_metric(["completed"], engine.counters.computed)
+        done.add_metric(["cancelled"], engine.counters.cancelled)
+        yield done
         for name, cache in (("embedding", engine.embedder.cache), ("similarity", engine.similarity_cache)):
             hits = CounterMetricFamily(f"qrbench_{name}_cache_hits", f"{name.capitalize()} cache hits.")
             hits.add_metric([], cache.hits)
@@ -43,7 +61,7 @@ class _CacheCollector:
 
 
 class ServiceMetrics:
-    def __init__(self, engine_ref) -> None:
+    def __init__(self, engine_ref, admission_ref=None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
         self.requests = Counter(
@@ -72,4 +90,4 @@ class ServiceMetrics:
             registry=r,
         )
         ProcessCollector(registry=r)  # process_resident_memory_bytes, process_cpu_seconds_total, ...
-        r.register(_CacheCollector(engine_ref))
+        r.register(_CacheCollector(engine_ref, admission_ref))

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+import os
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from ..errors import ParameterError
 
-__all__ = ["EngineSettings", "METHODS", "BACKENDS"]
+__all__ = ["EngineSettings", "METHODS", "BACKENDS", "ENCODERS", "cores"]
 
 METHODS = ("classical", "quantum", "hybrid")
 BACKENDS = ("exact", "aer")
+ENCODERS = ("torch", "onnx", "onnx-int8")
+
+
+def cores() -> int:
+    """CPUs this process may run on (its affinity mask, not the machine's count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _default_concurrency() -> int:
+    # Requests computed at once. Their encodings share forward passes, so more in flight means larger
+    # batches; 16 per core keeps a full round of them (one batched pass per core) under ~250 ms.
+    return 16 * cores()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -23,13 +36,15 @@ class EngineSettings:
     hybrid_weight: weight of the quantum score in the hybrid method (0..1).
     quantum_budget_ms: a quantum computation slower than this is abandoned for the classical answer.
     embedding_cache_size / similarity_cache_size: LRU capacities in entries (0 disables).
-    torch_threads: intra-op threads of the embedding model (None: torch's default).
+    torch_threads: intra-op threads of each forward pass (default 1: passes run side by side, one per core,
+        rather than one pass spread thinly over busy cores; None: torch's default).
     aer_threads: OpenMP threads of each Aer run (0: Aer's default, every core; the unoptimised path).
-    max_concurrency: requests computed at once; past it the service answers 503 at once.
-    compute_threads: worker threads that run the computations.
+    max_concurrency: requests computed at once (default 16 per core); past it a request waits for a slot
+        only as long as queue_budget_ms allows, else the service answers 503 at once.
+    compute_threads: worker threads that run the computations (default: max_concurrency, so that every
+        admitted request computes at once and shares forward passes; no hidden queue behind admission).
     embed_batch_window_ms: 0 (off), or micro-batch the cache misses of concurrent requests: the oldest waiting
         encoding waits up to this many milliseconds for others to share its forward pass (see EncodeBatcher).
-        Only requests computed at once can share a pass, so it pays with compute_threads well above 4.
     embed_max_batch: most texts encoded in one micro-batch.
     api_key: when set, requests must carry it (X-API-Key or Authorization: Bearer).
 
@@ -41,6 +56,12 @@ class EngineSettings:
     keep_alive_s: an idle keep-alive connection is closed after this many seconds.
     drain_timeout_s: on SIGTERM/SIGINT, in-flight requests get this many seconds to finish while new
         ones get 503; those still running then are cut off (and counted in the log).
+    encoder: embedding runtime, "torch", "onnx" or "onnx-int8" (ONNX Runtime on the same weights, exported
+        and cached at first use; see qrbench.target.onnx_encoder).
+    max_seq_length: truncate texts to this many tokens (None: the model's 256).
+    embed_workers: forward passes run at once by the micro-batcher (default: one per core).
+    queue_budget_ms: longest a request may wait for a computation slot; one predicted to wait longer is
+        refused at once (503 + Retry-After), one that waited this long is refused then (0: never wait).
     """
 
     backend: str = "exact"
@@ -50,11 +71,11 @@ class EngineSettings:
     quantum_budget_ms: float = 2000.0
     embedding_cache_size: int = 20_000
     similarity_cache_size: int = 50_000
-    torch_threads: int | None = None
+    torch_threads: int | None = 1
     aer_threads: int = 1
-    max_concurrency: int = 64
-    compute_threads: int = 4
-    embed_batch_window_ms: float = 0.0
+    max_concurrency: int = field(default_factory=_default_concurrency)
+    compute_threads: int = field(default_factory=_default_concurrency)
+    embed_batch_window_ms: float = 2.0
     embed_max_batch: int = 64
     api_key: str | None = None
     # -- hardening (issue 12) --
@@ -63,6 +84,11 @@ class EngineSettings:
     body_timeout_s: float = 30.0
     keep_alive_s: float = 5.0
     drain_timeout_s: float = 10.0
+    # -- speed (issue 13): encoder, truncation, batching workers, admission by queueing delay ------------
+    encoder: str = "torch"
+    max_seq_length: int | None = None
+    embed_workers: int = field(default_factory=cores)
+    queue_budget_ms: float = 100.0
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -95,6 +121,14 @@ class EngineSettings:
                 raise ParameterError(
                     f"{name} is {getattr(self, name)!r}; it must be more than 0 and at most 3600 seconds."
                 )
+        if self.encoder not in ENCODERS:
+            raise ParameterError(f"encoder is {self.encoder!r}; valid encoders are {', '.join(ENCODERS)}.")
+        if self.max_seq_length is not None and not 8 <= self.max_seq_length <= 256:
+            raise ParameterError(f"max_seq_length is {self.max_seq_length!r}; it must be 8 to 256 tokens, or None.")
+        if self.embed_workers < 1:
+            raise ParameterError(f"embed_workers is {self.embed_workers!r}; it must be 1 or more.")
+        if not 0.0 <= self.queue_budget_ms <= 60_000.0:
+            raise ParameterError(f"queue_budget_ms is {self.queue_budget_ms!r}; it must be 0 to 60,000 milliseconds.")
 
     @property
     def dim(self) -> int:

@@ -7,9 +7,9 @@ import math
 import threading
 
 import pytest
-from qrbench.load.nginx import find_nginx
 
 from qrbench.deploy.autoscale import HpaController, HpaRule, InstancePool, proposed_replicas, run_autoscaler
+from qrbench.deploy.nginx import find_nginx
 from qrbench.errors import TargetError
 from qrbench.load import OpenModel, RequestSpec, cycle_source, load_records, run_load, start_stub_server
 

@@ -193,3 +193,13 @@ def test_a_judgement_names_its_workload():
     assert j.workload == "stage open-100" and j.statistic == "p95" and "[judged by stage open-100]" in j.reason
     with pytest.raises(ValueError, match="judged_by"):
         thresholds_from_mapping({"x": {"target": 1, "direction": "below", "judged_by": 3}})
+
+
+def test_an_unbounded_interval_is_said_in_words_not_inf():
+    from qrbench.stats import Estimate, Threshold, judge
+
+    est = Estimate(value=15_530.0, low=14_940.0, high=float("inf"), confidence=0.95, n=12, method="x",
+                   decided=False)
+    reason = judge(est, Threshold(metric="p95_ms", target=500, threshold=750, direction="below", unit="ms")).reason
+    assert "inf" not in reason and "e+" not in reason
+    assert "[14,940 ms, not bounded]" in reason

@@ -77,6 +77,11 @@ def test_capacity_needs_the_latency_target_too():
         Estimate(value=120.0, low=115.0, high=125.0, confidence=0.95, n=1, method="w")],
         [good, good, bad], CAPACITY, P95)
     assert steps.verdict == "pass" and "step at 100 req/s" in steps.workload
+    # No step met the latency target: a fail only when even the lowest step surely missed it; a lowest step with
+    # too few samples to bound its p95 (and a higher one that missed) cannot show the capacity either way.
+    few = Estimate(value=200.0, low=150.0, high=math.inf, confidence=0.95, n=20, method="os", decided=False)
+    assert capacity_from_steps([6, 96], [rate, rate], [few, bad], CAPACITY, P95).verdict == "insufficient"
+    assert capacity_from_steps([96, 6], [rate, rate], [few, bad], CAPACITY, P95).verdict == "fail"
 
 
 def test_cpu_share_uses_the_recorded_cores_and_a_correlated_interval():

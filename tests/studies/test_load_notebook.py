@@ -7,12 +7,15 @@ import json
 
 import pytest
 
+from qrbench.report.browser import check_report
 from qrbench.report.execute import run_study
 from qrbench.resources import bundled
 
 SMOKE = bundled("parameters") / "smoke" / "load_normal.yaml"
-METRICS = {"p50_ms", "p95_ms", "p99_ms", "throughput_rps", "success_ratio", "cpu_utilization", "memory_gb",
-           "quantum_time_ms", "classical_fallback_rate", "cache_hit_rate"}
+METRICS = {"p50_ms", "p95_ms", "p99_ms", "similarity_ms", "rerank_50_ms", "kept_up", "throughput_rps",
+           "success_ratio", "cpu_utilization", "memory_gb", "quantum_time_ms", "classical_fallback_rate",
+           "cache_hit_rate", "rss_growth_mb_per_h"}
+WORKLOAD = "closed model, 8 users with 2.7 s mean think time"  # the smoke scenario, as every row names it
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +37,21 @@ def test_the_seed_metric_table_is_complete(run):
         assert verdicts[metric] != "insufficient", metric
 
 
+def test_each_row_names_its_workload_and_throughput_is_judged_as_kept_up(run):
+    _, summary = run
+    rows = {c["metric"]: c for c in summary["compliance"]}
+    assert {"metric", "target", "unit", "value", "low", "high", "verdict", "workload", "direction",
+            "reason"} <= set(rows["p95_ms"])
+    assert all(r["workload"] == WORKLOAD for m, r in rows.items() if m not in ("throughput_rps",))
+    # 8 users with think time cannot offer 100 req/s: the capacity target is left to a workload that can.
+    assert rows["throughput_rps"]["verdict"] == "insufficient"
+    assert "step load" in rows["throughput_rps"]["workload"]
+    assert rows["kept_up"]["unit"] == "fraction" and "offer" in rows["kept_up"]["reason"]
+    # A 20-s run cannot tell a leak: said plainly, and left out of the verdict.
+    assert rows["rss_growth_mb_per_h"]["verdict"] == "insufficient" and "soak" in rows["rss_growth_mb_per_h"]["reason"]
+    assert summary["verdict_reasons"] and summary["key_figure"] == "key_figure.png"
+
+
 def test_phases_and_counts_are_consistent(run):
     _, summary = run
     phases = {p["phase"]: p for p in summary["phases"]}
@@ -44,8 +62,9 @@ def test_phases_and_counts_are_consistent(run):
         if p["ok"] >= 2:
             assert p["p50_ms"] <= p["p95_ms"] <= p["p99_ms"]
     assert summary["generator"]["n_requests"] == summary["requests"]
-    little = {row["quantity"]: row["value"] for row in summary["littles_law"]}
-    assert any(q.startswith("L = throughput") for q in little)
+    little = {row["compared_with"]: row for row in summary["littles_law"]}
+    assert "virtual users" in little and little["virtual users"]["observed"] == 8
+    assert all(abs(row["difference"]) <= 0.1 or row["flagged"] for row in summary["littles_law"])
 
 
 def test_the_report_is_rendered_with_the_live_timeline(run):
@@ -53,5 +72,8 @@ def test_the_report_is_rendered_with_the_live_timeline(run):
     plain = (run_dir / "load.html").read_text()
     assert "Verdict against the PRD load targets" in plain and "<img" in plain
     assert "run_load_study" not in plain and "run_load_study" in (run_dir / "load-code.html").read_text()
+    assert (run_dir / "key_figure.png").is_file()
+    check = check_report(run_dir / "load.html")
+    assert check.problems == [], check.problems
     nb = json.loads((run_dir / "load.ipynb").read_text())
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]

@@ -93,7 +93,10 @@ def test_fit_scaling_recovers_a_known_usl_and_says_what_it_cannot_fit():
     assert usl.sigma.low <= 0.08 <= usl.sigma.high and usl.kappa.low <= 0.01 <= usl.kappa.high
     assert fit["amdahl"] is not None and fit["note"] == ""
     two = fit_scaling(points[points["n"] <= 2])
-    assert two["usl"] is None and two["amdahl"] is not None and "USL needs 3 distinct levels" in two["note"]
+    assert two["usl"] is None and two["amdahl"] is not None and "USL needs 4 distinct levels" in two["note"]
+    # Three levels make the three-parameter USL exact: no fit (issue 9), whatever the windows per level.
+    three = fit_scaling(points[points["n"] <= 3])
+    assert three["usl"] is None and "USL needs 4 distinct levels; this run measured 3" in three["note"]
     one = fit_scaling(points[points["n"] == 1])
     assert one["usl"] is None and one["amdahl"] is None
 

@@ -12,7 +12,7 @@ import pytest
 
 from qrbench.cli import build_parser
 from qrbench.errors import ParameterError
-from qrbench.target.embedding import EMBEDDING_DIM, EncodeBatcher, length_groups
+from qrbench.target.embedding import EMBEDDING_DIM, EncodeBatcher, EncodePass, length_groups
 from qrbench.target.engine import RerankEngine
 from qrbench.target.settings import EngineSettings
 
@@ -41,6 +41,15 @@ class StubEmbedder:
         self.calls: list[list[str]] = []
         self.fail = fail
         self.delay_s = delay_s
+
+    def plan(self, texts: list[str], *, max_group: int = 64) -> list[EncodePass]:
+        # One pass of all the texts; the token ids are not used by run_pass.
+        self._texts = list(texts)
+        empty = np.zeros((len(texts), 1), dtype=np.int64)
+        return [EncodePass(list(range(len(texts))), empty, empty)]
+
+    def run_pass(self, p: EncodePass) -> np.ndarray:
+        return self.encode_grouped(self._texts)
 
     def encode_grouped(self, texts: list[str], *, max_group: int = 64) -> np.ndarray:
         self.calls.append(list(texts))
@@ -284,7 +293,7 @@ def test_engine_close_stops_its_batcher_but_not_a_shared_embedder(embedder):
     engine.close()
     assert not thread.is_alive()
     assert embedder.encode_uncached(["still usable"]).shape == (1, EMBEDDING_DIM)
-    assert RerankEngine(EngineSettings(), embedder=embedder)._batcher is None  # off by default
+    assert RerankEngine(EngineSettings(embed_batch_window_ms=0.0), embedder=embedder)._batcher is None  # off
 
 
 # ---- settings and the serve flags ---------------------------------------------------------------------
@@ -306,4 +315,4 @@ def test_serve_flags_reach_the_settings(monkeypatch):
     assert args.func(args) == 0
     assert seen["settings"].embed_batch_window_ms == 2.5 and seen["settings"].embed_max_batch == 32
     default = build_parser().parse_args(["serve"])
-    assert default.embed_batch_window_ms == 0.0 and default.embed_max_batch == 64
+    assert default.embed_batch_window_ms == 2.0 and default.embed_max_batch == 64  # on by default

@@ -1,5 +1,19 @@
-"""Analysis of a load-study run folder: per-phase percentiles, the seed's full metric table with verdicts,
-Little's law, degradation under stress, outages, and the reliability checks.
+"""Analysis of a load-study run folder: the verdict rows (each naming the workload that judged it), latency per
+request kind counting failures, kept-up throughput and capacity, Little's law compared, the leak check,
+degradation under stress, outages, and the reliability checks.
+
+- Latency: p50/p95/p99 from the intended send time, with a timed-out or dropped request counted at least at its
+  timeout (right-censored; `stats.censored_latency`), per request kind and overall, success-only beside them;
+  intervals for time-ordered (correlated) samples. Each latency target is judged on the statistic and request
+  kind thresholds.yaml gives it (similarity_ms on similarity requests, rerank_50_ms on reranks of 25-50).
+- Throughput: every workload is judged on kept-up-with-offered (`stats.judge_kept_up`; a closed model offers
+  N / (Z + R)); the capacity target only by a workload its `judged_by` allows (an open model at a constant
+  rate that offers the target); otherwise its row says which workload judges it, and it is left out of the
+  verdict. Rates are windowed (1-s windows, n / tau effective windows).
+- Warm-up: MSER-5 within the first steady phase only (`stats.trim_first_steady_phase`); ramps are not judged.
+- Little's law per phase: X * (W + Z) against the phase's users (closed), X * W against the in-flight gauge.
+- Leak: RSS slope after the caches are full (`stats.caches_full_at`, `stats.leak_check`); a run too short for
+  it says so, and that row stays out of the verdict.
 
 The one analysis of a load run: `analyse_load` (the notebook's report) and `quick_summary` (`qrbench load`'s
 one screen) take the judged requests, the latency percentiles and the outages from the same functions here,
@@ -9,6 +23,7 @@ machine's cores and noise from run.json, never from the analysing machine.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,28 +40,40 @@ from ..folder import RunFolder
 from .params import LOAD_DIR, LoadParams
 
 __all__ = ["LoadReport", "analyse_load", "summary", "quick_summary", "judged_requests", "latency_percentiles",
-           "find_outages", "OUTAGE_COLUMNS"]
+           "latency_by_kind", "find_outages", "think_time_s", "workload_kind", "workload_name", "OUTAGE_COLUMNS",
+           "LITTLE_COLUMNS", "KEY_FIGURE", "next_action"]
 
 # Phases whose traffic is still building up are not judged against the steady-state targets.
 _UNJUDGED_PHASES = {"ramp", "ramp_up", "ramp_down", "warmup", "cooldown"}
 # Errors that mean the target did not answer at all; a 503 is an answer (load shedding), and a send the
 # generator dropped never reached the target.
 _UNANSWERED = ("connect", "reset", "timeout")
+# Request kinds (qrbench.load.KINDS) -> the kinds thresholds.yaml judges: rerank by size.
+_KIND_LABELS = {"similarity": "similarity", "rerank_small": "rerank-10", "rerank_medium": "rerank-50",
+                "rerank_large": "rerank-100", "batch_similarity": "batch-similarity"}
+_KIND_NAMES = {"all": "all requests", "similarity": "similarity (1 pair)", "rerank-10": "rerank, 10 documents",
+               "rerank-50": "rerank, 25-50 documents", "rerank-100": "rerank, 100 documents",
+               "batch-similarity": "batch similarity"}
+_RATE_WINDOW_S = 1.0  # seconds per window of the windowed rate estimates
 OUTAGE_COLUMNS = ["start_s", "end_s", "failed_requests", "last_ok_s", "next_ok_s", "recovered", "errors"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadReport:
     params: LoadParams  # the scenario the run measured (from its run.json)
-    records: pd.DataFrame  # every request, with phase and t_unix
+    records: pd.DataFrame  # every request, with phase, request kind label (`kind_label`) and t_unix
     t0_unix: float  # wall-clock time of the driver's t = 0
     spans: list[dict]  # the scenario's phases: name, kind, start_s, end_s, offered
     judged: pd.DataFrame  # the requests the verdict is about (after warm-up, outside ramps)
     warmup: stats.WarmupTrim
-    phases: pd.DataFrame  # per phase: offered, achieved, percentiles with intervals, errors
-    compliance: pd.DataFrame
+    workload: str  # the workload that judged the rows, in words (e.g. "closed model, 50 users with think time")
+    phases: pd.DataFrame  # per phase: offered, achieved, percentiles (failures counted) with intervals, errors
+    latency: pd.DataFrame  # per request kind and overall: percentiles counting failures, and success-only
+    compliance: pd.DataFrame  # rows of the summary contract (metric, ..., workload, direction, reason)
     verdict: str
+    verdict_reasons: list[str]  # sentences, the main one first
     littles_law: pd.DataFrame
+    leak: stats.LeakCheck
     errors: pd.DataFrame  # counts by error kind
     degradation: pd.DataFrame  # per phase: error rate against the failure threshold, 503 vs timeouts
     outages: pd.DataFrame
@@ -54,32 +81,81 @@ class LoadReport:
     metrics: pd.DataFrame
     result: dict
     reliability: list[stats.Check]
+    cores: int  # logical cores of the machine the run was made on (run.json)
 
 
 def _records(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], list[dict[str, Any]]]:
-    """The run's records with t_unix and phase, the driver's run info, and the phases."""
+    """The run's records with t_unix, phase and kind_label, the driver's run info, and the phases."""
     records = load_records(run_dir / LOAD_DIR)
     info = load_run_info(run_dir / LOAD_DIR)
     records["t_unix"] = info["t0_unix"] + records["t_end"].fillna(records["t_intended"])
     phases = RunFolder(run_dir).read_json("phases.json", [])
     records["phase"] = label_phases(records["t_intended"].to_numpy(), phases) if phases else "run"
+    records["kind_label"] = records["kind"].map(_KIND_LABELS).fillna(records["kind"])
     return records, info, phases
 
 
-def judged_requests(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, stats.WarmupTrim]:
-    """The requests after the warm-up MSER-5 finds (kept) and, of those, the ones outside ramps (judged)."""
+def _steady_phases(phases: list[dict[str, Any]]) -> set[str]:
+    """Names of the phases held at a constant level (a run without phases.json is one steady phase, "run")."""
+    return {p["name"] for p in phases if p.get("kind") == "steady"} if phases else {"run"}
+
+
+def judged_requests(records: pd.DataFrame, phases: list[dict[str, Any]] | None = None
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, stats.WarmupTrim]:
+    """The requests after the warm-up (kept) and, of those, the ones outside ramps (judged).
+
+    The warm-up is MSER-5's, searched within the first steady phase only: a ramp or a spike is a deliberate
+    change of load and is never trimmed as warm-up (`stats.trim_first_steady_phase`).
+    """
     ordered = records.sort_values("t_intended").reset_index(drop=True)
-    latency = ordered["latency_ms"].fillna(ordered["latency_ms"].max()).to_numpy()
-    warm = stats.trim_warmup(ordered["t_intended"].to_numpy(), latency)
+    latency = ordered["latency_ms"].fillna(ordered["latency_ms"].max()).fillna(0.0).to_numpy()
+    warm = stats.trim_first_steady_phase(ordered["t_intended"].to_numpy(), latency, ordered["phase"].to_numpy(),
+                                         steady=_steady_phases(phases or []))
     kept = ordered[np.asarray(warm.kept)]
     judged = kept[~kept["phase"].isin(_UNJUDGED_PHASES)]
     return kept, (kept if judged.empty else judged), warm
 
 
-def latency_percentiles(judged: pd.DataFrame, confidence: float) -> dict[str, stats.Estimate]:
-    """p50, p95, p99 (ms, from the intended send time) of the judged requests that succeeded, with intervals."""
-    lat = judged.loc[judged["ok"], "latency_ms"].to_numpy()
-    return {f"p{q}_ms": stats.percentile_ci(lat, q, confidence) for q in (50, 95, 99)}
+def _censor_ms(requests: pd.DataFrame, timeout_ms: float) -> np.ndarray:
+    """What each failure counts at, at least (ms): a timeout or a dropped send at the request timeout, any
+    other failure (refused, 503, 5xx) at its recorded latency, since its successful answer would have taken
+    no less."""
+    lost = requests["error"].isin(["timeout", "dropped"]).to_numpy()
+    recorded = requests["latency_ms"].fillna(0.0).clip(lower=0.0).to_numpy()
+    return np.where(lost, np.maximum(recorded, timeout_ms), recorded)
+
+
+def latency_by_kind(requests: pd.DataFrame, confidence: float, timeout_ms: float
+                    ) -> dict[str, stats.LatencyByKind]:
+    """Per request kind (kind_label) and overall ("all"): p50/p95/p99 (ms, from the intended send time)
+    counting failures as censored at `_censor_ms`, and success-only ones; intervals for time-ordered samples."""
+    if requests.empty:
+        return {}
+    r = requests.sort_values("t_intended")
+    return stats.censored_latency(r["latency_ms"].to_numpy(), r["ok"].to_numpy(), _censor_ms(r, timeout_ms),
+                                  r["kind_label"].to_numpy(), confidence=confidence, time_ordered=True)
+
+
+def latency_percentiles(judged: pd.DataFrame, confidence: float, timeout_ms: float) -> dict[str, stats.Estimate]:
+    """p50, p95, p99 (ms) of all judged requests, failures counted at least at their timeout, with intervals."""
+    by_kind = latency_by_kind(judged, confidence, timeout_ms)
+    if not by_kind:
+        return {f"p{q}_ms": stats.percentile_ci([], q, confidence) for q in (50, 95, 99)}
+    return {f"{q}_ms": c.estimate for q, c in by_kind["all"].with_failures.items()}
+
+
+def _latency_table(by_kind: dict[str, stats.LatencyByKind]) -> pd.DataFrame:
+    """One row per request kind ("all" first): counting failures (value, interval, at_least) and success only."""
+    rows = []
+    for kind, lat in by_kind.items():
+        row: dict[str, Any] = {"kind": _KIND_NAMES.get(kind, kind), "requests": lat.n, "failed": lat.n_failed}
+        for q, c in lat.with_failures.items():
+            row.update({f"{q}_ms": c.estimate.value, f"{q}_low": c.estimate.low, f"{q}_high": c.estimate.high,
+                        f"{q}_at_least": c.at_least})
+        for q, e in lat.success_only.items():
+            row[f"{q}_success_only_ms"] = e.value
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def find_outages(records: pd.DataFrame) -> pd.DataFrame:
@@ -107,6 +183,128 @@ def _estimate_observed(value: float, n: int, what: str, confidence: float) -> st
     return stats.Estimate(value=value, low=value, high=value, confidence=confidence, n=n, method=what)
 
 
+def think_time_s(params: LoadParams) -> float:
+    """Mean pause (s) of a closed-model user between an answer and its next request: the think time, and
+    once per session (every mean_requests requests) the session pause instead of it."""
+    think = params.think_time.mean
+    if params.sessions is None:
+        return think
+    m = params.sessions.mean_requests
+    return ((m - 1) * think + params.sessions.pause_s.mean) / m
+
+
+def workload_kind(params: LoadParams) -> str:
+    """The workload kind thresholds.yaml's `judged_by` names: "open" for a constant arrival rate, "closed"
+    for users with think time. An open model with a shape (spike, bursts, day) is not a constant rate."""
+    return "open" if params.model == "open" and params.shape.kind == "none" else "closed"
+
+
+def workload_name(params: LoadParams) -> str:
+    """The workload in words, for the `workload` key of every verdict row."""
+    shape = "" if params.shape.kind == "none" else f", {params.shape.kind} shape"
+    if params.model == "closed":
+        return f"closed model, {params.users} users with {think_time_s(params):.2g} s mean think time{shape}"
+    if params.shape.kind == "day":
+        return "open model, compressed business day"
+    return f"open model at {params.rate_rps:g} req/s{shape}"
+
+
+def _offered_rps(params: LoadParams, phases: list[dict], judged: pd.DataFrame, response_s: float) -> float | None:
+    """Requests per second the workload offered over the judged phases (time-weighted): the arrival rate of an
+    open model; for a closed one `stats.closed_offered_rate(users, think time, response_s)` of each phase."""
+    rates, weights = [], []
+    judged_names = set(judged["phase"].unique()) if len(judged) else set()
+    spans = [p for p in phases if p["name"] in judged_names] or phases
+    for p in spans:
+        length = float(p["end_s"] - p["start_s"])
+        level = p.get("offered")
+        if length <= 0 or level is None or not np.isfinite(level) or level <= 0:
+            continue
+        if p.get("unit") == "users" or params.model == "closed":
+            rate = stats.closed_offered_rate(int(round(level)), think_time_s(params), response_s)
+        else:
+            rate = float(level)
+        rates.append(rate)
+        weights.append(length)
+    if not rates:
+        if params.model == "open" and params.rate_rps:
+            return float(params.rate_rps)
+        if params.model == "closed" and params.users:
+            return stats.closed_offered_rate(params.users, think_time_s(params), response_s)
+        return None
+    return float(np.average(rates, weights=weights))
+
+
+def _with(j: stats.Judgement, **changes: Any) -> stats.Judgement:
+    return dataclasses.replace(j, **changes)
+
+
+def _judge_latency(judgements: dict[str, stats.Judgement], thresholds: dict[str, stats.Threshold],
+                   by_kind: dict[str, stats.LatencyByKind], workload: str, confidence: float) -> None:
+    """Every latency target on the statistic and request kind thresholds.yaml gives it (failures counted)."""
+    for name, t in thresholds.items():
+        if t.unit != "ms" or not t.statistic.startswith("p") or name == "quantum_time_ms":
+            continue
+        kind = t.kind or "all"
+        lat = by_kind.get(kind)
+        if lat is None or t.statistic not in lat.with_failures:
+            est = _estimate_observed(float("nan"), 0, f"no {kind} requests", confidence)
+            j = stats.judge(est, t, workload=workload)
+            judgements[name] = _with(j, reason=f"{name}: no {_KIND_NAMES.get(kind, kind)} requests were judged in "
+                                              f"this run, so the {t.statistic} of that kind was not measured.")
+            continue
+        c = lat.with_failures[t.statistic]
+        j = stats.judge(c.estimate, t, workload=workload)
+        of = f" of {_KIND_NAMES.get(kind, kind)} requests" if t.kind else ""
+        note = (f" Statistic: {t.statistic}{of}, counting {lat.n_failed} failure(s) at least at their timeout"
+                + ("; the value is a lower bound" if c.at_least else "") + ".")
+        judgements[name] = _with(j, reason=j.reason + note)
+
+
+def _judge_throughput(judgements: dict[str, stats.Judgement], not_judged: dict[str, stats.Judgement],
+                      thresholds: dict[str, stats.Threshold], params: LoadParams, phases: list[dict],
+                      judged: pd.DataFrame, achieved: stats.Estimate, p95: stats.Estimate, workload: str) -> None:
+    """Throughput as kept-up-with-offered for every workload, and the capacity target only by a workload able
+    to show it (thresholds.yaml `judged_by`); otherwise its row says which workload judges it."""
+    response_s = thresholds["p50_ms"].target / 1000 if "p50_ms" in thresholds else 0.0
+    offered = _offered_rps(params, phases, judged, response_s)
+    if "kept_up" in thresholds:
+        if offered is None:
+            j = stats.judge(_estimate_observed(float("nan"), 0, "offered rate", params.confidence),
+                            thresholds["kept_up"], workload=workload)
+        else:
+            j = stats.judge_kept_up(achieved, offered, thresholds["kept_up"], workload=workload)
+            basis = (f"a closed model's users offer N / (Z + R) = {offered:.3g} req/s with R the p50 target"
+                     if params.model == "closed" else f"the arrival rate was {offered:.3g} req/s")
+            j = _with(j, reason=f"{j.reason} ({basis}; achieved {achieved.value:.3g} req/s.)")
+        judgements["kept_up"] = j
+    capacity = thresholds.get("throughput_rps")
+    if capacity is None:
+        return
+    kind = workload_kind(params)
+    if not capacity.can_be_judged_by(kind) or offered is None or offered < capacity.target:
+        elsewhere = "the scalability study's step load, or an open-model constant-rate scenario at the target " \
+                    "rate (qrbench study load -p parameters/load_capacity.yaml)"
+        if offered is None:
+            why = "offers an unknown rate"
+        elif offered < capacity.target:
+            why = f"offers about {offered:.3g} req/s, so it cannot show the capacity whatever the server does"
+        else:
+            why = (f"is a {kind} workload (its users wait for answers, so its rate follows the server's), and "
+                   f"thresholds.yaml lets only {', '.join(capacity.judged_by)} workloads judge the capacity")
+        j = stats.judge(achieved, capacity, workload=workload)
+        not_judged["throughput_rps"] = _with(
+            j, verdict=stats.Verdict.INSUFFICIENT, workload=f"not judged here; judged by {elsewhere}",
+            reason=(f"throughput_rps (capacity, >= {capacity.target:g} req/s within the latency SLO): not judged by "
+                    f"this run: the {workload} {why}. Judge it with {elsewhere}. Its throughput is judged as "
+                    "kept-up-with-offered instead."))
+        return
+    latency_t = thresholds.get("p95_ms") or stats.Threshold(metric="p95_ms", target=math.inf, threshold=math.inf,
+                                                            direction="below")
+    judgements["throughput_rps"] = stats.judge_capacity(achieved, p95, capacity, latency_t, workload=workload,
+                                                        offered_rps=offered)
+
+
 def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     """The load report of a run folder, judged against params.thresholds_file's load section."""
     run_dir = Path(run_dir)
@@ -117,17 +315,20 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     result = folder.read_json("result.json", {})
     server = _read_parquet(run_dir / "server.parquet")
     metrics = _read_parquet(run_dir / "metrics.parquet")
+    workload = workload_name(params)
+    timeout_ms = params.request_timeout_s * 1000
 
-    kept, judged, warm = judged_requests(records)
+    kept, judged, warm = judged_requests(records, phases)
     t0, t1 = judged["t_intended"].min(), judged["t_intended"].max()
-    window_s = max(float(t1 - t0), 1e-9) if len(judged) else 0.0
     ok = judged[judged["ok"]]
 
     thresholds = load_thresholds(params.thresholds_file, "load")
-    est: dict[str, stats.Estimate] = latency_percentiles(judged, confidence)
-    est["throughput_rps"] = stats.throughput(ok["t_end"].to_numpy(), duration_s=window_s or None,
-                                             confidence=confidence) if window_s else _estimate_observed(
-        float("nan"), 0, "throughput", confidence)
+    by_kind = latency_by_kind(judged, confidence, timeout_ms)
+    est: dict[str, stats.Estimate] = {}
+    # Completions inside the judged window, whenever the request was sent: a slow server's answers to requests
+    # sent in the window land after it, and it is the rate of answers while the load was held that counts.
+    answered = records[records["ok"]]
+    achieved = _windowed_rate(answered["t_end"].to_numpy(), t0, t1, confidence)
     est["success_ratio"] = stats.success_ratio(len(ok), len(judged), confidence=confidence) if len(judged) else \
         _estimate_observed(float("nan"), 0, "success ratio", confidence)
 
@@ -136,8 +337,8 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
         u0, u1 = info["t0_unix"] + t0, info["t0_unix"] + t1
         in_window = server[(server["t_unix"] >= u0) & (server["t_unix"] <= u1)]
     if len(in_window) >= 2:
-        share = in_window["cpu_percent"].to_numpy() / (100.0 * folder.cores)
-        est["cpu_utilization"] = stats.bootstrap_ci(share, np.mean, confidence=confidence)
+        est["cpu_utilization"] = stats.cpu_share(in_window["cpu_percent"].to_numpy(), cores=folder.cores,
+                                                 confidence=confidence)
     else:
         est["cpu_utilization"] = _estimate_observed(float("nan"), 0, "server CPU", confidence)
     est["memory_gb"] = _estimate_observed(float(in_window["rss_bytes"].max() / 1e9) if len(in_window) else np.nan,
@@ -147,40 +348,187 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     n_fb = int(quantum["fallback"].sum()) if len(quantum) else 0
     est["classical_fallback_rate"] = stats.success_ratio(n_fb, len(quantum), confidence=confidence) if len(quantum) \
         else _estimate_observed(float("nan"), 0, "fallback rate", confidence)
-    est["quantum_time_ms"], est["cache_hit_rate"] = _server_metric_estimates(metrics, info, t0, t1, confidence)
+    # The server's work for the judged requests ends when the last of them is answered, not when it was sent.
+    t_done = float(np.nanmax([t1, judged["t_end"].max()])) if len(judged) else t1
+    est["quantum_time_ms"], est["cache_hit_rate"] = _server_metric_estimates(metrics, info, t0, t_done,
+                                                                             confidence)
 
-    judgements = {name: stats.judge(e, thresholds[name]) for name, e in est.items() if name in thresholds}
+    judgements: dict[str, stats.Judgement] = {}
+    not_judged: dict[str, stats.Judgement] = {}
+    _judge_latency(judgements, thresholds, by_kind, workload, confidence)
+    p95 = by_kind["all"].with_failures["p95"].estimate if by_kind else \
+        _estimate_observed(float("nan"), 0, "p95", confidence)
+    _judge_throughput(judgements, not_judged, thresholds, params, phases, judged, achieved, p95, workload)
+    judgements.update({name: stats.judge(e, thresholds[name], workload=workload)
+                       for name, e in est.items() if name in thresholds})
     failure_threshold = scenario.get("failure_threshold")
     if failure_threshold is not None and len(judged):
         error_rate = stats.success_ratio(len(judged) - len(ok), len(judged), confidence=confidence)
         judgements["error_rate (stress limit)"] = stats.judge(
             error_rate, stats.Threshold(metric="error_rate", target=failure_threshold, threshold=failure_threshold,
-                                        direction="below", unit="fraction"))
-    compliance = judgements_frame(judgements)
-    verdict = str(stats.overall(judgements.values()))
+                                        direction="below", unit="fraction"), workload=workload)
+    leak = _leak(server, metrics, confidence)
+    leak_judgement = _leak_judgement(leak, workload, info, records)
+    (judgements if leak.verdict != "insufficient" else not_judged)["rss_growth_mb_per_h"] = leak_judgement
 
-    phase_table = _phase_table(kept, phases, confidence)
+    phase_table = _phase_table(kept, phases, confidence, timeout_ms)
     errors = records[~records["ok"]].groupby("error").size().rename("requests").reset_index()
     degradation = _degradation(records, phase_table, failure_threshold)
     outages = find_outages(records)
-    littles = _littles_law(judged, window_s, metrics, info, t0, t1, scenario)
+    littles = _littles_law(kept, records, phases, metrics, info, params, confidence)
     noise = folder.calibration_s
     checks = stats.reliability_checks(
-        n_samples={"judged requests": len(ok)},
-        estimates={k: v for k, v in est.items() if k.startswith("p")},
+        n_samples={"judged requests": len(judged)},
+        estimates={name: j.estimate for name, j in judgements.items() if name.endswith("_ms")},
         generator_cpu=(result.get("generator_cpu_percent") or 0) / 100 if result else None,
         send_lag_p99_ms=result.get("send_lag_p99_ms") if result else None,
         machine_noise_cv=stats.noise_cv(noise) if noise else None,
+        warmup=warm,
     )
     if result.get("saturated"):
         checks.append(stats.Check(name="generator_saturated", ok=False, severity="warning",
                                   message="The load generator flagged itself saturated ("
                                   + "; ".join(result.get("saturation_reasons", [])) + "): the offered load was not "
                                   "delivered as asked, so these numbers describe the generator as much as the server."))
+    # The reliability check rests on the concurrency the model sets: users (closed), the in-flight gauge (open);
+    # the other comparison stays in the table (the gauge misses time spent outside the computation).
+    governing = "virtual users" if params.model == "closed" else "server in-flight gauge"
+    flagged = littles[littles["flagged"] & (littles["compared_with"] == governing)] if len(littles) else littles
+    if len(flagged):
+        checks.append(stats.Check(name="littles_law", ok=False, severity="warning",
+                                  message="Little's law disagrees by more than 10 % in "
+                                  + ", ".join(f"{r.phase} ({r.compared_with})" for r in flagged.itertuples())
+                                  + ": requests were lost, the load was not steady, or the users were not reached."))
+    verdict = str(stats.overall(judgements.values()))
+    if warm.too_short and verdict == "pass":
+        verdict = "warn"  # White's diagnostic: no steady state was reached, so a pass is provisional
+    all_rows = {**judgements, **not_judged}
+    compliance = _compliance_frame(all_rows)
+    reasons = _verdict_reasons(verdict, judgements, warm)
     return LoadReport(params=params, records=records, t0_unix=info["t0_unix"], spans=phases,
-                      judged=judged, warmup=warm, phases=phase_table, compliance=compliance,
-                      verdict=verdict, littles_law=littles, errors=errors, degradation=degradation, outages=outages,
-                      server=server, metrics=metrics, result=result, reliability=checks)
+                      judged=judged, warmup=warm, workload=workload, phases=phase_table,
+                      latency=_latency_table(by_kind), compliance=compliance, verdict=verdict,
+                      verdict_reasons=reasons, littles_law=littles, leak=leak, errors=errors,
+                      degradation=degradation, outages=outages, server=server, metrics=metrics, result=result,
+                      reliability=checks, cores=folder.cores)
+
+
+def _windowed_rate(t_end: np.ndarray, t0: float, t1: float, confidence: float) -> stats.Estimate:
+    """Completions per second over [t0, t1] from 1-s windows (a Student-t interval over n / tau effective
+    windows); a window too short for two windows falls back to the Poisson count over it."""
+    span = float(t1 - t0) if np.isfinite(t1 - t0) else 0.0
+    inside = t_end[(t_end >= t0) & (t_end <= t1)] if span > 0 else t_end[:0]
+    if span > 0 and inside.size == 0:
+        # Nothing completed while the load was held: a measured rate of 0, bounded above (Poisson), not "no data".
+        poisson = stats.throughput(inside, duration_s=span, confidence=confidence)
+        return stats.Estimate(value=0.0, low=0.0, high=poisson.high, confidence=confidence, n=1,
+                              method=f"no answer completed in the {span:.3g} s window; Poisson upper bound")
+    if span >= 2 * _RATE_WINDOW_S:
+        return stats.throughput(t_end, window_s=_RATE_WINDOW_S, start_s=float(t0), end_s=float(t1),
+                                confidence=confidence)
+    if span > 0:
+        return stats.throughput(t_end, duration_s=span, confidence=confidence)
+    return _estimate_observed(float("nan"), 0, "throughput", confidence)
+
+
+def _compliance_frame(judgements: dict[str, stats.Judgement]) -> pd.DataFrame:
+    """The rows of the summary contract: metric, target, unit, value, low, high, verdict, workload, direction,
+    reason (plus threshold, n, statistic and kind). The reason drops judge()'s "[judged by ...]": the workload
+    has its own column."""
+    frame = judgements_frame(judgements)
+    for column in ("workload", "direction", "statistic", "kind"):
+        frame[column] = [getattr(j, column) for j in judgements.values()]
+    frame["reason"] = [j.reason.replace(f" [judged by {j.workload}]", "") for j in judgements.values()]
+    return frame
+
+
+# What a reader calls each target, for the headline sentence.
+_LABELS = {"p50_ms": "median latency", "p95_ms": "p95 latency", "p99_ms": "p99 latency",
+           "similarity_ms": "p95 latency of similarity requests",
+           "rerank_50_ms": "p95 latency of reranks of 25-50 documents",
+           "kept_up": "share of the offered load answered", "throughput_rps": "capacity",
+           "success_ratio": "success ratio", "cpu_utilization": "server CPU share", "memory_gb": "peak server memory",
+           "quantum_time_ms": "mean quantum time", "classical_fallback_rate": "classical fallback rate",
+           "cache_hit_rate": "cache hit rate", "error_rate (stress limit)": "error rate",
+           "rss_growth_mb_per_h": "memory growth after the caches filled"}
+
+
+def _amount(value: float, unit: str) -> str:
+    """A number for a sentence: 3 significant digits, thousands separated, fractions as percentages."""
+    if not math.isfinite(value):
+        return "not measured" if math.isnan(value) else "not bounded"
+    if unit == "fraction":
+        return f"{100 * value:.3g} %"
+    text = f"{float(f'{value:.3g}'):,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return f"{text} {unit}".strip()
+
+
+def _plain(name: str, j: stats.Judgement) -> str:
+    """One target in words: "the p95 latency is 15,800 ms or more against a target below 500 ms"."""
+    e = j.estimate
+    if e.n == 0 or math.isnan(e.value):
+        return f"the {_LABELS.get(name, name)} was not measured"
+    more = " or more" if math.isinf(e.high) and j.direction == "below" else ""
+    side = "below" if j.direction == "below" else "at least"
+    return (f"the {_LABELS.get(name, name)} is {_amount(e.value, j.unit)}{more} against a target {side} "
+            f"{_amount(j.target, j.unit)}")
+
+
+def _verdict_reasons(verdict: str, judgements: dict[str, stats.Judgement], warm: stats.WarmupTrim) -> list[str]:
+    """Sentences behind the verdict: the main one first (in plain words), then each failed, warned and
+    undecided target's own reason."""
+    order = {"fail": 0, "warn": 1, "insufficient": 2}
+    worst = sorted(((n, j) for n, j in judgements.items() if str(j.verdict) in order),
+                   key=lambda nj: order[str(nj[1].verdict)])
+    failed = [(n, j) for n, j in worst if str(j.verdict) == "fail"]
+    total = len(judgements)
+    if failed:
+        main = f"{len(failed)} of {total} targets failed; " + _plain(*failed[0]) + "."
+    elif worst:
+        n_open = len(worst)
+        main = (f"No target failed, but {n_open} of {total} are close to their limit or not decided by this run; "
+                + _plain(*worst[0]) + ".")
+    elif total:
+        main = f"Every one of the {total} targets this workload can judge was met on its whole 95 % interval."
+    else:
+        main = "Nothing was judged: the run recorded no requests to judge."
+    reasons = [main] + [j.reason.replace(f" [judged by {j.workload}]", "") for _, j in worst]
+    if warm.too_short:
+        too_short = ("The run was too short to reach a steady state (MSER-5's minimum fell in the second half of "
+                     "the first steady phase), so its verdict is provisional: lengthen the steady phase.")
+        reasons.insert(0 if verdict != "fail" else 1, too_short)
+    return reasons
+
+
+def _leak(server: pd.DataFrame, metrics: pd.DataFrame, confidence: float) -> stats.LeakCheck:
+    """RSS growth (MB/h) after the caches are full (issue 12, item 12), from the server's RSS samples and the
+    /metrics cache miss counters (and cache sizes, when the timeline holds them)."""
+    if server.empty or "rss_bytes" not in server:
+        return stats.leak_check([], [], full_at_s=None, confidence=confidence)
+    full_at = None
+    if not metrics.empty:
+        misses = [metrics[c].to_numpy() for c in ("embedding_cache_misses", "similarity_cache_misses")
+                  if c in metrics and metrics[c].notna().all()]
+        sizes = [metrics[c].to_numpy() for c in metrics.columns
+                 if c.endswith(("_cache_bytes", "_cache_entries")) and metrics[c].notna().all()]
+        if misses or sizes:
+            full_at = stats.caches_full_at(metrics["t_unix"].to_numpy(), misses=misses, sizes=sizes)
+    return stats.leak_check(server["t_unix"].to_numpy(), server["rss_bytes"].to_numpy(), full_at_s=full_at,
+                            confidence=confidence)
+
+
+def _leak_judgement(leak: stats.LeakCheck, workload: str, info: dict, records: pd.DataFrame) -> stats.Judgement:
+    threshold = stats.Threshold(metric="rss_growth_mb_per_h", target=leak.limit_mb_per_h,
+                                threshold=leak.limit_mb_per_h, direction="below", unit="MB/h", statistic="rate")
+    j = stats.judge(leak.slope, threshold, workload=workload)
+    if leak.verdict == "insufficient":
+        minutes = float(records["t_intended"].max() - records["t_intended"].min()) / 60 if len(records) else 0.0
+        return _with(j, reason=(f"RSS growth after the caches are full: not judged: {leak.reason}. This run lasted "
+                                f"{minutes:.2g} min; a leak check needs a soak (qrbench study load -p "
+                                "parameters/soak.yaml, 30 min)."))
+    return _with(j, reason=(f"RSS growth after the caches are full < {leak.limit_mb_per_h:g} MB/h: {leak.reason} "
+                            f"(slope {leak.slope.value:.3g} MB/h from {(leak.end_s - leak.start_s) / 60:.3g} min "
+                            f"of samples) [judged by {workload}]."))
 
 
 def _server_metric_estimates(metrics: pd.DataFrame, info: dict, t0: float, t1: float, confidence: float
@@ -209,7 +557,9 @@ def _server_metric_estimates(metrics: pd.DataFrame, info: dict, t0: float, t1: f
     return quantum, cache
 
 
-def _phase_table(records: pd.DataFrame, phases: list[dict], confidence: float) -> pd.DataFrame:
+def _phase_table(records: pd.DataFrame, phases: list[dict], confidence: float, timeout_ms: float) -> pd.DataFrame:
+    """Per phase: offered and achieved rates, error rate, and p50/p95/p99 (ms) counting failures at their
+    timeout, with intervals for time-ordered samples."""
     rows = []
     spans = {p["name"]: p for p in phases}
     for name, g in records.groupby("phase", sort=False):
@@ -218,12 +568,13 @@ def _phase_table(records: pd.DataFrame, phases: list[dict], confidence: float) -
         observed = float(g["t_intended"].max() - g["t_intended"].min())
         length = (span["end_s"] - span["start_s"]) if span else max(observed, 1e-9)
         row = {"phase": name, "kind": span.get("kind", "") if span else "", "seconds": length,
-               "offered": span.get("offered") if span else None, "requests": len(g), "ok": len(ok),
-               "sent_rps": len(g[g["error"] != "dropped"]) / length,
+               "offered": span.get("offered") if span else None, "offered_unit": span.get("unit", "") if span else "",
+               "requests": len(g), "ok": len(ok), "sent_rps": len(g[g["error"] != "dropped"]) / length,
                "achieved_rps": len(ok) / length, "error_rate": 1 - len(ok) / len(g) if len(g) else np.nan}
-        for q in (50, 95, 99):
-            e = stats.percentile_ci(ok["latency_ms"].to_numpy(), q, confidence)
-            row.update({f"p{q}_ms": e.value, f"p{q}_low": e.low, f"p{q}_high": e.high})
+        lat = latency_by_kind(g.assign(kind_label="all"), confidence, timeout_ms)["all"]
+        for q, c in lat.with_failures.items():
+            row.update({f"{q}_ms": c.estimate.value, f"{q}_low": c.estimate.low, f"{q}_high": c.estimate.high,
+                        f"{q}_at_least": c.at_least})
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -244,44 +595,93 @@ def _degradation(records: pd.DataFrame, phases: pd.DataFrame, failure_threshold:
     return pd.DataFrame(rows)
 
 
-def _littles_law(judged: pd.DataFrame, window_s: float, metrics: pd.DataFrame, info: dict, t0: float, t1: float,
-                 scenario: dict) -> pd.DataFrame:
-    """L = lambda * W three ways: from client records, from the server's in-flight gauge, and (closed model)
-    from the number of virtual users, which must equal lambda * (W + think time)."""
-    if judged.empty or not window_s:
-        return pd.DataFrame()
-    sent = judged[judged["error"] != "dropped"]
-    lam = len(sent) / window_s
-    w_s = sent["service_ms"].mean() / 1000
-    rows = [{"quantity": "L = throughput x mean time in system (client records)", "value": lam * w_s}]
-    if not metrics.empty and "in_flight" in metrics:
-        w = metrics[(metrics["t_unix"] >= info["t0_unix"] + t0) & (metrics["t_unix"] <= info["t0_unix"] + t1)]
-        if len(w):
-            # Lower than L by the time requests spend outside the computation (network, parsing, queueing).
-            rows.append({"quantity": "mean requests being computed (server gauge)",
-                         "value": float(w["in_flight"].mean())})
-    if scenario.get("model") == "closed" and scenario.get("users"):
-        rows.append({"quantity": "virtual users (closed model, peak)", "value": float(scenario["users"])})
-    return pd.DataFrame(rows)
+LITTLE_COLUMNS = ["phase", "model", "compared_with", "predicted", "predicted_low", "predicted_high", "observed",
+                  "difference", "flagged", "sentence"]
+
+
+def _littles_law(kept: pd.DataFrame, records: pd.DataFrame, phases: list[dict], metrics: pd.DataFrame, info: dict,
+                 params: LoadParams, confidence: float) -> pd.DataFrame:
+    """Little's law per judged phase (steady, spike, ...): X * (W + Z) against the users of a closed model (the
+    phase's own user count, so the spike row uses the spike's), and X * W against the server's mean in-flight
+    gauge. X: windowed completion rate (req/s); W: mean latency (s) from the intended send time, failures at
+    their recorded time, of the requests sent in the phase; Z: mean think time. Differences beyond 10 % are
+    flagged."""
+    completed = records[records["error"] != "dropped"].dropna(subset=["t_end"])["t_end"].to_numpy()
+    rows = []
+    spans = {p["name"]: p for p in phases}
+    think = think_time_s(params) if params.model == "closed" else None
+    for name, g in kept.groupby("phase", sort=False):
+        if name in _UNJUDGED_PHASES:
+            continue
+        sent = g[g["error"] != "dropped"]
+        done = sent.dropna(subset=["t_end"])
+        span = spans.get(name)
+        start, end = (span["start_s"], span["end_s"]) if span else (g["t_intended"].min(), g["t_intended"].max())
+        if len(done) < 2 or end - start <= 0:
+            continue
+        x = _windowed_rate(completed, float(start), float(end), confidence)
+        w_s = float(done["latency_ms"].mean()) / 1000
+        checks = []
+        users = span.get("offered") if span and span.get("unit") == "users" else params.users
+        if think is not None and users:
+            checks.append(("virtual users", stats.littles_law(x, w_s, float(users), think_s=think, what=str(name))))
+        if not metrics.empty and "in_flight" in metrics:
+            m = metrics[(metrics["t_unix"] >= info["t0_unix"] + start) & (metrics["t_unix"] <= info["t0_unix"] + end)]
+            gauge = float(m["in_flight"].mean()) if len(m) else math.nan
+            if np.isfinite(gauge) and gauge > 0:
+                # The gauge counts only requests being computed: lower than X * W by the time spent in the network,
+                # parsing and the server's queue, so a difference here points there.
+                checks.append(("server in-flight gauge", stats.littles_law(x, w_s, gauge, what=str(name))))
+        for compared, law in checks:
+            rows.append({"phase": name, "model": law.model, "compared_with": compared,
+                         "predicted": law.predicted.value, "predicted_low": law.predicted.low,
+                         "predicted_high": law.predicted.high, "observed": law.observed,
+                         "difference": law.relative_difference, "flagged": law.flagged, "sentence": law.sentence})
+    return pd.DataFrame(rows, columns=LITTLE_COLUMNS)
+
+
+def next_action(report: LoadReport) -> str:
+    """The headline's next step ("" leaves format.headline's default): after a clean verdict on a workload that
+    could not show the capacity target, judge that target with a workload that can."""
+    rows = report.compliance.set_index("metric")
+    unjudged = "throughput_rps" in rows.index and str(rows.loc["throughput_rps", "workload"]).startswith("not judged")
+    reserved = any(not c.ok for c in report.reliability)
+    if report.verdict in ("pass", "warn") and not reserved and unjudged:
+        return ("judge the capacity target (at least 100 req/s within the latency target), which this workload "
+                "cannot offer, with `qrbench study load -p parameters/load_capacity.yaml` or the scalability study.")
+    return ""
+
+
+KEY_FIGURE = "key_figure.png"  # the timeline, saved by the notebook in the run folder
+_CONTRACT_KEYS = ("metric", "target", "unit", "value", "low", "high", "verdict", "workload", "direction", "reason")
 
 
 def summary(report: LoadReport) -> dict:
-    """The key numbers of the report for summary.json and CI."""
+    """The key numbers of the report for summary.json (the executive report's contract) and CI."""
+    leak = report.leak
     return {
         "study": "load",
         "verdict": report.verdict,
+        "verdict_reasons": report.verdict_reasons,
+        "workload": report.workload,
+        "compliance": [{k: r.get(k) for k in (*_CONTRACT_KEYS, "threshold", "n", "statistic", "kind")}
+                       for r in report.compliance.to_dict(orient="records")],
+        "reliability": [{"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message}
+                        for c in report.reliability],
+        "key_figure": KEY_FIGURE,
         "parameters": to_dict(report.params),
-        "compliance": report.compliance.to_dict(orient="records"),
+        "latency": report.latency.to_dict(orient="records"),
         "phases": report.phases.to_dict(orient="records"),
         "errors": report.errors.to_dict(orient="records"),
         "degradation": report.degradation.to_dict(orient="records"),
         "outages": report.outages.to_dict(orient="records"),
         "littles_law": report.littles_law.to_dict(orient="records"),
+        "leak": {"verdict": leak.verdict, "slope_mb_per_h": leak.slope.value, "low": leak.slope.low,
+                 "high": leak.slope.high, "limit_mb_per_h": leak.limit_mb_per_h, "reason": leak.reason},
         "generator": report.result,
+        "cores": report.cores,
         "warmup": {"trimmed": report.warmup.n_trimmed, "seconds": report.warmup.seconds_trimmed,
-                   "reason": report.warmup.reason},
-        "reliability": [{"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message}
-                        for c in report.reliability],
+                   "reason": report.warmup.reason, "too_short": report.warmup.too_short},
         "requests": int(len(report.records)),
     }
 
@@ -304,7 +704,7 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
     n = len(records)
     error_ratio = float((~ok).sum() / n) if n else math.nan
     over = n > 0 and error_ratio > params.failure_threshold
-    _, judged, _ = judged_requests(records) if n else (records, records, None)
+    _, judged, _ = judged_requests(records, phases) if n else (records, records, None)
     phase_rows = []
     for p in phases:
         g = records[records["phase"] == p["name"]]
@@ -331,9 +731,11 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
         "failure_threshold": params.failure_threshold,
         "duration_s": result["duration_s"],
         "achieved_rps": result["achieved_rps"],
-        "latency_basis": "ok requests after the warm-up, outside ramps (as the load study judges them)",
+        "latency_basis": "requests after the warm-up, outside ramps, failures counted at least at their timeout "
+                         "(as the load study judges them)",
         "latency_ms": {k.removesuffix("_ms"): _estimate(e)
-                       for k, e in latency_percentiles(judged, params.confidence).items()},
+                       for k, e in latency_percentiles(judged, params.confidence,
+                                                       params.request_timeout_s * 1000).items()},
         "generator": {
             k: result[k]
             for k in (

@@ -182,7 +182,8 @@ class LoadParams:
             ("pool_size", 1 <= self.pool_size <= 100_000, "1 to 100000"),
             ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
             ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
-            ("target.max_concurrency", self.target.max_concurrency >= 1, "at least 1"),
+            ("target.max_concurrency", self.target.max_concurrency is None or self.target.max_concurrency >= 1,
+             "at least 1, or null for the service's default"),
         ]
         for key, ok, valid in checks:
             if not ok:

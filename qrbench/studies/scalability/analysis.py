@@ -13,9 +13,17 @@ that met the SLO surely (0 if none) to the first step of the final break, so it 
 the p95's sampling uncertainty; a configuration whose SLO never broke has an open upper end (the capacity is at
 least the highest rate tried).
 
+Rates: a step's throughput is the mean of its per-second completion counts with a batch-means interval over
+the windows' autocorrelation time (`stats.throughput(window_s=...)`), not a Poisson count.
+
 USL: throughput against N is each configuration's peak step, its completions cut into `steps.windows` equal
-windows (repeated measurements at one N give the fit its residual degrees of freedom; windows of one step are
-not independent, so the intervals are on the optimistic side).
+windows for the figure; the windows of one level are one observation to the fit (stats.fit_usl averages them:
+they are not replicates). The USL is fitted only with at least 4 levels (3 make the fit exact) and N* is stated
+only when its interval is decided; otherwise the report says the peak cannot be bounded from this data.
+
+Compliance: the PRD capacity target (thresholds `load.throughput_rps`, within `load.p95_ms`) is judged on the
+step load of the configuration with the highest capacity (`stats.capacity_from_steps`), workload "step load
+(open model)".
 """
 
 from __future__ import annotations
@@ -35,13 +43,15 @@ from ... import stats
 from ...load import load_records, load_run_info
 from ...monitor import counter_delta
 from ...params import to_dict
-from ..analysis import estimate_row
+from ..analysis import estimate_row, load_thresholds
 from ..folder import RunFolder
 from ..stages import load_stages
-from .params import VERTICAL_DIR, ScalabilityParams, SloParams
+from .autoscaling import analyse_autoscale
+from .params import AUTOSCALE_DIR, VERTICAL_DIR, ScalabilityParams, SloParams
 
 __all__ = ["ScalabilityReport", "analyse_scalability", "step_summary", "capacity_estimate", "usl_points",
-           "fit_scaling", "instance_shares", "cost_growth", "summary", "SATURATION_LIMITS"]
+           "fit_scaling", "instance_shares", "cost_growth", "summary", "recommendation", "SATURATION_LIMITS",
+           "RATE_WINDOW_S", "USL_LEVELS", "STEP_WORKLOAD", "KEY_FIGURE", "SIMULATION_NOTE", "autoscale_findings"]
 
 # A resource counts as saturated in a step when its utilisation reaches these levels.
 SATURATION_LIMITS = {
@@ -50,6 +60,12 @@ SATURATION_LIMITS = {
     "event_loop": 100.0,  # p95 of the /health/live probe, ms (it computes nothing: the time is queueing)
     "thread_pool": 1.0,  # mean requests in computation / compute threads (>= 1: requests wait for a thread)
 }
+# Throughput windows (s): a second holds several completions at every step rate, and the batch means over the
+# windows' autocorrelation time make the interval follow correlations longer than a window.
+RATE_WINDOW_S = 1.0
+USL_LEVELS = 4  # distinct levels a USL fit needs (3 make the three-parameter fit exact)
+STEP_WORKLOAD = "step load (open model)"
+KEY_FIGURE = "key_figure.png"  # the notebook saves the capacity figure under this name in the run folder
 _RESOURCE_TEXT = {"cpu": "CPU", "memory": "memory", "event_loop": "the event loop", "thread_pool": "the thread pool"}
 
 
@@ -58,8 +74,9 @@ _RESOURCE_TEXT = {"cpu": "CPU", "memory": "memory", "event_loop": "the event loo
 
 def step_summary(records: pd.DataFrame, *, duration_s: float, slo: SloParams, confidence: float = 0.95
                  ) -> dict[str, Any]:
-    """One step: counts, success ratio, latency percentiles (ms) and throughput (ok completions within the step's
-    duration_s, per second), each an Estimate, and whether it meets the SLO (on points; surely on intervals)."""
+    """One step: counts, success ratio, latency percentiles (ms) and throughput (ok completions per second within
+    the step's duration_s: the mean of RATE_WINDOW_S windows, batch-means interval), each an Estimate, and whether
+    it meets the SLO (on points; surely on intervals)."""
     n = len(records)
     ok = records[records["ok"]]
     latency = ok["latency_ms"].to_numpy()
@@ -67,7 +84,8 @@ def step_summary(records: pd.DataFrame, *, duration_s: float, slo: SloParams, co
     success = stats.success_ratio(len(ok), n, confidence=confidence) if n else None
     inside = ok["t_end"].to_numpy()
     inside = inside[inside <= duration_s]
-    throughput = stats.throughput(inside, duration_s=duration_s, confidence=confidence)
+    window = min(RATE_WINDOW_S, duration_s / 2)
+    throughput = stats.throughput(inside, window_s=window, start_s=0.0, end_s=duration_s, confidence=confidence)
     success_ok = success is not None and success.value >= slo.success
     meets = bool(n and len(latency) and pct[95].value < slo.p95_ms and success_ok)
     return {"requests": n, "ok": len(ok), "success": success, "p50": pct[50], "p95": pct[95], "p99": pct[99],
@@ -124,11 +142,12 @@ def usl_points(records: pd.DataFrame, *, duration_s: float, windows: int) -> np.
 
 
 def fit_scaling(points: pd.DataFrame, *, confidence: float = 0.95) -> dict[str, Any]:
-    """USL and Amdahl fits of throughput against n (columns n, throughput_rps); a note says what could not be fit."""
+    """USL and Amdahl fits of throughput against n (columns n, throughput_rps; the rows of one n are averaged
+    into one observation by the fit); a note says what could not be fit."""
     levels = points["n"].nunique() if len(points) else 0
     out: dict[str, Any] = {"usl": None, "amdahl": None, "levels": int(levels), "note": ""}
     notes = []
-    for name, fit, needed in (("usl", stats.fit_usl, 3), ("amdahl", stats.fit_amdahl, 2)):
+    for name, fit, needed in (("usl", stats.fit_usl, USL_LEVELS), ("amdahl", stats.fit_amdahl, 2)):
         if levels < needed:
             notes.append(f"{name.upper() if name == 'usl' else 'Amdahl'} needs {needed} distinct levels; "
                          f"this run measured {levels}")
@@ -324,6 +343,9 @@ class ScalabilityReport:
     findings: list[str]
     reliability: list[stats.Check]
     records: pd.DataFrame = field(repr=False)  # every step's records, with config, step and rate_rps
+    compliance: list[dict[str, Any]] = field(default_factory=list)  # PRD rows, each naming its workload
+    autoscale: dict[str, Any] | None = None  # autoscaling.analyse_autoscale + "rule"; None: not run
+    recommendation: str = ""
 
 
 def _read_json(path: Path, default: Any) -> Any:
@@ -341,6 +363,7 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
     compute_threads = int(run.target_setting("compute_threads", 4))
     entries = _read_json(run_dir / "configs.json", [])
     step_rows, frames, config_rows, share_frames, sat_frames = [], [], [], [], []
+    step_estimates: dict[str, list[dict[str, Any]]] = {}  # config -> per step: rate and its Estimates
     points: dict[str, list[dict[str, float]]] = {"workers": [], "instances": [], "given": []}
     for e in entries:
         folder = run_dir / e["dir"]
@@ -352,6 +375,7 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
             rec = rec.assign(config=e["name"], step=s["step"], rate_rps=s["rate_rps"],
                              t_unix=load_run_info(folder / s["dir"])["t0_unix"] + rec["t_end"])
             config_frames.append(rec)
+            step_estimates.setdefault(e["name"], []).append({"rate_rps": s["rate_rps"], **summ})
             res = s.get("result", {})
             row = {"config": e["name"], "axis": e["axis"], "n": e["n"], "balance": e.get("balance", ""),
                    "step": s["step"], "rate_rps": s["rate_rps"], "requests": summ["requests"], "ok": summ["ok"],
@@ -431,15 +455,104 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
     shots = _stage_rows(vrec, "shots/", p.confidence)
 
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    compliance = _compliance(configs, step_estimates, load_thresholds(p.thresholds_file, "load"))
+    autoscale = _autoscale(run_dir, p.confidence)
     verdict, reasons = _verdict(configs)
+    reasons += [f"PRD capacity target (at least {r['target']:g} req/s within the p95 target), "
+                f"{'not shown' if r['verdict'] == 'insufficient' else r['verdict']}: "
+                f"{r['reason'].removeprefix(r['metric'] + ': ')}" for r in compliance
+                if r["verdict"] in ("fail", "warn", "insufficient")]
+    if verdict in ("pass", "warn") and any(r["verdict"] == "fail" for r in compliance):
+        verdict = "fail"
+    elif verdict == "pass" and any(r["verdict"] in ("warn", "insufficient") for r in compliance):
+        verdict = "warn"  # the scaling was measured, but the PRD's capacity target could not be shown to pass
+    if not reasons and len(configs):
+        reasons = ["Every configuration ran, its capacity under the SLO is bounded on both sides, and the PRD "
+                   "capacity target passes on the step load."]
     report_args = dict(configs=configs, steps=steps_frame, usl=usl, shares=shares,
                        imbalance=imbalance(shares), saturation=saturation, first_saturated=first,
                        documents=documents, cost=cost, threads=threads, qubits=qubits, shots=shots,
                        vertical_errors=vertical_errors, cores=cores, slo=p.slo, verdict=verdict,
-                       verdict_reasons=reasons, records=records)
+                       verdict_reasons=reasons, records=records, compliance=compliance, autoscale=autoscale)
     findings = _findings(report_args, p)
     checks = _reliability(report_args, {"calibration_s": run.calibration_s}, p)
-    return ScalabilityReport(params=p, findings=findings, reliability=checks, **report_args)
+    return ScalabilityReport(params=p, findings=findings, reliability=checks,
+                             recommendation=recommendation(report_args), **report_args)
+
+
+def _compliance(configs: pd.DataFrame, steps: Mapping[str, list[dict[str, Any]]],
+                thresholds: Mapping[str, stats.Threshold]) -> list[dict[str, Any]]:
+    """The PRD capacity target judged on the step load of the configuration with the highest capacity (one row;
+    none when no configuration ran or the thresholds file has no load.throughput_rps)."""
+    rate_t, lat_t = thresholds.get("throughput_rps"), thresholds.get("p95_ms")
+    ran = configs[configs["status"] == "ok"] if len(configs) else configs
+    ran = ran[ran["config"].isin([c for c, s in steps.items() if s])] if len(ran) else ran
+    if rate_t is None or lat_t is None or ran.empty:
+        return []
+    best = _best(ran)["config"]
+    s = steps[best]
+    j = stats.capacity_from_steps([x["rate_rps"] for x in s], [x["throughput"] for x in s], [x["p95"] for x in s],
+                                  rate_t, lat_t, workload=f"{STEP_WORKLOAD}, {best}")
+    return [{"metric": "throughput_rps", "target": j.target, "threshold": j.threshold, "unit": j.unit,
+             "value": j.estimate.value, "low": j.estimate.low, "high": j.estimate.high, "verdict": str(j.verdict),
+             "workload": j.workload, "direction": j.direction, "reason": j.reason, "statistic": j.statistic}]
+
+
+def _best(ran: pd.DataFrame) -> pd.Series:
+    """The configuration with the highest capacity (then the highest lower bound); among equals the one with the
+    fewest processes, which costs least."""
+    return ran.assign(_neg_n=-ran["n"]).sort_values(
+        ["capacity_rps", "capacity_low", "_neg_n", "peak_throughput_rps"], ascending=False).iloc[0]
+
+
+def _autoscale(run_dir: Path, confidence: float) -> dict[str, Any] | None:
+    """The autoscaling scenario's analysis (autoscaling.py), None when the run has none."""
+    record = _read_json(run_dir / AUTOSCALE_DIR / "autoscale.json", None)
+    if record is None:
+        return None
+    load_dir = run_dir / AUTOSCALE_DIR / "load"
+    try:
+        records = load_records(load_dir)
+    except Exception:  # the load never started (the pool failed): the analysis shows only the error
+        records = pd.DataFrame(columns=["t_intended", "ok", "latency_ms"])
+    out = analyse_autoscale(record, records, confidence=confidence)
+    out["rule"] = record["rule"]
+    return out
+
+
+def recommendation(r: Mapping[str, Any]) -> str:
+    """One sentence from the measured numbers: which configuration to run, its capacity, what limits it, and
+    whether more processes would help on this machine."""
+    configs: pd.DataFrame = r["configs"]
+    ran = configs[(configs["status"] == "ok")] if len(configs) else configs
+    if ran.empty:
+        return "No configuration was measured, so no sizing can be recommended from this run."
+    best = _best(ran)
+    single = ran[ran["n"] == 1]
+    base = float(single["capacity_rps"].max()) if len(single) else math.nan
+    what = (f"{int(best['n'])} worker(s)" if best["axis"] == "workers" else
+            f"{int(best['n'])} instance(s) behind nginx ({best['balance'].replace('_', ' ')})"
+            if best["axis"] == "instances" else "the given service")
+    bound = "" if best["slo_broke"] else "at least "
+    text = (f"Run {what}: it met the SLO up to {bound}{_fmt(best['capacity_rps'])} req/s (between steps "
+            f"{_fmt(best['capacity_low'])} and {_fmt(best['capacity_high'])}) on this machine's {r['cores']} core(s)")
+    if best["n"] > 1 and math.isfinite(base):
+        text += f", against {_fmt(base)} req/s for one process"
+    first = r["first_saturated"]
+    if first["resources"]:
+        advice = {"cpu": f"so more processes than the {r['cores']} cores will not add capacity here",
+                  "memory": "so memory, not CPU, bounds how many processes fit",
+                  "thread_pool": "so more compute threads or processes (up to the cores) come before a bigger machine",
+                  "event_loop": "so more processes (up to the cores) relieve the event loop"}
+        text += (f"; {' and '.join(_RESOURCE_TEXT[x] for x in first['resources'])} saturated first "
+                 f"(at {_fmt(first['rate_rps'])} req/s with one worker), {advice[first['resources'][0]]}")
+    else:
+        text += "; no resource reached its saturation limit in the steps measured"
+    auto = r.get("autoscale")
+    if auto is not None and not auto["error"] and math.isfinite(auto["phases"]["need"].max()):
+        text += (f"; under the HPA rule (CPU target {auto['rule']['target_cpu']:.0%}) the step-up needed "
+                 f"{int(auto['phases']['need'].max())} instance(s)")
+    return text + "."
 
 
 def _verdict(configs: pd.DataFrame) -> tuple[str, list[str]]:
@@ -469,7 +582,9 @@ def _verdict(configs: pd.DataFrame) -> tuple[str, list[str]]:
 
 def _fmt(x: float, digits: int = 3) -> str:
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
-        return "∞" if x == math.inf else "–"
+        return "not bounded" if x == math.inf else "–"
+    if abs(x) >= 10**digits:  # 5800, not 5.8e+03
+        return f"{float(f'{x:.{digits}g}'):,.0f}"
     return f"{x:.{digits}g}"
 
 
@@ -480,7 +595,7 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
     slo = r["slo"]
     out.append(f"This machine gives the service {cores} core(s); everything past {cores} workers or instances "
                "here competes for the same cores (and with the load generator), so the measured points past it "
-               "show contention, and only the fitted model speaks for a bigger machine.")
+               "show contention; nothing here predicts a bigger machine.")
     ok = configs[configs["status"] == "ok"] if len(configs) else configs
     if len(ok):
         caps = "; ".join(f"{c['config']} {_fmt(c['capacity_rps'])} req/s [{_fmt(c['capacity_low'])}, "
@@ -490,33 +605,28 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
         usl, amdahl = fit["usl"], fit["amdahl"]
         if usl is None:
             if amdahl is not None:
-                out.append(f"{axis}: no USL fit ({fit['note']}); Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)} "
+                out.append(f"{axis}: no USL fit ({fit['note']}), so the peak N* cannot be bounded from this data; "
+                           f"Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)} "
                            f"[{_fmt(amdahl.sigma.low)}, {_fmt(amdahl.sigma.high)}], λ = {_fmt(amdahl.lam.value)} req/s "
-                           f"per unit, ceiling {_fmt(amdahl.peak_throughput)} req/s, R² = {_fmt(amdahl.r_squared)}.")
+                           f"per unit, over the measured levels only.")
             elif fit["levels"]:
-                out.append(f"{axis}: no USL fit ({fit['note']}).")
+                out.append(f"{axis}: no USL fit ({fit['note']}), so the peak N* cannot be bounded from this data.")
             continue
         peak = usl.peak_n
-        beyond = [n for n in (cores * 2, cores * 4, 16) if n > cores]
-        predicted = stats.predict(usl, beyond)
-        measured = float(fit["points"]["n"].max())
-        if math.isfinite(peak.value) and peak.value <= 100 * measured:
+        measured = int(fit["points"]["n"].max())
+        if peak.decided and math.isfinite(peak.high):
             where = (f"throughput peaks at N* = {_fmt(peak.value)} [{_fmt(peak.low)}, {_fmt(peak.high)}] with "
                      f"{_fmt(usl.peak_throughput)} req/s")
         else:
-            ceiling = usl.lam.value / usl.sigma.value if usl.sigma.value > 0 else math.inf
-            where = (f"κ cannot be told from 0, so there is no peak within reach: throughput approaches "
-                     f"λ/σ = {_fmt(ceiling)} req/s (Amdahl's ceiling)")
-        text = (f"{axis}: USL σ = {_fmt(usl.sigma.value)} [{_fmt(usl.sigma.low)}, {_fmt(usl.sigma.high)}], "
-                f"κ = {_fmt(usl.kappa.value)} [{_fmt(usl.kappa.low)}, {_fmt(usl.kappa.high)}], R² = "
-                f"{_fmt(usl.r_squared)}; {where}. The model predicts "
-                + ", ".join(f"{_fmt(x)} req/s at N = {n}" for n, x in zip(beyond, predicted, strict=True))
-                + f". These N share this machine's {cores} cores, so σ holds the contention for the cores too: "
-                "on a machine with a core per process it would be smaller, and the prediction is a floor there, "
-                "not a promise here (past the cores, more processes only queue for them).")
+            where = ("the peak N* cannot be bounded from this data (κ's interval reaches 0, or the fit is "
+                     "undecided), so no peak is stated")
+        text = (f"{axis}: USL over {fit['levels']} levels, σ = {_fmt(usl.sigma.value)} [{_fmt(usl.sigma.low)}, "
+                f"{_fmt(usl.sigma.high)}], κ = {_fmt(usl.kappa.value)} [{_fmt(usl.kappa.low)}, "
+                f"{_fmt(usl.kappa.high)}], R² = {_fmt(usl.r_squared)}; {where}. Nothing is predicted past "
+                f"N = {measured}, the largest level measured. These N share this machine's {cores} cores, so σ holds "
+                "the contention for the cores too.")
         if amdahl is not None:
-            text += (f" Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)}, ceiling {_fmt(amdahl.peak_throughput)} req/s, "
-                     f"R² = {_fmt(amdahl.r_squared)}.")
+            text += f" Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)}, R² = {_fmt(amdahl.r_squared)}."
         out.append(text)
     first = r["first_saturated"]
     if first["resources"]:
@@ -540,10 +650,61 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
                    f"{_fmt(cost['slope'])} [{_fmt(cost['slope_low'])}, {_fmt(cost['slope_high'])}]; "
                    f"{_fmt(cost['ms_per_doc'])} ms per document [{_fmt(cost['ms_per_doc_low'])}, "
                    f"{_fmt(cost['ms_per_doc_high'])}].")
+    out += autoscale_findings(r.get("autoscale"))
     if len(configs) and (configs["axis"] == "workers").any():
         out.append("Multi-worker /metrics: the workers share one port and each keeps its own registry, so a scrape "
                    "describes one worker picked at random; per-instance shares and cache hit rates come from the "
                    "nginx configurations, where each instance has its own port.")
+    return out
+
+
+SIMULATION_NOTE = ("This simulates the Kubernetes HPA's rule (desired = ceil(current × CPU / target), with its "
+                   "tolerance and stabilisation windows) on one machine, instances behind nginx: it is not a "
+                   "cluster (no scheduler, no node start-up, no metrics-pipeline delay), and every instance shares "
+                   "this machine's cores with the load generator.")
+
+
+def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
+    """Sentences on the autoscaling scenario (empty when it did not run)."""
+    if auto is None:
+        return []
+    if auto["error"]:
+        return [f"Autoscaling scenario: it failed ({auto['error']}). {SIMULATION_NOTE}"]
+    rule = auto["rule"]
+    out = [f"Autoscaling scenario (CPU target {rule['target_cpu']:.0%} of {_fmt(rule['cores_per_instance'])} core "
+           f"per instance, {_fmt(rule['min_replicas'])} to {_fmt(rule['max_replicas'])} instances, scale-down "
+           f"window {_fmt(rule['scale_down_window_s'])} s, control every {_fmt(rule['interval_s'])} s): "
+           + SIMULATION_NOTE]
+    for _, ph in auto["phases"].iterrows():
+        if ph["direction"] == "none":
+            continue
+        verb = "up" if ph["direction"] == "up" else "down"
+        after = ph["scaled_after_s"]
+        late = " (after the phase ended)" if math.isfinite(after) and after >= ph["end_s"] - ph["start_s"] else ""
+        scaled = (f"the first scale-{verb} ended {_fmt(after)} s after the step{late}"
+                  if math.isfinite(after) else f"it did not scale {verb} before the run ended")
+        need = int(ph["need"])
+        if ph["reached_need_after_s"] == 0:
+            reached = f"the pool already ran its need of {need} instance(s) when the step came"
+        elif math.isfinite(ph["reached_need_after_s"]):
+            reached = f"its need of {need} instance(s) was reached after {_fmt(ph['reached_need_after_s'])} s"
+        else:
+            reached = f"its need of {need} instance(s) was not reached within the phase"
+        latency = []
+        if ph["transition_requests"]:
+            latency.append(f"p95 during the transition {_fmt(ph['p95_transition_ms'])} ms "
+                           f"[{_fmt(ph['p95_transition_low'])}, {_fmt(ph['p95_transition_high'])}] "
+                           f"({ph['transition_requests']} requests)")
+        if math.isfinite(ph["p95_settled_ms"]):
+            latency.append(f"p95 {'after it' if latency else 'in the phase'} {_fmt(ph['p95_settled_ms'])} ms")
+        out.append(f"Step {verb} to {_fmt(ph['rate_rps'])} req/s: {scaled}; {reached}"
+                   + (f"; {', '.join(latency)}" if latency else "") + ".")
+    if math.isfinite(auto["over_instance_s"]):
+        out.append(f"Provisioning against the rule's steady-state need: {_fmt(auto['over_instance_s'])} "
+                   f"instance-seconds over and {_fmt(auto['under_instance_s'])} under, of "
+                   f"{_fmt(auto['instance_s'])} instance-seconds run (needed: {_fmt(auto['needed_instance_s'])}).")
+    else:
+        out.append("Provisioning could not be judged: no phase had a decision that measured its CPU.")
     return out
 
 
@@ -576,8 +737,12 @@ def _reliability(r: Mapping[str, Any], machine: dict, p: ScalabilityParams) -> l
                 "its capacity is lower than on a quiet machine.")))
     checks.append(stats.Check(name="cores", ok=r["cores"] >= 4, severity="info" if r["cores"] >= 4 else "warning",
                               message=(
-        f"The service ran on {r['cores']} core(s) shared with the load generator; scaling past that is "
-        "extrapolated by the USL, not measured.")))
+        f"The service ran on {r['cores']} core(s) shared with the load generator; scaling past that is not "
+        "measured here, and the report predicts nothing beyond the levels it measured.")))
+    auto = r.get("autoscale")
+    if auto is not None and auto["error"]:
+        checks.append(stats.Check(name="autoscale", ok=False, severity="warning", message=(
+            f"The autoscaling scenario failed ({auto['error']}); nothing is reported on scaling in time.")))
     return checks
 
 
@@ -592,9 +757,19 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
                 "peak_n": estimate_row(fit.peak_n), "peak_throughput_rps": fit.peak_throughput,
                 "r_squared": fit.r_squared, "points": fit.n_points}
 
+    auto = report.autoscale
+    autoscale = None if auto is None else {
+        "simulation": SIMULATION_NOTE, "rule": auto["rule"], "error": auto["error"],
+        "phases": auto["phases"].to_dict(orient="records"),
+        **{k: auto[k] for k in ("over_instance_s", "under_instance_s", "instance_s", "needed_instance_s",
+                                "max_instances")}}
     return {
         "study": "scalability",
         "verdict": report.verdict,
+        "compliance": report.compliance,
+        "recommendation": report.recommendation,
+        "key_figure": KEY_FIGURE,
+        "autoscale": autoscale,
         "verdict_reasons": report.verdict_reasons,
         "parameters": to_dict(params),
         "cores": report.cores,

@@ -12,10 +12,11 @@ from ...load import KINDS, METHODS
 from ...params import build, load_yaml
 
 __all__ = ["ScalabilityParams", "SloParams", "StepParams", "RequestParams", "WorkersParams", "InstancesParams",
-           "VerticalParams", "CONFIGS_DIR", "VERTICAL_DIR"]
+           "VerticalParams", "AutoscaleParams", "CONFIGS_DIR", "VERTICAL_DIR", "AUTOSCALE_DIR"]
 
 CONFIGS_DIR = "configs"
 VERTICAL_DIR = "vertical"
+AUTOSCALE_DIR = "autoscale"
 Method = Literal["classical", "quantum", "hybrid"]
 Balance = Literal["round_robin", "least_conn"]
 
@@ -113,6 +114,31 @@ class VerticalParams:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AutoscaleParams:
+    """The autoscaling scenario: single-worker instances behind nginx, added and removed by the Kubernetes HPA's
+    rule (qrbench.deploy.autoscale, simulated on this machine, not a cluster) on the instances' CPU, while an
+    open-model load steps through rates_rps, phase_s seconds each (e.g. low, high, low: a step up, then down).
+
+    target_cpu: the HPA's target utilisation of cores_per_instance (0.7 = 70 % of one core); tolerance, windows
+    and replica bounds as the HPA's; interval_s: the control period (the HPA's sync period, 15 s in Kubernetes);
+    drain_s: seconds a removed instance keeps answering what nginx already sent it."""
+
+    enabled: bool = False
+    rates_rps: tuple[float, ...] = (4.0, 20.0, 4.0)
+    phase_s: float = 60.0
+    target_cpu: float = 0.5
+    cores_per_instance: float = 1.0
+    tolerance: float = 0.1
+    min_replicas: int = 1
+    max_replicas: int = 3
+    scale_up_window_s: float = 0.0
+    scale_down_window_s: float = 30.0
+    interval_s: float = 5.0
+    drain_s: float = 2.0
+    balance: Balance = "least_conn"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ScalabilityParams:
     seed: int = 0
     confidence: float = 0.95
@@ -126,10 +152,13 @@ class ScalabilityParams:
     workers: WorkersParams = field(default_factory=WorkersParams)
     instances: InstancesParams = field(default_factory=InstancesParams)
     vertical: VerticalParams = field(default_factory=VerticalParams)
+    autoscale: AutoscaleParams = field(default_factory=AutoscaleParams)
     target: TargetParams = field(default_factory=TargetParams)
+    # The PRD's targets: the capacity (load.throughput_rps, within load.p95_ms) is judged on the step loads.
+    thresholds_file: str = "parameters/thresholds.yaml"
 
     def __post_init__(self) -> None:
-        s, v, r = self.steps, self.vertical, self.requests
+        s, v, r, a = self.steps, self.vertical, self.requests, self.autoscale
         checks = [
             ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
             ("request_timeout_s", self.request_timeout_s > 0, "a positive number of seconds"),
@@ -166,8 +195,21 @@ class ScalabilityParams:
             ("vertical.aer_documents", 1 <= v.aer_documents <= 1000, "1 to 1000"),
             ("vertical.aer_requests", v.aer_requests >= 1, "at least 1"),
             ("vertical.sample_interval_s", v.sample_interval_s > 0, "a positive number of seconds"),
+            ("autoscale.rates_rps", bool(a.rates_rps) and all(x > 0 for x in a.rates_rps),
+             "at least one positive rate in requests per second"),
+            ("autoscale.phase_s", a.phase_s > 0, "a positive number of seconds"),
+            ("autoscale.target_cpu", a.target_cpu > 0, "a positive share of cores_per_instance"),
+            ("autoscale.cores_per_instance", a.cores_per_instance > 0, "a positive number of cores"),
+            ("autoscale.tolerance", 0 <= a.tolerance < 1, "between 0 and 1"),
+            ("autoscale.min_replicas", 1 <= a.min_replicas <= a.max_replicas, "1 to autoscale.max_replicas"),
+            ("autoscale.max_replicas", a.max_replicas <= 16, "at most 16"),
+            ("autoscale.scale_up_window_s", a.scale_up_window_s >= 0, "0 or more seconds"),
+            ("autoscale.scale_down_window_s", a.scale_down_window_s >= 0, "0 or more seconds"),
+            ("autoscale.interval_s", 0 < a.interval_s <= a.phase_s, "positive and at most autoscale.phase_s"),
+            ("autoscale.drain_s", a.drain_s >= 0, "0 or more seconds"),
             ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
-            ("target.max_concurrency", self.target.max_concurrency >= 1, "at least 1"),
+            ("target.max_concurrency", self.target.max_concurrency is None or self.target.max_concurrency >= 1,
+             "at least 1, or null for the service's default"),
         ]
         for key, ok, valid in checks:
             if not ok:

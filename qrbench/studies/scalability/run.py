@@ -59,6 +59,7 @@ from ...deploy import (
     target_facts,
     wait_all_ready,
 )
+from ...deploy.autoscale import CpuUtilization, HpaController, HpaRule, InstancePool, run_autoscaler
 from ...errors import QrbenchError
 from ...load import (
     LENGTHS,
@@ -79,7 +80,7 @@ from ..folder import RunFolder, write_json
 from ..requests import tagged
 from ..stages import StageRunner
 from .analysis import step_summary
-from .params import CONFIGS_DIR, VERTICAL_DIR, ScalabilityParams
+from .params import AUTOSCALE_DIR, CONFIGS_DIR, VERTICAL_DIR, ScalabilityParams
 
 __all__ = ["run_scalability", "warm_caches"]
 
@@ -423,6 +424,8 @@ def run_scalability(params: ScalabilityParams, run_dir: str | Path, *, url: str 
         _one_target(study, settings, n, documents=False, step_load=True)
     if p.instances.counts:
         _instances(study, settings)
+    if p.autoscale.enabled:
+        _autoscale(study, settings)
     folder.finish()
     return run_dir
 
@@ -492,3 +495,63 @@ def _instances(study: _Study, settings: EngineSettings) -> None:
         for n, balance in plan:
             study.index.fail(name=f"instances-{n}-{balance}", axis="instances", n=n, balance=balance,
                              dir=f"{CONFIGS_DIR}/instances-{n}-{balance}", error=f"{type(exc).__name__}: {exc}")
+
+
+def _autoscale(study: _Study, settings: EngineSettings) -> None:
+    """The autoscaling scenario (AutoscaleParams): an open-model load steps through the rates while the HPA's
+    rule, simulated here, adds and removes single-worker instances behind nginx by their CPU. Writes
+    autoscale/autoscale.json (rule, phases, decisions, scaling events, error) and autoscale/load/ (records)."""
+    p, a = study.p, study.p.autoscale
+    folder = study.run_dir / AUTOSCALE_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    rule = HpaRule(target=a.target_cpu, tolerance=a.tolerance, min_replicas=a.min_replicas,
+                   max_replicas=a.max_replicas, scale_up_window_s=a.scale_up_window_s,
+                   scale_down_window_s=a.scale_down_window_s)
+    texts = _texts(study.base, queries=not p.requests.fresh_queries)
+    started = iter(range(10_000))
+
+    @contextlib.contextmanager
+    def instance() -> Iterator[str]:
+        # A new instance is ready (model loaded, the pool's documents cached) before nginx sends it anything,
+        # as a pod passes its readiness probe; its start-up time is part of the time to scale up.
+        with started_targets(settings, 1, folder / "instances" / f"{next(started):02d}",
+                             ready_timeout_s=p.ready_timeout_s) as (target,):
+            warm_caches(target.url, texts, headers=study.headers, timeout_s=max(600.0, p.request_timeout_s))
+            yield target.url
+
+    total_s = a.phase_s * len(a.rates_rps)
+    count = math.ceil(sum(a.rates_rps) * a.phase_s * 1.25) + 10
+    specs = _step_specs(study.base, count, offset=0, tag="autoscale", fresh=p.requests.fresh_queries)
+    model = OpenModel(stages=[(a.phase_s, r, r) for r in a.rates_rps], arrivals=p.steps.arrivals,
+                      max_in_flight=p.steps.max_in_flight, seed=p.seed * 1000 + 999)
+    record: dict[str, Any] = {"rule": to_dict(a), "phases": [], "decisions": [], "events": [], "error": "",
+                              "initial": a.min_replicas}
+    try:
+        with InstancePool(instance, run_dir=folder, initial=a.min_replicas, balance=a.balance,
+                          drain_s=a.drain_s) as pool:
+            stop = threading.Event()
+            outcome: dict[str, Any] = {}
+
+            def load() -> None:
+                try:
+                    outcome["run"] = run_load(pool.url, cycle_source(specs), model, out_dir=folder / "load",
+                                              stage="autoscale", timeout_s=p.request_timeout_s, progress=False,
+                                              headers=study.headers, allow_remote=True)
+                except Exception as exc:  # reported in autoscale.json; the study goes on
+                    outcome["error"] = f"{type(exc).__name__}: {exc}"
+                finally:
+                    stop.set()
+
+            loader = threading.Thread(target=load, name="autoscale-load", daemon=True)
+            loader.start()
+            decisions = run_autoscaler(pool, HpaController(rule), CpuUtilization(
+                cores_per_instance=a.cores_per_instance), interval_s=a.interval_s, duration_s=total_s, stop=stop)
+            loader.join(total_s + p.request_timeout_s + 60)
+            t0 = load_run_info(folder / "load")["t0_unix"] if (folder / "load" / "run.json").is_file() else None
+            record.update(decisions=decisions.to_dict(orient="records"), events=list(pool.events),
+                          error=outcome.get("error", ""), t0_unix=t0,
+                          phases=[{"phase": i, "rate_rps": r, "start_s": i * a.phase_s, "end_s": (i + 1) * a.phase_s}
+                                  for i, r in enumerate(a.rates_rps)])
+    except (QrbenchError, httpx.HTTPError, OSError) as exc:
+        record["error"] = f"{type(exc).__name__}: {exc}"
+    write_json(folder / "autoscale.json", record)

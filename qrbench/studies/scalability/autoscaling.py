@@ -1,0 +1,157 @@
+"""Analysis of the autoscaling scenario (autoscale/autoscale.json and autoscale/load/): how the HPA's rule,
+simulated on this machine (qrbench.deploy.autoscale; not a cluster), followed a load that stepped up and down.
+
+Timeline. The number of instances changes when a scaling event ends (an added instance is ready and nginx sends
+to it; a removed one has drained and stopped). Times are seconds since the load started.
+
+Steady-state need of a phase: what the rule settles at for that phase's load, ceil(demand / target) clamped to
+the rule's bounds, with demand the phase's CPU in use, current x metric (in units of the CPU request), taken as
+the median over the decisions of the phase's second half (the first half may still be scaling); a decision
+counts in a phase when the interval its metric measured (since the previous decision) lies inside it. A phase
+with no such decision has no need (NaN) and is left out of the provisioning sums.
+
+If no decision of the second half measured the metric (the control loop was busy starting an instance), the
+whole phase's decisions are used.
+
+Over-/under-provisioning: instance-seconds above / below that need, integrated over the phases.
+Time to scale: from the start of a phase whose need differs from the previous one to the end of the first
+scaling event in that direction, even one ending after the phase (NaN: it never scaled); time to the need:
+until the instance count first reached the phase's need within the phase (NaN: not within it).
+Latency during the transition: p95 (order-statistic interval)
+of the requests meant to be sent from the phase's start until the need was reached (the whole phase if never),
+beside the p95 of the rest of the phase.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ... import stats
+
+__all__ = ["instances_over_time", "steady_need", "analyse_autoscale", "PHASE_COLUMNS"]
+
+PHASE_COLUMNS = ["phase", "rate_rps", "start_s", "end_s", "need", "direction", "scaled_after_s",
+                 "reached_need_after_s", "requests", "success", "p95_transition_ms", "p95_transition_low",
+                 "p95_transition_high", "transition_requests", "p95_settled_ms", "p95_settled_low",
+                 "p95_settled_high", "over_instance_s", "under_instance_s"]
+
+
+def instances_over_time(events: list[Mapping[str, Any]], *, initial: int, t0_unix: float) -> pd.DataFrame:
+    """The instance count as a step function: rows (t_s since t0_unix, instances from then on), the first at
+    -inf with `initial`."""
+    rows = [(-math.inf, int(initial))]
+    for e in sorted(events, key=lambda e: e["t_unix"]):
+        rows.append((float(e["t_unix"]) - t0_unix, int(e["to"])))
+    return pd.DataFrame(rows, columns=["t_s", "instances"])
+
+
+def _count_at(steps: pd.DataFrame, t: np.ndarray) -> np.ndarray:
+    idx = np.searchsorted(steps["t_s"].to_numpy(float), t, side="right") - 1
+    return steps["instances"].to_numpy(int)[np.clip(idx, 0, None)]
+
+
+def steady_need(decisions: pd.DataFrame, *, start_s: float, end_s: float, target: float, min_replicas: int,
+                max_replicas: int) -> float:
+    """Instances the rule needs in steady state for the load of [start_s, end_s) (module docstring); NaN when no
+    decision of the phase measured the metric. decisions: t_s (since the load's start), current, metric."""
+    # A decision's metric is the CPU since the previous decision: it describes a phase only when that whole
+    # interval lies inside it.
+    decisions = decisions.sort_values("t_s")
+    since = decisions["t_s"].shift(1)
+    measured = decisions[(since >= start_s) & (decisions["t_s"] <= end_s) & decisions["metric"].notna()]
+    d = measured[since[measured.index] >= (start_s + end_s) / 2]
+    if d.empty:
+        d = measured  # the control loop was busy starting an instance through the second half
+    if d.empty:
+        return math.nan
+    demand = float(np.median(d["current"].to_numpy(float) * d["metric"].to_numpy(float)))
+    return float(min(max_replicas, max(min_replicas, math.ceil(demand / target - 1e-9))))
+
+
+def _p95(records: pd.DataFrame, confidence: float) -> stats.Estimate | None:
+    lat = records.loc[records["ok"], "latency_ms"].to_numpy(float)
+    return stats.percentile_ci(lat, 95, confidence) if lat.size else None
+
+
+def analyse_autoscale(record: Mapping[str, Any], records: pd.DataFrame, *, confidence: float = 0.95,
+                      grid_s: float = 0.05) -> dict[str, Any]:
+    """The scenario's phases and totals from autoscale.json's content (`record`: rule, phases, decisions, events,
+    t0_unix, initial) and the load's records (t_intended seconds since t0_unix, ok, latency_ms).
+
+    Returns {"phases": one row per phase (PHASE_COLUMNS), "timeline": t_s, instances, need on a grid of grid_s
+    seconds, "decisions": the controller's decisions with t_s since the load's start, "latency": p95 (ms) and
+    requests per second of intended send time (column second), "over_instance_s",
+    "under_instance_s", "instance_s", "needed_instance_s", "max_instances", "error"}.
+    """
+    rule = record["rule"]
+    t0 = float(record.get("t0_unix") or 0.0)
+    decisions = pd.DataFrame(record.get("decisions") or [],
+                             columns=["t_s", "t_unix", "current", "metric", "proposed", "desired", "scale_s"])
+    decisions["t_s"] = decisions["t_unix"].astype(float) - t0
+    steps = instances_over_time(record.get("events") or [], initial=int(record.get("initial", 1)), t0_unix=t0)
+    phases = record.get("phases") or []
+    rows, grid_rows = [], []
+    previous_need = math.nan
+    for ph in phases:
+        a, b = float(ph["start_s"]), float(ph["end_s"])
+        need = steady_need(decisions, start_s=a, end_s=b, target=float(rule["target_cpu"]),
+                           min_replicas=int(rule["min_replicas"]), max_replicas=int(rule["max_replicas"]))
+        t = a + grid_s * np.arange(round((b - a) / grid_s))
+        n = _count_at(steps, t)
+        direction = ("up" if need > previous_need else "down" if need < previous_need else "none") \
+            if math.isfinite(need) and math.isfinite(previous_need) else "none"
+        later = sorted((e for e in record.get("events") or [] if float(e["t_unix"]) - t0 >= a),
+                       key=lambda e: e["t_unix"])
+        inside = [e for e in later if float(e["t_unix"]) - t0 < b]
+        # A scaling that ends after the phase (an instance still starting) still answers the phase's step.
+        scaled = [float(e["t_unix"]) - t0 - a for e in later
+                  if (direction == "up" and e["to"] > e["from"]) or (direction == "down" and e["to"] < e["from"])]
+        # Exactly, from the step function: the phase's start or an event in it, the first with the need met.
+        moments = np.array([a, *sorted(float(e["t_unix"]) - t0 for e in inside)])
+        reached = moments[_count_at(steps, moments) == need] if math.isfinite(need) else np.array([])
+        reached_s = float(reached[0] - a) if reached.size else math.nan
+        over = float(np.clip(n - need, 0, None).sum() * grid_s) if math.isfinite(need) else math.nan
+        under = float(np.clip(need - n, 0, None).sum() * grid_s) if math.isfinite(need) else math.nan
+        ph_rec = records[(records["t_intended"] >= a) & (records["t_intended"] < b)] if len(records) else records
+        split = a + reached_s if direction != "none" and math.isfinite(reached_s) else (b if direction != "none" else a)
+        transition, settled = ph_rec[ph_rec["t_intended"] < split], ph_rec[ph_rec["t_intended"] >= split]
+        p_t, p_s = _p95(transition, confidence), _p95(settled, confidence)
+        rows.append({"phase": int(ph["phase"]), "rate_rps": float(ph["rate_rps"]), "start_s": a, "end_s": b,
+                     "need": need, "direction": direction, "scaled_after_s": scaled[0] if scaled else math.nan,
+                     "reached_need_after_s": reached_s if direction != "none" else math.nan,
+                     "requests": int(len(ph_rec)),
+                     "success": float(ph_rec["ok"].mean()) if len(ph_rec) else math.nan,
+                     "p95_transition_ms": p_t.value if p_t else math.nan,
+                     "p95_transition_low": p_t.low if p_t else math.nan,
+                     "p95_transition_high": p_t.high if p_t else math.nan,
+                     "transition_requests": int(len(transition)),
+                     "p95_settled_ms": p_s.value if p_s else math.nan,
+                     "p95_settled_low": p_s.low if p_s else math.nan,
+                     "p95_settled_high": p_s.high if p_s else math.nan,
+                     "over_instance_s": over, "under_instance_s": under})
+        grid_rows.append(pd.DataFrame({"t_s": t, "instances": n, "need": need}))
+        if math.isfinite(need):
+            previous_need = need
+    table = pd.DataFrame(rows, columns=PHASE_COLUMNS)
+    timeline = pd.concat(grid_rows, ignore_index=True) if grid_rows else pd.DataFrame(
+        columns=["t_s", "instances", "need"])
+    known = timeline[timeline["need"].notna()] if len(timeline) else timeline
+    if len(records):
+        second = np.floor(records["t_intended"].to_numpy(float))
+        ok = records.assign(second=second)[records["ok"].to_numpy(bool)]
+        latency = ok.groupby("second")["latency_ms"].agg(
+            p95_ms=lambda x: float(np.percentile(x, 95)), requests="size").reset_index()
+    else:
+        latency = pd.DataFrame(columns=["second", "p95_ms", "requests"])
+    return {"phases": table, "timeline": timeline, "decisions": decisions, "latency": latency,
+            "over_instance_s": float(table["over_instance_s"].sum(min_count=1)) if len(table) else math.nan,
+            "under_instance_s": float(table["under_instance_s"].sum(min_count=1)) if len(table) else math.nan,
+            "instance_s": float(timeline["instances"].sum() * grid_s) if len(timeline) else math.nan,
+            "needed_instance_s": float(known["need"].sum() * grid_s) if len(known) else math.nan,
+            "max_instances": int(timeline["instances"].max()) if len(timeline) else int(record.get("initial", 1)),
+            "error": str(record.get("error") or "")}
