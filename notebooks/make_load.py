@@ -109,6 +109,30 @@ def load() -> nbformat.NotebookNode:
         new_code_cell("rows = report.compliance\n"
                       "(leak,) = rows[rows['metric'] == 'rss_growth_mb_per_h'].to_dict('records')\n"
                       "display(Markdown(f\"**{format.VERDICTS[leak['verdict']][0]}**. {leak['reason']}\"))"),
+        new_markdown_cell("## Alerts under load\nWith `monitor: {prometheus: true}` in the scenario, a real "
+                          "Prometheus scraped the service every second and evaluated the alert rules rendered from "
+                          "the thresholds (`qrbench alerts render`, with the scenario's short windows). Amber: an "
+                          "alert was pending (its condition held, its `for:` not yet); red: it was firing. The "
+                          "scrape latency is how long `/metrics` took to answer under this load: a monitoring "
+                          "endpoint that stalls under load is a finding of its own."),
+        new_code_cell("from qrbench.report import plots_alerts\n"
+                      "from qrbench.studies.load.alerts import alert_report\n\n"
+                      "alerts = alert_report(run_dir)\n"
+                      "if alerts is None:\n"
+                      "    display(Markdown('Prometheus was not running during this load (the scenario has no '\n"
+                      "                     '`monitor: {prometheus: true}`), so no alert was evaluated.'))\n"
+                      "else:\n"
+                      "    plots.show(plots_alerts.alert_timeline(report.records, alerts.intervals, thresholds,\n"
+                      "                                           title=f'alerts during scenario {params.name} '\n"
+                      "                                                 f'(rate window {alerts.rate_window_s:g} s, '\n"
+                      "                                                 f\"for: {alerts.for_s:g} s)\"),\n"
+                      "               otherwise=format.not_measured('the requests next to the alerts'))\n"
+                      "    fired = alerts.firing()\n"
+                      "    display(Markdown(f\"**Fired:** {', '.join(fired)}.\" if fired else '**No alert fired.**'))\n"
+                      "    display(format.stakeholder_table(alerts.onset_table(), caption='When each alert first '\n"
+                      "                                     'turned pending and firing (s since the run started)'))\n"
+                      "    display(format.stakeholder_table(alerts.scrape, caption='Scrape latency of /metrics '\n"
+                      "                                     'under load (failed: no answer within the interval)'))"),
         new_markdown_cell("## Reliability of these numbers\nThe generator's own CPU and send lag are checked: a "
                           "saturated generator measures itself, not the server."),
         new_code_cell("plots.reliability_table(report.reliability)"),

@@ -179,9 +179,11 @@ def _add_load(sub) -> None:
     p.add_argument("--out", default="outputs", help="folder that receives the run folder")
     p.add_argument("--time-scale", type=float, help="multiply every duration of the scenario (0.1: ten times shorter)")
     p.add_argument("--processes", type=int, help="driver processes (default: the scenario's, else 1)")
-    p.add_argument("--engine", choices=["native", "locust"], default="native",
-                   help="native: qrbench's driver (default); locust: Locust's distributed mode, a master and "
-                        "--workers K workers on this machine, recording the same per-request records")
+    p.add_argument("--engine", choices=["native", "locust", "artillery"],
+                   help="native: qrbench's driver; locust: Locust's distributed mode, a master and --workers K "
+                        "workers on this machine; artillery: the real `artillery run` (npm ci --prefix "
+                        "integrations/artillery); all record the same per-request records (default: the "
+                        "scenario's engine, else native)")
     p.add_argument("--workers", type=int, help="--engine locust: Locust worker processes on this machine (default 1)")
     p.add_argument("--remote-workers", type=int, default=0,
                    help="--engine locust: more workers, started by hand on other machines (README); the master waits")
@@ -247,7 +249,8 @@ def _load(args) -> int:
         params = dataclasses.replace(params, **changes)
     except ParameterError as exc:
         raise ParameterError(f"The command-line overrides make the scenario invalid: {exc}") from exc
-    if args.engine != "locust" and (args.workers is not None or args.remote_workers):
+    engine = args.engine or params.engine
+    if engine != "locust" and (args.workers is not None or args.remote_workers):
         raise ParameterError("--workers and --remote-workers set Locust workers; they go with --engine locust.")
     if (args.workers is not None and args.workers < 0) or args.remote_workers < 0:
         raise ParameterError("--workers and --remote-workers must be 0 or more.")
@@ -255,7 +258,7 @@ def _load(args) -> int:
     run_dir = new_run_dir(args.out, f"load-{name}")
     print(f"run folder: {run_dir}", flush=True)
     options = None
-    if args.engine == "locust":
+    if engine == "locust":
         from .load.locust_engine import remote_worker_command
 
         port = args.master_port or (5557 if args.remote_workers else None)
@@ -264,7 +267,7 @@ def _load(args) -> int:
                   f"{remote_worker_command('<this host>', port)}", flush=True)
         options = {"workers": 1 if args.workers is None else args.workers, "extra_workers": args.remote_workers,
                    "bind_host": args.master_bind, "master_port": port}
-    study.run_load_study(params, run_dir, url=args.url, progress=not args.no_progress, engine=args.engine,
+    study.run_load_study(params, run_dir, url=args.url, progress=not args.no_progress, engine=engine,
                          engine_options=options)
     summary = study.quick_summary(run_dir, params)
     write_summary(run_dir, summary)

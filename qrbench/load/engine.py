@@ -4,6 +4,7 @@ any engine's runs the same way.
 
 - `NativeEngine`: qrbench's own driver (`run_load`, or `run_load_processes` over several processes).
 - `LocustEngine`: Locust's distributed mode, a master and K local workers (plus workers on other machines).
+- `ArtilleryEngine`: the real ``artillery run`` (qrbench.load.artillery), its processor writing the records.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from qrbench.errors import ParameterError
+from qrbench.load.artillery import run_artillery
+from qrbench.load.data import RequestPool
 from qrbench.load.driver import RunResult, run_load, run_load_processes
 from qrbench.load.locust_engine import run_locust
 from qrbench.load.request import RequestSpec
 from qrbench.load.workload import ClosedModel, OpenModel
 
-__all__ = ["LoadEngine", "NativeEngine", "LocustEngine", "ENGINES", "make_engine"]
+__all__ = ["LoadEngine", "NativeEngine", "LocustEngine", "ArtilleryEngine", "ENGINES", "make_engine"]
 
 
 class LoadEngine(Protocol):
@@ -68,7 +71,26 @@ class LocustEngine:
                           start_timeout_s=600.0 if self.extra_workers else 90.0, stage=stage)
 
 
-ENGINES: dict[str, type] = {"native": NativeEngine, "locust": LocustEngine}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArtilleryEngine:
+    """seed: of the think times the processor draws (closed model). The request source must be a
+    RequestPool: Artillery sends the pool's requests from a CSV payload file, not from a Python callable."""
+
+    seed: int = 0
+    name: str = "artillery"
+
+    def run(self, url: str, source: Callable[[], RequestSpec], model: ClosedModel | OpenModel, *, out_dir: Path,
+            stage: str, timeout_s: float, progress: bool, headers: dict[str, str] | None,
+            allow_remote: bool) -> RunResult:
+        if not isinstance(source, RequestPool):
+            raise ParameterError(f"The artillery engine sends a RequestPool's requests (written to its payload "
+                                 f"file); it was given a {type(source).__name__}.")
+        # Artillery prints no progress bar of its own here (it runs with --quiet): `progress` is not used.
+        return run_artillery(url, source, model, out_dir=out_dir, stage=stage, timeout_s=timeout_s,
+                             allow_remote=allow_remote, headers=headers, seed=self.seed)
+
+
+ENGINES: dict[str, type] = {"native": NativeEngine, "locust": LocustEngine, "artillery": ArtilleryEngine}
 
 
 def make_engine(name: str, **options: Any) -> LoadEngine:

@@ -33,7 +33,8 @@ import yaml
 
 from qrbench.errors import ParameterError, TargetError
 
-__all__ = ["PrometheusServer", "AlertPoller", "alert_onsets", "find_prometheus", "prometheus_config", "ALERT_COLUMNS"]
+__all__ = ["PrometheusAPI", "PrometheusServer", "AlertPoller", "alert_onsets", "alert_intervals",
+           "find_prometheus", "prometheus_config", "ALERT_COLUMNS"]
 
 ALERT_COLUMNS = ["t_unix", "alert", "severity", "state", "labels", "value"]
 _PR_SET_PDEATHSIG = 1
@@ -93,7 +94,69 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
-class PrometheusServer:
+class PrometheusAPI:
+    """The HTTP API of a Prometheus at `url` (e.g. one a run started; its address is in the run's run.json):
+    current alerts, range queries, the ALERTS record and scrape durations of job `job`."""
+
+    def __init__(self, url: str, *, job: str = "qrbench") -> None:
+        self.url = url.rstrip("/")
+        self.job = job
+
+    def _api(self, path: str, params: dict[str, str] | None = None, timeout_s: float = 5.0):
+        r = httpx.get(self.url + path, params=params, timeout=timeout_s)
+        body = r.json()
+        if r.status_code != 200 or body.get("status") != "success":
+            raise TargetError(f"Prometheus answered {path} with HTTP {r.status_code}: {body.get('error', body)}.")
+        return body["data"]
+
+    def alerts(self) -> pd.DataFrame:
+        """The alerts pending or firing now (one row each; columns ALERT_COLUMNS, t_unix = now)."""
+        now = time.time()
+        rows = []
+        for a in self._api("/api/v1/alerts")["alerts"]:
+            labels = dict(a["labels"])
+            rows.append({"t_unix": now, "alert": labels.pop("alertname"), "severity": labels.pop("severity", ""),
+                         "state": a["state"], "labels": _label_text(labels), "value": float(a["value"])})
+        return pd.DataFrame(rows, columns=ALERT_COLUMNS)
+
+    def query_range(self, expr: str, start_unix: float, end_unix: float, step_s: float = 1.0) -> pd.DataFrame:
+        """`expr` over [start, end] every `step_s` seconds: a tidy frame with t_unix, value and one column per label."""
+        data = self._api("/api/v1/query_range", {"query": expr, "start": f"{start_unix:.3f}",
+                                                 "end": f"{end_unix:.3f}", "step": f"{step_s:g}"})
+        rows = [{**series["metric"], "t_unix": float(t), "value": float(v)}
+                for series in data["result"] for t, v in series["values"]]
+        return pd.DataFrame(rows)
+
+    def alert_series(self, start_unix: float, end_unix: float, step_s: float = 1.0) -> pd.DataFrame:
+        """Prometheus's own `ALERTS` record over the window: t_unix, alert, severity, state (pending/firing),
+        labels, value (1 while the alert was in that state)."""
+        frame = self.query_range("ALERTS", start_unix, end_unix, step_s)
+        if frame.empty:
+            return pd.DataFrame(columns=ALERT_COLUMNS)
+        rest = [c for c in frame.columns if c not in ("t_unix", "value", "__name__", "alertname", "alertstate",
+                                                      "severity")]
+        return pd.DataFrame({
+            "t_unix": frame["t_unix"], "alert": frame["alertname"], "severity": frame.get("severity", ""),
+            "state": frame["alertstate"],
+            "labels": [_label_text({c: r[c] for c in rest if isinstance(r[c], str)}) for _, r in frame.iterrows()],
+            "value": frame["value"],
+        }).sort_values(["t_unix", "alert"]).reset_index(drop=True)
+
+    def scrape_durations(self, start_unix: float, end_unix: float, step_s: float = 1.0) -> pd.DataFrame:
+        """How long each target's /metrics took to scrape: t_unix, instance, seconds (Prometheus's
+        `scrape_duration_seconds`; the monitoring endpoint's own latency) and up (1 = scrape succeeded)."""
+        selector = f'{{job="{self.job}"}}'
+        d = self.query_range(f"scrape_duration_seconds{selector}", start_unix, end_unix, step_s)
+        up = self.query_range(f"up{selector}", start_unix, end_unix, step_s)
+        if d.empty:
+            return pd.DataFrame(columns=["t_unix", "instance", "seconds", "up"])
+        d = d[["t_unix", "instance", "value"]].rename(columns={"value": "seconds"})
+        up = up[["t_unix", "instance", "value"]].rename(columns={"value": "up"})
+        return d.merge(up, on=["t_unix", "instance"], how="left").sort_values(["t_unix", "instance"],
+                                                                               ignore_index=True)
+
+
+class PrometheusServer(PrometheusAPI):
     """prometheus scraping `targets` and evaluating `rules` (the text of a rules file), as a context manager.
 
     run_dir: the run folder; Prometheus's config, rules, data and log go to run_dir/`name`/. port: where it
@@ -108,8 +171,7 @@ class PrometheusServer:
 
         self.prefix = Path(run_dir).resolve() / name
         self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.job = job
+        super().__init__(f"http://127.0.0.1:{self.port}", job=job)
         self.rules = rules
         self.ready_timeout_s = ready_timeout_s
         self.executable = find_prometheus(prometheus)
@@ -182,69 +244,16 @@ class PrometheusServer:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _api(self, path: str, params: dict[str, str] | None = None, timeout_s: float = 5.0):
-        r = httpx.get(self.url + path, params=params, timeout=timeout_s)
-        body = r.json()
-        if r.status_code != 200 or body.get("status") != "success":
-            raise TargetError(f"Prometheus answered {path} with HTTP {r.status_code}: {body.get('error', body)}.")
-        return body["data"]
-
-    def alerts(self) -> pd.DataFrame:
-        """The alerts pending or firing now (one row each; columns ALERT_COLUMNS, t_unix = now)."""
-        now = time.time()
-        rows = []
-        for a in self._api("/api/v1/alerts")["alerts"]:
-            labels = dict(a["labels"])
-            rows.append({"t_unix": now, "alert": labels.pop("alertname"), "severity": labels.pop("severity", ""),
-                         "state": a["state"], "labels": _label_text(labels), "value": float(a["value"])})
-        return pd.DataFrame(rows, columns=ALERT_COLUMNS)
-
-    def query_range(self, expr: str, start_unix: float, end_unix: float, step_s: float = 1.0) -> pd.DataFrame:
-        """`expr` over [start, end] every `step_s` seconds: a tidy frame with t_unix, value and one column per label."""
-        data = self._api("/api/v1/query_range", {"query": expr, "start": f"{start_unix:.3f}",
-                                                 "end": f"{end_unix:.3f}", "step": f"{step_s:g}"})
-        rows = [{**series["metric"], "t_unix": float(t), "value": float(v)}
-                for series in data["result"] for t, v in series["values"]]
-        return pd.DataFrame(rows)
-
-    def alert_series(self, start_unix: float, end_unix: float, step_s: float = 1.0) -> pd.DataFrame:
-        """Prometheus's own `ALERTS` record over the window: t_unix, alert, severity, state (pending/firing),
-        labels, value (1 while the alert was in that state)."""
-        frame = self.query_range("ALERTS", start_unix, end_unix, step_s)
-        if frame.empty:
-            return pd.DataFrame(columns=ALERT_COLUMNS)
-        rest = [c for c in frame.columns if c not in ("t_unix", "value", "__name__", "alertname", "alertstate",
-                                                      "severity")]
-        return pd.DataFrame({
-            "t_unix": frame["t_unix"], "alert": frame["alertname"], "severity": frame.get("severity", ""),
-            "state": frame["alertstate"],
-            "labels": [_label_text({c: r[c] for c in rest if isinstance(r[c], str)}) for _, r in frame.iterrows()],
-            "value": frame["value"],
-        }).sort_values(["t_unix", "alert"]).reset_index(drop=True)
-
-    def scrape_durations(self, start_unix: float, end_unix: float, step_s: float = 1.0) -> pd.DataFrame:
-        """How long each target's /metrics took to scrape: t_unix, instance, seconds (Prometheus's
-        `scrape_duration_seconds`; the monitoring endpoint's own latency) and up (1 = scrape succeeded)."""
-        selector = f'{{job="{self.job}"}}'
-        d = self.query_range(f"scrape_duration_seconds{selector}", start_unix, end_unix, step_s)
-        up = self.query_range(f"up{selector}", start_unix, end_unix, step_s)
-        if d.empty:
-            return pd.DataFrame(columns=["t_unix", "instance", "seconds", "up"])
-        d = d[["t_unix", "instance", "value"]].rename(columns={"value": "seconds"})
-        up = up[["t_unix", "instance", "value"]].rename(columns={"value": "up"})
-        return d.merge(up, on=["t_unix", "instance"], how="left").sort_values(["t_unix", "instance"],
-                                                                               ignore_index=True)
-
-
 def _label_text(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 class AlertPoller:
-    """Reads a PrometheusServer's current alerts every `period_s` seconds in a thread, as a context manager;
-    `frame()` is every row seen (ALERT_COLUMNS). Bounded: it stops after `max_duration_s` seconds in any case."""
+    """Reads a Prometheus's (a PrometheusAPI's) current alerts every `period_s` seconds in a thread, as a
+    context manager; `frame()` is every row seen (ALERT_COLUMNS).
+    Bounded: it stops after `max_duration_s` seconds in any case."""
 
-    def __init__(self, server: PrometheusServer, *, period_s: float = 0.5, max_duration_s: float = 3600.0) -> None:
+    def __init__(self, server: PrometheusAPI, *, period_s: float = 0.5, max_duration_s: float = 3600.0) -> None:
         if not period_s > 0:
             raise ParameterError(f"period_s is {period_s!r}; it must be a positive number of seconds.")
         self.server = server
@@ -296,3 +305,21 @@ def alert_onsets(frame: pd.DataFrame) -> pd.DataFrame:
     first = frame.groupby(["alert", "severity", "state"])["t_unix"].min().unstack("state")
     out = first.reindex(columns=["pending", "firing"]).rename(columns=lambda s: f"{s}_t_unix")
     return out.reset_index()[columns]
+
+
+def alert_intervals(frame: pd.DataFrame, *, step_s: float, time_column: str = "t_unix") -> pd.DataFrame:
+    """The spans each alert (per severity and labels) spent pending and firing, from an alert table sampled
+    every `step_s` seconds (AlertPoller.frame, PrometheusAPI.alert_series): columns alert, severity, labels,
+    state, start, end (in `time_column`'s unit, seconds). Samples further apart than 1.5 steps start a new
+    span; a span ends one step after its last sample, when the state was last seen holding."""
+    columns = ["alert", "severity", "labels", "state", "start", "end"]
+    if frame.empty:
+        return pd.DataFrame(columns=columns)
+    rows = []
+    for (alert, severity, labels, state), g in frame.groupby(["alert", "severity", "labels", "state"], sort=True):
+        t = g[time_column].sort_values().to_numpy(dtype=float)
+        breaks = [0, *(i + 1 for i in range(len(t) - 1) if t[i + 1] - t[i] > 1.5 * step_s), len(t)]
+        for a, b in zip(breaks, breaks[1:], strict=False):
+            rows.append({"alert": alert, "severity": severity, "labels": labels, "state": state,
+                         "start": t[a], "end": t[b - 1] + step_s})
+    return pd.DataFrame(rows, columns=columns).sort_values(["start", "alert"], ignore_index=True)

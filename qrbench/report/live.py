@@ -23,6 +23,8 @@ import pandas as pd
 from ..errors import RunError
 from ..load.records import load_records, load_run_info
 from ..monitor import MetricsSampler, ProcessSampler
+from ..monitor.prometheus_server import AlertPoller, PrometheusAPI, alert_intervals
+from .plots_alerts import overlay_alerts
 from .plots_load import timeline
 
 __all__ = ["LiveView", "live_records"]
@@ -129,6 +131,7 @@ class LiveView:
         self._handle: Any = None
         self._server: ProcessSampler | None = None
         self._metrics: MetricsSampler | None = None
+        self._alerts: AlertPoller | None = None
         self._started = time.monotonic()
 
     # ---- what is drawn
@@ -172,9 +175,21 @@ class LiveView:
         """Build the timeline of everything on disk now (a figure; the caller closes it)."""
         records = live_records(self.run_dir)
         server, metrics = self.server_frame(), self.metrics_frame()
-        return timeline(records, server=server, metrics=metrics, phases=self._phases(records),
-                        thresholds=self.thresholds, window_s=self.window_s, title=self._title(records, state),
-                        cores=self._cores())
+        fig = timeline(records, server=server, metrics=metrics, phases=self._phases(records),
+                       thresholds=self.thresholds, window_s=self.window_s, title=self._title(records, state),
+                       cores=self._cores())
+        overlay_alerts(fig, records, self.thresholds, self.alert_intervals(records), window_s=self.window_s)
+        return fig
+
+    def alert_intervals(self, records: pd.DataFrame):
+        """The pending and firing spans seen so far by the alert poller (seconds on the records' clock), or
+        None when no poller runs (the run has no Prometheus) or no record has a t0 yet."""
+        t0 = records.attrs.get("t0_unix")
+        if self._alerts is None or t0 is None:
+            return None
+        frame = self._alerts.frame()
+        return alert_intervals(frame.assign(t_run=frame["t_unix"] - t0), step_s=self._alerts.period_s,
+                               time_column="t_run")
 
     def redraw(self, state: str = "live") -> None:
         """Draw now and show it in the view's one display (created on the first call)."""
@@ -213,9 +228,19 @@ class LiveView:
         self._stop_samplers()
         self.server_pid, self.metrics_url = info.get("pid"), info.get("url")
         self._start_samplers()
+        self.follow_alerts(run_dir)
+
+    def follow_alerts(self, run_dir: str | os.PathLike[str]) -> None:
+        """Poll the alerts of the Prometheus a run started (run.json's prometheus.url; nothing if none), so the
+        view marks pending and firing alerts on its latency and error panels."""
+        url = json.loads((Path(run_dir) / "run.json").read_text()).get("prometheus", {}).get("url")
+        if url:
+            if self._alerts is not None:
+                self._alerts.stop()
+            self._alerts = AlertPoller(PrometheusAPI(url), period_s=0.5, max_duration_s=48 * 3600.0).start()
 
     def _stop_samplers(self) -> None:
-        for sampler in (self._server, self._metrics):
+        for sampler in (self._server, self._metrics, self._alerts):
             if sampler is not None:
                 sampler.stop()
 

@@ -26,8 +26,8 @@ from ...load import (
 )
 from ...params import build, load_yaml
 
-__all__ = ["LoadParams", "ShapeParams", "SpikeParams", "BurstParams", "DayParams", "LoadPlan", "plan_load",
-           "adhoc_params", "LOAD_DIR", "WARMUP_DIR"]
+__all__ = ["LoadParams", "MonitorParams", "ShapeParams", "SpikeParams", "BurstParams", "DayParams", "LoadPlan",
+           "plan_load", "adhoc_params", "LOAD_DIR", "WARMUP_DIR"]
 
 LOAD_DIR = "load"
 WARMUP_DIR = "warmup"
@@ -96,6 +96,30 @@ class ShapeParams:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class MonitorParams:
+    """prometheus: run a real Prometheus during the load, scraping the target every scrape_interval_s seconds
+    with the alert rules of thresholds_file. rate_window_s: the rules' rate window; for_s: how long a condition
+    holds before its alert fires (both `for:`s). Production rules use minutes; a short run needs seconds."""
+
+    prometheus: bool = False
+    rate_window_s: float = 60.0
+    for_s: float = 60.0
+    scrape_interval_s: float = 1.0
+
+    def __post_init__(self) -> None:
+        checks = [
+            ("scrape_interval_s", _positive(self.scrape_interval_s) and self.scrape_interval_s >= 0.1,
+             "at least 0.1 seconds"),
+            ("rate_window_s", _positive(self.rate_window_s) and self.rate_window_s >= 4 * self.scrape_interval_s,
+             "at least four scrape intervals (a rate needs points)"),
+            ("for_s", _non_negative(self.for_s), "0 or more seconds"),
+        ]
+        for key, ok, valid in checks:
+            if not ok:
+                raise ParameterError(f"monitor.{key} is invalid ({getattr(self, key)!r}); it must be {valid}.")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LoadParams:
     """A load scenario. Durations in seconds at time_scale 1; rates in requests per second."""
 
@@ -124,6 +148,8 @@ class LoadParams:
     confidence: float = 0.95
     thresholds_file: str = "parameters/thresholds.yaml"
     target: TargetParams = field(default_factory=TargetParams)
+    engine: Literal["native", "locust", "artillery"] = "native"
+    monitor: MonitorParams = field(default_factory=MonitorParams)
 
     def __post_init__(self) -> None:
         day = self.shape.kind == "day"

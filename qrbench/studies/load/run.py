@@ -1,4 +1,4 @@
-"""The load study's run: one scenario as one continuous run of a load engine (native or Locust).
+"""The load study's run: one scenario as one continuous run of a load engine (native, Locust or Artillery).
 
 `run_load_study` measures a scenario into a run folder::
 
@@ -11,6 +11,7 @@
     result.json      the engine's RunResult.to_dict()
     server.parquet   the target's process tree every sample_interval_s (local targets only)
     metrics.parquet  the target's /metrics every sample_interval_s
+    alerts.parquet, scrape.parquet, prometheus/   with monitor.prometheus: what Prometheus saw (see alerts.py)
     target.log       the embedded service's log
 
 Both parquet timelines get a column t_run: seconds since the driver's t0 (t_unix - load/run.json t0_unix),
@@ -34,6 +35,7 @@ from ...load.safety import check_scenario_target
 from ...monitor import MetricsSampler, ProcessSampler, calibration_timings
 from ...params import to_dict
 from ..folder import RunFolder
+from .alerts import prometheus_monitor
 from .params import LOAD_DIR, WARMUP_DIR, LoadParams, plan_load
 
 __all__ = ["run_load_study"]
@@ -67,6 +69,8 @@ def _engine(params: LoadParams, engine: str | LoadEngine, options: Mapping[str, 
         return engine
     if engine == "native":
         return NativeEngine(processes=params.processes, **(options or {}))
+    if engine == "artillery":  # its processor draws think times: the scenario's seed
+        return make_engine(engine, **{"seed": params.seed, **(options or {})})
     return make_engine(engine, **(options or {}))
 
 
@@ -76,15 +80,16 @@ def run_load_study(
     *,
     url: str | None = None,
     progress: bool = True,
-    engine: str | LoadEngine = "native",
+    engine: str | LoadEngine | None = None,
     engine_options: Mapping[str, Any] | None = None,
     on_start: Callable[[Path], Any] | None = None,
 ) -> Path:
     """Run a scenario into run_dir (layout in the module docstring) and return run_dir.
 
     url: a running service (else params.target.url, else the embedded service is started and stopped
-    here). engine: "native" (qrbench's driver, params.processes processes), "locust" (engine_options:
-    workers, extra_workers, bind_host, master_port; see LocustEngine), or a LoadEngine. The warm-up, if
+    here). engine (default: params.engine): "native" (qrbench's driver, params.processes processes), "locust"
+    (engine_options: workers, extra_workers, bind_host, master_port; see LocustEngine), "artillery" (the real
+    `artillery run`; engine_options: seed), or a LoadEngine. The warm-up, if
     any, always uses the native driver. on_start(run_dir) is called just before the engine starts:
     phases.json is written and run_dir/load exists (empty), so a live view can start watching. The scenario
     and its shape are validated, and the request pool built, before the target is opened; the run is one
@@ -95,7 +100,7 @@ def run_load_study(
     if load_dir.exists() and any(load_dir.iterdir()):
         raise ParameterError(f"{load_dir} already holds a run; give each run a new run_dir.")
     check_scenario_target(url or params.target.url, allow_remote=params.target.allow_remote)  # before the folder
-    driver = _engine(params, engine, engine_options)
+    driver = _engine(params, params.engine if engine is None else engine, engine_options)
     data = DataManager.from_dir(seed=params.seed)
     plan = plan_load(params, data.day)
     pool = data.mix_sampler(params.mix, params.methods, seed=params.seed, pool_size=params.pool_size)
@@ -118,6 +123,10 @@ def run_load_study(
             if process is not None:
                 stack.enter_context(process)
             stack.enter_context(metrics)
+            if params.monitor.prometheus:
+                prometheus = stack.enter_context(prometheus_monitor(params.monitor, params.thresholds_file,
+                                                                    [target.url], run_dir)).server
+                folder.update(prometheus={"url": prometheus.url, "targets": [target.url]})
             if on_start is not None:
                 on_start(run_dir)
             result = driver.run(target.url, pool, plan.model, out_dir=load_dir, stage="",
