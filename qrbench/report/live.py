@@ -33,10 +33,11 @@ _TIME_COLUMNS = ("t_intended", "t_start", "t_end")
 
 
 def _run_folders(run_dir: Path) -> list[Path]:
-    """The run folders (with a run.json) at or up to two levels below run_dir, e.g. a study's load/ or stages/*."""
-    if (run_dir / "run.json").is_file():
-        return [run_dir]
-    return sorted(p.parent for pattern in ("*/run.json", "*/*/run.json") for p in run_dir.glob(pattern))
+    """The folders with a run.json at or up to two levels below run_dir, e.g. a study's load/ or stages/*.
+
+    A study's own folder has a run.json too (its facts, no load clock): live_records skips folders without a
+    t0, so the study's load runs below it are still found."""
+    return sorted(p.parent for pattern in ("run.json", "*/run.json", "*/*/run.json") for p in run_dir.glob(pattern))
 
 
 def live_records(run_dir: str | os.PathLike[str]) -> pd.DataFrame:

@@ -136,6 +136,8 @@ def test_ctrl_c_stops_the_run_keeps_its_records_and_is_re_raised(slow_stub, tmp_
 def test_live_records_puts_a_studys_runs_on_one_clock(slow_stub, tmp_path):
     study = tmp_path / "study"
     assert live_records(study).empty
+    study.mkdir()
+    (study / "run.json").write_text('{"study": "load"}')  # a study's own facts, with no load clock of their own
     first = load(slow_stub, study / "stages" / "a", ClosedModel(users=1, iterations=5))
     time.sleep(0.3)
     second = run_load(slow_stub, cycle_source(SPECS), ClosedModel(users=1, iterations=5),
