@@ -12,9 +12,9 @@ from ..errors import ParameterError, RunError
 from ..resources import bundled
 from .index import write_index
 from .progress import NotebookWatch
-from .runs import new_run_dir, read_summary
+from .runs import SUMMARY_FILE, new_run_dir, read_summary, write_summary
 
-__all__ = ["run_study", "render_html", "notebook_parameters"]
+__all__ = ["run_study", "render_html", "notebook_parameters", "scale_of"]
 
 # ipykernel warns on every start that its loopback TCP sockets are unencrypted; the kernel is local and private
 # to this run, so the warning says nothing to a user. Raising the kernel's log level keeps its real errors.
@@ -88,6 +88,9 @@ def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = 
             )
     except papermill.PapermillExecutionError as exc:
         failure = exc
+    if (run_dir / SUMMARY_FILE).is_file() and parameters.get("params_file"):
+        summary = read_summary(run_dir)  # the run index shows the scale
+        write_summary(run_dir, {"scale": scale_of(parameters["params_file"]), **summary})
     if executed.is_file():
         render_html(executed, with_code=False)
         render_html(executed, with_code=True)
@@ -98,3 +101,12 @@ def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = 
                        f"The partial report is in {run_dir}.") from None
     read_summary(run_dir)  # the notebook's last cell must have recorded its numbers
     return run_dir
+
+
+def scale_of(params_file: str | Path) -> str:
+    """The scale a parameter file stands for: its folder's name under parameters/ (smoke, quick), "full" for
+    the files at the top of parameters/, else "custom"."""
+    path = Path(params_file)
+    if path.parent.name in ("smoke", "quick"):
+        return path.parent.name
+    return "full" if path.parent.name == "parameters" else "custom"
