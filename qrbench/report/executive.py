@@ -37,6 +37,7 @@ __all__ = ["ComplianceRow", "Capacity", "Bottleneck", "Regression", "Reliability
            "suite_summary"]
 
 NOT_IN_RUN = f"{NOT_MEASURED} in this run"
+_RESERVATIONS_SHOWN = 5  # failed reliability checks listed per study section
 _ORDER = {"pass": 0, "warn": 1, "insufficient": 2, "error": 3, "fail": 4}
 
 
@@ -344,8 +345,11 @@ def _study_section(s: StudySummary, base: Path) -> str:
         parts.append(f"<p>Key figure: {NOT_IN_RUN}.</p>")
     failed = [n for n in s.reliability if not n.ok]
     if failed:
-        checks = pd.DataFrame([{"check": n.name, "message": n.message} for n in failed])
-        parts.append("<p><b>Reliability reservations</b></p>" + stakeholder_table(checks).html)
+        # The first few, in the study's order (its main ones first); the full list is in the study's report.
+        items = "".join(f"<li>{html.escape(n.message)}</li>" for n in failed[:_RESERVATIONS_SHOWN])
+        more = (f"<p class='qr-note'>and {len(failed) - _RESERVATIONS_SHOWN} more in the full report.</p>"
+                if len(failed) > _RESERVATIONS_SHOWN else "")
+        parts.append(f"<p><b>Reliability reservations</b> ({len(failed)})</p><ul>{items}</ul>{more}")
     if s.report_link:
         parts.append(f'<p><a href="{html.escape(s.report_link)}">Full {html.escape(s.study)} report</a></p>')
     else:
