@@ -212,15 +212,18 @@ def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
     rows = [r for s in studies for r in s.compliance]
     failed_rows = [r for r in rows if r.verdict == "fail"]
     crashed = [s.study for s in studies if s.verdict == "error"]
+    # A crashed study is named in every verdict: the checks that ran are not the whole answer.
+    missing = (f" The {', '.join(crashed)} {'study' if len(crashed) == 1 else 'studies'} failed to run."
+               if crashed else "")
     if failed_rows:
         first = failed_rows[0]
         return "fail", (f"{len(failed_rows)} of {len(rows)} PRD checks fail; first: {_label(first)} measured "
                         f"{quantity(first.value, first.unit)} against a target of "
-                        f"{quantity(first.target, first.unit)}.")
+                        f"{quantity(first.target, first.unit)}.{missing}")
     failed_studies = [s for s in studies if s.verdict == "fail"]
     if failed_studies:
         s = failed_studies[0]
-        return "fail", f"The {s.study} study fails: {s.reason or 'see its section below'}"
+        return "fail", f"The {s.study} study fails: {s.reason or 'see its section below'}{missing}"
     if crashed:
         return "insufficient", (f"The answer is incomplete: the {', '.join(crashed)} "
                                 f"{'study' if len(crashed) == 1 else 'studies'} failed to run"

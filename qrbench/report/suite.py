@@ -109,9 +109,13 @@ def _baseline_folders(baseline: str | Path | None) -> dict[str, Path]:
     return {name: (root / name).resolve() for name in STUDIES if (root / name / "summary.json").is_file()}
 
 
-def _what_to_do(name: str, params: Path) -> str:
+def _what_to_do(name: str, params: Path, error: str, url: str | None) -> str:
+    rerun = f"then rerun the suite, or this study alone: qrbench study {name} -p {params}" + (
+        f" --url {url}" if url else "")
+    if url and ("ConnectError" in error or "Connection refused" in error):
+        return f"Check that the service at {url} is running and answers on that port, {rerun}."
     return (f"Open the {name} report linked below (it shows how far the study got), fix the cause the error names, "
-            f"then rerun the suite, or this study alone: qrbench study {name} -p {params}")
+            f"{rerun}.")
 
 
 def run_suite(plan: SuitePlan, *, url: str | None = None, baseline: str | Path | None = None,
@@ -171,9 +175,9 @@ def run_suite(plan: SuitePlan, *, url: str | None = None, baseline: str | Path |
                     one = replace(one, regression=replace(one.regression, previous_run=Path(baseline).name))
             except Exception as exc:  # noqa: BLE001 - one study's failure, of any kind, must not stop the suite
                 report = study_dir / f"{name}.html"
-                one = failed_study(name, f"{type(exc).__name__}: {exc}" if not isinstance(exc, QrbenchError)
-                                   else str(exc), report_link=f"{name}/{name}.html" if report.is_file() else None,
-                                   what_to_do=_what_to_do(name, params))
+                error = str(exc) if isinstance(exc, QrbenchError) else f"{type(exc).__name__}: {exc}"
+                one = failed_study(name, error, report_link=f"{name}/{name}.html" if report.is_file() else None,
+                                   what_to_do=_what_to_do(name, params, error, url))
             durations[name] = time.monotonic() - t_study
             summaries.append(one)
             say(f"[{i}/{len(plan.studies)}] {name}: {one.verdict} after {clock(durations[name])}")

@@ -27,7 +27,7 @@ def test_overall_verdict_fail_names_the_first_failing_target(tmp_path, suite_stu
     verdict, reason = overall_verdict(suite_studies(tmp_path))
     assert verdict == "fail"
     assert reason == ("1 of 4 PRD checks fail; first: rerank 50 docs p95 (baseline study, quantum, aer backend) "
-                      "measured 912 ms against a target of 500 ms.")
+                      "measured 912 ms against a target of 500 ms. The load study failed to run.")
 
 
 @pytest.mark.parametrize(("summaries", "verdict", "reason"), [
