@@ -143,11 +143,12 @@ def test_the_smoke_suite_with_the_default_out_answers_on_its_first_screen(tmp_pa
 
 
 def test_a_smoke_study_with_a_relative_out(tmp_path):
-    done = qrbench("study", "baseline", "-p", "parameters/smoke/baseline.yaml", "--out", "runs/here",
+    done = qrbench("study", "load", "-p", "parameters/smoke/load_normal.yaml", "--out", "runs/here",
                    "--no-progress", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    (run,) = (tmp_path / "runs" / "here").glob("*-baseline")
-    assert (run / "summary.json").is_file() and (run / "baseline.html").is_file()
+    (run,) = (tmp_path / "runs" / "here").glob("*-load")
+    assert (run / "summary.json").is_file() and (run / "load.html").is_file()
+    assert json.loads((run / "summary.json").read_text())["scale"] == "smoke"
     assert not list(run.glob("runs")) and not list(run.glob("outputs"))
     assert (tmp_path / "runs" / "here" / "index.html").is_file()
-    assert "without encryption" not in done.stderr
+    assert "without encryption" not in done.stderr and "unknown parameter" not in done.stderr
