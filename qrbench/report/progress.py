@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["NotebookWatch", "clock", "notebook_position"]
+__all__ = ["NotebookWatch", "clock", "notebook_position", "latest_output"]
 
 
 def clock(seconds: float) -> str:
@@ -50,6 +50,22 @@ def notebook_position(path: Path) -> tuple[str, int, int] | None:
     return running_section or section, done, total
 
 
+def latest_output(run_dir: Path) -> str | None:
+    """What the study wrote last (a stage folder such as stages/rerank_hybrid_50, or a file such as shots), from
+    modification times in the run folder and one level below; None when it wrote nothing yet."""
+    found: list[tuple[float, str]] = []
+    try:
+        for entry in run_dir.iterdir():
+            if entry.suffix in (".ipynb", ".html") or entry.name in ("run.json", "summary.json"):
+                continue
+            inner = list(entry.iterdir()) if entry.is_dir() else []
+            for path in inner or [entry]:
+                found.append((path.stat().st_mtime, str(path.relative_to(run_dir).with_suffix(""))))
+    except OSError:  # the study is writing or moving it right now
+        return None
+    return max(found)[1] if found else None
+
+
 class NotebookWatch:
     """While inside, calls `say(line)` every `every_s` seconds with the study's section, elapsed time and ETA.
 
@@ -76,7 +92,9 @@ class NotebookWatch:
         else:
             eta = "time left not known yet"
         cells = f", cell {done}/{total}" if total else ""
-        return f"  {self.name}: {section}{cells} · {clock(elapsed)} elapsed · {eta}"
+        latest = latest_output(self.notebook.parent)
+        wrote = f" (last wrote {latest})" if latest else ""
+        return f"  {self.name}: {section}{cells}{wrote} · {clock(elapsed)} elapsed · {eta}"
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):
