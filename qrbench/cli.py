@@ -535,8 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     import threading
 
     args = build_parser().parse_args(argv)
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return args.func(args)
     except QrbenchError as exc:
@@ -548,3 +548,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qrbench: stopped (Ctrl-C); the run folder keeps what was measured.", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)  # main() called in-process (tests) leaves the handler as it was
