@@ -26,25 +26,20 @@ __all__ = ["main", "build_parser", "format_summary", "parse_duration", "parse_we
 
 def _add_serve(sub) -> None:
     p = sub.add_parser("serve", help="run the reference QuantumRerank service")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (default 1)")
-    p.add_argument("--backend", choices=["exact", "aer"], default="exact",
-                   help="fidelity in closed form (exact, default) or a SWAP test simulated on Qiskit Aer")
-    p.add_argument("--qubits", type=int, choices=[2, 3, 4], default=4, help="qubits per state (default 4)")
-    p.add_argument("--shots", type=int, default=1024, help="shots per SWAP test with --backend aer (default 1024)")
-    p.add_argument("--hybrid-weight", type=float, default=0.5,
-                   help="weight of the quantum score in the hybrid method, 0 to 1 (default 0.5)")
-    p.add_argument("--quantum-budget-ms", type=float, default=2000.0,
-                   help="time a request's quantum part may take before the classical fallback (default 2000)")
-    p.add_argument("--embedding-cache-size", type=int, default=20_000, help="texts kept embedded (default 20000)")
-    p.add_argument("--similarity-cache-size", type=int, default=50_000,
-                   help="pair similarities kept (default 50000)")
-    p.add_argument("--torch-threads", type=int, default=None,
-                   help="torch intra-op threads (default: torch's choice, one per core)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--backend", choices=["exact", "aer"], default="exact")
+    p.add_argument("--qubits", type=int, choices=[2, 3, 4], default=4)
+    p.add_argument("--shots", type=int, default=1024)
+    p.add_argument("--hybrid-weight", type=float, default=0.5)
+    p.add_argument("--quantum-budget-ms", type=float, default=2000.0)
+    p.add_argument("--embedding-cache-size", type=int, default=20_000)
+    p.add_argument("--similarity-cache-size", type=int, default=50_000)
+    p.add_argument("--torch-threads", type=int, default=None)
     p.add_argument("--aer-threads", type=int, default=1, help="OpenMP threads per Aer run (0: Aer's default)")
     p.add_argument("--max-concurrency", type=int, default=64, help="requests computed at once; past it, 503")
-    p.add_argument("--compute-threads", type=int, default=4, help="threads computing requests (default 4)")
+    p.add_argument("--compute-threads", type=int, default=4)
     p.add_argument("--embed-batch-window-ms", type=float, default=0.0,
                    help="micro-batch concurrent embeddings, waiting up to this long for more (0: off)")
     p.add_argument("--embed-max-batch", type=int, default=64, help="most texts in one embedding micro-batch")
@@ -58,7 +53,7 @@ def _add_serve(sub) -> None:
     p.add_argument("--keep-alive-s", type=float, default=5.0, help="idle keep-alive connections close after this")
     p.add_argument("--drain-timeout-s", type=float, default=10.0,
                    help="on SIGTERM, seconds in-flight requests get to finish (new ones get 503)")
-    p.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    p.add_argument("--log-level", default="warning")
     p.set_defaults(func=_serve)
 
 

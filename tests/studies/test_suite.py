@@ -77,7 +77,7 @@ def test_help_describes_every_option():
     parser = build_parser()
     assert "PRD targets" in parser.description
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for name in ("serve", "suite", "study", "init"):
+    for name in ("suite", "study", "init"):
         for action in subparsers.choices[name]._actions:
             assert action.help, f"qrbench {name} {action.option_strings or action.dest} has no help"
 
