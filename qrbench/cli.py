@@ -11,6 +11,16 @@ from typing import Any
 
 from .errors import ParameterError, QrbenchError
 
+DESCRIPTION = """\
+qrbench measures a quantum-inspired semantic reranker service: latency, throughput, memory, bottlenecks
+and scaling, each judged against the PRD targets with confidence intervals.
+
+Start here:  qrbench suite --scale quick   (every study, about 10 minutes; read outputs/<time>-suite/report.html)
+One study:   qrbench study baseline -p parameters/smoke/baseline.yaml
+Exit status: 0 done, 1 a verdict fail with --fail-on-violation (or a regression for compare), 2 an error
+(the message says what to fix), 130/143 stopped by Ctrl-C or SIGTERM.
+"""
+
 __all__ = ["main", "build_parser", "format_summary", "parse_duration", "parse_weights"]
 
 
@@ -89,16 +99,24 @@ STUDY_NAMES = ("baseline", "load", "bottlenecks", "scalability")
 
 
 def _add_study(sub) -> None:
-    p = sub.add_parser("study", help="run a study notebook and render its report into outputs/")
+    p = sub.add_parser("study", help="run one study notebook and render its report into outputs/",
+                       description="Execute one study's notebook into outputs/<UTC time>-<study>/ and render "
+                                   "<study>.html (for stakeholders, no code) and <study>-code.html.")
     p.add_argument("study", choices=STUDY_NAMES, help="the study (its notebook is notebooks/<study>.ipynb)")
-    p.add_argument("-p", "--params", help="parameter file, from the current folder (default: the study's shipped "
-                                          "parameters/ file)")
+    p.add_argument("-p", "--params", help="parameter file, from the current folder, else the shipped one (default: "
+                                          "parameters/<study>.yaml; for load, parameters/load_normal.yaml)")
     p.add_argument("--url", help="a running service to study; default: start the embedded reference service")
-    p.add_argument("--baseline", help="a previous run folder of the same study to check for regressions")
-    p.add_argument("--out", default="outputs", help="folder that receives the run folder and index.html")
+    p.add_argument("--baseline", help="a previous run folder of the same study to check for regressions "
+                                      "(baseline study)")
+    p.add_argument("--out", default="outputs", help="folder that receives the run folder and index.html "
+                                                    "(default: outputs)")
     p.add_argument("--fail-on-violation", action="store_true", help="exit 1 when the verdict is fail (CI)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on the terminal")
     p.set_defaults(func=_study)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _study(args) -> int:
@@ -118,12 +136,54 @@ def _study(args) -> int:
         "params_file": str(params), "url": args.url,
         "baseline_run": str(Path(args.baseline).resolve()) if args.baseline else None,
         "progress": not args.no_progress,
-    }, out_root=args.out, progress=not args.no_progress)
+    }, out_root=args.out, progress=not args.no_progress, say=_say)
     verdict = read_summary(run_dir).get("verdict", "unknown")
     print(f"{args.study}: verdict {verdict}")
     print(f"report: {run_dir / (args.study + '.html')}  (with code: {args.study}-code.html)")
     print(f"index:  {Path(args.out) / 'index.html'}")
     return 1 if args.fail_on_violation and verdict == "fail" else 0
+
+
+def _add_suite(sub) -> None:
+    p = sub.add_parser("suite", help="run every study against one target and write the executive report",
+                       description="Run every study (baseline, load, bottlenecks, scalability) against one target "
+                                   "into outputs/<UTC time>-suite/: each study's run folder, report.html (the "
+                                   "executive report: the verdict and the answer on its first screen) and "
+                                   "summary.json. A failed study does not stop the others.")
+    p.add_argument("--scale", choices=["quick", "full"], default="quick",
+                   help="quick: parameters/quick/, about 10 minutes on 2 cores (default); full: parameters/, "
+                        "about 95 minutes")
+    p.add_argument("--params-dir", help=argparse.SUPPRESS)  # tests: another folder of <study> parameter files
+    p.add_argument("--url", help="a running service (loopback) for every study; default: start the embedded "
+                                 "reference service once and share it (scalability still starts its own "
+                                 "configurations)")
+    p.add_argument("--baseline", help="a previous suite run folder (outputs/<UTC time>-suite/) to compare each "
+                                      "study with")
+    p.add_argument("--out", default="outputs", help="folder that receives the suite folder and index.html "
+                                                    "(default: outputs)")
+    p.add_argument("--fail-on-violation", action="store_true", help="exit 1 when the overall verdict is fail (CI)")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on the terminal")
+    p.set_defaults(func=_suite)
+
+
+def _suite(args) -> int:
+    from pathlib import Path
+
+    from .report.suite import SCALES, plan_suite, run_suite
+
+    # A hidden scale for CI: --params-dir smoke is the same as parameters/smoke/.
+    scale, params_dir = args.scale, args.params_dir
+    if params_dir in SCALES:
+        scale, params_dir = params_dir, None
+    plan = plan_suite(scale, params_dir=params_dir)  # every parameter file validated before anything starts
+    result = run_suite(plan, url=args.url, baseline=args.baseline, out_root=args.out,
+                       progress=not args.no_progress, say=_say if not args.no_progress else (lambda line: None))
+    for s in result.studies:
+        print(f"{s.study}: {s.verdict}" + (f" ({s.error.splitlines()[0]})" if s.error else ""))
+    print(f"suite: verdict {result.verdict}. {result.reason}")
+    print(f"report: {result.report}")
+    print(f"index:  {Path(args.out) / 'index.html'}")
+    return 1 if args.fail_on_violation and result.verdict == "fail" else 0
 
 
 def _add_compare(sub) -> None:
@@ -467,9 +527,11 @@ def _export_artillery(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qrbench", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="qrbench", description=DESCRIPTION,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(sub)
+    _add_suite(sub)
     _add_study(sub)
     _add_compare(sub)
     _add_load(sub)
@@ -479,12 +541,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every `with` block (the embedded service, the kernel) cleans up."""
+
+
+def _terminate(signum, frame) -> None:
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
+    import threading
+
     args = build_parser().parse_args(argv)
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return args.func(args)
     except QrbenchError as exc:
         print(f"qrbench: {exc}", file=sys.stderr)
         return 2
+    except _Terminated:
+        print("qrbench: stopped (SIGTERM); the run folder keeps what was measured.", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
+        print("qrbench: stopped (Ctrl-C); the run folder keeps what was measured.", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)  # main() called in-process (tests) leaves the handler as it was

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import RunError
+from ..errors import ParameterError, RunError
 from ..resources import bundled
 from .index import write_index
-from .runs import new_run_dir, read_summary
+from .progress import NotebookWatch
+from .runs import SUMMARY_FILE, new_run_dir, read_summary, write_summary
 
-__all__ = ["run_study", "render_html"]
+__all__ = ["run_study", "render_html", "notebook_parameters", "scale_of"]
+
+# ipykernel warns on every start that its loopback TCP sockets are unencrypted; the kernel is local and private
+# to this run, so the warning says nothing to a user. Raising the kernel's log level keeps its real errors.
+_KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 
 
 def render_html(notebook: Path, *, with_code: bool) -> Path:
@@ -22,38 +30,83 @@ def render_html(notebook: Path, *, with_code: bool) -> Path:
                                subtitle=notebook.parent.name)
 
 
-def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = "outputs",
-              progress: bool = True) -> Path:
-    """Execute notebooks/<study>.ipynb with `parameters` (plus run_dir) into a new run folder.
-
-    Returns the run folder, which holds the executed notebook, <study>.html (no code), <study>-code.html
-    and whatever the notebook wrote (records, summary.json). The HTML is rendered and the index refreshed
-    even when the notebook failed, so a failed study still leaves a readable report of how far it got.
-    """
-    import papermill
-
+def _notebook(study: str) -> Path:
     notebooks = bundled("notebooks")
     source = notebooks / f"{study}.ipynb"
     if not source.is_file():
         studies = sorted(p.stem for p in notebooks.glob("*.ipynb"))
         raise RunError(f"There is no study {study!r}; the studies are {', '.join(studies)}.")
+    return source
+
+
+def notebook_parameters(study: str) -> frozenset[str]:
+    """The parameters notebooks/<study>.ipynb declares (its cell tagged `parameters`)."""
+    import papermill
+
+    return frozenset(papermill.inspect_notebook(str(_notebook(study))))
+
+
+def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = "outputs",
+              run_dir: str | Path | None = None, progress: bool = True, index: bool = True,
+              say: Callable[[str], None] | None = None, expected_s: float | None = None) -> Path:
+    """Execute notebooks/<study>.ipynb with `parameters` (plus run_dir) into a new run folder.
+
+    run_dir: the folder to run into (created; default a new `<out_root>/<UTC time>-<study>/`). Parameters the
+    notebook does not declare are dropped when None and refused otherwise (before a kernel starts). With
+    progress, the kernel's stderr is copied to this process's stderr as it runs, and `say` (when given) gets a
+    line every 30 s: the section running, the time spent and the time left (from expected_s, in seconds).
+
+    Returns the run folder, which holds the executed notebook, <study>.html (no code), <study>-code.html
+    and whatever the notebook wrote (records, summary.json). The HTML is rendered (and, with index,
+    <out_root>/index.html refreshed) even when the notebook failed, so a failed study still leaves a
+    readable report of how far it got.
+    """
+    import papermill
+
+    source = _notebook(study)
+    declared = notebook_parameters(study)
+    unknown = sorted(k for k, v in parameters.items() if k not in declared and v is not None)
+    if unknown:
+        raise ParameterError(f"The {study} study does not take {', '.join(unknown)}; it takes "
+                             f"{', '.join(sorted(declared - {'run_dir'}))}.")
+    given = {k: v for k, v in parameters.items() if k in declared}
     # Absolute: the notebook runs with the run folder as its current folder.
-    run_dir = new_run_dir(out_root, study).resolve()
+    if run_dir is None:
+        run_dir = new_run_dir(out_root, study)
+    else:
+        Path(run_dir).mkdir(parents=True, exist_ok=True)
+    run_dir = Path(run_dir).resolve()
     executed = run_dir / f"{study}.ipynb"
     failure: Exception | None = None
+    watch = NotebookWatch(study, executed, say, expected_s=expected_s) if progress and say else None
     try:
-        papermill.execute_notebook(
-            str(source), str(executed), parameters={**parameters, "run_dir": str(run_dir)},
-            progress_bar=progress, cwd=str(run_dir), kernel_name="python3",
-        )
+        with watch or contextlib.nullcontext():
+            papermill.execute_notebook(
+                str(source), str(executed), parameters={**given, "run_dir": str(run_dir)},
+                progress_bar=False, cwd=str(run_dir), kernel_name="python3",
+                stderr_file=sys.stderr if progress else None, extra_arguments=_KERNEL_ARGS,
+            )
     except papermill.PapermillExecutionError as exc:
         failure = exc
+    if (run_dir / SUMMARY_FILE).is_file() and parameters.get("params_file"):
+        summary = read_summary(run_dir)  # the run index shows the scale
+        write_summary(run_dir, {"scale": scale_of(parameters["params_file"]), **summary})
     if executed.is_file():
         render_html(executed, with_code=False)
         render_html(executed, with_code=True)
-    write_index(out_root)
+    if index:
+        write_index(out_root)
     if failure is not None:
         raise RunError(f"The {study} study failed in cell {failure.exec_count}: {failure.ename}: {failure.evalue}. "
                        f"The partial report is in {run_dir}.") from None
     read_summary(run_dir)  # the notebook's last cell must have recorded its numbers
     return run_dir
+
+
+def scale_of(params_file: str | Path) -> str:
+    """The scale a parameter file stands for: its folder's name under parameters/ (smoke, quick), "full" for
+    the files at the top of parameters/, else "custom"."""
+    path = Path(params_file)
+    if path.parent.name in ("smoke", "quick"):
+        return path.parent.name
+    return "full" if path.parent.name == "parameters" else "custom"

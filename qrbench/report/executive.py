@@ -23,7 +23,6 @@ import pandas as pd
 
 from .format import (
     NOT_MEASURED,
-    compliance_table,
     headline,
     interval,
     number,
@@ -38,6 +37,7 @@ __all__ = ["ComplianceRow", "Capacity", "Bottleneck", "Regression", "Reliability
            "suite_summary"]
 
 NOT_IN_RUN = f"{NOT_MEASURED} in this run"
+_RESERVATIONS_SHOWN = 5  # failed reliability checks listed per study section
 _ORDER = {"pass": 0, "warn": 1, "insufficient": 2, "error": 3, "fail": 4}
 
 
@@ -197,7 +197,8 @@ def failed_study(study: str, error: str, *, report_link: str | None = None, what
 
 
 def _label(row: ComplianceRow) -> str:
-    return f"{row.metric} ({row.study}, {row.workload})"
+    judged = f"{row.study} study" + (f", {row.workload}" if row.workload and row.workload != row.study else "")
+    return f"{row.metric} ({judged})"
 
 
 def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
@@ -211,15 +212,18 @@ def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
     rows = [r for s in studies for r in s.compliance]
     failed_rows = [r for r in rows if r.verdict == "fail"]
     crashed = [s.study for s in studies if s.verdict == "error"]
+    # A crashed study is named in every verdict: the checks that ran are not the whole answer.
+    missing = (f" The {', '.join(crashed)} {'study' if len(crashed) == 1 else 'studies'} failed to run."
+               if crashed else "")
     if failed_rows:
         first = failed_rows[0]
         return "fail", (f"{len(failed_rows)} of {len(rows)} PRD checks fail; first: {_label(first)} measured "
                         f"{quantity(first.value, first.unit)} against a target of "
-                        f"{quantity(first.target, first.unit)}.")
+                        f"{quantity(first.target, first.unit)}.{missing}")
     failed_studies = [s for s in studies if s.verdict == "fail"]
     if failed_studies:
         s = failed_studies[0]
-        return "fail", f"The {s.study} study fails: {s.reason or 'see its section below'}"
+        return "fail", f"The {s.study} study fails: {s.reason or 'see its section below'}{missing}"
     if crashed:
         return "insufficient", (f"The answer is incomplete: the {', '.join(crashed)} "
                                 f"{'study' if len(crashed) == 1 else 'studies'} failed to run"
@@ -237,7 +241,15 @@ def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
 
 
 def _caveats(studies: Sequence[StudySummary]) -> list[dict[str, Any]]:
-    return [{"ok": False, "message": f"{s.study}: {n.message}"} for s in studies for n in s.reliability if not n.ok]
+    """One reservation per study with failed reliability checks (its first, and how many more its section lists),
+    so the headline stays a few lines however many checks fail."""
+    out = []
+    for s in studies:
+        failed = [n for n in s.reliability if not n.ok]
+        if failed:
+            more = f" (and {len(failed) - 1} more in its section below)" if len(failed) > 1 else ""
+            out.append({"ok": False, "message": f"{s.study}: {failed[0].message.rstrip('.')}{more}."})
+    return out
 
 
 def _compliance(studies: Sequence[StudySummary]) -> str:
@@ -255,7 +267,15 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
             notes.append(f"{metric} is judged differently by different studies because they measure different "
                          f"workloads: {judged}.")
     note = "".join(f'<p class="qr-note">{html.escape(n)}</p>' for n in notes)
-    return compliance_table(frame, extra=("study", "workload")).html + note
+    # The columns of format.compliance_table but "Why": each study's report explains its verdicts, and here the
+    # table must stay short enough for the first screen.
+    table = [{"metric": r.metric, "target": {"below": "below ", "above": "above "}.get(r.direction, "")
+              + quantity(r.target, r.unit), "measured": quantity(r.value, r.unit),
+              "ci": interval(r.low, r.high, r.unit), "verdict": r.verdict, "study": r.study,
+              "workload": r.workload if r.workload != r.study else "as in its report"} for r in rows]
+    headers = {"metric": "Metric", "target": "Target", "measured": "Measured", "ci": "95 % interval",
+               "verdict": "Verdict", "study": "Study", "workload": "Judged under"}
+    return stakeholder_table(pd.DataFrame(table, columns=list(headers)), headers).html + note
 
 
 def _capacity(studies: Sequence[StudySummary]) -> str:
@@ -328,8 +348,11 @@ def _study_section(s: StudySummary, base: Path) -> str:
         parts.append(f"<p>Key figure: {NOT_IN_RUN}.</p>")
     failed = [n for n in s.reliability if not n.ok]
     if failed:
-        checks = pd.DataFrame([{"check": n.name, "message": n.message} for n in failed])
-        parts.append("<p><b>Reliability reservations</b></p>" + stakeholder_table(checks).html)
+        # The first few, in the study's order (its main ones first); the full list is in the study's report.
+        items = "".join(f"<li>{html.escape(n.message)}</li>" for n in failed[:_RESERVATIONS_SHOWN])
+        more = (f"<p class='qr-note'>and {len(failed) - _RESERVATIONS_SHOWN} more in the full report.</p>"
+                if len(failed) > _RESERVATIONS_SHOWN else "")
+        parts.append(f"<p><b>Reliability reservations</b> ({len(failed)})</p><ul>{items}</ul>{more}")
     if s.report_link:
         parts.append(f'<p><a href="{html.escape(s.report_link)}">Full {html.escape(s.study)} report</a></p>')
     else:
@@ -364,9 +387,9 @@ def executive_html(studies: Sequence[StudySummary], *, title: str = "qrbench sui
     meta = " · ".join(x for x in (f"scale: {scale}" if scale else "", started,
                                   f"target: {target}" if target else "",
                                   f"{len(studies)} studies") if x)
-    top = (f"<h2>PRD compliance</h2>{_compliance(studies)}"
-           f'<div class="qr-exec-facts"><div>{_capacity(studies)}</div><div>{_bottlenecks(studies)}</div>'
-           f"<div>{_scaling(studies)}{_regression(studies)}</div></div>")
+    top = (f'<div class="qr-exec-facts"><div>{_capacity(studies)}</div><div>{_bottlenecks(studies)}</div>'
+           f"<div>{_scaling(studies)}{_regression(studies)}</div></div>"
+           f"<h2>PRD compliance</h2>{_compliance(studies)}")
     sections = "".join(_study_section(s, Path(base)) for s in studies)
     body = (f'<main class="qr-exec"><h1>{html.escape(title)}</h1><p class="qr-meta">{html.escape(meta)}</p>'
             f'<div id="qr-answer">{head.to_html()}</div>{top}{sections}</main>')
@@ -377,6 +400,9 @@ def _next_action(verdict: str, studies: Sequence[StudySummary]) -> str:
     crashed = [s for s in studies if s.verdict == "error"]
     if crashed:
         return f"fix the failed {crashed[0].study} study (its error is in its section below) and rerun the suite."
+    if verdict == "fail":
+        return "fix the failing target (first FAIL row of the compliance table, its study's report says why), " \
+               "then rerun the suite with --baseline on this run to confirm the fix."
     return ""  # headline() derives one from the verdict and the reservations
 
 

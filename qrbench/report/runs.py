@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import RunError
 
-__all__ = ["new_run_dir", "write_summary", "read_summary", "jsonable", "SUMMARY_FILE"]
+__all__ = ["new_run_dir", "interactive_run_dir", "write_summary", "read_summary", "jsonable", "SUMMARY_FILE"]
 
 SUMMARY_FILE = "summary.json"
 
@@ -27,6 +27,15 @@ def new_run_dir(out_root: str | Path, study: str) -> Path:
         except FileExistsError:
             continue
     raise RunError(f"Could not create a new run folder under {out_root}.")
+
+
+def interactive_run_dir(study: str, start: str | Path | None = None) -> Path:
+    """A new run folder for a notebook run by hand (JupyterLab): `outputs/<UTC time>-<study>/` beside the
+    nearest `parameters/` folder above `start` (default: the current folder), i.e. the checkout's or the
+    `qrbench init` folder's outputs/, never notebooks/outputs/; the current folder's outputs/ when none is found."""
+    here = Path(start or Path.cwd()).resolve()
+    root = next((d for d in (here, *here.parents) if (d / "parameters").is_dir()), here)
+    return new_run_dir(root / "outputs", study)
 
 
 def jsonable(value: Any) -> Any:

@@ -26,8 +26,8 @@ def _row(verdict: str, study: str = "baseline") -> ComplianceRow:
 def test_overall_verdict_fail_names_the_first_failing_target(tmp_path, suite_studies):
     verdict, reason = overall_verdict(suite_studies(tmp_path))
     assert verdict == "fail"
-    assert reason == ("1 of 4 PRD checks fail; first: rerank 50 docs p95 (baseline, quantum, aer backend) measured "
-                      "912 ms against a target of 500 ms.")
+    assert reason == ("1 of 4 PRD checks fail; first: rerank 50 docs p95 (baseline study, quantum, aer backend) "
+                      "measured 912 ms against a target of 500 ms. The load study failed to run.")
 
 
 @pytest.mark.parametrize(("summaries", "verdict", "reason"), [
@@ -38,7 +38,7 @@ def test_overall_verdict_fail_names_the_first_failing_target(tmp_path, suite_stu
       StudySummary(study="load", verdict="error", error="boom")], "insufficient",
      "The answer is incomplete: the load study failed to run; the 1 PRD checks that ran pass."),
     ([StudySummary(study="baseline", verdict="warn", compliance=(_row("warn"),))], "warn",
-     "No PRD target fails, but similarity p95 (baseline, one pair) is close to its limit."),
+     "No PRD target fails, but similarity p95 (baseline study, one pair) is close to its limit."),
 ])
 def test_overall_verdict_cases(summaries, verdict, reason):
     assert overall_verdict(summaries) == (verdict, reason)
@@ -54,9 +54,10 @@ def test_study_summary_validates_its_verdict():
 def test_first_screen_order_and_content(tmp_path, suite_studies):
     page = executive_html(suite_studies(tmp_path), scale="quick", started="30 Nov 2026, 04:47 UTC", base=tmp_path)
     order = ["FAIL</span> with reservations: 1 of 4 PRD checks fail", "Reservations: baseline: Only 40 samples",
-             "Next: fix the failed load study", "PRD compliance", "Capacity under the SLO", "14.9 req/s",
+             "Next: fix the failed load study", "Capacity under the SLO", "14.9 req/s",
              "limited by service CPU", "Top bottlenecks", "one torch thread per worker: saves <b>392 ms</b>",
-             "Scaling recommendation:", "Regression against the previous suite run", 'id="study-baseline"',
+             "Scaling recommendation:", "Regression against the previous suite run", "PRD compliance",
+             'id="study-baseline"',
              "data:image/png;base64,", 'href="baseline/baseline.html"', 'id="study-load"']
     positions = [page.find(text) for text in order]
     assert -1 not in positions, [t for t, p in zip(order, positions, strict=True) if p < 0]

@@ -1,0 +1,109 @@
+"""Progress of a notebook being executed, read from the notebook papermill saves after every cell.
+
+papermill's own bar counts cells, whose durations differ by orders of magnitude, so its ETA is meaningless.
+`NotebookWatch` reads the executed notebook's state instead (which section runs, how many cells are done) and
+pairs it with the study's expected duration, so each line says where the study is, the time spent and a
+remaining time that moves. It only reads; the caller decides where lines go (the CLI prints them).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+__all__ = ["NotebookWatch", "clock", "notebook_position", "latest_output"]
+
+
+def clock(seconds: float) -> str:
+    """12:05 (minutes:seconds), or 1:02:05 past an hour."""
+    s = max(0, int(round(seconds)))
+    h, rest = divmod(s, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
+
+
+def notebook_position(path: Path) -> tuple[str, int, int] | None:
+    """(section heading the running cell belongs to, code cells done, code cells in all) of an executing
+    notebook, or None before papermill first saves it (or while it writes it)."""
+    try:
+        cells = json.loads(path.read_text())["cells"]
+    except (OSError, ValueError, KeyError):
+        return None
+    section, running_section, done, total = "starting", None, 0, 0
+    for cell in cells:
+        if cell.get("cell_type") == "markdown":
+            heading = next((line.lstrip("#").strip() for line in "".join(cell.get("source", "")).splitlines()
+                            if line.startswith("#")), None)
+            if heading:
+                section = heading
+            continue
+        if cell.get("cell_type") != "code":
+            continue
+        total += 1
+        status = (cell.get("metadata", {}).get("papermill") or {}).get("status")
+        if status == "completed":
+            done += 1
+        elif status == "running" and running_section is None:
+            running_section = section
+    return running_section or section, done, total
+
+
+def latest_output(run_dir: Path) -> str | None:
+    """What the study wrote last (a stage folder such as stages/rerank_hybrid_50, or a file such as shots), from
+    modification times in the run folder and one level below; None when it wrote nothing yet."""
+    found: list[tuple[float, str]] = []
+    try:
+        for entry in run_dir.iterdir():
+            if entry.suffix in (".ipynb", ".html") or entry.name in ("run.json", "summary.json"):
+                continue
+            inner = list(entry.iterdir()) if entry.is_dir() else []
+            for path in inner or [entry]:
+                found.append((path.stat().st_mtime, str(path.relative_to(run_dir).with_suffix(""))))
+    except OSError:  # the study is writing or moving it right now
+        return None
+    return max(found)[1] if found else None
+
+
+class NotebookWatch:
+    """While inside, calls `say(line)` every `every_s` seconds with the study's section, elapsed time and ETA.
+
+    expected_s: how long the study usually takes (None: unknown, the ETA is then extrapolated from the cells).
+    """
+
+    def __init__(self, name: str, notebook: Path, say: Callable[[str], None], *, expected_s: float | None,
+                 every_s: float = 30.0) -> None:
+        self.name, self.notebook, self.say = name, notebook, say
+        self.expected_s, self.every_s = expected_s, every_s
+        self.started = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"watch-{name}", daemon=True)
+
+    def line(self) -> str:
+        elapsed = time.monotonic() - self.started
+        where = notebook_position(self.notebook)
+        section, done, total = where if where else ("starting the kernel", 0, 0)
+        if self.expected_s is not None:
+            left = self.expected_s - elapsed
+            eta = f"about {clock(left)} left" if left > 0 else f"running past its usual {clock(self.expected_s)}"
+        elif done:
+            eta = f"about {clock(elapsed * (total - done) / done)} left (from the cells done)"
+        else:
+            eta = "time left not known yet"
+        cells = f", cell {done}/{total}" if total else ""
+        latest = latest_output(self.notebook.parent)
+        wrote = f" (last wrote {latest})" if latest else ""
+        return f"  {self.name}: {section}{cells}{wrote} · {clock(elapsed)} elapsed · {eta}"
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every_s):
+            self.say(self.line())
+
+    def __enter__(self) -> NotebookWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

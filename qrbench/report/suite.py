@@ -1,0 +1,193 @@
+"""The suite: every registered study against one target, into one folder with an executive report.
+
+    outputs/<UTC time>-suite/
+      <study>/          each study's run folder (notebook, <study>.html, <study>-code.html, summary.json, ...)
+      target.log        the shared embedded service's log (when no --url was given)
+      report.html       the executive report (executive.write_executive_report): the answer on its first screen
+      summary.json      the suite's verdict, scale, each study's verdict and duration, the key numbers
+
+One target: the embedded reference service is started once here and its URL given to every study, or the
+user's URL is. Studies that compare configurations they start themselves (`OWN_TARGETS`: scalability starts
+workers, instances and nginx) keep doing so; a user's URL still goes to them (they then measure only it).
+A study that fails does not stop the suite: its section in the report shows the error and what to do.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..deploy import TargetParams, open_target
+from ..errors import ParameterError, QrbenchError
+from ..load import check_target
+from ..resources import resolve_params_file
+from ..studies import STUDIES, get_study
+from .execute import notebook_parameters, run_study
+from .executive import StudySummary, failed_study, from_summary, write_executive_report
+from .index import write_index
+from .progress import clock
+from .runs import new_run_dir, read_summary, write_summary
+
+__all__ = ["SCALES", "OWN_TARGETS", "EXPECTED_S", "SuitePlan", "SuiteResult", "plan_suite", "run_suite"]
+
+# quick: the README's first command (parameters/quick/); full: the shipped parameters/ files; smoke: the CI twins
+# (parameters/smoke/), for tests and a first look.
+SCALES = ("quick", "full", "smoke")
+
+# Studies that start the targets they compare (scalability: 1..N workers, N instances behind nginx).
+OWN_TARGETS = frozenset({"scalability"})
+
+# Seconds each study usually takes on the reference machine (2 cores, otherwise idle), kernel start and
+# rendering included; the progress lines count down from these. Full scale: the planned durations of the
+# full parameter files (README, "Scales").
+EXPECTED_S: dict[str, dict[str, float]] = {
+    "smoke": {"baseline": 120, "load": 60, "bottlenecks": 90, "scalability": 120},
+    "quick": {"baseline": 240, "load": 150, "bottlenecks": 90, "scalability": 120},
+    "full": {"baseline": 1500, "load": 1700, "bottlenecks": 900, "scalability": 1500},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SuitePlan:
+    """The studies to run, in order, each with its validated parameter file (absolute path)."""
+
+    scale: str
+    studies: tuple[tuple[str, Path], ...]
+
+    @property
+    def expected_s(self) -> float:
+        return sum(EXPECTED_S.get(self.scale, {}).get(name, 0.0) for name, _ in self.studies)
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteResult:
+    folder: Path
+    report: Path
+    verdict: str
+    reason: str
+    studies: tuple[StudySummary, ...]
+
+
+def _params_file(study: str, scale: str, params_dir: str | Path | None) -> Path:
+    default = Path(get_study(study).default_params)  # parameters/<file>.yaml
+    if params_dir is not None:
+        return resolve_params_file(Path(params_dir) / default.name)
+    if scale == "full":
+        return resolve_params_file(default)
+    return resolve_params_file(Path("parameters") / scale / default.name)
+
+
+def plan_suite(scale: str = "quick", *, params_dir: str | Path | None = None) -> SuitePlan:
+    """Every registered study with its parameter file for `scale` (or from params_dir), each file validated
+    by its study's load_params: a bad file stops the suite here, before any folder or kernel exists."""
+    if scale not in SCALES:
+        raise ParameterError(f"--scale {scale!r} is not a scale; use one of {', '.join(SCALES)}.")
+    files = []
+    for name, study in STUDIES.items():
+        path = _params_file(name, scale, params_dir)
+        study.load_params(path)
+        files.append((name, path))
+    return SuitePlan(scale=scale, studies=tuple(files))
+
+
+def _baseline_folders(baseline: str | Path | None) -> dict[str, Path]:
+    """study -> its run folder in a previous suite run."""
+    if baseline is None:
+        return {}
+    root = Path(baseline)
+    try:
+        kind = read_summary(root).get("study")
+    except QrbenchError:
+        kind = None
+    if kind != "suite":
+        raise ParameterError(f"--baseline {baseline} is not a finished suite run folder (one holding report.html "
+                             "and a summary.json of study 'suite'); give an outputs/<UTC time>-suite/ folder.")
+    return {name: (root / name).resolve() for name in STUDIES if (root / name / "summary.json").is_file()}
+
+
+def _what_to_do(name: str, params: Path, error: str, url: str | None) -> str:
+    rerun = f"then rerun the suite, or this study alone: qrbench study {name} -p {params}" + (
+        f" --url {url}" if url else "")
+    if url and ("ConnectError" in error or "Connection refused" in error):
+        return f"Check that the service at {url} is running and answers on that port, {rerun}."
+    return (f"Open the {name} report linked below (it shows how far the study got), fix the cause the error names, "
+            f"{rerun}.")
+
+
+def run_suite(plan: SuitePlan, *, url: str | None = None, baseline: str | Path | None = None,
+              out_root: str | Path = "outputs", progress: bool = True,
+              say: Callable[[str], None] = lambda line: None) -> SuiteResult:
+    """Run every study of `plan` against one target into a new `<out_root>/<UTC time>-suite/` folder, write
+    its report.html and summary.json, and refresh `<out_root>/index.html`.
+
+    url: a running service (loopback only); None starts the embedded reference service once for all studies.
+    baseline: a previous suite folder; each study that compares runs gets its study's folder from it.
+    say: receives the progress lines (one when each study starts and ends, one every 30 s while it runs).
+    """
+    if url:
+        url = check_target(url)  # before any folder: a remote or malformed URL names itself
+    previous = _baseline_folders(baseline)
+    expected = EXPECTED_S.get(plan.scale, {})
+    suite_dir = new_run_dir(out_root, "suite").resolve()
+    started = dt.datetime.now(dt.UTC)
+    t0 = time.monotonic()
+    summaries: list[StudySummary] = []
+    durations: dict[str, float] = {}
+    say(f"qrbench suite: {len(plan.studies)} studies at {plan.scale} scale into {suite_dir}; expected about "
+        f"{clock(plan.expected_s)} (minutes:seconds) on 2 idle cores")
+    with contextlib.ExitStack() as stack:
+        if url:
+            target_url, target_text = url, f"the service at {url}"
+        else:
+            say("starting the embedded reference service (shared by the studies)")
+            target = stack.enter_context(open_target(TargetParams(), log_dir=suite_dir))
+            target_url, target_text = target.url, "one embedded reference service shared by the studies" + (
+                f" ({' and '.join(sorted(OWN_TARGETS))} starts the configurations it compares)" if OWN_TARGETS
+                else "")
+        for i, (name, params) in enumerate(plan.studies, 1):
+            # The remaining studies' usual durations, stretched as much as the finished ones ran over (a busy
+            # machine slows every study alike).
+            done_expected = sum(expected.get(n, 0.0) for n in durations)
+            pace = min(4.0, max(0.5, sum(durations.values()) / done_expected)) if done_expected else 1.0
+            left = pace * sum(expected.get(n, 0.0) for n, _ in plan.studies[i - 1:])
+            own = name in OWN_TARGETS and not url
+            say(f"[{i}/{len(plan.studies)}] {name}: started ({params.name}"
+                + (", starting its own targets" if own else "") + f"); suite {clock(time.monotonic() - t0)} "
+                f"elapsed, about {clock(left)} left")
+            declared = notebook_parameters(name)
+            parameters = {"params_file": str(params), "url": None if own else target_url, "progress": progress}
+            if "baseline_run" in declared and name in previous:
+                parameters["baseline_run"] = str(previous[name])
+            study_dir = suite_dir / name
+            t_study = time.monotonic()
+            try:
+                run_study(name, parameters=parameters, out_root=out_root, run_dir=study_dir, progress=progress,
+                          index=False, say=say, expected_s=pace * expected[name] if name in expected else None)
+                summary = read_summary(study_dir)
+                figure = summary.get("key_figure")
+                one = from_summary(summary, report_link=f"{name}/{name}.html",
+                                   key_figure=f"{name}/{figure}" if figure else None)
+                if one.regression is not None and name in previous:
+                    one = replace(one, regression=replace(one.regression, previous_run=Path(baseline).name))
+            except Exception as exc:  # noqa: BLE001 - one study's failure, of any kind, must not stop the suite
+                report = study_dir / f"{name}.html"
+                error = str(exc) if isinstance(exc, QrbenchError) else f"{type(exc).__name__}: {exc}"
+                one = failed_study(name, error, report_link=f"{name}/{name}.html" if report.is_file() else None,
+                                   what_to_do=_what_to_do(name, params, error, url))
+            durations[name] = time.monotonic() - t_study
+            summaries.append(one)
+            say(f"[{i}/{len(plan.studies)}] {name}: {one.verdict} after {clock(durations[name])}")
+    report = write_executive_report(suite_dir, summaries, scale=plan.scale,
+                                    started=f"{started:%Y-%m-%d %H:%M} UTC", target=target_text)
+    summary = read_summary(suite_dir)
+    summary.update(durations_s=durations, target=target_text, folders={s.study: s.study for s in summaries},
+                   baseline=str(Path(baseline).resolve()) if baseline else None)
+    write_summary(suite_dir, summary)
+    write_index(out_root)
+    say(f"suite: {summary['verdict']} after {clock(time.monotonic() - t0)}")
+    return SuiteResult(folder=suite_dir, report=report, verdict=summary["verdict"], reason=summary["reason"],
+                       studies=tuple(summaries))
