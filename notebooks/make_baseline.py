@@ -20,7 +20,7 @@ def baseline() -> nbformat.NotebookNode:
             "from IPython.display import Markdown, display\n\n"
             "from qrbench.report import baseline_tables as tables\n"
             "from qrbench.report import format, plots\n"
-            "from qrbench.report.runs import write_summary\n"
+            "from qrbench.report.runs import interactive_run_dir, write_summary\n"
             "from qrbench.studies import get_study, load_thresholds\n\n"
             "study = get_study(\"baseline\")"
         ),
@@ -29,12 +29,13 @@ def baseline() -> nbformat.NotebookNode:
             "params_file: str = \"parameters/baseline.yaml\"  # from the current folder, else the shipped one\n"
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "baseline_run = None  # str or None: a previous baseline run folder to check for regressions\n"
-            "run_dir: str = \"outputs/interactive-baseline\"  # where records and the summary go\n"
+            "run_dir = None  # str or None; None: a new outputs/<UTC>-baseline/ beside parameters/\n"
             "progress: bool = True  # tqdm progress bars",
             metadata={"tags": ["parameters"]},
         ),
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
+            "run_dir = run_dir or str(interactive_run_dir(\"baseline\"))  # never notebooks/outputs/\n"
             "params = study.load_params(params_file)\n"
             "thresholds = load_thresholds(params.thresholds_file, \"baseline\")\n"
             "params",

@@ -21,7 +21,7 @@ def load() -> nbformat.NotebookNode:
             "from IPython.display import Markdown, display\n\n"
             "from qrbench.report import format, plots, plots_load\n"
             "from qrbench.report.live import LiveView\n"
-            "from qrbench.report.runs import write_summary\n"
+            "from qrbench.report.runs import interactive_run_dir, write_summary\n"
             "from qrbench.studies import get_study, load_thresholds\n"
             "from qrbench.studies.load import run_load_study\n"
             "from qrbench.studies.load.analysis import KEY_FIGURE, next_action\n\n"
@@ -32,13 +32,14 @@ def load() -> nbformat.NotebookNode:
             "params_file: str = \"parameters/load_normal.yaml\"  # from the current folder, else the shipped one\n"
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "time_scale = None  # float or None: multiplies every duration of the scenario (0.1: ten times shorter)\n"
-            "run_dir: str = \"outputs/interactive-load\"  # where records and the summary go\n"
+            "run_dir = None  # str or None; None: a new outputs/<UTC>-load/ beside parameters/\n"
             "progress: bool = True  # tqdm progress bars\n"
             "refresh_s: float = 2.0  # live view refresh period, seconds",
             metadata={"tags": ["parameters"]},
         ),
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
+            "run_dir = run_dir or str(interactive_run_dir(\"load\"))  # never notebooks/outputs/\n"
             "params = study.load_params(params_file)\n"
             "params = params if time_scale is None else replace(params, time_scale=time_scale)\n"
             "thresholds = load_thresholds(params.thresholds_file, \"load\")\n"

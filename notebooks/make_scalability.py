@@ -20,7 +20,7 @@ def scalability() -> nbformat.NotebookNode:
              "from IPython.display import Markdown, display\n\n"
              "from qrbench.report import format, plots\n"
              "from qrbench.report import plots_scalability as splots\n"
-             "from qrbench.report.runs import write_summary\n"
+             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
              "from qrbench.studies import get_study\n"
              "from qrbench.studies.scalability import SATURATION_LIMITS\n"
              "from qrbench.studies.scalability.analysis import KEY_FIGURE\n\n"
@@ -29,11 +29,12 @@ def scalability() -> nbformat.NotebookNode:
              "params_file: str = \"parameters/scalability.yaml\"  # from the current folder, else the shipped one\n"
              "url = None  # str or None: a running service (only it is measured); None starts every configuration\n"
              "baseline_run = None  # str or None: accepted for the CLI's sake; this study compares within the run\n"
-             "run_dir: str = \"outputs/interactive-scalability\"  # where the measurements and the summary go\n"
+             "run_dir = None  # str or None; None: a new outputs/<UTC>-scalability/ beside parameters/\n"
              "progress: bool = True  # tqdm progress bars",
              metadata={"tags": ["parameters", "code-only"]}),
         code("# Validate before measuring anything: a bad key or value stops here with a message naming it.\n"
-             "params = study.load_params(params_file)\n"
+             "run_dir = run_dir or str(interactive_run_dir(\"scalability\"))  # never notebooks/outputs/\n"
+            "params = study.load_params(params_file)\n"
              "params", metadata=CODE_ONLY),
         code("study.run(params, run_dir, url, progress=progress)\n"
              "report = study.analyse(run_dir)", metadata={"tags": ["progress", "code-only"]}),
