@@ -95,11 +95,35 @@ def locust(url: str, *, users: int, duration_s: float, workdir: Path) -> float |
     file.write_text(LOCUSTFILE.format(path=SPEC.endpoint, body=SPEC.body.decode()))
     prefix = workdir / "locust"
     # Users start at once (spawn rate = users); the run is ~1 s longer so the measured span is duration_s.
-    argv = [sys.executable, "-m", "locust", "-f", str(file), "--headless", "-u", str(users), "-r", str(users),
-            "-t", f"{duration_s + 1:g}s", "--host", url, "--csv", str(prefix), "--only-summary",
-            "--loglevel", "ERROR"]
-    subprocess.run(argv, capture_output=True, text=True, check=False, timeout=duration_s + 60,
-                   preexec_fn=lambda: os.sched_setaffinity(0, {GENERATOR_CPU}))
+    argv = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(file),
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{duration_s + 1:g}s",
+        "--host",
+        url,
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--loglevel",
+        "ERROR",
+    ]
+    subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=duration_s + 60,
+        preexec_fn=lambda: os.sched_setaffinity(0, {GENERATOR_CPU}),
+    )
     stats = prefix.with_name("locust_stats.csv")
     if not stats.exists():
         return None
@@ -138,8 +162,9 @@ def main() -> None:
         print(f"closed model, {args.users} users back to back")
         print(f"  {'generator':<22} {'req/s':>9} {'CPU %':>6} {'p50 ms':>7} {'p99 ms':>7}")
         for name in TRANSPORTS:
-            r = run_load(url, cycle_source([SPEC]), closed, out_dir=workdir / f"closed-{name}", transport=name,
-                         progress=False)  # fmt: skip
+            r = run_load(
+                url, cycle_source([SPEC]), closed, out_dir=workdir / f"closed-{name}", transport=name, progress=False
+            )
             lat = load_records(r.run_dir)["latency_ms"]
             rates[name] = r.achieved_rps
             print(
@@ -158,8 +183,10 @@ def main() -> None:
             print(f"  {ref:<30} {ref_rps:9.0f}")
         print("\nratios measured in this run (qrbench transport / reference generator):")
         for name, rps in rates.items():
-            print(f"  qrbench {name}: " + "; ".join(f"/ {ref} = {rps / ref_rps:.2f}"
-                                                     for ref, ref_rps in references.items() if ref_rps))
+            print(
+                f"  qrbench {name}: "
+                + "; ".join(f"/ {ref} = {rps / ref_rps:.2f}" for ref, ref_rps in references.items() if ref_rps)
+            )
 
         print("\nopen model, poisson arrivals, transport aiohttp")
         print(

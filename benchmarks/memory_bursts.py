@@ -90,8 +90,12 @@ async def burst(url: str, n: int, docs: list[str], tag: str, timeout_s: float) -
     async with httpx.AsyncClient(base_url=url, timeout=timeout_s, limits=limits) as client:
 
         async def one(i: int) -> str:
-            body = {"query": f"question {tag}-{i} about appeal deadlines",
-                    "candidates": [f"{d} [{tag}-{i}]" for d in docs], "method": "hybrid", "top_k": 5}
+            body = {
+                "query": f"question {tag}-{i} about appeal deadlines",
+                "candidates": [f"{d} [{tag}-{i}]" for d in docs],
+                "method": "hybrid",
+                "top_k": 5,
+            }
             try:
                 return str((await client.post("/v1/rerank", json=body)).status_code)
             except httpx.HTTPError as exc:
@@ -117,11 +121,15 @@ def main() -> None:
 
     dm = DataManager.from_dir()
     docs = [d.text for d in dm.documents[:n_docs]]
-    settings = EngineSettings(max_concurrency=args.max_concurrency, queue_budget_ms=args.queue_budget_ms,
-                              encoder=args.encoder)
-    print(f"memory through bursts: {n} concurrent cold reranks of {n_docs} documents, twice; "
-          f"max_concurrency={args.max_concurrency}, queue budget {args.queue_budget_ms:g} ms, encoder {args.encoder}; "
-          f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    settings = EngineSettings(
+        max_concurrency=args.max_concurrency, queue_budget_ms=args.queue_budget_ms, encoder=args.encoder
+    )
+    print(
+        f"memory through bursts: {n} concurrent cold reranks of {n_docs} documents, twice; "
+        f"max_concurrency={args.max_concurrency}, queue budget {args.queue_budget_ms:g} ms, encoder {args.encoder}; "
+        f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
+        flush=True,
+    )
     with EmbeddedTarget(settings) as target, Sampler(target.pid) as sampler:
         time.sleep(2.0)  # let the freshly started server settle
         before = tree_rss(target.pid)
@@ -141,12 +149,16 @@ def main() -> None:
     mb = 2**20
     print(f"\nRSS of the server's process tree (MB): before {before / mb:,.0f}")
     for b, secs, burst_peak, end, answered in rows:
-        print(f"  burst {b}: {secs:,.0f} s, peak {burst_peak / mb:,.0f}, at its end {end / mb:,.0f}; answers "
-              + ", ".join(f"{k}: {v}" for k, v in sorted(answered.items())))
+        print(
+            f"  burst {b}: {secs:,.0f} s, peak {burst_peak / mb:,.0f}, at its end {end / mb:,.0f}; answers "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(answered.items()))
+        )
     print(f"  {settle_s:g} s after the second burst: {after / mb:,.0f} ({(after - before) / mb:+,.0f} vs before)")
     print(f"\npeak < {PEAK_LIMIT_MB:,} MB: {'yes' if peak / mb < PEAK_LIMIT_MB else 'NO'} ({peak / mb:,.0f} MB)")
-    print(f"within {SETTLE_LIMIT_MB} MB of the pre-burst RSS after {settle_s:g} s: "
-          f"{'yes' if (after - before) / mb <= SETTLE_LIMIT_MB else 'NO'}")
+    print(
+        f"within {SETTLE_LIMIT_MB} MB of the pre-burst RSS after {settle_s:g} s: "
+        f"{'yes' if (after - before) / mb <= SETTLE_LIMIT_MB else 'NO'}"
+    )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

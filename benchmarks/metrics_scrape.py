@@ -50,23 +50,33 @@ def main() -> None:
     args = ap.parse_args()
     rules = rules_yaml(load_thresholds(ROOT / "parameters" / "thresholds.yaml"))
     pool = DataManager.from_dir(seed=0).mix_sampler(MIX, METHODS, seed=0, pool_size=400)
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedTarget(EngineSettings()) as target, \
-            PrometheusServer([target.url], run_dir=tmp, rules=rules) as prom, AlertPoller(prom) as poller:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        EmbeddedTarget(EngineSettings()) as target,
+        PrometheusServer([target.url], run_dir=tmp, rules=rules) as prom,
+        AlertPoller(prom) as poller,
+    ):
         t0 = time.time()
         time.sleep(args.idle_s)
         t1 = time.time()
-        result = run_load(target.url, pool, ClosedModel(users=args.users, duration_s=args.load_s),
-                          out_dir=Path(tmp) / "load", progress=False)
+        result = run_load(
+            target.url,
+            pool,
+            ClosedModel(users=args.users, duration_s=args.load_s),
+            out_dir=Path(tmp) / "load",
+            progress=False,
+        )
         t2 = time.time()
         time.sleep(2.0)  # the last scrape of the loaded window
         idle = prom.scrape_durations(t0 + 2, t1)
         loaded = prom.scrape_durations(t1 + 1, t2)
         alerts = alert_onsets(poller.frame())
-    print(f"load: {result.n_requests} requests, {result.achieved_rps:.3g} req/s, {result.n_errors} errors "
-          f"{dict(result.error_counts)}")
+    print(
+        f"load: {result.n_requests} requests, {result.achieved_rps:.3g} req/s, {result.n_errors} errors "
+        f"{dict(result.error_counts)}"
+    )
     print(f"idle   /metrics scrape: {_summary(idle['seconds'].to_numpy())}, failed {int((idle['up'] == 0).sum())}")
-    print(f"loaded /metrics scrape: {_summary(loaded['seconds'].to_numpy())}, "
-          f"failed {int((loaded['up'] == 0).sum())}")
+    print(f"loaded /metrics scrape: {_summary(loaded['seconds'].to_numpy())}, failed {int((loaded['up'] == 0).sum())}")
     print(f"loaded/idle median ratio: {loaded['seconds'].median() / idle['seconds'].median():.3g}")
     print("alerts seen:", "none" if alerts.empty else alerts.to_string(index=False))
 

@@ -52,22 +52,29 @@ def metrics_growth(n: int) -> None:
             text = client.get("/metrics").text
             scrape = time.perf_counter() - t0
         series = sum(1 for line in text.splitlines() if line and not line.startswith("#"))
-        print(f"1. after {n} unknown-path 401s: /metrics {len(text) / 1e3:.1f} KB, {series} series, "
-              f"scrape {scrape * 1e3:.0f} ms; RSS {rss0 / 1e6:.0f} -> {proc.memory_info().rss / 1e6:.0f} MB")
+        print(
+            f"1. after {n} unknown-path 401s: /metrics {len(text) / 1e3:.1f} KB, {series} series, "
+            f"scrape {scrape * 1e3:.0f} ms; RSS {rss0 / 1e6:.0f} -> {proc.memory_info().rss / 1e6:.0f} MB"
+        )
 
 
 def body_limits() -> None:
     with EmbeddedTarget(EngineSettings()) as t:
-        head = (b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 400000000\r\n\r\n")
+        head = (
+            b"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 400000000\r\n\r\n"
+        )
         answer, took = _raw(t.port, head, 10.0)
         status = answer.split(b"\r\n")[0].decode() or "no answer"
         print(f"2a. Content-Length 400 MB, no body sent: {status} after {took * 1e3:.0f} ms")
-        for what, junk in (("array", b"[" + b"1," * 30_000_000 + b"1]"),
-                           ("object", b'{"query": "q", "candidates": [' + b"1," * 30_000_000 + b"1]}")):
+        for what, junk in (
+            ("array", b"[" + b"1," * 30_000_000 + b"1]"),
+            ("object", b'{"query": "q", "candidates": [' + b"1," * 30_000_000 + b"1]}"),
+        ):
             _junk(t.url, what, junk)
-        head = (b"POST /v1/similarity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 1000\r\n\r\n")
+        head = (
+            b"POST /v1/similarity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+        )
         with socket.create_connection(("127.0.0.1", t.port), timeout=0.5) as sock:
             sock.sendall(head)
             t0 = time.perf_counter()
@@ -92,8 +99,7 @@ def _junk(url: str, what: str, junk: bytes) -> None:
     def send() -> None:
         t0 = time.perf_counter()
         try:
-            r = httpx.post(url + "/v1/rerank", content=junk, headers={"content-type": "application/json"},
-                           timeout=120)
+            r = httpx.post(url + "/v1/rerank", content=junk, headers={"content-type": "application/json"}, timeout=120)
             result["status"] = r.status_code
         except httpx.TransportError as exc:
             result["status"] = type(exc).__name__
@@ -108,8 +114,10 @@ def _junk(url: str, what: str, junk: bytes) -> None:
             lat.append(time.perf_counter() - t0)
             time.sleep(0.01)
     sender.join()
-    print(f"2b. 60 MB junk {what} to /v1/rerank: {result['status']} after {result['s']:.2f} s; "
-          f"worst /health meanwhile {max(lat, default=0) * 1e3:.0f} ms")
+    print(
+        f"2b. 60 MB junk {what} to /v1/rerank: {result['status']} after {result['s']:.2f} s; "
+        f"worst /health meanwhile {max(lat, default=0) * 1e3:.0f} ms"
+    )
 
 
 def cache_hit() -> None:
@@ -117,13 +125,16 @@ def cache_hit() -> None:
         pair = {"text1": "statute of limitations", "text2": "contract claims expire", "method": "hybrid"}
         miss, hit = (httpx.post(t.url + "/v1/similarity", json=pair, timeout=60).json() for _ in range(2))
         keys = ("classical_score", "quantum_score")
-        print("5. similarity cache miss/hit components: "
-              f"{[miss['computation_details'][k] for k in keys]} / {[hit['computation_details'][k] for k in keys]}")
+        print(
+            "5. similarity cache miss/hit components: "
+            f"{[miss['computation_details'][k] for k in keys]} / {[hit['computation_details'][k] for k in keys]}"
+        )
 
 
 def drain() -> None:
-    t = EmbeddedTarget(EngineSettings(compute_threads=1, max_concurrency=32, embedding_cache_size=0,
-                                      similarity_cache_size=0)).start()
+    t = EmbeddedTarget(
+        EngineSettings(compute_threads=1, max_concurrency=32, embedding_cache_size=0, similarity_cache_size=0)
+    ).start()
     docs = [f"document {i} " + "about contracts, courts and limitation periods " * 40 for i in range(100)]
 
     def slow(i: int):
@@ -152,8 +163,10 @@ def drain() -> None:
             outcomes = [f.result() for f in futures]
     finally:
         t.stop()
-    print(f"7. SIGTERM during 12 slow reranks: exit after {exit_s}; new request meanwhile: {during}; "
-          f"outcomes {sorted(set(map(str, outcomes)))} ({outcomes.count(200)} completed)")
+    print(
+        f"7. SIGTERM during 12 slow reranks: exit after {exit_s}; new request meanwhile: {during}; "
+        f"outcomes {sorted(set(map(str, outcomes)))} ({outcomes.count(200)} completed)"
+    )
 
 
 def main() -> None:

@@ -101,12 +101,48 @@ class Scale:
     n_cold_encoder: int  # cold reranks of 50 per encoder option
 
 
-FULL = Scale(n_similarity=40, n_warm=20, n_cold=3, cold_sizes=SIZES, memory_clients=4, n_aer=8, rounds=2, load_s=10.0,
-             warm_load_s=1.5, users=32, pool=6000, domains=2, relevant_only=False, window_ms=2.0, compute_threads=32,
-             floor_batch=32, floor_alone=20, floor_rounds=5, n_cold_encoder=6)
-QUICK = Scale(n_similarity=6, n_warm=4, n_cold=1, cold_sizes=(10, 50), memory_clients=2, n_aer=3, rounds=1,
-              load_s=5.0, warm_load_s=1.0, users=32, pool=1200, domains=1, relevant_only=True, window_ms=2.0,
-              compute_threads=32, floor_batch=32, floor_alone=5, floor_rounds=2, n_cold_encoder=2)
+FULL = Scale(
+    n_similarity=40,
+    n_warm=20,
+    n_cold=3,
+    cold_sizes=SIZES,
+    memory_clients=4,
+    n_aer=8,
+    rounds=2,
+    load_s=10.0,
+    warm_load_s=1.5,
+    users=32,
+    pool=6000,
+    domains=2,
+    relevant_only=False,
+    window_ms=2.0,
+    compute_threads=32,
+    floor_batch=32,
+    floor_alone=20,
+    floor_rounds=5,
+    n_cold_encoder=6,
+)
+QUICK = Scale(
+    n_similarity=6,
+    n_warm=4,
+    n_cold=1,
+    cold_sizes=(10, 50),
+    memory_clients=2,
+    n_aer=3,
+    rounds=1,
+    load_s=5.0,
+    warm_load_s=1.0,
+    users=32,
+    pool=1200,
+    domains=1,
+    relevant_only=True,
+    window_ms=2.0,
+    compute_threads=32,
+    floor_batch=32,
+    floor_alone=5,
+    floor_rounds=2,
+    n_cold_encoder=2,
+)
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -256,14 +292,20 @@ class InProcess:
     def similarity(self, a: str, b: str, method: str) -> tuple[float, dict]:
         t0 = time.perf_counter()
         s = self.engine.score(a, [b], method)
-        return (time.perf_counter() - t0) * 1000, {"embedding_ms": s.embedding_ms, "quantum_ms": s.quantum_ms,
-                                                    "fallback": s.classical_fallback}
+        return (time.perf_counter() - t0) * 1000, {
+            "embedding_ms": s.embedding_ms,
+            "quantum_ms": s.quantum_ms,
+            "fallback": s.classical_fallback,
+        }
 
     def rerank(self, query: str, docs: list[str], method: str) -> tuple[float, dict]:
         t0 = time.perf_counter()
         s = self.engine.score(query, docs, method)
-        return (time.perf_counter() - t0) * 1000, {"embedding_ms": s.embedding_ms, "quantum_ms": s.quantum_ms,
-                                                    "fallback": s.classical_fallback}
+        return (time.perf_counter() - t0) * 1000, {
+            "embedding_ms": s.embedding_ms,
+            "quantum_ms": s.quantum_ms,
+            "fallback": s.classical_fallback,
+        }
 
 
 class OverHttp:
@@ -281,8 +323,11 @@ class OverHttp:
         elapsed = (time.perf_counter() - t0) * 1000
         r.raise_for_status()
         meta = r.json()[meta_key]
-        return elapsed, {"embedding_ms": meta["embedding_ms"], "quantum_ms": meta["quantum_ms"],
-                         "fallback": meta["classical_fallback"]}
+        return elapsed, {
+            "embedding_ms": meta["embedding_ms"],
+            "quantum_ms": meta["quantum_ms"],
+            "fallback": meta["classical_fallback"],
+        }
 
     def similarity(self, a: str, b: str, method: str) -> tuple[float, dict]:
         return self._post("/v1/similarity", {"text1": a, "text2": b, "method": method}, "computation_details")
@@ -305,8 +350,9 @@ class Corpus:
     spare_docs: list[str]  # originals of the cold reranks' documents
 
 
-def latency_sections(client, backend: str, corpus: Corpus, embedder: Embedder, fresh: Fresh, scale: Scale,
-                     results: dict) -> None:
+def latency_sections(
+    client, backend: str, corpus: Corpus, embedder: Embedder, fresh: Fresh, scale: Scale, results: dict
+) -> None:
     """Similarity, warm and cold reranks for one backend through one client; fills `results`."""
     mode = client.mode
     watch = OthersCpu()
@@ -325,16 +371,43 @@ def latency_sections(client, backend: str, corpus: Corpus, embedder: Embedder, f
             emb.append(meta["embedding_ms"])
         diff = pct(lat, 50) - pct(ref, 50)
         paired = pct(np.subtract(lat, emb), 50)
-        results[("similarity", mode, backend, method)] = {"p50": pct(lat, 50), "ref50": pct(ref, 50), "diff": diff,
-                                                          "paired": paired}
-        rows.append([method, str(len(lat)), ms(pct(lat, 50)), ms(pct(lat, 95)), ms(pct(ref, 50)), f"{diff:+.1f}",
-                     "yes" if diff <= 6.0 else "NO", ms(pct(emb, 50)), f"{paired:+.1f}"])
-    table(f"similarity per pair, {mode}, backend={backend} (ms)",
-          ["method", "n", "p50", "p95", "2 encodings p50", "p50 - encodings", "<= 6 ms", "embedding_ms p50",
-           "p50(latency - embedding_ms)"],
-          rows, "Both texts new (uncached) in each pair; '2 encodings' encodes two new variants of the same two\n"
-                "texts in one call, in this process, interleaved with the requests. embedding_ms is the engine's own\n"
-                "time for the same request: latency - embedding_ms is the rest, paired, so less exposed to noise.")
+        results[("similarity", mode, backend, method)] = {
+            "p50": pct(lat, 50),
+            "ref50": pct(ref, 50),
+            "diff": diff,
+            "paired": paired,
+        }
+        rows.append(
+            [
+                method,
+                str(len(lat)),
+                ms(pct(lat, 50)),
+                ms(pct(lat, 95)),
+                ms(pct(ref, 50)),
+                f"{diff:+.1f}",
+                "yes" if diff <= 6.0 else "NO",
+                ms(pct(emb, 50)),
+                f"{paired:+.1f}",
+            ]
+        )
+    table(
+        f"similarity per pair, {mode}, backend={backend} (ms)",
+        [
+            "method",
+            "n",
+            "p50",
+            "p95",
+            "2 encodings p50",
+            "p50 - encodings",
+            "<= 6 ms",
+            "embedding_ms p50",
+            "p50(latency - embedding_ms)",
+        ],
+        rows,
+        "Both texts new (uncached) in each pair; '2 encodings' encodes two new variants of the same two\n"
+        "texts in one call, in this process, interleaved with the requests. embedding_ms is the engine's own\n"
+        "time for the same request: latency - embedding_ms is the rest, paired, so less exposed to noise.",
+    )
 
     # Warm reranks: the documents are cached, the query is new every time.
     client.rerank(fresh(corpus.queries[0]), corpus.docs[: max(SIZES)], "classical")  # prime the documents
@@ -353,16 +426,45 @@ def latency_sections(client, backend: str, corpus: Corpus, embedder: Embedder, f
                 emb.append(meta["embedding_ms"])
             diff = pct(lat, 50) - pct(ref, 50)
             paired = pct(np.subtract(lat, emb), 50)
-            results[("warm", mode, backend, method, n)] = {"p50": pct(lat, 50), "ref50": pct(ref, 50), "diff": diff,
-                                                           "paired": paired}
-            rows.append([method, str(n), str(len(lat)), ms(pct(lat, 50)), ms(pct(lat, 95)), ms(pct(ref, 50)),
-                         f"{diff:+.1f}", f"{pct(lat, 50) / pct(ref, 50):.2f}", ms(pct(quantum, 50)), f"{paired:+.1f}"])
-    table(f"warm rerank, {mode}, backend={backend} (ms)",
-          ["method", "docs", "n", "p50", "p95", "1 encoding p50", "p50 - encoding", "ratio", "quantum p50",
-           "p50(latency - embedding_ms)"], rows,
-          "Documents cached, the query new each time; '1 encoding' encodes a new variant of the same query\n"
-          "in this process, interleaved. Goal (HTTP, exact, 100 docs): p50 within 10 ms of one encoding.\n"
-          "latency - embedding_ms: the rest of the same request (cache lookups, scoring, HTTP, JSON), paired.")
+            results[("warm", mode, backend, method, n)] = {
+                "p50": pct(lat, 50),
+                "ref50": pct(ref, 50),
+                "diff": diff,
+                "paired": paired,
+            }
+            rows.append(
+                [
+                    method,
+                    str(n),
+                    str(len(lat)),
+                    ms(pct(lat, 50)),
+                    ms(pct(lat, 95)),
+                    ms(pct(ref, 50)),
+                    f"{diff:+.1f}",
+                    f"{pct(lat, 50) / pct(ref, 50):.2f}",
+                    ms(pct(quantum, 50)),
+                    f"{paired:+.1f}",
+                ]
+            )
+    table(
+        f"warm rerank, {mode}, backend={backend} (ms)",
+        [
+            "method",
+            "docs",
+            "n",
+            "p50",
+            "p95",
+            "1 encoding p50",
+            "p50 - encoding",
+            "ratio",
+            "quantum p50",
+            "p50(latency - embedding_ms)",
+        ],
+        rows,
+        "Documents cached, the query new each time; '1 encoding' encodes a new variant of the same query\n"
+        "in this process, interleaved. Goal (HTTP, exact, 100 docs): p50 within 10 ms of one encoding.\n"
+        "latency - embedding_ms: the rest of the same request (cache lookups, scoring, HTTP, JSON), paired.",
+    )
 
     # Cold reranks: every document new. The cost is the embedding, whatever the method, so the methods
     # take turns within one sample rather than multiplying the (slow) samples by three.
@@ -380,12 +482,26 @@ def latency_sections(client, backend: str, corpus: Corpus, embedder: Embedder, f
             quantum.append(meta["quantum_ms"])
         results[("cold", mode, backend, n)] = {"p50": pct(lat, 50), "share": statistics.median(share)}
         verdict = ("yes" if pct(lat, 50) < 500 else "NO") if n == 50 else ""
-        rows.append([str(n), str(len(lat)), ",".join(m[0] for m in used), ms(pct(lat, 50)), ms(max(lat)),
-                     f"{statistics.median(share):.0%}", ms(max(quantum)), ms(pct(lat, 50) / n), verdict])
-    table(f"cold rerank, {mode}, backend={backend} (ms)",
-          ["docs", "n", "methods", "p50", "max", "embedding share", "quantum max", "p50 per doc", "50 docs < 500 ms"],
-          rows, "Every document and the query new; methods c(lassical), q(uantum), h(ybrid) take turns;\n"
-                "embedding share = Scores.embedding_ms / latency (median).")
+        rows.append(
+            [
+                str(n),
+                str(len(lat)),
+                ",".join(m[0] for m in used),
+                ms(pct(lat, 50)),
+                ms(max(lat)),
+                f"{statistics.median(share):.0%}",
+                ms(max(quantum)),
+                ms(pct(lat, 50) / n),
+                verdict,
+            ]
+        )
+    table(
+        f"cold rerank, {mode}, backend={backend} (ms)",
+        ["docs", "n", "methods", "p50", "max", "embedding share", "quantum max", "p50 per doc", "50 docs < 500 ms"],
+        rows,
+        "Every document and the query new; methods c(lassical), q(uantum), h(ybrid) take turns;\n"
+        "embedding share = Scores.embedding_ms / latency (median).",
+    )
     others = watch.percent()
     results.setdefault("others", []).append(others)
     print(f"   (other processes used {others:.0f} % of the machine's CPU during this {mode} {backend} section)")
@@ -424,29 +540,55 @@ def memory_section(scale: Scale, corpus: Corpus, fresh: Fresh, results: dict) ->
         for i, sampler in enumerate(samplers):
             sampler.phase = "warm 100, 4 clients"
             with concurrent.futures.ThreadPoolExecutor(4) as pool:
-                list(pool.map(lambda c: [c.rerank(fresh(corpus.queries[2]), corpus.docs, "hybrid")
-                                         for _ in range(5)], clients[i][:4]))
+                list(
+                    pool.map(
+                        lambda c: [c.rerank(fresh(corpus.queries[2]), corpus.docs, "hybrid") for _ in range(5)],
+                        clients[i][:4],
+                    )
+                )
             sampler.phase = "cold 100, 1 client"
             clients[i][0].rerank(fresh(corpus.queries[3]), [fresh(next(spare)) for _ in range(100)], "hybrid")
             sampler.phase = cold_many
             batches = [[fresh(next(spare)) for _ in range(100)] for _ in range(scale.memory_clients)]
             with concurrent.futures.ThreadPoolExecutor(scale.memory_clients) as pool:
-                list(pool.map(lambda cb: cb[0].rerank(fresh(corpus.queries[4]), cb[1], "hybrid"),
-                              zip(clients[i], batches, strict=False)))
+                list(
+                    pool.map(
+                        lambda cb: cb[0].rerank(fresh(corpus.queries[4]), cb[1], "hybrid"),
+                        zip(clients[i], batches, strict=False),
+                    )
+                )
             time.sleep(0.2)
             sampler.phase = "done"
-    peaks = {name: {ph: v for ph, v in sampler.peak.items() if ph != "done"}
-             for name, sampler in zip(names, samplers, strict=True)}
-    phases = ["idle, ready", "first 100 (cold), 1 client", "warm 100, 1 client", "warm 100, 4 clients",
-              "cold 100, 1 client", cold_many]
-    rows = [[name, *(f"{peaks[name].get(ph, 0) / 2**20:.0f}" for ph in phases),
-             "yes" if max(peaks[name].values()) < 2**30 else "NO", ms(pct(single[i], 50)), ms(pct(paired[i], 50))]
-            for i, name in enumerate(names)]
-    table("peak RSS of the server process tree (MB; sampled every 50 ms; phases in this order, RSS only grows)",
-          ["server", *phases, "< 1 GB", "lone warm 100 p50 ms", "p50(latency - embedding_ms)"], rows,
-          "Exact backend, compute_threads=4. Cold = 100 new documents per request; the clients send at once.\n"
-          f"'lone warm 100': one client, hybrid, a new query each time, {len(single[0])} requests alternating between\n"
-          "the two servers: what the batching window costs a request that has no one to share a batch with.")
+    peaks = {
+        name: {ph: v for ph, v in sampler.peak.items() if ph != "done"}
+        for name, sampler in zip(names, samplers, strict=True)
+    }
+    phases = [
+        "idle, ready",
+        "first 100 (cold), 1 client",
+        "warm 100, 1 client",
+        "warm 100, 4 clients",
+        "cold 100, 1 client",
+        cold_many,
+    ]
+    rows = [
+        [
+            name,
+            *(f"{peaks[name].get(ph, 0) / 2**20:.0f}" for ph in phases),
+            "yes" if max(peaks[name].values()) < 2**30 else "NO",
+            ms(pct(single[i], 50)),
+            ms(pct(paired[i], 50)),
+        ]
+        for i, name in enumerate(names)
+    ]
+    table(
+        "peak RSS of the server process tree (MB; sampled every 50 ms; phases in this order, RSS only grows)",
+        ["server", *phases, "< 1 GB", "lone warm 100 p50 ms", "p50(latency - embedding_ms)"],
+        rows,
+        "Exact backend, compute_threads=4. Cold = 100 new documents per request; the clients send at once.\n"
+        f"'lone warm 100': one client, hybrid, a new query each time, {len(single[0])} requests alternating between\n"
+        "the two servers: what the batching window costs a request that has no one to share a batch with.",
+    )
     others = watch.percent()
     results.setdefault("others", []).append(others)
     print(f"   (other processes used {others:.0f} % of the machine's CPU during this section)")
@@ -470,13 +612,26 @@ def aer_costs(embedder: Embedder, corpus: Corpus, fresh: Fresh, scale: Scale, re
                         s = engine.score(fresh(next(q)), corpus.docs[:n], "quantum")
                         total.append((time.perf_counter() - t0) * 1000)
                         quantum.append(s.quantum_ms)
-                    rows.append([str(qubits), str(shots), str(n), str(len(quantum)), ms(pct(quantum, 50)),
-                                 ms(pct(quantum, 95)), f"{pct(quantum, 50) / n:.2f}", ms(pct(total, 50))])
+                    rows.append(
+                        [
+                            str(qubits),
+                            str(shots),
+                            str(n),
+                            str(len(quantum)),
+                            ms(pct(quantum, 50)),
+                            ms(pct(quantum, 95)),
+                            f"{pct(quantum, 50) / n:.2f}",
+                            ms(pct(total, 50)),
+                        ]
+                    )
             finally:
                 engine.close()
-    table("aer backend cost per request, in-process, warm, method=quantum (ms)",
-          ["qubits", "shots", "docs", "n", "quantum p50", "quantum p95", "per doc p50", "request p50"], rows,
-          "quantum_ms covers encoding the states and the batched SWAP-test run on Aer (aer_threads default).")
+    table(
+        "aer backend cost per request, in-process, warm, method=quantum (ms)",
+        ["qubits", "shots", "docs", "n", "quantum p50", "quantum p95", "per doc p50", "request p50"],
+        rows,
+        "quantum_ms covers encoding the states and the batched SWAP-test run on Aer (aer_threads default).",
+    )
     others = watch.percent()
     results.setdefault("others", []).append(others)
     print(f"   (other processes used {others:.0f} % of the machine's CPU during this section)")
@@ -509,7 +664,9 @@ def documents_of(specs: list[RequestSpec]) -> list[str]:
 def prime(url: str, docs: list[str]) -> None:
     with httpx.Client(base_url=url, timeout=600.0) as client:
         for i in range(0, len(docs), 100):
-            r = client.post("/v1/rerank", json={"query": "prime", "candidates": docs[i:i + 100], "method": "classical"})
+            r = client.post(
+                "/v1/rerank", json={"query": "prime", "candidates": docs[i : i + 100], "method": "classical"}
+            )
             r.raise_for_status()
 
 
@@ -525,31 +682,56 @@ class LoadConfig:
     def split(self) -> str:
         if self.server_cpus is None:
             return f"server and generator share CPUs 0-1 (server torch_threads={self.torch_threads})"
-        return (f"server on CPU {','.join(map(str, sorted(self.server_cpus)))} (torch_threads={self.torch_threads}),"
-                f" generator on CPU {','.join(map(str, sorted(self.generator_cpus)))}")
+        return (
+            f"server on CPU {','.join(map(str, sorted(self.server_cpus)))} (torch_threads={self.torch_threads}),"
+            f" generator on CPU {','.join(map(str, sorted(self.generator_cpus)))}"
+        )
 
 
-def run_mixed(target: EmbeddedTarget, cfg: LoadConfig, warm: list[RequestSpec], measured: list[RequestSpec],
-              scale: Scale, out_dir: Path) -> dict:
+def run_mixed(
+    target: EmbeddedTarget,
+    cfg: LoadConfig,
+    warm: list[RequestSpec],
+    measured: list[RequestSpec],
+    scale: Scale,
+    out_dir: Path,
+) -> dict:
     """One warm-up and one measured closed-model run against a primed server; raw totals for aggregation."""
     os.sched_setaffinity(0, cfg.generator_cpus)  # the driver's loop thread, started now, inherits it
     try:
-        run_load(target.url, cycle_source(warm), ClosedModel(users=scale.users, duration_s=scale.warm_load_s,
-                 max_requests=len(warm)), out_dir=out_dir / "warm", progress=False)
+        run_load(
+            target.url,
+            cycle_source(warm),
+            ClosedModel(users=scale.users, duration_s=scale.warm_load_s, max_requests=len(warm)),
+            out_dir=out_dir / "warm",
+            progress=False,
+        )
         cpu0, wall0 = tree_cpu_s(target.pid), time.perf_counter()
         others = OthersCpu()
         with RssSampler(target.pid, interval_s=0.25) as rss:
-            result = run_load(target.url, cycle_source(measured),
-                              ClosedModel(users=scale.users, duration_s=scale.load_s, max_requests=len(measured)),
-                              out_dir=out_dir / "measured", progress=False, timeout_s=60.0)
+            result = run_load(
+                target.url,
+                cycle_source(measured),
+                ClosedModel(users=scale.users, duration_s=scale.load_s, max_requests=len(measured)),
+                out_dir=out_dir / "measured",
+                progress=False,
+                timeout_s=60.0,
+            )
         others_pct = others.percent()
         server_cpu_s, wall = tree_cpu_s(target.pid) - cpu0, time.perf_counter() - wall0
     finally:
         os.sched_setaffinity(0, {GENERATOR_CPU, SERVER_CPU})
     df = load_records(result.run_dir)
-    return {"ok": df[df["ok"]][["kind", "latency_ms"]], "errors": result.n_errors, "duration": result.duration_s,
-            "server_cpu_s": server_cpu_s, "wall": wall, "generator_cpu_s": result.generator_cpu_s,
-            "others": others_pct, "rss": max(rss.peak.values(), default=0)}
+    return {
+        "ok": df[df["ok"]][["kind", "latency_ms"]],
+        "errors": result.n_errors,
+        "duration": result.duration_s,
+        "server_cpu_s": server_cpu_s,
+        "wall": wall,
+        "generator_cpu_s": result.generator_cpu_s,
+        "others": others_pct,
+        "rss": max(rss.peak.values(), default=0),
+    }
 
 
 def aggregate(runs: list[dict]) -> dict:
@@ -557,11 +739,17 @@ def aggregate(runs: list[dict]) -> dict:
     lat = ok["latency_ms"].to_numpy()
     duration = sum(r["duration"] for r in runs)
     return {
-        "ok_rps": len(lat) / duration, "round_rps": [len(r["ok"]) / r["duration"] for r in runs], "n": len(lat),
-        "errors": sum(r["errors"] for r in runs), "p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99),
+        "ok_rps": len(lat) / duration,
+        "round_rps": [len(r["ok"]) / r["duration"] for r in runs],
+        "n": len(lat),
+        "errors": sum(r["errors"] for r in runs),
+        "p50": pct(lat, 50),
+        "p95": pct(lat, 95),
+        "p99": pct(lat, 99),
         "server_cpu": sum(r["server_cpu_s"] for r in runs) / sum(r["wall"] for r in runs) * 100,
         "generator_cpu": sum(r["generator_cpu_s"] for r in runs) / duration * 100,
-        "others_cpu": statistics.mean(r["others"] for r in runs), "rss": max(r["rss"] for r in runs),
+        "others_cpu": statistics.mean(r["others"] for r in runs),
+        "rss": max(r["rss"] for r in runs),
         "by_kind": ok.groupby("kind")["latency_ms"].median().to_dict(),
     }
 
@@ -585,26 +773,39 @@ def throughput(full: DataManager, scale: Scale, fresh: Fresh, workdir: Path) -> 
     # get the same ones. Off and on alternate (off-on, on-off, ...) so that drifting noise hits both alike.
     n_warm = scale.users * 3
     per_round = len(specs) // scale.rounds
-    slices = [(specs[r * per_round:r * per_round + n_warm], specs[r * per_round + n_warm:(r + 1) * per_round])
-              for r in range(scale.rounds)]
-    print(f"\nMixed workload: {len(specs)} pre-built requests (DataManager.mix_sampler, seed 7, every query made new) "
-          f"over {what}; {len(corpus_docs)} distinct documents, primed into each server's cache first; "
-          f"{scale.users} closed-model users, no think time; per server {scale.rounds} round(s) of "
-          f"{scale.warm_load_s:g} s warm-up + {scale.load_s:g} s measured, batching off and on alternating; "
-          f"exact backend; 'on' is the service's defaults, 'off' the same without the micro-batcher.", flush=True)
+    slices = [
+        (specs[r * per_round : r * per_round + n_warm], specs[r * per_round + n_warm : (r + 1) * per_round])
+        for r in range(scale.rounds)
+    ]
+    print(
+        f"\nMixed workload: {len(specs)} pre-built requests (DataManager.mix_sampler, seed 7, every query made new) "
+        f"over {what}; {len(corpus_docs)} distinct documents, primed into each server's cache first; "
+        f"{scale.users} closed-model users, no think time; per server {scale.rounds} round(s) of "
+        f"{scale.warm_load_s:g} s warm-up + {scale.load_s:g} s measured, batching off and on alternating; "
+        f"exact backend; 'on' is the service's defaults, 'off' the same without the micro-batcher.",
+        flush=True,
+    )
     pairs = [
         ("pinned", {SERVER_CPU}, {GENERATOR_CPU}, 1),
         ("unpinned", None, {GENERATOR_CPU, SERVER_CPU}, 2),
     ]
     out = {}
     for name, server_cpus, gen_cpus, threads in pairs:
-        configs = [LoadConfig(f"{name}-batch-{label}", server_cpus, gen_cpus, 1 if window else threads, window)
-                   for label, window in (("off", 0.0), ("on", scale.window_ms))]
+        configs = [
+            LoadConfig(f"{name}-batch-{label}", server_cpus, gen_cpus, 1 if window else threads, window)
+            for label, window in (("off", 0.0), ("on", scale.window_ms))
+        ]
         # "on" is the service's defaults (batching, one thread per pass, admission by queueing delay);
         # "off" is the same without the micro-batcher, at torch's thread count for the cores it has.
-        targets = [EmbeddedTarget(EngineSettings() if c.batch_window_ms else
-                                  EngineSettings(torch_threads=threads, embed_batch_window_ms=0.0), cpus=c.server_cpus)
-                   for c in configs]
+        targets = [
+            EmbeddedTarget(
+                EngineSettings()
+                if c.batch_window_ms
+                else EngineSettings(torch_threads=threads, embed_batch_window_ms=0.0),
+                cpus=c.server_cpus,
+            )
+            for c in configs
+        ]
         runs: dict[str, list[dict]] = {c.name: [] for c in configs}
         try:
             for t in targets:
@@ -615,8 +816,10 @@ def throughput(full: DataManager, scale: Scale, fresh: Fresh, workdir: Path) -> 
                 pin_tree(t.pid, {i % 2})
             with concurrent.futures.ThreadPoolExecutor(2) as pool:
                 list(pool.map(lambda t: prime(t.url, corpus_docs), targets))
-            print(f"  {name}: primed {len(corpus_docs)} documents in both servers in {time.perf_counter() - t0:.0f} s",
-                  flush=True)
+            print(
+                f"  {name}: primed {len(corpus_docs)} documents in both servers in {time.perf_counter() - t0:.0f} s",
+                flush=True,
+            )
             for t, cfg in zip(targets, configs, strict=True):
                 pin_tree(t.pid, cfg.server_cpus or {GENERATOR_CPU, SERVER_CPU})
             for r, (warm, measured) in enumerate(slices):
@@ -624,8 +827,11 @@ def throughput(full: DataManager, scale: Scale, fresh: Fresh, workdir: Path) -> 
                 for cfg, t in order if r % 2 == 0 else order[::-1]:
                     run = run_mixed(t, cfg, warm, measured, scale, workdir / f"{cfg.name}-{r}")
                     runs[cfg.name].append(run)
-                    print(f"  {cfg.name} round {r + 1}: {len(run['ok']) / run['duration']:.1f} req/s, "
-                          f"{run['errors']} errors, others used {run['others']:.0f} % of the machine", flush=True)
+                    print(
+                        f"  {cfg.name} round {r + 1}: {len(run['ok']) / run['duration']:.1f} req/s, "
+                        f"{run['errors']} errors, others used {run['others']:.0f} % of the machine",
+                        flush=True,
+                    )
         finally:
             for t in targets:
                 t.stop()
@@ -634,26 +840,71 @@ def throughput(full: DataManager, scale: Scale, fresh: Fresh, workdir: Path) -> 
     rows = []
     for name, r in out.items():
         ok = r["ok_rps"] >= 150 and r["p95"] < 500 and r["errors"] == 0
-        rows.append([name, f"{r['ok_rps']:.1f}", str(r["n"]), ms(r["p50"]), ms(r["p95"]), ms(r["p99"]),
-                     str(r["errors"]), f"{r['server_cpu']:.0f}", f"{r['generator_cpu']:.0f}", f"{r['others_cpu']:.0f}",
-                     f"{r['rss'] / 2**20:.0f}", "yes" if ok else "NO"])
-    table("mixed workload throughput (latency in ms; server and generator CPU in % of one core; others = CPU used "
-          "by other processes, in % of all cores)",
-          ["config", "ok req/s", "requests", "p50", "p95", "p99", "errors", "server CPU", "generator CPU",
-           "others CPU", "server RSS MB", ">= 150/s & p95 < 500"], rows,
-          "\n".join(f"{name}: {r['config'].split}; embed_batch_window_ms={r['config'].batch_window_ms:g}"
-                    for name, r in out.items()))
+        rows.append(
+            [
+                name,
+                f"{r['ok_rps']:.1f}",
+                str(r["n"]),
+                ms(r["p50"]),
+                ms(r["p95"]),
+                ms(r["p99"]),
+                str(r["errors"]),
+                f"{r['server_cpu']:.0f}",
+                f"{r['generator_cpu']:.0f}",
+                f"{r['others_cpu']:.0f}",
+                f"{r['rss'] / 2**20:.0f}",
+                "yes" if ok else "NO",
+            ]
+        )
+    table(
+        "mixed workload throughput (latency in ms; server and generator CPU in % of one core; others = CPU used "
+        "by other processes, in % of all cores)",
+        [
+            "config",
+            "ok req/s",
+            "requests",
+            "p50",
+            "p95",
+            "p99",
+            "errors",
+            "server CPU",
+            "generator CPU",
+            "others CPU",
+            "server RSS MB",
+            ">= 150/s & p95 < 500",
+        ],
+        rows,
+        "\n".join(
+            f"{name}: {r['config'].split}; embed_batch_window_ms={r['config'].batch_window_ms:g}"
+            for name, r in out.items()
+        ),
+    )
     rows = []
     for name in ("pinned", "unpinned"):
         off, on = out[f"{name}-batch-off"], out[f"{name}-batch-on"]
         per_round = " ".join(f"{b / a:.2f}" for a, b in zip(off["round_rps"], on["round_rps"], strict=True))
-        rows.append([name, f"{off['ok_rps']:.1f}", f"{on['ok_rps']:.1f}", f"{on['ok_rps'] / off['ok_rps']:.2f}",
-                     per_round, ms(off["p95"]), ms(on["p95"])])
-    table("embedding micro-batcher: off vs on, same workload, same run",
-          ["cores", "off req/s", "on req/s", "on / off", "on / off per round", "off p95", "on p95"], rows)
+        rows.append(
+            [
+                name,
+                f"{off['ok_rps']:.1f}",
+                f"{on['ok_rps']:.1f}",
+                f"{on['ok_rps'] / off['ok_rps']:.2f}",
+                per_round,
+                ms(off["p95"]),
+                ms(on["p95"]),
+            ]
+        )
+    table(
+        "embedding micro-batcher: off vs on, same workload, same run",
+        ["cores", "off req/s", "on req/s", "on / off", "on / off per round", "off p95", "on p95"],
+        rows,
+    )
     kinds = sorted({k for r in out.values() for k in r["by_kind"]})
-    table("mixed workload: p50 latency per request kind (ms)", ["config", *kinds],
-          [[name, *(ms(r["by_kind"].get(k, float("nan"))) for k in kinds)] for name, r in out.items()])
+    table(
+        "mixed workload: p50 latency per request kind (ms)",
+        ["config", *kinds],
+        [[name, *(ms(r["by_kind"].get(k, float("nan"))) for k in kinds)] for name, r in out.items()],
+    )
     return out
 
 
@@ -665,23 +916,59 @@ def overload(full: DataManager, scale: Scale, fresh: Fresh, workdir: Path, rate:
     with EmbeddedTarget(EngineSettings()) as target:
         prime(target.url, documents_of(specs))
         others = OthersCpu()
-        result = run_load(target.url, cycle_source(specs),
-                          OpenModel(rate_rps=rate, duration_s=scale.load_s, max_in_flight=4096),
-                          out_dir=workdir / "overload", progress=False, timeout_s=60.0)
+        result = run_load(
+            target.url,
+            cycle_source(specs),
+            OpenModel(rate_rps=rate, duration_s=scale.load_s, max_in_flight=4096),
+            out_dir=workdir / "overload",
+            progress=False,
+            timeout_s=60.0,
+        )
         others_pct = others.percent()
     df = load_records(result.run_dir)
     ok = df[df["ok"]]["latency_ms"].to_numpy()
     refused = df[df["status"] == 503]["latency_ms"].to_numpy()
     other = int(len(df) - len(ok) - len(refused))
-    out = {"rate": rate, "sent": len(df), "ok": len(ok), "ok_rps": len(ok) / result.duration_s, "p50": pct(ok, 50),
-           "p95": pct(ok, 95), "refused": len(refused), "refused_p95": pct(refused, 95), "other": other,
-           "others_cpu": others_pct}
-    table(f"overload: open model at {rate:.0f} req/s (3x the default's sustained rate) for {scale.load_s:g} s, "
-          "default service (latency from the intended send time, ms)",
-          ["sent", "admitted", "admitted req/s", "admitted p50", "admitted p95", "503", "503 p95", "other errors",
-           "admitted p95 < 500"],
-          [[str(out["sent"]), str(out["ok"]), f"{out['ok_rps']:.1f}", ms(out["p50"]), ms(out["p95"]),
-            str(out["refused"]), ms(out["refused_p95"]), str(other), "yes" if out["p95"] < 500 else "NO"]])
+    out = {
+        "rate": rate,
+        "sent": len(df),
+        "ok": len(ok),
+        "ok_rps": len(ok) / result.duration_s,
+        "p50": pct(ok, 50),
+        "p95": pct(ok, 95),
+        "refused": len(refused),
+        "refused_p95": pct(refused, 95),
+        "other": other,
+        "others_cpu": others_pct,
+    }
+    table(
+        f"overload: open model at {rate:.0f} req/s (3x the default's sustained rate) for {scale.load_s:g} s, "
+        "default service (latency from the intended send time, ms)",
+        [
+            "sent",
+            "admitted",
+            "admitted req/s",
+            "admitted p50",
+            "admitted p95",
+            "503",
+            "503 p95",
+            "other errors",
+            "admitted p95 < 500",
+        ],
+        [
+            [
+                str(out["sent"]),
+                str(out["ok"]),
+                f"{out['ok_rps']:.1f}",
+                ms(out["p50"]),
+                ms(out["p95"]),
+                str(out["refused"]),
+                ms(out["refused_p95"]),
+                str(other),
+                "yes" if out["p95"] < 500 else "NO",
+            ]
+        ],
+    )
     return out
 
 
@@ -722,11 +1009,21 @@ def floor_section(model, corpus: Corpus, fresh: Fresh, scale: Scale) -> dict:
         name = option_name(encoder, max_len)
         per_query = statistics.median(batched)
         out[name] = {"alone": statistics.median(alone), "batched": per_query, "ceiling": cores * 1000 / per_query}
-        rows.append([name, ms(out[name]["alone"]), ms(per_query), f"{out[name]['alone'] / per_query:.1f}",
-                     f"{out[name]['ceiling']:,.0f}"])
-    table(f"encoding floor (in-process, one thread per pass; {scale.floor_batch} queries per batched pass; ceiling = "
-          f"{cores} cores / batched cost, if every request needs one new query encoding)",
-          ["encoder", "query alone ms", "per query batched ms", "alone / batched", "ceiling req/s"], rows)
+        rows.append(
+            [
+                name,
+                ms(out[name]["alone"]),
+                ms(per_query),
+                f"{out[name]['alone'] / per_query:.1f}",
+                f"{out[name]['ceiling']:,.0f}",
+            ]
+        )
+    table(
+        f"encoding floor (in-process, one thread per pass; {scale.floor_batch} queries per batched pass; ceiling = "
+        f"{cores} cores / batched cost, if every request needs one new query encoding)",
+        ["encoder", "query alone ms", "per query batched ms", "alone / batched", "ceiling req/s"],
+        rows,
+    )
     return out
 
 
@@ -742,7 +1039,7 @@ def cold_by_encoder(corpus: Corpus, fresh: Fresh, scale: Scale) -> dict:
                 client.rerank(fresh(corpus.queries[0]), [fresh(d) for d in corpus.spare_docs[:50]], "hybrid")
                 lat = []
                 for i in range(scale.n_cold_encoder):
-                    docs = [fresh(d) for d in corpus.spare_docs[50 * (i + 1):50 * (i + 2)]]
+                    docs = [fresh(d) for d in corpus.spare_docs[50 * (i + 1) : 50 * (i + 2)]]
                     method = METHODS[i % len(METHODS)]
                     lat.append(client.rerank(fresh(corpus.queries[i + 1]), docs, method)[0])
             finally:
@@ -752,9 +1049,12 @@ def cold_by_encoder(corpus: Corpus, fresh: Fresh, scale: Scale) -> dict:
     reference = out[option_name("torch", None)]
     for row, name in zip(rows, out, strict=True):
         row.insert(2, f"{out[name] / reference:.2f}")
-    table(f"cold rerank of 50 documents per encoder option (HTTP, exact, {scale.n_cold_encoder} requests each; "
-          "judge each option's quality with qrbench.profile.quality)",
-          ["encoder", "p50 ms", "p50 / torch", "max ms", "<= 500 ms"], rows)
+    table(
+        f"cold rerank of 50 documents per encoder option (HTTP, exact, {scale.n_cold_encoder} requests each; "
+        "judge each option's quality with qrbench.profile.quality)",
+        ["encoder", "p50 ms", "p50 / torch", "max ms", "<= 500 ms"],
+        rows,
+    )
     return out
 
 
@@ -764,21 +1064,35 @@ def cold_by_encoder(corpus: Corpus, fresh: Fresh, scale: Scale) -> dict:
 SECTIONS = ("floor", "latency", "encoders", "memory", "aer", "throughput")
 
 
-def goals(results: dict, memory: dict | None, mixed: dict | None, cv: float, floor: dict | None = None,
-          cold: dict | None = None) -> None:
+def goals(
+    results: dict,
+    memory: dict | None,
+    mixed: dict | None,
+    cv: float,
+    floor: dict | None = None,
+    cold: dict | None = None,
+) -> None:
     rows = []
     if floor and mixed:
         ceiling = floor["torch"]["ceiling"]
         best = max(mixed.values(), key=lambda r: r["ok_rps"])
-        rows.append([">= 0.7 of the batched-encoding ceiling, p95 < 500 ms (mixed, best config, same run)",
-                     f"{best['ok_rps']:.1f} req/s = {best['ok_rps'] / ceiling:.2f} of {ceiling:,.0f}; "
-                     f"p50 {best['p50']:.0f} ms, p95 {best['p95']:.0f} ms ({best['config'].name})",
-                     "yes" if best["ok_rps"] >= 0.7 * ceiling and best["p95"] < 500 else "NO"])
+        rows.append(
+            [
+                ">= 0.7 of the batched-encoding ceiling, p95 < 500 ms (mixed, best config, same run)",
+                f"{best['ok_rps']:.1f} req/s = {best['ok_rps'] / ceiling:.2f} of {ceiling:,.0f}; "
+                f"p50 {best['p50']:.0f} ms, p95 {best['p95']:.0f} ms ({best['config'].name})",
+                "yes" if best["ok_rps"] >= 0.7 * ceiling and best["p95"] < 500 else "NO",
+            ]
+        )
     if cold:
         fastest = min(cold, key=cold.get)
-        rows.append(["cold rerank of 50 <= 500 ms p50 (fastest option; check its nDCG@10 with profile.quality)",
-                     f"{fastest} {cold[fastest]:,.0f} ms; default (torch) {cold['torch']:,.0f} ms",
-                     "yes" if cold[fastest] <= 500 else "NO"])
+        rows.append(
+            [
+                "cold rerank of 50 <= 500 ms p50 (fastest option; check its nDCG@10 with profile.quality)",
+                f"{fastest} {cold[fastest]:,.0f} ms; default (torch) {cold['torch']:,.0f} ms",
+                "yes" if cold[fastest] <= 500 else "NO",
+            ]
+        )
     if ("similarity", "HTTP", "exact", "hybrid") in results:
         sim = max(results[("similarity", "HTTP", "exact", m)]["diff"] for m in METHODS)
         sim_paired = max(results[("similarity", "HTTP", "exact", m)]["paired"] for m in METHODS)
@@ -787,41 +1101,69 @@ def goals(results: dict, memory: dict | None, mixed: dict | None, cv: float, flo
         warm_paired = max(results[("warm", "HTTP", "exact", m, 100)]["paired"] for m in METHODS)
         cold = results.get(("cold", "HTTP", "exact", 50))
         rows += [
-            ["similarity within 6 ms of two encodings (HTTP, exact, worst method, p50)",
-             f"{sim:+.1f} ms (paired: latency - embedding_ms {sim_paired:+.1f} ms)", "yes" if sim <= 6 else "NO"],
-            ["warm rerank of 100 within 10 ms of one encoding (HTTP, exact, p50)",
-             ", ".join(f"{m} {d:+.1f} ms" for m, d in warm_diffs.items()) + f" (hybrid ratio "
-             f"{warm['p50'] / warm['ref50']:.2f}; paired, worst method: {warm_paired:+.1f} ms)",
-             "yes" if max(warm_diffs.values()) <= 10 else "NO"],
+            [
+                "similarity within 6 ms of two encodings (HTTP, exact, worst method, p50)",
+                f"{sim:+.1f} ms (paired: latency - embedding_ms {sim_paired:+.1f} ms)",
+                "yes" if sim <= 6 else "NO",
+            ],
+            [
+                "warm rerank of 100 within 10 ms of one encoding (HTTP, exact, p50)",
+                ", ".join(f"{m} {d:+.1f} ms" for m, d in warm_diffs.items()) + f" (hybrid ratio "
+                f"{warm['p50'] / warm['ref50']:.2f}; paired, worst method: {warm_paired:+.1f} ms)",
+                "yes" if max(warm_diffs.values()) <= 10 else "NO",
+            ],
         ]
         if cold:
-            rows.append(["cold rerank of 50 < 500 ms (PRD; HTTP, exact, p50)",
-                         f"{cold['p50']:,.0f} ms, embedding {cold['share']:.0%} of it",
-                         "yes" if cold["p50"] < 500 else "NO"])
+            rows.append(
+                [
+                    "cold rerank of 50 < 500 ms (PRD; HTTP, exact, p50)",
+                    f"{cold['p50']:,.0f} ms, embedding {cold['share']:.0%} of it",
+                    "yes" if cold["p50"] < 500 else "NO",
+                ]
+            )
     if memory:
         rss = {name: max(peaks.values()) for name, peaks in memory.items()}
-        rows.append(["peak server RSS < 1 GB while serving reranks of 100",
-                     ", ".join(f"{name} {peak / 2**20:.0f} MB" for name, peak in rss.items()),
-                     "yes" if min(rss.values()) < 2**30 else "NO"])
+        rows.append(
+            [
+                "peak server RSS < 1 GB while serving reranks of 100",
+                ", ".join(f"{name} {peak / 2**20:.0f} MB" for name, peak in rss.items()),
+                "yes" if min(rss.values()) < 2**30 else "NO",
+            ]
+        )
     if mixed:
         best = max(mixed.values(), key=lambda r: r["ok_rps"])
-        rows.append([">= 150 req/s with p95 < 500 ms (mixed, best config)",
-                     f"{best['ok_rps']:.1f} req/s, p95 {best['p95']:.0f} ms ({best['config'].name})",
-                     "yes" if best["ok_rps"] >= 150 and best["p95"] < 500 else "NO"])
+        rows.append(
+            [
+                ">= 150 req/s with p95 < 500 ms (mixed, best config)",
+                f"{best['ok_rps']:.1f} req/s, p95 {best['p95']:.0f} ms ({best['config'].name})",
+                "yes" if best["ok_rps"] >= 150 and best["p95"] < 500 else "NO",
+            ]
+        )
     others = results.get("others", []) + [r["others_cpu"] for r in (mixed or {}).values()]
     quiet = cv <= 0.10 and max(others, default=0) <= 20
-    table("goals", ["goal", "measured", "met"], rows,
-          "Reliability: " + ("the machine was quiet" if quiet else
-                             f"NOT RELIABLE: calibration CV {cv:.0%}, other processes used up to "
-                             f"{max(others, default=0):.0f} % of the machine during the sections")
-          + "; latency verdicts compare medians of small samples, without confidence intervals.")
+    table(
+        "goals",
+        ["goal", "measured", "met"],
+        rows,
+        "Reliability: "
+        + (
+            "the machine was quiet"
+            if quiet
+            else f"NOT RELIABLE: calibration CV {cv:.0%}, other processes used up to "
+            f"{max(others, default=0):.0f} % of the machine during the sections"
+        )
+        + "; latency verdicts compare medians of small samples, without confidence intervals.",
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small samples and short runs (a minute or two)")
-    parser.add_argument("--only", default=",".join(SECTIONS),
-                        help=f"comma-separated sections to run, of {', '.join(SECTIONS)} (default: all)")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, of {', '.join(SECTIONS)} (default: all)",
+    )
     args = parser.parse_args()
     only = set(args.only.split(","))
     if not only <= set(SECTIONS):
@@ -833,11 +1175,15 @@ def main() -> None:
     if GENERATOR_CPU not in cpus or SERVER_CPU not in cpus:
         raise SystemExit(f"This benchmark pins to CPUs {GENERATOR_CPU} and {SERVER_CPU}; only {cpus} are available.")
     cv = noise_cv(calibration_timings())
-    print(f"qrbench service speed ({'quick' if args.quick else 'full'}): {len(cpus)} CPUs, "
-          f"{psutil.virtual_memory().total / 2**30:.0f} GB, load average "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"machine noise: CV of a fixed numpy calibration loop = {cv:.1%} "
-          f"({'quiet' if cv <= 0.10 else 'NOISY: other work on the machine; read the numbers as rough'})")
+    print(
+        f"qrbench service speed ({'quick' if args.quick else 'full'}): {len(cpus)} CPUs, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GB, load average "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(
+        f"machine noise: CV of a fixed numpy calibration loop = {cv:.1%} "
+        f"({'quiet' if cv <= 0.10 else 'NOISY: other work on the machine; read the numbers as rough'})"
+    )
     print(f"scale: {scale}")
 
     dm = DataManager.from_dir()
@@ -845,7 +1191,7 @@ def main() -> None:
     queries = [dm.queries[i].text for i in rng.permutation(len(dm.queries))]
     order = rng.permutation(len(dm.documents))
     docs = [dm.documents[i].text for i in order]
-    corpus = Corpus(queries=queries, docs=docs[: max(SIZES)], spare_docs=docs[max(SIZES):])
+    corpus = Corpus(queries=queries, docs=docs[: max(SIZES)], spare_docs=docs[max(SIZES) :])
     fresh = Fresh()
 
     embedder = Embedder(cache_size=50_000, torch_threads=1)  # as the service: one thread per forward pass
@@ -899,8 +1245,10 @@ def main() -> None:
 
     goals(results, memory, mixed, cv, floor, cold)
     cv_end = noise_cv(calibration_timings())
-    print(f"\nmachine noise: CV {cv:.1%} at the start, {cv_end:.1%} at the end; load average now "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; total time {time.perf_counter() - started:.0f} s")
+    print(
+        f"\nmachine noise: CV {cv:.1%} at the start, {cv_end:.1%} at the end; load average now "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; total time {time.perf_counter() - started:.0f} s"
+    )
 
 
 if __name__ == "__main__":

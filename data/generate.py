@@ -63,21 +63,91 @@ SHARED_ASKS = [
     "How should I think about {t} here, and does {u} change the answer?",
 ]
 CONNECTORS = [
-    "In practice, ", "However, ", "Notably, ", "In addition, ", "By contrast, ", "As a result, ",
-    "In many cases, ", "Importantly, ", "That said, ", "Similarly, ", "Even so, ", "Moreover, ",
-    "In short, ", "For this reason, ",
+    "In practice, ",
+    "However, ",
+    "Notably, ",
+    "In addition, ",
+    "By contrast, ",
+    "As a result, ",
+    "In many cases, ",
+    "Importantly, ",
+    "That said, ",
+    "Similarly, ",
+    "Even so, ",
+    "Moreover, ",
+    "In short, ",
+    "For this reason, ",
 ]
 # Connectors are only put before templates that start with one of these words, so the lowercasing
 # never touches a name, an acronym or a slot value.
 LOWERABLE = {
-    "The", "A", "An", "Most", "In", "This", "These", "Many", "Several", "Some", "It", "When", "One",
-    "Although", "Because", "Under", "For", "Our", "We", "Prior", "Across", "Compared", "Data",
-    "Patients", "Clinicians", "Reducing", "Combining", "Courts", "Practitioners", "Counsel",
-    "Clients", "Legislative", "Whether", "Failure", "Procedural", "Referral", "Monitoring", "Common",
-    "Local", "Nurses", "Treatment", "Contraindications", "Telephone", "Shared", "Benchmark",
-    "Document", "Automating", "Security", "Engineers", "Monitor", "Test", "Measurement", "Future",
-    "Research", "Recovery", "Ordering", "Running", "Retries", "Tests", "Caching",
-    "Servers", "Idempotency", "Cloning", "Explicit", "Within", "Frequent", "Increasing",
+    "The",
+    "A",
+    "An",
+    "Most",
+    "In",
+    "This",
+    "These",
+    "Many",
+    "Several",
+    "Some",
+    "It",
+    "When",
+    "One",
+    "Although",
+    "Because",
+    "Under",
+    "For",
+    "Our",
+    "We",
+    "Prior",
+    "Across",
+    "Compared",
+    "Data",
+    "Patients",
+    "Clinicians",
+    "Reducing",
+    "Combining",
+    "Courts",
+    "Practitioners",
+    "Counsel",
+    "Clients",
+    "Legislative",
+    "Whether",
+    "Failure",
+    "Procedural",
+    "Referral",
+    "Monitoring",
+    "Common",
+    "Local",
+    "Nurses",
+    "Treatment",
+    "Contraindications",
+    "Telephone",
+    "Shared",
+    "Benchmark",
+    "Document",
+    "Automating",
+    "Security",
+    "Engineers",
+    "Monitor",
+    "Test",
+    "Measurement",
+    "Future",
+    "Research",
+    "Recovery",
+    "Ordering",
+    "Running",
+    "Retries",
+    "Tests",
+    "Caching",
+    "Servers",
+    "Idempotency",
+    "Cloning",
+    "Explicit",
+    "Within",
+    "Frequent",
+    "Increasing",
 }
 
 
@@ -92,8 +162,20 @@ def _cap(text: str) -> str:
 
 
 _CODE_WORDS = {
-    "kubectl", "certbot", "git", "dmesg", "openssl", "rustc", "dive", "valgrind", "uvloop", "aiohttp",
-    "terraform", "asyncio", "pytest", "nginx",
+    "kubectl",
+    "certbot",
+    "git",
+    "dmesg",
+    "openssl",
+    "rustc",
+    "dive",
+    "valgrind",
+    "uvloop",
+    "aiohttp",
+    "terraform",
+    "asyncio",
+    "pytest",
+    "nginx",
 }
 
 
@@ -101,15 +183,26 @@ def _slots(rng: random.Random, domain: dict, topic: dict, t: str, u: str, v: str
     n = rng.randint(2, 40)
     y = rng.randint(1995, 2023)
     return {
-        "t": t, "u": u, "v": v,
-        "topic": topic["name"], "kw": topic["kw"],
+        "t": t,
+        "u": u,
+        "v": v,
+        "topic": topic["name"],
+        "kw": topic["kw"],
         "e": rng.choice(ENTITIES[topic["id"]]),
-        "actor": rng.choice(domain["actors"]), "org": rng.choice(domain["orgs"]),
+        "actor": rng.choice(domain["actors"]),
+        "org": rng.choice(domain["orgs"]),
         "place": rng.choice(domain["places"]),
-        "n": str(n), "n2": str(n + rng.randint(2, 12)), "N": str(rng.randint(50, 5000)),
-        "p": str(rng.randint(3, 85)), "y": str(y), "y2": str(min(2024, y + rng.randint(1, 6))),
-        "x": f"{rng.uniform(0.2, 9.8):.1f}", "d": str(rng.randint(2, 9)), "m": str(rng.randint(15, 90)),
-        "age": str(rng.randint(18, 89)), "anc": str(rng.randrange(1200, 7500, 10)),
+        "n": str(n),
+        "n2": str(n + rng.randint(2, 12)),
+        "N": str(rng.randint(50, 5000)),
+        "p": str(rng.randint(3, 85)),
+        "y": str(y),
+        "y2": str(min(2024, y + rng.randint(1, 6))),
+        "x": f"{rng.uniform(0.2, 9.8):.1f}",
+        "d": str(rng.randint(2, 9)),
+        "m": str(rng.randint(15, 90)),
+        "age": str(rng.randint(18, 89)),
+        "anc": str(rng.randrange(1200, 7500, 10)),
     }
 
 
@@ -223,9 +316,7 @@ def generate(seed: int = SEED) -> tuple[list[dict], list[dict]]:
                     third = rng.choice([x for x in terms if x not in (a, b)])
                     plans.append(([a, b, third], qi))
             # Background documents: same topic, but never written around a query's pair (hard negatives).
-            allowed = [
-                list(c) for c in combinations(terms, 3) if not any(set(p) <= set(c) for p in pairs)
-            ]
+            allowed = [list(c) for c in combinations(terms, 3) if not any(set(p) <= set(c) for p in pairs)]
             while len(plans) < DOCS_PER_TOPIC:
                 plans.append((rng.choice(allowed), None))
             topic_docs: list[tuple[dict, int | None, list[str]]] = []
@@ -240,18 +331,26 @@ def generate(seed: int = SEED) -> tuple[list[dict], list[dict]]:
                 else:
                     raise RuntimeError(f"Could not write a document about {focus} in {topic['id']}.")
                 doc = {
-                    "domain": domain_name, "topic": f"{domain_name}/{topic['id']}", "title": title,
-                    "text": text, "n_words": len(text.split()),
+                    "domain": domain_name,
+                    "topic": f"{domain_name}/{topic['id']}",
+                    "title": title,
+                    "text": text,
+                    "n_words": len(text.split()),
                 }
                 topic_docs.append((doc, qi, focus))
                 documents.append(doc)
             for qi, (a, b) in enumerate(pairs):
                 style, text = build_query(rng, domain, topic, a, b)
-                queries.append({
-                    "domain": domain_name, "topic": f"{domain_name}/{topic['id']}", "style": style,
-                    "text": text, "key_terms": [_strip_article(a), _strip_article(b)],
-                    "relevant": [d for d, q, _ in topic_docs if q == qi],
-                })
+                queries.append(
+                    {
+                        "domain": domain_name,
+                        "topic": f"{domain_name}/{topic['id']}",
+                        "style": style,
+                        "text": text,
+                        "key_terms": [_strip_article(a), _strip_article(b)],
+                        "relevant": [d for d, q, _ in topic_docs if q == qi],
+                    }
+                )
     # Ids in shuffled order, so an id says nothing about topic or relevance.
     rng.shuffle(documents)
     for i, doc in enumerate(documents):
@@ -261,17 +360,18 @@ def generate(seed: int = SEED) -> tuple[list[dict], list[dict]]:
     for i, q in enumerate(queries):
         rel = sorted(d["id"] for d in q.pop("relevant"))
         out_queries.append({"id": f"q-{i:04d}", **q, "relevant": rel})
-    out_docs = [
-        {k: d[k] for k in ("id", "domain", "topic", "title", "text", "n_words")} for d in documents
-    ]
+    out_docs = [{k: d[k] for k in ("id", "domain", "topic", "title", "text", "n_words")} for d in documents]
     return out_queries, out_docs
 
 
 def behavior_patterns() -> dict:
     """User behaviour profiles and the hourly arrival profile of a realistic day."""
+
     def lognormal(median_s: float, sigma: float) -> dict:
         return {
-            "distribution": "lognormal", "median_s": median_s, "sigma": sigma,
+            "distribution": "lognormal",
+            "median_s": median_s,
+            "sigma": sigma,
             "mean_s": round(median_s * math.exp(sigma**2 / 2), 3),
         }
 
@@ -301,7 +401,10 @@ def behavior_patterns() -> dict:
                 "think_time_s": lognormal(2.0, 0.8),
                 "session_requests": {"distribution": "geometric", "mean": 12},
                 "kind_weights": {
-                    "similarity": 0.10, "rerank_small": 0.45, "rerank_medium": 0.35, "rerank_large": 0.05,
+                    "similarity": 0.10,
+                    "rerank_small": 0.45,
+                    "rerank_medium": 0.35,
+                    "rerank_large": 0.05,
                     "batch_similarity": 0.05,
                 },
                 "method_weights": {"classical": 0.30, "quantum": 0.20, "hybrid": 0.50},
@@ -311,7 +414,10 @@ def behavior_patterns() -> dict:
                 "think_time_s": {"distribution": "constant", "mean_s": 0.0},
                 "session_requests": {"distribution": "constant", "mean": 500},
                 "kind_weights": {
-                    "similarity": 0.0, "rerank_small": 0.0, "rerank_medium": 0.20, "rerank_large": 0.60,
+                    "similarity": 0.0,
+                    "rerank_small": 0.0,
+                    "rerank_medium": 0.20,
+                    "rerank_large": 0.60,
                     "batch_similarity": 0.20,
                 },
                 "method_weights": {"classical": 0.40, "quantum": 0.10, "hybrid": 0.50},
@@ -321,7 +427,10 @@ def behavior_patterns() -> dict:
                 "think_time_s": lognormal(8.0, 1.0),
                 "session_requests": {"distribution": "geometric", "mean": 25},
                 "kind_weights": {
-                    "similarity": 0.40, "rerank_small": 0.20, "rerank_medium": 0.25, "rerank_large": 0.10,
+                    "similarity": 0.40,
+                    "rerank_small": 0.20,
+                    "rerank_medium": 0.25,
+                    "rerank_large": 0.10,
                     "batch_similarity": 0.05,
                 },
                 "method_weights": {"classical": 0.34, "quantum": 0.33, "hybrid": 0.33},
@@ -331,7 +440,10 @@ def behavior_patterns() -> dict:
                 "think_time_s": lognormal(0.3, 0.5),
                 "session_requests": {"distribution": "geometric", "mean": 100},
                 "kind_weights": {
-                    "similarity": 0.45, "rerank_small": 0.15, "rerank_medium": 0.10, "rerank_large": 0.0,
+                    "similarity": 0.45,
+                    "rerank_small": 0.15,
+                    "rerank_medium": 0.10,
+                    "rerank_large": 0.0,
                     "batch_similarity": 0.30,
                 },
                 "method_weights": {"classical": 0.60, "quantum": 0.0, "hybrid": 0.40},

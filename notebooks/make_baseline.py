@@ -22,11 +22,11 @@ def baseline() -> nbformat.NotebookNode:
             "from qrbench.report import format, plots\n"
             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
             "from qrbench.studies import get_study, load_thresholds\n\n"
-            "study = get_study(\"baseline\")"
+            'study = get_study("baseline")'
         ),
         new_code_cell(
             "# Parameters (papermill overrides these)\n"
-            "params_file: str = \"parameters/baseline.yaml\"  # from the current folder, else the shipped one\n"
+            'params_file: str = "parameters/baseline.yaml"  # from the current folder, else the shipped one\n'
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "baseline_run = None  # str or None: a previous baseline run folder to check for regressions\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-baseline/ beside parameters/\n"
@@ -35,15 +35,17 @@ def baseline() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
-            "run_dir = run_dir or str(interactive_run_dir(\"baseline\"))  # never notebooks/outputs/\n"
+            'run_dir = run_dir or str(interactive_run_dir("baseline"))  # never notebooks/outputs/\n'
             "params = study.load_params(params_file)\n"
-            "thresholds = load_thresholds(params.thresholds_file, \"baseline\")\n"
+            'thresholds = load_thresholds(params.thresholds_file, "baseline")\n'
             "params",
             metadata=CODE_ONLY,
         ),
-        new_code_cell("study.run(params, run_dir, url, progress=progress)\n"
-                      "report = study.analyse(run_dir, baseline_run=baseline_run)",
-                      metadata={"tags": ["progress"]}),
+        new_code_cell(
+            "study.run(params, run_dir, url, progress=progress)\n"
+            "report = study.analyse(run_dir, baseline_run=baseline_run)",
+            metadata={"tags": ["progress"]},
+        ),
         new_code_cell(
             "failing = report.compliance[report.compliance['verdict'] != 'pass']\n"
             "if report.verdict == 'pass':\n"
@@ -56,11 +58,13 @@ def baseline() -> nbformat.NotebookNode:
             "display(format.headline(report.verdict, report.verdict_reasons[0], checks=report.reliability,\n"
             "                        next_action=next_action))"
         ),
-        new_markdown_cell("## Verdict against the PRD\n"
-                          "*pass* only when the whole 95% interval meets the target; *fail* when it lies wholly "
-                          "beyond the threshold; *insufficient* when the sample cannot decide. Each target is "
-                          "judged on the statistic `parameters/thresholds.yaml` defines for it (p95 for "
-                          "latencies, counting timed-out requests at the timeout) and on the workload named."),
+        new_markdown_cell(
+            "## Verdict against the PRD\n"
+            "*pass* only when the whole 95% interval meets the target; *fail* when it lies wholly "
+            "beyond the threshold; *insufficient* when the sample cannot decide. Each target is "
+            "judged on the statistic `parameters/thresholds.yaml` defines for it (p95 for "
+            "latencies, counting timed-out requests at the timeout) and on the workload named."
+        ),
         new_code_cell("format.compliance_table(report.compliance, extra=['workload'])"),
         new_code_cell(
             "# The key figure: rerank latency by batch size against the PRD target (saved for the executive report).\n"
@@ -81,15 +85,20 @@ def baseline() -> nbformat.NotebookNode:
             "that times out looks slow, not fast). An interval that says *not bounded* had too few samples."
         ),
         new_code_cell("tables.stage_latency(report.stages, report.records)"),
-        new_markdown_cell("Warm-up removed per stage and repetition (MSER-5), so the statistics describe the "
-                          "steady state."),
+        new_markdown_cell(
+            "Warm-up removed per stage and repetition (MSER-5), so the statistics describe the steady state."
+        ),
         new_code_cell("tables.warmup(report.warmup)"),
-        new_code_cell("plots.show(plots.latency_by_stage(report.records, 'similarity/', "
-                      "target_ms=thresholds['similarity_ms'].target, title='Similarity, one pair per request'),\n"
-                      "           otherwise=format.not_measured('similarity latency'))"),
-        new_code_cell("plots.show(plots.latency_by_stage(report.records, 'rerank/', "
-                      "target_ms=thresholds['rerank_50_ms'].target, title='Rerank by method and batch size'),\n"
-                      "           otherwise=format.not_measured('rerank latency'))"),
+        new_code_cell(
+            "plots.show(plots.latency_by_stage(report.records, 'similarity/', "
+            "target_ms=thresholds['similarity_ms'].target, title='Similarity, one pair per request'),\n"
+            "           otherwise=format.not_measured('similarity latency'))"
+        ),
+        new_code_cell(
+            "plots.show(plots.latency_by_stage(report.records, 'rerank/', "
+            "target_ms=thresholds['rerank_50_ms'].target, title='Rerank by method and batch size'),\n"
+            "           otherwise=format.not_measured('rerank latency'))"
+        ),
         new_markdown_cell(
             "## Is quantum worth its cost?\n"
             "Ranking quality on labelled queries: each query's relevant documents among hard negatives (documents "
@@ -97,26 +106,38 @@ def baseline() -> nbformat.NotebookNode:
             "queries with 95% bootstrap intervals; the cost is the median latency of the rerank stage nearest in "
             "size (fresh texts, no cache), and its ratio to classical."
         ),
-        new_code_cell("display(tables.quality(report.quality), tables.quality_sentence(report.quality))\n"
-                      "plots.show(plots.quality_vs_cost(report.quality),\n"
-                      "           otherwise=format.not_measured('quality against latency cost'))"),
-        new_markdown_cell("## Quantum vs classical\nLatency ratio of the medians (quantum or hybrid over classical, "
-                          "bootstrap 95% interval), and agreement of the rankings they produce on the same "
-                          "candidates (median Spearman correlation over queries, share of queries with the same "
-                          "top document)."),
+        new_code_cell(
+            "display(tables.quality(report.quality), tables.quality_sentence(report.quality))\n"
+            "plots.show(plots.quality_vs_cost(report.quality),\n"
+            "           otherwise=format.not_measured('quality against latency cost'))"
+        ),
+        new_markdown_cell(
+            "## Quantum vs classical\nLatency ratio of the medians (quantum or hybrid over classical, "
+            "bootstrap 95% interval), and agreement of the rankings they produce on the same "
+            "candidates (median Spearman correlation over queries, share of queries with the same "
+            "top document)."
+        ),
         new_code_cell("display(tables.method_ratios(report.method_ratios), tables.agreement(report.agreement))"),
-        new_markdown_cell("## Memory\nResident memory of the server's whole process tree, sampled while it served "
-                          "back-to-back reranks of each document count."),
-        new_code_cell("display(tables.memory(report.memory))\n"
-                      "plots.show(plots.memory_by_documents(report.memory, report.server, report.records,\n"
-                      "                                     target_gb=thresholds['memory_100_docs_gb'].target),\n"
-                      "           otherwise=format.not_measured('server memory'))"),
-        new_markdown_cell("## Cache effectiveness\nThe same reranks three times: every text new (cold), the same "
-                          "documents with new queries (document embeddings cached), and the identical requests "
-                          "(every pair in the similarity cache). Hit rates come from the service's `/metrics`."),
-        new_code_cell("display(tables.cache(report.cache))\n"
-                      "plots.show(plots.cache_effect(report.cache),\n"
-                      "           otherwise=format.not_measured('cache effectiveness'))"),
+        new_markdown_cell(
+            "## Memory\nResident memory of the server's whole process tree, sampled while it served "
+            "back-to-back reranks of each document count."
+        ),
+        new_code_cell(
+            "display(tables.memory(report.memory))\n"
+            "plots.show(plots.memory_by_documents(report.memory, report.server, report.records,\n"
+            "                                     target_gb=thresholds['memory_100_docs_gb'].target),\n"
+            "           otherwise=format.not_measured('server memory'))"
+        ),
+        new_markdown_cell(
+            "## Cache effectiveness\nThe same reranks three times: every text new (cold), the same "
+            "documents with new queries (document embeddings cached), and the identical requests "
+            "(every pair in the similarity cache). Hit rates come from the service's `/metrics`."
+        ),
+        new_code_cell(
+            "display(tables.cache(report.cache))\n"
+            "plots.show(plots.cache_effect(report.cache),\n"
+            "           otherwise=format.not_measured('cache effectiveness'))"
+        ),
         new_markdown_cell("## Reliability of these numbers"),
         new_code_cell("plots.reliability_table(report.reliability)"),
         new_markdown_cell(
@@ -128,10 +149,12 @@ def baseline() -> nbformat.NotebookNode:
             "adjusted p-value is below 0.05. A p95 is compared only when every repetition decides it."
         ),
         new_code_cell("display(tables.regression_sentence(report.regression), tables.regression(report.regression))"),
-        new_code_cell("# Record the key numbers for the run index, the executive report and CI.\n"
-                      "write_summary(run_dir, study.summary(report))\n"
-                      "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')",
-                      metadata=CODE_ONLY),
+        new_code_cell(
+            "# Record the key numbers for the run index, the executive report and CI.\n"
+            "write_summary(run_dir, study.summary(report))\n"
+            "print(f'verdict: {report.verdict}; summary written to {Path(run_dir) / \"summary.json\"}')",
+            metadata=CODE_ONLY,
+        ),
     ]
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}

@@ -38,28 +38,66 @@ def _add_serve(sub) -> None:
     p.add_argument("--similarity-cache-size", type=int, default=50_000)
     p.add_argument("--torch-threads", type=int, default=1, help="intra-op threads of each forward pass")
     p.add_argument("--aer-threads", type=int, default=1, help="OpenMP threads per Aer run (0: Aer's default)")
-    p.add_argument("--max-concurrency", type=int, default=None,
-                   help="requests computed at once (default: 16 per core); past it, wait up to --queue-budget-ms")
+    p.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=None,
+        help="requests computed at once (default: 16 per core); past it, wait up to --queue-budget-ms",
+    )
     p.add_argument("--compute-threads", type=int, default=None, help="default: --max-concurrency")
-    p.add_argument("--embed-batch-window-ms", type=float, default=2.0,
-                   help="micro-batch concurrent embeddings, waiting up to this long for more (0: off)")
+    p.add_argument(
+        "--embed-batch-window-ms",
+        type=float,
+        default=2.0,
+        help="micro-batch concurrent embeddings, waiting up to this long for more (0: off)",
+    )
     p.add_argument("--embed-workers", type=int, default=None, help="forward passes at once (default: one per core)")
-    p.add_argument("--encoder", choices=["torch", "onnx", "onnx-int8"], default="torch",
-                   help="embedding runtime: torch, or ONNX Runtime on the same weights (exported at first use)")
+    p.add_argument(
+        "--encoder",
+        choices=["torch", "onnx", "onnx-int8"],
+        default="torch",
+        help="embedding runtime: torch, or ONNX Runtime on the same weights (exported at first use)",
+    )
     p.add_argument("--max-seq-length", type=int, default=None, help="truncate texts to this many tokens (8..256)")
-    p.add_argument("--queue-budget-ms", type=float, default=100.0,
-                   help="longest wait for a computation slot; a request predicted to wait longer gets 503 at once")
+    p.add_argument(
+        "--queue-budget-ms",
+        type=float,
+        default=100.0,
+        help="longest wait for a computation slot; a request predicted to wait longer gets 503 at once",
+    )
     p.add_argument("--embed-max-batch", type=int, default=64, help="most texts in one embedding micro-batch")
     p.add_argument("--api-key", default=None, help="require this key (X-API-Key or Authorization: Bearer)")
-    p.add_argument("--metrics-need-key", type=_flag, nargs="?", const=True, default=False, metavar="true|false",
-                   help="with --api-key, /metrics needs the key too (default: open for scrapers)")
-    p.add_argument("--docs-need-key", type=_flag, nargs="?", const=True, default=False, metavar="true|false",
-                   help="with --api-key, /docs, /redoc and /openapi.json need the key too (default: open)")
-    p.add_argument("--body-timeout-s", type=float, default=30.0,
-                   help="a request body not received within this many seconds gets 408 (headers: closed)")
+    p.add_argument(
+        "--metrics-need-key",
+        type=_flag,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="true|false",
+        help="with --api-key, /metrics needs the key too (default: open for scrapers)",
+    )
+    p.add_argument(
+        "--docs-need-key",
+        type=_flag,
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="true|false",
+        help="with --api-key, /docs, /redoc and /openapi.json need the key too (default: open)",
+    )
+    p.add_argument(
+        "--body-timeout-s",
+        type=float,
+        default=30.0,
+        help="a request body not received within this many seconds gets 408 (headers: closed)",
+    )
     p.add_argument("--keep-alive-s", type=float, default=5.0, help="idle keep-alive connections close after this")
-    p.add_argument("--drain-timeout-s", type=float, default=10.0,
-                   help="on SIGTERM, seconds in-flight requests get to finish (new ones get 503)")
+    p.add_argument(
+        "--drain-timeout-s",
+        type=float,
+        default=10.0,
+        help="on SIGTERM, seconds in-flight requests get to finish (new ones get 503)",
+    )
     p.add_argument("--log-level", default="warning")
     p.set_defaults(func=_serve)
 
@@ -77,17 +115,33 @@ def _flag(text: str) -> bool:
 def _serve(args) -> int:
     from .target import EngineSettings, serve
 
-    sized = {name: getattr(args, name) for name in ("max_concurrency", "compute_threads", "embed_workers")
-             if getattr(args, name) is not None}  # absent: the settings size them from the cores
+    sized = {
+        name: getattr(args, name)
+        for name in ("max_concurrency", "compute_threads", "embed_workers")
+        if getattr(args, name) is not None
+    }  # absent: the settings size them from the cores
     settings = EngineSettings(
-        backend=args.backend, qubits=args.qubits, shots=args.shots, hybrid_weight=args.hybrid_weight,
-        quantum_budget_ms=args.quantum_budget_ms, embedding_cache_size=args.embedding_cache_size,
-        similarity_cache_size=args.similarity_cache_size, torch_threads=args.torch_threads,
-        aer_threads=args.aer_threads, api_key=args.api_key,
-        embed_batch_window_ms=args.embed_batch_window_ms, embed_max_batch=args.embed_max_batch,
-        metrics_need_key=args.metrics_need_key, docs_need_key=args.docs_need_key,
-        body_timeout_s=args.body_timeout_s, keep_alive_s=args.keep_alive_s, drain_timeout_s=args.drain_timeout_s,
-        encoder=args.encoder, max_seq_length=args.max_seq_length, queue_budget_ms=args.queue_budget_ms, **sized,
+        backend=args.backend,
+        qubits=args.qubits,
+        shots=args.shots,
+        hybrid_weight=args.hybrid_weight,
+        quantum_budget_ms=args.quantum_budget_ms,
+        embedding_cache_size=args.embedding_cache_size,
+        similarity_cache_size=args.similarity_cache_size,
+        torch_threads=args.torch_threads,
+        aer_threads=args.aer_threads,
+        api_key=args.api_key,
+        embed_batch_window_ms=args.embed_batch_window_ms,
+        embed_max_batch=args.embed_max_batch,
+        metrics_need_key=args.metrics_need_key,
+        docs_need_key=args.docs_need_key,
+        body_timeout_s=args.body_timeout_s,
+        keep_alive_s=args.keep_alive_s,
+        drain_timeout_s=args.drain_timeout_s,
+        encoder=args.encoder,
+        max_seq_length=args.max_seq_length,
+        queue_budget_ms=args.queue_budget_ms,
+        **sized,
     )
     serve(settings, host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
     return 0
@@ -99,17 +153,26 @@ STUDY_NAMES = ("baseline", "load", "bottlenecks", "scalability")
 
 
 def _add_study(sub) -> None:
-    p = sub.add_parser("study", help="run one study notebook and render its report into outputs/",
-                       description="Execute one study's notebook into outputs/<UTC time>-<study>/ and render "
-                                   "<study>.html (for stakeholders, no code) and <study>-code.html.")
+    p = sub.add_parser(
+        "study",
+        help="run one study notebook and render its report into outputs/",
+        description="Execute one study's notebook into outputs/<UTC time>-<study>/ and render "
+        "<study>.html (for stakeholders, no code) and <study>-code.html.",
+    )
     p.add_argument("study", choices=STUDY_NAMES, help="the study (its notebook is notebooks/<study>.ipynb)")
-    p.add_argument("-p", "--params", help="parameter file, from the current folder, else the shipped one (default: "
-                                          "parameters/<study>.yaml; for load, parameters/load_normal.yaml)")
+    p.add_argument(
+        "-p",
+        "--params",
+        help="parameter file, from the current folder, else the shipped one (default: "
+        "parameters/<study>.yaml; for load, parameters/load_normal.yaml)",
+    )
     p.add_argument("--url", help="a running service to study; default: start the embedded reference service")
-    p.add_argument("--baseline", help="a previous run folder of the same study to check for regressions "
-                                      "(baseline study)")
-    p.add_argument("--out", default="outputs", help="folder that receives the run folder and index.html "
-                                                    "(default: outputs)")
+    p.add_argument(
+        "--baseline", help="a previous run folder of the same study to check for regressions (baseline study)"
+    )
+    p.add_argument(
+        "--out", default="outputs", help="folder that receives the run folder and index.html (default: outputs)"
+    )
     p.add_argument("--fail-on-violation", action="store_true", help="exit 1 when the verdict is fail (CI)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on the terminal")
     p.set_defaults(func=_study)
@@ -132,11 +195,18 @@ def _study(args) -> int:
     study.load_params(params)  # a bad file stops here, before a kernel starts, naming the key
     if args.baseline and not Path(args.baseline).is_dir():
         raise ParameterError(f"--baseline {args.baseline} is not a run folder.")
-    run_dir = run_study(args.study, parameters={
-        "params_file": str(params), "url": args.url,
-        "baseline_run": str(Path(args.baseline).resolve()) if args.baseline else None,
-        "progress": not args.no_progress,
-    }, out_root=args.out, progress=not args.no_progress, say=_say)
+    run_dir = run_study(
+        args.study,
+        parameters={
+            "params_file": str(params),
+            "url": args.url,
+            "baseline_run": str(Path(args.baseline).resolve()) if args.baseline else None,
+            "progress": not args.no_progress,
+        },
+        out_root=args.out,
+        progress=not args.no_progress,
+        say=_say,
+    )
     verdict = read_summary(run_dir).get("verdict", "unknown")
     print(f"{args.study}: verdict {verdict}")
     print(f"report: {run_dir / (args.study + '.html')}  (with code: {args.study}-code.html)")
@@ -145,22 +215,33 @@ def _study(args) -> int:
 
 
 def _add_suite(sub) -> None:
-    p = sub.add_parser("suite", help="run every study against one target and write the executive report",
-                       description="Run every study (baseline, load, bottlenecks, scalability) against one target "
-                                   "into outputs/<UTC time>-suite/: each study's run folder, report.html (the "
-                                   "executive report: the verdict and the answer on its first screen) and "
-                                   "summary.json. A failed study does not stop the others.")
-    p.add_argument("--scale", choices=["quick", "full"], default="quick",
-                   help="quick: parameters/quick/, about 10 minutes on 2 cores (default); full: parameters/, "
-                        "about 95 minutes")
+    p = sub.add_parser(
+        "suite",
+        help="run every study against one target and write the executive report",
+        description="Run every study (baseline, load, bottlenecks, scalability) against one target "
+        "into outputs/<UTC time>-suite/: each study's run folder, report.html (the "
+        "executive report: the verdict and the answer on its first screen) and "
+        "summary.json. A failed study does not stop the others.",
+    )
+    p.add_argument(
+        "--scale",
+        choices=["quick", "full"],
+        default="quick",
+        help="quick: parameters/quick/, about 10 minutes on 2 cores (default); full: parameters/, about 95 minutes",
+    )
     p.add_argument("--params-dir", help=argparse.SUPPRESS)  # tests: another folder of <study> parameter files
-    p.add_argument("--url", help="a running service (loopback) for every study; default: start the embedded "
-                                 "reference service once and share it (scalability still starts its own "
-                                 "configurations)")
-    p.add_argument("--baseline", help="a previous suite run folder (outputs/<UTC time>-suite/) to compare each "
-                                      "study with")
-    p.add_argument("--out", default="outputs", help="folder that receives the suite folder and index.html "
-                                                    "(default: outputs)")
+    p.add_argument(
+        "--url",
+        help="a running service (loopback) for every study; default: start the embedded "
+        "reference service once and share it (scalability still starts its own "
+        "configurations)",
+    )
+    p.add_argument(
+        "--baseline", help="a previous suite run folder (outputs/<UTC time>-suite/) to compare each study with"
+    )
+    p.add_argument(
+        "--out", default="outputs", help="folder that receives the suite folder and index.html (default: outputs)"
+    )
     p.add_argument("--fail-on-violation", action="store_true", help="exit 1 when the overall verdict is fail (CI)")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on the terminal")
     p.set_defaults(func=_suite)
@@ -176,8 +257,14 @@ def _suite(args) -> int:
     if params_dir in SCALES:
         scale, params_dir = params_dir, None
     plan = plan_suite(scale, params_dir=params_dir)  # every parameter file validated before anything starts
-    result = run_suite(plan, url=args.url, baseline=args.baseline, out_root=args.out,
-                       progress=not args.no_progress, say=_say if not args.no_progress else (lambda line: None))
+    result = run_suite(
+        plan,
+        url=args.url,
+        baseline=args.baseline,
+        out_root=args.out,
+        progress=not args.no_progress,
+        say=_say if not args.no_progress else (lambda line: None),
+    )
     for s in result.studies:
         print(f"{s.study}: {s.verdict}" + (f" ({s.error.splitlines()[0]})" if s.error else ""))
     print(f"suite: verdict {result.verdict}. {result.reason}")
@@ -203,17 +290,32 @@ def _compare(args) -> int:
     table = compare_runs(args.baseline_run, args.current_run, min_effect=args.min_effect, alpha=args.alpha)
     if table.empty:
         raise ParameterError("The two runs have no stage in common to compare.")
-    cols = ["stage", "statistic", "k_baseline", "k_current", "baseline_ms", "current_ms", "ratio", "ratio_low",
-            "ratio_high", "p_adjusted", "verdict"]
+    cols = [
+        "stage",
+        "statistic",
+        "k_baseline",
+        "k_current",
+        "baseline_ms",
+        "current_ms",
+        "ratio",
+        "ratio_low",
+        "ratio_high",
+        "p_adjusted",
+        "verdict",
+    ]
     with pd.option_context("display.width", 200, "display.max_rows", 500, "display.float_format", "{:.3f}".format):
         print(table[cols].to_string(index=False))
     k = min(int(table["k_baseline"].min()), int(table["k_current"].min()))
-    print(f"\nCorrection: {table['correction'].iloc[0]} at alpha {args.alpha:g}; "
-          f"k = {int(table['k_baseline'].min())} baseline and {int(table['k_current'].min())} current repetitions "
-          "per stage (at least).")
+    print(
+        f"\nCorrection: {table['correction'].iloc[0]} at alpha {args.alpha:g}; "
+        f"k = {int(table['k_baseline'].min())} baseline and {int(table['k_current'].min())} current repetitions "
+        "per stage (at least)."
+    )
     if k < 2:
-        print("One run per side: machine drift between the runs cannot be separated from a change; the intervals "
-              "were widened by the calibration loop's drift. Measure 3 or more repetitions per stage to judge it.")
+        print(
+            "One run per side: machine drift between the runs cannot be separated from a change; the intervals "
+            "were widened by the calibration loop's drift. Measure 3 or more repetitions per stage to judge it."
+        )
     undecided = table[table["verdict"] == "undecided"]
     if len(undecided):
         print(f"{len(undecided)} comparison(s) undecided (a tail not decided in every repetition) were not judged.")
@@ -224,33 +326,51 @@ def _compare(args) -> int:
     for run in (args.baseline_run, args.current_run):
         noise = _machine_noise(run)
         if noise is not None and noise > 0.10:
-            print(f"warning: {run} was measured on a noisy machine (calibration loop varied by {noise:.0%}); "
-                  "differences between the runs may come from the machine, not the service.")
+            print(
+                f"warning: {run} was measured on a noisy machine (calibration loop varied by {noise:.0%}); "
+                "differences between the runs may come from the machine, not the service."
+            )
     return 1 if len(regressed) else 0
 
 
 def _add_load(sub) -> None:
-    p = sub.add_parser("load", help="run a load scenario (or an ad-hoc load) and print a summary; no notebook",
-                       description="Run a scenario file (-p) or an ad-hoc load (--mode) into outputs/<UTC time>-load-"
-                                   "<name>/ and print a one-screen summary. `qrbench study load` renders the report.")
+    p = sub.add_parser(
+        "load",
+        help="run a load scenario (or an ad-hoc load) and print a summary; no notebook",
+        description="Run a scenario file (-p) or an ad-hoc load (--mode) into outputs/<UTC time>-load-"
+        "<name>/ and print a one-screen summary. `qrbench study load` renders the report.",
+    )
     p.add_argument("-p", "--params", help="scenario file, e.g. parameters/load_normal.yaml")
     p.add_argument("--url", help="a running service; default: the scenario's target.url, else the embedded service")
     p.add_argument("--allow-remote", action="store_true", help="allow a --url that is not loopback")
     p.add_argument("--out", default="outputs", help="folder that receives the run folder")
     p.add_argument("--time-scale", type=float, help="multiply every duration of the scenario (0.1: ten times shorter)")
     p.add_argument("--processes", type=int, help="driver processes (default: the scenario's, else 1)")
-    p.add_argument("--engine", choices=["native", "locust", "artillery"],
-                   help="native: qrbench's driver; locust: Locust's distributed mode, a master and --workers K "
-                        "workers on this machine; artillery: the real `artillery run` (npm ci --prefix "
-                        "integrations/artillery); all record the same per-request records (default: the "
-                        "scenario's engine, else native)")
+    p.add_argument(
+        "--engine",
+        choices=["native", "locust", "artillery"],
+        help="native: qrbench's driver; locust: Locust's distributed mode, a master and --workers K "
+        "workers on this machine; artillery: the real `artillery run` (npm ci --prefix "
+        "integrations/artillery); all record the same per-request records (default: the "
+        "scenario's engine, else native)",
+    )
     p.add_argument("--workers", type=int, help="--engine locust: Locust worker processes on this machine (default 1)")
-    p.add_argument("--remote-workers", type=int, default=0,
-                   help="--engine locust: more workers, started by hand on other machines (README); the master waits")
-    p.add_argument("--master-bind", default="127.0.0.1",
-                   help="--engine locust: address the Locust master listens on (e.g. 0.0.0.0 for remote workers)")
-    p.add_argument("--master-port", type=int, help="--engine locust: the master's port (default: 5557 with remote "
-                                                   "workers, else a free port)")
+    p.add_argument(
+        "--remote-workers",
+        type=int,
+        default=0,
+        help="--engine locust: more workers, started by hand on other machines (README); the master waits",
+    )
+    p.add_argument(
+        "--master-bind",
+        default="127.0.0.1",
+        help="--engine locust: address the Locust master listens on (e.g. 0.0.0.0 for remote workers)",
+    )
+    p.add_argument(
+        "--master-port",
+        type=int,
+        help="--engine locust: the master's port (default: 5557 with remote workers, else a free port)",
+    )
     p.add_argument("--no-progress", action="store_true")
     adhoc = p.add_argument_group("ad-hoc load (instead of -p)")
     adhoc.add_argument("--mode", choices=["open", "closed"], help="open: an arrival rate; closed: virtual users")
@@ -258,8 +378,12 @@ def _add_load(sub) -> None:
     adhoc.add_argument("--users", type=int, help="closed model: virtual users")
     adhoc.add_argument("--duration", default="30s", help="30s, 5m, 1h or seconds (default 30s)")
     adhoc.add_argument("--ramp-up", default="0", help="ramp from 0 to the rate or users over this long (default 0)")
-    adhoc.add_argument("--arrivals", choices=["poisson", "uniform"], default="poisson",
-                       help="open model: random (poisson, default) or evenly spaced (uniform) arrivals")
+    adhoc.add_argument(
+        "--arrivals",
+        choices=["poisson", "uniform"],
+        default="poisson",
+        help="open model: random (poisson, default) or evenly spaced (uniform) arrivals",
+    )
     adhoc.add_argument("--think-time", type=float, default=0.0, help="closed model: seconds between requests")
     adhoc.add_argument("--mix", help="request kinds by weight, e.g. rerank_small=0.7,similarity=0.3")
     adhoc.add_argument("--methods", help="methods by weight, e.g. classical=0.5,hybrid=0.5 (default: a third each)")
@@ -289,8 +413,13 @@ def _load(args) -> int:
         if (args.mode == "open") != (args.rate is not None) or (args.mode == "closed") != (args.users is not None):
             raise ParameterError("--mode open needs --rate R (and no --users); --mode closed needs --users N.")
         params = study.adhoc_params(
-            mode=args.mode, duration_s=parse_duration(args.duration), rate_rps=args.rate, users=args.users,
-            ramp_up_s=parse_duration(args.ramp_up), think_time_s=args.think_time, seed=args.seed,
+            mode=args.mode,
+            duration_s=parse_duration(args.duration),
+            rate_rps=args.rate,
+            users=args.users,
+            ramp_up_s=parse_duration(args.ramp_up),
+            think_time_s=args.think_time,
+            seed=args.seed,
             **({"arrivals": args.arrivals} if args.mode == "open" else {}),
             mix=parse_weights(args.mix) if args.mix else None,
             methods=parse_weights(args.methods, option="--methods") if args.methods else None,
@@ -323,12 +452,20 @@ def _load(args) -> int:
 
         port = args.master_port or (5557 if args.remote_workers else None)
         if args.remote_workers:
-            print(f"waiting for {args.remote_workers} remote worker(s); on each other machine run:\n  "
-                  f"{remote_worker_command('<this host>', port)}", flush=True)
-        options = {"workers": 1 if args.workers is None else args.workers, "extra_workers": args.remote_workers,
-                   "bind_host": args.master_bind, "master_port": port}
-    study.run_load_study(params, run_dir, url=args.url, progress=not args.no_progress, engine=engine,
-                         engine_options=options)
+            print(
+                f"waiting for {args.remote_workers} remote worker(s); on each other machine run:\n  "
+                f"{remote_worker_command('<this host>', port)}",
+                flush=True,
+            )
+        options = {
+            "workers": 1 if args.workers is None else args.workers,
+            "extra_workers": args.remote_workers,
+            "bind_host": args.master_bind,
+            "master_port": port,
+        }
+    study.run_load_study(
+        params, run_dir, url=args.url, progress=not args.no_progress, engine=engine, engine_options=options
+    )
     summary = study.quick_summary(run_dir, params)
     write_summary(run_dir, summary)
     print(f"records: {run_dir / summary['records']}")
@@ -435,7 +572,6 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
-
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
@@ -465,8 +601,9 @@ def _add_alerts(sub) -> None:
     p = sub.add_parser("alerts", help="Prometheus alerting rules from the PRD thresholds")
     alerts = p.add_subparsers(dest="alerts_command", required=True)
     r = alerts.add_parser("render", help="print Prometheus recording and alerting rules (YAML) to stdout")
-    r.add_argument("-t", "--thresholds", default="parameters/thresholds.yaml",
-                   help="thresholds file (its `load` section)")
+    r.add_argument(
+        "-t", "--thresholds", default="parameters/thresholds.yaml", help="thresholds file (its `load` section)"
+    )
     r.add_argument("--rate-window", type=float, default=60.0, help="seconds of every rate() window (default 60)")
     r.add_argument("--warning-for", type=float, default=120.0, help="seconds a warning condition must hold (120)")
     r.add_argument("--critical-for", type=float, default=60.0, help="seconds a critical condition must hold (60)")
@@ -479,8 +616,12 @@ def _alerts_render(args) -> int:
     from .resources import resolve_params_file
 
     path = resolve_params_file(args.thresholds)
-    windows = RuleWindows(rate_window_s=args.rate_window, warning_for_s=args.warning_for,
-                          critical_for_s=args.critical_for, evaluation_interval_s=args.interval)
+    windows = RuleWindows(
+        rate_window_s=args.rate_window,
+        warning_for_s=args.warning_for,
+        critical_for_s=args.critical_for,
+        evaluation_interval_s=args.interval,
+    )
     print(rules_yaml(load_thresholds(path), windows, source=str(args.thresholds)), end="")
     return 0
 
@@ -490,11 +631,16 @@ def _add_export(sub) -> None:
     tools = p.add_subparsers(dest="export_tool", required=True)
     a = tools.add_parser("artillery", help="an Artillery script (stdout, or -o FILE) and its CSV payload file")
     a.add_argument("-p", "--params", required=True, help="load scenario YAML, e.g. parameters/load_peak.yaml")
-    a.add_argument("-o", "--out", default=None,
-                   help="script path (its payload goes beside it, .csv); default: stdout, payload in the working "
-                        "directory as <scenario>.csv")
-    a.add_argument("--url", default=None, help="target base URL (default: the scenario's target.url, else "
-                   "http://127.0.0.1:8000)")
+    a.add_argument(
+        "-o",
+        "--out",
+        default=None,
+        help="script path (its payload goes beside it, .csv); default: stdout, payload in the working "
+        "directory as <scenario>.csv",
+    )
+    a.add_argument(
+        "--url", default=None, help="target base URL (default: the scenario's target.url, else http://127.0.0.1:8000)"
+    )
     a.set_defaults(func=_export_artillery)
 
 
@@ -511,9 +657,11 @@ def _export_artillery(args) -> int:
     plan = plan_load(params, data.day)
     pool = data.mix_sampler(params.mix, params.methods, seed=params.seed, pool_size=params.pool_size)
     target = args.url or params.target.url or "http://127.0.0.1:8000"
-    comment = (f"Artillery script of qrbench scenario {params.name!r} ({args.params}), written by "
-               f"`qrbench export artillery`.\nRun: npx --prefix {ARTILLERY_DIR} artillery run <this file>; the "
-               f"payload CSV must stay beside it. Mapping of qrbench's model: see qrbench/load/artillery.py.")
+    comment = (
+        f"Artillery script of qrbench scenario {params.name!r} ({args.params}), written by "
+        f"`qrbench export artillery`.\nRun: npx --prefix {ARTILLERY_DIR} artillery run <this file>; the "
+        f"payload CSV must stay beside it. Mapping of qrbench's model: see qrbench/load/artillery.py."
+    )
     options = dict(target=target, timeout_s=params.request_timeout_s, seed=params.seed)
     if args.out:
         _, payload = write_artillery(plan.model, pool, args.out, comment=comment, **options)
@@ -527,8 +675,9 @@ def _export_artillery(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qrbench", description=DESCRIPTION,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="qrbench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(sub)
     _add_suite(sub)

@@ -25,8 +25,10 @@ def bundled(name: str) -> Path:
     for folder in (package / "_bundled" / name, package.parent / name):
         if folder.is_dir():
             return folder
-    raise QrbenchError(f"This qrbench installation has no {name}/ folder (looked in {package / '_bundled'} and "
-                       f"{package.parent}); reinstall it from a wheel or a checkout.")
+    raise QrbenchError(
+        f"This qrbench installation has no {name}/ folder (looked in {package / '_bundled'} and "
+        f"{package.parent}); reinstall it from a wheel or a checkout."
+    )
 
 
 def resolve_params_file(path: str | Path) -> Path:

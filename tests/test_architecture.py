@@ -87,7 +87,7 @@ def test_no_import_cycles():
         state[node] = "open"
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == "open":
-                cycles.append(path[path.index(nxt):] + [nxt])
+                cycles.append(path[path.index(nxt) :] + [nxt])
             elif nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = "done"
@@ -120,8 +120,11 @@ def test_no_module_imports_another_modules_private_names():
 
 def _external(prefix: str) -> dict[str, set[str]]:
     """For each module under `prefix`, the qrbench modules it imports from outside `prefix`."""
-    return {name: {t for t in _edges(name) if not (t == prefix or t.startswith(prefix + "."))}
-            for name in _modules() if name == prefix or name.startswith(prefix + ".")}
+    return {
+        name: {t for t in _edges(name) if not (t == prefix or t.startswith(prefix + "."))}
+        for name in _modules()
+        if name == prefix or name.startswith(prefix + ".")
+    }
 
 
 def test_stats_imports_nothing_of_qrbench():
@@ -130,22 +133,35 @@ def test_stats_imports_nothing_of_qrbench():
 
 
 def test_target_imports_only_errors():
-    bad = {name: deps - {"qrbench.errors"} for name, deps in _external("qrbench.target").items()
-           if deps - {"qrbench.errors"}}
+    bad = {
+        name: deps - {"qrbench.errors"}
+        for name, deps in _external("qrbench.target").items()
+        if deps - {"qrbench.errors"}
+    }
     assert not bad, bad
 
 
 def test_report_imports_no_study_internals():
-    bad = {name: {d for d in deps if d.startswith("qrbench.studies.")}
-           for name, deps in _external("qrbench.report").items()}
+    bad = {
+        name: {d for d in deps if d.startswith("qrbench.studies.")}
+        for name, deps in _external("qrbench.report").items()
+    }
     assert not {k: v for k, v in bad.items() if v}, bad
 
 
 def test_deploy_and_the_layers_below_know_nothing_of_studies_or_the_cli():
-    for layer in ("qrbench.deploy", "qrbench.load", "qrbench.monitor", "qrbench.profile", "qrbench.stats",
-                  "qrbench.target"):
-        bad = {name: {d for d in deps if d.startswith(("qrbench.studies", "qrbench.cli", "qrbench.report"))}
-               for name, deps in _external(layer).items()}
+    for layer in (
+        "qrbench.deploy",
+        "qrbench.load",
+        "qrbench.monitor",
+        "qrbench.profile",
+        "qrbench.stats",
+        "qrbench.target",
+    ):
+        bad = {
+            name: {d for d in deps if d.startswith(("qrbench.studies", "qrbench.cli", "qrbench.report"))}
+            for name, deps in _external(layer).items()
+        }
         assert not {k: v for k, v in bad.items() if v}, bad
 
 
@@ -156,8 +172,7 @@ def test_a_study_analysis_reads_the_folder_not_the_run_code():
     for name in _modules():
         parts = name.split(".")
         if len(parts) == 4 and parts[1] == "studies" and parts[3] == "analysis":
-            deps = {d for d in _edges(name) if d.endswith(".run") or d.startswith(("qrbench.deploy",
-                                                                                   "qrbench.target"))}
+            deps = {d for d in _edges(name) if d.endswith(".run") or d.startswith(("qrbench.deploy", "qrbench.target"))}
             if deps:
                 bad[name] = deps
     assert not bad, bad

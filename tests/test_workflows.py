@@ -20,8 +20,9 @@ WORKFLOWS = sorted((GITHUB / "workflows").glob("*.yml"))
 def _check(schema: str, paths: list[Path]) -> subprocess.CompletedProcess:
     exe = shutil.which("check-jsonschema")
     cmd = [exe] if exe else [sys.executable, "-m", "check_jsonschema"]
-    return subprocess.run([*cmd, "--builtin-schema", schema, *map(str, paths)], capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [*cmd, "--builtin-schema", schema, *map(str, paths)], capture_output=True, text=True, timeout=120
+    )
 
 
 def test_workflows_and_the_setup_action_validate_against_the_github_schemas(tmp_path):
@@ -50,10 +51,12 @@ def test_the_schedule_is_the_specifications():
     crons = [c["cron"] for c in schedule["on"]["schedule"]]
     assert crons == ["0 2 * * *", "0 6 * * *", "0 1 * * 0", "0 3 * * 0"]
     jobs = schedule["jobs"]
-    for job, cron, command in (("baseline", "0 2 * * *", "qrbench study baseline"),
-                               ("regression", "0 6 * * *", "qrbench compare"),
-                               ("load", "0 1 * * 0", "qrbench study load"),
-                               ("scalability", "0 3 * * 0", "qrbench study scalability")):
+    for job, cron, command in (
+        ("baseline", "0 2 * * *", "qrbench study baseline"),
+        ("regression", "0 6 * * *", "qrbench compare"),
+        ("load", "0 1 * * 0", "qrbench study load"),
+        ("scalability", "0 3 * * 0", "qrbench study scalability"),
+    ):
         assert f"github.event.schedule == '{cron}'" in jobs[job]["if"]
         assert command in _runs(jobs[job])
 

@@ -9,5 +9,17 @@ from .embedded import engine_settings, started_targets, wait_all_ready
 from .nginx import NginxBalancer, find_nginx, nginx_config, read_access_log
 from .target import Target, TargetParams, open_target, settings_dict, target_facts
 
-__all__ = ["TargetParams", "Target", "open_target", "target_facts", "settings_dict", "engine_settings",
-           "started_targets", "wait_all_ready", "NginxBalancer", "find_nginx", "nginx_config", "read_access_log"]
+__all__ = [
+    "TargetParams",
+    "Target",
+    "open_target",
+    "target_facts",
+    "settings_dict",
+    "engine_settings",
+    "started_targets",
+    "wait_all_ready",
+    "NginxBalancer",
+    "find_nginx",
+    "nginx_config",
+    "read_access_log",
+]

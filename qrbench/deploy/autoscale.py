@@ -40,8 +40,15 @@ from qrbench.deploy.nginx import NginxBalancer, nginx_config
 from qrbench.errors import ParameterError
 from qrbench.monitor.process import pid_listening_on
 
-__all__ = ["HpaRule", "HpaDecision", "HpaController", "proposed_replicas", "InstancePool", "run_autoscaler",
-           "CpuUtilization"]
+__all__ = [
+    "HpaRule",
+    "HpaDecision",
+    "HpaController",
+    "proposed_replicas",
+    "InstancePool",
+    "run_autoscaler",
+    "CpuUtilization",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,8 +70,10 @@ class HpaRule:
         if not 0 <= self.tolerance < 1:
             raise ParameterError(f"tolerance is {self.tolerance!r}; it must be between 0 and 1.")
         if not 1 <= self.min_replicas <= self.max_replicas:
-            raise ParameterError(f"min_replicas ({self.min_replicas}) and max_replicas ({self.max_replicas}) must "
-                                 "satisfy 1 <= min_replicas <= max_replicas.")
+            raise ParameterError(
+                f"min_replicas ({self.min_replicas}) and max_replicas ({self.max_replicas}) must "
+                "satisfy 1 <= min_replicas <= max_replicas."
+            )
         if self.scale_up_window_s < 0 or self.scale_down_window_s < 0:
             raise ParameterError("scale_up_window_s and scale_down_window_s must be 0 or more seconds.")
 
@@ -125,9 +134,15 @@ class InstancePool:
     drain_s: seconds a removed instance keeps running after nginx stopped sending to it (its last answers).
     """
 
-    def __init__(self, start_instance: Callable[[], contextlib.AbstractContextManager[str]], *,
-                 run_dir: str | os.PathLike[str], initial: int = 1, balance: str = "least_conn",
-                 drain_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        start_instance: Callable[[], contextlib.AbstractContextManager[str]],
+        *,
+        run_dir: str | os.PathLike[str],
+        initial: int = 1,
+        balance: str = "least_conn",
+        drain_s: float = 2.0,
+    ) -> None:
         if initial < 1:
             raise ParameterError(f"initial is {initial!r}; the pool starts with at least one instance.")
         self._start_instance = start_instance
@@ -173,8 +188,9 @@ class InstancePool:
         b = self._balancer
         assert b is not None
         user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
-        b.config_path.write_text(nginx_config(self.urls, listen_port=b.port, prefix=b.prefix, balance=self.balance,
-                                              user=user))
+        b.config_path.write_text(
+            nginx_config(self.urls, listen_port=b.port, prefix=b.prefix, balance=self.balance, user=user)
+        )
         os.kill(b.pid, signal.SIGHUP)
 
     def scale_to(self, n: int) -> None:
@@ -196,8 +212,7 @@ class InstancePool:
             time.sleep(self.drain_s)
             for _, stack in removed:
                 stack.close()
-        self.events.append({"t_unix": time.time(), "from": before, "to": n,
-                            "seconds": time.monotonic() - started})
+        self.events.append({"t_unix": time.time(), "from": before, "to": n, "seconds": time.monotonic() - started})
 
     def stop(self) -> None:
         if self._balancer is not None:
@@ -214,8 +229,15 @@ class InstancePool:
         self.stop()
 
 
-def run_autoscaler(pool: InstancePool, controller: HpaController, metric: Callable[[Sequence[str]], float], *,
-                   interval_s: float, duration_s: float, stop: threading.Event | None = None) -> pd.DataFrame:
+def run_autoscaler(
+    pool: InstancePool,
+    controller: HpaController,
+    metric: Callable[[Sequence[str]], float],
+    *,
+    interval_s: float,
+    duration_s: float,
+    stop: threading.Event | None = None,
+) -> pd.DataFrame:
     """Control `pool` for `duration_s` seconds (or until `stop` is set): every `interval_s` seconds read
     `metric(pool.urls)` (the mean per instance, in the rule's unit), step the controller, scale the pool.
 
@@ -233,8 +255,17 @@ def run_autoscaler(pool: InstancePool, controller: HpaController, metric: Callab
         d = controller.step(time.monotonic() - t0, len(pool.urls), value)
         began, t_unix = time.monotonic(), time.time()
         pool.scale_to(d.desired)
-        rows.append({"t_s": d.t_s, "t_unix": t_unix, "current": d.current, "metric": d.metric, "proposed": d.proposed,
-                     "desired": d.desired, "scale_s": time.monotonic() - began if d.desired != d.current else 0.0})
+        rows.append(
+            {
+                "t_s": d.t_s,
+                "t_unix": t_unix,
+                "current": d.current,
+                "metric": d.metric,
+                "proposed": d.proposed,
+                "desired": d.desired,
+                "scale_s": time.monotonic() - began if d.desired != d.current else 0.0,
+            }
+        )
     return pd.DataFrame(rows, columns=["t_s", "t_unix", "current", "metric", "proposed", "desired", "scale_s"])
 
 

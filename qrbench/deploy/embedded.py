@@ -25,21 +25,34 @@ def engine_settings(target: TargetParams, **changes: Any) -> EngineSettings:
     """The EngineSettings of an embedded target from a study's target parameters, with `changes` applied."""
     # None keeps the service's own default (sized from the cores). A concurrency bound given here also sets the
     # compute threads: more slots than threads would be a hidden queue behind the admission control.
-    sized = {} if target.max_concurrency is None else {"max_concurrency": target.max_concurrency,
-                                                        "compute_threads": target.max_concurrency}
+    sized = (
+        {}
+        if target.max_concurrency is None
+        else {"max_concurrency": target.max_concurrency, "compute_threads": target.max_concurrency}
+    )
     threads = {} if target.torch_threads is None else {"torch_threads": target.torch_threads}
-    base = EngineSettings(backend=target.backend, qubits=target.qubits, shots=target.shots,
-                          aer_threads=target.aer_threads, api_key=target.api_key, **sized, **threads)
+    base = EngineSettings(
+        backend=target.backend,
+        qubits=target.qubits,
+        shots=target.shots,
+        aer_threads=target.aer_threads,
+        api_key=target.api_key,
+        **sized,
+        **threads,
+    )
     return base.with_changes(**changes) if changes else base
 
 
 @contextlib.contextmanager
-def started_targets(settings: EngineSettings, n: int, folder: Path, *, workers: int = 1,
-                    ready_timeout_s: float) -> Iterator[list[EmbeddedTarget]]:
+def started_targets(
+    settings: EngineSettings, n: int, folder: Path, *, workers: int = 1, ready_timeout_s: float
+) -> Iterator[list[EmbeddedTarget]]:
     """n embedded services started in parallel (each its own port), all stopped on exit or on a failed start."""
     folder.mkdir(parents=True, exist_ok=True)
-    targets = [EmbeddedTarget(settings, workers=workers, ready_timeout_s=ready_timeout_s,
-                              log_path=folder / f"target-{i}.log") for i in range(n)]
+    targets = [
+        EmbeddedTarget(settings, workers=workers, ready_timeout_s=ready_timeout_s, log_path=folder / f"target-{i}.log")
+        for i in range(n)
+    ]
     try:
         with ThreadPoolExecutor(max_workers=n) as pool:
             for future in [pool.submit(t.start) for t in targets]:

@@ -60,8 +60,7 @@ def open_target(params: TargetParams, *, url: str | None = None, log_dir: Path |
     log = (log_dir / "target.log") if log_dir else None
     # The reaper stops the service if this process dies without cleanup (kill -9, an unhandled SIGTERM).
     with EmbeddedTarget(settings, log_path=log) as target, reaper(target.pid):
-        yield Target(url=target.url, pid=target.pid, embedded=True, headers=headers,
-                     settings=settings_dict(settings))
+        yield Target(url=target.url, pid=target.pid, embedded=True, headers=headers, settings=settings_dict(settings))
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:
@@ -75,5 +74,10 @@ def target_facts(target: Target, params: TargetParams) -> dict[str, Any]:
     """What run.json records of a study's target: where it was, and the settings it actually ran with."""
     asked = to_dict(params)
     asked["api_key"] = bool(asked.get("api_key"))
-    return {"url": target.url, "embedded": target.embedded, "pid": target.pid, "params": asked,
-            "settings": target.settings}
+    return {
+        "url": target.url,
+        "embedded": target.embedded,
+        "pid": target.pid,
+        "params": asked,
+        "settings": target.settings,
+    }

@@ -69,19 +69,31 @@ __all__ = [
 ARTILLERY_DIR = Path(__file__).resolve().parents[2] / "integrations" / "artillery"
 PROCESSOR = ARTILLERY_DIR / "qrbench-recorder.js"
 PAYLOAD_FIELDS = ("kind", "endpoint", "method", "n_candidates", "body")
-_ERROR_KINDS = {"ETIMEDOUT": "timeout", "ESOCKETTIMEDOUT": "timeout", "TimeoutError": "timeout",
-                "ECONNREFUSED": "connect", "EHOSTUNREACH": "connect", "ENETUNREACH": "connect",
-                "ECONNRESET": "reset", "EPIPE": "reset", "ECONNABORTED": "reset"}
+_ERROR_KINDS = {
+    "ETIMEDOUT": "timeout",
+    "ESOCKETTIMEDOUT": "timeout",
+    "TimeoutError": "timeout",
+    "ECONNREFUSED": "connect",
+    "EHOSTUNREACH": "connect",
+    "ENETUNREACH": "connect",
+    "ECONNRESET": "reset",
+    "EPIPE": "reset",
+    "ECONNABORTED": "reset",
+}
 _NAN = math.nan
 
 
 def _closed_points(model: ClosedModel) -> list[tuple[float, float]]:
     if model.sessions is not None:
-        raise ParameterError("The closed model has sessions, which Artillery cannot express; run it on the "
-                             "native driver or Locust, or leave sessions out.")
+        raise ParameterError(
+            "The closed model has sessions, which Artillery cannot express; run it on the "
+            "native driver or Locust, or leave sessions out."
+        )
     if model.duration_s is None:
-        raise ParameterError("The closed model is bounded by iterations, which Artillery cannot express; give "
-                             "it a duration_s (or stages) instead.")
+        raise ParameterError(
+            "The closed model is bounded by iterations, which Artillery cannot express; give "
+            "it a duration_s (or stages) instead."
+        )
     if model.stages is not None:
         points = [(0.0, 0.0)]
         for duration, users in model.stages:
@@ -123,8 +135,14 @@ def _open_phases(model: OpenModel) -> list[dict[str, Any]]:
 
 def _think(model: ClosedModel) -> dict[str, Any]:
     t = model.think_time_s
-    return {"distribution": t.distribution, "mean_s": t.mean_s, "low_s": t.low_s, "high_s": t.high_s,  # type: ignore[union-attr]
-            "median_s": t.median_s, "sigma": t.sigma}  # type: ignore[union-attr]
+    return {
+        "distribution": t.distribution,
+        "mean_s": t.mean_s,
+        "low_s": t.low_s,
+        "high_s": t.high_s,  # type: ignore[union-attr]
+        "median_s": t.median_s,
+        "sigma": t.sigma,
+    }  # type: ignore[union-attr]
 
 
 def artillery_script(
@@ -154,21 +172,39 @@ def artillery_script(
         phases = _open_phases(model)
         duration = float(model.duration_s)  # type: ignore[arg-type]
     rows = [(s.kind, s.endpoint, s.method, s.n_candidates, s.body.decode()) for s in pool]
-    plan = {"model": "closed" if closed else "open", "points": points, "duration_s": duration, "seed": seed,
-            "think": _think(model) if closed else None}
+    plan = {
+        "model": "closed" if closed else "open",
+        "points": points,
+        "duration_s": duration,
+        "seed": seed,
+        "think": _think(model) if closed else None,
+    }
     request = {"post": {"url": "/", "beforeRequest": "qrbenchRequest", "afterResponse": "qrbenchRecord"}}
     if closed:
-        scenarios = [{"name": "qrbench-user", "onError": ["qrbenchError"], "flow": [
-            {"function": "qrbenchUser"},
-            {"loop": [request, {"function": "qrbenchThink"}], "whileTrue": "qrbenchActive"},
-        ]}]
+        scenarios = [
+            {
+                "name": "qrbench-user",
+                "onError": ["qrbenchError"],
+                "flow": [
+                    {"function": "qrbenchUser"},
+                    {"loop": [request, {"function": "qrbenchThink"}], "whileTrue": "qrbenchActive"},
+                ],
+            }
+        ]
     else:
         present = {s.kind for s in pool}
         weights = {k: w for k, w in pool.kind_weights.items() if k in present and w > 0}
         # Artillery reads weights as integers: whole percentages of the mix (at least 1 for a kind present).
         total = sum(weights.values())
-        scenarios = [{"name": kind, "weight": max(1, round(100 * w / total)), "onError": ["qrbenchError"],
-                      "flow": [{"function": "qrbenchUser"}, request]} for kind, w in weights.items()]
+        scenarios = [
+            {
+                "name": kind,
+                "weight": max(1, round(100 * w / total)),
+                "onError": ["qrbenchError"],
+                "flow": [{"function": "qrbenchUser"}, request],
+            }
+            for kind, w in weights.items()
+        ]
     config: dict[str, Any] = {
         "target": target,
         "phases": phases,
@@ -176,8 +212,16 @@ def artillery_script(
         # pool); without it Artillery opens a new connection for every virtual user.
         "http": {"timeout": timeout_s, "pool": int(model.concurrency)},
         "processor": processor_path or str(PROCESSOR),
-        "payload": [{"path": payload_path, "fields": list(PAYLOAD_FIELDS), "loadAll": True, "name": "qrbenchPool",
-                     "skipHeader": True, "cast": False}],
+        "payload": [
+            {
+                "path": payload_path,
+                "fields": list(PAYLOAD_FIELDS),
+                "loadAll": True,
+                "name": "qrbenchPool",
+                "skipHeader": True,
+                "cast": False,
+            }
+        ],
         "variables": {"qrbenchPlan": json.dumps(plan, separators=(",", ":"))},
     }
     if headers:
@@ -230,8 +274,9 @@ def find_artillery(folder: str | os.PathLike[str] | None = None) -> str:
     return str(path)
 
 
-def records_from_raw(raw_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], *, t0_unix: float,
-                     stage: str = "") -> int:
+def records_from_raw(
+    raw_dir: str | os.PathLike[str], run_dir: str | os.PathLike[str], *, t0_unix: float, stage: str = ""
+) -> int:
     """Turn the processor's raw lines (raw-*.jsonl in raw_dir, one file per Artillery worker thread) into
     qrbench record parts in run_dir (one worker index per file); return the number of records written.
 
@@ -255,11 +300,31 @@ def records_from_raw(raw_dir: str | os.PathLike[str], run_dir: str | os.PathLike
                     ok, error, server_ms, fallback = response_outcome(status, body)
                 else:
                     ok, error, server_ms, fallback = False, _ERROR_KINDS.get(str(r.get("error")), "other"), _NAN, False
-                writer.append((
-                    seq, worker, int(r["user"]), stage, r["kind"], r["endpoint"], r["method"], int(r["n_candidates"]),
-                    t_intended, t_start, t_end, (t_end - t_intended) * 1000.0, (t_end - t_start) * 1000.0, status,
-                    ok, error, int(r["bytes_sent"]), len(body), server_ms, fallback, (t_start - t_intended) * 1000.0,
-                ))  # fmt: skip
+                writer.append(
+                    (
+                        seq,
+                        worker,
+                        int(r["user"]),
+                        stage,
+                        r["kind"],
+                        r["endpoint"],
+                        r["method"],
+                        int(r["n_candidates"]),
+                        t_intended,
+                        t_start,
+                        t_end,
+                        (t_end - t_intended) * 1000.0,
+                        (t_end - t_start) * 1000.0,
+                        status,
+                        ok,
+                        error,
+                        int(r["bytes_sent"]),
+                        len(body),
+                        server_ms,
+                        fallback,
+                        (t_start - t_intended) * 1000.0,
+                    )
+                )
                 seq += 1
             n += seq
     return n
@@ -290,23 +355,42 @@ def run_artillery(
     folder = run_dir / "artillery"
     raw_dir = folder / "raw"
     raw_dir.mkdir(parents=True)
-    script_path, _ = write_artillery(model, pool, folder / "script.yml", target=base_url, timeout_s=timeout_s,
-                                     headers=headers, seed=seed)
+    script_path, _ = write_artillery(
+        model, pool, folder / "script.yml", target=base_url, timeout_s=timeout_s, headers=headers, seed=seed
+    )
     settings = dict(stage=stage, timeout_s=timeout_s, transport="artillery-http", processes=1, engine="artillery")
     t0_unix = time.time()
-    info = {"schema": 1, "target": base_url, "t0_unix": t0_unix,
-            "t0_utc": datetime.fromtimestamp(t0_unix, UTC).isoformat(), "model": model_settings(model),
-            "settings": settings, "finished": False}
+    info = {
+        "schema": 1,
+        "target": base_url,
+        "t0_unix": t0_unix,
+        "t0_utc": datetime.fromtimestamp(t0_unix, UTC).isoformat(),
+        "model": model_settings(model),
+        "settings": settings,
+        "finished": False,
+    }
     write_run_info(run_dir, info)
-    env = {**os.environ, "QRBENCH_RAW_DIR": str(raw_dir), "ARTILLERY_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "1",
-           # Artillery runs one worker thread per core but one; the processor interleaves user indexes over them.
-           "QRBENCH_ARTILLERY_THREADS": str(max(1, (os.cpu_count() or 1) - 1))}
+    env = {
+        **os.environ,
+        "QRBENCH_RAW_DIR": str(raw_dir),
+        "ARTILLERY_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "1",
+        # Artillery runs one worker thread per core but one; the processor interleaves user indexes over them.
+        "QRBENCH_ARTILLERY_THREADS": str(max(1, (os.cpu_count() or 1) - 1)),
+    }
     limit = float(model.duration_s or 0) + timeout_s + 60.0
     cpu_s, failure = 0.0, ""
     started = time.monotonic()
     with open(folder / "artillery.log", "ab") as log:
-        process = subprocess.Popen([executable, "run", "--quiet", script_path.name], cwd=folder, env=env,
-                                   stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True)
+        process = subprocess.Popen(
+            [executable, "run", "--quiet", script_path.name],
+            cwd=folder,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         try:
             tree = psutil.Process(process.pid)
             while process.poll() is None and time.monotonic() - started < limit:
@@ -336,8 +420,9 @@ def run_artillery(
     records_path = finalize_run(run_dir)
     stats = [WorkerStats(worker=0, cpu_s=cpu_s, wall_s=wall_s, interrupted=False)]
     result = summarize_run(run_dir, records_path, model, stats, transport="artillery-http")
-    write_run_info(run_dir, {**info, "finished": True, "interrupted": False, "failure": failure,
-                             "result": result.to_dict()})
+    write_run_info(
+        run_dir, {**info, "finished": True, "interrupted": False, "failure": failure, "result": result.to_dict()}
+    )
     if failure:
         raise RunError(f"The Artillery run in {run_dir} did not end cleanly; its records were kept. {failure}")
     return result

@@ -62,6 +62,7 @@ LENGTHS: Mapping[str, tuple[int, int]] = MappingProxyType(
 # qrbench/load/data.py -> repository root -> data/. Present in a source checkout or editable install.
 DEFAULT_DATA_DIR = bundled("data")
 
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RequestKind:
     """A request shape: which endpoint, and how many candidate documents (inclusive range)."""
@@ -174,9 +175,7 @@ class DayProfile:
     def __post_init__(self) -> None:
         rates = self.hourly_rate_per_min
         if len(rates) != 24 or any(not math.isfinite(r) or r < 0 for r in rates):
-            raise ParameterError(
-                f"DayProfile.hourly_rate_per_min needs 24 finite rates of at least 0, got {rates!r}."
-            )
+            raise ParameterError(f"DayProfile.hourly_rate_per_min needs 24 finite rates of at least 0, got {rates!r}.")
 
     def rate_per_min(self, hour: float) -> float:
         """Requests per minute at `hour` (0 <= hour < 24; piecewise constant within each hour)."""
@@ -191,9 +190,7 @@ class DayProfile:
             raise ParameterError(f"seconds_per_hour must be a positive number of seconds, not {seconds_per_hour!r}.")
         if not (math.isfinite(scale) and scale >= 0):
             raise ParameterError(f"scale must be a finite number of at least 0, not {scale!r}.")
-        return tuple(
-            (float(seconds_per_hour), r * scale / 60.0, r * scale / 60.0) for r in self.hourly_rate_per_min
-        )
+        return tuple((float(seconds_per_hour), r * scale / 60.0, r * scale / 60.0) for r in self.hourly_rate_per_min)
 
 
 class RequestPool:
@@ -233,8 +230,11 @@ class RequestPool:
         """The copy driver process `worker` of `n_workers` uses: same requests, staggered start."""
         start = self._i + worker * len(self._specs) // max(1, n_workers)
         return RequestPool(
-            self._specs, kind_weights=self._kind_weights, method_weights=self._method_weights,
-            seed=self.seed, start=start,
+            self._specs,
+            kind_weights=self._kind_weights,
+            method_weights=self._method_weights,
+            seed=self.seed,
+            start=start,
         )
 
     def __len__(self) -> int:
@@ -277,8 +277,19 @@ class DataManager:
     """
 
     __slots__ = (
-        "_documents", "_queries", "_doc_index", "_query_index", "_profiles", "_day", "_seed", "_zipf",
-        "_log_weight", "_n_words", "_domain_of", "_pools", "_relevant_idx",
+        "_documents",
+        "_queries",
+        "_doc_index",
+        "_query_index",
+        "_profiles",
+        "_day",
+        "_seed",
+        "_zipf",
+        "_log_weight",
+        "_n_words",
+        "_domain_of",
+        "_pools",
+        "_relevant_idx",
     )
 
     def __init__(
@@ -346,7 +357,11 @@ class DataManager:
         profiles, day = _parse_behaviour(behaviour) if behaviour.exists() else ({}, None)
         try:
             return cls(
-                documents=documents, queries=queries, profiles=profiles, day=day, seed=seed,
+                documents=documents,
+                queries=queries,
+                profiles=profiles,
+                day=day,
+                seed=seed,
                 zipf_exponent=zipf_exponent,
             )
         except ParameterError as exc:

@@ -209,9 +209,20 @@ class _Engine:
         status, payload, error = await self._post(spec.endpoint, spec.body)  # type: ignore[misc]
         t_end = time.perf_counter()
         self.in_flight -= 1
-        record = request_record(seq=seq, worker=self.plan.worker, user=user, stage=self.plan.stage, spec=spec,
-                                t_intended=t_intended, t_start=t_start, t_end=t_end, status=status, body=payload,
-                                error=error, t0=self.t0)
+        record = request_record(
+            seq=seq,
+            worker=self.plan.worker,
+            user=user,
+            stage=self.plan.stage,
+            spec=spec,
+            t_intended=t_intended,
+            t_start=t_start,
+            t_end=t_end,
+            status=status,
+            body=payload,
+            error=error,
+            t0=self.t0,
+        )
         self.n_done += 1
         if not record[_OK]:
             self.n_errors += 1
@@ -223,8 +234,17 @@ class _Engine:
         now = time.perf_counter()
         self.n_done += 1
         self.n_errors += 1
-        self.writer.append(dropped_record(seq=seq, worker=self.plan.worker, stage=self.plan.stage, spec=spec,
-                                          t_intended=t_intended, now=now, t0=self.t0))
+        self.writer.append(
+            dropped_record(
+                seq=seq,
+                worker=self.plan.worker,
+                stage=self.plan.stage,
+                spec=spec,
+                t_intended=t_intended,
+                now=now,
+                t0=self.t0,
+            )
+        )
 
     # ---- closed model
 
@@ -387,7 +407,7 @@ def _drive(
     def target() -> None:
         try:
             asyncio.run(engine.main())
-        except BaseException as exc:  # handed to the calling thread, which re-raises it
+        except BaseException as exc:  # noqa: BLE001 - handed to the calling thread, which re-raises it
             failure.append(exc)
         finally:
             finished.set()
@@ -677,7 +697,7 @@ def _process_main(
         messages.put(("done", plan.worker, stats))
     except KeyboardInterrupt:
         messages.put(("done", plan.worker, WorkerStats(worker=plan.worker, cpu_s=0.0, wall_s=0.0, interrupted=True)))
-    except BaseException:
+    except BaseException:  # noqa: BLE001 - a child's failure of any kind is reported to the parent, with its traceback
         messages.put(("failed", plan.worker, traceback.format_exc()))
 
 
@@ -787,9 +807,15 @@ def run_load_processes(
         anchor["t0_unix"] += 0.05
         anchor["t0_utc"] = datetime.fromtimestamp(anchor["t0_unix"], UTC).isoformat()
         info = _run_info(
-            base_url, model, anchor, stage=stage, timeout_s=timeout_s, transport=transport, processes=k,
+            base_url,
+            model,
+            anchor,
+            stage=stage,
+            timeout_s=timeout_s,
+            transport=transport,
+            processes=k,
             cpus=list(cpus) if cpus else None,
-        )  # fmt: skip
+        )
         write_run_info(run_dir, info)
         t0_value.value = t0
         go.set()

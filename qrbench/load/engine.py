@@ -28,9 +28,19 @@ __all__ = ["LoadEngine", "NativeEngine", "LocustEngine", "ArtilleryEngine", "ENG
 class LoadEngine(Protocol):
     name: str
 
-    def run(self, url: str, source: Callable[[], RequestSpec], model: ClosedModel | OpenModel, *, out_dir: Path,
-            stage: str, timeout_s: float, progress: bool, headers: dict[str, str] | None,
-            allow_remote: bool) -> RunResult: ...
+    def run(
+        self,
+        url: str,
+        source: Callable[[], RequestSpec],
+        model: ClosedModel | OpenModel,
+        *,
+        out_dir: Path,
+        stage: str,
+        timeout_s: float,
+        progress: bool,
+        headers: dict[str, str] | None,
+        allow_remote: bool,
+    ) -> RunResult: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,11 +50,27 @@ class NativeEngine:
     processes: int = 1
     name: str = "native"
 
-    def run(self, url: str, source: Callable[[], RequestSpec], model: ClosedModel | OpenModel, *, out_dir: Path,
-            stage: str, timeout_s: float, progress: bool, headers: dict[str, str] | None,
-            allow_remote: bool) -> RunResult:
-        common: dict[str, Any] = dict(out_dir=out_dir, stage=stage, timeout_s=timeout_s, progress=progress,
-                                      headers=headers, allow_remote=allow_remote)
+    def run(
+        self,
+        url: str,
+        source: Callable[[], RequestSpec],
+        model: ClosedModel | OpenModel,
+        *,
+        out_dir: Path,
+        stage: str,
+        timeout_s: float,
+        progress: bool,
+        headers: dict[str, str] | None,
+        allow_remote: bool,
+    ) -> RunResult:
+        common: dict[str, Any] = dict(
+            out_dir=out_dir,
+            stage=stage,
+            timeout_s=timeout_s,
+            progress=progress,
+            headers=headers,
+            allow_remote=allow_remote,
+        )
         if self.processes > 1:
             return run_load_processes(url, source, model, processes=self.processes, **common)
         return run_load(url, source, model, **common)
@@ -61,14 +87,36 @@ class LocustEngine:
     master_port: int | None = None
     name: str = "locust"
 
-    def run(self, url: str, source: Callable[[], RequestSpec], model: ClosedModel | OpenModel, *, out_dir: Path,
-            stage: str, timeout_s: float, progress: bool, headers: dict[str, str] | None,
-            allow_remote: bool) -> RunResult:
+    def run(
+        self,
+        url: str,
+        source: Callable[[], RequestSpec],
+        model: ClosedModel | OpenModel,
+        *,
+        out_dir: Path,
+        stage: str,
+        timeout_s: float,
+        progress: bool,
+        headers: dict[str, str] | None,
+        allow_remote: bool,
+    ) -> RunResult:
         # Workers started by hand get ten minutes to connect.
-        return run_locust(url, source, model, workers=self.workers, out_dir=out_dir, timeout_s=timeout_s,
-                          progress=progress, headers=headers, allow_remote=allow_remote,
-                          extra_workers=self.extra_workers, bind_host=self.bind_host, master_port=self.master_port,
-                          start_timeout_s=600.0 if self.extra_workers else 90.0, stage=stage)
+        return run_locust(
+            url,
+            source,
+            model,
+            workers=self.workers,
+            out_dir=out_dir,
+            timeout_s=timeout_s,
+            progress=progress,
+            headers=headers,
+            allow_remote=allow_remote,
+            extra_workers=self.extra_workers,
+            bind_host=self.bind_host,
+            master_port=self.master_port,
+            start_timeout_s=600.0 if self.extra_workers else 90.0,
+            stage=stage,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,15 +127,36 @@ class ArtilleryEngine:
     seed: int = 0
     name: str = "artillery"
 
-    def run(self, url: str, source: Callable[[], RequestSpec], model: ClosedModel | OpenModel, *, out_dir: Path,
-            stage: str, timeout_s: float, progress: bool, headers: dict[str, str] | None,
-            allow_remote: bool) -> RunResult:
+    def run(
+        self,
+        url: str,
+        source: Callable[[], RequestSpec],
+        model: ClosedModel | OpenModel,
+        *,
+        out_dir: Path,
+        stage: str,
+        timeout_s: float,
+        progress: bool,
+        headers: dict[str, str] | None,
+        allow_remote: bool,
+    ) -> RunResult:
         if not isinstance(source, RequestPool):
-            raise ParameterError(f"The artillery engine sends a RequestPool's requests (written to its payload "
-                                 f"file); it was given a {type(source).__name__}.")
+            raise ParameterError(
+                f"The artillery engine sends a RequestPool's requests (written to its payload "
+                f"file); it was given a {type(source).__name__}."
+            )
         # Artillery prints no progress bar of its own here (it runs with --quiet): `progress` is not used.
-        return run_artillery(url, source, model, out_dir=out_dir, stage=stage, timeout_s=timeout_s,
-                             allow_remote=allow_remote, headers=headers, seed=self.seed)
+        return run_artillery(
+            url,
+            source,
+            model,
+            out_dir=out_dir,
+            stage=stage,
+            timeout_s=timeout_s,
+            allow_remote=allow_remote,
+            headers=headers,
+            seed=self.seed,
+        )
 
 
 ENGINES: dict[str, type] = {"native": NativeEngine, "locust": LocustEngine, "artillery": ArtilleryEngine}

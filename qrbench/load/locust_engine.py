@@ -116,8 +116,16 @@ class LocustPlan:
         limit = min(share, split_count(expected, k, index)) if expected is not None else share
         in_flight = math.ceil(self.model.max_in_flight / k) if isinstance(self.model, OpenModel) else 0
         return WorkerPlan(
-            model=self.model, source=source, index=index, n_workers=k, stage=self.stage, timeout_s=self.timeout_s,
-            headers=self.headers, limit=limit, count_bounded=expected is not None, max_in_flight=in_flight,
+            model=self.model,
+            source=source,
+            index=index,
+            n_workers=k,
+            stage=self.stage,
+            timeout_s=self.timeout_s,
+            headers=self.headers,
+            limit=limit,
+            count_bounded=expected is not None,
+            max_in_flight=in_flight,
         )
 
 
@@ -240,28 +248,51 @@ def run_locust(
     base_url = check_target(url, allow_remote=allow_remote)
     check_run_args(model, timeout_s, "aiohttp", request_source)
     if not isinstance(workers, int) or workers < 0 or not isinstance(extra_workers, int) or extra_workers < 0:
-        raise ParameterError(f"workers and extra_workers must be whole numbers of at least 0, not {workers!r} and "
-                             f"{extra_workers!r}.")
+        raise ParameterError(
+            f"workers and extra_workers must be whole numbers of at least 0, not {workers!r} and {extra_workers!r}."
+        )
     n_workers = workers + extra_workers
     if n_workers < 1:
         raise ParameterError("A Locust run needs at least one worker (workers + extra_workers >= 1).")
     if isinstance(model, ClosedModel) and model.users < n_workers:
-        raise ParameterError(f"The closed model has {model.users} users for {n_workers} Locust workers; "
-                             "give at least one user per worker.")
+        raise ParameterError(
+            f"The closed model has {model.users} users for {n_workers} Locust workers; "
+            "give at least one user per worker."
+        )
     try:
         pickle.dumps(request_source)
     except Exception as exc:
-        raise ParameterError(f"request_source ({type(request_source).__name__}) cannot be pickled for the Locust "
-                             f"workers ({exc}); use a picklable source such as a RequestPool.") from exc
+        raise ParameterError(
+            f"request_source ({type(request_source).__name__}) cannot be pickled for the Locust "
+            f"workers ({exc}); use a picklable source such as a RequestPool."
+        ) from exc
     run_dir = new_run_dir(out_dir)
     folder = run_dir / LOCUST_DIR
     folder.mkdir()
-    settings = dict(stage=stage, timeout_s=timeout_s, transport="locust-fasthttp", processes=n_workers,
-                    cpus=list(cpus) if cpus else None, engine="locust")
-    plan = LocustPlan(base_url=base_url, model=model, source=request_source, stage=stage, timeout_s=float(timeout_s),
-                      headers=tuple((headers or {}).items()), n_workers=n_workers,
-                      run_info={"schema": 1, "target": base_url, "model": model_settings(model),
-                                "settings": settings, "finished": False})
+    settings = dict(
+        stage=stage,
+        timeout_s=timeout_s,
+        transport="locust-fasthttp",
+        processes=n_workers,
+        cpus=list(cpus) if cpus else None,
+        engine="locust",
+    )
+    plan = LocustPlan(
+        base_url=base_url,
+        model=model,
+        source=request_source,
+        stage=stage,
+        timeout_s=float(timeout_s),
+        headers=tuple((headers or {}).items()),
+        n_workers=n_workers,
+        run_info={
+            "schema": 1,
+            "target": base_url,
+            "model": model_settings(model),
+            "settings": settings,
+            "finished": False,
+        },
+    )
     (folder / "plan.pkl").write_bytes(pickle.dumps(plan))
     port = master_port or _free_port(bind_host)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
@@ -269,30 +300,75 @@ def run_locust(
     duration = model.duration_s if model.duration_s is not None else 24 * 3600.0
     hard_limit = duration + timeout_s + 60.0
     master_args = [
-        sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--master", "--headless", "--only-summary",
-        "--expect-workers", str(n_workers), "--expect-workers-max-wait", str(int(start_timeout_s)),
-        "--master-bind-host", bind_host, "--master-bind-port", str(port), "--host", base_url,
-        "--run-time", f"{math.ceil(hard_limit)}s", "--stop-timeout", str(math.ceil(timeout_s)),
-        "--loglevel", "WARNING", "--qrbench-plan", str(folder / "plan.pkl"), "--qrbench-out", str(run_dir),
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--master",
+        "--headless",
+        "--only-summary",
+        "--expect-workers",
+        str(n_workers),
+        "--expect-workers-max-wait",
+        str(int(start_timeout_s)),
+        "--master-bind-host",
+        bind_host,
+        "--master-bind-port",
+        str(port),
+        "--host",
+        base_url,
+        "--run-time",
+        f"{math.ceil(hard_limit)}s",
+        "--stop-timeout",
+        str(math.ceil(timeout_s)),
+        "--loglevel",
+        "WARNING",
+        "--qrbench-plan",
+        str(folder / "plan.pkl"),
+        "--qrbench-out",
+        str(run_dir),
     ]
     worker_host = "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
     processes: list[subprocess.Popen] = []
     logs = []
-    bar = tqdm(total=model.expected_requests, unit="req", desc=stage or f"locust x{n_workers}", disable=not progress,
-               mininterval=0.5, dynamic_ncols=True)
+    bar = tqdm(
+        total=model.expected_requests,
+        unit="req",
+        desc=stage or f"locust x{n_workers}",
+        disable=not progress,
+        mininterval=0.5,
+        dynamic_ncols=True,
+    )
     counter = _PartCounter(run_dir / "parts")
     interrupted = False
     master: subprocess.Popen | None = None
     try:
         for name, args in [("master", master_args)] + [
-            (f"worker-{i}", [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--worker", "--master-host",
-                             worker_host, "--master-port", str(port), "--loglevel", "WARNING"])
+            (
+                f"worker-{i}",
+                [
+                    sys.executable,
+                    "-m",
+                    "locust",
+                    "-f",
+                    str(LOCUSTFILE),
+                    "--worker",
+                    "--master-host",
+                    worker_host,
+                    "--master-port",
+                    str(port),
+                    "--loglevel",
+                    "WARNING",
+                ],
+            )
             for i in range(workers)
         ]:
-            log = open(folder / f"{name}.log", "ab")  # closed below
+            log = open(folder / f"{name}.log", "ab")  # noqa: SIM115 - closed below
             logs.append(log)
-            p = subprocess.Popen(args, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                                 start_new_session=True)
+            p = subprocess.Popen(
+                args, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+            )
             processes.append(p)
             if cpus and name != "master":
                 os.sched_setaffinity(p.pid, {cpus[(len(processes) - 2) % len(cpus)]})
@@ -339,21 +415,32 @@ def _finish(run_dir: Path, model: ClosedModel | OpenModel, n_workers: int, *, in
     report = folder / "workers.json"
     reported = json.loads(report.read_text()) if report.is_file() else {}
     stats = [
-        WorkerStats(worker=int(i), cpu_s=float(s.get("cpu_s", 0.0)), wall_s=float(s.get("wall_s", 0.0)),
-                     interrupted=interrupted or not s.get("finished", False))
+        WorkerStats(
+            worker=int(i),
+            cpu_s=float(s.get("cpu_s", 0.0)),
+            wall_s=float(s.get("wall_s", 0.0)),
+            interrupted=interrupted or not s.get("finished", False),
+        )
         for i, s in sorted(reported.items(), key=lambda kv: int(kv[0]))
     ]
     missing = sorted(set(range(n_workers)) - {s.worker for s in stats if not s.interrupted})
     failure = ""
     if missing and not interrupted:
-        failure = (f"Locust workers {missing} never reported their end; their last records may be missing. "
-                   f"Master log:\n{_tail(folder / 'master.log')}")
+        failure = (
+            f"Locust workers {missing} never reported their end; their last records may be missing. "
+            f"Master log:\n{_tail(folder / 'master.log')}"
+        )
     records_path = finalize_run(run_dir)
-    result = summarize_run(run_dir, records_path, model, stats or [WorkerStats(worker=0, cpu_s=0.0, wall_s=0.0,
-                                                                             interrupted=interrupted)],
-                        transport="locust-fasthttp")
-    write_run_info(run_dir, {**info, "finished": True, "interrupted": interrupted, "failure": failure,
-                             "result": result.to_dict()})
+    result = summarize_run(
+        run_dir,
+        records_path,
+        model,
+        stats or [WorkerStats(worker=0, cpu_s=0.0, wall_s=0.0, interrupted=interrupted)],
+        transport="locust-fasthttp",
+    )
+    write_run_info(
+        run_dir, {**info, "finished": True, "interrupted": interrupted, "failure": failure, "result": result.to_dict()}
+    )
     if failure:
         raise RunError(f"The Locust run in {run_dir} did not end cleanly; its records were kept:\n{failure}")
     if interrupted:

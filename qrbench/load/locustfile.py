@@ -48,10 +48,15 @@ _WORKER: _Worker | None = None
 
 @events.init_command_line_parser.add_listener
 def _options(parser: Any) -> None:
-    parser.add_argument("--qrbench-plan", default="", include_in_web_ui=False,
-                        help="qrbench: the run's plan.pkl (master only)")
-    parser.add_argument("--qrbench-out", default="", include_in_web_ui=False,
-                        help="qrbench: the run folder the records go to (master only)")
+    parser.add_argument(
+        "--qrbench-plan", default="", include_in_web_ui=False, help="qrbench: the run's plan.pkl (master only)"
+    )
+    parser.add_argument(
+        "--qrbench-out",
+        default="",
+        include_in_web_ui=False,
+        help="qrbench: the run folder the records go to (master only)",
+    )
 
 
 @events.init.add_listener
@@ -81,8 +86,12 @@ class _Master:
         self.greeted: set[int] = set()
         self.finished: set[int] = set()
         self.stopping = False
-        for name, listener in (("qrbench_hello", self.on_hello), ("qrbench_records", self.on_records),
-                               ("qrbench_finished", self.on_finished), ("qrbench_done", self.on_done)):
+        for name, listener in (
+            ("qrbench_hello", self.on_hello),
+            ("qrbench_records", self.on_records),
+            ("qrbench_finished", self.on_finished),
+            ("qrbench_done", self.on_done),
+        ):
             runner.register_message(name, listener)
         environment.events.test_start.add_listener(self.on_test_start)
         environment.events.test_stopping.add_listener(self.on_test_stopping)
@@ -235,8 +244,14 @@ class _Worker:
         if not counted:
             self.in_flight += 1
         try:
-            client.request("POST", spec.endpoint, data=spec.body, headers=self.headers, name=spec.kind,
-                           context={"qrbench": (seq, spec, t_intended, user)})
+            client.request(
+                "POST",
+                spec.endpoint,
+                data=spec.body,
+                headers=self.headers,
+                name=spec.kind,
+                context={"qrbench": (seq, spec, t_intended, user)},
+            )
         finally:
             self.in_flight -= 1
 
@@ -244,8 +259,17 @@ class _Worker:
         seq = self.seq
         self.seq = seq + 1
         p0 = self.perf0
-        self.rows.append(dropped_record(seq=seq, worker=self.index, stage=self.plan.stage, spec=spec,
-                                        t_intended=t_intended, now=time.perf_counter(), t0=p0))
+        self.rows.append(
+            dropped_record(
+                seq=seq,
+                worker=self.index,
+                stage=self.plan.stage,
+                spec=spec,
+                t_intended=t_intended,
+                now=time.perf_counter(),
+                t0=p0,
+            )
+        )
 
     def on_request(self, response_time: float, response: Any, context: Any, exception: Any, **_: Any) -> None:
         info = context.get("qrbench") if isinstance(context, dict) else None
@@ -260,20 +284,30 @@ class _Worker:
         status = int(getattr(response, "status_code", 0) or 0)
         try:
             body = response.content if status else None
-        except Exception:  # a body that failed to arrive counts as a reset connection
+        except Exception:  # noqa: BLE001 - a body that failed to arrive counts as a reset connection
             body, status, exception = None, 0, ConnectionResetError("the body could not be read")
         p0 = self.perf0
-        self.rows.append(request_record(
-            seq=seq, worker=self.index, user=user, stage=self.plan.stage, spec=spec, t_intended=t_intended,
-            t_start=t_start, t_end=t_end, status=status, body=body or b"",
-            error="" if status else classify_exception(exception), t0=p0,
-        ))
+        self.rows.append(
+            request_record(
+                seq=seq,
+                worker=self.index,
+                user=user,
+                stage=self.plan.stage,
+                spec=spec,
+                t_intended=t_intended,
+                t_start=t_start,
+                t_end=t_end,
+                status=status,
+                body=body or b"",
+                error="" if status else classify_exception(exception),
+                t0=p0,
+            )
+        )
 
     def ship(self) -> None:
         if self.rows:
             rows, self.rows = self.rows, []
-            self.runner.send_message("qrbench_records", {"index": self.index, "anchor_unix": self.unix0,
-                                                         "rows": rows})
+            self.runner.send_message("qrbench_records", {"index": self.index, "anchor_unix": self.unix0, "rows": rows})
 
     def sender(self) -> None:
         while True:

@@ -332,9 +332,21 @@ def classify_exception(exc: BaseException | None) -> str:
     return "other"
 
 
-def request_record(*, seq: int, worker: int, user: int, stage: str, spec: RequestSpec, t_intended: float,
-                   t_start: float, t_end: float, status: int, body: bytes, error: str = "",
-                   t0: float = 0.0) -> tuple[Any, ...]:
+def request_record(
+    *,
+    seq: int,
+    worker: int,
+    user: int,
+    stage: str,
+    spec: RequestSpec,
+    t_intended: float,
+    t_start: float,
+    t_end: float,
+    status: int,
+    body: bytes,
+    error: str = "",
+    t0: float = 0.0,
+) -> tuple[Any, ...]:
     """The record (RECORD_COLUMNS order) of one request that was sent, answered or not.
 
     Times in seconds on the caller's clock, stored relative to t0; latency_ms counts from t_intended,
@@ -346,17 +358,54 @@ def request_record(*, seq: int, worker: int, user: int, stage: str, spec: Reques
     else:
         ok, error, server_ms, fallback = response_outcome(status, body)
     return (
-        seq, worker, user, stage, spec.kind, spec.endpoint, spec.method, spec.n_candidates, t_intended - t0,
-        t_start - t0, t_end - t0, (t_end - t_intended) * 1000.0, (t_end - t_start) * 1000.0, status, ok, error,
-        len(spec.body), len(body), server_ms, fallback, (t_start - t_intended) * 1000.0,
+        seq,
+        worker,
+        user,
+        stage,
+        spec.kind,
+        spec.endpoint,
+        spec.method,
+        spec.n_candidates,
+        t_intended - t0,
+        t_start - t0,
+        t_end - t0,
+        (t_end - t_intended) * 1000.0,
+        (t_end - t_start) * 1000.0,
+        status,
+        ok,
+        error,
+        len(spec.body),
+        len(body),
+        server_ms,
+        fallback,
+        (t_start - t_intended) * 1000.0,
     )
 
 
-def dropped_record(*, seq: int, worker: int, stage: str, spec: RequestSpec, t_intended: float, now: float,
-                   t0: float = 0.0) -> tuple[Any, ...]:
+def dropped_record(
+    *, seq: int, worker: int, stage: str, spec: RequestSpec, t_intended: float, now: float, t0: float = 0.0
+) -> tuple[Any, ...]:
     """The record of an open-model send refused at max_in_flight: never sent, so no latency."""
     return (
-        seq, worker, -1, stage, spec.kind, spec.endpoint, spec.method, spec.n_candidates, t_intended - t0,
-        now - t0, now - t0, math.nan, math.nan, 0, False, "dropped", 0, 0, math.nan, False,
+        seq,
+        worker,
+        -1,
+        stage,
+        spec.kind,
+        spec.endpoint,
+        spec.method,
+        spec.n_candidates,
+        t_intended - t0,
+        now - t0,
+        now - t0,
+        math.nan,
+        math.nan,
+        0,
+        False,
+        "dropped",
+        0,
+        0,
+        math.nan,
+        False,
         (now - t_intended) * 1000.0,
     )

@@ -31,8 +31,17 @@ __all__ = ["Phase", "Shape", "PHASE_KINDS", "ramp_steady", "spike", "bursts", "r
 
 # What a phase is, for grouping across runs (its name says which one).
 PHASE_KINDS = (
-    "ramp_up", "steady", "ramp_down", "spike", "burst", "off_hours", "shoulder", "business", "peak", "maintenance",
-)  # fmt: skip
+    "ramp_up",
+    "steady",
+    "ramp_down",
+    "spike",
+    "burst",
+    "off_hours",
+    "shoulder",
+    "business",
+    "peak",
+    "maintenance",
+)
 
 Unit = Literal["rps", "users"]
 _EPS = 1e-6  # seconds: shorter phases are rounding slivers

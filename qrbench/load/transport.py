@@ -76,7 +76,7 @@ class AiohttpTransport:
                 return response.status, await response.read(), ""
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed request is a record with its error kind, never a raise
             return 0, b"", classify_exception(exc)
 
     async def aclose(self) -> None:
@@ -122,7 +122,7 @@ class HttpxTransport:
             return response.status_code, response.content, ""
         except asyncio.CancelledError:
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a failed request is a record with its error kind, never a raise
             return 0, b"", classify_exception(exc)
 
     async def aclose(self) -> None:

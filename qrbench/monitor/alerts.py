@@ -96,52 +96,104 @@ def _rules_for(metric: str, window: str) -> list[_Rule]:
     if metric in ("p50_ms", "p95_ms", "p99_ms"):
         q = metric[1:3]
         buckets = _rate(f"qrbench_request_duration_seconds_bucket{{{_V1}}}", window)
-        return [_Rule(record=f"job_endpoint:qrbench_request_duration_seconds:p{q}",
-                      expr=f"histogram_quantile(0.{q}, sum by (job, endpoint, le) ({buckets}))",
-                      scale=1e-3, alert=f"QrbenchLatencyP{q}High",
-                      what=f"p{q} latency of {{{{ $labels.endpoint }}}}", humanize="humanizeDuration")]
+        return [
+            _Rule(
+                record=f"job_endpoint:qrbench_request_duration_seconds:p{q}",
+                expr=f"histogram_quantile(0.{q}, sum by (job, endpoint, le) ({buckets}))",
+                scale=1e-3,
+                alert=f"QrbenchLatencyP{q}High",
+                what=f"p{q} latency of {{{{ $labels.endpoint }}}}",
+                humanize="humanizeDuration",
+            )
+        ]
     answers = f"sum by (job) ({_rate(f'qrbench_requests_total{{{_V1}}}', window)})"
     if metric == "success_ratio":
         not_2xx = _rate("qrbench_requests_total{" + _V1 + ',status!~"2.."}', window)
         errors = f"sum by (job) ({not_2xx})"
         shed = f"sum by (job) ({_rate('qrbench_rejected_requests_total', window)})"
         return [
-            _Rule(record="job:qrbench_request_errors:ratio", expr=f"{errors} / {answers}", scale=1.0,
-                  alert="QrbenchErrorRatioHigh", what="the share of non-2xx answers", humanize="humanizePercentage",
-                  complement=True),
-            _Rule(record="job:qrbench_requests_shed:ratio", expr=f"{shed} / {answers}", scale=1.0,
-                  alert="QrbenchSheddingHigh", what="the share of requests refused with 503 (concurrency bound)",
-                  humanize="humanizePercentage", complement=True),
+            _Rule(
+                record="job:qrbench_request_errors:ratio",
+                expr=f"{errors} / {answers}",
+                scale=1.0,
+                alert="QrbenchErrorRatioHigh",
+                what="the share of non-2xx answers",
+                humanize="humanizePercentage",
+                complement=True,
+            ),
+            _Rule(
+                record="job:qrbench_requests_shed:ratio",
+                expr=f"{shed} / {answers}",
+                scale=1.0,
+                alert="QrbenchSheddingHigh",
+                what="the share of requests refused with 503 (concurrency bound)",
+                humanize="humanizePercentage",
+                complement=True,
+            ),
         ]
     if metric == "classical_fallback_rate":
         fallbacks = f"sum by (job) ({_rate('qrbench_classical_fallbacks_total', window)})"
         quantum_ok = _rate(f'qrbench_requests_total{{{_V1},status="200",method=~"quantum|hybrid"}}', window)
-        return [_Rule(record="job:qrbench_classical_fallbacks:ratio", expr=f"{fallbacks} / sum by (job) ({quantum_ok})",
-                      scale=1.0, alert="QrbenchFallbackRatioHigh",
-                      what="the share of quantum and hybrid answers computed classically",
-                      humanize="humanizePercentage")]
+        return [
+            _Rule(
+                record="job:qrbench_classical_fallbacks:ratio",
+                expr=f"{fallbacks} / sum by (job) ({quantum_ok})",
+                scale=1.0,
+                alert="QrbenchFallbackRatioHigh",
+                what="the share of quantum and hybrid answers computed classically",
+                humanize="humanizePercentage",
+            )
+        ]
     if metric == "cache_hit_rate":
         hits = f"sum by (job) ({_rate('qrbench_embedding_cache_hits_total', window)})"
         misses = f"sum by (job) ({_rate('qrbench_embedding_cache_misses_total', window)})"
-        return [_Rule(record="job:qrbench_embedding_cache_hits:ratio", expr=f"{hits} / ({hits} + {misses})",
-                      scale=1.0, alert="QrbenchCacheHitRatioLow", what="the embedding cache hit ratio",
-                      humanize="humanizePercentage")]
+        return [
+            _Rule(
+                record="job:qrbench_embedding_cache_hits:ratio",
+                expr=f"{hits} / ({hits} + {misses})",
+                scale=1.0,
+                alert="QrbenchCacheHitRatioLow",
+                what="the embedding cache hit ratio",
+                humanize="humanizePercentage",
+            )
+        ]
     if metric == "memory_gb":
-        return [_Rule(record="instance:qrbench_resident_memory:bytes",
-                      expr=f"process_resident_memory_bytes {_ONLY_QRBENCH}", scale=1e9,
-                      alert="QrbenchMemoryHigh", what="the resident memory of {{ $labels.instance }}",
-                      humanize="humanize")]
+        return [
+            _Rule(
+                record="instance:qrbench_resident_memory:bytes",
+                expr=f"process_resident_memory_bytes {_ONLY_QRBENCH}",
+                scale=1e9,
+                alert="QrbenchMemoryHigh",
+                what="the resident memory of {{ $labels.instance }}",
+                humanize="humanize",
+            )
+        ]
     if metric == "quantum_time_ms":
         s = f"sum by (job) ({_rate('qrbench_quantum_computation_seconds_sum', window)})"
         n = f"sum by (job) ({_rate('qrbench_quantum_computation_seconds_count', window)})"
-        return [_Rule(record="job:qrbench_quantum_computation_seconds:mean", expr=f"{s} / {n}", scale=1e-3,
-                      alert="QrbenchQuantumTimeHigh", what="the mean time in the quantum backend",
-                      humanize="humanizeDuration")]
+        return [
+            _Rule(
+                record="job:qrbench_quantum_computation_seconds:mean",
+                expr=f"{s} / {n}",
+                scale=1e-3,
+                alert="QrbenchQuantumTimeHigh",
+                what="the mean time in the quantum backend",
+                humanize="humanizeDuration",
+            )
+        ]
     return []
 
 
-RENDERED_METRICS = ("p50_ms", "p95_ms", "p99_ms", "success_ratio", "classical_fallback_rate", "cache_hit_rate",
-                    "memory_gb", "quantum_time_ms")
+RENDERED_METRICS = (
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "success_ratio",
+    "classical_fallback_rate",
+    "cache_hit_rate",
+    "memory_gb",
+    "quantum_time_ms",
+)
 
 
 def _number(value: float) -> str:
@@ -168,16 +220,18 @@ def _alerts(rule: _Rule, t: Threshold, windows: RuleWindows) -> list[dict[str, A
     for severity, limit, for_s in levels:
         level = "target" if severity == "warning" else "threshold"
         source = f"1 - success_ratio {level}" if rule.complement else f"{t.metric} {level}"
-        out.append({
-            "alert": rule.alert,
-            "expr": f"{rule.record} {op} {_number(limit * rule.scale)}",
-            "for": _duration(for_s),
-            "labels": {"severity": severity, "metric": t.metric},
-            "annotations": {
-                "summary": f"{rule.what[0].upper()}{rule.what[1:]} is {{{{ $value | {rule.humanize} }}}}, {word} "
-                           f"the {level} {_shown(limit, t.unit)} ({source}).",
-            },
-        })
+        out.append(
+            {
+                "alert": rule.alert,
+                "expr": f"{rule.record} {op} {_number(limit * rule.scale)}",
+                "for": _duration(for_s),
+                "labels": {"severity": severity, "metric": t.metric},
+                "annotations": {
+                    "summary": f"{rule.what[0].upper()}{rule.what[1:]} is {{{{ $value | {rule.humanize} }}}}, {word} "
+                    f"the {level} {_shown(limit, t.unit)} ({source}).",
+                },
+            }
+        )
     return out
 
 
@@ -219,8 +273,10 @@ def load_thresholds(path: str | Path, *, section: str = "load") -> dict[str, Thr
 def rules_yaml(thresholds: Mapping[str, Threshold], windows: RuleWindows | None = None, *, source: str = "") -> str:
     """`render_rules` as the text of a Prometheus rules file, with a header saying where it came from."""
     skipped = sorted(set(thresholds) - set(RENDERED_METRICS))
-    header = [f"# Prometheus rules generated by `qrbench alerts render`{f' from {source}' if source else ''}.",
-              "# Check with `promtool check rules FILE`; warning = past the target, critical = past the threshold."]
+    header = [
+        f"# Prometheus rules generated by `qrbench alerts render`{f' from {source}' if source else ''}.",
+        "# Check with `promtool check rules FILE`; warning = past the target, critical = past the threshold.",
+    ]
     if skipped:
         header.append(f"# Not rendered (judged by the load study instead): {', '.join(skipped)}.")
     body = yaml.safe_dump(render_rules(thresholds, windows), sort_keys=False, width=1000)

@@ -49,8 +49,15 @@ _STATUS_CLASSES = {"ok_total": "2", "errors_4xx_total": "4", "errors_5xx_total":
 # Gauges, and what only the reference service exports, stay missing (NaN) when a target does not export them:
 # a zero would read as a measurement (an empty cache, nothing shed).
 _ZERO_WHEN_ABSENT = frozenset(_SUMS) - {
-    "in_flight", "rss_bytes", "cpu_seconds", "embedding_cache_bytes", "embedding_cache_entries",
-    "similarity_cache_bytes", "similarity_cache_entries", "admission_shed_total", "admission_client_gone_total",
+    "in_flight",
+    "rss_bytes",
+    "cpu_seconds",
+    "embedding_cache_bytes",
+    "embedding_cache_entries",
+    "similarity_cache_bytes",
+    "similarity_cache_entries",
+    "admission_shed_total",
+    "admission_client_gone_total",
 } | frozenset(_STATUS_CLASSES)
 
 METRIC_COLUMNS: tuple[str, ...] = ("t", "t_unix", *_SUMS, *_STATUS_CLASSES)
@@ -165,10 +172,25 @@ def rates(frame: pd.DataFrame) -> pd.DataFrame:
     cpu_percent (of one core), in_flight, rss_bytes. Ratios with nothing to divide are NaN; an interval in
     which a counter went down (the service restarted) is NaN for that counter.
     """
-    columns = ["t", "t_unix", "dt_s", "requests_per_s", "ok_per_s", "errors_4xx_per_s", "errors_5xx_per_s",
-               "rejected_per_s", "fallbacks_per_s", "fallback_rate", "embedding_cache_hit_rate",
-               "similarity_cache_hit_rate", "quantum_ms_mean", "server_ms_mean", "cpu_percent", "in_flight",
-               "rss_bytes"]
+    columns = [
+        "t",
+        "t_unix",
+        "dt_s",
+        "requests_per_s",
+        "ok_per_s",
+        "errors_4xx_per_s",
+        "errors_5xx_per_s",
+        "rejected_per_s",
+        "fallbacks_per_s",
+        "fallback_rate",
+        "embedding_cache_hit_rate",
+        "similarity_cache_hit_rate",
+        "quantum_ms_mean",
+        "server_ms_mean",
+        "cpu_percent",
+        "in_flight",
+        "rss_bytes",
+    ]
     if len(frame) < 2:
         return pd.DataFrame(columns=columns, dtype=float)
     f = frame.reindex(columns=list(METRIC_COLUMNS)).astype(float).sort_values("t_unix").reset_index(drop=True)
@@ -177,9 +199,14 @@ def rates(frame: pd.DataFrame) -> pd.DataFrame:
     dt = f["t_unix"].diff().iloc[1:]
     dt = dt.where(dt > 0)
     out = pd.DataFrame({"t": f["t"].iloc[1:], "t_unix": f["t_unix"].iloc[1:], "dt_s": dt})
-    for src, dst in (("requests_total", "requests_per_s"), ("ok_total", "ok_per_s"),
-                     ("errors_4xx_total", "errors_4xx_per_s"), ("errors_5xx_total", "errors_5xx_per_s"),
-                     ("rejected_total", "rejected_per_s"), ("fallbacks_total", "fallbacks_per_s")):
+    for src, dst in (
+        ("requests_total", "requests_per_s"),
+        ("ok_total", "ok_per_s"),
+        ("errors_4xx_total", "errors_4xx_per_s"),
+        ("errors_5xx_total", "errors_5xx_per_s"),
+        ("rejected_total", "rejected_per_s"),
+        ("fallbacks_total", "fallbacks_per_s"),
+    ):
         out[dst] = d[src] / dt
     out["fallback_rate"] = _ratio(d["fallbacks_total"], d["ok_total"])
     for cache in ("embedding", "similarity"):

@@ -63,9 +63,16 @@ class ProcessSampler:
                     files += len(p.open_files())
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
-        row = {"t": time.perf_counter() - self.t0, "t_unix": time.time(), "cpu_percent": cpu, "rss_bytes": rss,
-               "threads": threads, "open_files": files, "processes": len(procs),
-               "machine_cpu_percent": psutil.cpu_percent(None)}
+        row = {
+            "t": time.perf_counter() - self.t0,
+            "t_unix": time.time(),
+            "cpu_percent": cpu,
+            "rss_bytes": rss,
+            "threads": threads,
+            "open_files": files,
+            "processes": len(procs),
+            "machine_cpu_percent": psutil.cpu_percent(None),
+        }
         self.rows.append(row)
         return row
 

@@ -34,6 +34,7 @@ def scrape(url: str, *, timeout_s: float = 5.0, headers: dict[str, str] | None =
 
 def counter_delta(before: dict[str, float], after: dict[str, float], name: str) -> float:
     """Sum over all label sets of counter `name` (e.g. 'qrbench_similarity_cache_hits_total'), after - before."""
+
     def total(samples: dict[str, float]) -> float:
         return sum(v for k, v in samples.items() if k.split("{", 1)[0] == name)
 

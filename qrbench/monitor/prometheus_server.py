@@ -33,8 +33,16 @@ import yaml
 
 from qrbench.errors import ParameterError, TargetError
 
-__all__ = ["PrometheusAPI", "PrometheusServer", "AlertPoller", "alert_onsets", "alert_intervals",
-           "find_prometheus", "prometheus_config", "ALERT_COLUMNS"]
+__all__ = [
+    "PrometheusAPI",
+    "PrometheusServer",
+    "AlertPoller",
+    "alert_onsets",
+    "alert_intervals",
+    "find_prometheus",
+    "prometheus_config",
+    "ALERT_COLUMNS",
+]
 
 ALERT_COLUMNS = ["t_unix", "alert", "severity", "state", "labels", "value"]
 _PR_SET_PDEATHSIG = 1
@@ -64,8 +72,14 @@ def _target_address(url: str) -> str:
     return f"{parts.hostname}:{parts.port}"
 
 
-def prometheus_config(targets: Sequence[str], *, rules_path: str | None, scrape_interval_s: float = 1.0,
-                      evaluation_interval_s: float = 1.0, job: str = "qrbench") -> str:
+def prometheus_config(
+    targets: Sequence[str],
+    *,
+    rules_path: str | None,
+    scrape_interval_s: float = 1.0,
+    evaluation_interval_s: float = 1.0,
+    job: str = "qrbench",
+) -> str:
     """The text of prometheus.yml scraping `targets` (base URLs on loopback; /metrics) as job `job`.
 
     scrape_interval_s / evaluation_interval_s: seconds between scrapes and between rule evaluations; a scrape
@@ -78,10 +92,18 @@ def prometheus_config(targets: Sequence[str], *, rules_path: str | None, scrape_
             raise ParameterError(f"{name} is {value!r}; it must be at least 0.1 seconds.")
     interval = f"{round(scrape_interval_s * 1000)}ms"
     config = {
-        "global": {"scrape_interval": interval, "scrape_timeout": interval,
-                   "evaluation_interval": f"{round(evaluation_interval_s * 1000)}ms"},
-        "scrape_configs": [{"job_name": job, "metrics_path": "/metrics",
-                            "static_configs": [{"targets": [_target_address(u) for u in targets]}]}],
+        "global": {
+            "scrape_interval": interval,
+            "scrape_timeout": interval,
+            "evaluation_interval": f"{round(evaluation_interval_s * 1000)}ms",
+        },
+        "scrape_configs": [
+            {
+                "job_name": job,
+                "metrics_path": "/metrics",
+                "static_configs": [{"targets": [_target_address(u) for u in targets]}],
+            }
+        ],
     }
     if rules_path:
         config["rule_files"] = [str(rules_path)]
@@ -115,16 +137,29 @@ class PrometheusAPI:
         rows = []
         for a in self._api("/api/v1/alerts")["alerts"]:
             labels = dict(a["labels"])
-            rows.append({"t_unix": now, "alert": labels.pop("alertname"), "severity": labels.pop("severity", ""),
-                         "state": a["state"], "labels": _label_text(labels), "value": float(a["value"])})
+            rows.append(
+                {
+                    "t_unix": now,
+                    "alert": labels.pop("alertname"),
+                    "severity": labels.pop("severity", ""),
+                    "state": a["state"],
+                    "labels": _label_text(labels),
+                    "value": float(a["value"]),
+                }
+            )
         return pd.DataFrame(rows, columns=ALERT_COLUMNS)
 
     def query_range(self, expr: str, start_unix: float, end_unix: float, step_s: float = 1.0) -> pd.DataFrame:
         """`expr` over [start, end] every `step_s` seconds: a tidy frame with t_unix, value and one column per label."""
-        data = self._api("/api/v1/query_range", {"query": expr, "start": f"{start_unix:.3f}",
-                                                 "end": f"{end_unix:.3f}", "step": f"{step_s:g}"})
-        rows = [{**series["metric"], "t_unix": float(t), "value": float(v)}
-                for series in data["result"] for t, v in series["values"]]
+        data = self._api(
+            "/api/v1/query_range",
+            {"query": expr, "start": f"{start_unix:.3f}", "end": f"{end_unix:.3f}", "step": f"{step_s:g}"},
+        )
+        rows = [
+            {**series["metric"], "t_unix": float(t), "value": float(v)}
+            for series in data["result"]
+            for t, v in series["values"]
+        ]
         return pd.DataFrame(rows)
 
     def alert_series(self, start_unix: float, end_unix: float, step_s: float = 1.0) -> pd.DataFrame:
@@ -133,14 +168,25 @@ class PrometheusAPI:
         frame = self.query_range("ALERTS", start_unix, end_unix, step_s)
         if frame.empty:
             return pd.DataFrame(columns=ALERT_COLUMNS)
-        rest = [c for c in frame.columns if c not in ("t_unix", "value", "__name__", "alertname", "alertstate",
-                                                      "severity")]
-        return pd.DataFrame({
-            "t_unix": frame["t_unix"], "alert": frame["alertname"], "severity": frame.get("severity", ""),
-            "state": frame["alertstate"],
-            "labels": [_label_text({c: r[c] for c in rest if isinstance(r[c], str)}) for _, r in frame.iterrows()],
-            "value": frame["value"],
-        }).sort_values(["t_unix", "alert"]).reset_index(drop=True)
+        rest = [
+            c for c in frame.columns if c not in ("t_unix", "value", "__name__", "alertname", "alertstate", "severity")
+        ]
+        return (
+            pd.DataFrame(
+                {
+                    "t_unix": frame["t_unix"],
+                    "alert": frame["alertname"],
+                    "severity": frame.get("severity", ""),
+                    "state": frame["alertstate"],
+                    "labels": [
+                        _label_text({c: r[c] for c in rest if isinstance(r[c], str)}) for _, r in frame.iterrows()
+                    ],
+                    "value": frame["value"],
+                }
+            )
+            .sort_values(["t_unix", "alert"])
+            .reset_index(drop=True)
+        )
 
     def scrape_durations(self, start_unix: float, end_unix: float, step_s: float = 1.0) -> pd.DataFrame:
         """How long each target's /metrics took to scrape: t_unix, instance, seconds (Prometheus's
@@ -152,8 +198,7 @@ class PrometheusAPI:
             return pd.DataFrame(columns=["t_unix", "instance", "seconds", "up"])
         d = d[["t_unix", "instance", "value"]].rename(columns={"value": "seconds"})
         up = up[["t_unix", "instance", "value"]].rename(columns={"value": "up"})
-        return d.merge(up, on=["t_unix", "instance"], how="left").sort_values(["t_unix", "instance"],
-                                                                               ignore_index=True)
+        return d.merge(up, on=["t_unix", "instance"], how="left").sort_values(["t_unix", "instance"], ignore_index=True)
 
 
 class PrometheusServer(PrometheusAPI):
@@ -163,10 +208,20 @@ class PrometheusServer(PrometheusAPI):
     listens (None: a free loopback port). `url` is its address once constructed.
     """
 
-    def __init__(self, targets: Sequence[str], *, run_dir: str | os.PathLike[str], rules: str | None = None,
-                 scrape_interval_s: float = 1.0, evaluation_interval_s: float = 1.0, port: int | None = None,
-                 job: str = "qrbench", ready_timeout_s: float = 30.0, name: str = "prometheus",
-                 prometheus: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        targets: Sequence[str],
+        *,
+        run_dir: str | os.PathLike[str],
+        rules: str | None = None,
+        scrape_interval_s: float = 1.0,
+        evaluation_interval_s: float = 1.0,
+        port: int | None = None,
+        job: str = "qrbench",
+        ready_timeout_s: float = 30.0,
+        name: str = "prometheus",
+        prometheus: str | os.PathLike[str] | None = None,
+    ) -> None:
         from qrbench.target.server import free_port
 
         self.prefix = Path(run_dir).resolve() / name
@@ -176,8 +231,11 @@ class PrometheusServer(PrometheusAPI):
         self.ready_timeout_s = ready_timeout_s
         self.executable = find_prometheus(prometheus)
         self.config = prometheus_config(
-            targets, rules_path=str(self.prefix / "rules.yml") if rules else None,
-            scrape_interval_s=scrape_interval_s, evaluation_interval_s=evaluation_interval_s, job=job,
+            targets,
+            rules_path=str(self.prefix / "rules.yml") if rules else None,
+            scrape_interval_s=scrape_interval_s,
+            evaluation_interval_s=evaluation_interval_s,
+            job=job,
         )
         self.process: subprocess.Popen | None = None
         self._log = None
@@ -190,12 +248,22 @@ class PrometheusServer(PrometheusAPI):
         (self.prefix / "prometheus.yml").write_text(self.config)
         if self.rules:
             (self.prefix / "rules.yml").write_text(self.rules)
-        args = [self.executable, f"--config.file={self.prefix / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self.prefix / 'data'}", f"--web.listen-address=127.0.0.1:{self.port}",
-                "--log.level=warn"]
+        args = [
+            self.executable,
+            f"--config.file={self.prefix / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.prefix / 'data'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
+            "--log.level=warn",
+        ]
         self._log = open(self.prefix / "prometheus.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log,
-                                        start_new_session=True, preexec_fn=_die_with_parent)
+        self.process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=self._log,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         try:
             self._wait_ready()
         except BaseException:
@@ -210,8 +278,10 @@ class PrometheusServer(PrometheusAPI):
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 tail = (self.prefix / "prometheus.log").read_text(errors="replace").strip().splitlines()[-3:]
-                raise TargetError(f"prometheus exited with code {self.process.returncode} before it was ready "
-                                  f"({' | '.join(tail) or 'no message'}); its configuration is {self.prefix}.")
+                raise TargetError(
+                    f"prometheus exited with code {self.process.returncode} before it was ready "
+                    f"({' | '.join(tail) or 'no message'}); its configuration is {self.prefix}."
+                )
             try:
                 r = httpx.get(self.url + "/-/ready", timeout=2.0)
                 if r.status_code == 200:
@@ -243,6 +313,7 @@ class PrometheusServer(PrometheusAPI):
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
 
 def _label_text(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
@@ -320,6 +391,14 @@ def alert_intervals(frame: pd.DataFrame, *, step_s: float, time_column: str = "t
         t = g[time_column].sort_values().to_numpy(dtype=float)
         breaks = [0, *(i + 1 for i in range(len(t) - 1) if t[i + 1] - t[i] > 1.5 * step_s), len(t)]
         for a, b in zip(breaks, breaks[1:], strict=False):
-            rows.append({"alert": alert, "severity": severity, "labels": labels, "state": state,
-                         "start": t[a], "end": t[b - 1] + step_s})
+            rows.append(
+                {
+                    "alert": alert,
+                    "severity": severity,
+                    "labels": labels,
+                    "state": state,
+                    "start": t[a],
+                    "end": t[b - 1] + step_s,
+                }
+            )
     return pd.DataFrame(rows, columns=columns).sort_values(["start", "alert"], ignore_index=True)

@@ -48,8 +48,9 @@ class CallProfile:
 
 def render_tree(tree: pd.DataFrame, *, max_rows: int = 60) -> str:
     """A call tree frame (depth, function, ms, share) as indented text: share, milliseconds, function."""
-    return "\n".join(f"{r.share:6.1%} {r.ms:10.2f} ms  {'  ' * int(r.depth)}{r.function}"
-                     for r in tree.head(max_rows).itertuples())
+    return "\n".join(
+        f"{r.share:6.1%} {r.ms:10.2f} ms  {'  ' * int(r.depth)}{r.function}" for r in tree.head(max_rows).itertuples()
+    )
 
 
 def call_profile(fn: Callable[[], Any], *, min_share: float = 0.01, max_depth: int = 12) -> CallProfile:
@@ -64,11 +65,18 @@ def call_profile(fn: Callable[[], Any], *, min_share: float = 0.01, max_depth: i
     wall_ms = (time.perf_counter() - t0) * 1000
     stats = pstats.Stats(profiler).stats  # key -> (primitive calls, calls, tottime, cumtime, callers)
     total_s = max((v[3] for v in stats.values()), default=0.0) or 1e-12
-    functions = pd.DataFrame([
-        {"function": _name(k), "ncalls": v[1], "tottime_ms": v[2] * 1000, "cumtime_ms": v[3] * 1000,
-         "cum_share": v[3] / total_s}
-        for k, v in stats.items()
-    ]).sort_values("cumtime_ms", ascending=False, ignore_index=True)
+    functions = pd.DataFrame(
+        [
+            {
+                "function": _name(k),
+                "ncalls": v[1],
+                "tottime_ms": v[2] * 1000,
+                "cumtime_ms": v[3] * 1000,
+                "cum_share": v[3] / total_s,
+            }
+            for k, v in stats.items()
+        ]
+    ).sort_values("cumtime_ms", ascending=False, ignore_index=True)
     callees: dict[_Key, list[tuple[_Key, float]]] = {}
     for callee, (_, _, _, _, callers) in stats.items():
         for caller, edge in callers.items():
@@ -91,5 +99,9 @@ def call_profile(fn: Callable[[], Any], *, min_share: float = 0.01, max_depth: i
     for root in roots:
         if stats[root][3] / total_s >= min_share:
             walk(root, stats[root][3] * 1000, 0, frozenset({root}))
-    return CallProfile(functions=functions, tree=pd.DataFrame(rows, columns=["depth", "function", "ms", "share"]),
-                       wall_ms=wall_ms, result=result)
+    return CallProfile(
+        functions=functions,
+        tree=pd.DataFrame(rows, columns=["depth", "function", "ms", "share"]),
+        wall_ms=wall_ms,
+        result=result,
+    )

@@ -39,8 +39,18 @@ from ..target.engine import RerankEngine
 from ..target.fidelity import AerSwapTest, exact_fidelity
 from ..target.settings import BACKENDS, METHODS, EngineSettings
 
-__all__ = ["RerankInput", "Scenario", "scenario_grid", "measure_components", "measure_cold_start", "COMPONENTS",
-           "TOTAL", "UNATTRIBUTED", "DOCUMENTS", "load_embedder"]
+__all__ = [
+    "RerankInput",
+    "Scenario",
+    "scenario_grid",
+    "measure_components",
+    "measure_cold_start",
+    "COMPONENTS",
+    "TOTAL",
+    "UNATTRIBUTED",
+    "DOCUMENTS",
+    "load_embedder",
+]
 
 COMPONENTS = ("embed query", "embed documents", "classical cosine", "encode states", "fidelity", "combine")
 TOTAL = "total"
@@ -113,30 +123,58 @@ class Scenario:
 
     def columns(self) -> dict[str, Any]:
         """The scenario as the leading columns of a tidy row."""
-        return {"scenario": self.label, "batch_size": self.batch_size, "method": self.method, "backend": self.backend,
-                "qubits": self.qubits, "shots": self.shots if self.backend == "aer" else None,
-                "torch_threads": self.torch_threads, "documents": self.documents,
-                "settings": ",".join(f"{k}={v}" for k, v in self.settings), "fallback": self.fallback}
+        return {
+            "scenario": self.label,
+            "batch_size": self.batch_size,
+            "method": self.method,
+            "backend": self.backend,
+            "qubits": self.qubits,
+            "shots": self.shots if self.backend == "aer" else None,
+            "torch_threads": self.torch_threads,
+            "documents": self.documents,
+            "settings": ",".join(f"{k}={v}" for k, v in self.settings),
+            "fallback": self.fallback,
+        }
 
 
-def scenario_grid(*, batch_sizes: Sequence[int] = (50,), methods: Sequence[str] = ("hybrid",),
-                  backends: Sequence[str] = ("exact",), qubits: Sequence[int] = (4,), shots: Sequence[int] = (1024,),
-                  torch_threads: Sequence[int | None] = (None,), documents: Sequence[str] = ("cached",),
-                  settings: Sequence[tuple[tuple[str, Any], ...]] = ((),), fallback: bool = False) -> list[Scenario]:
+def scenario_grid(
+    *,
+    batch_sizes: Sequence[int] = (50,),
+    methods: Sequence[str] = ("hybrid",),
+    backends: Sequence[str] = ("exact",),
+    qubits: Sequence[int] = (4,),
+    shots: Sequence[int] = (1024,),
+    torch_threads: Sequence[int | None] = (None,),
+    documents: Sequence[str] = ("cached",),
+    settings: Sequence[tuple[tuple[str, Any], ...]] = ((),),
+    fallback: bool = False,
+) -> list[Scenario]:
     """Every combination, without duplicates. Shots only matter on the aer backend and the backend only for
     quantum and hybrid, so those combinations collapse to one scenario each."""
     for b in backends:
         if b not in BACKENDS:
             raise ParameterError(f"backend is {b!r}; valid backends are {', '.join(BACKENDS)}.")
     out: dict[Scenario, None] = {}
-    for n, m, b, q, s, t, d, extra in itertools.product(batch_sizes, methods, backends, qubits, shots, torch_threads,
-                                                         documents, settings):
+    for n, m, b, q, s, t, d, extra in itertools.product(
+        batch_sizes, methods, backends, qubits, shots, torch_threads, documents, settings
+    ):
         if m == "classical":
             b, q = backends[0], qubits[0]
         if b != "aer":
             s = shots[0]
-        out[Scenario(batch_size=n, method=m, backend=b, qubits=q, shots=s, torch_threads=t, documents=d,
-                     settings=tuple(extra), fallback=fallback and m != "classical")] = None
+        out[
+            Scenario(
+                batch_size=n,
+                method=m,
+                backend=b,
+                qubits=q,
+                shots=s,
+                torch_threads=t,
+                documents=d,
+                settings=tuple(extra),
+                fallback=fallback and m != "classical",
+            )
+        ] = None
     return list(out)
 
 
@@ -205,8 +243,9 @@ class _Setup:
             engine.close()
 
 
-def _parts(setup: _Setup, sc: Scenario, settings: EngineSettings, query: str, docs: list[str]
-           ) -> list[tuple[str, float, float]]:
+def _parts(
+    setup: _Setup, sc: Scenario, settings: EngineSettings, query: str, docs: list[str]
+) -> list[tuple[str, float, float]]:
     """Time each component once on (query, docs); the same order and inputs as the engine."""
     emb = setup.embedder
     rows = []
@@ -250,8 +289,11 @@ def _rounds(scenarios: Sequence[Scenario], repeats: int, cold_repeats: int) -> l
     that a machine whose load drifts over the minutes hits every scenario alike and comparisons between
     scenarios stay fair. Scenarios that change process-wide state, and the scenarios they are compared with
     (the same without that setting), run last, round-robin among themselves."""
-    late_twins = {replace(sc, settings=tuple(kv for kv in sc.settings if kv[0] != "aer_threads"))
-                  for sc in scenarios if _changes_process_state(sc)}
+    late_twins = {
+        replace(sc, settings=tuple(kv for kv in sc.settings if kv[0] != "aer_threads"))
+        for sc in scenarios
+        if _changes_process_state(sc)
+    }
     late = [i for i, sc in enumerate(scenarios) if _changes_process_state(sc) or sc in late_twins]
     early = [i for i in range(len(scenarios)) if i not in set(late)]
     order = []
@@ -262,9 +304,17 @@ def _rounds(scenarios: Sequence[Scenario], repeats: int, cold_repeats: int) -> l
     return order
 
 
-def measure_components(scenarios: Sequence[Scenario], inputs: Sequence[RerankInput], *, embedder: Embedder,
-                       repeats: int = 10, cold_repeats: int = 3, base_settings: EngineSettings | None = None,
-                       projection: Projection | None = None, progress: bool = False) -> pd.DataFrame:
+def measure_components(
+    scenarios: Sequence[Scenario],
+    inputs: Sequence[RerankInput],
+    *,
+    embedder: Embedder,
+    repeats: int = 10,
+    cold_repeats: int = 3,
+    base_settings: EngineSettings | None = None,
+    projection: Projection | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
     """Tidy frame of the breakdown: one row per scenario, repeat and component (parts, "unattributed",
     "total"), with `ms` (wall milliseconds) and `cpu_ms` (process CPU milliseconds, every thread).
 
@@ -298,8 +348,13 @@ def measure_components(scenarios: Sequence[Scenario], inputs: Sequence[RerankInp
             docs = list(x.candidates[: sc.batch_size])
             with _torch_threads(sc.torch_threads):
                 cold = sc.documents == "cold"
-                parts = _parts(setup, sc, settings, _tag(x.query, f"p{si}.{r}"),
-                               [_tag(d, f"p{si}.{r}") for d in docs] if cold else docs)
+                parts = _parts(
+                    setup,
+                    sc,
+                    settings,
+                    _tag(x.query, f"p{si}.{r}"),
+                    [_tag(d, f"p{si}.{r}") for d in docs] if cold else docs,
+                )
                 query = _tag(x.query, f"t{si}.{r}")
                 total_docs = [_tag(d, f"t{si}.{r}") for d in docs] if cold else docs
                 engine.quantum_fault = RuntimeError("injected by the profiler") if sc.fallback else None
@@ -310,8 +365,14 @@ def measure_components(scenarios: Sequence[Scenario], inputs: Sequence[RerankInp
             base = {**sc.columns(), "repeat": r}
             for name, ms, cpu in parts:
                 rows.append({**base, "component": name, "ms": ms, "cpu_ms": cpu})
-            rows.append({**base, "component": UNATTRIBUTED, "ms": total_ms - sum(p[1] for p in parts),
-                         "cpu_ms": total_cpu - sum(p[2] for p in parts)})
+            rows.append(
+                {
+                    **base,
+                    "component": UNATTRIBUTED,
+                    "ms": total_ms - sum(p[1] for p in parts),
+                    "cpu_ms": total_cpu - sum(p[2] for p in parts),
+                }
+            )
             rows.append({**base, "component": TOTAL, "ms": total_ms, "cpu_ms": total_cpu})
             bar.update()
     finally:
@@ -369,5 +430,9 @@ def load_embedder(*, cache_size: int = 20_000, torch_threads: int | None = None)
     model, load_ms, _ = _timed(lambda: load_model(torch_threads))
     embedder = Embedder(cache_size=cache_size, model=model)
     _, first_ms, _ = _timed(lambda: embedder.encode_uncached(["the first text through the model"]))
-    return embedder, pd.DataFrame([{"component": "model load", "qubits": None, "repeat": 0, "ms": load_ms},
-                                   {"component": "first forward pass", "qubits": None, "repeat": 0, "ms": first_ms}])
+    return embedder, pd.DataFrame(
+        [
+            {"component": "model load", "qubits": None, "repeat": 0, "ms": load_ms},
+            {"component": "first forward pass", "qubits": None, "repeat": 0, "ms": first_ms},
+        ]
+    )

@@ -26,21 +26,32 @@ __all__ = ["measure_http", "measure_codec", "CODEC_PARTS"]
 CODEC_PARTS = ("parse JSON", "validate request", "rank candidates", "serialise response")
 
 
-def measure_http(url: str, bodies: Sequence[bytes], *, endpoint: str = "/v1/rerank",
-                 headers: Mapping[str, str] | None = None, timeout_s: float = 60.0) -> pd.DataFrame:
+def measure_http(
+    url: str,
+    bodies: Sequence[bytes],
+    *,
+    endpoint: str = "/v1/rerank",
+    headers: Mapping[str, str] | None = None,
+    timeout_s: float = 60.0,
+) -> pd.DataFrame:
     """One request per body, sequentially: rows of request, n_candidates, method, status, e2e_ms, server_ms
     (computation_time_ms), outside_ms (e2e - server), embedding_ms, quantum_ms, request_bytes,
     response_bytes and `response` (the body, for measure_codec). Failures are rows with their status."""
     import httpx
 
     rows = []
-    with httpx.Client(base_url=url, headers={"content-type": "application/json", **(headers or {})},
-                      timeout=timeout_s) as client:
+    with httpx.Client(
+        base_url=url, headers={"content-type": "application/json", **(headers or {})}, timeout=timeout_s
+    ) as client:
         for i, body in enumerate(bodies):
             payload = json.loads(body)
-            row: dict[str, Any] = {"request": i, "endpoint": endpoint, "method": payload.get("method"),
-                                   "n_candidates": len(payload.get("candidates", [None])),
-                                   "request_bytes": len(body)}
+            row: dict[str, Any] = {
+                "request": i,
+                "endpoint": endpoint,
+                "method": payload.get("method"),
+                "n_candidates": len(payload.get("candidates", [None])),
+                "request_bytes": len(body),
+            }
             t0 = time.perf_counter_ns()
             try:
                 r = client.post(endpoint, content=body)
@@ -53,8 +64,13 @@ def measure_http(url: str, bodies: Sequence[bytes], *, endpoint: str = "/v1/rera
                 doc = r.json()
                 meta = doc.get("query_metadata") or doc.get("computation_details") or {}
                 server = float(doc["computation_time_ms"])
-                row.update(server_ms=server, outside_ms=e2e - server, embedding_ms=meta.get("embedding_ms"),
-                           quantum_ms=meta.get("quantum_ms"), method_used=doc.get("method_used"))
+                row.update(
+                    server_ms=server,
+                    outside_ms=e2e - server,
+                    embedding_ms=meta.get("embedding_ms"),
+                    quantum_ms=meta.get("quantum_ms"),
+                    method_used=doc.get("method_used"),
+                )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -85,14 +101,23 @@ def measure_codec(pairs: Sequence[tuple[bytes, bytes]], *, repeats: int = 20, se
         n = len(payload.get("candidates", []))
         top_k = min(int(payload.get("top_k", 10)), n)
         scores = rng.random(n)
-        steps = (("parse JSON", functools.partial(json.loads, request)),
-                 ("validate request", functools.partial(RerankRequest.model_validate, payload)),
-                 ("rank candidates", functools.partial(_rank, scores, top_k)),
-                 ("serialise response", functools.partial(JSONResponse, content)))
+        steps = (
+            ("parse JSON", functools.partial(json.loads, request)),
+            ("validate request", functools.partial(RerankRequest.model_validate, payload)),
+            ("rank candidates", functools.partial(_rank, scores, top_k)),
+            ("serialise response", functools.partial(JSONResponse, content)),
+        )
         for r in range(repeats):
             for name, fn in steps:
                 t0 = time.perf_counter_ns()
                 fn()
-                rows.append({"request": i, "n_candidates": n, "repeat": r, "component": name,
-                             "ms": (time.perf_counter_ns() - t0) / 1e6})
+                rows.append(
+                    {
+                        "request": i,
+                        "n_candidates": n,
+                        "repeat": r,
+                        "component": name,
+                        "ms": (time.perf_counter_ns() - t0) / 1e6,
+                    }
+                )
     return pd.DataFrame(rows)

@@ -26,12 +26,20 @@ __all__ = ["line_profile", "QUANTUM_PATH", "CLASSICAL_FALLBACK", "LINE_COLUMNS"]
 
 # The functions a rerank on the quantum path runs, outermost first.
 QUANTUM_PATH: tuple[Callable[..., Any], ...] = (
-    RerankEngine.score, RerankEngine._quantum, Embedder.embed, Projection.encode, exact_fidelity,
-    AerSwapTest.fidelity, ry_angles,
+    RerankEngine.score,
+    RerankEngine._quantum,
+    Embedder.embed,
+    Projection.encode,
+    exact_fidelity,
+    AerSwapTest.fidelity,
+    ry_angles,
 )
 # What answers when the quantum backend fails: the classical scoring around the fallback.
 CLASSICAL_FALLBACK: tuple[Callable[..., Any], ...] = (
-    RerankEngine.score, RerankEngine._quantum, Embedder.embed, Embedder.encode_uncached,
+    RerankEngine.score,
+    RerankEngine._quantum,
+    Embedder.embed,
+    Embedder.encode_uncached,
 )
 LINE_COLUMNS = ("file", "function", "line", "hits", "time_ms", "per_hit_us", "share", "share_of_run", "source")
 
@@ -41,17 +49,18 @@ def short_path(path: str) -> str:
     parts = Path(path).parts
     for anchor in ("site-packages", "dist-packages"):
         if anchor in parts:
-            return str(Path(*parts[parts.index(anchor) + 1:]))
+            return str(Path(*parts[parts.index(anchor) + 1 :]))
     if "qrbench" in parts:
-        return str(Path(*parts[len(parts) - 1 - parts[::-1].index("qrbench"):]))
+        return str(Path(*parts[len(parts) - 1 - parts[::-1].index("qrbench") :]))
     for i, part in enumerate(parts):
         if part.startswith("python3") and i + 1 < len(parts):
-            return str(Path(*parts[i + 1:]))
+            return str(Path(*parts[i + 1 :]))
     return path
 
 
-def line_profile(functions: Sequence[Callable[..., Any]], workload: Callable[[], Any], *, repeats: int = 1
-                 ) -> pd.DataFrame:
+def line_profile(
+    functions: Sequence[Callable[..., Any]], workload: Callable[[], Any], *, repeats: int = 1
+) -> pd.DataFrame:
     """Run workload() `repeats` times under line_profiler and return one row per executed line.
 
     Columns: file (repository-relative when in qrbench), function, line (number in the file), hits,
@@ -82,9 +91,18 @@ def line_profile(functions: Sequence[Callable[..., Any]], workload: Callable[[],
         total = sum(t for _, _, t in lines) * stats.unit
         for lineno, hits, t in lines:
             seconds = t * stats.unit
-            rows.append({"file": short_path(filename), "function": name, "line": lineno, "hits": hits,
-                         "time_ms": seconds * 1e3, "per_hit_us": seconds * 1e6 / hits if hits else 0.0,
-                         "share": seconds / total if total > 0 else 0.0, "share_of_run": seconds / run_s,
-                         "source": linecache.getline(filename, lineno).rstrip()})
+            rows.append(
+                {
+                    "file": short_path(filename),
+                    "function": name,
+                    "line": lineno,
+                    "hits": hits,
+                    "time_ms": seconds * 1e3,
+                    "per_hit_us": seconds * 1e6 / hits if hits else 0.0,
+                    "share": seconds / total if total > 0 else 0.0,
+                    "share_of_run": seconds / run_s,
+                    "source": linecache.getline(filename, lineno).rstrip(),
+                }
+            )
     frame = pd.DataFrame(rows, columns=list(LINE_COLUMNS))
     return frame.sort_values(["function", "line"], ignore_index=True)

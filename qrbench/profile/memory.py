@@ -46,8 +46,16 @@ def _rss_mib() -> float:
     return psutil.Process(os.getpid()).memory_info().rss / _MIB
 
 
-def memory_by_documents(engine: RerankEngine, query: str, documents: Sequence[str], counts: Sequence[int], *,
-                        method: str = "hybrid", cold: bool = True, interval_s: float = 0.005) -> pd.DataFrame:
+def memory_by_documents(
+    engine: RerankEngine,
+    query: str,
+    documents: Sequence[str],
+    counts: Sequence[int],
+    *,
+    method: str = "hybrid",
+    cold: bool = True,
+    interval_s: float = 0.005,
+) -> pd.DataFrame:
     """Peak RSS while the engine scores the first n documents, for each n in counts (ascending).
 
     Rows: documents, before_mib (RSS before the call), peak_mib (highest RSS memory_profiler saw during
@@ -69,15 +77,27 @@ def memory_by_documents(engine: RerankEngine, query: str, documents: Sequence[st
         before = _rss_mib()
         t0 = time.perf_counter()
         # max_iterations=1: memory_profiler would otherwise rerun a short call with a finer interval.
-        peak = memory_usage((engine.score, (f"{query} [m{n}]", list(documents[:n]), method), {}),
-                            interval=interval_s, max_usage=True, max_iterations=1)
+        peak = memory_usage(
+            (engine.score, (f"{query} [m{n}]", list(documents[:n]), method), {}),
+            interval=interval_s,
+            max_usage=True,
+            max_iterations=1,
+        )
         seconds = time.perf_counter() - t0
         release_free_memory()
         after = _rss_mib()
         peak = max(float(peak), before)
-        rows.append({"documents": n, "before_mib": before, "peak_mib": peak, "increment_mib": peak - before,
-                     "per_document_kib": (peak - before) * 1024 / n, "retained_mib": after - before,
-                     "seconds": seconds})
+        rows.append(
+            {
+                "documents": n,
+                "before_mib": before,
+                "peak_mib": peak,
+                "increment_mib": peak - before,
+                "per_document_kib": (peak - before) * 1024 / n,
+                "retained_mib": after - before,
+                "seconds": seconds,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -108,11 +128,18 @@ def line_memory(functions: Sequence[Callable[..., Any]], workload: Callable[[], 
         for lineno, (increment, mem, occurrences) in sorted(profiler.code_map.get(code, {}).items()):
             if lineno == code.co_firstlineno or increment > mem - 1.0:  # differenced against nothing (0 MiB)
                 increment = float("nan")
-            rows.append({"file": short_path(code.co_filename), "function": name, "line": lineno,
-                         "increment_mib": increment, "mem_mib": mem, "occurrences": occurrences,
-                         "source": linecache.getline(code.co_filename, lineno).rstrip()})
-    return pd.DataFrame(rows, columns=["file", "function", "line", "increment_mib", "mem_mib", "occurrences",
-                                       "source"])
+            rows.append(
+                {
+                    "file": short_path(code.co_filename),
+                    "function": name,
+                    "line": lineno,
+                    "increment_mib": increment,
+                    "mem_mib": mem,
+                    "occurrences": occurrences,
+                    "source": linecache.getline(code.co_filename, lineno).rstrip(),
+                }
+            )
+    return pd.DataFrame(rows, columns=["file", "function", "line", "increment_mib", "mem_mib", "occurrences", "source"])
 
 
 def allocation_sites(workload: Callable[[], Any], *, top: int = 15, frames: int = 1) -> tuple[pd.DataFrame, dict]:
@@ -142,12 +169,21 @@ def allocation_sites(workload: Callable[[], Any], *, top: int = 15, frames: int 
         if stat.size_diff <= 0:
             continue
         frame = stat.traceback[0]
-        rows.append({"file": short_path(frame.filename), "line": frame.lineno, "size_kib": stat.size_diff / 1024,
-                     "count": stat.count_diff, "per_block_b": stat.size_diff / max(stat.count_diff, 1),
-                     "source": linecache.getline(frame.filename, frame.lineno).strip()})
+        rows.append(
+            {
+                "file": short_path(frame.filename),
+                "line": frame.lineno,
+                "size_kib": stat.size_diff / 1024,
+                "count": stat.count_diff,
+                "per_block_b": stat.size_diff / max(stat.count_diff, 1),
+                "source": linecache.getline(frame.filename, frame.lineno).strip(),
+            }
+        )
     retained = sum(s.size_diff for s in diff) / _MIB
     return pd.DataFrame(rows, columns=["file", "line", "size_kib", "count", "per_block_b", "source"]), {
-        "traced_peak_mib": peak / _MIB, "traced_retained_mib": retained}
+        "traced_peak_mib": peak / _MIB,
+        "traced_retained_mib": retained,
+    }
 
 
 def gc_pauses(workload: Callable[[], Any]) -> pd.DataFrame:
@@ -162,9 +198,15 @@ def gc_pauses(workload: Callable[[], Any]) -> pd.DataFrame:
         if phase == "start":
             started["t"] = now
         elif "t" in started:
-            rows.append({"generation": info["generation"], "ms": (now - started.pop("t")) * 1000,
-                         "collected": info["collected"], "uncollectable": info["uncollectable"],
-                         "t_s": now - t0})
+            rows.append(
+                {
+                    "generation": info["generation"],
+                    "ms": (now - started.pop("t")) * 1000,
+                    "collected": info["collected"],
+                    "uncollectable": info["uncollectable"],
+                    "t_s": now - t0,
+                }
+            )
 
     gc.callbacks.append(callback)
     try:

@@ -80,18 +80,25 @@ def hard_negative_cases(
                 ids.add(rest[int(i)].id)
         docs = relevant + negatives
         order = rng.permutation(len(docs))
-        cases.append(QualityCase(
-            query_id=query.id,
-            query=query.text,
-            candidates=tuple(docs[int(i)].text for i in order),
-            relevant=tuple(docs[int(i)].id in query.relevant for i in order),
-        ))
+        cases.append(
+            QualityCase(
+                query_id=query.id,
+                query=query.text,
+                candidates=tuple(docs[int(i)].text for i in order),
+                relevant=tuple(docs[int(i)].id in query.relevant for i in order),
+            )
+        )
     return cases
 
 
 def method_quality(
-    engine: RerankEngine, cases: Sequence[QualityCase], *, methods: Sequence[str] = METHODS, k: int = 10,
-    n_resamples: int = 2000, seed: int = 0,
+    engine: RerankEngine,
+    cases: Sequence[QualityCase],
+    *,
+    methods: Sequence[str] = METHODS,
+    k: int = 10,
+    n_resamples: int = 2000,
+    seed: int = 0,
 ) -> tuple[pd.DataFrame, dict[str, tuple[float, ...]]]:
     """nDCG@k and MRR of each method with bootstrap intervals over queries, and per-query nDCG by method.
 
@@ -102,14 +109,30 @@ def method_quality(
         scores = [engine.score(c.query, list(c.candidates), method).scores for c in cases]
         q = ranking_quality(scores, [c.relevant for c in cases], k=k, n_resamples=n_resamples, seed=seed)
         per_query[method] = q.per_query_ndcg
-        rows.append({"method": method, "ndcg": q.ndcg.value, "ndcg_low": q.ndcg.low, "ndcg_high": q.ndcg.high,
-                     "mrr": q.mrr.value, "mrr_low": q.mrr.low, "mrr_high": q.mrr.high, "queries": q.n_queries})
+        rows.append(
+            {
+                "method": method,
+                "ndcg": q.ndcg.value,
+                "ndcg_low": q.ndcg.low,
+                "ndcg_high": q.ndcg.high,
+                "mrr": q.mrr.value,
+                "mrr_low": q.mrr.low,
+                "mrr_high": q.mrr.high,
+                "queries": q.n_queries,
+            }
+        )
     return pd.DataFrame(rows), per_query
 
 
 def lever_quality(
-    levers: Mapping[str, EngineSettings], cases: Sequence[QualityCase], *, model=None,
-    methods: Sequence[str] = METHODS, k: int = 10, n_resamples: int = 2000, seed: int = 0,
+    levers: Mapping[str, EngineSettings],
+    cases: Sequence[QualityCase],
+    *,
+    model=None,
+    methods: Sequence[str] = METHODS,
+    k: int = 10,
+    n_resamples: int = 2000,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """Quality of each lever (named engine settings); the first one is the reference.
 
@@ -125,8 +148,13 @@ def lever_quality(
         plain = settings.with_changes(embedding_cache_size=_CASE_CACHE, similarity_cache_size=0)
         embedder = None
         if model is not None:
-            embedder = Embedder(cache_size=_CASE_CACHE, model=model, encoder=plain.encoder,
-                                max_seq_length=plain.max_seq_length, torch_threads=plain.torch_threads)
+            embedder = Embedder(
+                cache_size=_CASE_CACHE,
+                model=model,
+                encoder=plain.encoder,
+                max_seq_length=plain.max_seq_length,
+                torch_threads=plain.torch_threads,
+            )
         engine = RerankEngine(plain, embedder=embedder)
         model = engine.embedder.model
         try:

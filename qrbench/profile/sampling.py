@@ -29,24 +29,30 @@ __all__ = ["py_spy_available", "PySpySampler", "parse_raw", "classify_stacks", "
 _THREAD = re.compile(r"^thread \((?P<tid>\d+|0x[0-9a-fA-F]+)\)(?::\s*(?P<name>.*))?$")
 
 # (activity, pattern on one frame "function (file:line)"), tried from the innermost frame outwards.
-_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((a, re.compile(p)) for a, p in (
-    ("idle: event loop select", r"\(selectors\.py:"),
-    ("aer simulation", r"\(qiskit_aer/"),
-    ("qiskit", r"\(qiskit/"),
-    ("tokenizer", r"tokeniz"),
-    ("torch forward", r"\((torch|transformers|sentence_transformers)/"),
-    ("request validation", r"\((pydantic|pydantic_core|fastapi/_compat|fastapi/dependencies)"),
-    ("json", r"\(json/"),
-    ("metrics", r"\(prometheus_client/"),
-    ("http and framework", r"\((uvicorn|starlette|fastapi|h11|httptools|anyio|asyncio)/"),
-    ("numpy", r"\(numpy/"),
-    ("engine (qrbench)", r"\(qrbench/"),
-))
+_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (a, re.compile(p))
+    for a, p in (
+        ("idle: event loop select", r"\(selectors\.py:"),
+        ("aer simulation", r"\(qiskit_aer/"),
+        ("qiskit", r"\(qiskit/"),
+        ("tokenizer", r"tokeniz"),
+        ("torch forward", r"\((torch|transformers|sentence_transformers)/"),
+        ("request validation", r"\((pydantic|pydantic_core|fastapi/_compat|fastapi/dependencies)"),
+        ("json", r"\(json/"),
+        ("metrics", r"\(prometheus_client/"),
+        ("http and framework", r"\((uvicorn|starlette|fastapi|h11|httptools|anyio|asyncio)/"),
+        ("numpy", r"\(numpy/"),
+        ("engine (qrbench)", r"\(qrbench/"),
+    )
+)
 _WAIT = re.compile(r"\((threading|queue)\.py:|\(concurrent/futures/")
 _FRAME = re.compile(r"\((?P<file>[^()]+):(?P<line>\d+)\)$")
 _PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-ACTIVITIES = ("idle: thread-pool worker", "waiting: future result", "waiting: lock or condition") + tuple(
-    a for a, _ in _RULES) + ("other",)
+ACTIVITIES = (
+    ("idle: thread-pool worker", "waiting: future result", "waiting: lock or condition")
+    + tuple(a for a, _ in _RULES)
+    + ("other",)
+)
 
 
 def _waits_on_lock(frame: str) -> bool:
@@ -66,8 +72,12 @@ def thread_role(name: str) -> str:
     pool (Aer runs its jobs in one), or other (tqdm's monitors, the model loader)."""
     if name == "MainThread":
         return "event loop"
-    for prefix, role in (("compute", "compute pool"), ("quantum", "quantum"), ("embed", "embed batcher"),
-                         ("ThreadPoolExecutor", "library pool (Aer jobs)")):
+    for prefix, role in (
+        ("compute", "compute pool"),
+        ("quantum", "quantum"),
+        ("embed", "embed batcher"),
+        ("ThreadPoolExecutor", "library pool (Aer jobs)"),
+    ):
         if name.startswith(prefix):
             return role
     return "other"
@@ -90,8 +100,15 @@ def parse_raw(text: str) -> pd.DataFrame:
             frames = frames[1:]
             if frames and not name and not frames[0].endswith(")"):
                 name, frames = frames[0], frames[1:]
-        rows.append({"thread_id": tid, "thread": name, "stack": ";".join(frames),
-                     "leaf": frames[-1] if frames else "", "samples": int(count)})
+        rows.append(
+            {
+                "thread_id": tid,
+                "thread": name,
+                "stack": ";".join(frames),
+                "leaf": frames[-1] if frames else "",
+                "samples": int(count),
+            }
+        )
     return pd.DataFrame(rows, columns=["thread_id", "thread", "stack", "leaf", "samples"])
 
 
@@ -102,7 +119,7 @@ def _activity(stack: str) -> str:
         if _WAIT.search(frame):
             if i == len(frames) - 1 and frame.startswith("_worker (concurrent/futures/thread.py"):
                 return "idle: thread-pool worker"
-            if any("concurrent/futures/_base.py" in f for f in frames[max(0, i - 2):i + 1]):
+            if any("concurrent/futures/_base.py" in f for f in frames[max(0, i - 2) : i + 1]):
                 return "waiting: future result"
             return "waiting: lock or condition"
         if i == len(frames) - 1 and _waits_on_lock(frame):
@@ -129,11 +146,20 @@ class PySpySampler:
     torn, but its latency is not disturbed).
     """
 
-    def __init__(self, pid: int, *, rate_hz: int = 100, idle: bool = True, gil: bool = False,
-                 nonblocking: bool = True, out_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        pid: int,
+        *,
+        rate_hz: int = 100,
+        idle: bool = True,
+        gil: bool = False,
+        nonblocking: bool = True,
+        out_dir: str | Path | None = None,
+    ) -> None:
         if not py_spy_available():
-            raise ParameterError("py-spy is not installed; install it with `pip install py-spy` to sample "
-                                 "a running service.")
+            raise ParameterError(
+                "py-spy is not installed; install it with `pip install py-spy` to sample a running service."
+            )
         if not 1 <= rate_hz <= 1000:
             raise ParameterError(f"rate_hz is {rate_hz!r}; it must be 1 to 1000 samples per second.")
         self.pid = pid
@@ -147,8 +173,19 @@ class PySpySampler:
         self._process: subprocess.Popen | None = None
 
     def start(self) -> PySpySampler:
-        args = ["py-spy", "record", "--pid", str(self.pid), "--rate", str(self.rate_hz), "--format", "raw",
-                "--output", str(self.output), "--threads"]
+        args = [
+            "py-spy",
+            "record",
+            "--pid",
+            str(self.pid),
+            "--rate",
+            str(self.rate_hz),
+            "--format",
+            "raw",
+            "--output",
+            str(self.output),
+            "--threads",
+        ]
         args += ["--idle"] if self.idle else []
         args += ["--gil"] if self.gil else []
         args += ["--nonblocking"] if self.nonblocking else []
@@ -167,8 +204,10 @@ class PySpySampler:
             self._process.kill()
             _, err = self._process.communicate()
         if not self.output.is_file():
-            raise TargetError(f"py-spy wrote no samples for process {self.pid}: "
-                              f"{(err or b'').decode(errors='replace').strip()[-300:]}")
+            raise TargetError(
+                f"py-spy wrote no samples for process {self.pid}: "
+                f"{(err or b'').decode(errors='replace').strip()[-300:]}"
+            )
         return parse_raw(self.output.read_text())
 
     def __enter__(self) -> PySpySampler:

@@ -23,9 +23,16 @@ from .components import RerankInput
 __all__ = ["shot_noise"]
 
 
-def shot_noise(inputs: Sequence[RerankInput], *, embedder: Embedder, qubits: Sequence[int] = (2, 3, 4),
-               shots: Sequence[int] = (256, 1024, 8192), batch_size: int = 50, aer_threads: int = 1,
-               projection: Projection | None = None) -> pd.DataFrame:
+def shot_noise(
+    inputs: Sequence[RerankInput],
+    *,
+    embedder: Embedder,
+    qubits: Sequence[int] = (2, 3, 4),
+    shots: Sequence[int] = (256, 1024, 8192),
+    batch_size: int = 50,
+    aer_threads: int = 1,
+    projection: Projection | None = None,
+) -> pd.DataFrame:
     """One row per input, qubits, shots and candidate: exact and aer fidelity, their difference, and the
     wall milliseconds of the whole batched call each came from (exact_ms, aer_ms)."""
     if not inputs:
@@ -46,9 +53,19 @@ def shot_noise(inputs: Sequence[RerankInput], *, embedder: Embedder, qubits: Seq
                 estimate = aer.fidelity(states[0], states[1:], seed=i)
                 t2 = time.perf_counter_ns()
                 for j in range(len(docs)):
-                    rows.append({"input": i, "qubits": q, "shots": s, "candidate": j, "exact": exact[j],
-                                 "aer": estimate[j], "error": estimate[j] - exact[j],
-                                 "exact_ms": (t1 - t0) / 1e6, "aer_ms": (t2 - t1) / 1e6})
+                    rows.append(
+                        {
+                            "input": i,
+                            "qubits": q,
+                            "shots": s,
+                            "candidate": j,
+                            "exact": exact[j],
+                            "aer": estimate[j],
+                            "error": estimate[j] - exact[j],
+                            "exact_ms": (t1 - t0) / 1e6,
+                            "aer_ms": (t2 - t1) / 1e6,
+                        }
+                    )
     frame = pd.DataFrame(rows)
     frame["expected_sd"] = np.sqrt((1.0 - frame["exact"] ** 2) / frame["shots"])
     return frame

@@ -22,15 +22,38 @@ from pathlib import Path
 
 from ..errors import QrbenchError
 
-__all__ = ["FORBIDDEN_TEXT", "VIEWPORT", "BrowserUnavailable", "PageCheck", "chromium_path", "dump_dom",
-           "screenshot", "check_report", "forbidden_text", "figure_problems"]
+__all__ = [
+    "FORBIDDEN_TEXT",
+    "VIEWPORT",
+    "BrowserUnavailable",
+    "PageCheck",
+    "chromium_path",
+    "dump_dom",
+    "screenshot",
+    "check_report",
+    "forbidden_text",
+    "figure_problems",
+]
 
 VIEWPORT = (1400, 900)
 # A word `inf`/`nan` (any case, also "-inf"), a dict's repr, a dataclass repr of the studies' parameters.
-FORBIDDEN_TEXT = {"inf": r"(?<![\w.])-?inf(?![\w])", "nan": r"(?<![\w.])nan(?![\w])", "{'": r"\{'",
-                  "Params(": r"Params\("}
-_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+FORBIDDEN_TEXT = {
+    "inf": r"(?<![\w.])-?inf(?![\w])",
+    "nan": r"(?<![\w.])nan(?![\w])",
+    "{'": r"\{'",
+    "Params(": r"Params\(",
+}
+_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 _TIMEOUT_S = 120  # a page that takes longer than this to render is itself a failure
 
 _PROBE = """<script>
@@ -65,14 +88,22 @@ def chromium_path() -> str:
         path = shutil.which(name)
         if path:
             return path
-    raise BrowserUnavailable("No Chromium found on PATH; install the Debian package `chromium` "
-                             "(apt-get install chromium) to check rendered reports.")
+    raise BrowserUnavailable(
+        "No Chromium found on PATH; install the Debian package `chromium` "
+        "(apt-get install chromium) to check rendered reports."
+    )
 
 
 def _run(args: list[str], url: str) -> str:
     with tempfile.TemporaryDirectory(prefix="qrbench-chromium-") as profile:
-        cmd = [chromium_path(), *_FLAGS, f"--user-data-dir={profile}",
-               f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", *args, url]
+        cmd = [
+            chromium_path(),
+            *_FLAGS,
+            f"--user-data-dir={profile}",
+            f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
+            *args,
+            url,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=_TIMEOUT_S, check=False)
     if done.returncode != 0:
         raise QrbenchError(f"Chromium could not render {url} (exit {done.returncode}): {done.stderr[-800:]}")
@@ -126,7 +157,7 @@ def forbidden_text(page_html: str) -> list[str]:
     found = []
     for mark, pattern in FORBIDDEN_TEXT.items():
         for m in re.finditer(pattern, text, flags=re.IGNORECASE if mark in ("inf", "nan") else 0):
-            context = " ".join(text[max(0, m.start() - 40): m.end() + 40].split())
+            context = " ".join(text[max(0, m.start() - 40) : m.end() + 40].split())
             found.append(f"{mark!r} in '...{context}...'")
     return found
 
@@ -154,8 +185,10 @@ class PageCheck:
         if self.verdict_rect is None:
             out.append(f"{self.page.name}: no verdict found on the page.")
         elif not self.verdict_in_first_viewport:
-            out.append(f"{self.page.name}: the verdict is outside the first {VIEWPORT[0]}x{VIEWPORT[1]} viewport "
-                       f"(at {self.verdict_rect[:4]}).")
+            out.append(
+                f"{self.page.name}: the verdict is outside the first {VIEWPORT[0]}x{VIEWPORT[1]} viewport "
+                f"(at {self.verdict_rect[:4]})."
+            )
         out += [f"{self.page.name}: {f}" for f in self.forbidden]
         return out
 

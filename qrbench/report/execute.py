@@ -26,8 +26,9 @@ def render_html(notebook: Path, *, with_code: bool) -> Path:
     each version keeps)."""
     from .html import write_notebook_html
 
-    return write_notebook_html(notebook, with_code=with_code, title=f"{notebook.stem.capitalize()} study",
-                               subtitle=notebook.parent.name)
+    return write_notebook_html(
+        notebook, with_code=with_code, title=f"{notebook.stem.capitalize()} study", subtitle=notebook.parent.name
+    )
 
 
 def _notebook(study: str) -> Path:
@@ -46,9 +47,17 @@ def notebook_parameters(study: str) -> frozenset[str]:
     return frozenset(papermill.inspect_notebook(str(_notebook(study))))
 
 
-def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = "outputs",
-              run_dir: str | Path | None = None, progress: bool = True, index: bool = True,
-              say: Callable[[str], None] | None = None, expected_s: float | None = None) -> Path:
+def run_study(
+    study: str,
+    *,
+    parameters: dict[str, Any],
+    out_root: str | Path = "outputs",
+    run_dir: str | Path | None = None,
+    progress: bool = True,
+    index: bool = True,
+    say: Callable[[str], None] | None = None,
+    expected_s: float | None = None,
+) -> Path:
     """Execute notebooks/<study>.ipynb with `parameters` (plus run_dir) into a new run folder.
 
     run_dir: the folder to run into (created; default a new `<out_root>/<UTC time>-<study>/`). Parameters the
@@ -67,8 +76,10 @@ def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = 
     declared = notebook_parameters(study)
     unknown = sorted(k for k, v in parameters.items() if k not in declared and v is not None)
     if unknown:
-        raise ParameterError(f"The {study} study does not take {', '.join(unknown)}; it takes "
-                             f"{', '.join(sorted(declared - {'run_dir'}))}.")
+        raise ParameterError(
+            f"The {study} study does not take {', '.join(unknown)}; it takes "
+            f"{', '.join(sorted(declared - {'run_dir'}))}."
+        )
     given = {k: v for k, v in parameters.items() if k in declared}
     # Absolute: the notebook runs with the run folder as its current folder.
     if run_dir is None:
@@ -82,9 +93,14 @@ def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = 
     try:
         with watch or contextlib.nullcontext():
             papermill.execute_notebook(
-                str(source), str(executed), parameters={**given, "run_dir": str(run_dir)},
-                progress_bar=False, cwd=str(run_dir), kernel_name="python3",
-                stderr_file=sys.stderr if progress else None, extra_arguments=_KERNEL_ARGS,
+                str(source),
+                str(executed),
+                parameters={**given, "run_dir": str(run_dir)},
+                progress_bar=False,
+                cwd=str(run_dir),
+                kernel_name="python3",
+                stderr_file=sys.stderr if progress else None,
+                extra_arguments=_KERNEL_ARGS,
             )
     except papermill.PapermillExecutionError as exc:
         failure = exc
@@ -97,8 +113,10 @@ def run_study(study: str, *, parameters: dict[str, Any], out_root: str | Path = 
     if index:
         write_index(out_root)
     if failure is not None:
-        raise RunError(f"The {study} study failed in cell {failure.exec_count}: {failure.ename}: {failure.evalue}. "
-                       f"The partial report is in {run_dir}.") from None
+        raise RunError(
+            f"The {study} study failed in cell {failure.exec_count}: {failure.ename}: {failure.evalue}. "
+            f"The partial report is in {run_dir}."
+        ) from None
     read_summary(run_dir)  # the notebook's last cell must have recorded its numbers
     return run_dir
 

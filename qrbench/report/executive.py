@@ -32,9 +32,20 @@ from .format import (
 )
 from .html import page
 
-__all__ = ["ComplianceRow", "Capacity", "Bottleneck", "Regression", "ReliabilityNote", "StudySummary",
-           "from_summary", "failed_study", "overall_verdict", "executive_html", "write_executive_report",
-           "suite_summary"]
+__all__ = [
+    "ComplianceRow",
+    "Capacity",
+    "Bottleneck",
+    "Regression",
+    "ReliabilityNote",
+    "StudySummary",
+    "from_summary",
+    "failed_study",
+    "overall_verdict",
+    "executive_html",
+    "write_executive_report",
+    "suite_summary",
+]
 
 NOT_IN_RUN = f"{NOT_MEASURED} in this run"
 _RESERVATIONS_SHOWN = 5  # failed reliability checks listed per study section
@@ -122,11 +133,13 @@ class StudySummary:
 
     def __post_init__(self) -> None:
         if self.verdict not in _ORDER:
-            raise ValueError(f"StudySummary {self.study!r}: verdict must be one of {', '.join(_ORDER)}; "
-                             f"got {self.verdict!r}.")
+            raise ValueError(
+                f"StudySummary {self.study!r}: verdict must be one of {', '.join(_ORDER)}; got {self.verdict!r}."
+            )
         if self.error and self.verdict != "error":
-            raise ValueError(f"StudySummary {self.study!r} carries an error, so its verdict must be 'error', "
-                             f"not {self.verdict!r}.")
+            raise ValueError(
+                f"StudySummary {self.study!r} carries an error, so its verdict must be 'error', not {self.verdict!r}."
+            )
 
 
 def _float(value: Any) -> float:
@@ -139,61 +152,110 @@ def _float(value: Any) -> float:
         return math.nan
 
 
-def from_summary(summary: dict[str, Any], *, report_link: str | None = None, key_figure: str | None = None,
-                 workload: str = "", key_figure_caption: str = "") -> StudySummary:
+def from_summary(
+    summary: dict[str, Any],
+    *,
+    report_link: str | None = None,
+    key_figure: str | None = None,
+    workload: str = "",
+    key_figure_caption: str = "",
+) -> StudySummary:
     """A StudySummary from a study's summary.json as the studies write it today (baseline, load, bottlenecks,
     scalability). Compliance rows take their workload from a row's "workload" key, else `workload`; capacity
     comes from the best finished configuration of "configs" and what limits it from "first_saturated"; the
     bottlenecks from "top_opportunities"; the scaling recommendation from "recommendation" (absent today: it
     then reads "not measured in this run")."""
     study = str(summary.get("study", "study"))
-    rows = tuple(ComplianceRow(metric=str(r["metric"]), target=_float(r.get("target")), unit=str(r.get("unit") or ""),
-                               value=_float(r.get("value")), low=_float(r.get("low")), high=_float(r.get("high")),
-                               verdict=str(r.get("verdict")), study=study,
-                               workload=str(r.get("workload") or workload or study),
-                               direction=str(r.get("direction") or "below"), reason=str(r.get("reason") or ""))
-                 for r in summary.get("compliance") or ())
+    rows = tuple(
+        ComplianceRow(
+            metric=str(r["metric"]),
+            target=_float(r.get("target")),
+            unit=str(r.get("unit") or ""),
+            value=_float(r.get("value")),
+            low=_float(r.get("low")),
+            high=_float(r.get("high")),
+            verdict=str(r.get("verdict")),
+            study=study,
+            workload=str(r.get("workload") or workload or study),
+            direction=str(r.get("direction") or "below"),
+            reason=str(r.get("reason") or ""),
+        )
+        for r in summary.get("compliance") or ()
+    )
     capacity = None
-    finished = [c for c in summary.get("configs") or () if c.get("status") == "ok"
-                and math.isfinite(_float(c.get("capacity_rps")))]
+    finished = [
+        c
+        for c in summary.get("configs") or ()
+        if c.get("status") == "ok" and math.isfinite(_float(c.get("capacity_rps")))
+    ]
     if finished:
         best = max(finished, key=lambda c: _float(c["capacity_rps"]))
         first = summary.get("first_saturated") or {}
         resources = first.get("resources") or []
         slo = summary.get("slo") or {}
-        capacity = Capacity(rps=_float(best["capacity_rps"]), low=_float(best.get("capacity_low")),
-                            high=_float(best.get("capacity_high")), config=str(best.get("config", "")),
-                            limited_by=", ".join(map(str, resources)) if resources
-                            else "no resource saturated in the measured range",
-                            slo=f"p95 below {number(slo['p95_ms'])} ms" if slo.get("p95_ms") else "")
-    bottlenecks = tuple(Bottleneck(name=str(o["opportunity"]), saving_ms=_float(o.get("saving_ms")),
-                                   low=_float(o.get("saving_low")), high=_float(o.get("saving_high")),
-                                   where=str(o.get("lives_in") or ""))
-                        for o in summary.get("top_opportunities") or () if math.isfinite(_float(o.get("saving_ms"))))
+        capacity = Capacity(
+            rps=_float(best["capacity_rps"]),
+            low=_float(best.get("capacity_low")),
+            high=_float(best.get("capacity_high")),
+            config=str(best.get("config", "")),
+            limited_by=", ".join(map(str, resources)) if resources else "no resource saturated in the measured range",
+            slo=f"p95 below {number(slo['p95_ms'])} ms" if slo.get("p95_ms") else "",
+        )
+    bottlenecks = tuple(
+        Bottleneck(
+            name=str(o["opportunity"]),
+            saving_ms=_float(o.get("saving_ms")),
+            low=_float(o.get("saving_low")),
+            high=_float(o.get("saving_high")),
+            where=str(o.get("lives_in") or ""),
+        )
+        for o in summary.get("top_opportunities") or ()
+        if math.isfinite(_float(o.get("saving_ms")))
+    )
     regression = None
     if summary.get("regression"):
         changed = [r for r in summary["regression"] if r.get("verdict") in ("regressed", "improved")]
         worse = [r for r in changed if r.get("verdict") == "regressed"]
         verdict = "regressed" if worse else "improved" if changed else "unchanged"
         names = ", ".join(str(r.get("metric", r.get("stage", "?"))) for r in (worse or changed)[:3])
-        regression = Regression(verdict=verdict, summary=f"{len(worse or changed)} metric(s) {verdict}: {names}."
-                                if changed else "No metric changed significantly.")
+        regression = Regression(
+            verdict=verdict,
+            summary=f"{len(worse or changed)} metric(s) {verdict}: {names}."
+            if changed
+            else "No metric changed significantly.",
+        )
     reasons = summary.get("verdict_reasons") or []
     verdict = str(summary.get("verdict", "insufficient"))
     return StudySummary(
-        study=study, verdict=verdict if verdict in _ORDER else "insufficient",
-        reason=str(reasons[0]) if reasons else "", compliance=rows, capacity=capacity, bottlenecks=bottlenecks,
-        scaling=summary.get("recommendation"), regression=regression,
-        reliability=tuple(ReliabilityNote(name=str(c.get("name", "")), ok=bool(c.get("ok")),
-                                          message=str(c.get("message", ""))) for c in summary.get("reliability") or ()),
-        report_link=report_link, key_figure=key_figure, key_figure_caption=key_figure_caption)
+        study=study,
+        verdict=verdict if verdict in _ORDER else "insufficient",
+        reason=str(reasons[0]) if reasons else "",
+        compliance=rows,
+        capacity=capacity,
+        bottlenecks=bottlenecks,
+        scaling=summary.get("recommendation"),
+        regression=regression,
+        reliability=tuple(
+            ReliabilityNote(name=str(c.get("name", "")), ok=bool(c.get("ok")), message=str(c.get("message", "")))
+            for c in summary.get("reliability") or ()
+        ),
+        report_link=report_link,
+        key_figure=key_figure,
+        key_figure_caption=key_figure_caption,
+    )
 
 
 def failed_study(study: str, error: str, *, report_link: str | None = None, what_to_do: str = "") -> StudySummary:
     """The summary of a study that did not finish: its error and what to do (a default sentence if not given)."""
-    return StudySummary(study=study, verdict="error", error=error, report_link=report_link,
-                        what_to_do=what_to_do or f"Open the {study} report (it shows how far the study got), fix the "
-                                                 f"cause the error names and rerun: qrbench study {study}.")
+    return StudySummary(
+        study=study,
+        verdict="error",
+        error=error,
+        report_link=report_link,
+        what_to_do=what_to_do
+        or f"Open the {study} report (it shows how far the study got), fix the "
+        f"cause the error names and rerun: qrbench study {study}.",
+    )
 
 
 def _label(row: ComplianceRow) -> str:
@@ -213,21 +275,26 @@ def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
     failed_rows = [r for r in rows if r.verdict == "fail"]
     crashed = [s.study for s in studies if s.verdict == "error"]
     # A crashed study is named in every verdict: the checks that ran are not the whole answer.
-    missing = (f" The {', '.join(crashed)} {'study' if len(crashed) == 1 else 'studies'} failed to run."
-               if crashed else "")
+    missing = (
+        f" The {', '.join(crashed)} {'study' if len(crashed) == 1 else 'studies'} failed to run." if crashed else ""
+    )
     if failed_rows:
         first = failed_rows[0]
-        return "fail", (f"{len(failed_rows)} of {len(rows)} PRD checks fail; first: {_label(first)} measured "
-                        f"{quantity(first.value, first.unit)} against a target of "
-                        f"{quantity(first.target, first.unit)}.{missing}")
+        return "fail", (
+            f"{len(failed_rows)} of {len(rows)} PRD checks fail; first: {_label(first)} measured "
+            f"{quantity(first.value, first.unit)} against a target of "
+            f"{quantity(first.target, first.unit)}.{missing}"
+        )
     failed_studies = [s for s in studies if s.verdict == "fail"]
     if failed_studies:
         s = failed_studies[0]
         return "fail", f"The {s.study} study fails: {s.reason or 'see its section below'}{missing}"
     if crashed:
-        return "insufficient", (f"The answer is incomplete: the {', '.join(crashed)} "
-                                f"{'study' if len(crashed) == 1 else 'studies'} failed to run"
-                                + (f"; the {len(rows)} PRD checks that ran " + ("pass." if rows else "are none.")))
+        return "insufficient", (
+            f"The answer is incomplete: the {', '.join(crashed)} "
+            f"{'study' if len(crashed) == 1 else 'studies'} failed to run"
+            + (f"; the {len(rows)} PRD checks that ran " + ("pass." if rows else "are none."))
+        )
     worst = max((s.verdict for s in studies), key=_ORDER.__getitem__)
     if worst == "warn":
         warned = [r for r in rows if r.verdict == "warn"]
@@ -236,8 +303,11 @@ def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
     if worst == "insufficient":
         thin = [s.study for s in studies if s.verdict == "insufficient"]
         return "insufficient", f"Too few samples to decide in the {', '.join(thin)} study; nothing fails."
-    return "pass", (f"All {len(rows)} PRD checks across {len(studies)} studies pass." if rows
-                    else f"All {len(studies)} studies pass; no PRD target was judged.")
+    return "pass", (
+        f"All {len(rows)} PRD checks across {len(studies)} studies pass."
+        if rows
+        else f"All {len(studies)} studies pass; no PRD target was judged."
+    )
 
 
 def _caveats(studies: Sequence[StudySummary]) -> list[dict[str, Any]]:
@@ -256,25 +326,58 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
     rows = [r for s in studies for r in s.compliance]
     if not rows:
         return f"<p>PRD compliance: {NOT_IN_RUN}.</p>"
-    frame = pd.DataFrame([{"metric": r.metric, "target": r.target, "unit": r.unit, "direction": r.direction,
-                           "value": r.value, "low": r.low, "high": r.high, "verdict": r.verdict,
-                           "study": r.study, "workload": r.workload, "reason": r.reason} for r in rows])
+    frame = pd.DataFrame(
+        [
+            {
+                "metric": r.metric,
+                "target": r.target,
+                "unit": r.unit,
+                "direction": r.direction,
+                "value": r.value,
+                "low": r.low,
+                "high": r.high,
+                "verdict": r.verdict,
+                "study": r.study,
+                "workload": r.workload,
+                "reason": r.reason,
+            }
+            for r in rows
+        ]
+    )
     notes = []
     for metric, g in frame.groupby("metric", sort=False):
         if g["verdict"].nunique() > 1:
-            judged = "; ".join(f"{s} ({w}): {v.upper()}" for s, w, v in zip(g["study"], g["workload"], g["verdict"],
-                                                                          strict=True))
-            notes.append(f"{metric} is judged differently by different studies because they measure different "
-                         f"workloads: {judged}.")
+            judged = "; ".join(
+                f"{s} ({w}): {v.upper()}" for s, w, v in zip(g["study"], g["workload"], g["verdict"], strict=True)
+            )
+            notes.append(
+                f"{metric} is judged differently by different studies because they measure different "
+                f"workloads: {judged}."
+            )
     note = "".join(f'<p class="qr-note">{html.escape(n)}</p>' for n in notes)
     # The columns of format.compliance_table but "Why": each study's report explains its verdicts, and here the
     # table must stay short enough for the first screen.
-    table = [{"metric": r.metric, "target": {"below": "below ", "above": "above "}.get(r.direction, "")
-              + quantity(r.target, r.unit), "measured": quantity(r.value, r.unit),
-              "ci": interval(r.low, r.high, r.unit), "verdict": r.verdict, "study": r.study,
-              "workload": r.workload if r.workload != r.study else "as in its report"} for r in rows]
-    headers = {"metric": "Metric", "target": "Target", "measured": "Measured", "ci": "95 % interval",
-               "verdict": "Verdict", "study": "Study", "workload": "Judged under"}
+    table = [
+        {
+            "metric": r.metric,
+            "target": {"below": "below ", "above": "above "}.get(r.direction, "") + quantity(r.target, r.unit),
+            "measured": quantity(r.value, r.unit),
+            "ci": interval(r.low, r.high, r.unit),
+            "verdict": r.verdict,
+            "study": r.study,
+            "workload": r.workload if r.workload != r.study else "as in its report",
+        }
+        for r in rows
+    ]
+    headers = {
+        "metric": "Metric",
+        "target": "Target",
+        "measured": "Measured",
+        "ci": "95 % interval",
+        "verdict": "Verdict",
+        "study": "Study",
+        "workload": "Judged under",
+    }
     return stakeholder_table(pd.DataFrame(table, columns=list(headers)), headers).html + note
 
 
@@ -285,9 +388,11 @@ def _capacity(studies: Sequence[StudySummary]) -> str:
     items = []
     for study, c in caps:
         slo = f" (SLO: {c.slo})" if c.slo else ""
-        items.append(f"<li><b>{html.escape(quantity(c.rps, 'req/s'))}</b> with {html.escape(c.config)}"
-                     f"{html.escape(slo)}; limited by {html.escape(c.limited_by)}. 95 % interval: "
-                     f"{html.escape(interval(c.low, c.high, 'req/s'))}. <i>({html.escape(study)} study)</i></li>")
+        items.append(
+            f"<li><b>{html.escape(quantity(c.rps, 'req/s'))}</b> with {html.escape(c.config)}"
+            f"{html.escape(slo)}; limited by {html.escape(c.limited_by)}. 95 % interval: "
+            f"{html.escape(interval(c.low, c.high, 'req/s'))}. <i>({html.escape(study)} study)</i></li>"
+        )
     return "<p><b>Capacity under the SLO</b></p><ul>" + "".join(items) + "</ul>"
 
 
@@ -299,8 +404,10 @@ def _bottlenecks(studies: Sequence[StudySummary]) -> str:
     for b in found:
         ci = "" if math.isnan(b.low) and math.isnan(b.high) else f" (95 % interval {interval(b.low, b.high, 'ms')})"
         where = f"; lives in {b.where}" if b.where else ""
-        items.append(f"<li>{html.escape(b.name)}: saves <b>{html.escape(quantity(b.saving_ms, 'ms'))}</b> per request"
-                     f"{html.escape(ci + where)}.</li>")
+        items.append(
+            f"<li>{html.escape(b.name)}: saves <b>{html.escape(quantity(b.saving_ms, 'ms'))}</b> per request"
+            f"{html.escape(ci + where)}.</li>"
+        )
     return "<p><b>Top bottlenecks (time saved per request)</b></p><ol>" + "".join(items) + "</ol>"
 
 
@@ -315,10 +422,13 @@ def _regression(studies: Sequence[StudySummary]) -> str:
     regs = [(s.study, s.regression) for s in studies if s.regression is not None]
     if not regs:
         return "<p><b>Regression:</b> no previous suite run to compare with (pass --baseline to compare).</p>"
-    items = "".join(f"<li>{verdict_badge(r.verdict)} "
-                    f"{html.escape(study)}: {html.escape(r.summary)}"
-                    + (f" (against {html.escape(r.previous_run)})" if r.previous_run else "") + "</li>"
-                    for study, r in regs)
+    items = "".join(
+        f"<li>{verdict_badge(r.verdict)} "
+        f"{html.escape(study)}: {html.escape(r.summary)}"
+        + (f" (against {html.escape(r.previous_run)})" if r.previous_run else "")
+        + "</li>"
+        for study, r in regs
+    )
     return f"<p><b>Regression against the previous suite run</b></p><ul>{items}</ul>"
 
 
@@ -332,14 +442,18 @@ def _embed(path: str | None, base: Path) -> str | None:
 
 
 def _study_section(s: StudySummary, base: Path) -> str:
-    parts = [f'<section class="qr-study" id="study-{html.escape(s.study)}"><h2>{html.escape(s.study.capitalize())} '
-             f"study {verdict_badge(s.verdict)}</h2>"]
+    parts = [
+        f'<section class="qr-study" id="study-{html.escape(s.study)}"><h2>{html.escape(s.study.capitalize())} '
+        f"study {verdict_badge(s.verdict)}</h2>"
+    ]
     if s.reason:
         parts.append(f"<p>{html.escape(s.reason)}</p>")
     if s.error:
         todo = s.what_to_do or "Open the study's report for the cell that failed, fix its cause and rerun the suite."
-        parts.append(f'<div class="qr-error"><p><b>The study failed:</b></p><pre>{html.escape(s.error)}</pre>'
-                     f"<p><b>What to do:</b> {html.escape(todo)}</p></div>")
+        parts.append(
+            f'<div class="qr-error"><p><b>The study failed:</b></p><pre>{html.escape(s.error)}</pre>'
+            f"<p><b>What to do:</b> {html.escape(todo)}</p></div>"
+        )
     image = _embed(s.key_figure, base)
     if image:
         caption = html.escape(s.key_figure_caption or f"Key figure of the {s.study} study")
@@ -350,8 +464,11 @@ def _study_section(s: StudySummary, base: Path) -> str:
     if failed:
         # The first few, in the study's order (its main ones first); the full list is in the study's report.
         items = "".join(f"<li>{html.escape(n.message)}</li>" for n in failed[:_RESERVATIONS_SHOWN])
-        more = (f"<p class='qr-note'>and {len(failed) - _RESERVATIONS_SHOWN} more in the full report.</p>"
-                if len(failed) > _RESERVATIONS_SHOWN else "")
+        more = (
+            f"<p class='qr-note'>and {len(failed) - _RESERVATIONS_SHOWN} more in the full report.</p>"
+            if len(failed) > _RESERVATIONS_SHOWN
+            else ""
+        )
         parts.append(f"<p><b>Reliability reservations</b> ({len(failed)})</p><ul>{items}</ul>{more}")
     if s.report_link:
         parts.append(f'<p><a href="{html.escape(s.report_link)}">Full {html.escape(s.study)} report</a></p>')
@@ -377,22 +494,39 @@ figcaption{color:#555;font-size:.9em}
 """
 
 
-def executive_html(studies: Sequence[StudySummary], *, title: str = "qrbench suite", scale: str = "",
-                   started: str = "", target: str = "", base: str | Path = ".") -> str:
+def executive_html(
+    studies: Sequence[StudySummary],
+    *,
+    title: str = "qrbench suite",
+    scale: str = "",
+    started: str = "",
+    target: str = "",
+    base: str | Path = ".",
+) -> str:
     """The executive report page. started: a readable date ("2026-11-30 04:47 UTC"); target: what was
     measured (e.g. "embedded reference service"); base: the folder the key figure paths are relative to."""
     verdict, reason = overall_verdict(studies)
-    head = headline(verdict, reason, checks=_caveats(studies),
-                    next_action=_next_action(verdict, studies))
-    meta = " · ".join(x for x in (f"scale: {scale}" if scale else "", started,
-                                  f"target: {target}" if target else "",
-                                  f"{len(studies)} studies") if x)
-    top = (f'<div class="qr-exec-facts"><div>{_capacity(studies)}</div><div>{_bottlenecks(studies)}</div>'
-           f"<div>{_scaling(studies)}{_regression(studies)}</div></div>"
-           f"<h2>PRD compliance</h2>{_compliance(studies)}")
+    head = headline(verdict, reason, checks=_caveats(studies), next_action=_next_action(verdict, studies))
+    meta = " · ".join(
+        x
+        for x in (
+            f"scale: {scale}" if scale else "",
+            started,
+            f"target: {target}" if target else "",
+            f"{len(studies)} studies",
+        )
+        if x
+    )
+    top = (
+        f'<div class="qr-exec-facts"><div>{_capacity(studies)}</div><div>{_bottlenecks(studies)}</div>'
+        f"<div>{_scaling(studies)}{_regression(studies)}</div></div>"
+        f"<h2>PRD compliance</h2>{_compliance(studies)}"
+    )
     sections = "".join(_study_section(s, Path(base)) for s in studies)
-    body = (f'<main class="qr-exec"><h1>{html.escape(title)}</h1><p class="qr-meta">{html.escape(meta)}</p>'
-            f'<div id="qr-answer">{head.to_html()}</div>{top}{sections}</main>')
+    body = (
+        f'<main class="qr-exec"><h1>{html.escape(title)}</h1><p class="qr-meta">{html.escape(meta)}</p>'
+        f'<div id="qr-answer">{head.to_html()}</div>{top}{sections}</main>'
+    )
     return page(title, body, css=_CSS)
 
 
@@ -401,8 +535,10 @@ def _next_action(verdict: str, studies: Sequence[StudySummary]) -> str:
     if crashed:
         return f"fix the failed {crashed[0].study} study (its error is in its section below) and rerun the suite."
     if verdict == "fail":
-        return "fix the failing target (first FAIL row of the compliance table, its study's report says why), " \
-               "then rerun the suite with --baseline on this run to confirm the fix."
+        return (
+            "fix the failing target (first FAIL row of the compliance table, its study's report says why), "
+            "then rerun the suite with --baseline on this run to confirm the fix."
+        )
     return ""  # headline() derives one from the verdict and the reservations
 
 
@@ -416,18 +552,33 @@ def suite_summary(studies: Sequence[StudySummary], *, scale: str) -> dict[str, A
             key.setdefault(f"{r.metric} ({r.unit})" if r.unit else r.metric, r.value)
         if s.capacity is not None:
             key.setdefault("capacity (req/s)", s.capacity.rps)
-    return {"study": "suite", "verdict": verdict, "reason": reason, "scale": scale,
-            "studies": {s.study: s.verdict for s in studies}, "key_numbers": key}
+    return {
+        "study": "suite",
+        "verdict": verdict,
+        "reason": reason,
+        "scale": scale,
+        "studies": {s.study: s.verdict for s in studies},
+        "key_numbers": key,
+    }
 
 
-def write_executive_report(suite_dir: str | Path, studies: Sequence[StudySummary], *, scale: str,
-                           started: str = "", target: str = "", title: str = "qrbench suite") -> Path:
+def write_executive_report(
+    suite_dir: str | Path,
+    studies: Sequence[StudySummary],
+    *,
+    scale: str,
+    started: str = "",
+    target: str = "",
+    title: str = "qrbench suite",
+) -> Path:
     """Write <suite_dir>/report.html and <suite_dir>/summary.json; returns the report's path."""
     from .runs import write_summary
 
     suite_dir = Path(suite_dir)
     out = suite_dir / "report.html"
-    out.write_text(executive_html(studies, title=title, scale=scale, started=started, target=target,
-                                  base=suite_dir), encoding="utf-8")
+    out.write_text(
+        executive_html(studies, title=title, scale=scale, started=started, target=target, base=suite_dir),
+        encoding="utf-8",
+    )
     write_summary(suite_dir, suite_summary(studies, scale=scale))
     return out

@@ -17,9 +17,24 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["NOT_BOUNDED", "NOT_MEASURED", "VERDICTS", "TABLE_CSS", "Headline", "StakeholderTable", "headline",
-           "number", "quantity", "interval", "friendly_name", "verdict_badge", "stakeholder_table",
-           "compliance_table", "reliability_caveats", "not_measured"]
+__all__ = [
+    "NOT_BOUNDED",
+    "NOT_MEASURED",
+    "VERDICTS",
+    "TABLE_CSS",
+    "Headline",
+    "StakeholderTable",
+    "headline",
+    "number",
+    "quantity",
+    "interval",
+    "friendly_name",
+    "verdict_badge",
+    "stakeholder_table",
+    "compliance_table",
+    "reliability_caveats",
+    "not_measured",
+]
 
 NOT_BOUNDED = "not bounded (too few samples)"
 NOT_MEASURED = "not measured"
@@ -54,17 +69,45 @@ table.qr-table td.text{min-width:14em}
 # Column names of the studies' tidy tables -> what a reader sees. Columns not listed get their underscores
 # replaced and their unit suffix turned into "(unit)" by friendly_name.
 _NAMES = {
-    "metric": "Metric", "verdict": "Verdict", "reason": "Why", "study": "Study", "workload": "Workload",
-    "n": "samples", "requests": "requests", "stage": "Stage", "method": "Method", "config": "Configuration",
-    "documents": "documents", "n_candidates": "documents per request", "batch_size": "documents per request",
-    "rss_max_mb": "peak memory (MB)", "rss_median_mb": "median memory (MB)", "rss_peak_mb": "peak memory (MB)",
-    "throughput_rps": "throughput (req/s)", "rate_rps": "offered rate (req/s)",
-    "capacity_rps": "capacity under the SLO (req/s)", "error_rate": "errors (%)", "share": "share (%)",
-    "saving_ms": "saving per request (ms)", "opportunity": "Opportunity", "message": "What it means",
-    "check": "Check", "ok": "passed",
+    "metric": "Metric",
+    "verdict": "Verdict",
+    "reason": "Why",
+    "study": "Study",
+    "workload": "Workload",
+    "n": "samples",
+    "requests": "requests",
+    "stage": "Stage",
+    "method": "Method",
+    "config": "Configuration",
+    "documents": "documents",
+    "n_candidates": "documents per request",
+    "batch_size": "documents per request",
+    "rss_max_mb": "peak memory (MB)",
+    "rss_median_mb": "median memory (MB)",
+    "rss_peak_mb": "peak memory (MB)",
+    "throughput_rps": "throughput (req/s)",
+    "rate_rps": "offered rate (req/s)",
+    "capacity_rps": "capacity under the SLO (req/s)",
+    "error_rate": "errors (%)",
+    "share": "share (%)",
+    "saving_ms": "saving per request (ms)",
+    "opportunity": "Opportunity",
+    "message": "What it means",
+    "check": "Check",
+    "ok": "passed",
 }
-_UNITS = {"ms": "ms", "s": "s", "rps": "req/s", "mb": "MB", "gb": "GB", "mib": "MiB", "kib": "KiB",
-          "us": "µs", "bytes": "bytes", "pct": "%"}
+_UNITS = {
+    "ms": "ms",
+    "s": "s",
+    "rps": "req/s",
+    "mb": "MB",
+    "gb": "GB",
+    "mib": "MiB",
+    "kib": "KiB",
+    "us": "µs",
+    "bytes": "bytes",
+    "pct": "%",
+}
 _PERCENT_SUFFIXES = ("_rate", "share", "_fraction")
 _TEXT_COLUMNS = {"reason", "message", "what_to_do", "error"}  # sentences: kept wide enough to read
 
@@ -148,8 +191,10 @@ def verdict_badge(verdict: str | None) -> str:
     """An HTML badge for a verdict (pass/warn/fail/insufficient/error); unknown ones read as given, grey."""
     key = (verdict or "").lower()
     label, fg, bg = VERDICTS.get(key, ((verdict or NOT_MEASURED).upper(), "#ffffff", "#5f6368"))
-    return (f'<span class="qr-badge qr-verdict-{html.escape(key or "none")}" data-verdict="{html.escape(key)}" '
-            f'style="color:{fg};background:{bg}">{html.escape(label)}</span>')
+    return (
+        f'<span class="qr-badge qr-verdict-{html.escape(key or "none")}" data-verdict="{html.escape(key)}" '
+        f'style="color:{fg};background:{bg}">{html.escape(label)}</span>'
+    )
 
 
 @dataclass(frozen=True)
@@ -174,15 +219,15 @@ def _cell(column: str, value: Any) -> tuple[str, bool]:
     """(HTML of one cell, is it numeric)."""
     if column == "verdict" and isinstance(value, str):
         return verdict_badge(value), False
-    if column.endswith(_PERCENT_SUFFIXES) and isinstance(value, float) and math.isfinite(value) \
-            and 0 <= value <= 1:
+    if column.endswith(_PERCENT_SUFFIXES) and isinstance(value, float) and math.isfinite(value) and 0 <= value <= 1:
         return html.escape(number(100 * value)), True
     numeric = isinstance(value, int | float) and not isinstance(value, bool) and not _missing(value)
     return html.escape(number(value)), numeric
 
 
-def stakeholder_table(frame: pd.DataFrame, columns: Mapping[str, str] | Sequence[str] | None = None,
-                      *, caption: str = "") -> StakeholderTable:
+def stakeholder_table(
+    frame: pd.DataFrame, columns: Mapping[str, str] | Sequence[str] | None = None, *, caption: str = ""
+) -> StakeholderTable:
     """`frame` as a table for people: only `columns` (a list, or a mapping column -> header; default all),
     friendly headers with units, 2-3 significant digits, words for inf/NaN, verdict badges, no index.
 
@@ -197,8 +242,10 @@ def stakeholder_table(frame: pd.DataFrame, columns: Mapping[str, str] | Sequence
         headers = {c: friendly_name(str(c)) for c in columns}
     missing = [c for c in headers if c not in frame.columns]
     if missing:
-        raise KeyError(f"stakeholder_table: the frame has no column {', '.join(map(repr, missing))}; "
-                       f"it has {', '.join(map(str, frame.columns))}.")
+        raise KeyError(
+            f"stakeholder_table: the frame has no column {', '.join(map(repr, missing))}; "
+            f"it has {', '.join(map(str, frame.columns))}."
+        )
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers.values())
     rows = []
     for record in frame[list(headers)].to_dict(orient="records"):
@@ -210,8 +257,10 @@ def stakeholder_table(frame: pd.DataFrame, columns: Mapping[str, str] | Sequence
         rows.append("<tr>" + "".join(cells) + "</tr>")
     cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     body = "".join(rows) if rows else f'<tr><td colspan="{len(headers)}">No rows: {NOT_MEASURED}.</td></tr>'
-    return StakeholderTable(f'<div class="qr-table-wrap"><table class="qr-table">{cap}<thead><tr>{head}</tr>'
-                            f"</thead><tbody>{body}</tbody></table></div>")
+    return StakeholderTable(
+        f'<div class="qr-table-wrap"><table class="qr-table">{cap}<thead><tr>{head}</tr>'
+        f"</thead><tbody>{body}</tbody></table></div>"
+    )
 
 
 def compliance_table(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> StakeholderTable:
@@ -221,12 +270,26 @@ def compliance_table(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> Stake
     for r in frame.to_dict(orient="records"):
         unit = r.get("unit") or ""
         sign = {"below": "below ", "above": "above "}.get(r.get("direction") or "", "")
-        rows.append({"metric": r["metric"], "target": sign + quantity(r.get("target"), unit),
-                     "measured": quantity(r.get("value"), unit), "ci": interval(r.get("low"), r.get("high"), unit),
-                     "verdict": r.get("verdict"), "reason": r.get("reason") or "",
-                     **{c: r.get(c) for c in extra}})
-    headers = {"metric": "Metric", "target": "Target", "measured": "Measured", "ci": "95 % interval",
-               "verdict": "Verdict", **{c: friendly_name(c) for c in extra}, "reason": "Why"}
+        rows.append(
+            {
+                "metric": r["metric"],
+                "target": sign + quantity(r.get("target"), unit),
+                "measured": quantity(r.get("value"), unit),
+                "ci": interval(r.get("low"), r.get("high"), unit),
+                "verdict": r.get("verdict"),
+                "reason": r.get("reason") or "",
+                **{c: r.get(c) for c in extra},
+            }
+        )
+    headers = {
+        "metric": "Metric",
+        "target": "Target",
+        "measured": "Measured",
+        "ci": "95 % interval",
+        "verdict": "Verdict",
+        **{c: friendly_name(c) for c in extra},
+        "reason": "Why",
+    }
     return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
 
 

@@ -16,14 +16,15 @@ from pathlib import Path
 
 from .format import TABLE_CSS
 
-__all__ = ["CODE_ONLY_TAG", "PROGRESS_TAG", "REPORT_CSS", "exporter", "notebook_html", "write_notebook_html",
-           "page"]
+__all__ = ["CODE_ONLY_TAG", "PROGRESS_TAG", "REPORT_CSS", "exporter", "notebook_html", "write_notebook_html", "page"]
 
 CODE_ONLY_TAG = "code-only"  # the cell (input and output) appears only in the version with code
 PROGRESS_TAG = "progress"  # the cell's outputs (progress bars, terminal chatter) appear only with code
 PAPERMILL_ERROR_TAG = "papermill-error-cell-tag"  # papermill's "An Exception was encountered" cell
 
-REPORT_CSS = TABLE_CSS + """
+REPORT_CSS = (
+    TABLE_CSS
+    + """
 body{max-width:1280px;margin:0 auto;padding:0 1.2em}
 .qr-report-header{font-family:system-ui,sans-serif;border-bottom:1px solid #ddd;padding:.6em 0;margin-bottom:.8em;
   display:flex;gap:1.5em;align-items:baseline;flex-wrap:wrap}
@@ -37,6 +38,7 @@ body{max-width:1280px;margin:0 auto;padding:0 1.2em}
 .jp-RenderedImage img,.jp-OutputArea-output img{max-width:100%;height:auto}
 .qr-error{border:1px solid #6a1b9a;background:#f6effa;padding:.4em 1em;margin:.6em 0;font-family:system-ui,sans-serif}
 """
+)
 
 
 def exporter(*, with_code: bool):
@@ -51,18 +53,26 @@ def exporter(*, with_code: bool):
 
         def preprocess_cell(self, cell, resources, index):
             if PAPERMILL_ERROR_TAG in cell.get("metadata", {}).get("tags", []):
-                cell.source = ("**The study stopped with an error** (below). The results up to that point are "
-                               "shown; the version with code shows the cell that failed and its full traceback.")
+                cell.source = (
+                    "**The study stopped with an error** (below). The results up to that point are "
+                    "shown; the version with code shows the cell that failed and its full traceback."
+                )
             if cell.get("cell_type") == "code":
-                cell.outputs = [_readable_error(o) if o.get("output_type") == "error" else o
-                                for o in cell.get("outputs", []) if not _is_dump(o)]
+                cell.outputs = [
+                    _readable_error(o) if o.get("output_type") == "error" else o
+                    for o in cell.get("outputs", [])
+                    if not _is_dump(o)
+                ]
             return cell, resources
 
-    exp = HTMLExporter(exclude_input=not with_code, exclude_input_prompt=not with_code,
-                       exclude_output_prompt=not with_code)
+    exp = HTMLExporter(
+        exclude_input=not with_code, exclude_input_prompt=not with_code, exclude_output_prompt=not with_code
+    )
     if not with_code:
-        exp.register_preprocessor(TagRemovePreprocessor(remove_cell_tags={CODE_ONLY_TAG},
-                                                        remove_all_outputs_tags={PROGRESS_TAG}), enabled=True)
+        exp.register_preprocessor(
+            TagRemovePreprocessor(remove_cell_tags={CODE_ONLY_TAG}, remove_all_outputs_tags={PROGRESS_TAG}),
+            enabled=True,
+        )
         exp.register_preprocessor(_ForReaders(), enabled=True)
     return exp
 
@@ -78,17 +88,21 @@ def _is_dump(output) -> bool:
 def _readable_error(output):
     from nbformat.v4 import new_output
 
-    text = (f'<div class="qr-error"><p><b>The study stopped:</b> {html.escape(str(output.get("ename", "")))}: '
-            f'{html.escape(str(output.get("evalue", "")))}</p><p><b>What to do:</b> fix the cause this message names '
-            "(a parameter, the target's URL, a missing tool) and rerun the study; the version with code shows the "
-            "cell that failed.</p></div>")
+    text = (
+        f'<div class="qr-error"><p><b>The study stopped:</b> {html.escape(str(output.get("ename", "")))}: '
+        f"{html.escape(str(output.get('evalue', '')))}</p><p><b>What to do:</b> fix the cause this message names "
+        "(a parameter, the target's URL, a missing tool) and rerun the study; the version with code shows the "
+        "cell that failed.</p></div>"
+    )
     return new_output("display_data", data={"text/html": text})
 
 
 def _header(title: str, subtitle: str, other_link: str | None, other_label: str) -> str:
     link = f'<a href="{html.escape(other_link)}">{html.escape(other_label)}</a>' if other_link else ""
-    return (f'<header class="qr-report-header"><span class="qr-title">{html.escape(title)}</span>'
-            f"<span>{html.escape(subtitle)}</span>{link}</header>")
+    return (
+        f'<header class="qr-report-header"><span class="qr-title">{html.escape(title)}</span>'
+        f"<span>{html.escape(subtitle)}</span>{link}</header>"
+    )
 
 
 def _inject(body: str, css: str, header: str) -> str:
@@ -102,8 +116,9 @@ def _inject(body: str, css: str, header: str) -> str:
     return body[:end] + header + body[end:]
 
 
-def notebook_html(notebook: str | Path, *, with_code: bool, title: str = "", subtitle: str = "",
-                  other_version: str | None = None) -> str:
+def notebook_html(
+    notebook: str | Path, *, with_code: bool, title: str = "", subtitle: str = "", other_version: str | None = None
+) -> str:
     """The HTML of an executed notebook with the report header and CSS.
 
     title: e.g. "Baseline study"; subtitle: e.g. the run folder's name; other_version: relative link to
@@ -121,14 +136,24 @@ def write_notebook_html(notebook: str | Path, *, with_code: bool, title: str = "
     notebook = Path(notebook)
     plain, code = notebook.stem + ".html", notebook.stem + "-code.html"
     out = notebook.with_name(code if with_code else plain)
-    out.write_text(notebook_html(notebook, with_code=with_code, title=title, subtitle=subtitle or notebook.parent.name,
-                                 other_version=plain if with_code else code), encoding="utf-8")
+    out.write_text(
+        notebook_html(
+            notebook,
+            with_code=with_code,
+            title=title,
+            subtitle=subtitle or notebook.parent.name,
+            other_version=plain if with_code else code,
+        ),
+        encoding="utf-8",
+    )
     return out
 
 
 def page(title: str, body: str, *, css: str = "") -> str:
     """A complete, self-contained HTML page with the report CSS."""
-    return ("<!doctype html><html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            f"<title>{html.escape(title)}</title><style>{REPORT_CSS}{css}</style></head>"
-            f"<body>{body}</body></html>")
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{html.escape(title)}</title><style>{REPORT_CSS}{css}</style></head>"
+        f"<body>{body}</body></html>"
+    )

@@ -89,18 +89,31 @@ def _entry(run: Path) -> RunEntry:
     rel = run.name
     if kind == "suite":
         report = f"{rel}/report.html" if (run / "report.html").is_file() else None
-        others = tuple((f"{p.parent.name}", f"{rel}/{p.parent.name}/{p.name}")
-                       for p in sorted(run.glob("*/*.html")) if not p.stem.endswith("-code")
-                       and not p.name.startswith("."))
+        others = tuple(
+            (f"{p.parent.name}", f"{rel}/{p.parent.name}/{p.name}")
+            for p in sorted(run.glob("*/*.html"))
+            if not p.stem.endswith("-code") and not p.name.startswith(".")
+        )
     else:
         plain = [p for p in sorted(run.glob("*.html")) if not p.stem.endswith("-code") and not p.name.startswith(".")]
         report = f"{rel}/{plain[0].name}" if plain else None
         others = tuple(("with code", f"{rel}/{p.name}") for p in sorted(run.glob("*-code.html")))
-    numbers = {str(k): float(v) for k, v in ((summary or {}).get("key_numbers") or {}).items()
-               if isinstance(v, int | float) and not isinstance(v, bool)}
-    return RunEntry(folder=rel, stamp=stamp, kind=kind, verdict=str((summary or {}).get("verdict", "incomplete")),
-                    scale=_scale(run, summary), report=report, others=others, key_numbers=numbers,
-                    reason=str((summary or {}).get("reason") or ""))
+    numbers = {
+        str(k): float(v)
+        for k, v in ((summary or {}).get("key_numbers") or {}).items()
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    return RunEntry(
+        folder=rel,
+        stamp=stamp,
+        kind=kind,
+        verdict=str((summary or {}).get("verdict", "incomplete")),
+        scale=_scale(run, summary),
+        report=report,
+        others=others,
+        key_numbers=numbers,
+        reason=str((summary or {}).get("reason") or ""),
+    )
 
 
 def list_runs(out_root: str | Path) -> list[RunEntry]:
@@ -127,15 +140,20 @@ def trend_svg(runs: Sequence[RunEntry], *, width: int = 280, height: int = 90) -
     names = [k for k, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n >= 2][:_TREND_METRICS]
     charts = []
     for name in names:
-        points = [(i, r.key_numbers[name]) for i, r in enumerate(chronological)
-                  if name in r.key_numbers and math.isfinite(r.key_numbers[name])]
+        points = [
+            (i, r.key_numbers[name])
+            for i, r in enumerate(chronological)
+            if name in r.key_numbers and math.isfinite(r.key_numbers[name])
+        ]
         lo, hi = min(v for _, v in points), max(v for _, v in points)
         span = hi - lo
         last = max(1, len(chronological) - 1)
         # x: run order (oldest at the left edge); y: the value, the range of this number filling the plot.
         # A number that never changed sits in the middle.
-        coords = [(8 + (width - 16) * i / last,
-                   (height - 22) - (height - 52) * ((v - lo) / span if span else 0.5)) for i, v in points]
+        coords = [
+            (8 + (width - 16) * i / last, (height - 22) - (height - 52) * ((v - lo) / span if span else 0.5))
+            for i, v in points
+        ]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"/>' for x, y in coords)
         first, latest = chronological[points[0][0]], chronological[points[-1][0]]
@@ -151,7 +169,8 @@ def trend_svg(runs: Sequence[RunEntry], *, width: int = 280, height: int = 90) -
             f'<text x="{width / 2:.0f}" y="{height - 6}" font-size="10" fill="#555" text-anchor="middle">'
             f"{html.escape(f'range {number(lo)} to {number(hi)}' if span else f'unchanged at {number(lo)}')}</text>"
             f'<text x="{width - 8}" y="{height - 6}" font-size="10" fill="#555" text-anchor="end">'
-            f"{html.escape(_day(latest.stamp))}</text></svg>")
+            f"{html.escape(_day(latest.stamp))}</text></svg>"
+        )
     return "".join(charts)
 
 
@@ -168,12 +187,17 @@ def _links(entry: RunEntry) -> str:
 
 
 def _row(entry: RunEntry, *, suite: bool) -> str:
-    badge = verdict_badge(entry.verdict) if entry.verdict != "incomplete" else \
-        '<span class="qr-badge" style="background:#e0e0e0">INCOMPLETE</span>'
+    badge = (
+        verdict_badge(entry.verdict)
+        if entry.verdict != "incomplete"
+        else '<span class="qr-badge" style="background:#e0e0e0">INCOMPLETE</span>'
+    )
     what = "" if suite else f"<td>{html.escape(entry.kind)}</td>"
     reason = f"<td>{html.escape(entry.reason)}</td>" if suite else ""
-    return (f"<tr><td>{html.escape(readable_stamp(entry.stamp))}</td>{what}<td>{badge}</td>"
-            f"<td>{html.escape(entry.scale)}</td>{reason}<td>{_links(entry)}</td></tr>")
+    return (
+        f"<tr><td>{html.escape(readable_stamp(entry.stamp))}</td>{what}<td>{badge}</td>"
+        f"<td>{html.escape(entry.scale)}</td>{reason}<td>{_links(entry)}</td></tr>"
+    )
 
 
 def index_html(runs: Sequence[RunEntry]) -> str:
@@ -184,23 +208,34 @@ def index_html(runs: Sequence[RunEntry]) -> str:
     if suites:
         chart = trend_svg(runs)
         scale = html.escape(suites[0].scale)
-        parts.append(f"<p>Key numbers across the {scale} suite runs:</p><div class='qr-trends'>{chart}</div>" if chart
-                     else f"<p>Trends of the key numbers appear once two {scale} suite runs share them.</p>")
-        parts.append('<div class="qr-table-wrap"><table class="qr-table"><thead><tr><th>started</th><th>verdict</th>'
-                     "<th>scale</th><th>main reason</th><th>reports</th></tr></thead><tbody>"
-                     + "".join(_row(r, suite=True) for r in suites) + "</tbody></table></div>")
+        parts.append(
+            f"<p>Key numbers across the {scale} suite runs:</p><div class='qr-trends'>{chart}</div>"
+            if chart
+            else f"<p>Trends of the key numbers appear once two {scale} suite runs share them.</p>"
+        )
+        parts.append(
+            '<div class="qr-table-wrap"><table class="qr-table"><thead><tr><th>started</th><th>verdict</th>'
+            "<th>scale</th><th>main reason</th><th>reports</th></tr></thead><tbody>"
+            + "".join(_row(r, suite=True) for r in suites)
+            + "</tbody></table></div>"
+        )
     else:
         parts.append("<p>No suite run yet: <code>qrbench suite --scale quick</code> makes one.</p>")
     parts.append("<h2>Single study runs</h2>")
     if studies:
-        parts.append('<div class="qr-table-wrap"><table class="qr-table"><thead><tr><th>started</th><th>study</th>'
-                     "<th>verdict</th><th>scale</th><th>reports</th></tr></thead><tbody>"
-                     + "".join(_row(r, suite=False) for r in studies) + "</tbody></table></div>")
+        parts.append(
+            '<div class="qr-table-wrap"><table class="qr-table"><thead><tr><th>started</th><th>study</th>'
+            "<th>verdict</th><th>scale</th><th>reports</th></tr></thead><tbody>"
+            + "".join(_row(r, suite=False) for r in studies)
+            + "</tbody></table></div>"
+        )
     else:
         parts.append("<p>No single study run yet.</p>")
     parts.append("</main>")
-    css = (".qr-exec{font-family:system-ui,sans-serif}.qr-trends{display:flex;flex-wrap:wrap;gap:1em;margin:.5em 0}"
-           ".qr-trend{border:1px solid #e5e5e5;background:#fcfcfc}")
+    css = (
+        ".qr-exec{font-family:system-ui,sans-serif}.qr-trends{display:flex;flex-wrap:wrap;gap:1em;margin:.5em 0}"
+        ".qr-trend{border:1px solid #e5e5e5;background:#fcfcfc}"
+    )
     return page("qrbench runs", "".join(parts), css=css)
 
 

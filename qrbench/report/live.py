@@ -176,9 +176,16 @@ class LiveView:
         """Build the timeline of everything on disk now (a figure; the caller closes it)."""
         records = live_records(self.run_dir)
         server, metrics = self.server_frame(), self.metrics_frame()
-        fig = timeline(records, server=server, metrics=metrics, phases=self._phases(records),
-                       thresholds=self.thresholds, window_s=self.window_s, title=self._title(records, state),
-                       cores=self._cores())
+        fig = timeline(
+            records,
+            server=server,
+            metrics=metrics,
+            phases=self._phases(records),
+            thresholds=self.thresholds,
+            window_s=self.window_s,
+            title=self._title(records, state),
+            cores=self._cores(),
+        )
         overlay_alerts(fig, records, self.thresholds, self.alert_intervals(records), window_s=self.window_s)
         return fig
 
@@ -189,8 +196,9 @@ class LiveView:
         if self._alerts is None or t0 is None:
             return None
         frame = self._alerts.frame()
-        return alert_intervals(frame.assign(t_run=frame["t_unix"] - t0), step_s=self._alerts.period_s,
-                               time_column="t_run")
+        return alert_intervals(
+            frame.assign(t_run=frame["t_unix"] - t0), step_s=self._alerts.period_s, time_column="t_run"
+        )
 
     def redraw(self, state: str = "live") -> None:
         """Draw now and show it in the view's one display (created on the first call)."""
@@ -198,7 +206,7 @@ class LiveView:
         try:
             try:
                 fig = self.draw(state)
-            except Exception as exc:  # a drawing bug must not stop or hide the run; it is kept and shown
+            except Exception as exc:  # noqa: BLE001 - a drawing bug must not stop or hide the run; it is kept and shown
                 self.draw_errors.append(f"{type(exc).__name__}: {exc}")
                 fig = plt.figure(figsize=(11, 1.5))
                 fig.text(0.02, 0.5, f"The live view could not draw: {type(exc).__name__}: {exc}", va="center")
@@ -258,7 +266,7 @@ class LiveView:
         def call() -> None:
             try:
                 outcome["result"] = fn(*args, **kwargs)
-            except BaseException as exc:  # re-raised in the calling thread after the last redraw
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread after the last redraw
                 outcome["error"] = exc
             finally:
                 done.set()

@@ -12,8 +12,19 @@ import pandas as pd
 
 from .format import StakeholderTable, compliance_table, friendly_name, number, stakeholder_table
 
-__all__ = ["show", "plain_log_axis", "latency_by_stage", "percentiles_by_batch", "memory_by_documents", "cache_effect",
-           "verdict_style", "reliability_table", "quality_vs_cost", "VERDICT_COLOURS"]
+__all__ = [
+    "show",
+    "plain_log_axis",
+    "latency_by_stage",
+    "percentiles_by_batch",
+    "memory_by_documents",
+    "cache_effect",
+    "verdict_style",
+    "reliability_table",
+    "quality_vs_cost",
+    "VERDICT_COLOURS",
+]
+
 
 def show(fig, *, otherwise: str) -> None:
     """Show `fig` in the notebook, or the sentence `otherwise` when it is None (nothing was measured):
@@ -35,8 +46,14 @@ def plain_log_axis(axis) -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-VERDICT_COLOURS = {"pass": "#c8e6c9", "warn": "#ffe0b2", "fail": "#ffcdd2", "insufficient": "#e0e0e0",
-                   "regressed": "#ffcdd2", "improved": "#c8e6c9"}
+VERDICT_COLOURS = {
+    "pass": "#c8e6c9",
+    "warn": "#ffe0b2",
+    "fail": "#ffcdd2",
+    "insufficient": "#e0e0e0",
+    "regressed": "#ffcdd2",
+    "improved": "#c8e6c9",
+}
 
 
 def latency_by_stage(records: pd.DataFrame, prefix: str, *, target_ms: float | None = None, title: str = ""):
@@ -48,9 +65,16 @@ def latency_by_stage(records: pd.DataFrame, prefix: str, *, target_ms: float | N
     stages = list(dict.fromkeys(df["stage"]))  # in the order they ran, first at the top
     fig, ax = plt.subplots(figsize=(9, 0.9 + 0.45 * len(stages)))
     # matplotlib's own boxplot: seaborn's passes the `vert` argument matplotlib 3.11 deprecates.
-    ax.boxplot([df.loc[df["stage"] == s, "latency_ms"].to_numpy() for s in stages], orientation="horizontal",
-               whis=(1, 99), widths=0.6, patch_artist=True, boxprops={"facecolor": "#90caf9"},
-               medianprops={"color": "black"}, flierprops={"markersize": 2})
+    ax.boxplot(
+        [df.loc[df["stage"] == s, "latency_ms"].to_numpy() for s in stages],
+        orientation="horizontal",
+        whis=(1, 99),
+        widths=0.6,
+        patch_artist=True,
+        boxprops={"facecolor": "#90caf9"},
+        medianprops={"color": "black"},
+        flierprops={"markersize": 2},
+    )
     ax.set_yticks(range(1, len(stages) + 1), stages)
     ax.invert_yaxis()
     ax.set_xscale("log")
@@ -76,8 +100,7 @@ def percentiles_by_batch(stages: pd.DataFrame, *, target_ms: float | None = None
         for q, style in (("p50", "-o"), ("p95", "--s")):
             low = np.clip(g[f"{q}_ms"] - g[f"{q}_low"], 0, None)
             high = np.clip(g[f"{q}_high"] - g[f"{q}_ms"], 0, None).replace(np.inf, 0)
-            ax.errorbar(g["n_candidates"], g[f"{q}_ms"], yerr=[low, high], fmt=style, capsize=3,
-                        label=f"{method} {q}")
+            ax.errorbar(g["n_candidates"], g[f"{q}_ms"], yerr=[low, high], fmt=style, capsize=3, label=f"{method} {q}")
     if target_ms:
         ax.axhline(target_ms, color="#b00020", ls="--", label=f"PRD target {target_ms:g} ms")
     ax.set_xlabel("documents per rerank")
@@ -85,14 +108,16 @@ def percentiles_by_batch(stages: pd.DataFrame, *, target_ms: float | None = None
     ax.set_yscale("log")
     plain_log_axis(ax.yaxis)
     ax.legend(fontsize=8, ncol=2)
-    ax.set_title("Rerank latency by batch size\n(bars: 95% intervals; no upper bar: too few samples to bound it)",
-                 fontsize=10)
+    ax.set_title(
+        "Rerank latency by batch size\n(bars: 95% intervals; no upper bar: too few samples to bound it)", fontsize=10
+    )
     fig.tight_layout()
     return fig
 
 
-def memory_by_documents(memory: pd.DataFrame, server: pd.DataFrame, records: pd.DataFrame, *,
-                        target_gb: float | None = None):
+def memory_by_documents(
+    memory: pd.DataFrame, server: pd.DataFrame, records: pd.DataFrame, *, target_gb: float | None = None
+):
     """Peak RSS per document count, and the RSS timeline of the whole run (only when the server was sampled);
     None when memory was not measured."""
     if memory.empty:
@@ -171,15 +196,22 @@ def verdict_style(frame: pd.DataFrame, column: str = "verdict"):
     shown as `format.compliance_table` instead: target, measured value and interval with units, badge, why."""
     if column == "verdict" and _COMPLIANCE_COLUMNS <= set(frame.columns):
         return compliance_table(frame)
+
     def colour(row):
         return [f"background-color: {VERDICT_COLOURS.get(str(row[column]), 'white')}"] * len(row)
 
-    return (frame.style.apply(colour, axis=1).format(formatter=number)
-            .format_index(friendly_name, axis=1).hide(axis="index"))
+    return (
+        frame.style.apply(colour, axis=1)
+        .format(formatter=number)
+        .format_index(friendly_name, axis=1)
+        .hide(axis="index")
+    )
 
 
 def reliability_table(checks) -> StakeholderTable:
     """The reliability checks as a table for people: check, passed (yes/NO), what it means."""
-    frame = pd.DataFrame([{"check": c.name, "ok": "yes" if c.ok else "NO", "message": c.message} for c in checks],
-                         columns=["check", "ok", "message"])
+    frame = pd.DataFrame(
+        [{"check": c.name, "ok": "yes" if c.ok else "NO", "message": c.message} for c in checks],
+        columns=["check", "ok", "message"],
+    )
     return stakeholder_table(frame, {"check": "Check", "ok": "Passed", "message": "What it means"})

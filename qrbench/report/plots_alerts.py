@@ -62,8 +62,14 @@ def shade_alerts(ax, intervals: pd.DataFrame | None, alerts: Sequence[str]) -> i
     drawn = 0
     for state in ("pending", "firing"):
         for i, (start, end) in enumerate(rows.loc[rows["state"] == state, ["start", "end"]].to_numpy()):
-            ax.axvspan(start, end, color=STATE_COLOURS[state], alpha=0.18 if state == "pending" else 0.25, lw=0,
-                       label=f"alert {state}" if i == 0 else None)
+            ax.axvspan(
+                start,
+                end,
+                color=STATE_COLOURS[state],
+                alpha=0.18 if state == "pending" else 0.25,
+                lw=0,
+                label=f"alert {state}" if i == 0 else None,
+            )
             drawn += 1
     return drawn
 
@@ -73,8 +79,14 @@ def _failure_share(w: pd.DataFrame) -> pd.Series:
     return (100 * w["errors"] / answered).where(answered > 0)
 
 
-def alert_timeline(records: pd.DataFrame, intervals: pd.DataFrame, thresholds: Mapping[str, Any] | None = None, *,
-                   window_s: float = 1.0, title: str = ""):
+def alert_timeline(
+    records: pd.DataFrame,
+    intervals: pd.DataFrame,
+    thresholds: Mapping[str, Any] | None = None,
+    *,
+    window_s: float = 1.0,
+    title: str = "",
+):
     """Three panels on the records' clock: p95 latency of the successful requests per window with the p95 limits
     and the p95 alert's spans; the share of failed requests (and of 503 refusals) with the success-ratio limits
     and the shedding and error-ratio alerts' spans; one lane per alert and severity, pending and firing.
@@ -83,8 +95,9 @@ def alert_timeline(records: pd.DataFrame, intervals: pd.DataFrame, thresholds: M
         return None
     w = windowed(records, window_s)
     half = window_s / 2
-    fig, (lat, fail, lanes) = plt.subplots(3, 1, sharex=True, figsize=(11, 7.5),
-                                           gridspec_kw={"height_ratios": [2.2, 2.2, 1.6]})
+    fig, (lat, fail, lanes) = plt.subplots(
+        3, 1, sharex=True, figsize=(11, 7.5), gridspec_kw={"height_ratios": [2.2, 2.2, 1.6]}
+    )
     lat.plot(w["t"] + half, w["p95"], ".-", ms=3, lw=1, color="#ef6c00", label="p95 of successful requests")
     _draw_limits(lat, _limits(thresholds, "p95_ms"), "p95", "ms")
     shade_alerts(lat, intervals, LATENCY_ALERTS)
@@ -96,8 +109,14 @@ def alert_timeline(records: pd.DataFrame, intervals: pd.DataFrame, thresholds: M
     fail.plot(w["t"] + half, _failure_share(w), ".-", ms=3, lw=1, color="#c62828", label="failed requests")
     if "errors_http_503" in w:
         answered = (w["achieved"] + w["errors"]).where(lambda a: a > 0)
-        fail.plot(w["t"] + half, 100 * w["errors_http_503"] / answered, lw=1, color="#7b1fa2", alpha=0.7,
-                  label="refused with 503 (shed)")
+        fail.plot(
+            w["t"] + half,
+            100 * w["errors_http_503"] / answered,
+            lw=1,
+            color="#7b1fa2",
+            alpha=0.7,
+            label="refused with 503 (shed)",
+        )
     _draw_limits(fail, _failure_limits(thresholds), "failed share", "%")
     shade_alerts(fail, intervals, FAILURE_ALERTS)
     fail.set_ylabel("failed (% of answers)")
@@ -113,8 +132,11 @@ def alert_timeline(records: pd.DataFrame, intervals: pd.DataFrame, thresholds: M
 
 
 def _draw_lanes(ax, intervals: pd.DataFrame) -> None:
-    keys = sorted({(a, s) for a, s in zip(intervals["alert"], intervals["severity"], strict=True)}) \
-        if not intervals.empty else []
+    keys = (
+        sorted({(a, s) for a, s in zip(intervals["alert"], intervals["severity"], strict=True)})
+        if not intervals.empty
+        else []
+    )
     for row, (alert, severity) in enumerate(keys):
         mine = intervals[(intervals["alert"] == alert) & (intervals["severity"] == severity)]
         for state in ("pending", "firing"):
@@ -124,14 +146,27 @@ def _draw_lanes(ax, intervals: pd.DataFrame) -> None:
     ax.set_ylim(-0.7, max(len(keys), 1) - 0.3)
     ax.set_ylabel("alert")
     if not keys:
-        ax.text(0.5, 0.5, "no alert was pending or firing", transform=ax.transAxes, ha="center", va="center",
-                color="#607d8b")
+        ax.text(
+            0.5,
+            0.5,
+            "no alert was pending or firing",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="#607d8b",
+        )
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STATE_COLOURS.values()]
     ax.legend(handles, list(STATE_COLOURS), fontsize=7, loc="upper right")
 
 
-def overlay_alerts(fig, records: pd.DataFrame, thresholds: Mapping[str, Any] | None,
-                   intervals: pd.DataFrame | None = None, *, window_s: float = 1.0) -> None:
+def overlay_alerts(
+    fig,
+    records: pd.DataFrame,
+    thresholds: Mapping[str, Any] | None,
+    intervals: pd.DataFrame | None = None,
+    *,
+    window_s: float = 1.0,
+) -> None:
     """On a plots_load.timeline figure: the p95 critical limit on its latency panel (the target is drawn
     already), the share of failed requests with the success-ratio limits on a right axis of its errors panel,
     and, given `intervals`, the pending and firing spans of the latency and failure alerts on both. Lays the

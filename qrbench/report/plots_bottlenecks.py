@@ -13,13 +13,30 @@ import pandas as pd
 from .format import interval, not_measured, stakeholder_table
 from .plots import plain_log_axis
 
-__all__ = ["stacked_breakdown", "overhead_ratios", "aer_vs_exact", "memory_growth", "under_load_profile",
-           "opportunities_chart", "opportunities_table", "line_table", "COMPONENT_COLOURS"]
+__all__ = [
+    "stacked_breakdown",
+    "overhead_ratios",
+    "aer_vs_exact",
+    "memory_growth",
+    "under_load_profile",
+    "opportunities_chart",
+    "opportunities_table",
+    "line_table",
+    "COMPONENT_COLOURS",
+]
 
 COMPONENT_COLOURS = {
-    "embed query": "#1e88e5", "embed documents": "#90caf9", "classical cosine": "#00897b", "encode states": "#8e24aa",
-    "fidelity": "#e53935", "combine": "#fdd835", "unattributed": "#bdbdbd", "parse JSON": "#6d4c41",
-    "validate request": "#a1887f", "rank candidates": "#ffb74d", "serialise response": "#f57c00",
+    "embed query": "#1e88e5",
+    "embed documents": "#90caf9",
+    "classical cosine": "#00897b",
+    "encode states": "#8e24aa",
+    "fidelity": "#e53935",
+    "combine": "#fdd835",
+    "unattributed": "#bdbdbd",
+    "parse JSON": "#6d4c41",
+    "validate request": "#a1887f",
+    "rank candidates": "#ffb74d",
+    "serialise response": "#f57c00",
     "HTTP and framework": "#424242",
 }
 
@@ -63,8 +80,9 @@ def overhead_ratios(overhead: pd.DataFrame):
         g = g.sort_values("batch_size")
         low = np.clip(g["median_ratio"] - g["low"], 0, None).replace(np.inf, 0)
         high = np.clip(g["high"] - g["median_ratio"], 0, None).replace(np.inf, 0)
-        ax.errorbar(g["batch_size"], g["median_ratio"], yerr=[low, high], fmt="-o", capsize=3,
-                    label=f"{method} on {backend}")
+        ax.errorbar(
+            g["batch_size"], g["median_ratio"], yerr=[low, high], fmt="-o", capsize=3, label=f"{method} on {backend}"
+        )
     ax.axhline(1.0, color="grey", ls=":")
     ax.set_xlabel("documents per rerank")
     ax.set_ylabel("engine time / classical engine time")
@@ -85,15 +103,31 @@ def aer_vs_exact(table: pd.DataFrame):
     for q, g in table.groupby("qubits"):
         g = g.sort_values("shots")
         a1.plot(g["shots"], g["aer_ms"], "-o", label=f"aer, {q} qubits")
-        a2.errorbar(g["shots"], g["rmse"], yerr=[g["rmse"] - g["rmse_low"], (g["rmse_high"] - g["rmse"]).clip(0)],
-                    fmt="-o", capsize=3, label=f"measured, {q} qubits")
+        a2.errorbar(
+            g["shots"],
+            g["rmse"],
+            yerr=[g["rmse"] - g["rmse_low"], (g["rmse_high"] - g["rmse"]).clip(0)],
+            fmt="-o",
+            capsize=3,
+            label=f"measured, {q} qubits",
+        )
         a2.plot(g["shots"], g["expected_sd"], ":", color="grey")
     a1.axhline(float(table["exact_ms"].median()), color="black", ls="--", label="exact (closed form)")
-    a1.set(xscale="log", yscale="log", xlabel="shots", ylabel="ms per batched call",
-           title=f"Cost of the fidelity for {int(table['documents'].median())} documents")
+    a1.set(
+        xscale="log",
+        yscale="log",
+        xlabel="shots",
+        ylabel="ms per batched call",
+        title=f"Cost of the fidelity for {int(table['documents'].median())} documents",
+    )
     a1.legend(fontsize=8)
-    a2.set(xscale="log", yscale="log", xlabel="shots", ylabel="RMSE of the fidelity vs exact",
-           title="Shot noise (dotted: sqrt((1 - F^2) / shots))")
+    a2.set(
+        xscale="log",
+        yscale="log",
+        xlabel="shots",
+        ylabel="RMSE of the fidelity vs exact",
+        title="Shot noise (dotted: sqrt((1 - F^2) / shots))",
+    )
     a2.legend(fontsize=8)
     fig.tight_layout()
     return fig
@@ -113,8 +147,11 @@ def memory_growth(memory: pd.DataFrame, *, limit_gb: float | None = None):
     a1.set_ylim(bottom=0)
     a1.legend(fontsize=8)
     a2.bar(memory["documents"].astype(str), memory["per_document_kib"], color="#90caf9")
-    a2.set(xlabel="documents in one rerank", ylabel="KiB of peak increment per document",
-           title="Increment per document (falls when activations are bounded by the batch)")
+    a2.set(
+        xlabel="documents in one rerank",
+        ylabel="KiB of peak increment per document",
+        title="Increment per document (falls when activations are bounded by the batch)",
+    )
     fig.tight_layout()
     return fig
 
@@ -149,8 +186,14 @@ def opportunities_chart(opportunities: pd.DataFrame):
     t = opportunities[opportunities["kind"] == "time"].iloc[::-1] if len(opportunities) else opportunities
     if t.empty:
         return None
-    colours = {"service code": "#2e7d32", "service setting": "#66bb6a", "service design": "#a5d6a7",
-               "design choice": "#ffb74d", "dependency": "#9e9e9e", "runtime": "#bdbdbd"}
+    colours = {
+        "service code": "#2e7d32",
+        "service setting": "#66bb6a",
+        "service design": "#a5d6a7",
+        "design choice": "#ffb74d",
+        "dependency": "#9e9e9e",
+        "runtime": "#bdbdbd",
+    }
     c = [next((v for k, v in colours.items() if str(w).startswith(k)), "#e0e0e0") for w in t["lives_in"]]
     fig, ax = plt.subplots(figsize=(10, 1.8 + 0.38 * len(t)))
     low = (t["saving_ms"] - t["saving_low"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
@@ -166,8 +209,9 @@ def opportunities_chart(opportunities: pd.DataFrame):
     ax.set_ylabel("opportunity")
     present = [k for k in colours if any(str(w).startswith(k) for w in t["lives_in"])]
     handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in present]
-    ax.legend(handles, present, fontsize=7, title="lives in", title_fontsize=7, loc="upper left",
-              bbox_to_anchor=(1.01, 1))
+    ax.legend(
+        handles, present, fontsize=7, title="lives in", title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1)
+    )
     ax.set_title("Optimisation opportunities, ranked")
     fig.tight_layout()
     return fig
@@ -178,9 +222,12 @@ def line_table(lines: pd.DataFrame, *, path: str | None = None, top: int = 15):
     t = lines if path is None else lines[lines["path"] == path]
     t = t.sort_values("time_ms", ascending=False).head(top)
     cols = ["function", "file", "line", "hits", "time_ms", "per_hit_us", "share", "share_of_run", "source"]
-    return (t[cols].style.format({"time_ms": "{:.2f}", "per_hit_us": "{:.1f}", "share": "{:.1%}",
-                                  "share_of_run": "{:.1%}"})
-            .bar(subset=["share"], color="#ffcc80", vmin=0, vmax=1).hide(axis="index"))
+    return (
+        t[cols]
+        .style.format({"time_ms": "{:.2f}", "per_hit_us": "{:.1f}", "share": "{:.1%}", "share_of_run": "{:.1%}"})
+        .bar(subset=["share"], color="#ffcc80", vmin=0, vmax=1)
+        .hide(axis="index")
+    )
 
 
 def opportunities_table(opportunities: pd.DataFrame):
@@ -192,6 +239,16 @@ def opportunities_table(opportunities: pd.DataFrame):
 
         return Markdown(not_measured("optimisation opportunities"))
     ci = [interval(lo, hi, "ms") for lo, hi in zip(o["saving_low"], o["saving_high"], strict=True)]
-    return stakeholder_table(o.assign(ci=ci), {
-        "rank": "rank", "opportunity": "Opportunity", "lives_in": "lives in", "saving_ms": "saving per request (ms)",
-        "ci": "95 % interval", "saving_mib": "memory saved (MiB)", "how": "how", "status": "status"})
+    return stakeholder_table(
+        o.assign(ci=ci),
+        {
+            "rank": "rank",
+            "opportunity": "Opportunity",
+            "lives_in": "lives in",
+            "saving_ms": "saving per request (ms)",
+            "ci": "95 % interval",
+            "saving_mib": "memory saved (MiB)",
+            "how": "how",
+            "status": "status",
+        },
+    )

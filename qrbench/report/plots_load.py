@@ -22,8 +22,16 @@ from ..monitor.metrics_sampler import rates
 from ..stats import Threshold
 from .format import StakeholderTable, interval, number, quantity, stakeholder_table
 
-__all__ = ["windowed", "by_offered_rate", "timeline", "degradation", "latency_table", "phase_table",
-           "littles_law_table", "PERCENTILES"]
+__all__ = [
+    "windowed",
+    "by_offered_rate",
+    "timeline",
+    "degradation",
+    "latency_table",
+    "phase_table",
+    "littles_law_table",
+    "PERCENTILES",
+]
 
 PERCENTILES = (50, 95, 99)
 _P_COLOURS = {50: "#1565c0", 95: "#ef6c00", 99: "#6a1b9a"}
@@ -36,7 +44,7 @@ _LIMIT = {"color": "#b00020", "ls": ":", "lw": 1.2}
 
 
 def _percentile_text(row: Mapping[str, Any], q: str) -> str:
-    """"412 ms [380, 450]", or ">= 15,000 ms" when the percentile falls on failures (a lower bound only)."""
+    """ "412 ms [380, 450]", or ">= 15,000 ms" when the percentile falls on failures (a lower bound only)."""
     value = row.get(f"{q}_ms")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return number(value)
@@ -51,13 +59,25 @@ def _percentile_text(row: Mapping[str, Any], q: str) -> str:
 def latency_table(latency: pd.DataFrame) -> StakeholderTable:
     """The load analysis's per-kind latency frame for people: p50/p95/p99 counting failures (timeouts and
     dropped sends at the timeout) with their 95 % intervals, and the success-only p95 beside them."""
-    rows = [{"kind": r["kind"], "requests": r["requests"], "failed": r["failed"],
-             **{q: _percentile_text(r, q) for q in ("p50", "p95", "p99")},
-             "p95_ok": quantity(r.get("p95_success_only_ms"), "ms")}
-            for r in latency.to_dict(orient="records")]
-    headers = {"kind": "Request kind", "requests": "requests", "failed": "failed",
-               "p50": "p50, failures counted", "p95": "p95, failures counted", "p99": "p99, failures counted",
-               "p95_ok": "p95, successes only"}
+    rows = [
+        {
+            "kind": r["kind"],
+            "requests": r["requests"],
+            "failed": r["failed"],
+            **{q: _percentile_text(r, q) for q in ("p50", "p95", "p99")},
+            "p95_ok": quantity(r.get("p95_success_only_ms"), "ms"),
+        }
+        for r in latency.to_dict(orient="records")
+    ]
+    headers = {
+        "kind": "Request kind",
+        "requests": "requests",
+        "failed": "failed",
+        "p50": "p50, failures counted",
+        "p95": "p95, failures counted",
+        "p99": "p99, failures counted",
+        "p95_ok": "p95, successes only",
+    }
     return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
 
 
@@ -67,28 +87,59 @@ def phase_table(phases: pd.DataFrame) -> StakeholderTable:
     rows = []
     for r in phases.to_dict(orient="records"):
         unit = {"rps": "req/s", "users": "users"}.get(r.get("offered_unit") or "", r.get("offered_unit") or "")
-        rows.append({"phase": r["phase"], "seconds": r["seconds"], "offered": quantity(r.get("offered"), unit),
-                     "requests": r["requests"], "sent_rps": r["sent_rps"], "achieved_rps": r["achieved_rps"],
-                     "error_rate": r["error_rate"], **{q: _percentile_text(r, q) for q in ("p50", "p95", "p99")}})
-    headers = {"phase": "Phase", "seconds": "length (s)", "offered": "offered", "requests": "requests",
-               "sent_rps": "sent (req/s)", "achieved_rps": "answered OK (req/s)", "error_rate": "errors (%)",
-               "p50": "p50", "p95": "p95", "p99": "p99"}
+        rows.append(
+            {
+                "phase": r["phase"],
+                "seconds": r["seconds"],
+                "offered": quantity(r.get("offered"), unit),
+                "requests": r["requests"],
+                "sent_rps": r["sent_rps"],
+                "achieved_rps": r["achieved_rps"],
+                "error_rate": r["error_rate"],
+                **{q: _percentile_text(r, q) for q in ("p50", "p95", "p99")},
+            }
+        )
+    headers = {
+        "phase": "Phase",
+        "seconds": "length (s)",
+        "offered": "offered",
+        "requests": "requests",
+        "sent_rps": "sent (req/s)",
+        "achieved_rps": "answered OK (req/s)",
+        "error_rate": "errors (%)",
+        "p50": "p50",
+        "p95": "p95",
+        "p99": "p99",
+    }
     return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
 
 
 def littles_law_table(littles: pd.DataFrame) -> StakeholderTable:
     """Little's law per phase: predicted concurrency against the observed one, the difference, flagged > 10 %."""
-    rows = [{"phase": r["phase"], "model": r["model"], "compared_with": r["compared_with"],
-             "predicted": f"{number(r['predicted'])} {interval(r['predicted_low'], r['predicted_high'])}",
-             "observed": r["observed"], "difference": f"{100 * r['difference']:+.0f} %"
-             if math.isfinite(r["difference"]) else number(r["difference"]),
-             "flagged": "YES (> 10 %)" if r["flagged"] else "no"}
-            for r in littles.to_dict(orient="records")]
-    headers = {"phase": "Phase", "model": "Little's law", "compared_with": "compared with",
-               "predicted": "predicted (requests)", "observed": "observed", "difference": "difference",
-               "flagged": "flagged"}
+    rows = [
+        {
+            "phase": r["phase"],
+            "model": r["model"],
+            "compared_with": r["compared_with"],
+            "predicted": f"{number(r['predicted'])} {interval(r['predicted_low'], r['predicted_high'])}",
+            "observed": r["observed"],
+            "difference": f"{100 * r['difference']:+.0f} %"
+            if math.isfinite(r["difference"])
+            else number(r["difference"]),
+            "flagged": "YES (> 10 %)" if r["flagged"] else "no",
+        }
+        for r in littles.to_dict(orient="records")
+    ]
+    headers = {
+        "phase": "Phase",
+        "model": "Little's law",
+        "compared_with": "compared with",
+        "predicted": "predicted (requests)",
+        "observed": "observed",
+        "difference": "difference",
+        "flagged": "flagged",
+    }
     return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
-
 
 
 def _check_window(window_s: object) -> None:
@@ -156,11 +207,17 @@ def by_offered_rate(records: pd.DataFrame, *, window_s: float = 1.0, bins: int |
     for b in np.unique(bucket):
         inside = bucket == b
         good = latency[inside & ok]
-        rows.append({"offered_low": edges[b], "offered_high": edges[b + 1],
-                     "offered_rps": float(np.mean(np.unique(rate[inside]))) if inside.any() else np.nan,
-                     "windows": len(np.unique(window[inside])), "requests": int(inside.sum()),
-                     "error_rate": float(1 - ok[inside].mean()),
-                     "p95_ms": float(np.percentile(good, 95)) if good.size else np.nan})
+        rows.append(
+            {
+                "offered_low": edges[b],
+                "offered_high": edges[b + 1],
+                "offered_rps": float(np.mean(np.unique(rate[inside]))) if inside.any() else np.nan,
+                "windows": len(np.unique(window[inside])),
+                "requests": int(inside.sum()),
+                "error_rate": float(1 - ok[inside].mean()),
+                "p95_ms": float(np.percentile(good, 95)) if good.size else np.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -199,8 +256,16 @@ def _shade_phases(axes, phases: Sequence[Mapping[str, Any]] | None) -> None:
         for ax in axes:
             ax.axvspan(phase["start_s"], phase["end_s"], color="#607d8b", alpha=0.06 if i % 2 else 0.13, lw=0)
         top = axes[0]
-        top.text(phase["start_s"], 1.01, str(phase["name"]), transform=blended_transform_factory(top.transData,
-                 top.transAxes), fontsize=8, va="bottom", ha="left", clip_on=False)
+        top.text(
+            phase["start_s"],
+            1.01,
+            str(phase["name"]),
+            transform=blended_transform_factory(top.transData, top.transAxes),
+            fontsize=8,
+            va="bottom",
+            ha="left",
+            clip_on=False,
+        )
 
 
 def _legend(ax, **kw) -> None:
@@ -237,8 +302,15 @@ def _panel_errors(ax, w: pd.DataFrame, window_s: float) -> None:
     bottom = np.zeros(len(w))
     for column in kinds:
         kind = column.removeprefix("errors_")
-        ax.bar(w["t"], w[column], width=window_s, bottom=bottom, align="edge",
-               color=_KIND_COLOURS.get(kind, "#9e9e9e"), label=kind)
+        ax.bar(
+            w["t"],
+            w[column],
+            width=window_s,
+            bottom=bottom,
+            align="edge",
+            color=_KIND_COLOURS.get(kind, "#9e9e9e"),
+            label=kind,
+        )
         bottom += w[column].to_numpy()
     if not kinds:
         ax.text(0.5, 0.5, "no errors", transform=ax.transAxes, ha="center", va="center", color="#607d8b")
@@ -285,8 +357,9 @@ def _panel_quantum(ax, r: pd.DataFrame, t: pd.Series, thresholds) -> None:
     _legend(share, loc="upper right", ncol=2)
 
 
-def _draw_panels(axes, panels, w, server, r, thresholds, window_s: float, t0_unix: float | None,
-                 cores: int | None) -> None:
+def _draw_panels(
+    axes, panels, w, server, r, thresholds, window_s: float, t0_unix: float | None, cores: int | None
+) -> None:
     for ax, panel in zip(axes, panels, strict=True):
         if panel == "rates":
             _panel_rates(ax, w, window_s / 2, thresholds)

@@ -18,8 +18,17 @@ from matplotlib.ticker import MaxNLocator
 from ..stats import predict
 from .plots import plain_log_axis
 
-__all__ = ["step_curves", "capacity_bars", "usl_fit", "usl_note", "lb_shares", "saturation", "documents_cost",
-           "vertical_settings", "autoscale_timeline"]
+__all__ = [
+    "step_curves",
+    "capacity_bars",
+    "usl_fit",
+    "usl_note",
+    "lb_shares",
+    "saturation",
+    "documents_cost",
+    "vertical_settings",
+    "autoscale_timeline",
+]
 
 _SLO = {"color": "#b00020", "ls": "--", "lw": 1.2}
 
@@ -32,11 +41,15 @@ def usl_note(fit: dict, *, axis: str) -> str:
     levels = sorted(int(n) for n in points["n"].unique())
     if len(levels) < 3:
         counts = ", ".join(map(str, levels))
-        return (f"Only {len(levels)} level{'s' if len(levels) != 1 else ''} of {axis} ({counts}) "
-                f"{'were' if len(levels) != 1 else 'was'} measured: too few to bound a scalability model, so none "
-                f"is drawn and nothing is predicted beyond {levels[-1]}.")
-    return (f"The fitted models are drawn over the measured range only ({levels[0]} to {levels[-1]} {axis}); "
-            f"beyond {levels[-1]} they are not bounded by any measurement.")
+        return (
+            f"Only {len(levels)} level{'s' if len(levels) != 1 else ''} of {axis} ({counts}) "
+            f"{'were' if len(levels) != 1 else 'was'} measured: too few to bound a scalability model, so none "
+            f"is drawn and nothing is predicted beyond {levels[-1]}."
+        )
+    return (
+        f"The fitted models are drawn over the measured range only ({levels[0]} to {levels[-1]} {axis}); "
+        f"beyond {levels[-1]} they are not bounded by any measurement."
+    )
 
 
 def _err(mid: pd.Series, low: pd.Series, high: pd.Series) -> list[np.ndarray]:
@@ -54,11 +67,22 @@ def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
     for config, g in steps.groupby("config", sort=False):
         g = g.sort_values("rate_rps")
-        a1.errorbar(g["rate_rps"], g["p95_ms"], yerr=_err(g["p95_ms"], g["p95_low"], g["p95_high"]), fmt="-o",
-                    capsize=3, label=config)
-        a2.errorbar(g["rate_rps"], g["throughput_rps"],
-                    yerr=_err(g["throughput_rps"], g["throughput_low"], g["throughput_high"]), fmt="-o", capsize=3,
-                    label=config)
+        a1.errorbar(
+            g["rate_rps"],
+            g["p95_ms"],
+            yerr=_err(g["p95_ms"], g["p95_low"], g["p95_high"]),
+            fmt="-o",
+            capsize=3,
+            label=config,
+        )
+        a2.errorbar(
+            g["rate_rps"],
+            g["throughput_rps"],
+            yerr=_err(g["throughput_rps"], g["throughput_low"], g["throughput_high"]),
+            fmt="-o",
+            capsize=3,
+            label=config,
+        )
     a1.axhline(slo_p95_ms, **_SLO, label=f"SLO p95 {slo_p95_ms:g} ms")
     a1.set_yscale("log")
     a1.set_xscale("log")
@@ -88,12 +112,24 @@ def capacity_bars(configs: pd.DataFrame):
     y = np.arange(len(ran))
     high = ran["capacity_high"].replace(np.inf, np.nan)
     ax.barh(y, ran["capacity_rps"], color="#90caf9")
-    ax.errorbar(ran["capacity_rps"], y, xerr=_err(ran["capacity_rps"], ran["capacity_low"], high.fillna(
-        ran["capacity_rps"])), fmt="none", ecolor="black", capsize=4)
+    ax.errorbar(
+        ran["capacity_rps"],
+        y,
+        xerr=_err(ran["capacity_rps"], ran["capacity_low"], high.fillna(ran["capacity_rps"])),
+        fmt="none",
+        ecolor="black",
+        capsize=4,
+    )
     for yi, (_, c) in zip(y, ran.iterrows(), strict=True):
         if not math.isfinite(c["capacity_high"]):
-            ax.annotate("≥ (SLO never broke)", (c["capacity_rps"], yi), xytext=(4, 0), textcoords="offset points",
-                        va="center", fontsize=8)
+            ax.annotate(
+                "≥ (SLO never broke)",
+                (c["capacity_rps"], yi),
+                xytext=(4, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
     ax.set_yticks(y, ran["config"])
     ax.set_xlim(0, 1.35 * float(np.nanmax(high.fillna(ran["capacity_rps"]).to_numpy(float))))  # room for the note
     ax.set_xlabel("capacity under the SLO (req/s; bar: from the last step met surely to the first step broken)")
@@ -120,12 +156,16 @@ def usl_fit(fit: dict, *, cores: int, axis: str):
             model = fit.get(name)
             if model is None:
                 continue
-            label = (f"USL σ={model.sigma.value:.2g}, κ={model.kappa.value:.2g}" if name == "usl"
-                     else f"Amdahl σ={model.sigma.value:.2g}")
+            label = (
+                f"USL σ={model.sigma.value:.2g}, κ={model.kappa.value:.2g}"
+                if name == "usl"
+                else f"Amdahl σ={model.sigma.value:.2g}"
+            )
             ax.plot(grid, predict(model, grid), style, label=label)
             if name == "usl" and math.isfinite(model.peak_n.value) and low <= model.peak_n.value <= high:
-                ax.axvline(model.peak_n.value, color="#6a1b9a", lw=0.8, ls=":",
-                           label=f"peak at N = {model.peak_n.value:.2g}")
+                ax.axvline(
+                    model.peak_n.value, color="#6a1b9a", lw=0.8, ls=":", label=f"peak at N = {model.peak_n.value:.2g}"
+                )
     if high > cores:
         ax.axvspan(cores, high + 0.5, color="grey", alpha=0.08, label=f"more than this machine's {cores} cores")
     ax.set_xlabel(f"{axis} (N)")
@@ -165,8 +205,13 @@ def lb_shares(shares: pd.DataFrame):
     width = 0.8 / max(1, hits.shape[1])
     for i, instance in enumerate(hits.columns):
         a2.bar(np.arange(len(hits)) + i * width, hits[instance].fillna(0).to_numpy(), width, label=instance)
-    a2.set_xticks(np.arange(len(hits)) + 0.4 - width / 2, [f"{c}\n{r:g} req/s" for c, r in hits.index], fontsize=7,
-                  rotation=30, ha="right")
+    a2.set_xticks(
+        np.arange(len(hits)) + 0.4 - width / 2,
+        [f"{c}\n{r:g} req/s" for c, r in hits.index],
+        fontsize=7,
+        rotation=30,
+        ha="right",
+    )
     a2.set_xlabel("configuration and offered rate")
     a2.set_ylabel("embedding cache hit rate")
     a2.set_ylim(0, 1)
@@ -183,10 +228,18 @@ def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
     if g.empty:
         return None
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
-    panels = [("cpu", "service CPU / cores"), ("memory", "service RSS / memory"),
-              ("event_loop", "event-loop probe p95 (ms)"), ("thread_pool", "in computation / threads")]
-    units = {"cpu": "utilisation (fraction of the cores)", "memory": "fraction of the machine's memory",
-             "event_loop": "event-loop delay p95 (ms, log)", "thread_pool": "busy fraction of the threads"}
+    panels = [
+        ("cpu", "service CPU / cores"),
+        ("memory", "service RSS / memory"),
+        ("event_loop", "event-loop probe p95 (ms)"),
+        ("thread_pool", "in computation / threads"),
+    ]
+    units = {
+        "cpu": "utilisation (fraction of the cores)",
+        "memory": "fraction of the machine's memory",
+        "event_loop": "event-loop delay p95 (ms, log)",
+        "thread_pool": "busy fraction of the threads",
+    }
     for ax, (key, label) in zip(axes, panels, strict=True):
         ax.set_ylabel(units[key], fontsize=8)
         ax.plot(g["rate_rps"], g[key], "-o")
@@ -215,14 +268,24 @@ def documents_cost(documents: pd.DataFrame, cost: dict):
     memory = "rss_peak_mb" in d and d["rss_peak_mb"].notna().any()
     fig, axes = plt.subplots(1, 2 if memory else 1, figsize=(12 if memory else 6.5, 4), squeeze=False)
     a1 = axes[0][0]
-    a1.errorbar(d["documents"], d["p50_ms"], yerr=_err(d["p50_ms"], d["p50_low"], d["p50_high"]), fmt="o",
-                capsize=3, label="p50 (95 % interval)")
+    a1.errorbar(
+        d["documents"],
+        d["p50_ms"],
+        yerr=_err(d["p50_ms"], d["p50_low"], d["p50_high"]),
+        fmt="o",
+        capsize=3,
+        label="p50 (95 % interval)",
+    )
     a1.plot(d["documents"], d["server_ms_median"], "s", label="server time, median")
     if math.isfinite(cost.get("slope", math.nan)):
         grid = np.geomspace(d["documents"].min(), d["documents"].max(), 50)
-        a1.plot(grid, np.exp(cost["log_intercept"]) * grid ** cost["slope"], "-",
-                label=f"fit over the measured counts: latency ∝ N^{cost['slope']:.2f} "
-                      f"(95 %: {cost['slope_low']:.2f} to {cost['slope_high']:.2f})")
+        a1.plot(
+            grid,
+            np.exp(cost["log_intercept"]) * grid ** cost["slope"],
+            "-",
+            label=f"fit over the measured counts: latency ∝ N^{cost['slope']:.2f} "
+            f"(95 %: {cost['slope_low']:.2f} to {cost['slope_high']:.2f})",
+        )
     a1.set_xscale("log")
     a1.set_yscale("log")
     plain_log_axis(a1.xaxis)
@@ -250,8 +313,14 @@ def vertical_settings(tables: dict[str, pd.DataFrame]):
         return None
     fig, axes = plt.subplots(1, len(measured), figsize=(5 * len(measured), 3.8), squeeze=False)
     for ax, (name, t) in zip(axes[0], measured.items(), strict=True):
-        ax.errorbar(t["value"], t["p50_ms"], yerr=_err(t["p50_ms"], t["p50_low"], t["p50_high"]), fmt="-o",
-                    capsize=3, label="p50")
+        ax.errorbar(
+            t["value"],
+            t["p50_ms"],
+            yerr=_err(t["p50_ms"], t["p50_low"], t["p50_high"]),
+            fmt="-o",
+            capsize=3,
+            label="p50",
+        )
         ax.plot(t["value"], t["p95_ms"], "--s", label="p95")
         ax.set_xlabel(name)
         ax.set_ylabel("latency (ms)")
@@ -280,12 +349,17 @@ def autoscale_timeline(auto: dict | None):
     timeline, phases, latency = auto["timeline"], auto["phases"], auto["latency"]
     fig, (a1, a2) = plt.subplots(2, 1, figsize=(11, 6.5), sharex=True)
     a1.step(timeline["t_s"], timeline["instances"], where="post", color="#1565c0", lw=2, label="instances running")
-    a1.plot(timeline["t_s"], timeline["need"], color="#2e7d32", ls="--", lw=1.5,
-            label="steady-state need of the rule")
+    a1.plot(timeline["t_s"], timeline["need"], color="#2e7d32", ls="--", lw=1.5, label="steady-state need of the rule")
     a1.set_ylabel("instances")
     a1.yaxis.set_major_locator(MaxNLocator(integer=True))
-    a1.set_ylim(0, max(float(timeline["instances"].max()), float(np.nanmax(timeline["need"].to_numpy(float))
-                                                                   if timeline["need"].notna().any() else 1)) + 1)
+    a1.set_ylim(
+        0,
+        max(
+            float(timeline["instances"].max()),
+            float(np.nanmax(timeline["need"].to_numpy(float)) if timeline["need"].notna().any() else 1),
+        )
+        + 1,
+    )
     rate = a1.twinx()
     edges = np.r_[phases["start_s"].to_numpy(float), phases["end_s"].to_numpy(float)[-1:]]
     rate.stairs(phases["rate_rps"].to_numpy(float), edges, color="grey", ls=":", label="offered rate")

@@ -34,8 +34,14 @@ def notebook_position(path: Path) -> tuple[str, int, int] | None:
     section, running_section, done, total = "starting", None, 0, 0
     for cell in cells:
         if cell.get("cell_type") == "markdown":
-            heading = next((line.lstrip("#").strip() for line in "".join(cell.get("source", "")).splitlines()
-                            if line.startswith("#")), None)
+            heading = next(
+                (
+                    line.lstrip("#").strip()
+                    for line in "".join(cell.get("source", "")).splitlines()
+                    if line.startswith("#")
+                ),
+                None,
+            )
             if heading:
                 section = heading
             continue
@@ -72,8 +78,9 @@ class NotebookWatch:
     expected_s: how long the study usually takes (None: unknown, the ETA is then extrapolated from the cells).
     """
 
-    def __init__(self, name: str, notebook: Path, say: Callable[[str], None], *, expected_s: float | None,
-                 every_s: float = 30.0) -> None:
+    def __init__(
+        self, name: str, notebook: Path, say: Callable[[str], None], *, expected_s: float | None, every_s: float = 30.0
+    ) -> None:
         self.name, self.notebook, self.say = name, notebook, say
         self.expected_s, self.every_s = expected_s, every_s
         self.started = time.monotonic()

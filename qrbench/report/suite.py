@@ -104,23 +104,33 @@ def _baseline_folders(baseline: str | Path | None) -> dict[str, Path]:
     except QrbenchError:
         kind = None
     if kind != "suite":
-        raise ParameterError(f"--baseline {baseline} is not a finished suite run folder (one holding report.html "
-                             "and a summary.json of study 'suite'); give an outputs/<UTC time>-suite/ folder.")
+        raise ParameterError(
+            f"--baseline {baseline} is not a finished suite run folder (one holding report.html "
+            "and a summary.json of study 'suite'); give an outputs/<UTC time>-suite/ folder."
+        )
     return {name: (root / name).resolve() for name in STUDIES if (root / name / "summary.json").is_file()}
 
 
 def _what_to_do(name: str, params: Path, error: str, url: str | None) -> str:
     rerun = f"then rerun the suite, or this study alone: qrbench study {name} -p {params}" + (
-        f" --url {url}" if url else "")
+        f" --url {url}" if url else ""
+    )
     if url and ("ConnectError" in error or "Connection refused" in error):
         return f"Check that the service at {url} is running and answers on that port, {rerun}."
-    return (f"Open the {name} report linked below (it shows how far the study got), fix the cause the error names, "
-            f"{rerun}.")
+    return (
+        f"Open the {name} report linked below (it shows how far the study got), fix the cause the error names, {rerun}."
+    )
 
 
-def run_suite(plan: SuitePlan, *, url: str | None = None, baseline: str | Path | None = None,
-              out_root: str | Path = "outputs", progress: bool = True,
-              say: Callable[[str], None] = lambda line: None) -> SuiteResult:
+def run_suite(
+    plan: SuitePlan,
+    *,
+    url: str | None = None,
+    baseline: str | Path | None = None,
+    out_root: str | Path = "outputs",
+    progress: bool = True,
+    say: Callable[[str], None] = lambda line: None,
+) -> SuiteResult:
     """Run every study of `plan` against one target into a new `<out_root>/<UTC time>-suite/` folder, write
     its report.html and summary.json, and refresh `<out_root>/index.html`.
 
@@ -137,27 +147,38 @@ def run_suite(plan: SuitePlan, *, url: str | None = None, baseline: str | Path |
     t0 = time.monotonic()
     summaries: list[StudySummary] = []
     durations: dict[str, float] = {}
-    say(f"qrbench suite: {len(plan.studies)} studies at {plan.scale} scale into {suite_dir}; expected about "
-        f"{clock(plan.expected_s)} (minutes:seconds) on 2 idle cores")
+    say(
+        f"qrbench suite: {len(plan.studies)} studies at {plan.scale} scale into {suite_dir}; expected about "
+        f"{clock(plan.expected_s)} (minutes:seconds) on 2 idle cores"
+    )
     with contextlib.ExitStack() as stack:
         if url:
             target_url, target_text = url, f"the service at {url}"
         else:
             say("starting the embedded reference service (shared by the studies)")
             target = stack.enter_context(open_target(TargetParams(), log_dir=suite_dir))
-            target_url, target_text = target.url, "one embedded reference service shared by the studies" + (
-                f" ({' and '.join(sorted(OWN_TARGETS))} starts the configurations it compares)" if OWN_TARGETS
-                else "")
+            target_url, target_text = (
+                target.url,
+                "one embedded reference service shared by the studies"
+                + (
+                    f" ({' and '.join(sorted(OWN_TARGETS))} starts the configurations it compares)"
+                    if OWN_TARGETS
+                    else ""
+                ),
+            )
         for i, (name, params) in enumerate(plan.studies, 1):
             # The remaining studies' usual durations, stretched as much as the finished ones ran over (a busy
             # machine slows every study alike).
             done_expected = sum(expected.get(n, 0.0) for n in durations)
             pace = min(4.0, max(0.5, sum(durations.values()) / done_expected)) if done_expected else 1.0
-            left = pace * sum(expected.get(n, 0.0) for n, _ in plan.studies[i - 1:])
+            left = pace * sum(expected.get(n, 0.0) for n, _ in plan.studies[i - 1 :])
             own = name in OWN_TARGETS and not url
-            say(f"[{i}/{len(plan.studies)}] {name}: started ({params.name}"
-                + (", starting its own targets" if own else "") + f"); suite {clock(time.monotonic() - t0)} "
-                f"elapsed, about {clock(left)} left")
+            say(
+                f"[{i}/{len(plan.studies)}] {name}: started ({params.name}"
+                + (", starting its own targets" if own else "")
+                + f"); suite {clock(time.monotonic() - t0)} "
+                f"elapsed, about {clock(left)} left"
+            )
             declared = notebook_parameters(name)
             parameters = {"params_file": str(params), "url": None if own else target_url, "progress": progress}
             if "baseline_run" in declared and name in previous:
@@ -165,29 +186,48 @@ def run_suite(plan: SuitePlan, *, url: str | None = None, baseline: str | Path |
             study_dir = suite_dir / name
             t_study = time.monotonic()
             try:
-                run_study(name, parameters=parameters, out_root=out_root, run_dir=study_dir, progress=progress,
-                          index=False, say=say, expected_s=pace * expected[name] if name in expected else None)
+                run_study(
+                    name,
+                    parameters=parameters,
+                    out_root=out_root,
+                    run_dir=study_dir,
+                    progress=progress,
+                    index=False,
+                    say=say,
+                    expected_s=pace * expected[name] if name in expected else None,
+                )
                 summary = read_summary(study_dir)
                 figure = summary.get("key_figure")
-                one = from_summary(summary, report_link=f"{name}/{name}.html",
-                                   key_figure=f"{name}/{figure}" if figure else None)
+                one = from_summary(
+                    summary, report_link=f"{name}/{name}.html", key_figure=f"{name}/{figure}" if figure else None
+                )
                 if one.regression is not None and name in previous:
                     one = replace(one, regression=replace(one.regression, previous_run=Path(baseline).name))
             except Exception as exc:  # noqa: BLE001 - one study's failure, of any kind, must not stop the suite
                 report = study_dir / f"{name}.html"
                 error = str(exc) if isinstance(exc, QrbenchError) else f"{type(exc).__name__}: {exc}"
-                one = failed_study(name, error, report_link=f"{name}/{name}.html" if report.is_file() else None,
-                                   what_to_do=_what_to_do(name, params, error, url))
+                one = failed_study(
+                    name,
+                    error,
+                    report_link=f"{name}/{name}.html" if report.is_file() else None,
+                    what_to_do=_what_to_do(name, params, error, url),
+                )
             durations[name] = time.monotonic() - t_study
             summaries.append(one)
             say(f"[{i}/{len(plan.studies)}] {name}: {one.verdict} after {clock(durations[name])}")
-    report = write_executive_report(suite_dir, summaries, scale=plan.scale,
-                                    started=f"{started:%Y-%m-%d %H:%M} UTC", target=target_text)
+    report = write_executive_report(
+        suite_dir, summaries, scale=plan.scale, started=f"{started:%Y-%m-%d %H:%M} UTC", target=target_text
+    )
     summary = read_summary(suite_dir)
-    summary.update(durations_s=durations, target=target_text, folders={s.study: s.study for s in summaries},
-                   baseline=str(Path(baseline).resolve()) if baseline else None)
+    summary.update(
+        durations_s=durations,
+        target=target_text,
+        folders={s.study: s.study for s in summaries},
+        baseline=str(Path(baseline).resolve()) if baseline else None,
+    )
     write_summary(suite_dir, summary)
     write_index(out_root)
     say(f"suite: {summary['verdict']} after {clock(time.monotonic() - t0)}")
-    return SuiteResult(folder=suite_dir, report=report, verdict=summary["verdict"], reason=summary["reason"],
-                       studies=tuple(summaries))
+    return SuiteResult(
+        folder=suite_dir, report=report, verdict=summary["verdict"], reason=summary["reason"], studies=tuple(summaries)
+    )

@@ -32,6 +32,4 @@ def named_statistic(name: str) -> Callable[..., np.ndarray]:
     q = percentile_of_name(name)
     if q is not None:
         return partial(np.percentile, q=q)
-    raise ValueError(
-        f"statistic must be 'median', 'mean' or a percentile such as 'p95' or 'p99.9'; got {name!r}."
-    )
+    raise ValueError(f"statistic must be 'median', 'mean' or a percentile such as 'p95' or 'p99.9'; got {name!r}.")

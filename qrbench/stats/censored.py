@@ -74,9 +74,13 @@ def censored_percentile(
     n, n_cens = int(x.size), int(c.sum())
     method = "order statistics with right-censored failures" + (f", n / {tau:.3g} effective samples" if tau > 1 else "")
     if n == 0:
-        return CensoredPercentile(estimate=Estimate(value=math.nan, low=-math.inf, high=math.inf,
-                                                    confidence=confidence, n=0, method=method, decided=False),
-                                  at_least=False, n_censored=0)
+        return CensoredPercentile(
+            estimate=Estimate(
+                value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0, method=method, decided=False
+            ),
+            at_least=False,
+            n_censored=0,
+        )
     order = np.argsort(x, kind="stable")
     xs, cs = x[order], c[order]
     # The k-th smallest uncensored value bounds the true k-th order statistic from above.
@@ -92,8 +96,15 @@ def censored_percentile(
     high = float(uncensored_upper[upper - 1]) if upper <= n else math.inf
     low = min(low, value_low)
     high = max(high, value_low) if not at_least else math.inf
-    est = Estimate(value=value_low, low=low, high=high, confidence=confidence, n=n, method=method,
-                   decided=math.isfinite(low) and math.isfinite(high))
+    est = Estimate(
+        value=value_low,
+        low=low,
+        high=high,
+        confidence=confidence,
+        n=n,
+        method=method,
+        decided=math.isfinite(low) and math.isfinite(high),
+    )
     return CensoredPercentile(estimate=est, at_least=at_least, n_censored=n_cens)
 
 
@@ -141,7 +152,8 @@ def censored_latency(
             n=int(v.size),
             n_failed=int((~g).sum()),
             with_failures={percentile_label(q): censored_percentile(v, ~g, q, confidence, tau=tau) for q in qs},
-            success_only={percentile_label(q): percentile_ci(v[g], q, confidence, time_ordered=time_ordered)
-                          for q in qs},
+            success_only={
+                percentile_label(q): percentile_ci(v[g], q, confidence, time_ordered=time_ordered) for q in qs
+            },
         )
     return out

@@ -156,9 +156,7 @@ def judge(estimate: Estimate, threshold: Threshold, *, workload: str = "") -> Ju
     else:
         verdict = Verdict.WARN
         where = (
-            "straddles"
-            if (low <= threshold.target <= high or low <= threshold.threshold <= high)
-            else ("lies between")
+            "straddles" if (low <= threshold.target <= high or low <= threshold.threshold <= high) else ("lies between")
         )
         if where == "straddles":
             why = f"{interval} is not wholly {good_word} {goal} and not wholly {bad_word} {limit}"
@@ -199,9 +197,7 @@ def overall(judgements: Iterable[Judgement]) -> Verdict:
 _KEYS = ("target", "threshold", "direction", "unit", "statistic", "kind", "judged_by")
 
 
-def thresholds_from_mapping(
-    mapping: Mapping[str, object], *, where: str = "thresholds"
-) -> dict[str, Threshold]:
+def thresholds_from_mapping(mapping: Mapping[str, object], *, where: str = "thresholds") -> dict[str, Threshold]:
     """Validate one section of a thresholds file, e.g. `{"p95_ms": {"target": 500, "threshold": 750,
     "direction": "below", "unit": "ms"}}`, into Thresholds keyed by metric.
 
@@ -212,9 +208,7 @@ def thresholds_from_mapping(
     error messages (e.g. "thresholds.yaml load"). Raises ValueError naming the offending key.
     """
     if not isinstance(mapping, Mapping):
-        raise ValueError(
-            f"{where} must be a mapping of metric name to settings; got {type(mapping).__name__}."
-        )
+        raise ValueError(f"{where} must be a mapping of metric name to settings; got {type(mapping).__name__}.")
     result: dict[str, Threshold] = {}
     for metric, spec in mapping.items():
         key = f"{where}.{metric}"
@@ -222,14 +216,11 @@ def thresholds_from_mapping(
             raise ValueError(f"{where}: metric names must be non-empty strings; got {metric!r}.")
         if not isinstance(spec, Mapping):
             raise ValueError(
-                f"{key} must be a mapping with target, direction and optionally threshold and unit; "
-                f"got {spec!r}."
+                f"{key} must be a mapping with target, direction and optionally threshold and unit; got {spec!r}."
             )
         unknown = sorted(str(k) for k in spec if k not in _KEYS)
         if unknown:
-            raise ValueError(
-                f"{key} has unknown key(s) {', '.join(unknown)}; valid keys are {', '.join(_KEYS)}."
-            )
+            raise ValueError(f"{key} has unknown key(s) {', '.join(unknown)}; valid keys are {', '.join(_KEYS)}.")
         for required in ("target", "direction"):
             if required not in spec:
                 raise ValueError(f"{key} is missing {required!r}.")

@@ -27,9 +27,7 @@ class Estimate:
 
     def __post_init__(self) -> None:
         if not (0.0 < self.confidence < 1.0):
-            raise ValueError(
-                f"Estimate.confidence must lie strictly between 0 and 1; got {self.confidence!r}."
-            )
+            raise ValueError(f"Estimate.confidence must lie strictly between 0 and 1; got {self.confidence!r}.")
         if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 0:
             raise ValueError(f"Estimate.n must be a non-negative integer count; got {self.n!r}.")
         if self.low > self.high:

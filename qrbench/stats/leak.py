@@ -178,13 +178,23 @@ def leak_check(
 
     def insufficient(reason: str) -> LeakCheck:
         slope = Estimate(
-            value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=int(t.size),
-            method="OLS slope of batch means", decided=False,
-        )  # fmt: skip
+            value=math.nan,
+            low=-math.inf,
+            high=math.inf,
+            confidence=confidence,
+            n=int(t.size),
+            method="OLS slope of batch means",
+            decided=False,
+        )
         return LeakCheck(
-            slope=slope, verdict="insufficient", limit_mb_per_h=limit_mb_per_h,
-            start_s=start_s, end_s=end_s, block_len=0, reason=reason,
-        )  # fmt: skip
+            slope=slope,
+            verdict="insufficient",
+            limit_mb_per_h=limit_mb_per_h,
+            start_s=start_s,
+            end_s=end_s,
+            block_len=0,
+            reason=reason,
+        )
 
     if full_at_s is None:
         return insufficient("the caches were still filling at the end of the run, so growth is not a leak yet")
@@ -198,9 +208,13 @@ def leak_check(
     block_len = _block_length(y - y.mean() - line * centred_t)
     slope, half_width, batches = _batch_slope(t, y, block_len, confidence)
     estimate = Estimate(
-        value=slope, low=slope - half_width, high=slope + half_width, confidence=confidence, n=int(t.size),
+        value=slope,
+        low=slope - half_width,
+        high=slope + half_width,
+        confidence=confidence,
+        n=int(t.size),
         method=f"OLS slope of {batches} batch means of {block_len} samples, Student t",
-    )  # fmt: skip
+    )
     if estimate.high < limit_mb_per_h:
         verdict, reason = "pass", f"the upper bound {estimate.high:.1f} MB/h is below the limit {limit_mb_per_h:g} MB/h"
     elif estimate.low > limit_mb_per_h:
@@ -212,6 +226,11 @@ def leak_check(
             "a longer soak narrows it"
         )
     return LeakCheck(
-        slope=estimate, verdict=verdict, limit_mb_per_h=limit_mb_per_h,
-        start_s=start_s, end_s=end_s, block_len=block_len, reason=reason,
-    )  # fmt: skip
+        slope=estimate,
+        verdict=verdict,
+        limit_mb_per_h=limit_mb_per_h,
+        start_s=start_s,
+        end_s=end_s,
+        block_len=block_len,
+        reason=reason,
+    )

@@ -38,11 +38,7 @@ def percentile_label(q: float) -> str:
 
 
 def _check_q(q: float) -> float:
-    if (
-        isinstance(q, bool)
-        or not isinstance(q, int | float | np.integer | np.floating)
-        or not (0 <= q <= 100)
-    ):
+    if isinstance(q, bool) or not isinstance(q, int | float | np.integer | np.floating) or not (0 <= q <= 100):
         raise ValueError(f"Percentile q must be a number from 0 to 100 (e.g. 95 for p95); got {q!r}.")
     return float(q)
 

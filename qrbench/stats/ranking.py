@@ -17,8 +17,7 @@ import numpy as np
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.percentiles import bootstrap_ci
 
-__all__ = ["ranked_relevance", "ndcg_at_k", "reciprocal_rank", "RankingQuality", "ranking_quality",
-           "paired_difference"]
+__all__ = ["ranked_relevance", "ndcg_at_k", "reciprocal_rank", "RankingQuality", "ranking_quality", "paired_difference"]
 
 
 def ranked_relevance(scores: Sequence[float] | np.ndarray, relevant: Sequence[bool] | np.ndarray) -> np.ndarray:
@@ -26,9 +25,7 @@ def ranked_relevance(scores: Sequence[float] | np.ndarray, relevant: Sequence[bo
     s = np.asarray(scores, dtype=float)
     r = np.asarray(relevant, dtype=bool)
     if s.ndim != 1 or s.shape != r.shape:
-        raise ValueError(
-            f"scores and relevant must be 1-d arrays of one length; got shapes {s.shape} and {r.shape}."
-        )
+        raise ValueError(f"scores and relevant must be 1-d arrays of one length; got shapes {s.shape} and {r.shape}.")
     if np.any(np.isnan(s)):
         raise ValueError("scores contain NaN; every candidate needs a score to be ranked.")
     if not r.any():
@@ -113,8 +110,9 @@ def paired_difference(
     a = np.asarray(after, dtype=float)
     b = np.asarray(before, dtype=float)
     if a.shape != b.shape or a.ndim != 1:
-        raise ValueError(f"after and before must be 1-d and of one length (one value per query); got "
-                         f"shapes {a.shape} and {b.shape}.")
+        raise ValueError(
+            f"after and before must be 1-d and of one length (one value per query); got shapes {a.shape} and {b.shape}."
+        )
     if a.size and not math.isfinite(float(np.sum(a - b))):
         raise ValueError("after and before must be finite per-query values.")
     return bootstrap_ci(a - b, np.mean, confidence=confidence, n_resamples=n_resamples, seed=seed)

@@ -105,8 +105,15 @@ def throughput(
         est = series_mean_ci(counts / window_s, confidence=confidence)
         method = f"mean of {n_windows} windows of {window_s:g} s; {est.method}"
         if not est.decided:
-            return Estimate(value=est.value, low=0.0, high=math.inf, confidence=confidence, n=int(counts.sum()),
-                            method=method, decided=False)
+            return Estimate(
+                value=est.value,
+                low=0.0,
+                high=math.inf,
+                confidence=confidence,
+                n=int(counts.sum()),
+                method=method,
+                decided=False,
+            )
         return Estimate(
             value=est.value,
             low=max(0.0, est.low),
@@ -162,9 +169,7 @@ def success_ratio(
         raise ValueError(f"success_ratio method must be 'wilson' or 'clopper-pearson'; got {method!r}.")
     label = "Wilson score" if method == "wilson" else "Clopper-Pearson exact"
     if n == 0:
-        return Estimate(
-            value=math.nan, low=0.0, high=1.0, confidence=confidence, n=0, method=label, decided=False
-        )
+        return Estimate(value=math.nan, low=0.0, high=1.0, confidence=confidence, n=0, method=label, decided=False)
     alpha = 1.0 - confidence
     p = k / n
     if method == "wilson":
@@ -233,6 +238,4 @@ def ratio_ci(
             decided=False,
         )
     low, high = percentile_interval(top / bottom, confidence)
-    return Estimate(
-        value=value, low=min(low, value), high=max(high, value), confidence=confidence, n=n, method=method
-    )
+    return Estimate(value=value, low=min(low, value), high=max(high, value), confidence=confidence, n=n, method=method)

@@ -183,6 +183,4 @@ def compare_samples(
             + (f" and the rank test is significant at {alpha:g}" if require_rank_test else "")
             + f" (Mann-Whitney p = {min(p_worse, p_better):.2g})"
         )
-    return result(
-        "unchanged", f"No established change of the {statistic}: {detail}; {because}.", p_worse, p_better
-    )
+    return result("unchanged", f"No established change of the {statistic}: {detail}; {because}.", p_worse, p_better)

@@ -88,8 +88,7 @@ def reliability_checks(
                 _check(
                     name,
                     False,
-                    f"{group}: {n} samples are enough for p95 but not for p99, "
-                    f"which needs at least {min_samples_p99}.",
+                    f"{group}: {n} samples are enough for p95 but not for p99, which needs at least {min_samples_p99}.",
                 )
             )
         else:
@@ -139,9 +138,7 @@ def reliability_checks(
     if generator_cpu is not None:
         ok = generator_cpu <= max_generator_cpu
         verdict = ("below the" if ok else "above the") + f" {max_generator_cpu:.0%} limit"
-        tail = (
-            "" if ok else "; it may be saturated, so the latencies may be the generator's, not the server's"
-        )
+        tail = "" if ok else "; it may be saturated, so the latencies may be the generator's, not the server's"
         checks.append(
             _check(
                 "generator_cpu",

@@ -232,33 +232,58 @@ def compare_repetitions(
     k_b, k_c = len(reps_b), len(reps_c)
     n_b, n_c = sum(r.size for r in reps_b), sum(r.size for r in reps_c)
     confidence = 1.0 - alpha
-    nan_ratio = Estimate(value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0,
-                         method="not computed", decided=False)
+    nan_ratio = Estimate(
+        value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0, method="not computed", decided=False
+    )
 
-    def early(verdict: RepeatedVerdict, why: str, b_value: float = math.nan, c_value: float = math.nan
-              ) -> RepeatedComparison:
+    def early(
+        verdict: RepeatedVerdict, why: str, b_value: float = math.nan, c_value: float = math.nan
+    ) -> RepeatedComparison:
         return RepeatedComparison(
-            label=label, statistic=statistic, direction=direction, unit=unit, k_baseline=k_b, k_current=k_c,
-            n_baseline=n_b, n_current=n_c, baseline_value=b_value, current_value=c_value, ratio=nan_ratio,
-            p_value=math.nan, p_adjusted=math.nan, correction="none", separable=min(k_b, k_c) >= 2,
-            drift=1.0, min_effect=float(min_effect), alpha=float(alpha), verdict=verdict,
+            label=label,
+            statistic=statistic,
+            direction=direction,
+            unit=unit,
+            k_baseline=k_b,
+            k_current=k_c,
+            n_baseline=n_b,
+            n_current=n_c,
+            baseline_value=b_value,
+            current_value=c_value,
+            ratio=nan_ratio,
+            p_value=math.nan,
+            p_adjusted=math.nan,
+            correction="none",
+            separable=min(k_b, k_c) >= 2,
+            drift=1.0,
+            min_effect=float(min_effect),
+            alpha=float(alpha),
+            verdict=verdict,
             summary=f"{label + ': ' if label else ''}{why}",
         )
 
     if k_b == 0 or k_c == 0 or min(r.size for r in reps_b + reps_c) < 2:
-        return early("insufficient data", f"cannot compare the {statistic}: each side needs at least one "
-                     f"repetition of 2 or more samples (baseline {k_b}, current {k_c} non-empty repetitions).")
+        return early(
+            "insufficient data",
+            f"cannot compare the {statistic}: each side needs at least one "
+            f"repetition of 2 or more samples (baseline {k_b}, current {k_c} non-empty repetitions).",
+        )
     if q is not None and q >= _TAIL_FROM:
         short = [r.size for r in reps_b + reps_c if not percentile_ci(r, q).decided]
         if short:
-            return early("undecided", f"the {statistic} is not decided in every repetition (smallest has "
-                         f"{min(short)} samples; a 95 % order-statistic interval of the {statistic} needs more), "
-                         "so the tail is not compared.")
+            return early(
+                "undecided",
+                f"the {statistic} is not decided in every repetition (smallest has "
+                f"{min(short)} samples; a 95 % order-statistic interval of the {statistic} needs more), "
+                "so the tail is not compared.",
+            )
     values_b = np.array([float(stat(r, axis=-1)) for r in reps_b])
     values_c = np.array([float(stat(r, axis=-1)) for r in reps_c])
     if np.any(values_b <= 0) or np.any(values_c <= 0):
-        return early("insufficient data", f"cannot compare the {statistic}: a repetition's value is not "
-                     "positive, so the ratio is not defined.")
+        return early(
+            "insufficient data",
+            f"cannot compare the {statistic}: a repetition's value is not positive, so the ratio is not defined.",
+        )
     log_b, log_c = np.log(values_b), np.log(values_c)
     b_value, c_value = float(np.exp(log_b.mean())), float(np.exp(log_c.mean()))
     d = float(log_c.mean() - log_b.mean())
@@ -286,8 +311,12 @@ def compare_repetitions(
             est_c = percentile_ci(pooled_c, q, time_ordered=time_ordered)
         se = math.hypot(_log_interval_sd(est_b), _log_interval_sd(est_c))
         if not math.isfinite(se):
-            return early("undecided", f"the {statistic} of a single run is not decided on both sides, so it "
-                         "is not compared.", b_value, c_value)
+            return early(
+                "undecided",
+                f"the {statistic} of a single run is not decided on both sides, so it is not compared.",
+                b_value,
+                c_value,
+            )
         allowance = math.log(drift)
         z = float(_sps.norm.ppf(1.0 - alpha / 2.0))
         beyond = max(abs(d) - allowance, 0.0)  # the change beyond what drift could explain
@@ -295,14 +324,36 @@ def compare_repetitions(
         half = z * se + allowance
         method = f"one run per side: within-run intervals widened by drift x{drift:.3g} from {how}"
 
-    ratio = Estimate(value=math.exp(d), low=math.exp(d - half), high=math.exp(d + half), confidence=confidence,
-                     n=min(n_b, n_c), method=method)
+    ratio = Estimate(
+        value=math.exp(d),
+        low=math.exp(d - half),
+        high=math.exp(d + half),
+        confidence=confidence,
+        n=min(n_b, n_c),
+        method=method,
+    )
     verdict, _ = _decide(ratio, p, min_effect, alpha, direction)
     result = RepeatedComparison(
-        label=label, statistic=statistic, direction=direction, unit=unit, k_baseline=k_b, k_current=k_c,
-        n_baseline=n_b, n_current=n_c, baseline_value=b_value, current_value=c_value, ratio=ratio,
-        p_value=p, p_adjusted=p, correction="none (a family of one)", separable=separable, drift=drift,
-        min_effect=float(min_effect), alpha=float(alpha), verdict=verdict, summary="",
+        label=label,
+        statistic=statistic,
+        direction=direction,
+        unit=unit,
+        k_baseline=k_b,
+        k_current=k_c,
+        n_baseline=n_b,
+        n_current=n_c,
+        baseline_value=b_value,
+        current_value=c_value,
+        ratio=ratio,
+        p_value=p,
+        p_adjusted=p,
+        correction="none (a family of one)",
+        separable=separable,
+        drift=drift,
+        min_effect=float(min_effect),
+        alpha=float(alpha),
+        verdict=verdict,
+        summary="",
     )
     return dataclasses.replace(result, summary=_summary(result))
 

@@ -99,11 +99,7 @@ def _start(levels: np.ndarray, x: np.ndarray, n_params: int) -> list[float]:
     positive = x > 0
     y = levels[positive] * lam0 / x[positive] - 1.0
     columns = [levels[positive] - 1.0, levels[positive] * (levels[positive] - 1.0)][: n_params - 1]
-    coef = (
-        _opt.nnls(np.column_stack(columns), y)[0]
-        if positive.sum() >= n_params - 1
-        else np.zeros(n_params - 1)
-    )
+    coef = _opt.nnls(np.column_stack(columns), y)[0] if positive.sum() >= n_params - 1 else np.zeros(n_params - 1)
     return [lam0, *(float(c) + 1e-6 for c in coef)]
 
 
@@ -121,8 +117,16 @@ def _kappa_zero_p(levels: np.ndarray, x: np.ndarray, params: np.ndarray, dof: in
     rss_usl = float(np.sum(((x - _usl(levels, *params)) / weights) ** 2))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", _opt.OptimizeWarning)
-        amdahl, _ = _opt.curve_fit(_amdahl, levels, x, p0=_start(levels, x, 2), sigma=weights,
-                                   bounds=(0.0, np.inf), x_scale="jac", max_nfev=10_000)
+        amdahl, _ = _opt.curve_fit(
+            _amdahl,
+            levels,
+            x,
+            p0=_start(levels, x, 2),
+            sigma=weights,
+            bounds=(0.0, np.inf),
+            x_scale="jac",
+            max_nfev=10_000,
+        )
     rss_amdahl = float(np.sum(((x - _amdahl(levels, *amdahl)) / weights) ** 2))
     if rss_usl <= 0.0:
         return 0.0 if rss_amdahl > 0.0 else 1.0
@@ -143,9 +147,7 @@ def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], con
     # A USL fit through 3 levels is exact: its intervals need a fourth level (one residual degree).
     dof = levels.size - n_params
     t = float(_sps.t.ppf(0.5 + confidence / 2.0, dof)) if dof > 0 else math.inf
-    se = (
-        np.sqrt(np.abs(np.diag(cov))) if dof > 0 and np.all(np.isfinite(cov)) else np.full(n_params, math.inf)
-    )
+    se = np.sqrt(np.abs(np.diag(cov))) if dof > 0 and np.all(np.isfinite(cov)) else np.full(n_params, math.inf)
     method = f"{model.upper() if model == 'usl' else 'Amdahl'} least squares, Wald t interval"
 
     def estimate(value: float, half: float, label: str = method) -> Estimate:
@@ -175,8 +177,14 @@ def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], con
         p_zero = _kappa_zero_p(levels, x, params, dof)
         if kappa.decided and kappa.low > 0.0 and not p_zero < 1.0 - confidence:
             # The Wald interval ignores the bound at 0; the F test against Amdahl's law does not exclude it.
-            kappa = Estimate(value=kappa.value, low=0.0, high=kappa.high, confidence=confidence,
-                             n=kappa.n, method=f"{method}; lower bound 0: F test of kappa = 0 p = {p_zero:.2g}")
+            kappa = Estimate(
+                value=kappa.value,
+                low=0.0,
+                high=kappa.high,
+                confidence=confidence,
+                n=kappa.n,
+                method=f"{method}; lower bound 0: F test of kappa = 0 p = {p_zero:.2g}",
+            )
     else:
         kappa = Estimate(
             value=0.0,

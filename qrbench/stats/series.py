@@ -113,12 +113,14 @@ def series_mean_ci(samples: object, *, confidence: float = 0.95) -> Estimate:
     tau = autocorrelation_time(x)
     method = f"mean, Student t on n / tau effective samples (tau = {tau:.3g} by Sokal's window)"
     if n == 0:
-        return Estimate(value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0,
-                        method=method, decided=False)
+        return Estimate(
+            value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0, method=method, decided=False
+        )
     value = float(x.mean())
     n_eff = n / tau
     if n_eff < 2.0:
-        return Estimate(value=value, low=-math.inf, high=math.inf, confidence=confidence, n=n,
-                        method=method, decided=False)
+        return Estimate(
+            value=value, low=-math.inf, high=math.inf, confidence=confidence, n=n, method=method, decided=False
+        )
     half = float(_sps.t.ppf(0.5 + confidence / 2.0, n_eff - 1.0)) * float(np.std(x, ddof=1)) / math.sqrt(n_eff)
     return Estimate(value=value, low=value - half, high=value + half, confidence=confidence, n=n, method=method)

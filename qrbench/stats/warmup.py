@@ -57,27 +57,33 @@ def _mser_truncation(batch_means: np.ndarray) -> int:
     return int(np.argmin(mser[: limit + 1]))
 
 
-def _mser_trim(
-    y_sorted: np.ndarray, batch_size: int, min_batches: int, label: str
-) -> tuple[int, str, bool]:
+def _mser_trim(y_sorted: np.ndarray, batch_size: int, min_batches: int, label: str) -> tuple[int, str, bool]:
     """Requests MSER drops from the time-ordered latencies, the sentence saying why, and "too short"."""
     n = y_sorted.size
     m = n // batch_size
     if m < min_batches:
-        return 0, (
-            f"Only {n} requests ({m} batches of {batch_size}, fewer than {min_batches}): too few to "
-            "detect a warm-up, so nothing was trimmed."
-        ), False
+        return (
+            0,
+            (
+                f"Only {n} requests ({m} batches of {batch_size}, fewer than {min_batches}): too few to "
+                "detect a warm-up, so nothing was trimmed."
+            ),
+            False,
+        )
     d = _mser_truncation(y_sorted[: m * batch_size].reshape(m, batch_size).mean(axis=1))
     if d == 0:
         return 0, f"{label} found no warm-up: the full series has the smallest standard error of its mean.", False
     if d > m // 2:
-        return (m // 2) * batch_size, (
-            f"{label} puts the end of the warm-up after {d * batch_size} of {n} requests, in the second half "
-            "of the run: the run is too short to have reached a steady state, so its numbers describe a "
-            f"system still warming up. Only the first half ({(m // 2) * batch_size} requests) was trimmed; "
-            "run it longer"
-        ), True
+        return (
+            (m // 2) * batch_size,
+            (
+                f"{label} puts the end of the warm-up after {d * batch_size} of {n} requests, in the second half "
+                "of the run: the run is too short to have reached a steady state, so its numbers describe a "
+                f"system still warming up. Only the first half ({(m // 2) * batch_size} requests) was trimmed; "
+                "run it longer"
+            ),
+            True,
+        )
     return d * batch_size, f"{label} found the steady state after the first {d * batch_size} requests.", False
 
 
@@ -121,9 +127,7 @@ def trim_warmup(
     t = as_samples(t_start_seconds, name="t_start_seconds")
     y = as_samples(latencies, name="latencies")
     if t.size != y.size:
-        raise ValueError(
-            f"t_start_seconds and latencies must have the same length; got {t.size} and {y.size}."
-        )
+        raise ValueError(f"t_start_seconds and latencies must have the same length; got {t.size} and {y.size}.")
     if method not in ("mser5", "seconds", "count", "none"):
         raise ValueError(f"Warm-up method must be 'mser5', 'seconds', 'count' or 'none'; got {method!r}.")
     n = int(t.size)
@@ -204,12 +208,17 @@ def trim_first_steady_phase(
     kept = np.ones(t.size, dtype=bool)
     if not np.any(in_steady):
         kept.setflags(write=False)
-        return WarmupTrim(n_trimmed=0, n_kept=int(t.size), seconds_trimmed=0.0, method="none",
-                          reason="No steady phase was found, so nothing was trimmed.", kept=kept)
+        return WarmupTrim(
+            n_trimmed=0,
+            n_kept=int(t.size),
+            seconds_trimmed=0.0,
+            method="none",
+            reason="No steady phase was found, so nothing was trimmed.",
+            kept=kept,
+        )
     first = labels[np.flatnonzero(in_steady)[np.argmin(t[in_steady])]]
     inside = labels == first
-    trim = trim_warmup(t[inside], y[inside], method="mser5", batch_size=batch_size, min_batches=min_batches,
-                       unit=unit)
+    trim = trim_warmup(t[inside], y[inside], method="mser5", batch_size=batch_size, min_batches=min_batches, unit=unit)
     kept[np.flatnonzero(inside)] = trim.kept
     kept.setflags(write=False)
     return WarmupTrim(

@@ -112,9 +112,19 @@ def judge_capacity(
 
 
 def _replace_verdict(j: Judgement, verdict: Verdict, reason: str) -> Judgement:
-    return Judgement(metric=j.metric, estimate=j.estimate, target=j.target, threshold=j.threshold,
-                     direction=j.direction, unit=j.unit, verdict=verdict, reason=reason, workload=j.workload,
-                     statistic=j.statistic, kind=j.kind)
+    return Judgement(
+        metric=j.metric,
+        estimate=j.estimate,
+        target=j.target,
+        threshold=j.threshold,
+        direction=j.direction,
+        unit=j.unit,
+        verdict=verdict,
+        reason=reason,
+        workload=j.workload,
+        statistic=j.statistic,
+        kind=j.kind,
+    )
 
 
 def capacity_from_steps(
@@ -138,18 +148,26 @@ def capacity_from_steps(
     good = [i for i, lat in enumerate(latency) if lat.decided and lat.high < latency_threshold.target]
     if good:
         best = max(good, key=lambda i: achieved[i].value if math.isfinite(achieved[i].value) else -math.inf)
-        return judge_capacity(achieved[best], latency[best], rate_threshold, latency_threshold,
-                              workload=f"{workload}, step at {offered_rps[best]:.4g} req/s",
-                              offered_rps=max(offered_rps))
+        return judge_capacity(
+            achieved[best],
+            latency[best],
+            rate_threshold,
+            latency_threshold,
+            workload=f"{workload}, step at {offered_rps[best]:.4g} req/s",
+            offered_rps=max(offered_rps),
+        )
     # The lowest step decides: if even it surely missed the latency target, no rate meets it (a fail); if its
     # interval was undecided (a short low step), the load could not show the capacity either way.
     first = min(range(len(offered_rps)), key=lambda i: offered_rps[i])
     j = judge(achieved[first], rate_threshold, workload=workload)
     lowest = latency[first]
     missed = lowest.decided and lowest.low >= latency_threshold.target
-    return _replace_verdict(j, Verdict.FAIL if missed else Verdict.INSUFFICIENT,
-                            f"{rate_threshold.metric}: no step of the {workload} met the latency target "
-                            f"{latency_threshold.target:.4g} {latency_threshold.unit}.")
+    return _replace_verdict(
+        j,
+        Verdict.FAIL if missed else Verdict.INSUFFICIENT,
+        f"{rate_threshold.metric}: no step of the {workload} met the latency target "
+        f"{latency_threshold.target:.4g} {latency_threshold.unit}.",
+    )
 
 
 def cpu_share(cpu_percent: object, *, cores: int, confidence: float = 0.95) -> Estimate:
@@ -164,8 +182,14 @@ def cpu_share(cpu_percent: object, *, cores: int, confidence: float = 0.95) -> E
     est = series_mean_ci(share, confidence=confidence)
     if not est.decided:
         return est
-    return Estimate(value=est.value, low=max(0.0, est.low), high=est.high, confidence=est.confidence, n=est.n,
-                    method=f"{est.method}; {int(cores)} cores recorded with the run")
+    return Estimate(
+        value=est.value,
+        low=max(0.0, est.low),
+        high=est.high,
+        confidence=est.confidence,
+        n=est.n,
+        method=f"{est.method}; {int(cores)} cores recorded with the run",
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -214,8 +238,12 @@ def littles_law(
     span = response_s + (think_s or 0.0)
     model = "closed: X * (W + Z)" if closed else "open: X * W"
     predicted = Estimate(
-        value=throughput.value * span, low=throughput.low * span, high=throughput.high * span,
-        confidence=throughput.confidence, n=throughput.n, method=f"{model}, interval of X",
+        value=throughput.value * span,
+        low=throughput.low * span,
+        high=throughput.high * span,
+        confidence=throughput.confidence,
+        n=throughput.n,
+        method=f"{model}, interval of X",
         decided=throughput.decided,
     )
     diff = (predicted.value - observed) / observed if math.isfinite(predicted.value) else math.nan
@@ -224,10 +252,21 @@ def littles_law(
     if math.isfinite(diff):
         sentence = (
             f"{label}Little's law ({model}) predicts {predicted.value:.3g} against {observed:.3g} observed, "
-            f"{diff:+.0%}" + (f", beyond the {tolerance:.0%} tolerance: the model and the measurement disagree."
-                             if flagged else f", within {tolerance:.0%}.")
+            f"{diff:+.0%}"
+            + (
+                f", beyond the {tolerance:.0%} tolerance: the model and the measurement disagree."
+                if flagged
+                else f", within {tolerance:.0%}."
+            )
         )
     else:
         sentence = f"{label}Little's law cannot be checked: the throughput was not measured."
-    return LittlesLaw(model=model, predicted=predicted, observed=float(observed), relative_difference=diff,
-                      tolerance=float(tolerance), flagged=flagged, sentence=sentence)
+    return LittlesLaw(
+        model=model,
+        predicted=predicted,
+        observed=float(observed),
+        relative_difference=diff,
+        tolerance=float(tolerance),
+        flagged=flagged,
+        sentence=sentence,
+    )

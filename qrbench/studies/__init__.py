@@ -10,5 +10,14 @@ from .registry import STUDIES, get_study
 from .stages import load_stages
 from .study import Study, StudyDef
 
-__all__ = ["Study", "StudyDef", "STUDIES", "get_study", "RunFolder", "compare_runs", "load_thresholds",
-           "stage_table", "load_stages"]
+__all__ = [
+    "Study",
+    "StudyDef",
+    "STUDIES",
+    "get_study",
+    "RunFolder",
+    "compare_runs",
+    "load_thresholds",
+    "stage_table",
+    "load_stages",
+]

@@ -15,8 +15,15 @@ from ..params import load_yaml
 from ..resources import resolve_params_file
 from .stages import load_stages
 
-__all__ = ["stage_table", "load_thresholds", "compare_runs", "estimate_row", "trim_stage_warmup",
-           "judgements_frame", "latency_statistic"]
+__all__ = [
+    "stage_table",
+    "load_thresholds",
+    "compare_runs",
+    "estimate_row",
+    "trim_stage_warmup",
+    "judgements_frame",
+    "latency_statistic",
+]
 
 
 def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold]:
@@ -31,8 +38,14 @@ def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold
         raise ParameterError(str(exc)) from exc
 
 
-def latency_statistic(latency_ms: np.ndarray, ok: np.ndarray, threshold: stats.Threshold, *,
-                      confidence: float = 0.95, censor_ms: float | None = None) -> stats.Estimate:
+def latency_statistic(
+    latency_ms: np.ndarray,
+    ok: np.ndarray,
+    threshold: stats.Threshold,
+    *,
+    confidence: float = 0.95,
+    censor_ms: float | None = None,
+) -> stats.Estimate:
     """The statistic `threshold.statistic` names (p50, p95, p99, mean) of a latency sample in ms.
 
     Percentiles count each failed request at (at least) `censor_ms` (the client timeout) when given, so a
@@ -48,8 +61,10 @@ def latency_statistic(latency_ms: np.ndarray, ok: np.ndarray, threshold: stats.T
         return stats.censored_percentile(np.where(ok, latency_ms, censor_ms), ~ok, q, confidence).estimate
     if statistic == "mean":
         return stats.series_mean_ci(latency_ms[ok], confidence=confidence)
-    raise ParameterError(f"{threshold.metric} is judged on the statistic {statistic!r}, which a latency sample "
-                         "cannot give; use p50, p95, p99 (any pNN) or mean in the thresholds file.")
+    raise ParameterError(
+        f"{threshold.metric} is judged on the statistic {statistic!r}, which a latency sample "
+        "cannot give; use p50, p95, p99 (any pNN) or mean in the thresholds file."
+    )
 
 
 def estimate_row(e: stats.Estimate) -> dict[str, float]:
@@ -68,8 +83,15 @@ def trim_stage_warmup(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
         trim = stats.trim_warmup(g["t_start"].to_numpy(), g["latency_ms"].to_numpy())
         kept.append(g[np.asarray(trim.kept)])
         names = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
-        notes.append({**names, "trimmed": trim.n_trimmed, "kept": trim.n_kept,
-                      "seconds_trimmed": trim.seconds_trimmed, "reason": trim.reason})
+        notes.append(
+            {
+                **names,
+                "trimmed": trim.n_trimmed,
+                "kept": trim.n_kept,
+                "seconds_trimmed": trim.seconds_trimmed,
+                "reason": trim.reason,
+            }
+        )
     return pd.concat(kept, ignore_index=True), pd.DataFrame(notes)
 
 
@@ -85,12 +107,23 @@ def stage_table(records: pd.DataFrame, *, confidence: float = 0.95, censor_ms: f
     for stage, g in records.groupby("stage", sort=False):
         ok = g[g["ok"]]
         lat = ok["latency_ms"].to_numpy()
-        row = {"stage": stage, "kind": g["kind"].iloc[0], "method": g["method"].iloc[0],
-               "n_candidates": int(g["n_candidates"].median()), "requests": len(g), "ok": len(ok),
-               "failed": len(g) - len(ok),
-               "success": stats.success_ratio(len(ok), len(g), confidence=confidence).value if len(g) else np.nan}
-        by_kind = stats.censored_latency(g["latency_ms"].to_numpy(dtype=float), g["ok"].to_numpy(dtype=bool),
-                                         censor_ms, confidence=confidence) if censor_ms is not None else None
+        row = {
+            "stage": stage,
+            "kind": g["kind"].iloc[0],
+            "method": g["method"].iloc[0],
+            "n_candidates": int(g["n_candidates"].median()),
+            "requests": len(g),
+            "ok": len(ok),
+            "failed": len(g) - len(ok),
+            "success": stats.success_ratio(len(ok), len(g), confidence=confidence).value if len(g) else np.nan,
+        }
+        by_kind = (
+            stats.censored_latency(
+                g["latency_ms"].to_numpy(dtype=float), g["ok"].to_numpy(dtype=bool), censor_ms, confidence=confidence
+            )
+            if censor_ms is not None
+            else None
+        )
         for q in (50, 95, 99):
             e = stats.percentile_ci(lat, q, confidence) if len(lat) else None
             row[f"p{q}_ms"] = e.value if e else np.nan
@@ -100,8 +133,9 @@ def stage_table(records: pd.DataFrame, *, confidence: float = 0.95, censor_ms: f
                 c = by_kind["all"].with_failures[f"p{q}"]
                 row[f"p{q}_all_ms"], row[f"p{q}_all_low"] = c.estimate.value, c.estimate.low
                 row[f"p{q}_all_high"], row[f"p{q}_all_at_least"] = c.estimate.high, c.at_least
-        row["server_ms_median"] = float(np.nanmedian(ok["server_ms"])) if len(ok) and ok["server_ms"].notna().any() \
-            else np.nan
+        row["server_ms_median"] = (
+            float(np.nanmedian(ok["server_ms"])) if len(ok) and ok["server_ms"].notna().any() else np.nan
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -118,8 +152,15 @@ def _calibration(run_dir: str | Path) -> list[float] | None:
     return json.loads(path.read_text()).get("calibration_s") if path.is_file() else None
 
 
-def compare_runs(run_a: str | Path, run_b: str | Path, *, statistics: tuple[str, ...] = ("median", "p95"),
-                 min_effect: float = 0.10, alpha: float = 0.05, correction: str = "holm") -> pd.DataFrame:
+def compare_runs(
+    run_a: str | Path,
+    run_b: str | Path,
+    *,
+    statistics: tuple[str, ...] = ("median", "p95"),
+    min_effect: float = 0.10,
+    alpha: float = 0.05,
+    correction: str = "holm",
+) -> pd.DataFrame:
     """Stage by stage and statistic by statistic, did run_b get slower than run_a (the baseline)?
 
     Each comparison is `stats.compare_repetitions`: with k >= 2 repetitions per side the difference is
@@ -137,28 +178,67 @@ def compare_runs(run_a: str | Path, run_b: str | Path, *, statistics: tuple[str,
     for stage in [s for s in a["stage"].unique() if s in set(b["stage"]) and s != "warmup"]:
         reps_a, reps_b = _repetitions(a, stage), _repetitions(b, stage)
         for statistic in statistics:
-            comparisons.append(stats.compare_repetitions(
-                reps_a, reps_b, statistic=statistic, label=stage, min_effect=min_effect, alpha=alpha,
-                calibration_baseline=cal_a, calibration_current=cal_b))
+            comparisons.append(
+                stats.compare_repetitions(
+                    reps_a,
+                    reps_b,
+                    statistic=statistic,
+                    label=stage,
+                    min_effect=min_effect,
+                    alpha=alpha,
+                    calibration_baseline=cal_a,
+                    calibration_current=cal_b,
+                )
+            )
     family = stats.adjust_family(comparisons, method=correction) if comparisons else ()
-    return pd.DataFrame([
-        {"stage": r.label, "statistic": r.statistic, "k_baseline": r.k_baseline, "k_current": r.k_current,
-         "n_baseline": r.n_baseline, "n_current": r.n_current, "baseline_ms": r.baseline_value,
-         "current_ms": r.current_value, "ratio": r.ratio.value, "ratio_low": r.ratio.low,
-         "ratio_high": r.ratio.high, "p_value": r.p_value, "p_adjusted": r.p_adjusted,
-         "correction": r.correction, "separable": r.separable, "verdict": r.verdict,
-         "regressed": r.regressed, "improved": r.improved, "summary": r.summary}
-        for r in family
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "stage": r.label,
+                "statistic": r.statistic,
+                "k_baseline": r.k_baseline,
+                "k_current": r.k_current,
+                "n_baseline": r.n_baseline,
+                "n_current": r.n_current,
+                "baseline_ms": r.baseline_value,
+                "current_ms": r.current_value,
+                "ratio": r.ratio.value,
+                "ratio_low": r.ratio.low,
+                "ratio_high": r.ratio.high,
+                "p_value": r.p_value,
+                "p_adjusted": r.p_adjusted,
+                "correction": r.correction,
+                "separable": r.separable,
+                "verdict": r.verdict,
+                "regressed": r.regressed,
+                "improved": r.improved,
+                "summary": r.summary,
+            }
+            for r in family
+        ]
+    )
 
 
 def judgements_frame(judgements: Mapping[str, stats.Judgement]) -> pd.DataFrame:
     """One row per judged metric: estimate and interval, target, verdict, the sentence why, and which
     workload and statistic judged it (the summary contract's compliance rows)."""
-    return pd.DataFrame([
-        {"metric": name, "value": j.estimate.value, "low": j.estimate.low, "high": j.estimate.high,
-         "n": j.estimate.n, "target": j.target, "threshold": j.threshold, "unit": j.unit,
-         "verdict": str(j.verdict), "workload": j.workload, "direction": j.direction, "statistic": j.statistic,
-         "reason": j.reason}
-        for name, j in judgements.items()
-    ])
+    return pd.DataFrame(
+        [
+            {
+                "metric": name,
+                "value": j.estimate.value,
+                "low": j.estimate.low,
+                "high": j.estimate.high,
+                "n": j.estimate.n,
+                "target": j.target,
+                "threshold": j.threshold,
+                "unit": j.unit,
+                "verdict": str(j.verdict),
+                "workload": j.workload,
+                "direction": j.direction,
+                "statistic": j.statistic,
+                "reason": j.reason,
+            }
+            for name, j in judgements.items()
+        ]
+    )

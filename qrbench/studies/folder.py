@@ -51,8 +51,13 @@ def machine_facts() -> dict[str, Any]:
     import psutil
 
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return {"cores": os.cpu_count(), "usable_cores": usable, "cpu_model": _cpu_model(),
-            "memory_bytes": psutil.virtual_memory().total, "platform": platform.platform()}
+    return {
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "cpu_model": _cpu_model(),
+        "memory_bytes": psutil.virtual_memory().total,
+        "platform": platform.platform(),
+    }
 
 
 def version_facts() -> dict[str, Any]:
@@ -70,8 +75,9 @@ def _git_commit() -> str | None:
     """The commit of the checkout qrbench runs from (None when installed from a wheel or git is missing)."""
     source = Path(sys.modules["qrbench"].__file__ or ".").parent
     try:
-        out = subprocess.run(["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10, check=False)
+        out = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False
+        )
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
@@ -96,16 +102,26 @@ class RunFolder:
         object.__setattr__(self, "path", Path(self.path))
 
     @classmethod
-    def create(cls, path: str | Path, *, study: str, params: dict[str, Any],
-               calibration_s: list[float] | None = None) -> RunFolder:
+    def create(
+        cls, path: str | Path, *, study: str, params: dict[str, Any], calibration_s: list[float] | None = None
+    ) -> RunFolder:
         """Make the folder (it may exist, e.g. made by `new_run_dir`) and record the run's facts in run.json."""
         folder = cls(Path(path))
         folder.path.mkdir(parents=True, exist_ok=True)
-        folder.write_json(RUN_FILE, {
-            "study": study, "params": params, "machine": machine_facts(), "versions": version_facts(),
-            "git_commit": _git_commit(), "target": None, "started_unix": time.time(), "ended_unix": None,
-            "calibration_s": calibration_s,
-        })
+        folder.write_json(
+            RUN_FILE,
+            {
+                "study": study,
+                "params": params,
+                "machine": machine_facts(),
+                "versions": version_facts(),
+                "git_commit": _git_commit(),
+                "target": None,
+                "started_unix": time.time(),
+                "ended_unix": None,
+                "calibration_s": calibration_s,
+            },
+        )
         return folder
 
     # ---- facts

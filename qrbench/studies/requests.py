@@ -61,5 +61,6 @@ class NewQueries:
                 end = _string_end(body, at + len(key))
                 body = body[:end] + tag + body[end:]
                 break
-        return RequestSpec(kind=spec.kind, endpoint=spec.endpoint, method=spec.method,
-                           n_candidates=spec.n_candidates, body=body)
+        return RequestSpec(
+            kind=spec.kind, endpoint=spec.endpoint, method=spec.method, n_candidates=spec.n_candidates, body=body
+        )

@@ -34,8 +34,15 @@ class StageRunner:
     timeout_s: float = 60.0
     progress: bool = True
 
-    def run(self, name: str, specs: list[RequestSpec], *, users: int = 1, duration_s: float | None = None,
-            repetition: int = 0) -> dict:
+    def run(
+        self,
+        name: str,
+        specs: list[RequestSpec],
+        *,
+        users: int = 1,
+        duration_s: float | None = None,
+        repetition: int = 0,
+    ) -> dict:
         """Send `specs` in order by `users` closed-model users (each its share, or cycling for duration_s).
 
         `repetition` (0, 1, ...) numbers the repeats of one stage: each gets its own records folder and
@@ -49,12 +56,26 @@ class StageRunner:
             model = ClosedModel(users=users, duration_s=duration_s, max_requests=1_000_000)
         folder = Path(STAGES_DIR) / (_slug(name) + (f".r{repetition}" if repetition else ""))
         before = scrape(self.target.url, headers=self.target.headers)
-        result = run_load(self.target.url, cycle_source(specs), model, out_dir=self.run_dir / folder,
-                          stage=name, timeout_s=self.timeout_s, progress=self.progress, headers=self.target.headers,
-                          allow_remote=True)  # the target was checked when it was opened
+        result = run_load(
+            self.target.url,
+            cycle_source(specs),
+            model,
+            out_dir=self.run_dir / folder,
+            stage=name,
+            timeout_s=self.timeout_s,
+            progress=self.progress,
+            headers=self.target.headers,
+            allow_remote=True,
+        )  # the target was checked when it was opened
         after = scrape(self.target.url, headers=self.target.headers)
-        entry = {"name": name, "repetition": repetition, "dir": str(folder), "result": result.to_dict(),
-                 "metrics_before": before, "metrics_after": after}
+        entry = {
+            "name": name,
+            "repetition": repetition,
+            "dir": str(folder),
+            "result": result.to_dict(),
+            "metrics_before": before,
+            "metrics_after": after,
+        }
         index = self.run_dir / "stages.json"
         stages = json.loads(index.read_text()) if index.is_file() else []
         stages.append(entry)

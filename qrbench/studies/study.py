@@ -29,8 +29,9 @@ class Study(Protocol):
 
     def load_params(self, path: str | Path) -> Any: ...
 
-    def run(self, params: Any, folder: str | Path | RunFolder, target: str | None = None, *,
-            progress: bool = True) -> RunFolder: ...
+    def run(
+        self, params: Any, folder: str | Path | RunFolder, target: str | None = None, *, progress: bool = True
+    ) -> RunFolder: ...
 
     def analyse(self, folder: str | Path | RunFolder, **options: Any) -> Any: ...
 
@@ -62,8 +63,9 @@ class StudyDef:
         folder = folder if isinstance(folder, RunFolder) else RunFolder(Path(folder))
         return build(self.params_type, folder.facts["params"], where=str(folder.file("run.json")))
 
-    def run(self, params: Any, folder: str | Path | RunFolder, target: str | None = None, *,
-            progress: bool = True) -> RunFolder:
+    def run(
+        self, params: Any, folder: str | Path | RunFolder, target: str | None = None, *, progress: bool = True
+    ) -> RunFolder:
         path = folder.path if isinstance(folder, RunFolder) else Path(folder)
         self.run_fn(params, path, url=target, progress=progress)
         return RunFolder(path)

@@ -84,8 +84,9 @@ class _BodyParser:
         parsing a large junk array costs seconds)."""
         body = await request.body()
         if not _JSON_OBJECT.match(body):
-            raise RequestValidationError([{"loc": ("body",), "msg": "the body must be a JSON object",
-                                           "type": "model_type"}])
+            raise RequestValidationError(
+                [{"loc": ("body",), "msg": "the body must be a JSON object", "type": "model_type"}]
+            )
         if len(body) <= _PARSE_INLINE_BYTES:
             result = validate_body(model, body)
         else:
@@ -95,8 +96,9 @@ class _BodyParser:
                 result = await asyncio.get_running_loop().run_in_executor(self._pool, validate_body, model, body)
             except concurrent.futures.BrokenExecutor:
                 self._pool = None
-                raise StarletteHTTPException(503, "The body parser failed; retry shortly.",
-                                             {"Retry-After": "1"}) from None
+                raise StarletteHTTPException(
+                    503, "The body parser failed; retry shortly.", {"Retry-After": "1"}
+                ) from None
         if isinstance(result, list):
             raise RequestValidationError(result)
         return result
@@ -147,7 +149,7 @@ class _Service:
             self.engine = RerankEngine(self.settings)
             self.engine.warm_up()
             self.ready.set()
-        except BaseException as exc:  # reported by /health/ready, never crashes the loop
+        except BaseException as exc:  # noqa: BLE001 - reported by /health/ready, never crashes the loop
             self.load_error = exc
 
     def close(self) -> None:
@@ -234,8 +236,12 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         if s.quantum_ms > 0:
             svc.metrics.quantum_seconds.labels(settings.backend).observe(s.quantum_ms / 1000)
 
-    @app.post("/v1/similarity", response_model=SimilarityResponse, responses=_V1_ERRORS,
-              openapi_extra=_body_doc(SimilarityRequest))
+    @app.post(
+        "/v1/similarity",
+        response_model=SimilarityResponse,
+        responses=_V1_ERRORS,
+        openapi_extra=_body_doc(SimilarityRequest),
+    )
     async def similarity(request: Request):
         body = await svc.parser.parse(request, SimilarityRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.text1, [body.text2], body.method)
@@ -246,23 +252,23 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         observe_quantum(s)
         svc.observe(endpoint_of(request), body.method, 200, request.state.t0)
         quantum = None if s.quantum is None else s.quantum[0]
-        return JSONResponse({
-            "similarity_score": float(s.scores[0]),
-            "method_used": s.method_used,
-            "computation_details": {
-                **details(s),
-                "classical_score": _num(s.classical[0]),
-                "quantum_score": _num(quantum),
-            },
-            "computation_time_ms": round(ms, 3),
-        })
+        return JSONResponse(
+            {
+                "similarity_score": float(s.scores[0]),
+                "method_used": s.method_used,
+                "computation_details": {
+                    **details(s),
+                    "classical_score": _num(s.classical[0]),
+                    "quantum_score": _num(quantum),
+                },
+                "computation_time_ms": round(ms, 3),
+            }
+        )
 
-    @app.post("/v1/rerank", response_model=RerankResponse, responses=_V1_ERRORS,
-              openapi_extra=_body_doc(RerankRequest))
+    @app.post("/v1/rerank", response_model=RerankResponse, responses=_V1_ERRORS, openapi_extra=_body_doc(RerankRequest))
     async def rerank(request: Request):
         body = await svc.parser.parse(request, RerankRequest)
-        done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates,
-                                      body.method)
+        done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates, body.method)
         if refused:
             return refused
         s, ms = done
@@ -276,25 +282,33 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
                 "text": body.candidates[i],
                 "similarity_score": float(s.scores[i]),
                 "rank": rank,
-                "metadata": {"index": i, "classical_score": _num(s.classical[i]),
-                             "quantum_score": None if s.quantum is None else _num(s.quantum[i])},
+                "metadata": {
+                    "index": i,
+                    "classical_score": _num(s.classical[i]),
+                    "quantum_score": None if s.quantum is None else _num(s.quantum[i]),
+                },
             }
             for rank, i in enumerate(order, start=1)
         ]
         svc.observe(endpoint_of(request), body.method, 200, request.state.t0)
-        return JSONResponse({
-            "results": results,
-            "query_metadata": {**details(s), "candidates": len(body.candidates), "top_k": top_k},
-            "computation_time_ms": round(ms, 3),
-            "method_used": s.method_used,
-        })
+        return JSONResponse(
+            {
+                "results": results,
+                "query_metadata": {**details(s), "candidates": len(body.candidates), "top_k": top_k},
+                "computation_time_ms": round(ms, 3),
+                "method_used": s.method_used,
+            }
+        )
 
-    @app.post("/v1/batch-similarity", response_model=BatchSimilarityResponse, responses=_V1_ERRORS,
-              openapi_extra=_body_doc(BatchSimilarityRequest))
+    @app.post(
+        "/v1/batch-similarity",
+        response_model=BatchSimilarityResponse,
+        responses=_V1_ERRORS,
+        openapi_extra=_body_doc(BatchSimilarityRequest),
+    )
     async def batch_similarity(request: Request):
         body = await svc.parser.parse(request, BatchSimilarityRequest)
-        done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates,
-                                      body.method)
+        done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates, body.method)
         if refused:
             return refused
         s, ms = done
@@ -307,23 +321,30 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             if body.return_all or s.scores[i] >= body.threshold
         ]
         svc.observe(endpoint_of(request), body.method, 200, request.state.t0)
-        return JSONResponse({
-            "results": results,
-            "total_candidates": len(body.candidates),
-            "returned": len(results),
-            "threshold": body.threshold,
-            "query_metadata": details(s),
-            "computation_time_ms": round(ms, 3),
-            "method_used": s.method_used,
-        })
+        return JSONResponse(
+            {
+                "results": results,
+                "total_candidates": len(body.candidates),
+                "returned": len(results),
+                "threshold": body.threshold,
+                "query_metadata": details(s),
+                "computation_time_ms": round(ms, 3),
+                "method_used": s.method_used,
+            }
+        )
 
     @app.get("/health", response_model=HealthResponse)
     async def health():
         ready = svc.ready.is_set()
         status = "draining" if svc.traffic.draining else "healthy" if ready else "starting"
         return JSONResponse(
-            {"status": status, "ready": ready, "backend": settings.backend,
-             "qubits": settings.qubits, "in_flight": svc.in_flight},
+            {
+                "status": status,
+                "ready": ready,
+                "backend": settings.backend,
+                "qubits": settings.qubits,
+                "in_flight": svc.in_flight,
+            },
             status_code=200,
         )
 
@@ -341,24 +362,39 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             return JSONResponse({"status": "failed", "error": repr(svc.load_error)}, status_code=503)
         return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "1"})
 
-    @app.get("/metrics", response_class=PlainTextResponse,
-             responses={200: {"description": "Prometheus text exposition format."},
-                        401: {"description": _errors(401)[401]["description"], "content": {"application/json": {
-                            "schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}})
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={
+            200: {"description": "Prometheus text exposition format."},
+            401: {
+                "description": _errors(401)[401]["description"],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+            },
+        },
+    )
     async def metrics():
         # Off the event loop: a large registry must not stall the requests being answered meanwhile.
         text = await run_in_threadpool(generate_latest, svc.metrics.registry)
         return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     def protected(path: str) -> bool:
-        return path.startswith("/v1/") or (settings.metrics_need_key and path == "/metrics") or (
-            settings.docs_need_key and path in _DOC_PATHS
+        return (
+            path.startswith("/v1/")
+            or (settings.metrics_need_key and path == "/metrics")
+            or (settings.docs_need_key and path in _DOC_PATHS)
         )
 
     app.add_middleware(
-        RequestGuard, endpoints={r.path for r in app.routes}, api_key=settings.api_key, protected=protected,
-        body_limits=MAX_BODY_BYTES, default_body_limit=JSON_ENVELOPE_BYTES, body_timeout_s=settings.body_timeout_s,
-        traffic=svc.traffic, on_answer=lambda endpoint, status, t0: svc.observe(endpoint, "", status, t0),
+        RequestGuard,
+        endpoints={r.path for r in app.routes},
+        api_key=settings.api_key,
+        protected=protected,
+        body_limits=MAX_BODY_BYTES,
+        default_body_limit=JSON_ENVELOPE_BYTES,
+        body_timeout_s=settings.body_timeout_s,
+        traffic=svc.traffic,
+        on_answer=lambda endpoint, status, t0: svc.observe(endpoint, "", status, t0),
     )
     return app
 

@@ -20,8 +20,18 @@ from .cache import LRUCache
 from .model import load_model
 from .settings import ENCODERS
 
-__all__ = ["Embedder", "EncodeBatcher", "EncodePass", "EMBEDDING_DIM", "ENCODERS", "load_model", "length_groups",
-           "padded_length", "release_memory", "limit_malloc_arenas"]
+__all__ = [
+    "Embedder",
+    "EncodeBatcher",
+    "EncodePass",
+    "EMBEDDING_DIM",
+    "ENCODERS",
+    "load_model",
+    "length_groups",
+    "padded_length",
+    "release_memory",
+    "limit_malloc_arenas",
+]
 
 EMBEDDING_DIM = 384
 
@@ -66,7 +76,7 @@ def length_groups(
     groups = []
     j = n
     while j > 0:
-        groups.append(order[cut[j]:j])
+        groups.append(order[cut[j] : j])
         j = cut[j]
     return groups[::-1]
 

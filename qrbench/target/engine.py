@@ -85,14 +85,20 @@ class RerankEngine:
         limit_malloc_arenas()
         threadpoolctl.threadpool_limits(1, user_api="blas")
         self.embedder = embedder or Embedder(
-            cache_size=settings.embedding_cache_size, torch_threads=settings.torch_threads,
-            encoder=settings.encoder, max_seq_length=settings.max_seq_length,
+            cache_size=settings.embedding_cache_size,
+            torch_threads=settings.torch_threads,
+            encoder=settings.encoder,
+            max_seq_length=settings.max_seq_length,
         )
         self.projection = projection or load_projection()
         # Owned by this engine even when the embedder is shared (tests share one model between engines).
         self._batcher = (
-            EncodeBatcher(self.embedder, window_ms=settings.embed_batch_window_ms, max_batch=settings.embed_max_batch,
-                          workers=settings.embed_workers)
+            EncodeBatcher(
+                self.embedder,
+                window_ms=settings.embed_batch_window_ms,
+                max_batch=settings.embed_max_batch,
+                workers=settings.embed_workers,
+            )
             if settings.embed_batch_window_ms > 0
             else None
         )
@@ -123,9 +129,7 @@ class RerankEngine:
 
     # -- scoring -----------------------------------------------------------------------------
 
-    def score(
-        self, query: str, candidates: list[str], method: str, *, cancel: threading.Event | None = None
-    ) -> Scores:
+    def score(self, query: str, candidates: list[str], method: str, *, cancel: threading.Event | None = None) -> Scores:
         """Score every candidate against the query; never raises for a failing quantum backend.
 
         cancel: when set (the client went away), the computation stops at its next stage and raises

@@ -143,8 +143,6 @@ class AerSwapTest:
         if seed is None:
             seed = zlib.crc32(np.ascontiguousarray(cb).tobytes() + qa.tobytes())
         with self._lock:
-            result = simulator.run(
-                compiled, shots=self.shots, parameter_binds=[binds], seed_simulator=seed
-            ).result()
+            result = simulator.run(compiled, shots=self.shots, parameter_binds=[binds], seed_simulator=seed).result()
         p0 = np.array([result.get_counts(i).get("0", 0) / self.shots for i in range(m)])
         return np.clip(2.0 * p0 - 1.0, 0.0, 1.0)

@@ -71,9 +71,11 @@ def report_quality(projection, embedder, queries, docs, doc_vecs) -> None:
             rhos.append(spearmanr(cos, fid).statistic)
             gaps.append(fid[0] - np.median(fid[1:]))
         n = len(queries)
-        print(f"qubits={qubits}: top-1 classical {top1_c / n:.2f}, quantum {top1_q / n:.2f}; "
-              f"Spearman(quantum, cosine) median {np.median(rhos):.2f}; "
-              f"relevant minus median unrelated fidelity, median {np.median(gaps):.2f}")
+        print(
+            f"qubits={qubits}: top-1 classical {top1_c / n:.2f}, quantum {top1_q / n:.2f}; "
+            f"Spearman(quantum, cosine) median {np.median(rhos):.2f}; "
+            f"relevant minus median unrelated fidelity, median {np.median(gaps):.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -38,9 +38,19 @@ class RequestGuard:
     Every refusal carries `Connection: close` and is reported through on_answer(endpoint, status, t0).
     """
 
-    def __init__(self, app, *, endpoints: Collection[str], api_key: str | None, protected: Callable[[str], bool],
-                 body_limits: Mapping[str, int], default_body_limit: int, body_timeout_s: float,
-                 traffic: Traffic, on_answer: Callable[[str, int, float], None]) -> None:
+    def __init__(
+        self,
+        app,
+        *,
+        endpoints: Collection[str],
+        api_key: str | None,
+        protected: Callable[[str], bool],
+        body_limits: Mapping[str, int],
+        default_body_limit: int,
+        body_timeout_s: float,
+        traffic: Traffic,
+        on_answer: Callable[[str, int, float], None],
+    ) -> None:
         self.app = app
         self.endpoints = frozenset(endpoints)
         self.api_key = api_key.encode() if api_key else None
@@ -64,22 +74,30 @@ class RequestGuard:
 
         async def refuse(status: int, message: str, headers: dict[str, str] | None = None) -> None:
             self.on_answer(endpoint, status, t0)
-            response = JSONResponse({"error": message}, status_code=status,
-                                    headers={"Connection": "close", **(headers or {})})
+            response = JSONResponse(
+                {"error": message}, status_code=status, headers={"Connection": "close", **(headers or {})}
+            )
             await response(scope, receive, send)
 
         if self.traffic.draining and path not in _PROBES:
             await refuse(503, "The service is shutting down; retry on another instance.", {"Retry-After": "1"})
             return
-        if self.api_key is not None and self.protected(path) and not hmac.compare_digest(
-            _given_key(scope["headers"]), self.api_key
+        if (
+            self.api_key is not None
+            and self.protected(path)
+            and not hmac.compare_digest(_given_key(scope["headers"]), self.api_key)
         ):
-            await refuse(401, "Missing or wrong API key: send it as X-API-Key or Authorization: Bearer.",
-                         {"WWW-Authenticate": "Bearer"})
+            await refuse(
+                401,
+                "Missing or wrong API key: send it as X-API-Key or Authorization: Bearer.",
+                {"WWW-Authenticate": "Bearer"},
+            )
             return
         limit = self.body_limits.get(path, self.default_body_limit)
-        too_large = (f"The request body is larger than {limit} bytes, the most a legal request to {endpoint} "
-                     "can take (its longest texts, JSON-escaped).")
+        too_large = (
+            f"The request body is larger than {limit} bytes, the most a legal request to {endpoint} "
+            "can take (its longest texts, JSON-escaped)."
+        )
         declared = _content_length(scope["headers"])
         if declared is not None and declared > limit:
             await refuse(413, too_large)
@@ -127,8 +145,9 @@ class RequestGuard:
         except asyncio.CancelledError:
             # Cut off at the end of a drain: say so with a 503 the client may retry, rather than a 500.
             if self.traffic.draining and not started:
-                await refuse(503, "The service shut down before this request was answered; retry.",
-                             {"Retry-After": "1"})
+                await refuse(
+                    503, "The service shut down before this request was answered; retry.", {"Retry-After": "1"}
+                )
             raise
         finally:
             self.traffic.active -= 1

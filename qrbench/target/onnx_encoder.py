@@ -52,8 +52,9 @@ def onnx_model_path(model, *, quantized: bool) -> Path:
             folder.mkdir(parents=True, exist_ok=True)
             # In a child process: tracing the live model for export leaves global state behind (measured:
             # the same text then encoded differently by up to 0.1 in score), and the export's memory goes too.
-            done = subprocess.run([sys.executable, "-m", __name__, str(fp32)], capture_output=True, text=True,
-                                  timeout=600, check=False)
+            done = subprocess.run(
+                [sys.executable, "-m", __name__, str(fp32)], capture_output=True, text=True, timeout=600, check=False
+            )
             if done.returncode != 0 or not fp32.exists():
                 raise RuntimeError(f"Exporting the embedding model to ONNX failed: {done.stderr.strip()[-2000:]}")
         if quantized and not int8.exists():
@@ -85,15 +86,23 @@ def _export(path: Path) -> None:
     example = model.tokenizer(["an example text", "two"], padding=True, return_tensors="pt")
     # Another process may export at the same moment: write aside, then rename (atomic on one file system).
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    axes = {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-            "last_hidden_state": {0: "batch", 1: "tokens"}}
+    axes = {
+        "input_ids": {0: "batch", 1: "tokens"},
+        "attention_mask": {0: "batch", 1: "tokens"},
+        "last_hidden_state": {0: "batch", 1: "tokens"},
+    }
     # The TorchScript exporter warns about traced Python branches that are constant for this model.
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _Transformer(), (example["input_ids"], example["attention_mask"]), str(tmp),
-            input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
-            dynamic_axes=axes, opset_version=17, dynamo=False,
+            _Transformer(),
+            (example["input_ids"], example["attention_mask"]),
+            str(tmp),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["last_hidden_state"],
+            dynamic_axes=axes,
+            opset_version=17,
+            dynamo=False,
         )
     tmp.replace(path)
 

@@ -11,9 +11,18 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, ValidationError
 
 __all__ = [
-    "RerankRequest", "SimilarityRequest", "BatchSimilarityRequest", "MAX_BODY_BYTES",
-    "SimilarityResponse", "RerankResponse", "BatchSimilarityResponse", "ErrorResponse",
-    "HealthResponse", "StatusResponse", "NotReadyResponse", "validate_body",
+    "RerankRequest",
+    "SimilarityRequest",
+    "BatchSimilarityRequest",
+    "MAX_BODY_BYTES",
+    "SimilarityResponse",
+    "RerankResponse",
+    "BatchSimilarityResponse",
+    "ErrorResponse",
+    "HealthResponse",
+    "StatusResponse",
+    "NotReadyResponse",
+    "validate_body",
 ]
 
 Method = Literal["classical", "quantum", "hybrid"]
@@ -84,11 +93,13 @@ def _max_body(texts_chars: int, items: int) -> int:
 
 # The largest legal body of each endpoint, in bytes (rerank: about 300 MB, similarity: about 124 KB).
 MAX_BODY_BYTES: dict[str, int] = {
-    "/v1/rerank": _max_body(RERANK_QUERY_MAX_CHARS + RERANK_MAX_CANDIDATES * CANDIDATE_MAX_CHARS,
-                            RERANK_MAX_CANDIDATES),
+    "/v1/rerank": _max_body(
+        RERANK_QUERY_MAX_CHARS + RERANK_MAX_CANDIDATES * CANDIDATE_MAX_CHARS, RERANK_MAX_CANDIDATES
+    ),
     "/v1/similarity": _max_body(2 * SIMILARITY_TEXT_MAX_CHARS, 2),
-    "/v1/batch-similarity": _max_body(BATCH_QUERY_MAX_CHARS + BATCH_MAX_CANDIDATES * CANDIDATE_MAX_CHARS,
-                                      BATCH_MAX_CANDIDATES),
+    "/v1/batch-similarity": _max_body(
+        BATCH_QUERY_MAX_CHARS + BATCH_MAX_CANDIDATES * CANDIDATE_MAX_CHARS, BATCH_MAX_CANDIDATES
+    ),
 }
 
 

@@ -18,8 +18,9 @@ from .settings import EngineSettings
 __all__ = ["serve", "EmbeddedTarget", "free_port"]
 
 
-def serve(settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
-          log_level: str = "warning") -> None:
+def serve(
+    settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000, workers: int = 1, log_level: str = "warning"
+) -> None:
     """Serve until SIGINT/SIGTERM; prints the URL once the model is loaded and the service is ready."""
     import uvicorn
 
@@ -27,9 +28,16 @@ def serve(settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000
         # Each worker process loads its own engine; settings travel through the environment. uvicorn's
         # supervisor forwards the signal: each worker stops accepting and gets drain_timeout_s to finish.
         os.environ["QRBENCH_ENGINE_SETTINGS"] = _settings_to_env(settings)
-        uvicorn.run("qrbench.target.server:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level, timeout_keep_alive=settings.keep_alive_s,
-                    timeout_graceful_shutdown=settings.drain_timeout_s)
+        uvicorn.run(
+            "qrbench.target.server:app_from_env",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=log_level,
+            timeout_keep_alive=settings.keep_alive_s,
+            timeout_graceful_shutdown=settings.drain_timeout_s,
+        )
         return
     from .app import create_app
     from .engine import RerankEngine
@@ -37,13 +45,22 @@ def serve(settings: EngineSettings, *, host: str = "127.0.0.1", port: int = 8000
     engine = RerankEngine(settings)
     engine.warm_up()
     app = create_app(settings, engine=engine)
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                            timeout_keep_alive=settings.keep_alive_s,
-                            timeout_graceful_shutdown=settings.drain_timeout_s,
-                            http=_h11_with_header_deadline(settings.body_timeout_s))
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level=log_level,
+        access_log=False,
+        timeout_keep_alive=settings.keep_alive_s,
+        timeout_graceful_shutdown=settings.drain_timeout_s,
+        http=_h11_with_header_deadline(settings.body_timeout_s),
+    )
     server = _draining_server(config, traffic=app.state.service.traffic, drain_timeout_s=settings.drain_timeout_s)
-    print(f"qrbench reference service ready on http://{_url_host(host)}:{port} "
-          f"(backend={settings.backend}, qubits={settings.qubits})", flush=True)
+    print(
+        f"qrbench reference service ready on http://{_url_host(host)}:{port} "
+        f"(backend={settings.backend}, qubits={settings.qubits})",
+        flush=True,
+    )
     try:
         server.run()
     finally:
@@ -115,8 +132,12 @@ def _draining_server(config, *, traffic, drain_timeout_s: float):
                 waited = time.monotonic() - self.drain_started
                 if traffic.active == 0 or waited >= drain_timeout_s:
                     cut_off = traffic.active
-                    print(f"qrbench: drained for {waited:.1f} s (limit {drain_timeout_s:g} s); "
-                          f"{cut_off} request(s) still in flight were cut off.", file=sys.stderr, flush=True)
+                    print(
+                        f"qrbench: drained for {waited:.1f} s (limit {drain_timeout_s:g} s); "
+                        f"{cut_off} request(s) still in flight were cut off.",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     if cut_off:
                         self.config.timeout_graceful_shutdown = 0.1  # the drain has had its time
                     super().handle_exit(self.drain_signal, None)
@@ -160,8 +181,15 @@ class EmbeddedTarget:
     so that a load generator pinned elsewhere does not compete with it.
     """
 
-    def __init__(self, settings: EngineSettings | None = None, *, workers: int = 1, ready_timeout_s: float = 180.0,
-                 cpus: set[int] | None = None, log_path: Path | None = None) -> None:
+    def __init__(
+        self,
+        settings: EngineSettings | None = None,
+        *,
+        workers: int = 1,
+        ready_timeout_s: float = 180.0,
+        cpus: set[int] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
         self.settings = settings or EngineSettings()
         self.workers = workers
         self.ready_timeout_s = ready_timeout_s
@@ -181,8 +209,18 @@ class EmbeddedTarget:
     def start(self) -> EmbeddedTarget:
         import dataclasses
 
-        args = [sys.executable, "-m", "qrbench", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-                "--workers", str(self.workers)]
+        args = [
+            sys.executable,
+            "-m",
+            "qrbench",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+        ]
         for f in dataclasses.fields(self.settings):
             value = getattr(self.settings, f.name)
             if value is not None and value != f.default:
@@ -191,7 +229,10 @@ class EmbeddedTarget:
         if self.log_path is not None:
             self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.process = subprocess.Popen(
-            args, env=env, stdout=self._log or subprocess.DEVNULL, stderr=self._log or subprocess.DEVNULL,
+            args,
+            env=env,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=self._log or subprocess.DEVNULL,
             start_new_session=True,
         )
         if self.cpus:

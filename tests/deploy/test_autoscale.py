@@ -64,9 +64,17 @@ def test_real_pool_scales_up_and_down_under_load_without_a_failure(tmp_path):
     spec = RequestSpec(kind="s", endpoint="/v1/similarity", method="classical", n_candidates=1, body=b"{}")
     with InstancePool(lambda: start_stub_server(delay_s=0.01), run_dir=tmp_path, initial=1, drain_s=0.5) as pool:
         result = {}
-        loader = threading.Thread(target=lambda: result.update(run=run_load(
-            pool.url, cycle_source([spec]), OpenModel(rate_rps=20, duration_s=6, arrivals="uniform"),
-            out_dir=tmp_path / "load", progress=False)))
+        loader = threading.Thread(
+            target=lambda: result.update(
+                run=run_load(
+                    pool.url,
+                    cycle_source([spec]),
+                    OpenModel(rate_rps=20, duration_s=6, arrivals="uniform"),
+                    out_dir=tmp_path / "load",
+                    progress=False,
+                )
+            )
+        )
         loader.start()
         steps = run_autoscaler(pool, controller, lambda urls: next(script, 0.1), interval_s=1.0, duration_s=6)
         loader.join(60)

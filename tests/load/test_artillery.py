@@ -37,9 +37,16 @@ needs_artillery = pytest.mark.skipif(
     not installed, reason="Artillery is not installed (node, and `npm ci --prefix integrations/artillery`)"
 )
 
-SPECS = [RequestSpec(kind=f"k{i % 2}", endpoint="/v1/similarity", method="classical", n_candidates=1,
-                     body=json.dumps({"text1": f"a {i}", "text2": "b, \"quoted\"", "method": "classical"}).encode())
-         for i in range(6)]
+SPECS = [
+    RequestSpec(
+        kind=f"k{i % 2}",
+        endpoint="/v1/similarity",
+        method="classical",
+        n_candidates=1,
+        body=json.dumps({"text1": f"a {i}", "text2": 'b, "quoted"', "method": "classical"}).encode(),
+    )
+    for i in range(6)
+]
 POOL = RequestPool(SPECS, kind_weights={"k0": 0.5, "k1": 0.5}, method_weights={"classical": 1.0}, seed=0)
 
 
@@ -52,9 +59,11 @@ def url():
 def test_open_model_maps_segments_to_arrival_phases_and_kinds_to_weighted_scenarios():
     model = OpenModel(stages=[(10, 0, 20), (30, 20, 20), (5, 20, 60)])
     script, rows = artillery_script(model, POOL, target="http://127.0.0.1:1", payload_path="p.csv")
-    assert script["config"]["phases"] == [{"duration": 10, "arrivalRate": 0.0, "rampTo": 20.0},
-                                          {"duration": 30, "arrivalRate": 20.0},
-                                          {"duration": 5, "arrivalRate": 20.0, "rampTo": 60.0}]
+    assert script["config"]["phases"] == [
+        {"duration": 10, "arrivalRate": 0.0, "rampTo": 20.0},
+        {"duration": 30, "arrivalRate": 20.0},
+        {"duration": 5, "arrivalRate": 20.0, "rampTo": 60.0},
+    ]
     assert [(s["name"], s["weight"]) for s in script["scenarios"]] == [("k0", 50), ("k1", 50)]
     assert rows[0] == ("k0", "/v1/similarity", "classical", 1, SPECS[0].body.decode())
     assert script["config"]["payload"][0]["fields"] == list(PAYLOAD_FIELDS)
@@ -65,14 +74,22 @@ def test_closed_model_maps_user_rises_to_arrival_counts_and_refuses_sessions():
     script, _ = artillery_script(model, POOL, target="http://127.0.0.1:1", payload_path="p.csv")
     # Ramp to 10 users over 60 s; a step to 30 (its 20 users arrive in one second taken from the next 30 s);
     # then the fall to 10 is a pause: the processor makes the users above the schedule leave.
-    assert script["config"]["phases"] == [{"duration": 60.0, "arrivalCount": 10}, {"duration": 1, "arrivalCount": 20},
-                                          {"duration": 29.0, "arrivalRate": 0}, {"duration": 20.0, "arrivalRate": 0}]
+    assert script["config"]["phases"] == [
+        {"duration": 60.0, "arrivalCount": 10},
+        {"duration": 1, "arrivalCount": 20},
+        {"duration": 29.0, "arrivalRate": 0},
+        {"duration": 20.0, "arrivalRate": 0},
+    ]
     plan = json.loads(script["config"]["variables"]["qrbenchPlan"])
     assert plan["model"] == "closed" and plan["points"][-1] == [110.0, 10.0] and plan["think"]["mean_s"] == 1.0
     assert [s["name"] for s in script["scenarios"]] == ["qrbench-user"]
     with pytest.raises(ValueError, match="sessions"):
-        artillery_script(ClosedModel(users=2, duration_s=5, sessions={"mean_requests": 3, "pause_s": 1}), POOL,
-                         target="http://127.0.0.1:1", payload_path="p.csv")
+        artillery_script(
+            ClosedModel(users=2, duration_s=5, sessions={"mean_requests": 3, "pause_s": 1}),
+            POOL,
+            target="http://127.0.0.1:1",
+            payload_path="p.csv",
+        )
 
 
 def test_export_cli_writes_the_peak_scenario_with_its_payload(tmp_path, monkeypatch, capsys):
@@ -135,13 +152,33 @@ def test_raw_lines_become_records_with_the_shared_outcome_classifier(tmp_path):
     raw = tmp_path / "raw"
     raw.mkdir()
     sent = dict(kind="k0", endpoint="/v1/rerank", method="hybrid", n_candidates=3, bytes_sent=50, user=-1)
-    lines = [{"start_ms": 1_000_000.0},
-             {**sent, "intended_ms": 1_000_100.0, "start_ms": 1_000_101.0, "end_ms": 1_000_130.0, "status": 200,
-              "body": '{"computation_time_ms": 4.5, "query_metadata": {"classical_fallback": true}}'},
-             {**sent, "intended_ms": 1_000_200.0, "start_ms": 1_000_200.0, "end_ms": 1_000_201.0, "status": 503,
-              "body": "{}"},
-             {**sent, "intended_ms": 1_000_300.0, "start_ms": 1_000_300.0, "end_ms": 1_000_302.0, "status": 0,
-              "error": "ECONNREFUSED"}]
+    lines = [
+        {"start_ms": 1_000_000.0},
+        {
+            **sent,
+            "intended_ms": 1_000_100.0,
+            "start_ms": 1_000_101.0,
+            "end_ms": 1_000_130.0,
+            "status": 200,
+            "body": '{"computation_time_ms": 4.5, "query_metadata": {"classical_fallback": true}}',
+        },
+        {
+            **sent,
+            "intended_ms": 1_000_200.0,
+            "start_ms": 1_000_200.0,
+            "end_ms": 1_000_201.0,
+            "status": 503,
+            "body": "{}",
+        },
+        {
+            **sent,
+            "intended_ms": 1_000_300.0,
+            "start_ms": 1_000_300.0,
+            "end_ms": 1_000_302.0,
+            "status": 0,
+            "error": "ECONNREFUSED",
+        },
+    ]
     (raw / "raw-1-1.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines) + '{"torn')
     assert records_from_raw(raw, tmp_path / "run", t0_unix=1000.0) == 3
     finalize_run(tmp_path / "run")

@@ -21,29 +21,62 @@ from qrbench.load.engine import ArtilleryEngine, make_engine
 from qrbench.studies.load import LoadParams, analyse_load, run_load_study
 
 installed = (ARTILLERY_DIR / "node_modules" / ".bin" / "artillery").is_file() and shutil.which("node") is not None
-SCENARIO = {"name": "artillery-smoke", "model": "open", "rate_rps": 20, "arrivals": "uniform", "duration_s": 10,
-            "mix": {"similarity": 0.5, "rerank_small": 0.5}, "pool_size": 20, "sample_interval_s": 0.5,
-            "request_timeout_s": 5}
+SCENARIO = {
+    "name": "artillery-smoke",
+    "model": "open",
+    "rate_rps": 20,
+    "arrivals": "uniform",
+    "duration_s": 10,
+    "mix": {"similarity": 0.5, "rerank_small": 0.5},
+    "pool_size": 20,
+    "sample_interval_s": 0.5,
+    "request_timeout_s": 5,
+}
 
 
 def test_the_engine_is_registered_and_refuses_a_plain_callable():
     assert isinstance(make_engine("artillery", seed=3), ArtilleryEngine)
     with pytest.raises(ParameterError, match="RequestPool"):
-        ArtilleryEngine().run("http://127.0.0.1:1", lambda: None, None, out_dir=None, stage="", timeout_s=1.0,
-                              progress=False, headers=None, allow_remote=False)
+        ArtilleryEngine().run(
+            "http://127.0.0.1:1",
+            lambda: None,
+            None,
+            out_dir=None,
+            stage="",
+            timeout_s=1.0,
+            progress=False,
+            headers=None,
+            allow_remote=False,
+        )
 
 
-@pytest.mark.skipif(not installed, reason="Artillery is not installed (node, and `npm ci --prefix "
-                                          "integrations/artillery`)")
+@pytest.mark.skipif(
+    not installed, reason="Artillery is not installed (node, and `npm ci --prefix integrations/artillery`)"
+)
 def test_artillery_study_run_is_analysed_like_a_native_one_and_agrees_on_the_median(tmp_path):
     scenario = tmp_path / "load_artillery.yaml"
     scenario.write_text(yaml.safe_dump(SCENARIO))
     params = LoadParams.from_file(scenario)
     with start_stub_server(delay_s=0.02) as url:
-        code = qrbench_main(["load", "-p", str(scenario), "--engine", "artillery", "--url", url, "--out",
-                             str(tmp_path / "out"), "--time-scale", "0.5", "--no-progress"])
-        native = run_load_study(dataclasses.replace(params, time_scale=0.5), tmp_path / "native", url=url,
-                                progress=False)
+        code = qrbench_main(
+            [
+                "load",
+                "-p",
+                str(scenario),
+                "--engine",
+                "artillery",
+                "--url",
+                url,
+                "--out",
+                str(tmp_path / "out"),
+                "--time-scale",
+                "0.5",
+                "--no-progress",
+            ]
+        )
+        native = run_load_study(
+            dataclasses.replace(params, time_scale=0.5), tmp_path / "native", url=url, progress=False
+        )
     assert code == 0
     (run_dir,) = (tmp_path / "out").glob("*-load-artillery-smoke")
     facts = json.loads((run_dir / "run.json").read_text())

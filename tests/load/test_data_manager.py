@@ -208,8 +208,7 @@ def test_pool_hands_out_prebuilt_requests_in_a_cycle(dm):
     assert all(id(s) in ids for s in drawn)
     assert all(drawn[i] is drawn[i + 40] for i in range(40))
     kinds = {k: sum(n for (kk, _), n in pool.composition().items() if kk == k) for k in KINDS}
-    assert kinds == {"similarity": 20, "rerank_small": 12, "rerank_large": 8, "rerank_medium": 0,
-                     "batch_similarity": 0}
+    assert kinds == {"similarity": 20, "rerank_small": 12, "rerank_large": 8, "rerank_medium": 0, "batch_similarity": 0}
     methods = {m: sum(n for (_, mm), n in pool.composition().items() if mm == m) for m in pool.method_weights}
     assert methods["classical"] == 20 and methods["quantum"] + methods["hybrid"] == 20
     assert pool.body_bytes == sum(len(s.body) for s in pool.specs)
@@ -265,8 +264,7 @@ def test_bad_weights_name_the_key(dm, kinds, methods, match):
 
 
 def test_weights_within_tolerance_are_accepted(dm):
-    pool = dm.mix_sampler({"similarity": 0.3333333, "rerank_small": 0.6666667}, {"hybrid": 1.0}, seed=0,
-                          pool_size=3)
+    pool = dm.mix_sampler({"similarity": 0.3333333, "rerank_small": 0.6666667}, {"hybrid": 1.0}, seed=0, pool_size=3)
     assert len(pool) == 3
     with pytest.raises(ParameterError, match="pool_size"):
         dm.mix_sampler({"similarity": 1.0}, {"hybrid": 1.0}, seed=0, pool_size=0)

@@ -83,9 +83,24 @@ def driver_processes(parent):
 def test_kill_9_of_qrbench_load_leaves_no_driver_process_sending(server, tmp_path):
     url = f"http://127.0.0.1:{server.server_address[1]}"
     argv = [
-        sys.executable, "-m", "qrbench", "load", "--mode", "open", "--rate", "20", "--duration", "120s",
-        "--processes", "2", "--url", url, "--out", str(tmp_path), "--no-progress",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "qrbench",
+        "load",
+        "--mode",
+        "open",
+        "--rate",
+        "20",
+        "--duration",
+        "120s",
+        "--processes",
+        "2",
+        "--url",
+        url,
+        "--out",
+        str(tmp_path),
+        "--no-progress",
+    ]
     with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
         parent = psutil.Process(proc.pid)
         try:

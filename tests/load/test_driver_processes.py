@@ -57,9 +57,13 @@ def test_open_model_rate_split_interleaves(url, tmp_path):
 
 def test_more_processes_than_users_are_not_started(url, tmp_path):
     result = run_load_processes(
-        url, cycle_source(SPECS), ClosedModel(users=1, iterations=5), processes=3, out_dir=tmp_path / "r",
+        url,
+        cycle_source(SPECS),
+        ClosedModel(users=1, iterations=5),
+        processes=3,
+        out_dir=tmp_path / "r",
         progress=False,
-    )  # fmt: skip
+    )
     assert result.processes == 1 and result.n_requests == 5
 
 

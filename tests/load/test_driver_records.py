@@ -18,15 +18,46 @@ from qrbench.load import (
 
 def record(seq, worker=0, *, error="", ok=True, server_ms=1.5, kind="rerank, small"):
     t = seq * 0.01
-    return (seq, worker, 3, "peak", kind, "/v1/rerank", "hybrid", 25, t, t, t + 0.002, 2.0, 2.0,
-            200 if ok else 0, ok, error, 120, 80, server_ms, not ok, 0.0)  # fmt: skip
+    return (
+        seq,
+        worker,
+        3,
+        "peak",
+        kind,
+        "/v1/rerank",
+        "hybrid",
+        25,
+        t,
+        t,
+        t + 0.002,
+        2.0,
+        2.0,
+        200 if ok else 0,
+        ok,
+        error,
+        120,
+        80,
+        server_ms,
+        not ok,
+        0.0,
+    )
 
 
 EXPECTED_DTYPES = {
-    "seq": "int64", "worker": "int64", "user": "int64", "n_candidates": "int64", "status": "int64",
-    "bytes_sent": "int64", "bytes_received": "int64", "t_intended": "float64", "latency_ms": "float64",
-    "server_ms": "float64", "late_ms": "float64", "ok": "bool", "fallback": "bool",
-}  # fmt: skip
+    "seq": "int64",
+    "worker": "int64",
+    "user": "int64",
+    "n_candidates": "int64",
+    "status": "int64",
+    "bytes_sent": "int64",
+    "bytes_received": "int64",
+    "t_intended": "float64",
+    "latency_ms": "float64",
+    "server_ms": "float64",
+    "late_ms": "float64",
+    "ok": "bool",
+    "fallback": "bool",
+}
 
 
 def test_record_tuples_match_the_columns():

@@ -28,7 +28,7 @@ SPECS = [
         kind="rerank_small",
         endpoint="/v1/rerank",
         payload={"query": "q", "candidates": ["x", "y", "z"], "method": "hybrid"},
-    ),  # fmt: skip
+    ),
 ]
 
 
@@ -175,10 +175,15 @@ def test_run_json_anchors_and_summarises_the_run(ok_url, tmp_path):
     assert info["target"] == ok_url and info["finished"] is True and info["interrupted"] is False
     assert isinstance(info["t0_unix"], float) and info["t0_utc"].endswith("+00:00")
     assert info["model"] == {
-        "type": "ClosedModel", "users": 2, "iterations": 3, "duration_s": None, "ramp_up_s": 0.0,
-        "max_requests": 1_000_000, "seed": 0,
+        "type": "ClosedModel",
+        "users": 2,
+        "iterations": 3,
+        "duration_s": None,
+        "ramp_up_s": 0.0,
+        "max_requests": 1_000_000,
+        "seed": 0,
         "think_time_s": {"distribution": "constant", "mean_s": 0.0, "low_s": 0.0, "high_s": 0.0},
-    }  # fmt: skip
+    }
     assert info["settings"]["stage"] == "smoke" and info["settings"]["transport"] == "aiohttp"
     assert info["result"]["n_requests"] == result.n_requests == 6
     json.dumps(result.to_dict())

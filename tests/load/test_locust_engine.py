@@ -34,8 +34,10 @@ from qrbench.studies.analysis import stage_table
 from qrbench.studies.scalability import SloParams
 from qrbench.studies.scalability.analysis import step_summary
 
-SPECS = [RequestSpec(kind=f"k{i}", endpoint="/v1/similarity", method="classical", n_candidates=1, body=b"{}")
-         for i in range(4)]
+SPECS = [
+    RequestSpec(kind=f"k{i}", endpoint="/v1/similarity", method="classical", n_candidates=1, body=b"{}")
+    for i in range(4)
+]
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +49,24 @@ def url():
 def test_records_have_the_native_columns_and_error_kinds():
     spec = SPECS[0]
     common = dict(seq=3, worker=1, user=-1, stage="s", spec=spec, t_intended=1.0, t_start=1.5, t_end=2.0)
-    ok = request_record(**common, status=200, body=b'{"computation_time_ms": 4.5, "query_metadata": '
-                        b'{"classical_fallback": true}}')
+    ok = request_record(
+        **common, status=200, body=b'{"computation_time_ms": 4.5, "query_metadata": {"classical_fallback": true}}'
+    )
     assert len(ok) == len(RECORD_COLUMNS)
     row = dict(zip(RECORD_COLUMNS, ok, strict=True))
     assert row["ok"] and row["error"] == "" and row["server_ms"] == 4.5 and row["fallback"]
     assert row["latency_ms"] == 1000.0 and row["service_ms"] == 500.0 and row["late_ms"] == 500.0
-    kinds = {status: dict(zip(RECORD_COLUMNS, request_record(**common, status=status, body=b"<html>"),
-                              strict=True))["error"] for status in (200, 404, 500, 503)}
+    kinds = {
+        status: dict(zip(RECORD_COLUMNS, request_record(**common, status=status, body=b"<html>"), strict=True))["error"]
+        for status in (200, 404, 500, 503)
+    }
     assert kinds == {200: "bad_body", 404: "http_4xx", 500: "http_5xx", 503: "http_503"}
     assert classify_exception(ConnectionRefusedError()) == "connect"
     assert classify_exception(ConnectionResetError()) == "reset"
     assert classify_exception(TimeoutError()) == "timeout"
-    dropped = dict(zip(RECORD_COLUMNS, dropped_record(seq=0, worker=0, stage="", spec=spec, t_intended=1.0, now=1.2),
-                       strict=True))
+    dropped = dict(
+        zip(RECORD_COLUMNS, dropped_record(seq=0, worker=0, stage="", spec=spec, t_intended=1.0, now=1.2), strict=True)
+    )
     assert dropped["error"] == "dropped" and math.isnan(dropped["latency_ms"])
     (moved,) = shift_times([ok], 10.0)
     assert moved[8:11] == (11.0, 11.5, 12.0)
@@ -102,8 +108,28 @@ def test_closed_model_with_iterations_ends_by_itself(url, tmp_path):
 
 
 def test_qrbench_load_engine_locust_writes_the_load_study_folder(url, tmp_path, capsys):
-    code = main(["load", "--url", url, "--mode", "open", "--rate", "10", "--duration", "3s", "--arrivals", "uniform",
-                 "--engine", "locust", "--workers", "1", "--out", str(tmp_path), "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "load",
+            "--url",
+            url,
+            "--mode",
+            "open",
+            "--rate",
+            "10",
+            "--duration",
+            "3s",
+            "--arrivals",
+            "uniform",
+            "--engine",
+            "locust",
+            "--workers",
+            "1",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     (run_dir,) = [p for p in tmp_path.iterdir() if p.is_dir()]
@@ -113,6 +139,21 @@ def test_qrbench_load_engine_locust_writes_the_load_study_folder(url, tmp_path, 
 
 
 def test_workers_option_needs_the_locust_engine(url, tmp_path, capsys):
-    code = main(["load", "--url", url, "--mode", "open", "--rate", "10", "--duration", "1s", "--workers", "2",
-                 "--out", str(tmp_path)])  # fmt: skip
+    code = main(
+        [
+            "load",
+            "--url",
+            url,
+            "--mode",
+            "open",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "--workers",
+            "2",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 2 and "--engine locust" in capsys.readouterr().err

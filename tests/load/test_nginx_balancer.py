@@ -36,8 +36,13 @@ def stubs():
 
 
 def test_config_keeps_every_file_in_the_run_folder(tmp_path):
-    text = nginx_config(["http://127.0.0.1:8001", "http://localhost:8002"], listen_port=9000, prefix=tmp_path,
-                        balance="least_conn", keepalive=16)
+    text = nginx_config(
+        ["http://127.0.0.1:8001", "http://localhost:8002"],
+        listen_port=9000,
+        prefix=tmp_path,
+        balance="least_conn",
+        keepalive=16,
+    )
     assert "least_conn;" in text and "keepalive 16;" in text
     assert "server 127.0.0.1:8001 max_fails=0;" in text and "server 127.0.0.1:8002 max_fails=0;" in text
     assert "listen 127.0.0.1:9000" in text and "proxy_next_upstream off;" in text
@@ -80,8 +85,11 @@ def test_least_conn_sends_more_to_the_idle_instance(stubs, tmp_path):
     fast, slow = stubs
     with NginxBalancer([fast, slow], run_dir=tmp_path, balance="least_conn", access_log=True) as nginx:
         with ThreadPoolExecutor(8) as pool:
-            codes = list(pool.map(lambda _: httpx.post(nginx.url + "/v1/rerank", content=b"{}",
-                                                       timeout=10).status_code, range(40)))
+            codes = list(
+                pool.map(
+                    lambda _: httpx.post(nginx.url + "/v1/rerank", content=b"{}", timeout=10).status_code, range(40)
+                )
+            )
     assert codes == [200] * 40
     log = read_access_log(nginx.access_log_path)
     fast_port = fast.rsplit(":", 1)[1]

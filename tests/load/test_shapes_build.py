@@ -22,12 +22,36 @@ from qrbench.load import (
 
 # data/user_behavior_patterns.json's day, written out so these tests need no files.
 DAY = DayProfile(
-    hourly_rate_per_min=(50, 50, 0, 0, 50, 50, 50, 50, 150, 300, 600, 300, 300, 300, 600, 300, 300, 150,
-                         50, 50, 50, 50, 50, 50),
+    hourly_rate_per_min=(
+        50,
+        50,
+        0,
+        0,
+        50,
+        50,
+        50,
+        50,
+        150,
+        300,
+        600,
+        300,
+        300,
+        300,
+        600,
+        300,
+        300,
+        150,
+        50,
+        50,
+        50,
+        50,
+        50,
+        50,
+    ),
     business_hours=(9, 17),
     peak_hours=(10, 14),
     maintenance_window=(2, 4),
-)  # fmt: skip
+)
 
 
 def spans(shape):
@@ -68,9 +92,11 @@ def test_spike_steps_up_and_back_and_cuts_the_phase_it_covers():
     s = spike(ramp_steady(8, ramp_up_s=4, steady_s=16), 3, 10, 5)
     assert s.left(10) == 8 and s.level(10) == 24 and s.level(14.99) == 24 and s.level(15) == 8
     assert spans(s) == [
-        ("ramp_up", "ramp_up", 0, 4), ("steady", "steady", 4, 10), ("spike", "spike", 10, 15),
+        ("ramp_up", "ramp_up", 0, 4),
+        ("steady", "steady", 4, 10),
+        ("spike", "spike", 10, 15),
         ("steady after spike", "steady", 15, 20),
-    ]  # fmt: skip
+    ]
     assert s.phases[2].offered == 24
     assert s.closed_stages() == ((4, 8), (6, 8), (0, 24), (5, 24), (0, 8), (5, 8))
     model = ClosedModel(stages=s.closed_stages())
@@ -140,12 +166,18 @@ def test_realistic_day_compresses_hours_and_names_its_phases():
     assert day.unit == "rps" and day.duration_s == pytest.approx(1440)
     kinds = [(p.name, p.kind) for p in day.phases]
     assert kinds == [
-        ("off-hours 00:00-02:00", "off_hours"), ("maintenance 02:00-04:00", "maintenance"),
-        ("off-hours 04:00-08:00", "off_hours"), ("shoulder 08:00-09:00", "shoulder"),
-        ("business 09:00-10:00", "business"), ("peak 10:00-11:00", "peak"), ("business 11:00-14:00", "business"),
-        ("peak 14:00-15:00", "peak"), ("business 15:00-17:00", "business"), ("shoulder 17:00-18:00", "shoulder"),
+        ("off-hours 00:00-02:00", "off_hours"),
+        ("maintenance 02:00-04:00", "maintenance"),
+        ("off-hours 04:00-08:00", "off_hours"),
+        ("shoulder 08:00-09:00", "shoulder"),
+        ("business 09:00-10:00", "business"),
+        ("peak 10:00-11:00", "peak"),
+        ("business 11:00-14:00", "business"),
+        ("peak 14:00-15:00", "peak"),
+        ("business 15:00-17:00", "business"),
+        ("shoulder 17:00-18:00", "shoulder"),
         ("off-hours 18:00-24:00", "off_hours"),
-    ]  # fmt: skip
+    ]
     offered = {p.kind: p.offered for p in day.phases}
     assert offered["business"] == pytest.approx(5.0) and offered["peak"] == pytest.approx(10.0)
     assert offered["off_hours"] == pytest.approx(50 / 60) and offered["maintenance"] == 0
@@ -178,6 +210,15 @@ def test_shape_build_checks_its_points():
 
 
 def test_shapes_are_exported_by_the_load_package():
-    for name in ("Shape", "Phase", "PHASE_KINDS", "ramp_steady", "spike", "bursts", "realistic_day", "label_phases",
-                 "Sessions"):
+    for name in (
+        "Shape",
+        "Phase",
+        "PHASE_KINDS",
+        "ramp_steady",
+        "spike",
+        "bursts",
+        "realistic_day",
+        "label_phases",
+        "Sessions",
+    ):
         assert name in qrbench.load.__all__ and hasattr(qrbench.load, name)

@@ -12,8 +12,12 @@ from qrbench.load import ClosedModel, Sessions, ThinkTime
 
 def test_ramp_up_is_one_window_per_user():
     model = ClosedModel(users=4, ramp_up_s=2.0, duration_s=5)
-    assert [model.user_windows(i) for i in range(4)] == [((0.0, math.inf),), ((0.5, math.inf),),
-                                                         ((1.0, math.inf),), ((1.5, math.inf),)]
+    assert [model.user_windows(i) for i in range(4)] == [
+        ((0.0, math.inf),),
+        ((0.5, math.inf),),
+        ((1.0, math.inf),),
+        ((1.5, math.inf),),
+    ]
 
 
 def test_stages_give_each_user_the_time_the_target_exceeds_it():

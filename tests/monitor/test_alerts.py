@@ -73,8 +73,9 @@ def _histogram(endpoint: str, slow: bool) -> list[dict[str, str]]:
     for le in ("0.05", "0.1", "0.5", "0.75", "1.0", "+Inf"):
         grows = le in ("1.0", "+Inf") if slow else le != "0.05"
         labels = f'job="qrbench",instance="a:1",endpoint="{endpoint}",method="classical",le="{le}"'
-        series.append({"series": f"qrbench_request_duration_seconds_bucket{{{labels}}}",
-                       "values": "0+10x40" if grows else "0x40"})
+        series.append(
+            {"series": f"qrbench_request_duration_seconds_bucket{{{labels}}}", "values": "0+10x40" if grows else "0x40"}
+        )
     return series
 
 
@@ -82,34 +83,49 @@ def _histogram(endpoint: str, slow: bool) -> list[dict[str, str]]:
 def test_promtool_p95_alert_fires_on_slow_requests_and_not_on_fast_ones(tmp_path):
     (tmp_path / "rules.yml").write_text(_rules())
     slow = {"endpoint": "/v1/rerank", "job": "qrbench"}
-    firing = [{"exp_labels": {**slow, "severity": s, "metric": "p95_ms"},
-               "exp_annotations": {"summary": f"P95 latency of /v1/rerank is 987.5ms, above the {level} {limit} ms "
-                                              f"(p95_ms {level})."}}
-              for s, level, limit in (("warning", "target", 500), ("critical", "threshold", 750))]
+    firing = [
+        {
+            "exp_labels": {**slow, "severity": s, "metric": "p95_ms"},
+            "exp_annotations": {
+                "summary": f"P95 latency of /v1/rerank is 987.5ms, above the {level} {limit} ms (p95_ms {level})."
+            },
+        }
+        for s, level, limit in (("warning", "target", 500), ("critical", "threshold", 750))
+    ]
     tests = {
         "rule_files": ["rules.yml"],
         "evaluation_interval": "15s",
-        "tests": [{
-            "interval": "15s",
-            "input_series": _histogram("/v1/rerank", slow=True) + _histogram("/v1/similarity", slow=False),
-            "alert_rule_test": [
-                # 45 s in: past both limits but not yet for 60 s / 120 s: pending, so nothing fires.
-                {"eval_time": "45s", "alertname": "QrbenchLatencyP95High", "exp_alerts": []},
-                # 90 s in: the critical alert has held for its 60 s; the warning needs 120 s.
-                {"eval_time": "90s", "alertname": "QrbenchLatencyP95High", "exp_alerts": firing[1:]},
-                {"eval_time": "5m", "alertname": "QrbenchLatencyP95High", "exp_alerts": firing},
-            ],
-            "promql_expr_test": [{
-                "expr": 'job_endpoint:qrbench_request_duration_seconds:p95{endpoint="/v1/similarity"} < 0.1',
-                "eval_time": "5m",
-                "exp_samples": [{"labels": 'job_endpoint:qrbench_request_duration_seconds:p95'
-                                           '{endpoint="/v1/similarity",job="qrbench"}', "value": 0.0975}],
-            }],
-        }],
+        "tests": [
+            {
+                "interval": "15s",
+                "input_series": _histogram("/v1/rerank", slow=True) + _histogram("/v1/similarity", slow=False),
+                "alert_rule_test": [
+                    # 45 s in: past both limits but not yet for 60 s / 120 s: pending, so nothing fires.
+                    {"eval_time": "45s", "alertname": "QrbenchLatencyP95High", "exp_alerts": []},
+                    # 90 s in: the critical alert has held for its 60 s; the warning needs 120 s.
+                    {"eval_time": "90s", "alertname": "QrbenchLatencyP95High", "exp_alerts": firing[1:]},
+                    {"eval_time": "5m", "alertname": "QrbenchLatencyP95High", "exp_alerts": firing},
+                ],
+                "promql_expr_test": [
+                    {
+                        "expr": 'job_endpoint:qrbench_request_duration_seconds:p95{endpoint="/v1/similarity"} < 0.1',
+                        "eval_time": "5m",
+                        "exp_samples": [
+                            {
+                                "labels": "job_endpoint:qrbench_request_duration_seconds:p95"
+                                '{endpoint="/v1/similarity",job="qrbench"}',
+                                "value": 0.0975,
+                            }
+                        ],
+                    }
+                ],
+            }
+        ],
     }
     (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    done = subprocess.run([promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -122,29 +138,41 @@ def test_promtool_shedding_and_cache_alerts(tmp_path):
     tests = {
         "rule_files": ["rules.yml"],
         "evaluation_interval": "15s",
-        "tests": [{
-            "interval": "15s",
-            "input_series": [
-                # 90 answered, 10 refused per sample: 10 % shed, past the 1 % target and the 5 % threshold.
-                {"series": ok, "values": "0+90x40"},
-                {"series": shed, "values": "0+10x40"},
-                {"series": f"qrbench_rejected_requests_total{{{base}}}", "values": "0+10x40"},
-                # Half the embedding lookups hit: above both cache limits (20 % target, 10 % threshold).
-                {"series": f"qrbench_embedding_cache_hits_total{{{base}}}", "values": "0+50x40"},
-                {"series": f"qrbench_embedding_cache_misses_total{{{base}}}", "values": "0+50x40"},
-            ],
-            "alert_rule_test": [
-                {"eval_time": "5m", "alertname": "QrbenchSheddingHigh", "exp_alerts": [
-                    {"exp_labels": {"job": "qrbench", "severity": s, "metric": "success_ratio"},
-                     "exp_annotations": {"summary": "The share of requests refused with 503 (concurrency bound) is "
-                                                    f"10%, above the {level} {limit} (1 - success_ratio {level})."}}
-                    for s, level, limit in (("warning", "target", "1%"), ("critical", "threshold", "5%"))]},
-                {"eval_time": "5m", "alertname": "QrbenchCacheHitRatioLow", "exp_alerts": []},
-                {"eval_time": "5m", "alertname": "QrbenchLatencyP95High", "exp_alerts": []},
-            ],
-        }],
+        "tests": [
+            {
+                "interval": "15s",
+                "input_series": [
+                    # 90 answered, 10 refused per sample: 10 % shed, past the 1 % target and the 5 % threshold.
+                    {"series": ok, "values": "0+90x40"},
+                    {"series": shed, "values": "0+10x40"},
+                    {"series": f"qrbench_rejected_requests_total{{{base}}}", "values": "0+10x40"},
+                    # Half the embedding lookups hit: above both cache limits (20 % target, 10 % threshold).
+                    {"series": f"qrbench_embedding_cache_hits_total{{{base}}}", "values": "0+50x40"},
+                    {"series": f"qrbench_embedding_cache_misses_total{{{base}}}", "values": "0+50x40"},
+                ],
+                "alert_rule_test": [
+                    {
+                        "eval_time": "5m",
+                        "alertname": "QrbenchSheddingHigh",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {"job": "qrbench", "severity": s, "metric": "success_ratio"},
+                                "exp_annotations": {
+                                    "summary": "The share of requests refused with 503 (concurrency bound) is "
+                                    f"10%, above the {level} {limit} (1 - success_ratio {level})."
+                                },
+                            }
+                            for s, level, limit in (("warning", "target", "1%"), ("critical", "threshold", "5%"))
+                        ],
+                    },
+                    {"eval_time": "5m", "alertname": "QrbenchCacheHitRatioLow", "exp_alerts": []},
+                    {"eval_time": "5m", "alertname": "QrbenchLatencyP95High", "exp_alerts": []},
+                ],
+            }
+        ],
     }
     (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    done = subprocess.run([promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=60)
+    done = subprocess.run(
+        [promtool, "test", "rules", "tests.yml"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout + done.stderr

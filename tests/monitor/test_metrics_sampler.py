@@ -67,10 +67,18 @@ def _frame(**columns):
 
 
 def test_rates_are_deltas_over_the_interval():
-    f = _frame(requests_total=[0, 10, 30], ok_total=[0, 8, 28], fallbacks_total=[0, 2, 2],
-               similarity_cache_hits=[0, 1, 4], similarity_cache_misses=[0, 3, 4],
-               quantum_seconds_sum=[0, 0.1, 0.1], quantum_seconds_count=[0, 4, 4], cpu_seconds=[1, 2, 2.5],
-               in_flight=[0, 3, 1], rss_bytes=[1, 2, 3])  # fmt: skip
+    f = _frame(
+        requests_total=[0, 10, 30],
+        ok_total=[0, 8, 28],
+        fallbacks_total=[0, 2, 2],
+        similarity_cache_hits=[0, 1, 4],
+        similarity_cache_misses=[0, 3, 4],
+        quantum_seconds_sum=[0, 0.1, 0.1],
+        quantum_seconds_count=[0, 4, 4],
+        cpu_seconds=[1, 2, 2.5],
+        in_flight=[0, 3, 1],
+        rss_bytes=[1, 2, 3],
+    )
     r = rates(f)
     assert len(r) == 2 and list(r["t_unix"]) == [1002, 1004] and list(r["dt_s"]) == [2, 2]
     assert list(r["requests_per_s"]) == [5, 10] and list(r["ok_per_s"]) == [4, 10]

@@ -16,19 +16,24 @@ from qrbench.monitor.alerts import RuleWindows, rules_yaml
 from qrbench.monitor.prometheus_server import AlertPoller, PrometheusServer, alert_onsets, prometheus_config
 from qrbench.stats import Threshold
 
-pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None,
-                                reason="prometheus is missing (apt-get install prometheus)")
+pytestmark = pytest.mark.skipif(
+    shutil.which("prometheus") is None, reason="prometheus is missing (apt-get install prometheus)"
+)
 
 # The rate window spans several slow requests, so on a busy machine a window never goes empty mid-burst.
 WINDOWS = RuleWindows(rate_window_s=10, warning_for_s=2, critical_for_s=2, evaluation_interval_s=1)
 
 
 def _rules(p95_ms: tuple[float, float], success: tuple[float, float]) -> str:
-    return rules_yaml({
-        "p95_ms": Threshold(metric="p95_ms", target=p95_ms[0], threshold=p95_ms[1], direction="below", unit="ms"),
-        "success_ratio": Threshold(metric="success_ratio", target=success[0], threshold=success[1],
-                                   direction="above", unit="fraction"),
-    }, WINDOWS)
+    return rules_yaml(
+        {
+            "p95_ms": Threshold(metric="p95_ms", target=p95_ms[0], threshold=p95_ms[1], direction="below", unit="ms"),
+            "success_ratio": Threshold(
+                metric="success_ratio", target=success[0], threshold=success[1], direction="above", unit="fraction"
+            ),
+        },
+        WINDOWS,
+    )
 
 
 def _client_loop(url: str, stop: threading.Event, worker: int, pause_s: float, deadline: float) -> None:
@@ -37,8 +42,11 @@ def _client_loop(url: str, stop: threading.Event, worker: int, pause_s: float, d
     with httpx.Client(timeout=15) as client:
         while not stop.is_set() and time.monotonic() < deadline:
             i += 1
-            body = {"query": f"query {worker} {i} about ranking", "method": "classical",
-                    "candidates": [f"document {worker} {i} {j} on retrieval" for j in range(4)]}
+            body = {
+                "query": f"query {worker} {i} about ranking",
+                "method": "classical",
+                "candidates": [f"document {worker} {i} {j} on retrieval" for j in range(4)],
+            }
             r = client.post(url + "/v1/rerank", json=body)
             # A refused client backs off a little (as Retry-After asks): the fast 503s, which the latency
             # histogram also holds, stay a minority of its observations, so its p95 is a computed request's.
@@ -48,8 +56,10 @@ def _client_loop(url: str, stop: threading.Event, worker: int, pause_s: float, d
 
 def _load(url: str, *, clients: int, pause_s: float, stop: threading.Event, max_s: float) -> list[threading.Thread]:
     deadline = time.monotonic() + max_s
-    threads = [threading.Thread(target=_client_loop, args=(url, stop, w, pause_s, deadline), daemon=True)
-               for w in range(clients)]
+    threads = [
+        threading.Thread(target=_client_loop, args=(url, stop, w, pause_s, deadline), daemon=True)
+        for w in range(clients)
+    ]
     for t in threads:
         t.start()
     return threads
@@ -93,8 +103,10 @@ def test_burst_past_low_limits_fires_p95_and_shedding_alerts(make_service, tmp_p
     assert {"pending", "firing"} <= set(history["state"])
     assert set(history["alert"]) >= {a for a, _ in wanted}
     assert len(scrapes) and scrapes["seconds"].notna().all()
-    print(f"\n/metrics scrape under the burst: median {1000 * scrapes['seconds'].median():.3g} ms, "
-          f"max {1000 * scrapes['seconds'].max():.3g} ms, {int((scrapes['up'] == 0).sum())} failed of {len(scrapes)}")
+    print(
+        f"\n/metrics scrape under the burst: median {1000 * scrapes['seconds'].median():.3g} ms, "
+        f"max {1000 * scrapes['seconds'].max():.3g} ms, {int((scrapes['up'] == 0).sum())} failed of {len(scrapes)}"
+    )
 
 
 def test_light_load_within_limits_fires_nothing(make_service, tmp_path):

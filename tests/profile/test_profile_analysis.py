@@ -16,9 +16,19 @@ def _frame(rng: np.random.Generator) -> pd.DataFrame:
         for r in range(20):
             parts = {"embed query": scale * rng.uniform(9, 11), "fidelity": scale * rng.uniform(1, 2)}
             total = sum(parts.values()) + rng.normal(0, 0.2)
-            head = {"scenario": scenario, "batch_size": 10, "method": "quantum", "backend": "exact", "qubits": 4,
-                    "shots": None, "torch_threads": None, "documents": "cached", "settings": "", "fallback": False,
-                    "repeat": r}
+            head = {
+                "scenario": scenario,
+                "batch_size": 10,
+                "method": "quantum",
+                "backend": "exact",
+                "qubits": 4,
+                "shots": None,
+                "torch_threads": None,
+                "documents": "cached",
+                "settings": "",
+                "fallback": False,
+                "repeat": r,
+            }
             rows += [{**head, "component": k, "ms": v, "cpu_ms": v} for k, v in parts.items()]
             rows.append({**head, "component": UNATTRIBUTED, "ms": total - sum(parts.values()), "cpu_ms": 0.0})
             rows.append({**head, "component": TOTAL, "ms": total, "cpu_ms": total})
@@ -54,12 +64,14 @@ def test_mean_difference_of_degenerate_samples_is_undecided():
 
 
 def test_under_load_change_in_percentage_points():
-    shares = pd.DataFrame({
-        "phase": ["single user", "single user", "under load", "under load"],
-        "sampler": ["all threads"] * 4,
-        "activity": ["torch forward", "waiting: lock or condition"] * 2,
-        "active_share": [0.9, 0.1, 0.4, 0.6],
-    })
+    shares = pd.DataFrame(
+        {
+            "phase": ["single user", "single user", "under load", "under load"],
+            "sampler": ["all threads"] * 4,
+            "activity": ["torch forward", "waiting: lock or condition"] * 2,
+            "active_share": [0.9, 0.1, 0.4, 0.6],
+        }
+    )
     change = under_load_change(shares)
     assert change.index[0] in ("torch forward", "waiting: lock or condition")
     assert change.loc["waiting: lock or condition", ("all threads", "change (points)")] == pytest.approx(50.0)

@@ -32,12 +32,20 @@ INPUTS = [RerankInput(QUERY, DOCS), RerankInput("how do routers choose a path fo
 @pytest.fixture(scope="module")
 def breakdown(embedder):
     # One torch thread: on shared cores torch's default threads spin-wait and make single timings erratic.
-    scenarios = scenario_grid(batch_sizes=(6,), methods=("classical", "quantum", "hybrid"), backends=("exact", "aer"),
-                              qubits=(2,), shots=(256,), torch_threads=(1,))
-    scenarios.append(Scenario(batch_size=4, method="hybrid", backend="exact", qubits=2, torch_threads=1,
-                              documents="cold"))
-    scenarios.append(Scenario(batch_size=4, method="hybrid", backend="aer", qubits=2, shots=256, torch_threads=1,
-                              fallback=True))
+    scenarios = scenario_grid(
+        batch_sizes=(6,),
+        methods=("classical", "quantum", "hybrid"),
+        backends=("exact", "aer"),
+        qubits=(2,),
+        shots=(256,),
+        torch_threads=(1,),
+    )
+    scenarios.append(
+        Scenario(batch_size=4, method="hybrid", backend="exact", qubits=2, torch_threads=1, documents="cold")
+    )
+    scenarios.append(
+        Scenario(batch_size=4, method="hybrid", backend="aer", qubits=2, shots=256, torch_threads=1, fallback=True)
+    )
     return scenarios, measure_components(scenarios, INPUTS, embedder=embedder, repeats=9, cold_repeats=2)
 
 

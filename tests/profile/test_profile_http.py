@@ -6,14 +6,19 @@ import json
 
 from qrbench.profile import CODEC_PARTS, measure_codec, measure_http
 
-DOCS = ["Metformin lowers blood glucose in type 2 diabetes.", "The court reversed the judgment.",
-        "Routers forward packets by longest-prefix match.", "Insulin is added when control is poor."]
+DOCS = [
+    "Metformin lowers blood glucose in type 2 diabetes.",
+    "The court reversed the judgment.",
+    "Routers forward packets by longest-prefix match.",
+    "Insulin is added when control is poor.",
+]
 
 
 def test_outside_the_engine_is_end_to_end_minus_server_time(service):
     url, _ = service
-    bodies = [json.dumps({"query": f"diabetes drugs {i}", "candidates": DOCS, "method": "hybrid"}).encode()
-              for i in range(4)]
+    bodies = [
+        json.dumps({"query": f"diabetes drugs {i}", "candidates": DOCS, "method": "hybrid"}).encode() for i in range(4)
+    ]
     frame = measure_http(url, bodies)
     assert (frame["status"] == 200).all()
     assert (frame["e2e_ms"] > frame["server_ms"]).all()

@@ -16,9 +16,11 @@ from qrbench.target.settings import EngineSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 QUERY = "which court decides arbitration disputes"
-DOCS = ["The appellate court reversed the judgment, holding the arbitration clause unenforceable.",
-        "Metformin remains the first-line therapy for type 2 diabetes.",
-        "The router forwards packets using the longest-prefix match."]
+DOCS = [
+    "The appellate court reversed the judgment, holding the arbitration clause unenforceable.",
+    "Metformin remains the first-line therapy for type 2 diabetes.",
+    "The router forwards packets using the longest-prefix match.",
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +52,15 @@ def test_quantum_path_lines(engine):
 
     table = line_profile(QUANTUM_PATH, workload, repeats=2)
     _check_real_lines(table)
-    assert {"RerankEngine.score", "RerankEngine._quantum", "Embedder.embed", "Projection.encode", "exact_fidelity",
-            "AerSwapTest.fidelity", "ry_angles"} <= set(table["function"])
+    assert {
+        "RerankEngine.score",
+        "RerankEngine._quantum",
+        "Embedder.embed",
+        "Projection.encode",
+        "exact_fidelity",
+        "AerSwapTest.fidelity",
+        "ry_angles",
+    } <= set(table["function"])
     run = table[table["source"].str.contains("simulator.run")]
     assert len(run) == 1 and run["hits"].iloc[0] >= 2  # a statement over several lines counts more than once
 

@@ -27,9 +27,17 @@ def test_notebook_is_committed_clean_and_thin():
 
 
 def test_smoke_run_records_its_numbers(tmp_path):
-    run_dir = run_study("bottlenecks", parameters={
-        "params_file": str(bundled("parameters") / "smoke" / "bottlenecks.yaml"), "url": None,
-        "baseline_run": None, "progress": False}, out_root=tmp_path, progress=False)
+    run_dir = run_study(
+        "bottlenecks",
+        parameters={
+            "params_file": str(bundled("parameters") / "smoke" / "bottlenecks.yaml"),
+            "url": None,
+            "baseline_run": None,
+            "progress": False,
+        },
+        out_root=tmp_path,
+        progress=False,
+    )
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["study"] == "bottlenecks"
     assert summary["verdict"] in ("pass", "warn", "fail", "insufficient")
@@ -43,8 +51,10 @@ def test_smoke_run_records_its_numbers(tmp_path):
     assert summary["key_figure"] == "key_figure.png" and (run_dir / "key_figure.png").is_file()
     assert all(c["workload"] for c in summary["compliance"])
     assert all(c["statistic"] == "p95" for c in summary["compliance"] if "rerank 50" in c["metric"])
-    assert all({"opportunity", "saving_ms", "saving_low", "saving_high", "lives_in"} <= set(o)
-               for o in summary["top_opportunities"])
+    assert all(
+        {"opportunity", "saving_ms", "saving_low", "saving_high", "lives_in"} <= set(o)
+        for o in summary["top_opportunities"]
+    )
     plain = (run_dir / "bottlenecks.html").read_text()
     assert "Top opportunity:" in plain  # the top finding is in the headline
     assert "ncalls" not in plain and "BottlenecksParams(" not in plain  # no profiler dumps, no parameter dump

@@ -26,8 +26,13 @@ def test_cases_hold_the_relevant_documents_and_same_topic_negatives():
 def test_lever_quality_reports_each_method_and_the_paired_difference(embedder):
     cases = hard_negative_cases(n_queries=4, n_candidates=8, seed=1)
     base = EngineSettings()
-    frame = lever_quality({"reference": base, "truncated": base.with_changes(max_seq_length=32)}, cases,
-                          model=embedder.model, methods=("classical", "hybrid"), n_resamples=200)
+    frame = lever_quality(
+        {"reference": base, "truncated": base.with_changes(max_seq_length=32)},
+        cases,
+        model=embedder.model,
+        methods=("classical", "hybrid"),
+        n_resamples=200,
+    )
     assert list(frame["lever"]) == ["reference", "reference", "truncated", "truncated"]
     ref = frame[frame["lever"] == "reference"]
     assert (ref["delta_ndcg"] == 0).all() and ref["within_limit"].all()

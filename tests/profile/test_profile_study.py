@@ -32,8 +32,10 @@ def test_a_bad_key_or_value_is_named(tmp_path):
 
 
 def test_every_request_gets_a_new_query_and_stays_valid_json():
-    payloads = [{"query": 'a "quoted\\\\" query', "candidates": ["x", "y"], "method": "hybrid"},
-                {"text1": "pair text", "text2": "other", "method": "classical"}]
+    payloads = [
+        {"query": 'a "quoted\\\\" query', "candidates": ["x", "y"], "method": "hybrid"},
+        {"text1": "pair text", "text2": "other", "method": "classical"},
+    ]
     specs = [RequestSpec.from_payload(kind="k", endpoint="/v1/rerank", payload=p) for p in payloads]
     pool = iter(specs * 3)
     source = NewQueries(lambda: next(pool), "u")

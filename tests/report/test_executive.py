@@ -19,27 +19,52 @@ from qrbench.report.executive import (
 
 
 def _row(verdict: str, study: str = "baseline") -> ComplianceRow:
-    return ComplianceRow(metric="similarity p95", target=100.0, unit="ms", value=41.2, low=38.9, high=45.0,
-                         verdict=verdict, study=study, workload="one pair")
+    return ComplianceRow(
+        metric="similarity p95",
+        target=100.0,
+        unit="ms",
+        value=41.2,
+        low=38.9,
+        high=45.0,
+        verdict=verdict,
+        study=study,
+        workload="one pair",
+    )
 
 
 def test_overall_verdict_fail_names_the_first_failing_target(tmp_path, suite_studies):
     verdict, reason = overall_verdict(suite_studies(tmp_path))
     assert verdict == "fail"
-    assert reason == ("1 of 4 PRD checks fail; first: rerank 50 docs p95 (baseline study, quantum, aer backend) "
-                      "measured 912 ms against a target of 500 ms. The load study failed to run.")
+    assert reason == (
+        "1 of 4 PRD checks fail; first: rerank 50 docs p95 (baseline study, quantum, aer backend) "
+        "measured 912 ms against a target of 500 ms. The load study failed to run."
+    )
 
 
-@pytest.mark.parametrize(("summaries", "verdict", "reason"), [
-    ([], "insufficient", "No study ran, so nothing was measured."),
-    ([StudySummary(study="baseline", verdict="pass", compliance=(_row("pass"),))], "pass",
-     "All 1 PRD checks across 1 studies pass."),
-    ([StudySummary(study="baseline", verdict="pass", compliance=(_row("pass"),)),
-      StudySummary(study="load", verdict="error", error="boom")], "insufficient",
-     "The answer is incomplete: the load study failed to run; the 1 PRD checks that ran pass."),
-    ([StudySummary(study="baseline", verdict="warn", compliance=(_row("warn"),))], "warn",
-     "No PRD target fails, but similarity p95 (baseline study, one pair) is close to its limit."),
-])
+@pytest.mark.parametrize(
+    ("summaries", "verdict", "reason"),
+    [
+        ([], "insufficient", "No study ran, so nothing was measured."),
+        (
+            [StudySummary(study="baseline", verdict="pass", compliance=(_row("pass"),))],
+            "pass",
+            "All 1 PRD checks across 1 studies pass.",
+        ),
+        (
+            [
+                StudySummary(study="baseline", verdict="pass", compliance=(_row("pass"),)),
+                StudySummary(study="load", verdict="error", error="boom"),
+            ],
+            "insufficient",
+            "The answer is incomplete: the load study failed to run; the 1 PRD checks that ran pass.",
+        ),
+        (
+            [StudySummary(study="baseline", verdict="warn", compliance=(_row("warn"),))],
+            "warn",
+            "No PRD target fails, but similarity p95 (baseline study, one pair) is close to its limit.",
+        ),
+    ],
+)
 def test_overall_verdict_cases(summaries, verdict, reason):
     assert overall_verdict(summaries) == (verdict, reason)
 
@@ -53,12 +78,23 @@ def test_study_summary_validates_its_verdict():
 
 def test_first_screen_order_and_content(tmp_path, suite_studies):
     page = executive_html(suite_studies(tmp_path), scale="quick", started="30 Nov 2026, 04:47 UTC", base=tmp_path)
-    order = ["FAIL</span> with reservations: 1 of 4 PRD checks fail", "Reservations: baseline: Only 40 samples",
-             "Next: fix the failed load study", "Capacity under the SLO", "14.9 req/s",
-             "limited by service CPU", "Top bottlenecks", "one torch thread per worker: saves <b>392 ms</b>",
-             "Scaling recommendation:", "Regression against the previous suite run", "PRD compliance",
-             'id="study-baseline"',
-             "data:image/png;base64,", 'href="baseline/baseline.html"', 'id="study-load"']
+    order = [
+        "FAIL</span> with reservations: 1 of 4 PRD checks fail",
+        "Reservations: baseline: Only 40 samples",
+        "Next: fix the failed load study",
+        "Capacity under the SLO",
+        "14.9 req/s",
+        "limited by service CPU",
+        "Top bottlenecks",
+        "one torch thread per worker: saves <b>392 ms</b>",
+        "Scaling recommendation:",
+        "Regression against the previous suite run",
+        "PRD compliance",
+        'id="study-baseline"',
+        "data:image/png;base64,",
+        'href="baseline/baseline.html"',
+        'id="study-load"',
+    ]
     positions = [page.find(text) for text in order]
     assert -1 not in positions, [t for t, p in zip(order, positions, strict=True) if p < 0]
     assert positions == sorted(positions)
@@ -71,10 +107,15 @@ def test_first_screen_order_and_content(tmp_path, suite_studies):
 
 def test_missing_parts_say_so(tmp_path):
     page = executive_html([StudySummary(study="baseline", verdict="insufficient")], base=tmp_path)
-    for text in ("PRD compliance: not measured in this run.", "Capacity under the SLO:</b> not measured in this run",
-                 "Top bottlenecks:</b> not measured in this run", "Scaling recommendation:</b> not measured",
-                 "no previous suite run to compare with", "Key figure: not measured in this run.",
-                 "Full report: not produced in this run."):
+    for text in (
+        "PRD compliance: not measured in this run.",
+        "Capacity under the SLO:</b> not measured in this run",
+        "Top bottlenecks:</b> not measured in this run",
+        "Scaling recommendation:</b> not measured",
+        "no previous suite run to compare with",
+        "Key figure: not measured in this run.",
+        "Full report: not produced in this run.",
+    ):
         assert text in page
 
 
@@ -90,25 +131,50 @@ def test_write_executive_report_writes_the_suite_summary(tmp_path, suite_studies
 
 def test_from_summary_reads_todays_summary_json():
     summary = {
-        "study": "scalability", "verdict": "warn", "verdict_reasons": ["A third worker adds nothing on 2 cores."],
-        "compliance": [{"metric": "p95_ms", "value": 410.0, "low": 380.0, "high": "inf", "n": 40, "target": 500.0,
-                        "threshold": 600.0, "unit": "ms", "verdict": "insufficient", "reason": "Too few samples."}],
-        "configs": [{"config": "workers-1", "status": "ok", "capacity_rps": 6.0, "capacity_low": 5.0,
-                     "capacity_high": 7.0},
-                    {"config": "workers-2", "status": "ok", "capacity_rps": 11.0, "capacity_low": 9.0,
-                     "capacity_high": "inf"},
-                    {"config": "workers-3", "status": "failed", "capacity_rps": None}],
+        "study": "scalability",
+        "verdict": "warn",
+        "verdict_reasons": ["A third worker adds nothing on 2 cores."],
+        "compliance": [
+            {
+                "metric": "p95_ms",
+                "value": 410.0,
+                "low": 380.0,
+                "high": "inf",
+                "n": 40,
+                "target": 500.0,
+                "threshold": 600.0,
+                "unit": "ms",
+                "verdict": "insufficient",
+                "reason": "Too few samples.",
+            }
+        ],
+        "configs": [
+            {"config": "workers-1", "status": "ok", "capacity_rps": 6.0, "capacity_low": 5.0, "capacity_high": 7.0},
+            {"config": "workers-2", "status": "ok", "capacity_rps": 11.0, "capacity_low": 9.0, "capacity_high": "inf"},
+            {"config": "workers-3", "status": "failed", "capacity_rps": None},
+        ],
         "first_saturated": {"config": "workers-2", "resources": ["cpu"], "rate_rps": 12.0},
         "slo": {"p95_ms": 500.0, "success": 0.99},
-        "top_opportunities": [{"opportunity": "one torch thread", "saving_ms": 391.0, "saving_low": 350.0,
-                               "saving_high": 430.0, "lives_in": "service setting"}],
+        "top_opportunities": [
+            {
+                "opportunity": "one torch thread",
+                "saving_ms": 391.0,
+                "saving_low": 350.0,
+                "saving_high": 430.0,
+                "lives_in": "service setting",
+            }
+        ],
         "reliability": [{"name": "samples", "ok": False, "severity": "warning", "message": "Only 40 samples."}],
     }
     s = from_summary(summary, report_link="scalability/scalability.html", workload="step load, 2 cores")
     assert s.verdict == "warn" and s.reason == "A third worker adds nothing on 2 cores."
     assert s.compliance[0].high == math.inf and s.compliance[0].workload == "step load, 2 cores"
-    assert (s.capacity.rps, s.capacity.high, s.capacity.config, s.capacity.limited_by) == (11.0, math.inf,
-                                                                                           "workers-2", "cpu")
+    assert (s.capacity.rps, s.capacity.high, s.capacity.config, s.capacity.limited_by) == (
+        11.0,
+        math.inf,
+        "workers-2",
+        "cpu",
+    )
     assert s.capacity.slo == "p95 below 500 ms"
     assert s.bottlenecks[0].saving_ms == 391.0 and s.scaling is None
     assert s.reliability[0].ok is False

@@ -22,13 +22,30 @@ from qrbench.report.format import (
 )
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (1072.898048, "1,070"), (412.345, "412"), (41.234, "41.2"), (0.5, "0.5"), (12.0, "12"),
-    (0.000123456, "0.000123"), (-0.0335, "-0.0335"), (99999.4, "100,000"), (0.0, "0"), (7, "7"),
-    (12345, "12,345"), (np.float64(2.5), "2.5"), (np.int64(3), "3"), (True, "yes"),
-    (math.inf, NOT_BOUNDED), (-math.inf, NOT_BOUNDED), (math.nan, "not measured"), (None, "not measured"),
-    ("a long message that is never cut", "a long message that is never cut"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (1072.898048, "1,070"),
+        (412.345, "412"),
+        (41.234, "41.2"),
+        (0.5, "0.5"),
+        (12.0, "12"),
+        (0.000123456, "0.000123"),
+        (-0.0335, "-0.0335"),
+        (99999.4, "100,000"),
+        (0.0, "0"),
+        (7, "7"),
+        (12345, "12,345"),
+        (np.float64(2.5), "2.5"),
+        (np.int64(3), "3"),
+        (True, "yes"),
+        (math.inf, NOT_BOUNDED),
+        (-math.inf, NOT_BOUNDED),
+        (math.nan, "not measured"),
+        (None, "not measured"),
+        ("a long message that is never cut", "a long message that is never cut"),
+    ],
+)
 def test_number(value, text):
     assert number(value) == text
 
@@ -53,9 +70,17 @@ def test_friendly_names():
 
 
 def test_stakeholder_table_exact_html():
-    frame = pd.DataFrame({"stage": ["rerank/50"], "p95_ms": [412.3456], "p95_high": [math.inf],
-                          "error_rate": [0.0125], "rss_max_mb": [1072.898048], "verdict": ["pass"]},
-                         index=[7])
+    frame = pd.DataFrame(
+        {
+            "stage": ["rerank/50"],
+            "p95_ms": [412.3456],
+            "p95_high": [math.inf],
+            "error_rate": [0.0125],
+            "rss_max_mb": [1072.898048],
+            "verdict": ["pass"],
+        },
+        index=[7],
+    )
     html = stakeholder_table(frame).html
     assert html == (
         '<div class="qr-table-wrap"><table class="qr-table"><thead><tr><th>Stage</th><th>p95 (ms)</th>'
@@ -73,13 +98,32 @@ def test_stakeholder_table_names_a_missing_column():
 
 
 def test_compliance_table_reads_as_sentences():
-    frame = pd.DataFrame([{"metric": "rerank 50 docs p95", "value": 912.5, "low": 870.0, "high": math.inf,
-                           "n": 40, "target": 500.0, "threshold": 600.0, "unit": "ms", "direction": "below",
-                           "verdict": "fail", "reason": "The whole interval lies above the target."}])
+    frame = pd.DataFrame(
+        [
+            {
+                "metric": "rerank 50 docs p95",
+                "value": 912.5,
+                "low": 870.0,
+                "high": math.inf,
+                "n": 40,
+                "target": 500.0,
+                "threshold": 600.0,
+                "unit": "ms",
+                "direction": "below",
+                "verdict": "fail",
+                "reason": "The whole interval lies above the target.",
+            }
+        ]
+    )
     html = compliance_table(frame).html
-    for text in ("<td>rerank 50 docs p95</td>", "<td>below 500 ms</td>", "<td>912 ms</td>",
-                 "<td>at least 870 ms; upper end not bounded (too few samples)</td>", ">FAIL<",
-                 '<td class="text">The whole interval lies above the target.</td>'):
+    for text in (
+        "<td>rerank 50 docs p95</td>",
+        "<td>below 500 ms</td>",
+        "<td>912 ms</td>",
+        "<td>at least 870 ms; upper end not bounded (too few samples)</td>",
+        ">FAIL<",
+        '<td class="text">The whole interval lies above the target.</td>',
+    ):
         assert text in html
     assert "inf" not in html.replace("interval", "")
 
@@ -94,9 +138,12 @@ def test_headline_without_reservations():
 
 
 def test_headline_never_unreserved_while_a_check_fails():
-    checks = [{"ok": False, "message": "Only 40 samples for p95 (100 needed)."},
-              {"ok": False, "message": "Machine noise 14 % (limit 10 %)."},
-              {"ok": False, "message": "The generator used 93 % CPU."}, {"ok": True, "message": "fine"}]
+    checks = [
+        {"ok": False, "message": "Only 40 samples for p95 (100 needed)."},
+        {"ok": False, "message": "Machine noise 14 % (limit 10 %)."},
+        {"ok": False, "message": "The generator used 93 % CPU."},
+        {"ok": True, "message": "fine"},
+    ]
     h = headline("pass", "All 6 PRD checks pass.", checks=checks)
     assert h.lines() == [
         "Verdict: PASS (with reservations). All 6 PRD checks pass.",
@@ -112,8 +159,10 @@ def test_headline_never_unreserved_while_a_check_fails():
 def test_verdict_style_formats_numbers_for_people():
     from qrbench.report.plots import verdict_style
 
-    frame = pd.DataFrame({"metric": ["p95"], "value": [412.345], "high": [math.inf], "rss_max_mb": [1072.898048],
-                          "verdict": ["fail"]}, index=[5])
+    frame = pd.DataFrame(
+        {"metric": ["p95"], "value": [412.345], "high": [math.inf], "rss_max_mb": [1072.898048], "verdict": ["fail"]},
+        index=[5],
+    )
     html = verdict_style(frame).to_html()
     for text in (">Metric<", ">peak memory (MB)<", ">412<", ">not bounded (too few samples)<", ">1,070<"):
         assert text in html, text
@@ -123,6 +172,20 @@ def test_verdict_style_formats_numbers_for_people():
 def test_verdict_style_shows_a_compliance_frame_as_the_compliance_table():
     from qrbench.report.plots import verdict_style
 
-    frame = pd.DataFrame([{"metric": "p95", "value": 578.3, "low": 435.9, "high": math.inf, "n": 30,
-                           "target": 100.0, "threshold": 100.0, "unit": "ms", "verdict": "fail", "reason": "slow"}])
+    frame = pd.DataFrame(
+        [
+            {
+                "metric": "p95",
+                "value": 578.3,
+                "low": 435.9,
+                "high": math.inf,
+                "n": 30,
+                "target": 100.0,
+                "threshold": 100.0,
+                "unit": "ms",
+                "verdict": "fail",
+                "reason": "slow",
+            }
+        ]
+    )
     assert verdict_style(frame).html == compliance_table(frame).html

@@ -39,7 +39,7 @@ def test_index_lists_suites_first_with_their_report_first(tmp_path, suite_studie
     assert "<h2>Suite runs</h2>" in suites and "30 Nov 2026, 04:47 UTC" in suites and ">quick<" in suites
     assert suites.index("20261130T044700Z-suite/report.html") < suites.index("20261129T101500Z-suite/report.html")
     assert "<svg" in suites and "capacity (req/s)" in suites and "latest 12.9" in suites
-    row = studies_part[studies_part.index("30 Nov 2026, 05:00 UTC"):]
+    row = studies_part[studies_part.index("30 Nov 2026, 05:00 UTC") :]
     assert row.index("baseline.html") < row.index("baseline-code.html")
     assert "INCOMPLETE" in studies_part and ">WARN<" in studies_part
     assert "20261130T" not in page.replace('href="2026', "")  # raw stamps appear only in links

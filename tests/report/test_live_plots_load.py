@@ -31,9 +31,20 @@ def synthetic_records(n=3000, duration_s=12.0, seed=1):
     ok = error == ""
     latency[error == "dropped"] = np.nan
     t_end = np.where(error == "dropped", t_intended, t_intended + np.nan_to_num(latency) / 1000)
-    return pd.DataFrame({"t_intended": t_intended, "t_start": t_intended, "t_end": t_end, "latency_ms": latency,
-                         "ok": ok, "error": error, "status": np.where(ok, 200, 0), "kind": "similarity",
-                         "method": "classical", "stage": ""})
+    return pd.DataFrame(
+        {
+            "t_intended": t_intended,
+            "t_start": t_intended,
+            "t_end": t_end,
+            "latency_ms": latency,
+            "ok": ok,
+            "error": error,
+            "status": np.where(ok, 200, 0),
+            "kind": "similarity",
+            "method": "classical",
+            "stage": "",
+        }
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -98,8 +109,18 @@ def test_by_offered_rate_buckets_requests_by_their_window_rate():
 
 def _server(t0_unix, seconds=12):
     t = np.arange(seconds, dtype=float)
-    return pd.DataFrame({"t": t, "t_unix": t0_unix + t, "cpu_percent": 50 + 5 * t, "rss_bytes": 6e8 + 1e7 * t,
-                         "threads": 10, "open_files": 3, "processes": 1, "machine_cpu_percent": 60.0})
+    return pd.DataFrame(
+        {
+            "t": t,
+            "t_unix": t0_unix + t,
+            "cpu_percent": 50 + 5 * t,
+            "rss_bytes": 6e8 + 1e7 * t,
+            "threads": 10,
+            "open_files": 3,
+            "processes": 1,
+            "machine_cpu_percent": 60.0,
+        }
+    )
 
 
 def _metrics(t0_unix, seconds=12):
@@ -114,8 +135,10 @@ def _metrics(t0_unix, seconds=12):
     return f
 
 
-@pytest.mark.parametrize("thresholds", [LOAD_THRESHOLDS, thresholds_from_mapping(LOAD_THRESHOLDS),
-                                        {"p50_ms": 200, "p95_ms": 500, "p99_ms": 1000}, None])
+@pytest.mark.parametrize(
+    "thresholds",
+    [LOAD_THRESHOLDS, thresholds_from_mapping(LOAD_THRESHOLDS), {"p50_ms": 200, "p95_ms": 500, "p99_ms": 1000}, None],
+)
 def test_timeline_has_a_panel_per_source(thresholds):
     df = synthetic_records()
     df.attrs["t0_unix"] = 1_700_000_000.0
@@ -123,8 +146,15 @@ def test_timeline_has_a_panel_per_source(thresholds):
     fig = timeline(df, phases=phases, thresholds=thresholds)
     assert len(fig.axes) == 3
     plt.close(fig)
-    fig = timeline(df, server=_server(df.attrs["t0_unix"] + 0.5), metrics=_metrics(df.attrs["t0_unix"]),
-                   phases=phases, thresholds=thresholds, window_s=2.0, title="run")
+    fig = timeline(
+        df,
+        server=_server(df.attrs["t0_unix"] + 0.5),
+        metrics=_metrics(df.attrs["t0_unix"]),
+        phases=phases,
+        thresholds=thresholds,
+        window_s=2.0,
+        title="run",
+    )
     # five panels, two of them with a second y axis (RSS; fractions)
     assert len(fig.axes) == 7
     server_ax = fig.axes[3]

@@ -14,14 +14,16 @@ from qrbench.report.live import LiveView, live_records
 
 SPECS = [
     RequestSpec.from_payload(
-        kind="similarity", endpoint="/v1/similarity",
+        kind="similarity",
+        endpoint="/v1/similarity",
         payload={"text1": "a red fox", "text2": "a brown dog", "method": "classical"},
     ),
     RequestSpec.from_payload(
-        kind="rerank_small", endpoint="/v1/rerank",
+        kind="rerank_small",
+        endpoint="/v1/rerank",
         payload={"query": "fox", "candidates": ["fox den", "tax law", "dog park"], "method": "hybrid"},
     ),
-]  # fmt: skip
+]
 THRESHOLDS = {"p50_ms": 200, "p95_ms": 500, "p99_ms": 1000}
 
 
@@ -140,8 +142,14 @@ def test_live_records_puts_a_studys_runs_on_one_clock(slow_stub, tmp_path):
     (study / "run.json").write_text('{"study": "load"}')  # a study's own facts, with no load clock of their own
     first = load(slow_stub, study / "stages" / "a", ClosedModel(users=1, iterations=5))
     time.sleep(0.3)
-    second = run_load(slow_stub, cycle_source(SPECS), ClosedModel(users=1, iterations=5),
-                      out_dir=study / "stages" / "b", progress=False, stage="peak")
+    second = run_load(
+        slow_stub,
+        cycle_source(SPECS),
+        ClosedModel(users=1, iterations=5),
+        out_dir=study / "stages" / "b",
+        progress=False,
+        stage="peak",
+    )
     records = live_records(study)
     t0a, t0b = (load_run_info(r.run_dir)["t0_unix"] for r in (first, second))
     assert len(records) == 10 and records.attrs["t0_unix"] == t0a

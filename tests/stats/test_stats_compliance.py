@@ -64,9 +64,7 @@ def test_undecided_with_finite_bounds_is_insufficient():
 
 
 def test_no_samples_is_insufficient():
-    empty = Estimate(
-        value=math.nan, low=-math.inf, high=math.inf, confidence=0.95, n=0, method="t", decided=False
-    )
+    empty = Estimate(value=math.nan, low=-math.inf, high=math.inf, confidence=0.95, n=0, method="t", decided=False)
     assert judge(empty, P95).verdict is Verdict.INSUFFICIENT
     assert "no samples" in judge(empty, THROUGHPUT).reason
     one = Estimate(value=math.nan, low=0.0, high=math.inf, confidence=0.95, n=1, method="t", decided=False)
@@ -76,8 +74,7 @@ def test_no_samples_is_insufficient():
 
 def test_reason_sentences_name_the_numbers():
     assert judge(est(400, 450, 490), P95).reason == (
-        "p95_ms: the 95% interval [400 ms, 490 ms] lies entirely below the target 500 ms "
-        "(point estimate 450 ms)."
+        "p95_ms: the 95% interval [400 ms, 490 ms] lies entirely below the target 500 ms (point estimate 450 ms)."
     )
     ratio = Threshold(metric="success_ratio", target=0.99, threshold=0.95, direction="above", unit="fraction")
     assert "[99.5 %, 100 %]" in judge(est(0.995, 0.999, 1.0), ratio).reason
@@ -187,8 +184,17 @@ def test_each_target_says_how_it_is_judged():
 
 
 def test_a_judgement_names_its_workload():
-    t = thresholds_from_mapping({"p95_ms": {"target": 500, "direction": "below", "unit": "ms", "statistic": "p95",
-                                            "judged_by": ["open", "step"]}})["p95_ms"]
+    t = thresholds_from_mapping(
+        {
+            "p95_ms": {
+                "target": 500,
+                "direction": "below",
+                "unit": "ms",
+                "statistic": "p95",
+                "judged_by": ["open", "step"],
+            }
+        }
+    )["p95_ms"]
     j = judge(Estimate(value=1.0, low=0.5, high=2.0, confidence=0.95, n=10, method="x"), t, workload="stage open-100")
     assert j.workload == "stage open-100" and j.statistic == "p95" and "[judged by stage open-100]" in j.reason
     with pytest.raises(ValueError, match="judged_by"):
@@ -198,8 +204,7 @@ def test_a_judgement_names_its_workload():
 def test_an_unbounded_interval_is_said_in_words_not_inf():
     from qrbench.stats import Estimate, Threshold, judge
 
-    est = Estimate(value=15_530.0, low=14_940.0, high=float("inf"), confidence=0.95, n=12, method="x",
-                   decided=False)
+    est = Estimate(value=15_530.0, low=14_940.0, high=float("inf"), confidence=0.95, n=12, method="x", decided=False)
     reason = judge(est, Threshold(metric="p95_ms", target=500, threshold=750, direction="below", unit="ms")).reason
     assert "inf" not in reason and "e+" not in reason
     assert "[14,940 ms, not bounded]" in reason

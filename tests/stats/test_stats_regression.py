@@ -55,9 +55,7 @@ def test_improvement_and_higher_is_better():
     result = compare_samples(
         throughput_base, lower_throughput, statistic="mean", direction="higher_is_better", unit="rps"
     )
-    assert result.regressed and result.ratio.value == pytest.approx(
-        lower_throughput.mean() / throughput_base.mean()
-    )
+    assert result.regressed and result.ratio.value == pytest.approx(lower_throughput.mean() / throughput_base.mean())
 
 
 def test_p_values_match_scipy_mannwhitneyu():

@@ -53,9 +53,7 @@ def test_unmeasured_inputs_give_no_checks():
 
 
 def test_limits_are_configurable():
-    checks = reliability_checks(
-        generator_cpu=0.85, max_generator_cpu=0.9, n_samples={"a": 150}, min_samples_p99=100
-    )
+    checks = reliability_checks(generator_cpu=0.85, max_generator_cpu=0.9, n_samples={"a": 150}, min_samples_p99=100)
     assert all(c.ok for c in checks)
 
 

@@ -108,8 +108,9 @@ def test_p95_is_compared_only_when_decided_on_both_sides():
     assert compare_repetitions(large, large, statistic="p95").verdict == "unchanged"
     assert compare_repetitions(small, small, statistic="median").verdict == "unchanged"
     # Undecided rows keep their verdict and stay out of the family size.
-    rows = adjust_family([compare_repetitions(small, large, statistic="p95"),
-                          compare_repetitions(large, large, statistic="p95")])
+    rows = adjust_family(
+        [compare_repetitions(small, large, statistic="p95"), compare_repetitions(large, large, statistic="p95")]
+    )
     assert rows[0].verdict == "undecided" and rows[1].correction.endswith("over 1 comparisons")
 
 

@@ -126,12 +126,14 @@ def test_multi_phase_runs_trim_only_the_first_steady_phase():
     rng = np.random.default_rng(23)
     phases = np.array(["ramp"] * 100 + ["steady"] * 600 + ["spike"] * 200 + ["steady2"] * 300, dtype=object)
     t = np.arange(phases.size, dtype=float)
-    y = np.concatenate([
-        np.linspace(50, 100, 100),            # ramp: load building up, deliberate
-        np.where(np.arange(600) < 60, 250.0, 100.0),  # warm-up inside the first steady phase
-        np.full(200, 400.0),                  # spike: deliberate, must not be trimmed
-        np.full(300, 100.0),
-    ]) + rng.normal(0, 3.0, phases.size)
+    y = np.concatenate(
+        [
+            np.linspace(50, 100, 100),  # ramp: load building up, deliberate
+            np.where(np.arange(600) < 60, 250.0, 100.0),  # warm-up inside the first steady phase
+            np.full(200, 400.0),  # spike: deliberate, must not be trimmed
+            np.full(300, 100.0),
+        ]
+    ) + rng.normal(0, 3.0, phases.size)
     plain = trim_warmup(t, y)
     trim = trim_first_steady_phase(t, y, phases, steady={"steady", "steady2"})
     assert 50 <= trim.n_trimmed <= 70 and "steady" in trim.method

@@ -19,8 +19,15 @@ from qrbench.stats import (
     throughput,
 )
 
-CAPACITY = Threshold(metric="throughput_rps", target=100, threshold=50, direction="above", unit="rps",
-                     statistic="rate", judged_by=("open", "step"))
+CAPACITY = Threshold(
+    metric="throughput_rps",
+    target=100,
+    threshold=50,
+    direction="above",
+    unit="rps",
+    statistic="rate",
+    judged_by=("open", "step"),
+)
 KEPT_UP = Threshold(metric="kept_up", target=0.95, threshold=0.90, direction="above", unit="fraction")
 P95 = Threshold(metric="p95_ms", target=500, threshold=750, direction="below", unit="ms", statistic="p95")
 
@@ -60,8 +67,9 @@ def test_a_closed_workload_is_judged_as_kept_up_not_against_capacity():
     assert kept.verdict == Verdict.PASS and kept.workload == "load_normal (closed, 50 users)"
     assert "judged by load_normal" in kept.reason
     p95 = percentile_ci(np.full(500, 120.0) + np.arange(500) * 0.01, 95)
-    capacity = judge_capacity(achieved, p95, CAPACITY, P95, workload="load_normal (closed)",
-                              offered_rps=closed_offered_rate(50, 2.75))
+    capacity = judge_capacity(
+        achieved, p95, CAPACITY, P95, workload="load_normal (closed)", offered_rps=closed_offered_rate(50, 2.75)
+    )
     assert capacity.verdict == Verdict.INSUFFICIENT and "cannot show the capacity" in capacity.reason
     assert not CAPACITY.can_be_judged_by("closed") and CAPACITY.can_be_judged_by("open")
 
@@ -72,10 +80,17 @@ def test_capacity_needs_the_latency_target_too():
     bad = Estimate(value=900.0, low=850.0, high=950.0, confidence=0.95, n=60000, method="os")
     assert judge_capacity(rate, good, CAPACITY, P95, workload="open 110 req/s", offered_rps=110).verdict == "pass"
     assert judge_capacity(rate, bad, CAPACITY, P95, workload="open 110 req/s", offered_rps=110).verdict == "fail"
-    steps = capacity_from_steps([50, 100, 150], [
-        Estimate(value=50.0, low=49.0, high=51.0, confidence=0.95, n=1, method="w"), rate,
-        Estimate(value=120.0, low=115.0, high=125.0, confidence=0.95, n=1, method="w")],
-        [good, good, bad], CAPACITY, P95)
+    steps = capacity_from_steps(
+        [50, 100, 150],
+        [
+            Estimate(value=50.0, low=49.0, high=51.0, confidence=0.95, n=1, method="w"),
+            rate,
+            Estimate(value=120.0, low=115.0, high=125.0, confidence=0.95, n=1, method="w"),
+        ],
+        [good, good, bad],
+        CAPACITY,
+        P95,
+    )
     assert steps.verdict == "pass" and "step at 100 req/s" in steps.workload
     # No step met the latency target: a fail only when even the lowest step surely missed it; a lowest step with
     # too few samples to bound its p95 (and a higher one that missed) cannot show the capacity either way.

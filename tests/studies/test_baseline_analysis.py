@@ -18,9 +18,19 @@ def records(n: int = 200, failed: int = 0, seed: int = 0) -> pd.DataFrame:
     ok = np.ones(n, dtype=bool)
     ok[rng.choice(n, failed, replace=False)] = False
     lat[~ok] = np.nan  # a timed-out request never answered
-    return pd.DataFrame({"stage": "rerank/classical/50", "kind": "rerank_50", "method": "classical",
-                         "n_candidates": 50, "ok": ok, "latency_ms": lat, "server_ms": np.nan,
-                         "t_start": np.arange(n) * 0.05, "repetition": np.arange(n) % 2})
+    return pd.DataFrame(
+        {
+            "stage": "rerank/classical/50",
+            "kind": "rerank_50",
+            "method": "classical",
+            "n_candidates": 50,
+            "ok": ok,
+            "latency_ms": lat,
+            "server_ms": np.nan,
+            "t_start": np.arange(n) * 0.05,
+            "repetition": np.arange(n) % 2,
+        }
+    )
 
 
 def test_a_server_that_times_out_looks_slow_not_fast():
@@ -50,9 +60,11 @@ def test_targets_are_judged_on_the_statistic_of_the_thresholds_file():
     median = stats.Threshold(metric="x", target=500, threshold=500, direction="below", unit="ms", statistic="p50")
     assert latency_statistic(r["latency_ms"].to_numpy(), r["ok"].to_numpy(), median).value < 100
     with pytest.raises(ParameterError, match="rate"):
-        latency_statistic(r["latency_ms"].to_numpy(), r["ok"].to_numpy(),
-                          stats.Threshold(metric="x", target=1, threshold=1, direction="above", unit="rps",
-                                          statistic="rate"))
+        latency_statistic(
+            r["latency_ms"].to_numpy(),
+            r["ok"].to_numpy(),
+            stats.Threshold(metric="x", target=1, threshold=1, direction="above", unit="rps", statistic="rate"),
+        )
 
 
 def test_warmup_is_trimmed_per_repetition():

@@ -18,8 +18,9 @@ SMOKE = bundled("parameters") / "smoke" / "baseline.yaml"
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("outputs")
-    return run_study("baseline", parameters={"params_file": str(SMOKE), "progress": False}, out_root=out,
-                     progress=False)
+    return run_study(
+        "baseline", parameters={"params_file": str(SMOKE), "progress": False}, out_root=out, progress=False
+    )
 
 
 def test_sample_counts_are_as_asked(smoke_run):
@@ -53,9 +54,13 @@ def test_verdicts_cover_every_prd_metric(smoke_run):
     assert summary["verdict"] in {"pass", "warn", "fail", "insufficient"}
     metrics = {c["metric"]: c["verdict"] for c in summary["compliance"]}
     assert set(metrics) == {
-        "similarity (classical) p95", "similarity (quantum) p95", "similarity (hybrid) p95",
-        "rerank 50 documents (classical) p95", "rerank 50 documents (quantum) p95",
-        "rerank 50 documents (hybrid) p95", "memory with 100 documents (GB)",
+        "similarity (classical) p95",
+        "similarity (quantum) p95",
+        "similarity (hybrid) p95",
+        "rerank 50 documents (classical) p95",
+        "rerank 50 documents (quantum) p95",
+        "rerank 50 documents (hybrid) p95",
+        "memory with 100 documents (GB)",
     }
     assert all(v in {"pass", "warn", "fail", "insufficient"} for v in metrics.values())
     # Every row names the workload that judged it and the statistic thresholds.yaml defines for its target.

@@ -23,7 +23,8 @@ from qrbench.studies.stages import StageRunner
 
 STAGES = {
     "rerank/classical/2": RequestSpec.from_payload(
-        kind="rerank_small", endpoint="/v1/rerank",
+        kind="rerank_small",
+        endpoint="/v1/rerank",
         payload={"query": "q", "candidates": ["a", "b"], "method": "classical"},
     ),
     "similarity/classical": RequestSpec.from_payload(

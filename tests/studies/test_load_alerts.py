@@ -32,26 +32,38 @@ from qrbench.studies.load.alerts import alert_report
 from qrbench.studies.load.params import MonitorParams
 
 ROOT = Path(__file__).parents[2]
-needs_prometheus = pytest.mark.skipif(shutil.which("prometheus") is None,
-                                      reason="prometheus is missing (apt-get install prometheus)")
+needs_prometheus = pytest.mark.skipif(
+    shutil.which("prometheus") is None, reason="prometheus is missing (apt-get install prometheus)"
+)
 MONITOR = MonitorParams(prometheus=True, rate_window_s=8, for_s=2, scrape_interval_s=1)
 
 
 def _thresholds(tmp_path: Path, p95_ms: tuple[float, float]) -> str:
     path = tmp_path / "thresholds.yaml"
-    path.write_text("load:\n"
-                    f"  p95_ms: {{target: {p95_ms[0]}, threshold: {p95_ms[1]}, direction: below, unit: ms, "
-                    "statistic: p95}\n"
-                    "  success_ratio: {target: 0.99, threshold: 0.95, direction: above, unit: fraction, "
-                    "statistic: fraction}\n")
+    path.write_text(
+        "load:\n"
+        f"  p95_ms: {{target: {p95_ms[0]}, threshold: {p95_ms[1]}, direction: below, unit: ms, "
+        "statistic: p95}\n"
+        "  success_ratio: {target: 0.99, threshold: 0.95, direction: above, unit: fraction, "
+        "statistic: fraction}\n"
+    )
     return str(path)
 
 
 def _stress(**changes) -> LoadParams:
     base = LoadParams.from_file(ROOT / "parameters" / "smoke" / "load_stress.yaml")
-    return dataclasses.replace(base, **{"users": 3, "think_time": ThinkTime(distribution="constant", mean_s=0.5),
-                                        "ramp_up_s": 0.0, "warmup_s": 0.0, "pool_size": 60,
-                                        "monitor": MONITOR, **changes})
+    return dataclasses.replace(
+        base,
+        **{
+            "users": 3,
+            "think_time": ThinkTime(distribution="constant", mean_s=0.5),
+            "ramp_up_s": 0.0,
+            "warmup_s": 0.0,
+            "pool_size": 60,
+            "monitor": MONITOR,
+            **changes,
+        },
+    )
 
 
 def test_monitor_keys_are_validated_with_clear_errors():
@@ -98,8 +110,12 @@ def test_stress_fires_the_p95_and_shedding_alerts_within_their_for(make_service,
 @needs_prometheus
 def test_light_load_within_limits_fires_nothing(make_service, tmp_path):
     url, _ = make_service()
-    params = _stress(users=1, think_time=ThinkTime(distribution="constant", mean_s=0.2), duration_s=12.0,
-                     thresholds_file=_thresholds(tmp_path, (10_000.0, 20_000.0)))
+    params = _stress(
+        users=1,
+        think_time=ThinkTime(distribution="constant", mean_s=0.2),
+        duration_s=12.0,
+        thresholds_file=_thresholds(tmp_path, (10_000.0, 20_000.0)),
+    )
     run_dir = run_load_study(params, tmp_path / "light", url=url, progress=False)
     report = alert_report(run_dir)
     assert load_records(run_dir / "load")["ok"].all()

@@ -23,15 +23,40 @@ def only_run(out):
 
 
 def test_adhoc_open_load_prints_the_summary(url, tmp_path, capsys):
-    code = main(["load", "--url", url, "--mode", "open", "--rate", "20", "--duration", "2s", "--arrivals", "uniform",
-                 "--mix", "rerank_small=1,similarity=0", "--out", str(tmp_path), "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "load",
+            "--url",
+            url,
+            "--mode",
+            "open",
+            "--rate",
+            "20",
+            "--duration",
+            "2s",
+            "--arrivals",
+            "uniform",
+            "--mix",
+            "rerank_small=1,similarity=0",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
     out = capsys.readouterr().out
     assert code == 0
     run_dir = only_run(tmp_path)
     assert run_dir.name.endswith("-load-adhoc-open")
     assert f"records: {run_dir / 'load' / 'records.parquet'}" in out
-    for text in ("scenario adhoc-open: 40 requests", "40 ok", "errors: none", "p50", "p95", "p99",
-                 "generator: 1 process(es)"):  # fmt: skip
+    for text in (
+        "scenario adhoc-open: 40 requests",
+        "40 ok",
+        "errors: none",
+        "p50",
+        "p95",
+        "p99",
+        "generator: 1 process(es)",
+    ):
         assert text in out, text
     assert "saturated" in out.lower()  # "no", or SATURATED with its reasons on a busy machine
     records = load_records(run_dir / "load")
@@ -44,18 +69,39 @@ def test_adhoc_open_load_prints_the_summary(url, tmp_path, capsys):
 
 def test_scenario_file_with_time_scale_and_closed_adhoc(url, tmp_path, capsys):
     scenario = tmp_path / "load_tiny.yaml"
-    scenario.write_text("model: closed\nusers: 2\nramp_up_s: 10\nduration_s: 20\nthink_time: {mean_s: 0.1}\n"
-                        "mix: {similarity: 1}\npool_size: 10\n")  # fmt: skip
+    scenario.write_text(
+        "model: closed\nusers: 2\nramp_up_s: 10\nduration_s: 20\nthink_time: {mean_s: 0.1}\n"
+        "mix: {similarity: 1}\npool_size: 10\n"
+    )
     out_dir = tmp_path / "out"
-    assert main(["load", "-p", str(scenario), "--url", url, "--time-scale", "0.1", "--out", str(out_dir),
-                 "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(["load", "-p", str(scenario), "--url", url, "--time-scale", "0.1", "--out", str(out_dir), "--no-progress"])
+        == 0
+    )
     run_dir = only_run(out_dir)
     assert run_dir.name.endswith("-load-tiny")
     assert json.loads((run_dir / "run.json").read_text())["params"]["time_scale"] == pytest.approx(0.1)
     assert json.loads((run_dir / "result.json").read_text())["duration_s"] < 2 + 1  # 20 s scaled to 2 s
     assert "ramp_up" in capsys.readouterr().out
-    assert main(["load", "--url", url, "--mode", "closed", "--users", "2", "--duration", "1",
-                 "--out", str(tmp_path / "closed"), "--no-progress"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "load",
+                "--url",
+                url,
+                "--mode",
+                "closed",
+                "--users",
+                "2",
+                "--duration",
+                "1",
+                "--out",
+                str(tmp_path / "closed"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(

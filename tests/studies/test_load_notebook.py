@@ -12,17 +12,34 @@ from qrbench.report.execute import run_study
 from qrbench.resources import bundled
 
 SMOKE = bundled("parameters") / "smoke" / "load_normal.yaml"
-METRICS = {"p50_ms", "p95_ms", "p99_ms", "similarity_ms", "rerank_50_ms", "kept_up", "throughput_rps",
-           "success_ratio", "cpu_utilization", "memory_gb", "quantum_time_ms", "classical_fallback_rate",
-           "cache_hit_rate", "rss_growth_mb_per_h"}
+METRICS = {
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "similarity_ms",
+    "rerank_50_ms",
+    "kept_up",
+    "throughput_rps",
+    "success_ratio",
+    "cpu_utilization",
+    "memory_gb",
+    "quantum_time_ms",
+    "classical_fallback_rate",
+    "cache_hit_rate",
+    "rss_growth_mb_per_h",
+}
 WORKLOAD = "closed model, 8 users with 2.7 s mean think time"  # the smoke scenario, as every row names it
 
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("outputs")
-    run_dir = run_study("load", parameters={"params_file": str(SMOKE), "progress": False, "refresh_s": 1.0},
-                        out_root=out, progress=False)
+    run_dir = run_study(
+        "load",
+        parameters={"params_file": str(SMOKE), "progress": False, "refresh_s": 1.0},
+        out_root=out,
+        progress=False,
+    )
     return run_dir, json.loads((run_dir / "summary.json").read_text())
 
 
@@ -40,8 +57,9 @@ def test_the_seed_metric_table_is_complete(run):
 def test_each_row_names_its_workload_and_throughput_is_judged_as_kept_up(run):
     _, summary = run
     rows = {c["metric"]: c for c in summary["compliance"]}
-    assert {"metric", "target", "unit", "value", "low", "high", "verdict", "workload", "direction",
-            "reason"} <= set(rows["p95_ms"])
+    assert {"metric", "target", "unit", "value", "low", "high", "verdict", "workload", "direction", "reason"} <= set(
+        rows["p95_ms"]
+    )
     assert all(r["workload"] == WORKLOAD for m, r in rows.items() if m not in ("throughput_rps",))
     # 8 users with think time cannot offer 100 req/s: the capacity target is left to a workload that can.
     assert rows["throughput_rps"]["verdict"] == "insufficient"

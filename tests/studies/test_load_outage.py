@@ -66,8 +66,9 @@ def _free_port() -> int:
 
 
 def _start_stub(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, stub_module.__file__, "--port", str(port)], stdout=subprocess.PIPE,
-                            text=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, stub_module.__file__, "--port", str(port)], stdout=subprocess.PIPE, text=True
+    )
     line = proc.stdout.readline()  # type: ignore[union-attr]
     assert line.startswith("listening"), line
     return proc
@@ -92,11 +93,21 @@ def test_killing_the_target_mid_run_is_recorded_and_the_run_goes_on(tmp_path):
 
         threading.Thread(target=act, daemon=True).start()
 
-    params = LoadParams(name="outage", model="open", rate_rps=30.0, duration_s=7.0, arrivals="uniform",
-                        mix={"similarity": 1.0}, pool_size=10, request_timeout_s=2.0, sample_interval_s=0.5)
+    params = LoadParams(
+        name="outage",
+        model="open",
+        rate_rps=30.0,
+        duration_s=7.0,
+        arrivals="uniform",
+        mix={"similarity": 1.0},
+        pool_size=10,
+        request_timeout_s=2.0,
+        sample_interval_s=0.5,
+    )
     try:
-        run_dir = run_load_study(params, tmp_path / "study", url=f"http://127.0.0.1:{port}", progress=False,
-                                 on_start=outage)  # fmt: skip
+        run_dir = run_load_study(
+            params, tmp_path / "study", url=f"http://127.0.0.1:{port}", progress=False, on_start=outage
+        )
     finally:
         for p in procs:
             p.kill()

@@ -71,8 +71,10 @@ def day():
 
 @pytest.mark.parametrize("folder", ["", "smoke"])
 def test_shipped_scenarios_are_valid_and_plan_what_they_say(folder, day):
-    files = {n: LoadParams.from_file(bundled("parameters") / folder / f"load_{n}.yaml")
-             for n in ("normal", "peak", "stress", "day")}  # fmt: skip
+    files = {
+        n: LoadParams.from_file(bundled("parameters") / folder / f"load_{n}.yaml")
+        for n in ("normal", "peak", "stress", "day")
+    }
     plans = {n: plan_load(p, day) for n, p in files.items()}
     for name, p in files.items():
         assert p.name == name
@@ -106,8 +108,9 @@ def test_time_scale_multiplies_the_timeline_not_the_think_time(day):
     assert (spike.start_s, spike.end_s) == pytest.approx((48, 60))
     assert fast.model.think_time_s == base.think_time
     day_params = LoadParams.from_file(bundled("parameters") / "load_day.yaml")
-    short = plan_load(LoadParams(**{**{f: getattr(day_params, f) for f in day_params.__dataclass_fields__},
-                                    "time_scale": 0.5}), day)  # fmt: skip
+    short = plan_load(
+        LoadParams(**{**{f: getattr(day_params, f) for f in day_params.__dataclass_fields__}, "time_scale": 0.5}), day
+    )
     assert short.duration_s == pytest.approx(720)
     with pytest.raises(ParameterError, match="day profile"):
         plan_load(day_params, None)

@@ -21,9 +21,18 @@ def url():
 
 
 def small(**changes) -> LoadParams:
-    settings = dict(name="t", model="closed", users=3, ramp_up_s=0.5, duration_s=3.0, think_time=ThinkTime(mean_s=0.05),
-                    mix={"similarity": 0.5, "rerank_small": 0.5}, pool_size=20, sample_interval_s=0.25,
-                    request_timeout_s=5.0)  # fmt: skip
+    settings = dict(
+        name="t",
+        model="closed",
+        users=3,
+        ramp_up_s=0.5,
+        duration_s=3.0,
+        think_time=ThinkTime(mean_s=0.05),
+        mix={"similarity": 0.5, "rerank_small": 0.5},
+        pool_size=20,
+        sample_interval_s=0.25,
+        request_timeout_s=5.0,
+    )
     return LoadParams(**{**settings, **changes})
 
 
@@ -35,13 +44,22 @@ def test_a_study_run_writes_its_folder(url, tmp_path):
         phases = json.loads((run_dir / "phases.json").read_text())
         seen.append((phases, sorted(p.name for p in (run_dir / "load").iterdir())))
 
-    params = small(warmup_s=0.5, shape=ShapeParams(kind="spike", spike=SpikeParams(multiplier=2, start_s=1.5,
-                                                                                   length_s=1)))
+    params = small(
+        warmup_s=0.5, shape=ShapeParams(kind="spike", spike=SpikeParams(multiplier=2, start_s=1.5, length_s=1))
+    )
     run_dir = run_load_study(params, tmp_path / "study", url=url, progress=False, on_start=on_start)
     assert seen and seen[0][1] == [] and [p["kind"] for p in seen[0][0]] == ["ramp_up", "steady", "spike", "steady"]
-    for name in ("run.json", "schedule.json", "phases.json", "result.json",
-                 "server.parquet", "metrics.parquet", "load/records.parquet", "load/run.json",
-                 "warmup/records.parquet"):
+    for name in (
+        "run.json",
+        "schedule.json",
+        "phases.json",
+        "result.json",
+        "server.parquet",
+        "metrics.parquet",
+        "load/records.parquet",
+        "load/run.json",
+        "warmup/records.parquet",
+    ):
         assert (run_dir / name).is_file(), name
     facts = json.loads((run_dir / "run.json").read_text())
     scenario = facts["params"]
@@ -79,8 +97,16 @@ def test_a_study_run_writes_its_folder(url, tmp_path):
 
 
 def test_an_open_study_over_two_driver_processes(url, tmp_path):
-    params = small(model="open", users=None, rate_rps=40.0, ramp_up_s=0.0, duration_s=2.0, arrivals="uniform",
-                   processes=2, target=TargetParams(max_concurrency=8))  # fmt: skip
+    params = small(
+        model="open",
+        users=None,
+        rate_rps=40.0,
+        ramp_up_s=0.0,
+        duration_s=2.0,
+        arrivals="uniform",
+        processes=2,
+        target=TargetParams(max_concurrency=8),
+    )
     run_dir = run_load_study(params, tmp_path / "study", url=url, progress=False)
     records = load_records(run_dir / "load")
     assert len(records) == 80 and records["ok"].all() and set(records["worker"]) == {0, 1}

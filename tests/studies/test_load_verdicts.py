@@ -14,33 +14,68 @@ from qrbench.params import to_dict
 from qrbench.studies import RunFolder, get_study
 from qrbench.studies.load import LOAD_DIR, LoadParams, ShapeParams, SpikeParams, quick_summary, summary
 
-SIMILARITY = RequestSpec.from_payload(kind="similarity", endpoint="/v1/similarity",
-                                      payload={"text1": "a", "text2": "b", "method": "hybrid"})
-RERANK_50 = RequestSpec.from_payload(kind="rerank_medium", endpoint="/v1/rerank",
-                                     payload={"query": "q", "candidates": ["d"] * 50, "method": "classical"})
+SIMILARITY = RequestSpec.from_payload(
+    kind="similarity", endpoint="/v1/similarity", payload={"text1": "a", "text2": "b", "method": "hybrid"}
+)
+RERANK_50 = RequestSpec.from_payload(
+    kind="rerank_medium", endpoint="/v1/rerank", payload={"query": "q", "candidates": ["d"] * 50, "method": "classical"}
+)
 OK_BODY = b'{"results": [], "computation_time_ms": 3.0}'
 T0_UNIX = 1_800_000_000.0
 
 
-def make_run(path, params: LoadParams, phases: list[dict], requests: list[dict], *, cores: int = 2,
-             server: pd.DataFrame | None = None, metrics: pd.DataFrame | None = None, in_flight: float = 1.0):
+def make_run(
+    path,
+    params: LoadParams,
+    phases: list[dict],
+    requests: list[dict],
+    *,
+    cores: int = 2,
+    server: pd.DataFrame | None = None,
+    metrics: pd.DataFrame | None = None,
+    in_flight: float = 1.0,
+):
     """A run folder holding `requests` (dicts: t, latency_s, spec, error, user) as the driver writes them, a
     server CPU/RSS timeline and a /metrics timeline (quantum time 20 ms, cache hit rate 50 %, `in_flight`)."""
     folder = RunFolder.create(path, study="load", params=to_dict(params), calibration_s=[0.010, 0.010, 0.010])
     folder.update(machine={**folder.facts["machine"], "cores": cores, "usable_cores": cores})
     folder.write_json("phases.json", phases)
-    folder.write_json("result.json", {"duration_s": phases[-1]["end_s"], "achieved_rps": 1.0, "processes": 1,
-                                      "generator_cpu_percent": 5.0, "send_lag_p50_ms": 0.1, "send_lag_p99_ms": 0.5,
-                                      "n_late": 0, "n_dropped": 0, "saturated": False, "saturation_reasons": []})
+    folder.write_json(
+        "result.json",
+        {
+            "duration_s": phases[-1]["end_s"],
+            "achieved_rps": 1.0,
+            "processes": 1,
+            "generator_cpu_percent": 5.0,
+            "send_lag_p50_ms": 0.1,
+            "send_lag_p99_ms": 0.5,
+            "n_late": 0,
+            "n_dropped": 0,
+            "saturated": False,
+            "saturation_reasons": [],
+        },
+    )
     load_dir = folder.file(LOAD_DIR)
     load_dir.mkdir()
     write_run_info(load_dir, {"t0_unix": T0_UNIX})
     with RecordWriter(load_dir, worker=0) as writer:
         for i, r in enumerate(sorted(requests, key=lambda r: r["t"])):
             error = r.get("error", "")
-            writer.append(request_record(seq=i, worker=0, user=r.get("user", -1), stage="", spec=r["spec"],
-                                         t_intended=r["t"], t_start=r["t"], t_end=r["t"] + r["latency_s"],
-                                         status=0 if error else 200, body=b"" if error else OK_BODY, error=error))
+            writer.append(
+                request_record(
+                    seq=i,
+                    worker=0,
+                    user=r.get("user", -1),
+                    stage="",
+                    spec=r["spec"],
+                    t_intended=r["t"],
+                    t_start=r["t"],
+                    t_end=r["t"] + r["latency_s"],
+                    status=0 if error else 200,
+                    body=b"" if error else OK_BODY,
+                    error=error,
+                )
+            )
     finalize_run(load_dir)
     end = phases[-1]["end_s"]
     if server is None:
@@ -49,9 +84,16 @@ def make_run(path, params: LoadParams, phases: list[dict], requests: list[dict],
     server.to_parquet(folder.file("server.parquet"))
     if metrics is None:
         times = np.arange(0.0, end + 1, 1.0)
-        metrics = pd.DataFrame({"t_unix": T0_UNIX + times, "quantum_seconds_sum": 0.02 * times,
-                                "quantum_seconds_count": times, "embedding_cache_hits": 10 * times,
-                                "embedding_cache_misses": 10 * times, "in_flight": in_flight})
+        metrics = pd.DataFrame(
+            {
+                "t_unix": T0_UNIX + times,
+                "quantum_seconds_sum": 0.02 * times,
+                "quantum_seconds_count": times,
+                "embedding_cache_hits": 10 * times,
+                "embedding_cache_misses": 10 * times,
+                "in_flight": in_flight,
+            }
+        )
     metrics.to_parquet(folder.file("metrics.parquet"))
     return folder.path
 
@@ -64,8 +106,14 @@ def closed_requests(users: int, cycle_s: float, latency_s: float, start: float, 
     for u in range(users):
         t = start + u * cycle_s / users
         while t < end:
-            out.append({"t": t, "latency_s": latency_s * (0.95 + 0.1 * rng.random()),
-                        "spec": SIMILARITY if len(out) % 2 else RERANK_50, "user": u})
+            out.append(
+                {
+                    "t": t,
+                    "latency_s": latency_s * (0.95 + 0.1 * rng.random()),
+                    "spec": SIMILARITY if len(out) % 2 else RERANK_50,
+                    "user": u,
+                }
+            )
             t += cycle_s
     return out
 
@@ -77,8 +125,13 @@ def rows(report) -> dict[str, dict]:
 @pytest.fixture
 def closed_run(tmp_path):
     """50 users with 2.75 s think time and 50 ms answers for 60 s: they offer 50 / 2.8 = 17.9 req/s."""
-    params = LoadParams(name="closed", model="closed", users=50, duration_s=60.0,
-                        think_time=ThinkTime(distribution="constant", mean_s=2.75))
+    params = LoadParams(
+        name="closed",
+        model="closed",
+        users=50,
+        duration_s=60.0,
+        think_time=ThinkTime(distribution="constant", mean_s=2.75),
+    )
     phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 60.0, "offered": 50, "unit": "users"}]
     return make_run(tmp_path / "closed", params, phases, closed_requests(50, 2.8, 0.05, 0.0, 60.0))
 
@@ -111,8 +164,14 @@ def test_per_request_targets_are_judged_on_their_own_kind(tmp_path):
     params = LoadParams(name="kinds", model="open", rate_rps=20.0, duration_s=30.0)
     phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 30.0, "offered": 20.0, "unit": "rps"}]
     rng = np.random.default_rng(1)
-    reqs = [{"t": t, "latency_s": (0.02 if i % 2 else 0.9) * (1 + 0.1 * rng.random()),
-             "spec": SIMILARITY if i % 2 else RERANK_50} for i, t in enumerate(np.arange(0.0, 30.0, 0.05))]
+    reqs = [
+        {
+            "t": t,
+            "latency_s": (0.02 if i % 2 else 0.9) * (1 + 0.1 * rng.random()),
+            "spec": SIMILARITY if i % 2 else RERANK_50,
+        }
+        for i, t in enumerate(np.arange(0.0, 30.0, 0.05))
+    ]
     report = get_study("load").analyse(make_run(tmp_path / "kinds", params, phases, reqs))
     r = rows(report)
     assert r["similarity_ms"]["verdict"] == "pass" and r["similarity_ms"]["kind"] == "similarity"
@@ -124,9 +183,15 @@ def test_per_request_targets_are_judged_on_their_own_kind(tmp_path):
 def test_a_run_where_half_the_requests_time_out_has_a_p99_at_least_the_timeout(tmp_path):
     params = LoadParams(name="timeouts", model="open", rate_rps=20.0, duration_s=20.0, request_timeout_s=2.0)
     phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 20.0, "offered": 20.0, "unit": "rps"}]
-    reqs = [{"t": t, "latency_s": 2.0 if i % 2 else 0.03 + 0.001 * (i % 7), "spec": RERANK_50,
-             "error": "timeout" if i % 2 else ""}
-            for i, t in enumerate(np.arange(0.0, 20.0, 0.05))]
+    reqs = [
+        {
+            "t": t,
+            "latency_s": 2.0 if i % 2 else 0.03 + 0.001 * (i % 7),
+            "spec": RERANK_50,
+            "error": "timeout" if i % 2 else "",
+        }
+        for i, t in enumerate(np.arange(0.0, 20.0, 0.05))
+    ]
     run = make_run(tmp_path / "timeouts", params, phases, reqs)
     report = get_study("load").analyse(run)
     r = rows(report)
@@ -139,10 +204,11 @@ def test_a_run_where_half_the_requests_time_out_has_a_p99_at_least_the_timeout(t
 
 def test_an_open_model_at_the_target_rate_judges_capacity(tmp_path):
     params = LoadParams(name="capacity", model="open", rate_rps=100.0, duration_s=20.0)
-    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 20.0, "offered": 100.0,
-               "unit": "rps"}]
-    reqs = [{"t": t, "latency_s": 0.03 + 0.001 * (i % 7), "spec": SIMILARITY}
-            for i, t in enumerate(np.arange(0.0, 20.0, 0.01))]
+    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 20.0, "offered": 100.0, "unit": "rps"}]
+    reqs = [
+        {"t": t, "latency_s": 0.03 + 0.001 * (i % 7), "spec": SIMILARITY}
+        for i, t in enumerate(np.arange(0.0, 20.0, 0.01))
+    ]
     report = get_study("load").analyse(make_run(tmp_path / "capacity", params, phases, reqs))
     capacity = rows(report)["throughput_rps"]
     assert capacity["workload"] == "open model at 100 req/s"
@@ -151,11 +217,18 @@ def test_an_open_model_at_the_target_rate_judges_capacity(tmp_path):
 
 
 def test_littles_law_is_compared_and_the_spike_uses_its_own_user_count(tmp_path):
-    params = LoadParams(name="peak", model="closed", users=10, duration_s=60.0,
-                        think_time=ThinkTime(distribution="constant", mean_s=0.9),
-                        shape=ShapeParams(kind="spike", spike=SpikeParams(multiplier=3.0, start_s=30.0, length_s=30.0)))
-    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 30.0, "offered": 10, "unit": "users"},
-              {"name": "spike", "kind": "spike", "start_s": 30.0, "end_s": 60.0, "offered": 30, "unit": "users"}]
+    params = LoadParams(
+        name="peak",
+        model="closed",
+        users=10,
+        duration_s=60.0,
+        think_time=ThinkTime(distribution="constant", mean_s=0.9),
+        shape=ShapeParams(kind="spike", spike=SpikeParams(multiplier=3.0, start_s=30.0, length_s=30.0)),
+    )
+    phases = [
+        {"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 30.0, "offered": 10, "unit": "users"},
+        {"name": "spike", "kind": "spike", "start_s": 30.0, "end_s": 60.0, "offered": 30, "unit": "users"},
+    ]
     reqs = closed_requests(10, 1.0, 0.1, 0.0, 30.0) + closed_requests(30, 1.0, 0.1, 30.0, 60.0)
     report = get_study("load").analyse(make_run(tmp_path / "peak", params, phases, reqs))
     laws = report.littles_law
@@ -173,11 +246,17 @@ def test_littles_law_is_compared_and_the_spike_uses_its_own_user_count(tmp_path)
 
 def test_users_that_were_not_reached_are_flagged_by_littles_law(tmp_path):
     """The scenario asked for 20 users but only 10 sent: X * (W + Z) is half the users, beyond 10 %."""
-    params = LoadParams(name="short", model="closed", users=20, duration_s=30.0,
-                        think_time=ThinkTime(distribution="constant", mean_s=0.9))
+    params = LoadParams(
+        name="short",
+        model="closed",
+        users=20,
+        duration_s=30.0,
+        think_time=ThinkTime(distribution="constant", mean_s=0.9),
+    )
     phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 30.0, "offered": 20, "unit": "users"}]
-    report = get_study("load").analyse(make_run(tmp_path / "short", params, phases,
-                                                closed_requests(10, 1.0, 0.1, 0.0, 30.0)))
+    report = get_study("load").analyse(
+        make_run(tmp_path / "short", params, phases, closed_requests(10, 1.0, 0.1, 0.0, 30.0))
+    )
     (row,) = report.littles_law[report.littles_law["compared_with"] == "virtual users"].to_dict(orient="records")
     assert row["flagged"] and row["difference"] == pytest.approx(-0.5, abs=0.05)
     assert "littles_law" in {c.name for c in report.reliability if not c.ok}
@@ -185,13 +264,18 @@ def test_users_that_were_not_reached_are_flagged_by_littles_law(tmp_path):
 
 def test_the_warm_up_is_trimmed_in_the_first_steady_phase_only(tmp_path):
     params = LoadParams(name="spiky", model="open", rate_rps=20.0, duration_s=40.0)
-    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 30.0, "offered": 20.0, "unit": "rps"},
-              {"name": "spike", "kind": "spike", "start_s": 30.0, "end_s": 40.0, "offered": 60.0, "unit": "rps"}]
+    phases = [
+        {"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 30.0, "offered": 20.0, "unit": "rps"},
+        {"name": "spike", "kind": "spike", "start_s": 30.0, "end_s": 40.0, "offered": 60.0, "unit": "rps"},
+    ]
     rng = np.random.default_rng(3)
-    reqs = [{"t": t, "latency_s": (0.5 if t < 3 else 0.05) + 0.01 * rng.random(), "spec": SIMILARITY}
-            for t in np.arange(0.0, 30.0, 0.05)]
-    reqs += [{"t": t, "latency_s": 0.4 + 0.01 * rng.random(), "spec": SIMILARITY}
-             for t in np.arange(30.0, 40.0, 1 / 60)]
+    reqs = [
+        {"t": t, "latency_s": (0.5 if t < 3 else 0.05) + 0.01 * rng.random(), "spec": SIMILARITY}
+        for t in np.arange(0.0, 30.0, 0.05)
+    ]
+    reqs += [
+        {"t": t, "latency_s": 0.4 + 0.01 * rng.random(), "spec": SIMILARITY} for t in np.arange(30.0, 40.0, 1 / 60)
+    ]
     report = get_study("load").analyse(make_run(tmp_path / "spiky", params, phases, reqs))
     assert report.warmup.n_trimmed > 0 and "first steady phase" in report.warmup.method
     judged = report.judged
@@ -209,19 +293,27 @@ def test_the_leak_row_is_insufficient_for_a_short_run_and_left_out_of_the_verdic
 def test_a_soak_with_flat_memory_after_the_caches_fill_passes_the_leak_check(tmp_path):
     """40 minutes: RSS grows while the caches fill (first 5 minutes), then stays flat with noise."""
     params = LoadParams(name="soak", model="open", rate_rps=0.5, duration_s=2400.0)
-    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 2400.0, "offered": 0.5,
-               "unit": "rps"}]
-    reqs = [{"t": t, "latency_s": 0.03 + 0.001 * (i % 7), "spec": SIMILARITY}
-            for i, t in enumerate(np.arange(0.0, 2400.0, 2.0))]
+    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 2400.0, "offered": 0.5, "unit": "rps"}]
+    reqs = [
+        {"t": t, "latency_s": 0.03 + 0.001 * (i % 7), "spec": SIMILARITY}
+        for i, t in enumerate(np.arange(0.0, 2400.0, 2.0))
+    ]
     t = np.arange(0.0, 2400.0, 1.0)
     rng = np.random.default_rng(0)
     rss = 5e8 + np.minimum(t, 300.0) * 1e6 + rng.normal(0, 2e6, t.size)  # +300 MB while filling, then flat
     server = pd.DataFrame({"t_unix": T0_UNIX + t, "cpu_percent": 20.0, "rss_bytes": rss})
     misses = np.minimum(t, 300.0).round()
-    metrics = pd.DataFrame({"t_unix": T0_UNIX + t, "embedding_cache_misses": misses,
-                            "similarity_cache_misses": misses, "embedding_cache_bytes": np.minimum(t, 300.0) * 1e6})
-    report = get_study("load").analyse(make_run(tmp_path / "soak", params, phases, reqs, server=server,
-                                                metrics=metrics))
+    metrics = pd.DataFrame(
+        {
+            "t_unix": T0_UNIX + t,
+            "embedding_cache_misses": misses,
+            "similarity_cache_misses": misses,
+            "embedding_cache_bytes": np.minimum(t, 300.0) * 1e6,
+        }
+    )
+    report = get_study("load").analyse(
+        make_run(tmp_path / "soak", params, phases, reqs, server=server, metrics=metrics)
+    )
     leak = rows(report)["rss_growth_mb_per_h"]
     assert report.leak.start_s >= T0_UNIX + 300
     assert leak["verdict"] == "pass", leak["reason"]
@@ -230,8 +322,7 @@ def test_a_soak_with_flat_memory_after_the_caches_fill_passes_the_leak_check(tmp
 
 def test_a_server_that_answers_nothing_fails_capacity_instead_of_lacking_data(tmp_path):
     params = LoadParams(name="down", model="open", rate_rps=100.0, duration_s=10.0, request_timeout_s=2.0)
-    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 10.0, "offered": 100.0,
-               "unit": "rps"}]
+    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 10.0, "offered": 100.0, "unit": "rps"}]
     reqs = [{"t": t, "latency_s": 2.0, "spec": SIMILARITY, "error": "timeout"} for t in np.arange(0.0, 10.0, 0.01)]
     r = rows(get_study("load").analyse(make_run(tmp_path / "down", params, phases, reqs)))
     assert r["throughput_rps"]["verdict"] == "fail" and r["throughput_rps"]["value"] == 0
@@ -242,8 +333,10 @@ def test_a_run_too_short_for_a_steady_state_warns_in_the_verdict_and_the_reliabi
     """Latency still falling at the end of the only steady phase: MSER-5's minimum lies in its second half."""
     params = LoadParams(name="drifting", model="open", rate_rps=20.0, duration_s=20.0)
     phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 20.0, "offered": 20.0, "unit": "rps"}]
-    reqs = [{"t": t, "latency_s": 0.1 * (1 - t / 20) + 0.002 * (i % 5), "spec": SIMILARITY}
-            for i, t in enumerate(np.arange(0.0, 20.0, 0.05))]
+    reqs = [
+        {"t": t, "latency_s": 0.1 * (1 - t / 20) + 0.002 * (i % 5), "spec": SIMILARITY}
+        for i, t in enumerate(np.arange(0.0, 20.0, 0.05))
+    ]
     report = get_study("load").analyse(make_run(tmp_path / "drifting", params, phases, reqs))
     assert report.warmup.too_short
     assert report.verdict != "pass" and "too short" in report.verdict_reasons[0]

@@ -20,8 +20,9 @@ from qrbench.studies import STUDIES, RunFolder, get_study
 from qrbench.studies.load import LOAD_DIR, LoadParams, quick_summary
 from qrbench.target import EngineSettings
 
-SPEC = RequestSpec.from_payload(kind="rerank_small", endpoint="/v1/rerank",
-                                payload={"query": "q", "candidates": ["a", "b"], "method": "classical"})
+SPEC = RequestSpec.from_payload(
+    kind="rerank_small", endpoint="/v1/rerank", payload={"query": "q", "candidates": ["a", "b"], "method": "classical"}
+)
 DOWN = (6.0, 8.0)  # seconds of the run in which the target refused every connection
 
 
@@ -29,16 +30,38 @@ DOWN = (6.0, 8.0)  # seconds of the run in which the target refused every connec
 def run_dir(tmp_path):
     """A 12 s open-model run at 20 req/s with the target down from 6 s to 8 s, and a server CPU timeline."""
     params = LoadParams(name="hand-made", model="open", rate_rps=20.0, duration_s=12.0)
-    folder = RunFolder.create(tmp_path / "run", study="load", params=to_dict(params),
-                              calibration_s=[0.010, 0.011, 0.010, 0.012])
-    folder.update(machine={**folder.facts["machine"], "cores": 4, "usable_cores": 4},
-                  target={"url": "http://127.0.0.1:1", "embedded": True, "pid": 1, "params": None,
-                          "settings": {**to_dict(EngineSettings()), "compute_threads": 4}})
-    folder.write_json("phases.json", [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 12.0,
-                                       "offered": 20.0, "unit": "rps"}])
-    folder.write_json("result.json", {"duration_s": 12.0, "achieved_rps": 18.0, "processes": 1,
-                                      "generator_cpu_percent": 5.0, "send_lag_p50_ms": 0.1, "send_lag_p99_ms": 0.5,
-                                      "n_late": 0, "n_dropped": 0, "saturated": False, "saturation_reasons": []})
+    folder = RunFolder.create(
+        tmp_path / "run", study="load", params=to_dict(params), calibration_s=[0.010, 0.011, 0.010, 0.012]
+    )
+    folder.update(
+        machine={**folder.facts["machine"], "cores": 4, "usable_cores": 4},
+        target={
+            "url": "http://127.0.0.1:1",
+            "embedded": True,
+            "pid": 1,
+            "params": None,
+            "settings": {**to_dict(EngineSettings()), "compute_threads": 4},
+        },
+    )
+    folder.write_json(
+        "phases.json",
+        [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 12.0, "offered": 20.0, "unit": "rps"}],
+    )
+    folder.write_json(
+        "result.json",
+        {
+            "duration_s": 12.0,
+            "achieved_rps": 18.0,
+            "processes": 1,
+            "generator_cpu_percent": 5.0,
+            "send_lag_p50_ms": 0.1,
+            "send_lag_p99_ms": 0.5,
+            "n_late": 0,
+            "n_dropped": 0,
+            "saturated": False,
+            "saturation_reasons": [],
+        },
+    )
     load_dir = folder.file(LOAD_DIR)
     load_dir.mkdir()
     t0_unix = 1_800_000_000.0
@@ -47,13 +70,37 @@ def run_dir(tmp_path):
     with RecordWriter(load_dir, worker=0) as writer:
         for i, t in enumerate(np.arange(0.0, 12.0, 0.05)):
             if DOWN[0] <= t < DOWN[1]:
-                writer.append(request_record(seq=i, worker=0, user=-1, stage="", spec=SPEC, t_intended=t,
-                                             t_start=t, t_end=t + 0.001, status=0, body=b"", error="connect"))
+                writer.append(
+                    request_record(
+                        seq=i,
+                        worker=0,
+                        user=-1,
+                        stage="",
+                        spec=SPEC,
+                        t_intended=t,
+                        t_start=t,
+                        t_end=t + 0.001,
+                        status=0,
+                        body=b"",
+                        error="connect",
+                    )
+                )
             else:
                 end = t + 0.02 + float(rng.exponential(0.01))
-                writer.append(request_record(seq=i, worker=0, user=-1, stage="", spec=SPEC, t_intended=t,
-                                             t_start=t, t_end=end, status=200,
-                                             body=b'{"results": [], "computation_time_ms": 3.0}'))
+                writer.append(
+                    request_record(
+                        seq=i,
+                        worker=0,
+                        user=-1,
+                        stage="",
+                        spec=SPEC,
+                        t_intended=t,
+                        t_start=t,
+                        t_end=end,
+                        status=200,
+                        body=b'{"results": [], "computation_time_ms": 3.0}',
+                    )
+                )
     finalize_run(load_dir)
     times = t0_unix + np.arange(0.0, 12.0, 0.5)
     pd.DataFrame({"t_unix": times, "cpu_percent": 150.0, "rss_bytes": 5e8}).to_parquet(folder.file("server.parquet"))
@@ -66,14 +113,20 @@ def test_qrbench_load_and_the_study_report_agree_on_outages_and_percentiles(run_
     screen = quick_summary(run_dir, study.params_of(run_dir))
     assert len(report.outages) == 1
     (outage,) = screen["outages"]
-    assert outage == {k: (v if not isinstance(v, float) or not math.isnan(v) else outage[k])
-                      for k, v in report.outages.iloc[0].to_dict().items()}
+    assert outage == {
+        k: (v if not isinstance(v, float) or not math.isnan(v) else outage[k])
+        for k, v in report.outages.iloc[0].to_dict().items()
+    }
     assert DOWN[0] == outage["start_s"] and outage["end_s"] < DOWN[1] and outage["errors"] == {"connect": 40}
     for q in ("p50", "p95", "p99"):
         (row,) = report.compliance[report.compliance["metric"] == f"{q}_ms"].to_dict(orient="records")
         shown = screen["latency_ms"][q]
-        assert (shown["value"], shown["low"], shown["high"], shown["n"]) == (row["value"], row["low"], row["high"],
-                                                                              row["n"])
+        assert (shown["value"], shown["low"], shown["high"], shown["n"]) == (
+            row["value"],
+            row["low"],
+            row["high"],
+            row["n"],
+        )
     assert study.summary(report)["outages"] == report.outages.to_dict(orient="records")
 
 

@@ -35,8 +35,9 @@ def records(latency_ms, ok=None, t_end=None) -> pd.DataFrame:
 
 
 def test_capacity_is_the_last_step_before_the_break_with_its_interval():
-    cap = capacity_estimate(np.array([2, 4, 8, 16.0]), np.array([True, True, True, False]),
-                            np.array([False, True, False, False]))
+    cap = capacity_estimate(
+        np.array([2, 4, 8, 16.0]), np.array([True, True, True, False]), np.array([False, True, False, False])
+    )
     assert (cap.value, cap.low, cap.high, cap.decided) == (8.0, 4.0, 16.0, True)
     # Steps after the first break do not count even if they happen to meet the SLO again.
     cap = capacity_estimate(np.array([2, 4, 8.0]), np.array([True, False, True]), np.array([True, False, True]))
@@ -102,15 +103,23 @@ def test_fit_scaling_recovers_a_known_usl_and_says_what_it_cannot_fit():
 
 
 def scrape(requests: float, hits: float, misses: float) -> dict[str, float]:
-    return {"qrbench_requests_total{endpoint=/v1/rerank,method=hybrid,status=200}": requests,
-            "qrbench_requests_total{endpoint=/health/ready,method=,status=200}": 999.0,  # not a /v1/ request
-            "qrbench_embedding_cache_hits_total{}": hits, "qrbench_embedding_cache_misses_total{}": misses}
+    return {
+        "qrbench_requests_total{endpoint=/v1/rerank,method=hybrid,status=200}": requests,
+        "qrbench_requests_total{endpoint=/health/ready,method=,status=200}": 999.0,  # not a /v1/ request
+        "qrbench_embedding_cache_hits_total{}": hits,
+        "qrbench_embedding_cache_misses_total{}": misses,
+    }
 
 
 def test_instance_shares_and_imbalance_from_metrics_deltas():
-    steps = [{"step": 0, "rate_rps": 10.0,
-              "metrics_before": {"instance-0": scrape(5, 0, 10), "instance-1": scrape(5, 0, 10)},
-              "metrics_after": {"instance-0": scrape(65, 30, 20), "instance-1": scrape(45, 20, 20)}}]
+    steps = [
+        {
+            "step": 0,
+            "rate_rps": 10.0,
+            "metrics_before": {"instance-0": scrape(5, 0, 10), "instance-1": scrape(5, 0, 10)},
+            "metrics_after": {"instance-0": scrape(65, 30, 20), "instance-1": scrape(45, 20, 20)},
+        }
+    ]
     shares = instance_shares(steps, "instances-2-round_robin")
     assert shares["requests"].tolist() == [60.0, 40.0]
     assert shares["share"].tolist() == [0.6, 0.4]
@@ -121,8 +130,15 @@ def test_instance_shares_and_imbalance_from_metrics_deltas():
 
 
 def test_first_saturated_is_the_lowest_rate_at_which_a_limit_is_reached():
-    table = pd.DataFrame({"rate_rps": [5.0, 10.0, 20.0], "cpu": [0.3, 0.95, 0.99], "memory": [0.1, 0.1, 0.1],
-                          "event_loop": [5.0, 20.0, 300.0], "thread_pool": [0.1, 1.2, 4.0]})
+    table = pd.DataFrame(
+        {
+            "rate_rps": [5.0, 10.0, 20.0],
+            "cpu": [0.3, 0.95, 0.99],
+            "memory": [0.1, 0.1, 0.1],
+            "event_loop": [5.0, 20.0, 300.0],
+            "thread_pool": [0.1, 1.2, 4.0],
+        }
+    )
     for resource, limit in SATURATION_LIMITS.items():
         table[f"{resource}_saturated"] = table[resource] >= limit
     assert first_saturated(table) == (["cpu", "thread_pool"], 10.0)

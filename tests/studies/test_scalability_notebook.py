@@ -21,8 +21,9 @@ SMOKE = bundled("parameters") / "smoke" / "scalability.yaml"
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("outputs")
-    return run_study("scalability", parameters={"params_file": str(SMOKE), "progress": False}, out_root=out,
-                     progress=False)
+    return run_study(
+        "scalability", parameters={"params_file": str(SMOKE), "progress": False}, out_root=out, progress=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,7 @@ def summary(smoke_run) -> dict:
 def test_every_configuration_ran_its_steps(summary):
     params = ScalabilityParams.from_file(SMOKE)
     configs = {c["config"]: c for c in summary["configs"]}
-    assert set(configs) == {"workers-1", "instances-1-round_robin", "instances-2-round_robin",
-                            "instances-2-least_conn"}
+    assert set(configs) == {"workers-1", "instances-1-round_robin", "instances-2-round_robin", "instances-2-least_conn"}
     assert all(c["status"] == "ok" for c in configs.values()), configs
     rates = params.steps.rates()
     for c in configs.values():
@@ -90,8 +90,9 @@ def test_summary_follows_the_contract(smoke_run, summary):
     (row,) = summary["compliance"]
     assert row["metric"] == "throughput_rps" and row["workload"].startswith(STEP_WORKLOAD)
     assert row["verdict"] in {"insufficient", "fail"} and row["reason"]
-    assert {"metric", "target", "unit", "value", "low", "high", "verdict", "workload", "direction",
-            "reason"} <= set(row)
+    assert {"metric", "target", "unit", "value", "low", "high", "verdict", "workload", "direction", "reason"} <= set(
+        row
+    )
     assert summary["recommendation"].startswith("Run ") and summary["recommendation"].endswith(".")
     assert summary["slo"] == {"p95_ms": 500, "success": 0.99} and summary["first_saturated"]["config"]
     assert all({"name", "ok", "message"} <= set(c) for c in summary["reliability"])

@@ -26,14 +26,17 @@ def test_full_study_covers_what_the_issue_asks():
     assert min(p.vertical.documents) == 10 and max(p.vertical.documents) == 1000
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ("steps: {factor: 1.0}\n", "steps.factor"),
-    ("workers: {counts: [0]}\n", "workers.counts"),
-    ("vertical: {qubits: [5]}\n", "vertical.qubits"),
-    ("requests: {mix: {rerank_huge: 1.0}}\n", "requests.mix"),
-    ("instances: {balance: [random]}\n", "balance"),
-    ("stepz: {}\n", "stepz"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ("steps: {factor: 1.0}\n", "steps.factor"),
+        ("workers: {counts: [0]}\n", "workers.counts"),
+        ("vertical: {qubits: [5]}\n", "vertical.qubits"),
+        ("requests: {mix: {rerank_huge: 1.0}}\n", "requests.mix"),
+        ("instances: {balance: [random]}\n", "balance"),
+        ("stepz: {}\n", "stepz"),
+    ],
+)
 def test_mistakes_name_the_key(tmp_path, text, key):
     path = tmp_path / "scalability.yaml"
     path.write_text(text)
@@ -47,8 +50,9 @@ def test_rates_are_explicit_or_geometric():
 
 
 def test_tagged_changes_only_the_query():
-    spec = RequestSpec.from_payload(kind="rerank_small", endpoint="/v1/rerank",
-                                    payload={"query": "q", "candidates": ["a", "b"], "method": "hybrid"})
+    spec = RequestSpec.from_payload(
+        kind="rerank_small", endpoint="/v1/rerank", payload={"query": "q", "candidates": ["a", "b"], "method": "hybrid"}
+    )
     new = tagged(spec, "t1")
     assert b'"query":"q [t1]"' in new.body and b'"candidates":["a","b"]' in new.body
     assert (new.kind, new.endpoint, new.method, new.n_candidates) == ("rerank_small", "/v1/rerank", "hybrid", 2)

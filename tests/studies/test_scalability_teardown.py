@@ -23,20 +23,29 @@ def nginx_processes(folder) -> list[psutil.Process]:
     found = []
     for p in psutil.process_iter(["name", "cmdline"]):
         with contextlib.suppress(psutil.Error):
-            if p.info["name"] == "nginx" and str(folder) in " ".join(p.info["cmdline"] or []) \
-                    and p.status() != psutil.STATUS_ZOMBIE:
+            if (
+                p.info["name"] == "nginx"
+                and str(folder) in " ".join(p.info["cmdline"] or [])
+                and p.status() != psutil.STATUS_ZOMBIE
+            ):
                 found.append(p)
     return found
 
 
 def test_a_failing_step_is_recorded_and_nginx_is_stopped(tmp_path, monkeypatch):
     params = ScalabilityParams.from_file(bundled("parameters") / "smoke/scalability.yaml")
-    params = dataclasses.replace(params, requests=dataclasses.replace(params.requests, warmup_requests=0,
-                                                                     pool_size=4))
+    params = dataclasses.replace(params, requests=dataclasses.replace(params.requests, warmup_requests=0, pool_size=4))
     data = DataManager.from_dir(seed=0)
     base = list(data.mix_sampler(params.requests.mix, params.requests.methods, seed=0, pool_size=4, length="short"))
-    study = scalability._Study(params=params, run_dir=tmp_path, progress=False, data=data, base=base,
-                               index=scalability._Index(tmp_path), headers={})
+    study = scalability._Study(
+        params=params,
+        run_dir=tmp_path,
+        progress=False,
+        data=data,
+        base=base,
+        index=scalability._Index(tmp_path),
+        headers={},
+    )
     seen_nginx: list[int] = []
 
     def failing_step(url, *args, **kwargs):
@@ -44,6 +53,7 @@ def test_a_failing_step_is_recorded_and_nginx_is_stopped(tmp_path, monkeypatch):
         raise RunError("the driver failed in the middle of a step")
 
     with start_stub_server() as a, start_stub_server() as b:
+
         @contextlib.contextmanager
         def stub_targets(settings, n, folder, **kwargs):
             yield [SimpleNamespace(url=u, pid=os.getpid()) for u in (a, b)[:n]]
@@ -53,8 +63,11 @@ def test_a_failing_step_is_recorded_and_nginx_is_stopped(tmp_path, monkeypatch):
         scalability._instances(study, engine_settings(params.target))
 
     entries = json.loads((tmp_path / "configs.json").read_text())
-    assert [e["name"] for e in entries] == ["instances-1-round_robin", "instances-2-round_robin",
-                                            "instances-2-least_conn"]
+    assert [e["name"] for e in entries] == [
+        "instances-1-round_robin",
+        "instances-2-round_robin",
+        "instances-2-least_conn",
+    ]
     assert all(e["status"] == "failed" and "failed in the middle of a step" in e["error"] for e in entries)
     assert seen_nginx, "nginx was running while the steps ran"
     assert nginx_processes(tmp_path) == []

@@ -26,9 +26,10 @@ from qrbench.studies.scalability.analysis import (
 from qrbench.studies.scalability.autoscaling import analyse_autoscale, instances_over_time, steady_need
 from qrbench.studies.scalability.params import ScalabilityParams
 
-THRESHOLDS = {"throughput_rps": stats.Threshold(metric="throughput_rps", target=100, threshold=50, direction="above",
-                                                unit="rps"),
-              "p95_ms": stats.Threshold(metric="p95_ms", target=500, threshold=750, direction="below", unit="ms")}
+THRESHOLDS = {
+    "throughput_rps": stats.Threshold(metric="throughput_rps", target=100, threshold=50, direction="above", unit="rps"),
+    "p95_ms": stats.Threshold(metric="p95_ms", target=500, threshold=750, direction="below", unit="ms"),
+}
 
 
 def _records(t_end: np.ndarray, latency_ms: float = 100.0) -> pd.DataFrame:
@@ -49,45 +50,72 @@ def test_step_throughput_is_windowed_and_follows_bursts():
 
 
 def _configs(capacities: dict[str, float]) -> pd.DataFrame:
-    return pd.DataFrame([{"config": c, "axis": "workers" if c.startswith("w") else "instances",
-                          "n": int(c.split("-")[1]), "balance": "round_robin" if c.startswith("i") else "",
-                          "status": "ok", "capacity_rps": cap, "capacity_low": cap / 2, "capacity_high": 2 * cap,
-                          "slo_broke": True, "peak_throughput_rps": cap} for c, cap in capacities.items()])
+    return pd.DataFrame(
+        [
+            {
+                "config": c,
+                "axis": "workers" if c.startswith("w") else "instances",
+                "n": int(c.split("-")[1]),
+                "balance": "round_robin" if c.startswith("i") else "",
+                "status": "ok",
+                "capacity_rps": cap,
+                "capacity_low": cap / 2,
+                "capacity_high": 2 * cap,
+                "slo_broke": True,
+                "peak_throughput_rps": cap,
+            }
+            for c, cap in capacities.items()
+        ]
+    )
 
 
 def _step(rate: float, achieved: float, p95: float, n: int = 400) -> dict:
     width = 0.05 * achieved
-    return {"rate_rps": rate,
-            "throughput": stats.Estimate(value=achieved, low=achieved - width, high=achieved + width,
-                                         confidence=0.95, n=n, method="windows"),
-            "p95": stats.Estimate(value=p95, low=0.9 * p95, high=1.1 * p95, confidence=0.95, n=n, method="os")}
+    return {
+        "rate_rps": rate,
+        "throughput": stats.Estimate(
+            value=achieved, low=achieved - width, high=achieved + width, confidence=0.95, n=n, method="windows"
+        ),
+        "p95": stats.Estimate(value=p95, low=0.9 * p95, high=1.1 * p95, confidence=0.95, n=n, method="os"),
+    }
 
 
 def test_capacity_target_is_judged_on_the_best_step_load_and_names_its_workload():
     configs = _configs({"workers-1": 60.0, "instances-2": 120.0})
-    steps = {"workers-1": [_step(60, 59, 200), _step(120, 80, 2000)],
-             "instances-2": [_step(60, 60, 150), _step(120, 119, 300), _step(160, 130, 1500)]}
+    steps = {
+        "workers-1": [_step(60, 59, 200), _step(120, 80, 2000)],
+        "instances-2": [_step(60, 60, 150), _step(120, 119, 300), _step(160, 130, 1500)],
+    }
     (row,) = _compliance(configs, steps, THRESHOLDS)
     assert row["verdict"] == "pass" and row["value"] == 119  # the 120 req/s step, p95 within 500 ms
     assert row["workload"].startswith(f"{STEP_WORKLOAD}, instances-2, step at 120")
-    low = _compliance(_configs({"workers-1": 60.0}), {"workers-1": [_step(60, 59, 200), _step(70, 65, 900)]},
-                      THRESHOLDS)
+    low = _compliance(
+        _configs({"workers-1": 60.0}), {"workers-1": [_step(60, 59, 200), _step(70, 65, 900)]}, THRESHOLDS
+    )
     # The steps offered at most 70 req/s: below the target, so the capacity cannot be shown.
     assert low[0]["verdict"] == "insufficient" and "cannot show the capacity" in low[0]["reason"]
     assert _compliance(pd.DataFrame(columns=configs.columns), {}, THRESHOLDS) == []
 
 
 def _report_args(usl_points: pd.DataFrame, auto=None) -> dict:
-    return {"configs": _configs({"workers-1": 20.0, "workers-2": 34.0}), "cores": 2, "slo": SloParams(),
-            "usl": {"workers": {"points": usl_points, **fit_scaling(usl_points)}},
-            "first_saturated": {"config": "workers-1", "resources": ["cpu"], "rate_rps": 30.0},
-            "imbalance": pd.DataFrame(), "cost": {}, "autoscale": auto}
+    return {
+        "configs": _configs({"workers-1": 20.0, "workers-2": 34.0}),
+        "cores": 2,
+        "slo": SloParams(),
+        "usl": {"workers": {"points": usl_points, **fit_scaling(usl_points)}},
+        "first_saturated": {"config": "workers-1", "resources": ["cpu"], "rate_rps": 30.0},
+        "imbalance": pd.DataFrame(),
+        "cost": {},
+        "autoscale": auto,
+    }
 
 
 def test_recommendation_uses_measured_numbers_only():
     text = recommendation(_report_args(pd.DataFrame(columns=["n", "throughput_rps"])))
-    assert text.startswith("Run 2 worker(s): it met the SLO up to 34 req/s (between steps 17 and 68) on this "
-                           "machine's 2 core(s), against 20 req/s for one process")
+    assert text.startswith(
+        "Run 2 worker(s): it met the SLO up to 34 req/s (between steps 17 and 68) on this "
+        "machine's 2 core(s), against 20 req/s for one process"
+    )
     assert "CPU saturated first (at 30 req/s with one worker), so more processes than the 2 cores" in text
     assert text.endswith(".")
 
@@ -107,8 +135,14 @@ def test_peak_n_is_stated_only_when_bounded():
     assert "cannot be bounded" in " ".join(_findings(_report_args(three), ScalabilityParams()))
 
 
-RULE = {"target_cpu": 0.5, "cores_per_instance": 1.0, "min_replicas": 1, "max_replicas": 3,
-        "scale_down_window_s": 4.0, "interval_s": 1.0}
+RULE = {
+    "target_cpu": 0.5,
+    "cores_per_instance": 1.0,
+    "min_replicas": 1,
+    "max_replicas": 3,
+    "scale_down_window_s": 4.0,
+    "interval_s": 1.0,
+}
 
 
 def _timeline() -> tuple[dict, pd.DataFrame]:
@@ -120,13 +154,33 @@ def _timeline() -> tuple[dict, pd.DataFrame]:
     for t in range(1, 30):
         current = 1 if t <= 14 else 3 if t <= 26 else 1
         demand = 0.4 if t < 10 or t >= 20 else 1.4
-        decisions.append({"t_s": t, "t_unix": t0 + t, "current": current, "metric": demand / current,
-                          "proposed": 0, "desired": 0, "scale_s": 0.0})
-    events = [{"t_unix": t0 + 14, "from": 1, "to": 3, "seconds": 3.0}, {"t_unix": t0 + 26, "from": 3, "to": 1,
-                                                                         "seconds": 0.5}]
-    record = {"rule": RULE, "t0_unix": t0, "initial": 1, "decisions": decisions, "events": events, "error": "",
-              "phases": [{"phase": i, "rate_rps": r, "start_s": 10.0 * i, "end_s": 10.0 * (i + 1)}
-                         for i, r in enumerate([2.0, 10.0, 2.0])]}
+        decisions.append(
+            {
+                "t_s": t,
+                "t_unix": t0 + t,
+                "current": current,
+                "metric": demand / current,
+                "proposed": 0,
+                "desired": 0,
+                "scale_s": 0.0,
+            }
+        )
+    events = [
+        {"t_unix": t0 + 14, "from": 1, "to": 3, "seconds": 3.0},
+        {"t_unix": t0 + 26, "from": 3, "to": 1, "seconds": 0.5},
+    ]
+    record = {
+        "rule": RULE,
+        "t0_unix": t0,
+        "initial": 1,
+        "decisions": decisions,
+        "events": events,
+        "error": "",
+        "phases": [
+            {"phase": i, "rate_rps": r, "start_s": 10.0 * i, "end_s": 10.0 * (i + 1)}
+            for i, r in enumerate([2.0, 10.0, 2.0])
+        ],
+    }
     # Requests every 0.1 s; those meant to be sent between 10 and 14 s (one instance, overloaded) take 900 ms.
     t = np.arange(0.05, 30.0, 0.1)
     records = pd.DataFrame({"t_intended": t, "ok": True, "latency_ms": np.where((t >= 10) & (t < 14), 900.0, 50.0)})
@@ -139,8 +193,9 @@ def test_autoscale_analysis_of_a_hand_made_timeline():
     assert steps["instances"].tolist() == [1, 3, 1] and steps["t_s"].tolist()[1:] == [14.0, 26.0]
     d = pd.DataFrame(record["decisions"])
     assert steady_need(d, start_s=10, end_s=20, target=0.5, min_replicas=1, max_replicas=3) == 3
-    assert math.isnan(steady_need(d.assign(metric=np.nan), start_s=10, end_s=20, target=0.5, min_replicas=1,
-                                  max_replicas=3))
+    assert math.isnan(
+        steady_need(d.assign(metric=np.nan), start_s=10, end_s=20, target=0.5, min_replicas=1, max_replicas=3)
+    )
     a = analyse_autoscale(record, records, grid_s=0.01)
     ph = a["phases"].set_index("phase")
     assert ph["need"].tolist() == [1, 3, 1] and ph["direction"].tolist() == ["none", "up", "down"]
@@ -164,8 +219,10 @@ def test_a_scale_up_that_ends_after_its_phase_still_counts():
     # second half of the step up, so the phase's need comes from its first half, and the scale-up ends later.
     record, records = _timeline()
     record["decisions"] = [d for d in record["decisions"] if not 15 <= d["t_s"] < 22]
-    record["events"] = [{"t_unix": 1022.0, "from": 1, "to": 3, "seconds": 9.0},
-                        {"t_unix": 1026.0, "from": 3, "to": 1, "seconds": 0.5}]
+    record["events"] = [
+        {"t_unix": 1022.0, "from": 1, "to": 3, "seconds": 9.0},
+        {"t_unix": 1026.0, "from": 3, "to": 1, "seconds": 0.5},
+    ]
     ph = analyse_autoscale(record, records, grid_s=0.01)["phases"].set_index("phase")
     assert ph.loc[1, "need"] == 3 and ph.loc[1, "direction"] == "up"
     assert ph.loc[1, "scaled_after_s"] == pytest.approx(12.0) and math.isnan(ph.loc[1, "reached_need_after_s"])

@@ -19,19 +19,25 @@ from qrbench.report.runs import interactive_run_dir
 from qrbench.report.suite import plan_suite
 
 REPO = Path(__file__).resolve().parents[2]
-needs_chromium = pytest.mark.skipif(shutil.which("chromium") is None,
-                                    reason="Debian's chromium is not installed (.ci/run installs it)")
+needs_chromium = pytest.mark.skipif(
+    shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)"
+)
 
 
 def _env() -> dict[str, str]:
     # The checkout first on the path, also in the papermill kernels the command starts.
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
-            "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    return {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
 
 
 def qrbench(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "qrbench", *args], cwd=cwd, env=_env(), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "qrbench", *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
+    )
 
 
 def test_every_scale_has_a_valid_parameter_file_per_study():
@@ -49,13 +55,16 @@ def test_the_quick_scale_fits_ten_minutes_and_full_studies_thirty():
     assert max(EXPECTED_S["full"].values()) <= 1800
 
 
-@pytest.mark.parametrize("args", [
-    ("study", "baseline", "-p", "parameters/nope.yaml"),
-    ("study", "baseline", "-p", "bad.yaml"),
-    ("suite", "--params-dir", "badparams"),
-    ("suite", "--baseline", "not-a-suite"),
-    ("study", "load", "-p", "parameters/smoke/load_normal.yaml", "--baseline", "."),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("study", "baseline", "-p", "parameters/nope.yaml"),
+        ("study", "baseline", "-p", "bad.yaml"),
+        ("suite", "--params-dir", "badparams"),
+        ("suite", "--baseline", "not-a-suite"),
+        ("study", "load", "-p", "parameters/smoke/load_normal.yaml", "--baseline", "."),
+    ],
+)
 def test_a_bad_parameter_file_fails_before_a_kernel_and_leaves_no_run_folder(tmp_path, args):
     (tmp_path / "bad.yaml").write_text("seed: 0\nsimilarity: {iterations: 0}\n")
     (tmp_path / "badparams").mkdir()
@@ -100,13 +109,22 @@ def _service_tree(root: psutil.Process, timeout_s: float = 300) -> list[psutil.P
     raise AssertionError("the embedded service did not start")
 
 
-@pytest.mark.parametrize(("args", "sig", "code"), [
-    (("suite", "--params-dir", "smoke"), signal.SIGTERM, 143),
-    (("study", "load", "-p", "parameters/smoke/load_normal.yaml"), signal.SIGINT, 130),
-])
+@pytest.mark.parametrize(
+    ("args", "sig", "code"),
+    [
+        (("suite", "--params-dir", "smoke"), signal.SIGTERM, 143),
+        (("study", "load", "-p", "parameters/smoke/load_normal.yaml"), signal.SIGINT, 130),
+    ],
+)
 def test_stopping_stops_the_service_and_every_child(tmp_path, args, sig, code):
-    proc = subprocess.Popen([sys.executable, "-m", "qrbench", *args, "--no-progress"], cwd=tmp_path, env=_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qrbench", *args, "--no-progress"],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         tree = _service_tree(psutil.Process(proc.pid))
         time.sleep(2)  # let the study get going
@@ -143,8 +161,9 @@ def test_the_smoke_suite_with_the_default_out_answers_on_its_first_screen(tmp_pa
 
 
 def test_a_smoke_study_with_a_relative_out(tmp_path):
-    done = qrbench("study", "load", "-p", "parameters/smoke/load_normal.yaml", "--out", "runs/here",
-                   "--no-progress", cwd=tmp_path)
+    done = qrbench(
+        "study", "load", "-p", "parameters/smoke/load_normal.yaml", "--out", "runs/here", "--no-progress", cwd=tmp_path
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     (run,) = (tmp_path / "runs" / "here").glob("*-load")
     assert (run / "summary.json").is_file() and (run / "load.html").is_file()

@@ -186,8 +186,9 @@ LONG_DOCS = [
 
 def test_nothing_is_computed_after_the_clients_left(make_service):
     """Clients that give up (timeout) before their cold rerank finishes: the computed count stays at 0."""
-    url, app = make_service(max_concurrency=2, compute_threads=2, embedding_cache_size=0, similarity_cache_size=0,
-                            queue_budget_ms=30_000)
+    url, app = make_service(
+        max_concurrency=2, compute_threads=2, embedding_cache_size=0, similarity_cache_size=0, queue_budget_ms=30_000
+    )
     svc = app.state.service
     engine = svc.engine
     computed_before, cancelled_before = engine.counters.computed, engine.counters.cancelled
@@ -216,7 +217,8 @@ def test_nothing_is_computed_after_the_clients_left(make_service):
     # The same counts reach a scraper: /metrics exports what the admission and the engine counted.
     families = {f.name: f for f in text_string_to_metric_families(httpx.get(url + "/metrics").text)}
     assert families["qrbench_admission_client_gone"].samples[0].value == svc.admission.gone
-    outcomes = {s.labels["outcome"]: s.value for s in families["qrbench_computations"].samples
-                if s.name.endswith("_total")}
+    outcomes = {
+        s.labels["outcome"]: s.value for s in families["qrbench_computations"].samples if s.name.endswith("_total")
+    }
     assert outcomes == {"completed": engine.counters.computed, "cancelled": engine.counters.cancelled}
     assert families["qrbench_admission_shed"].samples[0].value == svc.admission.shed

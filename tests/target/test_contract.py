@@ -98,8 +98,12 @@ def test_bad_input_is_a_422_naming_the_field(service, path, payload, field):
 
 def test_malformed_json_is_a_4xx(service):
     url, _ = service
-    r = httpx.post(url + "/v1/rerank", content=b'{"query": "q", "candidates": [', timeout=30,
-                   headers={"content-type": "application/json"})
+    r = httpx.post(
+        url + "/v1/rerank",
+        content=b'{"query": "q", "candidates": [',
+        timeout=30,
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 422
     assert "json" in r.json()["error"].lower()
 

@@ -34,8 +34,10 @@ def test_relevant_documents_stand_apart_in_quantum_scores(embedder):
         unrelated_scores.extend(s[1:])
         top1 += int(np.argmax(s) == 0)
     rel, unrel = np.array(relevant_scores), np.array(unrelated_scores)
-    print(f"relevant median {np.median(rel):.3f}, unrelated median {np.median(unrel):.3f}, "
-          f"unrelated p90 {np.percentile(unrel, 90):.3f}, top-1 {top1}/20")
+    print(
+        f"relevant median {np.median(rel):.3f}, unrelated median {np.median(unrel):.3f}, "
+        f"unrelated p90 {np.percentile(unrel, 90):.3f}, top-1 {top1}/20"
+    )
     assert np.median(unrel) < 0.2  # not saturated near 1.0
     assert np.median(rel) - np.percentile(unrel, 90) > 0.25
     assert top1 >= 14

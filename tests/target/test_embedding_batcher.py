@@ -176,6 +176,7 @@ def test_batched_service_answers_concurrent_requests(make_service):
 
     url, app = make_service(embed_batch_window_ms=2.0, compute_threads=8)
     try:
+
         def post(q: str) -> httpx.Response:
             body = {"query": q, "candidates": DOCS, "top_k": 2, "method": "hybrid"}
             return httpx.post(url + "/v1/rerank", json=body, timeout=60)
@@ -299,8 +300,9 @@ def test_engine_close_stops_its_batcher_but_not_a_shared_embedder(embedder):
 # ---- settings and the serve flags ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("field", "value"), [("embed_batch_window_ms", -1.0), ("embed_batch_window_ms", 5000.0),
-                                             ("embed_max_batch", 0)])
+@pytest.mark.parametrize(
+    ("field", "value"), [("embed_batch_window_ms", -1.0), ("embed_batch_window_ms", 5000.0), ("embed_max_batch", 0)]
+)
 def test_bad_batching_settings_name_the_setting(field, value):
     with pytest.raises(ParameterError, match=field):
         EngineSettings(**{field: value})

@@ -38,8 +38,13 @@ print(json.dumps(out))
 
 def scores_in_subprocess() -> dict[str, list[float]]:
     arg = json.dumps([QUERY, CANDIDATES])
-    done = subprocess.run([sys.executable, "-c", SCRIPT, arg], capture_output=True, text=True, check=True,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "random"})
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, arg],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONHASHSEED": "random"},
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -75,8 +80,10 @@ def test_hybrid_is_the_weighted_sum(embedder):
     np.testing.assert_allclose(s.scores, 0.3 * s.quantum + 0.7 * s.classical)
 
 
-@pytest.mark.parametrize(("field", "value"), [("backend", "gpu"), ("qubits", 5), ("hybrid_weight", 1.5),
-                                             ("shots", 0), ("max_concurrency", 0)])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("backend", "gpu"), ("qubits", 5), ("hybrid_weight", 1.5), ("shots", 0), ("max_concurrency", 0)],
+)
 def test_bad_settings_name_the_setting(field, value):
     with pytest.raises(ParameterError, match=field):
         EngineSettings(**{field: value})

@@ -14,8 +14,24 @@ from prometheus_client.parser import text_string_to_metric_families
 from qrbench.target.cache import LRUCache, key_digest
 from qrbench.target.schemas import CANDIDATE_MAX_CHARS, MAX_BODY_BYTES
 
-WORDS = ("contract", "limitation", "glucose", "kubernetes", "statute", "energy", "claim", "container", "node",
-         "court", "light", "period", "schedule", "resource", "breach", "chemical")
+WORDS = (
+    "contract",
+    "limitation",
+    "glucose",
+    "kubernetes",
+    "statute",
+    "energy",
+    "claim",
+    "container",
+    "node",
+    "court",
+    "light",
+    "period",
+    "schedule",
+    "resource",
+    "breach",
+    "chemical",
+)
 
 
 def words(rng: random.Random, chars: int) -> str:
@@ -83,8 +99,10 @@ def test_unknown_paths_create_no_metric_series(make_service):
 def test_oversize_content_length_is_refused_before_the_body_is_sent(service):
     url, _ = service
     limit = MAX_BODY_BYTES["/v1/similarity"]
-    head = (f"POST /v1/similarity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {limit + 1}\r\n\r\n").encode()
+    head = (
+        f"POST /v1/similarity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {limit + 1}\r\n\r\n"
+    ).encode()
     answer = raw_exchange(url, head)  # not one byte of body: the answer cannot have waited for it
     status, _, rest = answer.partition(b"\r\n")
     assert status == b"HTTP/1.1 413 Request Entity Too Large", answer[:200]
@@ -97,8 +115,10 @@ def test_oversize_chunked_body_is_refused_while_streaming(service):
     limit = MAX_BODY_BYTES["/v1/similarity"]
     chunk = b"x" * 65536
     chunks = [b"%x\r\n%s\r\n" % (len(chunk), chunk)] * (limit // len(chunk) + 1)  # just past the limit, unfinished
-    head = (b"POST /v1/similarity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Transfer-Encoding: chunked\r\n\r\n")
+    head = (
+        b"POST /v1/similarity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
     answer = raw_exchange(url, head, chunks)
     assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
     assert str(limit).encode() in answer
@@ -113,8 +133,7 @@ def test_body_limits_follow_the_schema_constants():
 def test_slow_drip_body_is_cut_off_while_health_answers(make_service):
     url, _ = make_service(body_timeout_s=1.0)
     host, port = url.removeprefix("http://").split(":")
-    head = (b"POST /v1/similarity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-            b"Content-Length: 1000\r\n\r\n")
+    head = b"POST /v1/similarity HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
     health = []
     answer = b""
     with socket.create_connection((host, int(port)), timeout=30) as sock, httpx.Client(timeout=30) as client:
@@ -142,8 +161,11 @@ def test_large_legal_body_is_parsed_and_answered(service):
     url, _ = service
     rng = random.Random(3)
     docs = [words(rng, CANDIDATE_MAX_CHARS) for _ in range(25)]
-    r = httpx.post(url + "/v1/batch-similarity", json={"query": "court claim", "candidates": docs,
-                                                         "method": "classical", "return_all": True}, timeout=120)
+    r = httpx.post(
+        url + "/v1/batch-similarity",
+        json={"query": "court claim", "candidates": docs, "method": "classical", "return_all": True},
+        timeout=120,
+    )
     assert r.status_code == 200, r.text
     assert r.json()["returned"] == 25
     bad = {"query": "court claim", "candidates": docs + [" "]}
@@ -151,8 +173,9 @@ def test_large_legal_body_is_parsed_and_answered(service):
     assert r.status_code == 422 and "candidates.25" in r.json()["error"], r.text
 
 
-@pytest.mark.parametrize("junk", [b"[" + b"1," * 1_000_000 + b"1]", b'"text"', b"", b"  \n"],
-                         ids=["2MB-array", "string", "empty", "blank"])
+@pytest.mark.parametrize(
+    "junk", [b"[" + b"1," * 1_000_000 + b"1]", b'"text"', b"", b"  \n"], ids=["2MB-array", "string", "empty", "blank"]
+)
 def test_a_body_that_is_not_a_json_object_is_refused_unparsed(service, junk):
     url, _ = service
     r = httpx.post(url + "/v1/rerank", content=junk, headers={"content-type": "application/json"}, timeout=60)
@@ -194,8 +217,9 @@ def test_cache_bytes_are_exported_for_maximum_length_texts(make_service):
     url, _ = make_service()
     rng = random.Random(5)
     docs = [words(rng, CANDIDATE_MAX_CHARS) for _ in range(4)]
-    r = httpx.post(url + "/v1/rerank", json={"query": "breach of contract", "candidates": docs, "method": "quantum"},
-                   timeout=120)
+    r = httpx.post(
+        url + "/v1/rerank", json={"query": "breach of contract", "candidates": docs, "method": "quantum"}, timeout=120
+    )
     assert r.status_code == 200, r.text
     m = samples(url)
     # Five embeddings (query + 4 documents of 50,000 characters) and four similarity entries.
@@ -222,15 +246,21 @@ def _answer(body):
 @pytest.mark.parametrize("method", ["classical", "quantum", "hybrid"])
 def test_cache_hit_answers_like_the_miss(service, method):
     url, _ = service
-    pair = {"text1": f"cache hit test ({method}): the statute of limitations",
-            "text2": "a contract claim must be filed in time", "method": method}
+    pair = {
+        "text1": f"cache hit test ({method}): the statute of limitations",
+        "text2": "a contract claim must be filed in time",
+        "method": method,
+    }
     miss, hit = (httpx.post(url + "/v1/similarity", json=pair, timeout=60).json() for _ in range(2))
     assert hit["computation_details"]["similarity_cache_hits"] == 1
     assert _answer(hit) == _answer(miss)
     assert miss["computation_details"]["classical_score"] is not None
     assert (miss["computation_details"]["quantum_score"] is None) == (method == "classical")
-    rerank = {"query": pair["text1"] + " (rerank)", "candidates": [pair["text2"], "glucose and light"],
-              "method": method}
+    rerank = {
+        "query": pair["text1"] + " (rerank)",
+        "candidates": [pair["text2"], "glucose and light"],
+        "method": method,
+    }
     miss, hit = (httpx.post(url + "/v1/rerank", json=rerank, timeout=60).json() for _ in range(2))
     assert hit["query_metadata"]["similarity_cache_hits"] == 2
     assert _answer(hit) == _answer(miss)
@@ -271,8 +301,12 @@ def test_schema_publishes_item_rules_and_error_answers(service):
     assert {"200", "401", "408", "413", "422", "503"} <= set(rerank["responses"])
     assert rerank["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/RerankResponse")
     assert list(spec["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == ["text/plain"]
-    r = httpx.post(url + "/v1/rerank", content=json.dumps({"query": "q", "candidates": [""]}),
-                   headers={"content-type": "application/json"}, timeout=30)
+    r = httpx.post(
+        url + "/v1/rerank",
+        content=json.dumps({"query": "q", "candidates": [""]}),
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
     assert r.status_code == 422 and "candidates.0" in r.json()["error"]
 
 

@@ -10,8 +10,12 @@ import pytest
 
 from qrbench.target.embedding import Embedder
 
-TEXTS = ["appeal deadlines immigration detention", "Metformin is first-line therapy for type 2 diabetes.",
-         "Kubernetes evicts pods when a node runs out of memory. " * 6, "short"]
+TEXTS = [
+    "appeal deadlines immigration detention",
+    "Metformin is first-line therapy for type 2 diabetes.",
+    "Kubernetes evicts pods when a node runs out of memory. " * 6,
+    "short",
+]
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,15 @@ from qrbench.target import EmbeddedTarget, EngineSettings
 
 
 def test_sigterm_drains_within_the_limit_and_refuses_new_requests(tmp_path):
-    settings = EngineSettings(compute_threads=1, max_concurrency=16, embedding_cache_size=0, similarity_cache_size=0,
-                              drain_timeout_s=1.0, keep_alive_s=0.5, body_timeout_s=1.0)
+    settings = EngineSettings(
+        compute_threads=1,
+        max_concurrency=16,
+        embedding_cache_size=0,
+        similarity_cache_size=0,
+        drain_timeout_s=1.0,
+        keep_alive_s=0.5,
+        body_timeout_s=1.0,
+    )
     log = tmp_path / "serve.log"
     target = EmbeddedTarget(settings, log_path=log).start()
     try:
@@ -40,8 +47,9 @@ def test_sigterm_drains_within_the_limit_and_refuses_new_requests(tmp_path):
 
         def slow(i: int) -> int | str:
             try:
-                return httpx.post(url + "/v1/rerank", json={"query": f"query {i}", "candidates": docs},
-                                  timeout=120).status_code
+                return httpx.post(
+                    url + "/v1/rerank", json={"query": f"query {i}", "candidates": docs}, timeout=120
+                ).status_code
             except httpx.TransportError as exc:
                 return type(exc).__name__
 

@@ -21,15 +21,21 @@ DOCS = [
     "Gradient descent minimises the loss by stepping against the gradient.",
     "Bail hearings for detained migrants follow a separate timetable. " * 12,
 ]
-OTHER_QUERIES = ["short one", "a somewhat longer question about contracts and their remedies in law",
-                 "metformin", "what is consumer lag in kafka and how do partitions affect it " * 2]
+OTHER_QUERIES = [
+    "short one",
+    "a somewhat longer question about contracts and their remedies in law",
+    "metformin",
+    "what is consumer lag in kafka and how do partitions affect it " * 2,
+]
 
 
 @pytest.fixture
 def engine(embedder):
     # No caches: every score is computed from its own forward passes.
-    e = RerankEngine(EngineSettings(similarity_cache_size=0, embed_batch_window_ms=20.0, embed_workers=2),
-                     embedder=Embedder(cache_size=0, model=embedder.model))
+    e = RerankEngine(
+        EngineSettings(similarity_cache_size=0, embed_batch_window_ms=20.0, embed_workers=2),
+        embedder=Embedder(cache_size=0, model=embedder.model),
+    )
     yield e
     e.close()
 

@@ -12,5 +12,11 @@ from .run import run_baseline
 
 __all__ = ["BaselineParams", "run_baseline", "BaselineReport", "analyse_baseline", "summary", "STUDY"]
 
-STUDY = StudyDef(name="baseline", params_type=BaselineParams, default_params="parameters/baseline.yaml",
-                 run_fn=run_baseline, analyse_fn=analyse_baseline, summary_fn=summary)
+STUDY = StudyDef(
+    name="baseline",
+    params_type=BaselineParams,
+    default_params="parameters/baseline.yaml",
+    run_fn=run_baseline,
+    analyse_fn=analyse_baseline,
+    summary_fn=summary,
+)

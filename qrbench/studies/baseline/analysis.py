@@ -57,8 +57,9 @@ def _hit_rate(entry: dict, cache: str) -> float:
     return hits / (hits + misses) if hits + misses else float("nan")
 
 
-def analyse_baseline(run_dir: str | Path, params: BaselineParams, *, baseline_run: str | Path | None = None
-                     ) -> BaselineReport:
+def analyse_baseline(
+    run_dir: str | Path, params: BaselineParams, *, baseline_run: str | Path | None = None
+) -> BaselineReport:
     run_dir = Path(run_dir)
     records, index = load_stages(run_dir)
     measured = records[records["stage"] != "warmup"]
@@ -75,39 +76,64 @@ def analyse_baseline(run_dir: str | Path, params: BaselineParams, *, baseline_ru
     users = params.rerank.concurrent_requests
     who = "single user" if users == 1 else f"{users} concurrent users"
     judgements = {}
-    targets = [("similarity_ms", f"similarity/{m}", f"similarity ({m})", "single user, one pair per request")
-               for m in params.similarity.methods]
+    targets = [
+        ("similarity_ms", f"similarity/{m}", f"similarity ({m})", "single user, one pair per request")
+        for m in params.similarity.methods
+    ]
     if 50 in params.rerank.batch_sizes:
-        targets += [("rerank_50_ms", f"rerank/{m}/50", f"rerank 50 documents ({m})", f"{who}, 50 documents")
-                    for m in params.rerank.methods]
+        targets += [
+            ("rerank_50_ms", f"rerank/{m}/50", f"rerank 50 documents ({m})", f"{who}, 50 documents")
+            for m in params.rerank.methods
+        ]
     for key, stage, label, workload in targets:
         threshold = thresholds[key]
         g = kept[kept["stage"] == stage]
-        e = latency_statistic(g["latency_ms"].to_numpy(), g["ok"].to_numpy(), threshold, confidence=conf,
-                              censor_ms=censor_ms)
+        e = latency_statistic(
+            g["latency_ms"].to_numpy(), g["ok"].to_numpy(), threshold, confidence=conf, censor_ms=censor_ms
+        )
         judgements[f"{label} {threshold.statistic or 'p95'}"] = stats.judge(e, threshold, workload=workload)
 
     memory_rows = []
     for n in params.memory.document_counts:
         stage = f"memory/{n}"
         window = records[records["stage"] == stage]["t_unix"]
-        in_stage = server[(server["t_unix"] >= window.min() - 1) & (server["t_unix"] <= window.max())] \
-            if len(server) and len(window) else pd.DataFrame()
-        memory_rows.append({"documents": n, "requests": len(window),
-                            "rss_max_mb": in_stage["rss_bytes"].max() / 1e6 if len(in_stage) else np.nan,
-                            "rss_median_mb": in_stage["rss_bytes"].median() / 1e6 if len(in_stage) else np.nan,
-                            "samples": len(in_stage)})
+        in_stage = (
+            server[(server["t_unix"] >= window.min() - 1) & (server["t_unix"] <= window.max())]
+            if len(server) and len(window)
+            else pd.DataFrame()
+        )
+        memory_rows.append(
+            {
+                "documents": n,
+                "requests": len(window),
+                "rss_max_mb": in_stage["rss_bytes"].max() / 1e6 if len(in_stage) else np.nan,
+                "rss_median_mb": in_stage["rss_bytes"].median() / 1e6 if len(in_stage) else np.nan,
+                "samples": len(in_stage),
+            }
+        )
     memory = pd.DataFrame(memory_rows)
     if 100 in params.memory.document_counts:
         peak = memory.loc[memory["documents"] == 100, "rss_max_mb"].iloc[0] / 1000
         samples = int(memory.loc[memory["documents"] == 100, "samples"].iloc[0])
         # The peak is an observed maximum, not a sample statistic: no interval, undecided if never sampled.
-        e = stats.Estimate(value=peak, low=peak, high=peak, confidence=conf, n=samples, method="observed maximum RSS") \
-            if samples else stats.Estimate(value=float("nan"), low=float("-inf"), high=float("inf"), confidence=conf,
-                                            n=0, method="not sampled (remote target)", decided=False)
+        e = (
+            stats.Estimate(value=peak, low=peak, high=peak, confidence=conf, n=samples, method="observed maximum RSS")
+            if samples
+            else stats.Estimate(
+                value=float("nan"),
+                low=float("-inf"),
+                high=float("inf"),
+                confidence=conf,
+                n=0,
+                method="not sampled (remote target)",
+                decided=False,
+            )
+        )
         judgements["memory with 100 documents (GB)"] = stats.judge(
-            e, thresholds["memory_100_docs_gb"],
-            workload=f"single user, 100 documents sustained for {params.memory.sustained_s:g} s")
+            e,
+            thresholds["memory_100_docs_gb"],
+            workload=f"single user, 100 documents sustained for {params.memory.sustained_s:g} s",
+        )
     compliance = judgements_frame(judgements)
     verdict = str(stats.overall(judgements.values()))
 
@@ -120,12 +146,20 @@ def analyse_baseline(run_dir: str | Path, params: BaselineParams, *, baseline_ru
         lat = _lat(kept, stage)
         p50 = stats.percentile_ci(lat, 50, conf)
         speedup = stats.ratio_ci(cold, lat, confidence=conf) if stage != "cache/cold" and len(lat) else None
-        cache_rows.append({"stage": stage, "requests": len(lat), "p50_ms": p50.value, "p50_low": p50.low,
-                           "p50_high": p50.high, "embedding_hit_rate": _hit_rate(by_name[stage], "embedding"),
-                           "similarity_hit_rate": _hit_rate(by_name[stage], "similarity"),
-                           "cold_over_this": speedup.value if speedup else np.nan,
-                           "cold_over_this_low": speedup.low if speedup else np.nan,
-                           "cold_over_this_high": speedup.high if speedup else np.nan})
+        cache_rows.append(
+            {
+                "stage": stage,
+                "requests": len(lat),
+                "p50_ms": p50.value,
+                "p50_low": p50.low,
+                "p50_high": p50.high,
+                "embedding_hit_rate": _hit_rate(by_name[stage], "embedding"),
+                "similarity_hit_rate": _hit_rate(by_name[stage], "similarity"),
+                "cold_over_this": speedup.value if speedup else np.nan,
+                "cold_over_this_low": speedup.low if speedup else np.nan,
+                "cold_over_this_high": speedup.high if speedup else np.nan,
+            }
+        )
     cache = pd.DataFrame(cache_rows)
 
     ratio_rows = []
@@ -137,8 +171,17 @@ def analyse_baseline(run_dir: str | Path, params: BaselineParams, *, baseline_ru
             other = _lat(kept, pattern.format(method))
             if len(base) >= 2 and len(other) >= 2:
                 r = stats.ratio_ci(other, base, confidence=conf)
-                ratio_rows.append({"request": label, "method": method, "median_ratio": r.value, "low": r.low,
-                                   "high": r.high, "n_method": len(other), "n_classical": len(base)})
+                ratio_rows.append(
+                    {
+                        "request": label,
+                        "method": method,
+                        "median_ratio": r.value,
+                        "low": r.low,
+                        "high": r.high,
+                        "n_method": len(other),
+                        "n_classical": len(base),
+                    }
+                )
     method_ratios = pd.DataFrame(ratio_rows)
 
     agreement = _agreement(run_dir, conf)
@@ -154,15 +197,28 @@ def analyse_baseline(run_dir: str | Path, params: BaselineParams, *, baseline_ru
     )
     regression = compare_runs(baseline_run, run_dir) if baseline_run else None
     quality = _quality(run_dir, conf, params.seed, table)
-    return BaselineReport(params=params, records=records, stages=table, warmup=warmup, compliance=compliance,
-                          verdict=verdict,
-                          cache=cache, method_ratios=method_ratios, agreement=agreement, memory=memory,
-                          server=server, reliability=checks, regression=regression, quality=quality,
-                          verdict_reasons=_reasons(verdict, compliance, regression, checks))
+    return BaselineReport(
+        params=params,
+        records=records,
+        stages=table,
+        warmup=warmup,
+        compliance=compliance,
+        verdict=verdict,
+        cache=cache,
+        method_ratios=method_ratios,
+        agreement=agreement,
+        memory=memory,
+        server=server,
+        reliability=checks,
+        regression=regression,
+        quality=quality,
+        verdict_reasons=_reasons(verdict, compliance, regression, checks),
+    )
 
 
-def _reasons(verdict: str, compliance: pd.DataFrame, regression: pd.DataFrame | None,
-             checks: list[stats.Check]) -> tuple[str, ...]:
+def _reasons(
+    verdict: str, compliance: pd.DataFrame, regression: pd.DataFrame | None, checks: list[stats.Check]
+) -> tuple[str, ...]:
     """Why the verdict is what it is, main reason first: failing targets, then undecided ones, then warnings."""
     reasons = []
     words = {"fail": "fail", "insufficient": "cannot be decided", "warn": "are too close to call"}
@@ -170,20 +226,24 @@ def _reasons(verdict: str, compliance: pd.DataFrame, regression: pd.DataFrame | 
         rows = compliance[compliance["verdict"] == wanted]
         if len(rows):
             first = rows.iloc[0]
-            reasons.append(f"{len(rows)} of {len(compliance)} PRD targets {word}; first: {first['metric']} is "
-                           f"{first['value']:.3g} {first['unit']} against a target {first['direction']} "
-                           f"{first['target']:g} {first['unit']} ({first['workload']}).")
+            reasons.append(
+                f"{len(rows)} of {len(compliance)} PRD targets {word}; first: {first['metric']} is "
+                f"{first['value']:.3g} {first['unit']} against a target {first['direction']} "
+                f"{first['target']:g} {first['unit']} ({first['workload']})."
+            )
     reasons += [r for r, v in zip(compliance["reason"], compliance["verdict"], strict=True) if v != "pass"]
     if not reasons and len(compliance):
         reasons.append(f"All {len(compliance)} PRD targets are met with 95 % confidence (single user).")
     if regression is not None and len(regression):
         worse = regression[regression["regressed"]]
         k = int(min(regression["k_baseline"].min(), regression["k_current"].min()))
-        reasons.append(f"{len(worse)} of {len(regression)} stage x statistic comparisons regressed against the "
-                       f"previous baseline ({regression['correction'].iloc[0]}, k = {k} repetitions per side)."
-                       if len(worse) else
-                       f"No regression against the previous baseline ({regression['correction'].iloc[0]}, "
-                       f"k = {k} repetitions per side).")
+        reasons.append(
+            f"{len(worse)} of {len(regression)} stage x statistic comparisons regressed against the "
+            f"previous baseline ({regression['correction'].iloc[0]}, k = {k} repetitions per side)."
+            if len(worse)
+            else f"No regression against the previous baseline ({regression['correction'].iloc[0]}, "
+            f"k = {k} repetitions per side)."
+        )
     failed = [c for c in checks if not c.ok]
     if failed:
         reasons.append(f"{len(failed)} reliability check(s) failed, e.g. {failed[0].message}")
@@ -210,18 +270,36 @@ def _quality(run_dir: Path, confidence: float, seed: int, stages: pd.DataFrame) 
         queries = [q for _, q in answered.groupby("query", sort=True)]
         if not queries:
             continue
-        q = stats.ranking_quality([x["score"].to_numpy() for x in queries], [x["relevant"].to_numpy() for x in queries],
-                                  k=10, confidence=confidence, seed=seed)
+        q = stats.ranking_quality(
+            [x["score"].to_numpy() for x in queries],
+            [x["relevant"].to_numpy() for x in queries],
+            k=10,
+            confidence=confidence,
+            seed=seed,
+        )
         candidates = int(g.groupby("query").size().median())
-        row = {"method": method, "ndcg": q.ndcg.value, "ndcg_low": q.ndcg.low, "ndcg_high": q.ndcg.high,
-               "mrr": q.mrr.value, "mrr_low": q.mrr.low, "mrr_high": q.mrr.high, "queries": q.n_queries,
-               "candidates": candidates, "failed_queries": int(g["query"].nunique() - len(queries)),
-               "fallback_queries": int(answered[answered["method_used"] != method]["query"].nunique())}
+        row = {
+            "method": method,
+            "ndcg": q.ndcg.value,
+            "ndcg_low": q.ndcg.low,
+            "ndcg_high": q.ndcg.high,
+            "mrr": q.mrr.value,
+            "mrr_low": q.mrr.low,
+            "mrr_high": q.mrr.high,
+            "queries": q.n_queries,
+            "candidates": candidates,
+            "failed_queries": int(g["query"].nunique() - len(queries)),
+            "fallback_queries": int(answered[answered["method_used"] != method]["query"].nunique()),
+        }
         mine = reranks[reranks["method"] == method] if len(reranks) else reranks
         if len(mine):
             nearest = mine.iloc[int(np.argmin(np.abs(mine["n_candidates"].to_numpy() - candidates)))]
-            row.update(cost_stage=nearest["stage"], p50_ms=nearest["p50_ms"], p50_low=nearest["p50_low"],
-                       p50_high=nearest["p50_high"])
+            row.update(
+                cost_stage=nearest["stage"],
+                p50_ms=nearest["p50_ms"],
+                p50_low=nearest["p50_low"],
+                p50_high=nearest["p50_high"],
+            )
         rows.append(row)
     out = pd.DataFrame(rows)
     if "p50_ms" in out and "classical" in set(out["method"]):
@@ -252,8 +330,16 @@ def _agreement(run_dir: Path, confidence: float) -> pd.DataFrame:
                 same_top.append(g[a].idxmax() == g[b].idxmax())
         if len(rhos) >= 2:
             e = stats.bootstrap_ci(np.array(rhos), np.median, confidence=confidence)
-            rows.append({"methods": f"{a} vs {b}", "queries": len(rhos), "spearman_median": e.value,
-                         "low": e.low, "high": e.high, "top1_agreement": float(np.mean(same_top))})
+            rows.append(
+                {
+                    "methods": f"{a} vs {b}",
+                    "queries": len(rhos),
+                    "spearman_median": e.value,
+                    "low": e.low,
+                    "high": e.high,
+                    "top1_agreement": float(np.mean(same_top)),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -265,8 +351,9 @@ def summary(report: BaselineReport) -> dict:
         "verdict": report.verdict,
         "verdict_reasons": list(report.verdict_reasons),
         "compliance": report.compliance.to_dict(orient="records"),
-        "reliability": [{"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message}
-                        for c in report.reliability],
+        "reliability": [
+            {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
+        ],
         "key_figure": KEY_FIGURE,
         "quality": report.quality.to_dict(orient="records") if len(report.quality) else None,
         "regression": None if report.regression is None else report.regression.to_dict(orient="records"),

@@ -93,10 +93,16 @@ class BaselineParams:
     def __post_init__(self) -> None:
         checks = [
             ("repetitions", 1 <= self.repetitions <= 100, "1 to 100 (3 or more to judge a regression)"),
-            ("similarity.iterations", self.similarity.iterations >= self.repetitions,
-             f"at least repetitions ({self.repetitions})"),
-            ("rerank.iterations", self.rerank.iterations >= self.repetitions,
-             f"at least repetitions ({self.repetitions})"),
+            (
+                "similarity.iterations",
+                self.similarity.iterations >= self.repetitions,
+                f"at least repetitions ({self.repetitions})",
+            ),
+            (
+                "rerank.iterations",
+                self.rerank.iterations >= self.repetitions,
+                f"at least repetitions ({self.repetitions})",
+            ),
             ("rerank.batch_sizes", all(1 <= n <= 1000 for n in self.rerank.batch_sizes), "each 1 to 1000"),
             ("rerank.concurrent_requests", self.rerank.concurrent_requests >= 1, "at least 1"),
             ("memory.document_counts", all(1 <= n <= 1000 for n in self.memory.document_counts), "each 1 to 1000"),
@@ -119,4 +125,3 @@ class BaselineParams:
     @classmethod
     def from_file(cls, path: str | Path) -> BaselineParams:
         return build(cls, load_yaml(path), where=str(path))
-

@@ -42,8 +42,9 @@ def run_baseline(params: BaselineParams, run_dir: str | Path, *, url: str | None
     """
     data = DataManager.from_dir(seed=params.seed)
     rng = np.random.default_rng(params.seed)
-    folder = RunFolder.create(run_dir, study="baseline", params=to_dict(params),
-                              calibration_s=calibration_timings().tolist())
+    folder = RunFolder.create(
+        run_dir, study="baseline", params=to_dict(params), calibration_s=calibration_timings().tolist()
+    )
     run_dir = folder.path
     with open_target(params.target, url=url, log_dir=run_dir) as target:
         folder.update(target=target_facts(target, params.target))
@@ -81,7 +82,7 @@ def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner) 
             stages.append((f"rerank/{method}/{n}", specs, p.rerank.concurrent_requests))
     for rep in range(p.repetitions):
         for name, specs, users in stages:
-            share = specs[rep::p.repetitions]
+            share = specs[rep :: p.repetitions]
             runner.run(name, share, users=users, repetition=rep)
     c = p.cache
     cold = _reranks(data, rng, c.batch_size, c.iterations, c.method, "cache_cold", "c", documents=True)
@@ -111,8 +112,16 @@ def _rank_agreement(p: BaselineParams, data: DataManager, rng, target: Target, r
                     continue  # a failed comparison request is left out; the analysis counts what it has
                 body = r.json()
                 for item in body["results"]:
-                    rows.append({"query": qi, "method": method, "method_used": body["method_used"],
-                                 "text": item["text"], "score": item["similarity_score"], "rank": item["rank"]})
+                    rows.append(
+                        {
+                            "query": qi,
+                            "method": method,
+                            "method_used": body["method_used"],
+                            "text": item["text"],
+                            "score": item["similarity_score"],
+                            "rank": item["rank"],
+                        }
+                    )
     pd.DataFrame(rows).to_parquet(run_dir / "comparison.parquet")
 
 
@@ -126,21 +135,35 @@ def _quality(p: BaselineParams, data: DataManager, target: Target, run_dir: Path
 
     import httpx
 
-    cases = hard_negative_cases(data, n_queries=min(p.quality.queries, len(data.queries)),
-                                n_candidates=p.quality.candidates, seed=p.seed)
+    cases = hard_negative_cases(
+        data, n_queries=min(p.quality.queries, len(data.queries)), n_candidates=p.quality.candidates, seed=p.seed
+    )
     rows = []
     with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
         for case in tqdm(cases, desc="quality", disable=not progress):
             for method in p.quality.methods:
-                body = {"query": case.query, "candidates": list(case.candidates), "method": method,
-                        "top_k": len(case.candidates)}
+                body = {
+                    "query": case.query,
+                    "candidates": list(case.candidates),
+                    "method": method,
+                    "top_k": len(case.candidates),
+                }
                 t0 = time.perf_counter()
                 r = client.post("/v1/rerank", json=body)
                 ms = (time.perf_counter() - t0) * 1000
                 answer = r.json() if r.status_code == 200 else {"results": [], "method_used": ""}
                 score = {item["text"]: item["similarity_score"] for item in answer["results"]}
                 for i, (text, relevant) in enumerate(zip(case.candidates, case.relevant, strict=True)):
-                    rows.append({"query": case.query_id, "method": method, "method_used": answer["method_used"],
-                                 "candidate": i, "relevant": relevant, "score": score.get(text, np.nan),
-                                 "status": r.status_code, "latency_ms": ms})
+                    rows.append(
+                        {
+                            "query": case.query_id,
+                            "method": method,
+                            "method_used": answer["method_used"],
+                            "candidate": i,
+                            "relevant": relevant,
+                            "score": score.get(text, np.nan),
+                            "status": r.status_code,
+                            "latency_ms": ms,
+                        }
+                    )
     pd.DataFrame(rows).to_parquet(run_dir / "quality.parquet")

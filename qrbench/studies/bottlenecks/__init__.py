@@ -10,8 +10,23 @@ from .analysis import BottlenecksReport, analyse_bottlenecks, summary, under_loa
 from .params import FILES, BottlenecksParams
 from .run import run_bottlenecks
 
-__all__ = ["BottlenecksParams", "FILES", "run_bottlenecks", "BottlenecksReport", "analyse_bottlenecks", "summary",
-           "under_load_change", "wide_breakdown", "STUDY"]
+__all__ = [
+    "BottlenecksParams",
+    "FILES",
+    "run_bottlenecks",
+    "BottlenecksReport",
+    "analyse_bottlenecks",
+    "summary",
+    "under_load_change",
+    "wide_breakdown",
+    "STUDY",
+]
 
-STUDY = StudyDef(name="bottlenecks", params_type=BottlenecksParams, default_params="parameters/bottlenecks.yaml",
-                 run_fn=run_bottlenecks, analyse_fn=analyse_bottlenecks, summary_fn=summary)
+STUDY = StudyDef(
+    name="bottlenecks",
+    params_type=BottlenecksParams,
+    default_params="parameters/bottlenecks.yaml",
+    run_fn=run_bottlenecks,
+    analyse_fn=analyse_bottlenecks,
+    summary_fn=summary,
+)

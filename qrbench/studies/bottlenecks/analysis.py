@@ -23,8 +23,17 @@ from ...profile import COMPONENTS, TOTAL, UNATTRIBUTED, classify_stacks
 from ..analysis import judgements_frame, latency_statistic, load_thresholds
 from .params import FILES, BottlenecksParams
 
-__all__ = ["BottlenecksReport", "analyse_bottlenecks", "summary", "breakdown_table", "mean_difference",
-           "wide_breakdown", "under_load_change", "top_finding", "KEY_FIGURE"]
+__all__ = [
+    "BottlenecksReport",
+    "analyse_bottlenecks",
+    "summary",
+    "breakdown_table",
+    "mean_difference",
+    "wide_breakdown",
+    "under_load_change",
+    "top_finding",
+    "KEY_FIGURE",
+]
 
 KEY_FIGURE = "key_figure.png"  # saved by the notebook in the run folder: the ranked opportunities
 
@@ -67,8 +76,9 @@ class BottlenecksReport:
 # ------------------------------------------------------------------------------------------ statistics
 
 
-def mean_difference(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95, n_resamples: int = 2000,
-                    seed: int = 0) -> stats.Estimate:
+def mean_difference(
+    a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
+) -> stats.Estimate:
     """mean(a) - mean(b) of two independent samples, with a percentile-bootstrap interval (unit of the samples).
 
     Undecided when either sample has fewer than 2 values.
@@ -78,19 +88,22 @@ def mean_difference(a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95, n
     method = f"difference of means, independent percentile bootstrap ({n_resamples} resamples)"
     n = int(min(a.size, b.size))
     if n == 0:
-        return stats.Estimate(value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0,
-                              method=method, decided=False)
+        return stats.Estimate(
+            value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0, method=method, decided=False
+        )
     value = float(a.mean() - b.mean())
     if n < 2:
-        return stats.Estimate(value=value, low=-math.inf, high=math.inf, confidence=confidence, n=n, method=method,
-                              decided=False)
+        return stats.Estimate(
+            value=value, low=-math.inf, high=math.inf, confidence=confidence, n=n, method=method, decided=False
+        )
     rng = np.random.default_rng(seed)
     da = a[rng.integers(0, a.size, (n_resamples, a.size))].mean(axis=1)
     db = b[rng.integers(0, b.size, (n_resamples, b.size))].mean(axis=1)
     alpha = (1 - confidence) / 2
     low, high = np.quantile(da - db, [alpha, 1 - alpha])
-    return stats.Estimate(value=value, low=min(float(low), value), high=max(float(high), value),
-                          confidence=confidence, n=n, method=method)
+    return stats.Estimate(
+        value=value, low=min(float(low), value), high=max(float(high), value), confidence=confidence, n=n, method=method
+    )
 
 
 def _mean_ci(x: np.ndarray, confidence: float) -> stats.Estimate:
@@ -99,8 +112,18 @@ def _mean_ci(x: np.ndarray, confidence: float) -> stats.Estimate:
 
 # ------------------------------------------------------------------------------------------- breakdown
 
-_SCENARIO_COLS = ["scenario", "batch_size", "method", "backend", "qubits", "shots", "torch_threads", "documents",
-                  "settings", "fallback"]
+_SCENARIO_COLS = [
+    "scenario",
+    "batch_size",
+    "method",
+    "backend",
+    "qubits",
+    "shots",
+    "torch_threads",
+    "documents",
+    "settings",
+    "fallback",
+]
 
 
 def breakdown_table(components: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
@@ -117,9 +140,19 @@ def breakdown_table(components: pd.DataFrame, *, confidence: float = 0.95) -> pd
             if x.empty:
                 continue
             e = _mean_ci(x["ms"].to_numpy(), confidence)
-            rows.append({**head, "component": component, "n": len(x), "mean_ms": e.value, "low_ms": e.low,
-                         "high_ms": e.high, "median_ms": float(x["ms"].median()),
-                         "cpu_mean_ms": float(x["cpu_ms"].mean()), "share": e.value / total_mean})
+            rows.append(
+                {
+                    **head,
+                    "component": component,
+                    "n": len(x),
+                    "mean_ms": e.value,
+                    "low_ms": e.low,
+                    "high_ms": e.high,
+                    "median_ms": float(x["ms"].median()),
+                    "cpu_mean_ms": float(x["cpu_ms"].mean()),
+                    "share": e.value / total_mean,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -141,18 +174,30 @@ def _explained(components: pd.DataFrame, table: pd.DataFrame, limit: float) -> p
         wide = c.pivot_table(index="repeat", columns="component", values="ms")
         shares = (wide[UNATTRIBUTED] / wide[TOTAL]).to_numpy() if UNATTRIBUTED in wide else np.zeros(1)
         share = float(np.median(shares))
-        rows.append({**g.iloc[0][_SCENARIO_COLS].to_dict(), "repeats": len(wide), "total_ms": by.loc[TOTAL, "mean_ms"],
-                     "unattributed_ms": by.loc[UNATTRIBUTED, "mean_ms"] if UNATTRIBUTED in by.index else 0.0,
-                     "unattributed_share_of_means": by.loc[UNATTRIBUTED, "share"] if UNATTRIBUTED in by.index else 0.0,
-                     "unattributed_share": share, "explained": abs(share) <= limit})
+        rows.append(
+            {
+                **g.iloc[0][_SCENARIO_COLS].to_dict(),
+                "repeats": len(wide),
+                "total_ms": by.loc[TOTAL, "mean_ms"],
+                "unattributed_ms": by.loc[UNATTRIBUTED, "mean_ms"] if UNATTRIBUTED in by.index else 0.0,
+                "unattributed_share_of_means": by.loc[UNATTRIBUTED, "share"] if UNATTRIBUTED in by.index else 0.0,
+                "unattributed_share": share,
+                "explained": abs(share) <= limit,
+            }
+        )
     return pd.DataFrame(rows)
 
 
 def _headline(frame: pd.DataFrame) -> pd.Series:
     """Scenarios of the service as configured by default: cached documents, torch's threads, no overrides."""
-    return (frame["documents"] == "cached") & frame["torch_threads"].isna() & (frame["settings"] == "") & \
-        ~frame["fallback"].astype(bool) & ((frame["backend"] == "exact") | (frame["shots"] == 1024)) & \
-        (frame["qubits"] == 4)
+    return (
+        (frame["documents"] == "cached")
+        & frame["torch_threads"].isna()
+        & (frame["settings"] == "")
+        & ~frame["fallback"].astype(bool)
+        & ((frame["backend"] == "exact") | (frame["shots"] == 1024))
+        & (frame["qubits"] == 4)
+    )
 
 
 def _overhead(components: pd.DataFrame, confidence: float) -> pd.DataFrame:
@@ -164,17 +209,32 @@ def _overhead(components: pd.DataFrame, confidence: float) -> pd.DataFrame:
             x = h["ms"].to_numpy()
             r = stats.ratio_ci(x, base, confidence=confidence)
             d = mean_difference(x, base, confidence=confidence)
-            rows.append({"batch_size": n, "method": method, "backend": backend, "median_ratio": r.value,
-                         "low": r.low, "high": r.high, "extra_ms": d.value, "extra_low": d.low, "extra_high": d.high,
-                         "n": r.n})
+            rows.append(
+                {
+                    "batch_size": n,
+                    "method": method,
+                    "backend": backend,
+                    "median_ratio": r.value,
+                    "low": r.low,
+                    "high": r.high,
+                    "extra_ms": d.value,
+                    "extra_low": d.low,
+                    "extra_high": d.high,
+                    "n": r.n,
+                }
+            )
     return pd.DataFrame(rows)
 
 
 def _aer_vs_exact(components: pd.DataFrame, shots: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    fid = components[(components["component"] == "fidelity") & (components["documents"] == "cached") &
-                      (components["settings"] == "") & ~components["fallback"].astype(bool)]
+    fid = components[
+        (components["component"] == "fidelity")
+        & (components["documents"] == "cached")
+        & (components["settings"] == "")
+        & ~components["fallback"].astype(bool)
+    ]
     rows = []
-    for (q, s), g in (shots.groupby(["qubits", "shots"]) if len(shots) else []):
+    for (q, s), g in shots.groupby(["qubits", "shots"]) if len(shots) else []:
         err = g["error"].to_numpy()
         rmse = stats.bootstrap_ci(err, lambda x, axis=-1: np.sqrt(np.mean(x * x, axis=axis)), confidence=confidence)
         per_call = g.groupby("input")[["aer_ms", "exact_ms"]].first()
@@ -188,15 +248,24 @@ def _aer_vs_exact(components: pd.DataFrame, shots: pd.DataFrame, confidence: flo
         n_docs = int(g.groupby("input").size().median())
         aer_fid = fid[(fid["backend"] == "aer") & (fid["qubits"] == q) & (fid["shots"] == s)]
         exact_fid = fid[(fid["backend"] == "exact") & (fid["qubits"] == q)]
-        rows.append({"qubits": q, "shots": s, "documents": n_docs,
-                     "aer_ms": float(per_call["aer_ms"].median()), "exact_ms": float(per_call["exact_ms"].median()),
-                     "cost_ratio": float(per_call["aer_ms"].median() / per_call["exact_ms"].median()),
-                     "rmse": rmse.value, "rmse_low": rmse.low, "rmse_high": rmse.high,
-                     "expected_sd": float(np.sqrt(np.mean(g["expected_sd"] ** 2))),
-                     "spearman_vs_exact": float(np.nanmean(rhos)) if rhos else np.nan,
-                     "top1_agreement": float(np.mean(top)) if top else np.nan,
-                     "breakdown_aer_fidelity_ms": float(aer_fid["ms"].median()) if len(aer_fid) else np.nan,
-                     "breakdown_exact_fidelity_ms": float(exact_fid["ms"].median()) if len(exact_fid) else np.nan})
+        rows.append(
+            {
+                "qubits": q,
+                "shots": s,
+                "documents": n_docs,
+                "aer_ms": float(per_call["aer_ms"].median()),
+                "exact_ms": float(per_call["exact_ms"].median()),
+                "cost_ratio": float(per_call["aer_ms"].median() / per_call["exact_ms"].median()),
+                "rmse": rmse.value,
+                "rmse_low": rmse.low,
+                "rmse_high": rmse.high,
+                "expected_sd": float(np.sqrt(np.mean(g["expected_sd"] ** 2))),
+                "spearman_vs_exact": float(np.nanmean(rhos)) if rhos else np.nan,
+                "top1_agreement": float(np.mean(top)) if top else np.nan,
+                "breakdown_aer_fidelity_ms": float(aer_fid["ms"].median()) if len(aer_fid) else np.nan,
+                "breakdown_exact_fidelity_ms": float(exact_fid["ms"].median()) if len(exact_fid) else np.nan,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -209,10 +278,18 @@ def _outside(http: pd.DataFrame, codec: pd.DataFrame, confidence: float) -> pd.D
     rows = []
     for (n, method), g in ok.groupby(["n_candidates", "method"]):
         out = _mean_ci(g["outside_ms"].to_numpy(), confidence)
-        row = {"batch_size": n, "method": method, "requests": len(g), "e2e_mean_ms": g["e2e_ms"].mean(),
-               "e2e_p50_ms": g["e2e_ms"].median(), "server_mean_ms": g["server_ms"].mean(),
-               "embedding_mean_ms": g["embedding_ms"].mean(), "outside_mean_ms": out.value, "outside_low": out.low,
-               "outside_high": out.high}
+        row = {
+            "batch_size": n,
+            "method": method,
+            "requests": len(g),
+            "e2e_mean_ms": g["e2e_ms"].mean(),
+            "e2e_p50_ms": g["e2e_ms"].median(),
+            "server_mean_ms": g["server_ms"].mean(),
+            "embedding_mean_ms": g["embedding_ms"].mean(),
+            "outside_mean_ms": out.value,
+            "outside_low": out.low,
+            "outside_high": out.high,
+        }
         codec_sum = 0.0
         for part in parts.columns if len(parts) else []:
             near = parts.index[np.argmin(np.abs(parts.index.to_numpy() - n))]
@@ -243,19 +320,44 @@ def _request(table: pd.DataFrame, outside: pd.DataFrame) -> pd.DataFrame:
     head = table[_headline(table) & (table["component"] != TOTAL)]
     for (n, method, backend), g in head.groupby(["batch_size", "method", "backend"]):
         for r in g.itertuples():
-            rows.append({"batch_size": n, "method": method, "backend": backend, "where": "engine",
-                         "component": r.component, "mean_ms": r.mean_ms})
+            rows.append(
+                {
+                    "batch_size": n,
+                    "method": method,
+                    "backend": backend,
+                    "where": "engine",
+                    "component": r.component,
+                    "mean_ms": r.mean_ms,
+                }
+            )
         o = _outside_for(outside, n, method)
         if o is not None:
             for col in [c for c in o.index if c.endswith(" ms") and c != "framework_ms"]:
-                rows.append({"batch_size": n, "method": method, "backend": backend, "where": "outside",
-                             "component": col[:-3], "mean_ms": float(o[col])})
-            rows.append({"batch_size": n, "method": method, "backend": backend, "where": "outside",
-                         "component": "HTTP and framework", "mean_ms": float(o["framework_ms"])})
+                rows.append(
+                    {
+                        "batch_size": n,
+                        "method": method,
+                        "backend": backend,
+                        "where": "outside",
+                        "component": col[:-3],
+                        "mean_ms": float(o[col]),
+                    }
+                )
+            rows.append(
+                {
+                    "batch_size": n,
+                    "method": method,
+                    "backend": backend,
+                    "where": "outside",
+                    "component": "HTTP and framework",
+                    "mean_ms": float(o["framework_ms"]),
+                }
+            )
     frame = pd.DataFrame(rows)
     if len(frame):
         frame["share"] = frame["mean_ms"] / frame.groupby(["batch_size", "method", "backend"])["mean_ms"].transform(
-            "sum")
+            "sum"
+        )
     return frame
 
 
@@ -264,12 +366,30 @@ def _request(table: pd.DataFrame, outside: pd.DataFrame) -> pd.DataFrame:
 
 def _gc(pauses: pd.DataFrame, requests: int) -> pd.DataFrame:
     if pauses.empty:
-        return pd.DataFrame([{"generation": "all", "collections": 0, "total_ms": 0.0, "max_ms": 0.0,
-                              "per_request_ms": 0.0, "requests": requests}])
+        return pd.DataFrame(
+            [
+                {
+                    "generation": "all",
+                    "collections": 0,
+                    "total_ms": 0.0,
+                    "max_ms": 0.0,
+                    "per_request_ms": 0.0,
+                    "requests": requests,
+                }
+            ]
+        )
     rows = []
     for gen, g in list(pauses.groupby("generation")) + [("all", pauses)]:
-        rows.append({"generation": gen, "collections": len(g), "total_ms": g["ms"].sum(), "max_ms": g["ms"].max(),
-                     "per_request_ms": g["ms"].sum() / max(requests, 1), "requests": requests})
+        rows.append(
+            {
+                "generation": gen,
+                "collections": len(g),
+                "total_ms": g["ms"].sum(),
+                "max_ms": g["ms"].max(),
+                "per_request_ms": g["ms"].sum() / max(requests, 1),
+                "requests": requests,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -309,8 +429,13 @@ def under_load_change(shares: pd.DataFrame) -> pd.DataFrame:
     return wide.loc[order].sort_index(axis=1)
 
 
-def _load_runs(run_dir: Path, server: pd.DataFrame, confidence: float, stacks: pd.DataFrame | None = None,
-               rate_hz: float | None = None) -> pd.DataFrame:
+def _load_runs(
+    run_dir: Path,
+    server: pd.DataFrame,
+    confidence: float,
+    stacks: pd.DataFrame | None = None,
+    rate_hz: float | None = None,
+) -> pd.DataFrame:
     rows = []
     folder = run_dir / "under_load"
     for phase_dir in sorted(folder.iterdir()) if folder.is_dir() else []:
@@ -322,18 +447,27 @@ def _load_runs(run_dir: Path, server: pd.DataFrame, confidence: float, stacks: p
         p50 = stats.percentile_ci(lat, 50, confidence)
         p95 = stats.percentile_ci(lat, 95, confidence)
         sv = server[server["phase"] == phase] if len(server) else server
-        rows.append({"phase": phase, "requests": len(rec), "ok": len(ok),
-                     "users": int(rec["user"].max() + 1) if len(rec) else 0,
-                     "duration_s": float(rec["t_end"].max()) if len(rec) else np.nan,
-                     "throughput_rps": len(ok) / float(rec["t_end"].max()) if len(rec) else np.nan,
-                     "p50_ms": p50.value, "p50_low": p50.low, "p50_high": p50.high,
-                     "p95_ms": p95.value, "p95_low": p95.low, "p95_high": p95.high,
-                     "server_share_median": float(np.nanmedian(ok["server_ms"] / ok["latency_ms"])) if len(ok)
-                     else np.nan,
-                     "fallback_rate": float(ok["fallback"].mean()) if len(ok) else np.nan,
-                     "server_cpu_percent": float(sv["cpu_percent"].mean()) if len(sv) else np.nan,
-                     "server_threads": float(sv["threads"].median()) if len(sv) else np.nan,
-                     "machine_cpu_percent": float(sv["machine_cpu_percent"].mean()) if len(sv) else np.nan})
+        rows.append(
+            {
+                "phase": phase,
+                "requests": len(rec),
+                "ok": len(ok),
+                "users": int(rec["user"].max() + 1) if len(rec) else 0,
+                "duration_s": float(rec["t_end"].max()) if len(rec) else np.nan,
+                "throughput_rps": len(ok) / float(rec["t_end"].max()) if len(rec) else np.nan,
+                "p50_ms": p50.value,
+                "p50_low": p50.low,
+                "p50_high": p50.high,
+                "p95_ms": p95.value,
+                "p95_low": p95.low,
+                "p95_high": p95.high,
+                "server_share_median": float(np.nanmedian(ok["server_ms"] / ok["latency_ms"])) if len(ok) else np.nan,
+                "fallback_rate": float(ok["fallback"].mean()) if len(ok) else np.nan,
+                "server_cpu_percent": float(sv["cpu_percent"].mean()) if len(sv) else np.nan,
+                "server_threads": float(sv["threads"].median()) if len(sv) else np.nan,
+                "machine_cpu_percent": float(sv["machine_cpu_percent"].mean()) if len(sv) else np.nan,
+            }
+        )
         if stacks is not None and len(stacks) and rate_hz:
             # With --gil py-spy keeps a sample only when some thread holds the GIL: samples over the samples
             # the run could have given is the share of the time the GIL was held.
@@ -345,12 +479,31 @@ def _load_runs(run_dir: Path, server: pd.DataFrame, confidence: float, stacks: p
 # ------------------------------------------------------------------------------------------ opportunities
 
 
-def _opportunity(name: str, lives_in: str, applies_to: str, saving: stats.Estimate, per_request_ms: float,
-                 rates: dict[str, float], how: str, status: str = "open", trade_off: str = "") -> dict[str, Any]:
-    row = {"opportunity": name, "lives_in": lives_in, "applies_to": applies_to, "kind": "time",
-           "saving_ms": saving.value, "saving_low": saving.low, "saving_high": saving.high,
-           "share_of_request": saving.value / per_request_ms if per_request_ms else np.nan,
-           "saving_mib": np.nan, "how": how, "trade_off": trade_off, "status": status}
+def _opportunity(
+    name: str,
+    lives_in: str,
+    applies_to: str,
+    saving: stats.Estimate,
+    per_request_ms: float,
+    rates: dict[str, float],
+    how: str,
+    status: str = "open",
+    trade_off: str = "",
+) -> dict[str, Any]:
+    row = {
+        "opportunity": name,
+        "lives_in": lives_in,
+        "applies_to": applies_to,
+        "kind": "time",
+        "saving_ms": saving.value,
+        "saving_low": saving.low,
+        "saving_high": saving.high,
+        "share_of_request": saving.value / per_request_ms if per_request_ms else np.nan,
+        "saving_mib": np.nan,
+        "how": how,
+        "trade_off": trade_off,
+        "status": status,
+    }
     for label, rps in rates.items():
         row[f"cores saved at {label}"] = saving.value * rps / 1000
     return row
@@ -370,8 +523,9 @@ def _parts(components: pd.DataFrame, component: str, **where) -> np.ndarray:
     return components[m]["ms"].to_numpy()
 
 
-def _opportunities(p: BottlenecksParams, c: pd.DataFrame, outside: pd.DataFrame, memory: dict[str, Any],
-                   gc: pd.DataFrame) -> pd.DataFrame:
+def _opportunities(
+    p: BottlenecksParams, c: pd.DataFrame, outside: pd.DataFrame, memory: dict[str, Any], gc: pd.DataFrame
+) -> pd.DataFrame:
     conf, rates = p.confidence, p.opportunities.rates_rps
     rows = []
     base = dict(documents="cached", settings="", torch_threads=None, fallback=False, qubits=4)
@@ -379,113 +533,283 @@ def _opportunities(p: BottlenecksParams, c: pd.DataFrame, outside: pd.DataFrame,
 
     def add_difference(name, lives_in, applies, a, b, ref_total, how, **kw):
         if len(a) >= 2 and len(b) >= 2:
-            rows.append(_opportunity(name, lives_in, applies, mean_difference(a, b, confidence=conf),
-                                     float(np.mean(ref_total)) if len(ref_total) else np.nan, rates, how, **kw))
+            rows.append(
+                _opportunity(
+                    name,
+                    lives_in,
+                    applies,
+                    mean_difference(a, b, confidence=conf),
+                    float(np.mean(ref_total)) if len(ref_total) else np.nan,
+                    rates,
+                    how,
+                    **kw,
+                )
+            )
 
     def add_component(name, lives_in, applies, x, ref_total, how, **kw):
         if len(x) >= 2:
-            rows.append(_opportunity(name, lives_in, applies, _mean_ci(x, conf),
-                                     float(np.mean(ref_total)) if len(ref_total) else np.nan, rates, how, **kw))
+            rows.append(
+                _opportunity(
+                    name,
+                    lives_in,
+                    applies,
+                    _mean_ci(x, conf),
+                    float(np.mean(ref_total)) if len(ref_total) else np.nan,
+                    rates,
+                    how,
+                    **kw,
+                )
+            )
 
     # Aer's OpenMP threads: the fix this study proves (aer_threads=1 is now the default). Compared on the part
     # it changes, the fidelity: the totals also carry the query embedding, whose noise would drown it.
     no_settings = {k: v for k, v in base.items() if k != "settings"}
-    before = _parts(c, "fidelity", method="quantum", backend="aer", batch_size=n_ref, shots=1024,
-                    settings="aer_threads=0", **no_settings)
+    before = _parts(
+        c,
+        "fidelity",
+        method="quantum",
+        backend="aer",
+        batch_size=n_ref,
+        shots=1024,
+        settings="aer_threads=0",
+        **no_settings,
+    )
     after = _parts(c, "fidelity", method="quantum", backend="aer", batch_size=n_ref, shots=1024, **base)
-    ref = _totals(c, method="quantum", backend="aer", batch_size=n_ref, shots=1024, settings="aer_threads=0",
-                  **no_settings)
+    ref = _totals(
+        c, method="quantum", backend="aer", batch_size=n_ref, shots=1024, settings="aer_threads=0", **no_settings
+    )
     fixed = p.target.aer_threads == 1
-    add_difference("Run each Aer simulation on one OpenMP thread", "service code (fidelity.py)",
-                   f"quantum and hybrid on aer, {n_ref} documents", before, after, ref,
-                   "AerSimulator(max_parallel_threads=1): a <=9-qubit statevector gains nothing from threads that "
-                   "spin against the service's own", status="done (aer_threads=1)" if fixed else "open")
+    add_difference(
+        "Run each Aer simulation on one OpenMP thread",
+        "service code (fidelity.py)",
+        f"quantum and hybrid on aer, {n_ref} documents",
+        before,
+        after,
+        ref,
+        "AerSimulator(max_parallel_threads=1): a <=9-qubit statevector gains nothing from threads that "
+        "spin against the service's own",
+        status="done (aer_threads=1)" if fixed else "open",
+    )
     # torch intra-op threads.
     for docs in ("cached", "cold"):
-        t_default = _totals(c, method="hybrid", backend="exact", batch_size=n_ref, torch_threads=2, documents=docs,
-                            settings="", fallback=False, qubits=4)
-        t_one = _totals(c, method="hybrid", backend="exact", batch_size=n_ref, torch_threads=1, documents=docs,
-                        settings="", fallback=False, qubits=4)
-        add_difference(f"Embed with one torch thread ({docs} documents)", "service setting (torch_threads)",
-                       f"every request with an embedding, {docs} documents", t_default, t_one, t_default,
-                       "torch_threads=1 instead of one thread per core: intra-op threads spin-wait when the cores "
-                       "are shared", trade_off="a big cold batch may embed slower on an idle machine")
+        t_default = _totals(
+            c,
+            method="hybrid",
+            backend="exact",
+            batch_size=n_ref,
+            torch_threads=2,
+            documents=docs,
+            settings="",
+            fallback=False,
+            qubits=4,
+        )
+        t_one = _totals(
+            c,
+            method="hybrid",
+            backend="exact",
+            batch_size=n_ref,
+            torch_threads=1,
+            documents=docs,
+            settings="",
+            fallback=False,
+            qubits=4,
+        )
+        add_difference(
+            f"Embed with one torch thread ({docs} documents)",
+            "service setting (torch_threads)",
+            f"every request with an embedding, {docs} documents",
+            t_default,
+            t_one,
+            t_default,
+            "torch_threads=1 instead of one thread per core: intra-op threads spin-wait when the cores are shared",
+            trade_off="a big cold batch may embed slower on an idle machine",
+        )
     # Exact instead of aer.
     aer_fid = _parts(c, "fidelity", method="quantum", backend="aer", batch_size=n_ref, shots=1024, **base)
     exact_fid = _parts(c, "fidelity", method="quantum", backend="exact", batch_size=n_ref, **base)
     ref = _totals(c, method="quantum", backend="aer", batch_size=n_ref, shots=1024, **base)
-    add_difference("Compute the fidelity in closed form (exact) instead of simulating it (aer)",
-                   "design choice (backend)", f"quantum and hybrid on aer, {n_ref} documents", aer_fid, exact_fid,
-                   ref, "backend=exact: the same expected value without the circuit",
-                   trade_off="no shot noise, no circuit: the service stops exercising a quantum simulator")
+    add_difference(
+        "Compute the fidelity in closed form (exact) instead of simulating it (aer)",
+        "design choice (backend)",
+        f"quantum and hybrid on aer, {n_ref} documents",
+        aer_fid,
+        exact_fid,
+        ref,
+        "backend=exact: the same expected value without the circuit",
+        trade_off="no shot noise, no circuit: the service stops exercising a quantum simulator",
+    )
     for hi, lo in ((8192, 1024), (1024, 256)):
         a = _parts(c, "fidelity", method="quantum", backend="aer", batch_size=n_ref, shots=hi, **base)
         b = _parts(c, "fidelity", method="quantum", backend="aer", batch_size=n_ref, shots=lo, **base)
-        add_difference(f"Fewer shots ({hi} -> {lo})", "service setting (shots)",
-                       f"quantum and hybrid on aer, {n_ref} documents", a, b, a,
-                       "shots: cost grows linearly with shots", trade_off=f"shot noise grows by sqrt({hi // lo})")
+        add_difference(
+            f"Fewer shots ({hi} -> {lo})",
+            "service setting (shots)",
+            f"quantum and hybrid on aer, {n_ref} documents",
+            a,
+            b,
+            a,
+            "shots: cost grows linearly with shots",
+            trade_off=f"shot noise grows by sqrt({hi // lo})",
+        )
     # Document embeddings: cold versus cached.
-    cold = _parts(c, "embed documents", method="hybrid", backend="exact", batch_size=n_ref, documents="cold",
-                  torch_threads=None, settings="", fallback=False, qubits=4)
+    cold = _parts(
+        c,
+        "embed documents",
+        method="hybrid",
+        backend="exact",
+        batch_size=n_ref,
+        documents="cold",
+        torch_threads=None,
+        settings="",
+        fallback=False,
+        qubits=4,
+    )
     warm = _parts(c, "embed documents", method="hybrid", backend="exact", batch_size=n_ref, **base)
-    cold_total = _totals(c, method="hybrid", backend="exact", batch_size=n_ref, documents="cold", torch_threads=None,
-                         settings="", fallback=False, qubits=4)
-    add_difference("Embed documents once, at indexing (keep them cached)", "service design (embedding cache)",
-                   f"requests whose {n_ref} documents are new", cold, warm, cold_total,
-                   "precompute document vectors (RAG chunks recur); a cache miss embeds every document",
-                   trade_off="memory: 1.5 KiB per cached document")
+    cold_total = _totals(
+        c,
+        method="hybrid",
+        backend="exact",
+        batch_size=n_ref,
+        documents="cold",
+        torch_threads=None,
+        settings="",
+        fallback=False,
+        qubits=4,
+    )
+    add_difference(
+        "Embed documents once, at indexing (keep them cached)",
+        "service design (embedding cache)",
+        f"requests whose {n_ref} documents are new",
+        cold,
+        warm,
+        cold_total,
+        "precompute document vectors (RAG chunks recur); a cache miss embeds every document",
+        trade_off="memory: 1.5 KiB per cached document",
+    )
     ref = _totals(c, method="hybrid", backend="exact", batch_size=n_ref, **base)
-    add_component("Query embedding (model forward pass)", "dependency (torch, sentence-transformers)",
-                  "every request", _parts(c, "embed query", method="hybrid", backend="exact", batch_size=n_ref,
-                                          **base), ref,
-                  "a smaller or quantised model; not a change in the service's code")
-    add_component("Engine glue (caches, hand-offs: unattributed)", "service code (engine.py)",
-                  f"every request, {n_ref} documents", _parts(c, UNATTRIBUTED, method="hybrid", backend="exact",
-                                                              batch_size=n_ref, **base), ref,
-                  "read the line tables: similarity-cache keys and lookups per candidate")
+    add_component(
+        "Query embedding (model forward pass)",
+        "dependency (torch, sentence-transformers)",
+        "every request",
+        _parts(c, "embed query", method="hybrid", backend="exact", batch_size=n_ref, **base),
+        ref,
+        "a smaller or quantised model; not a change in the service's code",
+    )
+    add_component(
+        "Engine glue (caches, hand-offs: unattributed)",
+        "service code (engine.py)",
+        f"every request, {n_ref} documents",
+        _parts(c, UNATTRIBUTED, method="hybrid", backend="exact", batch_size=n_ref, **base),
+        ref,
+        "read the line tables: similarity-cache keys and lookups per candidate",
+    )
     if len(outside):
         o = outside[(outside["batch_size"] == n_ref) & (outside["method"] == "hybrid")]
         o = o if len(o) else outside.iloc[[0]]
         o = o.iloc[0]
         whole = float(o["e2e_mean_ms"])
-        fw = stats.Estimate(value=float(o["framework_ms"]), low=float(o["framework_ms"]),
-                            high=float(o["framework_ms"]), confidence=conf, n=int(o["requests"]),
-                            method="outside-engine mean minus the codec parts (no interval)", decided=False)
-        rows.append(_opportunity("HTTP, framework and thread hand-off", "dependency (uvicorn, FastAPI)",
-                                 "every request", fw, whole, rates, "a leaner server stack; fewer hops"))
-        for part, lives in (("validate request", "service code (schemas.py) + pydantic"),
-                            ("serialise response", "service code (app.py) + json"),
-                            ("parse JSON", "dependency (json)"), ("rank candidates", "service code (app.py)")):
+        fw = stats.Estimate(
+            value=float(o["framework_ms"]),
+            low=float(o["framework_ms"]),
+            high=float(o["framework_ms"]),
+            confidence=conf,
+            n=int(o["requests"]),
+            method="outside-engine mean minus the codec parts (no interval)",
+            decided=False,
+        )
+        rows.append(
+            _opportunity(
+                "HTTP, framework and thread hand-off",
+                "dependency (uvicorn, FastAPI)",
+                "every request",
+                fw,
+                whole,
+                rates,
+                "a leaner server stack; fewer hops",
+            )
+        )
+        for part, lives in (
+            ("validate request", "service code (schemas.py) + pydantic"),
+            ("serialise response", "service code (app.py) + json"),
+            ("parse JSON", "dependency (json)"),
+            ("rank candidates", "service code (app.py)"),
+        ):
             if f"{part} ms" in o.index:
                 v = float(o[f"{part} ms"])
-                e = stats.Estimate(value=v, low=v, high=v, confidence=conf, n=int(o["requests"]),
-                                   method="mean of in-process repeats", decided=False)
-                rows.append(_opportunity(part.capitalize(), lives, "every request", e, whole, rates,
-                                         "time measured on realistic bodies in-process"))
+                e = stats.Estimate(
+                    value=v,
+                    low=v,
+                    high=v,
+                    confidence=conf,
+                    n=int(o["requests"]),
+                    method="mean of in-process repeats",
+                    decided=False,
+                )
+                rows.append(
+                    _opportunity(
+                        part.capitalize(),
+                        lives,
+                        "every request",
+                        e,
+                        whole,
+                        rates,
+                        "time measured on realistic bodies in-process",
+                    )
+                )
     if len(gc):
         g = gc[gc["generation"] == "all"].iloc[0]
         v = float(g["per_request_ms"])
-        e = stats.Estimate(value=v, low=v, high=v, confidence=conf, n=int(g["collections"]),
-                           method="total pause over requests", decided=False)
-        rows.append(_opportunity("Garbage-collection pauses", "runtime (CPython gc)", "every request", e, np.nan,
-                                 rates, "fewer short-lived objects per request; gc.freeze after start-up"))
+        e = stats.Estimate(
+            value=v,
+            low=v,
+            high=v,
+            confidence=conf,
+            n=int(g["collections"]),
+            method="total pause over requests",
+            decided=False,
+        )
+        rows.append(
+            _opportunity(
+                "Garbage-collection pauses",
+                "runtime (CPython gc)",
+                "every request",
+                e,
+                np.nan,
+                rates,
+                "fewer short-lived objects per request; gc.freeze after start-up",
+            )
+        )
     # Memory: what the similarity cache pins per entry, at its capacity.
     if memory.get("requests"):
         # Each traced rerank adds batch_size new pairs to the similarity cache (new query, recurring documents).
         per_entry = memory["traced_retained_mib"] / (memory["requests"] * p.memory.batch_size)
         cap = 50_000
-        rows.append({"opportunity": "Key the similarity cache by a digest, not the texts", "kind": "memory",
-                     "lives_in": "service code (engine.py)", "applies_to": f"similarity cache at capacity ({cap})",
-                     "saving_ms": np.nan, "saving_low": np.nan, "saving_high": np.nan, "share_of_request": np.nan,
-                     "saving_mib": per_entry * cap,
-                     "how": f"retained {per_entry * 2**20 / 1024:.2f} KiB per cached pair (tracemalloc), mostly the "
-                            "request's candidate text the key pins", "trade_off": "", "status": "open"})
+        rows.append(
+            {
+                "opportunity": "Key the similarity cache by a digest, not the texts",
+                "kind": "memory",
+                "lives_in": "service code (engine.py)",
+                "applies_to": f"similarity cache at capacity ({cap})",
+                "saving_ms": np.nan,
+                "saving_low": np.nan,
+                "saving_high": np.nan,
+                "share_of_request": np.nan,
+                "saving_mib": per_entry * cap,
+                "how": f"retained {per_entry * 2**20 / 1024:.2f} KiB per cached pair (tracemalloc), mostly the "
+                "request's candidate text the key pins",
+                "trade_off": "",
+                "status": "open",
+            }
+        )
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
     # An implemented fix stays listed whatever this run measured for it: a reader must see it held (or not).
-    keep = (frame["kind"] == "memory") | (frame["saving_ms"] >= p.opportunities.min_saving_ms) | \
-        frame["status"].str.startswith("done")
+    keep = (
+        (frame["kind"] == "memory")
+        | (frame["saving_ms"] >= p.opportunities.min_saving_ms)
+        | frame["status"].str.startswith("done")
+    )
     frame = frame[keep].sort_values(["kind", "saving_ms", "saving_mib"], ascending=[False, False, False])
     frame.insert(0, "rank", frame.groupby("kind").cumcount() + 1)
     return frame.reset_index(drop=True)
@@ -512,8 +836,11 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
     request = _request(table, outside)
     cold_start = _read(run_dir, "cold_start")
     if len(cold_start):
-        cold_start = cold_start.groupby(["component", "qubits"], dropna=False, sort=False)["ms"].agg(
-            ["median", "min", "max", "count"]).reset_index()
+        cold_start = (
+            cold_start.groupby(["component", "qubits"], dropna=False, sort=False)["ms"]
+            .agg(["median", "min", "max", "count"])
+            .reset_index()
+        )
     memory = _read(run_dir, "memory")
     gc_rows = _gc(_read(run_dir, "gc"), info.get("gc", {}).get("requests", 0))
     stacks = _read(run_dir, "stacks")
@@ -533,30 +860,46 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         for method in sorted(http["method"].dropna().unique()):
             g = http[(http["n_candidates"] == 50) & (http["method"] == method)]
             if len(g):
-                e = latency_statistic(g["e2e_ms"].to_numpy(), (g["status"] == 200).to_numpy(), rerank_50,
-                                      confidence=conf, censor_ms=params.request_timeout_s * 1000)
+                e = latency_statistic(
+                    g["e2e_ms"].to_numpy(),
+                    (g["status"] == 200).to_numpy(),
+                    rerank_50,
+                    confidence=conf,
+                    censor_ms=params.request_timeout_s * 1000,
+                )
                 judgements[f"rerank 50 documents over HTTP, {statistic} ({method})"] = stats.judge(
-                    e, rerank_50, workload="single user over HTTP, 50 documents (embeddings cached)")
+                    e, rerank_50, workload="single user over HTTP, 50 documents (embeddings cached)"
+                )
     head = components[_headline(components) & (components["batch_size"] == 50) & (components["component"] == TOTAL)]
     for (method, backend), g in head.groupby(["method", "backend"]):
         e = latency_statistic(g["ms"].to_numpy(), np.ones(len(g), dtype=bool), rerank_50, confidence=conf)
         judgements[f"engine time, {statistic} ({method}, {backend})"] = stats.judge(
-            e, rerank_50, workload="one call at a time in-process, 50 documents (embeddings cached)")
+            e, rerank_50, workload="one call at a time in-process, 50 documents (embeddings cached)"
+        )
     if len(memory) and (memory["documents"] == 100).any():
         peak_gb = float(memory.loc[memory["documents"] == 100, "peak_mib"].iloc[0]) * 2**20 / 1e9
-        e = stats.Estimate(value=peak_gb, low=peak_gb, high=peak_gb, confidence=conf, n=1,
-                           method="observed peak RSS of the profiling process")
+        e = stats.Estimate(
+            value=peak_gb,
+            low=peak_gb,
+            high=peak_gb,
+            confidence=conf,
+            n=1,
+            method="observed peak RSS of the profiling process",
+        )
         judgements["peak memory scoring 100 cold documents (GB)"] = stats.judge(
-            e, memory_100, workload="one cold rerank of 100 documents, in-process")
+            e, memory_100, workload="one cold rerank of 100 documents, in-process"
+        )
     compliance = judgements_frame(judgements)
     reasons = []
     verdict = stats.overall(judgements.values())
     head_expl = explained[_headline(explained)]
     unexplained = head_expl[~head_expl["explained"]]
     if len(unexplained):
-        reasons.append(f"{len(unexplained)} of {len(head_expl)} default-configuration scenarios have more than "
-                       f"{params.max_unattributed_share:.0%} of their time unattributed: "
-                       + ", ".join(unexplained["scenario"].head(5)))
+        reasons.append(
+            f"{len(unexplained)} of {len(head_expl)} default-configuration scenarios have more than "
+            f"{params.max_unattributed_share:.0%} of their time unattributed: "
+            + ", ".join(unexplained["scenario"].head(5))
+        )
         if verdict == stats.Verdict.PASS:
             verdict = stats.Verdict.WARN
     if len(compliance):
@@ -571,16 +914,40 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         max_relative_width=0.5,
     )
     if not info.get("py_spy", False) or "skipped" in info.get("under_load", {}):
-        checks.append(stats.Check(name="under-load profile", ok=False, severity="warning",
-                                  message=info.get("under_load", {}).get("skipped", "py-spy is not installed.")))
+        checks.append(
+            stats.Check(
+                name="under-load profile",
+                ok=False,
+                severity="warning",
+                message=info.get("under_load", {}).get("skipped", "py-spy is not installed."),
+            )
+        )
     return BottlenecksReport(
-        params=params, components=components, breakdown=table, explained=explained, request=request,
-        overhead=_overhead(components, conf), aer_vs_exact=_aer_vs_exact(components, _read(run_dir, "shots"), conf),
-        cold_start=cold_start, outside=outside, lines=_read(run_dir, "lines"), memory=memory,
-        memory_lines=_read(run_dir, "memory_lines"), allocations=_read(run_dir, "allocations"), gc=gc_rows,
-        calls=_read(run_dir, "calls"), under_load=under, under_load_roles=roles, load_runs=load_runs,
-        opportunities=opportunities, compliance=compliance, verdict=str(verdict), verdict_reasons=reasons,
-        reliability=checks, info=info)
+        params=params,
+        components=components,
+        breakdown=table,
+        explained=explained,
+        request=request,
+        overhead=_overhead(components, conf),
+        aer_vs_exact=_aer_vs_exact(components, _read(run_dir, "shots"), conf),
+        cold_start=cold_start,
+        outside=outside,
+        lines=_read(run_dir, "lines"),
+        memory=memory,
+        memory_lines=_read(run_dir, "memory_lines"),
+        allocations=_read(run_dir, "allocations"),
+        gc=gc_rows,
+        calls=_read(run_dir, "calls"),
+        under_load=under,
+        under_load_roles=roles,
+        load_runs=load_runs,
+        opportunities=opportunities,
+        compliance=compliance,
+        verdict=str(verdict),
+        verdict_reasons=reasons,
+        reliability=checks,
+        info=info,
+    )
 
 
 def top_finding(report: BottlenecksReport) -> str:
@@ -592,8 +959,10 @@ def top_finding(report: BottlenecksReport) -> str:
     top = o.sort_values("saving_ms", ascending=False).iloc[0]
     share = top["share_of_request"]
     of = f", {share:.0%} of the request" if np.isfinite(share) else ""
-    return (f"Top opportunity: {top['opportunity']} ({top['lives_in']}) would save {top['saving_ms']:.3g} ms "
-            f"per request{of} (95 % interval {top['saving_low']:.3g} to {top['saving_high']:.3g} ms).")
+    return (
+        f"Top opportunity: {top['opportunity']} ({top['lives_in']}) would save {top['saving_ms']:.3g} ms "
+        f"per request{of} (95 % interval {top['saving_low']:.3g} to {top['saving_high']:.3g} ms)."
+    )
 
 
 def summary(report: BottlenecksReport) -> dict[str, Any]:
@@ -601,8 +970,13 @@ def summary(report: BottlenecksReport) -> dict[str, Any]:
     params = report.params
     head = report.explained[_headline(report.explained)]
     top = report.opportunities[report.opportunities["kind"] == "time"].head(5) if len(report.opportunities) else []
-    service = report.opportunities[report.opportunities["lives_in"].str.startswith("service")
-                                   & (report.opportunities["kind"] == "time")] if len(report.opportunities) else []
+    service = (
+        report.opportunities[
+            report.opportunities["lives_in"].str.startswith("service") & (report.opportunities["kind"] == "time")
+        ]
+        if len(report.opportunities)
+        else []
+    )
     return {
         "study": "bottlenecks",
         "verdict": report.verdict,
@@ -618,11 +992,15 @@ def summary(report: BottlenecksReport) -> dict[str, Any]:
         "memory": report.memory.to_dict(orient="records"),
         "gc": report.gc.to_dict(orient="records"),
         "load_runs": report.load_runs.to_dict(orient="records"),
-        "top_opportunities": [] if len(top) == 0 else top[["rank", "opportunity", "lives_in", "saving_ms",
-                                                            "saving_low", "saving_high", "status"]].to_dict(
-                                                                orient="records"),
-        "top_service_opportunity": None if len(service) == 0 else service.iloc[0][
-            ["opportunity", "saving_ms", "saving_low", "saving_high", "status"]].to_dict(),
-        "reliability": [{"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message}
-                        for c in report.reliability],
+        "top_opportunities": []
+        if len(top) == 0
+        else top[["rank", "opportunity", "lives_in", "saving_ms", "saving_low", "saving_high", "status"]].to_dict(
+            orient="records"
+        ),
+        "top_service_opportunity": None
+        if len(service) == 0
+        else service.iloc[0][["opportunity", "saving_ms", "saving_low", "saving_high", "status"]].to_dict(),
+        "reliability": [
+            {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
+        ],
     }

@@ -18,11 +18,21 @@ Documents = Literal["cached", "cold"]
 
 # What run_bottlenecks writes into the run folder (parquet unless said otherwise).
 FILES = {
-    "components": "components.parquet", "cold_start": "cold_start.parquet", "shots": "shots.parquet",
-    "http": "http.parquet", "codec": "codec.parquet", "lines": "lines.parquet", "memory": "memory.parquet",
-    "memory_lines": "memory_lines.parquet", "allocations": "allocations.parquet", "gc": "gc.parquet",
-    "calls": "calls.parquet", "call_functions": "call_functions.parquet", "stacks": "stacks.parquet",
-    "server": "server.parquet", "info": "info.json",
+    "components": "components.parquet",
+    "cold_start": "cold_start.parquet",
+    "shots": "shots.parquet",
+    "http": "http.parquet",
+    "codec": "codec.parquet",
+    "lines": "lines.parquet",
+    "memory": "memory.parquet",
+    "memory_lines": "memory_lines.parquet",
+    "allocations": "allocations.parquet",
+    "gc": "gc.parquet",
+    "calls": "calls.parquet",
+    "call_functions": "call_functions.parquet",
+    "stacks": "stacks.parquet",
+    "server": "server.parquet",
+    "info": "info.json",
 }
 
 
@@ -43,8 +53,9 @@ class GridParams:
 
 def _default_grids() -> tuple[GridParams, ...]:
     return (
-        GridParams(batch_sizes=(10, 25, 50, 100), methods=("classical", "quantum", "hybrid"),
-                   backends=("exact", "aer")),
+        GridParams(
+            batch_sizes=(10, 25, 50, 100), methods=("classical", "quantum", "hybrid"), backends=("exact", "aer")
+        ),
         GridParams(methods=("quantum",), backends=("aer",), qubits=(2, 3, 4), shots=(256, 1024, 8192)),
         GridParams(batch_sizes=(10, 25, 50, 100), documents=("cold",)),
         GridParams(torch_threads=(1, 2), documents=("cached", "cold")),
@@ -127,8 +138,9 @@ class OpportunityParams:
     # Requests per second at which savings are also stated (CPU-seconds saved per second = cores freed).
     # normal: 50 users and peak: 200 users of the load study, with rag_interactive's mean think time
     # (2.75 s); the PRD's throughput target is 100 requests per second.
-    rates_rps: dict[str, float] = field(default_factory=lambda: {"normal (50 users)": 18.0,
-                                                                 "peak (200 users)": 73.0, "PRD target": 100.0})
+    rates_rps: dict[str, float] = field(
+        default_factory=lambda: {"normal (50 users)": 18.0, "peak (200 users)": 73.0, "PRD target": 100.0}
+    )
     reference_batch: int = 50  # documents per request the savings are stated for
     min_saving_ms: float = 0.05  # opportunities saving less per request are left out of the ranking
 
@@ -157,21 +169,44 @@ class BottlenecksParams:
     opportunities: OpportunityParams = field(default_factory=OpportunityParams)
 
     def __post_init__(self) -> None:
-        sizes = [n for g in self.breakdown.grids for n in g.batch_sizes] + list(self.http.batch_sizes) + [
-            self.lines.batch_size, self.shots.batch_size, self.calls.batch_size, self.memory.batch_size,
-            self.memory.line_documents, self.opportunities.reference_batch]
+        sizes = (
+            [n for g in self.breakdown.grids for n in g.batch_sizes]
+            + list(self.http.batch_sizes)
+            + [
+                self.lines.batch_size,
+                self.shots.batch_size,
+                self.calls.batch_size,
+                self.memory.batch_size,
+                self.memory.line_documents,
+                self.opportunities.reference_batch,
+            ]
+        )
         checks = [
             ("breakdown.repeats", self.breakdown.repeats >= 1, "at least 1"),
             ("breakdown.cold_repeats", self.breakdown.cold_repeats >= 1, "at least 1"),
             ("breakdown.inputs", self.breakdown.inputs >= 1, "at least 1"),
             ("breakdown.grids", len(self.breakdown.grids) >= 1, "at least one grid"),
             ("batch sizes", all(1 <= n <= 100 for n in sizes), "each 1 to 100"),
-            ("qubits", all(q in (2, 3, 4) for q in [*self.cold_start.qubits, *self.shots.qubits,
-                                                     *(q for g in self.breakdown.grids for q in g.qubits)]),
-             "2, 3 or 4"),
-            ("shots", all(1 <= s <= 1_000_000 for s in [*self.shots.shots,
-                                                         *(s for g in self.breakdown.grids for s in g.shots)]),
-             "1 to 1,000,000"),
+            (
+                "qubits",
+                all(
+                    q in (2, 3, 4)
+                    for q in [
+                        *self.cold_start.qubits,
+                        *self.shots.qubits,
+                        *(q for g in self.breakdown.grids for q in g.qubits),
+                    ]
+                ),
+                "2, 3 or 4",
+            ),
+            (
+                "shots",
+                all(
+                    1 <= s <= 1_000_000
+                    for s in [*self.shots.shots, *(s for g in self.breakdown.grids for s in g.shots)]
+                ),
+                "1 to 1,000,000",
+            ),
             ("memory.document_counts", all(1 <= n <= 1000 for n in self.memory.document_counts), "each 1 to 1000"),
             ("http.iterations", self.http.iterations >= 1, "at least 1"),
             ("lines.repeats", self.lines.repeats >= 1, "at least 1"),
@@ -190,4 +225,3 @@ class BottlenecksParams:
     @classmethod
     def from_file(cls, path: str | Path) -> BottlenecksParams:
         return build(cls, load_yaml(path), where=str(path))
-

@@ -52,10 +52,17 @@ def _scenarios(params: BottlenecksParams):
 
     out: dict = {}
     for g in params.breakdown.grids:
-        for sc in scenario_grid(batch_sizes=g.batch_sizes, methods=g.methods, backends=g.backends, qubits=g.qubits,
-                                shots=g.shots, torch_threads=g.torch_threads, documents=g.documents,
-                                settings=[(("aer_threads", a),) if a != 1 else () for a in g.aer_threads],
-                                fallback=g.fallback):
+        for sc in scenario_grid(
+            batch_sizes=g.batch_sizes,
+            methods=g.methods,
+            backends=g.backends,
+            qubits=g.qubits,
+            shots=g.shots,
+            torch_threads=g.torch_threads,
+            documents=g.documents,
+            settings=[(("aer_threads", a),) if a != 1 else () for a in g.aer_threads],
+            fallback=g.fallback,
+        ):
             out[sc] = None
     return list(out)
 
@@ -69,8 +76,9 @@ def _bodies(data: DataManager, rng: np.random.Generator, n: int, method: str, co
 # -------------------------------------------------------------------------------------------- stages
 
 
-def run_bottlenecks(params: BottlenecksParams, run_dir: str | Path, *, url: str | None = None,
-                    progress: bool = True) -> Path:
+def run_bottlenecks(
+    params: BottlenecksParams, run_dir: str | Path, *, url: str | None = None, progress: bool = True
+) -> Path:
     """Measure every part of the study into run_dir; returns run_dir. Each part's file is written as soon as
     it is measured, so a study that fails half-way keeps what it measured."""
     import torch
@@ -79,11 +87,16 @@ def run_bottlenecks(params: BottlenecksParams, run_dir: str | Path, *, url: str 
 
     data = DataManager.from_dir(seed=params.seed)
     rng = np.random.default_rng(params.seed)
-    info: dict = {"parameters": to_dict(params), "cores": os.cpu_count(), "torch_default_threads":
-                  torch.get_num_threads(), "py_spy": profile.py_spy_available(),
-                  "calibration_before_s": calibration_timings().tolist()}
-    folder = RunFolder.create(run_dir, study="bottlenecks", params=to_dict(params),
-                              calibration_s=info["calibration_before_s"])
+    info: dict = {
+        "parameters": to_dict(params),
+        "cores": os.cpu_count(),
+        "torch_default_threads": torch.get_num_threads(),
+        "py_spy": profile.py_spy_available(),
+        "calibration_before_s": calibration_timings().tolist(),
+    }
+    folder = RunFolder.create(
+        run_dir, study="bottlenecks", params=to_dict(params), calibration_s=info["calibration_before_s"]
+    )
     run_dir = folder.path
 
     def save(name: str, frame: pd.DataFrame) -> None:
@@ -104,13 +117,26 @@ def run_bottlenecks(params: BottlenecksParams, run_dir: str | Path, *, url: str 
     scenarios = _scenarios(params)
     biggest = max(sc.batch_size for sc in scenarios)
     inputs = _inputs(data, rng, b.inputs, biggest)
-    save("components", profile.measure_components(scenarios, inputs, embedder=embedder, repeats=b.repeats,
-                                                  cold_repeats=b.cold_repeats, progress=progress))
+    save(
+        "components",
+        profile.measure_components(
+            scenarios, inputs, embedder=embedder, repeats=b.repeats, cold_repeats=b.cold_repeats, progress=progress
+        ),
+    )
     note("breakdown_done_unix", time.time())
 
     s = params.shots
-    save("shots", profile.shot_noise(_inputs(data, rng, s.inputs, s.batch_size), embedder=embedder, qubits=s.qubits,
-                                     shots=s.shots, batch_size=s.batch_size, aer_threads=params.target.aer_threads))
+    save(
+        "shots",
+        profile.shot_noise(
+            _inputs(data, rng, s.inputs, s.batch_size),
+            embedder=embedder,
+            qubits=s.qubits,
+            shots=s.shots,
+            batch_size=s.batch_size,
+            aer_threads=params.target.aer_threads,
+        ),
+    )
 
     _lines(params, data, rng, embedder, run_dir)
     _memory(params, data, rng, embedder, run_dir, note)
@@ -170,8 +196,10 @@ def _lines(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> Non
             exact.quantum_fault = None
 
     frames = []
-    for name, functions, workload in (("quantum path", profile.QUANTUM_PATH, quantum_path),
-                                      ("classical fallback", profile.CLASSICAL_FALLBACK, fallback_path)):
+    for name, functions, workload in (
+        ("quantum path", profile.QUANTUM_PATH, quantum_path),
+        ("classical fallback", profile.CLASSICAL_FALLBACK, fallback_path),
+    ):
         t = profile.line_profile(functions, workload, repeats=p.repeats)
         t.insert(0, "path", name)
         frames.append(t)
@@ -187,13 +215,16 @@ def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note)
     m = params.memory
     engine = _engine(params, embedder, backend="exact")
     big = _inputs(data, rng, 1, max(m.document_counts))[0]
-    frame = profile.memory_by_documents(engine, big.query, big.candidates, m.document_counts, method=m.method,
-                                        cold=m.cold)
+    frame = profile.memory_by_documents(
+        engine, big.query, big.candidates, m.document_counts, method=m.method, cold=m.cold
+    )
     frame.to_parquet(run_dir / FILES["memory"])
     x = _inputs(data, rng, 1, m.line_documents)[0]
     engine.embedder.cache.clear()
-    lines = profile.line_memory((RerankEngine.score, Embedder.embed, Embedder.encode_uncached),
-                                lambda: engine.score(f"{x.query} [lm]", list(x.candidates), m.method))
+    lines = profile.line_memory(
+        (RerankEngine.score, Embedder.embed, Embedder.encode_uncached),
+        lambda: engine.score(f"{x.query} [lm]", list(x.candidates), m.method),
+    )
     lines.to_parquet(run_dir / FILES["memory_lines"])
 
     # Request bodies parsed per request, as the service does: what the caches keep pins those strings.
@@ -207,9 +238,15 @@ def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note)
 
     sites, totals = profile.allocation_sites(traced, top=m.tracemalloc_top)
     sites.to_parquet(run_dir / FILES["allocations"])
-    note("tracemalloc", {**totals, "requests": m.tracemalloc_requests,
-                         "similarity_cache_entries": len(engine.similarity_cache),
-                         "embedding_cache_entries": len(engine.embedder.cache)})
+    note(
+        "tracemalloc",
+        {
+            **totals,
+            "requests": m.tracemalloc_requests,
+            "similarity_cache_entries": len(engine.similarity_cache),
+            "embedding_cache_entries": len(engine.embedder.cache),
+        },
+    )
     gc_bodies = _bodies(data, rng, m.batch_size, m.method, m.gc_requests, "gc")
     t0 = time.perf_counter()
 
@@ -236,8 +273,10 @@ def _calls(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> Non
     embedder.cache.clear()
     engine = RerankEngine(settings, embedder=embedder)
     trees, functions = [], []
-    for name, call in (("cold", lambda: engine.score(f"{x.query} [cold]", docs, c.method)),
-                       ("warm", lambda: engine.score(f"{x.query} [warm]", docs, c.method))):
+    for name, call in (
+        ("cold", lambda: engine.score(f"{x.query} [cold]", docs, c.method)),
+        ("warm", lambda: engine.score(f"{x.query} [warm]", docs, c.method)),
+    ):
         prof = profile.call_profile(call, min_share=c.min_share)
         trees.append(prof.tree.assign(call=name, wall_ms=prof.wall_ms))
         functions.append(prof.functions.assign(call=name))
@@ -255,11 +294,13 @@ def _http(params: BottlenecksParams, data, rng, target, run_dir: Path) -> None:
         for method in h.methods:
             bodies = _bodies(data, rng, n, method, h.iterations + 1, f"h{n}{method[0]}")
             # The first request embeds the documents; the rest find them cached, as recurring RAG chunks.
-            frame = profile.measure_http(target.url, bodies, headers=target.headers,
-                                         timeout_s=params.request_timeout_s).iloc[1:]
+            frame = profile.measure_http(
+                target.url, bodies, headers=target.headers, timeout_s=params.request_timeout_s
+            ).iloc[1:]
             ok = frame[frame["status"] == 200]
-            pairs += [(bodies[int(i)], bytes(r)) for i, r in zip(ok["request"].head(3), ok["response"].head(3),
-                                                                  strict=True)]
+            pairs += [
+                (bodies[int(i)], bytes(r)) for i, r in zip(ok["request"].head(3), ok["response"].head(3), strict=True)
+            ]
             frames.append(frame.drop(columns=["response"]))
     pd.concat(frames, ignore_index=True).to_parquet(run_dir / FILES["http"])
     profile.measure_codec(pairs, repeats=h.codec_repeats, seed=params.seed).to_parquet(run_dir / FILES["codec"])
@@ -281,23 +322,38 @@ def _under_load(params: BottlenecksParams, data: DataManager, target, run_dir: P
     pool = data.mix_sampler(user.kind_weights, user.method_weights, seed=params.seed, pool_size=u.pool_size)
     stacks, server, results = [], [], {}
     if u.warmup:
-        warm = run_load(target.url, pool, ClosedModel(users=u.users, iterations=max(1, -(-u.pool_size // u.users))),
-                        out_dir=run_dir / "under_load_warmup", stage="warm-up", timeout_s=params.request_timeout_s,
-                        progress=progress, headers=target.headers, allow_remote=True)
+        warm = run_load(
+            target.url,
+            pool,
+            ClosedModel(users=u.users, iterations=max(1, -(-u.pool_size // u.users))),
+            out_dir=run_dir / "under_load_warmup",
+            stage="warm-up",
+            timeout_s=params.request_timeout_s,
+            progress=progress,
+            headers=target.headers,
+            allow_remote=True,
+        )
         results["warm-up"] = warm.to_dict()
     for phase, users, seconds in (("single user", 1, u.single_user_s), ("under load", u.users, u.load_s)):
-        samplers = [profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=True, out_dir=run_dir / "pyspy"),
-                    profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=False, gil=True,
-                                         out_dir=run_dir / "pyspy")]
+        samplers = [
+            profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=True, out_dir=run_dir / "pyspy"),
+            profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=False, gil=True, out_dir=run_dir / "pyspy"),
+        ]
         monitor = ProcessSampler(target.pid, interval_s=0.5).start()
         for s in samplers:
             s.start()
         try:
-            result = run_load(target.url, NewQueries(pool, phase[0]),
-                              ClosedModel(users=users, duration_s=seconds, max_requests=100_000),
-                              out_dir=run_dir / "under_load" / phase.replace(" ", "_"), stage=phase,
-                              timeout_s=params.request_timeout_s, progress=progress, headers=target.headers,
-                              allow_remote=True)
+            result = run_load(
+                target.url,
+                NewQueries(pool, phase[0]),
+                ClosedModel(users=users, duration_s=seconds, max_requests=100_000),
+                out_dir=run_dir / "under_load" / phase.replace(" ", "_"),
+                stage=phase,
+                timeout_s=params.request_timeout_s,
+                progress=progress,
+                headers=target.headers,
+                allow_remote=True,
+            )
         finally:
             frames = [s.stop() for s in samplers]
             monitor.stop()

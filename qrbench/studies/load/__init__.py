@@ -23,9 +23,30 @@ from .params import (
 )
 from .run import run_load_study
 
-__all__ = ["LoadParams", "ShapeParams", "SpikeParams", "BurstParams", "DayParams", "LoadPlan", "plan_load",
-           "adhoc_params", "run_load_study", "LoadReport", "analyse_load", "summary", "quick_summary",
-           "LOAD_DIR", "WARMUP_DIR", "STUDY"]
+__all__ = [
+    "LoadParams",
+    "ShapeParams",
+    "SpikeParams",
+    "BurstParams",
+    "DayParams",
+    "LoadPlan",
+    "plan_load",
+    "adhoc_params",
+    "run_load_study",
+    "LoadReport",
+    "analyse_load",
+    "summary",
+    "quick_summary",
+    "LOAD_DIR",
+    "WARMUP_DIR",
+    "STUDY",
+]
 
-STUDY = StudyDef(name="load", params_type=LoadParams, default_params="parameters/load_normal.yaml",
-                 run_fn=run_load_study, analyse_fn=analyse_load, summary_fn=summary)
+STUDY = StudyDef(
+    name="load",
+    params_type=LoadParams,
+    default_params="parameters/load_normal.yaml",
+    run_fn=run_load_study,
+    analyse_fn=analyse_load,
+    summary_fn=summary,
+)

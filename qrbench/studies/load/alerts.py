@@ -47,29 +47,41 @@ def _t0_unix(run_dir: Path) -> float | None:
 
 
 @contextlib.contextmanager
-def prometheus_monitor(monitor: MonitorParams, thresholds_file: str, targets: Sequence[str],
-                       run_dir: str | Path) -> Iterator[AlertPoller]:
+def prometheus_monitor(
+    monitor: MonitorParams, thresholds_file: str, targets: Sequence[str], run_dir: str | Path
+) -> Iterator[AlertPoller]:
     """Prometheus scraping `targets` (base URLs on loopback) and alerting on `thresholds_file`'s load limits for
     the body of the with-block; yields the running AlertPoller. The tables are written on exit, also when the
     body raised (what was seen up to then is kept)."""
     run_dir = Path(run_dir)
-    windows = RuleWindows(rate_window_s=monitor.rate_window_s, warning_for_s=monitor.for_s,
-                          critical_for_s=monitor.for_s, evaluation_interval_s=monitor.scrape_interval_s)
+    windows = RuleWindows(
+        rate_window_s=monitor.rate_window_s,
+        warning_for_s=monitor.for_s,
+        critical_for_s=monitor.for_s,
+        evaluation_interval_s=monitor.scrape_interval_s,
+    )
     path = resolve_params_file(thresholds_file)
     rules = rules_yaml(load_thresholds(path), windows, source=str(thresholds_file))
-    with PrometheusServer(targets, run_dir=run_dir, rules=rules, scrape_interval_s=monitor.scrape_interval_s,
-                          evaluation_interval_s=monitor.scrape_interval_s) as server:
+    with PrometheusServer(
+        targets,
+        run_dir=run_dir,
+        rules=rules,
+        scrape_interval_s=monitor.scrape_interval_s,
+        evaluation_interval_s=monitor.scrape_interval_s,
+    ) as server:
         start = time.time()
         try:
             with AlertPoller(server, period_s=ALERT_STEP_S, max_duration_s=48 * 3600.0) as poller:
                 yield poller
         finally:
-            _write_tables(server, poller, run_dir, start, time.time() + monitor.scrape_interval_s,
-                          monitor.scrape_interval_s)
+            _write_tables(
+                server, poller, run_dir, start, time.time() + monitor.scrape_interval_s, monitor.scrape_interval_s
+            )
 
 
-def _write_tables(server: PrometheusServer, poller: AlertPoller, run_dir: Path, start: float, end: float,
-                  scrape_interval_s: float) -> None:
+def _write_tables(
+    server: PrometheusServer, poller: AlertPoller, run_dir: Path, start: float, end: float, scrape_interval_s: float
+) -> None:
     try:
         alerts = server.alert_series(start - 1.0, end, step_s=ALERT_STEP_S)
         scrape = server.scrape_durations(start, end, step_s=scrape_interval_s)
@@ -107,26 +119,37 @@ class AlertReport:
     def onset_table(self) -> pd.DataFrame:
         """onsets for people: alert, severity, pending_s, firing_s, delay_s and `within for` as words."""
         out = self.onsets.drop(columns=["labels", "within_for"]).copy()
-        out["within for"] = np.where(self.onsets["firing_s"].isna(), "never fired",
-                                     np.where(self.onsets["within_for"], "yes", "no (later)"))
+        out["within for"] = np.where(
+            self.onsets["firing_s"].isna(), "never fired", np.where(self.onsets["within_for"], "yes", "no (later)")
+        )
         return out
 
     def summary(self) -> dict:
         """The alerts' keys for summary.json (to be wired into the load study's `summary` by its owner)."""
         worst = self.scrape["p95_ms"].max() if len(self.scrape) else float("nan")
-        return {"fired": self.firing(), "for_s": self.for_s, "rate_window_s": self.rate_window_s,
-                "scrape_p95_ms": None if np.isnan(worst) else round(float(worst), 3),
-                "failed_scrapes": int(self.scrape["failed"].sum()) if len(self.scrape) else 0}
+        return {
+            "fired": self.firing(),
+            "for_s": self.for_s,
+            "rate_window_s": self.rate_window_s,
+            "scrape_p95_ms": None if np.isnan(worst) else round(float(worst), 3),
+            "failed_scrapes": int(self.scrape["failed"].sum()) if len(self.scrape) else 0,
+        }
 
     def reliability(self) -> dict:
         """A reliability row {name, ok, message}: did /metrics answer every scrape within its interval?"""
         failed, n = int(self.scrape["failed"].sum()), int(self.scrape["n"].sum())
         if n == 0:
-            return {"name": "monitoring endpoint", "ok": False, "message": "Prometheus recorded no scrape of "
-                    "/metrics during the load, so the alerts saw nothing."}
-        return {"name": "monitoring endpoint", "ok": failed == 0,
-                "message": f"/metrics answered {n - failed} of {n} scrapes within {self.scrape_interval_s:g} s "
-                           f"under load (p95 {self.scrape['p95_ms'].max():.3g} ms)."}
+            return {
+                "name": "monitoring endpoint",
+                "ok": False,
+                "message": "Prometheus recorded no scrape of /metrics during the load, so the alerts saw nothing.",
+            }
+        return {
+            "name": "monitoring endpoint",
+            "ok": failed == 0,
+            "message": f"/metrics answered {n - failed} of {n} scrapes within {self.scrape_interval_s:g} s "
+            f"under load (p95 {self.scrape['p95_ms'].max():.3g} ms).",
+        }
 
     def firing(self) -> list[str]:
         """The alerts that fired, as "Name (severity)"."""
@@ -145,8 +168,17 @@ def _onsets(intervals: pd.DataFrame, slack_s: float, for_s: float) -> pd.DataFra
         # The pending span that led to the first firing: the last one to start before it.
         led = pending[pending <= fired + 1e-9] if firing.size else pending
         began = led[-1] if firing.size and led.size else (pending[0] if pending.size else np.nan)
-        rows.append({"alert": alert, "severity": severity, "labels": labels, "pending_s": began, "firing_s": fired,
-                     "delay_s": fired - began, "within_for": bool(fired - began <= for_s + slack_s)})
+        rows.append(
+            {
+                "alert": alert,
+                "severity": severity,
+                "labels": labels,
+                "pending_s": began,
+                "firing_s": fired,
+                "delay_s": fired - began,
+                "within_for": bool(fired - began <= for_s + slack_s),
+            }
+        )
     out = pd.DataFrame(rows, columns=columns)
     if out.empty:
         return out
@@ -160,8 +192,17 @@ def _scrape_table(scrapes: pd.DataFrame) -> pd.DataFrame:
     for instance, g in scrapes.groupby("instance"):
         ms = 1000.0 * g["seconds"].dropna().to_numpy(dtype=float)
         q = np.percentile(ms, [50, 95, 99]) if ms.size else [np.nan] * 3
-        rows.append({"instance": instance, "n": len(g), "failed": int((g["up"] == 0).sum()), "p50_ms": q[0],
-                     "p95_ms": q[1], "p99_ms": q[2], "max_ms": float(ms.max()) if ms.size else np.nan})
+        rows.append(
+            {
+                "instance": instance,
+                "n": len(g),
+                "failed": int((g["up"] == 0).sum()),
+                "p50_ms": q[0],
+                "p95_ms": q[1],
+                "p99_ms": q[2],
+                "max_ms": float(ms.max()) if ms.size else np.nan,
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -175,6 +216,13 @@ def alert_report(run_dir: str | Path) -> AlertReport | None:
     alerts = pd.read_parquet(run_dir / "alerts.parquet")
     scrapes = pd.read_parquet(run_dir / "scrape.parquet")
     intervals = alert_intervals(alerts, step_s=ALERT_STEP_S, time_column="t_run")
-    return AlertReport(intervals=intervals, onsets=_onsets(intervals, 2 * m.scrape_interval_s, m.for_s),
-                       scrape=_scrape_table(scrapes), alerts=alerts, scrapes=scrapes, for_s=m.for_s,
-                       rate_window_s=m.rate_window_s, scrape_interval_s=m.scrape_interval_s)
+    return AlertReport(
+        intervals=intervals,
+        onsets=_onsets(intervals, 2 * m.scrape_interval_s, m.for_s),
+        scrape=_scrape_table(scrapes),
+        alerts=alerts,
+        scrapes=scrapes,
+        for_s=m.for_s,
+        rate_window_s=m.rate_window_s,
+        scrape_interval_s=m.scrape_interval_s,
+    )

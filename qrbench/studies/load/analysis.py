@@ -39,9 +39,23 @@ from ..analysis import judgements_frame, load_thresholds
 from ..folder import RunFolder
 from .params import LOAD_DIR, LoadParams
 
-__all__ = ["LoadReport", "analyse_load", "summary", "quick_summary", "judged_requests", "latency_percentiles",
-           "latency_by_kind", "find_outages", "think_time_s", "workload_kind", "workload_name", "OUTAGE_COLUMNS",
-           "LITTLE_COLUMNS", "KEY_FIGURE", "next_action"]
+__all__ = [
+    "LoadReport",
+    "analyse_load",
+    "summary",
+    "quick_summary",
+    "judged_requests",
+    "latency_percentiles",
+    "latency_by_kind",
+    "find_outages",
+    "think_time_s",
+    "workload_kind",
+    "workload_name",
+    "OUTAGE_COLUMNS",
+    "LITTLE_COLUMNS",
+    "KEY_FIGURE",
+    "next_action",
+]
 
 # Phases whose traffic is still building up are not judged against the steady-state targets.
 _UNJUDGED_PHASES = {"ramp", "ramp_up", "ramp_down", "warmup", "cooldown"}
@@ -49,11 +63,21 @@ _UNJUDGED_PHASES = {"ramp", "ramp_up", "ramp_down", "warmup", "cooldown"}
 # generator dropped never reached the target.
 _UNANSWERED = ("connect", "reset", "timeout")
 # Request kinds (qrbench.load.KINDS) -> the kinds thresholds.yaml judges: rerank by size.
-_KIND_LABELS = {"similarity": "similarity", "rerank_small": "rerank-10", "rerank_medium": "rerank-50",
-                "rerank_large": "rerank-100", "batch_similarity": "batch-similarity"}
-_KIND_NAMES = {"all": "all requests", "similarity": "similarity (1 pair)", "rerank-10": "rerank, 10 documents",
-               "rerank-50": "rerank, 25-50 documents", "rerank-100": "rerank, 100 documents",
-               "batch-similarity": "batch similarity"}
+_KIND_LABELS = {
+    "similarity": "similarity",
+    "rerank_small": "rerank-10",
+    "rerank_medium": "rerank-50",
+    "rerank_large": "rerank-100",
+    "batch_similarity": "batch-similarity",
+}
+_KIND_NAMES = {
+    "all": "all requests",
+    "similarity": "similarity (1 pair)",
+    "rerank-10": "rerank, 10 documents",
+    "rerank-50": "rerank, 25-50 documents",
+    "rerank-100": "rerank, 100 documents",
+    "batch-similarity": "batch similarity",
+}
 _RATE_WINDOW_S = 1.0  # seconds per window of the windowed rate estimates
 OUTAGE_COLUMNS = ["start_s", "end_s", "failed_requests", "last_ok_s", "next_ok_s", "recovered", "errors"]
 
@@ -100,8 +124,9 @@ def _steady_phases(phases: list[dict[str, Any]]) -> set[str]:
     return {p["name"] for p in phases if p.get("kind") == "steady"} if phases else {"run"}
 
 
-def judged_requests(records: pd.DataFrame, phases: list[dict[str, Any]] | None = None
-                    ) -> tuple[pd.DataFrame, pd.DataFrame, stats.WarmupTrim]:
+def judged_requests(
+    records: pd.DataFrame, phases: list[dict[str, Any]] | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, stats.WarmupTrim]:
     """The requests after the warm-up (kept) and, of those, the ones outside ramps (judged).
 
     The warm-up is MSER-5's, searched within the first steady phase only: a ramp or a spike is a deliberate
@@ -109,8 +134,9 @@ def judged_requests(records: pd.DataFrame, phases: list[dict[str, Any]] | None =
     """
     ordered = records.sort_values("t_intended").reset_index(drop=True)
     latency = ordered["latency_ms"].fillna(ordered["latency_ms"].max()).fillna(0.0).to_numpy()
-    warm = stats.trim_first_steady_phase(ordered["t_intended"].to_numpy(), latency, ordered["phase"].to_numpy(),
-                                         steady=_steady_phases(phases or []))
+    warm = stats.trim_first_steady_phase(
+        ordered["t_intended"].to_numpy(), latency, ordered["phase"].to_numpy(), steady=_steady_phases(phases or [])
+    )
     kept = ordered[np.asarray(warm.kept)]
     judged = kept[~kept["phase"].isin(_UNJUDGED_PHASES)]
     return kept, (kept if judged.empty else judged), warm
@@ -125,15 +151,20 @@ def _censor_ms(requests: pd.DataFrame, timeout_ms: float) -> np.ndarray:
     return np.where(lost, np.maximum(recorded, timeout_ms), recorded)
 
 
-def latency_by_kind(requests: pd.DataFrame, confidence: float, timeout_ms: float
-                    ) -> dict[str, stats.LatencyByKind]:
+def latency_by_kind(requests: pd.DataFrame, confidence: float, timeout_ms: float) -> dict[str, stats.LatencyByKind]:
     """Per request kind (kind_label) and overall ("all"): p50/p95/p99 (ms, from the intended send time)
     counting failures as censored at `_censor_ms`, and success-only ones; intervals for time-ordered samples."""
     if requests.empty:
         return {}
     r = requests.sort_values("t_intended")
-    return stats.censored_latency(r["latency_ms"].to_numpy(), r["ok"].to_numpy(), _censor_ms(r, timeout_ms),
-                                  r["kind_label"].to_numpy(), confidence=confidence, time_ordered=True)
+    return stats.censored_latency(
+        r["latency_ms"].to_numpy(),
+        r["ok"].to_numpy(),
+        _censor_ms(r, timeout_ms),
+        r["kind_label"].to_numpy(),
+        confidence=confidence,
+        time_ordered=True,
+    )
 
 
 def latency_percentiles(judged: pd.DataFrame, confidence: float, timeout_ms: float) -> dict[str, stats.Estimate]:
@@ -150,8 +181,14 @@ def _latency_table(by_kind: dict[str, stats.LatencyByKind]) -> pd.DataFrame:
     for kind, lat in by_kind.items():
         row: dict[str, Any] = {"kind": _KIND_NAMES.get(kind, kind), "requests": lat.n, "failed": lat.n_failed}
         for q, c in lat.with_failures.items():
-            row.update({f"{q}_ms": c.estimate.value, f"{q}_low": c.estimate.low, f"{q}_high": c.estimate.high,
-                        f"{q}_at_least": c.at_least})
+            row.update(
+                {
+                    f"{q}_ms": c.estimate.value,
+                    f"{q}_low": c.estimate.low,
+                    f"{q}_high": c.estimate.high,
+                    f"{q}_at_least": c.at_least,
+                }
+            )
         for q, e in lat.success_only.items():
             row[f"{q}_success_only_ms"] = e.value
         rows.append(row)
@@ -166,9 +203,17 @@ def find_outages(records: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for o in stats.outage_windows(sent["t_intended"].to_numpy(), answered, min_failures=3, min_duration_s=1.0):
         inside = sent[(sent["t_intended"] >= o.start_s) & (sent["t_intended"] <= o.end_s) & ~answered]
-        rows.append({"start_s": o.start_s, "end_s": o.end_s, "failed_requests": o.failures, "last_ok_s": o.last_ok_s,
-                     "next_ok_s": o.next_ok_s, "recovered": o.recovered,
-                     "errors": {str(k): int(v) for k, v in inside["error"].value_counts().items()}})
+        rows.append(
+            {
+                "start_s": o.start_s,
+                "end_s": o.end_s,
+                "failed_requests": o.failures,
+                "last_ok_s": o.last_ok_s,
+                "next_ok_s": o.next_ok_s,
+                "recovered": o.recovered,
+                "errors": {str(k): int(v) for k, v in inside["error"].value_counts().items()},
+            }
+        )
     return pd.DataFrame(rows, columns=OUTAGE_COLUMNS)
 
 
@@ -178,8 +223,15 @@ def _read_parquet(path: Path) -> pd.DataFrame:
 
 def _estimate_observed(value: float, n: int, what: str, confidence: float) -> stats.Estimate:
     if not n or not np.isfinite(value):
-        return stats.Estimate(value=float("nan"), low=float("-inf"), high=float("inf"), confidence=confidence,
-                              n=0, method=f"{what}: not measured", decided=False)
+        return stats.Estimate(
+            value=float("nan"),
+            low=float("-inf"),
+            high=float("inf"),
+            confidence=confidence,
+            n=0,
+            method=f"{what}: not measured",
+            decided=False,
+        )
     return stats.Estimate(value=value, low=value, high=value, confidence=confidence, n=n, method=what)
 
 
@@ -239,8 +291,13 @@ def _with(j: stats.Judgement, **changes: Any) -> stats.Judgement:
     return dataclasses.replace(j, **changes)
 
 
-def _judge_latency(judgements: dict[str, stats.Judgement], thresholds: dict[str, stats.Threshold],
-                   by_kind: dict[str, stats.LatencyByKind], workload: str, confidence: float) -> None:
+def _judge_latency(
+    judgements: dict[str, stats.Judgement],
+    thresholds: dict[str, stats.Threshold],
+    by_kind: dict[str, stats.LatencyByKind],
+    workload: str,
+    confidence: float,
+) -> None:
     """Every latency target on the statistic and request kind thresholds.yaml gives it (failures counted)."""
     for name, t in thresholds.items():
         if t.unit != "ms" or not t.statistic.startswith("p") or name == "quantum_time_ms":
@@ -250,32 +307,52 @@ def _judge_latency(judgements: dict[str, stats.Judgement], thresholds: dict[str,
         if lat is None or t.statistic not in lat.with_failures:
             est = _estimate_observed(float("nan"), 0, f"no {kind} requests", confidence)
             j = stats.judge(est, t, workload=workload)
-            judgements[name] = _with(j, reason=f"{name}: no {_KIND_NAMES.get(kind, kind)} requests were judged in "
-                                              f"this run, so the {t.statistic} of that kind was not measured.")
+            judgements[name] = _with(
+                j,
+                reason=f"{name}: no {_KIND_NAMES.get(kind, kind)} requests were judged in "
+                f"this run, so the {t.statistic} of that kind was not measured.",
+            )
             continue
         c = lat.with_failures[t.statistic]
         j = stats.judge(c.estimate, t, workload=workload)
         of = f" of {_KIND_NAMES.get(kind, kind)} requests" if t.kind else ""
-        note = (f" Statistic: {t.statistic}{of}, counting {lat.n_failed} failure(s) at least at their timeout"
-                + ("; the value is a lower bound" if c.at_least else "") + ".")
+        note = (
+            f" Statistic: {t.statistic}{of}, counting {lat.n_failed} failure(s) at least at their timeout"
+            + ("; the value is a lower bound" if c.at_least else "")
+            + "."
+        )
         judgements[name] = _with(j, reason=j.reason + note)
 
 
-def _judge_throughput(judgements: dict[str, stats.Judgement], not_judged: dict[str, stats.Judgement],
-                      thresholds: dict[str, stats.Threshold], params: LoadParams, phases: list[dict],
-                      judged: pd.DataFrame, achieved: stats.Estimate, p95: stats.Estimate, workload: str) -> None:
+def _judge_throughput(
+    judgements: dict[str, stats.Judgement],
+    not_judged: dict[str, stats.Judgement],
+    thresholds: dict[str, stats.Threshold],
+    params: LoadParams,
+    phases: list[dict],
+    judged: pd.DataFrame,
+    achieved: stats.Estimate,
+    p95: stats.Estimate,
+    workload: str,
+) -> None:
     """Throughput as kept-up-with-offered for every workload, and the capacity target only by a workload able
     to show it (thresholds.yaml `judged_by`); otherwise its row says which workload judges it."""
     response_s = thresholds["p50_ms"].target / 1000 if "p50_ms" in thresholds else 0.0
     offered = _offered_rps(params, phases, judged, response_s)
     if "kept_up" in thresholds:
         if offered is None:
-            j = stats.judge(_estimate_observed(float("nan"), 0, "offered rate", params.confidence),
-                            thresholds["kept_up"], workload=workload)
+            j = stats.judge(
+                _estimate_observed(float("nan"), 0, "offered rate", params.confidence),
+                thresholds["kept_up"],
+                workload=workload,
+            )
         else:
             j = stats.judge_kept_up(achieved, offered, thresholds["kept_up"], workload=workload)
-            basis = (f"a closed model's users offer N / (Z + R) = {offered:.3g} req/s with R the p50 target"
-                     if params.model == "closed" else f"the arrival rate was {offered:.3g} req/s")
+            basis = (
+                f"a closed model's users offer N / (Z + R) = {offered:.3g} req/s with R the p50 target"
+                if params.model == "closed"
+                else f"the arrival rate was {offered:.3g} req/s"
+            )
             j = _with(j, reason=f"{j.reason} ({basis}; achieved {achieved.value:.3g} req/s.)")
         judgements["kept_up"] = j
     capacity = thresholds.get("throughput_rps")
@@ -283,26 +360,37 @@ def _judge_throughput(judgements: dict[str, stats.Judgement], not_judged: dict[s
         return
     kind = workload_kind(params)
     if not capacity.can_be_judged_by(kind) or offered is None or offered < capacity.target:
-        elsewhere = "the scalability study's step load, or an open-model constant-rate scenario at the target " \
-                    "rate (qrbench study load -p parameters/load_capacity.yaml)"
+        elsewhere = (
+            "the scalability study's step load, or an open-model constant-rate scenario at the target "
+            "rate (qrbench study load -p parameters/load_capacity.yaml)"
+        )
         if offered is None:
             why = "offers an unknown rate"
         elif offered < capacity.target:
             why = f"offers about {offered:.3g} req/s, so it cannot show the capacity whatever the server does"
         else:
-            why = (f"is a {kind} workload (its users wait for answers, so its rate follows the server's), and "
-                   f"thresholds.yaml lets only {', '.join(capacity.judged_by)} workloads judge the capacity")
+            why = (
+                f"is a {kind} workload (its users wait for answers, so its rate follows the server's), and "
+                f"thresholds.yaml lets only {', '.join(capacity.judged_by)} workloads judge the capacity"
+            )
         j = stats.judge(achieved, capacity, workload=workload)
         not_judged["throughput_rps"] = _with(
-            j, verdict=stats.Verdict.INSUFFICIENT, workload=f"not judged here; judged by {elsewhere}",
-            reason=(f"throughput_rps (capacity, >= {capacity.target:g} req/s within the latency SLO): not judged by "
-                    f"this run: the {workload} {why}. Judge it with {elsewhere}. Its throughput is judged as "
-                    "kept-up-with-offered instead."))
+            j,
+            verdict=stats.Verdict.INSUFFICIENT,
+            workload=f"not judged here; judged by {elsewhere}",
+            reason=(
+                f"throughput_rps (capacity, >= {capacity.target:g} req/s within the latency SLO): not judged by "
+                f"this run: the {workload} {why}. Judge it with {elsewhere}. Its throughput is judged as "
+                "kept-up-with-offered instead."
+            ),
+        )
         return
-    latency_t = thresholds.get("p95_ms") or stats.Threshold(metric="p95_ms", target=math.inf, threshold=math.inf,
-                                                            direction="below")
-    judgements["throughput_rps"] = stats.judge_capacity(achieved, p95, capacity, latency_t, workload=workload,
-                                                        offered_rps=offered)
+    latency_t = thresholds.get("p95_ms") or stats.Threshold(
+        metric="p95_ms", target=math.inf, threshold=math.inf, direction="below"
+    )
+    judgements["throughput_rps"] = stats.judge_capacity(
+        achieved, p95, capacity, latency_t, workload=workload, offered_rps=offered
+    )
 
 
 def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
@@ -329,44 +417,66 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     # sent in the window land after it, and it is the rate of answers while the load was held that counts.
     answered = records[records["ok"]]
     achieved = _windowed_rate(answered["t_end"].to_numpy(), t0, t1, confidence)
-    est["success_ratio"] = stats.success_ratio(len(ok), len(judged), confidence=confidence) if len(judged) else \
-        _estimate_observed(float("nan"), 0, "success ratio", confidence)
+    est["success_ratio"] = (
+        stats.success_ratio(len(ok), len(judged), confidence=confidence)
+        if len(judged)
+        else _estimate_observed(float("nan"), 0, "success ratio", confidence)
+    )
 
     in_window = server
     if len(server):
         u0, u1 = info["t0_unix"] + t0, info["t0_unix"] + t1
         in_window = server[(server["t_unix"] >= u0) & (server["t_unix"] <= u1)]
     if len(in_window) >= 2:
-        est["cpu_utilization"] = stats.cpu_share(in_window["cpu_percent"].to_numpy(), cores=folder.cores,
-                                                 confidence=confidence)
+        est["cpu_utilization"] = stats.cpu_share(
+            in_window["cpu_percent"].to_numpy(), cores=folder.cores, confidence=confidence
+        )
     else:
         est["cpu_utilization"] = _estimate_observed(float("nan"), 0, "server CPU", confidence)
-    est["memory_gb"] = _estimate_observed(float(in_window["rss_bytes"].max() / 1e9) if len(in_window) else np.nan,
-                                          len(in_window), "observed maximum RSS", confidence)
+    est["memory_gb"] = _estimate_observed(
+        float(in_window["rss_bytes"].max() / 1e9) if len(in_window) else np.nan,
+        len(in_window),
+        "observed maximum RSS",
+        confidence,
+    )
 
     quantum = ok[ok["method"].isin(["quantum", "hybrid"])]
     n_fb = int(quantum["fallback"].sum()) if len(quantum) else 0
-    est["classical_fallback_rate"] = stats.success_ratio(n_fb, len(quantum), confidence=confidence) if len(quantum) \
+    est["classical_fallback_rate"] = (
+        stats.success_ratio(n_fb, len(quantum), confidence=confidence)
+        if len(quantum)
         else _estimate_observed(float("nan"), 0, "fallback rate", confidence)
+    )
     # The server's work for the judged requests ends when the last of them is answered, not when it was sent.
     t_done = float(np.nanmax([t1, judged["t_end"].max()])) if len(judged) else t1
-    est["quantum_time_ms"], est["cache_hit_rate"] = _server_metric_estimates(metrics, info, t0, t_done,
-                                                                             confidence)
+    est["quantum_time_ms"], est["cache_hit_rate"] = _server_metric_estimates(metrics, info, t0, t_done, confidence)
 
     judgements: dict[str, stats.Judgement] = {}
     not_judged: dict[str, stats.Judgement] = {}
     _judge_latency(judgements, thresholds, by_kind, workload, confidence)
-    p95 = by_kind["all"].with_failures["p95"].estimate if by_kind else \
-        _estimate_observed(float("nan"), 0, "p95", confidence)
+    p95 = (
+        by_kind["all"].with_failures["p95"].estimate
+        if by_kind
+        else _estimate_observed(float("nan"), 0, "p95", confidence)
+    )
     _judge_throughput(judgements, not_judged, thresholds, params, phases, judged, achieved, p95, workload)
-    judgements.update({name: stats.judge(e, thresholds[name], workload=workload)
-                       for name, e in est.items() if name in thresholds})
+    judgements.update(
+        {name: stats.judge(e, thresholds[name], workload=workload) for name, e in est.items() if name in thresholds}
+    )
     failure_threshold = scenario.get("failure_threshold")
     if failure_threshold is not None and len(judged):
         error_rate = stats.success_ratio(len(judged) - len(ok), len(judged), confidence=confidence)
         judgements["error_rate (stress limit)"] = stats.judge(
-            error_rate, stats.Threshold(metric="error_rate", target=failure_threshold, threshold=failure_threshold,
-                                        direction="below", unit="fraction"), workload=workload)
+            error_rate,
+            stats.Threshold(
+                metric="error_rate",
+                target=failure_threshold,
+                threshold=failure_threshold,
+                direction="below",
+                unit="fraction",
+            ),
+            workload=workload,
+        )
     leak = _leak(server, metrics, confidence)
     leak_judgement = _leak_judgement(leak, workload, info, records)
     (judgements if leak.verdict != "insufficient" else not_judged)["rss_growth_mb_per_h"] = leak_judgement
@@ -386,31 +496,62 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
         warmup=warm,
     )
     if result.get("saturated"):
-        checks.append(stats.Check(name="generator_saturated", ok=False, severity="warning",
-                                  message="The load generator flagged itself saturated ("
-                                  + "; ".join(result.get("saturation_reasons", [])) + "): the offered load was not "
-                                  "delivered as asked, so these numbers describe the generator as much as the server."))
+        checks.append(
+            stats.Check(
+                name="generator_saturated",
+                ok=False,
+                severity="warning",
+                message="The load generator flagged itself saturated ("
+                + "; ".join(result.get("saturation_reasons", []))
+                + "): the offered load was not "
+                "delivered as asked, so these numbers describe the generator as much as the server.",
+            )
+        )
     # The reliability check rests on the concurrency the model sets: users (closed), the in-flight gauge (open);
     # the other comparison stays in the table (the gauge misses time spent outside the computation).
     governing = "virtual users" if params.model == "closed" else "server in-flight gauge"
     flagged = littles[littles["flagged"] & (littles["compared_with"] == governing)] if len(littles) else littles
     if len(flagged):
-        checks.append(stats.Check(name="littles_law", ok=False, severity="warning",
-                                  message="Little's law disagrees by more than 10 % in "
-                                  + ", ".join(f"{r.phase} ({r.compared_with})" for r in flagged.itertuples())
-                                  + ": requests were lost, the load was not steady, or the users were not reached."))
+        checks.append(
+            stats.Check(
+                name="littles_law",
+                ok=False,
+                severity="warning",
+                message="Little's law disagrees by more than 10 % in "
+                + ", ".join(f"{r.phase} ({r.compared_with})" for r in flagged.itertuples())
+                + ": requests were lost, the load was not steady, or the users were not reached.",
+            )
+        )
     verdict = str(stats.overall(judgements.values()))
     if warm.too_short and verdict == "pass":
         verdict = "warn"  # White's diagnostic: no steady state was reached, so a pass is provisional
     all_rows = {**judgements, **not_judged}
     compliance = _compliance_frame(all_rows)
     reasons = _verdict_reasons(verdict, judgements, warm)
-    return LoadReport(params=params, records=records, t0_unix=info["t0_unix"], spans=phases,
-                      judged=judged, warmup=warm, workload=workload, phases=phase_table,
-                      latency=_latency_table(by_kind), compliance=compliance, verdict=verdict,
-                      verdict_reasons=reasons, littles_law=littles, leak=leak, errors=errors,
-                      degradation=degradation, outages=outages, server=server, metrics=metrics, result=result,
-                      reliability=checks, cores=folder.cores)
+    return LoadReport(
+        params=params,
+        records=records,
+        t0_unix=info["t0_unix"],
+        spans=phases,
+        judged=judged,
+        warmup=warm,
+        workload=workload,
+        phases=phase_table,
+        latency=_latency_table(by_kind),
+        compliance=compliance,
+        verdict=verdict,
+        verdict_reasons=reasons,
+        littles_law=littles,
+        leak=leak,
+        errors=errors,
+        degradation=degradation,
+        outages=outages,
+        server=server,
+        metrics=metrics,
+        result=result,
+        reliability=checks,
+        cores=folder.cores,
+    )
 
 
 def _windowed_rate(t_end: np.ndarray, t0: float, t1: float, confidence: float) -> stats.Estimate:
@@ -421,11 +562,18 @@ def _windowed_rate(t_end: np.ndarray, t0: float, t1: float, confidence: float) -
     if span > 0 and inside.size == 0:
         # Nothing completed while the load was held: a measured rate of 0, bounded above (Poisson), not "no data".
         poisson = stats.throughput(inside, duration_s=span, confidence=confidence)
-        return stats.Estimate(value=0.0, low=0.0, high=poisson.high, confidence=confidence, n=1,
-                              method=f"no answer completed in the {span:.3g} s window; Poisson upper bound")
+        return stats.Estimate(
+            value=0.0,
+            low=0.0,
+            high=poisson.high,
+            confidence=confidence,
+            n=1,
+            method=f"no answer completed in the {span:.3g} s window; Poisson upper bound",
+        )
     if span >= 2 * _RATE_WINDOW_S:
-        return stats.throughput(t_end, window_s=_RATE_WINDOW_S, start_s=float(t0), end_s=float(t1),
-                                confidence=confidence)
+        return stats.throughput(
+            t_end, window_s=_RATE_WINDOW_S, start_s=float(t0), end_s=float(t1), confidence=confidence
+        )
     if span > 0:
         return stats.throughput(t_end, duration_s=span, confidence=confidence)
     return _estimate_observed(float("nan"), 0, "throughput", confidence)
@@ -443,14 +591,23 @@ def _compliance_frame(judgements: dict[str, stats.Judgement]) -> pd.DataFrame:
 
 
 # What a reader calls each target, for the headline sentence.
-_LABELS = {"p50_ms": "median latency", "p95_ms": "p95 latency", "p99_ms": "p99 latency",
-           "similarity_ms": "p95 latency of similarity requests",
-           "rerank_50_ms": "p95 latency of reranks of 25-50 documents",
-           "kept_up": "share of the offered load answered", "throughput_rps": "capacity",
-           "success_ratio": "success ratio", "cpu_utilization": "server CPU share", "memory_gb": "peak server memory",
-           "quantum_time_ms": "mean quantum time", "classical_fallback_rate": "classical fallback rate",
-           "cache_hit_rate": "cache hit rate", "error_rate (stress limit)": "error rate",
-           "rss_growth_mb_per_h": "memory growth after the caches filled"}
+_LABELS = {
+    "p50_ms": "median latency",
+    "p95_ms": "p95 latency",
+    "p99_ms": "p99 latency",
+    "similarity_ms": "p95 latency of similarity requests",
+    "rerank_50_ms": "p95 latency of reranks of 25-50 documents",
+    "kept_up": "share of the offered load answered",
+    "throughput_rps": "capacity",
+    "success_ratio": "success ratio",
+    "cpu_utilization": "server CPU share",
+    "memory_gb": "peak server memory",
+    "quantum_time_ms": "mean quantum time",
+    "classical_fallback_rate": "classical fallback rate",
+    "cache_hit_rate": "cache hit rate",
+    "error_rate (stress limit)": "error rate",
+    "rss_growth_mb_per_h": "memory growth after the caches filled",
+}
 
 
 def _amount(value: float, unit: str) -> str:
@@ -470,32 +627,40 @@ def _plain(name: str, j: stats.Judgement) -> str:
         return f"the {_LABELS.get(name, name)} was not measured"
     more = " or more" if math.isinf(e.high) and j.direction == "below" else ""
     side = "below" if j.direction == "below" else "at least"
-    return (f"the {_LABELS.get(name, name)} is {_amount(e.value, j.unit)}{more} against a target {side} "
-            f"{_amount(j.target, j.unit)}")
+    return (
+        f"the {_LABELS.get(name, name)} is {_amount(e.value, j.unit)}{more} against a target {side} "
+        f"{_amount(j.target, j.unit)}"
+    )
 
 
 def _verdict_reasons(verdict: str, judgements: dict[str, stats.Judgement], warm: stats.WarmupTrim) -> list[str]:
     """Sentences behind the verdict: the main one first (in plain words), then each failed, warned and
     undecided target's own reason."""
     order = {"fail": 0, "warn": 1, "insufficient": 2}
-    worst = sorted(((n, j) for n, j in judgements.items() if str(j.verdict) in order),
-                   key=lambda nj: order[str(nj[1].verdict)])
+    worst = sorted(
+        ((n, j) for n, j in judgements.items() if str(j.verdict) in order), key=lambda nj: order[str(nj[1].verdict)]
+    )
     failed = [(n, j) for n, j in worst if str(j.verdict) == "fail"]
     total = len(judgements)
     if failed:
         main = f"{len(failed)} of {total} targets failed; " + _plain(*failed[0]) + "."
     elif worst:
         n_open = len(worst)
-        main = (f"No target failed, but {n_open} of {total} are close to their limit or not decided by this run; "
-                + _plain(*worst[0]) + ".")
+        main = (
+            f"No target failed, but {n_open} of {total} are close to their limit or not decided by this run; "
+            + _plain(*worst[0])
+            + "."
+        )
     elif total:
         main = f"Every one of the {total} targets this workload can judge was met on its whole 95 % interval."
     else:
         main = "Nothing was judged: the run recorded no requests to judge."
     reasons = [main] + [j.reason.replace(f" [judged by {j.workload}]", "") for _, j in worst]
     if warm.too_short:
-        too_short = ("The run was too short to reach a steady state (MSER-5's minimum fell in the second half of "
-                     "the first steady phase), so its verdict is provisional: lengthen the steady phase.")
+        too_short = (
+            "The run was too short to reach a steady state (MSER-5's minimum fell in the second half of "
+            "the first steady phase), so its verdict is provisional: lengthen the steady phase."
+        )
         reasons.insert(0 if verdict != "fail" else 1, too_short)
     return reasons
 
@@ -507,36 +672,65 @@ def _leak(server: pd.DataFrame, metrics: pd.DataFrame, confidence: float) -> sta
         return stats.leak_check([], [], full_at_s=None, confidence=confidence)
     full_at = None
     if not metrics.empty:
-        misses = [metrics[c].to_numpy() for c in ("embedding_cache_misses", "similarity_cache_misses")
-                  if c in metrics and metrics[c].notna().all()]
-        sizes = [metrics[c].to_numpy() for c in metrics.columns
-                 if c.endswith(("_cache_bytes", "_cache_entries")) and metrics[c].notna().all()]
+        misses = [
+            metrics[c].to_numpy()
+            for c in ("embedding_cache_misses", "similarity_cache_misses")
+            if c in metrics and metrics[c].notna().all()
+        ]
+        sizes = [
+            metrics[c].to_numpy()
+            for c in metrics.columns
+            if c.endswith(("_cache_bytes", "_cache_entries")) and metrics[c].notna().all()
+        ]
         if misses or sizes:
             full_at = stats.caches_full_at(metrics["t_unix"].to_numpy(), misses=misses, sizes=sizes)
-    return stats.leak_check(server["t_unix"].to_numpy(), server["rss_bytes"].to_numpy(), full_at_s=full_at,
-                            confidence=confidence)
+    return stats.leak_check(
+        server["t_unix"].to_numpy(), server["rss_bytes"].to_numpy(), full_at_s=full_at, confidence=confidence
+    )
 
 
 def _leak_judgement(leak: stats.LeakCheck, workload: str, info: dict, records: pd.DataFrame) -> stats.Judgement:
-    threshold = stats.Threshold(metric="rss_growth_mb_per_h", target=leak.limit_mb_per_h,
-                                threshold=leak.limit_mb_per_h, direction="below", unit="MB/h", statistic="rate")
+    threshold = stats.Threshold(
+        metric="rss_growth_mb_per_h",
+        target=leak.limit_mb_per_h,
+        threshold=leak.limit_mb_per_h,
+        direction="below",
+        unit="MB/h",
+        statistic="rate",
+    )
     j = stats.judge(leak.slope, threshold, workload=workload)
     if leak.verdict == "insufficient":
         minutes = float(records["t_intended"].max() - records["t_intended"].min()) / 60 if len(records) else 0.0
-        return _with(j, reason=(f"RSS growth after the caches are full: not judged: {leak.reason}. This run lasted "
-                                f"{minutes:.2g} min; a leak check needs a soak (qrbench study load -p "
-                                "parameters/soak.yaml, 30 min)."))
-    return _with(j, reason=(f"RSS growth after the caches are full < {leak.limit_mb_per_h:g} MB/h: {leak.reason} "
-                            f"(slope {leak.slope.value:.3g} MB/h from {(leak.end_s - leak.start_s) / 60:.3g} min "
-                            f"of samples) [judged by {workload}]."))
+        return _with(
+            j,
+            reason=(
+                f"RSS growth after the caches are full: not judged: {leak.reason}. This run lasted "
+                f"{minutes:.2g} min; a leak check needs a soak (qrbench study load -p "
+                "parameters/soak.yaml, 30 min)."
+            ),
+        )
+    return _with(
+        j,
+        reason=(
+            f"RSS growth after the caches are full < {leak.limit_mb_per_h:g} MB/h: {leak.reason} "
+            f"(slope {leak.slope.value:.3g} MB/h from {(leak.end_s - leak.start_s) / 60:.3g} min "
+            f"of samples) [judged by {workload}]."
+        ),
+    )
 
 
-def _server_metric_estimates(metrics: pd.DataFrame, info: dict, t0: float, t1: float, confidence: float
-                             ) -> tuple[stats.Estimate, stats.Estimate]:
+def _server_metric_estimates(
+    metrics: pd.DataFrame, info: dict, t0: float, t1: float, confidence: float
+) -> tuple[stats.Estimate, stats.Estimate]:
     """Mean quantum time per request (ms) and the embedding-cache hit rate over the judged window,
     from the /metrics timeline (counter differences between the first and last sample in the window)."""
-    needed = {"t_unix", "quantum_seconds_sum", "quantum_seconds_count", "embedding_cache_hits",
-              "embedding_cache_misses"}
+    needed = {
+        "t_unix",
+        "quantum_seconds_sum",
+        "quantum_seconds_count",
+        "embedding_cache_hits",
+        "embedding_cache_misses",
+    }
     if metrics.empty or not needed <= set(metrics.columns):
         missing = _estimate_observed(float("nan"), 0, "no /metrics timeline", confidence)
         return missing, missing
@@ -547,13 +741,17 @@ def _server_metric_estimates(metrics: pd.DataFrame, info: dict, t0: float, t1: f
     first, last = w.iloc[0], w.iloc[-1]
     count = last["quantum_seconds_count"] - first["quantum_seconds_count"]
     total = last["quantum_seconds_sum"] - first["quantum_seconds_sum"]
-    quantum = _estimate_observed(1000 * total / count if count else np.nan, int(count),
-                                 "mean from the service's histogram", confidence)
+    quantum = _estimate_observed(
+        1000 * total / count if count else np.nan, int(count), "mean from the service's histogram", confidence
+    )
     hits = int(last["embedding_cache_hits"] - first["embedding_cache_hits"])
     misses = int(last["embedding_cache_misses"] - first["embedding_cache_misses"])
     # Each lookup as a Bernoulli trial: lookups within a request are correlated, so this interval is optimistic.
-    cache = stats.success_ratio(hits, hits + misses, confidence=confidence) if hits + misses else \
-        _estimate_observed(float("nan"), 0, "no cache lookups", confidence)
+    cache = (
+        stats.success_ratio(hits, hits + misses, confidence=confidence)
+        if hits + misses
+        else _estimate_observed(float("nan"), 0, "no cache lookups", confidence)
+    )
     return quantum, cache
 
 
@@ -567,14 +765,28 @@ def _phase_table(records: pd.DataFrame, phases: list[dict], confidence: float, t
         span = spans.get(name)
         observed = float(g["t_intended"].max() - g["t_intended"].min())
         length = (span["end_s"] - span["start_s"]) if span else max(observed, 1e-9)
-        row = {"phase": name, "kind": span.get("kind", "") if span else "", "seconds": length,
-               "offered": span.get("offered") if span else None, "offered_unit": span.get("unit", "") if span else "",
-               "requests": len(g), "ok": len(ok), "sent_rps": len(g[g["error"] != "dropped"]) / length,
-               "achieved_rps": len(ok) / length, "error_rate": 1 - len(ok) / len(g) if len(g) else np.nan}
+        row = {
+            "phase": name,
+            "kind": span.get("kind", "") if span else "",
+            "seconds": length,
+            "offered": span.get("offered") if span else None,
+            "offered_unit": span.get("unit", "") if span else "",
+            "requests": len(g),
+            "ok": len(ok),
+            "sent_rps": len(g[g["error"] != "dropped"]) / length,
+            "achieved_rps": len(ok) / length,
+            "error_rate": 1 - len(ok) / len(g) if len(g) else np.nan,
+        }
         lat = latency_by_kind(g.assign(kind_label="all"), confidence, timeout_ms)["all"]
         for q, c in lat.with_failures.items():
-            row.update({f"{q}_ms": c.estimate.value, f"{q}_low": c.estimate.low, f"{q}_high": c.estimate.high,
-                        f"{q}_at_least": c.at_least})
+            row.update(
+                {
+                    f"{q}_ms": c.estimate.value,
+                    f"{q}_low": c.estimate.low,
+                    f"{q}_high": c.estimate.high,
+                    f"{q}_at_least": c.at_least,
+                }
+            )
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -584,23 +796,47 @@ def _degradation(records: pd.DataFrame, phases: pd.DataFrame, failure_threshold:
     rows = []
     for name, g in records.groupby("phase", sort=False):
         n = len(g)
-        rows.append({"phase": name, "requests": n, "error_rate": float((~g["ok"]).mean()) if n else np.nan,
-                     "shed_503": int((g["error"] == "http_503").sum()),
-                     "timeouts": int((g["error"] == "timeout").sum()),
-                     "server_errors_5xx": int((g["error"] == "http_5xx").sum()),
-                     "connection_errors": int(g["error"].isin(["connect", "reset"]).sum()),
-                     "dropped_by_generator": int((g["error"] == "dropped").sum()),
-                     "over_failure_threshold": bool(failure_threshold is not None and n
-                                                    and (~g["ok"]).mean() > failure_threshold)})
+        rows.append(
+            {
+                "phase": name,
+                "requests": n,
+                "error_rate": float((~g["ok"]).mean()) if n else np.nan,
+                "shed_503": int((g["error"] == "http_503").sum()),
+                "timeouts": int((g["error"] == "timeout").sum()),
+                "server_errors_5xx": int((g["error"] == "http_5xx").sum()),
+                "connection_errors": int(g["error"].isin(["connect", "reset"]).sum()),
+                "dropped_by_generator": int((g["error"] == "dropped").sum()),
+                "over_failure_threshold": bool(
+                    failure_threshold is not None and n and (~g["ok"]).mean() > failure_threshold
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-LITTLE_COLUMNS = ["phase", "model", "compared_with", "predicted", "predicted_low", "predicted_high", "observed",
-                  "difference", "flagged", "sentence"]
+LITTLE_COLUMNS = [
+    "phase",
+    "model",
+    "compared_with",
+    "predicted",
+    "predicted_low",
+    "predicted_high",
+    "observed",
+    "difference",
+    "flagged",
+    "sentence",
+]
 
 
-def _littles_law(kept: pd.DataFrame, records: pd.DataFrame, phases: list[dict], metrics: pd.DataFrame, info: dict,
-                 params: LoadParams, confidence: float) -> pd.DataFrame:
+def _littles_law(
+    kept: pd.DataFrame,
+    records: pd.DataFrame,
+    phases: list[dict],
+    metrics: pd.DataFrame,
+    info: dict,
+    params: LoadParams,
+    confidence: float,
+) -> pd.DataFrame:
     """Little's law per judged phase (steady, spike, ...): X * (W + Z) against the users of a closed model (the
     phase's own user count, so the spike row uses the spike's), and X * W against the server's mean in-flight
     gauge. X: windowed completion rate (req/s); W: mean latency (s) from the intended send time, failures at
@@ -633,10 +869,20 @@ def _littles_law(kept: pd.DataFrame, records: pd.DataFrame, phases: list[dict], 
                 # parsing and the server's queue, so a difference here points there.
                 checks.append(("server in-flight gauge", stats.littles_law(x, w_s, gauge, what=str(name))))
         for compared, law in checks:
-            rows.append({"phase": name, "model": law.model, "compared_with": compared,
-                         "predicted": law.predicted.value, "predicted_low": law.predicted.low,
-                         "predicted_high": law.predicted.high, "observed": law.observed,
-                         "difference": law.relative_difference, "flagged": law.flagged, "sentence": law.sentence})
+            rows.append(
+                {
+                    "phase": name,
+                    "model": law.model,
+                    "compared_with": compared,
+                    "predicted": law.predicted.value,
+                    "predicted_low": law.predicted.low,
+                    "predicted_high": law.predicted.high,
+                    "observed": law.observed,
+                    "difference": law.relative_difference,
+                    "flagged": law.flagged,
+                    "sentence": law.sentence,
+                }
+            )
     return pd.DataFrame(rows, columns=LITTLE_COLUMNS)
 
 
@@ -647,8 +893,10 @@ def next_action(report: LoadReport) -> str:
     unjudged = "throughput_rps" in rows.index and str(rows.loc["throughput_rps", "workload"]).startswith("not judged")
     reserved = any(not c.ok for c in report.reliability)
     if report.verdict in ("pass", "warn") and not reserved and unjudged:
-        return ("judge the capacity target (at least 100 req/s within the latency target), which this workload "
-                "cannot offer, with `qrbench study load -p parameters/load_capacity.yaml` or the scalability study.")
+        return (
+            "judge the capacity target (at least 100 req/s within the latency target), which this workload "
+            "cannot offer, with `qrbench study load -p parameters/load_capacity.yaml` or the scalability study."
+        )
     return ""
 
 
@@ -664,10 +912,13 @@ def summary(report: LoadReport) -> dict:
         "verdict": report.verdict,
         "verdict_reasons": report.verdict_reasons,
         "workload": report.workload,
-        "compliance": [{k: r.get(k) for k in (*_CONTRACT_KEYS, "threshold", "n", "statistic", "kind")}
-                       for r in report.compliance.to_dict(orient="records")],
-        "reliability": [{"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message}
-                        for c in report.reliability],
+        "compliance": [
+            {k: r.get(k) for k in (*_CONTRACT_KEYS, "threshold", "n", "statistic", "kind")}
+            for r in report.compliance.to_dict(orient="records")
+        ],
+        "reliability": [
+            {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
+        ],
         "key_figure": KEY_FIGURE,
         "parameters": to_dict(report.params),
         "latency": report.latency.to_dict(orient="records"),
@@ -676,12 +927,22 @@ def summary(report: LoadReport) -> dict:
         "degradation": report.degradation.to_dict(orient="records"),
         "outages": report.outages.to_dict(orient="records"),
         "littles_law": report.littles_law.to_dict(orient="records"),
-        "leak": {"verdict": leak.verdict, "slope_mb_per_h": leak.slope.value, "low": leak.slope.low,
-                 "high": leak.slope.high, "limit_mb_per_h": leak.limit_mb_per_h, "reason": leak.reason},
+        "leak": {
+            "verdict": leak.verdict,
+            "slope_mb_per_h": leak.slope.value,
+            "low": leak.slope.low,
+            "high": leak.slope.high,
+            "limit_mb_per_h": leak.limit_mb_per_h,
+            "reason": leak.reason,
+        },
         "generator": report.result,
         "cores": report.cores,
-        "warmup": {"trimmed": report.warmup.n_trimmed, "seconds": report.warmup.seconds_trimmed,
-                   "reason": report.warmup.reason, "too_short": report.warmup.too_short},
+        "warmup": {
+            "trimmed": report.warmup.n_trimmed,
+            "seconds": report.warmup.seconds_trimmed,
+            "reason": report.warmup.reason,
+            "too_short": report.warmup.too_short,
+        },
         "requests": int(len(report.records)),
     }
 
@@ -710,13 +971,21 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
         g = records[records["phase"] == p["name"]]
         good = g.loc[g["ok"], "latency_ms"].to_numpy()
         span = p["end_s"] - p["start_s"]
-        phase_rows.append({
-            "name": p["name"], "kind": p["kind"], "start_s": p["start_s"], "end_s": p["end_s"],
-            "offered": p["offered"], "unit": p["unit"], "requests": len(g), "ok": int(g["ok"].sum()),
-            "sent_rps": len(g[g["error"] != "dropped"]) / span if span > 0 else math.nan,
-            "p50_ms": float(np.percentile(good, 50)) if good.size else math.nan,
-            "p95_ms": float(np.percentile(good, 95)) if good.size else math.nan,
-        })
+        phase_rows.append(
+            {
+                "name": p["name"],
+                "kind": p["kind"],
+                "start_s": p["start_s"],
+                "end_s": p["end_s"],
+                "offered": p["offered"],
+                "unit": p["unit"],
+                "requests": len(g),
+                "ok": int(g["ok"].sum()),
+                "sent_rps": len(g[g["error"] != "dropped"]) / span if span > 0 else math.nan,
+                "p50_ms": float(np.percentile(good, 50)) if good.size else math.nan,
+                "p95_ms": float(np.percentile(good, 95)) if good.size else math.nan,
+            }
+        )
     return {
         "study": "load",
         "scenario": params.name,
@@ -732,10 +1001,11 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
         "duration_s": result["duration_s"],
         "achieved_rps": result["achieved_rps"],
         "latency_basis": "requests after the warm-up, outside ramps, failures counted at least at their timeout "
-                         "(as the load study judges them)",
-        "latency_ms": {k.removesuffix("_ms"): _estimate(e)
-                       for k, e in latency_percentiles(judged, params.confidence,
-                                                       params.request_timeout_s * 1000).items()},
+        "(as the load study judges them)",
+        "latency_ms": {
+            k.removesuffix("_ms"): _estimate(e)
+            for k, e in latency_percentiles(judged, params.confidence, params.request_timeout_s * 1000).items()
+        },
         "generator": {
             k: result[k]
             for k in (
@@ -752,5 +1022,3 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
         "phases": phase_rows,
         "outages": find_outages(records).to_dict(orient="records"),
     }
-
-

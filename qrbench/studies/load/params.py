@@ -26,8 +26,19 @@ from ...load import (
 )
 from ...params import build, load_yaml
 
-__all__ = ["LoadParams", "MonitorParams", "ShapeParams", "SpikeParams", "BurstParams", "DayParams", "LoadPlan",
-           "plan_load", "adhoc_params", "LOAD_DIR", "WARMUP_DIR"]
+__all__ = [
+    "LoadParams",
+    "MonitorParams",
+    "ShapeParams",
+    "SpikeParams",
+    "BurstParams",
+    "DayParams",
+    "LoadPlan",
+    "plan_load",
+    "adhoc_params",
+    "LOAD_DIR",
+    "WARMUP_DIR",
+]
 
 LOAD_DIR = "load"
 WARMUP_DIR = "warmup"
@@ -108,10 +119,16 @@ class MonitorParams:
 
     def __post_init__(self) -> None:
         checks = [
-            ("scrape_interval_s", _positive(self.scrape_interval_s) and self.scrape_interval_s >= 0.1,
-             "at least 0.1 seconds"),
-            ("rate_window_s", _positive(self.rate_window_s) and self.rate_window_s >= 4 * self.scrape_interval_s,
-             "at least four scrape intervals (a rate needs points)"),
+            (
+                "scrape_interval_s",
+                _positive(self.scrape_interval_s) and self.scrape_interval_s >= 0.1,
+                "at least 0.1 seconds",
+            ),
+            (
+                "rate_window_s",
+                _positive(self.rate_window_s) and self.rate_window_s >= 4 * self.scrape_interval_s,
+                "at least four scrape intervals (a rate needs points)",
+            ),
             ("for_s", _non_negative(self.for_s), "0 or more seconds"),
         ]
         for key, ok, valid in checks:
@@ -156,19 +173,37 @@ class LoadParams:
         closed = self.model == "closed"
         checks = [
             ("time_scale", _positive(self.time_scale), "a positive number"),
-            ("users", not closed or (self.users is not None and self.users >= 1),
-             "a whole number of at least 1 (the closed model needs it)"),
+            (
+                "users",
+                not closed or (self.users is not None and self.users >= 1),
+                "a whole number of at least 1 (the closed model needs it)",
+            ),
             ("users", closed or self.users is None, "left out: the open model has no users (give rate_rps)"),
-            ("rate_rps", closed or day or (self.rate_rps is not None and _positive(self.rate_rps)),
-             "a positive number of requests per second (the open model needs it)"),
-            ("rate_rps", not (closed or day) or self.rate_rps is None,
-             "left out: the closed model and the day shape set the rate themselves"),
-            ("duration_s", day or (self.duration_s is not None and _positive(self.duration_s)),
-             "a positive number of seconds"),
-            ("duration_s", not day or self.duration_s is None or _positive(self.duration_s),
-             "a positive number of seconds, or left out to play the whole day"),
-            ("ramp_up_s", _non_negative(self.ramp_up_s) and (day or self.ramp_up_s <= (self.duration_s or 0)),
-             "0 or more seconds, and no longer than duration_s"),
+            (
+                "rate_rps",
+                closed or day or (self.rate_rps is not None and _positive(self.rate_rps)),
+                "a positive number of requests per second (the open model needs it)",
+            ),
+            (
+                "rate_rps",
+                not (closed or day) or self.rate_rps is None,
+                "left out: the closed model and the day shape set the rate themselves",
+            ),
+            (
+                "duration_s",
+                day or (self.duration_s is not None and _positive(self.duration_s)),
+                "a positive number of seconds",
+            ),
+            (
+                "duration_s",
+                not day or self.duration_s is None or _positive(self.duration_s),
+                "a positive number of seconds, or left out to play the whole day",
+            ),
+            (
+                "ramp_up_s",
+                _non_negative(self.ramp_up_s) and (day or self.ramp_up_s <= (self.duration_s or 0)),
+                "0 or more seconds, and no longer than duration_s",
+            ),
             ("shape.kind", not day or not closed, "'day' only with model: open (the day is a rate profile)"),
             ("ramp_up_s", not day or self.ramp_up_s == 0, "left out: the day shape has its own hours"),
             ("sessions", closed or self.sessions is None, "left out: sessions belong to the closed model"),
@@ -182,8 +217,11 @@ class LoadParams:
             ("pool_size", 1 <= self.pool_size <= 100_000, "1 to 100000"),
             ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
             ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
-            ("target.max_concurrency", self.target.max_concurrency is None or self.target.max_concurrency >= 1,
-             "at least 1, or null for the service's default"),
+            (
+                "target.max_concurrency",
+                self.target.max_concurrency is None or self.target.max_concurrency >= 1,
+                "at least 1, or null for the service's default",
+            ),
         ]
         for key, ok, valid in checks:
             if not ok:
@@ -364,8 +402,13 @@ def adhoc_params(
 ) -> LoadParams:
     """A scenario from command-line settings (`qrbench load --mode ...`), validated like a file."""
     mapping: dict[str, Any] = {
-        "name": f"adhoc-{mode}", "model": mode, "duration_s": duration_s, "ramp_up_s": ramp_up_s, "seed": seed,
-        "target": {"allow_remote": allow_remote}, **extra,
+        "name": f"adhoc-{mode}",
+        "model": mode,
+        "duration_s": duration_s,
+        "ramp_up_s": ramp_up_s,
+        "seed": seed,
+        "target": {"allow_remote": allow_remote},
+        **extra,
     }
     if mode == "closed":
         mapping["users"] = users

@@ -104,8 +104,9 @@ def run_load_study(
     data = DataManager.from_dir(seed=params.seed)
     plan = plan_load(params, data.day)
     pool = data.mix_sampler(params.mix, params.methods, seed=params.seed, pool_size=params.pool_size)
-    folder = RunFolder.create(run_dir, study="load", params=to_dict(params),
-                              calibration_s=calibration_timings().tolist())
+    folder = RunFolder.create(
+        run_dir, study="load", params=to_dict(params), calibration_s=calibration_timings().tolist()
+    )
     folder.update(engine={"name": driver.name, **to_dict(driver)})
     folder.write_json("schedule.json", plan.schedule())
     folder.write_json("phases.json", plan.shape.phase_dicts())
@@ -124,14 +125,23 @@ def run_load_study(
                 stack.enter_context(process)
             stack.enter_context(metrics)
             if params.monitor.prometheus:
-                prometheus = stack.enter_context(prometheus_monitor(params.monitor, params.thresholds_file,
-                                                                    [target.url], run_dir)).server
+                prometheus = stack.enter_context(
+                    prometheus_monitor(params.monitor, params.thresholds_file, [target.url], run_dir)
+                ).server
                 folder.update(prometheus={"url": prometheus.url, "targets": [target.url]})
             if on_start is not None:
                 on_start(run_dir)
-            result = driver.run(target.url, pool, plan.model, out_dir=load_dir, stage="",
-                                timeout_s=params.request_timeout_s, progress=progress, headers=target.headers,
-                                allow_remote=True)  # the target was checked when it was opened
+            result = driver.run(
+                target.url,
+                pool,
+                plan.model,
+                out_dir=load_dir,
+                stage="",
+                timeout_s=params.request_timeout_s,
+                progress=progress,
+                headers=target.headers,
+                allow_remote=True,
+            )  # the target was checked when it was opened
         folder.write_json("result.json", result.to_dict())
     folder.finish()
     return run_dir

@@ -11,8 +11,25 @@ from .analysis import SATURATION_LIMITS, ScalabilityReport, analyse_scalability,
 from .params import CONFIGS_DIR, VERTICAL_DIR, ScalabilityParams, SloParams, StepParams
 from .run import run_scalability
 
-__all__ = ["ScalabilityParams", "SloParams", "StepParams", "CONFIGS_DIR", "VERTICAL_DIR", "run_scalability",
-           "ScalabilityReport", "analyse_scalability", "summary", "SATURATION_LIMITS", "STUDY"]
+__all__ = [
+    "ScalabilityParams",
+    "SloParams",
+    "StepParams",
+    "CONFIGS_DIR",
+    "VERTICAL_DIR",
+    "run_scalability",
+    "ScalabilityReport",
+    "analyse_scalability",
+    "summary",
+    "SATURATION_LIMITS",
+    "STUDY",
+]
 
-STUDY = StudyDef(name="scalability", params_type=ScalabilityParams, default_params="parameters/scalability.yaml",
-                 run_fn=run_scalability, analyse_fn=analyse_scalability, summary_fn=summary)
+STUDY = StudyDef(
+    name="scalability",
+    params_type=ScalabilityParams,
+    default_params="parameters/scalability.yaml",
+    run_fn=run_scalability,
+    analyse_fn=analyse_scalability,
+    summary_fn=summary,
+)

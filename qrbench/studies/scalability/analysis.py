@@ -40,6 +40,7 @@ import pandas as pd
 from scipy import stats as sps
 
 from ... import stats
+from ...errors import RunError
 from ...load import load_records, load_run_info
 from ...monitor import counter_delta
 from ...params import to_dict
@@ -49,9 +50,25 @@ from ..stages import load_stages
 from .autoscaling import analyse_autoscale
 from .params import AUTOSCALE_DIR, VERTICAL_DIR, ScalabilityParams, SloParams
 
-__all__ = ["ScalabilityReport", "analyse_scalability", "step_summary", "capacity_estimate", "usl_points",
-           "fit_scaling", "instance_shares", "cost_growth", "summary", "recommendation", "SATURATION_LIMITS",
-           "RATE_WINDOW_S", "USL_LEVELS", "STEP_WORKLOAD", "KEY_FIGURE", "SIMULATION_NOTE", "autoscale_findings"]
+__all__ = [
+    "ScalabilityReport",
+    "analyse_scalability",
+    "step_summary",
+    "capacity_estimate",
+    "usl_points",
+    "fit_scaling",
+    "instance_shares",
+    "cost_growth",
+    "summary",
+    "recommendation",
+    "SATURATION_LIMITS",
+    "RATE_WINDOW_S",
+    "USL_LEVELS",
+    "STEP_WORKLOAD",
+    "KEY_FIGURE",
+    "SIMULATION_NOTE",
+    "autoscale_findings",
+]
 
 # A resource counts as saturated in a step when its utilisation reaches these levels.
 SATURATION_LIMITS = {
@@ -72,8 +89,9 @@ _RESOURCE_TEXT = {"cpu": "CPU", "memory": "memory", "event_loop": "the event loo
 # ------------------------------------------------------------------------------------------- steps
 
 
-def step_summary(records: pd.DataFrame, *, duration_s: float, slo: SloParams, confidence: float = 0.95
-                 ) -> dict[str, Any]:
+def step_summary(
+    records: pd.DataFrame, *, duration_s: float, slo: SloParams, confidence: float = 0.95
+) -> dict[str, Any]:
     """One step: counts, success ratio, latency percentiles (ms) and throughput (ok completions per second within
     the step's duration_s: the mean of RATE_WINDOW_S windows, batch-means interval), each an Estimate, and whether
     it meets the SLO (on points; surely on intervals)."""
@@ -88,14 +106,23 @@ def step_summary(records: pd.DataFrame, *, duration_s: float, slo: SloParams, co
     throughput = stats.throughput(inside, window_s=window, start_s=0.0, end_s=duration_s, confidence=confidence)
     success_ok = success is not None and success.value >= slo.success
     meets = bool(n and len(latency) and pct[95].value < slo.p95_ms and success_ok)
-    return {"requests": n, "ok": len(ok), "success": success, "p50": pct[50], "p95": pct[95], "p99": pct[99],
-            "throughput": throughput, "meets": meets,
-            "meets_surely": bool(meets and pct[95].decided and pct[95].high < slo.p95_ms),
-            "dropped": int((records["error"] == "dropped").sum()) if n else 0}
+    return {
+        "requests": n,
+        "ok": len(ok),
+        "success": success,
+        "p50": pct[50],
+        "p95": pct[95],
+        "p99": pct[99],
+        "throughput": throughput,
+        "meets": meets,
+        "meets_surely": bool(meets and pct[95].decided and pct[95].high < slo.p95_ms),
+        "dropped": int((records["error"] == "dropped").sum()) if n else 0,
+    }
 
 
-def capacity_estimate(rates: np.ndarray, meets: np.ndarray, meets_surely: np.ndarray, *, tolerated: int = 0,
-                      confidence: float = 0.95) -> stats.Estimate:
+def capacity_estimate(
+    rates: np.ndarray, meets: np.ndarray, meets_surely: np.ndarray, *, tolerated: int = 0, confidence: float = 0.95
+) -> stats.Estimate:
     """The highest arrival rate (req/s) meeting the SLO, from steps in increasing rate (module docstring).
 
     tolerated: breaking steps in a row that do not end the search when a meeting step follows them (a transient
@@ -106,11 +133,18 @@ def capacity_estimate(rates: np.ndarray, meets: np.ndarray, meets_surely: np.nda
     order = np.argsort(rates)
     rates, meets, surely = np.asarray(rates, float)[order], np.asarray(meets)[order], np.asarray(meets_surely)[order]
     if rates.size == 0:
-        return stats.Estimate(value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0,
-                              method="no step measured", decided=False)
+        return stats.Estimate(
+            value=math.nan,
+            low=-math.inf,
+            high=math.inf,
+            confidence=confidence,
+            n=0,
+            method="no step measured",
+            decided=False,
+        )
     k = rates.size  # index of the first step of the run of breaks that ends the search
     for i in range(rates.size):
-        run = meets[i:i + tolerated + 1]
+        run = meets[i : i + tolerated + 1]
         if not run.any():
             k = i
             break
@@ -119,15 +153,24 @@ def capacity_estimate(rates: np.ndarray, meets: np.ndarray, meets_surely: np.nda
     sure = [float(rates[i]) for i in passed if surely[i]]
     low = max(sure) if sure else 0.0
     high = float(rates[k]) if k < rates.size else math.inf
-    method = ("highest step meeting the SLO; interval: highest step meeting it on the p95's interval to the first "
-              "step breaking it")
+    method = (
+        "highest step meeting the SLO; interval: highest step meeting it on the p95's interval to the first "
+        "step breaking it"
+    )
     transients = [f"{rates[i]:.3g}" for i in range(k) if not meets[i]]
     if transients:
         method += f"; transient breaks at {', '.join(transients)} req/s (a higher step met the SLO again)"
     if k == rates.size:
         method += " (the SLO never broke: the capacity is at least the highest rate tried)"
-    return stats.Estimate(value=value, low=low, high=high, confidence=confidence, n=int(rates.size), method=method,
-                          decided=math.isfinite(high))
+    return stats.Estimate(
+        value=value,
+        low=low,
+        high=high,
+        confidence=confidence,
+        n=int(rates.size),
+        method=method,
+        decided=math.isfinite(high),
+    )
 
 
 # ------------------------------------------------------------------------------------------- USL
@@ -149,12 +192,15 @@ def fit_scaling(points: pd.DataFrame, *, confidence: float = 0.95) -> dict[str, 
     notes = []
     for name, fit, needed in (("usl", stats.fit_usl, USL_LEVELS), ("amdahl", stats.fit_amdahl, 2)):
         if levels < needed:
-            notes.append(f"{name.upper() if name == 'usl' else 'Amdahl'} needs {needed} distinct levels; "
-                         f"this run measured {levels}")
+            notes.append(
+                f"{name.upper() if name == 'usl' else 'Amdahl'} needs {needed} distinct levels; "
+                f"this run measured {levels}"
+            )
             continue
         try:
-            out[name] = fit(points["n"].to_numpy(float), points["throughput_rps"].to_numpy(float),
-                            confidence=confidence)
+            out[name] = fit(
+                points["n"].to_numpy(float), points["throughput_rps"].to_numpy(float), confidence=confidence
+            )
         except (ValueError, RuntimeError) as exc:
             notes.append(f"the {name} fit failed: {exc}")
     out["note"] = "; ".join(notes)
@@ -180,16 +226,40 @@ def instance_shares(steps: list[dict[str, Any]], config: str) -> pd.DataFrame:
             if not a:
                 continue
             requests = _total(a, "qrbench_requests_total") - _total(b, "qrbench_requests_total")
-            hit = {c: (counter_delta(b, a, f"qrbench_{c}_cache_hits_total"),
-                       counter_delta(b, a, f"qrbench_{c}_cache_misses_total")) for c in ("embedding", "similarity")}
+            hit = {
+                c: (
+                    counter_delta(b, a, f"qrbench_{c}_cache_hits_total"),
+                    counter_delta(b, a, f"qrbench_{c}_cache_misses_total"),
+                )
+                for c in ("embedding", "similarity")
+            }
             counts[label] = (requests, hit)
         total = sum(c[0] for c in counts.values())
         for label, (requests, hit) in counts.items():
-            rows.append({"config": config, "step": s["step"], "rate_rps": s["rate_rps"], "instance": label,
-                         "requests": requests, "share": requests / total if total else np.nan,
-                         **{f"{c}_hit_rate": (h / (h + m) if h + m else np.nan) for c, (h, m) in hit.items()}})
-    return pd.DataFrame(rows, columns=["config", "step", "rate_rps", "instance", "requests", "share",
-                                       "embedding_hit_rate", "similarity_hit_rate"])
+            rows.append(
+                {
+                    "config": config,
+                    "step": s["step"],
+                    "rate_rps": s["rate_rps"],
+                    "instance": label,
+                    "requests": requests,
+                    "share": requests / total if total else np.nan,
+                    **{f"{c}_hit_rate": (h / (h + m) if h + m else np.nan) for c, (h, m) in hit.items()},
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "config",
+            "step",
+            "rate_rps",
+            "instance",
+            "requests",
+            "share",
+            "embedding_hit_rate",
+            "similarity_hit_rate",
+        ],
+    )
 
 
 def imbalance(shares: pd.DataFrame) -> pd.DataFrame:
@@ -202,18 +272,29 @@ def imbalance(shares: pd.DataFrame) -> pd.DataFrame:
         if n < 2 or counts.sum() <= 0:
             continue
         p = float(sps.chisquare(counts).pvalue) if counts.min() >= 0 else np.nan
-        rows.append({"config": config, "step": step, "rate_rps": g["rate_rps"].iloc[0], "instances": n,
-                     "requests": int(counts.sum()), "max_share": float(g["share"].max()),
-                     "imbalance": float(g["share"].max() * n - 1), "chi2_p": p})
-    return pd.DataFrame(rows, columns=["config", "step", "rate_rps", "instances", "requests", "max_share",
-                                       "imbalance", "chi2_p"])
+        rows.append(
+            {
+                "config": config,
+                "step": step,
+                "rate_rps": g["rate_rps"].iloc[0],
+                "instances": n,
+                "requests": int(counts.sum()),
+                "max_share": float(g["share"].max()),
+                "imbalance": float(g["share"].max() * n - 1),
+                "chi2_p": p,
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["config", "step", "rate_rps", "instances", "requests", "max_share", "imbalance", "chi2_p"]
+    )
 
 
 # ------------------------------------------------------------------------------------------- saturation
 
 
-def _saturation(folder: Path, steps: list[dict[str, Any]], config: str, cores: int, memory: float,
-                compute_threads: int) -> pd.DataFrame:
+def _saturation(
+    folder: Path, steps: list[dict[str, Any]], config: str, cores: int, memory: float, compute_threads: int
+) -> pd.DataFrame:
     server = pd.read_parquet(folder / "server.parquet") if (folder / "server.parquet").is_file() else pd.DataFrame()
     metrics = pd.read_parquet(folder / "metrics.parquet") if (folder / "metrics.parquet").is_file() else pd.DataFrame()
     probe = pd.read_parquet(folder / "probe.parquet") if (folder / "probe.parquet").is_file() else pd.DataFrame()
@@ -235,8 +316,10 @@ def _saturation(folder: Path, steps: list[dict[str, Any]], config: str, cores: i
             w = metrics[(metrics["t_unix"] >= u0) & (metrics["t_unix"] <= u1)]
             row["thread_pool"] = float(w["in_flight"].mean() / compute_threads) if len(w) else np.nan
             if len(w) >= 2:
-                row["rejected_per_s"] = float((w["rejected_total"].iloc[-1] - w["rejected_total"].iloc[0])
-                                              / max(w["t_unix"].iloc[-1] - w["t_unix"].iloc[0], 1e-9))
+                row["rejected_per_s"] = float(
+                    (w["rejected_total"].iloc[-1] - w["rejected_total"].iloc[0])
+                    / max(w["t_unix"].iloc[-1] - w["t_unix"].iloc[0], 1e-9)
+                )
         rows.append(row)
     frame = pd.DataFrame(rows)
     for resource, limit in SATURATION_LIMITS.items():
@@ -270,17 +353,30 @@ def cost_growth(n: np.ndarray, latency_ms: np.ndarray, *, confidence: float = 0.
     n, y = n[keep], y[keep]
     out: dict[str, Any] = {"requests": int(n.size), "levels": int(np.unique(n).size)}
     if np.unique(n).size < 2 or n.size < 3:
-        out.update(slope=math.nan, slope_low=math.nan, slope_high=math.nan, ms_per_doc=math.nan,
-                   ms_per_doc_low=math.nan, ms_per_doc_high=math.nan, intercept_ms=math.nan)
+        out.update(
+            slope=math.nan,
+            slope_low=math.nan,
+            slope_high=math.nan,
+            ms_per_doc=math.nan,
+            ms_per_doc_low=math.nan,
+            ms_per_doc_high=math.nan,
+            intercept_ms=math.nan,
+        )
         return out
     t = float(sps.t.ppf(0.5 + confidence / 2, n.size - 2))
     log = sps.linregress(np.log(n), np.log(y))
     lin = sps.linregress(n, y)
-    out.update(slope=float(log.slope), slope_low=float(log.slope - t * log.stderr),
-               slope_high=float(log.slope + t * log.stderr), log_intercept=float(log.intercept),
-               ms_per_doc=float(lin.slope), ms_per_doc_low=float(lin.slope - t * lin.stderr),
-               ms_per_doc_high=float(lin.slope + t * lin.stderr), intercept_ms=float(lin.intercept),
-               r_squared_log=float(log.rvalue**2))
+    out.update(
+        slope=float(log.slope),
+        slope_low=float(log.slope - t * log.stderr),
+        slope_high=float(log.slope + t * log.stderr),
+        log_intercept=float(log.intercept),
+        ms_per_doc=float(lin.slope),
+        ms_per_doc_low=float(lin.slope - t * lin.stderr),
+        ms_per_doc_high=float(lin.slope + t * lin.stderr),
+        intercept_ms=float(lin.intercept),
+        r_squared_log=float(log.rvalue**2),
+    )
     return out
 
 
@@ -290,9 +386,14 @@ def _stage_rows(records: pd.DataFrame, prefix: str, confidence: float) -> pd.Dat
         ok = g[g["ok"]]
         lat = ok["latency_ms"].to_numpy()
         span = float(g["t_end"].max() - g["t_start"].min()) if len(g) else math.nan
-        row = {"stage": stage, "setting": stage.split("/", 1)[1], "requests": len(g), "ok": len(ok),
-               "throughput_rps": len(ok) / span if span and span > 0 else np.nan,
-               "server_ms_median": float(np.nanmedian(ok["server_ms"])) if len(ok) else np.nan}
+        row = {
+            "stage": stage,
+            "setting": stage.split("/", 1)[1],
+            "requests": len(g),
+            "ok": len(ok),
+            "throughput_rps": len(ok) / span if span and span > 0 else np.nan,
+            "server_ms_median": float(np.nanmedian(ok["server_ms"])) if len(ok) else np.nan,
+        }
         for q in (50, 95):
             e = stats.percentile_ci(lat, q, confidence)
             row.update({f"p{q}_ms": e.value, f"p{q}_low": e.low, f"p{q}_high": e.high})
@@ -372,40 +473,78 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
         for s in steps:
             rec = load_records(folder / s["dir"])
             summ = step_summary(rec, duration_s=s["duration_s"], slo=p.slo, confidence=p.confidence)
-            rec = rec.assign(config=e["name"], step=s["step"], rate_rps=s["rate_rps"],
-                             t_unix=load_run_info(folder / s["dir"])["t0_unix"] + rec["t_end"])
+            rec = rec.assign(
+                config=e["name"],
+                step=s["step"],
+                rate_rps=s["rate_rps"],
+                t_unix=load_run_info(folder / s["dir"])["t0_unix"] + rec["t_end"],
+            )
             config_frames.append(rec)
             step_estimates.setdefault(e["name"], []).append({"rate_rps": s["rate_rps"], **summ})
             res = s.get("result", {})
-            row = {"config": e["name"], "axis": e["axis"], "n": e["n"], "balance": e.get("balance", ""),
-                   "step": s["step"], "rate_rps": s["rate_rps"], "requests": summ["requests"], "ok": summ["ok"],
-                   "dropped": summ["dropped"], "meets_slo": summ["meets"], "meets_slo_surely": summ["meets_surely"],
-                   "generator_saturated": bool(res.get("saturated")),
-                   "sent_rps": res.get("achieved_rps", np.nan)}
-            for key, name in (("throughput", "throughput_rps"), ("p50", "p50_ms"), ("p95", "p95_ms"),
-                              ("p99", "p99_ms"), ("success", "success")):
+            row = {
+                "config": e["name"],
+                "axis": e["axis"],
+                "n": e["n"],
+                "balance": e.get("balance", ""),
+                "step": s["step"],
+                "rate_rps": s["rate_rps"],
+                "requests": summ["requests"],
+                "ok": summ["ok"],
+                "dropped": summ["dropped"],
+                "meets_slo": summ["meets"],
+                "meets_slo_surely": summ["meets_surely"],
+                "generator_saturated": bool(res.get("saturated")),
+                "sent_rps": res.get("achieved_rps", np.nan),
+            }
+            for key, name in (
+                ("throughput", "throughput_rps"),
+                ("p50", "p50_ms"),
+                ("p95", "p95_ms"),
+                ("p99", "p99_ms"),
+                ("success", "success"),
+            ):
                 est, stem = summ[key], name.removesuffix("_ms").removesuffix("_rps")
-                row.update({name: est.value, f"{stem}_low": est.low, f"{stem}_high": est.high} if est is not None
-                           else {name: np.nan, f"{stem}_low": np.nan, f"{stem}_high": np.nan})
+                row.update(
+                    {name: est.value, f"{stem}_low": est.low, f"{stem}_high": est.high}
+                    if est is not None
+                    else {name: np.nan, f"{stem}_low": np.nan, f"{stem}_high": np.nan}
+                )
             rows.append(row)
         step_rows += rows
         frames += config_frames
-        cap = capacity_estimate(np.array([r["rate_rps"] for r in rows]), np.array([r["meets_slo"] for r in rows]),
-                                np.array([r["meets_slo_surely"] for r in rows]), tolerated=p.steps.steps_past_break,
-                                confidence=p.confidence)
-        peak = max(rows, key=lambda r: r["throughput_rps"] if np.isfinite(r["throughput_rps"]) else -1) if rows \
-            else None
-        config_rows.append({
-            "config": e["name"], "axis": e["axis"], "n": e["n"], "balance": e.get("balance", ""),
-            "status": e["status"], "error": e.get("error", ""), "steps": len(rows),
-            "capacity_rps": cap.value, "capacity_low": cap.low, "capacity_high": cap.high,
-            "slo_broke": math.isfinite(cap.high), "capacity_method": cap.method,
-            "peak_throughput_rps": peak["throughput_rps"] if peak else np.nan,
-            "peak_throughput_low": peak["throughput_low"] if peak else np.nan,
-            "peak_throughput_high": peak["throughput_high"] if peak else np.nan,
-            "p95_at_capacity_ms": next((r["p95_ms"] for r in rows if r["rate_rps"] == cap.value), np.nan),
-            "start_s": e.get("started_s", np.nan), "warmup_s": e.get("warmup_s", np.nan),
-        })
+        cap = capacity_estimate(
+            np.array([r["rate_rps"] for r in rows]),
+            np.array([r["meets_slo"] for r in rows]),
+            np.array([r["meets_slo_surely"] for r in rows]),
+            tolerated=p.steps.steps_past_break,
+            confidence=p.confidence,
+        )
+        peak = (
+            max(rows, key=lambda r: r["throughput_rps"] if np.isfinite(r["throughput_rps"]) else -1) if rows else None
+        )
+        config_rows.append(
+            {
+                "config": e["name"],
+                "axis": e["axis"],
+                "n": e["n"],
+                "balance": e.get("balance", ""),
+                "status": e["status"],
+                "error": e.get("error", ""),
+                "steps": len(rows),
+                "capacity_rps": cap.value,
+                "capacity_low": cap.low,
+                "capacity_high": cap.high,
+                "slo_broke": math.isfinite(cap.high),
+                "capacity_method": cap.method,
+                "peak_throughput_rps": peak["throughput_rps"] if peak else np.nan,
+                "peak_throughput_low": peak["throughput_low"] if peak else np.nan,
+                "peak_throughput_high": peak["throughput_high"] if peak else np.nan,
+                "p95_at_capacity_ms": next((r["p95_ms"] for r in rows if r["rate_rps"] == cap.value), np.nan),
+                "start_s": e.get("started_s", np.nan),
+                "warmup_s": e.get("warmup_s", np.nan),
+            }
+        )
         # Round robin is the reference policy of the instances axis (least_conn is compared, not fitted).
         reference = e["axis"] != "instances" or e.get("balance") in ("round_robin", "")
         if peak is not None and e["axis"] in points and e["status"] == "ok" and reference:
@@ -431,24 +570,29 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
         first = {"config": reference, "resources": resources, "rate_rps": rate}
 
     # Vertical.
-    vertical_errors = [f"{', '.join(v['stages'])}: {v['error']}" for v in
-                       _read_json(run_dir / VERTICAL_DIR / "vertical.json", []) if v.get("error")]
+    vertical_errors = [
+        f"{', '.join(v['stages'])}: {v['error']}"
+        for v in _read_json(run_dir / VERTICAL_DIR / "vertical.json", [])
+        if v.get("error")
+    ]
     doc_error = _read_json(run_dir / VERTICAL_DIR / "documents-error.json", {})
     if doc_error:
         vertical_errors.append(f"documents: {doc_error['error']}")
     try:
         vrec, _ = load_stages(run_dir / VERTICAL_DIR)
-    except Exception:  # no vertical stage finished: every table is empty
-        vrec = pd.DataFrame(columns=["stage", "ok", "latency_ms", "n_candidates", "t_start", "t_end", "server_ms",
-                                     "t_unix"])
+    except RunError:  # no vertical stage finished: every table is empty
+        vrec = pd.DataFrame(
+            columns=["stage", "ok", "latency_ms", "n_candidates", "t_start", "t_end", "server_ms", "t_unix"]
+        )
     documents = _stage_rows(vrec, "documents/", p.confidence)
     if len(documents):
         documents["documents"] = documents["value"].astype(int)
         documents["rss_peak_mb"] = documents["stage"].map(_documents_memory(run_dir, vrec))
     doc_ok = vrec[vrec["stage"].str.startswith("documents/") & vrec["ok"]]
     cost = cost_growth(doc_ok["n_candidates"].to_numpy(), doc_ok["latency_ms"].to_numpy(), confidence=p.confidence)
-    cost_server = cost_growth(doc_ok["n_candidates"].to_numpy(), doc_ok["server_ms"].to_numpy(),
-                              confidence=p.confidence)
+    cost_server = cost_growth(
+        doc_ok["n_candidates"].to_numpy(), doc_ok["server_ms"].to_numpy(), confidence=p.confidence
+    )
     cost["server"] = cost_server
     threads = _stage_rows(vrec, "threads/", p.confidence)
     qubits = _stage_rows(vrec, "qubits/", p.confidence)
@@ -458,30 +602,54 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
     compliance = _compliance(configs, step_estimates, load_thresholds(p.thresholds_file, "load"))
     autoscale = _autoscale(run_dir, p.confidence)
     verdict, reasons = _verdict(configs)
-    reasons += [f"PRD capacity target (at least {r['target']:g} req/s within the p95 target), "
-                f"{'not shown' if r['verdict'] == 'insufficient' else r['verdict']}: "
-                f"{r['reason'].removeprefix(r['metric'] + ': ')}" for r in compliance
-                if r["verdict"] in ("fail", "warn", "insufficient")]
+    reasons += [
+        f"PRD capacity target (at least {r['target']:g} req/s within the p95 target), "
+        f"{'not shown' if r['verdict'] == 'insufficient' else r['verdict']}: "
+        f"{r['reason'].removeprefix(r['metric'] + ': ')}"
+        for r in compliance
+        if r["verdict"] in ("fail", "warn", "insufficient")
+    ]
     if verdict in ("pass", "warn") and any(r["verdict"] == "fail" for r in compliance):
         verdict = "fail"
     elif verdict == "pass" and any(r["verdict"] in ("warn", "insufficient") for r in compliance):
         verdict = "warn"  # the scaling was measured, but the PRD's capacity target could not be shown to pass
     if not reasons and len(configs):
-        reasons = ["Every configuration ran, its capacity under the SLO is bounded on both sides, and the PRD "
-                   "capacity target passes on the step load."]
-    report_args = dict(configs=configs, steps=steps_frame, usl=usl, shares=shares,
-                       imbalance=imbalance(shares), saturation=saturation, first_saturated=first,
-                       documents=documents, cost=cost, threads=threads, qubits=qubits, shots=shots,
-                       vertical_errors=vertical_errors, cores=cores, slo=p.slo, verdict=verdict,
-                       verdict_reasons=reasons, records=records, compliance=compliance, autoscale=autoscale)
+        reasons = [
+            "Every configuration ran, its capacity under the SLO is bounded on both sides, and the PRD "
+            "capacity target passes on the step load."
+        ]
+    report_args = dict(
+        configs=configs,
+        steps=steps_frame,
+        usl=usl,
+        shares=shares,
+        imbalance=imbalance(shares),
+        saturation=saturation,
+        first_saturated=first,
+        documents=documents,
+        cost=cost,
+        threads=threads,
+        qubits=qubits,
+        shots=shots,
+        vertical_errors=vertical_errors,
+        cores=cores,
+        slo=p.slo,
+        verdict=verdict,
+        verdict_reasons=reasons,
+        records=records,
+        compliance=compliance,
+        autoscale=autoscale,
+    )
     findings = _findings(report_args, p)
     checks = _reliability(report_args, {"calibration_s": run.calibration_s}, p)
-    return ScalabilityReport(params=p, findings=findings, reliability=checks,
-                             recommendation=recommendation(report_args), **report_args)
+    return ScalabilityReport(
+        params=p, findings=findings, reliability=checks, recommendation=recommendation(report_args), **report_args
+    )
 
 
-def _compliance(configs: pd.DataFrame, steps: Mapping[str, list[dict[str, Any]]],
-                thresholds: Mapping[str, stats.Threshold]) -> list[dict[str, Any]]:
+def _compliance(
+    configs: pd.DataFrame, steps: Mapping[str, list[dict[str, Any]]], thresholds: Mapping[str, stats.Threshold]
+) -> list[dict[str, Any]]:
     """The PRD capacity target judged on the step load of the configuration with the highest capacity (one row;
     none when no configuration ran or the thresholds file has no load.throughput_rps)."""
     rate_t, lat_t = thresholds.get("throughput_rps"), thresholds.get("p95_ms")
@@ -491,18 +659,40 @@ def _compliance(configs: pd.DataFrame, steps: Mapping[str, list[dict[str, Any]]]
         return []
     best = _best(ran)["config"]
     s = steps[best]
-    j = stats.capacity_from_steps([x["rate_rps"] for x in s], [x["throughput"] for x in s], [x["p95"] for x in s],
-                                  rate_t, lat_t, workload=f"{STEP_WORKLOAD}, {best}")
-    return [{"metric": "throughput_rps", "target": j.target, "threshold": j.threshold, "unit": j.unit,
-             "value": j.estimate.value, "low": j.estimate.low, "high": j.estimate.high, "verdict": str(j.verdict),
-             "workload": j.workload, "direction": j.direction, "reason": j.reason, "statistic": j.statistic}]
+    j = stats.capacity_from_steps(
+        [x["rate_rps"] for x in s],
+        [x["throughput"] for x in s],
+        [x["p95"] for x in s],
+        rate_t,
+        lat_t,
+        workload=f"{STEP_WORKLOAD}, {best}",
+    )
+    return [
+        {
+            "metric": "throughput_rps",
+            "target": j.target,
+            "threshold": j.threshold,
+            "unit": j.unit,
+            "value": j.estimate.value,
+            "low": j.estimate.low,
+            "high": j.estimate.high,
+            "verdict": str(j.verdict),
+            "workload": j.workload,
+            "direction": j.direction,
+            "reason": j.reason,
+            "statistic": j.statistic,
+        }
+    ]
 
 
 def _best(ran: pd.DataFrame) -> pd.Series:
     """The configuration with the highest capacity (then the highest lower bound); among equals the one with the
     fewest processes, which costs least."""
-    return ran.assign(_neg_n=-ran["n"]).sort_values(
-        ["capacity_rps", "capacity_low", "_neg_n", "peak_throughput_rps"], ascending=False).iloc[0]
+    return (
+        ran.assign(_neg_n=-ran["n"])
+        .sort_values(["capacity_rps", "capacity_low", "_neg_n", "peak_throughput_rps"], ascending=False)
+        .iloc[0]
+    )
 
 
 def _autoscale(run_dir: Path, confidence: float) -> dict[str, Any] | None:
@@ -513,7 +703,7 @@ def _autoscale(run_dir: Path, confidence: float) -> dict[str, Any] | None:
     load_dir = run_dir / AUTOSCALE_DIR / "load"
     try:
         records = load_records(load_dir)
-    except Exception:  # the load never started (the pool failed): the analysis shows only the error
+    except RunError:  # the load never started (the pool failed): the analysis shows only the error
         records = pd.DataFrame(columns=["t_intended", "ok", "latency_ms"])
     out = analyse_autoscale(record, records, confidence=confidence)
     out["rule"] = record["rule"]
@@ -530,28 +720,40 @@ def recommendation(r: Mapping[str, Any]) -> str:
     best = _best(ran)
     single = ran[ran["n"] == 1]
     base = float(single["capacity_rps"].max()) if len(single) else math.nan
-    what = (f"{int(best['n'])} worker(s)" if best["axis"] == "workers" else
-            f"{int(best['n'])} instance(s) behind nginx ({best['balance'].replace('_', ' ')})"
-            if best["axis"] == "instances" else "the given service")
+    what = (
+        f"{int(best['n'])} worker(s)"
+        if best["axis"] == "workers"
+        else f"{int(best['n'])} instance(s) behind nginx ({best['balance'].replace('_', ' ')})"
+        if best["axis"] == "instances"
+        else "the given service"
+    )
     bound = "" if best["slo_broke"] else "at least "
-    text = (f"Run {what}: it met the SLO up to {bound}{_fmt(best['capacity_rps'])} req/s (between steps "
-            f"{_fmt(best['capacity_low'])} and {_fmt(best['capacity_high'])}) on this machine's {r['cores']} core(s)")
+    text = (
+        f"Run {what}: it met the SLO up to {bound}{_fmt(best['capacity_rps'])} req/s (between steps "
+        f"{_fmt(best['capacity_low'])} and {_fmt(best['capacity_high'])}) on this machine's {r['cores']} core(s)"
+    )
     if best["n"] > 1 and math.isfinite(base):
         text += f", against {_fmt(base)} req/s for one process"
     first = r["first_saturated"]
     if first["resources"]:
-        advice = {"cpu": f"so more processes than the {r['cores']} cores will not add capacity here",
-                  "memory": "so memory, not CPU, bounds how many processes fit",
-                  "thread_pool": "so more compute threads or processes (up to the cores) come before a bigger machine",
-                  "event_loop": "so more processes (up to the cores) relieve the event loop"}
-        text += (f"; {' and '.join(_RESOURCE_TEXT[x] for x in first['resources'])} saturated first "
-                 f"(at {_fmt(first['rate_rps'])} req/s with one worker), {advice[first['resources'][0]]}")
+        advice = {
+            "cpu": f"so more processes than the {r['cores']} cores will not add capacity here",
+            "memory": "so memory, not CPU, bounds how many processes fit",
+            "thread_pool": "so more compute threads or processes (up to the cores) come before a bigger machine",
+            "event_loop": "so more processes (up to the cores) relieve the event loop",
+        }
+        text += (
+            f"; {' and '.join(_RESOURCE_TEXT[x] for x in first['resources'])} saturated first "
+            f"(at {_fmt(first['rate_rps'])} req/s with one worker), {advice[first['resources'][0]]}"
+        )
     else:
         text += "; no resource reached its saturation limit in the steps measured"
     auto = r.get("autoscale")
     if auto is not None and not auto["error"] and math.isfinite(auto["phases"]["need"].max()):
-        text += (f"; under the HPA rule (CPU target {auto['rule']['target_cpu']:.0%}) the step-up needed "
-                 f"{int(auto['phases']['need'].max())} instance(s)")
+        text += (
+            f"; under the HPA rule (CPU target {auto['rule']['target_cpu']:.0%}) the step-up needed "
+            f"{int(auto['phases']['need'].max())} instance(s)"
+        )
     return text + "."
 
 
@@ -568,11 +770,15 @@ def _verdict(configs: pd.DataFrame) -> tuple[str, list[str]]:
     ran = configs[configs["status"] == "ok"]
     for _, c in ran.iterrows():
         if not c["slo_broke"]:
-            reasons.append(f"{c['config']}: the SLO never broke up to {c['capacity_rps']:.3g} req/s; the capacity is "
-                           "only a lower bound (add higher steps).")
+            reasons.append(
+                f"{c['config']}: the SLO never broke up to {c['capacity_rps']:.3g} req/s; the capacity is "
+                "only a lower bound (add higher steps)."
+            )
         elif c["capacity_rps"] == 0:
-            reasons.append(f"{c['config']}: even the first step broke the SLO; the capacity is below "
-                           f"{c['capacity_high']:.3g} req/s (start lower).")
+            reasons.append(
+                f"{c['config']}: even the first step broke the SLO; the capacity is below "
+                f"{c['capacity_high']:.3g} req/s (start lower)."
+            )
     if len(failed):
         return "fail", reasons
     if ran.empty:
@@ -593,75 +799,97 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
     configs: pd.DataFrame = r["configs"]
     cores = r["cores"]
     slo = r["slo"]
-    out.append(f"This machine gives the service {cores} core(s); everything past {cores} workers or instances "
-               "here competes for the same cores (and with the load generator), so the measured points past it "
-               "show contention; nothing here predicts a bigger machine.")
+    out.append(
+        f"This machine gives the service {cores} core(s); everything past {cores} workers or instances "
+        "here competes for the same cores (and with the load generator), so the measured points past it "
+        "show contention; nothing here predicts a bigger machine."
+    )
     ok = configs[configs["status"] == "ok"] if len(configs) else configs
     if len(ok):
-        caps = "; ".join(f"{c['config']} {_fmt(c['capacity_rps'])} req/s [{_fmt(c['capacity_low'])}, "
-                         f"{_fmt(c['capacity_high'])}]" for _, c in ok.iterrows())
+        caps = "; ".join(
+            f"{c['config']} {_fmt(c['capacity_rps'])} req/s [{_fmt(c['capacity_low'])}, {_fmt(c['capacity_high'])}]"
+            for _, c in ok.iterrows()
+        )
         out.append(f"Capacity under the SLO (p95 < {slo.p95_ms:g} ms and success ≥ {slo.success:.0%}): {caps}.")
     for axis, fit in r["usl"].items():
         usl, amdahl = fit["usl"], fit["amdahl"]
         if usl is None:
             if amdahl is not None:
-                out.append(f"{axis}: no USL fit ({fit['note']}), so the peak N* cannot be bounded from this data; "
-                           f"Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)} "
-                           f"[{_fmt(amdahl.sigma.low)}, {_fmt(amdahl.sigma.high)}], λ = {_fmt(amdahl.lam.value)} req/s "
-                           f"per unit, over the measured levels only.")
+                out.append(
+                    f"{axis}: no USL fit ({fit['note']}), so the peak N* cannot be bounded from this data; "
+                    f"Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)} "
+                    f"[{_fmt(amdahl.sigma.low)}, {_fmt(amdahl.sigma.high)}], λ = {_fmt(amdahl.lam.value)} req/s "
+                    f"per unit, over the measured levels only."
+                )
             elif fit["levels"]:
                 out.append(f"{axis}: no USL fit ({fit['note']}), so the peak N* cannot be bounded from this data.")
             continue
         peak = usl.peak_n
         measured = int(fit["points"]["n"].max())
         if peak.decided and math.isfinite(peak.high):
-            where = (f"throughput peaks at N* = {_fmt(peak.value)} [{_fmt(peak.low)}, {_fmt(peak.high)}] with "
-                     f"{_fmt(usl.peak_throughput)} req/s")
+            where = (
+                f"throughput peaks at N* = {_fmt(peak.value)} [{_fmt(peak.low)}, {_fmt(peak.high)}] with "
+                f"{_fmt(usl.peak_throughput)} req/s"
+            )
         else:
-            where = ("the peak N* cannot be bounded from this data (κ's interval reaches 0, or the fit is "
-                     "undecided), so no peak is stated")
-        text = (f"{axis}: USL over {fit['levels']} levels, σ = {_fmt(usl.sigma.value)} [{_fmt(usl.sigma.low)}, "
-                f"{_fmt(usl.sigma.high)}], κ = {_fmt(usl.kappa.value)} [{_fmt(usl.kappa.low)}, "
-                f"{_fmt(usl.kappa.high)}], R² = {_fmt(usl.r_squared)}; {where}. Nothing is predicted past "
-                f"N = {measured}, the largest level measured. These N share this machine's {cores} cores, so σ holds "
-                "the contention for the cores too.")
+            where = (
+                "the peak N* cannot be bounded from this data (κ's interval reaches 0, or the fit is "
+                "undecided), so no peak is stated"
+            )
+        text = (
+            f"{axis}: USL over {fit['levels']} levels, σ = {_fmt(usl.sigma.value)} [{_fmt(usl.sigma.low)}, "
+            f"{_fmt(usl.sigma.high)}], κ = {_fmt(usl.kappa.value)} [{_fmt(usl.kappa.low)}, "
+            f"{_fmt(usl.kappa.high)}], R² = {_fmt(usl.r_squared)}; {where}. Nothing is predicted past "
+            f"N = {measured}, the largest level measured. These N share this machine's {cores} cores, so σ holds "
+            "the contention for the cores too."
+        )
         if amdahl is not None:
             text += f" Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)}, R² = {_fmt(amdahl.r_squared)}."
         out.append(text)
     first = r["first_saturated"]
     if first["resources"]:
         names = " and ".join(_RESOURCE_TEXT[x] for x in first["resources"])
-        out.append(f"First to saturate ({first['config']}): {names}, at {_fmt(first['rate_rps'])} req/s offered "
-                   f"(limits: CPU ≥ {SATURATION_LIMITS['cpu']:.0%} of the cores, memory ≥ "
-                   f"{SATURATION_LIMITS['memory']:.0%}, event-loop probe p95 ≥ {SATURATION_LIMITS['event_loop']:g} ms, "
-                   "requests in computation ≥ the compute threads).")
+        out.append(
+            f"First to saturate ({first['config']}): {names}, at {_fmt(first['rate_rps'])} req/s offered "
+            f"(limits: CPU ≥ {SATURATION_LIMITS['cpu']:.0%} of the cores, memory ≥ "
+            f"{SATURATION_LIMITS['memory']:.0%}, event-loop probe p95 ≥ {SATURATION_LIMITS['event_loop']:g} ms, "
+            "requests in computation ≥ the compute threads)."
+        )
     elif first["config"]:
         out.append(f"No resource of {first['config']} reached its saturation limit in the steps measured.")
     imb = r["imbalance"]
     if len(imb):
         for config, g in imb.groupby("config", sort=False):
-            out.append(f"{config}: largest instance share {g['max_share'].max():.1%} (even: "
-                       f"{1 / g['instances'].iloc[0]:.1%}); imbalance up to {g['imbalance'].max():.1%}"
-                       + (", measurably uneven (χ² p < 0.05) in some step" if (g["chi2_p"] < 0.05).any() else "")
-                       + ".")
+            out.append(
+                f"{config}: largest instance share {g['max_share'].max():.1%} (even: "
+                f"{1 / g['instances'].iloc[0]:.1%}); imbalance up to {g['imbalance'].max():.1%}"
+                + (", measurably uneven (χ² p < 0.05) in some step" if (g["chi2_p"] < 0.05).any() else "")
+                + "."
+            )
     cost = r["cost"]
     if np.isfinite(cost.get("slope", np.nan)):
-        out.append(f"Cost against the document count (cached documents, a new query each): latency ~ N^b with b = "
-                   f"{_fmt(cost['slope'])} [{_fmt(cost['slope_low'])}, {_fmt(cost['slope_high'])}]; "
-                   f"{_fmt(cost['ms_per_doc'])} ms per document [{_fmt(cost['ms_per_doc_low'])}, "
-                   f"{_fmt(cost['ms_per_doc_high'])}].")
+        out.append(
+            f"Cost against the document count (cached documents, a new query each): latency ~ N^b with b = "
+            f"{_fmt(cost['slope'])} [{_fmt(cost['slope_low'])}, {_fmt(cost['slope_high'])}]; "
+            f"{_fmt(cost['ms_per_doc'])} ms per document [{_fmt(cost['ms_per_doc_low'])}, "
+            f"{_fmt(cost['ms_per_doc_high'])}]."
+        )
     out += autoscale_findings(r.get("autoscale"))
     if len(configs) and (configs["axis"] == "workers").any():
-        out.append("Multi-worker /metrics: the workers share one port and each keeps its own registry, so a scrape "
-                   "describes one worker picked at random; per-instance shares and cache hit rates come from the "
-                   "nginx configurations, where each instance has its own port.")
+        out.append(
+            "Multi-worker /metrics: the workers share one port and each keeps its own registry, so a scrape "
+            "describes one worker picked at random; per-instance shares and cache hit rates come from the "
+            "nginx configurations, where each instance has its own port."
+        )
     return out
 
 
-SIMULATION_NOTE = ("This simulates the Kubernetes HPA's rule (desired = ceil(current × CPU / target), with its "
-                   "tolerance and stabilisation windows) on one machine, instances behind nginx: it is not a "
-                   "cluster (no scheduler, no node start-up, no metrics-pipeline delay), and every instance shares "
-                   "this machine's cores with the load generator.")
+SIMULATION_NOTE = (
+    "This simulates the Kubernetes HPA's rule (desired = ceil(current × CPU / target), with its "
+    "tolerance and stabilisation windows) on one machine, instances behind nginx: it is not a "
+    "cluster (no scheduler, no node start-up, no metrics-pipeline delay), and every instance shares "
+    "this machine's cores with the load generator."
+)
 
 
 def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
@@ -671,18 +899,22 @@ def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
     if auto["error"]:
         return [f"Autoscaling scenario: it failed ({auto['error']}). {SIMULATION_NOTE}"]
     rule = auto["rule"]
-    out = [f"Autoscaling scenario (CPU target {rule['target_cpu']:.0%} of {_fmt(rule['cores_per_instance'])} core "
-           f"per instance, {_fmt(rule['min_replicas'])} to {_fmt(rule['max_replicas'])} instances, scale-down "
-           f"window {_fmt(rule['scale_down_window_s'])} s, control every {_fmt(rule['interval_s'])} s): "
-           + SIMULATION_NOTE]
+    out = [
+        f"Autoscaling scenario (CPU target {rule['target_cpu']:.0%} of {_fmt(rule['cores_per_instance'])} core "
+        f"per instance, {_fmt(rule['min_replicas'])} to {_fmt(rule['max_replicas'])} instances, scale-down "
+        f"window {_fmt(rule['scale_down_window_s'])} s, control every {_fmt(rule['interval_s'])} s): " + SIMULATION_NOTE
+    ]
     for _, ph in auto["phases"].iterrows():
         if ph["direction"] == "none":
             continue
         verb = "up" if ph["direction"] == "up" else "down"
         after = ph["scaled_after_s"]
         late = " (after the phase ended)" if math.isfinite(after) and after >= ph["end_s"] - ph["start_s"] else ""
-        scaled = (f"the first scale-{verb} ended {_fmt(after)} s after the step{late}"
-                  if math.isfinite(after) else f"it did not scale {verb} before the run ended")
+        scaled = (
+            f"the first scale-{verb} ended {_fmt(after)} s after the step{late}"
+            if math.isfinite(after)
+            else f"it did not scale {verb} before the run ended"
+        )
         need = int(ph["need"])
         if ph["reached_need_after_s"] == 0:
             reached = f"the pool already ran its need of {need} instance(s) when the step came"
@@ -692,17 +924,24 @@ def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
             reached = f"its need of {need} instance(s) was not reached within the phase"
         latency = []
         if ph["transition_requests"]:
-            latency.append(f"p95 during the transition {_fmt(ph['p95_transition_ms'])} ms "
-                           f"[{_fmt(ph['p95_transition_low'])}, {_fmt(ph['p95_transition_high'])}] "
-                           f"({ph['transition_requests']} requests)")
+            latency.append(
+                f"p95 during the transition {_fmt(ph['p95_transition_ms'])} ms "
+                f"[{_fmt(ph['p95_transition_low'])}, {_fmt(ph['p95_transition_high'])}] "
+                f"({ph['transition_requests']} requests)"
+            )
         if math.isfinite(ph["p95_settled_ms"]):
             latency.append(f"p95 {'after it' if latency else 'in the phase'} {_fmt(ph['p95_settled_ms'])} ms")
-        out.append(f"Step {verb} to {_fmt(ph['rate_rps'])} req/s: {scaled}; {reached}"
-                   + (f"; {', '.join(latency)}" if latency else "") + ".")
+        out.append(
+            f"Step {verb} to {_fmt(ph['rate_rps'])} req/s: {scaled}; {reached}"
+            + (f"; {', '.join(latency)}" if latency else "")
+            + "."
+        )
     if math.isfinite(auto["over_instance_s"]):
-        out.append(f"Provisioning against the rule's steady-state need: {_fmt(auto['over_instance_s'])} "
-                   f"instance-seconds over and {_fmt(auto['under_instance_s'])} under, of "
-                   f"{_fmt(auto['instance_s'])} instance-seconds run (needed: {_fmt(auto['needed_instance_s'])}).")
+        out.append(
+            f"Provisioning against the rule's steady-state need: {_fmt(auto['over_instance_s'])} "
+            f"instance-seconds over and {_fmt(auto['under_instance_s'])} under, of "
+            f"{_fmt(auto['instance_s'])} instance-seconds run (needed: {_fmt(auto['needed_instance_s'])})."
+        )
     else:
         out.append("Provisioning could not be judged: no phase had a decision that measured its CPU.")
     return out
@@ -717,32 +956,69 @@ def _reliability(r: Mapping[str, Any], machine: dict, p: ScalabilityParams) -> l
     )
     if len(steps) and steps["generator_saturated"].any():
         bad = steps[steps["generator_saturated"]]
-        checks.append(stats.Check(name="generator_saturated", ok=False, severity="warning", message=(
-            f"The load generator flagged {len(bad)} step(s) as not delivered as asked (e.g. {bad['config'].iloc[0]} "
-            f"at {bad['rate_rps'].iloc[0]:.3g} req/s): those steps describe the generator as much as the server.")))
+        checks.append(
+            stats.Check(
+                name="generator_saturated",
+                ok=False,
+                severity="warning",
+                message=(
+                    f"The load generator flagged {len(bad)} step(s) as not delivered as asked "
+                    f"(e.g. {bad['config'].iloc[0]} at {bad['rate_rps'].iloc[0]:.3g} req/s): "
+                    "those steps describe the generator as much as the server."
+                ),
+            )
+        )
     for axis, fit in r["usl"].items():
         usl = fit["usl"]
         if usl is not None and not usl.sigma.decided:
-            checks.append(stats.Check(name=f"usl_{axis}", ok=False, severity="warning", message=(
-                f"The {axis} USL fit has no residual degrees of freedom: its intervals are unbounded.")))
+            checks.append(
+                stats.Check(
+                    name=f"usl_{axis}",
+                    ok=False,
+                    severity="warning",
+                    message=(f"The {axis} USL fit has no residual degrees of freedom: its intervals are unbounded."),
+                )
+            )
     sat: pd.DataFrame = r["saturation"]
     if len(sat) and {"cpu", "machine_cpu"} <= set(sat.columns):
         busy = sat[(sat["machine_cpu"] >= 0.9) & (sat["cpu"] < 0.5)]
         if len(busy):
-            checks.append(stats.Check(name="machine_busy", ok=False, severity="warning", message=(
-                f"In {len(busy)} step(s) the machine's CPU was at least 90 % busy while the service used less than "
-                f"half of the cores (e.g. {busy['config'].iloc[0]} at {busy['rate_rps'].iloc[0]:.3g} req/s: machine "
-                f"{busy['machine_cpu'].iloc[0]:.0%}, service {busy['cpu'].iloc[0]:.0%}): other processes (the load "
-                "generator, nginx, other programs) held the cores, so the service's CPU never shows saturation and "
-                "its capacity is lower than on a quiet machine.")))
-    checks.append(stats.Check(name="cores", ok=r["cores"] >= 4, severity="info" if r["cores"] >= 4 else "warning",
-                              message=(
-        f"The service ran on {r['cores']} core(s) shared with the load generator; scaling past that is not "
-        "measured here, and the report predicts nothing beyond the levels it measured.")))
+            checks.append(
+                stats.Check(
+                    name="machine_busy",
+                    ok=False,
+                    severity="warning",
+                    message=(
+                        f"In {len(busy)} step(s) the machine's CPU was at least 90 % busy while the service "
+                        f"used less than half of the cores (e.g. {busy['config'].iloc[0]} at "
+                        f"{busy['rate_rps'].iloc[0]:.3g} req/s: machine {busy['machine_cpu'].iloc[0]:.0%}, "
+                        f"service {busy['cpu'].iloc[0]:.0%}): other processes (the load generator, nginx, other "
+                        "programs) held the cores, so the service's CPU never shows saturation and its capacity "
+                        "is lower than on a quiet machine."
+                    ),
+                )
+            )
+    checks.append(
+        stats.Check(
+            name="cores",
+            ok=r["cores"] >= 4,
+            severity="info" if r["cores"] >= 4 else "warning",
+            message=(
+                f"The service ran on {r['cores']} core(s) shared with the load generator; scaling past that is not "
+                "measured here, and the report predicts nothing beyond the levels it measured."
+            ),
+        )
+    )
     auto = r.get("autoscale")
     if auto is not None and auto["error"]:
-        checks.append(stats.Check(name="autoscale", ok=False, severity="warning", message=(
-            f"The autoscaling scenario failed ({auto['error']}); nothing is reported on scaling in time.")))
+        checks.append(
+            stats.Check(
+                name="autoscale",
+                ok=False,
+                severity="warning",
+                message=(f"The autoscaling scenario failed ({auto['error']}); nothing is reported on scaling in time."),
+            )
+        )
     return checks
 
 
@@ -753,16 +1029,31 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
     def fit_dict(fit: Any) -> dict[str, Any] | None:
         if fit is None:
             return None
-        return {"sigma": estimate_row(fit.sigma), "kappa": estimate_row(fit.kappa), "lam": estimate_row(fit.lam),
-                "peak_n": estimate_row(fit.peak_n), "peak_throughput_rps": fit.peak_throughput,
-                "r_squared": fit.r_squared, "points": fit.n_points}
+        return {
+            "sigma": estimate_row(fit.sigma),
+            "kappa": estimate_row(fit.kappa),
+            "lam": estimate_row(fit.lam),
+            "peak_n": estimate_row(fit.peak_n),
+            "peak_throughput_rps": fit.peak_throughput,
+            "r_squared": fit.r_squared,
+            "points": fit.n_points,
+        }
 
     auto = report.autoscale
-    autoscale = None if auto is None else {
-        "simulation": SIMULATION_NOTE, "rule": auto["rule"], "error": auto["error"],
-        "phases": auto["phases"].to_dict(orient="records"),
-        **{k: auto[k] for k in ("over_instance_s", "under_instance_s", "instance_s", "needed_instance_s",
-                                "max_instances")}}
+    autoscale = (
+        None
+        if auto is None
+        else {
+            "simulation": SIMULATION_NOTE,
+            "rule": auto["rule"],
+            "error": auto["error"],
+            "phases": auto["phases"].to_dict(orient="records"),
+            **{
+                k: auto[k]
+                for k in ("over_instance_s", "under_instance_s", "instance_s", "needed_instance_s", "max_instances")
+            },
+        }
+    )
     return {
         "study": "scalability",
         "verdict": report.verdict,
@@ -776,8 +1067,10 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
         "slo": {"p95_ms": report.slo.p95_ms, "success": report.slo.success},
         "configs": report.configs.to_dict(orient="records"),
         "steps": report.steps.to_dict(orient="records"),
-        "usl": {axis: {"usl": fit_dict(f["usl"]), "amdahl": fit_dict(f["amdahl"]), "levels": f["levels"],
-                       "note": f["note"]} for axis, f in report.usl.items()},
+        "usl": {
+            axis: {"usl": fit_dict(f["usl"]), "amdahl": fit_dict(f["amdahl"]), "levels": f["levels"], "note": f["note"]}
+            for axis, f in report.usl.items()
+        },
         "imbalance": report.imbalance.to_dict(orient="records"),
         "shares": report.shares.to_dict(orient="records"),
         "first_saturated": report.first_saturated,
@@ -788,7 +1081,8 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
         "shots": report.shots.to_dict(orient="records"),
         "vertical_errors": report.vertical_errors,
         "findings": report.findings,
-        "reliability": [{"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message}
-                        for c in report.reliability],
+        "reliability": [
+            {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
+        ],
         "requests": int(len(report.records)),
     }

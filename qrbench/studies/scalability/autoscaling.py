@@ -35,10 +35,27 @@ from ... import stats
 
 __all__ = ["instances_over_time", "steady_need", "analyse_autoscale", "PHASE_COLUMNS"]
 
-PHASE_COLUMNS = ["phase", "rate_rps", "start_s", "end_s", "need", "direction", "scaled_after_s",
-                 "reached_need_after_s", "requests", "success", "p95_transition_ms", "p95_transition_low",
-                 "p95_transition_high", "transition_requests", "p95_settled_ms", "p95_settled_low",
-                 "p95_settled_high", "over_instance_s", "under_instance_s"]
+PHASE_COLUMNS = [
+    "phase",
+    "rate_rps",
+    "start_s",
+    "end_s",
+    "need",
+    "direction",
+    "scaled_after_s",
+    "reached_need_after_s",
+    "requests",
+    "success",
+    "p95_transition_ms",
+    "p95_transition_low",
+    "p95_transition_high",
+    "transition_requests",
+    "p95_settled_ms",
+    "p95_settled_low",
+    "p95_settled_high",
+    "over_instance_s",
+    "under_instance_s",
+]
 
 
 def instances_over_time(events: list[Mapping[str, Any]], *, initial: int, t0_unix: float) -> pd.DataFrame:
@@ -55,8 +72,9 @@ def _count_at(steps: pd.DataFrame, t: np.ndarray) -> np.ndarray:
     return steps["instances"].to_numpy(int)[np.clip(idx, 0, None)]
 
 
-def steady_need(decisions: pd.DataFrame, *, start_s: float, end_s: float, target: float, min_replicas: int,
-                max_replicas: int) -> float:
+def steady_need(
+    decisions: pd.DataFrame, *, start_s: float, end_s: float, target: float, min_replicas: int, max_replicas: int
+) -> float:
     """Instances the rule needs in steady state for the load of [start_s, end_s) (module docstring); NaN when no
     decision of the phase measured the metric. decisions: t_s (since the load's start), current, metric."""
     # A decision's metric is the CPU since the previous decision: it describes a phase only when that whole
@@ -78,8 +96,9 @@ def _p95(records: pd.DataFrame, confidence: float) -> stats.Estimate | None:
     return stats.percentile_ci(lat, 95, confidence) if lat.size else None
 
 
-def analyse_autoscale(record: Mapping[str, Any], records: pd.DataFrame, *, confidence: float = 0.95,
-                      grid_s: float = 0.05) -> dict[str, Any]:
+def analyse_autoscale(
+    record: Mapping[str, Any], records: pd.DataFrame, *, confidence: float = 0.95, grid_s: float = 0.05
+) -> dict[str, Any]:
     """The scenario's phases and totals from autoscale.json's content (`record`: rule, phases, decisions, events,
     t0_unix, initial) and the load's records (t_intended seconds since t0_unix, ok, latency_ms).
 
@@ -90,8 +109,9 @@ def analyse_autoscale(record: Mapping[str, Any], records: pd.DataFrame, *, confi
     """
     rule = record["rule"]
     t0 = float(record.get("t0_unix") or 0.0)
-    decisions = pd.DataFrame(record.get("decisions") or [],
-                             columns=["t_s", "t_unix", "current", "metric", "proposed", "desired", "scale_s"])
+    decisions = pd.DataFrame(
+        record.get("decisions") or [], columns=["t_s", "t_unix", "current", "metric", "proposed", "desired", "scale_s"]
+    )
     decisions["t_s"] = decisions["t_unix"].astype(float) - t0
     steps = instances_over_time(record.get("events") or [], initial=int(record.get("initial", 1)), t0_unix=t0)
     phases = record.get("phases") or []
@@ -99,18 +119,31 @@ def analyse_autoscale(record: Mapping[str, Any], records: pd.DataFrame, *, confi
     previous_need = math.nan
     for ph in phases:
         a, b = float(ph["start_s"]), float(ph["end_s"])
-        need = steady_need(decisions, start_s=a, end_s=b, target=float(rule["target_cpu"]),
-                           min_replicas=int(rule["min_replicas"]), max_replicas=int(rule["max_replicas"]))
+        need = steady_need(
+            decisions,
+            start_s=a,
+            end_s=b,
+            target=float(rule["target_cpu"]),
+            min_replicas=int(rule["min_replicas"]),
+            max_replicas=int(rule["max_replicas"]),
+        )
         t = a + grid_s * np.arange(round((b - a) / grid_s))
         n = _count_at(steps, t)
-        direction = ("up" if need > previous_need else "down" if need < previous_need else "none") \
-            if math.isfinite(need) and math.isfinite(previous_need) else "none"
-        later = sorted((e for e in record.get("events") or [] if float(e["t_unix"]) - t0 >= a),
-                       key=lambda e: e["t_unix"])
+        direction = (
+            ("up" if need > previous_need else "down" if need < previous_need else "none")
+            if math.isfinite(need) and math.isfinite(previous_need)
+            else "none"
+        )
+        later = sorted(
+            (e for e in record.get("events") or [] if float(e["t_unix"]) - t0 >= a), key=lambda e: e["t_unix"]
+        )
         inside = [e for e in later if float(e["t_unix"]) - t0 < b]
         # A scaling that ends after the phase (an instance still starting) still answers the phase's step.
-        scaled = [float(e["t_unix"]) - t0 - a for e in later
-                  if (direction == "up" and e["to"] > e["from"]) or (direction == "down" and e["to"] < e["from"])]
+        scaled = [
+            float(e["t_unix"]) - t0 - a
+            for e in later
+            if (direction == "up" and e["to"] > e["from"]) or (direction == "down" and e["to"] < e["from"])
+        ]
         # Exactly, from the step function: the phase's start or an event in it, the first with the need met.
         moments = np.array([a, *sorted(float(e["t_unix"]) - t0 for e in inside)])
         reached = moments[_count_at(steps, moments) == need] if math.isfinite(need) else np.array([])
@@ -121,37 +154,56 @@ def analyse_autoscale(record: Mapping[str, Any], records: pd.DataFrame, *, confi
         split = a + reached_s if direction != "none" and math.isfinite(reached_s) else (b if direction != "none" else a)
         transition, settled = ph_rec[ph_rec["t_intended"] < split], ph_rec[ph_rec["t_intended"] >= split]
         p_t, p_s = _p95(transition, confidence), _p95(settled, confidence)
-        rows.append({"phase": int(ph["phase"]), "rate_rps": float(ph["rate_rps"]), "start_s": a, "end_s": b,
-                     "need": need, "direction": direction, "scaled_after_s": scaled[0] if scaled else math.nan,
-                     "reached_need_after_s": reached_s if direction != "none" else math.nan,
-                     "requests": int(len(ph_rec)),
-                     "success": float(ph_rec["ok"].mean()) if len(ph_rec) else math.nan,
-                     "p95_transition_ms": p_t.value if p_t else math.nan,
-                     "p95_transition_low": p_t.low if p_t else math.nan,
-                     "p95_transition_high": p_t.high if p_t else math.nan,
-                     "transition_requests": int(len(transition)),
-                     "p95_settled_ms": p_s.value if p_s else math.nan,
-                     "p95_settled_low": p_s.low if p_s else math.nan,
-                     "p95_settled_high": p_s.high if p_s else math.nan,
-                     "over_instance_s": over, "under_instance_s": under})
+        rows.append(
+            {
+                "phase": int(ph["phase"]),
+                "rate_rps": float(ph["rate_rps"]),
+                "start_s": a,
+                "end_s": b,
+                "need": need,
+                "direction": direction,
+                "scaled_after_s": scaled[0] if scaled else math.nan,
+                "reached_need_after_s": reached_s if direction != "none" else math.nan,
+                "requests": int(len(ph_rec)),
+                "success": float(ph_rec["ok"].mean()) if len(ph_rec) else math.nan,
+                "p95_transition_ms": p_t.value if p_t else math.nan,
+                "p95_transition_low": p_t.low if p_t else math.nan,
+                "p95_transition_high": p_t.high if p_t else math.nan,
+                "transition_requests": int(len(transition)),
+                "p95_settled_ms": p_s.value if p_s else math.nan,
+                "p95_settled_low": p_s.low if p_s else math.nan,
+                "p95_settled_high": p_s.high if p_s else math.nan,
+                "over_instance_s": over,
+                "under_instance_s": under,
+            }
+        )
         grid_rows.append(pd.DataFrame({"t_s": t, "instances": n, "need": need}))
         if math.isfinite(need):
             previous_need = need
     table = pd.DataFrame(rows, columns=PHASE_COLUMNS)
-    timeline = pd.concat(grid_rows, ignore_index=True) if grid_rows else pd.DataFrame(
-        columns=["t_s", "instances", "need"])
+    timeline = (
+        pd.concat(grid_rows, ignore_index=True) if grid_rows else pd.DataFrame(columns=["t_s", "instances", "need"])
+    )
     known = timeline[timeline["need"].notna()] if len(timeline) else timeline
     if len(records):
         second = np.floor(records["t_intended"].to_numpy(float))
         ok = records.assign(second=second)[records["ok"].to_numpy(bool)]
-        latency = ok.groupby("second")["latency_ms"].agg(
-            p95_ms=lambda x: float(np.percentile(x, 95)), requests="size").reset_index()
+        latency = (
+            ok.groupby("second")["latency_ms"]
+            .agg(p95_ms=lambda x: float(np.percentile(x, 95)), requests="size")
+            .reset_index()
+        )
     else:
         latency = pd.DataFrame(columns=["second", "p95_ms", "requests"])
-    return {"phases": table, "timeline": timeline, "decisions": decisions, "latency": latency,
-            "over_instance_s": float(table["over_instance_s"].sum(min_count=1)) if len(table) else math.nan,
-            "under_instance_s": float(table["under_instance_s"].sum(min_count=1)) if len(table) else math.nan,
-            "instance_s": float(timeline["instances"].sum() * grid_s) if len(timeline) else math.nan,
-            "needed_instance_s": float(known["need"].sum() * grid_s) if len(known) else math.nan,
-            "max_instances": int(timeline["instances"].max()) if len(timeline) else int(record.get("initial", 1)),
-            "error": str(record.get("error") or "")}
+    return {
+        "phases": table,
+        "timeline": timeline,
+        "decisions": decisions,
+        "latency": latency,
+        "over_instance_s": float(table["over_instance_s"].sum(min_count=1)) if len(table) else math.nan,
+        "under_instance_s": float(table["under_instance_s"].sum(min_count=1)) if len(table) else math.nan,
+        "instance_s": float(timeline["instances"].sum() * grid_s) if len(timeline) else math.nan,
+        "needed_instance_s": float(known["need"].sum() * grid_s) if len(known) else math.nan,
+        "max_instances": int(timeline["instances"].max()) if len(timeline) else int(record.get("initial", 1)),
+        "error": str(record.get("error") or ""),
+    }

@@ -11,8 +11,19 @@ from ...errors import ParameterError
 from ...load import KINDS, METHODS
 from ...params import build, load_yaml
 
-__all__ = ["ScalabilityParams", "SloParams", "StepParams", "RequestParams", "WorkersParams", "InstancesParams",
-           "VerticalParams", "AutoscaleParams", "CONFIGS_DIR", "VERTICAL_DIR", "AUTOSCALE_DIR"]
+__all__ = [
+    "ScalabilityParams",
+    "SloParams",
+    "StepParams",
+    "RequestParams",
+    "WorkersParams",
+    "InstancesParams",
+    "VerticalParams",
+    "AutoscaleParams",
+    "CONFIGS_DIR",
+    "VERTICAL_DIR",
+    "AUTOSCALE_DIR",
+]
 
 CONFIGS_DIR = "configs"
 VERTICAL_DIR = "vertical"
@@ -61,8 +72,7 @@ class RequestParams:
     the given length level), each sent with a new query when fresh_queries."""
 
     mix: dict[str, float] = field(default_factory=lambda: {"similarity": 0.5, "rerank_small": 0.5})
-    methods: dict[str, float] = field(default_factory=lambda: {"classical": 1 / 3, "quantum": 1 / 3,
-                                                               "hybrid": 1 / 3})
+    methods: dict[str, float] = field(default_factory=lambda: {"classical": 1 / 3, "quantum": 1 / 3, "hybrid": 1 / 3})
     length: Literal["any", "short", "long"] = "any"
     pool_size: int = 100
     fresh_queries: bool = True
@@ -181,8 +191,11 @@ class ScalabilityParams:
             ("requests.warmup_requests", r.warmup_requests >= 0, "0 or more"),
             ("workers.counts", all(1 <= n <= 16 for n in self.workers.counts), "each 1 to 16"),
             ("instances.counts", all(1 <= n <= 16 for n in self.instances.counts), "each 1 to 16"),
-            ("instances.balance", bool(self.instances.balance) or not self.instances.counts,
-             "at least one policy when instances.counts is given"),
+            (
+                "instances.balance",
+                bool(self.instances.balance) or not self.instances.counts,
+                "at least one policy when instances.counts is given",
+            ),
             ("instances.keepalive", self.instances.keepalive >= 1, "at least 1"),
             ("instances.nginx_workers", 1 <= self.instances.nginx_workers <= 16, "1 to 16"),
             ("vertical.documents", all(1 <= n <= 1000 for n in v.documents), "each 1 to 1000"),
@@ -195,8 +208,11 @@ class ScalabilityParams:
             ("vertical.aer_documents", 1 <= v.aer_documents <= 1000, "1 to 1000"),
             ("vertical.aer_requests", v.aer_requests >= 1, "at least 1"),
             ("vertical.sample_interval_s", v.sample_interval_s > 0, "a positive number of seconds"),
-            ("autoscale.rates_rps", bool(a.rates_rps) and all(x > 0 for x in a.rates_rps),
-             "at least one positive rate in requests per second"),
+            (
+                "autoscale.rates_rps",
+                bool(a.rates_rps) and all(x > 0 for x in a.rates_rps),
+                "at least one positive rate in requests per second",
+            ),
             ("autoscale.phase_s", a.phase_s > 0, "a positive number of seconds"),
             ("autoscale.target_cpu", a.target_cpu > 0, "a positive share of cores_per_instance"),
             ("autoscale.cores_per_instance", a.cores_per_instance > 0, "a positive number of cores"),
@@ -208,8 +224,11 @@ class ScalabilityParams:
             ("autoscale.interval_s", 0 < a.interval_s <= a.phase_s, "positive and at most autoscale.phase_s"),
             ("autoscale.drain_s", a.drain_s >= 0, "0 or more seconds"),
             ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
-            ("target.max_concurrency", self.target.max_concurrency is None or self.target.max_concurrency >= 1,
-             "at least 1, or null for the service's default"),
+            (
+                "target.max_concurrency",
+                self.target.max_concurrency is None or self.target.max_concurrency >= 1,
+                "at least 1, or null for the service's default",
+            ),
         ]
         for key, ok, valid in checks:
             if not ok:
@@ -217,11 +236,13 @@ class ScalabilityParams:
         for key, weights, valid in (("requests.mix", r.mix, tuple(KINDS)), ("requests.methods", r.methods, METHODS)):
             unknown = sorted(set(weights) - set(valid))
             if unknown or not weights:
-                raise ParameterError(f"{key} has unknown or no names {unknown}; it takes weights for "
-                                     f"{', '.join(valid)}.")
+                raise ParameterError(
+                    f"{key} has unknown or no names {unknown}; it takes weights for {', '.join(valid)}."
+                )
             if abs(sum(weights.values()) - 1.0) > 1e-6 or any(w < 0 for w in weights.values()):
-                raise ParameterError(f"{key} must hold non-negative weights summing to 1; they sum to "
-                                     f"{sum(weights.values()):.6g}.")
+                raise ParameterError(
+                    f"{key} must hold non-negative weights summing to 1; they sum to {sum(weights.values()):.6g}."
+                )
 
     @classmethod
     def from_file(cls, path: str | Path) -> ScalabilityParams:
@@ -233,4 +254,3 @@ def _dotted(obj: Any, key: str) -> Any:
     for part in key.split("."):
         obj = getattr(obj, part, None)
     return obj
-

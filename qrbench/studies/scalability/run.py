@@ -108,14 +108,21 @@ def _step_specs(base: Sequence[RequestSpec], count: int, *, offset: int, tag: st
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def warm_caches(url: str, texts: Sequence[str], *, passes: int = 1, batch: int = 200, timeout_s: float = 600.0,
-                headers: dict[str, str] | None = None) -> dict[str, Any]:
+def warm_caches(
+    url: str,
+    texts: Sequence[str],
+    *,
+    passes: int = 1,
+    batch: int = 200,
+    timeout_s: float = 600.0,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
     """Embed `texts` into the service's caches: classical reranks of up to `batch` candidates, each on a new
     connection, `passes` times (a multi-worker service needs several: each pass lands on some worker).
     Returns seconds taken and requests sent."""
     t0 = time.perf_counter()
     sent = 0
-    chunks = [list(texts[i:i + batch]) for i in range(0, len(texts), batch)]
+    chunks = [list(texts[i : i + batch]) for i in range(0, len(texts), batch)]
     for _ in range(passes):
         for chunk in chunks:
             body = {"query": "cache warm-up", "candidates": chunk, "top_k": 1, "method": "classical"}
@@ -159,8 +166,9 @@ class _LoopProbe:
 
 
 @contextlib.contextmanager
-def _monitored(folder: Path, pids: dict[str, int], url: str, params: ScalabilityParams,
-               headers: dict[str, str]) -> Iterator[None]:
+def _monitored(
+    folder: Path, pids: dict[str, int], url: str, params: ScalabilityParams, headers: dict[str, str]
+) -> Iterator[None]:
     """Server processes, /metrics and the event-loop probe sampled while the body runs; written on exit."""
     samplers = {label: ProcessSampler(pid, interval_s=params.sample_interval_s) for label, pid in pids.items()}
     metrics = MetricsSampler(url, interval_s=params.sample_interval_s, headers=headers or None)
@@ -226,9 +234,21 @@ class _Study:
 
     # ---- one configuration: warm-up, then the step load
 
-    def configuration(self, name: str, *, axis: str, n: int, balance: str = "", entry_url: str,
-                      processes: dict[str, int], share_urls: dict[str, str], warm: list[tuple[str, int]],
-                      started_s: float, monitor_url: str | None = None, extra: dict[str, Any] | None = None) -> None:
+    def configuration(
+        self,
+        name: str,
+        *,
+        axis: str,
+        n: int,
+        balance: str = "",
+        entry_url: str,
+        processes: dict[str, int],
+        share_urls: dict[str, str],
+        warm: list[tuple[str, int]],
+        started_s: float,
+        monitor_url: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
         """Warm every process's caches, then run the step load against entry_url under the monitors.
 
         warm: (url, passes) per cache-holding endpoint. share_urls: label -> URL whose /metrics is scraped
@@ -240,24 +260,65 @@ class _Study:
         """
         folder = self.run_dir / CONFIGS_DIR / name
         folder.mkdir(parents=True, exist_ok=True)
-        entry = self.index.add(name=name, axis=axis, n=n, balance=balance, dir=str(folder.relative_to(self.run_dir)),
-                               started_s=started_s, **(extra or {}))
+        entry = self.index.add(
+            name=name,
+            axis=axis,
+            n=n,
+            balance=balance,
+            dir=str(folder.relative_to(self.run_dir)),
+            started_s=started_s,
+            **(extra or {}),
+        )
         try:
-            write_json(folder / "target.json", {"url": entry_url, "processes": processes, "instances": share_urls,
-                                                  "axis": axis, "n": n, "balance": balance,
-                                                  "settings": to_dict(self.p.target), **(extra or {})})
+            write_json(
+                folder / "target.json",
+                {
+                    "url": entry_url,
+                    "processes": processes,
+                    "instances": share_urls,
+                    "axis": axis,
+                    "n": n,
+                    "balance": balance,
+                    "settings": to_dict(self.p.target),
+                    **(extra or {}),
+                },
+            )
             texts = _texts(self.base, queries=not self.p.requests.fresh_queries)
             t_warm = time.perf_counter()
             with ThreadPoolExecutor(max_workers=max(1, len(warm))) as pool:
-                warmups = [f.result() for f in [pool.submit(warm_caches, u, texts, passes=k, headers=self.headers,
-                                                             timeout_s=max(600.0, self.p.request_timeout_s))
-                                                 for u, k in warm]]
+                warmups = [
+                    f.result()
+                    for f in [
+                        pool.submit(
+                            warm_caches,
+                            u,
+                            texts,
+                            passes=k,
+                            headers=self.headers,
+                            timeout_s=max(600.0, self.p.request_timeout_s),
+                        )
+                        for u, k in warm
+                    ]
+                ]
             if self.p.requests.warmup_requests:
-                specs = _step_specs(self.base, self.p.requests.warmup_requests, offset=0, tag=f"{name}.w",
-                                    fresh=self.p.requests.fresh_queries)
-                run_load(entry_url, cycle_source(specs), ClosedModel(users=2, iterations=max(1, len(specs) // 2)),
-                         out_dir=folder / "warmup", stage="warmup", timeout_s=self.p.request_timeout_s,
-                         progress=False, headers=self.headers, allow_remote=True)
+                specs = _step_specs(
+                    self.base,
+                    self.p.requests.warmup_requests,
+                    offset=0,
+                    tag=f"{name}.w",
+                    fresh=self.p.requests.fresh_queries,
+                )
+                run_load(
+                    entry_url,
+                    cycle_source(specs),
+                    ClosedModel(users=2, iterations=max(1, len(specs) // 2)),
+                    out_dir=folder / "warmup",
+                    stage="warmup",
+                    timeout_s=self.p.request_timeout_s,
+                    progress=False,
+                    headers=self.headers,
+                    allow_remote=True,
+                )
             warm_s = time.perf_counter() - t_warm  # wall time: the senders run in parallel
             write_json(folder / "warmup.json", {"seconds": warm_s, "senders": warmups})
             with _monitored(folder, processes, monitor_url or entry_url, self.p, self.headers):
@@ -275,23 +336,45 @@ class _Study:
         offset = 0
         for i, rate in enumerate(s.rates()):
             count = math.ceil(rate * s.step_s * 1.25) + 10
-            specs = _step_specs(self.base, count, offset=offset, tag=f"{name}.{i}",
-                                fresh=self.p.requests.fresh_queries)
+            specs = _step_specs(self.base, count, offset=offset, tag=f"{name}.{i}", fresh=self.p.requests.fresh_queries)
             offset += count
             before = {label: scrape(u, headers=self.headers) for label, u in share_urls.items()}
             step_dir = folder / "steps" / f"{i:02d}"
-            model = OpenModel(rate_rps=rate, duration_s=s.step_s, arrivals=s.arrivals, max_in_flight=s.max_in_flight,
-                              seed=self.p.seed * 1000 + i)
-            result = run_load(url, cycle_source(specs), model, out_dir=step_dir, stage=f"{name} {rate:g} rps",
-                              timeout_s=self.p.request_timeout_s, progress=self.progress, headers=self.headers,
-                              allow_remote=True)  # the target was checked when it was opened
+            model = OpenModel(
+                rate_rps=rate,
+                duration_s=s.step_s,
+                arrivals=s.arrivals,
+                max_in_flight=s.max_in_flight,
+                seed=self.p.seed * 1000 + i,
+            )
+            result = run_load(
+                url,
+                cycle_source(specs),
+                model,
+                out_dir=step_dir,
+                stage=f"{name} {rate:g} rps",
+                timeout_s=self.p.request_timeout_s,
+                progress=self.progress,
+                headers=self.headers,
+                allow_remote=True,
+            )  # the target was checked when it was opened
             after = {label: scrape(u, headers=self.headers) for label, u in share_urls.items()}
-            summary = step_summary(load_records(step_dir), duration_s=s.step_s, slo=self.p.slo,
-                                   confidence=self.p.confidence)
-            steps.append({"step": i, "rate_rps": rate, "dir": str(step_dir.relative_to(folder)),
-                          "t0_unix": load_run_info(step_dir)["t0_unix"], "duration_s": s.step_s,
-                          "meets_slo": summary["meets"], "result": result.to_dict(),
-                          "metrics_before": before, "metrics_after": after})
+            summary = step_summary(
+                load_records(step_dir), duration_s=s.step_s, slo=self.p.slo, confidence=self.p.confidence
+            )
+            steps.append(
+                {
+                    "step": i,
+                    "rate_rps": rate,
+                    "dir": str(step_dir.relative_to(folder)),
+                    "t0_unix": load_run_info(step_dir)["t0_unix"],
+                    "duration_s": s.step_s,
+                    "meets_slo": summary["meets"],
+                    "result": result.to_dict(),
+                    "metrics_before": before,
+                    "metrics_after": after,
+                }
+            )
             write_json(folder / "steps.json", steps)
             broke = 0 if summary["meets"] else broke + 1
             if broke > s.steps_past_break:
@@ -322,10 +405,15 @@ class _Study:
                 specs = []
                 for j in range(v.document_requests):
                     q = queries[int(rng.integers(len(queries)))].text[:4000]
-                    payload = {"query": f"{q} [d{n}.{j}]", "candidates": docs[:n], "top_k": min(10, n),
-                               "method": v.method}
-                    specs.append(RequestSpec.from_payload(kind=f"documents_{n}", endpoint="/v1/rerank",
-                                                          payload=payload))
+                    payload = {
+                        "query": f"{q} [d{n}.{j}]",
+                        "candidates": docs[:n],
+                        "top_k": min(10, n),
+                        "method": v.method,
+                    }
+                    specs.append(
+                        RequestSpec.from_payload(kind=f"documents_{n}", endpoint="/v1/rerank", payload=payload)
+                    )
                 runner.run(f"documents/{n}", specs)
         if sampler is not None:
             sampler.frame().to_parquet(self.run_dir / VERTICAL_DIR / "server-documents.parquet")
@@ -347,26 +435,41 @@ class _Study:
             if threads is not None:
                 changes["torch_threads"] = threads
             n_docs = v.aer_documents if kind == "aer" else 10
-            docs = [d.text[:5000] for d in self.data.sample_documents(n_docs, rng=rng,
-                                                                      length=self.p.requests.length)]
+            docs = [d.text[:5000] for d in self.data.sample_documents(n_docs, rng=rng, length=self.p.requests.length)]
             users = v.threads_users if kind == "torch_threads" else 1
             count = v.threads_requests if kind == "torch_threads" else v.aer_requests
             method = v.method if kind == "torch_threads" else "quantum"
             entry = {"stages": stages, "settings": changes, "users": users, "requests": count, "error": ""}
             record.append(entry)
             try:
-                with started_targets(engine_settings(self.p.target, **changes), 1,
-                                     self.run_dir / VERTICAL_DIR / "logs",
-                                     ready_timeout_s=self.p.ready_timeout_s) as (target,):
+                with started_targets(
+                    engine_settings(self.p.target, **changes),
+                    1,
+                    self.run_dir / VERTICAL_DIR / "logs",
+                    ready_timeout_s=self.p.ready_timeout_s,
+                ) as (target,):
                     warm_caches(target.url, docs, headers=self.headers)
-                    runner = StageRunner(Target(url=target.url, pid=target.pid, embedded=True, headers=self.headers),
-                                         self.run_dir / VERTICAL_DIR, self.p.request_timeout_s, self.progress)
+                    runner = StageRunner(
+                        Target(url=target.url, pid=target.pid, embedded=True, headers=self.headers),
+                        self.run_dir / VERTICAL_DIR,
+                        self.p.request_timeout_s,
+                        self.progress,
+                    )
+                    queries = self.data.queries
                     for stage in stages:
-                        specs = [RequestSpec.from_payload(kind=stage.replace("/", "_"), endpoint="/v1/rerank", payload={
-                            "query": f"{self.data.queries[int(rng.integers(len(self.data.queries)))].text[:4000]} "
-                                     f"[{stage}.{j}]",
-                            "candidates": docs, "top_k": min(10, n_docs), "method": method})
-                            for j in range(count)]
+                        specs = [
+                            RequestSpec.from_payload(
+                                kind=stage.replace("/", "_"),
+                                endpoint="/v1/rerank",
+                                payload={
+                                    "query": f"{queries[int(rng.integers(len(queries)))].text[:4000]} [{stage}.{j}]",
+                                    "candidates": docs,
+                                    "top_k": min(10, n_docs),
+                                    "method": method,
+                                },
+                            )
+                            for j in range(count)
+                        ]
                         runner.run(stage, specs, users=users)
             except (QrbenchError, httpx.HTTPError, OSError) as exc:
                 entry["error"] = f"{type(exc).__name__}: {exc}"
@@ -378,8 +481,9 @@ def _length_count(data: DataManager, length: str) -> int:
     return sum(1 for d in data.documents if lo <= d.n_words <= hi)
 
 
-def run_scalability(params: ScalabilityParams, run_dir: str | Path, *, url: str | None = None,
-                    progress: bool = True) -> Path:
+def run_scalability(
+    params: ScalabilityParams, run_dir: str | Path, *, url: str | None = None, progress: bool = True
+) -> Path:
     """Measure every part of the study into run_dir (layout in the module docstring); returns run_dir.
 
     url: a running service (then only it is measured: the document sweep and one step load; the study
@@ -394,26 +498,37 @@ def run_scalability(params: ScalabilityParams, run_dir: str | Path, *, url: str 
         url = check_target(url, allow_remote=p.target.allow_remote)
     data = DataManager.from_dir(seed=p.seed, zipf_exponent=r.zipf_exponent)
     base = list(data.mix_sampler(r.mix, r.methods, seed=p.seed, pool_size=r.pool_size, length=r.length))
-    folder = RunFolder.create(run_dir, study="scalability", params=to_dict(p),
-                              calibration_s=calibration_timings().tolist())
+    folder = RunFolder.create(
+        run_dir, study="scalability", params=to_dict(p), calibration_s=calibration_timings().tolist()
+    )
     run_dir = folder.path
     (run_dir / VERTICAL_DIR).mkdir(exist_ok=True)
     headers = {"X-API-Key": p.target.api_key} if p.target.api_key else {}
-    study = _Study(params=p, run_dir=run_dir, progress=progress, data=data, base=base, index=_Index(run_dir),
-                   headers=headers)
+    study = _Study(
+        params=p, run_dir=run_dir, progress=progress, data=data, base=base, index=_Index(run_dir), headers=headers
+    )
     settings = engine_settings(p.target)
     if url:
         with open_target(p.target, url=url) as target:
             folder.update(target=target_facts(target, p.target))
             study.vertical_documents(target, p.vertical.sample_interval_s)
             processes = {"service": target.pid} if target.pid else {}
-            study.configuration("given", axis="given", n=1, entry_url=url, processes=processes,
-                                share_urls={"service": url}, warm=[(url, 1)], started_s=0.0)
+            study.configuration(
+                "given",
+                axis="given",
+                n=1,
+                entry_url=url,
+                processes=processes,
+                share_urls={"service": url},
+                warm=[(url, 1)],
+                started_s=0.0,
+            )
         folder.finish()
         return run_dir
     # Every embedded target of the study runs these settings, changed only where a configuration says so.
-    folder.update(target={"url": None, "embedded": True, "pid": None, "params": None,
-                          "settings": settings_dict(settings)})
+    folder.update(
+        target={"url": None, "embedded": True, "pid": None, "params": None, "settings": settings_dict(settings)}
+    )
 
     # Vertical by document count and workers=1 share one target (one model load fewer).
     counts = sorted(set(p.workers.counts))
@@ -441,22 +556,38 @@ def _one_target(study: _Study, settings: EngineSettings, workers: int, *, docume
             started = time.perf_counter() - t0
             if documents:
                 try:
-                    study.vertical_documents(Target(url=target.url, pid=target.pid, embedded=True,
-                                                    headers=study.headers), p.vertical.sample_interval_s)
+                    study.vertical_documents(
+                        Target(url=target.url, pid=target.pid, embedded=True, headers=study.headers),
+                        p.vertical.sample_interval_s,
+                    )
                 except (QrbenchError, httpx.HTTPError, OSError) as exc:
-                    write_json(study.run_dir / VERTICAL_DIR / "documents-error.json",
-                                {"error": f"{type(exc).__name__}: {exc}"})
+                    write_json(
+                        study.run_dir / VERTICAL_DIR / "documents-error.json", {"error": f"{type(exc).__name__}: {exc}"}
+                    )
             if step_load:
                 # Each worker holds its own caches and a warm-up pass lands on one worker at random: N parallel
                 # senders of 3 passes each, so the workers warm at the same time and all of them very likely do.
-                study.configuration(name, axis="workers", n=workers, entry_url=target.url,
-                                    processes={"service": target.pid}, share_urls={"service": target.url},
-                                    warm=[(target.url, 1 if workers == 1 else 3)] * workers, started_s=started)
+                study.configuration(
+                    name,
+                    axis="workers",
+                    n=workers,
+                    entry_url=target.url,
+                    processes={"service": target.pid},
+                    share_urls={"service": target.url},
+                    warm=[(target.url, 1 if workers == 1 else 3)] * workers,
+                    started_s=started,
+                )
     except (QrbenchError, httpx.HTTPError, OSError) as exc:  # the target did not start
         error = f"{type(exc).__name__}: {exc}"
         if step_load:
-            study.index.fail(name=name, axis="workers", n=workers, balance="",
-                             dir=str(folder.relative_to(study.run_dir)), error=error)
+            study.index.fail(
+                name=name,
+                axis="workers",
+                n=workers,
+                balance="",
+                dir=str(folder.relative_to(study.run_dir)),
+                error=error,
+            )
         if documents:
             write_json(study.run_dir / VERTICAL_DIR / "documents-error.json", {"error": error})
 
@@ -466,35 +597,65 @@ def _instances(study: _Study, settings: EngineSettings) -> None:
     inst = p.instances
     largest = max(inst.counts)
     t0 = time.perf_counter()
-    plan = [(n, balance) for n in sorted(set(inst.counts)) for balance in inst.balance
-            if n > 1 or balance == inst.balance[0]]  # one instance: every policy is the same
+    plan = [
+        (n, balance)
+        for n in sorted(set(inst.counts))
+        for balance in inst.balance
+        if n > 1 or balance == inst.balance[0]
+    ]  # one instance: every policy is the same
     try:
-        with started_targets(settings, largest, study.run_dir / CONFIGS_DIR / "instances",
-                             ready_timeout_s=p.ready_timeout_s) as targets:
+        with started_targets(
+            settings, largest, study.run_dir / CONFIGS_DIR / "instances", ready_timeout_s=p.ready_timeout_s
+        ) as targets:
             started = time.perf_counter() - t0
             for n, balance in plan:
                 name = f"instances-{n}-{balance}"
                 members = targets[:n]
                 try:
-                    with NginxBalancer([t.url for t in members], run_dir=study.run_dir / CONFIGS_DIR / name,
-                                       balance=balance, keepalive=inst.keepalive, access_log=inst.access_log,
-                                       worker_processes=inst.nginx_workers, timeout_s=p.request_timeout_s + 5,
-                                       ready_timeout_s=30.0) as nginx:
+                    with NginxBalancer(
+                        [t.url for t in members],
+                        run_dir=study.run_dir / CONFIGS_DIR / name,
+                        balance=balance,
+                        keepalive=inst.keepalive,
+                        access_log=inst.access_log,
+                        worker_processes=inst.nginx_workers,
+                        timeout_s=p.request_timeout_s + 5,
+                        ready_timeout_s=30.0,
+                    ) as nginx:
                         processes = {f"instance-{i}": t.pid for i, t in enumerate(members)}
                         processes["nginx"] = nginx.pid
                         study.configuration(
-                            name, axis="instances", n=n, balance=balance, entry_url=nginx.url, processes=processes,
+                            name,
+                            axis="instances",
+                            n=n,
+                            balance=balance,
+                            entry_url=nginx.url,
+                            processes=processes,
                             share_urls={f"instance-{i}": t.url for i, t in enumerate(members)},
-                            warm=[(t.url, 1) for t in members], started_s=started, monitor_url=members[0].url,
+                            warm=[(t.url, 1) for t in members],
+                            started_s=started,
+                            monitor_url=members[0].url,
                             extra={"nginx_conf": str(nginx.config_path.relative_to(study.run_dir))},
                         )
                 except (QrbenchError, OSError) as exc:  # nginx itself failed to start
-                    study.index.fail(name=name, axis="instances", n=n, balance=balance, dir=f"{CONFIGS_DIR}/{name}",
-                                     error=f"{type(exc).__name__}: {exc}")
+                    study.index.fail(
+                        name=name,
+                        axis="instances",
+                        n=n,
+                        balance=balance,
+                        dir=f"{CONFIGS_DIR}/{name}",
+                        error=f"{type(exc).__name__}: {exc}",
+                    )
     except (QrbenchError, httpx.HTTPError, OSError) as exc:  # the instances did not start
         for n, balance in plan:
-            study.index.fail(name=f"instances-{n}-{balance}", axis="instances", n=n, balance=balance,
-                             dir=f"{CONFIGS_DIR}/instances-{n}-{balance}", error=f"{type(exc).__name__}: {exc}")
+            study.index.fail(
+                name=f"instances-{n}-{balance}",
+                axis="instances",
+                n=n,
+                balance=balance,
+                dir=f"{CONFIGS_DIR}/instances-{n}-{balance}",
+                error=f"{type(exc).__name__}: {exc}",
+            )
 
 
 def _autoscale(study: _Study, settings: EngineSettings) -> None:
@@ -504,9 +665,14 @@ def _autoscale(study: _Study, settings: EngineSettings) -> None:
     p, a = study.p, study.p.autoscale
     folder = study.run_dir / AUTOSCALE_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    rule = HpaRule(target=a.target_cpu, tolerance=a.tolerance, min_replicas=a.min_replicas,
-                   max_replicas=a.max_replicas, scale_up_window_s=a.scale_up_window_s,
-                   scale_down_window_s=a.scale_down_window_s)
+    rule = HpaRule(
+        target=a.target_cpu,
+        tolerance=a.tolerance,
+        min_replicas=a.min_replicas,
+        max_replicas=a.max_replicas,
+        scale_up_window_s=a.scale_up_window_s,
+        scale_down_window_s=a.scale_down_window_s,
+    )
     texts = _texts(study.base, queries=not p.requests.fresh_queries)
     started = iter(range(10_000))
 
@@ -514,44 +680,76 @@ def _autoscale(study: _Study, settings: EngineSettings) -> None:
     def instance() -> Iterator[str]:
         # A new instance is ready (model loaded, the pool's documents cached) before nginx sends it anything,
         # as a pod passes its readiness probe; its start-up time is part of the time to scale up.
-        with started_targets(settings, 1, folder / "instances" / f"{next(started):02d}",
-                             ready_timeout_s=p.ready_timeout_s) as (target,):
+        with started_targets(
+            settings, 1, folder / "instances" / f"{next(started):02d}", ready_timeout_s=p.ready_timeout_s
+        ) as (target,):
             warm_caches(target.url, texts, headers=study.headers, timeout_s=max(600.0, p.request_timeout_s))
             yield target.url
 
     total_s = a.phase_s * len(a.rates_rps)
     count = math.ceil(sum(a.rates_rps) * a.phase_s * 1.25) + 10
     specs = _step_specs(study.base, count, offset=0, tag="autoscale", fresh=p.requests.fresh_queries)
-    model = OpenModel(stages=[(a.phase_s, r, r) for r in a.rates_rps], arrivals=p.steps.arrivals,
-                      max_in_flight=p.steps.max_in_flight, seed=p.seed * 1000 + 999)
-    record: dict[str, Any] = {"rule": to_dict(a), "phases": [], "decisions": [], "events": [], "error": "",
-                              "initial": a.min_replicas}
+    model = OpenModel(
+        stages=[(a.phase_s, r, r) for r in a.rates_rps],
+        arrivals=p.steps.arrivals,
+        max_in_flight=p.steps.max_in_flight,
+        seed=p.seed * 1000 + 999,
+    )
+    record: dict[str, Any] = {
+        "rule": to_dict(a),
+        "phases": [],
+        "decisions": [],
+        "events": [],
+        "error": "",
+        "initial": a.min_replicas,
+    }
     try:
-        with InstancePool(instance, run_dir=folder, initial=a.min_replicas, balance=a.balance,
-                          drain_s=a.drain_s) as pool:
+        with InstancePool(
+            instance, run_dir=folder, initial=a.min_replicas, balance=a.balance, drain_s=a.drain_s
+        ) as pool:
             stop = threading.Event()
             outcome: dict[str, Any] = {}
 
             def load() -> None:
                 try:
-                    outcome["run"] = run_load(pool.url, cycle_source(specs), model, out_dir=folder / "load",
-                                              stage="autoscale", timeout_s=p.request_timeout_s, progress=False,
-                                              headers=study.headers, allow_remote=True)
-                except Exception as exc:  # reported in autoscale.json; the study goes on
+                    outcome["run"] = run_load(
+                        pool.url,
+                        cycle_source(specs),
+                        model,
+                        out_dir=folder / "load",
+                        stage="autoscale",
+                        timeout_s=p.request_timeout_s,
+                        progress=False,
+                        headers=study.headers,
+                        allow_remote=True,
+                    )
+                except Exception as exc:  # noqa: BLE001 - reported in autoscale.json; the study goes on
                     outcome["error"] = f"{type(exc).__name__}: {exc}"
                 finally:
                     stop.set()
 
             loader = threading.Thread(target=load, name="autoscale-load", daemon=True)
             loader.start()
-            decisions = run_autoscaler(pool, HpaController(rule), CpuUtilization(
-                cores_per_instance=a.cores_per_instance), interval_s=a.interval_s, duration_s=total_s, stop=stop)
+            decisions = run_autoscaler(
+                pool,
+                HpaController(rule),
+                CpuUtilization(cores_per_instance=a.cores_per_instance),
+                interval_s=a.interval_s,
+                duration_s=total_s,
+                stop=stop,
+            )
             loader.join(total_s + p.request_timeout_s + 60)
             t0 = load_run_info(folder / "load")["t0_unix"] if (folder / "load" / "run.json").is_file() else None
-            record.update(decisions=decisions.to_dict(orient="records"), events=list(pool.events),
-                          error=outcome.get("error", ""), t0_unix=t0,
-                          phases=[{"phase": i, "rate_rps": r, "start_s": i * a.phase_s, "end_s": (i + 1) * a.phase_s}
-                                  for i, r in enumerate(a.rates_rps)])
+            record.update(
+                decisions=decisions.to_dict(orient="records"),
+                events=list(pool.events),
+                error=outcome.get("error", ""),
+                t0_unix=t0,
+                phases=[
+                    {"phase": i, "rate_rps": r, "start_s": i * a.phase_s, "end_s": (i + 1) * a.phase_s}
+                    for i, r in enumerate(a.rates_rps)
+                ],
+            )
     except (QrbenchError, httpx.HTTPError, OSError) as exc:
         record["error"] = f"{type(exc).__name__}: {exc}"
     write_json(folder / "autoscale.json", record)
