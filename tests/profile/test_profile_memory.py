@@ -51,8 +51,8 @@ def test_allocation_sites_find_what_the_caches_keep(engine):
     assert totals["traced_retained_mib"] > 0
     assert totals["traced_peak_mib"] >= totals["traced_retained_mib"]
     assert (sites["size_kib"] > 0).all() and (sites["count"] > 0).all()
-    # The similarity cache's keys (built in engine.score) are among the sites still holding memory.
-    assert sites["file"].str.endswith("engine.py").any() or sites["file"].str.contains("json").any()
+    # The caches (digest keys and stored scores, held by target/cache.py) are among the sites still holding memory.
+    assert sites["file"].str.endswith("cache.py").any()
 
 
 def test_gc_pauses_are_counted_and_timed():
