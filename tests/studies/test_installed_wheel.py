@@ -66,7 +66,17 @@ def installed(tmp_path_factory) -> Path:
     bin_dir = work / "venv" / "bin"
     # The system's pip installs into the venv when run by the venv's python (no pip of its own needed).
     subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "--no-deps", "--no-index", "-q", str(wheel)],
+        [
+            str(bin_dir / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "--no-index",
+            "--ignore-installed",
+            "-q",
+            str(wheel),
+        ],
         check=True,
         timeout=300,
     )

@@ -39,5 +39,7 @@ def test_shipped_parameter_files_are_valid():
 
     full = BaselineParams.from_file(bundled("parameters") / "baseline.yaml")
     assert full.similarity.iterations == 1000 and full.rerank.batch_sizes == (10, 25, 50, 100)
-    assert full.memory.document_counts == (25, 50, 75, 100) and full.memory.sustained_s == 600
+    # 2 minutes per document count, not the specification's 10: four 10-minute stages alone took 40 minutes, past
+    # the 30 a full study may take; the soak scenario (parameters/soak.yaml) is where memory is watched for long.
+    assert full.memory.document_counts == (25, 50, 75, 100) and full.memory.sustained_s == 120
     BaselineParams.from_file(bundled("parameters") / "smoke" / "baseline.yaml")
