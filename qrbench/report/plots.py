@@ -167,8 +167,12 @@ def cache_effect(cache: pd.DataFrame):
 
 def quality_vs_cost(quality: pd.DataFrame):
     """nDCG@10 per method (95 % interval over queries) against the median rerank latency it costs (ms, 95 %
-    interval); None when quality or its cost was not measured. Up and to the left is better."""
-    if quality.empty or "p50_ms" not in quality:
+    interval); None when quality or its cost was not measured. Up and to the left is better. A method whose
+    rerank cost was not measured (e.g. a run that timed only the hybrid rerank) is left out of the figure."""
+    if quality.empty or "p50_ms" not in quality or "cost_stage" not in quality:
+        return None
+    quality = quality[quality["cost_stage"].notna() & quality["p50_ms"].notna()]
+    if quality.empty:
         return None
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in quality.itertuples():

@@ -235,3 +235,28 @@ def test_usl_fit_draws_no_model_from_two_levels():
         "Only 2 levels of instances (1, 2) were measured: too few to bound a scalability model, so none is drawn "
         "and nothing is predicted beyond 2."
     )
+
+
+def test_quality_vs_cost_leaves_out_methods_whose_cost_was_not_measured():
+    # The quick baseline times only the hybrid rerank: classical and quantum have quality but no cost.
+    import pandas as pd
+
+    from qrbench.report import plots
+
+    nan = float("nan")
+    quality = pd.DataFrame(
+        {
+            "method": ["classical", "quantum", "hybrid"],
+            "ndcg": [0.93, 0.70, 0.78],
+            "ndcg_low": [0.85, 0.55, 0.66],
+            "ndcg_high": [0.98, 0.83, 0.89],
+            "p50_ms": [nan, nan, 120.0],
+            "p50_low": [nan, nan, 110.0],
+            "p50_high": [nan, nan, 130.0],
+            "cost_stage": [None, None, "rerank/hybrid/50"],
+        }
+    )
+    fig = plots.quality_vs_cost(quality)
+    assert [t.get_text() for t in fig.axes[0].texts] == ["hybrid"]
+    assert "50 documents" in fig.axes[0].get_xlabel()
+    assert plots.quality_vs_cost(quality.iloc[:2]) is None  # nothing with a cost: no figure
