@@ -16,12 +16,10 @@ Needs the ``nginx`` binary (Debian: ``apt-get install nginx-light``).
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import os
 import pwd
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -33,6 +31,7 @@ import httpx
 import pandas as pd
 
 from qrbench.errors import ParameterError, TargetError
+from qrbench.load.lifeline import stop_session
 
 __all__ = ["NginxBalancer", "nginx_config", "find_nginx", "read_access_log", "BALANCE_POLICIES"]
 
@@ -286,20 +285,7 @@ class NginxBalancer:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Stop nginx (master and workers: its whole session); safe to call twice."""
-        process = self.process
-        if process is not None and process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)  # nginx's fast shutdown
-            try:
-                process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-        if process is not None:
-            # Workers outlive a killed master only briefly; make sure none is left in the session.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
+        stop_session(self.process, timeout_s)  # SIGTERM is nginx's fast shutdown
         if self._log is not None:
             self._log.close()
             self._log = None

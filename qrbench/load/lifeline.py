@@ -23,7 +23,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 
-__all__ = ["die_with_parent", "parent_alive", "reaper"]
+__all__ = ["die_with_parent", "parent_alive", "reaper", "stop_session"]
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 # The reaper's "stand down" byte: the parent stopped the child itself and exits normally.
@@ -81,6 +81,27 @@ def reaper(child_pid: int, *, grace_s: float = 5.0) -> Iterator[None]:
         except subprocess.TimeoutExpired:
             watcher.kill()
             watcher.wait()
+
+
+def stop_session(process: subprocess.Popen | None, timeout_s: float) -> None:
+    """Stop a child started with start_new_session=True and everything in its session; safe to call twice.
+
+    SIGTERM to the session's process group, SIGKILL after timeout_s seconds, then SIGKILL to whatever of
+    the group is left (an nginx worker outlives a killed master briefly). The child is reaped.
+    """
+    if process is None:
+        return
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _group_alive(pgid: int) -> bool:

@@ -149,7 +149,7 @@ def run_suite(
     durations: dict[str, float] = {}
     say(
         f"qrbench suite: {len(plan.studies)} studies at {plan.scale} scale into {suite_dir}; expected about "
-        f"{clock(plan.expected_s)} (minutes:seconds) on 2 idle cores"
+        f"{max(1, round(plan.expected_s / 60))} minutes on 2 idle cores"
     )
     with contextlib.ExitStack() as stack:
         if url:

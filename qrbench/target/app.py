@@ -27,6 +27,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from .admission import Admission, ClientGone, Overloaded
+from .embedding import release_memory
 from .engine import RerankEngine, Scores
 from .guard import RequestGuard, Traffic
 from .metrics import ServiceMetrics
@@ -56,6 +57,9 @@ __all__ = ["create_app"]
 _PARSE_INLINE_BYTES = 1024 * 1024
 _JSON_OBJECT = re.compile(rb"\s*\{")
 _DOC_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
+# After this long with no computation in flight (and at least one finished since the last trim), the heap's
+# free memory goes back to the system; see _trim_when_idle.
+IDLE_TRIM_S = 2.0
 
 
 def _describe_validation(errors: list[dict[str, Any]]) -> str:
@@ -136,6 +140,8 @@ class _Service:
         self.ready = threading.Event()
         self.load_error: BaseException | None = None
         self.in_flight = 0
+        self.finished = 0  # computations ended (any outcome), and when the last one did: for _trim_when_idle
+        self.last_finished = time.monotonic()
         self.pool = concurrent.futures.ThreadPoolExecutor(settings.compute_threads, thread_name_prefix="compute")
         self.admission = Admission(slots=settings.max_concurrency, queue_budget_s=settings.queue_budget_ms / 1000)
         self.metrics = ServiceMetrics(lambda: self.engine, lambda: self.admission)
@@ -161,6 +167,24 @@ class _Service:
         self.metrics.request_seconds.labels(endpoint, method).observe(time.perf_counter() - started)
 
 
+async def _trim_when_idle(svc: _Service, idle_s: float = IDLE_TRIM_S, release=release_memory) -> None:
+    """Give freed heap back to the system once the service has been idle for idle_s after serving.
+
+    The encoder trims after its own large passes (embedding.release_memory), but a request's body, its
+    parsed candidates, its scoring buffers and its response are freed later, when the request ends, and
+    glibc keeps them in its arenas: without this, RSS after a burst stays well above where it started.
+    The trim runs in a thread (a few ms to tens of ms on a fragmented heap), once per idle period; the
+    task runs until cancelled.
+    """
+    trimmed_at = svc.finished
+    while True:
+        await asyncio.sleep(idle_s / 2)
+        idle = svc.in_flight == 0 and time.monotonic() - svc.last_finished >= idle_s
+        if idle and svc.finished != trimmed_at:
+            trimmed_at = svc.finished
+            await asyncio.to_thread(release)
+
+
 def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine | None = None) -> FastAPI:
     """The service as an ASGI app. With no engine given, the model loads in the background at startup."""
     settings = settings or (engine.settings if engine else EngineSettings())
@@ -172,7 +196,9 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         if not svc.ready.is_set():
             loader = threading.Thread(target=svc.load, name="model-loader", daemon=True)
             loader.start()
+        trimmer = asyncio.create_task(_trim_when_idle(svc))
         yield
+        trimmer.cancel()
         svc.close()
         if svc.engine is not None and engine is None:
             svc.engine.close()
@@ -217,6 +243,8 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             return None, Response(status_code=499)
         finally:
             svc.in_flight -= 1
+            svc.finished += 1
+            svc.last_finished = time.monotonic()
             svc.metrics.in_flight.dec()
 
     def details(s: Scores) -> dict[str, Any]:

@@ -164,3 +164,30 @@ def test_reaper_stands_down_when_its_parent_exits_normally():
     finally:
         child.kill()
         child.wait(timeout=10)
+
+
+def test_stop_session_takes_every_process_of_the_session_with_it():
+    """A child that ignores SIGTERM and a grandchild it started: both gone, the child reaped, twice is safe."""
+    from qrbench.load.lifeline import stop_session
+
+    script = "trap '' TERM; sleep 60 & echo $!; wait"
+    child = subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    grandchild = int(child.stdout.readline())
+    assert psutil.pid_exists(grandchild)
+    started = time.monotonic()
+    stop_session(child, timeout_s=0.5)
+    assert child.returncode is not None, "the child was not reaped"
+    assert time.monotonic() - started < 10
+
+    def running(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    deadline = time.monotonic() + 5
+    while running(grandchild):
+        assert time.monotonic() < deadline, "the grandchild outlived stop_session"
+        time.sleep(0.05)
+    stop_session(child, timeout_s=0.5)  # a second call is harmless
+    child.stdout.close()

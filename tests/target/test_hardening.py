@@ -314,3 +314,47 @@ def test_metrics_scrape_is_plain_text(service):
     url, _ = service
     r = httpx.get(url + "/metrics")
     assert r.headers["content-type"].startswith("text/plain")
+
+
+# -- 3. memory returned after a burst ---------------------------------------------------------
+
+
+def test_heap_is_trimmed_once_per_idle_period_and_never_while_serving():
+    """The idle trimmer (app._trim_when_idle) runs the real malloc_trim, only when nothing is in flight."""
+    import asyncio
+    import time
+    from types import SimpleNamespace
+
+    from qrbench.target.app import _trim_when_idle
+    from qrbench.target.embedding import release_memory
+
+    trims: list[int] = []
+    svc = SimpleNamespace(in_flight=0, finished=0, last_finished=time.monotonic())
+
+    def release() -> None:
+        trims.append(svc.in_flight)
+        release_memory()
+
+    async def wait_for(predicate, limit_s: float = 10.0) -> None:
+        deadline = time.monotonic() + limit_s
+        while not predicate() and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    async def scenario() -> None:
+        task = asyncio.create_task(_trim_when_idle(svc, idle_s=0.05, release=release))
+        await asyncio.sleep(0.3)
+        assert trims == [], "trimmed before anything was served"
+        svc.in_flight = 1  # a long computation: idle periods pass, but it is in flight
+        await asyncio.sleep(0.3)
+        assert trims == [], "trimmed while a computation was in flight"
+        svc.in_flight, svc.finished, svc.last_finished = 0, 1, time.monotonic()
+        await wait_for(lambda: len(trims) == 1)
+        assert trims == [0]
+        await asyncio.sleep(0.3)  # several idle periods with nothing new finished: no second trim
+        assert trims == [0]
+        svc.finished, svc.last_finished = 2, time.monotonic()
+        await wait_for(lambda: len(trims) == 2)
+        assert trims == [0, 0]
+        task.cancel()
+
+    asyncio.run(scenario())
