@@ -22,16 +22,14 @@ import pwd
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pandas as pd
 
 from qrbench.errors import ParameterError, TargetError
-from qrbench.load.lifeline import stop_session
+from qrbench.load.lifeline import stop_session, wait_until_ready
 
 __all__ = ["NginxBalancer", "nginx_config", "find_nginx", "read_access_log", "BALANCE_POLICIES"]
 
@@ -261,26 +259,13 @@ class NginxBalancer:
 
     def _wait_ready(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + self.ready_timeout_s
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise TargetError(
-                    f"nginx exited with code {self.process.returncode} before it was ready ({self._error_tail()}); "
-                    f"its configuration is {self.config_path}."
-                )
-            try:
-                # A new connection each time: nginx must answer, and pass the request to an instance that answers.
-                r = httpx.get(self.url + "/health/ready", timeout=2.0)
-                if r.status_code == 200:
-                    return
-                last = f"HTTP {r.status_code}"
-            except httpx.TransportError as exc:
-                last = type(exc).__name__
-            time.sleep(0.1)
-        raise TargetError(
-            f"nginx at {self.url} did not answer /health/ready with 200 within {self.ready_timeout_s:g} s "
-            f"(last: {last}; {self._error_tail()})."
+        # A new connection each time: nginx must answer, and pass the request to an instance that answers.
+        wait_until_ready(
+            self.process,
+            self.url + "/health/ready",
+            name="nginx",
+            timeout_s=self.ready_timeout_s,
+            detail=lambda: f"{self._error_tail()}; its configuration is {self.config_path}",
         )
 
     def stop(self, timeout_s: float = 5.0) -> None:

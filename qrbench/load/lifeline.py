@@ -21,9 +21,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
-__all__ = ["die_with_parent", "parent_alive", "reaper", "stop_session"]
+__all__ = ["die_with_parent", "parent_alive", "reaper", "stop_session", "wait_until_ready"]
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 # The reaper's "stand down" byte: the parent stopped the child itself and exits normally.
@@ -102,6 +102,32 @@ def stop_session(process: subprocess.Popen | None, timeout_s: float) -> None:
             process.wait()
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
+
+
+def wait_until_ready(
+    process: subprocess.Popen, ready_url: str, *, name: str, timeout_s: float, detail: Callable[[], str]
+) -> None:
+    """Poll ready_url (a new connection each time) until it answers 200; TargetError if `process` exits
+    first or timeout_s seconds pass. name: the program, for messages; detail(): what to add to an error
+    (the tail of its log, where its configuration is)."""
+    import httpx  # here, not at the top: the reaper runs this file as a script with the standard library
+
+    from qrbench.errors import TargetError
+
+    deadline = time.monotonic() + timeout_s
+    last = "no answer yet"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise TargetError(f"{name} exited with code {process.returncode} before it was ready ({detail()}).")
+        try:
+            r = httpx.get(ready_url, timeout=2.0)
+            if r.status_code == 200:
+                return
+            last = f"HTTP {r.status_code}"
+        except httpx.TransportError as exc:
+            last = type(exc).__name__
+        time.sleep(0.1)
+    raise TargetError(f"{name} did not answer {ready_url} with 200 within {timeout_s:g} s (last: {last}; {detail()}).")
 
 
 def _group_alive(pgid: int) -> bool:

@@ -30,7 +30,7 @@ import pandas as pd
 import yaml
 
 from qrbench.errors import ParameterError, TargetError
-from qrbench.load.lifeline import die_with_parent, stop_session
+from qrbench.load.lifeline import die_with_parent, stop_session, wait_until_ready
 
 __all__ = [
     "PrometheusAPI",
@@ -266,24 +266,14 @@ class PrometheusServer(PrometheusAPI):
 
     def _wait_ready(self) -> None:
         assert self.process is not None
-        deadline = time.monotonic() + self.ready_timeout_s
-        last = "no answer yet"
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                tail = (self.prefix / "prometheus.log").read_text(errors="replace").strip().splitlines()[-3:]
-                raise TargetError(
-                    f"prometheus exited with code {self.process.returncode} before it was ready "
-                    f"({' | '.join(tail) or 'no message'}); its configuration is {self.prefix}."
-                )
-            try:
-                r = httpx.get(self.url + "/-/ready", timeout=2.0)
-                if r.status_code == 200:
-                    return
-                last = f"HTTP {r.status_code}"
-            except httpx.TransportError as exc:
-                last = type(exc).__name__
-            time.sleep(0.1)
-        raise TargetError(f"prometheus at {self.url} was not ready within {self.ready_timeout_s:g} s (last: {last}).")
+
+        def detail() -> str:
+            tail = (self.prefix / "prometheus.log").read_text(errors="replace").strip().splitlines()[-3:]
+            return f"{' | '.join(tail) or 'no message'}; its configuration is {self.prefix}"
+
+        wait_until_ready(
+            self.process, self.url + "/-/ready", name="prometheus", timeout_s=self.ready_timeout_s, detail=detail
+        )
 
     def stop(self, timeout_s: float = 10.0) -> None:
         """Stop prometheus (SIGTERM, then SIGKILL after `timeout_s` seconds); safe to call twice."""
