@@ -21,6 +21,8 @@ from typing import Any
 
 import pandas as pd
 
+from qrbench.stats import interval_change
+
 from .format import (
     NOT_MEASURED,
     headline,
@@ -40,6 +42,7 @@ __all__ = [
     "ReliabilityNote",
     "StudySummary",
     "from_summary",
+    "compare_with_previous",
     "failed_study",
     "overall_verdict",
     "executive_html",
@@ -243,6 +246,39 @@ def from_summary(
         key_figure=key_figure,
         key_figure_caption=key_figure_caption,
     )
+
+
+def compare_with_previous(current: StudySummary, previous: StudySummary, previous_run: str = "") -> Regression | None:
+    """The regression line of a study that does not compare runs itself (load, bottlenecks, scalability):
+    each PRD metric both runs judged on the same workload, moved only when the two 95 % intervals do not
+    overlap (stats.interval_change). None when no metric was measured by both runs. With one run per side a
+    change of the service cannot be told from a change of the machine; the summary says so."""
+    before = {(r.metric, r.workload): r for r in previous.compliance}
+    moved: dict[str, list[str]] = {"worse": [], "better": []}
+    compared = 0
+    for r in current.compliance:
+        old = before.get((r.metric, r.workload))
+        if old is None or old.unit != r.unit:
+            continue
+        compared += 1
+        change = interval_change(
+            (old.value, old.low, old.high), (r.value, r.low, r.high), "above" if r.direction == "above" else "below"
+        )
+        if change != "unresolved":
+            moved[change].append(f"{r.metric} {quantity(old.value, r.unit)} → {quantity(r.value, r.unit)}")
+    if not compared:
+        return None
+    caveat = "one run per side, so a change of the machine cannot be told from a change of the service"
+    if moved["worse"] or moved["better"]:
+        parts = [f"{kind}: {'; '.join(items)}" for kind, items in moved.items() if items]
+        text = (
+            f"{len(moved['worse']) + len(moved['better'])} of {compared} PRD metrics moved beyond both runs' "
+            f"95 % intervals ({'. '.join(parts)}); {caveat}."
+        )
+    else:
+        text = f"None of {compared} PRD metrics moved beyond both runs' 95 % intervals ({caveat})."
+    verdict = "regressed" if moved["worse"] else "improved" if moved["better"] else "unchanged"
+    return Regression(verdict=verdict, summary=text, previous_run=previous_run)
 
 
 def failed_study(study: str, error: str, *, report_link: str | None = None, what_to_do: str = "") -> StudySummary:

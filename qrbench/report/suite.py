@@ -27,7 +27,7 @@ from ..load import check_target
 from ..resources import resolve_params_file
 from ..studies import STUDIES, get_study
 from .execute import notebook_parameters, run_study
-from .executive import StudySummary, failed_study, from_summary, write_executive_report
+from .executive import StudySummary, compare_with_previous, failed_study, from_summary, write_executive_report
 from .index import write_index
 from .progress import clock
 from .runs import new_run_dir, read_summary, write_summary
@@ -109,6 +109,16 @@ def _baseline_folders(baseline: str | Path | None) -> dict[str, Path]:
             "and a summary.json of study 'suite'); give an outputs/<UTC time>-suite/ folder."
         )
     return {name: (root / name).resolve() for name in STUDIES if (root / name / "summary.json").is_file()}
+
+
+def _compared(current: StudySummary, previous_folder: Path, previous_run: str):
+    """compare_with_previous against the study's folder in the previous suite run; None if it cannot be read
+    (a comparison never fails the study it annotates)."""
+    try:
+        before = from_summary(read_summary(previous_folder))
+    except (QrbenchError, ValueError, KeyError, TypeError):
+        return None
+    return compare_with_previous(current, before, previous_run)
 
 
 def _what_to_do(name: str, params: Path, error: str, url: str | None) -> str:
@@ -203,6 +213,8 @@ def run_suite(
                 )
                 if one.regression is not None and name in previous:
                     one = replace(one, regression=replace(one.regression, previous_run=Path(baseline).name))
+                elif name in previous:  # a study that does not compare runs itself: its PRD metrics' intervals
+                    one = replace(one, regression=_compared(one, previous[name], Path(baseline).name))
             except Exception as exc:  # noqa: BLE001 - one study's failure, of any kind, must not stop the suite
                 report = study_dir / f"{name}.html"
                 error = str(exc) if isinstance(exc, QrbenchError) else f"{type(exc).__name__}: {exc}"

@@ -6,7 +6,15 @@ undecided estimates or "insufficient" verdicts instead.
 """
 
 from qrbench.stats.censored import CensoredPercentile, LatencyByKind, censored_latency, censored_percentile
-from qrbench.stats.compliance import Judgement, Threshold, Verdict, judge, overall, thresholds_from_mapping
+from qrbench.stats.compliance import (
+    Judgement,
+    Threshold,
+    Verdict,
+    interval_change,
+    judge,
+    overall,
+    thresholds_from_mapping,
+)
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check
 from qrbench.stats.outages import Outage, outage_windows
@@ -58,6 +66,7 @@ __all__ = [
     "Verdict",
     "Judgement",
     "judge",
+    "interval_change",
     "overall",
     "thresholds_from_mapping",
     "RegressionResult",

@@ -23,7 +23,7 @@ from typing import Literal
 
 from qrbench.stats.estimate import Estimate
 
-__all__ = ["Threshold", "Verdict", "Judgement", "judge", "overall", "thresholds_from_mapping"]
+__all__ = ["Threshold", "Verdict", "Judgement", "judge", "overall", "thresholds_from_mapping", "interval_change"]
 
 Direction = Literal["below", "above"]
 
@@ -259,3 +259,25 @@ def thresholds_from_mapping(mapping: Mapping[str, object], *, where: str = "thre
         except ValueError as exc:
             raise ValueError(f"{key}: {exc}") from exc
     return result
+
+
+def interval_change(
+    previous: tuple[float, float, float], current: tuple[float, float, float], direction: Direction = "below"
+) -> Literal["worse", "better", "unresolved"]:
+    """How an estimate moved between two runs, judged by their (value, low, high) confidence intervals alone.
+
+    "worse" or "better" only when the intervals do not overlap: the current interval lies wholly above or
+    below the previous one (for a "below" metric, above is worse). Disjoint 95 % intervals are a
+    conservative test (two such estimates differ at well under 5 %). Overlapping intervals, or a bound
+    that is missing (NaN) or unbounded on the side that matters, give "unresolved". One run per side
+    cannot tell a change of the system from a drift of the machine; the caller must say so.
+    """
+    if direction not in ("below", "above"):
+        raise ValueError(f"direction is {direction!r}; it must be 'below' or 'above'.")
+    _, prev_low, prev_high = previous
+    _, cur_low, cur_high = current
+    higher = math.isfinite(cur_low) and math.isfinite(prev_high) and cur_low > prev_high
+    lower = math.isfinite(cur_high) and math.isfinite(prev_low) and cur_high < prev_low
+    if not (higher or lower):
+        return "unresolved"
+    return "worse" if higher == (direction == "below") else "better"

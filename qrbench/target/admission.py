@@ -82,6 +82,22 @@ class Admission:
             return None
         return (self.waiting + 1) * self.hold_s / self.slots
 
+    def refusal(self, waited_s: float = 0.0) -> Overloaded | None:
+        """The Overloaded a request that arrived waited_s seconds ago would get now, or None if it would be
+        admitted or may wait. Counted as shed. For refusing before doing any work for the request (under
+        overload most requests are refused, and validating their bodies would take the CPU the admitted
+        ones need); `run` decides again when it is called."""
+        if self.in_flight < self.slots and not self.waiting:
+            return None
+        return self._shed_past(max(0.0, self.queue_budget_s - waited_s))
+
+    def _shed_past(self, budget_s: float) -> Overloaded | None:
+        wait = self.predicted_wait_s()
+        if budget_s == 0 or (wait is not None and wait > budget_s):
+            self.shed += 1
+            return self._refusal(wait)
+        return None
+
     async def run(
         self,
         pool: concurrent.futures.Executor,
@@ -126,10 +142,8 @@ class Admission:
         if self.in_flight < self.slots and not self.waiting:
             self.in_flight += 1
             return
-        wait = self.predicted_wait_s()
-        if budget_s == 0 or (wait is not None and wait > budget_s):
-            self.shed += 1
-            raise self._refusal(wait)
+        if (refused := self._shed_past(budget_s)) is not None:
+            raise refused
         loop = asyncio.get_running_loop()
         slot = loop.create_future()
         self._waiters.append(slot)

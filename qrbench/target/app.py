@@ -247,6 +247,19 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             svc.last_finished = time.monotonic()
             svc.metrics.in_flight.dec()
 
+    def shed_before_parsing(request: Request) -> JSONResponse | None:
+        """503 at once, before the body is validated, for a request the admission would refuse anyway: under
+        overload the refused majority then costs the event loop almost nothing. (A malformed body sent
+        during overload is answered 503 too; its retry gets the 422.)"""
+        if not svc.ready.is_set():
+            return None  # compute() answers "still loading"
+        overloaded = svc.admission.refusal(waited_s=time.perf_counter() - request.state.t0)
+        if overloaded is None:
+            return None
+        svc.metrics.rejected.inc()
+        svc.observe(endpoint_of(request), "", 503, request.state.t0)
+        return error(503, str(overloaded), headers={"Retry-After": str(overloaded.retry_after_s)})
+
     def details(s: Scores) -> dict[str, Any]:
         return {
             "backend": settings.backend,
@@ -271,6 +284,8 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         openapi_extra=_body_doc(SimilarityRequest),
     )
     async def similarity(request: Request):
+        if (shed := shed_before_parsing(request)) is not None:
+            return shed
         body = await svc.parser.parse(request, SimilarityRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.text1, [body.text2], body.method)
         if refused:
@@ -295,6 +310,8 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
 
     @app.post("/v1/rerank", response_model=RerankResponse, responses=_V1_ERRORS, openapi_extra=_body_doc(RerankRequest))
     async def rerank(request: Request):
+        if (shed := shed_before_parsing(request)) is not None:
+            return shed
         body = await svc.parser.parse(request, RerankRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates, body.method)
         if refused:
@@ -335,6 +352,8 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         openapi_extra=_body_doc(BatchSimilarityRequest),
     )
     async def batch_similarity(request: Request):
+        if (shed := shed_before_parsing(request)) is not None:
+            return shed
         body = await svc.parser.parse(request, BatchSimilarityRequest)
         done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates, body.method)
         if refused:

@@ -183,3 +183,40 @@ def test_from_summary_reads_todays_summary_json():
 def test_failed_study_says_what_to_do():
     s = failed_study("load", "RunError: boom")
     assert s.verdict == "error" and "qrbench study load" in s.what_to_do
+
+
+def test_compare_with_previous_moves_only_beyond_both_intervals(tmp_path):
+    """Studies without their own run comparison get one from their PRD metrics' intervals, with its caveat;
+    the suite reads the previous run's summary.json for it (suite._compared)."""
+    from dataclasses import replace
+
+    from qrbench.report.executive import compare_with_previous
+    from qrbench.report.runs import write_summary
+    from qrbench.report.suite import _compared
+
+    p95 = replace(_row("pass", study="load"), metric="p95_ms", workload="normal day", value=210, low=200, high=220)
+    rps = replace(p95, metric="throughput", unit="req/s", direction="above", value=120, low=110, high=130)
+    before = StudySummary(study="load", verdict="pass", compliance=(p95, rps))
+    slower = replace(p95, value=320, low=300, high=340)
+    same_rps = replace(rps, value=125, low=112, high=138)
+    after = StudySummary(study="load", verdict="warn", compliance=(slower, same_rps))
+
+    reg = compare_with_previous(after, before, "20261130T000000Z-suite")
+    assert reg.verdict == "regressed" and reg.previous_run == "20261130T000000Z-suite"
+    assert "1 of 2 PRD metrics" in reg.summary and "p95_ms 210 ms → 320 ms" in reg.summary
+    assert "cannot be told from a change of the service" in reg.summary
+
+    assert compare_with_previous(before, before).verdict == "unchanged"
+    other_workload = StudySummary(study="load", verdict="pass", compliance=(replace(p95, workload="peak"),))
+    assert compare_with_previous(other_workload, before) is None  # nothing measured by both runs
+
+    folder = tmp_path / "previous" / "load"
+    folder.mkdir(parents=True)
+    write_summary(
+        folder,
+        {"study": "load", "verdict": "pass", "compliance": [{**p95.__dict__} for p95 in before.compliance]},
+    )
+    assert _compared(after, folder, "prev").verdict == "regressed"
+    assert _compared(after, tmp_path / "missing", "prev") is None  # unreadable: no comparison, no failure
+    html = executive_html([replace(after, regression=reg)], scale="quick", started="2026-11-30 08:00 UTC", target="t")
+    assert "Regression against the previous suite run" in html and "p95_ms 210 ms → 320 ms" in html

@@ -208,3 +208,28 @@ def test_an_unbounded_interval_is_said_in_words_not_inf():
     reason = judge(est, Threshold(metric="p95_ms", target=500, threshold=750, direction="below", unit="ms")).reason
     assert "inf" not in reason and "e+" not in reason
     assert "[14,940 ms, not bounded]" in reason
+
+
+@pytest.mark.parametrize(
+    ("previous", "current", "direction", "change"),
+    [
+        ((100, 90, 110), (150, 130, 170), "below", "worse"),  # latency up beyond both intervals
+        ((150, 130, 170), (100, 90, 110), "below", "better"),
+        ((100, 90, 110), (150, 130, 170), "above", "better"),  # throughput up
+        ((100, 90, 120), (115, 105, 130), "below", "unresolved"),  # intervals overlap
+        ((100, 90, 110), (150, 130, math.inf), "below", "worse"),  # unbounded on the side that does not matter
+        ((100, 90, math.inf), (150, 130, 170), "below", "unresolved"),  # previous high unbounded: cannot tell
+        ((100, math.nan, math.nan), (150, 130, 170), "below", "unresolved"),
+    ],
+)
+def test_interval_change_needs_disjoint_intervals(previous, current, direction, change):
+    from qrbench.stats import interval_change
+
+    assert interval_change(previous, current, direction) == change
+
+
+def test_interval_change_refuses_an_unknown_direction():
+    from qrbench.stats import interval_change
+
+    with pytest.raises(ValueError, match="'below' or 'above'"):
+        interval_change((1, 0, 2), (1, 0, 2), "sideways")

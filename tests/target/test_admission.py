@@ -222,3 +222,42 @@ def test_nothing_is_computed_after_the_clients_left(make_service):
     }
     assert outcomes == {"completed": engine.counters.computed, "cancelled": engine.counters.cancelled}
     assert families["qrbench_admission_shed"].samples[0].value == svc.admission.shed
+
+
+def test_refusal_is_decided_before_any_work_and_counted():
+    """Admission.refusal: None while a slot is free; Overloaded (counted as shed) when the predicted wait
+    exceeds what is left of the budget after the time the request already spent."""
+
+    async def main():
+        adm = Admission(slots=1, queue_budget_s=0.5)
+        assert adm.refusal() is None and adm.shed == 0
+        adm.in_flight, adm.hold_s = 1, 0.4  # one computation holds the slot; a newcomer would wait ~0.4 s
+        assert adm.refusal(waited_s=0.0) is None  # 0.4 s fits the 0.5 s budget: it may wait
+        refused = adm.refusal(waited_s=0.2)  # only 0.3 s of its budget is left
+        assert isinstance(refused, Overloaded) and refused.retry_after_s == 1
+        assert adm.shed == 1 and adm.in_flight == 1 and adm.waiting == 0
+
+    asyncio.run(main())
+
+
+def test_a_saturated_service_refuses_before_validating_the_body(make_service):
+    """While the only slot computes a long cold rerank, a malformed request is answered 503 (shed before its
+    body is parsed, so refusals cost the loop almost nothing); once the slot is free the same body gets 422."""
+    url, app = make_service(
+        max_concurrency=1, compute_threads=1, embedding_cache_size=0, similarity_cache_size=0, queue_budget_ms=0
+    )
+    svc = app.state.service
+    slow = {"query": "appeal deadline question", "candidates": LONG_DOCS * 2, "method": "hybrid"}
+    malformed = {"query": "appeal deadline question", "candidates": "not a list", "method": "hybrid"}
+    with concurrent.futures.ThreadPoolExecutor(1) as client:
+        first = client.submit(httpx.post, url + "/v1/rerank", json=slow, timeout=300)
+        deadline = time.monotonic() + 60
+        while svc.admission.in_flight == 0 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert svc.admission.in_flight == 1
+        shed = httpx.post(url + "/v1/rerank", json=malformed, timeout=30)
+        assert not first.done(), "the long rerank ended before the second request: the test proves nothing"
+        assert shed.status_code == 503 and "Overloaded" in shed.json()["error"]
+        assert int(shed.headers["Retry-After"]) >= 1
+        assert first.result().status_code == 200
+    assert httpx.post(url + "/v1/rerank", json=malformed, timeout=30).status_code == 422
