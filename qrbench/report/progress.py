@@ -26,7 +26,8 @@ def clock(seconds: float) -> str:
 
 def notebook_position(path: Path) -> tuple[str, int, int] | None:
     """(section heading the running cell belongs to, code cells done, code cells in all) of an executing
-    notebook, or None before papermill first saves it (or while it writes it)."""
+    notebook, or None before papermill first saves it (or while it writes it). Sections are the ## headings;
+    cells before the first are in "starting"."""
     try:
         cells = json.loads(path.read_text())["cells"]
     except (OSError, ValueError, KeyError):
@@ -38,7 +39,7 @@ def notebook_position(path: Path) -> tuple[str, int, int] | None:
                 (
                     line.lstrip("#").strip()
                     for line in "".join(cell.get("source", "")).splitlines()
-                    if line.startswith("#")
+                    if line.startswith("##")  # the notebook's title (#) is not a section
                 ),
                 None,
             )
@@ -100,6 +101,8 @@ class NotebookWatch:
             eta = "time left not known yet"
         cells = f", cell {done}/{total}" if total else ""
         latest = latest_output(self.notebook.parent)
+        if section == "starting" and latest:
+            section = "measuring"  # the studies measure in one cell under the title, writing stage after stage
         wrote = f" (last wrote {latest})" if latest else ""
         return f"  {self.name}: {section}{cells}{wrote} · {clock(elapsed)} elapsed · {eta}"
 

@@ -32,7 +32,7 @@ def test_the_line_counts_down_from_the_expected_duration_and_names_what_was_writ
     os.utime(tmp_path / "stages" / "warmup", (1, 1))  # written long ago
     assert latest_output(tmp_path) == "stages/rerank_hybrid_50"
     line = NotebookWatch("baseline", nb, print, expected_s=90).line()
-    assert line.startswith("  baseline: Load study, cell 1/2 (last wrote stages/rerank_hybrid_50) · ")
+    assert line.startswith("  baseline: measuring, cell 1/2 (last wrote stages/rerank_hybrid_50) · ")
     assert " elapsed · about " in line and line.endswith(" left")
     late = NotebookWatch("baseline", nb, print, expected_s=0).line()
     assert "running past its usual 0:00" in late
