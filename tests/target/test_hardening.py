@@ -358,3 +358,16 @@ def test_heap_is_trimmed_once_per_idle_period_and_never_while_serving():
         task.cancel()
 
     asyncio.run(scenario())
+
+
+def test_keyed_digests_equal_the_digests_of_the_whole_keys():
+    """The engine's similarity keys hash their shared prefix once; each equals key_digest of the full key."""
+    from qrbench.target.cache import keyed_digests
+
+    prefix = ("hybrid", "exact", 4, 1024, 0.5, "what is the appeal deadline")
+    candidates = ["a", "b" * 5000, "é", ""]
+    assert keyed_digests(prefix, candidates) == [key_digest((*prefix, c)) for c in candidates]
+    assert len(set(keyed_digests(prefix, candidates))) == len(candidates)
+    cache: LRUCache[int] = LRUCache(10)
+    cache.put((*prefix, "a"), 1)
+    assert cache.get_digest(keyed_digests(prefix, ["a"])[0]) == 1
