@@ -71,3 +71,22 @@ def test_warmup_is_trimmed_per_repetition():
     kept, notes = trim_stage_warmup(records())
     assert set(notes["repetition"]) == {0, 1} and len(notes) == 2
     assert len(kept) == notes["kept"].sum()
+
+
+def test_rerank_workload_says_how_many_documents_were_already_embedded():
+    """From the embedding cache counters around each repetition of a stage (queries are new: one miss each)."""
+    from qrbench.studies.baseline.analysis import _documents_cached
+
+    def entry(name, hits, misses):
+        before = {"qrbench_embedding_cache_hits_total{}": 100.0, "qrbench_embedding_cache_misses_total{}": 50.0}
+        after = {
+            "qrbench_embedding_cache_hits_total{}": 100.0 + hits,
+            "qrbench_embedding_cache_misses_total{}": 50.0 + misses,
+        }
+        return {"name": name, "metrics_before": before, "metrics_after": after}
+
+    # Two repetitions of 10 requests x 50 documents: 10 new queries each; 400 + 500 of 1000 documents found.
+    index = [entry("rerank/hybrid/50", 400, 110), entry("similarity/hybrid", 0, 20), entry("rerank/hybrid/50", 500, 10)]
+    assert _documents_cached(index, "rerank/hybrid/50", requests=20) == pytest.approx(0.9)
+    foreign = [{"name": "rerank/hybrid/50", "metrics_before": {}, "metrics_after": {}}]
+    assert np.isnan(_documents_cached(foreign, "rerank/hybrid/50", requests=20))  # no counters: unknown
