@@ -655,7 +655,9 @@ def _export_artillery(args) -> int:
     params = get_study("load").load_params(args.params)
     data = DataManager.from_dir(seed=params.seed)
     plan = plan_load(params, data.day)
-    pool = data.mix_sampler(params.mix, params.methods, seed=params.seed, pool_size=params.pool_size)
+    pool = data.mix_sampler(
+        params.mix, params.methods, seed=params.seed, pool_size=params.pool_size, new_queries=params.new_queries
+    )
     target = args.url or params.target.url or "http://127.0.0.1:8000"
     comment = (
         f"Artillery script of qrbench scenario {params.name!r} ({args.params}), written by "

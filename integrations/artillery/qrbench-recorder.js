@@ -1,7 +1,8 @@
 // Artillery processor of qrbench (`qrbench export artillery`, `qrbench load --engine artillery`).
 //
 // It picks each virtual user's next request from the payload file (the CSV of qrbench's request pool,
-// loaded whole as `qrbenchPool`, one object per row) in pool order per kind, sends it as is, and writes one raw line per request
+// loaded whole as `qrbenchPool`, one object per row) in pool order per kind, sends it (with a new query when
+// the plan says new_queries), and writes one raw line per request
 // to QRBENCH_RAW_DIR/raw-<pid>-<thread>.jsonl: the kind, endpoint, method, candidates, bytes sent, the
 // intended/start/end wall-clock times (ms since the Unix epoch, sub-millisecond), the HTTP status and the
 // response body, or the error code when no answer came. qrbench turns these lines into its own records
@@ -30,6 +31,7 @@ const cursors = {};
 const THREADS = Math.max(1, Number(process.env.QRBENCH_ARTILLERY_THREADS) || 1);
 let arrivals = 0;
 const rowsByKind = new Map();
+let queries = 0; // requests given a new query on this thread (plan.new_queries)
 
 function writer() {
   if (out === null) {
@@ -124,7 +126,18 @@ function qrbenchRequest(requestParams, context, events, next) {
   // Threads start at different places in the pool, as qrbench's driver processes do.
   const i = cursors[kind] === undefined ? (threadId * 7919) % rows.length : cursors[kind];
   cursors[kind] = (i + 1) % rows.length;
-  const { kind: rowKind, endpoint, method, n_candidates: nCandidates, body } = rows[i];
+  const { kind: rowKind, endpoint, method, n_candidates: nCandidates } = rows[i];
+  let body = rows[i].body;
+  if (getPlan(context).new_queries) {
+    // A query never sent before (production queries are unique; documents recur), as qrbench's RequestPool.
+    const doc = JSON.parse(body);
+    const key = typeof doc.query === 'string' ? 'query' : 'text1';
+    if (typeof doc[key] === 'string') {
+      queries += 1;
+      doc[key] += ` [q${threadId}.${queries}]`;
+      body = JSON.stringify(doc);
+    }
+  }
   requestParams.url = endpoint;
   requestParams.body = body;
   requestParams.headers = Object.assign({}, requestParams.headers, { 'content-type': 'application/json' });

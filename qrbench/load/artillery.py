@@ -178,6 +178,8 @@ def artillery_script(
         "duration_s": duration,
         "seed": seed,
         "think": _think(model) if closed else None,
+        # The processor appends " [q<thread>.<n>]" to every query, as RequestPool does (no cached answers).
+        "new_queries": bool(getattr(pool, "new_queries", False)),
     }
     request = {"post": {"url": "/", "beforeRequest": "qrbenchRequest", "afterResponse": "qrbenchRecord"}}
     if closed:

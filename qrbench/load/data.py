@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from qrbench.errors import ParameterError, RunError
-from qrbench.load.request import ENDPOINTS, RequestSpec
+from qrbench.load.request import ENDPOINTS, RequestSpec, with_new_query
 from qrbench.resources import bundled
 
 __all__ = [
@@ -201,7 +201,7 @@ class RequestPool:
     lockstep (the driver's request-source interface, like `cycle_source`).
     """
 
-    __slots__ = ("_specs", "_i", "_kind_weights", "_method_weights", "seed")
+    __slots__ = ("_specs", "_i", "_kind_weights", "_method_weights", "seed", "new_queries", "_tag", "_n")
 
     def __init__(
         self,
@@ -211,6 +211,8 @@ class RequestPool:
         method_weights: Mapping[str, float],
         seed: int,
         start: int = 0,
+        new_queries: bool = False,
+        worker: int = 0,
     ) -> None:
         if not specs:
             raise ParameterError("A RequestPool needs at least one request; pool_size must be at least 1.")
@@ -220,14 +222,23 @@ class RequestPool:
         self._kind_weights = dict(kind_weights)
         self._method_weights = dict(method_weights)
         self.seed = seed
+        # new_queries: every draw's query is a text never sent before (its tag names the worker and the
+        # draw), so no answer comes from a similarity cache; documents still recur, as in production.
+        self.new_queries = new_queries
+        self._tag = f" [q{worker}.".encode()
+        self._n = 0
 
     def __call__(self) -> RequestSpec:
         spec = self._specs[self._i]
         self._i = (self._i + 1) % len(self._specs)
+        if self.new_queries:
+            self._n += 1
+            return with_new_query(spec, self._tag + b"%d]" % self._n)
         return spec
 
     def for_worker(self, worker: int, n_workers: int) -> RequestPool:
-        """The copy driver process `worker` of `n_workers` uses: same requests, staggered start."""
+        """The copy driver process `worker` of `n_workers` uses: same requests, staggered start (and, with
+        new_queries, query tags of its own)."""
         start = self._i + worker * len(self._specs) // max(1, n_workers)
         return RequestPool(
             self._specs,
@@ -235,6 +246,8 @@ class RequestPool:
             method_weights=self._method_weights,
             seed=self.seed,
             start=start,
+            new_queries=self.new_queries,
+            worker=worker,
         )
 
     def __len__(self) -> int:
@@ -575,8 +588,10 @@ class DataManager:
         seed: int,
         pool_size: int = 2000,
         length: str = "any",
+        new_queries: bool = False,
     ) -> RequestPool:
-        """A pool of pool_size requests whose kinds and methods follow the weights, pre-built now.
+        """A pool of pool_size requests whose kinds and methods follow the weights, pre-built now
+        (new_queries: see RequestPool).
 
         Counts per kind are the weights times pool_size rounded by largest remainder (and likewise
         methods within each kind), so a small pool still has the asked mix; a kind whose share is
@@ -593,7 +608,7 @@ class DataManager:
                 plan.extend([(kind, method)] * m_count)
         order = rng.permutation(len(plan))
         specs = [self.request(plan[i][0], plan[i][1], rng=rng, length=length) for i in order]
-        return RequestPool(specs, kind_weights=kinds, method_weights=methods, seed=seed)
+        return RequestPool(specs, kind_weights=kinds, method_weights=methods, seed=seed, new_queries=new_queries)
 
 
 # ---- validation helpers ---------------------------------------------------------------------------

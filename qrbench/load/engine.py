@@ -45,9 +45,12 @@ class LoadEngine(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class NativeEngine:
-    """processes: driver processes on this machine (1: one process, no fan-out)."""
+    """processes: driver processes on this machine. isolated: run even a single driver in a child process, so
+    that nothing else in the calling process (a live view redrawing, samplers parsing /metrics) holds the GIL
+    while the driver's event loop times requests: such stalls are measured as latency, and as resets."""
 
     processes: int = 1
+    isolated: bool = False
     name: str = "native"
 
     def run(
@@ -71,7 +74,7 @@ class NativeEngine:
             headers=headers,
             allow_remote=allow_remote,
         )
-        if self.processes > 1:
+        if self.processes > 1 or self.isolated:
             return run_load_processes(url, source, model, processes=self.processes, **common)
         return run_load(url, source, model, **common)
 

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RequestSpec", "ENDPOINTS"]
+__all__ = ["RequestSpec", "ENDPOINTS", "with_new_query"]
 
 # Request kind -> endpoint path of the QuantumRerank HTTP contract.
 ENDPOINTS = {
@@ -44,3 +44,37 @@ class RequestSpec:
             n_candidates=n,
             body=json.dumps(payload, separators=(",", ":")).encode(),
         )
+
+
+def with_new_query(spec: RequestSpec, tag: bytes) -> RequestSpec:
+    """The same request with `tag` appended to its query ("query", or "text1" of a similarity pair).
+
+    Production queries are nearly all unique while documents recur: a tag keeps the query's meaning and
+    length and makes it a text no cache has seen. Works on the encoded body (no JSON parsing), cheap
+    enough for a load generator's hot path; `tag` must be valid inside a JSON string (no quotes or
+    backslashes). A body with neither key is returned unchanged.
+    """
+    body = spec.body
+    for key in (b'"query":"', b'"text1":"'):
+        at = body.find(key)
+        if at >= 0:
+            end = _string_end(body, at + len(key))
+            return RequestSpec(
+                kind=spec.kind,
+                endpoint=spec.endpoint,
+                method=spec.method,
+                n_candidates=spec.n_candidates,
+                body=body[:end] + tag + body[end:],
+            )
+    return spec
+
+
+def _string_end(body: bytes, start: int) -> int:
+    """Index of the quote that closes the JSON string starting at `start` (escaped quotes skipped)."""
+    i = start
+    while True:
+        j = body.index(b'"', i)
+        backslashes = len(body[:j]) - len(body[:j].rstrip(b"\\"))
+        if backslashes % 2 == 0:
+            return j
+        i = j + 1

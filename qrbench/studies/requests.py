@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from ..load import RequestSpec
+from ..load.request import with_new_query
 
 __all__ = ["tagged", "NewQueries"]
 
@@ -27,17 +28,6 @@ def tagged(spec: RequestSpec, tag: str, *, documents: bool = False) -> RequestSp
     return RequestSpec.from_payload(kind=spec.kind, endpoint=spec.endpoint, payload=payload)
 
 
-def _string_end(body: bytes, start: int) -> int:
-    """Index of the quote that closes the JSON string starting at `start` (escaped quotes skipped)."""
-    i = start
-    while True:
-        j = body.index(b'"', i)
-        backslashes = len(body[:j]) - len(body[:j].rstrip(b"\\"))
-        if backslashes % 2 == 0:
-            return j
-        i = j + 1
-
-
 class NewQueries:
     """The pool's requests with a new query each time (production queries are unique; documents recur), so
     no request is answered from the similarity cache. Callable like the driver's request sources.
@@ -51,16 +41,5 @@ class NewQueries:
         self.n = 0
 
     def __call__(self):
-        spec = self.pool()
         self.n += 1
-        tag = f" [{self.phase}{self.n}]".encode()
-        body = spec.body
-        for key in (b'"query":"', b'"text1":"'):
-            at = body.find(key)
-            if at >= 0:
-                end = _string_end(body, at + len(key))
-                body = body[:end] + tag + body[end:]
-                break
-        return RequestSpec(
-            kind=spec.kind, endpoint=spec.endpoint, method=spec.method, n_candidates=spec.n_candidates, body=body
-        )
+        return with_new_query(self.pool(), f" [{self.phase}{self.n}]".encode())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import gc
 import multiprocessing
 import re
 import threading
@@ -48,7 +49,7 @@ from .schemas import (
 )
 from .settings import EngineSettings
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "freeze_startup_heap"]
 
 
 # Bodies up to this size are parsed on the event loop (~10 ms at most). Larger ones are parsed in a child
@@ -154,6 +155,7 @@ class _Service:
         try:
             self.engine = RerankEngine(self.settings)
             self.engine.warm_up()
+            freeze_startup_heap()
             self.ready.set()
         except BaseException as exc:  # noqa: BLE001 - reported by /health/ready, never crashes the loop
             self.load_error = exc
@@ -165,6 +167,15 @@ class _Service:
     def observe(self, endpoint: str, method: str, status: int, started: float) -> None:
         self.metrics.requests.labels(endpoint, method, str(status)).inc()
         self.metrics.request_seconds.labels(endpoint, method).observe(time.perf_counter() - started)
+
+
+def freeze_startup_heap() -> None:
+    """Collect once, then move every object alive now (the model, torch, transformers, every library) to the
+    cyclic collector's permanent generation (gc.freeze). Its full collections then scan only what serving
+    allocates (requests, cache entries) instead of the million objects of the loaded libraries: those passes
+    hold the GIL, and every request in flight waits for them. Call once, when the service is ready."""
+    gc.collect()
+    gc.freeze()
 
 
 async def _trim_when_idle(svc: _Service, idle_s: float = IDLE_TRIM_S, release=release_memory) -> None:

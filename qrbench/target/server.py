@@ -39,12 +39,13 @@ def serve(
             timeout_graceful_shutdown=settings.drain_timeout_s,
         )
         return
-    from .app import create_app
+    from .app import create_app, freeze_startup_heap
     from .engine import RerankEngine
 
     engine = RerankEngine(settings)
     engine.warm_up()
     app = create_app(settings, engine=engine)
+    freeze_startup_heap()
     config = uvicorn.Config(
         app,
         host=host,

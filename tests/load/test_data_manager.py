@@ -355,3 +355,31 @@ def test_behaviour_file_is_optional(data_copy):
     (data_copy / "user_behavior_patterns.json").unlink()
     loaded = DataManager.from_dir(data_copy)
     assert loaded.profiles == {} and loaded.day is None
+
+
+def test_pool_with_new_queries_never_repeats_a_query_and_keeps_the_documents(dm):
+    pool = dm.mix_sampler(
+        {"similarity": 0.5, "rerank_small": 0.5}, {"classical": 1.0}, seed=2, pool_size=10, new_queries=True
+    )
+    workers = [pickle.loads(pickle.dumps(pool.for_worker(i, 2))) for i in range(2)]
+    drawn = [w() for _ in range(25) for w in workers]  # each worker cycles its pool 2.5 times
+    payloads = [json.loads(s.body) for s in drawn]  # still valid JSON
+    queries = [p.get("query", p.get("text1")) for p in payloads]
+    assert len(set(queries)) == len(queries) == 50  # unique across draws and across worker processes
+    by_body = {json.loads(s.body).get("query", json.loads(s.body).get("text1")): s for s in pool.specs}
+    for spec, payload, query in zip(drawn, payloads, queries, strict=True):
+        original_query, tag = query.rsplit(" [q", 1)
+        original = json.loads(by_body[original_query].body)
+        assert tag.endswith("]") and spec.kind == by_body[original_query].kind
+        assert payload.get("candidates", payload.get("text2")) == original.get("candidates", original.get("text2"))
+    plain = dm.mix_sampler({"similarity": 1.0}, {"classical": 1.0}, seed=2, pool_size=3)
+    assert [plain().body for _ in range(3)] == [s.body for s in plain.specs]  # the default replays
+
+
+def test_a_new_query_survives_quotes_and_backslashes_in_the_query():
+    from qrbench.load.request import RequestSpec, with_new_query
+
+    payload = {"query": 'say "hi" \\ then \\"go\\"', "candidates": ["a \"b\""], "method": "classical"}
+    spec = RequestSpec.from_payload(kind="rerank_small", endpoint="/v1/rerank", payload=payload)
+    out = json.loads(with_new_query(spec, b" [q0.1]").body)
+    assert out == {**payload, "query": payload["query"] + " [q0.1]"}

@@ -162,6 +162,7 @@ class LoadParams:
     warmup_s: float = 0.0
     sample_interval_s: float = 1.0
     pool_size: int = 2000
+    new_queries: bool = True
     confidence: float = 0.95
     thresholds_file: str = "parameters/thresholds.yaml"
     target: TargetParams = field(default_factory=TargetParams)

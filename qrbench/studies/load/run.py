@@ -50,7 +50,13 @@ def _timeline(frame: pd.DataFrame, t0_unix: float | None) -> pd.DataFrame:
 
 def _warm_up(params: LoadParams, data: DataManager, target: Any, run_dir: Path, progress: bool) -> None:
     # Another seed: the popular documents warm the embedding cache, the exact requests stay new.
-    pool = data.mix_sampler(params.mix, params.methods, seed=params.seed + 1, pool_size=min(100, params.pool_size))
+    pool = data.mix_sampler(
+        params.mix,
+        params.methods,
+        seed=params.seed + 1,
+        pool_size=min(100, params.pool_size),
+        new_queries=params.new_queries,
+    )
     run_load(
         target.url,
         pool,
@@ -68,7 +74,8 @@ def _engine(params: LoadParams, engine: str | LoadEngine, options: Mapping[str, 
     if not isinstance(engine, str):
         return engine
     if engine == "native":
-        return NativeEngine(processes=params.processes, **(options or {}))
+        # The driver never shares this process: the live view and the samplers run here (see NativeEngine).
+        return NativeEngine(processes=params.processes, **{"isolated": True, **(options or {})})
     if engine == "artillery":  # its processor draws think times: the scenario's seed
         return make_engine(engine, **{"seed": params.seed, **(options or {})})
     return make_engine(engine, **(options or {}))
@@ -103,7 +110,9 @@ def run_load_study(
     driver = _engine(params, params.engine if engine is None else engine, engine_options)
     data = DataManager.from_dir(seed=params.seed)
     plan = plan_load(params, data.day)
-    pool = data.mix_sampler(params.mix, params.methods, seed=params.seed, pool_size=params.pool_size)
+    pool = data.mix_sampler(
+        params.mix, params.methods, seed=params.seed, pool_size=params.pool_size, new_queries=params.new_queries
+    )
     folder = RunFolder.create(
         run_dir, study="load", params=to_dict(params), calibration_s=calibration_timings().tolist()
     )

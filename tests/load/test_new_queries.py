@@ -1,0 +1,100 @@
+"""A load study sends a new query in every request by default (production queries are unique; documents recur),
+with every engine: checked on the bodies a real loopback server received, the pool being far smaller than the
+number of requests so that a replay would repeat queries."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import threading
+
+import pytest
+
+from qrbench.load.artillery import ARTILLERY_DIR
+from qrbench.studies.load import LoadParams, run_load_study
+
+BODY = b'{"results":[],"computation_time_ms":1.0}'
+installed = (ARTILLERY_DIR / "node_modules" / ".bin" / "artillery").is_file() and shutil.which("node") is not None
+
+
+class RecordingServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.queries: list[str] = []
+        self.lock = threading.Lock()
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_POST(self):  # noqa: N802 - the http.server API
+        payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+        with self.server.lock:
+            self.server.queries.append(payload.get("query", payload.get("text1")))
+        self._answer(200, BODY)
+
+    def do_GET(self):  # noqa: N802 - /metrics and the like: not this server
+        self._answer(404, b"{}")
+
+    def _answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    srv = RecordingServer()
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+
+
+def scenario(**overrides) -> LoadParams:
+    base = dict(
+        name="new-queries",
+        model="open",
+        rate_rps=20,
+        arrivals="uniform",
+        duration_s=3,
+        mix={"similarity": 0.5, "rerank_small": 0.5},
+        pool_size=8,
+        request_timeout_s=5,
+        sample_interval_s=0.5,
+    )
+    return LoadParams(**{**base, **overrides})
+
+
+@pytest.mark.parametrize(
+    "engine",
+    [
+        "native",
+        pytest.param(
+            "artillery", marks=pytest.mark.skipif(not installed, reason="Artillery is not installed (npm ci)")
+        ),
+    ],
+)
+def test_every_request_carries_a_query_never_sent_before(server, tmp_path, engine):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    processes = 2 if engine == "native" else 1
+    run_load_study(scenario(processes=processes), tmp_path / "run", url=url, progress=False, engine=engine)
+    queries = server.queries
+    assert len(queries) >= 40, f"only {len(queries)} requests arrived"
+    assert len(set(queries)) == len(queries), "a query was sent twice"
+    assert all(" [q" in q for q in queries)
+
+
+def test_replaying_the_pool_repeats_its_queries(server, tmp_path):
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    run_load_study(scenario(new_queries=False), tmp_path / "run", url=url, progress=False)
+    assert len(server.queries) >= 40 and len(set(server.queries)) <= 8
