@@ -379,7 +379,7 @@ def test_pool_with_new_queries_never_repeats_a_query_and_keeps_the_documents(dm)
 def test_a_new_query_survives_quotes_and_backslashes_in_the_query():
     from qrbench.load.request import RequestSpec, with_new_query
 
-    payload = {"query": 'say "hi" \\ then \\"go\\"', "candidates": ["a \"b\""], "method": "classical"}
+    payload = {"query": 'say "hi" \\ then \\"go\\"', "candidates": ['a "b"'], "method": "classical"}
     spec = RequestSpec.from_payload(kind="rerank_small", endpoint="/v1/rerank", payload=payload)
     out = json.loads(with_new_query(spec, b" [q0.1]").body)
     assert out == {**payload, "query": payload["query"] + " [q0.1]"}
