@@ -113,6 +113,12 @@ def main() -> None:
     parser.add_argument("--queue-budget-ms", type=float, default=60_000.0)
     parser.add_argument("--encoder", default="torch", choices=["torch", "onnx", "onnx-int8"])
     parser.add_argument("--timeline", help="write the RSS samples (seconds, MB) to this CSV file")
+    parser.add_argument(
+        "--allocator",
+        default="auto",
+        choices=["auto", "jemalloc", "system"],
+        help="the server's malloc (auto: jemalloc if installed)",
+    )
     args = parser.parse_args()
     n = args.requests or (40 if args.quick else 200)
     n_docs = args.documents or (50 if args.quick else 100)
@@ -129,7 +135,8 @@ def main() -> None:
         f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         flush=True,
     )
-    with EmbeddedTarget(settings) as target, Sampler(target.pid) as sampler:
+    with EmbeddedTarget(settings, allocator=args.allocator) as target, Sampler(target.pid) as sampler:
+        print(f"server allocator: {target.allocator}", flush=True)
         time.sleep(2.0)  # let the freshly started server settle
         before = tree_rss(target.pid)
         t_start = time.monotonic()

@@ -33,6 +33,8 @@ class TargetParams:
     torch_threads: int | None = None  # None: the service's default (one thread per forward pass)
     aer_threads: int = 1  # OpenMP threads per Aer run; 0 = Aer's default (the path before the bottlenecks fix)
     max_concurrency: int | None = None  # requests computed at once; None: the service's default (16 per core)
+    # The embedded service's malloc: auto = jemalloc when installed (returns memory after bursts), else the system's.
+    allocator: Literal["auto", "jemalloc", "system"] = "auto"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -59,8 +61,9 @@ def open_target(params: TargetParams, *, url: str | None = None, log_dir: Path |
     settings = engine_settings(params)
     log = (log_dir / "target.log") if log_dir else None
     # The reaper stops the service if this process dies without cleanup (kill -9, an unhandled SIGTERM).
-    with EmbeddedTarget(settings, log_path=log) as target, reaper(target.pid):
-        yield Target(url=target.url, pid=target.pid, embedded=True, headers=headers, settings=settings_dict(settings))
+    with EmbeddedTarget(settings, log_path=log, allocator=params.allocator) as target, reaper(target.pid):
+        facts = {**settings_dict(settings), "allocator": target.allocator}
+        yield Target(url=target.url, pid=target.pid, embedded=True, headers=headers, settings=facts)
 
 
 def settings_dict(settings: Any) -> dict[str, Any]:
