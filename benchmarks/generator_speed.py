@@ -12,9 +12,8 @@ pinned to CPU 0, it prints:
 
 Absolute rates move several-fold with other work on the machine (wrk printed 39k-155k req/s on the
 same machine on one day), so only ratios measured in one run are claimed here:
-  2026-11-30, shared 2-core machine (load average ~10, calibration noise high), --quick:
-    aiohttp / wrk <...>, aiohttp / Locust FastHttpUser <...>; httpx / wrk <...>, httpx / Locust <...>
-  (placeholders: the lead fills them from an idle-machine run of the full command).
+  none yet from an idle machine (2026-11-30: the idle time went to the full suite and the service
+  benchmarks; run the full command alone and record its ratios here).
 An independent harness measured aiohttp at 0.99-1.71x Locust FastHttpUser (issue 13).
 Runs whose generator shows well under 100 % CPU were sharing its core and are flagged as starved.
 """
