@@ -62,9 +62,7 @@ def test_full_study_plans_under_30_minutes():
     """The full study's planned load time (every configuration's steps at most, the autoscale phases) leaves
     room within 30 minutes for starting 8 configurations (~40 s each, measured) and the vertical sweeps."""
     p = ScalabilityParams.from_file(bundled("parameters") / "scalability.yaml")
-    configs = len(p.workers.counts) + sum(
-        len(p.instances.balance) if n > 1 else 1 for n in p.instances.counts
-    )
+    configs = len(p.workers.counts) + sum(len(p.instances.balance) if n > 1 else 1 for n in p.instances.counts)
     steps_s = len(p.steps.rates()) * (p.steps.step_s + p.steps.pause_s)
     autoscale_s = len(p.autoscale.rates_rps) * p.autoscale.phase_s if p.autoscale.enabled else 0
     planned_s = configs * (steps_s + 40) + autoscale_s + 180
