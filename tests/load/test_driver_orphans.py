@@ -2,62 +2,14 @@
 it (Linux parent-death signal, else their parent watch), and a reaper stops a child in its own session
 (the embedded service) when its parent dies by SIGKILL or SIGTERM, but not when it exits normally."""
 
-import http.server
 import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import psutil
 import pytest
-
-BODY = b'{"results":[],"computation_time_ms":1.0}'
-
-
-class CountingServer(http.server.ThreadingHTTPServer):
-    """Loopback HTTP/1.1 server counting the POSTs that reach it (the load), answering each with 200."""
-
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.posts = 0
-        self.lock = threading.Lock()
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self):  # noqa: N802 - the http.server API
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with self.server.lock:
-            self.server.posts += 1
-        self._answer(200, BODY)
-
-    def do_GET(self):  # noqa: N802 - /metrics and the like: not the service
-        self._answer(404, b"{}")
-
-    def _answer(self, status, body):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    srv = CountingServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 def wait_for(condition, timeout_s=60.0):

@@ -4,60 +4,14 @@ number of requests so that a replay would repeat queries."""
 
 from __future__ import annotations
 
-import http.server
-import json
 import shutil
-import threading
 
 import pytest
 
 from qrbench.load.artillery import ARTILLERY_DIR
 from qrbench.studies.load import LoadParams, run_load_study
 
-BODY = b'{"results":[],"computation_time_ms":1.0}'
 installed = (ARTILLERY_DIR / "node_modules" / ".bin" / "artillery").is_file() and shutil.which("node") is not None
-
-
-class RecordingServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.queries: list[str] = []
-        self.lock = threading.Lock()
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def do_POST(self):  # noqa: N802 - the http.server API
-        payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
-        with self.server.lock:
-            self.server.queries.append(payload.get("query", payload.get("text1")))
-        self._answer(200, BODY)
-
-    def do_GET(self):  # noqa: N802 - /metrics and the like: not this server
-        self._answer(404, b"{}")
-
-    def _answer(self, status, body):
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def server():
-    srv = RecordingServer()
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 def scenario(**overrides) -> LoadParams:
