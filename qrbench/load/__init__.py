@@ -39,7 +39,7 @@ from qrbench.load.records import (
     response_outcome,
     write_run_info,
 )
-from qrbench.load.request import ENDPOINTS, RequestSpec
+from qrbench.load.request import ENDPOINTS, RequestSpec, with_new_query
 from qrbench.load.safety import check_scenario_target, check_target
 from qrbench.load.shapes import PHASE_KINDS, Phase, Shape, bursts, label_phases, ramp_steady, realistic_day, spike
 from qrbench.load.stub_server import start_stub_server
@@ -57,6 +57,7 @@ __all__ = [
     # request.py
     "RequestSpec",
     "ENDPOINTS",
+    "with_new_query",
     # workload.py
     "ClosedModel",
     "OpenModel",
