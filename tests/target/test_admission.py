@@ -247,7 +247,9 @@ def test_a_saturated_service_refuses_before_validating_the_body(make_service):
         max_concurrency=1, compute_threads=1, embedding_cache_size=0, similarity_cache_size=0, queue_budget_ms=0
     )
     svc = app.state.service
-    slow = {"query": "appeal deadline question", "candidates": LONG_DOCS * 2, "method": "hybrid"}
+    # Documents no earlier test embedded (the tests share one embedder and its cache): a slow cold rerank.
+    fresh = [f"{d} [refuse-early {i} {time.time_ns()}]" for i, d in enumerate(LONG_DOCS * 2)]
+    slow = {"query": "appeal deadline question", "candidates": fresh, "method": "hybrid"}
     malformed = {"query": "appeal deadline question", "candidates": "not a list", "method": "hybrid"}
     with concurrent.futures.ThreadPoolExecutor(1) as client:
         first = client.submit(httpx.post, url + "/v1/rerank", json=slow, timeout=300)
