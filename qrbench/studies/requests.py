@@ -32,7 +32,7 @@ class NewQueries:
     """The pool's requests with a new query each time (production queries are unique; documents recur), so
     no request is answered from the similarity cache. Callable like the driver's request sources.
 
-    `tagged` on the bytes, for a load generator's hot path: the tag goes in without parsing the JSON body.
+    The tag goes in through load.with_new_query, on the encoded body (no JSON parsing on a generator's hot path).
     """
 
     def __init__(self, pool, phase: str) -> None:
