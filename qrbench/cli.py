@@ -187,6 +187,7 @@ def _study(args) -> int:
 
     from .report.execute import run_study
     from .report.runs import read_summary
+    from .report.suite import usual_duration_s
     from .resources import resolve_params_file
     from .studies import get_study
 
@@ -206,6 +207,7 @@ def _study(args) -> int:
         out_root=args.out,
         progress=not args.no_progress,
         say=_say,
+        expected_s=usual_duration_s(args.study, params),
     )
     verdict = read_summary(run_dir).get("verdict", "unknown")
     print(f"{args.study}: verdict {verdict}")

@@ -76,7 +76,7 @@ def latest_output(run_dir: Path) -> str | None:
 class NotebookWatch:
     """While inside, calls `say(line)` every `every_s` seconds with the study's section, elapsed time and ETA.
 
-    expected_s: how long the study usually takes (None: unknown, the ETA is then extrapolated from the cells).
+    expected_s: how long the study usually takes (None: unknown, and the line says so).
     """
 
     def __init__(
@@ -95,10 +95,10 @@ class NotebookWatch:
         if self.expected_s is not None:
             left = self.expected_s - elapsed
             eta = f"about {clock(left)} left" if left > 0 else f"running past its usual {clock(self.expected_s)}"
-        elif done:
-            eta = f"about {clock(elapsed * (total - done) / done)} left (from the cells done)"
         else:
-            eta = "time left not known yet"
+            # Not extrapolated from the cells: a study measures in one or two of them, so cells done say
+            # nothing of the time left (one such guess grew from 30 minutes to 70 while the study took 26).
+            eta = "time left not known (no usual duration for these parameters)"
         cells = f", cell {done}/{total}" if total else ""
         latest = latest_output(self.notebook.parent)
         if section == "starting" and latest:

@@ -32,7 +32,16 @@ from .index import write_index
 from .progress import clock
 from .runs import new_run_dir, read_summary, write_summary
 
-__all__ = ["SCALES", "OWN_TARGETS", "EXPECTED_S", "SuitePlan", "SuiteResult", "plan_suite", "run_suite"]
+__all__ = [
+    "SCALES",
+    "OWN_TARGETS",
+    "EXPECTED_S",
+    "SuitePlan",
+    "SuiteResult",
+    "plan_suite",
+    "run_suite",
+    "usual_duration_s",
+]
 
 # quick: the README's first command (parameters/quick/); full: the shipped parameters/ files; smoke: the CI twins
 # (parameters/smoke/), for tests and a first look.
@@ -44,11 +53,11 @@ OWN_TARGETS = frozenset({"scalability"})
 # Seconds each study takes on the reference machine (2 cores, otherwise idle), kernel start and rendering
 # included; the progress lines count down from these. Measured 2026-11-30 on an idle machine: quick from a
 # fresh clone (suite 5 min 41 s); full (suite 90 min), except the scalability study, whose full parameters
-# were shortened after that run (it took 44 min) and is the planned duration of the new ones.
+# were shortened after that run (it took 44 min): `qrbench study scalability` alone then took 21 min 39 s.
 EXPECTED_S: dict[str, dict[str, float]] = {
     "smoke": {"baseline": 120, "load": 60, "bottlenecks": 90, "scalability": 120},
     "quick": {"baseline": 115, "load": 105, "bottlenecks": 40, "scalability": 80},
-    "full": {"baseline": 840, "load": 1525, "bottlenecks": 390, "scalability": 1560},
+    "full": {"baseline": 840, "load": 1525, "bottlenecks": 390, "scalability": 1300},
 }
 
 
@@ -80,6 +89,20 @@ def _params_file(study: str, scale: str, params_dir: str | Path | None) -> Path:
     if scale == "full":
         return resolve_params_file(default)
     return resolve_params_file(Path("parameters") / scale / default.name)
+
+
+def usual_duration_s(study: str, params: Path) -> float | None:
+    """EXPECTED_S of `study` when `params` holds the same parameters as one scale's shipped file (a copy with
+    other values has no usual duration: None)."""
+    try:
+        content = Path(params).read_bytes()
+    except OSError:
+        return None
+    for scale in SCALES:
+        shipped = _params_file(study, scale, None)
+        if study in EXPECTED_S.get(scale, {}) and shipped.is_file() and shipped.read_bytes() == content:
+            return EXPECTED_S[scale][study]
+    return None
 
 
 def plan_suite(scale: str = "quick", *, params_dir: str | Path | None = None) -> SuitePlan:

@@ -40,3 +40,26 @@ def test_the_line_counts_down_from_the_expected_duration_and_names_what_was_writ
 
 def test_clock():
     assert (clock(5), clock(65), clock(3725)) == ("0:05", "1:05", "1:02:05")
+
+
+def test_without_a_usual_duration_the_line_says_so_instead_of_guessing_from_cells(tmp_path):
+    nb = tmp_path / "scalability.ipynb"
+    _notebook(nb, ["completed", "completed", "completed", "running"] + ["pending"] * 14)
+    line = NotebookWatch("scalability", nb, print, expected_s=None).line()
+    assert line.endswith("time left not known (no usual duration for these parameters)")
+
+
+def test_a_shipped_parameter_file_has_its_scales_usual_duration_and_a_changed_copy_none(tmp_path):
+    from qrbench.report.suite import EXPECTED_S, usual_duration_s
+    from qrbench.resources import resolve_params_file
+
+    full = resolve_params_file("parameters/scalability.yaml")
+    quick = resolve_params_file("parameters/quick/scalability.yaml")
+    assert usual_duration_s("scalability", full) == EXPECTED_S["full"]["scalability"]
+    assert usual_duration_s("scalability", quick) == EXPECTED_S["quick"]["scalability"]
+    copy = tmp_path / "scalability.yaml"
+    copy.write_bytes(quick.read_bytes())
+    assert usual_duration_s("scalability", copy) == EXPECTED_S["quick"]["scalability"]  # same parameters
+    copy.write_text(quick.read_text() + "\n# another value somewhere\n")
+    assert usual_duration_s("scalability", copy) is None
+    assert usual_duration_s("scalability", tmp_path / "missing.yaml") is None
