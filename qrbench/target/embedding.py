@@ -286,7 +286,8 @@ class _Batch:
     jobs: list[_Job]
     rows: dict[str, int]
     vectors: np.ndarray
-    remaining: int
+    waiting_on: list[int]  # per job: passes holding its rows not done yet
+    jobs_of_pass: list[list[int]]  # per pass: the jobs with rows in it
     failed: bool = False
 
 
@@ -297,7 +298,7 @@ class EncodeBatcher:
     thread waits until a worker is free, takes the oldest waiting job, waits until `window_ms` after that
     job arrived (or until `max_batch` texts are waiting), then plans every waiting job's texts, up to
     max_batch, into forward passes (`Embedder.plan`) that the workers run, one pass per worker at a time;
-    each caller gets its rows when the last pass of its batch is done. While the workers are busy new
+    each caller gets its rows as soon as the passes holding them are done. While the workers are busy new
     jobs queue up, so under load the next batch leaves at once and is large: the window only delays a
     lone request. A job larger than max_batch is planned alone, and its passes spread over the workers
     (a cold rerank uses every core). Texts shared by jobs of one batch are encoded once.
@@ -401,32 +402,49 @@ class EncodeBatcher:
                 for job in live:
                     job.future.set_exception(exc)
                 continue
-            state = _Batch(live, rows, np.empty((len(rows), EMBEDDING_DIM), dtype=np.float32), len(passes))
+            pass_of_row = np.empty(len(rows), dtype=np.int64)
+            for k, p in enumerate(passes):
+                pass_of_row[p.indices] = k
+            jobs_of_pass: list[list[int]] = [[] for _ in passes]
+            waiting_on = []
+            for j, job in enumerate(live):
+                mine = {int(pass_of_row[rows[t]]) for t in job.texts}
+                waiting_on.append(len(mine))
+                for k in mine:
+                    jobs_of_pass[k].append(j)
+            vectors = np.empty((len(rows), EMBEDDING_DIM), dtype=np.float32)
+            state = _Batch(live, rows, vectors, waiting_on, jobs_of_pass)
             self.batches += 1
             self.texts += len(rows)
             with self._cond:
                 self._pending_passes += len(passes)
                 self._tokens_since_trim += sum(p.padded_tokens for p in passes)
-            for p in passes:
-                self._pool.submit(self._run_pass, state, p)
+            for k, p in enumerate(passes):
+                self._pool.submit(self._run_pass, state, k, p)
 
-    def _run_pass(self, state: _Batch, p: EncodePass) -> None:
+    def _run_pass(self, state: _Batch, k: int, p: EncodePass) -> None:
         error = None
         try:
             state.vectors[p.indices] = self.embedder.run_pass(p)
         except BaseException as exc:  # noqa: BLE001 - handed to the callers below
             error = exc
+        finished = []
         with self._cond:
             self._pending_passes -= 1
-            state.remaining -= 1
-            done = state.remaining == 0
             report_error = error is not None and not state.failed
             if error is not None:
                 state.failed = True
+            elif not state.failed:
+                # A job is answered once the passes holding its rows are done, not the whole batch: its
+                # caller goes on while the batch's other passes run.
+                for j in state.jobs_of_pass[k]:
+                    state.waiting_on[j] -= 1
+                    if state.waiting_on[j] == 0:
+                        finished.append(state.jobs[j])
             self._cond.notify_all()
         if report_error:
             for job in state.jobs:
-                job.future.set_exception(error)
-        elif done and not state.failed:
-            for job in state.jobs:
-                job.future.set_result(state.vectors[[state.rows[t] for t in job.texts]])
+                if not job.future.done():
+                    job.future.set_exception(error)
+        for job in finished:
+            job.future.set_result(state.vectors[[state.rows[t] for t in job.texts]])

@@ -241,6 +241,47 @@ def test_a_lone_job_waits_for_the_window_and_a_busy_model_does_not():
         batcher.close()
 
 
+class PerTextStub(StubEmbedder):
+    """One pass per text (as onnx-int8 plans); a text starting with "slow" takes 1 s to encode."""
+
+    def plan(self, texts: list[str], *, max_group: int = 64) -> list[EncodePass]:
+        self._texts = list(texts)
+        empty = np.zeros((1, 1), dtype=np.int64)
+        return [EncodePass([i], empty, empty) for i in range(len(texts))]
+
+    def run_pass(self, p: EncodePass) -> np.ndarray:
+        (text,) = [self._texts[i] for i in p.indices]
+        if text.startswith("slow"):
+            time.sleep(1.0)
+        return self.encode_grouped([text])
+
+
+def test_a_job_is_answered_when_its_own_passes_are_done_not_the_whole_batch():
+    stub = PerTextStub()
+    batcher = EncodeBatcher(stub, window_ms=300.0, workers=2)
+    try:
+        answered: dict[str, float] = {}
+
+        def call(texts: list[str]) -> np.ndarray:
+            rows = batcher.encode(texts)
+            answered[texts[0]] = time.perf_counter()
+            return rows
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            fast = pool.submit(call, ["fast"])
+            time.sleep(0.05)  # within the 300 ms window: the same batch, queued after "fast"
+            slow = pool.submit(call, ["slow one", "slow two"])
+            rows_fast, rows_slow = fast.result(), slow.result()
+    finally:
+        batcher.close()
+    assert batcher.batches == 1
+    assert sorted(stub.calls) == [["fast"], ["slow one"], ["slow two"]]  # one batch, three passes
+    # Two workers: "fast" shares the batch with the two slow passes but does not wait for them.
+    assert answered["slow one"] - answered["fast"] >= 0.5
+    np.testing.assert_array_equal(rows_fast, np.vstack([stub_row("fast")]))
+    np.testing.assert_array_equal(rows_slow, np.vstack([stub_row("slow one"), stub_row("slow two")]))
+
+
 def test_empty_input_needs_no_model_call():
     stub = StubEmbedder()
     batcher = EncodeBatcher(stub, window_ms=1.0)
