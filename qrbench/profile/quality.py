@@ -14,7 +14,10 @@ same-topic, harder than the same-domain ones of issue 13; nDCG@10 with 95 % boot
 queries): torch classical 0.774 [0.718, 0.830], quantum 0.530 [0.469, 0.594], hybrid 0.675 [0.611,
 0.739]. Against it, paired: onnx 0.000 (the same rankings); onnx-int8 +0.001 / +0.015 / +0.016 (within
 the 0.01 limit); truncation at 128 tokens -0.053 [-0.083, -0.021] classical (torch or onnx) and
--0.043 with onnx-int8: rejected. Quality does not depend on machine load.
+-0.043 with onnx-int8: rejected. Truncation at 192 tokens with onnx-int8: -0.006 [-0.030, +0.020]
+classical, +0.023 quantum, +0.006 hybrid (within the limit on the point estimates; the intervals cannot
+exclude a loss of 0.03); at 176 tokens -0.013 classical (rejected); torch at 192 tokens -0.019 hybrid
+(rejected). Quality does not depend on machine load.
 """
 
 from __future__ import annotations
