@@ -12,8 +12,10 @@ pinned to CPU 0, it prints:
 
 Absolute rates move several-fold with other work on the machine (wrk printed 39k-155k req/s on the
 same machine on one day), so only ratios measured in one run are claimed here:
-  none yet from an idle machine (2026-11-30: the idle time went to the full suite and the service
-  benchmarks; run the full command alone and record its ratios here).
+  2026-11-30 13:37 UTC, idle machine, two full runs back to back (calibration CV 3.1 % before, 0.5 % after;
+  load average 1.0-1.2): qrbench aiohttp / wrk -t1 -c32 = 0.10 and 0.10, / Locust FastHttpUser = 1.18 and
+  1.04; qrbench httpx (httpx-aiohttp) / wrk = 0.03, / Locust = 0.36 and 0.34; open model at 500 and
+  1,000 req/s: no late or dropped sends, send lag p99 1.2-2.1 ms, generator CPU 16-24 %.
 An independent harness measured aiohttp at 0.99-1.71x Locust FastHttpUser (issue 13).
 Runs whose generator shows well under 100 % CPU were sharing its core and are flagged as starved.
 """
@@ -41,6 +43,8 @@ from qrbench.load import (
     run_load,
     start_stub_server,
 )
+from qrbench.monitor.noise import calibration_timings
+from qrbench.stats import noise_cv
 
 SPEC = RequestSpec.from_payload(
     kind="similarity",
@@ -147,6 +151,7 @@ def main() -> None:
     # Threads inherit affinity: the driver's loop thread, started later, runs on the generator CPU.
     os.sched_setaffinity(0, {GENERATOR_CPU})
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (noisy if well above 0)")
+    print(f"machine noise before: CV {noise_cv(calibration_timings()):.1%} of a fixed calibration loop (quiet <= 10 %)")
     print(f"generator on CPU {GENERATOR_CPU}, stub server on CPU {SERVER_CPU}, {args.duration_s:g} s per run\n")
 
     with start_stub_server(cpus=[SERVER_CPU]) as url, tempfile.TemporaryDirectory() as tmp:
@@ -200,6 +205,7 @@ def main() -> None:
                 + ("   SATURATED: " + "; ".join(r.saturation_reasons) if r.saturated else "")
             )
     print(f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"machine noise after: CV {noise_cv(calibration_timings()):.1%}")
 
 
 if __name__ == "__main__":
