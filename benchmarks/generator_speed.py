@@ -12,10 +12,11 @@ pinned to CPU 0, it prints:
 
 Absolute rates move several-fold with other work on the machine (wrk printed 39k-155k req/s on the
 same machine on one day), so only ratios measured in one run are claimed here:
-  2026-11-30 13:37 UTC, idle machine, two full runs back to back (calibration CV 3.1 % before, 0.5 % after;
-  load average 1.0-1.2): qrbench aiohttp / wrk -t1 -c32 = 0.10 and 0.10, / Locust FastHttpUser = 1.18 and
-  1.04; qrbench httpx (httpx-aiohttp) / wrk = 0.03, / Locust = 0.36 and 0.34; open model at 500 and
-  1,000 req/s: no late or dropped sends, send lag p99 1.2-2.1 ms, generator CPU 16-24 %.
+  2026-11-30 13:37 UTC, idle machine, two full runs back to back (the second printed calibration CV
+  3.1 % before, 0.5 % after; load average 1.0-1.2): qrbench aiohttp / wrk -t1 -c32 = 0.10 and 0.10,
+  / Locust FastHttpUser = 1.18 and 1.04; qrbench httpx (httpx-aiohttp) / wrk = 0.03, / Locust = 0.36
+  and 0.34; open model at 500 and 1,000 req/s: no late or dropped sends, send lag p99 1.2-2.1 ms,
+  generator CPU 16-24 %.
 An independent harness measured aiohttp at 0.99-1.71x Locust FastHttpUser (issue 13).
 Runs whose generator shows well under 100 % CPU were sharing its core and are flagged as starved.
 """
