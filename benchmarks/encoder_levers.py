@@ -7,7 +7,9 @@ users with no think time send the mixed workload of benchmarks/service_speed.py 
 of 10, 20 % of 25-50, 10 % of 100; a new query in every request) over aiohttp for `--seconds` after a 4 s
 warm-up. Prints per setting: ok req/s (and its ratio to the reference), p50/p95 from the client, the
 server's CPU and the whole machine's, and the medians of what the service reports per request
-(computation_time_ms, embedding_ms: the wait for the micro-batcher included).
+(computation_time_ms, embedding_ms: the wait for the micro-batcher included). Its own small closed-model
+client rather than qrbench.load.run_load: the driver's records keep computation_time_ms but not the
+response's embedding_ms, which is what this benchmark sets beside it.
 
     python benchmarks/encoder_levers.py                                  # torch, onnx, onnx-int8 (~5 minutes)
     python benchmarks/encoder_levers.py '{}' '{"embed_batch_window_ms": 0}' --rounds 2
@@ -81,11 +83,11 @@ async def closed_users(url: str, specs: list, seconds: float) -> list[tuple[floa
 def measure(settings: EngineSettings, specs: list, docs: list[str], seconds: float) -> dict:
     with EmbeddedTarget(settings) as target:
         ss.prime(target.url, docs)
-        half = len(specs) // 4
-        asyncio.run(closed_users(target.url, specs[:half], WARM_S))
+        warm = len(specs) // 4
+        asyncio.run(closed_users(target.url, specs[:warm], WARM_S))
         psutil.cpu_percent()
         cpu0, wall0 = ss.tree_cpu_s(target.pid), time.perf_counter()
-        rows = asyncio.run(closed_users(target.url, specs[half:], seconds))
+        rows = asyncio.run(closed_users(target.url, specs[warm:], seconds))
         wall = time.perf_counter() - wall0
         server = (ss.tree_cpu_s(target.pid) - cpu0) / wall
         machine = psutil.cpu_percent() / 100 * psutil.cpu_count()

@@ -97,7 +97,7 @@ class NotebookWatch:
             eta = f"about {clock(left)} left" if left > 0 else f"running past its usual {clock(self.expected_s)}"
         else:
             # Not extrapolated from the cells: a study measures in one or two of them, so cells done say
-            # nothing of the time left (one such guess grew from 30 minutes to 70 while the study took 26).
+            # nothing of the time left (one such guess grew from 30 minutes to 70 while the study took 22).
             eta = "time left not known (no usual duration for these parameters)"
         cells = f", cell {done}/{total}" if total else ""
         latest = latest_output(self.notebook.parent)

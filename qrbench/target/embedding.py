@@ -428,13 +428,14 @@ class EncodeBatcher:
             state.vectors[p.indices] = self.embedder.run_pass(p)
         except BaseException as exc:  # noqa: BLE001 - handed to the callers below
             error = exc
-        finished = []
+        finished, failing = [], []
         with self._cond:
             self._pending_passes -= 1
-            report_error = error is not None and not state.failed
-            if error is not None:
+            if error is not None and not state.failed:
                 state.failed = True
-            elif not state.failed:
+                # Callers already answered by their own passes keep their rows; the others get the error.
+                failing = [job for j, job in enumerate(state.jobs) if state.waiting_on[j] > 0]
+            elif error is None and not state.failed:
                 # A job is answered once the passes holding its rows are done, not the whole batch: its
                 # caller goes on while the batch's other passes run.
                 for j in state.jobs_of_pass[k]:
@@ -442,9 +443,7 @@ class EncodeBatcher:
                     if state.waiting_on[j] == 0:
                         finished.append(state.jobs[j])
             self._cond.notify_all()
-        if report_error:
-            for job in state.jobs:
-                if not job.future.done():
-                    job.future.set_exception(error)
+        for job in failing:
+            job.future.set_exception(error)
         for job in finished:
             job.future.set_result(state.vectors[[state.rows[t] for t in job.texts]])
