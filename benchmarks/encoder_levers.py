@@ -7,7 +7,8 @@ users with no think time send the mixed workload of benchmarks/service_speed.py 
 of 10, 20 % of 25-50, 10 % of 100; a new query in every request) over aiohttp for `--seconds` after a 4 s
 warm-up. Prints per setting: ok req/s (and its ratio to the reference), p50/p95 from the client, the
 server's CPU and the whole machine's, and the medians of what the service reports per request
-(computation_time_ms, embedding_ms: the wait for the micro-batcher included). Its own small closed-model
+(computation_time_ms, embedding_ms: the wait for the micro-batcher included), and how the micro-batcher
+grouped the encodings (texts per batch and per forward pass, padded tokens per text). Its own small closed-model
 client rather than qrbench.load.run_load: the driver's records keep computation_time_ms but not the
 response's embedding_ms, which is what this benchmark sets beside it.
 
@@ -33,8 +34,10 @@ import time
 from pathlib import Path
 
 import aiohttp
+import httpx
 import numpy as np
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -80,17 +83,30 @@ async def closed_users(url: str, specs: list, seconds: float) -> list[tuple[floa
     return out
 
 
+def batching(url: str) -> dict[str, float]:
+    """The micro-batcher's counters from the service's /metrics (empty when batching is off)."""
+    text = httpx.get(url + "/metrics", timeout=10.0).text
+    return {
+        sample.name.removeprefix("qrbench_embed_").removesuffix("_total"): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name.startswith("qrbench_embed_") and sample.name.endswith("_total")
+    }
+
+
 def measure(settings: EngineSettings, specs: list, docs: list[str], seconds: float) -> dict:
     with EmbeddedTarget(settings) as target:
         ss.prime(target.url, docs)
         warm = len(specs) // 4
         asyncio.run(closed_users(target.url, specs[:warm], WARM_S))
         psutil.cpu_percent()
+        before = batching(target.url)
         cpu0, wall0 = ss.tree_cpu_s(target.pid), time.perf_counter()
         rows = asyncio.run(closed_users(target.url, specs[warm:], seconds))
         wall = time.perf_counter() - wall0
         server = (ss.tree_cpu_s(target.pid) - cpu0) / wall
         machine = psutil.cpu_percent() / 100 * psutil.cpu_count()
+        batches = {k: v - before.get(k, 0.0) for k, v in batching(target.url).items()}
     a = np.array(rows)
     return {
         "rps": len(a) / wall,
@@ -101,6 +117,10 @@ def measure(settings: EngineSettings, specs: list, docs: list[str], seconds: flo
         "computation": float(np.median(a[:, 1])),
         "embedding": float(np.median(a[:, 2])),
         "n": len(a),
+        # texts per micro-batch, texts per forward pass, padded tokens per text (nan: batching off)
+        "per_batch": batches["texts"] / batches["batches"] if batches.get("batches") else float("nan"),
+        "per_pass": batches["texts"] / batches["passes"] if batches.get("passes") else float("nan"),
+        "tokens": batches["padded_tokens"] / batches["texts"] if batches.get("texts") else float("nan"),
     }
 
 
@@ -148,11 +168,15 @@ def main() -> None:
                 f"{np.mean([run['machine'] for run in runs]) * 100:.0f}",
                 ss.ms(np.mean([run["computation"] for run in runs])),
                 ss.ms(np.mean([run["embedding"] for run in runs])),
+                f"{np.mean([run['per_batch'] for run in runs]):.1f}",
+                f"{np.mean([run['per_pass'] for run in runs]):.1f}",
+                f"{np.mean([run['tokens'] for run in runs]):.0f}",
             ]
         )
     ss.table(
         f"mixed workload per setting ({USERS} closed users, {args.seconds:g} s per run; CPU in % of one core; "
-        "computation and embedding: medians the service reports, embedding including the wait for its batch)",
+        "computation and embedding: medians the service reports, embedding including the wait for its batch; "
+        "texts per micro-batch and per forward pass, and padded tokens per text, from the service's /metrics)",
         [
             "setting",
             "ok req/s per round",
@@ -163,6 +187,9 @@ def main() -> None:
             "machine CPU",
             "computation",
             "embedding",
+            "texts/batch",
+            "texts/pass",
+            "tokens/text",
         ],
         rows,
     )

@@ -319,8 +319,12 @@ class EncodeBatcher:
         self.window_s = window_ms / 1000
         self.max_batch = max_batch
         self.workers = workers
-        self.batches = 0  # batches planned, and texts encoded by them (for observing the batch size)
+        # Observing the batching (read by /metrics): batches planned, distinct texts they encoded, forward
+        # passes run and the padded tokens of those passes (texts x padded length).
+        self.batches = 0
         self.texts = 0
+        self.passes = 0
+        self.padded_tokens = 0
         self._queue: deque[_Job] = deque()
         self._queued_texts = 0
         self._pending_passes = 0
@@ -414,11 +418,14 @@ class EncodeBatcher:
                     jobs_of_pass[k].append(j)
             vectors = np.empty((len(rows), EMBEDDING_DIM), dtype=np.float32)
             state = _Batch(live, rows, vectors, waiting_on, jobs_of_pass)
+            tokens = sum(p.padded_tokens for p in passes)
             self.batches += 1
             self.texts += len(rows)
+            self.passes += len(passes)
+            self.padded_tokens += tokens
             with self._cond:
                 self._pending_passes += len(passes)
-                self._tokens_since_trim += sum(p.padded_tokens for p in passes)
+                self._tokens_since_trim += tokens
             for k, p in enumerate(passes):
                 self._pool.submit(self._run_pass, state, k, p)
 

@@ -116,6 +116,11 @@ class RerankEngine:
         # Tests and fault-injection studies replace this to make the quantum backend fail.
         self.quantum_fault: Exception | None = None
 
+    @property
+    def batcher(self) -> EncodeBatcher | None:
+        """The embedding micro-batcher (None when embed_batch_window_ms is 0)."""
+        return self._batcher
+
     def warm_up(self) -> None:
         """Pay one-off costs (first forward pass, circuit transpilation) before serving."""
         self.embedder.encode_uncached(["warm up the embedding model"])

@@ -47,6 +47,17 @@ class _CacheCollector:
         done.add_metric(["completed"], engine.counters.computed)
         done.add_metric(["cancelled"], engine.counters.cancelled)
         yield done
+        batcher = engine.batcher
+        if batcher is not None:
+            for name, value, doc in (
+                ("batches", batcher.batches, "Micro-batches of concurrent requests' cache misses planned."),
+                ("texts", batcher.texts, "Distinct texts encoded by the micro-batches."),
+                ("passes", batcher.passes, "Forward passes run by the micro-batcher."),
+                ("padded_tokens", batcher.padded_tokens, "Tokens of those passes, padding included."),
+            ):
+                family = CounterMetricFamily(f"qrbench_embed_{name}", doc)
+                family.add_metric([], value)
+                yield family
         for name, cache in (("embedding", engine.embedder.cache), ("similarity", engine.similarity_cache)):
             hits = CounterMetricFamily(f"qrbench_{name}_cache_hits", f"{name.capitalize()} cache hits.")
             hits.add_metric([], cache.hits)

@@ -143,6 +143,12 @@ def test_metrics_count_requests_caches_and_memory(make_service):
     assert m["qrbench_embedding_cache_misses_total{}"] >= 1
     assert m["qrbench_requests_in_flight{}"] == 0
     assert m["process_resident_memory_bytes{}"] > 50e6
+    # The micro-batcher (on by default) encoded the four new documents in shared passes, each text padded to
+    # a multiple of 16 tokens.
+    texts, batches = m["qrbench_embed_texts_total{}"], m["qrbench_embed_batches_total{}"]
+    assert texts >= 4 and 1 <= batches <= texts
+    assert batches <= m["qrbench_embed_passes_total{}"] <= texts
+    assert m["qrbench_embed_padded_tokens_total{}"] >= 16 * texts
 
 
 def test_api_key_required_when_configured(make_service):
