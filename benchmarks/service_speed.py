@@ -101,9 +101,8 @@ class Scale:
     relevant_only: bool  # ... and only the documents relevant to those queries
     window_ms: float  # micro-batch window of the "on" runs
     compute_threads: int
-    floor_batch: int  # queries per batched pass in the floor section
-    floor_alone: int  # queries encoded alone
-    floor_rounds: int  # batched passes timed
+    floor_batch: int  # queries per batched call in the floor section
+    floor_rounds: int  # batched calls timed; the same floor_batch x floor_rounds queries are also encoded alone
     n_cold_encoder: int  # cold reranks of 50 per encoder option
     quality_queries: int  # labelled queries (30 candidates each) judging each encoder option's ranking quality
 
@@ -125,7 +124,6 @@ FULL = Scale(
     window_ms=2.0,
     compute_threads=32,
     floor_batch=32,
-    floor_alone=20,
     floor_rounds=5,
     n_cold_encoder=6,
     quality_queries=80,
@@ -147,7 +145,6 @@ QUICK = Scale(
     window_ms=2.0,
     compute_threads=32,
     floor_batch=32,
-    floor_alone=5,
     floor_rounds=2,
     n_cold_encoder=2,
     quality_queries=12,
@@ -1001,43 +998,47 @@ def option_name(encoder: str, max_seq_length: int | None) -> str:
 def floor_section(model, corpus: Corpus, fresh: Fresh, scale: Scale) -> dict:
     """Encoding floor per encoder option, in-process, one thread per forward pass (the service's default).
 
-    One new query alone, and per query when `scale.floor_batch` new queries share a pass; the ceiling a
-    mixed workload can reach if each request needs one new query encoding: cores / batched cost.
+    The same new queries encoded one per call and `scale.floor_batch` per call (planned into passes as the
+    service plans them); both figures are means per query over the same texts (a median of single queries
+    would be the cost of a typical short query, not of the mix). The ceiling a mixed workload can reach if
+    each request needs one new query encoding: cores / batched cost per query.
     """
     cores = len(os.sched_getaffinity(0))
+    queries = corpus.queries[: scale.floor_batch * scale.floor_rounds]
     out = {}
     rows = []
     for encoder, max_len in ENCODER_OPTIONS:
         emb = Embedder(cache_size=0, model=model, encoder=encoder, max_seq_length=max_len)
         emb.encode_uncached(["warm the runtime up"])
-        queries = corpus.queries[: scale.floor_batch]
-        alone = []
-        for qtext in queries[: scale.floor_alone]:
-            t0 = time.perf_counter()
-            emb.encode_uncached([fresh(qtext)])
-            alone.append((time.perf_counter() - t0) * 1000)
-        batched = []
-        for _ in range(scale.floor_rounds):
-            texts = [fresh(qtext) for qtext in queries]
-            t0 = time.perf_counter()
-            emb.encode_uncached(texts)
-            batched.append((time.perf_counter() - t0) * 1000 / len(texts))
+        texts = [fresh(q) for q in queries]
+        t0 = time.perf_counter()
+        for text in texts:
+            emb.encode_uncached([text])
+        alone = (time.perf_counter() - t0) * 1000 / len(texts)
+        texts = [fresh(q) for q in queries]
+        t0 = time.perf_counter()
+        for i in range(0, len(texts), scale.floor_batch):
+            emb.encode_uncached(texts[i : i + scale.floor_batch])
+        per_query = (time.perf_counter() - t0) * 1000 / len(texts)
+        tokens = sum(p.padded_tokens for p in emb.plan(texts)) / len(texts)
         name = option_name(encoder, max_len)
-        per_query = statistics.median(batched)
-        out[name] = {"alone": statistics.median(alone), "batched": per_query, "ceiling": cores * 1000 / per_query}
+        out[name] = {"alone": alone, "batched": per_query, "ceiling": cores * 1000 / per_query}
         rows.append(
             [
                 name,
-                ms(out[name]["alone"]),
+                f"{tokens:.1f}",
+                ms(alone),
                 ms(per_query),
-                f"{out[name]['alone'] / per_query:.1f}",
+                f"{alone / per_query:.1f}",
                 f"{out[name]['ceiling']:,.0f}",
             ]
         )
     table(
-        f"encoding floor (in-process, one thread per pass; {scale.floor_batch} queries per batched pass; ceiling = "
-        f"{cores} cores / batched cost, if every request needs one new query encoding)",
-        ["encoder", "query alone ms", "per query batched ms", "alone / batched", "ceiling req/s"],
+        f"encoding floor (in-process, one thread per pass; the same {len(queries)} new queries one per call and "
+        f"{scale.floor_batch} per call, mean ms per query; ceiling = {cores} cores / batched cost, if every request "
+        "needs one new query encoding; padded tokens per query: compare the mixed workload's, which "
+        "benchmarks/encoder_levers.py prints from the service's /metrics)",
+        ["encoder", "padded tokens/query", "alone ms/query", "batched ms/query", "alone / batched", "ceiling req/s"],
         rows,
     )
     return out
