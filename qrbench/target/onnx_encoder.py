@@ -66,22 +66,9 @@ def _export(path: Path) -> None:
     """Export the installed model's transformer to `path` (run in a child process; see onnx_model_path)."""
     import torch
 
-    from .model import load_model
+    from .model import hidden_states_module, load_model
 
     model = load_model(1)
-
-    bert = model[0].auto_model.eval()
-
-    class _Transformer(torch.nn.Module):
-        # BertModel's forward takes many optional arguments; export the two the service feeds.
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(self, input_ids, attention_mask):
-            return self.bert(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=torch.zeros_like(input_ids)
-            ).last_hidden_state
 
     example = model.tokenizer(["an example text", "two"], padding=True, return_tensors="pt")
     # Another process may export at the same moment: write aside, then rename (atomic on one file system).
@@ -95,7 +82,7 @@ def _export(path: Path) -> None:
     with torch.inference_mode(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            _Transformer(),
+            hidden_states_module(model),
             (example["input_ids"], example["attention_mask"]),
             str(tmp),
             input_names=["input_ids", "attention_mask"],

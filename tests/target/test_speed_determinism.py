@@ -75,3 +75,13 @@ def test_passes_are_bounded_in_tokens_and_padded_per_text(embedder):
 def test_truncation_shortens_passes(embedder):
     short = Embedder(cache_size=0, model=embedder.model, max_seq_length=32)
     assert max(p.input_ids.shape[1] for p in short.plan([DOCS[5]])) == 32
+
+
+def test_the_traced_torch_encoder_agrees_with_the_sentence_transformers_model(embedder):
+    """The torch encoder runs a TorchScript trace of the transformer: every length (a trace that baked in its
+    example's shape would be off by far more), pooled and normalised as the model's own modules do."""
+    texts = [QUERY, *DOCS, *OTHER_QUERIES, "word " * 400]
+    ours = Embedder(cache_size=0, model=embedder.model).encode_uncached(texts)
+    reference = embedder.model.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
+    np.testing.assert_allclose(ours, reference, atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-6)
