@@ -17,10 +17,14 @@ response's embedding_ms, which is what this benchmark sets beside it.
 
 Judge each encoder's ranking quality with `python benchmarks/service_speed.py --only quality`.
 
-Same-run ratios (absolute figures from another day are not claims): 2026-11-30 13:07 UTC, idle machine,
-calibration CV 3.9 % at the start and 4.3 % at the end, `--rounds 2`: onnx / torch 1.32 (184.8 and 161.0 vs
-126.0 and 136.4 req/s; p95 315 vs 401 ms), onnx-int8 / torch 2.14 (249.3 and 311.4 req/s, p95 179 ms); the
-rounds of one setting differ by up to 25 %, so read ratios, not single runs. 0 errors in every run.
+Same-run ratios (absolute figures from another day are not claims): 2026-11-30 15:17 UTC, idle machine,
+`--rounds 2`, calibration CV 3-5 % before the runs: onnx / torch 1.14 (170.6 and 181.3 vs 155.3 and 152.2
+req/s; p95 308 vs 350 ms), onnx-int8 / torch 1.84 (289.2 and 278.0 req/s, p95 173 ms); 0 errors in every run.
+Texts per micro-batch 22-28; per forward pass 5 (passes hold one padded length) and 1 for int8 (dynamic
+quantisation is not batch-independent). The TorchScript-traced torch encoder against the eager one it
+replaced, same script, alternating trees: 153.1 and 158.8 vs 139.8 and 135.1 req/s (1.13). The rounds of one
+setting can differ by up to 25 %: read ratios, not single runs. (The end-of-run calibration can read high
+while the last server process exits.)
 """
 
 from __future__ import annotations

@@ -30,13 +30,16 @@ backend:
     python benchmarks/service_speed.py --quick    # a few minutes; proves it runs, numbers rough
     python benchmarks/service_speed.py --quick --only floor,encoders
 
-Same-run ratios (absolute figures from another day are not claims):
-  2026-11-30, full run on an idle machine (calibration CV 14 % at the start, 1 % at the end; load average
-  0.55 before): mixed workload, defaults: 133.9 req/s = 0.56 of the 240 req/s batched ceiling, p95 320 ms,
-  0 errors; micro-batcher on / off 2.63 (unpinned), 1.54 (pinned); under 3x overload (402 req/s offered)
-  admitted p95 479 ms, 2,866 of 3,942 refused with 503 (p95 113 ms); cold rerank of 50: onnx-int8 / torch
-  0.32 (621 ms vs 1,928 ms), onnx-int8 with 128 tokens 0.24 (463 ms; its quality loss is refused).
-Issue 13's measurements before these changes: the service reached 0.20-0.22 of the batched ceiling.
+Same-run ratios (absolute figures from another day are not claims), 2026-11-30 on an idle machine:
+  `--only floor,throughput` (15:10 UTC, calibration CV 1.7 % at the start, 12.9 % at the end): mixed workload,
+  defaults: 157.3 req/s = 0.75 of the 211 req/s batched ceiling (torch 9.5 ms per query, 160 queries of 36
+  padded tokens, as the workload's), p95 347 ms, 0 errors; micro-batcher on / off 1.87 (unpinned), 1.44
+  (pinned); under 3x overload (472 req/s offered) admitted p95 461 ms, 3,278 of 4,677 refused with 503 (p95
+  115 ms). `--only latency,encoders,quality` (15:25 UTC, CV 7.5 % -> 1.0 %): warm rerank of 100 over one
+  encoding +6.7 / +8.2 / +7.3 ms (classical / quantum / hybrid), similarity +1.8 ms; cold rerank of 50:
+  onnx-int8 at 192 tokens / torch 0.27 (494 ms vs 1,856 ms; nDCG@10 within 0.01 of torch for every method).
+Before the torch encoder was traced (eager, GIL-bound) and with a 32-query floor sample of 31 padded tokens:
+0.56 of a 240 req/s ceiling; issue 13's first measurements: 0.20-0.22.
 
 "New" texts: the model's tokenizer lowercases, so flipping the case of some letters makes a text
 every cache misses (they are keyed by the exact text) that costs exactly what the original costs to
