@@ -220,7 +220,7 @@ def _torch_forward(model) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     operations without it. Measured in-process (two threads running passes of queries, one thread running
     Python, one torch thread each): eager 56-66 texts/s at 146-151 % CPU, traced 149-151 texts/s at 203-207 %;
     one thread alone 119 vs 127 texts/s. Rows equal eager's within 2e-8, and a text's row is the same bit for
-    bit alone and in any pass of its padded length (tests/target/test_embedding.py).
+    bit alone and in any pass of its padded length (tests/target/test_speed_determinism.py).
     """
     import warnings
 
