@@ -222,6 +222,7 @@ def _torch_forward(model) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     one thread alone 119 vs 127 texts/s. Rows equal eager's within 2e-8, and a text's row is the same bit for
     bit alone and in any pass of its padded length (tests/target/test_speed_determinism.py).
     """
+    import logging
     import warnings
 
     import torch
@@ -229,12 +230,19 @@ def _torch_forward(model) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     from .model import hidden_states_module
 
     example = model.tokenizer(["an example text", "two"], padding=True, return_tensors="pt")
-    # The tracer warns about Python branches that are constant for this model (as the ONNX export does).
-    with torch.inference_mode(), warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        traced = torch.jit.trace(
-            hidden_states_module(model), (example["input_ids"], example["attention_mask"]), check_trace=False
-        )
+    # The tracer warns about Python branches that are constant for this model (as the ONNX export does), and
+    # reading every attribute of the model makes transformers log that it has no training loss configured.
+    transformers_log = logging.getLogger("transformers")
+    level = transformers_log.level
+    transformers_log.setLevel(logging.ERROR)
+    try:
+        with torch.inference_mode(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            traced = torch.jit.trace(
+                hidden_states_module(model), (example["input_ids"], example["attention_mask"]), check_trace=False
+            )
+    finally:
+        transformers_log.setLevel(level)
 
     def forward(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         with torch.inference_mode():
