@@ -519,8 +519,12 @@ def latency_sections(
 def memory_section(scale: Scale, corpus: Corpus, fresh: Fresh, results: dict) -> dict:
     """Peak RSS of the server tree (idle, warm and cold reranks of 100 documents from 1 and several clients),
     batching off and on; both servers run at once so their lone-request latencies can be measured alternately."""
-    names = ["default (batching off)", f"embed_batch_window_ms={scale.window_ms:g}"]
-    settings = [EngineSettings(), EngineSettings(embed_batch_window_ms=scale.window_ms)]
+    defaults = EngineSettings()
+    names = [
+        "batching off (embed_batch_window_ms=0)",
+        f"defaults (embed_batch_window_ms={defaults.embed_batch_window_ms:g})",
+    ]
+    settings = [EngineSettings(embed_batch_window_ms=0.0), defaults]
     cold_many = f"cold 100, {scale.memory_clients} clients"
     spare = itertools.cycle(corpus.spare_docs)
     watch = OthersCpu()
@@ -594,7 +598,8 @@ def memory_section(scale: Scale, corpus: Corpus, fresh: Fresh, results: dict) ->
         "peak RSS of the server process tree (MB; sampled every 50 ms; phases in this order, RSS only grows)",
         ["server", *phases, "< 1 GB", "lone warm 100 p50 ms", "p50(latency - embedding_ms)"],
         rows,
-        "Exact backend, compute_threads=4. Cold = 100 new documents per request; the clients send at once.\n"
+        "Exact backend, otherwise the service's defaults. Cold = 100 new documents per request; the clients send\n"
+        "at once. "
         f"'lone warm 100': one client, hybrid, a new query each time, {len(single[0])} requests alternating between\n"
         "the two servers: what the batching window costs a request that has no one to share a batch with.",
     )
@@ -1180,11 +1185,12 @@ def goals(
             )
     if memory:
         rss = {name: max(peaks.values()) for name, peaks in memory.items()}
+        default = next(name for name in rss if name.startswith("defaults"))
         rows.append(
             [
-                "peak server RSS < 1 GB while serving reranks of 100",
+                "peak server RSS < 1 GB while serving reranks of 100 (the defaults)",
                 ", ".join(f"{name} {peak / 2**20:.0f} MB" for name, peak in rss.items()),
-                "yes" if min(rss.values()) < 2**30 else "NO",
+                "yes" if rss[default] < 2**30 else "NO",
             ]
         )
     if mixed:
