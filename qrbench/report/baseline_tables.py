@@ -17,6 +17,7 @@ __all__ = [
     "warmup",
     "quality",
     "quality_sentence",
+    "quantum_vs_classical",
     "method_ratios",
     "agreement",
     "memory",
@@ -123,18 +124,24 @@ def quality_sentence(q: pd.DataFrame) -> Markdown:
         f"Best ranking: **{best['method']}**, nDCG@10 {number(best['ndcg'])} "
         f"({interval(best['ndcg_low'], best['ndcg_high'])}, {int(best['queries'])} queries)."
     )
+    return Markdown(text + quantum_vs_classical(q))
+
+
+def quantum_vs_classical(q: pd.DataFrame) -> str:
+    """ " Quantum ranks worse than classical (...), at N times classical's latency." from the quality table
+    (columns method, ndcg, ndcg_low, ndcg_high, optionally cost_vs_classical); "" without both methods."""
     by = q.set_index("method")
-    if {"quantum", "classical"} <= set(by.index):
-        qu, cl = by.loc["quantum"], by.loc["classical"]
-        if qu["ndcg_high"] < cl["ndcg_low"]:
-            text += " Quantum ranks worse than classical (the intervals do not overlap)"
-        elif qu["ndcg_low"] > cl["ndcg_high"]:
-            text += " Quantum ranks better than classical (the intervals do not overlap)"
-        else:
-            text += " Quantum and classical cannot be told apart on these queries (the intervals overlap)"
-        cost = qu.get("cost_vs_classical", float("nan"))
-        text += f", at {number(cost)} times classical's latency." if pd.notna(cost) else "."
-    return Markdown(text)
+    if not {"quantum", "classical"} <= set(by.index):
+        return ""
+    qu, cl = by.loc["quantum"], by.loc["classical"]
+    if qu["ndcg_high"] < cl["ndcg_low"]:
+        text = " Quantum ranks worse than classical (the intervals do not overlap)"
+    elif qu["ndcg_low"] > cl["ndcg_high"]:
+        text = " Quantum ranks better than classical (the intervals do not overlap)"
+    else:
+        text = " Quantum and classical cannot be told apart on these queries (the intervals overlap)"
+    cost = qu.get("cost_vs_classical", float("nan"))
+    return text + (f", at {number(cost)} times classical's latency." if pd.notna(cost) else ".")
 
 
 def method_ratios(r: pd.DataFrame) -> StakeholderTable | Markdown:

@@ -23,6 +23,7 @@ import pandas as pd
 
 from qrbench.stats import interval_change
 
+from .baseline_tables import quantum_vs_classical
 from .format import (
     NOT_MEASURED,
     headline,
@@ -132,6 +133,9 @@ class StudySummary:
     key_figure_caption: str = ""
     error: str | None = None
     what_to_do: str = ""
+    # Ranking quality per method (the baseline's labelled queries): records with method, ndcg, ndcg_low,
+    # ndcg_high, queries and, when measured, p50_ms and cost_vs_classical.
+    quality: tuple[dict[str, Any], ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -245,6 +249,7 @@ def from_summary(
         report_link=report_link,
         key_figure=key_figure,
         key_figure_caption=key_figure_caption,
+        quality=tuple(dict(r) for r in summary.get("quality") or ()),
     )
 
 
@@ -468,6 +473,37 @@ def _regression(studies: Sequence[StudySummary]) -> str:
     return f"<p><b>Regression against the previous suite run</b></p><ul>{items}</ul>"
 
 
+def _quality(studies: Sequence[StudySummary]) -> str:
+    """Is quantum worth its cost: nDCG@10 per method with its interval and latency, and the comparison."""
+    found = [(s.study, s.quality) for s in studies if s.quality]
+    if not found:
+        return f"<p><b>Ranking quality:</b> {NOT_IN_RUN}.</p>"
+    study, rows = found[0]
+    q = pd.DataFrame(list(rows))
+    q = q[q["ndcg"].map(_float).notna()]
+    if q.empty:
+        return f"<p><b>Ranking quality:</b> {NOT_IN_RUN}.</p>"
+    parts = []
+    for r in q.itertuples():
+        latency = getattr(r, "p50_ms", None)
+        at = f" at a median {quantity(_float(latency), 'ms')} per rerank" if math.isfinite(_float(latency)) else ""
+        parts.append(
+            f"{r.method} nDCG@10 <b>{html.escape(number(_float(r.ndcg)))}</b> "
+            f"(95 % interval {html.escape(interval(_float(r.ndcg_low), _float(r.ndcg_high)))}){html.escape(at)}"
+        )
+    queries = int(_float(q["queries"].max())) if "queries" in q else 0
+    return (
+        f"<p><b>Is quantum worth its cost?</b> Ranking quality on {queries} labelled queries "
+        f"<i>({html.escape(study)} study)</i>: "
+        + "; ".join(parts)
+        + "."
+        + html.escape(
+            quantum_vs_classical(q.assign(**{c: q[c].map(_float) for c in ("ndcg", "ndcg_low", "ndcg_high")}))
+        )
+        + "</p>"
+    )
+
+
 def _embed(path: str | None, base: Path) -> str | None:
     if not path:
         return None
@@ -556,7 +592,7 @@ def executive_html(
     top = (
         f'<div class="qr-exec-facts"><div>{_capacity(studies)}</div><div>{_bottlenecks(studies)}</div>'
         f"<div>{_scaling(studies)}{_regression(studies)}</div></div>"
-        f"<h2>PRD compliance</h2>{_compliance(studies)}"
+        f"{_quality(studies)}<h2>PRD compliance</h2>{_compliance(studies)}"
     )
     sections = "".join(_study_section(s, Path(base)) for s in studies)
     body = (

@@ -115,8 +115,39 @@ def test_missing_parts_say_so(tmp_path):
         "no previous suite run to compare with",
         "Key figure: not measured in this run.",
         "Full report: not produced in this run.",
+        "Ranking quality:</b> not measured in this run.",
     ):
         assert text in page
+
+
+def _quality(method: str, ndcg: float, low: float, high: float, **more) -> dict:
+    return {"method": method, "ndcg": ndcg, "ndcg_low": low, "ndcg_high": high, "queries": 80, **more}
+
+
+@pytest.mark.parametrize(
+    ("quantum", "comparison"),
+    [
+        ((0.53, 0.47, 0.59), "Quantum ranks worse than classical (the intervals do not overlap)"),
+        ((0.75, 0.70, 0.80), "Quantum and classical cannot be told apart on these queries (the intervals overlap)"),
+    ],
+)
+def test_ranking_quality_answers_whether_quantum_is_worth_its_cost(tmp_path, quantum, comparison):
+    summary = {
+        "study": "baseline",
+        "verdict": "pass",
+        "quality": [
+            _quality("classical", 0.774, 0.717, 0.830, p50_ms=None, cost_vs_classical=None),
+            _quality("quantum", *quantum, p50_ms=None, cost_vs_classical=None),
+            _quality("hybrid", 0.675, 0.611, 0.739, p50_ms=517.1, cost_vs_classical=None),
+        ],
+    }
+    page = executive_html([from_summary(summary)], base=tmp_path)
+    text = page[page.index("Is quantum worth its cost?") : page.index("PRD compliance")]
+    assert "80 labelled queries" in text and "(baseline study)" in text
+    assert "classical nDCG@10 <b>0.774</b> (95 % interval [0.717, 0.83])" in text
+    assert f"quantum nDCG@10 <b>{quantum[0]:.3g}</b>" in text
+    assert "hybrid nDCG@10 <b>0.675</b> (95 % interval [0.611, 0.739]) at a median 517 ms per rerank" in text
+    assert comparison in text
 
 
 def test_write_executive_report_writes_the_suite_summary(tmp_path, suite_studies):
