@@ -480,26 +480,26 @@ def _quality(studies: Sequence[StudySummary]) -> str:
         return f"<p><b>Ranking quality:</b> {NOT_IN_RUN}.</p>"
     study, rows = found[0]
     q = pd.DataFrame(list(rows))
-    q = q[q["ndcg"].map(_float).notna()]
+    # summary.json numbers (null and "inf" included) as floats, once.
+    for column in ("ndcg", "ndcg_low", "ndcg_high", "p50_ms", "queries"):
+        q[column] = q[column].map(_float) if column in q else math.nan
+    q = q[q["ndcg"].notna()]
     if q.empty:
         return f"<p><b>Ranking quality:</b> {NOT_IN_RUN}.</p>"
     parts = []
     for r in q.itertuples():
-        latency = getattr(r, "p50_ms", None)
-        at = f" at a median {quantity(_float(latency), 'ms')} per rerank" if math.isfinite(_float(latency)) else ""
+        at = f" at a median {quantity(r.p50_ms, 'ms')} per rerank" if math.isfinite(r.p50_ms) else ""
         parts.append(
-            f"{r.method} nDCG@10 <b>{html.escape(number(_float(r.ndcg)))}</b> "
-            f"(95 % interval {html.escape(interval(_float(r.ndcg_low), _float(r.ndcg_high)))}){html.escape(at)}"
+            f"{r.method} nDCG@10 <b>{html.escape(number(r.ndcg))}</b> "
+            f"(95 % interval {html.escape(interval(r.ndcg_low, r.ndcg_high))}){html.escape(at)}"
         )
-    queries = int(_float(q["queries"].max())) if "queries" in q else 0
+    queries = int(q["queries"].max()) if q["queries"].notna().any() else 0
     return (
         f"<p><b>Is quantum worth its cost?</b> Ranking quality on {queries} labelled queries "
         f"<i>({html.escape(study)} study)</i>: "
         + "; ".join(parts)
         + "."
-        + html.escape(
-            quantum_vs_classical(q.assign(**{c: q[c].map(_float) for c in ("ndcg", "ndcg_low", "ndcg_high")}))
-        )
+        + html.escape(quantum_vs_classical(q))
         + "</p>"
     )
 
