@@ -143,7 +143,12 @@ def _allowed(importer: str, imported: str) -> bool:
 
 
 def imports_that_resolve_nowhere(code: Codebase) -> list[str]:
-    return [f"{name} imports {t}, which does not exist" for name in code.sources for t in code.edges(name) if t not in code.sources]
+    return [
+        f"{name} imports {t}, which does not exist"
+        for name in code.sources
+        for t in code.edges(name)
+        if t not in code.sources
+    ]
 
 
 def import_cycles(code: Codebase) -> list[str]:
@@ -242,7 +247,10 @@ RULES: dict[str, Callable[[Codebase], list[str]]] = {
 # The first module is the one the rule must name; the others complete the scene.
 PLANTED: dict[str, dict[str, str]] = {
     "resolve": {"qrbench.load.planted": "import qrbench.load.no_such_module\n"},
-    "cycles": {"qrbench.load.planted_a": "from . import planted_b\n", "qrbench.load.planted_b": "from . import planted_a\n"},
+    "cycles": {
+        "qrbench.load.planted_a": "from . import planted_b\n",
+        "qrbench.load.planted_b": "from . import planted_a\n",
+    },
     "private": {"qrbench.report.planted": "from qrbench.load.driver import _no_such_private\n"},
     "allow-list": {"qrbench.stats.planted": "from qrbench.report import html\n"},
     "study internals": {"qrbench.report.planted": "from qrbench.studies.load import analysis\n"},
@@ -264,7 +272,8 @@ def test_the_rules_read_the_checkout_and_its_whole_package(checkout):
     import qrbench
 
     assert (PACKAGE.parent / "pyproject.toml").is_file(), "the tests must check the checkout they sit in"
-    assert len(checkout.sources) > 100 and {"qrbench.cli", "qrbench.stats", "qrbench.load.driver"} <= set(checkout.sources)
+    assert len(checkout.sources) > 100
+    assert {"qrbench.cli", "qrbench.stats", "qrbench.load.driver"} <= set(checkout.sources)
     assert set(ALLOWED) >= {_folder(n) for n in checkout.sources}, "a folder without an allow-list entry"
     assert Path(qrbench.__file__).resolve().parent == PACKAGE, "pytest imported a qrbench other than the checkout's"
 
