@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .format import StakeholderTable, compliance_table, friendly_name, number, stakeholder_table
+from .format import StakeholderTable, number, stakeholder_table
 
 __all__ = [
     "show",
@@ -19,7 +19,6 @@ __all__ = [
     "percentiles_by_batch",
     "memory_by_documents",
     "cache_effect",
-    "verdict_style",
     "reliability_table",
     "quality_vs_cost",
     "VERDICT_COLOURS",
@@ -189,27 +188,6 @@ def quality_vs_cost(quality: pd.DataFrame):
     ax.set_title("Ranking quality against its latency cost")
     fig.tight_layout()
     return fig
-
-
-_COMPLIANCE_COLUMNS = {"metric", "value", "low", "high", "target", "unit", "verdict"}
-
-
-def verdict_style(frame: pd.DataFrame, column: str = "verdict"):
-    """A Styler colouring rows by their verdict, numbers with 2-3 significant digits and words for inf/NaN,
-    friendly column names, no index. A compliance frame (metric, value, low, high, target, unit, verdict) is
-    shown as `format.compliance_table` instead: target, measured value and interval with units, badge, why."""
-    if column == "verdict" and _COMPLIANCE_COLUMNS <= set(frame.columns):
-        return compliance_table(frame)
-
-    def colour(row):
-        return [f"background-color: {VERDICT_COLOURS.get(str(row[column]), 'white')}"] * len(row)
-
-    return (
-        frame.style.apply(colour, axis=1)
-        .format(formatter=number)
-        .format_index(friendly_name, axis=1)
-        .hide(axis="index")
-    )
 
 
 def reliability_table(checks) -> StakeholderTable:
