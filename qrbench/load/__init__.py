@@ -39,6 +39,7 @@ from qrbench.load.records import (
     response_outcome,
     write_run_info,
 )
+from qrbench.load.delay_proxy import start_delay_proxy
 from qrbench.load.request import ENDPOINTS, RequestSpec, with_new_query
 from qrbench.load.safety import check_scenario_target, check_target
 from qrbench.load.shapes import PHASE_KINDS, Phase, Shape, bursts, label_phases, ramp_steady, realistic_day, spike
@@ -106,6 +107,8 @@ __all__ = [
     "classify_exception",
     # stub_server.py
     "start_stub_server",
+    # delay_proxy.py
+    "start_delay_proxy",
     # data.py
     "DataManager",
     "RequestPool",

@@ -89,8 +89,9 @@ def simulate_ab(
     rng = np.random.default_rng(seed)
     arms = pair_schedule(n_pairs, seed=int(rng.integers(2**31)))
     kinds = list(machine.requests)
-    base = np.repeat([machine.requests[k] for k in kinds], requests_per_kind)
-    kind_of = np.repeat(np.arange(len(kinds)), requests_per_kind)
+    # Kinds interleaved within a block (k0, k1, k0, k1, ...), as the real blocks send them.
+    kind_of = np.tile(np.arange(len(kinds)), requests_per_kind)
+    base = np.array([machine.requests[k] for k in kinds])[kind_of]
     per_block_s = 1.4 * base.sum() / 1000.0 * max(slowdown, 1.0) * machine.contention_factor
     switches = _contention(machine, 2 * n_pairs * per_block_s + 60.0, rng)
     phase = rng.uniform(0, 2 * math.pi)
@@ -100,22 +101,26 @@ def simulate_ab(
         on = (np.searchsorted(switches, t, side="right") % 2) == 1
         return drift * np.where(on, machine.contention_factor, 1.0)
 
-    values = {(k, s): np.empty(2 * n_pairs) for k in kinds for s in statistics}
-    starts = np.empty(2 * n_pairs)
+    is_b = np.array([arm == "B" for arm in arms])
+    nominal = base * rng.lognormal(0.0, machine.request_sigma, (len(arms), base.size))
+    nominal[is_b] *= slowdown
+    latency = np.empty_like(nominal)
+    starts = np.empty(len(arms))
     t = 0.0
-    for block, arm in enumerate(arms):
-        order = rng.permutation(base.size)
-        nominal = base[order] * rng.lognormal(0.0, machine.request_sigma, base.size)
-        nominal *= slowdown if arm == "B" else 1.0
+    for block in range(len(arms)):
         # Each request sees the machine at its own send time (sends back to back within the block).
-        sent = t + np.concatenate([[0.0], np.cumsum(nominal[:-1] * factor(np.array([t]))[0]) / 1000.0])
-        latency = nominal * factor(sent)
+        row = nominal[block]
+        sent = t + np.concatenate([[0.0], np.cumsum(row[:-1])]) * factor(np.array([t]))[0] / 1000.0
+        latency[block] = row * factor(sent)
         starts[block] = t
-        t = float(sent[-1] + latency[-1] / 1000.0)
-        for i, kind in enumerate(kinds):
-            lat = latency[kind_of[order] == i]
-            for s in statistics:
-                values[(kind, s)][block] = np.median(lat) if s == "median" else np.percentile(lat, float(s[1:]))
+        t = float(sent[-1] + latency[block, -1] / 1000.0)
+    values = {}
+    for i, kind in enumerate(kinds):
+        lat = latency[:, kind_of == i]
+        for stat in statistics:
+            values[(kind, stat)] = (
+                np.median(lat, axis=1) if stat == "median" else np.percentile(lat, float(stat[1:]), axis=1)
+            )
     pairs = block_pairs(arms)
     ia, ib = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
     rows = {key: (v[ia], v[ib]) for key, v in values.items()}
