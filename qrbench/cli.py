@@ -304,6 +304,7 @@ def _compare(args) -> int:
         "ratio",
         "ratio_low",
         "ratio_high",
+        "detectable",
         "p_adjusted",
         "verdict",
     ]
@@ -325,6 +326,13 @@ def _compare(args) -> int:
         print(f"{len(undecided)} comparison(s) undecided (a tail not decided in every repetition) were not judged.")
     regressed = table[table["regressed"]]
     print(f"{len(regressed)} significant regression(s) of more than {args.min_effect:.0%}.")
+    blind = table[table["verdict"] == "cannot tell"]
+    if len(blind):
+        print(
+            f"{len(blind)} comparison(s) cannot tell: no change was found, but their detectable change (the smallest "
+            f"change found with 80 % power, column 'detectable') exceeds {args.min_effect:.0%}, so a regression of "
+            "that size could have gone unseen. Compare in one interleaved run instead: qrbench ab --a URL --b URL."
+        )
     for summary in regressed["summary"]:
         print(f"- {summary}")
     for run in (args.baseline_run, args.current_run):
