@@ -11,9 +11,10 @@ the per-row detection rate is the power (goal >= 80 %).
     python benchmarks/ab_power.py [--runs 200] [--pairs 32] [--requests-per-kind 40] [--contention 1.5]
 
 No clock is read: the numbers depend on the seed only, not on the machine (about a minute at --runs 200).
-2026-12-07, --runs 400 at 32 pairs x 40 requests: identical targets flagged in 2.5 % of runs; a 10 %
-slowdown found in 86-92 % per row (96 % any row); median detectable change 9.2 % (tests/stats/
-test_stats_paired.py asserts <= 5 % and >= 80 % at these counts).
+2026-12-07, --runs 400 at 32 pairs x 40 requests (the defaults): identical targets flagged in 2.5 % of runs
+(any row; 0.5-2.2 % per row); a 10 % slowdown found in 87.5-91.8 % per row (94 % any row), 2.5 % in 18 %
+(any row), 5 % in 51 %, 7.5 % in 82 %, 15 % and more in 99-100 %; median detectable change 9.3-9.8 %.
+tests/stats/test_stats_paired.py asserts <= 5 % and >= 80 % at these counts.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def ab() -> nbformat.NotebookNode:
             "    'kind': 'Request kind', 'statistic': 'Statistic', 'pairs': 'pairs', 'a_ms': 'A (ms)',\n"
             "    'b_ms': 'B (ms)', 'change_percent': 'change (%)', 'low_percent': 'from (%)',\n"
             "    'high_percent': 'to (%)', 'detectable_percent': 'detectable change (%)', 'verdict': 'Verdict'}))\n"
-            "display(Markdown('\\n'.join(f'- {r.summary}' for r in report.rows)))"
+            "display(Markdown(report.rows_markdown))"
         ),
         md(
             "## Per-block differences over time\nEach point is one pair of blocks: B's statistic against A's, in "
@@ -76,11 +76,7 @@ def ab() -> nbformat.NotebookNode:
             "           otherwise=format.not_measured('the pairs of blocks'))"
         ),
         md("## The targets"),
-        code(
-            "display(Markdown('\\n'.join(\n"
-            "    f\"- **{arm}**: {(t or {}).get('url')} ({'embedded' if (t or {}).get('embedded') else 'given URL'})\"\n"
-            "    for arm, t in report.targets.items())))"
-        ),
+        code("display(Markdown(report.targets_markdown))"),
         md("## Reliability of these numbers"),
         code("plots.reliability_table(report.reliability)"),
         code(

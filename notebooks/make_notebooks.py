@@ -18,7 +18,13 @@ if __name__ == "__main__":
     from make_load import load
     from make_scalability import scalability
 
-    builders = (("baseline", baseline), ("load", load), ("bottlenecks", bottlenecks), ("scalability", scalability), ("ab", ab))
+    builders = (
+        ("baseline", baseline),
+        ("load", load),
+        ("bottlenecks", bottlenecks),
+        ("scalability", scalability),
+        ("ab", ab),
+    )
     for name, build in builders:
         nb = build()
         for i, cell in enumerate(nb.cells):

@@ -376,7 +376,9 @@ def _add_ab(sub) -> None:
     p.add_argument("-p", "--params", default="parameters/ab.yaml", help="blocks and workload (default: %(default)s)")
     p.add_argument("--a-params", help="target A's settings for the embedded service (YAML: TargetParams keys)")
     p.add_argument("--b-params", help="target B's settings for the embedded service (YAML: TargetParams keys)")
-    p.add_argument("--threshold", type=float, help="the slowdown that counts as a regression (default: the file's, 0.10)")
+    p.add_argument(
+        "--threshold", type=float, help="the slowdown that counts as a regression (default: the file's, 0.10)"
+    )
     p.add_argument("--out", default="outputs", help="folder that receives the run folder and index.html")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on the terminal")
     p.set_defaults(func=_ab)

@@ -17,6 +17,7 @@ from qrbench.load.data import (
     RequestPool,
     UserProfile,
 )
+from qrbench.load.delay_proxy import start_delay_proxy
 from qrbench.load.driver import (
     CPU_SATURATION_PERCENT,
     DEFAULT_TRANSPORT,
@@ -39,7 +40,6 @@ from qrbench.load.records import (
     response_outcome,
     write_run_info,
 )
-from qrbench.load.delay_proxy import start_delay_proxy
 from qrbench.load.request import ENDPOINTS, RequestSpec, with_new_query
 from qrbench.load.safety import check_scenario_target, check_target
 from qrbench.load.shapes import PHASE_KINDS, Phase, Shape, bursts, label_phases, ramp_steady, realistic_day, spike

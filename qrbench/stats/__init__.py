@@ -15,9 +15,9 @@ from qrbench.stats.compliance import (
     overall,
     thresholds_from_mapping,
 )
+from qrbench.stats.drifting_machine import DriftingMachine, SimulatedAB, judge_simulated, simulate_ab
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check
-from qrbench.stats.drifting_machine import DriftingMachine, SimulatedAB, judge_simulated, simulate_ab
 from qrbench.stats.outages import Outage, outage_windows
 from qrbench.stats.paired import (
     AB_VERDICTS,
@@ -27,8 +27,8 @@ from qrbench.stats.paired import (
     detectable_change,
     judge_family,
     overall_ab_verdict,
-    paired_comparison,
     pair_schedule,
+    paired_comparison,
 )
 from qrbench.stats.percentiles import (
     DEFAULT_PERCENTILES,

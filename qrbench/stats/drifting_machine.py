@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from qrbench.stats.paired import PairedComparison, pair_schedule, block_pairs, judge_family, paired_comparison
+from qrbench.stats.paired import PairedComparison, block_pairs, judge_family, pair_schedule, paired_comparison
 
 __all__ = ["DriftingMachine", "SimulatedAB", "simulate_ab", "judge_simulated"]
 

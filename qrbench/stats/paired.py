@@ -140,7 +140,9 @@ def _check_fraction(name: str, value: object, low: float, high: float) -> float:
     return float(value)
 
 
-def detectable_change(se: float, n_pairs: int, *, alpha: float = 0.05, power: float = 0.80, family_size: int = 1) -> float:
+def detectable_change(
+    se: float, n_pairs: int, *, alpha: float = 0.05, power: float = 0.80, family_size: int = 1
+) -> float:
     """The smallest slowdown (a fraction) found with `power` by a one-sided paired t-test at alpha / family_size.
 
     se: standard error of the mean log difference (s / sqrt(n)); n_pairs: the number of pairs (df = n - 1).

@@ -160,9 +160,7 @@ def _decide(
     return "unchanged", ""
 
 
-def _detectable(
-    log_se: float, dof: float, drift: float, alpha: float, power: float, family_size: int
-) -> float:
+def _detectable(log_se: float, dof: float, drift: float, alpha: float, power: float, family_size: int) -> float:
     """The smallest change (a fraction) found with `power` by the two-sided test at alpha / family_size."""
     if not math.isfinite(log_se) or log_se < 0:
         return math.inf

@@ -27,7 +27,9 @@ EXIT_STATUS = {"no regression of that size": 0, "regression": 1, "cannot tell": 
 class ABReport:
     params: ABParams  # what the run measured (from its run.json)
     targets: dict  # run.json's facts of targets A and B
-    blocks: pd.DataFrame  # one row per block and kind: block, pair, arm, t_s (start, from the first block), n, ok, median, p95
+    blocks: (
+        pd.DataFrame
+    )  # one row per block and kind: block, pair, arm, t_s (start, from the first block), n, ok, median, p95
     differences: pd.DataFrame  # one row per pair and row: pair, t_s, kind, statistic, change_percent (B / A - 1)
     rows: tuple[stats.PairedComparison, ...]  # judged together (Holm)
     table: pd.DataFrame  # the rows as a table, for the report and the terminal
@@ -37,6 +39,21 @@ class ABReport:
     pairs_planned: int
     pairs_done: int
     reliability: list[stats.Check]
+
+    @property
+    def rows_markdown(self) -> str:
+        """Every row's sentence, as a Markdown list."""
+        return "\n".join(f"- {r.summary}" for r in self.rows)
+
+    @property
+    def targets_markdown(self) -> str:
+        """Where A and B were (URL, embedded or given), as a Markdown list."""
+        lines = []
+        for arm, t in self.targets.items():
+            t = t or {}
+            where = "the embedded reference service" if t.get("embedded") else "a given URL"
+            lines.append(f"- **{arm}**: {t.get('url')} ({where})")
+        return "\n".join(lines)
 
 
 def block_table(records: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
@@ -184,9 +201,9 @@ def analyse_ab(run_dir: str | Path, params: ABParams) -> ABReport:
                 )
             )
             diffs.append(
-                paired.assign(
-                    kind=kind, statistic=statistic, change_percent=(paired["b"] / paired["a"] - 1) * 100
-                )[["pair", "t_s", "kind", "statistic", "change_percent"]]
+                paired.assign(kind=kind, statistic=statistic, change_percent=(paired["b"] / paired["a"] - 1) * 100)[
+                    ["pair", "t_s", "kind", "statistic", "change_percent"]
+                ]
             )
     judged = stats.judge_family(rows)
     verdict = stats.overall_ab_verdict(judged)

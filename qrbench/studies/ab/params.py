@@ -40,7 +40,7 @@ class ABParams:
     method: Method = "hybrid"
     # Measuring stops starting new pairs when the next would end past this many seconds (the verdict
     # then rests on the pairs done and says so); the targets' start and the warm-up are not counted.
-    time_budget_s: float = 540.0
+    time_budget_s: float = 480.0
     threshold: float = 0.10  # a slowdown of B this large (10 %) is a regression
     alpha: float = 0.05  # family-wise error over the rows (Holm)
     power: float = 0.80  # the detectable change is the slowdown found with this probability

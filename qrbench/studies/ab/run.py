@@ -64,9 +64,7 @@ def run_ab(params: ABParams, run_dir: str | Path, *, url: str | None = None, pro
     if url:
         raise ParameterError("The A/B comparison takes two targets: give them as a.url and b.url (--a, --b).")
     schedule = stats.pair_schedule(params.pairs, seed=params.seed)
-    folder = RunFolder.create(
-        run_dir, study="ab", params=to_dict(params), calibration_s=calibration_timings().tolist()
-    )
+    folder = RunFolder.create(run_dir, study="ab", params=to_dict(params), calibration_s=calibration_timings().tolist())
     run_dir = folder.path
     pool = request_pool(params)
     with contextlib.ExitStack() as stack:
@@ -76,7 +74,9 @@ def run_ab(params: ABParams, run_dir: str | Path, *, url: str | None = None, pro
             log_dir.mkdir(exist_ok=True)
             targets[arm] = stack.enter_context(open_target(target_params, log_dir=log_dir))
         folder.update(
-            targets={arm: target_facts(t, p) for (arm, t), p in zip(targets.items(), (params.a, params.b), strict=True)},
+            targets={
+                arm: target_facts(t, p) for (arm, t), p in zip(targets.items(), (params.a, params.b), strict=True)
+            },
             schedule=list(schedule),
         )
         runners = {arm: StageRunner(t, run_dir, params.request_timeout_s, progress=False) for arm, t in targets.items()}
