@@ -34,7 +34,7 @@ def ab() -> nbformat.NotebookNode:
             "url_b = None  # str or None: target B (the candidate); None starts the embedded service\n"
             "a_params = None  # str or None: a parameter file of target A's settings (e.g. encoder: torch)\n"
             "b_params = None  # str or None: a parameter file of target B's settings (e.g. encoder: onnx)\n"
-            "threshold = None  # float or None: the slowdown that counts as a regression (0.10 = 10 %)\n"
+            "threshold = None  # float or None: the slowdown that counts as a regression, e.g. 0.10 for 10 percent\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-ab/ beside parameters/\n"
             "progress: bool = True  # tqdm progress bars",
             metadata={"tags": ["parameters", "code-only"]},

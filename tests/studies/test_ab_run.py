@@ -52,7 +52,7 @@ def test_a_proxy_twice_as_slow_is_a_regression(tmp_path, upstream):
     counts = report.blocks.groupby("arm")["requests"].sum()
     assert counts["A"] == counts["B"] == 8 * 8 * 2
     assert (report.blocks["ok"] == report.blocks["requests"]).all()
-    assert report.headline.startswith("Regression")
+    assert report.headline.startswith("B is slower than A")
     summary = get_study("ab").summary(report)
     assert summary["verdict"] == "regression" and len(summary["rows"]) == 4
 

@@ -119,20 +119,20 @@ def _headline(verdict: str, rows, params: ABParams, done: int) -> str:
     if verdict == "regression":
         worst = max((r for r in rows if r.verdict == "regression"), key=lambda r: r.change.value)
         return (
-            f"Regression: B is slower than A — {worst.label} {worst.statistic} {worst.change.value - 1:+.1%} "
+            f"B is slower than A: {worst.label} {worst.statistic} {worst.change.value - 1:+.1%} "
             f"(95 % interval {worst.change.low - 1:+.1%} to {worst.change.high - 1:+.1%}), beyond the {threshold} "
             f"threshold, over {done} pairs of blocks."
         )
     worst_d = max((r.detectable for r in rows), default=math.inf)
     if verdict == "no regression of that size":
         return (
-            f"No regression of {threshold} or more: every row could have shown a slowdown of "
+            f"B is not {threshold} or more slower than A: every row could have shown a slowdown of "
             f"{worst_d:.1%} or more with {params.power:.0%} power, and none did ({done} pairs of blocks)."
         )
     blind = [f"{r.label} {r.statistic}" for r in rows if r.verdict == "cannot tell"]
     d = "an unbounded change" if not math.isfinite(worst_d) else f"{worst_d:.0%}"
     return (
-        f"Cannot tell: this run could not have seen a {threshold} slowdown in {', '.join(blind) or 'any row'} "
+        f"This run could not have seen a {threshold} slowdown in {', '.join(blind) or 'any row'} "
         f"(smallest detectable change {d} with {params.power:.0%} power over {done} pairs); "
         "measure more pairs, or on a quieter machine."
     )
