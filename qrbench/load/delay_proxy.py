@@ -2,8 +2,11 @@
 
 Every request is passed to the upstream service as is; the answer is held back for (factor - 1) x the time
 the upstream took, so the latency seen through the proxy is `factor` times the upstream's (plus the
-proxy's own small cost, the same for a proxy with factor 1). Two proxies in front of one service, one with
-factor 1 and one with factor 1.1, are two targets whose true difference is 10 %.
+proxy's own small cost, the same for a proxy with factor 1, and the event loop's lateness in waking from
+the hold, which a busy machine makes a millisecond or more). Two proxies in front of one service, one with
+factor 1 and one with factor 1.1, are two targets whose true difference is 10 % of the service's time: for
+a service answering in tens of milliseconds the wake-up lateness is small beside it; in front of a stub
+answering in 5 ms it is not (the tests use a factor of 2 there and judge the verdict, not the size).
 
 aiohttp only (plus qrbench.errors when started from Python), so it also runs as a script:
 ``python delay_proxy.py --upstream http://127.0.0.1:8000 --factor 1.1 --port 0`` prints ``listening <port>``
