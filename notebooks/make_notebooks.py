@@ -12,12 +12,19 @@ HERE = Path(__file__).parent
 
 if __name__ == "__main__":
     # This folder is on sys.path when the file runs as a script.
+    from make_ab import ab
     from make_baseline import baseline
     from make_bottlenecks import bottlenecks
     from make_load import load
     from make_scalability import scalability
 
-    builders = (("baseline", baseline), ("load", load), ("bottlenecks", bottlenecks), ("scalability", scalability))
+    builders = (
+        ("baseline", baseline),
+        ("load", load),
+        ("bottlenecks", bottlenecks),
+        ("scalability", scalability),
+        ("ab", ab),
+    )
     for name, build in builders:
         nb = build()
         for i, cell in enumerate(nb.cells):

@@ -49,6 +49,10 @@ VERDICTS = {
     "regressed": ("REGRESSED", "#ffffff", "#b00020"),
     "unchanged": ("UNCHANGED", "#ffffff", "#1b7f3b"),
     "improved": ("IMPROVED", "#ffffff", "#1b7f3b"),
+    # qrbench ab and qrbench compare (a comparison that could not have seen the threshold's change says so)
+    "regression": ("REGRESSION", "#ffffff", "#b00020"),
+    "no regression of that size": ("NO REGRESSION OF THAT SIZE", "#ffffff", "#1b7f3b"),
+    "cannot tell": ("CANNOT TELL", "#000000", "#f2a900"),
 }
 
 TABLE_CSS = """

@@ -257,11 +257,16 @@ def _reasons(
         reasons.append(f"All {len(compliance)} PRD targets are met with 95 % confidence (single user).")
     if regression is not None and len(regression):
         worse = regression[regression["regressed"]]
+        blind = regression[regression["verdict"] == "cannot tell"]
         k = int(min(regression["k_baseline"].min(), regression["k_current"].min()))
         reasons.append(
             f"{len(worse)} of {len(regression)} stage x statistic comparisons regressed against the "
             f"previous baseline ({regression['correction'].iloc[0]}, k = {k} repetitions per side)."
             if len(worse)
+            else f"Cannot tell whether it regressed against the previous baseline: {len(blind)} of {len(regression)} "
+            "comparisons could not have seen a change of 10 % (their detectable change is larger; "
+            f"{regression['correction'].iloc[0]}, k = {k} repetitions per side)."
+            if len(blind)
             else f"No regression against the previous baseline ({regression['correction'].iloc[0]}, "
             f"k = {k} repetitions per side)."
         )
