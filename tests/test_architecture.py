@@ -48,6 +48,7 @@ PROGRAMS: dict[str, str] = {
     "qrbench.target.fit_projection": "the maintainer script that fits the shipped projection",
     "qrbench.load.lifeline": "the watchdog process that stops a process group when its parent dies",
     "qrbench.load.stub_server": "the stub service the driver tests start as a process",
+    "qrbench.load.delay_proxy": "the proxy that slows a target by a known factor (qrbench ab's checks)",
 }
 
 
