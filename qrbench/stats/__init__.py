@@ -6,6 +6,13 @@ undecided estimates or "insufficient" verdicts instead.
 """
 
 from qrbench.stats.censored import CensoredPercentile, LatencyByKind, censored_latency, censored_percentile
+from qrbench.stats.contention import (
+    Contention,
+    ContentionLimits,
+    StageContention,
+    explained_by_contention,
+    judge_contention,
+)
 from qrbench.stats.compliance import (
     Judgement,
     Threshold,
@@ -51,6 +58,11 @@ from qrbench.stats.workload import (
 )
 
 __all__ = [
+    "Contention",
+    "ContentionLimits",
+    "StageContention",
+    "judge_contention",
+    "explained_by_contention",
     "Estimate",
     "DEFAULT_PERCENTILES",
     "percentile_ci",
