@@ -190,7 +190,7 @@ class ContentionSampler:
                 top_name = f"pid {top}"
         self._n += 1
         calibration = (
-            self._calibrate() if self.calibration_every and self._n % self.calibration_every == 1 else math.nan
+            self._calibrate() if self.calibration_every and (self._n - 1) % self.calibration_every == 0 else math.nan
         )
         row = {
             "t_unix": wall,
@@ -224,7 +224,8 @@ class ContentionSampler:
     def stop(self) -> None:
         """Stop the thread, take a last sample (the timeline covers the end of the run), end the worker."""
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.ident is not None:  # started (a sampler used by hand through sample() never is)
+            self._thread.join(10)
         try:
             self.sample()
         except psutil.Error:

@@ -6,13 +6,6 @@ undecided estimates or "insufficient" verdicts instead.
 """
 
 from qrbench.stats.censored import CensoredPercentile, LatencyByKind, censored_latency, censored_percentile
-from qrbench.stats.contention import (
-    Contention,
-    ContentionLimits,
-    StageContention,
-    explained_by_contention,
-    judge_contention,
-)
 from qrbench.stats.compliance import (
     Judgement,
     Threshold,
@@ -21,6 +14,13 @@ from qrbench.stats.compliance import (
     judge,
     overall,
     thresholds_from_mapping,
+)
+from qrbench.stats.contention import (
+    Contention,
+    ContentionLimits,
+    StageContention,
+    explained_by_contention,
+    judge_contention,
 )
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check

@@ -140,8 +140,7 @@ def contention_summary(c: stats.Contention | None) -> dict[str, Any] | None:
         "slowdown": _number(c.slowdown),
         "limits": dataclasses.asdict(c.limits),
         "per_stage": [
-            {k: (_number(v) if isinstance(v, float) else v) for k, v in dataclasses.asdict(s).items()}
-            for s in c.stages
+            {k: (_number(v) if isinstance(v, float) else v) for k, v in dataclasses.asdict(s).items()} for s in c.stages
         ],
     }
 
@@ -155,8 +154,8 @@ def excuse_busy(
 
     stage_of: judgement name -> the stage that measured it (None: the whole run, judged by the run's largest
     contended slowdown); a name absent from it is never excused (what a busy machine does not slow: memory).
-    Without stage_of, every judgement is judged on the whole run. A judgement is excused when its stage was contended and
-    stats.explained_by_contention holds for its interval. Returns the judgements and the excused names.
+    Without stage_of, every judgement is judged on the whole run. A judgement is excused when its stage was
+    contended and stats.explained_by_contention holds for its interval. Returns the judgements and the excused names.
     """
     out, excused = dict(judgements), set()
     if contention is None or not contention.contended:

@@ -26,9 +26,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+REPO = Path(__file__).resolve().parents[2]
 
-from tests.studies.test_suite import REPO, qrbench
+
+def qrbench(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    """The real command, the checkout first on the path (also in the papermill kernels it starts)."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "qrbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 TRIMMED = """\
@@ -72,9 +83,7 @@ def _summary(out: Path, pattern: str) -> tuple[Path, dict]:
 
 def test_study_gate_exits_1_on_fail_and_the_busy_machine_is_named_first(tmp_path):
     params = _params(tmp_path / "impossible", impossible=True)
-    loops = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(2, os.cpu_count() or 2))
-    ]
+    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(2, os.cpu_count() or 2))]
     try:
         done = qrbench(
             "study", "baseline", "-p", str(params), "--out", "out", "--fail-on-violation", "--no-progress", cwd=tmp_path

@@ -109,7 +109,8 @@ def run_bottlenecks(
 
     with contention_monitor(folder) as busy:
         note("started_unix", time.time())
-        # The service's default torch threads unless told otherwise, so default-configuration scenarios are the service's.
+        # The service's default torch threads unless told otherwise, so default-configuration scenarios are the
+        # service's.
         threads = params.torch_threads if params.torch_threads is not None else EngineSettings().torch_threads
         busy.mark("in-process profiles")
         embedder, loading = profile.load_embedder(torch_threads=threads)
