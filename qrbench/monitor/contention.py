@@ -1,6 +1,6 @@
 """Contention on the machine during a run: what other programs, the hypervisor and a calibration loop say.
 
-`ContentionSampler` samples, every `interval_s` in a thread, beside the other monitors:
+`ContentionSampler` samples, every `interval_s` in a process of its own, beside the other monitors:
 
 - the machine's CPU time (/proc/stat through psutil.cpu_times): busy and stolen by the hypervisor;
 - the CPU time of the run's own processes (psutil per process): the target's process tree, this process's tree
@@ -18,13 +18,15 @@ work and short-lived processes included), steal_cores, calibration_s (NaN in row
 
 from __future__ import annotations
 
+import contextlib
 import math
+import multiprocessing
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterable
+from multiprocessing.connection import Connection
 from typing import Any
 
 import pandas as pd
@@ -82,36 +84,18 @@ def _cpu_s(p: psutil.Process) -> float:
     return t.user + t.system
 
 
-class ContentionSampler:
-    """Samples contention every `interval_s` seconds while running (a context manager, like ProcessSampler).
+class _Probe:
+    """One sample at a time: the machine's CPU times, every process's, the run's own trees, the calibration."""
 
-    roots: pids whose process trees are the run's own (default `own_roots()`); more may be added while it
-    runs (`add_root`). calibration_every: run the calibration loop every that many samples (0: never).
-    """
-
-    def __init__(
-        self, roots: Iterable[int] | None = None, *, interval_s: float = 0.5, calibration_every: int = 4
-    ) -> None:
-        if not (isinstance(interval_s, int | float) and interval_s > 0 and math.isfinite(interval_s)):
-            raise ValueError(f"interval_s must be a positive number of seconds, not {interval_s!r}.")
-        self.interval_s = float(interval_s)
+    def __init__(self, roots: Iterable[int], calibration_every: int) -> None:
+        self.roots = set(roots)
         self.calibration_every = int(calibration_every)
-        self.roots = set(own_roots() if roots is None else roots)
-        self.rows: list[dict] = []
         self.cores = psutil.cpu_count() or 1
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="contention-sampler", daemon=True)
         self._procs: dict[int, psutil.Process] = {}
         self._cpu: dict[int, float] = {}
         self._last: tuple[float, Any] | None = None
         self._worker: subprocess.Popen | None = None
         self._n = 0
-
-    def add_root(self, pid: int) -> None:
-        """Count `pid`'s process tree as the run's own from now on (e.g. a target started during the run)."""
-        self.roots.add(pid)
-
-    # ---- one sample
 
     def _own_pids(self) -> set[int]:
         own = set()
@@ -158,8 +142,7 @@ class ContentionSampler:
             return math.nan  # a calibration that could not run is missing, never a failure of the run
 
     def sample(self) -> dict | None:
-        """Take one sample; append and return its row (None for the first call, which only primes the
-        counters)."""
+        """Take one sample and return its row (None for the first call, which only primes the counters)."""
         wall = time.time()
         machine = psutil.cpu_times()
         per_process = self._process_cpu()
@@ -204,38 +187,135 @@ class ContentionSampler:
             "top_other": top_name,
             "top_other_cores": others[top] / dt if top is not None else 0.0,
         }
-        self.rows.append(row)
         return row
 
-    # ---- the thread
-
-    def _run(self) -> None:
-        self.sample()
-        while not self._stop.wait(self.interval_s):
-            try:
-                self.sample()
-            except psutil.Error:
-                continue  # a process table that changed under the iteration: the next sample covers it
-
-    def start(self) -> ContentionSampler:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop the thread, take a last sample (the timeline covers the end of the run), end the worker."""
-        self._stop.set()
-        if self._thread.ident is not None:  # started (a sampler used by hand through sample() never is)
-            self._thread.join(10)
-        try:
-            self.sample()
-        except psutil.Error:
-            pass
+    def close(self) -> None:
+        """End the calibration worker."""
         if self._worker is not None:
             self._worker.kill()
             self._worker.wait(5)
             for stream in (self._worker.stdin, self._worker.stdout):
                 if stream is not None:
                     stream.close()
+            self._worker = None
+
+
+def _sample_loop(conn: Connection, roots: list[int], interval_s: float, calibration_every: int) -> None:
+    """The sampling process: a row every interval_s sent up `conn`; ("root", pid) adds a root, ("stop",) takes a
+    last sample and answers ("done",). Ends when the parent goes away (its end of the pipe closes)."""
+    probe = _Probe(roots, calibration_every)
+    try:
+        probe.sample()
+        due = time.monotonic() + interval_s
+        while True:
+            if conn.poll(max(0.0, due - time.monotonic())):
+                message = conn.recv()
+                if message[0] == "root":
+                    probe.roots.add(int(message[1]))
+                    continue
+                row = probe.sample()
+                if row is not None:
+                    conn.send(row)
+                conn.send(("done",))
+                return
+            due = max(due + interval_s, time.monotonic())
+            try:
+                row = probe.sample()
+            except psutil.Error:
+                continue  # a process table that changed under the iteration: the next sample covers it
+            if row is not None:
+                conn.send(row)
+    except (EOFError, BrokenPipeError, OSError):
+        return
+    finally:
+        probe.close()
+
+
+class ContentionSampler:
+    """Samples contention every `interval_s` seconds while running (a context manager, like ProcessSampler).
+
+    The sampling runs in a process of its own (spawned), so that reading every process's CPU time never holds
+    this process's GIL while a load driver here times requests. roots: pids whose process trees are the run's
+    own (default `own_roots()`); more may be added while it runs (`add_root`). calibration_every: run the
+    calibration loop every that many samples (0: never). `sample()` samples once in this process instead.
+    """
+
+    def __init__(
+        self, roots: Iterable[int] | None = None, *, interval_s: float = 0.5, calibration_every: int = 4
+    ) -> None:
+        if not (isinstance(interval_s, int | float) and interval_s > 0 and math.isfinite(interval_s)):
+            raise ValueError(f"interval_s must be a positive number of seconds, not {interval_s!r}.")
+        self.interval_s = float(interval_s)
+        self.calibration_every = int(calibration_every)
+        self.roots = set(own_roots() if roots is None else roots)
+        self.rows: list[dict] = []
+        self.cores = psutil.cpu_count() or 1
+        self._probe: _Probe | None = None  # sample() in this process
+        self._conn: Connection | None = None
+        self._process: Any = None
+
+    def add_root(self, pid: int) -> None:
+        """Count `pid`'s process tree as the run's own from now on (e.g. a target started during the run)."""
+        self.roots.add(pid)
+        if self._probe is not None:
+            self._probe.roots.add(pid)
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.send(("root", pid))
+
+    def sample(self) -> dict | None:
+        """Take one sample in this process; append and return its row (None for the first call, which only
+        primes the counters)."""
+        if self._probe is None:
+            self._probe = _Probe(self.roots, self.calibration_every)
+        row = self._probe.sample()
+        if row is not None:
+            self.rows.append(row)
+        return row
+
+    def _drain(self, until_done: bool = False, timeout_s: float = 30.0) -> None:
+        if self._conn is None:
+            return
+        deadline = time.monotonic() + timeout_s
+        try:
+            while self._conn.poll(max(0.0, deadline - time.monotonic()) if until_done else 0):
+                message = self._conn.recv()
+                if isinstance(message, dict):
+                    self.rows.append(message)
+                elif until_done:
+                    return
+        except (EOFError, OSError):
+            return
+
+    def start(self) -> ContentionSampler:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._process = ctx.Process(
+            target=_sample_loop,
+            args=(child, sorted(self.roots), self.interval_s, self.calibration_every),
+            name="contention-sampler",
+            daemon=True,
+        )
+        self._process.start()
+        child.close()
+        return self
+
+    def stop(self) -> None:
+        """Take a last sample (the timeline covers the end of the run), collect every row, end the processes."""
+        if self._conn is not None:
+            with contextlib.suppress(OSError):
+                self._conn.send(("stop",))
+            self._drain(until_done=True)
+            self._conn.close()
+            self._conn = None
+        if self._process is not None:
+            self._process.join(10)
+            if self._process.is_alive():
+                self._process.kill()
+                self._process.join(5)
+            self._process = None
+        if self._probe is not None:
+            self._probe.close()
 
     def __enter__(self) -> ContentionSampler:
         return self.start()
@@ -245,4 +325,5 @@ class ContentionSampler:
 
     def frame(self) -> pd.DataFrame:
         """The samples so far, columns CONTENTION_COLUMNS."""
+        self._drain()
         return pd.DataFrame(list(self.rows), columns=list(CONTENTION_COLUMNS))

@@ -292,7 +292,7 @@ def busy_sentence(studies: Sequence[StudySummary]) -> str:
     contended = sum(s.busy.contended_stages for s in busy)
     weights = [(s.busy.other_share, s.busy.contended_stages) for s in busy if math.isfinite(s.busy.other_share)]
     share = sum(x * w for x, w in weights) / max(1, sum(w for _, w in weights)) if weights else math.nan
-    used = f"other programs used {number(100 * share)} % of the cores" if math.isfinite(share) else "it was busy"
+    used = f"other programs used {100 * share:.0f} % of the cores" if math.isfinite(share) else "it was busy"
     names = ", ".join(s.study for s in busy)
     excused = sum(r.machine_busy for s in studies for r in s.compliance)
     tail = (
