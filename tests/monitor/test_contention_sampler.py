@@ -66,3 +66,24 @@ def test_a_sampler_thread_stops_and_ends_its_worker():
     frame = sampler.frame()
     assert len(frame) >= 3 and frame["calibration_s"].notna().all()  # calibration_every=1: every sample
     assert (frame["own_cores"] > 0).any()  # the sampling process itself is one of this process's tree
+
+
+def test_the_sampling_processes_end_when_their_parent_is_killed():
+    # A study's kernel killed by the suite (Ctrl-C, SIGTERM) leaves no sampler or calibration worker behind.
+    script = (
+        "import time; from qrbench.monitor import ContentionSampler\n"
+        "s = ContentionSampler(interval_s=0.2, calibration_every=1).start()\n"
+        "while len(s.frame()) < 2: time.sleep(0.2)\n"
+        "print('sampling', flush=True); time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout.readline().strip() == "sampling"
+        tree = psutil.Process(parent.pid).children(recursive=True)
+        assert len(tree) >= 2  # the sampling process and its calibration worker (and multiprocessing's tracker)
+    finally:
+        parent.kill()
+        parent.wait()
+        parent.stdout.close()
+    _, alive = psutil.wait_procs(tree, timeout=30)
+    assert alive == []

@@ -4,8 +4,9 @@ path of `qrbench suite --baseline`, and a busy machine named first in a study's 
 Every run is a trimmed twin of parameters/smoke/baseline.yaml (one classical similarity and rerank stage, one
 memory count, no rank agreement or quality queries: a kernel, the embedded service and the HTML, ~40 s on two
 idle cores), and `suite --studies baseline` keeps the suite to that one study. A target is made impossible with
-a thresholds file whose similarity p95 must stay below 0.001 ms; the passing twin keeps the shipped targets,
-which a trimmed run may leave *insufficient* or *warn* but never *fail* (the gate exits 1 only on fail).
+a thresholds file whose similarity p95 must stay below 0.001 ms; the passing twin sets it to the client timeout
+(60 s), which any answering service meets however busy the machine (the shipped 100 ms failed here, 507 ms,
+with six agents on two cores): the gate exits 1 only on *fail*.
 
 The busy machine. Two busy loops (`python -c 'while True: pass'`, started here, killed after) hold both cores of
 a 2-core CI machine while the study runs: its headline must open with "The machine was busy: other programs
@@ -56,21 +57,20 @@ quality: {{queries: 0}}
 thresholds_file: {thresholds}
 """
 
-IMPOSSIBLE = """\
+THRESHOLDS = """\
 baseline:
-  similarity_ms: {target: 0.001, direction: below, unit: ms, statistic: p95, kind: similarity}
-  rerank_50_ms: {target: 500, direction: below, unit: ms, statistic: p95, kind: rerank-50}
-  memory_100_docs_gb: {target: 2.0, direction: below, unit: GB, statistic: max}
+  similarity_ms: {{target: {similarity_ms}, direction: below, unit: ms, statistic: p95, kind: similarity}}
+  rerank_50_ms: {{target: 500, direction: below, unit: ms, statistic: p95, kind: rerank-50}}
+  memory_100_docs_gb: {{target: 2.0, direction: below, unit: GB, statistic: max}}
 """
 
 
 def _params(folder: Path, *, impossible: bool) -> Path:
-    """folder/baseline.yaml: the trimmed baseline, judged by an impossible or the shipped similarity target."""
+    """folder/baseline.yaml: the trimmed baseline, its similarity p95 judged against 0.001 ms (impossible) or
+    against the client timeout (met by any service that answers, however busy the machine)."""
     folder.mkdir(parents=True, exist_ok=True)
-    thresholds = REPO / "parameters" / "thresholds.yaml"
-    if impossible:
-        thresholds = folder / "thresholds.yaml"
-        thresholds.write_text(IMPOSSIBLE)
+    thresholds = folder / "thresholds.yaml"
+    thresholds.write_text(THRESHOLDS.format(similarity_ms=0.001 if impossible else 60_000))
     path = folder / "baseline.yaml"
     path.write_text(TRIMMED.format(thresholds=thresholds))
     return path
@@ -106,6 +106,16 @@ def test_study_gate_exits_1_on_fail_and_the_busy_machine_is_named_first(tmp_path
     html = (run / "baseline.html").read_text()
     assert html.index("The machine was busy") < html.index("PRD targets fail")
     assert (run / "contention.parquet").is_file() and (run / "contention.json").is_file()
+
+
+def test_study_gate_exits_0_when_no_target_fails(tmp_path):
+    params = _params(tmp_path / "passing", impossible=False)
+    done = qrbench(
+        "study", "baseline", "-p", str(params), "--out", "out", "--fail-on-violation", "--no-progress", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    _, summary = _summary(tmp_path / "out", "*-baseline")
+    assert summary["verdict"] != "fail" and "baseline: verdict" in done.stdout
 
 
 def test_suite_gate_exits_0_on_pass_and_1_on_fail_with_a_baseline(tmp_path):
