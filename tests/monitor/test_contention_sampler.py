@@ -45,7 +45,7 @@ def test_own_roots_hold_this_process_and_the_target():
     assert roots[0] == psutil.Process().pid and 12345 in roots
 
 
-def test_a_sampler_thread_stops_and_ends_its_worker():
+def test_a_sampler_stops_and_ends_its_processes():
     def children() -> list[psutil.Process]:
         """This process's sampling process and calibration worker (not multiprocessing's resource tracker)."""
         mine = []
