@@ -141,6 +141,16 @@ def baseline() -> nbformat.NotebookNode:
         new_markdown_cell("## Reliability of these numbers"),
         new_code_cell("plots.reliability_table(report.reliability)"),
         new_markdown_cell(
+            "### Was the machine busy?\nSampled every 0.5 s during the stages: the CPU other programs used "
+            "(beside the service and this study), the hypervisor's steal, and a fixed calibration loop against "
+            "its best time in the run. A contended stage is named in the headline; a target that fails by less "
+            "than the slowdown it could explain reads insufficient (machine busy)."
+        ),
+        new_code_cell(
+            "plots.show_table(plots.contention_table(report.contention),\n"
+            "                 otherwise=format.not_measured('contention on the machine'))"
+        ),
+        new_markdown_cell(
             "## Regression against a previous baseline\n"
             "Every stage × statistic (median, p95) of this run against the previous baseline, judged against "
             "the variation between repetitions of each stage (Welch t on the log of each repetition's "

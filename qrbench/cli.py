@@ -235,6 +235,11 @@ def _add_suite(sub) -> None:
     )
     p.add_argument("--params-dir", help=argparse.SUPPRESS)  # tests: another folder of <study> parameter files
     p.add_argument(
+        "--studies",
+        type=lambda text: tuple(x.strip() for x in text.split(",") if x.strip()),
+        help=f"comma-separated studies to run, e.g. baseline,load (default: all: {','.join(STUDY_NAMES)})",
+    )
+    p.add_argument(
         "--url",
         help="a running service (loopback) for every study; default: start the embedded "
         "reference service once and share it (scalability still starts its own "
@@ -260,7 +265,7 @@ def _suite(args) -> int:
     scale, params_dir = args.scale, args.params_dir
     if params_dir in SCALES:
         scale, params_dir = params_dir, None
-    plan = plan_suite(scale, params_dir=params_dir)  # every parameter file validated before anything starts
+    plan = plan_suite(scale, params_dir=params_dir, studies=args.studies)  # every file validated before anything
     result = run_suite(
         plan,
         url=args.url,

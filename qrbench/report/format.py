@@ -45,6 +45,7 @@ VERDICTS = {
     "warn": ("WARN", "#000000", "#f2a900"),
     "fail": ("FAIL", "#ffffff", "#b00020"),
     "insufficient": ("INSUFFICIENT DATA", "#ffffff", "#5f6368"),
+    "insufficient (machine busy)": ("INSUFFICIENT (MACHINE BUSY)", "#ffffff", "#5f6368"),
     "error": ("STUDY FAILED", "#ffffff", "#6a1b9a"),
     "regressed": ("REGRESSED", "#ffffff", "#b00020"),
     "unchanged": ("UNCHANGED", "#ffffff", "#1b7f3b"),

@@ -15,6 +15,13 @@ from qrbench.stats.compliance import (
     overall,
     thresholds_from_mapping,
 )
+from qrbench.stats.contention import (
+    Contention,
+    ContentionLimits,
+    StageContention,
+    explained_by_contention,
+    judge_contention,
+)
 from qrbench.stats.drifting_machine import DriftingMachine, SimulatedAB, judge_simulated, simulate_ab
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check
@@ -63,6 +70,11 @@ from qrbench.stats.workload import (
 )
 
 __all__ = [
+    "Contention",
+    "ContentionLimits",
+    "StageContention",
+    "judge_contention",
+    "explained_by_contention",
     "Estimate",
     "DEFAULT_PERCENTILES",
     "percentile_ci",
