@@ -20,8 +20,6 @@ EXCEPTIONS: dict[str, int] = {
     "qrbench.studies.bottlenecks.analysis:_opportunities": 290,
     "qrbench.studies.bottlenecks.analysis:analyse_bottlenecks": 125,
     "qrbench.studies.load.analysis:analyse_load": 159,
-    "qrbench.studies.scalability.analysis:analyse_scalability": 192,
-    "qrbench.studies.scalability.autoscaling:analyse_autoscale": 111,
     "qrbench.report.suite:run_suite": 111,
 }
 

@@ -294,7 +294,7 @@ def imbalance(shares: pd.DataFrame) -> pd.DataFrame:
 
 
 def _saturation(
-    folder: Path, steps: list[dict[str, Any]], config: str, cores: int, memory: float, compute_threads: int
+    folder: Path, steps: list[dict[str, Any]], config: str, cores: int, memory: float, compute_threads: int | None
 ) -> pd.DataFrame:
     server = pd.read_parquet(folder / "server.parquet") if (folder / "server.parquet").is_file() else pd.DataFrame()
     metrics = pd.read_parquet(folder / "metrics.parquet") if (folder / "metrics.parquet").is_file() else pd.DataFrame()
@@ -315,7 +315,9 @@ def _saturation(
             row["event_loop"] = float(np.percentile(w["latency_ms"], 95)) if len(w) else np.nan
         if len(metrics) and "in_flight" in metrics:
             w = metrics[(metrics["t_unix"] >= u0) & (metrics["t_unix"] <= u1)]
-            row["thread_pool"] = float(w["in_flight"].mean() / compute_threads) if len(w) else np.nan
+            row["thread_pool"] = (
+                float(w["in_flight"].mean() / compute_threads) if len(w) and compute_threads else np.nan
+            )
             if len(w) >= 2:
                 row["rejected_per_s"] = float(
                     (w["rejected_total"].iloc[-1] - w["rejected_total"].iloc[0])
@@ -459,94 +461,124 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
     run_dir = Path(run_dir)
     p = params
     run = RunFolder(run_dir)
-    machine = run.facts.get("machine") or {}
-    cores = run.cores
-    memory = float(machine.get("memory_bytes") or 1.0)
-    # The run's own setting; 4 (the engine's default when these runs were made) for a given URL, where it is unknown.
-    compute_threads = int(run.target_setting("compute_threads", 4))
-    entries = _read_json(run_dir / "configs.json", [])
+    horizontal = _horizontal(run, p)
+    vertical = _vertical(run_dir, p)
+    configs = horizontal["configs"]
+    compliance = _compliance(configs, horizontal.pop("step_estimates"), load_thresholds(p.thresholds_file, "load"))
+    verdict, reasons = _scalability_verdict(configs, compliance)
+    contention = read_contention(run_dir)
+    report_args = dict(
+        **horizontal,
+        **vertical,
+        cores=run.cores,
+        slo=p.slo,
+        verdict=verdict,
+        verdict_reasons=list(busy_first(reasons, contention)),  # the busy machine before any verdict
+        compliance=compliance,
+        autoscale=_autoscale(run_dir, p.confidence),
+    )
+    return ScalabilityReport(
+        params=p,
+        findings=_findings(report_args, p),
+        reliability=_reliability(report_args, {"calibration_s": run.calibration_s}, p),
+        recommendation=recommendation(report_args),
+        contention=contention,
+        **report_args,
+    )
+
+
+def _step_row(e: dict[str, Any], s: dict[str, Any], summ: dict[str, Any]) -> dict[str, Any]:
+    """One step of one configuration: what was sent and the SLO estimates (value, low, high each)."""
+    res = s.get("result", {})
+    row = {
+        "config": e["name"],
+        "axis": e["axis"],
+        "n": e["n"],
+        "balance": e.get("balance", ""),
+        "step": s["step"],
+        "rate_rps": s["rate_rps"],
+        "requests": summ["requests"],
+        "ok": summ["ok"],
+        "dropped": summ["dropped"],
+        "meets_slo": summ["meets"],
+        "meets_slo_surely": summ["meets_surely"],
+        "generator_saturated": bool(res.get("saturated")),
+        "sent_rps": res.get("achieved_rps", np.nan),
+    }
+    for key, name in (
+        ("throughput", "throughput_rps"),
+        ("p50", "p50_ms"),
+        ("p95", "p95_ms"),
+        ("p99", "p99_ms"),
+        ("success", "success"),
+    ):
+        est, stem = summ[key], name.removesuffix("_ms").removesuffix("_rps")
+        row.update(
+            {name: est.value, f"{stem}_low": est.low, f"{stem}_high": est.high}
+            if est is not None
+            else {name: np.nan, f"{stem}_low": np.nan, f"{stem}_high": np.nan}
+        )
+    return row
+
+
+def _config_row(e: dict[str, Any], rows: list[dict[str, Any]], p: ScalabilityParams):
+    """(the configuration's row: capacity under the SLO and peak throughput; its peak step's row or None)."""
+    cap = capacity_estimate(
+        np.array([r["rate_rps"] for r in rows]),
+        np.array([r["meets_slo"] for r in rows]),
+        np.array([r["meets_slo_surely"] for r in rows]),
+        tolerated=p.steps.steps_past_break,
+        confidence=p.confidence,
+    )
+    peak = max(rows, key=lambda r: r["throughput_rps"] if np.isfinite(r["throughput_rps"]) else -1) if rows else None
+    row = {
+        "config": e["name"],
+        "axis": e["axis"],
+        "n": e["n"],
+        "balance": e.get("balance", ""),
+        "status": e["status"],
+        "error": e.get("error", ""),
+        "steps": len(rows),
+        "capacity_rps": cap.value,
+        "capacity_low": cap.low,
+        "capacity_high": cap.high,
+        "slo_broke": math.isfinite(cap.high),
+        "capacity_method": cap.method,
+        "peak_throughput_rps": peak["throughput_rps"] if peak else np.nan,
+        "peak_throughput_low": peak["throughput_low"] if peak else np.nan,
+        "peak_throughput_high": peak["throughput_high"] if peak else np.nan,
+        "p95_at_capacity_ms": next((r["p95_ms"] for r in rows if r["rate_rps"] == cap.value), np.nan),
+        "start_s": e.get("started_s", np.nan),
+        "warmup_s": e.get("warmup_s", np.nan),
+    }
+    return row, peak
+
+
+def _horizontal(run: RunFolder, p: ScalabilityParams) -> dict[str, Any]:
+    """The configurations' step loads: per step and per configuration tables, the USL fits per axis, the
+    instances' shares, the saturation timelines and the first resource to saturate, and every record."""
+    run_dir = run.path
+    memory = float((run.facts.get("machine") or {}).get("memory_bytes") or 1.0)
+    # The run's own setting; unknown (NaN thread-pool share) for a given URL.
+    compute_threads = run.target_setting("compute_threads", None)
     step_rows, frames, config_rows, share_frames, sat_frames = [], [], [], [], []
     step_estimates: dict[str, list[dict[str, Any]]] = {}  # config -> per step: rate and its Estimates
     points: dict[str, list[dict[str, float]]] = {"workers": [], "instances": [], "given": []}
-    for e in entries:
+    for e in _read_json(run_dir / "configs.json", []):
         folder = run_dir / e["dir"]
         steps = _read_json(folder / "steps.json", [])
         rows, config_frames = [], []
         for s in steps:
             rec = load_records(folder / s["dir"])
             summ = step_summary(rec, duration_s=s["duration_s"], slo=p.slo, confidence=p.confidence)
-            rec = rec.assign(
-                config=e["name"],
-                step=s["step"],
-                rate_rps=s["rate_rps"],
-                t_unix=load_run_info(folder / s["dir"])["t0_unix"] + rec["t_end"],
-            )
-            config_frames.append(rec)
+            t_unix = load_run_info(folder / s["dir"])["t0_unix"] + rec["t_end"]
+            config_frames.append(rec.assign(config=e["name"], step=s["step"], rate_rps=s["rate_rps"], t_unix=t_unix))
             step_estimates.setdefault(e["name"], []).append({"rate_rps": s["rate_rps"], **summ})
-            res = s.get("result", {})
-            row = {
-                "config": e["name"],
-                "axis": e["axis"],
-                "n": e["n"],
-                "balance": e.get("balance", ""),
-                "step": s["step"],
-                "rate_rps": s["rate_rps"],
-                "requests": summ["requests"],
-                "ok": summ["ok"],
-                "dropped": summ["dropped"],
-                "meets_slo": summ["meets"],
-                "meets_slo_surely": summ["meets_surely"],
-                "generator_saturated": bool(res.get("saturated")),
-                "sent_rps": res.get("achieved_rps", np.nan),
-            }
-            for key, name in (
-                ("throughput", "throughput_rps"),
-                ("p50", "p50_ms"),
-                ("p95", "p95_ms"),
-                ("p99", "p99_ms"),
-                ("success", "success"),
-            ):
-                est, stem = summ[key], name.removesuffix("_ms").removesuffix("_rps")
-                row.update(
-                    {name: est.value, f"{stem}_low": est.low, f"{stem}_high": est.high}
-                    if est is not None
-                    else {name: np.nan, f"{stem}_low": np.nan, f"{stem}_high": np.nan}
-                )
-            rows.append(row)
+            rows.append(_step_row(e, s, summ))
         step_rows += rows
         frames += config_frames
-        cap = capacity_estimate(
-            np.array([r["rate_rps"] for r in rows]),
-            np.array([r["meets_slo"] for r in rows]),
-            np.array([r["meets_slo_surely"] for r in rows]),
-            tolerated=p.steps.steps_past_break,
-            confidence=p.confidence,
-        )
-        peak = (
-            max(rows, key=lambda r: r["throughput_rps"] if np.isfinite(r["throughput_rps"]) else -1) if rows else None
-        )
-        config_rows.append(
-            {
-                "config": e["name"],
-                "axis": e["axis"],
-                "n": e["n"],
-                "balance": e.get("balance", ""),
-                "status": e["status"],
-                "error": e.get("error", ""),
-                "steps": len(rows),
-                "capacity_rps": cap.value,
-                "capacity_low": cap.low,
-                "capacity_high": cap.high,
-                "slo_broke": math.isfinite(cap.high),
-                "capacity_method": cap.method,
-                "peak_throughput_rps": peak["throughput_rps"] if peak else np.nan,
-                "peak_throughput_low": peak["throughput_low"] if peak else np.nan,
-                "peak_throughput_high": peak["throughput_high"] if peak else np.nan,
-                "p95_at_capacity_ms": next((r["p95_ms"] for r in rows if r["rate_rps"] == cap.value), np.nan),
-                "start_s": e.get("started_s", np.nan),
-                "warmup_s": e.get("warmup_s", np.nan),
-            }
-        )
+        row, peak = _config_row(e, rows, p)
+        config_rows.append(row)
         # Round robin is the reference policy of the instances axis (least_conn is compared, not fitted).
         reference = e["axis"] != "instances" or e.get("balance") in ("round_robin", "")
         if peak is not None and e["axis"] in points and e["status"] == "ok" and reference:
@@ -556,22 +588,41 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
         if e["axis"] == "instances":
             share_frames.append(instance_shares(steps, e["name"]))
         if steps:
-            sat_frames.append(_saturation(folder, steps, e["name"], cores, memory, compute_threads))
-    configs = pd.DataFrame(config_rows)
-    steps_frame = pd.DataFrame(step_rows)
+            sat_frames.append(_saturation(folder, steps, e["name"], run.cores, memory, compute_threads))
+    shares = pd.concat(share_frames, ignore_index=True) if share_frames else instance_shares([], "")
+    saturation = pd.concat(sat_frames, ignore_index=True) if sat_frames else pd.DataFrame()
+    return dict(
+        configs=pd.DataFrame(config_rows),
+        steps=pd.DataFrame(step_rows),
+        usl=_usl_fits(points, p.confidence),
+        shares=shares,
+        imbalance=imbalance(shares),
+        saturation=saturation,
+        first_saturated=_first_saturated(saturation),
+        records=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
+        step_estimates=step_estimates,
+    )
+
+
+def _usl_fits(points: dict[str, list[dict[str, float]]], confidence: float) -> dict[str, Any]:
     usl = {}
     for axis in ("workers", "instances"):
         pts = pd.DataFrame(points[axis], columns=["n", "throughput_rps", "config"])
-        usl[axis] = {"points": pts, **fit_scaling(pts, confidence=p.confidence)}
-    shares = pd.concat(share_frames, ignore_index=True) if share_frames else instance_shares([], "")
-    saturation = pd.concat(sat_frames, ignore_index=True) if sat_frames else pd.DataFrame()
-    first = {"config": "", "resources": [], "rate_rps": math.nan}
-    if len(saturation):
-        reference = "workers-1" if "workers-1" in set(saturation["config"]) else saturation["config"].iloc[0]
-        resources, rate = first_saturated(saturation[saturation["config"] == reference])
-        first = {"config": reference, "resources": resources, "rate_rps": rate}
+        usl[axis] = {"points": pts, **fit_scaling(pts, confidence=confidence)}
+    return usl
 
-    # Vertical.
+
+def _first_saturated(saturation: pd.DataFrame) -> dict[str, Any]:
+    """The resource that saturated first on the reference configuration (workers-1 when it ran)."""
+    if not len(saturation):
+        return {"config": "", "resources": [], "rate_rps": math.nan}
+    reference = "workers-1" if "workers-1" in set(saturation["config"]) else saturation["config"].iloc[0]
+    resources, rate = first_saturated(saturation[saturation["config"] == reference])
+    return {"config": reference, "resources": resources, "rate_rps": rate}
+
+
+def _vertical(run_dir: Path, p: ScalabilityParams) -> dict[str, Any]:
+    """One instance's sweeps: documents (latency, memory, cost growth), threads, qubits, shots, and errors."""
     vertical_errors = [
         f"{', '.join(v['stages'])}: {v['error']}"
         for v in _read_json(run_dir / VERTICAL_DIR / "vertical.json", [])
@@ -591,18 +642,21 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
         documents["documents"] = documents["value"].astype(int)
         documents["rss_peak_mb"] = documents["stage"].map(_documents_memory(run_dir, vrec))
     doc_ok = vrec[vrec["stage"].str.startswith("documents/") & vrec["ok"]]
-    cost = cost_growth(doc_ok["n_candidates"].to_numpy(), doc_ok["latency_ms"].to_numpy(), confidence=p.confidence)
-    cost_server = cost_growth(
-        doc_ok["n_candidates"].to_numpy(), doc_ok["server_ms"].to_numpy(), confidence=p.confidence
+    n_docs = doc_ok["n_candidates"].to_numpy()
+    cost = cost_growth(n_docs, doc_ok["latency_ms"].to_numpy(), confidence=p.confidence)
+    cost["server"] = cost_growth(n_docs, doc_ok["server_ms"].to_numpy(), confidence=p.confidence)
+    return dict(
+        documents=documents,
+        cost=cost,
+        threads=_stage_rows(vrec, "threads/", p.confidence),
+        qubits=_stage_rows(vrec, "qubits/", p.confidence),
+        shots=_stage_rows(vrec, "shots/", p.confidence),
+        vertical_errors=vertical_errors,
     )
-    cost["server"] = cost_server
-    threads = _stage_rows(vrec, "threads/", p.confidence)
-    qubits = _stage_rows(vrec, "qubits/", p.confidence)
-    shots = _stage_rows(vrec, "shots/", p.confidence)
 
-    records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    compliance = _compliance(configs, step_estimates, load_thresholds(p.thresholds_file, "load"))
-    autoscale = _autoscale(run_dir, p.confidence)
+
+def _scalability_verdict(configs: pd.DataFrame, compliance: list[dict[str, Any]]) -> tuple[str, list[str]]:
+    """The configurations' verdict, made worse by the PRD capacity target's, with every reason."""
     verdict, reasons = _verdict(configs)
     reasons += [
         f"PRD capacity target (at least {r['target']:g} req/s within the p95 target), "
@@ -620,40 +674,7 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
             "Every configuration ran, its capacity under the SLO is bounded on both sides, and the PRD "
             "capacity target passes on the step load."
         ]
-    contention = read_contention(run_dir)
-    reasons = list(busy_first(reasons, contention))  # the busy machine before any verdict
-    report_args = dict(
-        configs=configs,
-        steps=steps_frame,
-        usl=usl,
-        shares=shares,
-        imbalance=imbalance(shares),
-        saturation=saturation,
-        first_saturated=first,
-        documents=documents,
-        cost=cost,
-        threads=threads,
-        qubits=qubits,
-        shots=shots,
-        vertical_errors=vertical_errors,
-        cores=cores,
-        slo=p.slo,
-        verdict=verdict,
-        verdict_reasons=reasons,
-        records=records,
-        compliance=compliance,
-        autoscale=autoscale,
-    )
-    findings = _findings(report_args, p)
-    checks = _reliability(report_args, {"calibration_s": run.calibration_s}, p)
-    return ScalabilityReport(
-        params=p,
-        findings=findings,
-        reliability=checks,
-        recommendation=recommendation(report_args),
-        contention=contention,
-        **report_args,
-    )
+    return verdict, reasons
 
 
 def _compliance(

@@ -107,94 +107,26 @@ def analyse_autoscale(
     requests per second of intended send time (column second), "over_instance_s",
     "under_instance_s", "instance_s", "needed_instance_s", "max_instances", "error"}.
     """
-    rule = record["rule"]
     t0 = float(record.get("t0_unix") or 0.0)
     decisions = pd.DataFrame(
         record.get("decisions") or [], columns=["t_s", "t_unix", "current", "metric", "proposed", "desired", "scale_s"]
     )
     decisions["t_s"] = decisions["t_unix"].astype(float) - t0
     steps = instances_over_time(record.get("events") or [], initial=int(record.get("initial", 1)), t0_unix=t0)
-    phases = record.get("phases") or []
     rows, grid_rows = [], []
     previous_need = math.nan
-    for ph in phases:
-        a, b = float(ph["start_s"]), float(ph["end_s"])
-        need = steady_need(
-            decisions,
-            start_s=a,
-            end_s=b,
-            target=float(rule["target_cpu"]),
-            min_replicas=int(rule["min_replicas"]),
-            max_replicas=int(rule["max_replicas"]),
-        )
-        t = a + grid_s * np.arange(round((b - a) / grid_s))
-        n = _count_at(steps, t)
-        direction = (
-            ("up" if need > previous_need else "down" if need < previous_need else "none")
-            if math.isfinite(need) and math.isfinite(previous_need)
-            else "none"
-        )
-        later = sorted(
-            (e for e in record.get("events") or [] if float(e["t_unix"]) - t0 >= a), key=lambda e: e["t_unix"]
-        )
-        inside = [e for e in later if float(e["t_unix"]) - t0 < b]
-        # A scaling that ends after the phase (an instance still starting) still answers the phase's step.
-        scaled = [
-            float(e["t_unix"]) - t0 - a
-            for e in later
-            if (direction == "up" and e["to"] > e["from"]) or (direction == "down" and e["to"] < e["from"])
-        ]
-        # Exactly, from the step function: the phase's start or an event in it, the first with the need met.
-        moments = np.array([a, *sorted(float(e["t_unix"]) - t0 for e in inside)])
-        reached = moments[_count_at(steps, moments) == need] if math.isfinite(need) else np.array([])
-        reached_s = float(reached[0] - a) if reached.size else math.nan
-        over = float(np.clip(n - need, 0, None).sum() * grid_s) if math.isfinite(need) else math.nan
-        under = float(np.clip(need - n, 0, None).sum() * grid_s) if math.isfinite(need) else math.nan
-        ph_rec = records[(records["t_intended"] >= a) & (records["t_intended"] < b)] if len(records) else records
-        split = a + reached_s if direction != "none" and math.isfinite(reached_s) else (b if direction != "none" else a)
-        transition, settled = ph_rec[ph_rec["t_intended"] < split], ph_rec[ph_rec["t_intended"] >= split]
-        p_t, p_s = _p95(transition, confidence), _p95(settled, confidence)
-        rows.append(
-            {
-                "phase": int(ph["phase"]),
-                "rate_rps": float(ph["rate_rps"]),
-                "start_s": a,
-                "end_s": b,
-                "need": need,
-                "direction": direction,
-                "scaled_after_s": scaled[0] if scaled else math.nan,
-                "reached_need_after_s": reached_s if direction != "none" else math.nan,
-                "requests": int(len(ph_rec)),
-                "success": float(ph_rec["ok"].mean()) if len(ph_rec) else math.nan,
-                "p95_transition_ms": p_t.value if p_t else math.nan,
-                "p95_transition_low": p_t.low if p_t else math.nan,
-                "p95_transition_high": p_t.high if p_t else math.nan,
-                "transition_requests": int(len(transition)),
-                "p95_settled_ms": p_s.value if p_s else math.nan,
-                "p95_settled_low": p_s.low if p_s else math.nan,
-                "p95_settled_high": p_s.high if p_s else math.nan,
-                "over_instance_s": over,
-                "under_instance_s": under,
-            }
-        )
-        grid_rows.append(pd.DataFrame({"t_s": t, "instances": n, "need": need}))
-        if math.isfinite(need):
-            previous_need = need
+    for ph in record.get("phases") or []:
+        row, grid = _phase(ph, record, decisions, steps, records, previous_need, confidence=confidence, grid_s=grid_s)
+        rows.append(row)
+        grid_rows.append(grid)
+        if math.isfinite(row["need"]):
+            previous_need = row["need"]
     table = pd.DataFrame(rows, columns=PHASE_COLUMNS)
     timeline = (
         pd.concat(grid_rows, ignore_index=True) if grid_rows else pd.DataFrame(columns=["t_s", "instances", "need"])
     )
     known = timeline[timeline["need"].notna()] if len(timeline) else timeline
-    if len(records):
-        second = np.floor(records["t_intended"].to_numpy(float))
-        ok = records.assign(second=second)[records["ok"].to_numpy(bool)]
-        latency = (
-            ok.groupby("second")["latency_ms"]
-            .agg(p95_ms=lambda x: float(np.percentile(x, 95)), requests="size")
-            .reset_index()
-        )
-    else:
-        latency = pd.DataFrame(columns=["second", "p95_ms", "requests"])
+    latency = _latency_per_second(records)
     return {
         "phases": table,
         "timeline": timeline,
@@ -207,3 +139,87 @@ def analyse_autoscale(
         "max_instances": int(timeline["instances"].max()) if len(timeline) else int(record.get("initial", 1)),
         "error": str(record.get("error") or ""),
     }
+
+
+def _phase(
+    ph: Mapping[str, Any],
+    record: Mapping[str, Any],
+    decisions: pd.DataFrame,
+    steps: pd.DataFrame,
+    records: pd.DataFrame,
+    previous_need: float,
+    *,
+    confidence: float,
+    grid_s: float,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """One phase's row (PHASE_COLUMNS) and its instances and need on the grid."""
+    rule, t0 = record["rule"], float(record.get("t0_unix") or 0.0)
+    a, b = float(ph["start_s"]), float(ph["end_s"])
+    need = steady_need(
+        decisions,
+        start_s=a,
+        end_s=b,
+        target=float(rule["target_cpu"]),
+        min_replicas=int(rule["min_replicas"]),
+        max_replicas=int(rule["max_replicas"]),
+    )
+    t = a + grid_s * np.arange(round((b - a) / grid_s))
+    n = _count_at(steps, t)
+    direction = (
+        ("up" if need > previous_need else "down" if need < previous_need else "none")
+        if math.isfinite(need) and math.isfinite(previous_need)
+        else "none"
+    )
+    later = sorted((e for e in record.get("events") or [] if float(e["t_unix"]) - t0 >= a), key=lambda e: e["t_unix"])
+    inside = [e for e in later if float(e["t_unix"]) - t0 < b]
+    # A scaling that ends after the phase (an instance still starting) still answers the phase's step.
+    scaled = [
+        float(e["t_unix"]) - t0 - a
+        for e in later
+        if (direction == "up" and e["to"] > e["from"]) or (direction == "down" and e["to"] < e["from"])
+    ]
+    # Exactly, from the step function: the phase's start or an event in it, the first with the need met.
+    moments = np.array([a, *sorted(float(e["t_unix"]) - t0 for e in inside)])
+    reached = moments[_count_at(steps, moments) == need] if math.isfinite(need) else np.array([])
+    reached_s = float(reached[0] - a) if reached.size else math.nan
+    over = float(np.clip(n - need, 0, None).sum() * grid_s) if math.isfinite(need) else math.nan
+    under = float(np.clip(need - n, 0, None).sum() * grid_s) if math.isfinite(need) else math.nan
+    ph_rec = records[(records["t_intended"] >= a) & (records["t_intended"] < b)] if len(records) else records
+    split = a + reached_s if direction != "none" and math.isfinite(reached_s) else (b if direction != "none" else a)
+    transition, settled = ph_rec[ph_rec["t_intended"] < split], ph_rec[ph_rec["t_intended"] >= split]
+    p_t, p_s = _p95(transition, confidence), _p95(settled, confidence)
+    row = {
+        "phase": int(ph["phase"]),
+        "rate_rps": float(ph["rate_rps"]),
+        "start_s": a,
+        "end_s": b,
+        "need": need,
+        "direction": direction,
+        "scaled_after_s": scaled[0] if scaled else math.nan,
+        "reached_need_after_s": reached_s if direction != "none" else math.nan,
+        "requests": int(len(ph_rec)),
+        "success": float(ph_rec["ok"].mean()) if len(ph_rec) else math.nan,
+        "p95_transition_ms": p_t.value if p_t else math.nan,
+        "p95_transition_low": p_t.low if p_t else math.nan,
+        "p95_transition_high": p_t.high if p_t else math.nan,
+        "transition_requests": int(len(transition)),
+        "p95_settled_ms": p_s.value if p_s else math.nan,
+        "p95_settled_low": p_s.low if p_s else math.nan,
+        "p95_settled_high": p_s.high if p_s else math.nan,
+        "over_instance_s": over,
+        "under_instance_s": under,
+    }
+    return row, pd.DataFrame({"t_s": t, "instances": n, "need": need})
+
+
+def _latency_per_second(records: pd.DataFrame) -> pd.DataFrame:
+    """p95 (ms) and the number of successful requests per second of intended send time."""
+    if not len(records):
+        return pd.DataFrame(columns=["second", "p95_ms", "requests"])
+    second = np.floor(records["t_intended"].to_numpy(float))
+    ok = records.assign(second=second)[records["ok"].to_numpy(bool)]
+    return (
+        ok.groupby("second")["latency_ms"]
+        .agg(p95_ms=lambda x: float(np.percentile(x, 95)), requests="size")
+        .reset_index()
+    )
