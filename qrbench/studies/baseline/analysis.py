@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -82,18 +83,53 @@ def analyse_baseline(
     measured = records[records["stage"] != "warmup"]
     kept, warmup = trim_stage_warmup(measured)
     table = stage_table(kept, confidence=params.confidence, censor_ms=params.request_timeout_s * 1000)
-    conf = params.confidence
     server_path = run_dir / "server.parquet"
     server = pd.read_parquet(server_path) if server_path.is_file() else pd.DataFrame()
+    memory = _memory_table(records, server, params.memory.document_counts)
+    judgements, stage_of = _latency_judgements(kept, records, index, params)
+    judgements.update(_memory_judgement(memory, params))
+    # A latency that fails by less than what other programs on the machine could explain is not a verdict on the
+    # service (memory is not slowed by a busy machine: it has no stage here, so it is never excused).
+    contention = read_contention(run_dir)
+    judgements, excused = excuse_busy(judgements, contention, stage_of)
+    compliance = judgements_frame(judgements)
+    compliance[BUSY.replace(" ", "_")] = [name in excused for name in judgements]
+    verdict = str(stats.overall(judgements.values()))
+    if excused and verdict != "fail":
+        verdict = "insufficient"  # the busy machine, not the service, left these targets undecided
+    checks = _checks(run_dir, table, kept, index, params.confidence)
+    regression = compare_runs(baseline_run, run_dir) if baseline_run else None
+    return BaselineReport(
+        params=params,
+        records=records,
+        stages=table,
+        warmup=warmup,
+        compliance=compliance,
+        verdict=verdict,
+        cache=_cache_table(kept, index, params.confidence),
+        method_ratios=_method_ratios(kept, params),
+        agreement=_agreement(run_dir, params.confidence),
+        memory=memory,
+        server=server,
+        reliability=checks,
+        regression=regression,
+        quality=_quality(run_dir, params.confidence, params.seed, table),
+        verdict_reasons=busy_first(_reasons(verdict, compliance, regression, checks), contention, len(excused)),
+        contention=contention,
+    )
 
-    # PRD compliance on the statistic thresholds.yaml defines per target (p95: a latency target should hold for
-    # nearly every request), failures counted at the timeout, on the request kind the target is about.
+
+def _latency_judgements(
+    kept: pd.DataFrame, records: pd.DataFrame, index: list[dict[str, Any]], params: BaselineParams
+) -> tuple[dict[str, stats.Judgement], dict[str, str | None]]:
+    """PRD compliance on the statistic thresholds.yaml defines per target (p95: a latency target should hold for
+    nearly every request), failures counted at the timeout, on the request kind the target is about; and the
+    stage each judgement comes from."""
     thresholds = load_thresholds(params.thresholds_file, "baseline")
     censor_ms = params.request_timeout_s * 1000
     users = params.rerank.concurrent_requests
     who = "single user" if users == 1 else f"{users} concurrent users"
-    judgements = {}
-    stage_of: dict[str, str | None] = {}
+    judgements, stage_of = {}, {}
     targets = [
         ("similarity_ms", f"similarity/{m}", f"similarity ({m})", "single user, one pair per request")
         for m in params.similarity.methods
@@ -113,21 +149,25 @@ def analyse_baseline(
             if np.isfinite(cached):
                 workload += f", {cached:.0%} of the documents already embedded by the service (cache)"
         e = latency_statistic(
-            g["latency_ms"].to_numpy(), g["ok"].to_numpy(), threshold, confidence=conf, censor_ms=censor_ms
+            g["latency_ms"].to_numpy(), g["ok"].to_numpy(), threshold, confidence=params.confidence, censor_ms=censor_ms
         )
-        judgements[f"{label} {threshold.statistic or 'p95'}"] = stats.judge(e, threshold, workload=workload)
-        stage_of[f"{label} {threshold.statistic or 'p95'}"] = stage
+        name = f"{label} {threshold.statistic or 'p95'}"
+        judgements[name] = stats.judge(e, threshold, workload=workload)
+        stage_of[name] = stage
+    return judgements, stage_of
 
-    memory_rows = []
-    for n in params.memory.document_counts:
-        stage = f"memory/{n}"
-        window = records[records["stage"] == stage]["t_unix"]
+
+def _memory_table(records: pd.DataFrame, server: pd.DataFrame, document_counts) -> pd.DataFrame:
+    """Per document count: the server's peak and median RSS (MB) during its memory stage, and the samples."""
+    rows = []
+    for n in document_counts:
+        window = records[records["stage"] == f"memory/{n}"]["t_unix"]
         in_stage = (
             server[(server["t_unix"] >= window.min() - 1) & (server["t_unix"] <= window.max())]
             if len(server) and len(window)
             else pd.DataFrame()
         )
-        memory_rows.append(
+        rows.append(
             {
                 "documents": n,
                 "requests": len(window),
@@ -136,41 +176,39 @@ def analyse_baseline(
                 "samples": len(in_stage),
             }
         )
-    memory = pd.DataFrame(memory_rows)
-    if 100 in params.memory.document_counts:
-        peak = memory.loc[memory["documents"] == 100, "rss_max_mb"].iloc[0] / 1000
-        samples = int(memory.loc[memory["documents"] == 100, "samples"].iloc[0])
-        # The peak is an observed maximum, not a sample statistic: no interval, undecided if never sampled.
-        e = (
-            stats.Estimate(value=peak, low=peak, high=peak, confidence=conf, n=samples, method="observed maximum RSS")
-            if samples
-            else stats.Estimate(
-                value=float("nan"),
-                low=float("-inf"),
-                high=float("inf"),
-                confidence=conf,
-                n=0,
-                method="not sampled (remote target)",
-                decided=False,
-            )
-        )
-        judgements["memory with 100 documents (GB)"] = stats.judge(
-            e,
-            thresholds["memory_100_docs_gb"],
-            workload=f"single user, 100 documents sustained for {params.memory.sustained_s:g} s",
-        )
-    # A latency that fails by less than what other programs on the machine could explain is not a verdict on the
-    # service (memory is not slowed by a busy machine: it has no stage here, so it is never excused).
-    contention = read_contention(run_dir)
-    judgements, excused = excuse_busy(judgements, contention, stage_of)
-    compliance = judgements_frame(judgements)
-    compliance[BUSY.replace(" ", "_")] = [name in excused for name in judgements]
-    verdict = str(stats.overall(judgements.values()))
-    if excused and verdict != "fail":
-        verdict = "insufficient"  # the busy machine, not the service, left these targets undecided
+    return pd.DataFrame(rows, columns=["documents", "requests", "rss_max_mb", "rss_median_mb", "samples"])
 
+
+def _memory_judgement(memory: pd.DataFrame, params: BaselineParams) -> dict[str, stats.Judgement]:
+    """The PRD memory target with 100 documents, when the run had that stage."""
+    if 100 not in params.memory.document_counts:
+        return {}
+    conf = params.confidence
+    peak = memory.loc[memory["documents"] == 100, "rss_max_mb"].iloc[0] / 1000
+    samples = int(memory.loc[memory["documents"] == 100, "samples"].iloc[0])
+    # The peak is an observed maximum, not a sample statistic: no interval, undecided if never sampled.
+    e = (
+        stats.Estimate(value=peak, low=peak, high=peak, confidence=conf, n=samples, method="observed maximum RSS")
+        if samples
+        else stats.Estimate(
+            value=float("nan"),
+            low=float("-inf"),
+            high=float("inf"),
+            confidence=conf,
+            n=0,
+            method="not sampled (remote target)",
+            decided=False,
+        )
+    )
+    thresholds = load_thresholds(params.thresholds_file, "baseline")
+    workload = f"single user, 100 documents sustained for {params.memory.sustained_s:g} s"
+    return {"memory with 100 documents (GB)": stats.judge(e, thresholds["memory_100_docs_gb"], workload=workload)}
+
+
+def _cache_table(kept: pd.DataFrame, index: list[dict[str, Any]], conf: float) -> pd.DataFrame:
+    """The cache stages: median latency, hit rates, and how much faster than cold (ratio of medians)."""
     by_name = {s["name"]: s for s in index}
-    cache_rows = []
+    rows = []
     cold = _lat(kept, "cache/cold")
     for stage in ("cache/cold", "cache/warm_documents", "cache/repeat"):
         if stage not in by_name:
@@ -178,7 +216,7 @@ def analyse_baseline(
         lat = _lat(kept, stage)
         p50 = stats.percentile_ci(lat, 50, conf)
         speedup = stats.ratio_ci(cold, lat, confidence=conf) if stage != "cache/cold" and len(lat) else None
-        cache_rows.append(
+        rows.append(
             {
                 "stage": stage,
                 "requests": len(lat),
@@ -192,9 +230,12 @@ def analyse_baseline(
                 "cold_over_this_high": speedup.high if speedup else np.nan,
             }
         )
-    cache = pd.DataFrame(cache_rows)
+    return pd.DataFrame(rows)
 
-    ratio_rows = []
+
+def _method_ratios(kept: pd.DataFrame, params: BaselineParams) -> pd.DataFrame:
+    """Median latency of quantum and hybrid over classical, per request kind, with intervals."""
+    rows = []
     groups = [("similarity", "similarity/{}")]
     groups += [(f"rerank {n}", f"rerank/{{}}/{n}") for n in params.rerank.batch_sizes]
     for label, pattern in groups:
@@ -202,8 +243,8 @@ def analyse_baseline(
         for method in ("quantum", "hybrid"):
             other = _lat(kept, pattern.format(method))
             if len(base) >= 2 and len(other) >= 2:
-                r = stats.ratio_ci(other, base, confidence=conf)
-                ratio_rows.append(
+                r = stats.ratio_ci(other, base, confidence=params.confidence)
+                rows.append(
                     {
                         "request": label,
                         "method": method,
@@ -214,38 +255,20 @@ def analyse_baseline(
                         "n_classical": len(base),
                     }
                 )
-    method_ratios = pd.DataFrame(ratio_rows)
+    return pd.DataFrame(rows)
 
-    agreement = _agreement(run_dir, conf)
 
+def _checks(
+    run_dir: Path, table: pd.DataFrame, kept: pd.DataFrame, index: list[dict[str, Any]], conf: float
+) -> list[stats.Check]:
     noise = RunFolder(run_dir).calibration_s
     results = [s["result"] for s in index]
-    checks = stats.reliability_checks(
+    return stats.reliability_checks(
         n_samples={s: int(n) for s, n in zip(table["stage"], table["ok"], strict=True)},
         estimates={f"{s} p95": stats.percentile_ci(_lat(kept, s), 95, conf) for s in table["stage"]},
         generator_cpu=max(r["generator_cpu_percent"] or 0.0 for r in results) / 100 if results else None,
         send_lag_p99_ms=None,  # closed model, one request at a time: nothing is sent late by design
         machine_noise_cv=stats.noise_cv(noise) if noise else None,
-    )
-    regression = compare_runs(baseline_run, run_dir) if baseline_run else None
-    quality = _quality(run_dir, conf, params.seed, table)
-    return BaselineReport(
-        params=params,
-        records=records,
-        stages=table,
-        warmup=warmup,
-        compliance=compliance,
-        verdict=verdict,
-        cache=cache,
-        method_ratios=method_ratios,
-        agreement=agreement,
-        memory=memory,
-        server=server,
-        reliability=checks,
-        regression=regression,
-        quality=quality,
-        verdict_reasons=busy_first(_reasons(verdict, compliance, regression, checks), contention, len(excused)),
-        contention=contention,
     )
 
 
