@@ -38,7 +38,16 @@ from qrbench.stats.regression import RegressionResult, compare_samples
 from qrbench.stats.reliability import Check, noise_cv, reliability_checks
 from qrbench.stats.repetitions import RepeatedComparison, adjust_family, adjust_p_values, compare_repetitions
 from qrbench.stats.scaling import USLFit, fit_amdahl, fit_usl, predict
-from qrbench.stats.series import autocorrelation_time, effective_sample_size, interval_ranks, series_mean_ci
+from qrbench.stats.series import (
+    LongRunVariance,
+    autocorrelation_time,
+    correlation_note,
+    effective_sample_size,
+    interval_ranks,
+    long_run_variance,
+    series_mean_ci,
+    series_percentile_tau,
+)
 from qrbench.stats.warmup import WarmupTrim, trim_first_steady_phase, trim_warmup
 from qrbench.stats.workload import (
     LittlesLaw,
@@ -84,6 +93,10 @@ __all__ = [
     "effective_sample_size",
     "interval_ranks",
     "series_mean_ci",
+    "LongRunVariance",
+    "long_run_variance",
+    "series_percentile_tau",
+    "correlation_note",
     "RepeatedComparison",
     "compare_repetitions",
     "adjust_p_values",

@@ -22,12 +22,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _sps
 
 from qrbench.stats._samples import as_samples, check_confidence
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.percentiles import percentile_ci, percentile_label
-from qrbench.stats.series import autocorrelation_time, interval_ranks
+from qrbench.stats.series import correlation_note, interval_ranks, series_percentile_tau
 
 __all__ = ["CensoredPercentile", "LatencyByKind", "censored_percentile", "censored_latency"]
 
@@ -60,11 +59,19 @@ class LatencyByKind:
 
 
 def censored_percentile(
-    values: object, censored: object, q: float, confidence: float = 0.95, *, tau: float = 1.0
+    values: object,
+    censored: object,
+    q: float,
+    confidence: float = 0.95,
+    *,
+    tau: float = 1.0,
+    effective_n: float | None = None,
 ) -> CensoredPercentile:
     """Percentile `q` (0-100) of `values` where `censored[i]` marks values[i] as a lower bound of the truth.
 
     `tau`: autocorrelation time of the series (1 for independent samples; see qrbench.stats.series).
+    `effective_n`: given when the series is too short for its correlation time; the interval is then
+    unbounded and the method says "N requests, but strongly correlated: about M independent".
     """
     confidence = check_confidence(confidence)
     x = as_samples(values, name="values")
@@ -96,6 +103,14 @@ def censored_percentile(
     high = float(uncensored_upper[upper - 1]) if upper <= n else math.inf
     low = min(low, value_low)
     high = max(high, value_low) if not at_least else math.inf
+    if effective_n is not None:
+        low, high = -math.inf, math.inf
+        method += f"; undecided: {correlation_note(n, effective_n)}"
+    elif tau > 1.0 and not (math.isfinite(low) and math.isfinite(high)) and not at_least:
+        iid_low, iid_high = interval_ranks(n, q / 100.0, confidence, 1.0)
+        if iid_low >= 1 and iid_high <= n and math.isfinite(float(uncensored_upper[iid_high - 1])):
+            method += f"; undecided: {correlation_note(n, n / tau)}"
+
     est = Estimate(
         value=value_low,
         low=low,
@@ -124,7 +139,7 @@ def censored_latency(
     censor_ms: the value a failure counts at, at least (a number, e.g. the timeout, or one per request);
     a failure's recorded latency is used when larger. kinds: each request's kind (e.g. "similarity",
     "rerank-50"); None puts every request in "all" only. `time_ordered`: requests are in time order, so
-    intervals use n / tau effective samples (tau of the ranks, qrbench.stats.series).
+    intervals use n / tau_I effective samples (tau_I of each percentile's indicator, qrbench.stats.series).
     """
     confidence = check_confidence(confidence)
     qs = tuple(float(q) for q in qs)
@@ -146,12 +161,16 @@ def censored_latency(
     for kind in groups:
         mask = np.ones(lat.shape, dtype=bool) if kind == ALL_KINDS else labels == kind
         v, g = values[mask], good[mask]
-        tau = autocorrelation_time(_sps.rankdata(v)) if time_ordered and v.size > 2 else 1.0
+        with_failures = {}
+        for q in qs:
+            tau, lrv = series_percentile_tau(v, q, confidence) if time_ordered and v.size > 2 else (1.0, None)
+            short = None if lrv is None or lrv.decided else lrv.effective_n
+            with_failures[percentile_label(q)] = censored_percentile(v, ~g, q, confidence, tau=tau, effective_n=short)
         out[kind] = LatencyByKind(
             kind=kind,
             n=int(v.size),
             n_failed=int((~g).sum()),
-            with_failures={percentile_label(q): censored_percentile(v, ~g, q, confidence, tau=tau) for q in qs},
+            with_failures=with_failures,
             success_only={
                 percentile_label(q): percentile_ci(v[g], q, confidence, time_ordered=time_ordered) for q in qs
             },
