@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from scipy import stats as _sps
 
 from qrbench.stats._bootstrap import (
     check_resamples,
@@ -91,9 +90,7 @@ def _percentile_of_sorted(
 def _series_estimate(x: np.ndarray, ordered: np.ndarray, q: float, confidence: float) -> Estimate:
     """Percentile of a time-ordered series: indicator long-run variance (qrbench.stats.series)."""
     tau, lrv = series_percentile_tau(x, q, confidence)
-    return _percentile_of_sorted(
-        ordered, q, confidence, tau, effective_n=None if lrv.decided else lrv.effective_n
-    )
+    return _percentile_of_sorted(ordered, q, confidence, tau, effective_n=None if lrv.decided else lrv.effective_n)
 
 
 def percentile_ci(

@@ -156,7 +156,9 @@ def long_run_variance(samples: object, *, tau_hint: float = 1.0) -> LongRunVaria
     tau_g = _geyer_tau(y, gamma)
     tau0 = max(tau_g, tau_hint, 1.0)
     if n // math.ceil(tau0) < MIN_BATCHES:
-        return LongRunVariance(variance=float(gamma[0]) * tau0, tau=tau0, batch=math.ceil(tau0), dof=0.0, decided=False, n=n)
+        return LongRunVariance(
+            variance=float(gamma[0]) * tau0, tau=tau0, batch=math.ceil(tau0), dof=0.0, decided=False, n=n
+        )
     start = max(math.ceil(_BATCH_TAUS * tau0), min(math.ceil(math.sqrt(n)), n // MIN_BATCHES), 1)
     best, best_batch, batch = tau_g * float(gamma[0]), 0, start
     while n // batch >= MIN_BATCHES:
