@@ -15,6 +15,7 @@ from qrbench.stats.compliance import (
     overall,
     thresholds_from_mapping,
 )
+from qrbench.stats.coverage import CoverageRow, interval_coverage
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check
 from qrbench.stats.outages import Outage, outage_windows
@@ -25,6 +26,7 @@ from qrbench.stats.percentiles import (
     percentile_label,
     percentile_table,
 )
+from qrbench.stats.processes import ReferenceProcess, ar1, heavy_tailed, mm1, reference_processes, regimes, stalls
 from qrbench.stats.ranking import (
     RankingQuality,
     ndcg_at_k,
@@ -48,7 +50,7 @@ from qrbench.stats.series import (
     series_mean_ci,
     series_percentile_tau,
 )
-from qrbench.stats.warmup import WarmupTrim, trim_first_steady_phase, trim_warmup
+from qrbench.stats.warmup import LevelShift, WarmupTrim, trim_first_steady_phase, trim_warmup
 from qrbench.stats.workload import (
     LittlesLaw,
     capacity_from_steps,
@@ -70,6 +72,16 @@ __all__ = [
     "success_ratio",
     "ratio_ci",
     "WarmupTrim",
+    "LevelShift",
+    "CoverageRow",
+    "interval_coverage",
+    "ReferenceProcess",
+    "reference_processes",
+    "mm1",
+    "stalls",
+    "regimes",
+    "heavy_tailed",
+    "ar1",
     "trim_warmup",
     "Threshold",
     "Verdict",

@@ -523,8 +523,8 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
             )
         )
     verdict = str(stats.overall(judgements.values()))
-    if warm.too_short and verdict == "pass":
-        verdict = "warn"  # White's diagnostic: no steady state was reached, so a pass is provisional
+    if (warm.too_short or warm.level_shift is not None) and verdict == "pass":
+        verdict = "warn"  # no steady state (White's diagnostic, or a level shift), so a pass is provisional
     all_rows = {**judgements, **not_judged}
     compliance = _compliance_frame(all_rows)
     reasons = _verdict_reasons(verdict, judgements, warm)
@@ -656,6 +656,9 @@ def _verdict_reasons(verdict: str, judgements: dict[str, stats.Judgement], warm:
     else:
         main = "Nothing was judged: the run recorded no requests to judge."
     reasons = [main] + [j.reason.replace(f" [judged by {j.workload}]", "") for _, j in worst]
+    if warm.level_shift is not None:
+        # A non-steady run: its percentiles mix two regimes, so the headline says so before the numbers.
+        reasons.insert(0 if verdict != "fail" else 1, warm.level_shift.sentence)
     if warm.too_short:
         too_short = (
             "The run was too short to reach a steady state (MSER-5's minimum fell in the second half of "
@@ -943,12 +946,39 @@ def summary(report: LoadReport) -> dict:
             "reason": report.warmup.reason,
             "too_short": report.warmup.too_short,
         },
+        "steady": _steady_summary(report.warmup),
         "requests": int(len(report.records)),
     }
 
 
 def _estimate(e: stats.Estimate) -> dict[str, Any]:
-    return {"value": e.value, "low": e.low, "high": e.high, "n": e.n, "decided": e.decided}
+    out = {"value": e.value, "low": e.low, "high": e.high, "n": e.n, "decided": e.decided}
+    if not e.decided:
+        out["undecided_reason"] = _undecided_reason(e)
+    return out
+
+
+def _undecided_reason(e: stats.Estimate) -> str:
+    """Why an interval stays open: correlation ("N requests, but strongly correlated: ...") or the count."""
+    if "undecided: " in e.method:
+        return e.method.split("undecided: ", 1)[1]
+    return "too few samples for an interval"
+
+
+def _steady_summary(warm: stats.WarmupTrim | None) -> dict[str, Any]:
+    """Whether the judged requests were one steady level, and if not when and how the level changed (ms)."""
+    shift = warm.level_shift if warm is not None else None
+    if shift is None:
+        return {"steady": True}
+    return {
+        "steady": False,
+        "sentence": shift.sentence,
+        "at_s": shift.at_s,
+        "before_median_ms": shift.before_median,
+        "after_median_ms": shift.after_median,
+        "before_ms": {k: _estimate(e) for k, e in shift.before.items() if k != "max"},
+        "after_ms": {k: _estimate(e) for k, e in shift.after.items() if k != "max"},
+    }
 
 
 def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
@@ -965,7 +995,7 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
     n = len(records)
     error_ratio = float((~ok).sum() / n) if n else math.nan
     over = n > 0 and error_ratio > params.failure_threshold
-    _, judged, _ = judged_requests(records, phases) if n else (records, records, None)
+    _, judged, warm = judged_requests(records, phases) if n else (records, records, None)
     phase_rows = []
     for p in phases:
         g = records[records["phase"] == p["name"]]
@@ -1006,6 +1036,7 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
             k.removesuffix("_ms"): _estimate(e)
             for k, e in latency_percentiles(judged, params.confidence, params.request_timeout_s * 1000).items()
         },
+        "steady": _steady_summary(warm),
         "generator": {
             k: result[k]
             for k in (
