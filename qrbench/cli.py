@@ -540,7 +540,9 @@ def format_summary(summary: Mapping[str, Any]) -> str:
         why = e.get("undecided_reason", "too few samples for an interval")
         interval = f"[{_ms(e['low'])}, {_ms(e['high'])}]" if e["decided"] else f"({why})"
         pcts.append(f"{q} {_ms(e['value'])} ms {interval}")
-    lines.append("latency, failures counted at least at their timeout (from intended send): " + "; ".join(pcts))
+    share = summary.get("latency_failure_share")
+    failed = f", {share:.2%} of them failed" if share is not None and share == share else ""
+    lines.append(f"latency, failures counted above every target (from intended send{failed}): " + "; ".join(pcts))
     steady = summary.get("steady", {"steady": True})
     if not steady["steady"]:
         regimes = "; ".join(

@@ -168,7 +168,7 @@ def latency_by_kind(requests: pd.DataFrame, confidence: float, timeout_ms: float
 
 
 def latency_percentiles(judged: pd.DataFrame, confidence: float, timeout_ms: float) -> dict[str, stats.Estimate]:
-    """p50, p95, p99 (ms) of all judged requests, failures counted at least at their timeout, with intervals."""
+    """p50, p95, p99 (ms) of all judged requests, failures counted above every latency target, with intervals."""
     by_kind = latency_by_kind(judged, confidence, timeout_ms)
     if not by_kind:
         return {f"p{q}_ms": stats.percentile_ci([], q, confidence) for q in (50, 95, 99)}
@@ -179,7 +179,12 @@ def _latency_table(by_kind: dict[str, stats.LatencyByKind]) -> pd.DataFrame:
     """One row per request kind ("all" first): counting failures (value, interval, at_least) and success only."""
     rows = []
     for kind, lat in by_kind.items():
-        row: dict[str, Any] = {"kind": _KIND_NAMES.get(kind, kind), "requests": lat.n, "failed": lat.n_failed}
+        row: dict[str, Any] = {
+            "kind": _KIND_NAMES.get(kind, kind),
+            "requests": lat.n,
+            "failed": lat.n_failed,
+            "failed_share": lat.failure_share,
+        }
         for q, c in lat.with_failures.items():
             row.update(
                 {
@@ -187,6 +192,7 @@ def _latency_table(by_kind: dict[str, stats.LatencyByKind]) -> pd.DataFrame:
                     f"{q}_low": c.estimate.low,
                     f"{q}_high": c.estimate.high,
                     f"{q}_at_least": c.at_least,
+                    f"{q}_why": "" if c.estimate.decided else _undecided_reason(c.estimate),
                 }
             )
         for q, e in lat.success_only.items():
@@ -317,9 +323,8 @@ def _judge_latency(
         j = stats.judge(c.estimate, t, workload=workload)
         of = f" of {_KIND_NAMES.get(kind, kind)} requests" if t.kind else ""
         note = (
-            f" Statistic: {t.statistic}{of}, counting {lat.n_failed} failure(s) at least at their timeout"
-            + ("; the value is a lower bound" if c.at_least else "")
-            + "."
+            f" Statistic: {t.statistic}{of}, counting {lat.n_failed} failure(s) ({lat.failure_share:.1%}) above "
+            "every latency target" + ("; the value is a lower bound" if c.at_least else "") + "."
         )
         judgements[name] = _with(j, reason=j.reason + note)
 
@@ -958,6 +963,11 @@ def _estimate(e: stats.Estimate) -> dict[str, Any]:
     return out
 
 
+def _judged_failure_share(judged: pd.DataFrame) -> float:
+    """Share of the judged requests that failed (NaN when none were judged): shown beside the percentiles."""
+    return float((~judged["ok"]).mean()) if len(judged) else math.nan
+
+
 def _undecided_reason(e: stats.Estimate) -> str:
     """Why an interval stays open: correlation ("N requests, but strongly correlated: ...") or the count."""
     if "undecided: " in e.method:
@@ -1030,8 +1040,9 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
         "failure_threshold": params.failure_threshold,
         "duration_s": result["duration_s"],
         "achieved_rps": result["achieved_rps"],
-        "latency_basis": "requests after the warm-up, outside ramps, failures counted at least at their timeout "
+        "latency_basis": "requests after the warm-up, outside ramps, failures counted above every latency target "
         "(as the load study judges them)",
+        "latency_failure_share": _judged_failure_share(judged),
         "latency_ms": {
             k.removesuffix("_ms"): _estimate(e)
             for k, e in latency_percentiles(judged, params.confidence, params.request_timeout_s * 1000).items()
