@@ -71,13 +71,13 @@ def censored_percentile(
     confidence: float = 0.95,
     *,
     tau: float = 1.0,
-    effective_n: float | None = None,
+    note: str | None = None,
 ) -> CensoredPercentile:
     """Percentile `q` (0-100) of `values` where `censored[i]` marks values[i] as a lower bound of the truth.
 
     `tau`: autocorrelation time of the series (1 for independent samples; see qrbench.stats.series).
-    `effective_n`: given when the series is too short for its correlation time; the interval is then
-    unbounded and the method says "N requests, but strongly correlated: about M independent".
+    `note`: given when the series is too short for (or to show) its correlation: the interval is then
+    unbounded and the method gives this reason (e.g. "N requests, but strongly correlated: about M independent").
     """
     confidence = check_confidence(confidence)
     x = as_samples(values, name="values")
@@ -115,9 +115,9 @@ def censored_percentile(
     high = max(high, value_low) if not at_least else math.inf
     if at_least:
         method += f"; undecided: {n_cens:,} of {n:,} requests failed, so p{q:g} lies above every latency target"
-    elif effective_n is not None:
+    elif note is not None:
         low, high = -math.inf, math.inf
-        method += f"; undecided: {correlation_note(n, effective_n)}"
+        method += f"; undecided: {note}"
     elif tau > 1.0 and not (math.isfinite(low) and math.isfinite(high)) and not at_least:
         iid_low, iid_high = interval_ranks(n, q / 100.0, confidence, 1.0)
         if iid_low >= 1 and iid_high <= n and math.isfinite(float(uncensored_upper[iid_high - 1])):
@@ -183,8 +183,8 @@ def censored_latency(
         with_failures = {}
         for q in qs:
             tau, lrv = series_percentile_tau(v, q, confidence) if time_ordered and v.size > 2 else (1.0, None)
-            short = None if lrv is None or lrv.decided else lrv.effective_n
-            with_failures[percentile_label(q)] = censored_percentile(v, ~g, q, confidence, tau=tau, effective_n=short)
+            note = None if lrv is None or lrv.decided else lrv.note
+            with_failures[percentile_label(q)] = censored_percentile(v, ~g, q, confidence, tau=tau, note=note)
         out[kind] = LatencyByKind(
             kind=kind,
             n=int(v.size),

@@ -43,12 +43,12 @@ def _check_q(q: float) -> float:
 
 
 def _percentile_of_sorted(
-    ordered: np.ndarray, q: float, confidence: float, tau: float = 1.0, *, effective_n: float | None = None
+    ordered: np.ndarray, q: float, confidence: float, tau: float = 1.0, *, note: str | None = None
 ) -> Estimate:
     """Order-statistic interval of percentile q; `tau` > 1 for a time-ordered series (qrbench.stats.series).
 
-    `effective_n`: when given, the series was too short for its correlation time and the estimate is
-    undecided whatever the ranks say, with the sentence saying so.
+    `note`: when given, the series was too short for (or to show) its correlation and the estimate is
+    undecided whatever the ranks say, with this sentence saying why.
     """
     n = ordered.size
     method = ORDER_STATISTIC_METHOD if tau <= 1.0 else f"{ORDER_STATISTIC_METHOD}, n / {tau:.3g} effective samples"
@@ -70,12 +70,14 @@ def _percentile_of_sorted(
     # The interpolated point can sit a hair outside [x_(l), x_(u)] at tiny n; widening keeps coverage.
     low, high = min(low, value), max(high, value)
     decided = math.isfinite(low) and math.isfinite(high)
-    if effective_n is not None or (tau > 1.0 and not decided):
+    if note is not None:
+        low, high, decided = -math.inf, math.inf, False
+        method += f"; undecided: {note}"
+    elif tau > 1.0 and not decided:
         iid_low, iid_high = interval_ranks(n, q / 100.0, confidence, 1.0)
-        if effective_n is not None or (iid_low >= 1 and iid_high <= n):
+        if iid_low >= 1 and iid_high <= n:
             # The count would bound it; correlation is what keeps it open.
-            low, high, decided = -math.inf, math.inf, False
-            method += f"; undecided: {correlation_note(n, effective_n if effective_n is not None else n / tau)}"
+            method += f"; undecided: {correlation_note(n, n / tau)}"
     return Estimate(
         value=value,
         low=low,
@@ -90,7 +92,7 @@ def _percentile_of_sorted(
 def _series_estimate(x: np.ndarray, ordered: np.ndarray, q: float, confidence: float) -> Estimate:
     """Percentile of a time-ordered series: indicator long-run variance (qrbench.stats.series)."""
     tau, lrv = series_percentile_tau(x, q, confidence)
-    return _percentile_of_sorted(ordered, q, confidence, tau, effective_n=None if lrv.decided else lrv.effective_n)
+    return _percentile_of_sorted(ordered, q, confidence, tau, note=None if lrv.decided else lrv.note)
 
 
 def percentile_ci(

@@ -51,7 +51,8 @@ def throughput(
     - `duration_s`: n completions over a fixed observation window of that many seconds (the run's
       steady phase), with the exact Poisson (Garwood) interval; n = 0 still gives an upper bound.
     - `window_s`: completions counted in consecutive windows of that many seconds from `start_s` to
-      `end_s` (default: the first and last completion; the last partial window dropped); mean rate with a
+      `end_s` (default: the first and last completion; the last partial window dropped; windows are
+      half-open, so a completion exactly on the last edge is not counted); mean rate with a
       Student-t interval over n / tau effective windows, tau the windows' autocorrelation time
       (qrbench.stats.series), so the windows effectively span the correlation time. It follows bursts
       and closed-loop regularity that a Poisson model misstates; needs >= 2 windows. Use it for the
@@ -99,8 +100,11 @@ def throughput(
                 method=f"mean of {window_s:g} s windows: fewer than 2 in the span",
                 decided=False,
             )
-        edges = first + window_s * np.arange(n_windows + 1)
-        counts = np.histogram(t, bins=edges)[0]
+        # Half-open windows [a, b): a completion exactly on the last edge belongs to the next, dropped window
+        # (np.histogram would close the last bin and count it twice over the span).
+        index = np.floor((t - first) / window_s)
+        inside = (index >= 0) & (index < n_windows)
+        counts = np.bincount(index[inside].astype(int), minlength=n_windows)
         # Per-window rates of a run are correlated (bursts, slow phases): batch means over tau windows.
         est = series_mean_ci(counts / window_s, confidence=confidence)
         method = f"mean of {n_windows} windows of {window_s:g} s; {est.method}"

@@ -90,6 +90,12 @@ def _validated(n: object, throughput: object, n_params: int) -> tuple[np.ndarray
         )
     if not np.any(x > 0):
         raise ValueError("throughput is zero everywhere; there is nothing to fit.")
+    if np.any(x == 0):
+        zero = ", ".join(f"{v:g}" for v in np.unique(levels[x == 0]))
+        raise ValueError(
+            f"throughput is 0 at concurrency level(s) {zero}: a level that completed nothing is a failed "
+            "measurement (an outage, a crashed stage), not a point on the scalability curve; drop or re-run it."
+        )
     return _aggregated(levels, x)
 
 

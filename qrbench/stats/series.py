@@ -28,8 +28,9 @@ same truncated autocorrelation sum to pick its block, so it inherits Sokal's and
 not kept. Remaining gaps are printed by the benchmark (M/M/1 at rho >= 0.8 and the means of skewed
 correlated series still cover below 0.93 at n = 2,000).
 
-When fewer than ten correlation times fit, the series is too short for its own correlation
-time: the result is undecided ("N requests, but strongly correlated: about M independent"), never a
+Fewer than 20 samples cannot show their correlation: undecided ("only N requests: too few to estimate
+how correlated they are"). When fewer than ten correlation times fit, the series is too short for its own
+correlation time: the result is undecided ("N requests, but strongly correlated: about M independent"), never a
 narrow interval.
 
 - Means (`series_mean_ci`): standard error sqrt(sigma^2 / n), Student t on the estimate's degrees of freedom.
@@ -69,6 +70,8 @@ __all__ = [
 _SOKAL_C = 5.0
 # Batch means need this many batches of the starting size before an interval is given at all.
 MIN_BATCHES = 10
+# Fewer samples than this cannot show how correlated they are: a time-ordered interval is then undecided.
+MIN_SERIES = 2 * MIN_BATCHES
 # The starting batch is this many correlation times long.
 _BATCH_TAUS = 3.0
 
@@ -132,6 +135,17 @@ class LongRunVariance:
     dof: float
     decided: bool
     n: int
+    too_short: bool = False
+
+    @property
+    def note(self) -> str:
+        """Why the estimate is undecided: too few samples to see the correlation, or too correlated."""
+        if self.too_short:
+            return (
+                f"only {self.n:,} requests: too few to estimate how correlated they are (a time-ordered "
+                f"interval needs at least {MIN_SERIES})"
+            )
+        return correlation_note(self.n, self.effective_n)
 
     @property
     def effective_n(self) -> float:
@@ -153,6 +167,8 @@ def long_run_variance(samples: object, *, tau_hint: float = 1.0) -> LongRunVaria
     gamma = _autocovariance(y)
     if gamma[0] <= 0.0:
         return LongRunVariance(variance=0.0, tau=1.0, batch=1, dof=float(n - 1), decided=True, n=n)
+    if n < MIN_SERIES:
+        return LongRunVariance(variance=float(gamma[0]), tau=1.0, batch=1, dof=0.0, decided=False, n=n, too_short=True)
     tau_g = _geyer_tau(y, gamma)
     tau0 = max(tau_g, tau_hint, 1.0)
     if n // math.ceil(tau0) < MIN_BATCHES:
@@ -204,8 +220,8 @@ def series_percentile_tau(samples: object, q: float, confidence: float = 0.95) -
     `interval_ranks`; the estimate says whether it is decided and how many independent samples remain.
     """
     x = as_samples(samples)
-    if x.size < 3:
-        lrv = LongRunVariance(variance=0.0, tau=1.0, batch=1, dof=0.0, decided=x.size > 0, n=int(x.size))
+    if x.size < MIN_SERIES:
+        lrv = LongRunVariance(variance=0.0, tau=1.0, batch=1, dof=0.0, decided=False, n=int(x.size), too_short=True)
         return 1.0, lrv
     ranks = _sps.rankdata(x)
     hint = _geyer_tau(ranks - ranks.mean(), _autocovariance(ranks - ranks.mean()))
@@ -271,7 +287,7 @@ def series_mean_ci(samples: object, *, confidence: float = 0.95) -> Estimate:
     value = float(x.mean())
     if not lrv.decided or n < 2:
         if n >= 2:
-            method = f"mean; undecided: {correlation_note(n, lrv.effective_n)}"
+            method = f"mean; undecided: {lrv.note}"
         return Estimate(
             value=value, low=-math.inf, high=math.inf, confidence=confidence, n=n, method=method, decided=False
         )

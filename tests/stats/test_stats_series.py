@@ -83,3 +83,11 @@ def test_empty_and_degenerate_series():
     assert not series_mean_ci([]).decided and not series_mean_ci([1.0]).decided
     est = series_mean_ci([2.0] * 10)
     assert est.decided and est.low == est.high == 2.0
+
+
+def test_a_short_series_is_undecided_for_its_count_not_called_correlated():
+    x = np.random.default_rng(8).exponential(size=12)
+    for est in (percentile_ci(x, 50, time_ordered=True), series_mean_ci(x)):
+        assert not est.decided
+        assert "only 12 requests: too few to estimate how correlated they are" in est.method
+        assert "strongly correlated" not in est.method
