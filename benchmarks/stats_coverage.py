@@ -6,8 +6,13 @@ iid Pareto tail 3, AR(1) phi 0.9) and n = 2,000 and 10,000: coverage of p50 / p9
 decided intervals relative to the independent-sample interval of the same series. CPU only; the numbers
 do not depend on machine load, only the running time does (about 1 s per 10 series of 10,000 on one core).
 
-    python benchmarks/stats_coverage.py --reps 400          # ~10 min
+Then the leak table (wrong verdicts, slope coverage, verdict shares on 1-s RSS with AR noise, a GC
+sawtooth and persistent 1-MB steps; a 30 MB/h leak in a 30-minute soak) and the windowed-throughput
+table (coverage when the arrival rate alternates in phases down to a fifth of a 120-s stage).
+
+    python benchmarks/stats_coverage.py --reps 400          # ~15 min
     python benchmarks/stats_coverage.py --reps 20 --n 2000  # a quick look
+    python benchmarks/stats_coverage.py --only leak --reps 200
 """
 
 from __future__ import annotations
@@ -15,12 +20,73 @@ from __future__ import annotations
 import argparse
 import math
 
+import numpy as np
+from scipy.signal import lfilter
+
+from qrbench.stats import LEAK_LIMIT_MB_PER_H, leak_check, throughput
 from qrbench.stats.coverage import interval_coverage
 from qrbench.stats.processes import reference_processes
+
+MB = 1e6
 
 
 def _fmt(value: float) -> str:
     return "   -" if math.isnan(value) else f"{value:4.2f}"
+
+
+def _rss(rng: np.random.Generator, slope_mb_per_h: float, minutes: float) -> tuple[np.ndarray, np.ndarray]:
+    """1-s RSS after the caches are full: drift, AR(1) noise (phi 0.98), a 60-s GC sawtooth of 5 MB and
+    persistent 1-MB allocator steps up or down (about one every 8 minutes)."""
+    t = np.arange(int(minutes * 60), dtype=float)
+    noise = lfilter([1.0], [1.0, -0.98], rng.normal(0.0, 0.5 * MB, t.size))
+    sawtooth = 5 * MB * ((t + rng.uniform(0, 60)) % 60.0) / 60.0
+    steps = np.cumsum((rng.random(t.size) < 0.002) * rng.choice([-1.0, 1.0], t.size)) * MB
+    return t, 600 * MB + slope_mb_per_h * MB * t / 3600.0 + noise + sawtooth + steps
+
+
+def leak_table(reps: int, seed: int) -> None:
+    """Wrong verdicts, slope coverage and detection of a leak on realistic RSS series."""
+    print(f"\nleak check, limit {LEAK_LIMIT_MB_PER_H:g} MB/h, {reps} seeded soaks per row")
+    print(f"{'slope MB/h':>10} {'minutes':>7} {'wrong':>6} {'cover':>6} {'fail':>6} {'pass':>6} {'undec':>6}")
+    rng = np.random.default_rng(seed)
+    for slope, minutes in ((0.0, 40), (10.0, 40), (30.0, 30), (120.0, 40)):
+        wrong = cover = verdicts = 0
+        counts = {"fail": 0, "pass": 0, "undecided": 0, "insufficient": 0}
+        for _ in range(reps):
+            t, rss = _rss(rng, slope, minutes)
+            check = leak_check(t, rss, full_at_s=0.0)
+            counts[check.verdict] += 1
+            cover += check.slope.low <= slope <= check.slope.high
+            bad = "fail" if slope < LEAK_LIMIT_MB_PER_H else "pass"
+            wrong += check.verdict == bad
+            verdicts += 1
+        print(
+            f"{slope:>10g} {minutes:>7g} {wrong / verdicts:>6.3f} {cover / reps:>6.2f} {counts['fail'] / reps:>6.2f} "
+            f"{counts['pass'] / reps:>6.2f} {counts['undecided'] / reps:>6.2f}"
+        )
+
+
+def throughput_table(reps: int, seed: int) -> None:
+    """Coverage of the windowed throughput interval when the arrival rate changes in phases."""
+    print(f"\nwindowed throughput (1-s windows, 120-s stage), {reps} seeded stages per row")
+    print(f"{'phase s':>7} {'rates /s':>10} {'cover':>6} {'decided':>7}")
+    rng = np.random.default_rng(seed)
+    for phase_s, rates in ((120.0, (100.0,)), (40.0, (80.0, 120.0)), (24.0, (60.0, 140.0)), (20.0, (80.0, 120.0))):
+        n_phases = int(120.0 // phase_s)
+        phase_rates = [rates[i % len(rates)] for i in range(n_phases)]
+        truth = float(np.mean(phase_rates))
+        cover = decided = 0
+        for _ in range(reps):
+            t = np.concatenate(
+                [
+                    np.sort(rng.uniform(i * phase_s, (i + 1) * phase_s, rng.poisson(r * phase_s)))
+                    for i, r in enumerate(phase_rates)
+                ]
+            )
+            est = throughput(t, window_s=1.0, start_s=0.0, end_s=120.0)
+            cover += est.low <= truth <= est.high
+            decided += est.decided
+        print(f"{phase_s:>7g} {'/'.join(f'{r:g}' for r in rates):>10} {cover / reps:>6.2f} {decided / reps:>7.2f}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -28,7 +94,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reps", type=int, default=400, help="series per process and length (default 400)")
     parser.add_argument("--n", type=int, nargs="+", default=[2000, 10000], help="series lengths")
     parser.add_argument("--seed", type=int, default=20, help="seed of the first process (default 20)")
+    parser.add_argument("--only", choices=["intervals", "leak", "throughput"], help="print one table only")
     args = parser.parse_args(argv)
+    if args.only in (None, "leak"):
+        leak_table(args.reps, args.seed)
+    if args.only in (None, "throughput"):
+        throughput_table(args.reps, args.seed)
+    if args.only not in (None, "intervals"):
+        return
     print(f"95 % intervals, {args.reps} seeded series per row")
     print(f"{'process':<22} {'n':>6} {'stat':>5} {'cover':>5} {'|dec':>5} {'dec':>5} {'w/iid':>6}")
     for k, process in enumerate(reference_processes()):
