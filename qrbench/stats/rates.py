@@ -80,7 +80,8 @@ def _windowed_mean(rates: np.ndarray, confidence: float) -> Estimate:
     value = float(rates.mean())
     fitted = _phase_levels(rates)
     phases = int(np.count_nonzero(np.diff(fitted))) + 1
-    lrv = long_run_variance(rates - fitted)
+    # A stage may hold only a few windows: Geyer's estimate alone then, as long as two correlation times fit.
+    lrv = long_run_variance(rates - fitted, min_samples=3, min_independent=2.0)
     where = f"{phases} rate phases fitted; " if phases > 1 else ""
     method = f"{where}Student t on {lrv.dof:.3g} dof from overlapping batch means of {lrv.batch} (tau = {lrv.tau:.3g})"
     if not lrv.decided:

@@ -153,11 +153,19 @@ class LongRunVariance:
         return self.n / self.tau if self.tau > 0 else float(self.n)
 
 
-def long_run_variance(samples: object, *, tau_hint: float = 1.0) -> LongRunVariance:
+def long_run_variance(
+    samples: object,
+    *,
+    tau_hint: float = 1.0,
+    min_samples: int = MIN_SERIES,
+    min_independent: float = MIN_BATCHES,
+) -> LongRunVariance:
     """Long-run variance of a time-ordered series by OBM with a growing batch (see the module docstring).
 
     `tau_hint`: a correlation time known from elsewhere (e.g. of the ranks, for an indicator series);
-    the starting batch is at least three times it.
+    the starting batch is at least three times it. Undecided below `min_samples` samples or when fewer
+    than `min_independent` correlation times fit (defaults 20 and 10; a short series of aggregates, such
+    as per-second rates, may ask for less, e.g. 3 and 2: then Geyer's estimate stands alone).
     """
     x = as_samples(samples)
     n = int(x.size)
@@ -167,11 +175,11 @@ def long_run_variance(samples: object, *, tau_hint: float = 1.0) -> LongRunVaria
     gamma = _autocovariance(y)
     if gamma[0] <= 0.0:
         return LongRunVariance(variance=0.0, tau=1.0, batch=1, dof=float(n - 1), decided=True, n=n)
-    if n < MIN_SERIES:
+    if n < min_samples:
         return LongRunVariance(variance=float(gamma[0]), tau=1.0, batch=1, dof=0.0, decided=False, n=n, too_short=True)
     tau_g = _geyer_tau(y, gamma)
     tau0 = max(tau_g, tau_hint, 1.0)
-    if n // math.ceil(tau0) < MIN_BATCHES:
+    if n / math.ceil(tau0) < min_independent:
         return LongRunVariance(
             variance=float(gamma[0]) * tau0, tau=tau0, batch=math.ceil(tau0), dof=0.0, decided=False, n=n
         )
