@@ -76,7 +76,9 @@ def _percentile_of_sorted(
     elif tau > 1.0 and not decided:
         iid_low, iid_high = interval_ranks(n, q / 100.0, confidence, 1.0)
         if iid_low >= 1 and iid_high <= n:
-            # The count would bound it; correlation is what keeps it open.
+            # The count would bound it; correlation is what keeps it open, and a one-sided bound from so few
+            # effective samples is no safer than the other side (it under-covers on queues), so neither is kept.
+            low, high = -math.inf, math.inf
             method += f"; undecided: {correlation_note(n, n / tau)}"
     return Estimate(
         value=value,
