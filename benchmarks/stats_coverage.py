@@ -13,6 +13,12 @@ table (coverage when the arrival rate alternates in phases down to a fifth of a 
     python benchmarks/stats_coverage.py --reps 400          # ~15 min
     python benchmarks/stats_coverage.py --reps 20 --n 2000  # a quick look
     python benchmarks/stats_coverage.py --only leak --reps 200
+
+Measured 2026-12-07 (--reps 200, 2-core machine shared with other jobs; CPU-only, so only the time
+suffers): iid Pareto and AR(1) cover 0.94-0.98 at 1.1-1.3x (iid) and 2.5-4.6x (AR) the iid width; M/M/1
+at rho >= 0.8, stall episodes (p95, mean) and regime switching at n = 2,000 still cover 0.71-0.91; leak
+verdicts are wrong in <= 0.5 % of soaks but the slope interval covers only 0.62-0.76 under persistent
+steps; windowed throughput covers 0.93-0.97 with phases down to a fifth of the stage.
 """
 
 from __future__ import annotations
@@ -102,16 +108,20 @@ def main(argv: list[str] | None = None) -> None:
         throughput_table(args.reps, args.seed)
     if args.only not in (None, "intervals"):
         return
-    print(f"95 % intervals, {args.reps} seeded series per row")
-    print(f"{'process':<22} {'n':>6} {'stat':>5} {'cover':>5} {'|dec':>5} {'dec':>5} {'w/iid':>6}")
+    print(f"\n95 % intervals, {args.reps} seeded series per row; per statistic: coverage / coverage among decided")
+    print("runs / share decided / mean width of decided intervals relative to the iid interval")
+    stats_order = ("p50", "p95", "p99", "mean")
+    print(f"{'process':<18} {'n':>6} | " + " | ".join(f"{s:^22}" for s in stats_order))
     for k, process in enumerate(reference_processes()):
         for n in args.n:
-            for row in interval_coverage(process, n, args.reps, seed=args.seed + 1000 * k + n):
-                print(
-                    f"{row.process:<22} {row.n:>6} {row.statistic:>5} {_fmt(row.coverage):>5} "
-                    f"{_fmt(row.coverage_decided):>5} {_fmt(row.share_decided):>5} {_fmt(row.width_vs_iid):>6}",
-                    flush=True,
-                )
+            rows = {r.statistic: r for r in interval_coverage(process, n, args.reps, seed=args.seed + 1000 * k + n)}
+            cells = [
+                f"{_fmt(r.coverage)} {_fmt(r.coverage_decided)} {_fmt(r.share_decided)} {r.width_vs_iid:5.1f}"
+                if not math.isnan(r.width_vs_iid)
+                else f"{_fmt(r.coverage)} {_fmt(r.coverage_decided)} {_fmt(r.share_decided)}     -"
+                for r in (rows[s] for s in stats_order)
+            ]
+            print(f"{process.name:<18} {n:>6} | " + " | ".join(cells), flush=True)
 
 
 if __name__ == "__main__":
