@@ -35,3 +35,9 @@ def test_a_completion_on_the_last_window_edge_is_not_counted_twice():
     t_end = np.r_[np.arange(100) * 0.1 + 0.05, 10.0]  # 10 per second for 10 s, one more exactly at 10 s
     est = throughput(t_end, window_s=1.0, start_s=0.0, end_s=10.0)
     assert est.value == pytest.approx(10.0) and est.n == 100
+
+
+def test_fit_usl_keeps_a_zero_window_inside_a_level_that_completed_work():
+    levels = [1, 1, 2, 2, 4, 4, 8, 8, 16, 16]
+    x = [100.0, 100.0, 190.0, 190.0, 350.0, 350.0, 0.0, 1200.0, 520.0, 520.0]  # one empty window at n = 8
+    assert fit_usl(levels, x).n_points == 5
