@@ -658,9 +658,19 @@ def format_summary(summary: Mapping[str, Any]) -> str:
     ]
     pcts = []
     for q, e in summary["latency_ms"].items():
-        interval = f"[{_ms(e['low'])}, {_ms(e['high'])}]" if e["decided"] else "(too few samples for an interval)"
+        why = e.get("undecided_reason", "too few samples for an interval")
+        interval = f"[{_ms(e['low'])}, {_ms(e['high'])}]" if e["decided"] else f"({why})"
         pcts.append(f"{q} {_ms(e['value'])} ms {interval}")
-    lines.append("latency, failures counted at least at their timeout (from intended send): " + "; ".join(pcts))
+    share = summary.get("latency_failure_share")
+    failed = f", {share:.2%} of them failed" if share is not None and share == share else ""
+    lines.append(f"latency, failures counted above every target (from intended send{failed}): " + "; ".join(pcts))
+    steady = summary.get("steady", {"steady": True})
+    if not steady["steady"]:
+        regimes = "; ".join(
+            f"{side}: " + ", ".join(f"{q} {_ms(e['value'])} ms" for q, e in steady[f"{side}_ms"].items())
+            for side in ("before", "after")
+        )
+        lines.append(f"NOT A STEADY RUN: {steady['sentence']} Regimes, {regimes}")
     g = summary["generator"]
     lines.append(
         f"generator: {g['processes']} process(es), busiest at {g['generator_cpu_percent']:.0f} % of a core, "

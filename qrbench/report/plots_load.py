@@ -52,20 +52,30 @@ def _percentile_text(row: Mapping[str, Any], q: str) -> str:
         return f"at least {quantity(value, 'ms')} (failures)"
     low, high = row.get(f"{q}_low"), row.get(f"{q}_high")
     if not all(isinstance(x, int | float) and math.isfinite(x) for x in (low, high)):
-        return f"{quantity(value, 'ms')} (too few samples to bound it)"
+        why = row.get(f"{q}_why") or "too few samples to bound it"
+        return f"{quantity(value, 'ms')} ({why})"
     return f"{quantity(value, 'ms')} {interval(low, high)}"
 
 
+def _failed_text(row: Mapping[str, Any]) -> str:
+    """ "12 (0.5 %)": failed requests and their share, shown beside the percentiles that count them."""
+    share = row.get("failed_share")
+    if not isinstance(share, int | float) or not math.isfinite(share):
+        return number(row.get("failed"))
+    return f"{number(row.get('failed'))} ({share:.1%})"
+
+
 def latency_table(latency: pd.DataFrame) -> StakeholderTable:
-    """The load analysis's per-kind latency frame for people: p50/p95/p99 counting failures (timeouts and
-    dropped sends at the timeout) with their 95 % intervals, and the success-only p95 beside them."""
+    """The load analysis's per-kind latency frame for people: p50/p95/p99 counting failures (above every
+    latency target) with their 95 % intervals and the failure share, and the success-only p95/p99 beside them."""
     rows = [
         {
             "kind": r["kind"],
             "requests": r["requests"],
-            "failed": r["failed"],
+            "failed": _failed_text(r),
             **{q: _percentile_text(r, q) for q in ("p50", "p95", "p99")},
             "p95_ok": quantity(r.get("p95_success_only_ms"), "ms"),
+            "p99_ok": quantity(r.get("p99_success_only_ms"), "ms"),
         }
         for r in latency.to_dict(orient="records")
     ]
@@ -77,6 +87,7 @@ def latency_table(latency: pd.DataFrame) -> StakeholderTable:
         "p95": "p95, failures counted",
         "p99": "p99, failures counted",
         "p95_ok": "p95, successes only",
+        "p99_ok": "p99, successes only",
     }
     return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
 

@@ -22,6 +22,7 @@ from qrbench.stats.contention import (
     explained_by_contention,
     judge_contention,
 )
+from qrbench.stats.coverage import CoverageRow, interval_coverage
 from qrbench.stats.drifting_machine import DriftingMachine, SimulatedAB, judge_simulated, simulate_ab
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check
@@ -44,6 +45,7 @@ from qrbench.stats.percentiles import (
     percentile_label,
     percentile_table,
 )
+from qrbench.stats.processes import ReferenceProcess, ar1, heavy_tailed, mm1, reference_processes, regimes, stalls
 from qrbench.stats.ranking import (
     RankingQuality,
     ndcg_at_k,
@@ -57,8 +59,17 @@ from qrbench.stats.regression import RegressionResult, compare_samples
 from qrbench.stats.reliability import Check, noise_cv, reliability_checks
 from qrbench.stats.repetitions import RepeatedComparison, adjust_family, adjust_p_values, compare_repetitions
 from qrbench.stats.scaling import USLFit, fit_amdahl, fit_usl, predict
-from qrbench.stats.series import autocorrelation_time, effective_sample_size, interval_ranks, series_mean_ci
-from qrbench.stats.warmup import WarmupTrim, trim_first_steady_phase, trim_warmup
+from qrbench.stats.series import (
+    LongRunVariance,
+    autocorrelation_time,
+    correlation_note,
+    effective_sample_size,
+    interval_ranks,
+    long_run_variance,
+    series_mean_ci,
+    series_percentile_tau,
+)
+from qrbench.stats.warmup import LevelShift, WarmupTrim, trim_first_steady_phase, trim_warmup
 from qrbench.stats.workload import (
     LittlesLaw,
     capacity_from_steps,
@@ -85,6 +96,16 @@ __all__ = [
     "success_ratio",
     "ratio_ci",
     "WarmupTrim",
+    "LevelShift",
+    "CoverageRow",
+    "interval_coverage",
+    "ReferenceProcess",
+    "reference_processes",
+    "mm1",
+    "stalls",
+    "regimes",
+    "heavy_tailed",
+    "ar1",
     "trim_warmup",
     "Threshold",
     "Verdict",
@@ -108,6 +129,10 @@ __all__ = [
     "effective_sample_size",
     "interval_ranks",
     "series_mean_ci",
+    "LongRunVariance",
+    "long_run_variance",
+    "series_percentile_tau",
+    "correlation_note",
     "RepeatedComparison",
     "compare_repetitions",
     "adjust_p_values",

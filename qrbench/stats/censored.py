@@ -1,18 +1,19 @@
-"""Latency percentiles that count failures: a timed-out or dropped request is a right-censored observation.
+"""Latency percentiles that count failures: a failed request is above every latency target (+inf).
 
 Percentiles over successful requests only are survivorship-biased: a server that times out half its
-requests looks fast. Here a failed request counts at (at least) its censoring value, usually the client
-timeout (k6 counts timeouts at the timeout; HdrHistogram's expected-interval correction adds the
-requests a stalled server never answered). Its true latency is unknown but no smaller, so:
+requests looks fast. A failed request's outcome is known: it met no latency target. So it counts as +inf
+in the judged percentiles (k6 counts timeouts at the timeout; HdrHistogram's expected-interval
+correction adds the requests a stalled server never answered), and the order-statistic interval of that
+variable is exact:
 
-- the lower end of an order-statistic interval from the sample with censored values in place is a valid
-  lower bound (the true order statistics are no smaller);
-- the upper end is the u-th order statistic counting uncensored values only (the true u-th value cannot
-  exceed it); when fewer than u values are uncensored it is +inf and the percentile is undecided;
-- when the percentile's rank falls on censored values the point estimate is only a lower bound and the
-  result says "at least" (e.g. p99 >= 30 000 ms, the timeout).
+- while the failure share stays below 1 - q (with the interval's margin), the percentile and both ends
+  of its interval are finite: a few fast 500s do not make p50..p99 undecided;
+- when the percentile's rank falls on failures, the result says "at least" with the largest lower bound
+  known (the failures' censoring values, e.g. the timeout) and is undecided: the percentile is above
+  every latency target, and the method says that failures, not the sample size, are the reason.
 
-Success-only percentiles are returned beside them, labelled, per request kind and overall.
+Success-only percentiles are returned beside them, labelled, per request kind and overall, with the
+failure share (`LatencyByKind.failure_share`).
 """
 
 from __future__ import annotations
@@ -22,12 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as _sps
 
 from qrbench.stats._samples import as_samples, check_confidence
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.percentiles import percentile_ci, percentile_label
-from qrbench.stats.series import autocorrelation_time, interval_ranks
+from qrbench.stats.series import correlation_note, interval_ranks, series_percentile_tau
 
 __all__ = ["CensoredPercentile", "LatencyByKind", "censored_percentile", "censored_latency"]
 
@@ -58,13 +58,26 @@ class LatencyByKind:
     with_failures: dict[str, CensoredPercentile]
     success_only: dict[str, Estimate]
 
+    @property
+    def failure_share(self) -> float:
+        """Failed requests / requests (NaN when there were none), to show beside the percentiles."""
+        return self.n_failed / self.n if self.n else math.nan
+
 
 def censored_percentile(
-    values: object, censored: object, q: float, confidence: float = 0.95, *, tau: float = 1.0
+    values: object,
+    censored: object,
+    q: float,
+    confidence: float = 0.95,
+    *,
+    tau: float = 1.0,
+    note: str | None = None,
 ) -> CensoredPercentile:
     """Percentile `q` (0-100) of `values` where `censored[i]` marks values[i] as a lower bound of the truth.
 
     `tau`: autocorrelation time of the series (1 for independent samples; see qrbench.stats.series).
+    `note`: given when the series is too short for (or to show) its correlation: the interval is then
+    unbounded and the method gives this reason (e.g. "N requests, but strongly correlated: about M independent").
     """
     confidence = check_confidence(confidence)
     x = as_samples(values, name="values")
@@ -81,21 +94,35 @@ def censored_percentile(
             at_least=False,
             n_censored=0,
         )
-    order = np.argsort(x, kind="stable")
-    xs, cs = x[order], c[order]
-    # The k-th smallest uncensored value bounds the true k-th order statistic from above.
-    uncensored_upper = np.where(cs, np.inf, xs)
-    uncensored_upper = np.sort(uncensored_upper)
-    value_low = float(np.percentile(xs, q))
-    # np.percentile interpolates between two ranks; the point is exact when both are bounded from above too.
+    # A failure is above every latency target: it sorts as +inf (its censoring value is only a lower bound
+    # of the latency it would have had). The order statistics of that variable give an exact interval.
+    keyed = np.sort(np.where(c, np.inf, x))
+    floor = np.sort(x)  # failures at their censoring value: lower bounds of the true order statistics
+    n_ok = n - n_cens
     pos = (n - 1) * q / 100.0
-    ranks = [math.floor(pos), math.ceil(pos)]
-    at_least = bool(np.any(uncensored_upper[ranks] != xs[ranks]))
+    at_least = math.ceil(pos) >= n_ok  # the percentile's rank falls on failures
+    if not at_least:
+        value_low = float(np.percentile(keyed, q)) if n_ok == n else _interpolate(keyed, pos)
+    else:
+        value_low = float(np.percentile(floor, q))
     lower, upper = interval_ranks(n, q / 100.0, confidence, tau)
-    low = float(xs[lower - 1]) if lower >= 1 else -math.inf
-    high = float(uncensored_upper[upper - 1]) if upper <= n else math.inf
+    low = float(keyed[lower - 1]) if lower >= 1 else -math.inf
+    if not math.isfinite(low) and lower >= 1:
+        low = float(floor[lower - 1])
+    high = float(keyed[upper - 1]) if upper <= n else math.inf
+    uncensored_upper = keyed
     low = min(low, value_low)
     high = max(high, value_low) if not at_least else math.inf
+    if at_least:
+        method += f"; undecided: {n_cens:,} of {n:,} requests failed, so p{q:g} lies above every latency target"
+    elif note is not None:
+        low, high = -math.inf, math.inf
+        method += f"; undecided: {note}"
+    elif tau > 1.0 and not (math.isfinite(low) and math.isfinite(high)) and not at_least:
+        iid_low, iid_high = interval_ranks(n, q / 100.0, confidence, 1.0)
+        if iid_low >= 1 and iid_high <= n and math.isfinite(float(uncensored_upper[iid_high - 1])):
+            method += f"; undecided: {correlation_note(n, n / tau)}"
+
     est = Estimate(
         value=value_low,
         low=low,
@@ -106,6 +133,13 @@ def censored_percentile(
         decided=math.isfinite(low) and math.isfinite(high),
     )
     return CensoredPercentile(estimate=est, at_least=at_least, n_censored=n_cens)
+
+
+def _interpolate(ordered: np.ndarray, pos: float) -> float:
+    """np.percentile's linear interpolation at 0-based position `pos` of a sorted array with finite ends there."""
+    k = math.floor(pos)
+    frac = pos - k
+    return float(ordered[k] + (ordered[min(k + 1, ordered.size - 1)] - ordered[k]) * frac if frac else ordered[k])
 
 
 def censored_latency(
@@ -124,7 +158,7 @@ def censored_latency(
     censor_ms: the value a failure counts at, at least (a number, e.g. the timeout, or one per request);
     a failure's recorded latency is used when larger. kinds: each request's kind (e.g. "similarity",
     "rerank-50"); None puts every request in "all" only. `time_ordered`: requests are in time order, so
-    intervals use n / tau effective samples (tau of the ranks, qrbench.stats.series).
+    intervals use n / tau_I effective samples (tau_I of each percentile's indicator, qrbench.stats.series).
     """
     confidence = check_confidence(confidence)
     qs = tuple(float(q) for q in qs)
@@ -146,12 +180,16 @@ def censored_latency(
     for kind in groups:
         mask = np.ones(lat.shape, dtype=bool) if kind == ALL_KINDS else labels == kind
         v, g = values[mask], good[mask]
-        tau = autocorrelation_time(_sps.rankdata(v)) if time_ordered and v.size > 2 else 1.0
+        with_failures = {}
+        for q in qs:
+            tau, lrv = series_percentile_tau(v, q, confidence) if time_ordered and v.size > 2 else (1.0, None)
+            note = None if lrv is None or lrv.decided else lrv.note
+            with_failures[percentile_label(q)] = censored_percentile(v, ~g, q, confidence, tau=tau, note=note)
         out[kind] = LatencyByKind(
             kind=kind,
             n=int(v.size),
             n_failed=int((~g).sum()),
-            with_failures={percentile_label(q): censored_percentile(v, ~g, q, confidence, tau=tau) for q in qs},
+            with_failures=with_failures,
             success_only={
                 percentile_label(q): percentile_ci(v[g], q, confidence, time_ordered=time_ordered) for q in qs
             },

@@ -72,6 +72,8 @@ def caches_full_at(
     working set is smaller than the cache; a cache evicting at capacity misses forever, so give sizes.
     sizes: cache-size series (bytes or entries): full from the first sample reaching size_fraction of
     its maximum. A series still rising at its last sample gives None (the caches were still filling).
+    A missed scrape (NaN) is skipped: each scrape is compared with the previous one that arrived; a series
+    never scraped gives None.
     """
     times = _series(t_s, "t_s")
     if not misses and not sizes:
@@ -85,20 +87,29 @@ def caches_full_at(
         y = _series(counter, f"misses[{i}]")
         if y.shape != times.shape:
             raise ValueError(f"misses[{i}] has {y.size} samples but t_s has {times.size}.")
-        rises = np.flatnonzero(np.diff(y) > 0)
-        if rises.size and rises[-1] + 1 == times.size - 1:
-            return None  # still missing at the last sample
+        # A missed scrape (NaN) is no sample: compare each scrape with the previous one that arrived.
+        seen = np.flatnonzero(np.isfinite(y) & np.isfinite(times))
+        if seen.size == 0:
+            return None  # never scraped: nothing says the cache filled
+        y_seen, t_seen = y[seen], times[seen]
+        rises = np.flatnonzero(np.diff(y_seen) > 0)
+        if rises.size and rises[-1] + 1 == y_seen.size - 1:
+            return None  # still missing at the last scrape that arrived
         if rises.size:
-            full = max(full, float(times[rises[-1] + 1]))
+            full = max(full, float(t_seen[rises[-1] + 1]))
     for i, size in enumerate(sizes):
         y = _series(size, f"sizes[{i}]")
         if y.shape != times.shape:
             raise ValueError(f"sizes[{i}] has {y.size} samples but t_s has {times.size}.")
-        top = float(np.max(y))
-        first = int(np.argmax(y >= size_fraction * top))
-        if first == times.size - 1 and y.size > 1 and y[-1] > y[-2]:
-            return None  # reached its maximum only by rising into the last sample
-        full = max(full, float(times[first]))
+        seen = np.flatnonzero(np.isfinite(y) & np.isfinite(times))
+        if seen.size == 0:
+            return None
+        y_seen, t_seen = y[seen], times[seen]
+        top = float(np.max(y_seen))
+        first = int(np.argmax(y_seen >= size_fraction * top))
+        if first == y_seen.size - 1 and y_seen.size > 1 and y_seen[-1] > y_seen[-2]:
+            return None  # reached its maximum only by rising into the last scrape
+        full = max(full, float(t_seen[first]))
     return full
 
 
@@ -141,6 +152,22 @@ def _batch_slope(hours: np.ndarray, mb: np.ndarray, block_len: int, confidence: 
     return slope, float(student_t.ppf(0.5 + confidence / 2.0, batches - 2)) * se, batches
 
 
+def _refuse_milliseconds(times: np.ndarray, min_window_s: float) -> None:
+    """Refuse sample times that are evidently milliseconds: a slope per "hour" would be off by 1000."""
+    finite = np.sort(times[np.isfinite(times)])
+    if finite.size < 3:
+        return
+    step = float(np.median(np.diff(finite)))
+    span = float(finite[-1] - finite[0])
+    # Scrapes are seconds apart; steps of >= 500 "seconds" over a span that, read as ms, is a soak are ms.
+    if step >= 500.0 and span / 1000.0 >= min(min_window_s, 60.0):
+        raise ValueError(
+            f"t_s looks like milliseconds: samples are a median {step:g} apart over {span:g}, which in seconds "
+            f"would be a {span / 86400:.3g}-day soak sampled every {step / 60:.3g} minutes. Pass seconds "
+            "(t_ms / 1000)."
+        )
+
+
 def leak_check(
     t_s: Sequence[float] | np.ndarray,
     rss_bytes: Sequence[float] | np.ndarray,
@@ -152,7 +179,8 @@ def leak_check(
 ) -> LeakCheck:
     """The RSS slope (MB/h) after the caches are full, with a batch-means interval, and its verdict.
 
-    t_s: sample times in seconds; rss_bytes: the service's resident memory at those times. full_at_s:
+    t_s: sample times in seconds (times that are evidently milliseconds are refused); rss_bytes: the
+    service's resident memory at those times. full_at_s:
     when the caches were full (from caches_full_at); None means they never were, and gives
     "insufficient". Only samples at or after full_at_s are used; fewer than min_window_s seconds of them
     (or fewer than 30 samples) also give "insufficient". The slope and its interval come from the
@@ -167,6 +195,7 @@ def leak_check(
         raise ValueError(f"confidence must be between 0.5 and 1; got {confidence!r}.")
     if not (math.isfinite(limit_mb_per_h) and limit_mb_per_h > 0):
         raise ValueError(f"limit_mb_per_h must be a positive number of MB per hour; got {limit_mb_per_h!r}.")
+    _refuse_milliseconds(times, min_window_s)
     keep = np.isfinite(times) & np.isfinite(rss)
     if full_at_s is not None:
         keep &= times >= full_at_s

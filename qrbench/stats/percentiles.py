@@ -13,7 +13,6 @@ import math
 from collections.abc import Callable, Iterable
 
 import numpy as np
-from scipy import stats as _sps
 
 from qrbench.stats._bootstrap import (
     check_resamples,
@@ -23,7 +22,7 @@ from qrbench.stats._bootstrap import (
 )
 from qrbench.stats._samples import as_samples, check_confidence
 from qrbench.stats.estimate import Estimate
-from qrbench.stats.series import autocorrelation_time, interval_ranks
+from qrbench.stats.series import correlation_note, interval_ranks, series_percentile_tau
 
 __all__ = ["percentile_ci", "percentile_table", "percentile_label", "bootstrap_ci", "DEFAULT_PERCENTILES"]
 
@@ -43,12 +42,14 @@ def _check_q(q: float) -> float:
     return float(q)
 
 
-def _rank_tau(samples: np.ndarray, time_ordered: bool) -> float:
-    """Autocorrelation time of the ranks of time-ordered samples (see qrbench.stats.series); 1 otherwise."""
-    return autocorrelation_time(_sps.rankdata(samples)) if time_ordered and samples.size > 2 else 1.0
+def _percentile_of_sorted(
+    ordered: np.ndarray, q: float, confidence: float, tau: float = 1.0, *, note: str | None = None
+) -> Estimate:
+    """Order-statistic interval of percentile q; `tau` > 1 for a time-ordered series (qrbench.stats.series).
 
-
-def _percentile_of_sorted(ordered: np.ndarray, q: float, confidence: float, tau: float = 1.0) -> Estimate:
+    `note`: when given, the series was too short for (or to show) its correlation and the estimate is
+    undecided whatever the ranks say, with this sentence saying why.
+    """
     n = ordered.size
     method = ORDER_STATISTIC_METHOD if tau <= 1.0 else f"{ORDER_STATISTIC_METHOD}, n / {tau:.3g} effective samples"
     if n == 0:
@@ -68,6 +69,17 @@ def _percentile_of_sorted(ordered: np.ndarray, q: float, confidence: float, tau:
     high = float(ordered[upper - 1]) if upper <= n else math.inf
     # The interpolated point can sit a hair outside [x_(l), x_(u)] at tiny n; widening keeps coverage.
     low, high = min(low, value), max(high, value)
+    decided = math.isfinite(low) and math.isfinite(high)
+    if note is not None:
+        low, high, decided = -math.inf, math.inf, False
+        method += f"; undecided: {note}"
+    elif tau > 1.0 and not decided:
+        iid_low, iid_high = interval_ranks(n, q / 100.0, confidence, 1.0)
+        if iid_low >= 1 and iid_high <= n:
+            # The count would bound it; correlation is what keeps it open, and a one-sided bound from so few
+            # effective samples is no safer than the other side (it under-covers on queues), so neither is kept.
+            low, high = -math.inf, math.inf
+            method += f"; undecided: {correlation_note(n, n / tau)}"
     return Estimate(
         value=value,
         low=low,
@@ -75,8 +87,14 @@ def _percentile_of_sorted(ordered: np.ndarray, q: float, confidence: float, tau:
         confidence=confidence,
         n=n,
         method=method,
-        decided=math.isfinite(low) and math.isfinite(high),
+        decided=decided,
     )
+
+
+def _series_estimate(x: np.ndarray, ordered: np.ndarray, q: float, confidence: float) -> Estimate:
+    """Percentile of a time-ordered series: indicator long-run variance (qrbench.stats.series)."""
+    tau, lrv = series_percentile_tau(x, q, confidence)
+    return _percentile_of_sorted(ordered, q, confidence, tau, note=None if lrv.decided else lrv.note)
 
 
 def percentile_ci(
@@ -87,12 +105,16 @@ def percentile_ci(
     Undecided (an infinite bound) when the sample is too small: roughly n < 6 for p50, n < 72 for
     p95 and n < 367 for p99 at 95 % confidence. `time_ordered=True` (samples in the order they were
     taken, e.g. requests by start time) widens the interval for autocorrelation: the ranks are those of
-    n / tau effective samples (qrbench.stats.series), so "decided" then needs ~72 * tau samples for p95.
+    n / tau_I effective samples, tau_I the long-run variance of the indicator 1{x <= q} over p (1 - p)
+    (qrbench.stats.series), so "decided" then needs ~72 * tau_I samples for p95; a series shorter than
+    ten correlation times is undecided and its method says "N requests, but strongly correlated".
     """
     q = _check_q(q)
     confidence = check_confidence(confidence)
     x = as_samples(samples)
-    return _percentile_of_sorted(np.sort(x), q, confidence, _rank_tau(x, time_ordered))
+    if time_ordered and x.size > 2:
+        return _series_estimate(x, np.sort(x), q, confidence)
+    return _percentile_of_sorted(np.sort(x), q, confidence)
 
 
 def percentile_table(
@@ -109,8 +131,11 @@ def percentile_table(
     """
     confidence = check_confidence(confidence)
     x = as_samples(samples)
-    ordered, tau = np.sort(x), _rank_tau(x, time_ordered)
-    table = {percentile_label(q): _percentile_of_sorted(ordered, _check_q(q), confidence, tau) for q in qs}
+    ordered = np.sort(x)
+    if time_ordered and x.size > 2:
+        table = {percentile_label(q): _series_estimate(x, ordered, _check_q(q), confidence) for q in qs}
+    else:
+        table = {percentile_label(q): _percentile_of_sorted(ordered, _check_q(q), confidence) for q in qs}
     n = ordered.size
     top = float(ordered[-1]) if n else math.nan
     table["max"] = Estimate(

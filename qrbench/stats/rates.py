@@ -17,7 +17,7 @@ from qrbench.stats._bootstrap import (
 )
 from qrbench.stats._samples import as_samples, check_confidence
 from qrbench.stats.estimate import Estimate
-from qrbench.stats.series import series_mean_ci
+from qrbench.stats.series import long_run_variance
 
 __all__ = ["throughput", "success_ratio", "ratio_ci"]
 
@@ -30,6 +30,68 @@ def _positive_seconds(value: float | None, name: str) -> float | None:
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive, finite number of seconds; got {value!r}.")
     return float(value)
+
+
+# Phases of the arrival rate: a split must stand out by this many noise units, each side >= _MIN_PHASE windows.
+_PHASE_SCORE = 6.0
+_MIN_PHASE = 5
+
+
+def _phase_levels(rates: np.ndarray) -> np.ndarray:
+    """Piecewise-constant level of per-window rates by binary segmentation (mean shifts that stand out by
+    _PHASE_SCORE times the windows' own noise, from the median absolute first difference)."""
+    n = rates.size
+    diffs = np.diff(rates)
+    noise = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / math.sqrt(2.0) if n > 2 else 0.0
+    fitted = np.full(n, rates.mean() if n else 0.0)
+    if noise <= 0.0:
+        return fitted
+    pending, cuts = [(0, n)], []
+    while pending and len(cuts) < n // _MIN_PHASE:
+        a, b = pending.pop()
+        if b - a < 2 * _MIN_PHASE:
+            continue
+        sums = np.cumsum(rates[a:b])
+        k = np.arange(_MIN_PHASE, b - a - _MIN_PHASE + 1)
+        left = sums[k - 1] / k
+        right = (sums[-1] - sums[k - 1]) / (b - a - k)
+        score = np.abs(right - left) / (noise * np.sqrt(1.0 / k + 1.0 / (b - a - k)))
+        best = int(np.argmax(score))
+        if score[best] < _PHASE_SCORE:
+            continue
+        cut = a + int(k[best])
+        cuts.append(cut)
+        pending += [(a, cut), (cut, b)]
+    edges = [0, *sorted(cuts), n]
+    for a, b in zip(edges[:-1], edges[1:], strict=True):
+        fitted[a:b] = rates[a:b].mean()
+    return fitted
+
+
+def _windowed_mean(rates: np.ndarray, confidence: float) -> Estimate:
+    """Mean of per-window rates with an interval for correlated windows that is not widened by phases.
+
+    Per-window rates are correlated (bursts, slow phases). A stage whose arrival rate changes in phases
+    has a known mean over the stage: the phases are the load, not noise, so their levels are fitted
+    (`_phase_levels`) and the interval is that of the mean of the residuals, whose long-run variance
+    (overlapping batch means, qrbench.stats.series) still carries bursts shorter than a phase.
+    """
+    n = rates.size
+    value = float(rates.mean())
+    fitted = _phase_levels(rates)
+    phases = int(np.count_nonzero(np.diff(fitted))) + 1
+    # A stage may hold only a few windows: Geyer's estimate alone then, as long as two correlation times fit.
+    lrv = long_run_variance(rates - fitted, min_samples=3, min_independent=2.0)
+    where = f"{phases} rate phases fitted; " if phases > 1 else ""
+    method = f"{where}Student t on {lrv.dof:.3g} dof from overlapping batch means of {lrv.batch} (tau = {lrv.tau:.3g})"
+    if not lrv.decided:
+        method = f"{where}undecided: {lrv.note}".replace("requests", "windows")
+        return Estimate(
+            value=value, low=-math.inf, high=math.inf, confidence=confidence, n=n, method=method, decided=False
+        )
+    dof = max(lrv.dof - (phases - 1), 1.0)
+    half = float(_sps.t.ppf(0.5 + confidence / 2.0, dof)) * math.sqrt(lrv.variance / n)
+    return Estimate(value=value, low=value - half, high=value + half, confidence=confidence, n=n, method=method)
 
 
 def throughput(
@@ -51,7 +113,8 @@ def throughput(
     - `duration_s`: n completions over a fixed observation window of that many seconds (the run's
       steady phase), with the exact Poisson (Garwood) interval; n = 0 still gives an upper bound.
     - `window_s`: completions counted in consecutive windows of that many seconds from `start_s` to
-      `end_s` (default: the first and last completion; the last partial window dropped); mean rate with a
+      `end_s` (default: the first and last completion; the last partial window dropped; windows are
+      half-open, so a completion exactly on the last edge is not counted); mean rate with a
       Student-t interval over n / tau effective windows, tau the windows' autocorrelation time
       (qrbench.stats.series), so the windows effectively span the correlation time. It follows bursts
       and closed-loop regularity that a Poisson model misstates; needs >= 2 windows. Use it for the
@@ -99,10 +162,12 @@ def throughput(
                 method=f"mean of {window_s:g} s windows: fewer than 2 in the span",
                 decided=False,
             )
-        edges = first + window_s * np.arange(n_windows + 1)
-        counts = np.histogram(t, bins=edges)[0]
-        # Per-window rates of a run are correlated (bursts, slow phases): batch means over tau windows.
-        est = series_mean_ci(counts / window_s, confidence=confidence)
+        # Half-open windows [a, b): a completion exactly on the last edge belongs to the next, dropped window
+        # (np.histogram would close the last bin and count it twice over the span).
+        index = np.floor((t - first) / window_s)
+        inside = (index >= 0) & (index < n_windows)
+        counts = np.bincount(index[inside].astype(int), minlength=n_windows)
+        est = _windowed_mean(counts / window_s, confidence)
         method = f"mean of {n_windows} windows of {window_s:g} s; {est.method}"
         if not est.decided:
             return Estimate(

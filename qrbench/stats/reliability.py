@@ -69,7 +69,8 @@ def reliability_checks(
     (warned when undecided or when the interval is wider than `max_relative_width` of the value);
     `generator_cpu`: the generator's CPU use as a fraction of one core; `send_lag_p99_ms`: p99 of how
     late requests were sent, in milliseconds; `machine_noise_cv`: `noise_cv` of a calibration loop;
-    `warmup`: the run's warm-up trim, warned when MSER found the run too short for a steady state.
+    `warmup`: the run's warm-up trim, warned when MSER found the run too short for a steady state and
+    when the kept requests hold a level shift (a non-steady run).
     """
     checks: list[Check] = []
     for group, n in (n_samples or {}).items():
@@ -174,4 +175,6 @@ def reliability_checks(
         )
     if warmup is not None:
         checks.append(_check("warmup", not warmup.too_short, warmup.reason))
+        if warmup.level_shift is not None:
+            checks.append(_check("steady", False, warmup.level_shift.sentence))
     return checks

@@ -90,7 +90,15 @@ def _validated(n: object, throughput: object, n_params: int) -> tuple[np.ndarray
         )
     if not np.any(x > 0):
         raise ValueError("throughput is zero everywhere; there is nothing to fit.")
-    return _aggregated(levels, x)
+    levels, x = _aggregated(levels, x)
+    # Per-window zeros are data (the fit averages a level's rows); a level that completed nothing is not.
+    if np.any(x == 0):
+        zero = ", ".join(f"{v:g}" for v in levels[x == 0])
+        raise ValueError(
+            f"throughput is 0 at concurrency level(s) {zero}: a level that completed nothing is a failed "
+            "measurement (an outage, a crashed stage), not a point on the scalability curve; drop or re-run it."
+        )
+    return levels, x
 
 
 def _start(levels: np.ndarray, x: np.ndarray, n_params: int) -> list[float]:

@@ -76,3 +76,28 @@ def test_invalid_inputs_name_the_argument():
         censored_latency([1.0, 2.0], [True, True], TIMEOUT_MS, ["a"])
     empty = censored_latency([], [], TIMEOUT_MS)["all"]
     assert empty.n == 0 and not empty.with_failures["p50"].estimate.decided
+
+
+def test_a_few_fast_failures_keep_every_percentile_decided():
+    # 0.5 % of requests answered by a fast 500: they met no latency target, but they do not open p50..p99.
+    rng = np.random.default_rng(11)
+    n = 5000
+    latency = rng.lognormal(np.log(20.0), 0.3, n)
+    ok = rng.random(n) >= 0.005
+    latency[~ok] = 1.0  # the 500 came back fast
+    result = censored_latency(latency, ok, latency, time_ordered=True)["all"]
+    assert result.failure_share == pytest.approx(0.005, abs=0.002)
+    for q in ("p50", "p95", "p99"):
+        c = result.with_failures[q]
+        assert c.estimate.decided and not c.at_least, q
+        # Counting failures above every target can only raise a percentile over the success-only one.
+        assert c.estimate.value >= result.success_only[q].value
+    assert "too few" not in result.with_failures["p99"].estimate.method
+
+
+def test_failures_beyond_the_percentile_say_so_not_too_few_samples():
+    latency = np.r_[np.full(900, 10.0), np.full(100, 2.0)]
+    ok = np.r_[np.ones(900, bool), np.zeros(100, bool)]
+    p95 = censored_latency(latency, ok, 2.0)["all"].with_failures["p95"]
+    assert p95.at_least and not p95.estimate.decided
+    assert "100 of 1,000 requests failed, so p95 lies above every latency target" in p95.estimate.method

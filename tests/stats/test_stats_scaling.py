@@ -31,12 +31,14 @@ def test_usl_recovers_known_parameters_within_intervals():
 
 
 def test_usl_interval_coverage():
-    trials = 100
+    # A band, not a floor: at 300 trials coverage has sd 0.013 at 0.95, so an honest 95 % interval lands in
+    # [0.91, 0.99] with probability > 99 %, and an infinitely wide one fails the upper end. Measured: 0.95-0.96.
+    trials = 300
     hits = np.zeros(3)
     for seed in range(trials):
         fit = fit_usl(LEVELS, _noisy(seed))
         hits += [e.low <= t <= e.high for e, t in ((fit.lam, LAM), (fit.sigma, SIGMA), (fit.kappa, KAPPA))]
-    assert np.all(hits / trials >= 0.88)
+    assert np.all((0.91 <= hits / trials) & (hits / trials <= 0.99))
 
 
 def test_exact_data_is_recovered_exactly():

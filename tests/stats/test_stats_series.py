@@ -33,7 +33,7 @@ def test_p95_interval_covers_on_autocorrelated_latencies():
     series = _ar1(1, 0.9)
     # The independent-sample interval is the defect: it covers about half the time.
     assert _coverage(series, 95) < 0.7
-    assert _coverage(series, 95, time_ordered=True) >= 0.93
+    assert 0.93 <= _coverage(series, 95, time_ordered=True) <= 0.99
 
 
 @pytest.mark.parametrize("q", [50, 95])
@@ -41,18 +41,19 @@ def test_independent_series_keep_independent_behaviour(q):
     series = _ar1(2, 0.0)
     coverage = _coverage(series, q, time_ordered=True)
     assert 0.93 <= coverage <= 0.99
-    # No autocorrelation: the interval is (nearly always exactly) the independent-sample one.
-    same = np.mean([percentile_ci(x, q, time_ordered=True) == percentile_ci(x, q) for x in series[:50]])
-    assert same >= 0.5
+    # No autocorrelation: the interval is close to the independent-sample one (the estimated long-run
+    # variance and its Student t degrees of freedom cost about a fifth of the width, not more).
+    ratio = np.median([percentile_ci(x, q, time_ordered=True).width / percentile_ci(x, q).width for x in series[:50]])
+    assert 1.0 <= ratio <= 1.35
 
 
 def test_mean_interval_covers_on_autocorrelated_series():
     series = _ar1(3, 0.9)
     hits = [(lambda e: e.low <= 0.0 <= e.high)(series_mean_ci(x)) for x in series]
     naive = [abs(x.mean()) <= 1.96 * x.std(ddof=1) / math.sqrt(x.size) for x in series]
-    # Measured: naive 0.33, batch means 0.93 (tau's estimate runs a little low at ~100 effective samples).
+    # Measured: naive 0.33, overlapping batch means with a growing batch 0.95.
     assert np.mean(naive) < 0.6
-    assert np.mean(hits) >= 0.90
+    assert 0.93 <= np.mean(hits) <= 0.99
 
 
 def test_autocorrelation_time_of_ar1_is_near_theory():
@@ -68,7 +69,25 @@ def test_correlated_p95_needs_more_samples_to_be_decided():
     assert "effective samples" in table["p50"].method
 
 
+def test_series_shorter_than_its_correlation_time_is_undecided_and_says_why():
+    x = np.exp(_ar1(6, 0.995, trials=1, n=400)[0])
+    est = percentile_ci(x, 50, time_ordered=True)
+    assert not est.decided and "400 requests, but strongly correlated: about" in est.method
+    assert not series_mean_ci(x).decided and "strongly correlated" in series_mean_ci(x).method
+    # A short iid series is not "strongly correlated": its p99 is open because of the count.
+    short = np.random.default_rng(7).exponential(size=50)
+    assert "strongly correlated" not in percentile_ci(short, 99, time_ordered=True).method
+
+
 def test_empty_and_degenerate_series():
     assert not series_mean_ci([]).decided and not series_mean_ci([1.0]).decided
     est = series_mean_ci([2.0] * 10)
     assert est.decided and est.low == est.high == 2.0
+
+
+def test_a_short_series_is_undecided_for_its_count_not_called_correlated():
+    x = np.random.default_rng(8).exponential(size=12)
+    for est in (percentile_ci(x, 50, time_ordered=True), series_mean_ci(x)):
+        assert not est.decided
+        assert "only 12 requests: too few to estimate how correlated they are" in est.method
+        assert "strongly correlated" not in est.method

@@ -143,3 +143,45 @@ def test_multi_phase_runs_trim_only_the_first_steady_phase():
     assert plain.n_trimmed != trim.n_trimmed  # the single-series rule trims by the wrong yardstick
     none = trim_first_steady_phase(t, y, phases, steady=set())
     assert none.n_trimmed == 0 and np.asarray(none.kept).all()
+
+
+def _step_run(seed, before_ms, after_ms, n=2400, duration_s=40.0):
+    """A closed run whose latency level changes at its midpoint (e.g. documents stop being cached)."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, duration_s, n)
+    level = np.where(t < duration_s / 2, before_ms, after_ms)
+    return t, level * rng.lognormal(0.0, 0.3, n)
+
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize(("before", "after"), [(4.0, 25.0), (25.0, 4.0)])
+def test_level_shift_mid_run_is_reported_not_trimmed(seed, before, after):
+    t, y = _step_run(seed, before, after)
+    trim = trim_warmup(t, y)
+    assert trim.n_trimmed == 0 and trim.n_kept == y.size
+    shift = trim.level_shift
+    assert shift is not None and not trim.steady
+    assert 18.0 <= shift.at_s <= 22.0
+    assert shift.before_median == pytest.approx(before, rel=0.1) and shift.after_median == pytest.approx(after, rel=0.1)
+    assert shift.before["p50"].high < shift.after["p50"].low or shift.after["p50"].high < shift.before["p50"].low
+    assert "Not a steady run" in trim.reason and "not trimmed" in trim.reason
+
+
+def test_genuine_warmup_is_trimmed_and_the_run_is_steady():
+    rng = np.random.default_rng(4)
+    t = np.arange(3000) * 0.02
+    y = 40.0 * (1 + 4.0 * np.exp(-t / 3.0)) * rng.lognormal(0.0, 0.2, 3000)
+    trim = trim_warmup(t, y)
+    assert trim.n_trimmed > 0 and trim.steady
+
+
+def test_stationary_runs_are_steady():
+    assert all(trim_warmup(*_run(seed)).steady for seed in range(20))
+
+
+def test_step_after_a_warmup_is_still_reported():
+    rng = np.random.default_rng(5)
+    t = np.arange(3000) * 0.02
+    y = 40.0 * (1 + 4.0 * np.exp(-t / 3.0)) * np.where(t > 40.0, 3.0, 1.0) * rng.lognormal(0.0, 0.2, 3000)
+    trim = trim_warmup(t, y)
+    assert trim.level_shift is not None and trim.level_shift.factor == pytest.approx(3.0, rel=0.15)

@@ -341,3 +341,46 @@ def test_a_run_too_short_for_a_steady_state_warns_in_the_verdict_and_the_reliabi
     assert report.warmup.too_short
     assert report.verdict != "pass" and "too short" in report.verdict_reasons[0]
     assert "warmup" in {c.name for c in report.reliability if not c.ok}
+
+
+def test_a_level_shift_mid_run_is_a_non_steady_run_not_a_warmup(tmp_path):
+    # Documents stop being cached at t = 20 s: ~4 ms per request before, ~25 ms after (issue 20).
+    from qrbench.cli import format_summary
+
+    params = LoadParams(name="shift", model="closed", users=4, duration_s=40.0)
+    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 40.0, "offered": 4.0, "unit": "users"}]
+    rng = np.random.default_rng(20)
+    reqs = [
+        {"t": t, "latency_s": (0.004 if t < 20.0 else 0.025) * rng.lognormal(0.0, 0.2), "spec": SIMILARITY}
+        for t in np.arange(0.0, 40.0, 0.02)
+    ]
+    run = make_run(tmp_path / "shift", params, phases, reqs)
+    report = get_study("load").analyse(run)
+    assert report.warmup.n_trimmed == 0 and report.warmup.level_shift is not None
+    assert any("Not a steady run" in r for r in report.verdict_reasons[:2])
+    quick = quick_summary(run, params)
+    assert not quick["steady"]["steady"] and 18.0 <= quick["steady"]["at_s"] <= 22.0
+    text = format_summary(quick)
+    assert "NOT A STEADY RUN" in text and "before: p50" in text and "after: p50" in text
+
+
+def test_a_few_fast_failures_do_not_open_the_load_percentiles(tmp_path):
+    params = LoadParams(name="fast500", model="open", rate_rps=100.0, duration_s=30.0)
+    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 30.0, "offered": 100.0, "unit": "rps"}]
+    rng = np.random.default_rng(5)
+    reqs = [
+        {
+            "t": t,
+            "latency_s": 0.001 if i % 200 == 7 else 0.02 * rng.lognormal(0.0, 0.2),
+            "spec": SIMILARITY,
+            "error": "http_500" if i % 200 == 7 else "",
+        }
+        for i, t in enumerate(np.arange(0.0, 30.0, 0.01))
+    ]
+    run = make_run(tmp_path / "fast500", params, phases, reqs)
+    report = get_study("load").analyse(run)
+    overall = report.latency[report.latency["kind"] == "all requests"].iloc[0]
+    assert overall["failed_share"] == pytest.approx(0.005, abs=0.001)
+    for q in ("p50", "p95", "p99"):
+        assert np.isfinite(overall[f"{q}_high"]) and not overall[f"{q}_at_least"], q
+        assert overall[f"{q}_ms"] >= overall[f"{q}_success_only_ms"]

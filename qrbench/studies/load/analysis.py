@@ -170,7 +170,7 @@ def latency_by_kind(requests: pd.DataFrame, confidence: float, timeout_ms: float
 
 
 def latency_percentiles(judged: pd.DataFrame, confidence: float, timeout_ms: float) -> dict[str, stats.Estimate]:
-    """p50, p95, p99 (ms) of all judged requests, failures counted at least at their timeout, with intervals."""
+    """p50, p95, p99 (ms) of all judged requests, failures counted above every latency target, with intervals."""
     by_kind = latency_by_kind(judged, confidence, timeout_ms)
     if not by_kind:
         return {f"p{q}_ms": stats.percentile_ci([], q, confidence) for q in (50, 95, 99)}
@@ -181,7 +181,12 @@ def _latency_table(by_kind: dict[str, stats.LatencyByKind]) -> pd.DataFrame:
     """One row per request kind ("all" first): counting failures (value, interval, at_least) and success only."""
     rows = []
     for kind, lat in by_kind.items():
-        row: dict[str, Any] = {"kind": _KIND_NAMES.get(kind, kind), "requests": lat.n, "failed": lat.n_failed}
+        row: dict[str, Any] = {
+            "kind": _KIND_NAMES.get(kind, kind),
+            "requests": lat.n,
+            "failed": lat.n_failed,
+            "failed_share": lat.failure_share,
+        }
         for q, c in lat.with_failures.items():
             row.update(
                 {
@@ -189,6 +194,7 @@ def _latency_table(by_kind: dict[str, stats.LatencyByKind]) -> pd.DataFrame:
                     f"{q}_low": c.estimate.low,
                     f"{q}_high": c.estimate.high,
                     f"{q}_at_least": c.at_least,
+                    f"{q}_why": "" if c.estimate.decided else _undecided_reason(c.estimate),
                 }
             )
         for q, e in lat.success_only.items():
@@ -319,9 +325,8 @@ def _judge_latency(
         j = stats.judge(c.estimate, t, workload=workload)
         of = f" of {_KIND_NAMES.get(kind, kind)} requests" if t.kind else ""
         note = (
-            f" Statistic: {t.statistic}{of}, counting {lat.n_failed} failure(s) at least at their timeout"
-            + ("; the value is a lower bound" if c.at_least else "")
-            + "."
+            f" Statistic: {t.statistic}{of}, counting {lat.n_failed} failure(s) ({lat.failure_share:.1%}) above "
+            "every latency target" + ("; the value is a lower bound" if c.at_least else "") + "."
         )
         judgements[name] = _with(j, reason=j.reason + note)
 
@@ -533,8 +538,8 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     verdict = str(stats.overall(judgements.values()))
     if excused and verdict != "fail":
         verdict = "insufficient"  # the busy machine, not the service, left these targets undecided
-    if warm.too_short and verdict == "pass":
-        verdict = "warn"  # White's diagnostic: no steady state was reached, so a pass is provisional
+    if (warm.too_short or warm.level_shift is not None) and verdict == "pass":
+        verdict = "warn"  # no steady state (White's diagnostic, or a level shift), so a pass is provisional
     all_rows = {**judgements, **not_judged}
     compliance = _compliance_frame(all_rows)
     compliance[BUSY.replace(" ", "_")] = [name in excused for name in all_rows]
@@ -668,6 +673,9 @@ def _verdict_reasons(verdict: str, judgements: dict[str, stats.Judgement], warm:
     else:
         main = "Nothing was judged: the run recorded no requests to judge."
     reasons = [main] + [j.reason.replace(f" [judged by {j.workload}]", "") for _, j in worst]
+    if warm.level_shift is not None:
+        # A non-steady run: its percentiles mix two regimes, so the headline says so before the numbers.
+        reasons.insert(0 if verdict != "fail" else 1, warm.level_shift.sentence)
     if warm.too_short:
         too_short = (
             "The run was too short to reach a steady state (MSER-5's minimum fell in the second half of "
@@ -956,12 +964,44 @@ def summary(report: LoadReport) -> dict:
             "reason": report.warmup.reason,
             "too_short": report.warmup.too_short,
         },
+        "steady": _steady_summary(report.warmup),
         "requests": int(len(report.records)),
     }
 
 
 def _estimate(e: stats.Estimate) -> dict[str, Any]:
-    return {"value": e.value, "low": e.low, "high": e.high, "n": e.n, "decided": e.decided}
+    out = {"value": e.value, "low": e.low, "high": e.high, "n": e.n, "decided": e.decided}
+    if not e.decided:
+        out["undecided_reason"] = _undecided_reason(e)
+    return out
+
+
+def _judged_failure_share(judged: pd.DataFrame) -> float:
+    """Share of the judged requests that failed (NaN when none were judged): shown beside the percentiles."""
+    return float((~judged["ok"]).mean()) if len(judged) else math.nan
+
+
+def _undecided_reason(e: stats.Estimate) -> str:
+    """Why an interval stays open: correlation ("N requests, but strongly correlated: ...") or the count."""
+    if "undecided: " in e.method:
+        return e.method.split("undecided: ", 1)[1]
+    return "too few samples for an interval"
+
+
+def _steady_summary(warm: stats.WarmupTrim | None) -> dict[str, Any]:
+    """Whether the judged requests were one steady level, and if not when and how the level changed (ms)."""
+    shift = warm.level_shift if warm is not None else None
+    if shift is None:
+        return {"steady": True}
+    return {
+        "steady": False,
+        "sentence": shift.sentence,
+        "at_s": shift.at_s,
+        "before_median_ms": shift.before_median,
+        "after_median_ms": shift.after_median,
+        "before_ms": {k: _estimate(e) for k, e in shift.before.items() if k != "max"},
+        "after_ms": {k: _estimate(e) for k, e in shift.after.items() if k != "max"},
+    }
 
 
 def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
@@ -978,7 +1018,7 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
     n = len(records)
     error_ratio = float((~ok).sum() / n) if n else math.nan
     over = n > 0 and error_ratio > params.failure_threshold
-    _, judged, _ = judged_requests(records, phases) if n else (records, records, None)
+    _, judged, warm = judged_requests(records, phases) if n else (records, records, None)
     phase_rows = []
     for p in phases:
         g = records[records["phase"] == p["name"]]
@@ -1013,12 +1053,14 @@ def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
         "failure_threshold": params.failure_threshold,
         "duration_s": result["duration_s"],
         "achieved_rps": result["achieved_rps"],
-        "latency_basis": "requests after the warm-up, outside ramps, failures counted at least at their timeout "
+        "latency_basis": "requests after the warm-up, outside ramps, failures counted above every latency target "
         "(as the load study judges them)",
+        "latency_failure_share": _judged_failure_share(judged),
         "latency_ms": {
             k.removesuffix("_ms"): _estimate(e)
             for k, e in latency_percentiles(judged, params.confidence, params.request_timeout_s * 1000).items()
         },
+        "steady": _steady_summary(warm),
         "generator": {
             k: result[k]
             for k in (

@@ -1,0 +1,89 @@
+"""Coverage bands of the time-ordered 95 % intervals on queueing, stall, regime, heavy-tailed and AR(1) series.
+
+Each cell (process, n, statistic) must cover within [0.93, 0.99], overall (an undecided interval covers)
+and among decided runs, and decided intervals must be no narrower than the independent-sample interval
+and at most WIDTH_FACTOR times it (1.35 for iid data: an estimated long-run variance and its Student t
+cost about a fifth; correlated processes are allowed their sqrt(tau)).
+
+Binomial reasoning: with R runs a cell's coverage has standard deviation sqrt(c (1 - c) / R). At
+R = 300 (n = 2,000) and c = 0.96 that is 0.011, so a correct interval falls below 0.93 with probability
+~0.4 % and above 0.99 with ~0.4 %, while one covering 0.90 passes with probability < 0.3 %. At n = 10,000
+R = 120 (sd 0.018) keeps the test within ~1 minute of CPU; there the band is checked on the four
+statistics pooled (480 runs, sd 0.009) and each cell only against a wider [0.90, 1.0] band. Everything is
+seeded, so the test is deterministic; the reasoning says its seeds are not lucky ones.
+
+KNOWN_GAPS lists the cells that do not reach the band yet (issue 20, measured with the benchmark
+benchmarks/stats_coverage.py): a cell leaving the list must pass, and no other cell may fail.
+"""
+
+import math
+
+import pytest
+
+from qrbench.stats.coverage import interval_coverage
+from qrbench.stats.processes import reference_processes
+
+BAND = (0.93, 0.99)
+REPS = {2000: 300, 10000: 120}
+WIDTH_FACTOR = {"iid Pareto tail 3": 1.35}
+DEFAULT_WIDTH_FACTOR = 20.0
+# (process, n, statistic) still below the band: long correlated episodes (busy periods at rho >= 0.8,
+# stall episodes, regimes at n = 2,000) whose long-run variance the batch means still underestimate.
+KNOWN_GAPS = {
+    ("M/M/1 rho=0.5", 2000, "p99"),
+    ("M/M/1 rho=0.9", 2000, "p50"),
+    ("regime switching", 2000, "p99"),
+    ("M/M/1 rho=0.8", 2000, "p95"),
+    ("M/M/1 rho=0.8", 2000, "mean"),
+    ("M/M/1 rho=0.8", 10000, "p99"),
+    ("M/M/1 rho=0.9", 2000, "p95"),
+    ("M/M/1 rho=0.9", 2000, "mean"),
+    ("M/M/1 rho=0.9", 10000, "p95"),
+    ("M/M/1 rho=0.9", 10000, "mean"),
+    ("stall episodes", 2000, "p95"),
+    ("stall episodes", 2000, "p99"),
+    ("stall episodes", 2000, "mean"),
+    ("stall episodes", 10000, "p95"),
+    ("regime switching", 2000, "p50"),
+    ("regime switching", 2000, "p95"),
+    ("regime switching", 2000, "mean"),
+}
+# (process, n) whose remaining cells pass one by one but pool below 0.93 (p50 at 0.91 on M/M/1 rho 0.9).
+KNOWN_POOLED_GAPS = {("M/M/1 rho=0.9", 10000)}
+PROCESSES = {p.name: (k, p) for k, p in enumerate(reference_processes())}
+
+
+def _problems(row, band):
+    low, high = band
+    out = []
+    if not low <= row.coverage <= high:
+        out.append(f"coverage {row.coverage:.3f}")
+    if row.share_decided > 0.2 and not low <= row.coverage_decided <= high:
+        out.append(f"coverage among decided {row.coverage_decided:.3f}")
+    factor = WIDTH_FACTOR.get(row.process, DEFAULT_WIDTH_FACTOR)
+    if row.share_decided > 0 and not 1.0 <= row.width_vs_iid <= factor:
+        out.append(f"width {row.width_vs_iid:.2f} x iid (allowed 1-{factor:g})")
+    return out
+
+
+@pytest.mark.parametrize("name", list(PROCESSES))
+@pytest.mark.parametrize("n", list(REPS))
+def test_interval_coverage_within_band(name, n):
+    k, process = PROCESSES[name]
+    rows = interval_coverage(process, n, REPS[n], seed=20 + 1000 * k + n)
+    band = BAND if n == 2000 else (0.90, 1.0)
+    failing = {(name, n, r.statistic): _problems(r, band) for r in rows}
+    failing = {key: why for key, why in failing.items() if why}
+    unexpected = {key: why for key, why in failing.items() if key not in KNOWN_GAPS}
+    assert not unexpected, f"cells outside the band: {unexpected}"
+    fixed = {(name, n, r.statistic) for r in rows} & KNOWN_GAPS - set(failing)
+    assert not fixed, f"known gaps that now pass; remove them from KNOWN_GAPS: {sorted(fixed)}"
+    if n == 10000:
+        kept = [r for r in rows if (name, n, r.statistic) not in KNOWN_GAPS]
+        if kept and (name, n) not in KNOWN_POOLED_GAPS:
+            pooled = sum(r.coverage for r in kept) / len(kept)
+            assert BAND[0] <= pooled <= BAND[1], f"pooled coverage {pooled:.3f} of {[r.statistic for r in kept]}"
+    # iid and mildly correlated series are decided at these lengths: an interval is given, not withheld.
+    if name in ("iid Pareto tail 3", "AR(1) phi=0.9", "M/M/1 rho=0.5"):
+        assert all(r.share_decided >= 0.9 for r in rows if r.statistic != "p99" or n == 10000)
+    assert all(math.isfinite(r.coverage) for r in rows)
