@@ -488,6 +488,32 @@ def _machine_noise(run_dir: str) -> float | None:
     return noise_cv(noise) if noise else None
 
 
+def _add_probe(sub) -> None:
+    p = sub.add_parser(
+        "probe",
+        help="say what a running service offers (contract endpoints, health paths, /metrics, local process)",
+        description="Probe a running QuantumRerank-compatible service and print one paragraph: which contract "
+        "endpoints answer, which health path to use, which metric families /metrics exposes, whether its process "
+        "is local and Python (py-spy), whether it is qrbench's reference engine, whether it needs an API key. "
+        "Exit 2 when the URL does not speak the contract.",
+    )
+    p.add_argument("--url", required=True, help="the service (loopback unless --allow-remote)")
+    p.add_argument("--api-key", help="sent as X-API-Key")
+    p.add_argument("--allow-remote", action="store_true", help="permit a non-loopback URL")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per probe request (default 30)")
+    p.set_defaults(func=_probe)
+
+
+def _probe(args) -> int:
+    from .deploy import check_contract, probe_target
+    from .load import check_target
+
+    url = check_target(args.url, allow_remote=args.allow_remote)
+    headers = {"X-API-Key": args.api_key} if args.api_key else {}
+    print(check_contract(probe_target(url, headers=headers, timeout_s=args.timeout)).paragraph())
+    return 0
+
+
 def _add_init(sub) -> None:
     p = sub.add_parser("init", help="copy the notebooks and parameter files into a folder, to edit in JupyterLab")
     p.add_argument("dir", help="folder to create (or an empty one)")
@@ -689,6 +715,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_load(sub)
     _add_init(sub)
+    _add_probe(sub)
     _add_alerts(sub)
     _add_export(sub)
     return parser

@@ -24,10 +24,16 @@ _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 def render_html(notebook: Path, *, with_code: bool) -> Path:
     """HTML of an executed notebook: without code for stakeholders, or with code (qrbench.report.html says what
     each version keeps)."""
+    from ..studies import RunFolder
     from .html import write_notebook_html
 
+    probe = RunFolder(notebook.parent).target_probe
     return write_notebook_html(
-        notebook, with_code=with_code, title=f"{notebook.stem.capitalize()} study", subtitle=notebook.parent.name
+        notebook,
+        with_code=with_code,
+        title=f"{notebook.stem.capitalize()} study",
+        subtitle=notebook.parent.name,
+        note=probe.paragraph() if probe is not None else "",
     )
 
 
