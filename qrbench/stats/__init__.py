@@ -15,6 +15,7 @@ from qrbench.stats.compliance import (
     overall,
     thresholds_from_mapping,
 )
+from qrbench.stats.cost import CostModel, cost_model
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check
 from qrbench.stats.outages import Outage, outage_windows
@@ -52,6 +53,8 @@ from qrbench.stats.workload import (
 
 __all__ = [
     "Estimate",
+    "CostModel",
+    "cost_model",
     "DEFAULT_PERCENTILES",
     "percentile_ci",
     "percentile_table",
