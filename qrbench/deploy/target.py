@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from ..errors import ParameterError
 from ..load.lifeline import reaper
 from ..load.safety import check_target
-from ..monitor import pid_listening_on
+from ..monitor import check_metric_names, pid_listening_on
 from ..params import to_dict
 from ..target import EmbeddedTarget
 from .embedded import engine_settings
@@ -36,6 +37,16 @@ class TargetParams:
     max_concurrency: int | None = None  # requests computed at once; None: the service's default (16 per core)
     # The embedded service's malloc: auto = jemalloc when installed (returns memory after bursts), else the system's.
     allocator: Literal["auto", "jemalloc", "system"] = "auto"
+    # The target's own metric names for what qrbench reads from /metrics when neither qrbench's nor a standard
+    # name is exposed: {cache_hits: my_cache_hits_total, request_seconds: my_latency_seconds, in_flight: ...}
+    # (monitor.metrics_sampler lists the keys).
+    metrics: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        try:
+            check_metric_names(self.metrics)
+        except ValueError as exc:
+            raise ParameterError(f"target.{exc}") from None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

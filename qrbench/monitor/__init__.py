@@ -1,6 +1,6 @@
 """Server-side monitoring during a run: the target's process tree and its /metrics."""
 
-from .metrics_sampler import METRIC_COLUMNS, MetricsSampler, rates, summarize_scrape
+from .metrics_sampler import METRIC_COLUMNS, MetricsSampler, check_metric_names, metric_sources, rates, summarize_scrape
 from .noise import calibration_timings
 from .process import ProcessSampler, pid_listening_on
 from .prometheus import counter_delta, sample_key, scrape
@@ -15,5 +15,7 @@ __all__ = [
     "MetricsSampler",
     "METRIC_COLUMNS",
     "summarize_scrape",
+    "metric_sources",
+    "check_metric_names",
     "rates",
 ]

@@ -178,15 +178,19 @@ def _monitored(
     params: ScalabilityParams,
     headers: dict[str, str],
     health_path: str | None = "/health/live",
+    scrape: bool = True,
 ) -> Iterator[None]:
     """Server processes, /metrics and the event-loop probe sampled while the body runs; written on exit."""
     samplers = {label: ProcessSampler(pid, interval_s=params.sample_interval_s) for label, pid in pids.items()}
-    metrics = MetricsSampler(url, interval_s=params.sample_interval_s, headers=headers or None)
+    metrics = MetricsSampler(
+        url, interval_s=params.sample_interval_s, headers=headers or None, names=params.target.metrics
+    )
     probe = _LoopProbe(url, params.probe_interval_s, headers or None, health_path)
     with contextlib.ExitStack() as stack:
         for s in samplers.values():
             stack.enter_context(s)
-        stack.enter_context(metrics)
+        if scrape:  # a target without /metrics is not scraped (every scrape would be a 404)
+            stack.enter_context(metrics)
         stack.enter_context(probe)
         try:
             yield
@@ -238,6 +242,7 @@ class _Study:
     index: _Index
     headers: dict[str, str]
     health_path: str | None = "/health/live"  # a given URL's: the one its probe found (deploy.TargetProbe)
+    scrape_metrics: bool = True  # a given URL's: whether its probe found /metrics
 
     @property
     def p(self) -> ScalabilityParams:
@@ -332,7 +337,15 @@ class _Study:
                 )
             warm_s = time.perf_counter() - t_warm  # wall time: the senders run in parallel
             write_json(folder / "warmup.json", {"seconds": warm_s, "senders": warmups})
-            with _monitored(folder, processes, monitor_url or entry_url, self.p, self.headers, self.health_path):
+            with _monitored(
+                folder,
+                processes,
+                monitor_url or entry_url,
+                self.p,
+                self.headers,
+                self.health_path,
+                self.scrape_metrics,
+            ):
                 self.step_load(name, entry_url, folder, share_urls)
             self.index.update(entry, status="ok", warmup_s=warm_s)
         except (QrbenchError, httpx.HTTPError, OSError) as exc:
@@ -524,6 +537,7 @@ def run_scalability(
             folder.update(target=target_facts(target, p.target))
             if target.probe is not None:
                 study.health_path = target.probe.health_path
+                study.scrape_metrics = target.probe.metrics_status == 200
             study.vertical_documents(target, p.vertical.sample_interval_s)
             processes = {"service": target.pid} if target.pid else {}
             study.configuration(
