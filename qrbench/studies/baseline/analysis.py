@@ -216,6 +216,21 @@ def analyse_baseline(
         send_lag_p99_ms=None,  # closed model, one request at a time: nothing is sent late by design
         machine_noise_cv=stats.noise_cv(noise) if noise else None,
     )
+    cut = sorted({s["name"] for s in index if s.get("cut")})
+    cuts = RunFolder(run_dir).facts.get("budget_cuts") or {}
+    if cut or cuts:
+        said = [f"{name} (cut at {params.stage_budget_s:g} s)" for name in cut] + [
+            f"{name} ({c['done']} of {c['planned']})" for name, c in cuts.items()
+        ]
+        checks.append(
+            stats.Check(
+                name="stage budgets",
+                ok=False,
+                severity="warning",
+                message="Stages stopped at their time budget (stage_budget_s) and are judged on the sample they "
+                "got, undecided where it is too small: " + ", ".join(said) + ".",
+            )
+        )
     regression = compare_runs(baseline_run, run_dir) if baseline_run else None
     quality = _quality(run_dir, conf, params.seed, table)
     return BaselineReport(

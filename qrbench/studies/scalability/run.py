@@ -438,7 +438,7 @@ class _Study:
                     specs.append(
                         RequestSpec.from_payload(kind=f"documents_{n}", endpoint="/v1/rerank", payload=payload)
                     )
-                runner.run(f"documents/{n}", specs)
+                runner.run(f"documents/{n}", specs, budget_s=self.p.stage_budget_s)
         if sampler is not None:
             sampler.frame().to_parquet(self.run_dir / VERTICAL_DIR / "server-documents.parquet")
 
