@@ -22,7 +22,7 @@ __all__ = ["cost_table", "hot_functions", "outside_opportunities", "gaps", "GAP_
 GAP_COLUMNS = ["section", "status", "why", "how to enable"]
 _LEAF = re.compile(r"^(?P<function>.+?) \((?P<file>[^:()]+)(?::(?P<line>\d+))?\)$")
 # py-spy leaves that are waiting, not working (a process's idle threads and its event loop's select).
-_IDLE = re.compile(r"\b(select|poll|epoll|wait|_worker|acquire|sleep|accept|recv|read)\b")
+_IDLE = re.compile(r"\b(?:select|poll|epoll|wait|_worker|acquire|sleep|accept|recv|read)\b")
 
 
 def cost_table(costs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
