@@ -56,6 +56,7 @@ _STANDARD = {
 _ALIASES = {
     "cache_hits": ("embedding_cache_hits", "similarity_cache_hits"),
     "cache_misses": ("embedding_cache_misses", "similarity_cache_misses"),
+    "cache_entries": ("embedding_cache_entries", "similarity_cache_entries"),
     "quantum_seconds": ("quantum_seconds_sum", "quantum_seconds_count"),
     "request_seconds": ("request_seconds_sum", "request_seconds_count"),
     "cpu": ("cpu_seconds",),

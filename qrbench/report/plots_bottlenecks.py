@@ -267,11 +267,14 @@ def gap(report, what: str):
     do not exist): 'What: not measured: why — how to enable it.' (a Markdown object)."""
     from IPython.display import Markdown
 
-    why = (report.info.get("in_process") or {}).get("skipped") or "this run did not measure it"
-    return Markdown(
-        f"{what[:1].upper()}{what[1:]}: **not measured**: {why} — run `qrbench suite` without `--url` to profile "
-        "the reference engine; this service's own costs are in *Cost by request kind and size* above."
+    skipped = (report.info.get("in_process") or {}).get("skipped")
+    why = (
+        "the target is not qrbench's reference engine, so this in-process profile does not exist for it (why and "
+        "what to do: *The target* above; its own costs: *Cost by request kind and size*)"
+        if skipped
+        else "this run did not measure it"
     )
+    return Markdown(f"{what[:1].upper()}{what[1:]}: **not measured**: {why}.")
 
 
 def target_gaps(report):

@@ -1006,6 +1006,11 @@ def _analyse_outside(run_dir: Path, params: BottlenecksParams, info: dict[str, A
     compliance = judgements_frame(judgements)
     verdict = stats.overall(judgements.values())
     reasons = [f"{r.metric}: {r.verdict} ({r.reason})" for r in compliance.itertuples() if r.verdict != "pass"]
+    if not judgements:
+        reasons.append(
+            "No PRD target is judged: the cost sample has no rerank of 50 documents (add 50 to outside.sizes); "
+            "the findings below are about the measured service all the same."
+        )
     checks = stats.reliability_checks(
         estimates={
             f"{r.kind} per-document cost": stats.Estimate(

@@ -747,6 +747,12 @@ def _target_gaps(folder: RunFolder, server: pd.DataFrame, metrics: pd.DataFrame)
         gaps["memory_gb"] = f"not measured: {local} and {where.replace('has no', 'has no memory gauge')} — {how}"
         gaps["cpu_utilization"] = f"not measured: {local} — {how}"
         gaps["rss_growth_mb_per_h"] = gaps["memory_gb"]
+    elif not has("embedding_cache_entries"):
+        gaps["rss_growth_mb_per_h"] = (
+            f"not measured: {where}{'' if no_metrics else ' cache-size gauges'}, so the growth of its caches "
+            "cannot be told from a leak — export qrbench_embedding_cache_entries or map "
+            "`cache_entries`, and judge leaks with a soak (qrbench study load -p parameters/soak.yaml)"
+        )
     return gaps
 
 
@@ -756,7 +762,8 @@ def _name_gaps(
     """Targets the run could not measure leave the verdict and say why, instead of 'too few samples'."""
     for name, why in gaps.items():
         j = judgements.pop(name, None) or not_judged.pop(name, None)
-        if j is not None and (j.estimate.n == 0 or not math.isfinite(j.estimate.value) or name.startswith("rss")):
+        undecided = j is not None and (j.verdict == stats.Verdict.INSUFFICIENT or j.estimate.n == 0)
+        if j is not None and (undecided or not math.isfinite(j.estimate.value)):
             not_judged[name] = _with(j, verdict=stats.Verdict.INSUFFICIENT, reason=f"{name}: {why}")
         elif j is not None:
             judgements[name] = j
