@@ -184,6 +184,12 @@ def run_suite(
     say(
         f"qrbench suite: {len(plan.studies)} studies at {plan.scale} scale into {suite_dir}; expected about "
         f"{max(1, round(plan.expected_s / 60))} minutes on 2 idle cores"
+        + (
+            "; every stage has a time budget (a slow service gets a smaller sample, and a stage cut by its budget "
+            "says so in its report)"
+            if plan.scale in ("quick", "smoke")
+            else ""
+        )
     )
     with contextlib.ExitStack() as stack:
         if url:

@@ -51,6 +51,12 @@ def foreign_service(*args: str) -> Iterator[str]:
         proc.stderr.close()
 
 
+@pytest.fixture(scope="session")
+def start_foreign_service():
+    """foreign_service, for a test module's own fixture (a context manager: `with start(*args) as url`)."""
+    return foreign_service
+
+
 @pytest.fixture(scope="module")
 def foreign_url() -> Iterator[str]:
     """A fast foreign service (a few ms per request, four slots, no errors), shared by a test module."""

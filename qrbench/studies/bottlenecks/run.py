@@ -7,6 +7,10 @@ document count, line by line, by allocation site, and garbage-collection pauses;
 cold and a warm rerank. Against the running service: what a request costs outside the engine (HTTP,
 framework, parsing, validation, JSON), and py-spy stack samples with one user and under load.
 
+The in-process parts run only when the target is qrbench's reference engine (embedded, or a URL whose probe
+says so); for any other service the study measures from outside: cost by request kind and size (costs.parquet,
+for every target), and under load its latency, its process's CPU and memory when local, py-spy when it is Python.
+
 `run_bottlenecks` measures into a run folder: run.json (studies/folder.py), info.json (the study's own notes
 and timings) and the files of params.FILES.
 """
