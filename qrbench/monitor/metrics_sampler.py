@@ -130,14 +130,15 @@ def summarize_scrape(samples: Mapping[str, float], names: Mapping[str, str] | No
     """
     totals: dict[str, float] = {}
     sources = metric_sources(samples, names)
-    by_name: dict[str, str] = {v: k for k, v in sources.items()}
+    by_name: dict[str, list[str]] = {}
+    for column, name in sources.items():
+        by_name.setdefault(name, []).append(column)
     requests_metric = sources.get("requests_total", "qrbench_requests_total")
     is_qrbench = False
     for key, value in samples.items():
         name = key.split("{", 1)[0]
         is_qrbench = is_qrbench or name.startswith("qrbench_")
-        column = by_name.get(name)
-        if column is not None:
+        for column in by_name.get(name, ()):
             totals[column] = totals.get(column, 0.0) + value
         if name == requests_metric:
             match = _STATUS.search(key)
