@@ -243,6 +243,12 @@ def check_contract(probe: TargetProbe) -> TargetProbe:
     """probe, or NotAContractService naming what the URL answered."""
     if probe.speaks_contract:
         return probe
+    if probe.api_key_needed:
+        raise NotAContractService(
+            f"{probe.url} answers its contract endpoints 401/403: it needs an API key"
+            + (" and refused the one given" if probe.api_key_given else "")
+            + ". Give it with --api-key KEY (qrbench probe) or target: {api_key: KEY} in the parameter file."
+        )
     answered = ", ".join(f"{p} {_status_text(s)}" for p, s in probe.endpoints.items())
     raise NotAContractService(
         f"{probe.url} does not speak the QuantumRerank contract: {answered}. Give the URL of a service that "
