@@ -41,3 +41,13 @@ def test_a_url_without_the_contract_exits_2(service, capsys):
     assert "does not speak the QuantumRerank contract" in capsys.readouterr().err
     with pytest.raises(NotAContractService):
         check_contract(probe_target(url + "/nothing-here"))
+
+
+def test_a_service_that_needs_a_key_says_so(make_service):
+    url, _ = make_service(api_key="secret")
+    bare = probe_target(url)
+    assert bare.api_key_needed and not bare.speaks_contract
+    with pytest.raises(NotAContractService, match="needs an API key"):
+        check_contract(bare)
+    keyed = check_contract(probe_target(url, headers={"X-API-Key": "secret"}))
+    assert keyed.api_key_needed and keyed.api_key_given and "needs an API key (given)" in keyed.paragraph()
