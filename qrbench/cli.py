@@ -193,7 +193,9 @@ def _study(args) -> int:
 
     study = get_study(args.study)
     params = resolve_params_file(args.params or study.default_params)
-    study.load_params(params)  # a bad file stops here, before a kernel starts, naming the key
+    loaded = study.load_params(params)  # a bad file stops here, before a kernel starts, naming the key
+    if args.url and not args.no_progress:
+        _say(_probe_paragraph(args.url, loaded))
     if args.baseline and not Path(args.baseline).is_dir():
         raise ParameterError(f"--baseline {args.baseline} is not a run folder.")
     run_dir = run_study(
@@ -214,6 +216,19 @@ def _study(args) -> int:
     print(f"report: {run_dir / (args.study + '.html')}  (with code: {args.study}-code.html)")
     print(f"index:  {Path(args.out) / 'index.html'}")
     return 1 if args.fail_on_violation and verdict == "fail" else 0
+
+
+def _probe_paragraph(url: str, params) -> str:
+    """What the target at url offers (deploy.probe_target), before the study starts; an error when it does
+    not speak the contract."""
+    from .deploy import check_contract, probe_target
+    from .load import check_target
+
+    target = getattr(params, "target", None)
+    allow_remote = bool(getattr(target, "allow_remote", False))
+    key = getattr(target, "api_key", None)
+    url = check_target(url, allow_remote=allow_remote)
+    return check_contract(probe_target(url, headers={"X-API-Key": key} if key else {})).paragraph()
 
 
 def _add_suite(sub) -> None:
