@@ -51,3 +51,20 @@ def test_a_service_that_needs_a_key_says_so(make_service):
         check_contract(bare)
     keyed = check_contract(probe_target(url, headers={"X-API-Key": "secret"}))
     assert keyed.api_key_needed and keyed.api_key_given and "needs an API key (given)" in keyed.paragraph()
+
+
+def test_a_study_against_a_url_without_the_contract_stops_before_it_starts(foreign_url, tmp_path, capsys):
+    code = main(
+        [
+            "study",
+            "baseline",
+            "-p",
+            "parameters/smoke/baseline.yaml",
+            "--url",
+            foreign_url + "/x",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 2 and "does not speak the QuantumRerank contract" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # no run folder, no kernel
