@@ -205,33 +205,28 @@ def outside_opportunities(
                     "more concurrent slots or workers where the CPU allows, or a cheaper request",
                 )
             )
-        single = float(one["p50_ms"])
-        for h in hot.head(3).itertuples() if len(hot) and np.isfinite(single) else ():
-            v = float(h.share) * single
+        # The GIL-holding time a request costs in each hot function: its share of the GIL-holding samples, times
+        # the share of the time the GIL was held, over the requests answered per second (under load).
+        held = float(many.get("gil_held_share", np.nan))
+        rps = float(many.get("throughput_rps", np.nan))
+        per_request_ms = held * 1000.0 / rps if np.isfinite(held) and np.isfinite(rps) and rps > 0 else np.nan
+        for h in hot.head(3).itertuples() if len(hot) and np.isfinite(per_request_ms) else ():
             e = stats.Estimate(
-                value=v,
+                value=float(h.share) * per_request_ms,
                 low=-np.inf,
                 high=np.inf,
                 confidence=confidence,
                 n=int(h.samples),
-                method="py-spy share",
+                method="py-spy share x GIL-held time per request",
                 decided=False,
             )
             rows.append(
                 _row(
                     f"Hot function {h.function} ({h.file}): {h.share:.0%} of the GIL-holding samples under load",
                     f"the target's code ({h.file})" if h.file else "the target's code",
-                    "requests under load (share x single-user median)",
-                    stats.Estimate(
-                        value=e.value,
-                        low=e.low,
-                        high=e.high,
-                        confidence=confidence,
-                        n=e.n,
-                        method=e.method,
-                        decided=False,
-                    ),
-                    single,
+                    "requests under load (its GIL-holding time per request)",
+                    e,
+                    float(many["p50_ms"]),
                     rates,
                     "profile this function in the service (its line profile) and make it cheaper or release the GIL",
                 )
