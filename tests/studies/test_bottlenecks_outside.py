@@ -109,3 +109,25 @@ def test_saturation_figure_without_loop_or_pool_metrics_says_not_measured(value)
     fig.canvas.draw()  # a log scale of zeros would fail here
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert sum("not measured" in t for t in texts) == 4
+
+
+def test_a_hot_function_saves_its_gil_holding_time_per_request():
+    runs = pd.DataFrame(
+        [
+            {"phase": "single user", "p50_ms": 100.0, "p50_low": 90.0, "p50_high": 110.0, "ok": 10, "users": 1},
+            {
+                "phase": "under load",
+                "p50_ms": 100.0,
+                "p50_low": 90.0,
+                "p50_high": 110.0,
+                "ok": 40,
+                "users": 4,
+                "throughput_rps": 10.0,
+                "gil_held_share": 0.5,
+            },
+        ]
+    )
+    hot = pd.DataFrame({"function": ["score"], "file": ["service.py"], "samples": [80], "share": [0.8]})
+    o = outside_opportunities(pd.DataFrame(), pd.DataFrame(), runs, hot, reference_batch=50, rates={})
+    row = o[o["opportunity"].str.startswith("Hot function score")].iloc[0]
+    assert row["saving_ms"] == pytest.approx(0.8 * 0.5 * 1000 / 10.0)  # 40 ms of GIL time per request
