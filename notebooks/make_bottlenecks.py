@@ -11,10 +11,13 @@ def bottlenecks() -> nbformat.NotebookNode:
     cells = [
         md(
             "# Bottlenecks study: where the time and the memory of a rerank go\n\n"
-            "Each piece of the reference service timed on its own and in the whole call, so that what the parts do "
-            "not explain is measured too (*unattributed*); what a request costs outside the engine; what the "
-            "service's threads do under load; and a ranked list of what fixing each part would save, per request "
-            "and at the load study's rates. Line, memory and call-tree profiles are in the version with code."
+            "Every finding is about the measured service. What each request kind costs, split into a fixed part "
+            "and a part per document; what the service's process does under load (its CPU and memory when it runs "
+            "here, py-spy's stacks when it is Python); and a ranked list of what fixing each part would save, per "
+            "request and at the load study's rates. When the service is qrbench's reference engine, each piece of "
+            "it is also timed in-process (component breakdown, Aer and shots, line, memory and call-tree profiles, "
+            "the last three in the version with code); for any other service those sections say why they are "
+            "not measured."
         ),
         code(
             "from pathlib import Path\n\n"
@@ -65,6 +68,20 @@ def bottlenecks() -> nbformat.NotebookNode:
             "    fig.savefig(Path(run_dir) / 'key_figure.png', dpi=110, bbox_inches='tight')\n"
             "plots.show(fig, otherwise=format.not_measured('time-saving opportunities'))"
         ),
+        md("## The target\nWhat the service offered when the study probed it, and what could not be measured."),
+        code(
+            "display(Markdown(report.target or 'The target was not probed in this run.'))\nbplots.target_gaps(report)"
+        ),
+        md(
+            "## Cost by request kind and size\nOne request at a time, each with a new query, round-robin over "
+            "kinds and sizes: latency against the number of documents gives what every request pays (fixed) and "
+            "what each document costs (per document), with 95 % intervals; bytes each way per request."
+        ),
+        code(
+            "display(bplots.cost_table(report))\n"
+            "plots.show(bplots.cost_by_size(report.cost_requests, report.costs),\n"
+            "           otherwise=format.not_measured('the cost by request kind and size'))"
+        ),
         md(
             "## Verdict\n"
             "*pass*: the PRD's per-request targets are met on their 95% intervals (a rerank of 50 cached documents "
@@ -88,57 +105,76 @@ def bottlenecks() -> nbformat.NotebookNode:
             "batch size and method."
         ),
         code(
-            "plots.show(bplots.stacked_breakdown(report.request), otherwise=format.not_measured('the breakdown'))\n"
-            "plots.show(bplots.stacked_breakdown(report.request, share=True),\n"
-            "           otherwise=format.not_measured('the breakdown in shares'))"
+            "if not report.reference:\n"
+            "    display(bplots.gap(report, 'the breakdown of the engine'))\n"
+            "else:\n"
+            "    plots.show(bplots.stacked_breakdown(report.request), otherwise=format.not_measured('the breakdown'))\n"
+            "    plots.show(bplots.stacked_breakdown(report.request, share=True),\n"
+            "               otherwise=format.not_measured('the breakdown in shares'))"
         ),
         md(
             "### Every scenario\nMean milliseconds per component; *unattributed* is the engine's total minus the "
             "parts (negative when the engine does in one step what the parts do in two)."
         ),
-        code("format.stakeholder_table(wide_breakdown(report.breakdown).reset_index())"),
-        code("format.stakeholder_table(report.explained)"),
+        code(
+            "format.stakeholder_table(wide_breakdown(report.breakdown).reset_index()) if report.reference "
+            "else bplots.gap(report, 'every scenario')"
+        ),
+        code("format.stakeholder_table(report.explained) if report.reference else None"),
         md(
             "## Quantum vs classical overhead\nEngine time of quantum and hybrid over classical on the same "
             "documents: ratio of medians with a bootstrap 95% interval, and the extra milliseconds (difference of "
             "means)."
         ),
         code(
-            "display(format.stakeholder_table(report.overhead))\n"
-            "plots.show(bplots.overhead_ratios(report.overhead), otherwise=format.not_measured('the overhead'))"
+            "if not report.reference:\n"
+            "    display(bplots.gap(report, 'the quantum overhead in the engine'))\n"
+            "else:\n"
+            "    display(format.stakeholder_table(report.overhead))\n"
+            "    plots.show(bplots.overhead_ratios(report.overhead), otherwise=format.not_measured('the overhead'))"
         ),
         md(
             "## Aer vs exact: what the simulation costs and the shot noise it trades for it\nThe same encoded "
             "states through the closed form and the SWAP test: the aer estimate's error is shot noise alone."
         ),
         code(
-            "display(format.stakeholder_table(report.aer_vs_exact))\n"
-            "plots.show(bplots.aer_vs_exact(report.aer_vs_exact),\n"
-            "           otherwise=format.not_measured('the aer simulator (no aer scenario in this run)'))"
+            "if not report.reference:\n"
+            "    display(bplots.gap(report, 'the simulator against the closed form'))\n"
+            "else:\n"
+            "    display(format.stakeholder_table(report.aer_vs_exact))\n"
+            "    plots.show(bplots.aer_vs_exact(report.aer_vs_exact),\n"
+            "               otherwise=format.not_measured('the aer simulator (no aer scenario in this run)'))"
         ),
         md(
             "### One-off costs\nModel load, the first forward pass, and the aer circuit's construction and "
             "transpilation (once per qubit count, at warm-up)."
         ),
         code(
-            "format.stakeholder_table(report.cold_start, {'component': 'component', 'qubits': 'qubits',\n"
-            "    'median': 'median (ms)', 'min': 'min (ms)', 'max': 'max (ms)', 'count': 'times measured'})"
+            "(format.stakeholder_table(report.cold_start, {'component': 'component', 'qubits': 'qubits',\n"
+            "    'median': 'median (ms)', 'min': 'min (ms)', 'max': 'max (ms)', 'count': 'times measured'})\n"
+            " if report.reference and len(report.cold_start) else bplots.gap(report, 'the one-off costs'))"
         ),
         md(
             "## Outside the engine\nEnd-to-end latency over HTTP minus the server's computation time, split into "
             "what the service's own code does (parse, validate, rank, serialise; timed in-process on the same "
             "bodies) and the rest (uvicorn, FastAPI, the thread hand-off, loopback)."
         ),
-        code("format.stakeholder_table(report.outside)"),
+        code(
+            "(format.stakeholder_table(report.outside) if report.reference and len(report.outside)\n"
+            " else bplots.gap(report, 'the split of the time outside the engine'))"
+        ),
         md(
             "## Memory\nPeak resident memory while one cold rerank of N documents runs (memory_profiler), what it "
             "leaves behind, and garbage-collection pauses. The lines that grow it and the allocation sites still "
             "holding memory (tracemalloc) are in the version with code."
         ),
         code(
-            "display(format.stakeholder_table(report.memory))\n"
-            "plots.show(bplots.memory_growth(report.memory, limit_gb=thresholds['memory_100_docs_gb'].target),\n"
-            "           otherwise=format.not_measured('memory growth'))"
+            "if not report.reference:\n"
+            "    display(bplots.gap(report, 'memory per document count'))\n"
+            "else:\n"
+            "    display(format.stakeholder_table(report.memory))\n"
+            "    plots.show(bplots.memory_growth(report.memory, limit_gb=thresholds['memory_100_docs_gb'].target),\n"
+            "               otherwise=format.not_measured('memory growth'))"
         ),
         code(
             "t = report.info.get('tracemalloc', {})\n"
@@ -146,18 +182,23 @@ def bottlenecks() -> nbformat.NotebookNode:
             "    display(Markdown(f\"tracemalloc: peak {format.quantity(t.get('traced_peak_mib'), 'MiB')}, \"\n"
             "                     f\"{format.quantity(t.get('traced_retained_mib'), 'MiB')} retained after \"\n"
             "                     f\"{t.get('requests', 0)} reranks of new request bodies.\"))\n"
-            "format.stakeholder_table(report.gc)"
+            "format.stakeholder_table(report.gc) if len(report.gc) else bplots.gap(report, 'garbage-collection pauses')"
         ),
         md(
             "## Under load\nThe same request mix sent by one user and by many; py-spy samples every thread of the "
             "service (and, separately, only the thread holding the GIL). Waits on the thread pool, on locks or on "
             "a future show where concurrency queues work; torch and Aer run without the GIL."
         ),
-        code("format.stakeholder_table(report.load_runs)"),
+        code(
+            "format.stakeholder_table(report.load_runs) if len(report.load_runs) else "
+            "Markdown(format.not_measured('the under-load runs'))"
+        ),
         code(
             "skipped = report.info.get('under_load', {}).get('skipped')\n"
             "why = f'the under-load profile ({skipped})' if skipped else 'the under-load profile'\n"
-            "plots.show(bplots.under_load_profile(report.under_load), otherwise=format.not_measured(why))"
+            "if report.reference:\n"
+            "    plots.show(bplots.under_load_profile(report.under_load), otherwise=format.not_measured(why))\n"
+            "bplots.hot_functions_table(report)"
         ),
         md(
             "What changes with concurrency: each activity's share of the busy threads' samples, one user against "
@@ -176,14 +217,30 @@ def bottlenecks() -> nbformat.NotebookNode:
             "lines that grow memory and the allocation sites that keep it.",
             metadata=CODE_ONLY,
         ),
-        code("bplots.line_table(report.lines, path='quantum path')", metadata=CODE_ONLY),
-        code("bplots.line_table(report.lines, path='classical fallback')", metadata=CODE_ONLY),
-        code("print(render_tree(report.calls[report.calls['call'] == 'cold']))", metadata=CODE_ONLY),
-        code("print(render_tree(report.calls[report.calls['call'] == 'warm']))", metadata=CODE_ONLY),
-        code("report.memory_lines[report.memory_lines['increment_mib'].abs() > 0.1]", metadata=CODE_ONLY),
+        code(
+            "(bplots.line_table(report.lines, path='quantum path') if len(report.lines)\n"
+            " else bplots.gap(report, 'line profiles'))",
+            metadata=CODE_ONLY,
+        ),
+        code(
+            "bplots.line_table(report.lines, path='classical fallback') if len(report.lines) else None",
+            metadata=CODE_ONLY,
+        ),
+        code(
+            "if len(report.calls):\n"
+            "    print(render_tree(report.calls[report.calls['call'] == 'cold']))\n"
+            "    print(render_tree(report.calls[report.calls['call'] == 'warm']))",
+            metadata=CODE_ONLY,
+        ),
+        code(
+            "report.memory_lines[report.memory_lines['increment_mib'].abs() > 0.1] if len(report.memory_lines) "
+            "else None",
+            metadata=CODE_ONLY,
+        ),
         code("report.allocations", metadata=CODE_ONLY),
         code(
-            "report.under_load_roles.sort_values(['phase', 'role', 'share'], ascending=[True, True, False])",
+            "(report.under_load_roles.sort_values(['phase', 'role', 'share'], ascending=[True, True, False])\n"
+            " if len(report.under_load_roles) else None)",
             metadata=CODE_ONLY,
         ),
         code(

@@ -24,6 +24,7 @@ def load() -> nbformat.NotebookNode:
             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
             "from qrbench.studies import get_study, load_thresholds\n"
             "from qrbench.studies.load import run_load_study\n"
+            "from qrbench.studies.analysis import server_metrics_sentence\n"
             "from qrbench.studies.load.analysis import KEY_FIGURE, next_action\n\n"
             'study = get_study("load")'
         ),
@@ -87,7 +88,8 @@ def load() -> nbformat.NotebookNode:
             "                          shown, t0_unix=report.t0_unix, cores=report.cores,\n"
             "                          title=f'scenario {params.name}')\n"
             "fig.savefig(Path(run_dir) / KEY_FIGURE, dpi=100, bbox_inches='tight')\n"
-            "plots.show(fig, otherwise=format.not_measured('the timeline'))"
+            "plots.show(fig, otherwise=format.not_measured('the timeline'))\n"
+            "display(Markdown(server_metrics_sentence(run_dir)))"
         ),
         new_markdown_cell(
             "## Latency by request kind\nPercentiles (ms) of the judged requests with 95% intervals "

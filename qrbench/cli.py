@@ -195,7 +195,9 @@ def _study(args) -> int:
 
     study = get_study(args.study)
     params = resolve_params_file(args.params or study.default_params)
-    study.load_params(params)  # a bad file stops here, before a kernel starts, naming the key
+    loaded = study.load_params(params)  # a bad file stops here, before a kernel starts, naming the key
+    if args.url and not args.no_progress:
+        _say(_probe_paragraph(args.url, loaded))
     if args.baseline and not Path(args.baseline).is_dir():
         raise ParameterError(f"--baseline {args.baseline} is not a run folder.")
     run_dir = run_study(
@@ -216,6 +218,19 @@ def _study(args) -> int:
     print(f"report: {run_dir / (args.study + '.html')}  (with code: {args.study}-code.html)")
     print(f"index:  {Path(args.out) / 'index.html'}")
     return 1 if args.fail_on_violation and verdict == "fail" else 0
+
+
+def _probe_paragraph(url: str, params) -> str:
+    """What the target at url offers (deploy.probe_target), before the study starts; an error when it does
+    not speak the contract."""
+    from .deploy import check_contract, probe_target
+    from .load import check_target
+
+    target = getattr(params, "target", None)
+    allow_remote = bool(getattr(target, "allow_remote", False))
+    key = getattr(target, "api_key", None)
+    url = check_target(url, allow_remote=allow_remote)
+    return check_contract(probe_target(url, headers={"X-API-Key": key} if key else {})).paragraph()
 
 
 def _add_suite(sub) -> None:
@@ -609,6 +624,32 @@ def _machine_noise(run_dir: str) -> float | None:
     return noise_cv(noise) if noise else None
 
 
+def _add_probe(sub) -> None:
+    p = sub.add_parser(
+        "probe",
+        help="say what a running service offers (contract endpoints, health paths, /metrics, local process)",
+        description="Probe a running QuantumRerank-compatible service and print one paragraph: which contract "
+        "endpoints answer, which health path to use, which metric families /metrics exposes, whether its process "
+        "is local and Python (py-spy), whether it is qrbench's reference engine, whether it needs an API key. "
+        "Exit 2 when the URL does not speak the contract.",
+    )
+    p.add_argument("--url", required=True, help="the service (loopback unless --allow-remote)")
+    p.add_argument("--api-key", help="sent as X-API-Key")
+    p.add_argument("--allow-remote", action="store_true", help="permit a non-loopback URL")
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds per probe request (default 30)")
+    p.set_defaults(func=_probe)
+
+
+def _probe(args) -> int:
+    from .deploy import check_contract, probe_target
+    from .load import check_target
+
+    url = check_target(args.url, allow_remote=args.allow_remote)
+    headers = {"X-API-Key": args.api_key} if args.api_key else {}
+    print(check_contract(probe_target(url, headers=headers, timeout_s=args.timeout)).paragraph())
+    return 0
+
+
 def _add_init(sub) -> None:
     p = sub.add_parser("init", help="copy the notebooks and parameter files into a folder, to edit in JupyterLab")
     p.add_argument("dir", help="folder to create (or an empty one)")
@@ -821,6 +862,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ab(sub)
     _add_load(sub)
     _add_init(sub)
+    _add_probe(sub)
     _add_alerts(sub)
     _add_export(sub)
     return parser

@@ -7,12 +7,15 @@ own location through importlib.resources, so the code never counts parent folder
 
 from __future__ import annotations
 
+import os
+import shutil
+import sysconfig
 from importlib.resources import files
 from pathlib import Path
 
 from .errors import QrbenchError
 
-__all__ = ["bundled", "resolve_params_file", "BUNDLED"]
+__all__ = ["bundled", "resolve_params_file", "BUNDLED", "console_script"]
 
 BUNDLED = ("notebooks", "parameters", "data")
 
@@ -43,3 +46,14 @@ def resolve_params_file(path: str | Path) -> Path:
         if shipped.is_file():
             return shipped
     return path.resolve()  # missing: load_yaml names the path the user gave, resolved from here
+
+
+def console_script(name: str, *, scripts_dir: str | Path | None = None) -> str | None:
+    """The path of console script `name` (e.g. "py-spy"): next to the running interpreter first (the
+    environment qrbench is installed in, activated or not: sysconfig's "scripts" folder), then on PATH;
+    None when neither has it. scripts_dir: another folder to look in first (tests)."""
+    folder = Path(scripts_dir) if scripts_dir is not None else Path(sysconfig.get_path("scripts"))
+    for candidate in (folder / name, folder / f"{name}.exe"):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return shutil.which(name)

@@ -1,7 +1,7 @@
 """Server-side monitoring during a run: the target's process tree and its /metrics."""
 
 from .contention import CONTENTION_COLUMNS, ContentionSampler, own_roots
-from .metrics_sampler import METRIC_COLUMNS, MetricsSampler, rates, summarize_scrape
+from .metrics_sampler import METRIC_COLUMNS, MetricsSampler, check_metric_names, metric_sources, rates, summarize_scrape
 from .noise import calibration_timings
 from .process import ProcessSampler, pid_listening_on
 from .prometheus import counter_delta, sample_key, scrape
@@ -19,5 +19,7 @@ __all__ = [
     "MetricsSampler",
     "METRIC_COLUMNS",
     "summarize_scrape",
+    "metric_sources",
+    "check_metric_names",
     "rates",
 ]

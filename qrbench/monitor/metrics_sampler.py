@@ -18,7 +18,7 @@ import pandas as pd
 
 from .prometheus import scrape
 
-__all__ = ["MetricsSampler", "summarize_scrape", "rates", "METRIC_COLUMNS"]
+__all__ = ["MetricsSampler", "summarize_scrape", "metric_sources", "check_metric_names", "rates", "METRIC_COLUMNS"]
 
 # Wide column -> the Prometheus sample summed over all its label sets (reference service names).
 _SUMS = {
@@ -43,6 +43,25 @@ _SUMS = {
     "rss_bytes": "process_resident_memory_bytes",
     "cpu_seconds": "process_cpu_seconds_total",
 }
+# Standard names read when the qrbench one is absent: OpenTelemetry's semantic conventions, then
+# prometheus-fastapi-instrumentator's (the Prometheus client's process_* are already the defaults above).
+_STANDARD = {
+    "request_seconds_sum": ("http_server_request_duration_seconds_sum", "http_request_duration_seconds_sum"),
+    "request_seconds_count": ("http_server_request_duration_seconds_count", "http_request_duration_seconds_count"),
+    "requests_total": ("http_requests_total",),
+    "in_flight": ("http_server_active_requests", "http_requests_inprogress"),
+}
+# Short names a parameter file may map (`target: {metrics: {cache_hits: my_cache_hits_total}}`); a histogram
+# name maps both its _sum and _count.
+_ALIASES = {
+    "cache_hits": ("embedding_cache_hits", "similarity_cache_hits"),
+    "cache_misses": ("embedding_cache_misses", "similarity_cache_misses"),
+    "cache_entries": ("embedding_cache_entries", "similarity_cache_entries"),
+    "quantum_seconds": ("quantum_seconds_sum", "quantum_seconds_count"),
+    "request_seconds": ("request_seconds_sum", "request_seconds_count"),
+    "cpu": ("cpu_seconds",),
+    "memory": ("rss_bytes",),
+}
 # qrbench_requests_total by the first digit of its status label.
 _STATUS_CLASSES = {"ok_total": "2", "errors_4xx_total": "4", "errors_5xx_total": "5"}
 # Samples a qrbench service exports only once they are non-zero (labelled counters, histograms): 0 when absent.
@@ -65,22 +84,63 @@ METRIC_COLUMNS: tuple[str, ...] = ("t", "t_unix", *_SUMS, *_STATUS_CLASSES)
 _STATUS = re.compile(r"[{,]status=(\d)")
 
 
-def summarize_scrape(samples: Mapping[str, float]) -> dict[str, float]:
+def check_metric_names(names: Mapping[str, str] | None) -> dict[str, tuple[str, ...]]:
+    """A parameter file's metric mapping ({column or alias: metric name}) as {column: (metric name,)};
+    ValueError naming a key that is neither a column of METRIC_COLUMNS nor an alias."""
+    out: dict[str, tuple[str, ...]] = {}
+    for key, name in (names or {}).items():
+        if key in _ALIASES:
+            columns = _ALIASES[key]
+        elif key in _SUMS:
+            columns = (key,)
+        else:
+            raise ValueError(
+                f"metrics: {key!r} is not a metric qrbench reads; use one of {', '.join((*_ALIASES, *_SUMS))}."
+            )
+        for column in columns:
+            suffix = column.rsplit("_", 1)[-1]
+            out[column] = (f"{name}_{suffix}" if suffix in ("sum", "count") and not name.endswith(suffix) else name,)
+    return out
+
+
+def _candidates(column: str, mapped: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    return mapped.get(column) or (_SUMS[column], *_STANDARD.get(column, ()))
+
+
+def metric_sources(samples: Mapping[str, float], names: Mapping[str, str] | None = None) -> dict[str, str]:
+    """{column: the metric name it is read from} for the columns this scrape has (qrbench's name, else a
+    standard one, or the parameter file's mapping)."""
+    mapped = check_metric_names(names)
+    present = {key.split("{", 1)[0] for key in samples}
+    out = {}
+    for column in _SUMS:
+        found = next((n for n in _candidates(column, mapped) if n in present), None)
+        if found:
+            out[column] = found
+    return out
+
+
+def summarize_scrape(samples: Mapping[str, float], names: Mapping[str, str] | None = None) -> dict[str, float]:
     """One scrape (`scrape()`'s {sample_key: value}) as the wide columns of METRIC_COLUMNS, less t and t_unix.
 
-    A column whose samples are absent is NaN, except the qrbench counters and histograms, which a qrbench
-    service exports only once they are non-zero: for such a service they are 0.
+    Each column is read from qrbench's metric, else from a standard name (OpenTelemetry, the instrumentator),
+    or from the name `names` maps it to. A column whose samples are absent is NaN, except the qrbench
+    counters and histograms, which a qrbench service exports only once they are non-zero: for such a
+    service they are 0.
     """
     totals: dict[str, float] = {}
-    by_name: dict[str, str] = {v: k for k, v in _SUMS.items()}
+    sources = metric_sources(samples, names)
+    by_name: dict[str, list[str]] = {}
+    for column, name in sources.items():
+        by_name.setdefault(name, []).append(column)
+    requests_metric = sources.get("requests_total", "qrbench_requests_total")
     is_qrbench = False
     for key, value in samples.items():
         name = key.split("{", 1)[0]
         is_qrbench = is_qrbench or name.startswith("qrbench_")
-        column = by_name.get(name)
-        if column is not None:
+        for column in by_name.get(name, ()):
             totals[column] = totals.get(column, 0.0) + value
-        if name == "qrbench_requests_total":
+        if name == requests_metric:
             match = _STATUS.search(key)
             for cls, digit in _STATUS_CLASSES.items():
                 if match and match.group(1) == digit:
@@ -108,6 +168,7 @@ class MetricsSampler:
         headers: Mapping[str, str] | None = None,
         timeout_s: float = 2.0,
         t0: float | None = None,
+        names: Mapping[str, str] | None = None,
     ) -> None:
         if not (isinstance(interval_s, int | float) and interval_s > 0 and math.isfinite(interval_s)):
             raise ValueError(f"interval_s must be a positive number of seconds, not {interval_s!r}.")
@@ -118,6 +179,9 @@ class MetricsSampler:
         self.t0 = time.perf_counter() if t0 is None else t0
         self.rows: list[dict[str, float]] = []
         self.n_failed = 0  # scrapes that found nothing (target down, no /metrics, not Prometheus text)
+        self.names = dict(names or {})
+        check_metric_names(self.names)
+        self.sources: dict[str, str] = {}  # column -> the metric it was read from (for the reports)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="metrics-sampler", daemon=True)
 
@@ -128,7 +192,8 @@ class MetricsSampler:
         if not samples:
             self.n_failed += 1
             return None
-        row = {"t": t, "t_unix": t_unix, **summarize_scrape(samples)}
+        self.sources.update(metric_sources(samples, self.names))
+        row = {"t": t, "t_unix": t_unix, **summarize_scrape(samples, self.names)}
         self.rows.append(row)
         return row
 

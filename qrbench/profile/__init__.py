@@ -3,7 +3,8 @@
 In-process (through the engine's public pieces): `measure_components` (component breakdown),
 `measure_cold_start`, `shot_noise`, `line_profile`, `memory_by_documents`, `line_memory`,
 `allocation_sites`, `gc_pauses`, `call_profile`. Against a running service: `measure_http` and
-`measure_codec` (what a request costs outside the engine), `PySpySampler` (stacks under load).
+`measure_codec` (what a request costs outside the engine), `PySpySampler` (stacks under load), and for any
+service, `measure_request_costs` (latency by request kind and size, payload sizes).
 Every profiler returns tidy pandas frames; the bottlenecks study analyses them.
 """
 
@@ -23,10 +24,13 @@ from .components import (
 from .http import CODEC_PARTS, measure_codec, measure_http
 from .lines import CLASSICAL_FALLBACK, LINE_COLUMNS, QUANTUM_PATH, line_profile
 from .memory import allocation_sites, gc_pauses, line_memory, memory_by_documents, release_free_memory
+from .outside import COST_COLUMNS, measure_request_costs
 from .sampling import ACTIVITIES, PySpySampler, classify_stacks, parse_raw, py_spy_available, thread_role
 from .shots import shot_noise
 
 __all__ = [
+    "measure_request_costs",
+    "COST_COLUMNS",
     "RerankInput",
     "Scenario",
     "scenario_grid",

@@ -4,7 +4,8 @@ py-spy attaches to a process by id, samples every Python thread's stack `rate_hz
 with `idle`, keeps the samples of waiting threads too: that is how waits (locks, the thread-pool queue,
 the event loop's select) show up next to work. A second sampler with `gil` keeps only the samples of the
 thread holding the GIL, so the two together tell computing-without-the-GIL (torch, Aer) from waiting for
-it. py-spy is a separate program (`pip install py-spy`); `py_spy_available` says whether it is here.
+it. py-spy is a separate program (`pip install py-spy`), looked up next to the running interpreter first, then
+on PATH (`resources.console_script`); `py_spy_available` says whether it is here.
 
 Stacks come back as a tidy frame (thread, stack, samples); `classify_stacks` names what each sample was
 doing from its innermost recognisable frame.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import linecache
 import re
-import shutil
 import signal
 import subprocess
 import tempfile
@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import ParameterError, TargetError
+from ..resources import console_script
 
 __all__ = ["py_spy_available", "PySpySampler", "parse_raw", "classify_stacks", "thread_role", "ACTIVITIES"]
 
@@ -64,7 +65,7 @@ def _waits_on_lock(frame: str) -> bool:
 
 
 def py_spy_available() -> bool:
-    return shutil.which("py-spy") is not None
+    return console_script("py-spy") is not None
 
 
 def thread_role(name: str) -> str:
@@ -174,7 +175,7 @@ class PySpySampler:
 
     def start(self) -> PySpySampler:
         args = [
-            "py-spy",
+            console_script("py-spy") or "py-spy",
             "record",
             "--pid",
             str(self.pid),

@@ -24,10 +24,17 @@ _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 def render_html(notebook: Path, *, with_code: bool) -> Path:
     """HTML of an executed notebook: without code for stakeholders, or with code (qrbench.report.html says what
     each version keeps)."""
+    from ..studies import RunFolder
     from .html import write_notebook_html
 
-    title = _TITLES.get(notebook.stem, f"{notebook.stem.capitalize()} study")
-    return write_notebook_html(notebook, with_code=with_code, title=title, subtitle=notebook.parent.name)
+    probe = RunFolder(notebook.parent).target_probe
+    return write_notebook_html(
+        notebook,
+        with_code=with_code,
+        title=_TITLES.get(notebook.stem, f"{notebook.stem.capitalize()} study"),
+        subtitle=notebook.parent.name,
+        note=probe.paragraph() if probe is not None else "",
+    )
 
 
 _TITLES = {"ab": "A/B comparison"}  # reports whose title is not "<Name> study"

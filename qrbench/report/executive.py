@@ -637,9 +637,11 @@ def executive_html(
     started: str = "",
     target: str = "",
     base: str | Path = ".",
+    probe: str = "",
 ) -> str:
     """The executive report page. started: a readable date ("2026-11-30 04:47 UTC"); target: what was
-    measured (e.g. "embedded reference service"); base: the folder the key figure paths are relative to."""
+    measured (e.g. "embedded reference service"); base: the folder the key figure paths are relative to;
+    probe: the paragraph saying what the target offers (deploy.TargetProbe.paragraph)."""
     verdict, reason = overall_verdict(studies)
     head = headline(verdict, reason, checks=_caveats(studies), next_action=_next_action(verdict, studies))
     meta = " · ".join(
@@ -660,7 +662,8 @@ def executive_html(
     sections = "".join(_study_section(s, Path(base)) for s in studies)
     body = (
         f'<main class="qr-exec"><h1>{html.escape(title)}</h1><p class="qr-meta">{html.escape(meta)}</p>'
-        f'<div id="qr-answer">{head.to_html()}</div>{top}{sections}</main>'
+        + (f'<p class="qr-meta qr-probe">{html.escape(probe)}</p>' if probe else "")
+        + f'<div id="qr-answer">{head.to_html()}</div>{top}{sections}</main>'
     )
     return page(title, body, css=_CSS)
 
@@ -711,6 +714,7 @@ def write_executive_report(
     started: str = "",
     target: str = "",
     title: str = "qrbench suite",
+    probe: str = "",
 ) -> Path:
     """Write <suite_dir>/report.html and <suite_dir>/summary.json; returns the report's path."""
     from .runs import write_summary
@@ -718,7 +722,7 @@ def write_executive_report(
     suite_dir = Path(suite_dir)
     out = suite_dir / "report.html"
     out.write_text(
-        executive_html(studies, title=title, scale=scale, started=started, target=target, base=suite_dir),
+        executive_html(studies, title=title, scale=scale, started=started, target=target, base=suite_dir, probe=probe),
         encoding="utf-8",
     )
     write_summary(suite_dir, suite_summary(studies, scale=scale))

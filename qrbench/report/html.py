@@ -30,6 +30,7 @@ body{max-width:1280px;margin:0 auto;padding:0 1.2em}
   display:flex;gap:1.5em;align-items:baseline;flex-wrap:wrap}
 .qr-report-header .qr-title{font-size:1.15em;font-weight:700}
 .qr-report-header a{color:#1a5fb4}
+.qr-report-header .qr-probe{flex-basis:100%;font-size:.9em;color:#444}
 .jp-OutputArea-output,.output_html,.jp-RenderedHTMLCommon{overflow-x:auto;max-width:100%}
 .jp-RenderedHTMLCommon table,.dataframe{display:block;overflow-x:auto;max-width:100%}
 .jp-RenderedHTMLCommon td,.jp-RenderedHTMLCommon th{white-space:normal;overflow-wrap:break-word}
@@ -97,11 +98,12 @@ def _readable_error(output):
     return new_output("display_data", data={"text/html": text})
 
 
-def _header(title: str, subtitle: str, other_link: str | None, other_label: str) -> str:
+def _header(title: str, subtitle: str, other_link: str | None, other_label: str, note: str = "") -> str:
     link = f'<a href="{html.escape(other_link)}">{html.escape(other_label)}</a>' if other_link else ""
+    note_html = f'<div class="qr-probe">{html.escape(note)}</div>' if note else ""
     return (
         f'<header class="qr-report-header"><span class="qr-title">{html.escape(title)}</span>'
-        f"<span>{html.escape(subtitle)}</span>{link}</header>"
+        f"<span>{html.escape(subtitle)}</span>{link}{note_html}</header>"
     )
 
 
@@ -117,7 +119,13 @@ def _inject(body: str, css: str, header: str) -> str:
 
 
 def notebook_html(
-    notebook: str | Path, *, with_code: bool, title: str = "", subtitle: str = "", other_version: str | None = None
+    notebook: str | Path,
+    *,
+    with_code: bool,
+    title: str = "",
+    subtitle: str = "",
+    other_version: str | None = None,
+    note: str = "",
 ) -> str:
     """The HTML of an executed notebook with the report header and CSS.
 
@@ -128,10 +136,13 @@ def notebook_html(
 
     body, _ = exporter(with_code=with_code).from_notebook_node(nbformat.read(str(notebook), as_version=4))
     label = "version without code" if with_code else "version with code (parameters, raw tables, profiles)"
-    return _inject(body, REPORT_CSS, _header(title or Path(notebook).stem, subtitle, other_version, label))
+    return _inject(body, REPORT_CSS, _header(title or Path(notebook).stem, subtitle, other_version, label, note))
 
 
-def write_notebook_html(notebook: str | Path, *, with_code: bool, title: str = "", subtitle: str = "") -> Path:
+def write_notebook_html(
+    notebook: str | Path, *, with_code: bool, title: str = "", subtitle: str = "", note: str = ""
+) -> Path:
+    """note: a line under the header (the paragraph saying what the target offered)."""
     """Write <stem>.html (no code) or <stem>-code.html next to the notebook, each linking to the other."""
     notebook = Path(notebook)
     plain, code = notebook.stem + ".html", notebook.stem + "-code.html"
@@ -143,6 +154,7 @@ def write_notebook_html(notebook: str | Path, *, with_code: bool, title: str = "
             title=title,
             subtitle=subtitle or notebook.parent.name,
             other_version=plain if with_code else code,
+            note=note,
         ),
         encoding="utf-8",
     )

@@ -22,6 +22,11 @@ __all__ = [
     "opportunities_chart",
     "opportunities_table",
     "line_table",
+    "gap",
+    "target_gaps",
+    "cost_table",
+    "cost_by_size",
+    "hot_functions_table",
     "COMPONENT_COLOURS",
 ]
 
@@ -251,4 +256,96 @@ def opportunities_table(opportunities: pd.DataFrame):
             "how": "how",
             "status": "status",
         },
+    )
+
+
+# ---- sections that depend on what the target offers
+
+
+def gap(report, what: str):
+    """The sentence a section shows when the target is not the reference engine (its in-process profiles
+    do not exist): 'What: not measured: why — how to enable it.' (a Markdown object)."""
+    from IPython.display import Markdown
+
+    skipped = (report.info.get("in_process") or {}).get("skipped")
+    why = (
+        "the target is not qrbench's reference engine, so this in-process profile does not exist for it (why and "
+        "what to do: *The target* above; its own costs: *Cost by request kind and size*)"
+        if skipped
+        else "this run did not measure it"
+    )
+    return Markdown(f"{what[:1].upper()}{what[1:]}: **not measured**: {why}.")
+
+
+def target_gaps(report):
+    """The table of what was not measured about the target (section, why, how to enable), or a sentence."""
+    from IPython.display import Markdown
+
+    if report.gaps is None or report.gaps.empty:
+        return Markdown("Every section of this study was measured on the target.")
+    return stakeholder_table(report.gaps)
+
+
+def cost_table(report):
+    """Per request kind: fixed and per-document cost with intervals, payload sizes; a sentence when none."""
+    from IPython.display import Markdown
+
+    t = report.costs
+    if t is None or t.empty:
+        return Markdown(not_measured("the cost by request kind and size"))
+    fixed = [interval(lo, hi, "ms") for lo, hi in zip(t["fixed_low"], t["fixed_high"], strict=True)]
+    per = [interval(lo, hi, "ms") for lo, hi in zip(t["per_doc_low"], t["per_doc_high"], strict=True)]
+    return stakeholder_table(
+        t.assign(fixed_ci=fixed, per_ci=per),
+        {
+            "kind": "request kind",
+            "requests": "requests",
+            "errors": "errors",
+            "sizes": "documents per request",
+            "fixed_ms": "fixed cost (ms)",
+            "fixed_ci": "95 % interval",
+            "per_doc_ms": "per document (ms)",
+            "per_ci": "95 % interval",
+            "request_bytes": "request (bytes)",
+            "response_bytes": "response (bytes)",
+            "computation_share": "share the service reports as computation",
+        },
+    )
+
+
+def cost_by_size(requests: pd.DataFrame, table: pd.DataFrame):
+    """Latency against documents per request, one colour per kind, with the fitted fixed + per-document line;
+    None when nothing was measured."""
+    if requests is None or requests.empty:
+        return None
+    ok = requests[(requests["status"] == 200) & requests["e2e_ms"].notna()]
+    if ok.empty or not (ok["e2e_ms"] > 0).any():
+        return None
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for i, (kind, g) in enumerate(ok.groupby("kind", sort=False)):
+        colour = f"C{i}"
+        ax.scatter(g["n_candidates"], g["e2e_ms"], s=14, alpha=0.6, color=colour, label=kind)
+        fit = table[table["kind"] == kind] if table is not None and len(table) else table
+        if fit is not None and len(fit) and bool(fit["decided"].iloc[0]):
+            xs = np.linspace(0, g["n_candidates"].max(), 20)
+            a, b = float(fit["fixed_ms"].iloc[0]), float(fit["per_doc_ms"].iloc[0])
+            ax.plot(xs, a + b * xs, color=colour, lw=1.2)
+    ax.set_xlabel("documents per request")
+    ax.set_ylabel("end-to-end latency (ms)")
+    ax.set_title("The measured service: latency against request size (lines: fixed + per-document fit)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def hot_functions_table(report):
+    """py-spy's hottest functions of the target's process under load, or the sentence saying why none."""
+    from IPython.display import Markdown
+
+    h = report.hot
+    if h is None or h.empty:
+        why = (report.info.get("under_load") or {}).get("skipped") or "no samples of the target's process"
+        return Markdown(f"Hot functions of the target: **not measured**: {why}.")
+    return stakeholder_table(
+        h, {"function": "function", "file": "file", "samples": "samples", "share": "share of GIL-holding samples"}
     )

@@ -221,6 +221,15 @@ def lb_shares(shares: pd.DataFrame):
     return fig
 
 
+# Why a saturation panel can be empty, and how to fill it.
+_SATURATION_GAPS = {
+    "cpu": "no local process of the service\nto sample (run it on this machine)",
+    "memory": "no local process of the service\nto sample (run it on this machine)",
+    "event_loop": "no health path answered\n(/health/live or /health)",
+    "thread_pool": "no in-flight gauge on /metrics\n(qrbench_requests_in_flight,\nor map yours under metrics:)",
+}
+
+
 def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
     """Utilisation of each resource against the offered rate for one configuration, each against its limit;
     None without saturation samples of that configuration."""
@@ -241,8 +250,26 @@ def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
         "thread_pool": "busy fraction of the threads",
     }
     for ax, (key, label) in zip(axes, panels, strict=True):
+        ax.set_title(label, fontsize=9)
+        values = pd.to_numeric(g[key], errors="coerce") if key in g else pd.Series(np.nan, index=g.index)
+        empty = not (values > 0).any() if key == "event_loop" else values.isna().all()
+        if empty:
+            # Nothing to draw (the target lacks what this panel needs): say so in the panel, never a log of zeros.
+            ax.text(
+                0.5,
+                0.5,
+                "not measured:\n" + _SATURATION_GAPS[key],
+                ha="center",
+                va="center",
+                fontsize=8,
+                wrap=True,
+                transform=ax.transAxes,
+            )
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
         ax.set_ylabel(units[key], fontsize=8)
-        ax.plot(g["rate_rps"], g[key], "-o")
+        ax.plot(g["rate_rps"], values, "-o")
         if key == "cpu" and "machine_cpu" in g:
             ax.plot(g["rate_rps"], g["machine_cpu"], ":", color="grey", label="whole machine")
             ax.legend(fontsize=7)
@@ -250,7 +277,6 @@ def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
         ax.set_xscale("log")
         plain_log_axis(ax.xaxis)
         ax.set_xlabel("offered (req/s, log)")
-        ax.set_title(label, fontsize=9)
         if key == "event_loop":
             ax.set_yscale("log")
             plain_log_axis(ax.yaxis)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["NotebookWatch", "clock", "notebook_position", "latest_output"]
+__all__ = ["NotebookWatch", "clock", "notebook_position", "latest_output", "cut_stages"]
 
 
 def clock(seconds: float) -> str:
@@ -73,6 +73,22 @@ def latest_output(run_dir: Path) -> str | None:
     return max(found)[1] if found else None
 
 
+def cut_stages(run_dir: Path) -> list[str]:
+    """The stages of a running study that stopped at their time budget so far (stages.json entries marked
+    `cut`, and the bottleneck study's cost stage), for the progress line; [] when none or not readable."""
+    cut: list[str] = []
+    try:
+        stages = run_dir / "stages.json"
+        if stages.is_file():
+            cut += [str(s["name"]) for s in json.loads(stages.read_text()) if s.get("cut")]
+        info = run_dir / "info.json"
+        if info.is_file() and (json.loads(info.read_text()).get("costs") or {}).get("cut_by_budget"):
+            cut.append("cost by request kind and size")
+    except (OSError, ValueError, TypeError, KeyError):  # being written right now: said on the next line
+        return []
+    return list(dict.fromkeys(cut))
+
+
 class NotebookWatch:
     """While inside, calls `say(line)` every `every_s` seconds with the study's section, elapsed time and ETA.
 
@@ -104,7 +120,9 @@ class NotebookWatch:
         if section == "starting" and latest:
             section = "measuring"  # the studies measure in one cell under the title, writing stage after stage
         wrote = f" (last wrote {latest})" if latest else ""
-        return f"  {self.name}: {section}{cells}{wrote} · {clock(elapsed)} elapsed · {eta}"
+        cut = cut_stages(self.notebook.parent)
+        said = f" · cut by their time budget: {', '.join(cut)}" if cut else ""
+        return f"  {self.name}: {section}{cells}{wrote} · {clock(elapsed)} elapsed · {eta}{said}"
 
     def _run(self) -> None:
         while not self._stop.wait(self.every_s):

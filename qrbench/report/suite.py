@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..deploy import TargetParams, open_target
+from ..deploy import TargetParams, check_contract, open_target, probe_target
 from ..errors import ParameterError, QrbenchError
 from ..load import check_target
 from ..resources import resolve_params_file
@@ -194,10 +194,17 @@ def run_suite(
     say(
         f"qrbench suite: {len(plan.studies)} studies at {plan.scale} scale into {suite_dir}; expected about "
         f"{max(1, round(plan.expected_s / 60))} minutes on 2 idle cores"
+        + (
+            "; every stage has a time budget (a slow service gets a smaller sample, and a stage cut by its budget "
+            "says so in its report)"
+            if plan.scale in ("quick", "smoke")
+            else ""
+        )
     )
     with contextlib.ExitStack() as stack:
         if url:
             target_url, target_text = url, f"the service at {url}"
+            probe = check_contract(probe_target(url))
         else:
             say("starting the embedded reference service (shared by the studies)")
             target = stack.enter_context(open_target(TargetParams(), log_dir=suite_dir))
@@ -210,6 +217,9 @@ def run_suite(
                     else ""
                 ),
             )
+            probe = target.probe
+        if probe is not None:
+            say(probe.paragraph())
         for i, (name, params) in enumerate(plan.studies, 1):
             # The remaining studies' usual durations, stretched as much as the finished ones ran over (a busy
             # machine slows every study alike), never shrunk by much: load stages last as long as they are told.
@@ -262,12 +272,18 @@ def run_suite(
             summaries.append(one)
             say(f"[{i}/{len(plan.studies)}] {name}: {one.verdict} after {clock(durations[name])}")
     report = write_executive_report(
-        suite_dir, summaries, scale=plan.scale, started=f"{started:%Y-%m-%d %H:%M} UTC", target=target_text
+        suite_dir,
+        summaries,
+        scale=plan.scale,
+        started=f"{started:%Y-%m-%d %H:%M} UTC",
+        target=target_text,
+        probe=probe.paragraph() if probe is not None else "",
     )
     summary = read_summary(suite_dir)
     summary.update(
         durations_s=durations,
         target=target_text,
+        probe=probe.to_dict() if probe is not None else None,
         folders={s.study: s.study for s in summaries},
         baseline=str(Path(baseline).resolve()) if baseline else None,
     )

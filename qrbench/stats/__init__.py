@@ -22,6 +22,7 @@ from qrbench.stats.contention import (
     explained_by_contention,
     judge_contention,
 )
+from qrbench.stats.cost import CostModel, cost_model
 from qrbench.stats.coverage import CoverageRow, interval_coverage
 from qrbench.stats.drifting_machine import DriftingMachine, SimulatedAB, judge_simulated, simulate_ab
 from qrbench.stats.estimate import Estimate
@@ -87,6 +88,8 @@ __all__ = [
     "judge_contention",
     "explained_by_contention",
     "Estimate",
+    "CostModel",
+    "cost_model",
     "DEFAULT_PERCENTILES",
     "percentile_ci",
     "percentile_table",

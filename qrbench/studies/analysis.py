@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .. import stats
-from ..errors import ParameterError
+from ..errors import ParameterError, QrbenchError
 from ..params import load_yaml
 from ..resources import resolve_params_file
 from .stages import load_stages
@@ -23,6 +23,7 @@ __all__ = [
     "trim_stage_warmup",
     "judgements_frame",
     "latency_statistic",
+    "server_metrics_sentence",
 ]
 
 
@@ -245,3 +246,26 @@ def judgements_frame(judgements: Mapping[str, stats.Judgement]) -> pd.DataFrame:
             for name, j in judgements.items()
         ]
     )
+
+
+def server_metrics_sentence(run_dir: str | Path) -> str:
+    """Which metric each server-side series of a run came from (run.json's metric_sources), or why there are
+    none: one sentence under a figure that draws them."""
+    from .folder import RunFolder
+
+    folder = RunFolder(Path(run_dir))
+    try:
+        sources = folder.facts.get("metric_sources")
+    except QrbenchError:
+        return ""
+    probe = folder.target_probe
+    if not sources:
+        if probe is not None and not probe.has_metrics:
+            return (
+                "Server-side series from /metrics: not measured: the service exposes no Prometheus /metrics "
+                f"({probe.metrics_status}) — export one, or map your metric names under target: {{metrics: ...}}. "
+                "CPU and memory come from its process when it runs on this machine."
+            )
+        return "Server-side series from /metrics: none found in this run."
+    said = ", ".join(f"{column} from {name}" for column, name in sorted(sources.items()))
+    return f"Server-side series read from /metrics: {said}."

@@ -157,6 +157,17 @@ class RunFolder:
         target = self.facts.get("target") or {}
         return (target.get("settings") or {}).get(name, default)
 
+    @property
+    def target_probe(self):
+        """What the target offered when the study opened it (deploy.TargetProbe), or None (not probed)."""
+        from ..deploy import probe_from_facts
+
+        try:
+            target = self.facts.get("target") or {}
+        except RunError:
+            return None
+        return probe_from_facts(target.get("probe"))
+
     # ---- files
 
     def file(self, name: str) -> Path:

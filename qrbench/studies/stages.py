@@ -42,20 +42,26 @@ class StageRunner:
         users: int = 1,
         duration_s: float | None = None,
         repetition: int = 0,
+        budget_s: float | None = None,
     ) -> dict:
         """Send `specs` in order by `users` closed-model users (each its share, or cycling for duration_s).
 
         `repetition` (0, 1, ...) numbers the repeats of one stage: each gets its own records folder and
         the records read back by `load_stages` carry it, so a regression can be judged between repetitions.
+        budget_s: the stage stops sending after this many seconds and keeps what it measured (its entry says
+        `cut` when it sent fewer requests than asked).
         """
         if not specs:
             raise RunError(f"Stage {name!r} has no requests to send.")
         if duration_s is None:
-            model = ClosedModel(users=users, iterations=max(1, len(specs) // users))
+            model = ClosedModel(users=users, iterations=max(1, len(specs) // users), duration_s=budget_s)
         else:
-            model = ClosedModel(users=users, duration_s=duration_s, max_requests=1_000_000)
+            limit = duration_s if budget_s is None else min(duration_s, budget_s)
+            model = ClosedModel(users=users, duration_s=limit, max_requests=1_000_000)
         folder = Path(STAGES_DIR) / (_slug(name) + (f".r{repetition}" if repetition else ""))
-        before = scrape(self.target.url, headers=self.target.headers)
+        # A target whose probe found no /metrics is not scraped (each scrape would be a 404 in its log).
+        scraped = self.target.probe is None or self.target.probe.metrics_status == 200
+        before = scrape(self.target.url, headers=self.target.headers) if scraped else {}
         result = run_load(
             self.target.url,
             cycle_source(specs),
@@ -67,7 +73,7 @@ class StageRunner:
             headers=self.target.headers,
             allow_remote=True,
         )  # the target was checked when it was opened
-        after = scrape(self.target.url, headers=self.target.headers)
+        after = scrape(self.target.url, headers=self.target.headers) if scraped else {}
         entry = {
             "name": name,
             "repetition": repetition,
@@ -75,6 +81,10 @@ class StageRunner:
             "result": result.to_dict(),
             "metrics_before": before,
             "metrics_after": after,
+            "budget_s": budget_s,
+            "cut": bool(
+                budget_s is not None and duration_s is None and result.n_requests < users * max(1, len(specs) // users)
+            ),
         }
         index = self.run_dir / "stages.json"
         stages = json.loads(index.read_text()) if index.is_file() else []

@@ -97,7 +97,7 @@ def analyse_baseline(
     verdict = str(stats.overall(judgements.values()))
     if excused and verdict != "fail":
         verdict = "insufficient"  # the busy machine, not the service, left these targets undecided
-    checks = _checks(run_dir, table, kept, index, params.confidence)
+    checks = _checks(run_dir, table, kept, index, params.confidence) + _budget_checks(run_dir, index, params)
     regression = compare_runs(baseline_run, run_dir) if baseline_run else None
     return BaselineReport(
         params=params,
@@ -256,6 +256,22 @@ def _method_ratios(kept: pd.DataFrame, params: BaselineParams) -> pd.DataFrame:
                     }
                 )
     return pd.DataFrame(rows)
+
+
+def _budget_checks(run_dir: Path, index: list[dict[str, Any]], params: BaselineParams) -> list[stats.Check]:
+    """A warning naming the stages that stopped at their time budget, if any."""
+    cut = sorted({s["name"] for s in index if s.get("cut")})
+    cuts = RunFolder(run_dir).facts.get("budget_cuts") or {}
+    if not (cut or cuts):
+        return []
+    said = [f"{name} (cut at {params.stage_budget_s:g} s)" for name in cut] + [
+        f"{name} ({c['done']} of {c['planned']})" for name, c in cuts.items()
+    ]
+    message = (
+        "Stages stopped at their time budget (stage_budget_s) and are judged on the sample they got, undecided "
+        "where it is too small: " + ", ".join(said) + "."
+    )
+    return [stats.Check(name="stage budgets", ok=False, severity="warning", message=message)]
 
 
 def _checks(

@@ -80,6 +80,9 @@ class BaselineParams:
     # between repetitions rather than one run against one run.
     repetitions: int = 3
     request_timeout_s: float = 60.0
+    # Seconds each stage may take over all its repetitions (rank agreement and quality included); a stage
+    # that reaches it stops, keeps what it measured and is judged on that sample. null: no bound.
+    stage_budget_s: float | None = None
     confidence: float = 0.95
     thresholds_file: str = "parameters/thresholds.yaml"  # as given, else the shipped parameters/
     target: TargetParams = field(default_factory=TargetParams)
@@ -93,6 +96,7 @@ class BaselineParams:
     def __post_init__(self) -> None:
         checks = [
             ("repetitions", 1 <= self.repetitions <= 100, "1 to 100 (3 or more to judge a regression)"),
+            ("stage_budget_s", self.stage_budget_s is None or self.stage_budget_s > 0, "a positive number or null"),
             (
                 "similarity.iterations",
                 self.similarity.iterations >= self.repetitions,

@@ -68,10 +68,11 @@ def run_baseline(params: BaselineParams, run_dir: str | Path, *, url: str | None
 
 
 def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner) -> None:
+    budget = p.stage_budget_s
     if p.warmup_requests:
         warm = [data.rerank(10, m, rng=rng, kind="warmup") for m in ALL_METHODS]
         warm = [tagged(warm[i % 3], f"w{i}") for i in range(p.warmup_requests)]
-        runner.run("warmup", warm)
+        runner.run("warmup", warm, budget_s=budget)
     # Every latency stage's requests are drawn once, then sent in `repetitions` rounds in alternating order,
     # so that machine drift during the run spreads over every stage instead of landing on one.
     stages: list[tuple[str, list[RequestSpec], int]] = []
@@ -85,17 +86,36 @@ def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner) 
     for rep in range(p.repetitions):
         for name, specs, users in stages:
             share = specs[rep :: p.repetitions]
-            runner.run(name, share, users=users, repetition=rep)
+            runner.run(name, share, users=users, repetition=rep, budget_s=budget / p.repetitions if budget else None)
     c = p.cache
     cold = _reranks(data, rng, c.batch_size, c.iterations, c.method, "cache_cold", "c", documents=True)
-    runner.run("cache/cold", cold)
+    runner.run("cache/cold", cold, budget_s=budget)
     # The same documents again with new queries: embeddings cached, similarities not.
-    runner.run("cache/warm_documents", [tagged(s, "again") for s in cold])
+    runner.run("cache/warm_documents", [tagged(s, "again") for s in cold], budget_s=budget)
     # The identical requests again: every pair is in the similarity cache.
-    runner.run("cache/repeat", cold)
+    runner.run("cache/repeat", cold, budget_s=budget)
     for n in p.memory.document_counts:
         pool = _reranks(data, rng, n, 50, p.memory.method, f"memory_{n}", f"m{n}.")
-        runner.run(f"memory/{n}", pool, duration_s=p.memory.sustained_s)
+        runner.run(f"memory/{n}", pool, duration_s=p.memory.sustained_s, budget_s=budget)
+
+
+def _deadline(budget_s: float | None) -> float | None:
+    import time
+
+    return time.monotonic() + budget_s if budget_s else None
+
+
+def _past(deadline: float | None) -> bool:
+    import time
+
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _note_cut(run_dir: Path, stage: str, done: int, planned: int) -> None:
+    """Record in run.json that a stage stopped at its budget (`budget_cuts`: stage -> done and planned)."""
+    folder = RunFolder(run_dir)
+    cuts = folder.facts.get("budget_cuts") or {}
+    folder.update(budget_cuts={**cuts, stage: {"done": done, "planned": planned}})
 
 
 def _rank_agreement(p: BaselineParams, data: DataManager, rng, target: Target, run_dir: Path, progress: bool) -> None:
@@ -104,8 +124,12 @@ def _rank_agreement(p: BaselineParams, data: DataManager, rng, target: Target, r
 
     n = p.comparison.batch_size
     rows = []
+    deadline = _deadline(p.stage_budget_s)
     with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
         for qi in tqdm(range(p.comparison.queries), desc="rank agreement", disable=not progress):
+            if _past(deadline):
+                _note_cut(run_dir, "rank agreement", qi, p.comparison.queries)
+                break
             spec = data.rerank(n, "classical", rng=rng, kind="comparison")
             payload = {**json.loads(spec.body), "top_k": min(n, 100)}
             for method in ALL_METHODS:
@@ -141,8 +165,12 @@ def _quality(p: BaselineParams, data: DataManager, target: Target, run_dir: Path
         data, n_queries=min(p.quality.queries, len(data.queries)), n_candidates=p.quality.candidates, seed=p.seed
     )
     rows = []
+    deadline = _deadline(p.stage_budget_s)
     with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
-        for case in tqdm(cases, desc="quality", disable=not progress):
+        for i, case in enumerate(tqdm(cases, desc="quality", disable=not progress)):
+            if _past(deadline):
+                _note_cut(run_dir, "quality", i, len(cases))
+                break
             for method in p.quality.methods:
                 body = {
                     "query": case.query,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,8 @@ from ...params import to_dict
 from ...profile import COMPONENTS, TOTAL, UNATTRIBUTED, classify_stacks
 from ..analysis import judgements_frame, latency_statistic, load_thresholds
 from ..contention import busy_first, contention_summary, read_contention
+from ..folder import RunFolder
+from .outside import cost_table, gaps, hot_functions, outside_opportunities
 from .params import FILES, BottlenecksParams
 
 __all__ = [
@@ -68,6 +70,13 @@ class BottlenecksReport:
     reliability: list[stats.Check]
     info: dict[str, Any]
     contention: stats.Contention | None = None  # other programs, steal and calibration per phase
+    # Whether the target was qrbench's reference engine (in-process profiles exist only then).
+    reference: bool = True
+    costs: pd.DataFrame = field(default_factory=pd.DataFrame)  # per request kind: fixed and per-document cost
+    cost_requests: pd.DataFrame = field(default_factory=pd.DataFrame)  # the requests the cost table fits
+    hot: pd.DataFrame = field(default_factory=pd.DataFrame)  # py-spy: the target's hottest functions under load
+    gaps: pd.DataFrame = field(default_factory=pd.DataFrame)  # what was not measured: why, how to enable it
+    target: str = ""  # the probe's paragraph: what the target offered
 
     @property
     def reasons_markdown(self) -> str:
@@ -829,6 +838,8 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
     run_dir = Path(run_dir)
     conf = params.confidence
     info = json.loads((run_dir / FILES["info"]).read_text())
+    if not info.get("reference_engine", True):
+        return _analyse_outside(run_dir, params, info)
     components = _read(run_dir, "components")
     components["settings"] = components["settings"].fillna("")
     table = breakdown_table(components, confidence=conf)
@@ -952,6 +963,122 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         reliability=checks,
         info=info,
         contention=contention,
+        costs=cost_table(_read(run_dir, "costs"), confidence=conf),
+        cost_requests=_read(run_dir, "costs"),
+        hot=hot_functions(stacks),
+        target=_probe_text(run_dir),
+    )
+
+
+def _probe_text(run_dir: Path) -> str:
+    probe = RunFolder(run_dir).target_probe
+    return probe.paragraph() if probe is not None else ""
+
+
+def _analyse_outside(run_dir: Path, params: BottlenecksParams, info: dict[str, Any]) -> BottlenecksReport:
+    """A target other than the reference engine: every section from its HTTP answers and its own process."""
+    conf = params.confidence
+    requests = _read(run_dir, "costs")
+    table = cost_table(requests, confidence=conf)
+    stacks, server = _read(run_dir, "stacks"), _read(run_dir, "server")
+    under, roles = _under_load(stacks)
+    load_runs = _load_runs(run_dir, server, conf, stacks, info.get("under_load", {}).get("rate_hz"))
+    hot = hot_functions(stacks)
+    opportunities = outside_opportunities(
+        requests,
+        table,
+        load_runs,
+        hot,
+        reference_batch=params.opportunities.reference_batch,
+        rates=params.opportunities.rates_rps,
+        min_saving_ms=params.opportunities.min_saving_ms,
+        confidence=conf,
+    )
+    rerank_50 = load_thresholds(params.thresholds_file, "baseline")["rerank_50_ms"]
+    judgements = {}
+    g = requests[(requests["kind"] == "rerank") & (requests["n_candidates"] == 50)] if len(requests) else requests
+    if len(g):
+        e = latency_statistic(
+            g["e2e_ms"].to_numpy(),
+            (g["status"] == 200).to_numpy(),
+            rerank_50,
+            confidence=conf,
+            censor_ms=params.request_timeout_s * 1000,
+        )
+        judgements[f"rerank 50 documents over HTTP, {rerank_50.statistic or 'p95'} ({params.outside.method})"] = (
+            stats.judge(e, rerank_50, workload="single user over HTTP, 50 documents, a new query each")
+        )
+    compliance = judgements_frame(judgements)
+    verdict = stats.overall(judgements.values())
+    reasons = [f"{r.metric}: {r.verdict} ({r.reason})" for r in compliance.itertuples() if r.verdict != "pass"]
+    if not judgements:
+        reasons.append(
+            "No PRD target is judged: the cost sample has no rerank of 50 documents (add 50 to outside.sizes); "
+            "the findings below are about the measured service all the same."
+        )
+    contention = read_contention(run_dir)
+    reasons = list(busy_first(reasons, contention))  # the busy machine before any verdict
+    checks = stats.reliability_checks(
+        estimates={
+            f"{r.kind} per-document cost": stats.Estimate(
+                value=r.per_doc_ms,
+                low=r.per_doc_low,
+                high=r.per_doc_high,
+                confidence=conf,
+                n=r.requests,
+                method="least squares",
+                decided=bool(r.decided),
+            )
+            for r in table.itertuples()
+            if r.kind != "similarity" and np.isfinite(r.per_doc_ms)
+        },
+        machine_noise_cv=stats.noise_cv(info["calibration_before_s"]) if info.get("calibration_before_s") else None,
+        max_relative_width=0.5,
+    )
+    cut = info.get("costs") or {}
+    if cut.get("cut_by_budget"):
+        checks.append(
+            stats.Check(
+                name="cost by request kind and size",
+                ok=False,
+                severity="warning",
+                message=f"cut by its {cut.get('budget_s', 0):.0f} s budget after {cut.get('sent')} of "
+                f"{cut.get('planned')} requests: the intervals are from the sample it got.",
+            )
+        )
+    empty = pd.DataFrame()
+    return BottlenecksReport(
+        params=params,
+        components=empty,
+        breakdown=empty,
+        explained=empty,
+        request=empty,
+        overhead=empty,
+        aer_vs_exact=empty,
+        cold_start=empty,
+        outside=empty,
+        lines=empty,
+        memory=empty,
+        memory_lines=empty,
+        allocations=empty,
+        gc=empty,
+        calls=empty,
+        under_load=under,
+        under_load_roles=roles,
+        load_runs=load_runs,
+        opportunities=opportunities,
+        compliance=compliance,
+        verdict=str(verdict),
+        verdict_reasons=reasons,
+        reliability=checks,
+        info=info,
+        reference=False,
+        contention=contention,
+        costs=table,
+        cost_requests=requests,
+        hot=hot,
+        gaps=gaps(info, RunFolder(run_dir).target_probe, has_server=len(server) > 0, has_stacks=len(stacks) > 0),
+        target=_probe_text(run_dir),
     )
 
 
@@ -973,11 +1100,12 @@ def top_finding(report: BottlenecksReport) -> str:
 def summary(report: BottlenecksReport) -> dict[str, Any]:
     """The key numbers of the run for summary.json and CI."""
     params = report.params
-    head = report.explained[_headline(report.explained)]
+    head = report.explained[_headline(report.explained)] if len(report.explained) else report.explained
     top = report.opportunities[report.opportunities["kind"] == "time"].head(5) if len(report.opportunities) else []
     service = (
         report.opportunities[
-            report.opportunities["lives_in"].str.startswith("service") & (report.opportunities["kind"] == "time")
+            report.opportunities["lives_in"].str.startswith(("service", "the target"))
+            & (report.opportunities["kind"] == "time")
         ]
         if len(report.opportunities)
         else []
@@ -989,7 +1117,10 @@ def summary(report: BottlenecksReport) -> dict[str, Any]:
         "contention": contention_summary(report.contention),
         "key_figure": KEY_FIGURE,
         "parameters": to_dict(params),
-        "scenarios": int(report.components["scenario"].nunique()),
+        "scenarios": int(report.components["scenario"].nunique()) if len(report.components) else 0,
+        "reference_engine": report.reference,
+        "costs": report.costs.to_dict(orient="records"),
+        "not_measured": report.gaps.to_dict(orient="records"),
         "max_unattributed_share": float(head["unattributed_share"].abs().max()) if len(head) else None,
         "compliance": report.compliance.to_dict(orient="records"),
         "overhead": report.overhead.to_dict(orient="records"),

@@ -31,6 +31,7 @@ FILES = {
     "calls": "calls.parquet",
     "call_functions": "call_functions.parquet",
     "stacks": "stacks.parquet",
+    "costs": "costs.parquet",
     "server": "server.parquet",
     "info": "info.json",
 }
@@ -95,6 +96,23 @@ class HttpParams:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class OutsideParams:
+    """Cost by request kind and size, measured from outside (any target; the whole cost study of a target
+    that is not qrbench's reference engine). Requests go round-robin over kinds and sizes, so a cut by the
+    budget leaves every size sampled."""
+
+    kinds: tuple[Literal["similarity", "rerank", "batch_similarity"], ...] = (
+        "similarity",
+        "rerank",
+        "batch_similarity",
+    )
+    sizes: tuple[int, ...] = (1, 10, 25, 50)  # candidates per rerank / batch-similarity request
+    method: Method = "hybrid"
+    repeats: int = 5  # requests per kind and size, each with a new query
+    budget_s: float = 300.0  # the stage stops here and keeps what it measured
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class LineParams:
     batch_size: int = 50
     repeats: int = 5
@@ -130,6 +148,7 @@ class UnderLoadParams:
     profile: str = "rag_interactive"  # user profile of data/user_behavior_patterns.json giving the request mix
     pool_size: int = 150  # requests, cycled
     warmup: bool = True  # send the pool once before sampling, so both phases find its documents cached
+    warmup_budget_s: float = 120.0  # the warm-up stops here (a slow target would take the pool's whole length)
     # (every request of the phases carries a new query, so the similarity cache never answers it)
 
 
@@ -166,12 +185,14 @@ class BottlenecksParams:
     memory: MemoryParams = field(default_factory=MemoryParams)
     calls: CallParams = field(default_factory=CallParams)
     under_load: UnderLoadParams = field(default_factory=UnderLoadParams)
+    outside: OutsideParams = field(default_factory=OutsideParams)
     opportunities: OpportunityParams = field(default_factory=OpportunityParams)
 
     def __post_init__(self) -> None:
         sizes = (
             [n for g in self.breakdown.grids for n in g.batch_sizes]
             + list(self.http.batch_sizes)
+            + list(self.outside.sizes)
             + [
                 self.lines.batch_size,
                 self.shots.batch_size,
@@ -209,6 +230,9 @@ class BottlenecksParams:
             ),
             ("memory.document_counts", all(1 <= n <= 1000 for n in self.memory.document_counts), "each 1 to 1000"),
             ("http.iterations", self.http.iterations >= 1, "at least 1"),
+            ("outside.repeats", self.outside.repeats >= 1, "at least 1"),
+            ("outside.budget_s", self.outside.budget_s > 0, "a positive number of seconds"),
+            ("outside.sizes", len(self.outside.sizes) >= 1, "at least one size"),
             ("lines.repeats", self.lines.repeats >= 1, "at least 1"),
             ("under_load.users", self.under_load.users >= 1, "at least 1"),
             ("under_load.single_user_s", self.under_load.single_user_s > 0, "a positive number of seconds"),

@@ -7,6 +7,10 @@ document count, line by line, by allocation site, and garbage-collection pauses;
 cold and a warm rerank. Against the running service: what a request costs outside the engine (HTTP,
 framework, parsing, validation, JSON), and py-spy stack samples with one user and under load.
 
+The in-process parts run only when the target is qrbench's reference engine (embedded, or a URL whose probe
+says so); for any other service the study measures from outside: cost by request kind and size (costs.parquet,
+for every target), and under load its latency, its process's CPU and memory when local, py-spy when it is Python.
+
 `run_bottlenecks` measures into a run folder: run.json (studies/folder.py), info.json (the study's own notes
 and timings) and the files of params.FILES.
 """
@@ -21,9 +25,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ...deploy import open_target, target_facts
+from ...deploy import check_contract, open_target, probe_target, target_facts
 from ...errors import ParameterError
-from ...load import ClosedModel, DataManager, run_load
+from ...load import ClosedModel, DataManager, RequestSpec, run_load
 from ...monitor import ProcessSampler, calibration_timings
 from ...params import to_dict
 from ...target import EngineSettings
@@ -81,18 +85,25 @@ def run_bottlenecks(
     params: BottlenecksParams, run_dir: str | Path, *, url: str | None = None, progress: bool = True
 ) -> Path:
     """Measure every part of the study into run_dir; returns run_dir. Each part's file is written as soon as
-    it is measured, so a study that fails half-way keeps what it measured."""
-    import torch
+    it is measured, so a study that fails half-way keeps what it measured.
 
+    The in-process profiles are of qrbench's reference engine: they run only when the target is that engine
+    (embedded, or a URL whose probe says so). Any other target is measured from outside and from its own
+    process: cost by request kind and size, its CPU and memory when local, py-spy when it is local Python."""
     from ... import profile
 
     data = DataManager.from_dir(seed=params.seed)
     rng = np.random.default_rng(params.seed)
+    probe = None
+    if url:
+        headers = {"X-API-Key": params.target.api_key} if params.target.api_key else {}
+        probe = check_contract(probe_target(url, headers=headers))
+    reference = probe is None or probe.reference
     info: dict = {
         "parameters": to_dict(params),
         "cores": os.cpu_count(),
-        "torch_default_threads": torch.get_num_threads(),
         "py_spy": profile.py_spy_available(),
+        "reference_engine": reference,
         "calibration_before_s": calibration_timings().tolist(),
     }
     folder = RunFolder.create(
@@ -100,53 +111,17 @@ def run_bottlenecks(
     )
     run_dir = folder.path
 
-    def save(name: str, frame: pd.DataFrame) -> None:
-        frame.to_parquet(run_dir / FILES[name])
-
     def note(key: str, value) -> None:
         info[key] = value
         (run_dir / FILES["info"]).write_text(json.dumps(info, indent=1, default=str))
 
     with contention_monitor(folder) as busy:
         note("started_unix", time.time())
-        # The service's default torch threads unless told otherwise, so default-configuration scenarios are the
-        # service's.
-        threads = params.torch_threads if params.torch_threads is not None else EngineSettings().torch_threads
-        busy.mark("in-process profiles")
-        embedder, loading = profile.load_embedder(torch_threads=threads)
-        cold = profile.measure_cold_start(qubits=params.cold_start.qubits, repeats=params.cold_start.repeats)
-        save("cold_start", pd.concat([loading, cold], ignore_index=True))
-
-        b = params.breakdown
-        scenarios = _scenarios(params)
-        biggest = max(sc.batch_size for sc in scenarios)
-        inputs = _inputs(data, rng, b.inputs, biggest)
-        save(
-            "components",
-            profile.measure_components(
-                scenarios, inputs, embedder=embedder, repeats=b.repeats, cold_repeats=b.cold_repeats, progress=progress
-            ),
-        )
-        note("breakdown_done_unix", time.time())
-
-        s = params.shots
-        save(
-            "shots",
-            profile.shot_noise(
-                _inputs(data, rng, s.inputs, s.batch_size),
-                embedder=embedder,
-                qubits=s.qubits,
-                shots=s.shots,
-                batch_size=s.batch_size,
-                aer_threads=params.target.aer_threads,
-            ),
-        )
-
-        _lines(params, data, rng, embedder, run_dir)
-        _memory(params, data, rng, embedder, run_dir, note)
-        _calls(params, data, rng, embedder, run_dir)
-        note("in_process_done_unix", time.time())
-        del embedder
+        if reference:
+            busy.mark("in-process profiles")
+            _in_process(params, data, rng, run_dir, progress, note)
+        else:
+            note("in_process", {"skipped": IN_PROCESS_GAP})
 
         with open_target(params.target, url=url, log_dir=run_dir) as target:
             note("target", {"url": target.url, "embedded": target.embedded, "pid": target.pid})
@@ -154,14 +129,98 @@ def run_bottlenecks(
             if target.pid:
                 busy.sampler.add_root(target.pid)
             busy.mark("HTTP requests")
-            _http(params, data, rng, target, run_dir)
+            if reference:
+                _http(params, data, rng, target, run_dir)
+            _costs(params, data, rng, target, run_dir, note)
             if params.under_load.enabled:
                 busy.mark("under load")
-                _under_load(params, data, target, run_dir, progress, note)
+                _under_load(params, data, target, run_dir, progress, note, probe=target.probe)
         note("calibration_after_s", calibration_timings().tolist())
     note("finished_unix", time.time())
     folder.finish()
     return run_dir
+
+
+# Why a target other than the reference engine gets no in-process profile, and what to do instead.
+IN_PROCESS_GAP = (
+    "the target is not qrbench's reference engine, so its engine cannot be profiled inside this process "
+    "(component breakdown, line, memory and call profiles, Aer and shots); its costs are measured from "
+    "outside instead, and from its own process when it runs here"
+)
+
+
+def _in_process(params: BottlenecksParams, data, rng, run_dir: Path, progress: bool, note) -> None:
+    """The reference engine's profiles, in this process."""
+    import torch
+
+    from ... import profile
+
+    def save(name: str, frame: pd.DataFrame) -> None:
+        frame.to_parquet(run_dir / FILES[name])
+
+    note("torch_default_threads", torch.get_num_threads())
+    # The service's default torch threads unless told otherwise, so default-configuration scenarios are the service's.
+    threads = params.torch_threads if params.torch_threads is not None else EngineSettings().torch_threads
+    embedder, loading = profile.load_embedder(torch_threads=threads)
+    cold = profile.measure_cold_start(qubits=params.cold_start.qubits, repeats=params.cold_start.repeats)
+    save("cold_start", pd.concat([loading, cold], ignore_index=True))
+
+    b = params.breakdown
+    scenarios = _scenarios(params)
+    biggest = max(sc.batch_size for sc in scenarios)
+    inputs = _inputs(data, rng, b.inputs, biggest)
+    save(
+        "components",
+        profile.measure_components(
+            scenarios, inputs, embedder=embedder, repeats=b.repeats, cold_repeats=b.cold_repeats, progress=progress
+        ),
+    )
+    note("breakdown_done_unix", time.time())
+
+    s = params.shots
+    save(
+        "shots",
+        profile.shot_noise(
+            _inputs(data, rng, s.inputs, s.batch_size),
+            embedder=embedder,
+            qubits=s.qubits,
+            shots=s.shots,
+            batch_size=s.batch_size,
+            aer_threads=params.target.aer_threads,
+        ),
+    )
+
+    _lines(params, data, rng, embedder, run_dir)
+    _memory(params, data, rng, embedder, run_dir, note)
+    _calls(params, data, rng, embedder, run_dir)
+    note("in_process_done_unix", time.time())
+
+
+def _costs(params: BottlenecksParams, data: DataManager, rng, target, run_dir: Path, note) -> None:
+    """Latency by request kind and size, round-robin so that a cut by the budget leaves every size sampled."""
+    from ... import profile
+
+    o = params.outside
+    plan = []
+    for _ in range(o.repeats):
+        for kind in o.kinds:
+            for n in (1,) if kind == "similarity" else o.sizes:
+                if kind == "similarity":
+                    spec = data.similarity(o.method, rng=rng)
+                elif kind == "rerank":
+                    spec = data.rerank(n, o.method, rng=rng)
+                else:
+                    spec = data.batch_similarity(min(n, 100), o.method, rng=rng)
+                # A new query each time (tagged), so no answer comes from a cache of the service's.
+                payload = json.loads(spec.body)
+                key = "text1" if kind == "similarity" else "query"
+                payload[key] = f"{payload[key]} [c{len(plan)}]"
+                plan.append(RequestSpec.from_payload(kind=kind, endpoint=spec.endpoint, payload=payload))
+    frame, cut = profile.measure_request_costs(
+        target.url, plan, headers=target.headers, timeout_s=params.request_timeout_s, budget_s=o.budget_s
+    )
+    frame.to_parquet(run_dir / FILES["costs"])
+    note("costs", {"planned": len(plan), "sent": len(frame), "cut_by_budget": cut, "budget_s": o.budget_s})
 
 
 def _engine(params: BottlenecksParams, embedder, *, backend: str | None = None):
@@ -314,16 +373,27 @@ def _http(params: BottlenecksParams, data, rng, target, run_dir: Path) -> None:
     profile.measure_codec(pairs, repeats=h.codec_repeats, seed=params.seed).to_parquet(run_dir / FILES["codec"])
 
 
-def _under_load(params: BottlenecksParams, data: DataManager, target, run_dir: Path, progress: bool, note) -> None:
+def _under_load(
+    params: BottlenecksParams, data: DataManager, target, run_dir: Path, progress: bool, note, *, probe=None
+) -> None:
+    """The same mix by one user and by many: latency always; the server's CPU and memory when its process is
+    local; py-spy stacks when that process is Python and py-spy is installed (else the reason is noted)."""
     from ... import profile
 
     u = params.under_load
-    if not profile.py_spy_available():
-        note("under_load", {"skipped": "py-spy is not installed (pip install py-spy)"})
-        return
+    why_no_stacks = None
     if target.pid is None:
-        note("under_load", {"skipped": "the target does not run on this machine: py-spy cannot attach to it"})
-        return
+        why_no_stacks = (
+            "the target's process is not on this machine (or not visible to this user): py-spy cannot attach, "
+            "and its CPU and memory cannot be sampled — run the service on this machine to measure them"
+        )
+    elif probe is not None and probe.python is False:
+        why_no_stacks = (
+            f"the target's process ({probe.process_name}) is not Python: py-spy cannot sample it — use a "
+            "profiler for its language (e.g. perf) alongside this study"
+        )
+    elif not profile.py_spy_available():
+        why_no_stacks = "py-spy is not installed next to this Python or on PATH — pip install py-spy"
     if u.profile not in data.profiles:
         raise ParameterError(f"under_load.profile is {u.profile!r}; the profiles are {', '.join(data.profiles)}.")
     user = data.profiles[u.profile]
@@ -333,7 +403,11 @@ def _under_load(params: BottlenecksParams, data: DataManager, target, run_dir: P
         warm = run_load(
             target.url,
             pool,
-            ClosedModel(users=u.users, iterations=max(1, -(-u.pool_size // u.users))),
+            ClosedModel(
+                users=u.users,
+                iterations=max(1, -(-u.pool_size // u.users)),
+                duration_s=u.warmup_budget_s,
+            ),
             out_dir=run_dir / "under_load_warmup",
             stage="warm-up",
             timeout_s=params.request_timeout_s,
@@ -343,11 +417,15 @@ def _under_load(params: BottlenecksParams, data: DataManager, target, run_dir: P
         )
         results["warm-up"] = warm.to_dict()
     for phase, users, seconds in (("single user", 1, u.single_user_s), ("under load", u.users, u.load_s)):
-        samplers = [
-            profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=True, out_dir=run_dir / "pyspy"),
-            profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=False, gil=True, out_dir=run_dir / "pyspy"),
-        ]
-        monitor = ProcessSampler(target.pid, interval_s=0.5).start()
+        samplers = (
+            []
+            if why_no_stacks
+            else [
+                profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=True, out_dir=run_dir / "pyspy"),
+                profile.PySpySampler(target.pid, rate_hz=u.rate_hz, idle=False, gil=True, out_dir=run_dir / "pyspy"),
+            ]
+        )
+        monitor = ProcessSampler(target.pid, interval_s=0.5).start() if target.pid else None
         for s in samplers:
             s.start()
         try:
@@ -364,12 +442,19 @@ def _under_load(params: BottlenecksParams, data: DataManager, target, run_dir: P
             )
         finally:
             frames = [s.stop() for s in samplers]
-            monitor.stop()
-        for sampler_name, frame in zip(("all threads", "GIL holder"), frames, strict=True):
+            if monitor is not None:
+                monitor.stop()
+        for sampler_name, frame in zip(("all threads", "GIL holder"), frames, strict=False):
             # Classified now: a wait on a lock is told by the source line, which later edits could move.
             stacks.append(profile.classify_stacks(frame).assign(phase=phase, sampler=sampler_name))
-        server.append(monitor.frame().assign(phase=phase))
+        if monitor is not None:
+            server.append(monitor.frame().assign(phase=phase))
         results[phase] = result.to_dict()
-    pd.concat(stacks, ignore_index=True).to_parquet(run_dir / FILES["stacks"])
-    pd.concat(server, ignore_index=True).to_parquet(run_dir / FILES["server"])
-    note("under_load", {"runs": results, "rate_hz": u.rate_hz})
+    if stacks:
+        pd.concat(stacks, ignore_index=True).to_parquet(run_dir / FILES["stacks"])
+    if server:
+        pd.concat(server, ignore_index=True).to_parquet(run_dir / FILES["server"])
+    entry = {"runs": results, "rate_hz": u.rate_hz}
+    if why_no_stacks:
+        entry["skipped"] = why_no_stacks
+    note("under_load", entry)

@@ -487,6 +487,7 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     leak = _leak(server, metrics, confidence)
     leak_judgement = _leak_judgement(leak, workload, info, records)
     (judgements if leak.verdict != "insufficient" else not_judged)["rss_growth_mb_per_h"] = leak_judgement
+    _name_gaps(judgements, not_judged, _target_gaps(folder, server, metrics))
 
     phase_table = _phase_table(kept, phases, confidence, timeout_ms)
     errors = records[~records["ok"]].groupby("error").size().rename("requests").reset_index()
@@ -737,6 +738,55 @@ def _leak_judgement(leak: stats.LeakCheck, workload: str, info: dict, records: p
             f"of samples) [judged by {workload}]."
         ),
     )
+
+
+def _target_gaps(folder: RunFolder, server: pd.DataFrame, metrics: pd.DataFrame) -> dict[str, str]:
+    """metric -> "not measured: why — how to enable it", for what the target does not offer."""
+    probe = folder.target_probe
+    no_metrics = metrics.empty or (probe is not None and not probe.has_metrics)
+    where = "the service exposes no Prometheus /metrics" if no_metrics else "the service's /metrics has no"
+    mapping = "or map your metric in the parameter file (target: {metrics: {%s: YOUR_METRIC}})"
+
+    def has(*columns: str) -> bool:
+        return not metrics.empty and all(c in metrics and metrics[c].notna().any() for c in columns)
+
+    gaps = {}
+    if not has("quantum_seconds_sum", "quantum_seconds_count"):
+        gaps["quantum_time_ms"] = (
+            f"not measured: {where}{'' if no_metrics else ' quantum-computation histogram'} — export "
+            f"qrbench_quantum_computation_seconds, {mapping % 'quantum_seconds'}"
+        )
+    if not has("embedding_cache_hits", "embedding_cache_misses"):
+        gaps["cache_hit_rate"] = (
+            f"not measured: {where}{'' if no_metrics else ' cache counters'} — export "
+            f"qrbench_embedding_cache_hits_total and _misses_total, {mapping % 'cache_hits'} (and cache_misses)"
+        )
+    if server.empty and not has("rss_bytes"):
+        local = "its process is not on this machine (or not visible to this user)"
+        how = "run the service on this machine, or expose process_resident_memory_bytes and process_cpu_seconds_total"
+        gaps["memory_gb"] = f"not measured: {local} and {where.replace('has no', 'has no memory gauge')} — {how}"
+        gaps["cpu_utilization"] = f"not measured: {local} — {how}"
+        gaps["rss_growth_mb_per_h"] = gaps["memory_gb"]
+    elif not has("embedding_cache_entries"):
+        gaps["rss_growth_mb_per_h"] = (
+            f"not measured: {where}{'' if no_metrics else ' cache-size gauges'}, so the growth of its caches "
+            "cannot be told from a leak — export qrbench_embedding_cache_entries or map "
+            "`cache_entries`, and judge leaks with a soak (qrbench study load -p parameters/soak.yaml)"
+        )
+    return gaps
+
+
+def _name_gaps(
+    judgements: dict[str, stats.Judgement], not_judged: dict[str, stats.Judgement], gaps: dict[str, str]
+) -> None:
+    """Targets the run could not measure leave the verdict and say why, instead of 'too few samples'."""
+    for name, why in gaps.items():
+        j = judgements.pop(name, None) or not_judged.pop(name, None)
+        undecided = j is not None and (j.verdict == stats.Verdict.INSUFFICIENT or j.estimate.n == 0)
+        if j is not None and (undecided or not math.isfinite(j.estimate.value)):
+            not_judged[name] = _with(j, verdict=stats.Verdict.INSUFFICIENT, reason=f"{name}: {why}")
+        elif j is not None:
+            judgements[name] = j
 
 
 def _server_metric_estimates(

@@ -126,7 +126,14 @@ def run_load_study(
         if params.warmup_s > 0:
             _warm_up(params, data, target, run_dir, progress)
         process = ProcessSampler(target.pid, interval_s=params.sample_interval_s) if target.pid else None
-        metrics = MetricsSampler(target.url, interval_s=params.sample_interval_s, headers=target.headers or None)
+        metrics = MetricsSampler(
+            target.url,
+            interval_s=params.sample_interval_s,
+            headers=target.headers or None,
+            names=params.target.metrics,
+        )
+        # A target whose probe found no /metrics is not scraped (every scrape would be a 404 in its log).
+        scraped = target.probe is None or target.probe.metrics_status == 200
         load_dir.mkdir(exist_ok=True)
         result: RunResult | None = None
         with contextlib.ExitStack() as stack:
@@ -134,7 +141,8 @@ def run_load_study(
             stack.callback(_write_timelines, run_dir, process, metrics)
             if process is not None:
                 stack.enter_context(process)
-            stack.enter_context(metrics)
+            if scraped:
+                stack.enter_context(metrics)
             stack.enter_context(contention_monitor(folder, target.pid, windows=lambda: _phase_windows(run_dir)))
             if params.monitor.prometheus:
                 prometheus = stack.enter_context(
@@ -178,3 +186,5 @@ def _write_timelines(run_dir: Path, process: ProcessSampler | None, metrics: Met
     if process is not None:
         _timeline(process.frame(), t0_unix).to_parquet(run_dir / "server.parquet")
     _timeline(metrics.frame(), t0_unix).to_parquet(run_dir / "metrics.parquet")
+    # Which metric each timeline column was read from (qrbench's, a standard name, or the parameters' mapping).
+    RunFolder(run_dir).update(metric_sources=metrics.sources)

@@ -312,6 +312,7 @@ def _saturation(
             row["machine_cpu"] = float(w["machine_cpu_percent"].mean() / 100.0) if len(w) else np.nan
         if len(probe):
             w = probe[(probe["t_unix"] >= u0) & (probe["t_unix"] <= u1)]
+            w = w[w["ok"].astype(bool)] if "ok" in w else w  # a 404 or a refused probe times nothing of the loop
             row["event_loop"] = float(np.percentile(w["latency_ms"], 95)) if len(w) else np.nan
         if len(metrics) and "in_flight" in metrics:
             w = metrics[(metrics["t_unix"] >= u0) & (metrics["t_unix"] <= u1)]

@@ -156,6 +156,9 @@ class ScalabilityParams:
     sample_interval_s: float = 1.0  # server CPU/memory and /metrics during the step loads
     probe_interval_s: float = 0.25  # event-loop probe period
     ready_timeout_s: float = 300.0  # seconds a configuration's processes may take to load the model
+    # Seconds each closed stage (a document count of the vertical sweep) may take; it stops there and keeps
+    # what it measured. null: no bound (the step loads are bounded by steps.step_s and the request timeout).
+    stage_budget_s: float | None = None
     slo: SloParams = field(default_factory=SloParams)
     requests: RequestParams = field(default_factory=RequestParams)
     steps: StepParams = field(default_factory=StepParams)
@@ -172,6 +175,7 @@ class ScalabilityParams:
         checks = [
             ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
             ("request_timeout_s", self.request_timeout_s > 0, "a positive number of seconds"),
+            ("stage_budget_s", self.stage_budget_s is None or self.stage_budget_s > 0, "a positive number or null"),
             ("sample_interval_s", self.sample_interval_s > 0, "a positive number of seconds"),
             ("probe_interval_s", self.probe_interval_s > 0, "a positive number of seconds"),
             ("ready_timeout_s", self.ready_timeout_s > 0, "a positive number of seconds"),

@@ -135,21 +135,26 @@ def warm_caches(
 
 
 class _LoopProbe:
-    """GET /health/live every interval_s on one kept-alive connection: its latency is how long the service's
-    event loop (and, behind nginx, the balancer) takes to answer a request that computes nothing."""
+    """GET the health path (/health/live, or the one the target's probe found) every interval_s on one
+    kept-alive connection: its latency is how long the service's event loop (and, behind nginx, the
+    balancer) takes to answer a request that computes nothing. path None: no health path, no probe."""
 
-    def __init__(self, url: str, interval_s: float, headers: dict[str, str] | None) -> None:
-        self.url, self.interval_s, self.headers = url, interval_s, headers
+    def __init__(
+        self, url: str, interval_s: float, headers: dict[str, str] | None, path: str | None = "/health/live"
+    ) -> None:
+        self.url, self.interval_s, self.headers, self.path = url, interval_s, headers, path
         self.rows: list[dict[str, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="loop-probe", daemon=True)
 
     def _run(self) -> None:
+        if self.path is None:
+            return
         with httpx.Client(timeout=10.0, headers=self.headers) as client:
             while not self._stop.wait(self.interval_s):
                 t_unix, t = time.time(), time.perf_counter()
                 try:
-                    ok = client.get(self.url + "/health/live").status_code == 200
+                    ok = client.get(self.url + self.path).status_code == 200
                 except httpx.HTTPError:
                     ok = False
                 self.rows.append({"t_unix": t_unix, "latency_ms": (time.perf_counter() - t) * 1000, "ok": ok})
@@ -168,16 +173,25 @@ class _LoopProbe:
 
 @contextlib.contextmanager
 def _monitored(
-    folder: Path, pids: dict[str, int], url: str, params: ScalabilityParams, headers: dict[str, str]
+    folder: Path,
+    pids: dict[str, int],
+    url: str,
+    params: ScalabilityParams,
+    headers: dict[str, str],
+    health_path: str | None = "/health/live",
+    scrape: bool = True,
 ) -> Iterator[None]:
     """Server processes, /metrics and the event-loop probe sampled while the body runs; written on exit."""
     samplers = {label: ProcessSampler(pid, interval_s=params.sample_interval_s) for label, pid in pids.items()}
-    metrics = MetricsSampler(url, interval_s=params.sample_interval_s, headers=headers or None)
-    probe = _LoopProbe(url, params.probe_interval_s, headers or None)
+    metrics = MetricsSampler(
+        url, interval_s=params.sample_interval_s, headers=headers or None, names=params.target.metrics
+    )
+    probe = _LoopProbe(url, params.probe_interval_s, headers or None, health_path)
     with contextlib.ExitStack() as stack:
         for s in samplers.values():
             stack.enter_context(s)
-        stack.enter_context(metrics)
+        if scrape:  # a target without /metrics is not scraped (every scrape would be a 404)
+            stack.enter_context(metrics)
         stack.enter_context(probe)
         try:
             yield
@@ -228,6 +242,8 @@ class _Study:
     base: list[RequestSpec]
     index: _Index
     headers: dict[str, str]
+    health_path: str | None = "/health/live"  # a given URL's: the one its probe found (deploy.TargetProbe)
+    scrape_metrics: bool = True  # a given URL's: whether its probe found /metrics
 
     @property
     def p(self) -> ScalabilityParams:
@@ -322,7 +338,15 @@ class _Study:
                 )
             warm_s = time.perf_counter() - t_warm  # wall time: the senders run in parallel
             write_json(folder / "warmup.json", {"seconds": warm_s, "senders": warmups})
-            with _monitored(folder, processes, monitor_url or entry_url, self.p, self.headers):
+            with _monitored(
+                folder,
+                processes,
+                monitor_url or entry_url,
+                self.p,
+                self.headers,
+                self.health_path,
+                self.scrape_metrics,
+            ):
                 self.step_load(name, entry_url, folder, share_urls)
             self.index.update(entry, status="ok", warmup_s=warm_s)
         except (QrbenchError, httpx.HTTPError, OSError) as exc:
@@ -415,7 +439,7 @@ class _Study:
                     specs.append(
                         RequestSpec.from_payload(kind=f"documents_{n}", endpoint="/v1/rerank", payload=payload)
                     )
-                runner.run(f"documents/{n}", specs)
+                runner.run(f"documents/{n}", specs, budget_s=self.p.stage_budget_s)
         if sampler is not None:
             sampler.frame().to_parquet(self.run_dir / VERTICAL_DIR / "server-documents.parquet")
 
@@ -516,6 +540,9 @@ def run_scalability(
                 folder.update(target=target_facts(target, p.target))
                 if target.pid:
                     busy.sampler.add_root(target.pid)
+                if target.probe is not None:
+                    study.health_path = target.probe.health_path
+                    study.scrape_metrics = target.probe.metrics_status == 200
                 busy.mark("given service")
                 study.vertical_documents(target, p.vertical.sample_interval_s)
                 processes = {"service": target.pid} if target.pid else {}
