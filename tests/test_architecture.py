@@ -30,8 +30,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     "resources": frozenset({"errors"}),
     "target": frozenset({"errors"}),
     "load": frozenset({"errors", "resources", "params", "stats"}),
-    "monitor": frozenset({"errors", "params", "stats", "load", "target"}),
-    "profile": frozenset({"errors", "params", "stats", "load", "target"}),
+    "monitor": frozenset({"errors", "params", "resources", "stats", "load", "target"}),
+    "profile": frozenset({"errors", "params", "resources", "stats", "load", "target"}),
     "deploy": frozenset({"errors", "params", "stats", "load", "monitor", "target"}),
     "studies": frozenset({"errors", "params", "resources", "stats", "load", "monitor", "profile", "deploy", "target"})
     | {"report.runs"},
