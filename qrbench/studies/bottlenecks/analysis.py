@@ -862,6 +862,52 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
     load_runs = _load_runs(run_dir, server, conf, stacks, info.get("under_load", {}).get("rate_hz"))
     opportunities = _opportunities(params, components, outside, info.get("tracemalloc", {}), gc_rows)
 
+    compliance, verdict, reasons = _judgements(params, http, components, memory, explained)
+    contention = read_contention(run_dir)
+    reasons = list(busy_first(reasons, contention))
+    checks = _checks(params, components, info)
+    return BottlenecksReport(
+        params=params,
+        components=components,
+        breakdown=table,
+        explained=explained,
+        request=request,
+        overhead=_overhead(components, conf),
+        aer_vs_exact=_aer_vs_exact(components, _read(run_dir, "shots"), conf),
+        cold_start=cold_start,
+        outside=outside,
+        lines=_read(run_dir, "lines"),
+        memory=memory,
+        memory_lines=_read(run_dir, "memory_lines"),
+        allocations=_read(run_dir, "allocations"),
+        gc=gc_rows,
+        calls=_read(run_dir, "calls"),
+        under_load=under,
+        under_load_roles=roles,
+        load_runs=load_runs,
+        opportunities=opportunities,
+        compliance=compliance,
+        verdict=str(verdict),
+        verdict_reasons=reasons,
+        reliability=checks,
+        info=info,
+        contention=contention,
+        costs=cost_table(_read(run_dir, "costs"), confidence=conf),
+        cost_requests=_read(run_dir, "costs"),
+        hot=hot_functions(stacks),
+        target=_probe_text(run_dir),
+    )
+
+
+def _judgements(
+    params: BottlenecksParams,
+    http: pd.DataFrame,
+    components: pd.DataFrame,
+    memory: pd.DataFrame,
+    explained: pd.DataFrame,
+):
+    """(compliance, verdict, reasons) of the reference engine's run."""
+    conf = params.confidence
     # Verdict: the PRD's per-request targets on what this run measured, and whether the parts explain the totals.
     # One definition per target, read from thresholds.yaml: rerank-50 is judged on the statistic it names
     # there (p95, as in the baseline study), timed-out HTTP requests counted at the timeout.
@@ -918,9 +964,12 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
     if len(compliance):
         for r in compliance[compliance["verdict"] != "pass"].itertuples():
             reasons.append(f"{r.metric}: {r.verdict} ({r.reason})")
+    return compliance, verdict, reasons
 
-    contention = read_contention(run_dir)
-    reasons = list(busy_first(reasons, contention))
+
+def _checks(params: BottlenecksParams, components: pd.DataFrame, info: dict[str, Any]) -> list[stats.Check]:
+    """Interval widths of the scenarios' totals, machine noise, and whether the under-load profile ran."""
+    conf = params.confidence
     noise_before = stats.noise_cv(info.get("calibration_before_s", [])) if info.get("calibration_before_s") else None
     reps = components[components["component"] == TOTAL].groupby("scenario")["ms"]
     checks = stats.reliability_checks(
@@ -937,37 +986,7 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
                 message=info.get("under_load", {}).get("skipped", "py-spy is not installed."),
             )
         )
-    return BottlenecksReport(
-        params=params,
-        components=components,
-        breakdown=table,
-        explained=explained,
-        request=request,
-        overhead=_overhead(components, conf),
-        aer_vs_exact=_aer_vs_exact(components, _read(run_dir, "shots"), conf),
-        cold_start=cold_start,
-        outside=outside,
-        lines=_read(run_dir, "lines"),
-        memory=memory,
-        memory_lines=_read(run_dir, "memory_lines"),
-        allocations=_read(run_dir, "allocations"),
-        gc=gc_rows,
-        calls=_read(run_dir, "calls"),
-        under_load=under,
-        under_load_roles=roles,
-        load_runs=load_runs,
-        opportunities=opportunities,
-        compliance=compliance,
-        verdict=str(verdict),
-        verdict_reasons=reasons,
-        reliability=checks,
-        info=info,
-        contention=contention,
-        costs=cost_table(_read(run_dir, "costs"), confidence=conf),
-        cost_requests=_read(run_dir, "costs"),
-        hot=hot_functions(stacks),
-        target=_probe_text(run_dir),
-    )
+    return checks
 
 
 def _probe_text(run_dir: Path) -> str:
@@ -994,58 +1013,10 @@ def _analyse_outside(run_dir: Path, params: BottlenecksParams, info: dict[str, A
         min_saving_ms=params.opportunities.min_saving_ms,
         confidence=conf,
     )
-    rerank_50 = load_thresholds(params.thresholds_file, "baseline")["rerank_50_ms"]
-    judgements = {}
-    g = requests[(requests["kind"] == "rerank") & (requests["n_candidates"] == 50)] if len(requests) else requests
-    if len(g):
-        e = latency_statistic(
-            g["e2e_ms"].to_numpy(),
-            (g["status"] == 200).to_numpy(),
-            rerank_50,
-            confidence=conf,
-            censor_ms=params.request_timeout_s * 1000,
-        )
-        judgements[f"rerank 50 documents over HTTP, {rerank_50.statistic or 'p95'} ({params.outside.method})"] = (
-            stats.judge(e, rerank_50, workload="single user over HTTP, 50 documents, a new query each")
-        )
-    compliance = judgements_frame(judgements)
-    verdict = stats.overall(judgements.values())
-    reasons = [f"{r.metric}: {r.verdict} ({r.reason})" for r in compliance.itertuples() if r.verdict != "pass"]
-    if not judgements:
-        reasons.append(
-            "No PRD target is judged: the cost sample has no rerank of 50 documents (add 50 to outside.sizes); "
-            "the findings below are about the measured service all the same."
-        )
+    compliance, verdict, reasons = _outside_judgements(requests, params)
     contention = read_contention(run_dir)
     reasons = list(busy_first(reasons, contention))  # the busy machine before any verdict
-    checks = stats.reliability_checks(
-        estimates={
-            f"{r.kind} per-document cost": stats.Estimate(
-                value=r.per_doc_ms,
-                low=r.per_doc_low,
-                high=r.per_doc_high,
-                confidence=conf,
-                n=r.requests,
-                method="least squares",
-                decided=bool(r.decided),
-            )
-            for r in table.itertuples()
-            if r.kind != "similarity" and np.isfinite(r.per_doc_ms)
-        },
-        machine_noise_cv=stats.noise_cv(info["calibration_before_s"]) if info.get("calibration_before_s") else None,
-        max_relative_width=0.5,
-    )
-    cut = info.get("costs") or {}
-    if cut.get("cut_by_budget"):
-        checks.append(
-            stats.Check(
-                name="cost by request kind and size",
-                ok=False,
-                severity="warning",
-                message=f"cut by its {cut.get('budget_s', 0):.0f} s budget after {cut.get('sent')} of "
-                f"{cut.get('planned')} requests: the intervals are from the sample it got.",
-            )
-        )
+    checks = _outside_checks(table, info, conf)
     empty = pd.DataFrame()
     return BottlenecksReport(
         params=params,
@@ -1080,6 +1051,67 @@ def _analyse_outside(run_dir: Path, params: BottlenecksParams, info: dict[str, A
         gaps=gaps(info, RunFolder(run_dir).target_probe, has_server=len(server) > 0, has_stacks=len(stacks) > 0),
         target=_probe_text(run_dir),
     )
+
+
+def _outside_judgements(requests: pd.DataFrame, params: BottlenecksParams):
+    """(compliance, verdict, reasons): the PRD rerank-50 target on the cost sample's 50-document reranks."""
+    conf = params.confidence
+    rerank_50 = load_thresholds(params.thresholds_file, "baseline")["rerank_50_ms"]
+    judgements = {}
+    g = requests[(requests["kind"] == "rerank") & (requests["n_candidates"] == 50)] if len(requests) else requests
+    if len(g):
+        e = latency_statistic(
+            g["e2e_ms"].to_numpy(),
+            (g["status"] == 200).to_numpy(),
+            rerank_50,
+            confidence=conf,
+            censor_ms=params.request_timeout_s * 1000,
+        )
+        judgements[f"rerank 50 documents over HTTP, {rerank_50.statistic or 'p95'} ({params.outside.method})"] = (
+            stats.judge(e, rerank_50, workload="single user over HTTP, 50 documents, a new query each")
+        )
+    compliance = judgements_frame(judgements)
+    verdict = stats.overall(judgements.values())
+    reasons = [f"{r.metric}: {r.verdict} ({r.reason})" for r in compliance.itertuples() if r.verdict != "pass"]
+    if not judgements:
+        reasons.append(
+            "No PRD target is judged: the cost sample has no rerank of 50 documents (add 50 to outside.sizes); "
+            "the findings below are about the measured service all the same."
+        )
+    return compliance, verdict, reasons
+
+
+def _outside_checks(table: pd.DataFrame, info: dict[str, Any], conf: float) -> list[stats.Check]:
+    """Interval widths of the per-document costs, machine noise, and whether the budget cut the cost sample."""
+    checks = stats.reliability_checks(
+        estimates={
+            f"{r.kind} per-document cost": stats.Estimate(
+                value=r.per_doc_ms,
+                low=r.per_doc_low,
+                high=r.per_doc_high,
+                confidence=conf,
+                n=r.requests,
+                method="least squares",
+                decided=bool(r.decided),
+            )
+            for r in table.itertuples()
+            if r.kind != "similarity" and np.isfinite(r.per_doc_ms)
+        },
+        machine_noise_cv=stats.noise_cv(info["calibration_before_s"]) if info.get("calibration_before_s") else None,
+        max_relative_width=0.5,
+    )
+    cut = info.get("costs") or {}
+    if cut.get("cut_by_budget"):
+        checks.append(
+            stats.Check(
+                name="cost by request kind and size",
+                ok=False,
+                severity="warning",
+                message=f"cut by its {cut.get('budget_s', 0):.0f} s budget after {cut.get('sent')} of "
+                f"{cut.get('planned')} requests: the intervals are from the sample it got.",
+            )
+        )
+    return checks
 
 
 def top_finding(report: BottlenecksReport) -> str:

@@ -115,6 +115,23 @@ def outside_opportunities(
     """Ranked time savings per request, every one measured on the target: its per-document and fixed costs
     (at reference_batch documents), its time outside the computation it reports, its queueing under load,
     and its hottest functions (py-spy share x the single-user latency)."""
+    rows = _cost_rows(table, reference_batch, rates, confidence)
+    rows += _outside_rows(costs, rates, confidence)
+    if len(load_runs) and {"single user", "under load"} <= set(load_runs.get("phase", ())):
+        one = load_runs[load_runs["phase"] == "single user"].iloc[0]
+        many = load_runs[load_runs["phase"] == "under load"].iloc[0]
+        rows += _queueing_rows(one, many, rates, confidence)
+        rows += _hot_function_rows(many, hot, rates, confidence)
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame = frame[frame["saving_ms"] >= min_saving_ms].sort_values("saving_ms", ascending=False)
+    frame.insert(0, "rank", range(1, len(frame) + 1))
+    return frame.reset_index(drop=True)
+
+
+def _cost_rows(table: pd.DataFrame, reference_batch: int, rates: dict[str, float], confidence: float) -> list:
+    """Halving each request kind's per-document and fixed costs (at reference_batch documents)."""
     rows = []
     for r in table.itertuples() if len(table) else ():
         if not r.decided:
@@ -162,6 +179,12 @@ def outside_opportunities(
                     "service",
                 )
             )
+    return rows
+
+
+def _outside_rows(costs: pd.DataFrame, rates: dict[str, float], confidence: float) -> list:
+    """The time a request costs outside the computation the service reports (rerank requests when there are)."""
+    rows = []
     ok = costs[(costs["status"] == 200) & costs["server_ms"].notna()] if len(costs) else costs
     if len(ok):
         rerank = ok[ok["kind"] == "rerank"]
@@ -180,63 +203,67 @@ def outside_opportunities(
                     "faster JSON (orjson), less per-request middleware, smaller responses",
                 )
             )
-    if len(load_runs) and {"single user", "under load"} <= set(load_runs.get("phase", ())):
-        one = load_runs[load_runs["phase"] == "single user"].iloc[0]
-        many = load_runs[load_runs["phase"] == "under load"].iloc[0]
-        wait = float(many["p50_ms"] - one["p50_ms"])
-        if np.isfinite(wait) and wait > 0:
-            e = stats.Estimate(
-                value=wait,
-                low=max(float(many["p50_low"] - one["p50_high"]), 0.0) if np.isfinite(many["p50_low"]) else np.nan,
-                high=float(many["p50_high"] - one["p50_low"]) if np.isfinite(many["p50_high"]) else np.nan,
-                confidence=confidence,
-                n=int(many["ok"]),
-                method="difference of medians",
-                decided=False,
+    return rows
+
+
+def _queueing_rows(one: pd.Series, many: pd.Series, rates: dict[str, float], confidence: float) -> list:
+    """How much longer the median request waits under load than for a single user."""
+    rows = []
+    wait = float(many["p50_ms"] - one["p50_ms"])
+    if np.isfinite(wait) and wait > 0:
+        e = stats.Estimate(
+            value=wait,
+            low=max(float(many["p50_low"] - one["p50_high"]), 0.0) if np.isfinite(many["p50_low"]) else np.nan,
+            high=float(many["p50_high"] - one["p50_low"]) if np.isfinite(many["p50_high"]) else np.nan,
+            confidence=confidence,
+            n=int(many["ok"]),
+            method="difference of medians",
+            decided=False,
+        )
+        rows.append(
+            _row(
+                f"Queueing under load ({int(many['users'])} users): the median request waits {wait:.3g} ms longer",
+                "the target's concurrency (slots, workers, event loop)",
+                "every request under load",
+                e,
+                float(many["p50_ms"]),
+                rates,
+                "more concurrent slots or workers where the CPU allows, or a cheaper request",
             )
-            rows.append(
-                _row(
-                    f"Queueing under load ({int(many['users'])} users): the median request waits {wait:.3g} ms longer",
-                    "the target's concurrency (slots, workers, event loop)",
-                    "every request under load",
-                    e,
-                    float(many["p50_ms"]),
-                    rates,
-                    "more concurrent slots or workers where the CPU allows, or a cheaper request",
-                )
+        )
+    return rows
+
+
+def _hot_function_rows(many: pd.Series, hot: pd.DataFrame, rates: dict[str, float], confidence: float) -> list:
+    """The target's hottest functions under load: their share of the GIL-holding time per request."""
+    rows = []
+    # The GIL-holding time a request costs in each hot function: its share of the GIL-holding samples, times
+    # the share of the time the GIL was held, over the requests answered per second (under load).
+    held = float(many.get("gil_held_share", np.nan))
+    rps = float(many.get("throughput_rps", np.nan))
+    per_request_ms = held * 1000.0 / rps if np.isfinite(held) and np.isfinite(rps) and rps > 0 else np.nan
+    for h in hot.head(3).itertuples() if len(hot) and np.isfinite(per_request_ms) else ():
+        e = stats.Estimate(
+            value=float(h.share) * per_request_ms,
+            low=-np.inf,
+            high=np.inf,
+            confidence=confidence,
+            n=int(h.samples),
+            method="py-spy share x GIL-held time per request",
+            decided=False,
+        )
+        rows.append(
+            _row(
+                f"Hot function {h.function} ({h.file}): {h.share:.0%} of the GIL-holding samples under load",
+                f"the target's code ({h.file})" if h.file else "the target's code",
+                "requests under load (its GIL-holding time per request)",
+                e,
+                float(many["p50_ms"]),
+                rates,
+                "profile this function in the service (its line profile) and make it cheaper or release the GIL",
             )
-        # The GIL-holding time a request costs in each hot function: its share of the GIL-holding samples, times
-        # the share of the time the GIL was held, over the requests answered per second (under load).
-        held = float(many.get("gil_held_share", np.nan))
-        rps = float(many.get("throughput_rps", np.nan))
-        per_request_ms = held * 1000.0 / rps if np.isfinite(held) and np.isfinite(rps) and rps > 0 else np.nan
-        for h in hot.head(3).itertuples() if len(hot) and np.isfinite(per_request_ms) else ():
-            e = stats.Estimate(
-                value=float(h.share) * per_request_ms,
-                low=-np.inf,
-                high=np.inf,
-                confidence=confidence,
-                n=int(h.samples),
-                method="py-spy share x GIL-held time per request",
-                decided=False,
-            )
-            rows.append(
-                _row(
-                    f"Hot function {h.function} ({h.file}): {h.share:.0%} of the GIL-holding samples under load",
-                    f"the target's code ({h.file})" if h.file else "the target's code",
-                    "requests under load (its GIL-holding time per request)",
-                    e,
-                    float(many["p50_ms"]),
-                    rates,
-                    "profile this function in the service (its line profile) and make it cheaper or release the GIL",
-                )
-            )
-    frame = pd.DataFrame(rows)
-    if frame.empty:
-        return frame
-    frame = frame[frame["saving_ms"] >= min_saving_ms].sort_values("saving_ms", ascending=False)
-    frame.insert(0, "rank", range(1, len(frame) + 1))
-    return frame.reset_index(drop=True)
+        )
+    return rows
 
 
 def _scaled(e: stats.Estimate, factor: float) -> stats.Estimate:

@@ -300,44 +300,7 @@ class _Study:
                     **(extra or {}),
                 },
             )
-            texts = _texts(self.base, queries=not self.p.requests.fresh_queries)
-            t_warm = time.perf_counter()
-            with ThreadPoolExecutor(max_workers=max(1, len(warm))) as pool:
-                warmups = [
-                    f.result()
-                    for f in [
-                        pool.submit(
-                            warm_caches,
-                            u,
-                            texts,
-                            passes=k,
-                            headers=self.headers,
-                            timeout_s=max(600.0, self.p.request_timeout_s),
-                        )
-                        for u, k in warm
-                    ]
-                ]
-            if self.p.requests.warmup_requests:
-                specs = _step_specs(
-                    self.base,
-                    self.p.requests.warmup_requests,
-                    offset=0,
-                    tag=f"{name}.w",
-                    fresh=self.p.requests.fresh_queries,
-                )
-                run_load(
-                    entry_url,
-                    cycle_source(specs),
-                    ClosedModel(users=2, iterations=max(1, len(specs) // 2)),
-                    out_dir=folder / "warmup",
-                    stage="warmup",
-                    timeout_s=self.p.request_timeout_s,
-                    progress=False,
-                    headers=self.headers,
-                    allow_remote=True,
-                )
-            warm_s = time.perf_counter() - t_warm  # wall time: the senders run in parallel
-            write_json(folder / "warmup.json", {"seconds": warm_s, "senders": warmups})
+            warm_s = self.warm_up(name, entry_url, folder, warm)
             with _monitored(
                 folder,
                 processes,
@@ -353,6 +316,49 @@ class _Study:
             # One configuration that fails (a target that will not start, a step that errs) is data: the
             # study goes on with the others, and the report says what failed and why.
             self.index.update(entry, status="failed", error=f"{type(exc).__name__}: {exc}")
+
+    def warm_up(self, name: str, entry_url: str, folder: Path, warm: list[tuple[str, int]]) -> float:
+        """Fill every process's caches (warm: (url, passes) each, in parallel), then send the warm-up requests;
+        writes warmup.json and returns the wall time it took (seconds)."""
+        texts = _texts(self.base, queries=not self.p.requests.fresh_queries)
+        t_warm = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=max(1, len(warm))) as pool:
+            warmups = [
+                f.result()
+                for f in [
+                    pool.submit(
+                        warm_caches,
+                        u,
+                        texts,
+                        passes=k,
+                        headers=self.headers,
+                        timeout_s=max(600.0, self.p.request_timeout_s),
+                    )
+                    for u, k in warm
+                ]
+            ]
+        if self.p.requests.warmup_requests:
+            specs = _step_specs(
+                self.base,
+                self.p.requests.warmup_requests,
+                offset=0,
+                tag=f"{name}.w",
+                fresh=self.p.requests.fresh_queries,
+            )
+            run_load(
+                entry_url,
+                cycle_source(specs),
+                ClosedModel(users=2, iterations=max(1, len(specs) // 2)),
+                out_dir=folder / "warmup",
+                stage="warmup",
+                timeout_s=self.p.request_timeout_s,
+                progress=False,
+                headers=self.headers,
+                allow_remote=True,
+            )
+        warm_s = time.perf_counter() - t_warm  # wall time: the senders run in parallel
+        write_json(folder / "warmup.json", {"seconds": warm_s, "senders": warmups})
+        return warm_s
 
     def step_load(self, name: str, url: str, folder: Path, share_urls: dict[str, str]) -> list[dict[str, Any]]:
         s = self.p.steps
