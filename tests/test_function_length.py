@@ -19,7 +19,6 @@ EXCEPTIONS: dict[str, int] = {
     "qrbench.studies.bottlenecks.analysis:_opportunities": 290,
     "qrbench.studies.bottlenecks.analysis:analyse_bottlenecks": 125,
     "qrbench.studies.load.analysis:analyse_load": 159,
-    "qrbench.report.suite:run_suite": 111,
 }
 
 

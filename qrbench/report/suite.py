@@ -202,22 +202,7 @@ def run_suite(
         )
     )
     with contextlib.ExitStack() as stack:
-        if url:
-            target_url, target_text = url, f"the service at {url}"
-            probe = check_contract(probe_target(url))
-        else:
-            say("starting the embedded reference service (shared by the studies)")
-            target = stack.enter_context(open_target(TargetParams(), log_dir=suite_dir))
-            target_url, target_text = (
-                target.url,
-                "one embedded reference service shared by the studies"
-                + (
-                    f" ({' and '.join(sorted(OWN_TARGETS))} starts the configurations it compares)"
-                    if OWN_TARGETS
-                    else ""
-                ),
-            )
-            probe = target.probe
+        target_url, target_text, probe = _open_suite_target(stack, url, suite_dir, say)
         if probe is not None:
             say(probe.paragraph())
         for i, (name, params) in enumerate(plan.studies, 1):
@@ -233,41 +218,20 @@ def run_suite(
                 + f"); suite {clock(time.monotonic() - t0)} "
                 f"elapsed, about {clock(left)} left"
             )
-            declared = notebook_parameters(name)
-            parameters = {"params_file": str(params), "url": None if own else target_url, "progress": progress}
-            if "baseline_run" in declared and name in previous:
-                parameters["baseline_run"] = str(previous[name])
-            study_dir = suite_dir / name
             t_study = time.monotonic()
-            try:
-                run_study(
-                    name,
-                    parameters=parameters,
-                    out_root=out_root,
-                    run_dir=study_dir,
-                    progress=progress,
-                    index=False,
-                    say=say,
-                    expected_s=pace * expected[name] if name in expected else None,
-                )
-                summary = read_summary(study_dir)
-                figure = summary.get("key_figure")
-                one = from_summary(
-                    summary, report_link=f"{name}/{name}.html", key_figure=f"{name}/{figure}" if figure else None
-                )
-                if one.regression is not None and name in previous:
-                    one = replace(one, regression=replace(one.regression, previous_run=Path(baseline).name))
-                elif name in previous:  # a study that does not compare runs itself: its PRD metrics' intervals
-                    one = replace(one, regression=_compared(one, previous[name], Path(baseline).name))
-            except Exception as exc:  # noqa: BLE001 - one study's failure, of any kind, must not stop the suite
-                report = study_dir / f"{name}.html"
-                error = str(exc) if isinstance(exc, QrbenchError) else f"{type(exc).__name__}: {exc}"
-                one = failed_study(
-                    name,
-                    error,
-                    report_link=f"{name}/{name}.html" if report.is_file() else None,
-                    what_to_do=_what_to_do(name, params, error, url),
-                )
+            one = _one_study(
+                name,
+                params,
+                suite_dir=suite_dir,
+                url=url,
+                target_url=None if own else target_url,
+                previous=previous,
+                baseline=baseline,
+                out_root=out_root,
+                progress=progress,
+                say=say,
+                expected_s=pace * expected[name] if name in expected else None,
+            )
             durations[name] = time.monotonic() - t_study
             summaries.append(one)
             say(f"[{i}/{len(plan.studies)}] {name}: {one.verdict} after {clock(durations[name])}")
@@ -293,3 +257,66 @@ def run_suite(
     return SuiteResult(
         folder=suite_dir, report=report, verdict=summary["verdict"], reason=summary["reason"], studies=tuple(summaries)
     )
+
+
+def _open_suite_target(stack: contextlib.ExitStack, url: str | None, suite_dir: Path, say):
+    """(url, how the report names the target, its probe): the user's service, checked against the contract, or
+    the embedded reference service started once for every study (closed by `stack`)."""
+    if url:
+        return url, f"the service at {url}", check_contract(probe_target(url))
+    say("starting the embedded reference service (shared by the studies)")
+    target = stack.enter_context(open_target(TargetParams(), log_dir=suite_dir))
+    own = f" ({' and '.join(sorted(OWN_TARGETS))} starts the configurations it compares)" if OWN_TARGETS else ""
+    return target.url, "one embedded reference service shared by the studies" + own, target.probe
+
+
+def _one_study(
+    name: str,
+    params: Path,
+    *,
+    suite_dir: Path,
+    url: str | None,
+    target_url: str | None,
+    previous: dict[str, Path],
+    baseline: str | Path | None,
+    out_root: str | Path,
+    progress: bool,
+    say,
+    expected_s: float | None,
+) -> StudySummary:
+    """Run one study of the suite into suite_dir/<name>/ and summarise it; a failure of any kind is its summary."""
+    declared = notebook_parameters(name)
+    parameters = {"params_file": str(params), "url": target_url, "progress": progress}
+    if "baseline_run" in declared and name in previous:
+        parameters["baseline_run"] = str(previous[name])
+    study_dir = suite_dir / name
+    try:
+        run_study(
+            name,
+            parameters=parameters,
+            out_root=out_root,
+            run_dir=study_dir,
+            progress=progress,
+            index=False,
+            say=say,
+            expected_s=expected_s,
+        )
+        summary = read_summary(study_dir)
+        figure = summary.get("key_figure")
+        one = from_summary(
+            summary, report_link=f"{name}/{name}.html", key_figure=f"{name}/{figure}" if figure else None
+        )
+        if one.regression is not None and name in previous:
+            one = replace(one, regression=replace(one.regression, previous_run=Path(baseline).name))
+        elif name in previous:  # a study that does not compare runs itself: its PRD metrics' intervals
+            one = replace(one, regression=_compared(one, previous[name], Path(baseline).name))
+    except Exception as exc:  # noqa: BLE001 - one study's failure, of any kind, must not stop the suite
+        report = study_dir / f"{name}.html"
+        error = str(exc) if isinstance(exc, QrbenchError) else f"{type(exc).__name__}: {exc}"
+        one = failed_study(
+            name,
+            error,
+            report_link=f"{name}/{name}.html" if report.is_file() else None,
+            what_to_do=_what_to_do(name, params, error, url),
+        )
+    return one
