@@ -21,12 +21,14 @@ def baseline() -> nbformat.NotebookNode:
             "from qrbench.report import baseline_tables as tables\n"
             "from qrbench.report import format, plots\n"
             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
+            "from qrbench.resources import scaled_params_file\n"
             "from qrbench.studies import get_study, load_thresholds\n\n"
             'study = get_study("baseline")'
         ),
         new_code_cell(
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/baseline.yaml"  # from the current folder, else the shipped one\n'
+            'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "baseline_run = None  # str or None: a previous baseline run folder to check for regressions\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-baseline/ beside parameters/\n"
@@ -36,7 +38,7 @@ def baseline() -> nbformat.NotebookNode:
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("baseline"))  # never notebooks/outputs/\n'
-            "params = study.load_params(params_file)\n"
+            "params = study.load_params(scaled_params_file(params_file, scale))\n"
             'thresholds = load_thresholds(params.thresholds_file, "baseline")\n'
             "params",
             metadata=CODE_ONLY,

@@ -24,6 +24,7 @@ def bottlenecks() -> nbformat.NotebookNode:
             "from qrbench.report import format, plots\n"
             "from qrbench.report import plots_bottlenecks as bplots\n"
             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
+            "from qrbench.resources import scaled_params_file\n"
             "from qrbench.studies import get_study, load_thresholds\n"
             "from qrbench.studies.bottlenecks import under_load_change, wide_breakdown\n"
             "from qrbench.studies.bottlenecks.analysis import top_finding\n\n"
@@ -32,6 +33,7 @@ def bottlenecks() -> nbformat.NotebookNode:
         code(
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/bottlenecks.yaml"  # from the current folder, else the shipped one\n'
+            'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
             "url = None  # str or None: a running service for the HTTP and under-load parts; None starts one\n"
             "baseline_run = None  # str or None: accepted for the CLI's sake; this study compares within the run\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-bottlenecks/ beside parameters/\n"
@@ -41,7 +43,7 @@ def bottlenecks() -> nbformat.NotebookNode:
         code(
             "# Validate before measuring anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("bottlenecks"))  # never notebooks/outputs/\n'
-            "params = study.load_params(params_file)\n"
+            "params = study.load_params(scaled_params_file(params_file, scale))\n"
             'thresholds = load_thresholds(params.thresholds_file, "baseline")\n'
             "params",
             metadata=CODE_ONLY,

@@ -24,6 +24,7 @@ def scalability() -> nbformat.NotebookNode:
             "from qrbench.report import format, plots\n"
             "from qrbench.report import plots_scalability as splots\n"
             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
+            "from qrbench.resources import scaled_params_file\n"
             "from qrbench.studies import get_study\n"
             "from qrbench.studies.scalability import SATURATION_LIMITS\n"
             "from qrbench.studies.scalability.analysis import KEY_FIGURE\n\n"
@@ -33,6 +34,7 @@ def scalability() -> nbformat.NotebookNode:
         code(
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/scalability.yaml"  # from the current folder, else the shipped one\n'
+            'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
             "url = None  # str or None: a running service (only it is measured); None starts every configuration\n"
             "baseline_run = None  # str or None: accepted for the CLI's sake; this study compares within the run\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-scalability/ beside parameters/\n"
@@ -42,7 +44,7 @@ def scalability() -> nbformat.NotebookNode:
         code(
             "# Validate before measuring anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("scalability"))  # never notebooks/outputs/\n'
-            "params = study.load_params(params_file)\n"
+            "params = study.load_params(scaled_params_file(params_file, scale))\n"
             "params",
             metadata=CODE_ONLY,
         ),

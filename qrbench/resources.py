@@ -10,11 +10,12 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
-from .errors import QrbenchError
+from .errors import ParameterError, QrbenchError
 
-__all__ = ["bundled", "resolve_params_file", "BUNDLED"]
+__all__ = ["bundled", "resolve_params_file", "scaled_params_file", "BUNDLED", "SCALES"]
 
 BUNDLED = ("notebooks", "parameters", "data")
+SCALES = ("smoke", "quick", "full")  # parameters/smoke/, parameters/quick/, parameters/
 
 
 def bundled(name: str) -> Path:
@@ -43,3 +44,23 @@ def resolve_params_file(path: str | Path) -> Path:
         if shipped.is_file():
             return shipped
     return path.resolve()  # missing: load_yaml names the path the user gave, resolved from here
+
+
+def scaled_params_file(params_file: str | Path, scale: str | None) -> str:
+    """The parameter file of the same name at `scale`: "smoke" and "quick" are parameters/<scale>/<name>, "full"
+    parameters/<name> (current folder first, else the shipped one, as resolve_params_file); None keeps
+    params_file as given. How a notebook opened in JupyterLab picks the smoke run without editing a path."""
+    if scale is None:
+        return str(params_file)
+    if scale not in SCALES:
+        raise ParameterError(f"scale is {scale!r}; use one of {', '.join(SCALES)}, or None to keep params_file.")
+    name = Path(params_file).name
+    wanted = Path("parameters", *(() if scale == "full" else (scale,)), name)
+    if not resolve_params_file(wanted).is_file():
+        folder = resolve_params_file(wanted).parent
+        shipped = bundled("parameters").joinpath(*wanted.parts[1:-1])
+        names = sorted(p.name for p in (folder if folder.is_dir() else shipped).glob("*.yaml"))
+        raise ParameterError(
+            f"scale {scale!r} has no {name}: {wanted} does not exist. The {scale} files are {', '.join(names)}."
+        )
+    return str(wanted)

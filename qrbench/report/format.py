@@ -204,7 +204,9 @@ class StakeholderTable:
     html: str
 
     def _repr_html_(self) -> str:
-        return f"<style>{TABLE_CSS}</style>{self.html}"
+        # A wide table scrolls inside its own box (JupyterLab's output area would cut it at the right edge).
+        return f'<style>{TABLE_CSS}</style><div class="qr-table-scroll" style="overflow-x:auto;max-width:100%">{self.html}</div>'
+
 
     def __str__(self) -> str:
         return self.html
