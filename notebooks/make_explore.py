@@ -52,9 +52,7 @@ def explore() -> nbformat.NotebookNode:
             "## The runs overlaid\nOne empirical distribution per run and request kind: a curve to the right "
             "is slower at every share of requests where it stays right."
         ),
-        new_code_cell(
-            "format.stakeholder_table(explore.latency_table(explore.records_of(opened), ['run', 'kind']))"
-        ),
+        new_code_cell("format.stakeholder_table(explore.latency_table(explore.records_of(opened), ['run', 'kind']))"),
         new_code_cell("plots.show(explore.latency_overlay(opened, 'kind'), otherwise='No successful request.')"),
     ]
     nb = new_notebook(cells=cells)

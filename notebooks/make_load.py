@@ -54,7 +54,7 @@ def load() -> nbformat.NotebookNode:
             metadata=code_only,
         ),
         new_code_cell(
-            "# Only the limits this workload can meet (no 100 req/s line over users offering 2 req/s): the verdict's rule.\n"
+            "# Only the limits this workload can meet (the verdict's rule: no 100 req/s line over 8 users).\n"
             "view = LiveView(run_dir, thresholds=drawn_thresholds(params, thresholds), refresh_s=refresh_s)\n"
             "view.watch(run_load_study, params, run_dir, url=url, progress=progress,\n"
             "           on_start=view.follow_target)\n"

@@ -186,7 +186,8 @@ def latency_table(records: pd.DataFrame, by: Sequence[str] | str = ("kind", "n_c
         ok = group.loc[group["ok"].astype(bool), "latency_ms"].dropna().to_numpy()
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(by, key, strict=True))
-        row.update(requests=len(group), errors=int(len(group) - len(ok)), error_rate=(len(group) - len(ok)) / len(group))
+        failed = len(group) - len(ok)
+        row.update(requests=len(group), errors=failed, error_rate=failed / len(group))
         for q in _QUANTILES:
             row[f"p{round(q * 100)}_ms"] = float(np.quantile(ok, q)) if len(ok) else float("nan")
         rows.append(row)

@@ -205,8 +205,8 @@ class StakeholderTable:
 
     def _repr_html_(self) -> str:
         # A wide table scrolls inside its own box (JupyterLab's output area would cut it at the right edge).
-        return f'<style>{TABLE_CSS}</style><div class="qr-table-scroll" style="overflow-x:auto;max-width:100%">{self.html}</div>'
-
+        scroll = '<div class="qr-table-scroll" style="overflow-x:auto;max-width:100%">'
+        return f"<style>{TABLE_CSS}</style>{scroll}{self.html}</div>"
 
     def __str__(self) -> str:
         return self.html

@@ -10,7 +10,15 @@ from typing import Any
 
 from ..errors import RunError
 
-__all__ = ["new_run_dir", "interactive_run_dir", "outputs_root", "write_summary", "read_summary", "jsonable", "SUMMARY_FILE"]
+__all__ = [
+    "new_run_dir",
+    "interactive_run_dir",
+    "outputs_root",
+    "write_summary",
+    "read_summary",
+    "jsonable",
+    "SUMMARY_FILE",
+]
 
 SUMMARY_FILE = "summary.json"
 
