@@ -29,6 +29,7 @@ def baseline() -> nbformat.NotebookNode:
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/baseline.yaml"  # from the current folder, else the shipped one\n'
             'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
+            "render_only: bool = False  # True: analyse the run already in run_dir (qrbench render), measure nothing\n"
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "baseline_run = None  # str or None: a previous baseline run folder to check for regressions\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-baseline/ beside parameters/\n"
@@ -38,13 +39,15 @@ def baseline() -> nbformat.NotebookNode:
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("baseline"))  # never notebooks/outputs/\n'
-            "params = study.load_params(scaled_params_file(params_file, scale))\n"
+            "params = (study.params_of(run_dir) if render_only  # the run's own parameters, from its run.json\n"
+            "          else study.load_params(scaled_params_file(params_file, scale)))\n"
             'thresholds = load_thresholds(params.thresholds_file, "baseline")\n'
             "params",
             metadata=CODE_ONLY,
         ),
         new_code_cell(
-            "study.run(params, run_dir, url, progress=progress)\n"
+            "if not render_only:  # qrbench render: the run is already in run_dir\n"
+            "    study.run(params, run_dir, url, progress=progress)\n"
             "report = study.analyse(run_dir, baseline_run=baseline_run)",
             metadata={"tags": ["progress"]},
         ),

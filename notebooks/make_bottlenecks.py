@@ -34,6 +34,7 @@ def bottlenecks() -> nbformat.NotebookNode:
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/bottlenecks.yaml"  # from the current folder, else the shipped one\n'
             'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
+            "render_only: bool = False  # True: analyse the run already in run_dir (qrbench render), measure nothing\n"
             "url = None  # str or None: a running service for the HTTP and under-load parts; None starts one\n"
             "baseline_run = None  # str or None: accepted for the CLI's sake; this study compares within the run\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-bottlenecks/ beside parameters/\n"
@@ -43,13 +44,16 @@ def bottlenecks() -> nbformat.NotebookNode:
         code(
             "# Validate before measuring anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("bottlenecks"))  # never notebooks/outputs/\n'
-            "params = study.load_params(scaled_params_file(params_file, scale))\n"
+            "params = (study.params_of(run_dir) if render_only  # the run's own parameters, from its run.json\n"
+            "          else study.load_params(scaled_params_file(params_file, scale)))\n"
             'thresholds = load_thresholds(params.thresholds_file, "baseline")\n'
             "params",
             metadata=CODE_ONLY,
         ),
         code(
-            "study.run(params, run_dir, url, progress=progress)\nreport = study.analyse(run_dir)",
+            "if not render_only:  # qrbench render: the run is already in run_dir\n"
+            "    study.run(params, run_dir, url, progress=progress)\n"
+            "report = study.analyse(run_dir)",
             metadata={"tags": ["progress"]},
         ),
         code(

@@ -32,6 +32,7 @@ def load() -> nbformat.NotebookNode:
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/load_normal.yaml"  # from the current folder, else the shipped one\n'
             'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
+            "render_only: bool = False  # True: analyse the run already in run_dir (qrbench render), measure nothing\n"
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "time_scale = None  # float or None: multiplies every duration of the scenario (0.1: ten times shorter)\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-load/ beside parameters/\n"
@@ -42,7 +43,8 @@ def load() -> nbformat.NotebookNode:
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("load"))  # never notebooks/outputs/\n'
-            "params = study.load_params(scaled_params_file(params_file, scale))\n"
+            "params = (study.params_of(run_dir) if render_only  # the run's own parameters, from its run.json\n"
+            "          else study.load_params(scaled_params_file(params_file, scale)))\n"
             "params = params if time_scale is None else replace(params, time_scale=time_scale)\n"
             'thresholds = load_thresholds(params.thresholds_file, "load")\n'
             "params",
@@ -55,9 +57,10 @@ def load() -> nbformat.NotebookNode:
         ),
         new_code_cell(
             "# Only the limits this workload can meet (the verdict's rule: no 100 req/s line over 8 users).\n"
-            "view = LiveView(run_dir, thresholds=drawn_thresholds(params, thresholds), refresh_s=refresh_s)\n"
-            "view.watch(run_load_study, params, run_dir, url=url, progress=progress,\n"
-            "           on_start=view.follow_target)\n"
+            "if not render_only:  # qrbench render: the run is already in run_dir\n"
+            "    view = LiveView(run_dir, thresholds=drawn_thresholds(params, thresholds), refresh_s=refresh_s)\n"
+            "    view.watch(run_load_study, params, run_dir, url=url, progress=progress,\n"
+            "               on_start=view.follow_target)\n"
             "report = study.analyse(run_dir)",
             metadata={"tags": ["progress"]},
         ),

@@ -488,6 +488,31 @@ def _machine_noise(run_dir: str) -> float | None:
     return noise_cv(noise) if noise else None
 
 
+def _add_render(sub) -> None:
+    p = sub.add_parser(
+        "render",
+        help="turn a run folder made by hand in JupyterLab into the HTML reports `qrbench study` writes",
+        description="Analyse the run already in RUN_DIR (its study and parameters come from its run.json; nothing "
+        "is measured) and write <study>.html, <study>-code.html and summary.json there; refresh the index.html "
+        "of RUN_DIR's parent folder.",
+    )
+    p.add_argument("run_dir", help="the run folder, e.g. outputs/20261207T101500Z-load")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on the terminal")
+    p.set_defaults(func=_render)
+
+
+def _render(args) -> int:
+    from .report.execute import render_run
+    from .report.runs import read_summary
+
+    run_dir = render_run(args.run_dir, progress=not args.no_progress, say=_say)
+    html = sorted(p for p in run_dir.glob("*.html") if not p.stem.endswith("-code"))
+    print(f"verdict {read_summary(run_dir).get('verdict', 'unknown')}")
+    print(f"report: {html[0] if html else run_dir}  (with code: the -code.html beside it)")
+    print(f"index:  {run_dir.parent / 'index.html'}")
+    return 0
+
+
 def _add_init(sub) -> None:
     p = sub.add_parser("init", help="copy the notebooks and parameter files into a folder, to edit in JupyterLab")
     p.add_argument("dir", help="folder to create (or an empty one)")
@@ -689,6 +714,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_load(sub)
     _add_init(sub)
+    _add_render(sub)
     _add_alerts(sub)
     _add_export(sub)
     return parser

@@ -571,7 +571,7 @@ def progress_bar(model: ClosedModel | OpenModel, stage: str, enabled: bool, *, l
         mininterval=0.5,
         dynamic_ncols=True,
         postfix="0 errors",
-        bar_format="{desc}: {n_fmt} of " + ("~" if approximate else "") + "{total_fmt} requests, {postfix} "
+        bar_format="{desc}: {n_fmt} of " + ("~" if approximate else "") + "{total_fmt} requests{postfix} "
         "{bar} {elapsed}",
     )
 
