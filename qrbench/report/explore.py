@@ -247,8 +247,8 @@ def latency_over_time(runs: RunView | Sequence[RunView], window_s: float = 2.0):
             continue
         window = np.floor(ok["t_s"] / window_s) * window_s + window_s / 2
         per = ok.groupby(window)["latency_ms"].quantile([0.5, 0.95]).unstack()
-        ax.plot(per.index, per[0.95], color=f"C{i}", lw=1, alpha=0.6, label=f"{run.name} p95")
-        ax.plot(per.index, per[0.5], color=f"C{i}", lw=2, label=f"{run.name} p50")
+        ax.plot(per.index, per[0.95], color=f"C{i}", lw=1, alpha=0.6, marker=".", label=f"{run.name} p95")
+        ax.plot(per.index, per[0.5], color=f"C{i}", lw=2, marker="o", ms=3, label=f"{run.name} p50")
         drawn = True
     if not drawn:
         plt.close(fig)

@@ -88,14 +88,23 @@ def split_warmup(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return run, warmup
 
 
-def live_title(name: str, records: pd.DataFrame, warmup: pd.DataFrame, *, elapsed_s: float, state: str) -> str:
+def live_title(
+    name: str,
+    records: pd.DataFrame,
+    warmup: pd.DataFrame,
+    *,
+    elapsed_s: float,
+    state: str,
+    waiting: str = "waiting for the first records",
+) -> str:
     """The live view's title: the run's requests and errors, the warm-up's count apart, time and state.
 
-    "load: 21 requests, 0 errors (26 s, live) · warm-up apart: 7 requests"."""
+    "load: 21 requests, 0 errors (26 s, live) · warm-up apart: 7 requests". waiting: what it says before any
+    record (e.g. "starting the service under test")."""
     warm = f" · warm-up apart: {len(warmup)} request{'' if len(warmup) == 1 else 's'}" if len(warmup) else ""
     when = f"({elapsed_s:.0f} s, {state})"
     if records.empty:
-        doing = "warming up" if len(warmup) and state == "live" else "waiting for the first records"
+        doing = "warming up" if len(warmup) and state == "live" else waiting
         return f"{name}: {doing} {when}{warm}"
     errors = int((~records["ok"]).sum())
     return (
@@ -227,6 +236,17 @@ class LiveView:
                 return []  # being written right now
         return _stage_phases(records)
 
+    def _waiting(self) -> str:
+        """Before the first record: a study's run.json names its target once it answers (the embedded service
+        takes a while to load its model), so until then the view says it is starting it."""
+        try:
+            facts = json.loads((self.run_dir / "run.json").read_text())
+        except (OSError, ValueError):
+            return "waiting for the first records"
+        if "study" in facts and not facts.get("target"):
+            return "starting the service under test"
+        return "waiting for the first records"
+
     def _cores(self) -> int | None:
         """The run's machine's logical cores as run.json recorded them (as RunFolder.cores reads them)."""
         try:
@@ -240,7 +260,14 @@ class LiveView:
         """Build the timeline of everything on disk now (a figure; the caller closes it). The warm-up's
         records are counted in the title and left out of the panels (they are not part of the run)."""
         records, warmup = split_warmup(live_records(self.run_dir))
-        title = live_title(self.run_dir.name, records, warmup, elapsed_s=time.monotonic() - self._started, state=state)
+        title = live_title(
+            self.run_dir.name,
+            records,
+            warmup,
+            elapsed_s=time.monotonic() - self._started,
+            state=state,
+            waiting=self._waiting(),
+        )
         server, metrics = self.server_frame(), self.metrics_frame()
         fig = timeline(
             records,

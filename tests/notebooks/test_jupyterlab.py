@@ -239,7 +239,7 @@ def _live_titles(notebook: Notebook, timeout_s: float) -> list[str]:
 
     Read with scripts, not locators: the live view replaces its output every refresh, so an element found
     one moment is detached the next (a locator's action would wait for it to be stable)."""
-    page, seen, mid_shot = notebook.page, [], False
+    page, seen, mid_shot, counting = notebook.page, [], False, 0
     deadline = time.monotonic() + timeout_s
     while not (seen and re.search(r"\((\d+ s), (finished|interrupted)\)", seen[-1])):
         assert time.monotonic() < deadline, notebook.why(f"the live view never said finished; it said {seen}")
@@ -247,9 +247,11 @@ def _live_titles(notebook: Notebook, timeout_s: float) -> list[str]:
         if text and (not seen or seen[-1] != text):
             seen.append(text)
             print(f"live title: {text}")
-        if not mid_shot and re.search(r"\d+ requests?, \d+ errors? \(\d+ s, live\)", text):
+            counting += bool(re.search(r"\d+ requests?, \d+ errors? \(\d+ s, live\)", text))
+        if not mid_shot and counting >= 2:  # the second counting picture: the figure has data by then
             page.evaluate("() => document.querySelector('.qrbench-live-status')?.scrollIntoView()")
-            page.mouse.wheel(0, 120)  # the title at the top, the figure below it
+            page.mouse.move(800, 500)  # over the notebook, which scrolls under the wheel
+            page.mouse.wheel(0, 40)  # the title at the top, the figure below it
             time.sleep(0.5)
             notebook.shot("live-view-mid-run")
             mid_shot = True
@@ -267,13 +269,16 @@ def test_load_baseline_and_explore_notebooks_in_jupyterlab(browser, lab, tmp_pat
     titles = _live_titles(load, RUN_ALL_S)
     load.wait_done(RUN_ALL_S)
     counting = [t for t in titles if re.search(r": \d+ requests?, \d+ errors? \(\d+ s, live\)", t)]
-    assert re.search(r"waiting for the first records|warming up", titles[0]), titles
+    assert re.search(r"starting the service under test|waiting for the first records|warming up", titles[0]), titles
     assert counting, load.why(f"the live title never counted requests while live: {titles}")
     assert re.search(r": \d+ requests?, \d+ errors? \(\d+ s, finished\)", titles[-1]), titles
     assert "warm-up apart" in titles[-1], titles  # the smoke scenario warms the caches up first, counted apart
 
     assert load.errors() == [], load.why(f"error outputs: {load.errors()}")
-    load.scroll_to("[data-verdict]")
+    load.scroll_to(".qr-headline")
+    load.page.mouse.move(800, 500)
+    load.page.mouse.wheel(0, -40)
+    time.sleep(0.5)
     load.shot("load-finished-headline")
     assert load.texts(".jp-OutputArea-output .qr-headline [data-verdict]"), load.why("no headline")
     # One request count: the live title's number is the sentence's under the headline.
