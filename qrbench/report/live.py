@@ -245,6 +245,8 @@ class LiveView:
             return "waiting for the first records"
         if "study" in facts and not facts.get("target"):
             return "starting the service under test"
+        if (self.run_dir / WARMUP_STAGE).is_dir():
+            return "warming up: the first requests are in flight"  # a cold service's first answers take long
         return "waiting for the first records"
 
     def _cores(self) -> int | None:
@@ -309,11 +311,11 @@ class LiveView:
                 self._status = _kernel_text(title)
                 self._handle = _kernel_display(fig)
             else:
+                self._handle.update(fig)  # the picture first: rendering it takes a while, the text does not
                 if self._status is not None:
                     from IPython.display import HTML
 
                     self._status.update(HTML(_status_html(title)))
-                self._handle.update(fig)
         finally:
             # The display keeps its image; pyplot must keep no figure of ours, not even one a Ctrl-C
             # interrupted half-way through drawing.

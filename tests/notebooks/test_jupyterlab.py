@@ -188,7 +188,9 @@ class Notebook:
     def texts(self, selector: str) -> list[str]:
         """textContent of every match: JupyterLab skips rendering off-screen cells (content-visibility), and
         innerText, which Playwright's locators read, is empty there."""
-        return self.page.evaluate("s => [...document.querySelectorAll(s)].map(e => e.textContent.trim())", selector)
+        # tqdm writes figure spaces (U+2007) into its widgets' text; JavaScript's \\s covers them.
+        script = "s => [...document.querySelectorAll(s)].map(e => e.textContent.replace(/\\s+/g, ' ').trim())"
+        return self.page.evaluate(script, selector)
 
     def prompts(self) -> list[str]:
         return self.texts(".jp-CodeCell .jp-InputPrompt")
@@ -275,6 +277,10 @@ def test_load_baseline_and_explore_notebooks_in_jupyterlab(browser, lab, tmp_pat
     assert "warm-up apart" in titles[-1], titles  # the smoke scenario warms the caches up first, counted apart
 
     assert load.errors() == [], load.why(f"error outputs: {load.errors()}")
+    # The progress bars say what they count and how much is planned: "load: 19 of ~40 requests, 0 errors".
+    bars = [t for t in load.texts(".jupyter-widgets .widget-html-content") if " requests" in t]
+    assert any(re.match(r"warm-up: \d+ of ~?\d+ requests, \d+ errors?", t) for t in bars), bars
+    assert any(re.match(r"load: \d+ of ~?\d+ requests, \d+ errors?", t) for t in bars), bars
     load.scroll_to(".qr-headline")
     load.page.mouse.move(800, 500)
     load.page.mouse.wheel(0, -40)
