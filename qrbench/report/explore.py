@@ -275,13 +275,16 @@ def latency_overlay(runs: RunView | Sequence[RunView], by: str = "kind"):
     for ax, value in zip(axes[0], values, strict=True):
         for i, run in enumerate(runs):
             ms = np.sort(records.loc[(records["run"] == run.name) & (records[by] == value), "latency_ms"].to_numpy())
-            if len(ms):
-                ax.step(ms, np.arange(1, len(ms) + 1) / len(ms), where="post", color=f"C{i}", label=run.name)
+            if len(ms):  # from 0 at the fastest request, so that even one request draws a visible step
+                share = np.r_[0.0, np.arange(1, len(ms) + 1) / len(ms)]
+                ax.step(np.r_[ms[0], ms], share, where="post", color=f"C{i}", marker=".", ms=4)
         ax.set_xscale("log")
+        ax.set_ylim(0, 1.03)
         ax.set_title(f"{by} = {value}", fontsize=9)
         ax.set_xlabel("latency (ms)")
     axes[0][0].set_ylabel("share of requests at or below")
-    axes[0][0].legend(fontsize=7)
+    handles = [plt.Line2D([], [], color=f"C{i}", marker=".", label=run.name) for i, run in enumerate(runs)]
+    fig.legend(handles=handles, fontsize=7, loc="lower center", ncol=len(runs), bbox_to_anchor=(0.5, -0.02))
     fig.suptitle(_title(runs, "Latency distributions"), fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig

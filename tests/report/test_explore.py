@@ -125,7 +125,8 @@ def test_the_figures_of_two_runs(two_runs):
     ):
         assert fig is not None
         assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes if ax.has_data() and ax.get_ylabel())
-        labels = [t.get_text() for ax in fig.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend()] + list(fig.legends)
+        labels = [t.get_text() for legend in legends for t in legend.get_texts()]
         assert any(runs[1].name in label for label in labels)
         plt.close(fig)
     assert set(plt.get_fignums()) == before
