@@ -1,6 +1,7 @@
 """The cells of notebooks/baseline.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
+from make_notebooks import kernel_metadata
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 CODE_ONLY = {"tags": ["code-only"]}  # dropped from the stakeholder (no-code) report
@@ -146,6 +147,16 @@ def baseline() -> nbformat.NotebookNode:
         new_markdown_cell("## Reliability of these numbers"),
         new_code_cell("plots.reliability_table(report.reliability)"),
         new_markdown_cell(
+            "### Was the machine busy?\nSampled every 0.5 s during the stages: the CPU other programs used "
+            "(beside the service and this study), the hypervisor's steal, and a fixed calibration loop against "
+            "its best time in the run. A contended stage is named in the headline; a target that fails by less "
+            "than the slowdown it could explain reads insufficient (machine busy)."
+        ),
+        new_code_cell(
+            "plots.show_table(plots.contention_table(report.contention),\n"
+            "                 otherwise=format.not_measured('contention on the machine'))"
+        ),
+        new_markdown_cell(
             "## Regression against a previous baseline\n"
             "Every stage × statistic (median, p95) of this run against the previous baseline, judged against "
             "the variation between repetitions of each stage (Welch t on the log of each repetition's "
@@ -162,5 +173,5 @@ def baseline() -> nbformat.NotebookNode:
         ),
     ]
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.update(kernel_metadata())  # what JupyterLab writes on opening it: it opens unmodified
     return nb

@@ -1,6 +1,7 @@
 """The cells of notebooks/bottlenecks.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
+from make_notebooks import kernel_metadata
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 CODE_ONLY = {"tags": ["code-only"]}  # dropped from the stakeholder (no-code) report: dumps and profiler output
@@ -200,5 +201,5 @@ def bottlenecks() -> nbformat.NotebookNode:
         ),
     ]
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.update(kernel_metadata())  # what JupyterLab writes on opening it: it opens unmodified
     return nb

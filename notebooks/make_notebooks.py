@@ -29,6 +29,7 @@ def kernel_metadata() -> dict:
 
 if __name__ == "__main__":
     # This folder is on sys.path when the file runs as a script.
+    from make_ab import ab
     from make_baseline import baseline
     from make_bottlenecks import bottlenecks
     from make_explore import explore
@@ -40,12 +41,11 @@ if __name__ == "__main__":
         ("load", load),
         ("bottlenecks", bottlenecks),
         ("scalability", scalability),
+        ("ab", ab),
         ("explore", explore),
     )
-    metadata = kernel_metadata()
     for name, build in builders:
         nb = build()
-        nb.metadata.update(metadata)
         for i, cell in enumerate(nb.cells):
             cell["id"] = f"{name}-{i:02d}"  # stable ids: regenerating leaves unchanged cells unchanged in git
         nbformat.write(nb, HERE / f"{name}.ipynb")

@@ -17,8 +17,10 @@ and scaling, each judged against the PRD targets with confidence intervals.
 
 Start here:  qrbench suite --scale quick   (every study, about 10 minutes; read outputs/<time>-suite/report.html)
 One study:   qrbench study baseline -p parameters/smoke/baseline.yaml
-Exit status: 0 done, 1 a verdict fail with --fail-on-violation (or a regression for compare), 2 an error
-(the message says what to fix), 130/143 stopped by Ctrl-C or SIGTERM.
+A vs B:      qrbench ab --a URL_A --b URL_B   (one run, alternating blocks; exit 0/1/4, see qrbench ab --help)
+Exit status: 0 done, 1 a verdict fail with --fail-on-violation (or a regression for compare and ab), 2 an
+error (the message says what to fix), 4 cannot tell (ab: the run could not have seen a regression of the
+threshold's size), 130/143 stopped by Ctrl-C or SIGTERM.
 """
 
 __all__ = ["main", "build_parser", "format_summary", "parse_duration", "parse_weights"]
@@ -233,6 +235,11 @@ def _add_suite(sub) -> None:
     )
     p.add_argument("--params-dir", help=argparse.SUPPRESS)  # tests: another folder of <study> parameter files
     p.add_argument(
+        "--studies",
+        type=lambda text: tuple(x.strip() for x in text.split(",") if x.strip()),
+        help=f"comma-separated studies to run, e.g. baseline,load (default: all: {','.join(STUDY_NAMES)})",
+    )
+    p.add_argument(
         "--url",
         help="a running service (loopback) for every study; default: start the embedded "
         "reference service once and share it (scalability still starts its own "
@@ -258,7 +265,7 @@ def _suite(args) -> int:
     scale, params_dir = args.scale, args.params_dir
     if params_dir in SCALES:
         scale, params_dir = params_dir, None
-    plan = plan_suite(scale, params_dir=params_dir)  # every parameter file validated before anything starts
+    plan = plan_suite(scale, params_dir=params_dir, studies=args.studies)  # every file validated before anything
     result = run_suite(
         plan,
         url=args.url,
@@ -302,6 +309,7 @@ def _compare(args) -> int:
         "ratio",
         "ratio_low",
         "ratio_high",
+        "detectable",
         "p_adjusted",
         "verdict",
     ]
@@ -323,6 +331,13 @@ def _compare(args) -> int:
         print(f"{len(undecided)} comparison(s) undecided (a tail not decided in every repetition) were not judged.")
     regressed = table[table["regressed"]]
     print(f"{len(regressed)} significant regression(s) of more than {args.min_effect:.0%}.")
+    blind = table[table["verdict"] == "cannot tell"]
+    if len(blind):
+        print(
+            f"{len(blind)} comparison(s) cannot tell: no change was found, but their detectable change (the smallest "
+            f"change found with 80 % power, column 'detectable') exceeds {args.min_effect:.0%}, so a regression of "
+            "that size could have gone unseen. Compare in one interleaved run instead: qrbench ab --a URL --b URL."
+        )
     for summary in regressed["summary"]:
         print(f"- {summary}")
     for run in (args.baseline_run, args.current_run):
@@ -333,6 +348,112 @@ def _compare(args) -> int:
                 "differences between the runs may come from the machine, not the service."
             )
     return 1 if len(regressed) else 0
+
+
+AB_DESCRIPTION = """\
+Measure targets A (the reference, e.g. main) and B (the candidate) in one run, in short alternating blocks
+(each pair of blocks AB or BA at random), with the same requests, and judge each request kind's median and
+p95 on the paired block differences (machine drift cancels within a pair). Every row shows the change with
+its 95 % interval and the detectable change: the smallest slowdown this run would have found with 80 %
+power. The report (notebook, HTML) goes to outputs/<UTC time>-ab/.
+
+Without --a/--b, the embedded reference service is started for that side from --a-params/--b-params (a
+parameter file of target settings, e.g. `encoder: onnx`); both stay alive for the run, only the side whose
+block it is receives requests.
+
+Exit status (the overall verdict; Holm over the rows keeps identical targets flagged in at most 5 % of runs):
+  0  no regression of that size: every row's detectable change is below the threshold and none was found
+  1  regression: B is slower than A, significantly, and a slowdown of the threshold's size is in its interval
+  4  cannot tell: some row's detectable change exceeds the threshold (too few pairs, or too noisy a machine)
+  2  an error (the message says what to fix)
+"""
+
+
+def _add_ab(sub) -> None:
+    p = sub.add_parser(
+        "ab",
+        help="A/B: is B slower than A? One run, alternating blocks; exit 0 no regression, 1 regression, 4 cannot tell",
+        description=AB_DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--a", dest="url_a", metavar="URL_A", help="target A (the reference); default: embedded service")
+    p.add_argument("--b", dest="url_b", metavar="URL_B", help="target B (the candidate); default: embedded service")
+    p.add_argument("-p", "--params", default="parameters/ab.yaml", help="blocks and workload (default: %(default)s)")
+    p.add_argument("--a-params", help="target A's settings for the embedded service (YAML: TargetParams keys)")
+    p.add_argument("--b-params", help="target B's settings for the embedded service (YAML: TargetParams keys)")
+    p.add_argument(
+        "--threshold", type=float, help="the slowdown that counts as a regression (default: the file's, 0.10)"
+    )
+    p.add_argument("--out", default="outputs", help="folder that receives the run folder and index.html")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on the terminal")
+    p.set_defaults(func=_ab)
+
+
+def _ab(args) -> int:
+    from pathlib import Path
+
+    from .report.execute import run_study
+    from .resources import resolve_params_file
+    from .studies import get_study
+    from .studies.ab import EXIT_STATUS, with_targets
+
+    study = get_study("ab")
+    params_file = resolve_params_file(args.params)
+    sides = {k: str(resolve_params_file(v)) if v else None for k, v in (("a", args.a_params), ("b", args.b_params))}
+    # A bad file or URL stops here, naming the key, before a kernel starts.
+    with_targets(
+        study.load_params(params_file),
+        url_a=args.url_a,
+        url_b=args.url_b,
+        a_params=sides["a"],
+        b_params=sides["b"],
+        threshold=args.threshold,
+    )
+    run_dir = run_study(
+        "ab",
+        parameters={
+            "params_file": str(params_file),
+            "url_a": args.url_a,
+            "url_b": args.url_b,
+            "a_params": sides["a"],
+            "b_params": sides["b"],
+            "threshold": args.threshold,
+            "progress": not args.no_progress,
+        },
+        out_root=args.out,
+        progress=not args.no_progress,
+        say=_say,
+    )
+    report = study.analyse(run_dir)
+    print(format_ab_table(report.table))
+    print(f"\n{report.headline}")
+    for check in report.reliability:
+        if not check.ok:
+            print(f"warning: {check.message}")
+    status = EXIT_STATUS[report.verdict]
+    print(f"ab: verdict {report.verdict} (exit {status})")
+    print(f"report: {Path(run_dir) / 'ab.html'}")
+    return status
+
+
+def format_ab_table(table) -> str:
+    """The rows of an A/B verdict as terminal text: change and interval in %, the detectable change, verdict."""
+    lines = [
+        f"{'kind':<14} {'stat':<6} {'pairs':>5} {'A ms':>9} {'B ms':>9} {'change':>8} {'95 % interval':>19} "
+        f"{'detectable':>10}  verdict"
+    ]
+    for r in table.to_dict(orient="records"):
+        interval = (
+            f"{r['low_percent']:+.1f}% to {r['high_percent']:+.1f}%"
+            if math.isfinite(r["high_percent"])
+            else "not bounded"
+        )
+        detectable = f"{r['detectable_percent']:.1f}%" if math.isfinite(r["detectable_percent"]) else "unbounded"
+        lines.append(
+            f"{r['kind']:<14} {r['statistic']:<6} {r['pairs']:>5} {r['a_ms']:>9.3g} {r['b_ms']:>9.3g} "
+            f"{r['change_percent']:>+7.1f}% {interval:>19} {detectable:>10}  {r['verdict']}"
+        )
+    return "\n".join(lines)
 
 
 def _add_load(sub) -> None:
@@ -712,6 +833,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_suite(sub)
     _add_study(sub)
     _add_compare(sub)
+    _add_ab(sub)
     _add_load(sub)
     _add_init(sub)
     _add_render(sub)

@@ -17,8 +17,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 @pytest.fixture(scope="session")
 def embedder():
     from qrbench.target.embedding import Embedder
+    from qrbench.target.settings import EngineSettings
 
-    return Embedder(cache_size=10_000)
+    return Embedder(cache_size=EngineSettings().embedding_cache_size)
 
 
 @contextmanager
@@ -44,6 +45,22 @@ def running_app(app) -> Iterator[str]:
         thread.join(10)
 
 
+def _embedder_for(settings, shared):
+    """The shared embedder when the settings ask for what it is (torch, full length, a large cache); else one of
+    their own over the same loaded model, so that a service asked to be cold (embedding_cache_size=0) is."""
+    from qrbench.target.embedding import Embedder
+
+    same = settings.encoder == shared.encoder and settings.max_seq_length in (None, shared.max_seq_length)
+    if same and settings.embedding_cache_size == shared.cache.capacity:
+        return shared
+    return Embedder(
+        cache_size=settings.embedding_cache_size,
+        model=shared.model,
+        encoder=settings.encoder,
+        max_seq_length=settings.max_seq_length,
+    )
+
+
 @pytest.fixture(scope="session")
 def make_service(embedder):
     """Start a service over the shared model with the given settings; returns (url, app)."""
@@ -55,7 +72,7 @@ def make_service(embedder):
 
     def make(**settings):
         s = EngineSettings(**settings)
-        engine = RerankEngine(s, embedder=embedder)
+        engine = RerankEngine(s, embedder=_embedder_for(s, embedder))
         app = create_app(s, engine=engine)
         cm = running_app(app)
         url = cm.__enter__()

@@ -65,7 +65,12 @@ def test_pull_requests_and_releases():
     pr = _load("pull-request.yml")
     assert "pull_request" in pr["on"] and pr["on"]["push"]["branches"] == ["main"]
     steps = _runs(pr["jobs"]["quick-suite"])
-    assert "qrbench suite --scale quick" in steps and "--fail-on-violation" in steps and "qrbench compare" in steps
+    assert "qrbench suite --scale quick" in steps and "--fail-on-violation" in steps
+    # main and the pull request are measured in one job, in one interleaved run (qrbench ab), not against an artifact
+    assert "qrbench ab --a http://127.0.0.1:8101 --b http://127.0.0.1:8102" in steps
+    checkouts = [s for s in pr["jobs"]["quick-suite"]["steps"] if s.get("uses", "").startswith("actions/checkout")]
+    assert any(s.get("with", {}).get("path") == "main-checkout" for s in checkouts)
+    assert 'PYTHONPATH="$PWD/main-checkout"' in steps and '"$status" -eq 4' in steps
     release = _load("release.yml")
     assert release["on"]["release"]["types"] == ["published"]
     assert "qrbench suite --scale full" in _runs(release["jobs"]["full-suite"])

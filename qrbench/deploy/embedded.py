@@ -37,6 +37,7 @@ def engine_settings(target: TargetParams, **changes: Any) -> EngineSettings:
         shots=target.shots,
         aer_threads=target.aer_threads,
         api_key=target.api_key,
+        encoder=target.encoder,
         **sized,
         **threads,
     )

@@ -33,6 +33,7 @@ class TargetParams:
     torch_threads: int | None = None  # None: the service's default (one thread per forward pass)
     aer_threads: int = 1  # OpenMP threads per Aer run; 0 = Aer's default (the path before the bottlenecks fix)
     max_concurrency: int | None = None  # requests computed at once; None: the service's default (16 per core)
+    encoder: Literal["torch", "onnx", "onnx-int8"] = "torch"  # embedding runtime (qrbench serve --encoder)
     # The embedded service's malloc: auto = jemalloc when installed (returns memory after bursts), else the system's.
     allocator: Literal["auto", "jemalloc", "system"] = "auto"
 

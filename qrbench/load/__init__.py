@@ -17,6 +17,7 @@ from qrbench.load.data import (
     RequestPool,
     UserProfile,
 )
+from qrbench.load.delay_proxy import start_delay_proxy
 from qrbench.load.driver import (
     CPU_SATURATION_PERCENT,
     DEFAULT_TRANSPORT,
@@ -106,6 +107,8 @@ __all__ = [
     "classify_exception",
     # stub_server.py
     "start_stub_server",
+    # delay_proxy.py
+    "start_delay_proxy",
     # data.py
     "DataManager",
     "RequestPool",

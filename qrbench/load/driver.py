@@ -746,32 +746,10 @@ def run_load_processes(
     if not isinstance(processes, int) or processes < 1:
         raise ParameterError(f"processes must be an integer of at least 1, not {processes!r}.")
     k = min(processes, model.users) if isinstance(model, ClosedModel) else processes
-    pinned: list[tuple[int, ...] | None] = [None] * k
-    if cpus:
-        allowed = os.sched_getaffinity(0)
-        bad = [c for c in cpus if c not in allowed]
-        if bad:
-            raise ParameterError(f"cpus {bad} are not available to this process; choose from {sorted(allowed)}.")
-        pinned = [(cpus[i % len(cpus)],) for i in range(k)]
-    sources = []
-    for i in range(k):
-        src = request_source.for_worker(i, k) if hasattr(request_source, "for_worker") else request_source
-        try:
-            pickle.dumps(src)
-        except Exception as exc:
-            raise ParameterError(
-                f"request_source ({type(request_source).__name__}) cannot be pickled for a spawned process "
-                f"({exc}); use a picklable source such as cycle_source(specs) or run_load() in one process."
-            ) from exc
-        sources.append(src)
+    pinned = _pinned_cpus(cpus, k)
+    sources = _worker_sources(request_source, k)
     run_dir = new_run_dir(out_dir)
-
-    ctx = mp.get_context("spawn")
-    messages = ctx.Queue()
-    go, stop = ctx.Event(), ctx.Event()
-    t0_value = ctx.Value("d", 0.0, lock=False)
-    counters = ctx.Array("q", 2 * k, lock=False)
-    procs = []
+    fleet = _Fleet(k)
     for i in range(k):
         plan = _Plan(
             base_url=base_url,
@@ -784,39 +762,12 @@ def run_load_processes(
             transport=transport,
             headers=tuple((headers or {}).items()),
         )
-        args = (plan, sources[i], pinned[i], messages, go, t0_value, stop, counters, os.getpid())
-        procs.append(ctx.Process(target=_process_main, args=args, name=f"qrbench-driver-{i}", daemon=True))
-
+        fleet.add(plan, sources[i], pinned[i])
     bar = progress_bar(model, stage, progress)
-    stats: dict[int, WorkerStats] = {}
-    failures: list[str] = []
     info: dict[str, Any] = {}
     interrupted = False
-
-    def receive() -> tuple[str, int, Any] | None:
-        try:
-            return messages.get(timeout=_TICK_S)
-        except queue.Empty:
-            return None
-
     try:
-        for p in procs:
-            p.start()
-        ready = 0
-        deadline = time.monotonic() + start_timeout_s
-        while ready < k:
-            if time.monotonic() > deadline or any(p.exitcode is not None for p in procs):
-                raise RunError(
-                    f"Only {ready} of {k} driver processes started within {start_timeout_s} s "
-                    f"(exit codes {[p.exitcode for p in procs]}); see their messages above. A script that "
-                    "calls run_load_processes needs an `if __name__ == '__main__':` guard, as spawn re-imports it."
-                )
-            message = receive()
-            if message is None:
-                continue
-            if message[0] == "failed":
-                raise RunError(f"Driver process {message[1]} failed to start:\n{message[2]}")
-            ready += 1
+        fleet.start(start_timeout_s)
         t0, anchor = _anchor()
         t0 += 0.05  # let every process get from go.wait() into its loop before t=0
         anchor["t0_unix"] += 0.05
@@ -832,52 +783,140 @@ def run_load_processes(
             cpus=list(cpus) if cpus else None,
         )
         write_run_info(run_dir, info)
-        t0_value.value = t0
-        go.set()
-        while len(stats) + len(failures) < k:
-            try:
-                message = receive()
-            except KeyboardInterrupt:
-                interrupted = True
-                stop.set()
-                continue
-            if message is None:
-                _update_bar(bar, sum(counters[0::2]), sum(counters[1::2]))
-                if not all(p.exitcode is not None for p in procs):
-                    continue
-                message = receive()  # a process's last message is in the pipe before it exits
-                if message is None:
-                    missing = sorted(set(range(k)) - set(stats))
-                    failures.append(f"driver processes {missing} exited without reporting.")
-                    break
-            kind, worker, payload = message
-            if kind == "done":
-                stats[worker] = payload
-            else:
-                failures.append(f"worker {worker}:\n{payload}")
-        _update_bar(bar, sum(counters[0::2]), sum(counters[1::2]))
+        fleet.go(t0)
+        interrupted = fleet.collect(bar)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         bar.close()
-        stop.set()
-        go.set()
-        for p in procs:
-            if p.pid is None:
-                continue
-            p.join(timeout=timeout_s + 10)
-            if p.exitcode is None:
-                p.kill()
-                p.join()
-            p.close()
-        messages.close()
-        messages.join_thread()
+        fleet.stop(join_timeout_s=timeout_s + 10)
     if not info:
         if interrupted:
             raise KeyboardInterrupt
         raise RunError(f"The run in {run_dir} never started.")
+    stats = fleet.stats
     if interrupted:
         stats.update(
             {i: WorkerStats(worker=i, cpu_s=0.0, wall_s=0.0, interrupted=True) for i in range(k) if i not in stats}
         )
-    return _finish(run_dir, info, model, list(stats.values()), transport=transport, failure="\n".join(failures))
+    return _finish(run_dir, info, model, list(stats.values()), transport=transport, failure="\n".join(fleet.failures))
+
+
+def _pinned_cpus(cpus: Sequence[int] | None, k: int) -> list[tuple[int, ...] | None]:
+    """Driver process i's CPU (cpus[i % len(cpus)]), or None for each when not pinned."""
+    if not cpus:
+        return [None] * k
+    allowed = os.sched_getaffinity(0)
+    bad = [c for c in cpus if c not in allowed]
+    if bad:
+        raise ParameterError(f"cpus {bad} are not available to this process; choose from {sorted(allowed)}.")
+    return [(cpus[i % len(cpus)],) for i in range(k)]
+
+
+def _worker_sources(request_source: Callable[[], RequestSpec], k: int) -> list[Callable[[], RequestSpec]]:
+    sources = []
+    for i in range(k):
+        src = request_source.for_worker(i, k) if hasattr(request_source, "for_worker") else request_source
+        try:
+            pickle.dumps(src)
+        except Exception as exc:
+            raise ParameterError(
+                f"request_source ({type(request_source).__name__}) cannot be pickled for a spawned process "
+                f"({exc}); use a picklable source such as cycle_source(specs) or run_load() in one process."
+            ) from exc
+        sources.append(src)
+    return sources
+
+
+class _Fleet:
+    """The spawned driver processes of one run: started together, released at one t0, their reports collected."""
+
+    def __init__(self, k: int) -> None:
+        ctx = mp.get_context("spawn")
+        self.k, self._ctx = k, ctx
+        self.messages = ctx.Queue()
+        self.go_event, self.stop_event = ctx.Event(), ctx.Event()
+        self.t0_value = ctx.Value("d", 0.0, lock=False)
+        self.counters = ctx.Array("q", 2 * k, lock=False)
+        self.procs: list[Any] = []
+        self.stats: dict[int, WorkerStats] = {}
+        self.failures: list[str] = []
+
+    def add(self, plan: _Plan, source: Callable[[], RequestSpec], cpus: tuple[int, ...] | None) -> None:
+        args = (plan, source, cpus, self.messages, self.go_event, self.t0_value, self.stop_event, self.counters)
+        name = f"qrbench-driver-{len(self.procs)}"
+        self.procs.append(self._ctx.Process(target=_process_main, args=(*args, os.getpid()), name=name, daemon=True))
+
+    def _receive(self) -> tuple[str, int, Any] | None:
+        try:
+            return self.messages.get(timeout=_TICK_S)
+        except queue.Empty:
+            return None
+
+    def start(self, start_timeout_s: float) -> None:
+        """Start every process and wait until each reports ready; RunError when one fails or time runs out."""
+        for p in self.procs:
+            p.start()
+        ready = 0
+        deadline = time.monotonic() + start_timeout_s
+        while ready < self.k:
+            if time.monotonic() > deadline or any(p.exitcode is not None for p in self.procs):
+                raise RunError(
+                    f"Only {ready} of {self.k} driver processes started within {start_timeout_s} s "
+                    f"(exit codes {[p.exitcode for p in self.procs]}); see their messages above. A script that "
+                    "calls run_load_processes needs an `if __name__ == '__main__':` guard, as spawn re-imports it."
+                )
+            message = self._receive()
+            if message is None:
+                continue
+            if message[0] == "failed":
+                raise RunError(f"Driver process {message[1]} failed to start:\n{message[2]}")
+            ready += 1
+
+    def go(self, t0: float) -> None:
+        self.t0_value.value = t0
+        self.go_event.set()
+
+    def collect(self, bar) -> bool:
+        """Gather every process's report (stats or failure), updating the bar; True when interrupted."""
+        interrupted = False
+        while len(self.stats) + len(self.failures) < self.k:
+            try:
+                message = self._receive()
+            except KeyboardInterrupt:
+                interrupted = True
+                self.stop_event.set()
+                continue
+            if message is None:
+                self._update(bar)
+                if not all(p.exitcode is not None for p in self.procs):
+                    continue
+                message = self._receive()  # a process's last message is in the pipe before it exits
+                if message is None:
+                    missing = sorted(set(range(self.k)) - set(self.stats))
+                    self.failures.append(f"driver processes {missing} exited without reporting.")
+                    break
+            kind, worker, payload = message
+            if kind == "done":
+                self.stats[worker] = payload
+            else:
+                self.failures.append(f"worker {worker}:\n{payload}")
+        self._update(bar)
+        return interrupted
+
+    def _update(self, bar) -> None:
+        _update_bar(bar, sum(self.counters[0::2]), sum(self.counters[1::2]))
+
+    def stop(self, join_timeout_s: float) -> None:
+        self.stop_event.set()
+        self.go_event.set()
+        for p in self.procs:
+            if p.pid is None:
+                continue
+            p.join(timeout=join_timeout_s)
+            if p.exitcode is None:
+                p.kill()
+                p.join()
+            p.close()
+        self.messages.close()
+        self.messages.join_thread()

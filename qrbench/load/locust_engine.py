@@ -246,26 +246,7 @@ def run_locust(
     cleanly, merges the records and re-raises KeyboardInterrupt.
     """
     base_url = check_target(url, allow_remote=allow_remote)
-    check_run_args(model, timeout_s, "aiohttp", request_source)
-    if not isinstance(workers, int) or workers < 0 or not isinstance(extra_workers, int) or extra_workers < 0:
-        raise ParameterError(
-            f"workers and extra_workers must be whole numbers of at least 0, not {workers!r} and {extra_workers!r}."
-        )
-    n_workers = workers + extra_workers
-    if n_workers < 1:
-        raise ParameterError("A Locust run needs at least one worker (workers + extra_workers >= 1).")
-    if isinstance(model, ClosedModel) and model.users < n_workers:
-        raise ParameterError(
-            f"The closed model has {model.users} users for {n_workers} Locust workers; "
-            "give at least one user per worker."
-        )
-    try:
-        pickle.dumps(request_source)
-    except Exception as exc:
-        raise ParameterError(
-            f"request_source ({type(request_source).__name__}) cannot be pickled for the Locust "
-            f"workers ({exc}); use a picklable source such as a RequestPool."
-        ) from exc
+    n_workers = _check_locust_args(model, timeout_s, request_source, workers, extra_workers)
     run_dir = new_run_dir(out_dir)
     folder = run_dir / LOCUST_DIR
     folder.mkdir()
@@ -295,11 +276,74 @@ def run_locust(
     )
     (folder / "plan.pkl").write_bytes(pickle.dumps(plan))
     port = master_port or _free_port(bind_host)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
-    env.pop("PYTHONWARNINGS", None)
     duration = model.duration_s if model.duration_s is not None else 24 * 3600.0
     hard_limit = duration + timeout_s + 60.0
-    master_args = [
+    master_args = _master_args(
+        base_url,
+        folder,
+        run_dir,
+        n_workers,
+        bind_host,
+        port,
+        start_timeout_s=start_timeout_s,
+        run_time_s=hard_limit,
+        timeout_s=timeout_s,
+    )
+    worker_host = "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
+    commands = [("master", master_args)] + [(f"worker-{i}", _worker_args(worker_host, port)) for i in range(workers)]
+    bar = progress_bar(model, stage, progress, label=f"{progress_label(stage)} (locust x{n_workers})")
+    counter = _PartCounter(run_dir / "parts")
+    interrupted = False
+    processes: list[subprocess.Popen] = []
+    logs: list[Any] = []
+    try:
+        _start_locust(commands, folder, cpus, processes, logs)
+        deadline = time.monotonic() + start_timeout_s + hard_limit + 30.0
+        interrupted = _wait_for_master(processes[0], deadline, timeout_s, bar, counter)
+    finally:
+        bar.close()
+        _stop_locust(processes, logs)
+    return _finish(run_dir, model, n_workers, interrupted=interrupted)
+
+
+def _check_locust_args(model, timeout_s: float, request_source, workers: int, extra_workers: int) -> int:
+    """The number of workers in all, after checking the arguments (ParameterError naming the wrong one)."""
+    check_run_args(model, timeout_s, "aiohttp", request_source)
+    if not isinstance(workers, int) or workers < 0 or not isinstance(extra_workers, int) or extra_workers < 0:
+        raise ParameterError(
+            f"workers and extra_workers must be whole numbers of at least 0, not {workers!r} and {extra_workers!r}."
+        )
+    n_workers = workers + extra_workers
+    if n_workers < 1:
+        raise ParameterError("A Locust run needs at least one worker (workers + extra_workers >= 1).")
+    if isinstance(model, ClosedModel) and model.users < n_workers:
+        raise ParameterError(
+            f"The closed model has {model.users} users for {n_workers} Locust workers; "
+            "give at least one user per worker."
+        )
+    try:
+        pickle.dumps(request_source)
+    except Exception as exc:
+        raise ParameterError(
+            f"request_source ({type(request_source).__name__}) cannot be pickled for the Locust "
+            f"workers ({exc}); use a picklable source such as a RequestPool."
+        ) from exc
+    return n_workers
+
+
+def _master_args(
+    base_url: str,
+    folder: Path,
+    run_dir: Path,
+    n_workers: int,
+    bind_host: str,
+    port: int,
+    *,
+    start_timeout_s: float,
+    run_time_s: float,
+    timeout_s: float,
+) -> list[str]:
+    return [
         sys.executable,
         "-m",
         "locust",
@@ -319,7 +363,7 @@ def run_locust(
         "--host",
         base_url,
         "--run-time",
-        f"{math.ceil(hard_limit)}s",
+        f"{math.ceil(run_time_s)}s",
         "--stop-timeout",
         str(math.ceil(timeout_s)),
         "--loglevel",
@@ -329,71 +373,78 @@ def run_locust(
         "--qrbench-out",
         str(run_dir),
     ]
-    worker_host = "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
-    processes: list[subprocess.Popen] = []
-    logs = []
-    bar = progress_bar(model, stage, progress, label=f"{progress_label(stage)} (locust x{n_workers})")
-    counter = _PartCounter(run_dir / "parts")
+
+
+def _worker_args(master_host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--worker",
+        "--master-host",
+        master_host,
+        "--master-port",
+        str(port),
+        "--loglevel",
+        "WARNING",
+    ]
+
+
+def _start_locust(
+    commands: list[tuple[str, list[str]]],
+    folder: Path,
+    cpus: Sequence[int] | None,
+    processes: list[subprocess.Popen],
+    logs: list[Any],
+) -> None:
+    """Start the master and the workers (each in its own session, logging to folder/<name>.log); appends to
+    `processes` and `logs` as it goes, so the caller stops whatever started even when a later one fails."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    env.pop("PYTHONWARNINGS", None)
+    for name, args in commands:
+        log = open(folder / f"{name}.log", "ab")  # noqa: SIM115 - closed by _stop_locust
+        logs.append(log)
+        p = subprocess.Popen(
+            args, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
+        )
+        processes.append(p)
+        if cpus and name != "master":
+            os.sched_setaffinity(p.pid, {cpus[(len(processes) - 2) % len(cpus)]})
+
+
+def _wait_for_master(master: subprocess.Popen, deadline: float, timeout_s: float, bar, counter) -> bool:
+    """Wait for the master to finish (or stop it at the deadline), updating the bar; True when interrupted."""
     interrupted = False
-    master: subprocess.Popen | None = None
-    try:
-        for name, args in [("master", master_args)] + [
-            (
-                f"worker-{i}",
-                [
-                    sys.executable,
-                    "-m",
-                    "locust",
-                    "-f",
-                    str(LOCUSTFILE),
-                    "--worker",
-                    "--master-host",
-                    worker_host,
-                    "--master-port",
-                    str(port),
-                    "--loglevel",
-                    "WARNING",
-                ],
-            )
-            for i in range(workers)
-        ]:
-            log = open(folder / f"{name}.log", "ab")  # noqa: SIM115 - closed below
-            logs.append(log)
-            p = subprocess.Popen(
-                args, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True
-            )
-            processes.append(p)
-            if cpus and name != "master":
-                os.sched_setaffinity(p.pid, {cpus[(len(processes) - 2) % len(cpus)]})
-        master = processes[0]
-        deadline = time.monotonic() + start_timeout_s + hard_limit + 30.0
-        while master.poll() is None:
-            try:
-                if time.monotonic() > deadline:
-                    _terminate(master, timeout_s + 15.0)
-                    break
-                master.wait(0.5)
-            except subprocess.TimeoutExpired:
-                pass
-            except KeyboardInterrupt:
-                interrupted = True
-                _terminate(master, timeout_s + 15.0)  # SIGINT: the master stops the workers and collects
+    while master.poll() is None:
+        try:
+            if time.monotonic() > deadline:
+                _terminate(master, timeout_s + 15.0)
                 break
-            if not bar.disable:
-                bar.update(counter.count() - bar.n)
+            master.wait(0.5)
+        except subprocess.TimeoutExpired:
+            pass
+        except KeyboardInterrupt:
+            interrupted = True
+            _terminate(master, timeout_s + 15.0)  # SIGINT: the master stops the workers and collects
+            break
         if not bar.disable:
             bar.update(counter.count() - bar.n)
-    finally:
-        bar.close()
-        for p in processes[1:]:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                p.wait(10.0)  # a worker leaves by itself once the master quits
-            _terminate(p, 2.0)
-        if master is not None:
-            _terminate(master, 2.0)
-        for log in logs:
-            log.close()
-    return _finish(run_dir, model, n_workers, interrupted=interrupted)
+    if not bar.disable:
+        bar.update(counter.count() - bar.n)
+    return interrupted
+
+
+def _stop_locust(processes: list[subprocess.Popen], logs: list[Any]) -> None:
+    for p in processes[1:]:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            p.wait(10.0)  # a worker leaves by itself once the master quits
+        _terminate(p, 2.0)
+    if processes:
+        _terminate(processes[0], 2.0)
+    for log in logs:
+        log.close()
 
 
 def _finish(run_dir: Path, model: ClosedModel | OpenModel, n_workers: int, *, interrupted: bool) -> RunResult:

@@ -217,7 +217,9 @@ def regression_sentence(g: pd.DataFrame | None) -> Markdown:
         f"Correction: **{g['correction'].iloc[0]}**; k = **{k}** repetitions per side (at least). "
         f"**{int(g['regressed'].sum())}** significant regression(s), {int(g['improved'].sum())} improvement(s), "
         f"{int((g['verdict'] == 'undecided').sum())} comparison(s) undecided (a tail not decided in every "
-        "repetition)."
+        "repetition), "
+        f"{int((g['verdict'] == 'cannot tell').sum())} that cannot tell (their detectable change, the smallest "
+        "found with 80 % power, exceeds the 10 % that matters, so finding nothing there means nothing)."
     )
     if not g["separable"].all():
         text += (
@@ -231,7 +233,10 @@ def regression(g: pd.DataFrame | None) -> StakeholderTable | Markdown:
     if g is None or g.empty:
         return Markdown("")
     return stakeholder_table(
-        g.assign(ci=_intervals(g, "ratio_low", "ratio_high")),
+        g.assign(
+            ci=_intervals(g, "ratio_low", "ratio_high"),
+            detectable_percent=100 * g["detectable"] if "detectable" in g else float("nan"),
+        ),
         {
             "stage": "Stage",
             "statistic": "statistic",
@@ -239,6 +244,7 @@ def regression(g: pd.DataFrame | None) -> StakeholderTable | Markdown:
             "current_ms": "this run (ms)",
             "ratio": "ratio",
             "ci": "95 % interval",
+            "detectable_percent": "detectable change (%)",
             "p_adjusted": "adjusted p",
             "verdict": "Verdict",
         },

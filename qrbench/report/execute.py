@@ -26,9 +26,11 @@ def render_html(notebook: Path, *, with_code: bool) -> Path:
     each version keeps)."""
     from .html import write_notebook_html
 
-    return write_notebook_html(
-        notebook, with_code=with_code, title=f"{notebook.stem.capitalize()} study", subtitle=notebook.parent.name
-    )
+    title = _TITLES.get(notebook.stem, f"{notebook.stem.capitalize()} study")
+    return write_notebook_html(notebook, with_code=with_code, title=title, subtitle=notebook.parent.name)
+
+
+_TITLES = {"ab": "A/B comparison"}  # reports whose title is not "<Name> study"
 
 
 def _notebook(study: str) -> Path:

@@ -41,11 +41,13 @@ __all__ = [
     "Bottleneck",
     "Regression",
     "ReliabilityNote",
+    "Busy",
     "StudySummary",
     "from_summary",
     "compare_with_previous",
     "failed_study",
     "overall_verdict",
+    "busy_sentence",
     "executive_html",
     "write_executive_report",
     "suite_summary",
@@ -72,6 +74,18 @@ class ComplianceRow:
     workload: str
     direction: str = "below"
     reason: str = ""
+    machine_busy: bool = False  # failed by less than the busy machine could explain: insufficient (machine busy)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Busy:
+    """Other programs' use of the machine during a study beyond the documented limit (stats/contention.py):
+    the share of all cores they used (0-1) over the contended stages, and how many of its stages were."""
+
+    sentence: str
+    other_share: float
+    contended_stages: int
+    stages: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,6 +150,7 @@ class StudySummary:
     # Ranking quality per method (the baseline's labelled queries): records with method, ndcg, ndcg_low,
     # ndcg_high, queries and, when measured, p50_ms and cost_vs_classical.
     quality: tuple[dict[str, Any], ...] = ()
+    busy: Busy | None = None  # the machine was busy with other programs during the study (named first)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -186,6 +201,7 @@ def from_summary(
             workload=str(r.get("workload") or workload or study),
             direction=str(r.get("direction") or "below"),
             reason=str(r.get("reason") or ""),
+            machine_busy=bool(r.get("machine_busy")),
         )
         for r in summary.get("compliance") or ()
     )
@@ -250,6 +266,44 @@ def from_summary(
         key_figure=key_figure,
         key_figure_caption=key_figure_caption,
         quality=tuple(dict(r) for r in summary.get("quality") or ()),
+        busy=_busy(summary.get("contention")),
+    )
+
+
+def _busy(contention: dict[str, Any] | None) -> Busy | None:
+    """A summary.json "contention" entry (studies/contention.py) as Busy when it says the machine was busy."""
+    if not contention or not contention.get("contended"):
+        return None
+    return Busy(
+        sentence=str(contention.get("sentence") or ""),
+        other_share=_float(contention.get("other_share")),
+        contended_stages=int(contention.get("contended_stages") or 0),
+        stages=int(contention.get("stages") or 0),
+    )
+
+
+def busy_sentence(studies: Sequence[StudySummary]) -> str:
+    """The busy machine in one sentence across the studies ("" when no study was contended): "other programs
+    used X % of the cores during Y of Z stages", said before any pass/fail reason."""
+    busy = [s for s in studies if s.busy is not None]
+    if not busy:
+        return ""
+    stages = sum(s.busy.stages for s in busy)
+    contended = sum(s.busy.contended_stages for s in busy)
+    weights = [(s.busy.other_share, s.busy.contended_stages) for s in busy if math.isfinite(s.busy.other_share)]
+    share = sum(x * w for x, w in weights) / max(1, sum(w for _, w in weights)) if weights else math.nan
+    used = f"other programs used {100 * share:.0f} % of the cores" if math.isfinite(share) else "it was busy"
+    names = ", ".join(s.study for s in busy)
+    excused = sum(r.machine_busy for s in studies for r in s.compliance)
+    tail = (
+        f"; {excused} target(s) that failed by less than that could explain read insufficient (machine busy)"
+        if excused
+        else ""
+    )
+    return (
+        f"Machine busy: {used} during {contended} of {stages} stages ({names} "
+        f"{'study' if len(busy) == 1 else 'studies'}), so slow numbers there may be the machine's, not the "
+        f"service's{tail}."
     )
 
 
@@ -305,11 +359,18 @@ def _label(row: ComplianceRow) -> str:
 
 
 def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
-    """(verdict, main reason in one sentence) across the studies.
+    """(verdict, main reason) across the studies; when the machine was busy with other programs during a
+    study, the reason opens with that (`busy_sentence`) before any pass/fail reason.
 
     Any failed PRD target or study verdict makes it "fail"; a study that crashed makes an otherwise passing
     suite "insufficient" (the answer is incomplete); otherwise the worst of warn/insufficient/pass.
     """
+    verdict, reason = _overall(studies)
+    busy = busy_sentence(studies)
+    return verdict, f"{busy} {reason}" if busy else reason
+
+
+def _overall(studies: Sequence[StudySummary]) -> tuple[str, str]:
     if not studies:
         return "insufficient", "No study ran, so nothing was measured."
     rows = [r for s in studies for r in s.compliance]
@@ -343,6 +404,8 @@ def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
         return "warn", f"No PRD target fails, but {what} is close to its limit."
     if worst == "insufficient":
         thin = [s.study for s in studies if s.verdict == "insufficient"]
+        if all(any(r.machine_busy for r in s.compliance) for s in studies if s.verdict == "insufficient"):
+            return "insufficient", f"The busy machine left the {', '.join(thin)} study undecided; nothing fails."
         return "insufficient", f"Too few samples to decide in the {', '.join(thin)} study; nothing fails."
     return "pass", (
         f"All {len(rows)} PRD checks across {len(studies)} studies pass."
@@ -404,7 +467,7 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
             "target": {"below": "below ", "above": "above "}.get(r.direction, "") + quantity(r.target, r.unit),
             "measured": quantity(r.value, r.unit),
             "ci": interval(r.low, r.high, r.unit),
-            "verdict": r.verdict,
+            "verdict": f"{r.verdict} (machine busy)" if r.machine_busy else r.verdict,
             "study": r.study,
             "workload": r.workload if r.workload != r.study else "as in its report",
         }
@@ -606,6 +669,11 @@ def _next_action(verdict: str, studies: Sequence[StudySummary]) -> str:
     crashed = [s for s in studies if s.verdict == "error"]
     if crashed:
         return f"fix the failed {crashed[0].study} study (its error is in its section below) and rerun the suite."
+    if busy_sentence(studies):
+        return (
+            "rerun the suite on an idle machine (stop the other programs the report names) before acting on this "
+            "verdict; compare with --baseline on a run from a quiet machine."
+        )
     if verdict == "fail":
         return (
             "fix the failing target (first FAIL row of the compliance table, its study's report says why), "
@@ -630,6 +698,7 @@ def suite_summary(studies: Sequence[StudySummary], *, scale: str) -> dict[str, A
         "reason": reason,
         "scale": scale,
         "studies": {s.study: s.verdict for s in studies},
+        "machine_busy": busy_sentence(studies) or None,
         "key_numbers": key,
     }
 

@@ -45,10 +45,15 @@ VERDICTS = {
     "warn": ("WARN", "#000000", "#f2a900"),
     "fail": ("FAIL", "#ffffff", "#b00020"),
     "insufficient": ("INSUFFICIENT DATA", "#ffffff", "#5f6368"),
+    "insufficient (machine busy)": ("INSUFFICIENT (MACHINE BUSY)", "#ffffff", "#5f6368"),
     "error": ("STUDY FAILED", "#ffffff", "#6a1b9a"),
     "regressed": ("REGRESSED", "#ffffff", "#b00020"),
     "unchanged": ("UNCHANGED", "#ffffff", "#1b7f3b"),
     "improved": ("IMPROVED", "#ffffff", "#1b7f3b"),
+    # qrbench ab and qrbench compare (a comparison that could not have seen the threshold's change says so)
+    "regression": ("REGRESSION", "#ffffff", "#b00020"),
+    "no regression of that size": ("NO REGRESSION OF THAT SIZE", "#ffffff", "#1b7f3b"),
+    "cannot tell": ("CANNOT TELL", "#000000", "#f2a900"),
 }
 
 TABLE_CSS = """

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .format import StakeholderTable, compliance_table, friendly_name, number, stakeholder_table
+from .format import StakeholderTable, number, stakeholder_table
 
 __all__ = [
     "show",
@@ -19,8 +19,9 @@ __all__ = [
     "percentiles_by_batch",
     "memory_by_documents",
     "cache_effect",
-    "verdict_style",
     "reliability_table",
+    "contention_table",
+    "show_table",
     "quality_vs_cost",
     "VERDICT_COLOURS",
 ]
@@ -35,6 +36,13 @@ def show(fig, *, otherwise: str) -> None:
         display(Markdown(otherwise))
         return
     plt.show()
+
+
+def show_table(table: StakeholderTable | None, *, otherwise: str) -> None:
+    """Display `table` in the notebook, or the sentence `otherwise` when it is None (nothing was measured)."""
+    from IPython.display import Markdown, display
+
+    display(table if table is not None else Markdown(otherwise))
 
 
 def plain_log_axis(axis) -> None:
@@ -191,24 +199,41 @@ def quality_vs_cost(quality: pd.DataFrame):
     return fig
 
 
-_COMPLIANCE_COLUMNS = {"metric", "value", "low", "high", "target", "unit", "verdict"}
-
-
-def verdict_style(frame: pd.DataFrame, column: str = "verdict"):
-    """A Styler colouring rows by their verdict, numbers with 2-3 significant digits and words for inf/NaN,
-    friendly column names, no index. A compliance frame (metric, value, low, high, target, unit, verdict) is
-    shown as `format.compliance_table` instead: target, measured value and interval with units, badge, why."""
-    if column == "verdict" and _COMPLIANCE_COLUMNS <= set(frame.columns):
-        return compliance_table(frame)
-
-    def colour(row):
-        return [f"background-color: {VERDICT_COLOURS.get(str(row[column]), 'white')}"] * len(row)
-
-    return (
-        frame.style.apply(colour, axis=1)
-        .format(formatter=number)
-        .format_index(friendly_name, axis=1)
-        .hide(axis="index")
+def contention_table(contention) -> StakeholderTable | None:
+    """Per stage, how busy the machine was (a stats.Contention): other programs' and the hypervisor's share of
+    the cores, the calibration loop's slowdown, the slowdown that could explain, contended or not and why.
+    None when the run has no contention samples (shown with `show_table`'s sentence)."""
+    if contention is None or not contention.stages:
+        return None
+    frame = pd.DataFrame(
+        [
+            {
+                "stage": s.name,
+                "other_pct": 100 * s.other_share,
+                "steal_pct": 100 * s.steal_share,
+                "own_pct": 100 * s.own_share,
+                "calibration": s.calibration_ratio,
+                "slowdown": s.slowdown,
+                "contended": "YES" if s.contended else "no",
+                "why": s.why,
+            }
+            for s in contention.stages
+        ]
+    )
+    limits = contention.limits
+    return stakeholder_table(
+        frame,
+        {
+            "stage": "Stage",
+            "other_pct": "other programs (% of the cores)",
+            "steal_pct": "stolen by the hypervisor (%)",
+            "own_pct": "this run (% of the cores)",
+            "calibration": "calibration loop (x its best)",
+            "slowdown": "slowdown it could explain (x)",
+            "contended": f"contended (limits: {100 * limits.other_share:.0f} % other, "
+            f"{100 * limits.steal_share:.0f} % steal, {limits.calibration_ratio:g}x calibration)",
+            "why": "Why",
+        },
     )
 
 

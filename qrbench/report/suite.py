@@ -105,13 +105,23 @@ def usual_duration_s(study: str, params: Path) -> float | None:
     return None
 
 
-def plan_suite(scale: str = "quick", *, params_dir: str | Path | None = None) -> SuitePlan:
-    """Every registered study with its parameter file for `scale` (or from params_dir), each file validated
-    by its study's load_params: a bad file stops the suite here, before any folder or kernel exists."""
+def plan_suite(
+    scale: str = "quick", *, params_dir: str | Path | None = None, studies: tuple[str, ...] | None = None
+) -> SuitePlan:
+    """Every registered study (or those named in `studies`, in the registry's order) with its parameter file for
+    `scale` (or from params_dir), each file validated by its study's load_params: a bad file or an unknown study
+    stops the suite here, before any folder or kernel exists."""
     if scale not in SCALES:
         raise ParameterError(f"--scale {scale!r} is not a scale; use one of {', '.join(SCALES)}.")
+    unknown = sorted(set(studies or ()) - set(STUDIES))
+    if unknown or studies == ():
+        raise ParameterError(
+            f"--studies names {', '.join(unknown) or 'no study'}; choose one or more of {', '.join(STUDIES)}."
+        )
     files = []
     for name, study in STUDIES.items():
+        if studies is not None and name not in studies:
+            continue
         path = _params_file(name, scale, params_dir)
         study.load_params(path)
         files.append((name, path))

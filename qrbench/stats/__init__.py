@@ -15,9 +15,28 @@ from qrbench.stats.compliance import (
     overall,
     thresholds_from_mapping,
 )
+from qrbench.stats.contention import (
+    Contention,
+    ContentionLimits,
+    StageContention,
+    explained_by_contention,
+    judge_contention,
+)
+from qrbench.stats.drifting_machine import DriftingMachine, SimulatedAB, judge_simulated, simulate_ab
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.leak import LEAK_LIMIT_MB_PER_H, LeakCheck, caches_full_at, leak_check
 from qrbench.stats.outages import Outage, outage_windows
+from qrbench.stats.paired import (
+    AB_VERDICTS,
+    ABVerdict,
+    PairedComparison,
+    block_pairs,
+    detectable_change,
+    judge_family,
+    overall_ab_verdict,
+    pair_schedule,
+    paired_comparison,
+)
 from qrbench.stats.percentiles import (
     DEFAULT_PERCENTILES,
     bootstrap_ci,
@@ -51,6 +70,11 @@ from qrbench.stats.workload import (
 )
 
 __all__ = [
+    "Contention",
+    "ContentionLimits",
+    "StageContention",
+    "judge_contention",
+    "explained_by_contention",
     "Estimate",
     "DEFAULT_PERCENTILES",
     "percentile_ci",
@@ -110,4 +134,17 @@ __all__ = [
     "RankingQuality",
     "ranking_quality",
     "paired_difference",
+    "ABVerdict",
+    "AB_VERDICTS",
+    "PairedComparison",
+    "pair_schedule",
+    "block_pairs",
+    "detectable_change",
+    "paired_comparison",
+    "judge_family",
+    "overall_ab_verdict",
+    "DriftingMachine",
+    "SimulatedAB",
+    "simulate_ab",
+    "judge_simulated",
 ]

@@ -22,6 +22,16 @@ benchmark (U-test across repetitions) do:
 A change is flagged when the ratio's point estimate passes 1 +- min_effect, its interval excludes 1 and
 the (family-adjusted) p-value is below alpha. `adjust_family` applies Holm (family-wise error) or
 Benjamini-Hochberg (false discovery rate) over a whole stage x statistic table and names it in each row.
+
+Every row also states its detectable change: the smallest change (a fraction) the two-sided test at level
+alpha / m (m comparisons in the family, the first step of Holm; m = 1 before `adjust_family`) would find with
+probability `power` (80 %):
+
+    D = exp((t(1 - alpha / 2m, dof) + t(power, dof)) * se) - 1                  with repetitions (Welch dof),
+    D = drift x exp((z(1 - alpha / 2m) + z(power)) * se) - 1                    with one run per side,
+
+se being the standard error of the log ratio. A row that finds no change while D exceeds min_effect is
+"cannot tell", not "unchanged": it could not have seen a change of the size that matters.
 """
 
 from __future__ import annotations
@@ -46,7 +56,7 @@ __all__ = ["RepeatedComparison", "compare_repetitions", "adjust_p_values", "adju
 
 Correction = Literal["holm", "benjamini-hochberg"]
 Direction = Literal["lower_is_better", "higher_is_better"]
-RepeatedVerdict = Literal["regressed", "improved", "unchanged", "undecided", "insufficient data"]
+RepeatedVerdict = Literal["regressed", "improved", "unchanged", "cannot tell", "undecided", "insufficient data"]
 
 _CORRECTION_NAMES = {
     "holm": "Holm (family-wise error)",
@@ -87,6 +97,11 @@ class RepeatedComparison:
     alpha: float
     verdict: RepeatedVerdict
     summary: str
+    detectable: float = math.inf  # smallest change found with `power` (a fraction; inf: not computable)
+    power: float = 0.80
+    log_se: float = math.nan  # standard error of the log ratio
+    dof: float = math.inf  # degrees of freedom of its t distribution (inf: normal)
+    family_size: int = 1
 
     @property
     def regressed(self) -> bool:
@@ -128,9 +143,10 @@ def adjust_p_values(p_values: Iterable[float], *, method: Correction = "holm") -
 
 
 def _decide(
-    ratio: Estimate, p: float, min_effect: float, alpha: float, direction: Direction
+    ratio: Estimate, p: float, min_effect: float, alpha: float, direction: Direction, detectable: float = 0.0
 ) -> tuple[RepeatedVerdict, str]:
-    """regressed / improved / unchanged, and the way it changed ("worse", "better" or "")."""
+    """regressed / improved / unchanged / cannot tell (no change found, but none of min_effect could have
+    been), and the way it changed ("worse", "better" or "")."""
     up = ratio.value > 1.0 + min_effect and ratio.low > 1.0
     down = ratio.value < 1.0 - min_effect and ratio.high < 1.0
     worse, better = (up, down) if direction == "lower_is_better" else (down, up)
@@ -139,7 +155,21 @@ def _decide(
         return "regressed", "worse"
     if better and significant:
         return "improved", "better"
+    if not detectable <= min_effect:
+        return "cannot tell", ""
     return "unchanged", ""
+
+
+def _detectable(log_se: float, dof: float, drift: float, alpha: float, power: float, family_size: int) -> float:
+    """The smallest change (a fraction) found with `power` by the two-sided test at alpha / family_size."""
+    if not math.isfinite(log_se) or log_se < 0:
+        return math.inf
+    level = 1.0 - alpha / (2.0 * family_size)
+    if math.isfinite(dof):
+        k = float(_sps.t.ppf(level, dof) + _sps.t.ppf(power, dof))
+    else:
+        k = float(_sps.norm.ppf(level) + _sps.norm.ppf(power))
+    return math.expm1(math.log(drift) + k * log_se)
 
 
 def _summary(r: RepeatedComparison) -> str:
@@ -159,9 +189,15 @@ def _summary(r: RepeatedComparison) -> str:
             f"interval was widened by a drift allowance of x{r.drift:.3g}; repeat each side 3 or more times "
             "(interleaved) to judge it properly"
         )
+    detail += f"; detectable change {r.detectable:.0%} with {r.power:.0%} power"
     if r.verdict in ("regressed", "improved"):
         way = "worse" if r.verdict == "regressed" else "better"
         head = f"The {r.statistic} got {abs(r.ratio.value - 1):.1%} {way}"
+    elif r.verdict == "cannot tell":
+        head = (
+            f"Cannot tell whether the {r.statistic} changed by {r.min_effect:.0%}: no change was found, but this "
+            f"comparison could only have seen a change of {r.detectable:.0%} or more"
+        )
     else:
         head = (
             f"No established change of the {r.statistic} (flagged only beyond {r.min_effect:.0%}, with the "
@@ -207,6 +243,7 @@ def compare_repetitions(
     drift_allowance: float = 0.10,
     time_ordered: bool = True,
     unit: str = "ms",
+    power: float = 0.80,
 ) -> RepeatedComparison:
     """Compare `statistic` between repetitions of a baseline and of a current run; see the module docstring.
 
@@ -224,6 +261,8 @@ def compare_repetitions(
             raise ValueError(f"{name} must be a number from 0 to below {upper:g}; got {value!r}.")
     if direction not in ("lower_is_better", "higher_is_better"):
         raise ValueError(f"direction must be 'lower_is_better' or 'higher_is_better'; got {direction!r}.")
+    if isinstance(power, bool) or not isinstance(power, int | float) or not (0 < power < 1):
+        raise ValueError(f"power must be a number between 0 and 1 (exclusive); got {power!r}.")
     if isinstance(baseline, str | bytes) or isinstance(current, str | bytes):
         raise ValueError("baseline and current must be sequences of repetitions (one array each).")
     reps_b = [as_samples(r, name=f"baseline repetition {i}") for i, r in enumerate(baseline)]
@@ -260,6 +299,7 @@ def compare_repetitions(
             alpha=float(alpha),
             verdict=verdict,
             summary=f"{label + ': ' if label else ''}{why}",
+            power=float(power),
         )
 
     if k_b == 0 or k_c == 0 or min(r.size for r in reps_b + reps_c) < 2:
@@ -292,6 +332,7 @@ def compare_repetitions(
         separable, drift = True, 1.0
         var_b, var_c = log_b.var(ddof=1) / k_b, log_c.var(ddof=1) / k_c
         se = math.sqrt(var_b + var_c)
+        dof = math.inf
         if se == 0.0:
             p, half = (1.0 if d == 0.0 else 0.0), 0.0
         else:
@@ -322,6 +363,7 @@ def compare_repetitions(
         beyond = max(abs(d) - allowance, 0.0)  # the change beyond what drift could explain
         p = 1.0 if se == 0.0 and beyond == 0.0 else float(2.0 * _sps.norm.sf(beyond / max(se, 1e-300)))
         half = z * se + allowance
+        dof = math.inf
         method = f"one run per side: within-run intervals widened by drift x{drift:.3g} from {how}"
 
     ratio = Estimate(
@@ -332,7 +374,8 @@ def compare_repetitions(
         n=min(n_b, n_c),
         method=method,
     )
-    verdict, _ = _decide(ratio, p, min_effect, alpha, direction)
+    detectable = _detectable(se, dof, drift, alpha, power, 1)
+    verdict, _ = _decide(ratio, p, min_effect, alpha, direction, detectable)
     result = RepeatedComparison(
         label=label,
         statistic=statistic,
@@ -354,6 +397,10 @@ def compare_repetitions(
         alpha=float(alpha),
         verdict=verdict,
         summary="",
+        detectable=detectable,
+        power=float(power),
+        log_se=se,
+        dof=dof,
     )
     return dataclasses.replace(result, summary=_summary(result))
 
@@ -363,7 +410,8 @@ def adjust_family(
 ) -> tuple[RepeatedComparison, ...]:
     """The comparisons of one table (e.g. every stage x statistic) with adjusted p-values and verdicts.
 
-    Rows that are undecided or lack data keep their verdict and do not count in the family size.
+    Rows that are undecided or lack data keep their verdict and do not count in the family size. Detectable
+    changes are restated at alpha / m for the m rows compared.
     """
     p = adjust_p_values([c.p_value for c in comparisons], method=method)
     m = int(np.count_nonzero(~np.isnan(p)))
@@ -373,7 +421,10 @@ def adjust_family(
         if c.verdict in ("undecided", "insufficient data"):
             out.append(dataclasses.replace(c, correction=name))
             continue
-        verdict, _ = _decide(c.ratio, float(p_adj), c.min_effect, c.alpha, c.direction)
-        row = dataclasses.replace(c, p_adjusted=float(p_adj), correction=name, verdict=verdict)
+        detectable = _detectable(c.log_se, c.dof, c.drift, c.alpha, c.power, max(m, 1))
+        verdict, _ = _decide(c.ratio, float(p_adj), c.min_effect, c.alpha, c.direction, detectable)
+        row = dataclasses.replace(
+            c, p_adjusted=float(p_adj), correction=name, verdict=verdict, detectable=detectable, family_size=max(m, 1)
+        )
         out.append(dataclasses.replace(row, summary=_summary(row)))
     return tuple(out)

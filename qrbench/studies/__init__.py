@@ -6,7 +6,7 @@ the notebooks and the suite reach studies through it. `RunFolder` owns a run fol
 
 from .analysis import compare_runs, load_thresholds, stage_table
 from .folder import RunFolder
-from .registry import STUDIES, get_study
+from .registry import COMPARISONS, STUDIES, get_study
 from .stages import load_stages
 from .study import Study, StudyDef
 
@@ -14,6 +14,7 @@ __all__ = [
     "Study",
     "StudyDef",
     "STUDIES",
+    "COMPARISONS",
     "get_study",
     "RunFolder",
     "compare_runs",

@@ -169,7 +169,9 @@ def compare_runs(
     both runs (run.json). Tails (p95) are compared only when every repetition decides them. The whole
     stage x statistic table is one family, corrected by `correction` (Holm: family-wise error at alpha).
     Columns: stage, statistic, k and n per side, values (ms), ratio current / baseline with its interval,
-    p-value raw and adjusted, correction, separable, verdict, regressed, improved, summary (a sentence).
+    detectable (the smallest change, a fraction, found with 80 % power at the family's level), p-value raw
+    and adjusted, correction, separable, verdict (regressed, improved, unchanged, cannot tell: no change found
+    but none of min_effect could have been, undecided, insufficient data), regressed, improved, summary.
     """
     a, _ = load_stages(run_a)
     b, _ = load_stages(run_b)
@@ -205,6 +207,7 @@ def compare_runs(
                 "ratio": r.ratio.value,
                 "ratio_low": r.ratio.low,
                 "ratio_high": r.ratio.high,
+                "detectable": r.detectable,
                 "p_value": r.p_value,
                 "p_adjusted": r.p_adjusted,
                 "correction": r.correction,

@@ -16,7 +16,7 @@ from ..errors import RunError
 from ..load import ClosedModel, RequestSpec, cycle_source, load_records, load_run_info, run_load
 from ..monitor import scrape
 
-__all__ = ["StageRunner", "load_stages", "STAGES_DIR"]
+__all__ = ["StageRunner", "load_stages", "stage_windows", "STAGES_DIR"]
 
 STAGES_DIR = "stages"
 
@@ -99,3 +99,19 @@ def load_stages(run_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]
         records["repetition"] = int(stage.get("repetition", 0))
         frames.append(records)
     return pd.concat(frames, ignore_index=True), stages
+
+
+def stage_windows(run_dir: str | Path, *, skip: tuple[str, ...] = ("warmup",)) -> list[tuple[str, float, float]]:
+    """(stage name, start, end) in Unix seconds of every finished stage in stages.json (a repeated stage once per
+    repetition), stages named in `skip` left out; [] before any stage finished."""
+    run_dir = Path(run_dir)
+    index = run_dir / "stages.json"
+    if not index.is_file():
+        return []
+    windows = []
+    for stage in json.loads(index.read_text()):
+        if stage["name"] in skip:
+            continue
+        t0 = float(load_run_info(run_dir / stage["dir"])["t0_unix"])
+        windows.append((stage["name"], t0, t0 + float(stage["result"]["duration_s"])))
+    return windows

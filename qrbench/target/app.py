@@ -200,46 +200,83 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
     """The service as an ASGI app. With no engine given, the model loads in the background at startup."""
     settings = settings or (engine.settings if engine else EngineSettings())
     svc = _Service(settings, engine)
+    app = FastAPI(
+        title="QuantumRerank (qrbench reference service)", version="1.0", lifespan=_lifespan(svc, engine is None)
+    )
+    app.state.service = svc
+    calls = _Calls(svc)
+    _add_error_handlers(app, svc)
+    _add_v1_routes(app, calls)
+    _add_health_routes(app, svc)
+    _add_metrics_route(app, svc)
+    _add_guard(app, svc)
+    return app
 
+
+def _lifespan(svc: _Service, owns_engine: bool):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        loader = None
         if not svc.ready.is_set():
-            loader = threading.Thread(target=svc.load, name="model-loader", daemon=True)
-            loader.start()
+            threading.Thread(target=svc.load, name="model-loader", daemon=True).start()
         trimmer = asyncio.create_task(_trim_when_idle(svc))
         yield
         trimmer.cancel()
         svc.close()
-        if svc.engine is not None and engine is None:
+        if svc.engine is not None and owns_engine:
             svc.engine.close()
 
-    app = FastAPI(title="QuantumRerank (qrbench reference service)", version="1.0", lifespan=lifespan)
-    app.state.service = svc
+    return lifespan
 
-    def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"error": message}, status_code=status, headers=headers)
 
-    def endpoint_of(request: Request) -> str:
-        return request.state.endpoint  # a route path or "unmatched", set by the guard
+def _error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
 
+
+def _endpoint_of(request: Request) -> str:
+    return request.state.endpoint  # a route path or "unmatched", set by the guard
+
+
+def _add_error_handlers(app: FastAPI, svc: _Service) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        svc.observe(endpoint_of(request), "", 422, getattr(request.state, "t0", time.perf_counter()))
+        svc.observe(_endpoint_of(request), "", 422, getattr(request.state, "t0", time.perf_counter()))
         errors = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
         return JSONResponse({"error": _describe_validation(errors), "detail": errors}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        svc.observe(endpoint_of(request), "", exc.status_code, request.state.t0)
+        svc.observe(_endpoint_of(request), "", exc.status_code, request.state.t0)
         return JSONResponse({"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers)
 
-    async def compute(request: Request, method: str, fn, *args):
+
+class _Calls:
+    """What every /v1 endpoint does around its scoring: shedding, parsing, admission, metrics, details."""
+
+    def __init__(self, svc: _Service) -> None:
+        self.svc = svc
+        self.settings = svc.settings
+
+    async def score(self, request: Request, model: type[BaseModel], texts):
+        """(body, scores, milliseconds, None), or (None, None, None, the refusal to answer with).
+        texts(body) -> (query, candidates, method)."""
+        if (shed := self._shed_before_parsing(request)) is not None:
+            return None, None, None, shed
+        body = await self.svc.parser.parse(request, model)
+        query, candidates, method = texts(body)
+        done, refused = await self._compute(request, method, self.svc.engine.score, query, candidates, method)
+        if refused:
+            return None, None, None, refused
+        s, ms = done
+        if s.quantum_ms > 0:
+            self.svc.metrics.quantum_seconds.labels(self.settings.backend).observe(s.quantum_ms / 1000)
+        return body, s, ms, None
+
+    async def _compute(self, request: Request, method: str, fn, *args):
         """Run fn in the compute pool under the concurrency bound; a JSONResponse when refused."""
-        endpoint = endpoint_of(request)
+        svc, endpoint = self.svc, _endpoint_of(request)
         if not svc.ready.is_set():
             svc.observe(endpoint, method, 503, request.state.t0)
-            return None, error(503, "The model is still loading; retry shortly.", headers={"Retry-After": "1"})
+            return None, _error(503, "The model is still loading; retry shortly.", headers={"Retry-After": "1"})
         svc.in_flight += 1
         svc.metrics.in_flight.inc()
         try:  # admission by queueing delay and cancellation on disconnect: see admission.py
@@ -248,7 +285,7 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         except Overloaded as exc:
             svc.metrics.rejected.inc()
             svc.observe(endpoint, method, 503, request.state.t0)
-            return None, error(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
+            return None, _error(503, str(exc), headers={"Retry-After": str(exc.retry_after_s)})
         except ClientGone:
             svc.observe(endpoint, method, 499, request.state.t0)
             return None, Response(status_code=499)
@@ -258,20 +295,22 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             svc.last_finished = time.monotonic()
             svc.metrics.in_flight.dec()
 
-    def shed_before_parsing(request: Request) -> JSONResponse | None:
+    def _shed_before_parsing(self, request: Request) -> JSONResponse | None:
         """503 at once, before the body is validated, for a request the admission would refuse anyway: under
         overload the refused majority then costs the event loop almost nothing. (A malformed body sent
         during overload is answered 503 too; its retry gets the 422.)"""
+        svc = self.svc
         if not svc.ready.is_set():
-            return None  # compute() answers "still loading"
+            return None  # _compute() answers "still loading"
         overloaded = svc.admission.refusal(waited_s=time.perf_counter() - request.state.t0)
         if overloaded is None:
             return None
         svc.metrics.rejected.inc()
-        svc.observe(endpoint_of(request), "", 503, request.state.t0)
-        return error(503, str(overloaded), headers={"Retry-After": str(overloaded.retry_after_s)})
+        svc.observe(_endpoint_of(request), "", 503, request.state.t0)
+        return _error(503, str(overloaded), headers={"Retry-After": str(overloaded.retry_after_s)})
 
-    def details(s: Scores) -> dict[str, Any]:
+    def details(self, s: Scores) -> dict[str, Any]:
+        settings = self.settings
         return {
             "backend": settings.backend,
             "qubits": settings.qubits,
@@ -284,9 +323,12 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             "quantum_ms": round(s.quantum_ms, 3),
         }
 
-    def observe_quantum(s: Scores) -> None:
-        if s.quantum_ms > 0:
-            svc.metrics.quantum_seconds.labels(settings.backend).observe(s.quantum_ms / 1000)
+    def answered(self, request: Request, method: str) -> None:
+        self.svc.observe(_endpoint_of(request), method, 200, request.state.t0)
+
+
+def _add_v1_routes(app: FastAPI, calls: _Calls) -> None:
+    metrics = calls.svc.metrics
 
     @app.post(
         "/v1/similarity",
@@ -295,66 +337,21 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         openapi_extra=_body_doc(SimilarityRequest),
     )
     async def similarity(request: Request):
-        if (shed := shed_before_parsing(request)) is not None:
-            return shed
-        body = await svc.parser.parse(request, SimilarityRequest)
-        done, refused = await compute(request, body.method, svc.engine.score, body.text1, [body.text2], body.method)
+        body, s, ms, refused = await calls.score(request, SimilarityRequest, lambda b: (b.text1, [b.text2], b.method))
         if refused:
             return refused
-        s, ms = done
-        svc.metrics.similarity_seconds.labels(body.method).observe(ms / 1000)
-        observe_quantum(s)
-        svc.observe(endpoint_of(request), body.method, 200, request.state.t0)
-        quantum = None if s.quantum is None else s.quantum[0]
-        return JSONResponse(
-            {
-                "similarity_score": float(s.scores[0]),
-                "method_used": s.method_used,
-                "computation_details": {
-                    **details(s),
-                    "classical_score": _num(s.classical[0]),
-                    "quantum_score": _num(quantum),
-                },
-                "computation_time_ms": round(ms, 3),
-            }
-        )
+        metrics.similarity_seconds.labels(body.method).observe(ms / 1000)
+        calls.answered(request, body.method)
+        return JSONResponse(_similarity_answer(calls.details(s), s, ms))
 
     @app.post("/v1/rerank", response_model=RerankResponse, responses=_V1_ERRORS, openapi_extra=_body_doc(RerankRequest))
     async def rerank(request: Request):
-        if (shed := shed_before_parsing(request)) is not None:
-            return shed
-        body = await svc.parser.parse(request, RerankRequest)
-        done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates, body.method)
+        body, s, ms, refused = await calls.score(request, RerankRequest, lambda b: (b.query, b.candidates, b.method))
         if refused:
             return refused
-        s, ms = done
-        svc.metrics.batch_seconds.labels(body.method).observe(ms / 1000)
-        observe_quantum(s)
-        top_k = min(body.top_k, len(body.candidates))
-        # Stable ordering: ties keep the candidates' original order, so the ranking is deterministic.
-        order = sorted(range(len(body.candidates)), key=lambda i: -s.scores[i])[:top_k]
-        results = [
-            {
-                "text": body.candidates[i],
-                "similarity_score": float(s.scores[i]),
-                "rank": rank,
-                "metadata": {
-                    "index": i,
-                    "classical_score": _num(s.classical[i]),
-                    "quantum_score": None if s.quantum is None else _num(s.quantum[i]),
-                },
-            }
-            for rank, i in enumerate(order, start=1)
-        ]
-        svc.observe(endpoint_of(request), body.method, 200, request.state.t0)
-        return JSONResponse(
-            {
-                "results": results,
-                "query_metadata": {**details(s), "candidates": len(body.candidates), "top_k": top_k},
-                "computation_time_ms": round(ms, 3),
-                "method_used": s.method_used,
-            }
-        )
+        metrics.batch_seconds.labels(body.method).observe(ms / 1000)
+        calls.answered(request, body.method)
+        return JSONResponse(_rerank_answer(body, calls.details(s), s, ms))
 
     @app.post(
         "/v1/batch-similarity",
@@ -363,33 +360,73 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         openapi_extra=_body_doc(BatchSimilarityRequest),
     )
     async def batch_similarity(request: Request):
-        if (shed := shed_before_parsing(request)) is not None:
-            return shed
-        body = await svc.parser.parse(request, BatchSimilarityRequest)
-        done, refused = await compute(request, body.method, svc.engine.score, body.query, body.candidates, body.method)
+        body, s, ms, refused = await calls.score(
+            request, BatchSimilarityRequest, lambda b: (b.query, b.candidates, b.method)
+        )
         if refused:
             return refused
-        s, ms = done
-        svc.metrics.batch_seconds.labels(body.method).observe(ms / 1000)
-        observe_quantum(s)
-        order = sorted(range(len(body.candidates)), key=lambda i: -s.scores[i])
-        results = [
-            {"text": body.candidates[i], "similarity_score": float(s.scores[i]), "index": i}
-            for i in order
-            if body.return_all or s.scores[i] >= body.threshold
-        ]
-        svc.observe(endpoint_of(request), body.method, 200, request.state.t0)
-        return JSONResponse(
-            {
-                "results": results,
-                "total_candidates": len(body.candidates),
-                "returned": len(results),
-                "threshold": body.threshold,
-                "query_metadata": details(s),
-                "computation_time_ms": round(ms, 3),
-                "method_used": s.method_used,
-            }
-        )
+        metrics.batch_seconds.labels(body.method).observe(ms / 1000)
+        calls.answered(request, body.method)
+        return JSONResponse(_batch_similarity_answer(body, calls.details(s), s, ms))
+
+
+def _similarity_answer(details: dict[str, Any], s: Scores, ms: float) -> dict[str, Any]:
+    quantum = None if s.quantum is None else s.quantum[0]
+    return {
+        "similarity_score": float(s.scores[0]),
+        "method_used": s.method_used,
+        "computation_details": {**details, "classical_score": _num(s.classical[0]), "quantum_score": _num(quantum)},
+        "computation_time_ms": round(ms, 3),
+    }
+
+
+def _rerank_answer(body: RerankRequest, details: dict[str, Any], s: Scores, ms: float) -> dict[str, Any]:
+    top_k = min(body.top_k, len(body.candidates))
+    # Stable ordering: ties keep the candidates' original order, so the ranking is deterministic.
+    order = sorted(range(len(body.candidates)), key=lambda i: -s.scores[i])[:top_k]
+    results = [
+        {
+            "text": body.candidates[i],
+            "similarity_score": float(s.scores[i]),
+            "rank": rank,
+            "metadata": {
+                "index": i,
+                "classical_score": _num(s.classical[i]),
+                "quantum_score": None if s.quantum is None else _num(s.quantum[i]),
+            },
+        }
+        for rank, i in enumerate(order, start=1)
+    ]
+    return {
+        "results": results,
+        "query_metadata": {**details, "candidates": len(body.candidates), "top_k": top_k},
+        "computation_time_ms": round(ms, 3),
+        "method_used": s.method_used,
+    }
+
+
+def _batch_similarity_answer(
+    body: BatchSimilarityRequest, details: dict[str, Any], s: Scores, ms: float
+) -> dict[str, Any]:
+    order = sorted(range(len(body.candidates)), key=lambda i: -s.scores[i])
+    results = [
+        {"text": body.candidates[i], "similarity_score": float(s.scores[i]), "index": i}
+        for i in order
+        if body.return_all or s.scores[i] >= body.threshold
+    ]
+    return {
+        "results": results,
+        "total_candidates": len(body.candidates),
+        "returned": len(results),
+        "threshold": body.threshold,
+        "query_metadata": details,
+        "computation_time_ms": round(ms, 3),
+        "method_used": s.method_used,
+    }
+
+
+def _add_health_routes(app: FastAPI, svc: _Service) -> None:
+    settings = svc.settings
 
     @app.get("/health", response_model=HealthResponse)
     async def health():
@@ -420,6 +457,8 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
             return JSONResponse({"status": "failed", "error": repr(svc.load_error)}, status_code=503)
         return JSONResponse({"status": "loading"}, status_code=503, headers={"Retry-After": "1"})
 
+
+def _add_metrics_route(app: FastAPI, svc: _Service) -> None:
     @app.get(
         "/metrics",
         response_class=PlainTextResponse,
@@ -435,6 +474,10 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         # Off the event loop: a large registry must not stall the requests being answered meanwhile.
         text = await run_in_threadpool(generate_latest, svc.metrics.registry)
         return Response(text, media_type=CONTENT_TYPE_LATEST)
+
+
+def _add_guard(app: FastAPI, svc: _Service) -> None:
+    settings = svc.settings
 
     def protected(path: str) -> bool:
         return (
@@ -454,7 +497,6 @@ def create_app(settings: EngineSettings | None = None, *, engine: RerankEngine |
         traffic=svc.traffic,
         on_answer=lambda endpoint, status, t0: svc.observe(endpoint, "", status, t0),
     )
-    return app
 
 
 def _num(value) -> float | None:

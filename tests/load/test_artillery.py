@@ -33,9 +33,14 @@ from qrbench.load.data import RequestPool
 
 ROOT = Path(__file__).parents[2]
 installed = (ARTILLERY_DIR / "node_modules" / ".bin" / "artillery").is_file() and shutil.which("node") is not None
-needs_artillery = pytest.mark.skipif(
-    not installed, reason="Artillery is not installed (node, and `npm ci --prefix integrations/artillery`)"
-)
+# Fail, never skip, without it: .ci/run installs it (node, and `npm ci --prefix integrations/artillery`).
+needs_artillery = pytest.mark.usefixtures("artillery_installed")
+
+
+@pytest.fixture
+def artillery_installed():
+    assert installed, "Artillery is not installed: run `npm ci --prefix integrations/artillery` (.ci/run does)."
+
 
 SPECS = [
     RequestSpec(

@@ -50,10 +50,8 @@ def test_the_engine_is_registered_and_refuses_a_plain_callable():
         )
 
 
-@pytest.mark.skipif(
-    not installed, reason="Artillery is not installed (node, and `npm ci --prefix integrations/artillery`)"
-)
 def test_artillery_study_run_is_analysed_like_a_native_one_and_agrees_on_the_median(tmp_path):
+    assert installed, "Artillery is not installed: run `npm ci --prefix integrations/artillery` (.ci/run does)."
     scenario = tmp_path / "load_artillery.yaml"
     scenario.write_text(yaml.safe_dump(SCENARIO))
     params = LoadParams.from_file(scenario)

@@ -52,7 +52,10 @@ def test_open_model_rate_split_interleaves(url, tmp_path):
     assert df.groupby("worker").size().to_dict() == {0: 150, 1: 150}
     # Two 100 rps streams offset by half a gap make one even 200 rps stream on the shared clock.
     np.testing.assert_allclose(np.diff(np.sort(df["t_intended"])), 0.005, atol=1e-6)
-    assert result.generator_cpu_s > 0 and result.send_lag_p99_ms < 100
+    # The generator keeps the schedule, or says it did not (on a busy machine it may not): never a silent lag.
+    assert result.generator_cpu_s > 0
+    assert result.send_lag_p99_ms == pytest.approx(np.percentile(df["late_ms"], 99))
+    assert result.send_lag_p99_ms <= model.late_threshold_ms or result.saturated
 
 
 def test_more_processes_than_users_are_not_started(url, tmp_path):

@@ -58,8 +58,4 @@ def test_smoke_run_records_its_numbers(tmp_path):
     plain = (run_dir / "bottlenecks.html").read_text()
     assert "Top opportunity:" in plain  # the top finding is in the headline
     assert "ncalls" not in plain and "BottlenecksParams(" not in plain  # no profiler dumps, no parameter dump
-    try:
-        browser.chromium_path()
-    except browser.BrowserUnavailable:
-        return
     assert browser.check_report(run_dir / "bottlenecks.html").problems == []

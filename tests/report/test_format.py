@@ -154,38 +154,3 @@ def test_headline_never_unreserved_while_a_check_fails():
     assert 3 <= len(h.lines()) <= 5
     assert "no reservations" not in str(h).lower()
     assert "with reservations:" in h.to_html() and 'data-verdict="pass"' in h.to_html()
-
-
-def test_verdict_style_formats_numbers_for_people():
-    from qrbench.report.plots import verdict_style
-
-    frame = pd.DataFrame(
-        {"metric": ["p95"], "value": [412.345], "high": [math.inf], "rss_max_mb": [1072.898048], "verdict": ["fail"]},
-        index=[5],
-    )
-    html = verdict_style(frame).to_html()
-    for text in (">Metric<", ">peak memory (MB)<", ">412<", ">not bounded (too few samples)<", ">1,070<"):
-        assert text in html, text
-    assert ">5<" not in html and "1072.898" not in html
-
-
-def test_verdict_style_shows_a_compliance_frame_as_the_compliance_table():
-    from qrbench.report.plots import verdict_style
-
-    frame = pd.DataFrame(
-        [
-            {
-                "metric": "p95",
-                "value": 578.3,
-                "low": 435.9,
-                "high": math.inf,
-                "n": 30,
-                "target": 100.0,
-                "threshold": 100.0,
-                "unit": "ms",
-                "verdict": "fail",
-                "reason": "slow",
-            }
-        ]
-    )
-    assert verdict_style(frame).html == compliance_table(frame).html

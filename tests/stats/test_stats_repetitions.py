@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from qrbench.stats import adjust_family, adjust_p_values, compare_repetitions, compare_samples
 
@@ -91,7 +92,9 @@ def test_single_runs_say_drift_cannot_be_separated_and_widen():
     calm = [1.00, 1.01, 0.99, 1.00, 1.02]
     busy = [1.14, 1.12, 1.16, 1.13, 1.15]  # the calibration loop slowed by the same 14 %
     r = compare_repetitions([base], [cur], calibration_baseline=calm, calibration_current=busy)
-    assert not r.separable and r.drift > 1.12 and r.verdict == "unchanged"
+    # No change beyond the drift was found, but with a drift allowance of 12 %+ a 10 % change could not be seen.
+    assert not r.separable and r.drift > 1.12 and r.verdict == "cannot tell"
+    assert r.detectable > 0.12 and "cannot tell" in r.summary.lower()
     assert "cannot separate machine drift" in r.summary
     assert r.ratio.low < 1.0 < r.ratio.high
     slow = compare_repetitions([base], [cur * 1.5 / 1.12], calibration_baseline=calm, calibration_current=busy)
@@ -106,7 +109,7 @@ def test_p95_is_compared_only_when_decided_on_both_sides():
     large = [rng.lognormal(4, 0.3, 200) for _ in range(3)]
     assert compare_repetitions(small, large, statistic="p95").verdict == "undecided"
     assert compare_repetitions(large, large, statistic="p95").verdict == "unchanged"
-    assert compare_repetitions(small, small, statistic="median").verdict == "unchanged"
+    assert compare_repetitions(small, small, statistic="median").verdict in ("unchanged", "cannot tell")
     # Undecided rows keep their verdict and stay out of the family size.
     rows = adjust_family(
         [compare_repetitions(small, large, statistic="p95"), compare_repetitions(large, large, statistic="p95")]
@@ -129,3 +132,27 @@ def test_degenerate_inputs_give_verdicts_not_exceptions():
     assert same.verdict == "unchanged" and same.p_value == 1.0
     with pytest.raises(ValueError, match="statistic"):
         compare_repetitions([[1.0, 2.0]], [[1.0, 2.0]], statistic="mode")
+
+
+def test_detectable_change_of_welch_rows_from_t_quantiles_and_family_size():
+    rng = np.random.default_rng(21)
+    base = [rng.lognormal(np.log(100 * f), 0.2, 300) for f in (1.0, 1.04, 0.97)]
+    cur = [rng.lognormal(np.log(100 * f), 0.2, 300) for f in (1.02, 0.99, 1.05)]
+    r = compare_repetitions(base, cur)
+    assert math.isfinite(r.dof) and r.log_se > 0
+    k = stats.t.ppf(1 - 0.05 / 2, r.dof) + stats.t.ppf(0.8, r.dof)
+    assert r.detectable == pytest.approx(math.expm1(k * r.log_se))
+    # Three repetitions a side on a machine that drifts by a few percent cannot see 10 %: "cannot tell".
+    assert r.detectable > 0.10 and r.verdict == "cannot tell"
+    family = adjust_family([r, compare_repetitions(cur, base)])
+    k2 = stats.t.ppf(1 - 0.05 / 4, r.dof) + stats.t.ppf(0.8, r.dof)
+    assert family[0].detectable == pytest.approx(math.expm1(k2 * r.log_se))
+    assert family[0].family_size == 2
+
+
+def test_tight_repetitions_say_unchanged_with_a_small_detectable_change():
+    rng = np.random.default_rng(22)
+    base = [rng.lognormal(np.log(100), 0.05, 400) for _ in range(6)]
+    cur = [rng.lognormal(np.log(100), 0.05, 400) for _ in range(6)]
+    r = compare_repetitions(base, cur)
+    assert r.detectable < 0.10 and r.verdict == "unchanged"

@@ -59,6 +59,8 @@ def test_a_study_run_writes_its_folder(url, tmp_path):
         "load/records.parquet",
         "load/run.json",
         "warmup/records.parquet",
+        "contention.parquet",
+        "contention.json",
     ):
         assert (run_dir / name).is_file(), name
     facts = json.loads((run_dir / "run.json").read_text())

@@ -19,6 +19,7 @@ from ..analysis import (
     stage_table,
     trim_stage_warmup,
 )
+from ..contention import BUSY, busy_first, contention_summary, excuse_busy, read_contention
 from ..folder import RunFolder
 from ..stages import load_stages
 from .params import BaselineParams
@@ -44,7 +45,8 @@ class BaselineReport:
     reliability: list[stats.Check]
     regression: pd.DataFrame | None  # compare_runs against baseline_run (Holm over stage x statistic)
     quality: pd.DataFrame  # nDCG@10 and MRR per method with intervals, beside the latency they cost
-    verdict_reasons: tuple[str, ...]  # sentences, the main one first
+    verdict_reasons: tuple[str, ...]  # sentences, the main one first (the busy machine before any verdict)
+    contention: stats.Contention | None = None  # other programs' CPU, steal, calibration per stage (None: not sampled)
 
 
 def _lat(records: pd.DataFrame, stage: str) -> np.ndarray:
@@ -91,6 +93,7 @@ def analyse_baseline(
     users = params.rerank.concurrent_requests
     who = "single user" if users == 1 else f"{users} concurrent users"
     judgements = {}
+    stage_of: dict[str, str | None] = {}
     targets = [
         ("similarity_ms", f"similarity/{m}", f"similarity ({m})", "single user, one pair per request")
         for m in params.similarity.methods
@@ -113,6 +116,7 @@ def analyse_baseline(
             g["latency_ms"].to_numpy(), g["ok"].to_numpy(), threshold, confidence=conf, censor_ms=censor_ms
         )
         judgements[f"{label} {threshold.statistic or 'p95'}"] = stats.judge(e, threshold, workload=workload)
+        stage_of[f"{label} {threshold.statistic or 'p95'}"] = stage
 
     memory_rows = []
     for n in params.memory.document_counts:
@@ -155,8 +159,15 @@ def analyse_baseline(
             thresholds["memory_100_docs_gb"],
             workload=f"single user, 100 documents sustained for {params.memory.sustained_s:g} s",
         )
+    # A latency that fails by less than what other programs on the machine could explain is not a verdict on the
+    # service (memory is not slowed by a busy machine: it has no stage here, so it is never excused).
+    contention = read_contention(run_dir)
+    judgements, excused = excuse_busy(judgements, contention, stage_of)
     compliance = judgements_frame(judgements)
+    compliance[BUSY.replace(" ", "_")] = [name in excused for name in judgements]
     verdict = str(stats.overall(judgements.values()))
+    if excused and verdict != "fail":
+        verdict = "insufficient"  # the busy machine, not the service, left these targets undecided
 
     by_name = {s["name"]: s for s in index}
     cache_rows = []
@@ -233,7 +244,8 @@ def analyse_baseline(
         reliability=checks,
         regression=regression,
         quality=quality,
-        verdict_reasons=_reasons(verdict, compliance, regression, checks),
+        verdict_reasons=busy_first(_reasons(verdict, compliance, regression, checks), contention, len(excused)),
+        contention=contention,
     )
 
 
@@ -257,11 +269,16 @@ def _reasons(
         reasons.append(f"All {len(compliance)} PRD targets are met with 95 % confidence (single user).")
     if regression is not None and len(regression):
         worse = regression[regression["regressed"]]
+        blind = regression[regression["verdict"] == "cannot tell"]
         k = int(min(regression["k_baseline"].min(), regression["k_current"].min()))
         reasons.append(
             f"{len(worse)} of {len(regression)} stage x statistic comparisons regressed against the "
             f"previous baseline ({regression['correction'].iloc[0]}, k = {k} repetitions per side)."
             if len(worse)
+            else f"Cannot tell whether it regressed against the previous baseline: {len(blind)} of {len(regression)} "
+            "comparisons could not have seen a change of 10 % (their detectable change is larger; "
+            f"{regression['correction'].iloc[0]}, k = {k} repetitions per side)."
+            if len(blind)
             else f"No regression against the previous baseline ({regression['correction'].iloc[0]}, "
             f"k = {k} repetitions per side)."
         )
@@ -386,4 +403,5 @@ def summary(report: BaselineReport) -> dict:
         "agreement": report.agreement.to_dict(orient="records"),
         "memory": report.memory.to_dict(orient="records"),
         "requests": int(len(report.records)),
+        "contention": contention_summary(report.contention),
     }

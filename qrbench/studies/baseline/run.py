@@ -19,9 +19,10 @@ from ...load import DataManager, RequestSpec
 from ...monitor import ProcessSampler, calibration_timings
 from ...params import to_dict
 from ...profile.quality import hard_negative_cases
+from ..contention import contention_monitor
 from ..folder import RunFolder
 from ..requests import tagged
-from ..stages import StageRunner
+from ..stages import StageRunner, stage_windows
 from .params import ALL_METHODS, BaselineParams
 
 __all__ = ["run_baseline"]
@@ -52,7 +53,8 @@ def run_baseline(params: BaselineParams, run_dir: str | Path, *, url: str | None
         if sampler:
             sampler.start()
         try:
-            _run_stages(params, data, rng, StageRunner(target, run_dir, params.request_timeout_s, progress))
+            with contention_monitor(folder, target.pid, windows=lambda: stage_windows(run_dir)):
+                _run_stages(params, data, rng, StageRunner(target, run_dir, params.request_timeout_s, progress))
             if params.comparison.queries:
                 _rank_agreement(params, data, rng, target, run_dir, progress)
             if params.quality.queries:

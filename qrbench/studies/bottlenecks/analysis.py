@@ -21,6 +21,7 @@ from ...load import load_records
 from ...params import to_dict
 from ...profile import COMPONENTS, TOTAL, UNATTRIBUTED, classify_stacks
 from ..analysis import judgements_frame, latency_statistic, load_thresholds
+from ..contention import busy_first, contention_summary, read_contention
 from .params import FILES, BottlenecksParams
 
 __all__ = [
@@ -63,9 +64,10 @@ class BottlenecksReport:
     opportunities: pd.DataFrame
     compliance: pd.DataFrame
     verdict: str
-    verdict_reasons: list[str]
+    verdict_reasons: list[str]  # the busy machine first, when it was
     reliability: list[stats.Check]
     info: dict[str, Any]
+    contention: stats.Contention | None = None  # other programs, steal and calibration per phase
 
     @property
     def reasons_markdown(self) -> str:
@@ -906,6 +908,8 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         for r in compliance[compliance["verdict"] != "pass"].itertuples():
             reasons.append(f"{r.metric}: {r.verdict} ({r.reason})")
 
+    contention = read_contention(run_dir)
+    reasons = list(busy_first(reasons, contention))
     noise_before = stats.noise_cv(info.get("calibration_before_s", [])) if info.get("calibration_before_s") else None
     reps = components[components["component"] == TOTAL].groupby("scenario")["ms"]
     checks = stats.reliability_checks(
@@ -947,6 +951,7 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         verdict_reasons=reasons,
         reliability=checks,
         info=info,
+        contention=contention,
     )
 
 
@@ -981,6 +986,7 @@ def summary(report: BottlenecksReport) -> dict[str, Any]:
         "study": "bottlenecks",
         "verdict": report.verdict,
         "verdict_reasons": report.verdict_reasons,
+        "contention": contention_summary(report.contention),
         "key_figure": KEY_FIGURE,
         "parameters": to_dict(params),
         "scenarios": int(report.components["scenario"].nunique()),

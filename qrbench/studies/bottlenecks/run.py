@@ -27,6 +27,7 @@ from ...load import ClosedModel, DataManager, run_load
 from ...monitor import ProcessSampler, calibration_timings
 from ...params import to_dict
 from ...target import EngineSettings
+from ..contention import contention_monitor
 from ..folder import RunFolder
 from ..requests import NewQueries
 from .params import FILES, BottlenecksParams
@@ -106,51 +107,58 @@ def run_bottlenecks(
         info[key] = value
         (run_dir / FILES["info"]).write_text(json.dumps(info, indent=1, default=str))
 
-    note("started_unix", time.time())
-    # The service's default torch threads unless told otherwise, so default-configuration scenarios are the service's.
-    threads = params.torch_threads if params.torch_threads is not None else EngineSettings().torch_threads
-    embedder, loading = profile.load_embedder(torch_threads=threads)
-    cold = profile.measure_cold_start(qubits=params.cold_start.qubits, repeats=params.cold_start.repeats)
-    save("cold_start", pd.concat([loading, cold], ignore_index=True))
+    with contention_monitor(folder) as busy:
+        note("started_unix", time.time())
+        # The service's default torch threads unless told otherwise, so default-configuration scenarios are the
+        # service's.
+        threads = params.torch_threads if params.torch_threads is not None else EngineSettings().torch_threads
+        busy.mark("in-process profiles")
+        embedder, loading = profile.load_embedder(torch_threads=threads)
+        cold = profile.measure_cold_start(qubits=params.cold_start.qubits, repeats=params.cold_start.repeats)
+        save("cold_start", pd.concat([loading, cold], ignore_index=True))
 
-    b = params.breakdown
-    scenarios = _scenarios(params)
-    biggest = max(sc.batch_size for sc in scenarios)
-    inputs = _inputs(data, rng, b.inputs, biggest)
-    save(
-        "components",
-        profile.measure_components(
-            scenarios, inputs, embedder=embedder, repeats=b.repeats, cold_repeats=b.cold_repeats, progress=progress
-        ),
-    )
-    note("breakdown_done_unix", time.time())
+        b = params.breakdown
+        scenarios = _scenarios(params)
+        biggest = max(sc.batch_size for sc in scenarios)
+        inputs = _inputs(data, rng, b.inputs, biggest)
+        save(
+            "components",
+            profile.measure_components(
+                scenarios, inputs, embedder=embedder, repeats=b.repeats, cold_repeats=b.cold_repeats, progress=progress
+            ),
+        )
+        note("breakdown_done_unix", time.time())
 
-    s = params.shots
-    save(
-        "shots",
-        profile.shot_noise(
-            _inputs(data, rng, s.inputs, s.batch_size),
-            embedder=embedder,
-            qubits=s.qubits,
-            shots=s.shots,
-            batch_size=s.batch_size,
-            aer_threads=params.target.aer_threads,
-        ),
-    )
+        s = params.shots
+        save(
+            "shots",
+            profile.shot_noise(
+                _inputs(data, rng, s.inputs, s.batch_size),
+                embedder=embedder,
+                qubits=s.qubits,
+                shots=s.shots,
+                batch_size=s.batch_size,
+                aer_threads=params.target.aer_threads,
+            ),
+        )
 
-    _lines(params, data, rng, embedder, run_dir)
-    _memory(params, data, rng, embedder, run_dir, note)
-    _calls(params, data, rng, embedder, run_dir)
-    note("in_process_done_unix", time.time())
-    del embedder
+        _lines(params, data, rng, embedder, run_dir)
+        _memory(params, data, rng, embedder, run_dir, note)
+        _calls(params, data, rng, embedder, run_dir)
+        note("in_process_done_unix", time.time())
+        del embedder
 
-    with open_target(params.target, url=url, log_dir=run_dir) as target:
-        note("target", {"url": target.url, "embedded": target.embedded, "pid": target.pid})
-        folder.update(target=target_facts(target, params.target))
-        _http(params, data, rng, target, run_dir)
-        if params.under_load.enabled:
-            _under_load(params, data, target, run_dir, progress, note)
-    note("calibration_after_s", calibration_timings().tolist())
+        with open_target(params.target, url=url, log_dir=run_dir) as target:
+            note("target", {"url": target.url, "embedded": target.embedded, "pid": target.pid})
+            folder.update(target=target_facts(target, params.target))
+            if target.pid:
+                busy.sampler.add_root(target.pid)
+            busy.mark("HTTP requests")
+            _http(params, data, rng, target, run_dir)
+            if params.under_load.enabled:
+                busy.mark("under load")
+                _under_load(params, data, target, run_dir, progress, note)
+        note("calibration_after_s", calibration_timings().tolist())
     note("finished_unix", time.time())
     folder.finish()
     return run_dir

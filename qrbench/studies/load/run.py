@@ -11,6 +11,7 @@
     result.json      the engine's RunResult.to_dict()
     server.parquet   the target's process tree every sample_interval_s (local targets only)
     metrics.parquet  the target's /metrics every sample_interval_s
+    contention.parquet, contention.json   other programs' CPU, steal and a calibration loop per phase (contention.py)
     alerts.parquet, scrape.parquet, prometheus/   with monitor.prometheus: what Prometheus saw (see alerts.py)
     target.log       the embedded service's log
 
@@ -34,6 +35,7 @@ from ...load.engine import LoadEngine, NativeEngine, make_engine
 from ...load.safety import check_scenario_target
 from ...monitor import MetricsSampler, ProcessSampler, calibration_timings
 from ...params import to_dict
+from ..contention import contention_monitor
 from ..folder import RunFolder
 from .alerts import prometheus_monitor
 from .params import LOAD_DIR, WARMUP_DIR, LoadParams, plan_load
@@ -133,6 +135,7 @@ def run_load_study(
             if process is not None:
                 stack.enter_context(process)
             stack.enter_context(metrics)
+            stack.enter_context(contention_monitor(folder, target.pid, windows=lambda: _phase_windows(run_dir)))
             if params.monitor.prometheus:
                 prometheus = stack.enter_context(
                     prometheus_monitor(params.monitor, params.thresholds_file, [target.url], run_dir)
@@ -154,6 +157,16 @@ def run_load_study(
         folder.write_json("result.json", result.to_dict())
     folder.finish()
     return run_dir
+
+
+def _phase_windows(run_dir: Path) -> list[tuple[str, float, float]]:
+    """The scenario's phases (phases.json) as (name, start, end) in Unix seconds; [] before the driver started."""
+    try:
+        t0 = float(load_run_info(run_dir / LOAD_DIR)["t0_unix"])
+    except (RunError, KeyError):
+        return []
+    phases = RunFolder(run_dir).read_json("phases.json", [])
+    return [(p["name"], t0 + float(p["start_s"]), t0 + float(p["end_s"])) for p in phases]
 
 
 def _write_timelines(run_dir: Path, process: ProcessSampler | None, metrics: MetricsSampler) -> None:

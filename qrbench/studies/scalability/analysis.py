@@ -45,6 +45,7 @@ from ...load import load_records, load_run_info
 from ...monitor import counter_delta
 from ...params import to_dict
 from ..analysis import estimate_row, load_thresholds
+from ..contention import busy_first, contention_summary, read_contention
 from ..folder import RunFolder
 from ..stages import load_stages
 from .autoscaling import analyse_autoscale
@@ -447,6 +448,7 @@ class ScalabilityReport:
     compliance: list[dict[str, Any]] = field(default_factory=list)  # PRD rows, each naming its workload
     autoscale: dict[str, Any] | None = None  # autoscaling.analyse_autoscale + "rule"; None: not run
     recommendation: str = ""
+    contention: stats.Contention | None = None  # other programs, steal and calibration per configuration
 
 
 def _read_json(path: Path, default: Any) -> Any:
@@ -618,6 +620,8 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
             "Every configuration ran, its capacity under the SLO is bounded on both sides, and the PRD "
             "capacity target passes on the step load."
         ]
+    contention = read_contention(run_dir)
+    reasons = list(busy_first(reasons, contention))  # the busy machine before any verdict
     report_args = dict(
         configs=configs,
         steps=steps_frame,
@@ -643,7 +647,12 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
     findings = _findings(report_args, p)
     checks = _reliability(report_args, {"calibration_s": run.calibration_s}, p)
     return ScalabilityReport(
-        params=p, findings=findings, reliability=checks, recommendation=recommendation(report_args), **report_args
+        params=p,
+        findings=findings,
+        reliability=checks,
+        recommendation=recommendation(report_args),
+        contention=contention,
+        **report_args,
     )
 
 
@@ -1062,6 +1071,7 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
         "key_figure": KEY_FIGURE,
         "autoscale": autoscale,
         "verdict_reasons": report.verdict_reasons,
+        "contention": contention_summary(report.contention),
         "parameters": to_dict(params),
         "cores": report.cores,
         "slo": {"p95_ms": report.slo.p95_ms, "success": report.slo.success},

@@ -76,6 +76,7 @@ from ...load import (
 from ...monitor import MetricsSampler, ProcessSampler, calibration_timings, scrape
 from ...params import to_dict
 from ...target import EngineSettings
+from ..contention import contention_monitor
 from ..folder import RunFolder, write_json
 from ..requests import tagged
 from ..stages import StageRunner
@@ -507,42 +508,52 @@ def run_scalability(
     study = _Study(
         params=p, run_dir=run_dir, progress=progress, data=data, base=base, index=_Index(run_dir), headers=headers
     )
-    settings = engine_settings(p.target)
-    if url:
-        with open_target(p.target, url=url) as target:
-            folder.update(target=target_facts(target, p.target))
-            study.vertical_documents(target, p.vertical.sample_interval_s)
-            processes = {"service": target.pid} if target.pid else {}
-            study.configuration(
-                "given",
-                axis="given",
-                n=1,
-                entry_url=url,
-                processes=processes,
-                share_urls={"service": url},
-                warm=[(url, 1)],
-                started_s=0.0,
-            )
+    # Every target the study starts is a child of this process: the run's own CPU, not contention.
+    with contention_monitor(folder) as busy:
+        settings = engine_settings(p.target)
+        if url:
+            with open_target(p.target, url=url) as target:
+                folder.update(target=target_facts(target, p.target))
+                if target.pid:
+                    busy.sampler.add_root(target.pid)
+                busy.mark("given service")
+                study.vertical_documents(target, p.vertical.sample_interval_s)
+                processes = {"service": target.pid} if target.pid else {}
+                study.configuration(
+                    "given",
+                    axis="given",
+                    n=1,
+                    entry_url=url,
+                    processes=processes,
+                    share_urls={"service": url},
+                    warm=[(url, 1)],
+                    started_s=0.0,
+                )
+            folder.finish()
+            return run_dir
+        # Every embedded target of the study runs these settings, changed only where a configuration says so.
+        folder.update(
+            target={"url": None, "embedded": True, "pid": None, "params": None, "settings": settings_dict(settings)}
+        )
+
+        # Vertical by document count and workers=1 share one target (one model load fewer).
+        counts = sorted(set(p.workers.counts))
+        if p.vertical.documents or 1 in counts:
+            busy.mark("workers-1")
+            _one_target(study, settings, 1, documents=bool(p.vertical.documents), step_load=1 in counts)
+        busy.mark("vertical settings")
+        study.vertical_settings()
+        for n in [c for c in counts if c > 1]:
+            busy.mark(f"workers-{n}")
+            _one_target(study, settings, n, documents=False, step_load=True)
+        if p.instances.counts:
+            busy.mark("instances")
+            _instances(study, settings)
+        if p.autoscale.enabled:
+            busy.mark("autoscale")
+            _autoscale(study, settings)
         folder.finish()
         return run_dir
-    # Every embedded target of the study runs these settings, changed only where a configuration says so.
-    folder.update(
-        target={"url": None, "embedded": True, "pid": None, "params": None, "settings": settings_dict(settings)}
-    )
-
-    # Vertical by document count and workers=1 share one target (one model load fewer).
-    counts = sorted(set(p.workers.counts))
-    if p.vertical.documents or 1 in counts:
-        _one_target(study, settings, 1, documents=bool(p.vertical.documents), step_load=1 in counts)
-    study.vertical_settings()
-    for n in [c for c in counts if c > 1]:
-        _one_target(study, settings, n, documents=False, step_load=True)
-    if p.instances.counts:
-        _instances(study, settings)
-    if p.autoscale.enabled:
-        _autoscale(study, settings)
-    folder.finish()
-    return run_dir
 
 
 def _one_target(study: _Study, settings: EngineSettings, workers: int, *, documents: bool, step_load: bool) -> None:
