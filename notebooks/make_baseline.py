@@ -1,6 +1,7 @@
 """The cells of notebooks/baseline.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
+from make_notebooks import kernel_metadata
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 CODE_ONLY = {"tags": ["code-only"]}  # dropped from the stakeholder (no-code) report
@@ -21,12 +22,15 @@ def baseline() -> nbformat.NotebookNode:
             "from qrbench.report import baseline_tables as tables\n"
             "from qrbench.report import format, plots\n"
             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
+            "from qrbench.resources import scaled_params_file\n"
             "from qrbench.studies import get_study, load_thresholds\n\n"
             'study = get_study("baseline")'
         ),
         new_code_cell(
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/baseline.yaml"  # from the current folder, else the shipped one\n'
+            'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
+            "render_only: bool = False  # True: analyse the run already in run_dir (qrbench render), measure nothing\n"
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "baseline_run = None  # str or None: a previous baseline run folder to check for regressions\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-baseline/ beside parameters/\n"
@@ -36,13 +40,15 @@ def baseline() -> nbformat.NotebookNode:
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("baseline"))  # never notebooks/outputs/\n'
-            "params = study.load_params(params_file)\n"
+            "params = (study.params_of(run_dir) if render_only  # the run's own parameters, from its run.json\n"
+            "          else study.load_params(scaled_params_file(params_file, scale)))\n"
             'thresholds = load_thresholds(params.thresholds_file, "baseline")\n'
             "params",
             metadata=CODE_ONLY,
         ),
         new_code_cell(
-            "study.run(params, run_dir, url, progress=progress)\n"
+            "if not render_only:  # qrbench render: the run is already in run_dir\n"
+            "    study.run(params, run_dir, url, progress=progress)\n"
             "report = study.analyse(run_dir, baseline_run=baseline_run)",
             metadata={"tags": ["progress"]},
         ),
@@ -167,5 +173,5 @@ def baseline() -> nbformat.NotebookNode:
         ),
     ]
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.update(kernel_metadata())  # what JupyterLab writes on opening it: it opens unmodified
     return nb

@@ -1,6 +1,7 @@
 """The cells of notebooks/bottlenecks.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
+from make_notebooks import kernel_metadata
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 CODE_ONLY = {"tags": ["code-only"]}  # dropped from the stakeholder (no-code) report: dumps and profiler output
@@ -27,6 +28,7 @@ def bottlenecks() -> nbformat.NotebookNode:
             "from qrbench.report import format, plots\n"
             "from qrbench.report import plots_bottlenecks as bplots\n"
             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
+            "from qrbench.resources import scaled_params_file\n"
             "from qrbench.studies import get_study, load_thresholds\n"
             "from qrbench.studies.bottlenecks import under_load_change, wide_breakdown\n"
             "from qrbench.studies.bottlenecks.analysis import top_finding\n\n"
@@ -35,6 +37,8 @@ def bottlenecks() -> nbformat.NotebookNode:
         code(
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/bottlenecks.yaml"  # from the current folder, else the shipped one\n'
+            'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
+            "render_only: bool = False  # True: analyse the run already in run_dir (qrbench render), measure nothing\n"
             "url = None  # str or None: a running service for the HTTP and under-load parts; None starts one\n"
             "baseline_run = None  # str or None: accepted for the CLI's sake; this study compares within the run\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-bottlenecks/ beside parameters/\n"
@@ -44,13 +48,16 @@ def bottlenecks() -> nbformat.NotebookNode:
         code(
             "# Validate before measuring anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("bottlenecks"))  # never notebooks/outputs/\n'
-            "params = study.load_params(params_file)\n"
+            "params = (study.params_of(run_dir) if render_only  # the run's own parameters, from its run.json\n"
+            "          else study.load_params(scaled_params_file(params_file, scale)))\n"
             'thresholds = load_thresholds(params.thresholds_file, "baseline")\n'
             "params",
             metadata=CODE_ONLY,
         ),
         code(
-            "study.run(params, run_dir, url, progress=progress)\nreport = study.analyse(run_dir)",
+            "if not render_only:  # qrbench render: the run is already in run_dir\n"
+            "    study.run(params, run_dir, url, progress=progress)\n"
+            "report = study.analyse(run_dir)",
             metadata={"tags": ["progress"]},
         ),
         code(
@@ -251,5 +258,5 @@ def bottlenecks() -> nbformat.NotebookNode:
         ),
     ]
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.update(kernel_metadata())  # what JupyterLab writes on opening it: it opens unmodified
     return nb

@@ -1,6 +1,7 @@
 """The cells of notebooks/load.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
+from make_notebooks import kernel_metadata
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 
@@ -20,17 +21,20 @@ def load() -> nbformat.NotebookNode:
             "from pathlib import Path\n\n"
             "from IPython.display import Markdown, display\n\n"
             "from qrbench.report import format, plots, plots_load\n"
-            "from qrbench.report.live import LiveView\n"
+            "from qrbench.report.live import LiveView, counts_sentence\n"
             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
+            "from qrbench.resources import scaled_params_file\n"
             "from qrbench.studies import get_study, load_thresholds\n"
             "from qrbench.studies.load import run_load_study\n"
             "from qrbench.studies.analysis import server_metrics_sentence\n"
-            "from qrbench.studies.load.analysis import KEY_FIGURE, next_action\n\n"
+            "from qrbench.studies.load.analysis import KEY_FIGURE, drawn_thresholds, next_action\n\n"
             'study = get_study("load")'
         ),
         new_code_cell(
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/load_normal.yaml"  # from the current folder, else the shipped one\n'
+            'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
+            "render_only: bool = False  # True: analyse the run already in run_dir (qrbench render), measure nothing\n"
             "url = None  # str or None: a running service; None starts the embedded reference service\n"
             "time_scale = None  # float or None: multiplies every duration of the scenario (0.1: ten times shorter)\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-load/ beside parameters/\n"
@@ -41,7 +45,8 @@ def load() -> nbformat.NotebookNode:
         new_code_cell(
             "# Validate before sending anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("load"))  # never notebooks/outputs/\n'
-            "params = study.load_params(params_file)\n"
+            "params = (study.params_of(run_dir) if render_only  # the run's own parameters, from its run.json\n"
+            "          else study.load_params(scaled_params_file(params_file, scale)))\n"
             "params = params if time_scale is None else replace(params, time_scale=time_scale)\n"
             'thresholds = load_thresholds(params.thresholds_file, "load")\n'
             "params",
@@ -53,17 +58,19 @@ def load() -> nbformat.NotebookNode:
             metadata=code_only,
         ),
         new_code_cell(
-            "view = LiveView(run_dir, thresholds=thresholds, refresh_s=refresh_s)\n"
-            "view.watch(run_load_study, params, run_dir, url=url, progress=progress,\n"
-            "           on_start=view.follow_target)\n"
+            "# Only the limits this workload can meet (the verdict's rule: no 100 req/s line over 8 users).\n"
+            "if not render_only:  # qrbench render: the run is already in run_dir\n"
+            "    view = LiveView(run_dir, thresholds=drawn_thresholds(params, thresholds), refresh_s=refresh_s)\n"
+            "    view.watch(run_load_study, params, run_dir, url=url, progress=progress,\n"
+            "               on_start=view.follow_target)\n"
             "report = study.analyse(run_dir)",
             metadata={"tags": ["progress"]},
         ),
         new_code_cell(
             "display(format.headline(report.verdict, report.verdict_reasons[0], checks=report.reliability,\n"
             "                        next_action=next_action(report)))\n"
-            'display(Markdown(f"Scenario **{params.name}**: {report.workload}; {len(report.records)} '
-            'requests, {len(report.judged)} judged (after the warm-up, outside ramps)."))'
+            'display(Markdown(f"Scenario **{params.name}**: {report.workload}; "\n'
+            '                 f"{counts_sentence(run_dir, len(report.judged))}"))'
         ),
         new_markdown_cell(
             "## Verdict against the PRD load targets\n"
@@ -80,12 +87,10 @@ def load() -> nbformat.NotebookNode:
         new_code_cell('format.compliance_table(report.compliance, extra=["workload"])'),
         new_markdown_cell("## Timeline"),
         new_code_cell(
-            "# Only the limits of targets this workload judged (no 100 req/s line over a closed model).\n"
-            "rows = report.compliance\n"
-            "judged_here = set(rows.loc[~rows['workload'].str.startswith('not judged'), 'metric'])\n"
-            "shown = {k: v for k, v in thresholds.items() if k in judged_here}\n"
+            "# Only the limits of targets this workload can judge (no 100 req/s line over a closed model).\n"
             "fig = plots_load.timeline(report.records, report.server, report.metrics, report.spans,\n"
-            "                          shown, t0_unix=report.t0_unix, cores=report.cores,\n"
+            "                          drawn_thresholds(params, thresholds, report.spans),\n"
+            "                          t0_unix=report.t0_unix, cores=report.cores,\n"
             "                          title=f'scenario {params.name}')\n"
             "fig.savefig(Path(run_dir) / KEY_FIGURE, dpi=100, bbox_inches='tight')\n"
             "plots.show(fig, otherwise=format.not_measured('the timeline'))\n"
@@ -178,5 +183,5 @@ def load() -> nbformat.NotebookNode:
         ),
     ]
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.update(kernel_metadata())  # what JupyterLab writes on opening it: it opens unmodified
     return nb

@@ -1,6 +1,7 @@
 """The cells of notebooks/scalability.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
+from make_notebooks import kernel_metadata
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 CODE_ONLY = {"tags": ["code-only"]}
@@ -24,6 +25,7 @@ def scalability() -> nbformat.NotebookNode:
             "from qrbench.report import format, plots\n"
             "from qrbench.report import plots_scalability as splots\n"
             "from qrbench.report.runs import interactive_run_dir, write_summary\n"
+            "from qrbench.resources import scaled_params_file\n"
             "from qrbench.studies import get_study\n"
             "from qrbench.studies.scalability import SATURATION_LIMITS\n"
             "from qrbench.studies.scalability.analysis import KEY_FIGURE\n\n"
@@ -33,6 +35,8 @@ def scalability() -> nbformat.NotebookNode:
         code(
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/scalability.yaml"  # from the current folder, else the shipped one\n'
+            'scale = None  # "smoke", "quick" or "full": that scale\'s file of the same name; None: params_file as is\n'
+            "render_only: bool = False  # True: analyse the run already in run_dir (qrbench render), measure nothing\n"
             "url = None  # str or None: a running service (only it is measured); None starts every configuration\n"
             "baseline_run = None  # str or None: accepted for the CLI's sake; this study compares within the run\n"
             "run_dir = None  # str or None; None: a new outputs/<UTC>-scalability/ beside parameters/\n"
@@ -42,12 +46,15 @@ def scalability() -> nbformat.NotebookNode:
         code(
             "# Validate before measuring anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("scalability"))  # never notebooks/outputs/\n'
-            "params = study.load_params(params_file)\n"
+            "params = (study.params_of(run_dir) if render_only  # the run's own parameters, from its run.json\n"
+            "          else study.load_params(scaled_params_file(params_file, scale)))\n"
             "params",
             metadata=CODE_ONLY,
         ),
         code(
-            "study.run(params, run_dir, url, progress=progress)\nreport = study.analyse(run_dir)",
+            "if not render_only:  # qrbench render: the run is already in run_dir\n"
+            "    study.run(params, run_dir, url, progress=progress)\n"
+            "report = study.analyse(run_dir)",
             metadata={"tags": ["progress", "code-only"]},
         ),
         code(
@@ -204,5 +211,5 @@ def scalability() -> nbformat.NotebookNode:
         ),
     ]
     nb = new_notebook(cells=cells)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata.update(kernel_metadata())  # what JupyterLab writes on opening it: it opens unmodified
     return nb

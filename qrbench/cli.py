@@ -647,6 +647,30 @@ def _probe(args) -> int:
     url = check_target(args.url, allow_remote=args.allow_remote)
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
     print(check_contract(probe_target(url, headers=headers, timeout_s=args.timeout)).paragraph())
+
+
+def _add_render(sub) -> None:
+    p = sub.add_parser(
+        "render",
+        help="turn a run folder made by hand in JupyterLab into the HTML reports `qrbench study` writes",
+        description="Analyse the run already in RUN_DIR (its study and parameters come from its run.json; nothing "
+        "is measured) and write <study>.html, <study>-code.html and summary.json there; refresh the index.html "
+        "of RUN_DIR's parent folder.",
+    )
+    p.add_argument("run_dir", help="the run folder, e.g. outputs/20261207T101500Z-load")
+    p.add_argument("--no-progress", action="store_true", help="no progress lines on the terminal")
+    p.set_defaults(func=_render)
+
+
+def _render(args) -> int:
+    from .report.execute import render_run
+    from .report.runs import read_summary
+
+    run_dir = render_run(args.run_dir, progress=not args.no_progress, say=_say)
+    html = sorted(p for p in run_dir.glob("*.html") if not p.stem.endswith("-code"))
+    print(f"verdict {read_summary(run_dir).get('verdict', 'unknown')}")
+    print(f"report: {html[0] if html else run_dir}  (with code: the -code.html beside it)")
+    print(f"index:  {run_dir.parent / 'index.html'}")
     return 0
 
 
@@ -863,6 +887,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_load(sub)
     _add_init(sub)
     _add_probe(sub)
+    _add_render(sub)
     _add_alerts(sub)
     _add_export(sub)
     return parser

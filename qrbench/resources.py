@@ -13,11 +13,12 @@ import sysconfig
 from importlib.resources import files
 from pathlib import Path
 
-from .errors import QrbenchError
+from .errors import ParameterError, QrbenchError
 
-__all__ = ["bundled", "resolve_params_file", "BUNDLED", "console_script"]
+__all__ = ["bundled", "resolve_params_file", "scaled_params_file", "BUNDLED", "SCALES", "console_script"]
 
 BUNDLED = ("notebooks", "parameters", "data")
+SCALES = ("smoke", "quick", "full")  # parameters/smoke/, parameters/quick/, parameters/
 
 
 def bundled(name: str) -> Path:
@@ -57,3 +58,23 @@ def console_script(name: str, *, scripts_dir: str | Path | None = None) -> str |
         if candidate.is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     return shutil.which(name)
+
+
+def scaled_params_file(params_file: str | Path, scale: str | None) -> str:
+    """The parameter file of the same name at `scale`: "smoke" and "quick" are parameters/<scale>/<name>, "full"
+    parameters/<name> (current folder first, else the shipped one, as resolve_params_file); None keeps
+    params_file as given. How a notebook opened in JupyterLab picks the smoke run without editing a path."""
+    if scale is None:
+        return str(params_file)
+    if scale not in SCALES:
+        raise ParameterError(f"scale is {scale!r}; use one of {', '.join(SCALES)}, or None to keep params_file.")
+    name = Path(params_file).name
+    wanted = Path("parameters", *(() if scale == "full" else (scale,)), name)
+    if not resolve_params_file(wanted).is_file():
+        folder = resolve_params_file(wanted).parent
+        shipped = bundled("parameters").joinpath(*wanted.parts[1:-1])
+        names = sorted(p.name for p in (folder if folder.is_dir() else shipped).glob("*.yaml"))
+        raise ParameterError(
+            f"scale {scale!r} has no {name}: {wanted} does not exist. The {scale} files are {', '.join(names)}."
+        )
+    return str(wanted)

@@ -57,7 +57,8 @@ __all__ = [
     "CPU_SATURATION_PERCENT",
 ]
 # Not in __all__ but public to the other load engines (engine.py, locust_engine.py, artillery.py), which build
-# on them: check_run_args, split_count, new_run_dir, model_settings, WorkerStats, summarize_run.
+# on them: check_run_args, split_count, new_run_dir, model_settings, WorkerStats, summarize_run, progress_bar,
+# progress_label.
 
 # Measured faster here (benchmarks/generator_speed.py): raw aiohttp.
 DEFAULT_TRANSPORT = "aiohttp"
@@ -550,14 +551,28 @@ def summarize_run(
     )
 
 
-def _progress_bar(model: ClosedModel | OpenModel, stage: str, enabled: bool) -> Any:
+def progress_label(stage: str) -> str:
+    """The progress bar's name for a run's stage label: "load" for the main run, "warm-up" for the warm-up."""
+    return {"": "load", "warmup": "warm-up"}.get(stage, stage)
+
+
+def progress_bar(model: ClosedModel | OpenModel, stage: str, enabled: bool, *, label: str | None = None) -> Any:
+    """A tqdm bar counting requests against the model's planned total, read as "load: 19 of ~40 requests, 0 errors".
+
+    A closed model's total is an estimate (its users wait for answers), hence the "~"; an open model's
+    schedule gives it exactly. label: the bar's name (default: progress_label(stage)).
+    """
+    approximate = isinstance(model, ClosedModel) and model.expected_requests is None
     return tqdm(
-        total=model.expected_requests,
+        total=model.approximate_requests(),
         unit="req",
-        desc=stage or type(model).__name__,
+        desc=label or progress_label(stage),
         disable=not enabled,
         mininterval=0.5,
         dynamic_ncols=True,
+        postfix="0 errors",
+        bar_format="{desc}: {n_fmt} of " + ("~" if approximate else "") + "{total_fmt} requests{postfix} "
+        "{bar} {elapsed}",
     )
 
 
@@ -565,7 +580,7 @@ def _update_bar(bar: Any, done: int, errors: int) -> None:
     if bar.disable:
         return
     bar.update(done - bar.n)
-    bar.set_postfix(errors=errors, refresh=False)
+    bar.set_postfix_str(f"{errors} error{'' if errors == 1 else 's'}", refresh=False)
 
 
 def run_load(
@@ -610,7 +625,7 @@ def run_load(
         base_url, model, anchor, stage=stage, timeout_s=timeout_s, transport=transport, processes=1, cpus=None
     )
     write_run_info(run_dir, info)
-    bar = _progress_bar(model, stage, progress)
+    bar = progress_bar(model, stage, progress)
 
     def tick(engine: _Engine) -> bool:
         _update_bar(bar, engine.n_done, engine.n_errors)
@@ -748,7 +763,7 @@ def run_load_processes(
             headers=tuple((headers or {}).items()),
         )
         fleet.add(plan, sources[i], pinned[i])
-    bar = _progress_bar(model, stage, progress)
+    bar = progress_bar(model, stage, progress)
     info: dict[str, Any] = {}
     interrupted = False
     try:

@@ -48,8 +48,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from qrbench.errors import ParameterError, RunError
 from qrbench.load.driver import (
     RunResult,
@@ -57,6 +55,8 @@ from qrbench.load.driver import (
     check_run_args,
     model_settings,
     new_run_dir,
+    progress_bar,
+    progress_label,
     split_count,
     summarize_run,
 )
@@ -291,14 +291,7 @@ def run_locust(
     )
     worker_host = "127.0.0.1" if bind_host in ("0.0.0.0", "") else bind_host
     commands = [("master", master_args)] + [(f"worker-{i}", _worker_args(worker_host, port)) for i in range(workers)]
-    bar = tqdm(
-        total=model.expected_requests,
-        unit="req",
-        desc=stage or f"locust x{n_workers}",
-        disable=not progress,
-        mininterval=0.5,
-        dynamic_ncols=True,
-    )
+    bar = progress_bar(model, stage, progress, label=f"{progress_label(stage)} (locust x{n_workers})")
     counter = _PartCounter(run_dir / "parts")
     interrupted = False
     processes: list[subprocess.Popen] = []

@@ -248,6 +248,32 @@ class ClosedModel:
             return min(self.users * self.iterations, self.max_requests)  # type: ignore[operator]
         return None
 
+    @property
+    def mean_pause_s(self) -> float:
+        """A user's mean pause (s) between an answer and its next request: the think time, and once per session
+        (every mean_requests requests) the session pause instead of it."""
+        think = self.think_time_s.mean  # type: ignore[union-attr]
+        if self.sessions is None:
+            return think
+        m = self.sessions.mean_requests  # type: ignore[union-attr]
+        return ((m - 1) * think + self.sessions.pause_s.mean) / m  # type: ignore[union-attr]
+
+    def approximate_requests(self, response_s: float = 0.05) -> int:
+        """About how many requests the run sends: the exact count of a count-bounded run, else the user-seconds
+        of the schedule over (mean pause + response_s), each user sending one request per cycle. For a progress
+        bar's total, not for analysis: the real response time decides the real count."""
+        if self.expected_requests is not None:
+            return self.expected_requests
+        duration = float(self.duration_s)  # type: ignore[arg-type]
+        steps = 400
+        grid = [duration * k / steps for k in range(steps + 1)]
+        active = [min(float(self.users), math.floor(self.target_users(t) + 1e-9)) for t in grid]  # type: ignore[arg-type]
+        user_s = sum((a + b) / 2 for a, b in pairwise(active)) * duration / steps
+        estimate = max(1, round(user_s / max(self.mean_pause_s + response_s, 1e-3)))
+        if self.iterations is not None:
+            estimate = min(estimate, self.users * self.iterations)  # type: ignore[operator]
+        return min(estimate, self.max_requests)
+
     def target_users(self, t_s: float) -> float:
         """The users schedule's target at t_s seconds since the start (the ramp when there are no stages)."""
         if not self._points:
@@ -370,6 +396,10 @@ class OpenModel:
         """Requests the schedule asks for (the integral of the rate), capped by max_requests."""
         mass = sum(d * (r0 + r1) / 2 for d, r0, r1 in self._segments)
         return min(round(mass), self.max_requests)
+
+    def approximate_requests(self, response_s: float = 0.05) -> int:
+        """Requests the schedule asks for (expected_requests; response_s is ignored: arrivals do not wait)."""
+        return self.expected_requests
 
 
 def _truncate(segments: list[tuple[float, float, float]], limit: float) -> list[tuple[float, float, float]]:

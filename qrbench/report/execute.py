@@ -14,7 +14,7 @@ from .index import write_index
 from .progress import NotebookWatch
 from .runs import SUMMARY_FILE, new_run_dir, read_summary, write_summary
 
-__all__ = ["run_study", "render_html", "notebook_parameters", "scale_of"]
+__all__ = ["run_study", "render_run", "render_html", "notebook_parameters", "scale_of"]
 
 # ipykernel warns on every start that its loopback TCP sockets are unencrypted; the kernel is local and private
 # to this run, so the warning says nothing to a user. Raising the kernel's log level keeps its real errors.
@@ -44,7 +44,7 @@ def _notebook(study: str) -> Path:
     notebooks = bundled("notebooks")
     source = notebooks / f"{study}.ipynb"
     if not source.is_file():
-        studies = sorted(p.stem for p in notebooks.glob("*.ipynb"))
+        studies = sorted(p.stem for p in notebooks.glob("*.ipynb") if p.stem != "explore")
         raise RunError(f"There is no study {study!r}; the studies are {', '.join(studies)}.")
     return source
 
@@ -137,3 +137,28 @@ def scale_of(params_file: str | Path) -> str:
     if path.parent.name in ("smoke", "quick"):
         return path.parent.name
     return "full" if path.parent.name == "parameters" else "custom"
+
+
+def render_run(run_dir: str | Path, *, progress: bool = True, say: Callable[[str], None] | None = None) -> Path:
+    """The reports `qrbench study` writes, for a run measured elsewhere (a notebook run by hand in JupyterLab):
+    executes the study's notebook with render_only=True into run_dir, so it analyses the run already there with
+    the parameters its run.json recorded and measures nothing; writes <study>.ipynb, <study>.html,
+    <study>-code.html and summary.json there, and refreshes the index.html of run_dir's parent folder."""
+    import json
+
+    run_dir = Path(run_dir).resolve()
+    try:
+        study = json.loads((run_dir / "run.json").read_text())["study"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise RunError(
+            f"{run_dir} holds no run.json naming its study: give a run folder a study notebook wrote "
+            "(outputs/<UTC time>-<study>/)."
+        ) from None
+    return run_study(
+        study,
+        parameters={"render_only": True},
+        out_root=run_dir.parent,
+        run_dir=run_dir,
+        progress=progress,
+        say=say,
+    )

@@ -209,7 +209,9 @@ class StakeholderTable:
     html: str
 
     def _repr_html_(self) -> str:
-        return f"<style>{TABLE_CSS}</style>{self.html}"
+        # A wide table scrolls inside its own box (JupyterLab's output area would cut it at the right edge).
+        scroll = '<div class="qr-table-scroll" style="overflow-x:auto;max-width:100%">'
+        return f"<style>{TABLE_CSS}</style>{scroll}{self.html}</div>"
 
     def __str__(self) -> str:
         return self.html

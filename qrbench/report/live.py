@@ -9,6 +9,7 @@ displayed, but the call runs and returns all the same.
 from __future__ import annotations
 
 import ctypes
+import html
 import json
 import os
 import threading
@@ -27,7 +28,7 @@ from ..monitor.prometheus_server import AlertPoller, PrometheusAPI, alert_interv
 from .plots_alerts import overlay_alerts
 from .plots_load import timeline
 
-__all__ = ["LiveView", "live_records"]
+__all__ = ["LiveView", "live_records", "live_title", "split_warmup", "counts_sentence", "WARMUP_STAGE"]
 
 _TIME_COLUMNS = ("t_intended", "t_start", "t_end")
 
@@ -40,30 +41,76 @@ def _run_folders(run_dir: Path) -> list[Path]:
     return sorted(p.parent for pattern in ("run.json", "*/run.json", "*/*/run.json") for p in run_dir.glob(pattern))
 
 
+WARMUP_STAGE = "warmup"  # the stage label of a study's cache warm-up (studies/load/run.py), shown apart
+
+
+def _is_warmup(folder: Path, info: Mapping[str, Any]) -> bool:
+    return (info.get("settings") or {}).get("stage") == WARMUP_STAGE or folder.name == WARMUP_STAGE
+
+
 def live_records(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
     """Every record written so far under run_dir (one run, or a study's several runs on one clock).
 
-    Times are seconds since the earliest run's t0, whose wall time is in ``attrs["t0_unix"]`` (absent
-    while no run has started). Folders still being created or merged are skipped until readable.
+    Times are seconds since the t0 of the earliest run that is not a warm-up (the clock of the study's
+    phases.json; a warm-up before it gets negative times), whose wall time is in ``attrs["t0_unix"]``; while
+    only a warm-up has started, its own t0. ``attrs`` is empty while no run has started. Folders still being
+    created or merged are skipped until readable.
     """
-    frames, anchors = [], []
+    frames, anchors, warm = [], [], []
     for folder in _run_folders(Path(run_dir)):
         try:
-            t0_unix = float(load_run_info(folder)["t0_unix"])
+            info = load_run_info(folder)
+            t0_unix = float(info["t0_unix"])
             records = load_records(folder)
         except (RunError, OSError, ValueError, KeyError):
             continue  # not started, or its part files are being merged into parquet right now
         frames.append(records)
         anchors.append(t0_unix)
+        warm.append(_is_warmup(folder, info))
     if not anchors:
         return pd.DataFrame()
-    t0 = min(anchors)
+    t0 = min((a for a, w in zip(anchors, warm, strict=True) if not w), default=min(anchors))
     for records, anchor in zip(frames, anchors, strict=True):
         for column in _TIME_COLUMNS:
             records[column] += anchor - t0
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     out.attrs["t0_unix"] = t0
     return out
+
+
+def split_warmup(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the run's records, the warm-up's records): the warm-up is counted and shown apart, never judged."""
+    if records.empty or "stage" not in records.columns:
+        return records, records.iloc[0:0]
+    warm = records["stage"] == WARMUP_STAGE
+    run, warmup = records[~warm], records[warm]
+    run.attrs, warmup.attrs = dict(records.attrs), dict(records.attrs)
+    return run, warmup
+
+
+def live_title(
+    name: str,
+    records: pd.DataFrame,
+    warmup: pd.DataFrame,
+    *,
+    elapsed_s: float,
+    state: str,
+    waiting: str = "waiting for the first records",
+) -> str:
+    """The live view's title: the run's requests and errors, the warm-up's count apart, time and state.
+
+    "load: 21 requests, 0 errors (26 s, live) · warm-up apart: 7 requests". waiting: what it says before any
+    record (e.g. "starting the service under test")."""
+    warm = f" · warm-up apart: {len(warmup)} request{'' if len(warmup) == 1 else 's'}" if len(warmup) else ""
+    when = f"({elapsed_s:.0f} s, {state})"
+    if records.empty:
+        doing = "warming up" if len(warmup) and state == "live" else waiting
+        return f"{name}: {doing} {when}{warm}"
+    errors = int((~records["ok"]).sum())
+    return (
+        f"{name}: {len(records)} request{'' if len(records) == 1 else 's'}, {errors} error{'' if errors == 1 else 's'} "
+        f"{when}{warm}"
+    )
 
 
 def _stage_phases(records: pd.DataFrame) -> list[dict[str, Any]]:
@@ -91,6 +138,38 @@ def _kernel_display(fig) -> Any:
     if shell is None or getattr(shell, "kernel", None) is None:
         return None
     return display(fig, display_id=True)
+
+
+def counts_sentence(run_dir: str | os.PathLike[str], judged: int) -> str:
+    """The run's request counts in words, from the records the live view counted (live_records), so the report
+    and the live title give one number: "31 requests in the run, 19 of them judged (...); the cache warm-up's
+    7 requests before the run are counted apart and not analysed."."""
+    records, warmup = split_warmup(live_records(run_dir))
+    n = len(records)
+    sentence = (
+        f"{n} request{'' if n == 1 else 's'} in the run, {judged} of them judged "
+        "(the others fell in a ramp or in the start-up transient the analysis trims)"
+    )
+    if len(warmup):
+        sentence += f"; the cache warm-up's {len(warmup)} requests before the run are counted apart and not analysed"
+    return sentence + "."
+
+
+def _kernel_text(text: str) -> Any:
+    """A display handle showing `text` as one HTML line in a Jupyter kernel, or None elsewhere."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import HTML, display
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    return display(HTML(_status_html(text)), display_id=True)
+
+
+def _status_html(text: str) -> str:
+    return f'<p class="qrbench-live-status" style="font-weight:600">{html.escape(text)}</p>'
 
 
 class LiveView:
@@ -130,6 +209,7 @@ class LiveView:
         self.figure = None
         self.draw_errors: list[str] = []
         self._handle: Any = None
+        self._status: Any = None
         self._server: ProcessSampler | None = None
         self._metrics: MetricsSampler | None = None
         self._alerts: AlertPoller | None = None
@@ -156,6 +236,19 @@ class LiveView:
                 return []  # being written right now
         return _stage_phases(records)
 
+    def _waiting(self) -> str:
+        """Before the first record: a study's run.json names its target once it answers (the embedded service
+        takes a while to load its model), so until then the view says it is starting it."""
+        try:
+            facts = json.loads((self.run_dir / "run.json").read_text())
+        except (OSError, ValueError):
+            return "waiting for the first records"
+        if "study" in facts and not facts.get("target"):
+            return "starting the service under test"
+        if (self.run_dir / WARMUP_STAGE).is_dir():
+            return "warming up: the first requests are in flight"  # a cold service's first answers take long
+        return "waiting for the first records"
+
     def _cores(self) -> int | None:
         """The run's machine's logical cores as run.json recorded them (as RunFolder.cores reads them)."""
         try:
@@ -165,16 +258,18 @@ class LiveView:
         cores = machine.get("usable_cores") or machine.get("cores")
         return int(cores) if cores else None
 
-    def _title(self, records: pd.DataFrame, state: str) -> str:
-        elapsed = time.monotonic() - self._started
-        if records.empty:
-            return f"{self.run_dir.name}: waiting for the first records ({elapsed:.0f} s, {state})"
-        errors = int((~records["ok"]).sum())
-        return f"{self.run_dir.name}: {len(records)} requests, {errors} errors ({elapsed:.0f} s, {state})"
-
     def draw(self, state: str = "live"):
-        """Build the timeline of everything on disk now (a figure; the caller closes it)."""
-        records = live_records(self.run_dir)
+        """Build the timeline of everything on disk now (a figure; the caller closes it). The warm-up's
+        records are counted in the title and left out of the panels (they are not part of the run)."""
+        records, warmup = split_warmup(live_records(self.run_dir))
+        title = live_title(
+            self.run_dir.name,
+            records,
+            warmup,
+            elapsed_s=time.monotonic() - self._started,
+            state=state,
+            waiting=self._waiting(),
+        )
         server, metrics = self.server_frame(), self.metrics_frame()
         fig = timeline(
             records,
@@ -183,7 +278,7 @@ class LiveView:
             phases=self._phases(records),
             thresholds=self.thresholds,
             window_s=self.window_s,
-            title=self._title(records, state),
+            title=title,
             cores=self._cores(),
         )
         overlay_alerts(fig, records, self.thresholds, self.alert_intervals(records), window_s=self.window_s)
@@ -210,10 +305,17 @@ class LiveView:
                 self.draw_errors.append(f"{type(exc).__name__}: {exc}")
                 fig = plt.figure(figsize=(11, 1.5))
                 fig.text(0.02, 0.5, f"The live view could not draw: {type(exc).__name__}: {exc}", va="center")
+            title = fig._suptitle.get_text() if fig._suptitle is not None else ""
             if self._handle is None:
+                # The title as text above the picture too: readable by a screen reader, a search, a browser test.
+                self._status = _kernel_text(title)
                 self._handle = _kernel_display(fig)
             else:
-                self._handle.update(fig)
+                self._handle.update(fig)  # the picture first: rendering it takes a while, the text does not
+                if self._status is not None:
+                    from IPython.display import HTML
+
+                    self._status.update(HTML(_status_html(title)))
         finally:
             # The display keeps its image; pyplot must keep no figure of ours, not even one a Ctrl-C
             # interrupted half-way through drawing.

@@ -10,7 +10,15 @@ from typing import Any
 
 from ..errors import RunError
 
-__all__ = ["new_run_dir", "interactive_run_dir", "write_summary", "read_summary", "jsonable", "SUMMARY_FILE"]
+__all__ = [
+    "new_run_dir",
+    "interactive_run_dir",
+    "outputs_root",
+    "write_summary",
+    "read_summary",
+    "jsonable",
+    "SUMMARY_FILE",
+]
 
 SUMMARY_FILE = "summary.json"
 
@@ -33,9 +41,15 @@ def interactive_run_dir(study: str, start: str | Path | None = None) -> Path:
     """A new run folder for a notebook run by hand (JupyterLab): `outputs/<UTC time>-<study>/` beside the
     nearest `parameters/` folder above `start` (default: the current folder), i.e. the checkout's or the
     `qrbench init` folder's outputs/, never notebooks/outputs/; the current folder's outputs/ when none is found."""
+    return new_run_dir(outputs_root(start), study)
+
+
+def outputs_root(start: str | Path | None = None) -> Path:
+    """The outputs/ folder beside the nearest `parameters/` folder above `start` (default: the current folder),
+    where notebooks run by hand write their runs; the current folder's outputs/ when none is found."""
     here = Path(start or Path.cwd()).resolve()
     root = next((d for d in (here, *here.parents) if (d / "parameters").is_dir()), here)
-    return new_run_dir(root / "outputs", study)
+    return root / "outputs"
 
 
 def jsonable(value: Any) -> Any:

@@ -124,6 +124,8 @@ def test_init_copies_the_notebooks_and_parameters(installed, tmp_path):
         "load.ipynb",
         "bottlenecks.ipynb",
         "scalability.ipynb",
+        "explore.ipynb",
+        "ab.ipynb",
     }
     assert (tmp_path / "work" / "parameters" / "smoke" / "baseline.yaml").is_file()
 

@@ -95,3 +95,24 @@ def test_the_report_is_rendered_with_the_live_timeline(run):
     assert check.problems == [], check.problems
     nb = json.loads((run_dir / "load.ipynb").read_text())
     assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]
+
+
+def test_a_run_made_by_hand_is_rendered_into_the_same_reports(run, tmp_path):
+    """`qrbench render`: a run folder as a notebook run in JupyterLab leaves it (no executed notebook, no HTML,
+    no summary) gets the reports `qrbench study` writes, from its own run.json, without measuring again."""
+    import shutil
+
+    from qrbench.cli import main
+
+    run_dir, summary = run
+    by_hand = tmp_path / "outputs" / run_dir.name
+    shutil.copytree(run_dir, by_hand, ignore=shutil.ignore_patterns("*.ipynb", "*.html", "summary.json"))
+    before = sorted(p.name for p in (by_hand / "load").iterdir())
+    assert main(["render", str(by_hand), "--no-progress"]) == 0
+    assert (by_hand / "load.html").is_file() and (by_hand / "load-code.html").is_file()
+    assert (tmp_path / "outputs" / "index.html").is_file()
+    again = json.loads((by_hand / "summary.json").read_text())
+    assert again["verdict"] == summary["verdict"] and again["compliance"] == summary["compliance"]
+    assert sorted(p.name for p in (by_hand / "load").iterdir()) == before  # nothing was measured
+    nb = json.loads((by_hand / "load.ipynb").read_text())
+    assert not [o for c in nb["cells"] for o in c.get("outputs", []) if o.get("output_type") == "error"]

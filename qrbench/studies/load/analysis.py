@@ -56,6 +56,8 @@ __all__ = [
     "LITTLE_COLUMNS",
     "KEY_FIGURE",
     "next_action",
+    "capacity_obstacle",
+    "drawn_thresholds",
 ]
 
 # Phases whose traffic is still building up are not judged against the steady-state targets.
@@ -295,6 +297,39 @@ def _offered_rps(params: LoadParams, phases: list[dict], judged: pd.DataFrame, r
     return float(np.average(rates, weights=weights))
 
 
+def capacity_obstacle(params: LoadParams, capacity: stats.Threshold, offered: float | None) -> str | None:
+    """Why this workload cannot judge the capacity target (a phrase after "the <workload> "), or None when it
+    can: it must be a kind thresholds.yaml's `judged_by` allows and offer at least the target rate (req/s).
+    The one rule for the verdict and for the timelines that draw the capacity line (drawn_thresholds)."""
+    kind = workload_kind(params)
+    if offered is None:
+        return "offers an unknown rate"
+    if offered < capacity.target:
+        return f"offers about {offered:.3g} req/s, so it cannot show the capacity whatever the server does"
+    if not capacity.can_be_judged_by(kind):
+        return (
+            f"is a {kind} workload (its users wait for answers, so its rate follows the server's), and "
+            f"thresholds.yaml lets only {', '.join(capacity.judged_by)} workloads judge the capacity"
+        )
+    return None
+
+
+def drawn_thresholds(
+    params: LoadParams, thresholds: dict[str, stats.Threshold], phases: list[dict] | None = None
+) -> dict[str, stats.Threshold]:
+    """The limits a timeline of this workload draws: all but the capacity target (throughput_rps) when the
+    workload cannot judge it (capacity_obstacle), so no 100 req/s line sits over users offering 2 req/s.
+    phases: the run's phases.json (default: none yet, as before a live run: the scenario's own rate)."""
+    capacity = thresholds.get("throughput_rps")
+    if capacity is None:
+        return dict(thresholds)
+    response_s = thresholds["p50_ms"].target / 1000 if "p50_ms" in thresholds else 0.0
+    offered = _offered_rps(params, phases or [], pd.DataFrame({"phase": []}), response_s)
+    if capacity_obstacle(params, capacity, offered) is None:
+        return dict(thresholds)
+    return {k: v for k, v in thresholds.items() if k != "throughput_rps"}
+
+
 def _with(j: stats.Judgement, **changes: Any) -> stats.Judgement:
     return dataclasses.replace(j, **changes)
 
@@ -365,21 +400,12 @@ def _judge_throughput(
     capacity = thresholds.get("throughput_rps")
     if capacity is None:
         return
-    kind = workload_kind(params)
-    if not capacity.can_be_judged_by(kind) or offered is None or offered < capacity.target:
+    why = capacity_obstacle(params, capacity, offered)
+    if why is not None:
         elsewhere = (
             "the scalability study's step load, or an open-model constant-rate scenario at the target "
             "rate (qrbench study load -p parameters/load_capacity.yaml)"
         )
-        if offered is None:
-            why = "offers an unknown rate"
-        elif offered < capacity.target:
-            why = f"offers about {offered:.3g} req/s, so it cannot show the capacity whatever the server does"
-        else:
-            why = (
-                f"is a {kind} workload (its users wait for answers, so its rate follows the server's), and "
-                f"thresholds.yaml lets only {', '.join(capacity.judged_by)} workloads judge the capacity"
-            )
         j = stats.judge(achieved, capacity, workload=workload)
         not_judged["throughput_rps"] = _with(
             j,
