@@ -440,50 +440,11 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     timeout_ms = params.request_timeout_s * 1000
 
     kept, judged, warm = judged_requests(records, phases)
-    t0, t1 = judged["t_intended"].min(), judged["t_intended"].max()
     ok = judged[judged["ok"]]
 
     thresholds = load_thresholds(params.thresholds_file, "load")
     by_kind = latency_by_kind(judged, confidence, timeout_ms)
-    est: dict[str, stats.Estimate] = {}
-    # Completions inside the judged window, whenever the request was sent: a slow server's answers to requests
-    # sent in the window land after it, and it is the rate of answers while the load was held that counts.
-    answered = records[records["ok"]]
-    achieved = _windowed_rate(answered["t_end"].to_numpy(), t0, t1, confidence)
-    est["success_ratio"] = (
-        stats.success_ratio(len(ok), len(judged), confidence=confidence)
-        if len(judged)
-        else _estimate_observed(float("nan"), 0, "success ratio", confidence)
-    )
-
-    in_window = server
-    if len(server):
-        u0, u1 = info["t0_unix"] + t0, info["t0_unix"] + t1
-        in_window = server[(server["t_unix"] >= u0) & (server["t_unix"] <= u1)]
-    if len(in_window) >= 2:
-        est["cpu_utilization"] = stats.cpu_share(
-            in_window["cpu_percent"].to_numpy(), cores=folder.cores, confidence=confidence
-        )
-    else:
-        est["cpu_utilization"] = _estimate_observed(float("nan"), 0, "server CPU", confidence)
-    est["memory_gb"] = _estimate_observed(
-        float(in_window["rss_bytes"].max() / 1e9) if len(in_window) else np.nan,
-        len(in_window),
-        "observed maximum RSS",
-        confidence,
-    )
-
-    quantum = ok[ok["method"].isin(["quantum", "hybrid"])]
-    n_fb = int(quantum["fallback"].sum()) if len(quantum) else 0
-    est["classical_fallback_rate"] = (
-        stats.success_ratio(n_fb, len(quantum), confidence=confidence)
-        if len(quantum)
-        else _estimate_observed(float("nan"), 0, "fallback rate", confidence)
-    )
-    # The server's work for the judged requests ends when the last of them is answered, not when it was sent.
-    t_done = float(np.nanmax([t1, judged["t_end"].max()])) if len(judged) else t1
-    est["quantum_time_ms"], est["cache_hit_rate"] = _server_metric_estimates(metrics, info, t0, t_done, confidence)
-
+    est, achieved = _estimates(records, judged, server, metrics, info, folder.cores, confidence)
     judgements: dict[str, stats.Judgement] = {}
     not_judged: dict[str, stats.Judgement] = {}
     _judge_latency(judgements, thresholds, by_kind, workload, confidence)
@@ -520,42 +481,7 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     degradation = _degradation(records, phase_table, failure_threshold)
     outages = find_outages(records)
     littles = _littles_law(kept, records, phases, metrics, info, params, confidence)
-    noise = folder.calibration_s
-    checks = stats.reliability_checks(
-        n_samples={"judged requests": len(judged)},
-        estimates={name: j.estimate for name, j in judgements.items() if name.endswith("_ms")},
-        generator_cpu=(result.get("generator_cpu_percent") or 0) / 100 if result else None,
-        send_lag_p99_ms=result.get("send_lag_p99_ms") if result else None,
-        machine_noise_cv=stats.noise_cv(noise) if noise else None,
-        warmup=warm,
-    )
-    if result.get("saturated"):
-        checks.append(
-            stats.Check(
-                name="generator_saturated",
-                ok=False,
-                severity="warning",
-                message="The load generator flagged itself saturated ("
-                + "; ".join(result.get("saturation_reasons", []))
-                + "): the offered load was not "
-                "delivered as asked, so these numbers describe the generator as much as the server.",
-            )
-        )
-    # The reliability check rests on the concurrency the model sets: users (closed), the in-flight gauge (open);
-    # the other comparison stays in the table (the gauge misses time spent outside the computation).
-    governing = "virtual users" if params.model == "closed" else "server in-flight gauge"
-    flagged = littles[littles["flagged"] & (littles["compared_with"] == governing)] if len(littles) else littles
-    if len(flagged):
-        checks.append(
-            stats.Check(
-                name="littles_law",
-                ok=False,
-                severity="warning",
-                message="Little's law disagrees by more than 10 % in "
-                + ", ".join(f"{r.phase} ({r.compared_with})" for r in flagged.itertuples())
-                + ": requests were lost, the load was not steady, or the users were not reached.",
-            )
-        )
+    checks = _load_checks(judged, judgements, result, folder.calibration_s, warm, littles, params)
     # Latency and rate targets that fail by less than a busy machine could explain are not verdicts on the
     # service (the load's run is one stage: the run's contended slowdown applies); memory, errors and CPU share
     # are never excused.
@@ -596,6 +522,109 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
         cores=folder.cores,
         contention=contention,
     )
+
+
+def _estimates(
+    records: pd.DataFrame,
+    judged: pd.DataFrame,
+    server: pd.DataFrame,
+    metrics: pd.DataFrame,
+    info: dict[str, Any],
+    cores: int,
+    confidence: float,
+) -> tuple[dict[str, stats.Estimate], stats.Estimate]:
+    """The run's non-latency estimates by threshold name (success, server CPU and memory, fallback rate, quantum
+    time, cache hit rate), and the completions per second while the load was held."""
+    t0, t1 = judged["t_intended"].min(), judged["t_intended"].max()
+    ok = judged[judged["ok"]]
+    est: dict[str, stats.Estimate] = {}
+    # Completions inside the judged window, whenever the request was sent: a slow server's answers to requests
+    # sent in the window land after it, and it is the rate of answers while the load was held that counts.
+    answered = records[records["ok"]]
+    achieved = _windowed_rate(answered["t_end"].to_numpy(), t0, t1, confidence)
+    est["success_ratio"] = (
+        stats.success_ratio(len(ok), len(judged), confidence=confidence)
+        if len(judged)
+        else _estimate_observed(float("nan"), 0, "success ratio", confidence)
+    )
+
+    in_window = server
+    if len(server):
+        u0, u1 = info["t0_unix"] + t0, info["t0_unix"] + t1
+        in_window = server[(server["t_unix"] >= u0) & (server["t_unix"] <= u1)]
+    if len(in_window) >= 2:
+        est["cpu_utilization"] = stats.cpu_share(
+            in_window["cpu_percent"].to_numpy(), cores=cores, confidence=confidence
+        )
+    else:
+        est["cpu_utilization"] = _estimate_observed(float("nan"), 0, "server CPU", confidence)
+    est["memory_gb"] = _estimate_observed(
+        float(in_window["rss_bytes"].max() / 1e9) if len(in_window) else np.nan,
+        len(in_window),
+        "observed maximum RSS",
+        confidence,
+    )
+
+    quantum = ok[ok["method"].isin(["quantum", "hybrid"])]
+    n_fb = int(quantum["fallback"].sum()) if len(quantum) else 0
+    est["classical_fallback_rate"] = (
+        stats.success_ratio(n_fb, len(quantum), confidence=confidence)
+        if len(quantum)
+        else _estimate_observed(float("nan"), 0, "fallback rate", confidence)
+    )
+    # The server's work for the judged requests ends when the last of them is answered, not when it was sent.
+    t_done = float(np.nanmax([t1, judged["t_end"].max()])) if len(judged) else t1
+    est["quantum_time_ms"], est["cache_hit_rate"] = _server_metric_estimates(metrics, info, t0, t_done, confidence)
+
+    return est, achieved
+
+
+def _load_checks(
+    judged: pd.DataFrame,
+    judgements: dict[str, stats.Judgement],
+    result: dict[str, Any],
+    noise,
+    warm,
+    littles: pd.DataFrame,
+    params: LoadParams,
+) -> list[stats.Check]:
+    """Sample size, interval widths, the generator's CPU and send lag, machine noise, warm-up, and Little's law."""
+    checks = stats.reliability_checks(
+        n_samples={"judged requests": len(judged)},
+        estimates={name: j.estimate for name, j in judgements.items() if name.endswith("_ms")},
+        generator_cpu=(result.get("generator_cpu_percent") or 0) / 100 if result else None,
+        send_lag_p99_ms=result.get("send_lag_p99_ms") if result else None,
+        machine_noise_cv=stats.noise_cv(noise) if noise else None,
+        warmup=warm,
+    )
+    if result.get("saturated"):
+        checks.append(
+            stats.Check(
+                name="generator_saturated",
+                ok=False,
+                severity="warning",
+                message="The load generator flagged itself saturated ("
+                + "; ".join(result.get("saturation_reasons", []))
+                + "): the offered load was not "
+                "delivered as asked, so these numbers describe the generator as much as the server.",
+            )
+        )
+    # The reliability check rests on the concurrency the model sets: users (closed), the in-flight gauge (open);
+    # the other comparison stays in the table (the gauge misses time spent outside the computation).
+    governing = "virtual users" if params.model == "closed" else "server in-flight gauge"
+    flagged = littles[littles["flagged"] & (littles["compared_with"] == governing)] if len(littles) else littles
+    if len(flagged):
+        checks.append(
+            stats.Check(
+                name="littles_law",
+                ok=False,
+                severity="warning",
+                message="Little's law disagrees by more than 10 % in "
+                + ", ".join(f"{r.phase} ({r.compared_with})" for r in flagged.itertuples())
+                + ": requests were lost, the load was not steady, or the users were not reached.",
+            )
+        )
+    return checks
 
 
 def _windowed_rate(t_end: np.ndarray, t0: float, t1: float, confidence: float) -> stats.Estimate:
