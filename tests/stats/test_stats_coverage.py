@@ -14,6 +14,10 @@ seeded, so the test is deterministic; the reasoning says its seeds are not lucky
 
 KNOWN_GAPS lists the cells that do not reach the band yet (issue 20, measured with the benchmark
 benchmarks/stats_coverage.py): a cell leaving the list must pass, and no other cell may fail.
+
+UNDECIDABLE lists the cells where the series holds too few separate excursions beyond the percentile to bound
+it (a p99 of 2,000 correlated requests: 20 exceedances in a few busy periods). There the right answer is
+*undecided*, and the test asserts that it is given (at most 5 % of runs decided), in place of the band.
 """
 
 import math
@@ -29,19 +33,21 @@ WIDTH_FACTOR = {"iid Pareto tail 3": 1.35}
 DEFAULT_WIDTH_FACTOR = 20.0
 # (process, n, statistic) still below the band: long correlated episodes (busy periods at rho >= 0.8,
 # stall episodes, regimes at n = 2,000) whose long-run variance the batch means still underestimate.
-KNOWN_GAPS = {
+UNDECIDABLE = {
     ("M/M/1 rho=0.5", 2000, "p99"),
+    ("M/M/1 rho=0.8", 2000, "p99"),
+    ("M/M/1 rho=0.9", 2000, "p99"),
+    ("AR(1) phi=0.9", 2000, "p99"),
+}
+KNOWN_GAPS = {
     ("M/M/1 rho=0.9", 2000, "p50"),
     ("regime switching", 2000, "p99"),
     ("M/M/1 rho=0.8", 2000, "p95"),
     ("M/M/1 rho=0.8", 2000, "mean"),
-    ("M/M/1 rho=0.8", 10000, "p99"),
-    ("M/M/1 rho=0.9", 2000, "p95"),
     ("M/M/1 rho=0.9", 2000, "mean"),
     ("M/M/1 rho=0.9", 10000, "p95"),
     ("M/M/1 rho=0.9", 10000, "mean"),
     ("stall episodes", 2000, "p95"),
-    ("stall episodes", 2000, "p99"),
     ("stall episodes", 2000, "mean"),
     ("stall episodes", 10000, "p95"),
     ("regime switching", 2000, "p50"),
@@ -72,6 +78,9 @@ def test_interval_coverage_within_band(name, n):
     k, process = PROCESSES[name]
     rows = interval_coverage(process, n, REPS[n], seed=20 + 1000 * k + n)
     band = BAND if n == 2000 else (0.90, 1.0)
+    refused = {(name, n, r.statistic): r.share_decided for r in rows if (name, n, r.statistic) in UNDECIDABLE}
+    assert all(share <= 0.05 for share in refused.values()), f"undecidable cells decided: {refused}"
+    rows = [r for r in rows if (name, n, r.statistic) not in UNDECIDABLE]
     failing = {(name, n, r.statistic): _problems(r, band) for r in rows}
     failing = {key: why for key, why in failing.items() if why}
     unexpected = {key: why for key, why in failing.items() if key not in KNOWN_GAPS}
@@ -86,4 +95,5 @@ def test_interval_coverage_within_band(name, n):
     # iid and mildly correlated series are decided at these lengths: an interval is given, not withheld.
     if name in ("iid Pareto tail 3", "AR(1) phi=0.9", "M/M/1 rho=0.5"):
         assert all(r.share_decided >= 0.9 for r in rows if r.statistic != "p99" or n == 10000)
+        assert rows
     assert all(math.isfinite(r.coverage) for r in rows)
