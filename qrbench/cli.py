@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from .errors import ParameterError, QrbenchError
+from .report.scales import expected_minutes
 
-DESCRIPTION = """\
+QUICK_MIN = expected_minutes("quick")
+DESCRIPTION = f"""\
 qrbench measures a quantum-inspired semantic reranker service: latency, throughput, memory, bottlenecks
 and scaling, each judged against the PRD targets with confidence intervals.
 
-Start here:  qrbench suite --scale quick   (every study, about 10 minutes; read outputs/<time>-suite/report.html)
+Start here:  qrbench suite --scale quick   (every study, ~{QUICK_MIN} min; read outputs/<time>-suite/report.html)
 One study:   qrbench study baseline -p parameters/smoke/baseline.yaml
 A vs B:      qrbench ab --a URL_A --b URL_B   (one run, alternating blocks; exit 0/1/4, see qrbench ab --help)
 Exit status: 0 done, 1 a verdict fail with --fail-on-violation (or a regression for compare and ab), 2 an
@@ -246,7 +248,8 @@ def _add_suite(sub) -> None:
         "--scale",
         choices=["quick", "full"],
         default="quick",
-        help="quick: parameters/quick/, about 10 minutes on 2 cores (default); full: parameters/, about 95 minutes",
+        help=f"quick: parameters/quick/, about {expected_minutes('quick')} minutes on 2 cores (default); full: "
+        f"parameters/, about {expected_minutes('full')} minutes",
     )
     p.add_argument("--params-dir", help=argparse.SUPPRESS)  # tests: another folder of <study> parameter files
     p.add_argument(

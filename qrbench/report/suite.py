@@ -31,6 +31,7 @@ from .executive import StudySummary, compare_with_previous, failed_study, from_s
 from .index import write_index
 from .progress import clock
 from .runs import new_run_dir, read_summary, write_summary
+from .scales import EXPECTED_S, SCALES
 
 __all__ = [
     "SCALES",
@@ -43,22 +44,8 @@ __all__ = [
     "usual_duration_s",
 ]
 
-# quick: the README's first command (parameters/quick/); full: the shipped parameters/ files; smoke: the CI twins
-# (parameters/smoke/), for tests and a first look.
-SCALES = ("quick", "full", "smoke")
-
 # Studies that start the targets they compare (scalability: 1..N workers, N instances behind nginx).
 OWN_TARGETS = frozenset({"scalability"})
-
-# Seconds each study takes on the reference machine (2 cores, otherwise idle), kernel start and rendering
-# included; the progress lines count down from these. Measured 2026-11-30 on an idle machine: quick from a
-# fresh clone (suite 5 min 41 s); full (suite 90 min), except the scalability study, whose full parameters
-# were shortened after that run (it took 44 min): `qrbench study scalability` alone then took 21 min 39 s.
-EXPECTED_S: dict[str, dict[str, float]] = {
-    "smoke": {"baseline": 120, "load": 60, "bottlenecks": 90, "scalability": 120},
-    "quick": {"baseline": 115, "load": 105, "bottlenecks": 40, "scalability": 80},
-    "full": {"baseline": 840, "load": 1525, "bottlenecks": 390, "scalability": 1300},
-}
 
 
 @dataclass(frozen=True, slots=True)
