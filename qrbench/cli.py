@@ -650,6 +650,7 @@ def _probe(args) -> int:
     url = check_target(args.url, allow_remote=args.allow_remote)
     headers = {"X-API-Key": args.api_key} if args.api_key else {}
     print(check_contract(probe_target(url, headers=headers, timeout_s=args.timeout)).paragraph())
+    return 0
 
 
 def _add_render(sub) -> None:

@@ -354,7 +354,9 @@ def compare_repetitions(
         if not math.isfinite(se):
             return early(
                 "undecided",
-                f"the {statistic} of a single run is not decided on both sides, so it is not compared.",
+                f"the {statistic} of a single run is not decided on both sides, so it is not compared (and one run "
+                "per side cannot separate machine drift between the runs from a change: repeat each side 3 or more "
+                "times, interleaved).",
                 b_value,
                 c_value,
             )
