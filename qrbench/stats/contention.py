@@ -32,11 +32,14 @@ __all__ = ["ContentionLimits", "StageContention", "Contention", "judge_contentio
 
 @dataclass(frozen=True, kw_only=True)
 class ContentionLimits:
-    """Per-stage limits beyond which a stage counts as contended (shares of all cores, 0-1; a time ratio)."""
+    """Per-stage limits beyond which a stage counts as contended (shares of all cores, 0-1; a time ratio).
+    min_seconds: a stage covered for less than this is not judged by the calibration loop (the one loop timed
+    while a target starts or stops is not a busy machine)."""
 
     other_share: float = 0.25
     steal_share: float = 0.10
     calibration_ratio: float = 2.0
+    min_seconds: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("other_share", "steal_share"):
@@ -158,6 +161,8 @@ def judge_contention(
         o, s, m = _mean(other, w) / cores, _mean(steal, w) / cores, _mean(own, w) / cores
         in_stage = calib[(w > 0) & np.isfinite(calib)]
         ratio = float(np.median(in_stage)) / best if len(in_stage) and best > 0 else math.nan
+        if float(w.sum()) < limits.min_seconds:
+            ratio = math.nan  # one calibration timed while a target starts or stops says nothing of the stage
         reasons = []
         if o >= limits.other_share:
             reasons.append(f"other programs used {_pct(o)} of the cores")

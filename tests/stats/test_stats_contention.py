@@ -105,3 +105,18 @@ def test_explained_by_contention_rejects_bad_arguments():
         stats.explained_by_contention(1, 2, 1, "sideways", 1.5)
     with pytest.raises(ValueError, match="slowdown"):
         stats.explained_by_contention(1, 2, 1, "below", 0.5)
+
+
+def test_a_stage_too_short_for_its_calibration_is_not_called_busy():
+    """The scalability study's 'vertical settings' mark lasted 0.2 ms between two targets; the one calibration
+    timed while a target stopped ran 5x slower than its best. That is not a busy machine."""
+    t, o, own, steal, calib = _samples([0.0] * 4, own=0.2, calibration=[0.01, 0.01, 0.01, 0.05])
+    windows = [("a", 1000, 1001.5), ("blip", 1001.55, 1001.6)]  # the blip lies in the last sample's interval
+    c = stats.judge_contention(t, o, own, steal, calib, cores=2, windows=windows)
+    assert c.stage("blip").seconds < 1.0 and math.isnan(c.stage("blip").calibration_ratio)
+    assert not c.contended
+    # The same samples with no minimum: the blip's calibration alone would have called the machine busy.
+    strict = stats.judge_contention(
+        t, o, own, steal, calib, cores=2, windows=windows, limits=stats.ContentionLimits(min_seconds=0)
+    )
+    assert strict.stage("blip").contended
