@@ -72,8 +72,8 @@ _SOKAL_C = 5.0
 MIN_BATCHES = 10
 # Fewer samples than this cannot show how correlated they are: a time-ordered interval is then undecided.
 MIN_SERIES = 2 * MIN_BATCHES
-# A percentile whose rarer side (beyond it) is visited in fewer separate episodes than this is undecided: the
-# indicator's long-run variance rests on how long those episodes last, and a handful of them cannot say (on
+# A percentile whose rarer side (beyond it) is visited in fewer separate episodes than this, episodes that last,
+# is undecided: the indicator's long-run variance rests on how long they last, and a handful cannot say (on
 # M/M/1 at rho = 0.8 and n = 2,000 the p99's 20 exceedances come in 2-4 busy periods, and the intervals decided
 # from them covered in none of the runs).
 MIN_EPISODES = 18
@@ -249,8 +249,11 @@ def series_percentile_tau(samples: object, q: float, confidence: float = 0.95) -
         lrv = long_run_variance(ranks)
     else:
         lrv = long_run_variance(indicator, tau_hint=hint)
-        episodes = _episodes(indicator if q < 50 else 1.0 - indicator)
-        if lrv.decided and episodes < MIN_EPISODES:
+        far = indicator if q < 50 else 1.0 - indicator
+        episodes = _episodes(far)
+        # Few episodes that last (on average 1.5 samples or more): how long they last cannot be estimated. Few
+        # episodes of one sample each are what independent samples give, and the count speaks for itself.
+        if lrv.decided and episodes < MIN_EPISODES and far.sum() >= 1.5 * episodes:
             lrv = replace(lrv, decided=False, episodes=episodes)
     return lrv.tau * _t_inflation(lrv.dof, confidence), lrv
 
