@@ -49,9 +49,13 @@ def test_the_seed_metric_table_is_complete(run):
     assert METRICS <= set(verdicts)
     assert set(verdicts.values()) <= {"pass", "warn", "fail", "insufficient"}
     assert summary["verdict"] in {"pass", "warn", "fail", "insufficient"}
-    # The embedded service runs on this machine and exports /metrics: these were measured, not skipped.
+    # The embedded service runs on this machine and exports /metrics: these were measured, not skipped (on a
+    # busy machine a short run may hold too few CPU samples to bound their mean: measured all the same).
+    rows = {c["metric"]: c for c in summary["compliance"]}
     for metric in ("cpu_utilization", "memory_gb", "quantum_time_ms", "cache_hit_rate"):
-        assert verdicts[metric] != "insufficient", metric
+        value = rows[metric]["value"]
+        assert isinstance(value, int | float) and value == value, metric
+        assert "not measured" not in rows[metric]["reason"], rows[metric]["reason"]
 
 
 def test_each_row_names_its_workload_and_throughput_is_judged_as_kept_up(run):
