@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -100,34 +99,16 @@ def start_delay_proxy(upstream: str, factor: float, *, startup_timeout_s: float 
 
     factor: at least 1; each answer is held back for (factor - 1) x the upstream's time.
     """
-    from qrbench.errors import ParameterError, TargetError
+    from qrbench.errors import ParameterError
     from qrbench.load.safety import check_target
+    from qrbench.load.stub_server import listening_process
 
     if isinstance(factor, bool) or not isinstance(factor, int | float) or factor < 1:
         raise ParameterError(f"factor must be a number of at least 1 (1.1 = 10 % slower); got {factor!r}.")
     upstream = check_target(upstream)
     argv = [sys.executable, os.path.abspath(__file__), "--upstream", upstream, "--factor", repr(float(factor))]
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True) as proc:
-        try:
-            deadline = time.monotonic() + startup_timeout_s
-            line = ""
-            assert proc.stdout is not None
-            while not line.startswith("listening") and time.monotonic() < deadline:
-                line = proc.stdout.readline()
-                if not line and proc.poll() is not None:
-                    break
-            if not line.startswith("listening"):
-                raise TargetError(
-                    f"The delay proxy did not start within {startup_timeout_s} s (exit status {proc.poll()})."
-                )
-            yield f"http://127.0.0.1:{int(line.split()[1])}"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    with listening_process(argv, name="delay proxy", startup_timeout_s=startup_timeout_s) as url:
+        yield url
 
 
 if __name__ == "__main__":

@@ -168,7 +168,17 @@ def start_stub_server(
         if cpu_set:
             os.sched_setaffinity(0, cpu_set)
 
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, preexec_fn=pin if cpu_set else None) as proc:
+    with listening_process(
+        argv, name="stub server", startup_timeout_s=startup_timeout_s, preexec_fn=pin if cpu_set else None
+    ) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def listening_process(argv: list[str], *, name: str, startup_timeout_s: float, preexec_fn=None) -> Iterator[str]:
+    """Start `argv`, a loopback server that prints "listening PORT" when ready; yield its URL; stop it after.
+    TargetError naming `name` when it does not say so within startup_timeout_s seconds."""
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, text=True, preexec_fn=preexec_fn) as proc:
         try:
             deadline = time.monotonic() + startup_timeout_s
             line = ""
@@ -178,9 +188,7 @@ def start_stub_server(
                 if not line and proc.poll() is not None:
                     break
             if not line.startswith("listening"):
-                raise TargetError(
-                    f"The stub server did not start within {startup_timeout_s} s (exit status {proc.poll()})."
-                )
+                raise TargetError(f"The {name} did not start within {startup_timeout_s} s (exit status {proc.poll()}).")
             yield f"http://127.0.0.1:{int(line.split()[1])}"
         finally:
             proc.terminate()
