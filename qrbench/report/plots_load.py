@@ -332,7 +332,9 @@ def _panel_errors(ax, w: pd.DataFrame, window_s: float) -> None:
 
 def _panel_server(ax, server: pd.DataFrame, t: pd.Series, thresholds, cores: int | None) -> None:
     # The share of the machine the run was made on (run.json's cores), never the analysing machine's.
-    if cores:
+    if "cpu_percent" not in server:
+        pass  # memory only (a /metrics with a memory gauge and no CPU counter)
+    elif cores:
         ax.plot(t, server["cpu_percent"] / cores, color="#c62828", label=f"server CPU (% of {cores} cores)")
     else:
         ax.plot(t, server["cpu_percent"], color="#c62828", label="server CPU (% of one core; cores not recorded)")

@@ -13,6 +13,7 @@ from qrbench.stats.compliance import (
     interval_change,
     judge,
     overall,
+    quantity_text,
     thresholds_from_mapping,
 )
 from qrbench.stats.contention import (
@@ -86,6 +87,7 @@ __all__ = [
     "ContentionLimits",
     "StageContention",
     "judge_contention",
+    "quantity_text",
     "explained_by_contention",
     "Estimate",
     "CostModel",

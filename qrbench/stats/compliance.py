@@ -114,7 +114,8 @@ class Judgement:
     kind: str = ""
 
 
-def _fmt(value: float, unit: str) -> str:
+def quantity_text(value: float, unit: str) -> str:
+    """A number with its unit for a sentence: "10,243 ms", "99.5 %", "not bounded", "not measured"."""
     # An unbounded side of an interval is said in words, never "inf"; large numbers without an exponent.
     if math.isinf(value):
         return "not bounded"
@@ -134,11 +135,11 @@ def judge(estimate: Estimate, threshold: Threshold, *, workload: str = "") -> Ju
     into the Judgement and its reason so a verdict table can say which workload judged each target.
     """
     unit, low, high = threshold.unit, estimate.low, estimate.high
-    interval = f"the {estimate.confidence:.0%} interval [{_fmt(low, unit)}, {_fmt(high, unit)}]"
+    interval = f"the {estimate.confidence:.0%} interval [{quantity_text(low, unit)}, {quantity_text(high, unit)}]"
     below = threshold.direction == "below"
     good_word, bad_word = ("below", "above") if below else ("above", "below")
-    limit = f"the threshold {_fmt(threshold.threshold, unit)}"
-    goal = f"the target {_fmt(threshold.target, unit)}"
+    limit = f"the threshold {quantity_text(threshold.threshold, unit)}"
+    goal = f"the target {quantity_text(threshold.target, unit)}"
 
     failed = (low > threshold.threshold) if below else (high < threshold.threshold)
     passed = (high < threshold.target) if below else (low > threshold.target)
@@ -163,7 +164,7 @@ def judge(estimate: Estimate, threshold: Threshold, *, workload: str = "") -> Ju
         else:
             why = f"{interval} lies between {goal} and {limit}"
     by = f" [judged by {workload}]" if workload else ""
-    reason = f"{threshold.metric}: {why} (point estimate {_fmt(estimate.value, unit)}){by}."
+    reason = f"{threshold.metric}: {why} (point estimate {quantity_text(estimate.value, unit)}){by}."
     return Judgement(
         metric=threshold.metric,
         estimate=estimate,

@@ -16,13 +16,46 @@ from ..errors import RunError
 from ..load import ClosedModel, RequestSpec, cycle_source, load_records, load_run_info, run_load
 from ..monitor import scrape
 
-__all__ = ["StageRunner", "load_stages", "stage_windows", "STAGES_DIR"]
+__all__ = ["StageRunner", "StudyBudget", "load_stages", "stage_windows", "STAGES_DIR"]
 
 STAGES_DIR = "stages"
 
 
 def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+class StudyBudget:
+    """A study's time budget shared out among its stages, as they start.
+
+    Each stage may take at most `stage_cap_s`, and never so much that the stages still to come would have less
+    than `reserve_s` each; a stage that finishes early leaves its time to the later ones. On a fast service no
+    stage reaches its share; on a slow one (a rerank of 10 s) the study ends near `total_s` instead of
+    stages × cap. `total_s` None: each stage gets its cap (None: unbounded).
+    """
+
+    MIN_S = 2.0  # a stage always gets this much: it sends at least its first request
+
+    def __init__(
+        self, total_s: float | None, stage_cap_s: float | None, stages: int, *, reserve_s: float = 10.0, clock=None
+    ):
+        import time
+
+        self.total_s, self.cap_s, self.left, self.reserve_s = total_s, stage_cap_s, max(1, stages), reserve_s
+        self._clock = clock or time.monotonic
+        self._t0 = self._clock()
+
+    def elapsed_s(self) -> float:
+        return self._clock() - self._t0
+
+    def next(self) -> float | None:
+        """The budget (seconds) of the stage starting now."""
+        self.left = after = max(0, self.left - 1)  # stages still to come after this one
+        if self.total_s is None:
+            return self.cap_s
+        share = self.total_s - self.elapsed_s() - self.reserve_s * after
+        share = max(self.MIN_S, share)
+        return share if self.cap_s is None else min(self.cap_s, share)
 
 
 @dataclass(slots=True)

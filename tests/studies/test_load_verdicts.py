@@ -384,3 +384,29 @@ def test_a_few_fast_failures_do_not_open_the_load_percentiles(tmp_path):
     for q in ("p50", "p95", "p99"):
         assert np.isfinite(overall[f"{q}_high"]) and not overall[f"{q}_at_least"], q
         assert overall[f"{q}_ms"] >= overall[f"{q}_success_only_ms"]
+
+
+def test_a_service_not_on_this_machine_is_measured_from_its_process_gauges_on_metrics(tmp_path):
+    """No process samples (no local pid), but /metrics has the Prometheus client's process_* gauges: the service's
+    memory and CPU come from them (CPU: the counter's rate), and the report names them as the source."""
+    params = LoadParams(name="closed", model="closed", users=4, duration_s=60.0)
+    phases = [{"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 60.0, "offered": 4, "unit": "users"}]
+    t = np.arange(0.0, 61.0, 1.0)
+    metrics = pd.DataFrame({"t_unix": T0_UNIX + t, "rss_bytes": 7e8 + 1e5 * t, "cpu_seconds": 0.6 * t})
+    run = make_run(
+        tmp_path / "remote",
+        params,
+        phases,
+        closed_requests(4, 1.0, 0.05, 0.0, 60.0),
+        server=pd.DataFrame({"t_unix": [], "cpu_percent": [], "rss_bytes": []}),
+        metrics=metrics,
+    )
+    RunFolder(run).update(metric_sources={"rss_bytes": "process_resident_memory_bytes", "cpu_seconds": "x_cpu"})
+    report = get_study("load").analyse(run)
+    memory, cpu = rows(report)["memory_gb"], rows(report)["cpu_utilization"]
+    assert 0.70 <= memory["value"] <= 0.71, memory
+    assert abs(cpu["value"] - 0.30) < 0.01, cpu  # 0.6 core-seconds per second on 2 cores
+    assert "not measured" not in memory["reason"] + cpu["reason"]
+    from qrbench.studies.analysis import server_metrics_sentence
+
+    assert "rss_bytes from process_resident_memory_bytes" in server_metrics_sentence(run)

@@ -97,7 +97,7 @@ def analyse_baseline(
     verdict = str(stats.overall(judgements.values()))
     if excused and verdict != "fail":
         verdict = "insufficient"  # the busy machine, not the service, left these targets undecided
-    checks = _checks(run_dir, table, kept, index, params.confidence) + _budget_checks(run_dir, index, params)
+    checks = _checks(run_dir, table, kept, index, params.confidence) + _budget_checks(run_dir, index)
     regression = compare_runs(baseline_run, run_dir) if baseline_run else None
     return BaselineReport(
         params=params,
@@ -258,18 +258,19 @@ def _method_ratios(kept: pd.DataFrame, params: BaselineParams) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _budget_checks(run_dir: Path, index: list[dict[str, Any]], params: BaselineParams) -> list[stats.Check]:
+def _budget_checks(run_dir: Path, index: list[dict[str, Any]]) -> list[stats.Check]:
     """A warning naming the stages that stopped at their time budget, if any."""
-    cut = sorted({s["name"] for s in index if s.get("cut")})
+    cut_names = {s["name"] for s in index if s.get("cut")}
+    cut = {name: sum(s.get("budget_s") or 0 for s in index if s["name"] == name) for name in cut_names}
     cuts = RunFolder(run_dir).facts.get("budget_cuts") or {}
     if not (cut or cuts):
         return []
-    said = [f"{name} (cut at {params.stage_budget_s:g} s)" for name in cut] + [
+    said = [f"{name} (cut at {s:.0f} s)" for name, s in sorted(cut.items())] + [
         f"{name} ({c['done']} of {c['planned']})" for name, c in cuts.items()
     ]
     message = (
-        "Stages stopped at their time budget (stage_budget_s) and are judged on the sample they got, undecided "
-        "where it is too small: " + ", ".join(said) + "."
+        "Stages stopped at their time budget (stage_budget_s, time_budget_s) and are judged on the sample they got, "
+        "undecided where it is too small: " + ", ".join(said) + "."
     )
     return [stats.Check(name="stage budgets", ok=False, severity="warning", message=message)]
 
@@ -300,7 +301,7 @@ def _reasons(
             first = rows.iloc[0]
             reasons.append(
                 f"{len(rows)} of {len(compliance)} PRD targets {word}; first: {first['metric']} is "
-                f"{first['value']:.3g} {first['unit']} against a target {first['direction']} "
+                f"{stats.quantity_text(first['value'], first['unit'])} against a target {first['direction']} "
                 f"{first['target']:g} {first['unit']} ({first['workload']})."
             )
     reasons += [r for r, v in zip(compliance["reason"], compliance["verdict"], strict=True) if v != "pass"]

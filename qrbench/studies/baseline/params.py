@@ -83,6 +83,9 @@ class BaselineParams:
     # Seconds each stage may take over all its repetitions (rank agreement and quality included); a stage
     # that reaches it stops, keeps what it measured and is judged on that sample. null: no bound.
     stage_budget_s: float | None = None
+    # Seconds the whole study may take: shared out among its stages as they start (a stage that finishes early
+    # leaves its time to the later ones; each keeps at least 10 s for every stage after it). null: no bound.
+    time_budget_s: float | None = None
     confidence: float = 0.95
     thresholds_file: str = "parameters/thresholds.yaml"  # as given, else the shipped parameters/
     target: TargetParams = field(default_factory=TargetParams)
@@ -97,6 +100,7 @@ class BaselineParams:
         checks = [
             ("repetitions", 1 <= self.repetitions <= 100, "1 to 100 (3 or more to judge a regression)"),
             ("stage_budget_s", self.stage_budget_s is None or self.stage_budget_s > 0, "a positive number or null"),
+            ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0, "a positive number or null"),
             (
                 "similarity.iterations",
                 self.similarity.iterations >= self.repetitions,

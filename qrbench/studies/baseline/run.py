@@ -22,7 +22,7 @@ from ...profile.quality import hard_negative_cases
 from ..contention import contention_monitor
 from ..folder import RunFolder
 from ..requests import tagged
-from ..stages import StageRunner, stage_windows
+from ..stages import StageRunner, StudyBudget, stage_windows
 from .params import ALL_METHODS, BaselineParams
 
 __all__ = ["run_baseline"]
@@ -53,12 +53,13 @@ def run_baseline(params: BaselineParams, run_dir: str | Path, *, url: str | None
         if sampler:
             sampler.start()
         try:
+            budget = _budget(params)
             with contention_monitor(folder, target.pid, windows=lambda: stage_windows(run_dir)):
-                _run_stages(params, data, rng, StageRunner(target, run_dir, params.request_timeout_s, progress))
+                _run_stages(params, data, rng, StageRunner(target, run_dir, params.request_timeout_s, progress), budget)
             if params.comparison.queries:
-                _rank_agreement(params, data, rng, target, run_dir, progress)
+                _rank_agreement(params, data, rng, target, run_dir, progress, budget.next())
             if params.quality.queries:
-                _quality(params, data, target, run_dir, progress)
+                _quality(params, data, target, run_dir, progress, budget.next())
         finally:
             if sampler:
                 sampler.stop()
@@ -67,12 +68,18 @@ def run_baseline(params: BaselineParams, run_dir: str | Path, *, url: str | None
     return run_dir
 
 
-def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner) -> None:
-    budget = p.stage_budget_s
+def _budget(p: BaselineParams) -> StudyBudget:
+    """The study's time budget over its stages: warm-up, latency stages, cache, memory, rank agreement, quality."""
+    latency = len(p.similarity.methods) + len(p.rerank.batch_sizes) * len(p.rerank.methods)
+    stages = 1 + latency + 3 + len(p.memory.document_counts) + bool(p.comparison.queries) + bool(p.quality.queries)
+    return StudyBudget(p.time_budget_s, p.stage_budget_s, stages)
+
+
+def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner, budget: StudyBudget) -> None:
     if p.warmup_requests:
         warm = [data.rerank(10, m, rng=rng, kind="warmup") for m in ALL_METHODS]
         warm = [tagged(warm[i % 3], f"w{i}") for i in range(p.warmup_requests)]
-        runner.run("warmup", warm, budget_s=budget)
+        runner.run("warmup", warm, budget_s=budget.next())
     # Every latency stage's requests are drawn once, then sent in `repetitions` rounds in alternating order,
     # so that machine drift during the run spreads over every stage instead of landing on one.
     stages: list[tuple[str, list[RequestSpec], int]] = []
@@ -83,20 +90,24 @@ def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner) 
         for method in p.rerank.methods:
             specs = _reranks(data, rng, n, p.rerank.iterations, method, f"rerank_{n}", f"r{method[0]}{n}.")
             stages.append((f"rerank/{method}/{n}", specs, p.rerank.concurrent_requests))
+    # A latency stage's budget is set when its first repetition starts and shared by its repetitions.
+    shares = {}
     for rep in range(p.repetitions):
         for name, specs, users in stages:
-            share = specs[rep :: p.repetitions]
-            runner.run(name, share, users=users, repetition=rep, budget_s=budget / p.repetitions if budget else None)
+            if name not in shares:
+                total = budget.next()
+                shares[name] = total / p.repetitions if total else None
+            runner.run(name, specs[rep :: p.repetitions], users=users, repetition=rep, budget_s=shares[name])
     c = p.cache
     cold = _reranks(data, rng, c.batch_size, c.iterations, c.method, "cache_cold", "c", documents=True)
-    runner.run("cache/cold", cold, budget_s=budget)
+    runner.run("cache/cold", cold, budget_s=budget.next())
     # The same documents again with new queries: embeddings cached, similarities not.
-    runner.run("cache/warm_documents", [tagged(s, "again") for s in cold], budget_s=budget)
+    runner.run("cache/warm_documents", [tagged(s, "again") for s in cold], budget_s=budget.next())
     # The identical requests again: every pair is in the similarity cache.
-    runner.run("cache/repeat", cold, budget_s=budget)
+    runner.run("cache/repeat", cold, budget_s=budget.next())
     for n in p.memory.document_counts:
         pool = _reranks(data, rng, n, 50, p.memory.method, f"memory_{n}", f"m{n}.")
-        runner.run(f"memory/{n}", pool, duration_s=p.memory.sustained_s, budget_s=budget)
+        runner.run(f"memory/{n}", pool, duration_s=p.memory.sustained_s, budget_s=budget.next())
 
 
 def _deadline(budget_s: float | None) -> float | None:
@@ -118,13 +129,15 @@ def _note_cut(run_dir: Path, stage: str, done: int, planned: int) -> None:
     folder.update(budget_cuts={**cuts, stage: {"done": done, "planned": planned}})
 
 
-def _rank_agreement(p: BaselineParams, data: DataManager, rng, target: Target, run_dir: Path, progress: bool) -> None:
+def _rank_agreement(
+    p: BaselineParams, data: DataManager, rng, target: Target, run_dir: Path, progress: bool, budget_s: float | None
+) -> None:
     """Score the same candidates by every method (top_k = all) and keep each candidate's scores."""
     import httpx
 
     n = p.comparison.batch_size
     rows = []
-    deadline = _deadline(p.stage_budget_s)
+    deadline = _deadline(budget_s)
     with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
         for qi in tqdm(range(p.comparison.queries), desc="rank agreement", disable=not progress):
             if _past(deadline):
@@ -151,7 +164,9 @@ def _rank_agreement(p: BaselineParams, data: DataManager, rng, target: Target, r
     pd.DataFrame(rows).to_parquet(run_dir / "comparison.parquet")
 
 
-def _quality(p: BaselineParams, data: DataManager, target: Target, run_dir: Path, progress: bool) -> None:
+def _quality(
+    p: BaselineParams, data: DataManager, target: Target, run_dir: Path, progress: bool, budget_s: float | None
+) -> None:
     """Score labelled cases (relevant documents + hard negatives) by every method over HTTP into quality.parquet.
 
     One row per query, method and candidate: its score (NaN when the request failed), whether it is
@@ -165,7 +180,7 @@ def _quality(p: BaselineParams, data: DataManager, target: Target, run_dir: Path
         data, n_queries=min(p.quality.queries, len(data.queries)), n_candidates=p.quality.candidates, seed=p.seed
     )
     rows = []
-    deadline = _deadline(p.stage_budget_s)
+    deadline = _deadline(budget_s)
     with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
         for i, case in enumerate(tqdm(cases, desc="quality", disable=not progress)):
             if _past(deadline):

@@ -434,8 +434,8 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     records, info, phases = _records(run_dir)
     scenario = to_dict(params)
     result = folder.read_json("result.json", {})
-    server = _read_parquet(run_dir / "server.parquet")
     metrics = _read_parquet(run_dir / "metrics.parquet")
+    server = _server_samples(_read_parquet(run_dir / "server.parquet"), metrics)
     workload = workload_name(params)
     timeout_ms = params.request_timeout_s * 1000
 
@@ -552,9 +552,9 @@ def _estimates(
     if len(server):
         u0, u1 = info["t0_unix"] + t0, info["t0_unix"] + t1
         in_window = server[(server["t_unix"] >= u0) & (server["t_unix"] <= u1)]
-    if len(in_window) >= 2:
+    if len(in_window) >= 2 and "cpu_percent" in in_window and in_window["cpu_percent"].notna().sum() >= 2:
         est["cpu_utilization"] = stats.cpu_share(
-            in_window["cpu_percent"].to_numpy(), cores=cores, confidence=confidence
+            in_window["cpu_percent"].dropna().to_numpy(), cores=cores, confidence=confidence
         )
     else:
         est["cpu_utilization"] = _estimate_observed(float("nan"), 0, "server CPU", confidence)
@@ -739,6 +739,22 @@ def _verdict_reasons(verdict: str, judgements: dict[str, stats.Judgement], warm:
         )
         reasons.insert(0 if verdict != "fail" else 1, too_short)
     return reasons
+
+
+def _server_samples(server: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
+    """The server's CPU and memory samples: from its process when it runs on this machine, else from the
+    process_* gauges of its /metrics (Prometheus client names, or what the parameter file maps), if it has them.
+
+    From /metrics, cpu_percent is the CPU seconds counter's rate between scrapes (100 = one core busy)."""
+    if not server.empty or metrics.empty or "rss_bytes" not in metrics or metrics["rss_bytes"].isna().all():
+        return server
+    out = metrics[["t_unix", "rss_bytes"]].copy()
+    if "cpu_seconds" in metrics and metrics["cpu_seconds"].notna().sum() >= 2:
+        dt = metrics["t_unix"].diff().to_numpy()
+        busy = metrics["cpu_seconds"].diff().to_numpy()
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out["cpu_percent"] = np.where(dt > 0, 100 * busy / dt, np.nan)
+    return out.dropna(subset=["rss_bytes"]).iloc[1:].reset_index(drop=True)  # the first has no CPU interval
 
 
 def _leak(server: pd.DataFrame, metrics: pd.DataFrame, confidence: float) -> stats.LeakCheck:
