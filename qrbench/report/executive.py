@@ -557,8 +557,9 @@ def _quality(studies: Sequence[StudySummary]) -> str:
             f"(95 % interval {html.escape(interval(r.ndcg_low, r.ndcg_high))}){html.escape(at)}"
         )
     queries = int(q["queries"].max()) if q["queries"].notna().any() else 0
+    labelled = f"{queries} labelled quer{'y' if queries == 1 else 'ies'}"
     return (
-        f"<p><b>Is quantum worth its cost?</b> Ranking quality on {queries} labelled queries "
+        f"<p><b>Is quantum worth its cost?</b> Ranking quality on {labelled} "
         f"<i>({html.escape(study)} study)</i>: "
         + "; ".join(parts)
         + "."

@@ -236,3 +236,12 @@ def test_recommendation_prefers_fewer_processes_at_equal_capacity_and_reads_larg
     args["configs"] = _configs({"workers-1": 6.0, "instances-2": 6.0})
     assert recommendation(args).startswith("Run 1 worker(s): it met the SLO up to 6 req/s")
     assert _fmt(5798.4) == "5,800" and _fmt(123.45) == "123" and _fmt(math.inf) == "not bounded"
+
+
+def test_a_service_that_breaks_the_slo_at_the_first_step_is_not_told_to_run_at_zero():
+    args = _report_args(pd.DataFrame(columns=["n", "throughput_rps"]))
+    args["configs"] = _configs({"workers-1": 0.0}).assign(axis="given", capacity_high=6.0)
+    args["first_saturated"] = {"config": "workers-1", "resources": [], "rate_rps": math.nan}
+    text = recommendation(args)
+    assert text.startswith("Run the given service only after making it faster: it broke the SLO at every step")
+    assert "the first at 6 req/s" in text and "up to 0" not in text

@@ -759,10 +759,16 @@ def recommendation(r: Mapping[str, Any]) -> str:
         else "the given service"
     )
     bound = "" if best["slo_broke"] else "at least "
-    text = (
-        f"Run {what}: it met the SLO up to {bound}{_fmt(best['capacity_rps'])} req/s (between steps "
-        f"{_fmt(best['capacity_low'])} and {_fmt(best['capacity_high'])}) on this machine's {r['cores']} core(s)"
-    )
+    if best["slo_broke"] and best["capacity_rps"] == 0:
+        text = (
+            f"Run {what} only after making it faster: it broke the SLO at every step measured, the first at "
+            f"{_fmt(best['capacity_high'])} req/s, on this machine's {r['cores']} core(s)"
+        )
+    else:
+        text = (
+            f"Run {what}: it met the SLO up to {bound}{_fmt(best['capacity_rps'])} req/s (between steps "
+            f"{_fmt(best['capacity_low'])} and {_fmt(best['capacity_high'])}) on this machine's {r['cores']} core(s)"
+        )
     if best["n"] > 1 and math.isfinite(base):
         text += f", against {_fmt(base)} req/s for one process"
     first = r["first_saturated"]
