@@ -20,7 +20,8 @@ from ... import stats
 from ...load import load_records
 from ...params import to_dict
 from ...profile import COMPONENTS, TOTAL, UNATTRIBUTED, classify_stacks
-from ..analysis import judgements_frame, latency_statistic, load_thresholds
+from ..analysis import latency_statistic, load_thresholds
+from ..compliance import compliance_frame, compliance_records
 from ..contention import busy_first, contention_summary, read_contention
 from ..folder import RunFolder
 from .outside import cost_table, gaps, hot_functions, outside_opportunities
@@ -948,7 +949,7 @@ def _judgements(
         judgements["peak memory scoring 100 cold documents (GB)"] = stats.judge(
             e, memory_100, workload="one cold rerank of 100 documents, in-process"
         )
-    compliance = judgements_frame(judgements)
+    compliance = compliance_frame(judgements)
     reasons = []
     verdict = stats.overall(judgements.values())
     head_expl = explained[_headline(explained)]
@@ -1070,7 +1071,7 @@ def _outside_judgements(requests: pd.DataFrame, params: BottlenecksParams):
         judgements[f"rerank 50 documents over HTTP, {rerank_50.statistic or 'p95'} ({params.outside.method})"] = (
             stats.judge(e, rerank_50, workload="single user over HTTP, 50 documents, a new query each")
         )
-    compliance = judgements_frame(judgements)
+    compliance = compliance_frame(judgements)
     verdict = stats.overall(judgements.values())
     reasons = [f"{r.metric}: {r.verdict} ({r.reason})" for r in compliance.itertuples() if r.verdict != "pass"]
     if not judgements:
@@ -1154,7 +1155,7 @@ def summary(report: BottlenecksReport) -> dict[str, Any]:
         "costs": report.costs.to_dict(orient="records"),
         "not_measured": report.gaps.to_dict(orient="records"),
         "max_unattributed_share": float(head["unattributed_share"].abs().max()) if len(head) else None,
-        "compliance": report.compliance.to_dict(orient="records"),
+        "compliance": compliance_records(report.compliance),
         "overhead": report.overhead.to_dict(orient="records"),
         "aer_vs_exact": report.aer_vs_exact.to_dict(orient="records"),
         "outside": report.outside.to_dict(orient="records"),
