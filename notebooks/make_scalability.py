@@ -68,11 +68,7 @@ def scalability() -> nbformat.NotebookNode:
             "highest step whose p95 interval lies wholly below the target. Each row names the workload that judged "
             "it."
         ),
-        code(
-            "display(format.compliance_table(pd.DataFrame(report.compliance, columns=[\n"
-            "    'metric', 'target', 'unit', 'value', 'low', 'high', 'verdict', 'workload', 'direction', 'reason']),\n"
-            "    extra=('workload',)))"
-        ),
+        code("display(format.compliance_table(report.compliance, extra=('workload',)))"),
         md(
             "## Findings\n*pass*: every configuration ran, its capacity is bounded on both sides and the PRD rows "
             "pass; *warn*: some capacity is only a bound, or a PRD row warns; *fail*: a configuration failed to run "

@@ -1,4 +1,5 @@
-"""No function over 100 lines in studies/, report/, load/ or target/ of the checkout.
+"""No function over 100 lines in the checkout's studies/, report/, load/, target/, stats/, profile/, monitor/,
+deploy/ and top-level modules (cli.py, params.py, ...).
 
 The functions still over the ceiling are listed by name with their length today; the list may only shrink:
 a listed function that grew fails, and one that fell under the ceiling (or was renamed or deleted) must
@@ -11,12 +12,16 @@ import ast
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "qrbench"
-FOLDERS = ("studies", "report", "load", "target")
+FOLDERS = ("studies", "report", "load", "target", "stats", "profile", "monitor", "deploy")  # and qrbench/*.py
 CEILING = 100
 
 # "module:qualified name" -> lines today. Split these along their sections or steps, then delete the entry.
 EXCEPTIONS: dict[str, int] = {
-    "qrbench.studies.bottlenecks.analysis:_opportunities": 290,
+    "qrbench.stats.contention:judge_contention": 107,
+    "qrbench.stats.paired:paired_comparison": 103,
+    "qrbench.stats.rates:throughput": 111,
+    "qrbench.stats.regression:compare_samples": 116,
+    "qrbench.stats.scaling:_fit": 111,
 }
 
 
@@ -33,11 +38,11 @@ def _function_lengths(tree: ast.AST, prefix: str = ""):
 
 def _lengths() -> dict[str, int]:
     found = {}
-    for folder in FOLDERS:
-        for path in sorted((PACKAGE / folder).rglob("*.py")):
-            module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
-            for name, lines in _function_lengths(ast.parse(path.read_text())):
-                found[f"{module}:{name}"] = lines
+    paths = sorted(PACKAGE.glob("*.py")) + [p for folder in FOLDERS for p in sorted((PACKAGE / folder).rglob("*.py"))]
+    for path in paths:
+        module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__")
+        for name, lines in _function_lengths(ast.parse(path.read_text())):
+            found[f"{module}:{name}"] = lines
     return found
 
 
@@ -46,6 +51,9 @@ def test_the_scan_sees_the_packages_functions():
     assert len(lengths) > 500
     assert "qrbench.studies.registry:get_study" in lengths
     assert lengths["qrbench.studies.registry:get_study"] < 10
+    for folder in FOLDERS:  # every folder listed, and the top-level modules, are scanned
+        assert any(name.startswith(f"qrbench.{folder}.") for name in lengths), folder
+    assert "qrbench.cli:main" in lengths
 
 
 def test_no_new_function_over_the_ceiling():

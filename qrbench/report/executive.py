@@ -23,6 +23,7 @@ import pandas as pd
 
 from qrbench.stats import interval_change
 
+from ..studies.compliance import metric_label
 from .baseline_tables import quantum_vs_classical
 from .format import (
     NOT_MEASURED,
@@ -61,7 +62,8 @@ _ORDER = {"pass": 0, "warn": 1, "insufficient": 2, "error": 3, "fail": 4}
 @dataclass(frozen=True, kw_only=True)
 class ComplianceRow:
     """One PRD target judged by one study. Values in `unit` ("ms", "GB", "fraction", ...); low/high: the 95 %
-    interval (inf when a side could not be bounded)."""
+    interval (inf when a side could not be bounded). `metric` is the key (thresholds file, summary.json);
+    `label` what the report shows (`shown`: by default studies.compliance.metric_label of the key)."""
 
     metric: str
     target: float
@@ -75,6 +77,12 @@ class ComplianceRow:
     direction: str = "below"
     reason: str = ""
     machine_busy: bool = False  # failed by less than the busy machine could explain: insufficient (machine busy)
+    label: str = ""
+
+    @property
+    def shown(self) -> str:
+        """What the report calls the target: `label`, else the one mapping's label of the key."""
+        return self.label or metric_label(self.metric)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +210,7 @@ def from_summary(
             direction=str(r.get("direction") or "below"),
             reason=str(r.get("reason") or ""),
             machine_busy=bool(r.get("machine_busy")),
+            label=str(r.get("label") or metric_label(str(r["metric"]), str(r.get("statistic") or ""))),
         )
         for r in summary.get("compliance") or ()
     )
@@ -324,7 +333,7 @@ def compare_with_previous(current: StudySummary, previous: StudySummary, previou
             (old.value, old.low, old.high), (r.value, r.low, r.high), "above" if r.direction == "above" else "below"
         )
         if change != "unresolved":
-            moved[change].append(f"{r.metric} {quantity(old.value, r.unit)} → {quantity(r.value, r.unit)}")
+            moved[change].append(f"{r.shown} {quantity(old.value, r.unit)} → {quantity(r.value, r.unit)}")
     if not compared:
         return None
     caveat = "one run per side, so a change of the machine cannot be told from a change of the service"
@@ -355,7 +364,7 @@ def failed_study(study: str, error: str, *, report_link: str | None = None, what
 
 def _label(row: ComplianceRow) -> str:
     judged = f"{row.study} study" + (f", {row.workload}" if row.workload and row.workload != row.study else "")
-    return f"{row.metric} ({judged})"
+    return f"{row.shown} ({judged})"
 
 
 def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
@@ -433,7 +442,7 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
     frame = pd.DataFrame(
         [
             {
-                "metric": r.metric,
+                "metric": r.shown,
                 "target": r.target,
                 "unit": r.unit,
                 "direction": r.direction,
@@ -463,7 +472,7 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
     # table must stay short enough for the first screen.
     table = [
         {
-            "metric": r.metric,
+            "metric": r.shown,
             "target": {"below": "below ", "above": "above "}.get(r.direction, "") + quantity(r.target, r.unit),
             "measured": quantity(r.value, r.unit),
             "ci": interval(r.low, r.high, r.unit),

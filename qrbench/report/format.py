@@ -271,15 +271,16 @@ def stakeholder_table(
 
 
 def compliance_table(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> StakeholderTable:
-    """A compliance frame (metric, value, low, high, target, unit, verdict, reason, and optionally direction,
-    study, workload) as: Metric | Target | Measured | 95 % interval | Verdict | Why (+ `extra` columns)."""
+    """A compliance frame (studies.compliance.COLUMNS: label, value, low, high, target, unit, verdict, reason,
+    direction, workload, ...) as: Metric | Target | Measured | 95 % interval | Verdict | Why (+ `extra`
+    columns). The Metric column shows each row's label."""
     rows = []
     for r in frame.to_dict(orient="records"):
         unit = r.get("unit") or ""
         sign = {"below": "below ", "above": "above "}.get(r.get("direction") or "", "")
         rows.append(
             {
-                "metric": r["metric"],
+                "metric": r["label"],
                 "target": sign + quantity(r.get("target"), unit),
                 "measured": quantity(r.get("value"), unit),
                 "ci": interval(r.get("low"), r.get("high"), unit),

@@ -48,6 +48,88 @@ def noise_cv(timings: Iterable[float]) -> float:
     return math.nan if mean == 0.0 else float(np.std(x, ddof=1) / abs(mean))
 
 
+def _sample_check(group: str, n: int, min_samples_p95: int, min_samples_p99: int) -> Check:
+    name = f"samples:{group}"
+    if n < min_samples_p95:
+        return _check(
+            name,
+            False,
+            f"{group}: only {n} samples; p95 and higher percentiles need "
+            f"at least {min_samples_p95} to be reliable. Run longer or at a higher rate.",
+        )
+    if n < min_samples_p99:
+        return _check(
+            name,
+            False,
+            f"{group}: {n} samples are enough for p95 but not for p99, which needs at least {min_samples_p99}.",
+        )
+    return _check(name, True, f"{group}: {n} samples, enough for percentiles up to p99.")
+
+
+def _interval_check(metric: str, est: Estimate, max_relative_width: float) -> Check:
+    name = f"interval:{metric}"
+    if est.n == 0:
+        return _check(name, False, f"{metric}: no samples, so there is no estimate.")
+    if not est.decided:
+        return _check(
+            name,
+            False,
+            f"{metric}: {est.n} samples cannot bound it at "
+            f"{est.confidence:.0%} confidence; collect more samples before trusting it.",
+        )
+    if est.value == 0.0:
+        return _check(
+            name,
+            True,
+            f"{metric}: estimated as 0 with interval [{est.low:.4g}, {est.high:.4g}]; a relative width does not apply.",
+        )
+    if est.relative_width > max_relative_width:
+        return _check(
+            name,
+            False,
+            f"{metric}: the {est.confidence:.0%} interval is "
+            f"{est.relative_width:.0%} of the value (more than {max_relative_width:.0%}); "
+            "the estimate is imprecise, collect more samples.",
+        )
+    return _check(name, True, f"{metric}: the {est.confidence:.0%} interval is {est.relative_width:.0%} of the value.")
+
+
+def _generator_check(generator_cpu: float, max_generator_cpu: float) -> Check:
+    ok = generator_cpu <= max_generator_cpu
+    verdict = ("below the" if ok else "above the") + f" {max_generator_cpu:.0%} limit"
+    tail = "" if ok else "; it may be saturated, so the latencies may be the generator's, not the server's"
+    return _check("generator_cpu", ok, f"The load generator used {generator_cpu:.0%} of a CPU core, {verdict}{tail}.")
+
+
+def _send_lag_check(send_lag_p99_ms: float, max_send_lag_ms: float) -> Check:
+    ok = send_lag_p99_ms <= max_send_lag_ms
+    tail = "" if ok else "; it could not keep the asked rate, so the numbers are not the server's alone"
+    return _check("send_lag", ok, f"p99 send lag was {send_lag_p99_ms:.3g} ms (limit {max_send_lag_ms:g} ms){tail}.")
+
+
+def _noise_check(machine_noise_cv: float, max_noise_cv: float) -> Check:
+    ok = math.isfinite(machine_noise_cv) and machine_noise_cv <= max_noise_cv
+    tail = (
+        ""
+        if ok
+        else "; the machine is noisy (other load, frequency scaling), so small differences "
+        "between runs are not meaningful"
+    )
+    return _check(
+        "machine_noise",
+        ok,
+        f"A fixed calibration loop varied by {machine_noise_cv:.1%} "
+        f"(coefficient of variation, limit {max_noise_cv:.0%}){tail}.",
+    )
+
+
+def _warmup_checks(warmup: WarmupTrim) -> list[Check]:
+    checks = [_check("warmup", not warmup.too_short, warmup.reason)]
+    if warmup.level_shift is not None:
+        checks.append(_check("steady", False, warmup.level_shift.sentence))
+    return checks
+
+
 def reliability_checks(
     *,
     n_samples: Mapping[str, int] | None = None,
@@ -72,109 +154,14 @@ def reliability_checks(
     `warmup`: the run's warm-up trim, warned when MSER found the run too short for a steady state and
     when the kept requests hold a level shift (a non-steady run).
     """
-    checks: list[Check] = []
-    for group, n in (n_samples or {}).items():
-        name = f"samples:{group}"
-        if n < min_samples_p95:
-            checks.append(
-                _check(
-                    name,
-                    False,
-                    f"{group}: only {n} samples; p95 and higher percentiles need "
-                    f"at least {min_samples_p95} to be reliable. Run longer or at a higher rate.",
-                )
-            )
-        elif n < min_samples_p99:
-            checks.append(
-                _check(
-                    name,
-                    False,
-                    f"{group}: {n} samples are enough for p95 but not for p99, which needs at least {min_samples_p99}.",
-                )
-            )
-        else:
-            checks.append(_check(name, True, f"{group}: {n} samples, enough for percentiles up to p99."))
-
-    for metric, est in (estimates or {}).items():
-        name = f"interval:{metric}"
-        if est.n == 0:
-            checks.append(_check(name, False, f"{metric}: no samples, so there is no estimate."))
-        elif not est.decided:
-            checks.append(
-                _check(
-                    name,
-                    False,
-                    f"{metric}: {est.n} samples cannot bound it at "
-                    f"{est.confidence:.0%} confidence; collect more samples before trusting it.",
-                )
-            )
-        elif est.value == 0.0:
-            checks.append(
-                _check(
-                    name,
-                    True,
-                    f"{metric}: estimated as 0 with interval [{est.low:.4g}, "
-                    f"{est.high:.4g}]; a relative width does not apply.",
-                )
-            )
-        elif est.relative_width > max_relative_width:
-            checks.append(
-                _check(
-                    name,
-                    False,
-                    f"{metric}: the {est.confidence:.0%} interval is "
-                    f"{est.relative_width:.0%} of the value (more than {max_relative_width:.0%}); "
-                    "the estimate is imprecise, collect more samples.",
-                )
-            )
-        else:
-            checks.append(
-                _check(
-                    name,
-                    True,
-                    f"{metric}: the {est.confidence:.0%} interval is {est.relative_width:.0%} of the value.",
-                )
-            )
-
+    checks = [_sample_check(group, n, min_samples_p95, min_samples_p99) for group, n in (n_samples or {}).items()]
+    checks += [_interval_check(metric, est, max_relative_width) for metric, est in (estimates or {}).items()]
     if generator_cpu is not None:
-        ok = generator_cpu <= max_generator_cpu
-        verdict = ("below the" if ok else "above the") + f" {max_generator_cpu:.0%} limit"
-        tail = "" if ok else "; it may be saturated, so the latencies may be the generator's, not the server's"
-        checks.append(
-            _check(
-                "generator_cpu",
-                ok,
-                f"The load generator used {generator_cpu:.0%} of a CPU core, {verdict}{tail}.",
-            )
-        )
+        checks.append(_generator_check(generator_cpu, max_generator_cpu))
     if send_lag_p99_ms is not None:
-        ok = send_lag_p99_ms <= max_send_lag_ms
-        tail = "" if ok else "; it could not keep the asked rate, so the numbers are not the server's alone"
-        checks.append(
-            _check(
-                "send_lag",
-                ok,
-                f"p99 send lag was {send_lag_p99_ms:.3g} ms (limit {max_send_lag_ms:g} ms){tail}.",
-            )
-        )
+        checks.append(_send_lag_check(send_lag_p99_ms, max_send_lag_ms))
     if machine_noise_cv is not None:
-        ok = math.isfinite(machine_noise_cv) and machine_noise_cv <= max_noise_cv
-        tail = (
-            ""
-            if ok
-            else "; the machine is noisy (other load, frequency scaling), so small differences "
-            "between runs are not meaningful"
-        )
-        checks.append(
-            _check(
-                "machine_noise",
-                ok,
-                f"A fixed calibration loop varied by {machine_noise_cv:.1%} "
-                f"(coefficient of variation, limit {max_noise_cv:.0%}){tail}.",
-            )
-        )
+        checks.append(_noise_check(machine_noise_cv, max_noise_cv))
     if warmup is not None:
-        checks.append(_check("warmup", not warmup.too_short, warmup.reason))
-        if warmup.level_shift is not None:
-            checks.append(_check("steady", False, warmup.level_shift.sentence))
+        checks += _warmup_checks(warmup)
     return checks

@@ -40,7 +40,7 @@ import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import stats as _sps
@@ -229,6 +229,128 @@ def _drift_factor(
     return factor, f"the calibration loop's ratio {drift.value:.3f} ({drift.low:.3f}-{drift.high:.3f})"
 
 
+def _check_settings(direction: str, min_effect: float, alpha: float, drift_allowance: float, power: float) -> None:
+    limits = (("min_effect", min_effect, 1.0), ("alpha", alpha, 0.5), ("drift_allowance", drift_allowance, 1.0))
+    for name, value, upper in limits:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (0 <= value < upper):
+            raise ValueError(f"{name} must be a number from 0 to below {upper:g}; got {value!r}.")
+    if direction not in ("lower_is_better", "higher_is_better"):
+        raise ValueError(f"direction must be 'lower_is_better' or 'higher_is_better'; got {direction!r}.")
+    if isinstance(power, bool) or not isinstance(power, int | float) or not (0 < power < 1):
+        raise ValueError(f"power must be a number between 0 and 1 (exclusive); got {power!r}.")
+
+
+def _repetitions(side: Sequence[object], name: str) -> list[np.ndarray]:
+    """The non-empty repetitions of one side, each as a sample array."""
+    reps = [as_samples(r, name=f"{name} repetition {i}") for i, r in enumerate(side)]
+    return [r for r in reps if r.size]
+
+
+def _not_comparable(
+    statistic: str, q: float | None, reps_b: list[np.ndarray], reps_c: list[np.ndarray]
+) -> tuple[RepeatedVerdict, str] | None:
+    """(verdict, why) when the repetitions cannot be compared at all: too few samples, or an undecided tail."""
+    if not reps_b or not reps_c or min(r.size for r in reps_b + reps_c) < 2:
+        return (
+            "insufficient data",
+            f"cannot compare the {statistic}: each side needs at least one "
+            f"repetition of 2 or more samples (baseline {len(reps_b)}, current {len(reps_c)} non-empty repetitions).",
+        )
+    if q is not None and q >= _TAIL_FROM:
+        short = [r.size for r in reps_b + reps_c if not percentile_ci(r, q).decided]
+        if short:
+            return (
+                "undecided",
+                f"the {statistic} is not decided in every repetition (smallest has "
+                f"{min(short)} samples; a 95 % order-statistic interval of the {statistic} needs more), "
+                "so the tail is not compared.",
+            )
+    return None
+
+
+@dataclass(frozen=True)
+class _LogRatio:
+    """The test of the log ratio d = log(current / baseline): p-value, interval half-width, standard error."""
+
+    p: float
+    half: float
+    se: float
+    dof: float
+    method: str
+    separable: bool
+    drift: float = 1.0
+
+
+def _welch(log_b: np.ndarray, log_c: np.ndarray, d: float, alpha: float, statistic: str) -> _LogRatio:
+    """Two or more repetitions per side: Welch's t on the repetitions' log statistics."""
+    k_b, k_c = len(log_b), len(log_c)
+    var_b, var_c = log_b.var(ddof=1) / k_b, log_c.var(ddof=1) / k_c
+    se = math.sqrt(var_b + var_c)
+    dof = math.inf
+    if se == 0.0:
+        p, half = (1.0 if d == 0.0 else 0.0), 0.0
+    else:
+        dof = (var_b + var_c) ** 2 / (var_b**2 / (k_b - 1) + var_c**2 / (k_c - 1))
+        p = float(2.0 * _sps.t.sf(abs(d) / se, dof))
+        half = float(_sps.t.ppf(1.0 - alpha / 2.0, dof)) * se
+    method = f"Welch t on log repetition {statistic}s ({k_b} vs {k_c} repetitions)"
+    return _LogRatio(p=p, half=half, se=se, dof=dof, method=method, separable=True)
+
+
+def _single_run(
+    reps_b: list[np.ndarray],
+    reps_c: list[np.ndarray],
+    d: float,
+    q: float | None,
+    alpha: float,
+    time_ordered: bool,
+    drift: tuple[float, str],
+) -> _LogRatio | None:
+    """One run on a side: the within-run intervals of both sides, widened by the drift allowance (None when a
+    side's interval is not decided)."""
+    factor, how = drift
+    pooled_b, pooled_c = np.concatenate(reps_b), np.concatenate(reps_c)
+    if q is None:
+        # A series without autocorrelation gets tau = 1, i.e. the independent-sample t interval.
+        est_b, est_c = series_mean_ci(pooled_b), series_mean_ci(pooled_c)
+    else:
+        est_b = percentile_ci(pooled_b, q, time_ordered=time_ordered)
+        est_c = percentile_ci(pooled_c, q, time_ordered=time_ordered)
+    se = math.hypot(_log_interval_sd(est_b), _log_interval_sd(est_c))
+    if not math.isfinite(se):
+        return None
+    allowance = math.log(factor)
+    z = float(_sps.norm.ppf(1.0 - alpha / 2.0))
+    beyond = max(abs(d) - allowance, 0.0)  # the change beyond what drift could explain
+    p = 1.0 if se == 0.0 and beyond == 0.0 else float(2.0 * _sps.norm.sf(beyond / max(se, 1e-300)))
+    method = f"one run per side: within-run intervals widened by drift x{factor:.3g} from {how}"
+    return _LogRatio(p=p, half=z * se + allowance, se=se, dof=math.inf, method=method, separable=False, drift=factor)
+
+
+def _unresolved(
+    common: dict[str, Any], verdict: RepeatedVerdict, why: str, b_value: float, c_value: float
+) -> RepeatedComparison:
+    """A comparison that stopped before a ratio: its verdict and the sentence why."""
+    confidence = 1.0 - common["alpha"]
+    nan_ratio = Estimate(
+        value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0, method="not computed", decided=False
+    )
+    label = common["label"]
+    return RepeatedComparison(
+        **common,
+        baseline_value=b_value,
+        current_value=c_value,
+        ratio=nan_ratio,
+        p_value=math.nan,
+        p_adjusted=math.nan,
+        correction="none",
+        separable=min(common["k_baseline"], common["k_current"]) >= 2,
+        drift=1.0,
+        verdict=verdict,
+        summary=f"{label + ': ' if label else ''}{why}",
+    )
+
+
 def compare_repetitions(
     baseline: Sequence[object],
     current: Sequence[object],
@@ -255,154 +377,77 @@ def compare_repetitions(
     """
     stat = named_statistic(statistic)
     q = percentile_of_name(statistic)
-    limits = (("min_effect", min_effect, 1.0), ("alpha", alpha, 0.5), ("drift_allowance", drift_allowance, 1.0))
-    for name, value, upper in limits:
-        if isinstance(value, bool) or not isinstance(value, int | float) or not (0 <= value < upper):
-            raise ValueError(f"{name} must be a number from 0 to below {upper:g}; got {value!r}.")
-    if direction not in ("lower_is_better", "higher_is_better"):
-        raise ValueError(f"direction must be 'lower_is_better' or 'higher_is_better'; got {direction!r}.")
-    if isinstance(power, bool) or not isinstance(power, int | float) or not (0 < power < 1):
-        raise ValueError(f"power must be a number between 0 and 1 (exclusive); got {power!r}.")
+    _check_settings(direction, min_effect, alpha, drift_allowance, power)
     if isinstance(baseline, str | bytes) or isinstance(current, str | bytes):
         raise ValueError("baseline and current must be sequences of repetitions (one array each).")
-    reps_b = [as_samples(r, name=f"baseline repetition {i}") for i, r in enumerate(baseline)]
-    reps_c = [as_samples(r, name=f"current repetition {i}") for i, r in enumerate(current)]
-    reps_b, reps_c = [r for r in reps_b if r.size], [r for r in reps_c if r.size]
-    k_b, k_c = len(reps_b), len(reps_c)
-    n_b, n_c = sum(r.size for r in reps_b), sum(r.size for r in reps_c)
-    confidence = 1.0 - alpha
-    nan_ratio = Estimate(
-        value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0, method="not computed", decided=False
-    )
-
-    def early(
-        verdict: RepeatedVerdict, why: str, b_value: float = math.nan, c_value: float = math.nan
-    ) -> RepeatedComparison:
-        return RepeatedComparison(
-            label=label,
-            statistic=statistic,
-            direction=direction,
-            unit=unit,
-            k_baseline=k_b,
-            k_current=k_c,
-            n_baseline=n_b,
-            n_current=n_c,
-            baseline_value=b_value,
-            current_value=c_value,
-            ratio=nan_ratio,
-            p_value=math.nan,
-            p_adjusted=math.nan,
-            correction="none",
-            separable=min(k_b, k_c) >= 2,
-            drift=1.0,
-            min_effect=float(min_effect),
-            alpha=float(alpha),
-            verdict=verdict,
-            summary=f"{label + ': ' if label else ''}{why}",
-            power=float(power),
-        )
-
-    if k_b == 0 or k_c == 0 or min(r.size for r in reps_b + reps_c) < 2:
-        return early(
-            "insufficient data",
-            f"cannot compare the {statistic}: each side needs at least one "
-            f"repetition of 2 or more samples (baseline {k_b}, current {k_c} non-empty repetitions).",
-        )
-    if q is not None and q >= _TAIL_FROM:
-        short = [r.size for r in reps_b + reps_c if not percentile_ci(r, q).decided]
-        if short:
-            return early(
-                "undecided",
-                f"the {statistic} is not decided in every repetition (smallest has "
-                f"{min(short)} samples; a 95 % order-statistic interval of the {statistic} needs more), "
-                "so the tail is not compared.",
-            )
-    values_b = np.array([float(stat(r, axis=-1)) for r in reps_b])
-    values_c = np.array([float(stat(r, axis=-1)) for r in reps_c])
-    if np.any(values_b <= 0) or np.any(values_c <= 0):
-        return early(
-            "insufficient data",
-            f"cannot compare the {statistic}: a repetition's value is not positive, so the ratio is not defined.",
-        )
-    log_b, log_c = np.log(values_b), np.log(values_c)
-    b_value, c_value = float(np.exp(log_b.mean())), float(np.exp(log_c.mean()))
-    d = float(log_c.mean() - log_b.mean())
-
-    if k_b >= 2 and k_c >= 2:
-        separable, drift = True, 1.0
-        var_b, var_c = log_b.var(ddof=1) / k_b, log_c.var(ddof=1) / k_c
-        se = math.sqrt(var_b + var_c)
-        dof = math.inf
-        if se == 0.0:
-            p, half = (1.0 if d == 0.0 else 0.0), 0.0
-        else:
-            dof = (var_b + var_c) ** 2 / (var_b**2 / (k_b - 1) + var_c**2 / (k_c - 1))
-            p = float(2.0 * _sps.t.sf(abs(d) / se, dof))
-            half = float(_sps.t.ppf(1.0 - alpha / 2.0, dof)) * se
-        method = f"Welch t on log repetition {statistic}s ({k_b} vs {k_c} repetitions)"
-    else:
-        separable = False
-        drift, how = _drift_factor(calibration_baseline, calibration_current, drift_allowance, confidence)
-        pooled_b, pooled_c = np.concatenate(reps_b), np.concatenate(reps_c)
-        if q is None:
-            # A series without autocorrelation gets tau = 1, i.e. the independent-sample t interval.
-            est_b, est_c = series_mean_ci(pooled_b), series_mean_ci(pooled_c)
-        else:
-            est_b = percentile_ci(pooled_b, q, time_ordered=time_ordered)
-            est_c = percentile_ci(pooled_c, q, time_ordered=time_ordered)
-        se = math.hypot(_log_interval_sd(est_b), _log_interval_sd(est_c))
-        if not math.isfinite(se):
-            return early(
-                "undecided",
-                f"the {statistic} of a single run is not decided on both sides, so it is not compared (and one run "
-                "per side cannot separate machine drift between the runs from a change: repeat each side 3 or more "
-                "times, interleaved).",
-                b_value,
-                c_value,
-            )
-        allowance = math.log(drift)
-        z = float(_sps.norm.ppf(1.0 - alpha / 2.0))
-        beyond = max(abs(d) - allowance, 0.0)  # the change beyond what drift could explain
-        p = 1.0 if se == 0.0 and beyond == 0.0 else float(2.0 * _sps.norm.sf(beyond / max(se, 1e-300)))
-        half = z * se + allowance
-        dof = math.inf
-        method = f"one run per side: within-run intervals widened by drift x{drift:.3g} from {how}"
-
-    ratio = Estimate(
-        value=math.exp(d),
-        low=math.exp(d - half),
-        high=math.exp(d + half),
-        confidence=confidence,
-        n=min(n_b, n_c),
-        method=method,
-    )
-    detectable = _detectable(se, dof, drift, alpha, power, 1)
-    verdict, _ = _decide(ratio, p, min_effect, alpha, direction, detectable)
-    result = RepeatedComparison(
+    reps_b, reps_c = _repetitions(baseline, "baseline"), _repetitions(current, "current")
+    common = dict(
         label=label,
         statistic=statistic,
         direction=direction,
         unit=unit,
-        k_baseline=k_b,
-        k_current=k_c,
-        n_baseline=n_b,
-        n_current=n_c,
+        k_baseline=len(reps_b),
+        k_current=len(reps_c),
+        n_baseline=sum(r.size for r in reps_b),
+        n_current=sum(r.size for r in reps_c),
+        min_effect=float(min_effect),
+        alpha=float(alpha),
+        power=float(power),
+    )
+    stopped = _not_comparable(statistic, q, reps_b, reps_c)
+    if stopped is not None:
+        return _unresolved(common, *stopped, math.nan, math.nan)
+    values_b = np.array([float(stat(r, axis=-1)) for r in reps_b])
+    values_c = np.array([float(stat(r, axis=-1)) for r in reps_c])
+    if np.any(values_b <= 0) or np.any(values_c <= 0):
+        why = f"cannot compare the {statistic}: a repetition's value is not positive, so the ratio is not defined."
+        return _unresolved(common, "insufficient data", why, math.nan, math.nan)
+    log_b, log_c = np.log(values_b), np.log(values_c)
+    b_value, c_value = float(np.exp(log_b.mean())), float(np.exp(log_c.mean()))
+    d = float(log_c.mean() - log_b.mean())
+    if len(reps_b) >= 2 and len(reps_c) >= 2:
+        test = _welch(log_b, log_c, d, alpha, statistic)
+    else:
+        drift = _drift_factor(calibration_baseline, calibration_current, drift_allowance, 1.0 - alpha)
+        test = _single_run(reps_b, reps_c, d, q, alpha, time_ordered, drift)
+        if test is None:
+            why = (
+                f"the {statistic} of a single run is not decided on both sides, so it is not compared (and one run "
+                "per side cannot separate machine drift between the runs from a change: repeat each side 3 or more "
+                "times, interleaved)."
+            )
+            return _unresolved(common, "undecided", why, b_value, c_value)
+    return _compared(common, test, d, b_value, c_value)
+
+
+def _compared(common: dict[str, Any], test: _LogRatio, d: float, b_value: float, c_value: float) -> RepeatedComparison:
+    """The comparison with its ratio interval, detectable change and verdict."""
+    alpha = common["alpha"]
+    ratio = Estimate(
+        value=math.exp(d),
+        low=math.exp(d - test.half),
+        high=math.exp(d + test.half),
+        confidence=1.0 - alpha,
+        n=min(common["n_baseline"], common["n_current"]),
+        method=test.method,
+    )
+    detectable = _detectable(test.se, test.dof, test.drift, alpha, common["power"], 1)
+    verdict, _ = _decide(ratio, test.p, common["min_effect"], alpha, common["direction"], detectable)
+    result = RepeatedComparison(
+        **common,
         baseline_value=b_value,
         current_value=c_value,
         ratio=ratio,
-        p_value=p,
-        p_adjusted=p,
+        p_value=test.p,
+        p_adjusted=test.p,
         correction="none (a family of one)",
-        separable=separable,
-        drift=drift,
-        min_effect=float(min_effect),
-        alpha=float(alpha),
+        separable=test.separable,
+        drift=test.drift,
         verdict=verdict,
         summary="",
         detectable=detectable,
-        power=float(power),
-        log_se=se,
-        dof=dof,
+        log_se=test.se,
+        dof=test.dof,
     )
     return dataclasses.replace(result, summary=_summary(result))
 

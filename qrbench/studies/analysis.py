@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,6 @@ __all__ = [
     "compare_runs",
     "estimate_row",
     "trim_stage_warmup",
-    "judgements_frame",
     "latency_statistic",
     "server_metrics_sentence",
 ]
@@ -219,31 +217,6 @@ def compare_runs(
                 "summary": r.summary,
             }
             for r in family
-        ]
-    )
-
-
-def judgements_frame(judgements: Mapping[str, stats.Judgement]) -> pd.DataFrame:
-    """One row per judged metric: estimate and interval, target, verdict, the sentence why, and which
-    workload and statistic judged it (the summary contract's compliance rows)."""
-    return pd.DataFrame(
-        [
-            {
-                "metric": name,
-                "value": j.estimate.value,
-                "low": j.estimate.low,
-                "high": j.estimate.high,
-                "n": j.estimate.n,
-                "target": j.target,
-                "threshold": j.threshold,
-                "unit": j.unit,
-                "verdict": str(j.verdict),
-                "workload": j.workload,
-                "direction": j.direction,
-                "statistic": j.statistic,
-                "reason": j.reason,
-            }
-            for name, j in judgements.items()
         ]
     )
 

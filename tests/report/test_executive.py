@@ -234,7 +234,7 @@ def test_compare_with_previous_moves_only_beyond_both_intervals(tmp_path):
 
     reg = compare_with_previous(after, before, "20261130T000000Z-suite")
     assert reg.verdict == "regressed" and reg.previous_run == "20261130T000000Z-suite"
-    assert "1 of 2 PRD metrics" in reg.summary and "p95_ms 210 ms → 320 ms" in reg.summary
+    assert "1 of 2 PRD metrics" in reg.summary and "p95 latency of all requests 210 ms → 320 ms" in reg.summary
     assert "cannot be told from a change of the service" in reg.summary
 
     assert compare_with_previous(before, before).verdict == "unchanged"
@@ -250,4 +250,4 @@ def test_compare_with_previous_moves_only_beyond_both_intervals(tmp_path):
     assert _compared(after, folder, "prev").verdict == "regressed"
     assert _compared(after, tmp_path / "missing", "prev") is None  # unreadable: no comparison, no failure
     html = executive_html([replace(after, regression=reg)], scale="quick", started="2026-11-30 08:00 UTC", target="t")
-    assert "Regression against the previous suite run" in html and "p95_ms 210 ms → 320 ms" in html
+    assert "Regression against the previous suite run" in html and "p95 latency of all requests 210 ms → 320 ms" in html

@@ -101,7 +101,8 @@ def test_compliance_table_reads_as_sentences():
     frame = pd.DataFrame(
         [
             {
-                "metric": "rerank 50 docs p95",
+                "metric": "rerank_50_ms",
+                "label": "rerank 50 docs p95",
                 "value": 912.5,
                 "low": 870.0,
                 "high": math.inf,

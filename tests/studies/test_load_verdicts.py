@@ -410,3 +410,22 @@ def test_a_service_not_on_this_machine_is_measured_from_its_process_gauges_on_me
     from qrbench.studies.analysis import server_metrics_sentence
 
     assert "rss_bytes from process_resident_memory_bytes" in server_metrics_sentence(run)
+
+
+def test_every_compliance_row_and_executive_row_reads_as_words_not_a_key(closed_run, tmp_path):
+    """The load rows keep their thresholds-file key in `metric` but show a label (studies.compliance.LABELS) in
+    the study's compliance table and the executive report; no shown label is a snake_case key."""
+    from qrbench.report.executive import executive_html, from_summary
+    from qrbench.report.format import compliance_table
+
+    report = get_study("load").analyse(closed_run)
+    s = summary(report)
+    labels = [r["label"] for r in s["compliance"]]
+    assert {"p50_ms", "kept_up", "throughput_rps", "rss_growth_mb_per_h"} <= {r["metric"] for r in s["compliance"]}
+    assert labels and not [x for x in labels if "_" in x], labels
+    assert "share of the offered rate kept up with" in labels and "p50 latency of all requests" in labels
+    table = compliance_table(report.compliance).html
+    page = executive_html([from_summary(s)], base=tmp_path)
+    for shown in (table, page):
+        assert all(f">{x}<" in shown for x in labels)
+        assert not any(f">{key}<" in shown for key in report.compliance["metric"]), "a raw key is shown"

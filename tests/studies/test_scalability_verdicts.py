@@ -86,15 +86,15 @@ def test_capacity_target_is_judged_on_the_best_step_load_and_names_its_workload(
         "workers-1": [_step(60, 59, 200), _step(120, 80, 2000)],
         "instances-2": [_step(60, 60, 150), _step(120, 119, 300), _step(160, 130, 1500)],
     }
-    (row,) = _compliance(configs, steps, THRESHOLDS)
+    (row,) = _compliance(configs, steps, THRESHOLDS).to_dict(orient="records")
     assert row["verdict"] == "pass" and row["value"] == 119  # the 120 req/s step, p95 within 500 ms
     assert row["workload"].startswith(f"{STEP_WORKLOAD}, instances-2, step at 120")
     low = _compliance(
         _configs({"workers-1": 60.0}), {"workers-1": [_step(60, 59, 200), _step(70, 65, 900)]}, THRESHOLDS
-    )
+    ).to_dict(orient="records")
     # The steps offered at most 70 req/s: below the target, so the capacity cannot be shown.
     assert low[0]["verdict"] == "insufficient" and "cannot show the capacity" in low[0]["reason"]
-    assert _compliance(pd.DataFrame(columns=configs.columns), {}, THRESHOLDS) == []
+    assert _compliance(pd.DataFrame(columns=configs.columns), {}, THRESHOLDS).empty
 
 
 def _report_args(usl_points: pd.DataFrame, auto=None) -> dict:

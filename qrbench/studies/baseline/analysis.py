@@ -14,13 +14,13 @@ from ...monitor import counter_delta
 from ...params import to_dict
 from ..analysis import (
     compare_runs,
-    judgements_frame,
     latency_statistic,
     load_thresholds,
     stage_table,
     trim_stage_warmup,
 )
-from ..contention import BUSY, busy_first, contention_summary, excuse_busy, read_contention
+from ..compliance import compliance_frame, compliance_records
+from ..contention import busy_first, contention_summary, excuse_busy, read_contention
 from ..folder import RunFolder
 from ..stages import load_stages
 from .params import BaselineParams
@@ -92,8 +92,7 @@ def analyse_baseline(
     # service (memory is not slowed by a busy machine: it has no stage here, so it is never excused).
     contention = read_contention(run_dir)
     judgements, excused = excuse_busy(judgements, contention, stage_of)
-    compliance = judgements_frame(judgements)
-    compliance[BUSY.replace(" ", "_")] = [name in excused for name in judgements]
+    compliance = compliance_frame(judgements, excused=excused)
     verdict = str(stats.overall(judgements.values()))
     if excused and verdict != "fail":
         verdict = "insufficient"  # the busy machine, not the service, left these targets undecided
@@ -428,7 +427,7 @@ def summary(report: BaselineReport) -> dict:
         "study": "baseline",
         "verdict": report.verdict,
         "verdict_reasons": list(report.verdict_reasons),
-        "compliance": report.compliance.to_dict(orient="records"),
+        "compliance": compliance_records(report.compliance),
         "reliability": [
             {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
         ],

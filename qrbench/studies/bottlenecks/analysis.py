@@ -20,7 +20,8 @@ from ... import stats
 from ...load import load_records
 from ...params import to_dict
 from ...profile import COMPONENTS, TOTAL, UNATTRIBUTED, classify_stacks
-from ..analysis import judgements_frame, latency_statistic, load_thresholds
+from ..analysis import latency_statistic, load_thresholds
+from ..compliance import compliance_frame, compliance_records
 from ..contention import busy_first, contention_summary, read_contention
 from ..folder import RunFolder
 from .outside import cost_table, gaps, hot_functions, outside_opportunities
@@ -521,10 +522,7 @@ def _opportunity(
 
 
 def _totals(components: pd.DataFrame, **where) -> np.ndarray:
-    m = components["component"] == TOTAL
-    for k, v in where.items():
-        m &= components[k].isna() if v is None else components[k] == v
-    return components[m]["ms"].to_numpy()
+    return _parts(components, TOTAL, **where)
 
 
 def _parts(components: pd.DataFrame, component: str, **where) -> np.ndarray:
@@ -534,98 +532,78 @@ def _parts(components: pd.DataFrame, component: str, **where) -> np.ndarray:
     return components[m]["ms"].to_numpy()
 
 
-def _opportunities(
-    p: BottlenecksParams, c: pd.DataFrame, outside: pd.DataFrame, memory: dict[str, Any], gc: pd.DataFrame
-) -> pd.DataFrame:
-    conf, rates = p.confidence, p.opportunities.rates_rps
-    rows = []
-    base = dict(documents="cached", settings="", torch_threads=None, fallback=False, qubits=4)
-    n_ref = p.opportunities.reference_batch
+@dataclass(frozen=True)
+class _Measured:
+    """What every kind of opportunity reads: the study's parameters and the run's measurements, and the default
+    scenario (`base`: hybrid-or-quantum rows with cached documents, default settings, 4 qubits)."""
 
-    def add_difference(name, lives_in, applies, a, b, ref_total, how, **kw):
-        if len(a) >= 2 and len(b) >= 2:
-            rows.append(
-                _opportunity(
-                    name,
-                    lives_in,
-                    applies,
-                    mean_difference(a, b, confidence=conf),
-                    float(np.mean(ref_total)) if len(ref_total) else np.nan,
-                    rates,
-                    how,
-                    **kw,
-                )
-            )
+    p: BottlenecksParams
+    c: pd.DataFrame  # the breakdown rows
+    outside: pd.DataFrame
+    memory: dict[str, Any]
+    gc: pd.DataFrame
 
-    def add_component(name, lives_in, applies, x, ref_total, how, **kw):
-        if len(x) >= 2:
-            rows.append(
-                _opportunity(
-                    name,
-                    lives_in,
-                    applies,
-                    _mean_ci(x, conf),
-                    float(np.mean(ref_total)) if len(ref_total) else np.nan,
-                    rates,
-                    how,
-                    **kw,
-                )
-            )
+    @property
+    def n_ref(self) -> int:
+        return self.p.opportunities.reference_batch
 
-    # Aer's OpenMP threads: the fix this study proves (aer_threads=1 is now the default). Compared on the part
-    # it changes, the fidelity: the totals also carry the query embedding, whose noise would drown it.
-    no_settings = {k: v for k, v in base.items() if k != "settings"}
-    before = _parts(
-        c,
-        "fidelity",
-        method="quantum",
-        backend="aer",
-        batch_size=n_ref,
-        shots=1024,
-        settings="aer_threads=0",
-        **no_settings,
-    )
-    after = _parts(c, "fidelity", method="quantum", backend="aer", batch_size=n_ref, shots=1024, **base)
-    ref = _totals(
-        c, method="quantum", backend="aer", batch_size=n_ref, shots=1024, settings="aer_threads=0", **no_settings
-    )
-    fixed = p.target.aer_threads == 1
-    add_difference(
+    def where(self, **changes) -> dict[str, Any]:
+        """The default scenario at the reference batch, with `changes`."""
+        base = dict(documents="cached", settings="", torch_threads=None, fallback=False, qubits=4)
+        return {"batch_size": self.n_ref, **base, **changes}
+
+    def row(self, name, lives_in, applies, saving: stats.Estimate, per_request_ms, how, **kw) -> dict[str, Any]:
+        return _opportunity(name, lives_in, applies, saving, per_request_ms, self.p.opportunities.rates_rps, how, **kw)
+
+    def difference(self, name, lives_in, applies, a, b, ref_total, how, **kw) -> list[dict[str, Any]]:
+        """The saving of going from sample `a` to sample `b` (ms; none when either has fewer than 2 values)."""
+        if len(a) < 2 or len(b) < 2:
+            return []
+        saving = mean_difference(a, b, confidence=self.p.confidence)
+        return [self.row(name, lives_in, applies, saving, _mean_or_nan(ref_total), how, **kw)]
+
+    def component(self, name, lives_in, applies, x, ref_total, how) -> list[dict[str, Any]]:
+        """The saving of removing a component's whole time `x` (none when it has fewer than 2 values)."""
+        if len(x) < 2:
+            return []
+        return [self.row(name, lives_in, applies, _mean_ci(x, self.p.confidence), _mean_or_nan(ref_total), how)]
+
+    def observed(self, value: float, n: int, method: str) -> stats.Estimate:
+        """A saving measured once, without an interval."""
+        return stats.Estimate(
+            value=value, low=value, high=value, confidence=self.p.confidence, n=n, method=method, decided=False
+        )
+
+
+def _mean_or_nan(x: np.ndarray) -> float:
+    return float(np.mean(x)) if len(x) else np.nan
+
+
+def _aer_threads(m: _Measured) -> list[dict[str, Any]]:
+    """Aer's OpenMP threads: the fix this study proves (aer_threads=1 is now the default). Compared on the part it
+    changes, the fidelity: the totals also carry the query embedding, whose noise would drown it."""
+    aer = dict(method="quantum", backend="aer", shots=1024)
+    before = m.where(**aer, settings="aer_threads=0")
+    return m.difference(
         "Run each Aer simulation on one OpenMP thread",
         "service code (fidelity.py)",
-        f"quantum and hybrid on aer, {n_ref} documents",
-        before,
-        after,
-        ref,
+        f"quantum and hybrid on aer, {m.n_ref} documents",
+        _parts(m.c, "fidelity", **before),
+        _parts(m.c, "fidelity", **m.where(**aer)),
+        _totals(m.c, **before),
         "AerSimulator(max_parallel_threads=1): a <=9-qubit statevector gains nothing from threads that "
         "spin against the service's own",
-        status="done (aer_threads=1)" if fixed else "open",
+        status="done (aer_threads=1)" if m.p.target.aer_threads == 1 else "open",
     )
-    # torch intra-op threads.
+
+
+def _torch_threads(m: _Measured) -> list[dict[str, Any]]:
+    """torch intra-op threads, with cached and with cold documents."""
+    rows = []
     for docs in ("cached", "cold"):
-        t_default = _totals(
-            c,
-            method="hybrid",
-            backend="exact",
-            batch_size=n_ref,
-            torch_threads=2,
-            documents=docs,
-            settings="",
-            fallback=False,
-            qubits=4,
-        )
-        t_one = _totals(
-            c,
-            method="hybrid",
-            backend="exact",
-            batch_size=n_ref,
-            torch_threads=1,
-            documents=docs,
-            settings="",
-            fallback=False,
-            qubits=4,
-        )
-        add_difference(
+        t_default = _totals(m.c, **m.where(method="hybrid", backend="exact", torch_threads=2, documents=docs))
+        t_one = _totals(m.c, **m.where(method="hybrid", backend="exact", torch_threads=1, documents=docs))
+        rows += m.difference(
             f"Embed with one torch thread ({docs} documents)",
             "service setting (torch_threads)",
             f"every request with an embedding, {docs} documents",
@@ -635,184 +613,167 @@ def _opportunities(
             "torch_threads=1 instead of one thread per core: intra-op threads spin-wait when the cores are shared",
             trade_off="a big cold batch may embed slower on an idle machine",
         )
-    # Exact instead of aer.
-    aer_fid = _parts(c, "fidelity", method="quantum", backend="aer", batch_size=n_ref, shots=1024, **base)
-    exact_fid = _parts(c, "fidelity", method="quantum", backend="exact", batch_size=n_ref, **base)
-    ref = _totals(c, method="quantum", backend="aer", batch_size=n_ref, shots=1024, **base)
-    add_difference(
+    return rows
+
+
+def _exact_backend(m: _Measured) -> list[dict[str, Any]]:
+    """Exact instead of aer."""
+    aer = m.where(method="quantum", backend="aer", shots=1024)
+    return m.difference(
         "Compute the fidelity in closed form (exact) instead of simulating it (aer)",
         "design choice (backend)",
-        f"quantum and hybrid on aer, {n_ref} documents",
-        aer_fid,
-        exact_fid,
-        ref,
+        f"quantum and hybrid on aer, {m.n_ref} documents",
+        _parts(m.c, "fidelity", **aer),
+        _parts(m.c, "fidelity", **m.where(method="quantum", backend="exact")),
+        _totals(m.c, **aer),
         "backend=exact: the same expected value without the circuit",
         trade_off="no shot noise, no circuit: the service stops exercising a quantum simulator",
     )
+
+
+def _fewer_shots(m: _Measured) -> list[dict[str, Any]]:
+    rows = []
     for hi, lo in ((8192, 1024), (1024, 256)):
-        a = _parts(c, "fidelity", method="quantum", backend="aer", batch_size=n_ref, shots=hi, **base)
-        b = _parts(c, "fidelity", method="quantum", backend="aer", batch_size=n_ref, shots=lo, **base)
-        add_difference(
+        a = _parts(m.c, "fidelity", **m.where(method="quantum", backend="aer", shots=hi))
+        b = _parts(m.c, "fidelity", **m.where(method="quantum", backend="aer", shots=lo))
+        rows += m.difference(
             f"Fewer shots ({hi} -> {lo})",
             "service setting (shots)",
-            f"quantum and hybrid on aer, {n_ref} documents",
+            f"quantum and hybrid on aer, {m.n_ref} documents",
             a,
             b,
             a,
             "shots: cost grows linearly with shots",
             trade_off=f"shot noise grows by sqrt({hi // lo})",
         )
-    # Document embeddings: cold versus cached.
-    cold = _parts(
-        c,
-        "embed documents",
-        method="hybrid",
-        backend="exact",
-        batch_size=n_ref,
-        documents="cold",
-        torch_threads=None,
-        settings="",
-        fallback=False,
-        qubits=4,
-    )
-    warm = _parts(c, "embed documents", method="hybrid", backend="exact", batch_size=n_ref, **base)
-    cold_total = _totals(
-        c,
-        method="hybrid",
-        backend="exact",
-        batch_size=n_ref,
-        documents="cold",
-        torch_threads=None,
-        settings="",
-        fallback=False,
-        qubits=4,
-    )
-    add_difference(
+    return rows
+
+
+def _document_cache(m: _Measured) -> list[dict[str, Any]]:
+    """Document embeddings: cold versus cached."""
+    cold = m.where(method="hybrid", backend="exact", documents="cold")
+    return m.difference(
         "Embed documents once, at indexing (keep them cached)",
         "service design (embedding cache)",
-        f"requests whose {n_ref} documents are new",
-        cold,
-        warm,
-        cold_total,
+        f"requests whose {m.n_ref} documents are new",
+        _parts(m.c, "embed documents", **cold),
+        _parts(m.c, "embed documents", **m.where(method="hybrid", backend="exact")),
+        _totals(m.c, **cold),
         "precompute document vectors (RAG chunks recur); a cache miss embeds every document",
         trade_off="memory: 1.5 KiB per cached document",
     )
-    ref = _totals(c, method="hybrid", backend="exact", batch_size=n_ref, **base)
-    add_component(
+
+
+def _engine_parts(m: _Measured) -> list[dict[str, Any]]:
+    """The query embedding and the engine's unattributed glue, each as a whole component of the default hybrid."""
+    hybrid = m.where(method="hybrid", backend="exact")
+    ref = _totals(m.c, **hybrid)
+    return m.component(
         "Query embedding (model forward pass)",
         "dependency (torch, sentence-transformers)",
         "every request",
-        _parts(c, "embed query", method="hybrid", backend="exact", batch_size=n_ref, **base),
+        _parts(m.c, "embed query", **hybrid),
         ref,
         "a smaller or quantised model; not a change in the service's code",
-    )
-    add_component(
+    ) + m.component(
         "Engine glue (caches, hand-offs: unattributed)",
         "service code (engine.py)",
-        f"every request, {n_ref} documents",
-        _parts(c, UNATTRIBUTED, method="hybrid", backend="exact", batch_size=n_ref, **base),
+        f"every request, {m.n_ref} documents",
+        _parts(m.c, UNATTRIBUTED, **hybrid),
         ref,
         "read the line tables: similarity-cache keys and lookups per candidate",
     )
-    if len(outside):
-        o = outside[(outside["batch_size"] == n_ref) & (outside["method"] == "hybrid")]
-        o = o if len(o) else outside.iloc[[0]]
-        o = o.iloc[0]
-        whole = float(o["e2e_mean_ms"])
-        fw = stats.Estimate(
-            value=float(o["framework_ms"]),
-            low=float(o["framework_ms"]),
-            high=float(o["framework_ms"]),
-            confidence=conf,
-            n=int(o["requests"]),
-            method="outside-engine mean minus the codec parts (no interval)",
-            decided=False,
+
+
+_CODEC_PARTS = (
+    ("validate request", "service code (schemas.py) + pydantic"),
+    ("serialise response", "service code (app.py) + json"),
+    ("parse JSON", "dependency (json)"),
+    ("rank candidates", "service code (app.py)"),
+)
+
+
+def _outside_engine(m: _Measured) -> list[dict[str, Any]]:
+    """The HTTP measurement at the reference batch (hybrid, else its first row): the framework's share and each
+    codec part."""
+    if not len(m.outside):
+        return []
+    o = m.outside[(m.outside["batch_size"] == m.n_ref) & (m.outside["method"] == "hybrid")]
+    o = (o if len(o) else m.outside.iloc[[0]]).iloc[0]
+    whole, n = float(o["e2e_mean_ms"]), int(o["requests"])
+    framework = m.observed(float(o["framework_ms"]), n, "outside-engine mean minus the codec parts (no interval)")
+    rows = [
+        m.row(
+            "HTTP, framework and thread hand-off",
+            "dependency (uvicorn, FastAPI)",
+            "every request",
+            framework,
+            whole,
+            "a leaner server stack; fewer hops",
         )
-        rows.append(
-            _opportunity(
-                "HTTP, framework and thread hand-off",
-                "dependency (uvicorn, FastAPI)",
-                "every request",
-                fw,
-                whole,
-                rates,
-                "a leaner server stack; fewer hops",
-            )
-        )
-        for part, lives in (
-            ("validate request", "service code (schemas.py) + pydantic"),
-            ("serialise response", "service code (app.py) + json"),
-            ("parse JSON", "dependency (json)"),
-            ("rank candidates", "service code (app.py)"),
-        ):
-            if f"{part} ms" in o.index:
-                v = float(o[f"{part} ms"])
-                e = stats.Estimate(
-                    value=v,
-                    low=v,
-                    high=v,
-                    confidence=conf,
-                    n=int(o["requests"]),
-                    method="mean of in-process repeats",
-                    decided=False,
-                )
-                rows.append(
-                    _opportunity(
-                        part.capitalize(),
-                        lives,
-                        "every request",
-                        e,
-                        whole,
-                        rates,
-                        "time measured on realistic bodies in-process",
-                    )
-                )
-    if len(gc):
-        g = gc[gc["generation"] == "all"].iloc[0]
-        v = float(g["per_request_ms"])
-        e = stats.Estimate(
-            value=v,
-            low=v,
-            high=v,
-            confidence=conf,
-            n=int(g["collections"]),
-            method="total pause over requests",
-            decided=False,
-        )
-        rows.append(
-            _opportunity(
-                "Garbage-collection pauses",
-                "runtime (CPython gc)",
-                "every request",
-                e,
-                np.nan,
-                rates,
-                "fewer short-lived objects per request; gc.freeze after start-up",
-            )
-        )
-    # Memory: what the similarity cache pins per entry, at its capacity.
-    if memory.get("requests"):
-        # Each traced rerank adds batch_size new pairs to the similarity cache (new query, recurring documents).
-        per_entry = memory["traced_retained_mib"] / (memory["requests"] * p.memory.batch_size)
-        cap = 50_000
-        rows.append(
-            {
-                "opportunity": "Key the similarity cache by a digest, not the texts",
-                "kind": "memory",
-                "lives_in": "service code (engine.py)",
-                "applies_to": f"similarity cache at capacity ({cap})",
-                "saving_ms": np.nan,
-                "saving_low": np.nan,
-                "saving_high": np.nan,
-                "share_of_request": np.nan,
-                "saving_mib": per_entry * cap,
-                "how": f"retained {per_entry * 2**20 / 1024:.2f} KiB per cached pair (tracemalloc), mostly the "
-                "request's candidate text the key pins",
-                "trade_off": "",
-                "status": "open",
-            }
-        )
-    frame = pd.DataFrame(rows)
+    ]
+    for part, lives in _CODEC_PARTS:
+        if f"{part} ms" in o.index:
+            e = m.observed(float(o[f"{part} ms"]), n, "mean of in-process repeats")
+            how = "time measured on realistic bodies in-process"
+            rows.append(m.row(part.capitalize(), lives, "every request", e, whole, how))
+    return rows
+
+
+def _gc_pauses(m: _Measured) -> list[dict[str, Any]]:
+    if not len(m.gc):
+        return []
+    g = m.gc[m.gc["generation"] == "all"].iloc[0]
+    e = m.observed(float(g["per_request_ms"]), int(g["collections"]), "total pause over requests")
+    how = "fewer short-lived objects per request; gc.freeze after start-up"
+    return [m.row("Garbage-collection pauses", "runtime (CPython gc)", "every request", e, np.nan, how)]
+
+
+def _cache_memory(m: _Measured) -> list[dict[str, Any]]:
+    """Memory: what the similarity cache pins per entry, at its capacity."""
+    if not m.memory.get("requests"):
+        return []
+    # Each traced rerank adds batch_size new pairs to the similarity cache (new query, recurring documents).
+    per_entry = m.memory["traced_retained_mib"] / (m.memory["requests"] * m.p.memory.batch_size)
+    cap = 50_000
+    return [
+        {
+            "opportunity": "Key the similarity cache by a digest, not the texts",
+            "kind": "memory",
+            "lives_in": "service code (engine.py)",
+            "applies_to": f"similarity cache at capacity ({cap})",
+            "saving_ms": np.nan,
+            "saving_low": np.nan,
+            "saving_high": np.nan,
+            "share_of_request": np.nan,
+            "saving_mib": per_entry * cap,
+            "how": f"retained {per_entry * 2**20 / 1024:.2f} KiB per cached pair (tracemalloc), mostly the "
+            "request's candidate text the key pins",
+            "trade_off": "",
+            "status": "open",
+        }
+    ]
+
+
+# Each kind of opportunity of the reference engine's run, in the order they are listed before ranking.
+_KINDS = (
+    _aer_threads,
+    _torch_threads,
+    _exact_backend,
+    _fewer_shots,
+    _document_cache,
+    _engine_parts,
+    _outside_engine,
+    _gc_pauses,
+    _cache_memory,
+)
+
+
+def _opportunities(
+    p: BottlenecksParams, c: pd.DataFrame, outside: pd.DataFrame, memory: dict[str, Any], gc: pd.DataFrame
+) -> pd.DataFrame:
+    measured = _Measured(p=p, c=c, outside=outside, memory=memory, gc=gc)
+    frame = pd.DataFrame([row for kind in _KINDS for row in kind(measured)])
     if frame.empty:
         return frame
     # An implemented fix stays listed whatever this run measured for it: a reader must see it held (or not).
@@ -948,7 +909,7 @@ def _judgements(
         judgements["peak memory scoring 100 cold documents (GB)"] = stats.judge(
             e, memory_100, workload="one cold rerank of 100 documents, in-process"
         )
-    compliance = judgements_frame(judgements)
+    compliance = compliance_frame(judgements)
     reasons = []
     verdict = stats.overall(judgements.values())
     head_expl = explained[_headline(explained)]
@@ -1070,7 +1031,7 @@ def _outside_judgements(requests: pd.DataFrame, params: BottlenecksParams):
         judgements[f"rerank 50 documents over HTTP, {rerank_50.statistic or 'p95'} ({params.outside.method})"] = (
             stats.judge(e, rerank_50, workload="single user over HTTP, 50 documents, a new query each")
         )
-    compliance = judgements_frame(judgements)
+    compliance = compliance_frame(judgements)
     verdict = stats.overall(judgements.values())
     reasons = [f"{r.metric}: {r.verdict} ({r.reason})" for r in compliance.itertuples() if r.verdict != "pass"]
     if not judgements:
@@ -1154,7 +1115,7 @@ def summary(report: BottlenecksReport) -> dict[str, Any]:
         "costs": report.costs.to_dict(orient="records"),
         "not_measured": report.gaps.to_dict(orient="records"),
         "max_unattributed_share": float(head["unattributed_share"].abs().max()) if len(head) else None,
-        "compliance": report.compliance.to_dict(orient="records"),
+        "compliance": compliance_records(report.compliance),
         "overhead": report.overhead.to_dict(orient="records"),
         "aer_vs_exact": report.aer_vs_exact.to_dict(orient="records"),
         "outside": report.outside.to_dict(orient="records"),

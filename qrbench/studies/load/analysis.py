@@ -35,8 +35,9 @@ import pandas as pd
 from ... import stats
 from ...load import label_phases, load_records, load_run_info
 from ...params import to_dict
-from ..analysis import judgements_frame, load_thresholds
-from ..contention import BUSY, busy_first, contention_summary, excuse_busy, read_contention
+from ..analysis import load_thresholds
+from ..compliance import compliance_frame, compliance_records, metric_label
+from ..contention import busy_first, contention_summary, excuse_busy, read_contention
 from ..folder import RunFolder
 from .params import LOAD_DIR, LoadParams
 
@@ -494,8 +495,7 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     if (warm.too_short or warm.level_shift is not None) and verdict == "pass":
         verdict = "warn"  # no steady state (White's diagnostic, or a level shift), so a pass is provisional
     all_rows = {**judgements, **not_judged}
-    compliance = _compliance_frame(all_rows)
-    compliance[BUSY.replace(" ", "_")] = [name in excused for name in all_rows]
+    compliance = compliance_frame(all_rows, excused=excused, workload_in_reason=False)
     reasons = list(busy_first(_verdict_reasons(verdict, judgements, warm), contention, len(excused)))
     return LoadReport(
         params=params,
@@ -652,37 +652,6 @@ def _windowed_rate(t_end: np.ndarray, t0: float, t1: float, confidence: float) -
     return _estimate_observed(float("nan"), 0, "throughput", confidence)
 
 
-def _compliance_frame(judgements: dict[str, stats.Judgement]) -> pd.DataFrame:
-    """The rows of the summary contract: metric, target, unit, value, low, high, verdict, workload, direction,
-    reason (plus threshold, n, statistic and kind). The reason drops judge()'s "[judged by ...]": the workload
-    has its own column."""
-    frame = judgements_frame(judgements)
-    for column in ("workload", "direction", "statistic", "kind"):
-        frame[column] = [getattr(j, column) for j in judgements.values()]
-    frame["reason"] = [j.reason.replace(f" [judged by {j.workload}]", "") for j in judgements.values()]
-    return frame
-
-
-# What a reader calls each target, for the headline sentence.
-_LABELS = {
-    "p50_ms": "median latency",
-    "p95_ms": "p95 latency",
-    "p99_ms": "p99 latency",
-    "similarity_ms": "p95 latency of similarity requests",
-    "rerank_50_ms": "p95 latency of reranks of 25-50 documents",
-    "kept_up": "share of the offered load answered",
-    "throughput_rps": "capacity",
-    "success_ratio": "success ratio",
-    "cpu_utilization": "server CPU share",
-    "memory_gb": "peak server memory",
-    "quantum_time_ms": "mean quantum time",
-    "classical_fallback_rate": "classical fallback rate",
-    "cache_hit_rate": "cache hit rate",
-    "error_rate (stress limit)": "error rate",
-    "rss_growth_mb_per_h": "memory growth after the caches filled",
-}
-
-
 def _amount(value: float, unit: str) -> str:
     """A number for a sentence: 3 significant digits, thousands separated, fractions as percentages."""
     if not math.isfinite(value):
@@ -697,11 +666,11 @@ def _plain(name: str, j: stats.Judgement) -> str:
     """One target in words: "the p95 latency is 15,800 ms or more against a target below 500 ms"."""
     e = j.estimate
     if e.n == 0 or math.isnan(e.value):
-        return f"the {_LABELS.get(name, name)} was not measured"
+        return f"the {metric_label(name, j.statistic)} was not measured"
     more = " or more" if math.isinf(e.high) and j.direction == "below" else ""
     side = "below" if j.direction == "below" else "at least"
     return (
-        f"the {_LABELS.get(name, name)} is {_amount(e.value, j.unit)}{more} against a target {side} "
+        f"the {metric_label(name, j.statistic)} is {_amount(e.value, j.unit)}{more} against a target {side} "
         f"{_amount(j.target, j.unit)}"
     )
 
@@ -1042,7 +1011,6 @@ def next_action(report: LoadReport) -> str:
 
 
 KEY_FIGURE = "key_figure.png"  # the timeline, saved by the notebook in the run folder
-_CONTRACT_KEYS = ("metric", "target", "unit", "value", "low", "high", "verdict", "workload", "direction", "reason")
 
 
 def summary(report: LoadReport) -> dict:
@@ -1054,10 +1022,7 @@ def summary(report: LoadReport) -> dict:
         "verdict_reasons": report.verdict_reasons,
         "contention": contention_summary(report.contention),
         "workload": report.workload,
-        "compliance": [
-            {k: r.get(k) for k in (*_CONTRACT_KEYS, "threshold", "n", "statistic", "kind")}
-            for r in report.compliance.to_dict(orient="records")
-        ],
+        "compliance": compliance_records(report.compliance),
         "reliability": [
             {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
         ],

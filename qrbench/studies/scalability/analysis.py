@@ -45,6 +45,7 @@ from ...load import load_records, load_run_info
 from ...monitor import counter_delta
 from ...params import to_dict
 from ..analysis import estimate_row, load_thresholds
+from ..compliance import compliance_frame, compliance_records
 from ..contention import busy_first, contention_summary, read_contention
 from ..folder import RunFolder
 from ..stages import load_stages
@@ -448,7 +449,7 @@ class ScalabilityReport:
     findings: list[str]
     reliability: list[stats.Check]
     records: pd.DataFrame = field(repr=False)  # every step's records, with config, step and rate_rps
-    compliance: list[dict[str, Any]] = field(default_factory=list)  # PRD rows, each naming its workload
+    compliance: pd.DataFrame = field(default_factory=lambda: compliance_frame({}))  # PRD rows (studies.compliance)
     autoscale: dict[str, Any] | None = None  # autoscaling.analyse_autoscale + "rule"; None: not run
     recommendation: str = ""
     contention: stats.Contention | None = None  # other programs, steal and calibration per configuration
@@ -656,9 +657,10 @@ def _vertical(run_dir: Path, p: ScalabilityParams) -> dict[str, Any]:
     )
 
 
-def _scalability_verdict(configs: pd.DataFrame, compliance: list[dict[str, Any]]) -> tuple[str, list[str]]:
+def _scalability_verdict(configs: pd.DataFrame, frame: pd.DataFrame) -> tuple[str, list[str]]:
     """The configurations' verdict, made worse by the PRD capacity target's, with every reason."""
     verdict, reasons = _verdict(configs)
+    compliance = frame.to_dict(orient="records")
     reasons += [
         f"PRD capacity target (at least {r['target']:g} req/s within the p95 target), "
         f"{'not shown' if r['verdict'] == 'insufficient' else r['verdict']}: "
@@ -680,14 +682,14 @@ def _scalability_verdict(configs: pd.DataFrame, compliance: list[dict[str, Any]]
 
 def _compliance(
     configs: pd.DataFrame, steps: Mapping[str, list[dict[str, Any]]], thresholds: Mapping[str, stats.Threshold]
-) -> list[dict[str, Any]]:
+) -> pd.DataFrame:
     """The PRD capacity target judged on the step load of the configuration with the highest capacity (one row;
     none when no configuration ran or the thresholds file has no load.throughput_rps)."""
     rate_t, lat_t = thresholds.get("throughput_rps"), thresholds.get("p95_ms")
     ran = configs[configs["status"] == "ok"] if len(configs) else configs
     ran = ran[ran["config"].isin([c for c, s in steps.items() if s])] if len(ran) else ran
     if rate_t is None or lat_t is None or ran.empty:
-        return []
+        return compliance_frame({})
     best = _best(ran)["config"]
     s = steps[best]
     j = stats.capacity_from_steps(
@@ -698,22 +700,7 @@ def _compliance(
         lat_t,
         workload=f"{STEP_WORKLOAD}, {best}",
     )
-    return [
-        {
-            "metric": "throughput_rps",
-            "target": j.target,
-            "threshold": j.threshold,
-            "unit": j.unit,
-            "value": j.estimate.value,
-            "low": j.estimate.low,
-            "high": j.estimate.high,
-            "verdict": str(j.verdict),
-            "workload": j.workload,
-            "direction": j.direction,
-            "reason": j.reason,
-            "statistic": j.statistic,
-        }
-    ]
+    return compliance_frame({"throughput_rps": j})
 
 
 def _best(ran: pd.DataFrame) -> pd.Series:
@@ -1094,7 +1081,7 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
     return {
         "study": "scalability",
         "verdict": report.verdict,
-        "compliance": report.compliance,
+        "compliance": compliance_records(report.compliance),
         "recommendation": report.recommendation,
         "key_figure": KEY_FIGURE,
         "autoscale": autoscale,
