@@ -27,6 +27,8 @@ from ..studies.compliance import metric_label
 from .baseline_tables import quantum_vs_classical
 from .format import (
     NOT_MEASURED,
+    compliance_cells,
+    gap_reason,
     headline,
     interval,
     number,
@@ -467,6 +469,8 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
                 f"{metric} is judged differently by different studies because they measure different "
                 f"workloads: {judged}."
             )
+    gaps = [(r.shown, r.study, gap_reason(r.value, r.reason)) for r in rows]
+    notes += [f"{label} ({study} study) not measured: {why}" for label, study, why in gaps if why]
     note = "".join(f'<p class="qr-note">{html.escape(n)}</p>' for n in notes)
     # The columns of format.compliance_table but "Why": each study's report explains its verdicts, and here the
     # table must stay short enough for the first screen.
@@ -474,9 +478,9 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
         {
             "metric": r.shown,
             "target": {"below": "below ", "above": "above "}.get(r.direction, "") + quantity(r.target, r.unit),
-            "measured": quantity(r.value, r.unit),
-            "ci": interval(r.low, r.high, r.unit),
-            "verdict": f"{r.verdict} (machine busy)" if r.machine_busy else r.verdict,
+            **compliance_cells(
+                r.value, r.low, r.high, r.unit, f"{r.verdict} (machine busy)" if r.machine_busy else r.verdict, r.reason
+            ),
             "study": r.study,
             "workload": r.workload if r.workload != r.study else "as in its report",
         }

@@ -270,6 +270,23 @@ def stakeholder_table(
     )
 
 
+def gap_reason(value: Any, reason: str | None) -> str | None:
+    """Why a compliance row was not measured ("the service exposes no /metrics — export …"), or None when the
+    row holds a measurement: its value is missing and its reason says "not measured: why"."""
+    marker = f"{NOT_MEASURED}: "
+    if not _missing(value) or marker not in (reason or ""):
+        return None
+    return reason.split(marker, 1)[1]
+
+
+def compliance_cells(value: Any, low: Any, high: Any, unit: str, verdict: str, reason: str) -> dict[str, str]:
+    """Measured, interval and verdict cells of a compliance row; a row the run could not measure reads
+    "not measured" in each (its reason says why), never an interval "not bounded (too few samples)"."""
+    if gap_reason(value, reason) is not None:
+        return {"measured": NOT_MEASURED, "ci": "–", "verdict": NOT_MEASURED}
+    return {"measured": quantity(value, unit), "ci": interval(low, high, unit), "verdict": verdict}
+
+
 def compliance_table(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> StakeholderTable:
     """A compliance frame (studies.compliance.COLUMNS: label, value, low, high, target, unit, verdict, reason,
     direction, workload, ...) as: Metric | Target | Measured | 95 % interval | Verdict | Why (+ `extra`
@@ -282,9 +299,9 @@ def compliance_table(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> Stake
             {
                 "metric": r["label"],
                 "target": sign + quantity(r.get("target"), unit),
-                "measured": quantity(r.get("value"), unit),
-                "ci": interval(r.get("low"), r.get("high"), unit),
-                "verdict": r.get("verdict"),
+                **compliance_cells(
+                    r.get("value"), r.get("low"), r.get("high"), unit, r.get("verdict"), r.get("reason")
+                ),
                 "reason": r.get("reason") or "",
                 **{c: r.get(c) for c in extra},
             }

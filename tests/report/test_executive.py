@@ -120,6 +120,27 @@ def test_missing_parts_say_so(tmp_path):
         assert text in page
 
 
+def test_a_target_the_service_does_not_expose_reads_not_measured_with_its_reason(tmp_path):
+    why = "the service exposes no Prometheus /metrics — export qrbench_quantum_computation_seconds"
+    gap = ComplianceRow(
+        metric="quantum_time_ms",
+        target=85.0,
+        unit="ms",
+        value=math.nan,
+        low=-math.inf,
+        high=math.inf,
+        verdict="insufficient",
+        study="load",
+        workload="closed model",
+        reason=f"quantum_time_ms: not measured: {why}",
+    )
+    page = executive_html([StudySummary(study="load", verdict="pass", compliance=(_row("pass"), gap))], base=tmp_path)
+    row = page[page.index("mean quantum time per request") :].split("</tr>")[0]
+    assert "not measured" in row and "too few samples" not in row and "not bounded" not in row
+    assert f"mean quantum time per request (load study) not measured: {why}" in page
+    assert "too few samples" not in page
+
+
 def _quality(method: str, ndcg: float, low: float, high: float, **more) -> dict:
     return {"method": method, "ndcg": ndcg, "ndcg_low": low, "ndcg_high": high, "queries": 80, **more}
 
