@@ -190,10 +190,9 @@ def _study(args) -> int:
     from pathlib import Path
 
     from .report.execute import run_study
-    from .report.runs import read_summary
     from .report.suite import usual_duration_s
     from .resources import resolve_params_file
-    from .studies import get_study
+    from .studies import get_study, read_summary
 
     study = get_study(args.study)
     params = resolve_params_file(args.params or study.default_params)
@@ -539,9 +538,9 @@ def _load(args) -> int:
     from .load import check_target
     from .load.outcome import summary_outcome
     from .load.safety import check_scenario_target
-    from .report.runs import new_run_dir, write_summary
     from .resources import resolve_params_file
     from .studies import load as study
+    from .studies import new_run_dir, write_summary
 
     if args.url:
         check_target(args.url, allow_remote=args.allow_remote)  # before anything else: name the host
@@ -668,7 +667,7 @@ def _add_render(sub) -> None:
 
 def _render(args) -> int:
     from .report.execute import render_run
-    from .report.runs import read_summary
+    from .studies import read_summary
 
     run_dir = render_run(args.run_dir, progress=not args.no_progress, say=_say)
     html = sorted(p for p in run_dir.glob("*.html") if not p.stem.endswith("-code"))

@@ -10,9 +10,9 @@ from typing import Any
 
 from ..errors import ParameterError, RunError
 from ..resources import bundled
+from ..studies import SUMMARY_FILE, new_run_dir, read_summary, write_summary
 from .index import write_index
 from .progress import NotebookWatch
-from .runs import SUMMARY_FILE, new_run_dir, read_summary, write_summary
 
 __all__ = ["run_study", "render_run", "render_html", "notebook_parameters", "scale_of"]
 

@@ -25,12 +25,11 @@ from ..deploy import TargetParams, check_contract, open_target, probe_target
 from ..errors import ParameterError, QrbenchError
 from ..load import check_target
 from ..resources import resolve_params_file
-from ..studies import STUDIES, get_study
+from ..studies import STUDIES, get_study, new_run_dir, read_summary, write_summary
 from .execute import notebook_parameters, run_study
 from .executive import StudySummary, compare_with_previous, failed_study, from_summary, write_executive_report
 from .index import write_index
 from .progress import clock
-from .runs import new_run_dir, read_summary, write_summary
 from .scales import EXPECTED_S, SCALES
 
 __all__ = [

@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from qrbench.report.runs import interactive_run_dir
 from qrbench.report.suite import plan_suite
+from qrbench.studies import interactive_run_dir
 
 REPO = Path(__file__).resolve().parents[2]
 needs_chromium = pytest.mark.skipif(
