@@ -538,7 +538,6 @@ def _load(args) -> int:
     from .load import check_target
     from .load.outcome import summary_outcome
     from .load.safety import check_scenario_target
-    from .resources import resolve_params_file
     from .studies import load as study
     from .studies import new_run_dir, write_summary
 
@@ -547,7 +546,7 @@ def _load(args) -> int:
     if args.params and args.mode:
         raise ParameterError("Give either -p FILE (a scenario) or --mode (an ad-hoc load), not both.")
     if args.params:
-        params = study.LoadParams.from_file(resolve_params_file(args.params))
+        params = study.STUDY.load_params(args.params)
         name = params.name or Path(args.params).stem.removeprefix("load_")
     elif args.mode:
         if (args.mode == "open") != (args.rate is not None) or (args.mode == "closed") != (args.users is not None):
