@@ -1,8 +1,8 @@
 """The studies: what each measures (through load/, monitor/ and deploy/) and how it is analysed (stats/).
 
-Each study is a package (params.py, run.py, analysis.py) registered once in `registry.STUDIES`; the CLI,
-the notebooks and the suite reach studies through it. `RunFolder` (folder.py) owns a run folder's layout, its
-run.json and summary.json, and names new run folders.
+Each study is a package (params.py, run.py, analysis.py) registered once in the registry (registry.py: one
+light `StudyEntry` each); the CLI, the notebooks and the suite reach studies through it. `RunFolder`
+(folder.py) owns a run folder's layout, its run.json and summary.json, and names new run folders.
 
 Importing this package is light (run folders only): the studies, their analysis and the registry's studies are
 imported on first use of their names, so the command line and the report's light modules stay fast.
@@ -31,6 +31,10 @@ __all__ = [
     "STUDIES",
     "COMPARISONS",
     "get_study",
+    "get_entry",
+    "StudyEntry",
+    "study_names",
+    "expected_seconds",
     "RunFolder",
     "RUN_FILE",
     "SUMMARY_FILE",
@@ -53,6 +57,10 @@ _LAZY = {
     "STUDIES": "registry",
     "COMPARISONS": "registry",
     "get_study": "registry",
+    "get_entry": "registry",
+    "StudyEntry": "registry",
+    "study_names": "registry",
+    "expected_seconds": "registry",
     "compare_runs": "analysis",
     "load_thresholds": "analysis",
     "stage_table": "analysis",

@@ -26,7 +26,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +77,8 @@ def machine_facts() -> dict[str, Any]:
 
 def version_facts() -> dict[str, Any]:
     """Python and the versions of the packages whose changes move the numbers (None: not installed)."""
+    from importlib import metadata  # here: it takes longer to import than the rest of the command line
+
     versions: dict[str, Any] = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
