@@ -268,6 +268,21 @@ class RunFolder:
         path = self.path / name
         return json.loads(path.read_text()) if path.is_file() else default
 
+    def write_frame(self, name: str, frame: Any) -> Path:
+        """A table of the run as <name>.parquet."""
+        path = self.path / f"{name}.parquet"
+        frame.to_parquet(path)
+        return path
+
+    def read_frame(self, name: str) -> Any:
+        """The table `write_frame(name, ...)` wrote (a pandas DataFrame); RunError when the run has none."""
+        import pandas as pd
+
+        path = self.path / f"{name}.parquet"
+        if not path.is_file():
+            raise RunError(f"{self.path} holds no {path.name}.")
+        return pd.read_parquet(path)
+
     def write_summary(self, summary: dict[str, Any]) -> Path:
         return write_summary(self.path, summary)
 
