@@ -22,8 +22,7 @@ def ab() -> nbformat.NotebookNode:
             "from IPython.display import Markdown, display\n\n"
             "from qrbench.report import format, plots\n"
             "from qrbench.report import plots_ab\n"
-            "from qrbench.report.runs import interactive_run_dir, write_summary\n"
-            "from qrbench.studies import get_study\n"
+            "from qrbench.studies import get_study, interactive_run_dir, write_summary\n"
             "from qrbench.studies.ab import with_targets\n\n"
             'study = get_study("ab")',
             metadata=CODE_ONLY,

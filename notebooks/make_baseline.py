@@ -21,9 +21,8 @@ def baseline() -> nbformat.NotebookNode:
             "from IPython.display import Markdown, display\n\n"
             "from qrbench.report import baseline_tables as tables\n"
             "from qrbench.report import format, plots\n"
-            "from qrbench.report.runs import interactive_run_dir, write_summary\n"
             "from qrbench.resources import scaled_params_file\n"
-            "from qrbench.studies import get_study, load_thresholds\n\n"
+            "from qrbench.studies import get_study, interactive_run_dir, load_thresholds, write_summary\n\n"
             'study = get_study("baseline")'
         ),
         new_code_cell(

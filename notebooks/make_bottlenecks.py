@@ -27,9 +27,8 @@ def bottlenecks() -> nbformat.NotebookNode:
             "from qrbench.profile import render_tree\n"
             "from qrbench.report import format, plots\n"
             "from qrbench.report import plots_bottlenecks as bplots\n"
-            "from qrbench.report.runs import interactive_run_dir, write_summary\n"
             "from qrbench.resources import scaled_params_file\n"
-            "from qrbench.studies import get_study, load_thresholds\n"
+            "from qrbench.studies import get_study, interactive_run_dir, load_thresholds, write_summary\n"
             "from qrbench.studies.bottlenecks import under_load_change, wide_breakdown\n"
             "from qrbench.studies.bottlenecks.analysis import top_finding\n\n"
             'study = get_study("bottlenecks")'

@@ -24,9 +24,8 @@ def scalability() -> nbformat.NotebookNode:
             "from IPython.display import Markdown, display\n\n"
             "from qrbench.report import format, plots\n"
             "from qrbench.report import plots_scalability as splots\n"
-            "from qrbench.report.runs import interactive_run_dir, write_summary\n"
             "from qrbench.resources import scaled_params_file\n"
-            "from qrbench.studies import get_study\n"
+            "from qrbench.studies import get_study, interactive_run_dir, write_summary\n"
             "from qrbench.studies.scalability import SATURATION_LIMITS\n"
             "from qrbench.studies.scalability.analysis import KEY_FIGURE\n\n"
             'study = get_study("scalability")',

@@ -11,13 +11,13 @@ from typing import Any
 
 from .errors import ParameterError, QrbenchError
 from .report.scales import expected_minutes
+from .studies import study_names
 
-QUICK_MIN = expected_minutes("quick")
-DESCRIPTION = f"""\
+DESCRIPTION = """\
 qrbench measures a quantum-inspired semantic reranker service: latency, throughput, memory, bottlenecks
 and scaling, each judged against the PRD targets with confidence intervals.
 
-Start here:  qrbench suite --scale quick   (every study, ~{QUICK_MIN} min; read outputs/<time>-suite/report.html)
+Start here:  qrbench suite --scale quick   (every study, ~{quick_min} min; read outputs/<time>-suite/report.html)
 One study:   qrbench study baseline -p parameters/smoke/baseline.yaml
 A vs B:      qrbench ab --a URL_A --b URL_B   (one run, alternating blocks; exit 0/1/4, see qrbench ab --help)
 Exit status: 0 done, 1 a verdict fail with --fail-on-violation (or a regression for compare and ab), 2 an
@@ -151,11 +151,6 @@ def _serve(args) -> int:
     return 0
 
 
-# The registry's names, without importing the studies (and torch, qiskit...) to parse a command line;
-# tests/studies/test_registry.py checks the two agree.
-STUDY_NAMES = ("baseline", "load", "bottlenecks", "scalability")
-
-
 def _add_study(sub) -> None:
     p = sub.add_parser(
         "study",
@@ -163,7 +158,8 @@ def _add_study(sub) -> None:
         description="Execute one study's notebook into outputs/<UTC time>-<study>/ and render "
         "<study>.html (for stakeholders, no code) and <study>-code.html.",
     )
-    p.add_argument("study", choices=STUDY_NAMES, help="the study (its notebook is notebooks/<study>.ipynb)")
+    # The registry's names (its light entries: no study is imported to parse a command line).
+    p.add_argument("study", choices=study_names(), help="the study (its notebook is notebooks/<study>.ipynb)")
     p.add_argument(
         "-p",
         "--params",
@@ -190,10 +186,9 @@ def _study(args) -> int:
     from pathlib import Path
 
     from .report.execute import run_study
-    from .report.runs import read_summary
     from .report.suite import usual_duration_s
     from .resources import resolve_params_file
-    from .studies import get_study
+    from .studies import get_study, read_summary
 
     study = get_study(args.study)
     params = resolve_params_file(args.params or study.default_params)
@@ -255,7 +250,7 @@ def _add_suite(sub) -> None:
     p.add_argument(
         "--studies",
         type=lambda text: tuple(x.strip() for x in text.split(",") if x.strip()),
-        help=f"comma-separated studies to run, e.g. baseline,load (default: all: {','.join(STUDY_NAMES)})",
+        help=f"comma-separated studies to run, e.g. baseline,load (default: all: {','.join(study_names())})",
     )
     p.add_argument(
         "--url",
@@ -539,21 +534,23 @@ def _load(args) -> int:
     from .load import check_target
     from .load.outcome import summary_outcome
     from .load.safety import check_scenario_target
-    from .report.runs import new_run_dir, write_summary
-    from .resources import resolve_params_file
-    from .studies import load as study
+    from .studies import get_entry
+
+    entry = get_entry("load")  # the registry's load study; its package has the ad-hoc scenario and quick summary
+    study, load = entry.study, entry.package
+    from .studies import new_run_dir, write_summary
 
     if args.url:
         check_target(args.url, allow_remote=args.allow_remote)  # before anything else: name the host
     if args.params and args.mode:
         raise ParameterError("Give either -p FILE (a scenario) or --mode (an ad-hoc load), not both.")
     if args.params:
-        params = study.LoadParams.from_file(resolve_params_file(args.params))
+        params = study.load_params(args.params)
         name = params.name or Path(args.params).stem.removeprefix("load_")
     elif args.mode:
         if (args.mode == "open") != (args.rate is not None) or (args.mode == "closed") != (args.users is not None):
             raise ParameterError("--mode open needs --rate R (and no --users); --mode closed needs --users N.")
-        params = study.adhoc_params(
+        params = load.adhoc_params(
             mode=args.mode,
             duration_s=parse_duration(args.duration),
             rate_rps=args.rate,
@@ -604,10 +601,8 @@ def _load(args) -> int:
             "bind_host": args.master_bind,
             "master_port": port,
         }
-    study.run_load_study(
-        params, run_dir, url=args.url, progress=not args.no_progress, engine=engine, engine_options=options
-    )
-    summary = study.quick_summary(run_dir, params)
+    study.run(params, run_dir, args.url, progress=not args.no_progress, engine=engine, engine_options=options)
+    summary = load.quick_summary(run_dir, params)
     write_summary(run_dir, summary)
     print(f"records: {run_dir / summary['records']}")
     print(format_summary(summary))
@@ -668,7 +663,7 @@ def _add_render(sub) -> None:
 
 def _render(args) -> int:
     from .report.execute import render_run
-    from .report.runs import read_summary
+    from .studies import read_summary
 
     run_dir = render_run(args.run_dir, progress=not args.no_progress, say=_say)
     html = sorted(p for p in run_dir.glob("*.html") if not p.stem.endswith("-code"))
@@ -880,7 +875,9 @@ def _export_artillery(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="qrbench", description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="qrbench",
+        description=DESCRIPTION.format(quick_min=expected_minutes("quick")),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(sub)
@@ -909,7 +906,12 @@ def main(argv: list[str] | None = None) -> int:
     import signal
     import threading
 
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()  # reads the registry, and the modules $QRBENCH_STUDIES names
+    except QrbenchError as exc:
+        print(f"qrbench: {exc}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:

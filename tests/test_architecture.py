@@ -33,8 +33,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "monitor": frozenset({"errors", "params", "resources", "stats", "load", "target"}),
     "profile": frozenset({"errors", "params", "resources", "stats", "load", "target"}),
     "deploy": frozenset({"errors", "params", "stats", "load", "monitor", "target"}),
-    "studies": frozenset({"errors", "params", "resources", "stats", "load", "monitor", "profile", "deploy", "target"})
-    | {"report.runs"},
+    "studies": frozenset({"errors", "params", "resources", "stats", "load", "monitor", "profile", "deploy", "target"}),
     "report": frozenset({"errors", "params", "resources", "stats", "load", "monitor", "deploy", "studies"}),
     "cli": frozenset({"*"}),
     "__main__": frozenset({"cli"}),

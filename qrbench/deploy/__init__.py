@@ -6,7 +6,7 @@ monitor/ (to find a local server's process), never studies/.
 """
 
 from .embedded import engine_settings, started_targets, wait_all_ready
-from .nginx import NginxBalancer, find_nginx, nginx_config, read_access_log
+from .nginx import NginxBalancer, find_nginx, nginx_config
 from .probe import NotAContractService, TargetProbe, check_contract, probe_from_facts, probe_target
 from .target import Target, TargetParams, open_target, settings_dict, target_facts
 
@@ -22,7 +22,6 @@ __all__ = [
     "NginxBalancer",
     "find_nginx",
     "nginx_config",
-    "read_access_log",
     "TargetProbe",
     "NotAContractService",
     "probe_target",

@@ -26,18 +26,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import pandas as pd
-
 from qrbench.errors import ParameterError, TargetError
 from qrbench.load.lifeline import stop_session, wait_until_ready
 
-__all__ = ["NginxBalancer", "nginx_config", "find_nginx", "read_access_log", "BALANCE_POLICIES"]
+__all__ = ["NginxBalancer", "nginx_config", "find_nginx", "BALANCE_POLICIES"]
 
 BALANCE_POLICIES = ("round_robin", "least_conn")
 
-# The access log's fields (optional): nginx's own clock and what it saw of each request.
+# The access log's fields (optional, in the run folder): nginx's own clock and what it saw of each request.
 _LOG_FORMAT = "$msec $upstream_addr $status $request_time $upstream_response_time $request_length $bytes_sent"
-_LOG_COLUMNS = ["t_unix", "upstream", "status", "request_s", "upstream_s", "request_bytes", "response_bytes"]
 
 
 def find_nginx(path: str | os.PathLike[str] | None = None) -> str:
@@ -280,23 +277,3 @@ class NginxBalancer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-def read_access_log(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """The optional access log as a frame: t_unix (s), upstream (host:port), status, request_s, upstream_s
-    (seconds, NaN when nginx did not reach an instance), request_bytes, response_bytes."""
-    path = Path(path)
-    if not path.is_file():
-        return pd.DataFrame(columns=_LOG_COLUMNS)
-    rows = []
-    for line in path.read_text(errors="replace").splitlines():
-        fields = line.split()
-        if len(fields) != len(_LOG_COLUMNS):
-            continue  # a torn last line, or a request nginx answered itself with several upstreams tried
-        rows.append(fields)
-    frame = pd.DataFrame(rows, columns=_LOG_COLUMNS)
-    for column in ("t_unix", "request_s", "upstream_s"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce")
-    for column in ("status", "request_bytes", "response_bytes"):
-        frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("Int64")
-    return frame

@@ -462,16 +462,11 @@ def new_run_dir(out_dir: str | os.PathLike[str]) -> Path:
     return run_dir
 
 
-# Optional settings that run.json leaves out while they are off (a users schedule, sessions, lognormal think
-# time), so the runs written before they existed and the runs that do not use them read the same.
-_OFF_SETTINGS = {"stages": None, "sessions": None, "median_s": 0.0, "sigma": 0.0}
-
-
 def _settings_dict(obj: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in obj.__dataclass_fields__:
         value = getattr(obj, name)
-        if name.startswith("_") or (name in _OFF_SETTINGS and value == _OFF_SETTINGS[name]):
+        if name.startswith("_"):
             continue
         out[name] = _settings_dict(value) if hasattr(value, "__dataclass_fields__") else value
     return out

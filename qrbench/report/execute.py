@@ -10,9 +10,9 @@ from typing import Any
 
 from ..errors import ParameterError, RunError
 from ..resources import bundled
+from ..studies import SUMMARY_FILE, get_entry, new_run_dir, read_summary, write_summary
 from .index import write_index
 from .progress import NotebookWatch
-from .runs import SUMMARY_FILE, new_run_dir, read_summary, write_summary
 
 __all__ = ["run_study", "render_run", "render_html", "notebook_parameters", "scale_of"]
 
@@ -41,11 +41,11 @@ _TITLES = {"ab": "A/B comparison"}  # reports whose title is not "<Name> study"
 
 
 def _notebook(study: str) -> Path:
-    notebooks = bundled("notebooks")
-    source = notebooks / f"{study}.ipynb"
+    """The study's notebook: its registry entry's, else the shipped notebooks/<study>.ipynb."""
+    entry = get_entry(study)  # ParameterError naming the studies when there is none
+    source = Path(entry.notebook) if entry.notebook else bundled("notebooks") / f"{study}.ipynb"
     if not source.is_file():
-        studies = sorted(p.stem for p in notebooks.glob("*.ipynb") if p.stem != "explore")
-        raise RunError(f"There is no study {study!r}; the studies are {', '.join(studies)}.")
+        raise RunError(f"The {study} study's notebook {source} does not exist.")
     return source
 
 
@@ -67,7 +67,8 @@ def run_study(
     say: Callable[[str], None] | None = None,
     expected_s: float | None = None,
 ) -> Path:
-    """Execute notebooks/<study>.ipynb with `parameters` (plus run_dir) into a new run folder.
+    """Execute the study's notebook (notebooks/<study>.ipynb, or its registry entry's) with `parameters` (plus
+    run_dir) into a new run folder.
 
     run_dir: the folder to run into (created; default a new `<out_root>/<UTC time>-<study>/`). Parameters the
     notebook does not declare are dropped when None and refused otherwise (before a kernel starts). With

@@ -731,7 +731,7 @@ def write_executive_report(
     probe: str = "",
 ) -> Path:
     """Write <suite_dir>/report.html and <suite_dir>/summary.json; returns the report's path."""
-    from .runs import write_summary
+    from ..studies import write_summary
 
     suite_dir = Path(suite_dir)
     out = suite_dir / "report.html"

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RunError
+from ..studies import SUMMARY_FILE, outputs_root
 from .live import WARMUP_STAGE, live_records
-from .runs import SUMMARY_FILE, outputs_root
 
 __all__ = [
     "RunView",

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
+from ..studies import SUMMARY_FILE, read_summary
 from .format import number, verdict_badge
 from .html import page
-from .runs import SUMMARY_FILE, read_summary
 
 __all__ = ["write_index", "RunEntry", "list_runs", "readable_stamp", "trend_svg"]
 

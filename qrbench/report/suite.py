@@ -7,8 +7,9 @@
       summary.json      the suite's verdict, scale, each study's verdict and duration, the key numbers
 
 One target: the embedded reference service is started once here and its URL given to every study, or the
-user's URL is. Studies that compare configurations they start themselves (`OWN_TARGETS`: scalability starts
-workers, instances and nginx) keep doing so; a user's URL still goes to them (they then measure only it).
+user's URL is. Studies that compare configurations they start themselves (their registry entry's
+`own_targets`: scalability starts workers, instances and nginx) keep doing so; a user's URL still goes to them
+(they then measure only it).
 A study that fails does not stop the suite: its section in the report shows the error and what to do.
 """
 
@@ -25,27 +26,22 @@ from ..deploy import TargetParams, check_contract, open_target, probe_target
 from ..errors import ParameterError, QrbenchError
 from ..load import check_target
 from ..resources import resolve_params_file
-from ..studies import STUDIES, get_study
+from ..studies import STUDIES, get_entry, get_study, new_run_dir, read_summary, write_summary
 from .execute import notebook_parameters, run_study
 from .executive import StudySummary, compare_with_previous, failed_study, from_summary, write_executive_report
 from .index import write_index
 from .progress import clock
-from .runs import new_run_dir, read_summary, write_summary
-from .scales import EXPECTED_S, SCALES
+from .scales import SCALES, expected_seconds
 
 __all__ = [
     "SCALES",
-    "OWN_TARGETS",
-    "EXPECTED_S",
+    "expected_seconds",
     "SuitePlan",
     "SuiteResult",
     "plan_suite",
     "run_suite",
     "usual_duration_s",
 ]
-
-# Studies that start the targets they compare (scalability: 1..N workers, N instances behind nginx).
-OWN_TARGETS = frozenset({"scalability"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +53,8 @@ class SuitePlan:
 
     @property
     def expected_s(self) -> float:
-        return sum(EXPECTED_S.get(self.scale, {}).get(name, 0.0) for name, _ in self.studies)
+        expected = expected_seconds(self.scale)
+        return sum(expected.get(name, 0.0) for name, _ in self.studies)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,16 +76,17 @@ def _params_file(study: str, scale: str, params_dir: str | Path | None) -> Path:
 
 
 def usual_duration_s(study: str, params: Path) -> float | None:
-    """EXPECTED_S of `study` when `params` holds the same parameters as one scale's shipped file (a copy with
-    other values has no usual duration: None)."""
+    """The usual seconds of `study` (its registry entry's expected_s) when `params` holds the same parameters as
+    one scale's shipped file (a copy with other values has no usual duration: None)."""
     try:
         content = Path(params).read_bytes()
     except OSError:
         return None
+    usual = get_entry(study).expected_s
     for scale in SCALES:
         shipped = _params_file(study, scale, None)
-        if study in EXPECTED_S.get(scale, {}) and shipped.is_file() and shipped.read_bytes() == content:
-            return EXPECTED_S[scale][study]
+        if scale in usual and shipped.is_file() and shipped.read_bytes() == content:
+            return float(usual[scale])
     return None
 
 
@@ -172,7 +170,7 @@ def run_suite(
     if url:
         url = check_target(url)  # before any folder: a remote or malformed URL names itself
     previous = _baseline_folders(baseline)
-    expected = EXPECTED_S.get(plan.scale, {})
+    expected = expected_seconds(plan.scale)
     suite_dir = new_run_dir(out_root, "suite").resolve()
     started = dt.datetime.now(dt.UTC)
     t0 = time.monotonic()
@@ -198,7 +196,7 @@ def run_suite(
             done_expected = sum(expected.get(n, 0.0) for n in durations)
             pace = min(4.0, max(0.9, sum(durations.values()) / done_expected)) if done_expected else 1.0
             left = pace * sum(expected.get(n, 0.0) for n, _ in plan.studies[i - 1 :])
-            own = name in OWN_TARGETS and not url
+            own = get_entry(name).own_targets and not url
             say(
                 f"[{i}/{len(plan.studies)}] {name}: started ({params.name}"
                 + (", starting its own targets" if own else "")
@@ -253,7 +251,8 @@ def _open_suite_target(stack: contextlib.ExitStack, url: str | None, suite_dir: 
         return url, f"the service at {url}", check_contract(probe_target(url))
     say("starting the embedded reference service (shared by the studies)")
     target = stack.enter_context(open_target(TargetParams(), log_dir=suite_dir))
-    own = f" ({' and '.join(sorted(OWN_TARGETS))} starts the configurations it compares)" if OWN_TARGETS else ""
+    owners = sorted(name for name in STUDIES if get_entry(name).own_targets)
+    own = f" ({' and '.join(owners)} starts the configurations it compares)" if owners else ""
     return target.url, "one embedded reference service shared by the studies" + own, target.probe
 
 

@@ -57,7 +57,6 @@ from qrbench.stats.ranking import (
     reciprocal_rank,
 )
 from qrbench.stats.rates import ratio_ci, success_ratio, throughput
-from qrbench.stats.regression import RegressionResult, compare_samples
 from qrbench.stats.reliability import Check, noise_cv, reliability_checks
 from qrbench.stats.repetitions import RepeatedComparison, adjust_family, adjust_p_values, compare_repetitions
 from qrbench.stats.scaling import USLFit, fit_amdahl, fit_usl, predict
@@ -65,7 +64,6 @@ from qrbench.stats.series import (
     LongRunVariance,
     autocorrelation_time,
     correlation_note,
-    effective_sample_size,
     interval_ranks,
     long_run_variance,
     series_mean_ci,
@@ -119,8 +117,6 @@ __all__ = [
     "interval_change",
     "overall",
     "thresholds_from_mapping",
-    "RegressionResult",
-    "compare_samples",
     "Check",
     "reliability_checks",
     "noise_cv",
@@ -131,7 +127,6 @@ __all__ = [
     "fit_amdahl",
     "predict",
     "autocorrelation_time",
-    "effective_sample_size",
     "interval_ranks",
     "series_mean_ci",
     "LongRunVariance",

@@ -59,7 +59,6 @@ __all__ = [
     "LongRunVariance",
     "autocorrelation_time",
     "correlation_note",
-    "effective_sample_size",
     "interval_ranks",
     "long_run_variance",
     "series_mean_ci",
@@ -208,15 +207,6 @@ def long_run_variance(
     return LongRunVariance(
         variance=variance, tau=variance / float(gamma[0]), batch=best_batch, dof=dof, decided=True, n=n
     )
-
-
-def effective_sample_size(samples: object, *, rank_based: bool = False) -> float:
-    """n / tau: how many independent samples the series is worth. `rank_based` uses the ranks' tau."""
-    x = as_samples(samples)
-    if x.size == 0:
-        return 0.0
-    series = _sps.rankdata(x) if rank_based else x
-    return long_run_variance(series).effective_n
 
 
 def correlation_note(n: int, effective_n: float) -> str:

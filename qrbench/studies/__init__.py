@@ -1,14 +1,29 @@
 """The studies: what each measures (through load/, monitor/ and deploy/) and how it is analysed (stats/).
 
-Each study is a package (params.py, run.py, analysis.py) registered once in `registry.STUDIES`; the CLI,
-the notebooks and the suite reach studies through it. `RunFolder` owns a run folder's layout and facts.
+Each study is a package (params.py, run.py, analysis.py) registered once in the registry (registry.py: one
+light `StudyEntry` each); the CLI, the notebooks and the suite reach studies through it. `RunFolder`
+(folder.py) owns a run folder's layout, its run.json and summary.json, and names new run folders.
+
+Importing this package is light (run folders only): the studies, their analysis and the registry's studies are
+imported on first use of their names, so the command line and the report's light modules stay fast.
 """
 
-from .analysis import compare_runs, load_thresholds, stage_table
-from .folder import RunFolder
-from .registry import COMPARISONS, STUDIES, get_study
-from .stages import load_stages
-from .study import Study, StudyDef
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .folder import (
+    RUN_FILE,
+    SUMMARY_FILE,
+    RunFolder,
+    interactive_run_dir,
+    jsonable,
+    new_run_dir,
+    outputs_root,
+    read_summary,
+    write_summary,
+)
 
 __all__ = [
     "Study",
@@ -16,9 +31,46 @@ __all__ = [
     "STUDIES",
     "COMPARISONS",
     "get_study",
+    "get_entry",
+    "StudyEntry",
+    "study_names",
+    "expected_seconds",
     "RunFolder",
+    "RUN_FILE",
+    "SUMMARY_FILE",
+    "new_run_dir",
+    "interactive_run_dir",
+    "outputs_root",
+    "read_summary",
+    "write_summary",
+    "jsonable",
     "compare_runs",
     "load_thresholds",
     "stage_table",
     "load_stages",
 ]
+
+# name -> the module of this package that defines it, imported on first use
+_LAZY = {
+    "Study": "study",
+    "StudyDef": "study",
+    "STUDIES": "registry",
+    "COMPARISONS": "registry",
+    "get_study": "registry",
+    "get_entry": "registry",
+    "StudyEntry": "registry",
+    "study_names": "registry",
+    "expected_seconds": "registry",
+    "compare_runs": "analysis",
+    "load_thresholds": "analysis",
+    "stage_table": "analysis",
+    "load_stages": "stages",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

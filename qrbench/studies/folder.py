@@ -1,4 +1,5 @@
-"""A run folder and the facts of its run: the one place that knows a run's layout.
+"""A run folder and the facts of its run: the one place that knows a run's layout, names new run folders
+(`new_run_dir`) and reads and writes run.json and summary.json.
 
 Every study writes into a `RunFolder`::
 
@@ -6,7 +7,7 @@ Every study writes into a `RunFolder`::
                     CPU model, memory), versions (Python, qrbench, torch, qiskit, qiskit-aer), git commit of a
                     checkout, the target (url, embedded?, pid, the parameters asked and the effective engine
                     settings), start and end (Unix seconds), calibration timings of the machine's noise
-    summary.json    the key numbers the study's `summary` returns (report/runs.py)
+    summary.json    the key numbers the study's `summary` returns (`write_summary`, `read_summary`)
     <study files>   records (driver run folders with records.parquet), server.parquet, metrics.parquet, ...:
                     each study's package docstring lists its own
 
@@ -16,23 +17,37 @@ never from the analysing machine or today's defaults, so the same folder gives t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import math
 import os
 import platform
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
-from importlib import metadata
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
-from ..report.runs import read_summary, write_summary
 
-__all__ = ["RunFolder", "RUN_FILE", "machine_facts", "version_facts", "write_json"]
+__all__ = [
+    "RunFolder",
+    "RUN_FILE",
+    "SUMMARY_FILE",
+    "machine_facts",
+    "version_facts",
+    "write_json",
+    "new_run_dir",
+    "interactive_run_dir",
+    "outputs_root",
+    "write_summary",
+    "read_summary",
+    "jsonable",
+]
 
 RUN_FILE = "run.json"
+SUMMARY_FILE = "summary.json"
 _PACKAGES = ("qrbench", "torch", "qiskit", "qiskit-aer", "numpy", "pandas", "scipy")
 
 
@@ -62,6 +77,8 @@ def machine_facts() -> dict[str, Any]:
 
 def version_facts() -> dict[str, Any]:
     """Python and the versions of the packages whose changes move the numbers (None: not installed)."""
+    from importlib import metadata  # here: it takes longer to import than the rest of the command line
+
     versions: dict[str, Any] = {"python": platform.python_version()}
     for name in _PACKAGES:
         try:
@@ -92,11 +109,75 @@ def write_json(path: Path, value: Any) -> Path:
     return path
 
 
+def new_run_dir(out_root: str | Path, study: str) -> Path:
+    """outputs/<UTC timestamp>-<study>/, created; a suffix keeps two runs in the same second apart."""
+    out_root = Path(out_root)
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    for i in range(100):
+        path = out_root / (f"{stamp}-{study}" + (f"-{i}" if i else ""))
+        try:
+            path.mkdir(parents=True)
+            return path
+        except FileExistsError:
+            continue
+    raise RunError(f"Could not create a new run folder under {out_root}.")
+
+
+def interactive_run_dir(study: str, start: str | Path | None = None) -> Path:
+    """A new run folder for a notebook run by hand (JupyterLab): `outputs/<UTC time>-<study>/` beside the
+    nearest `parameters/` folder above `start` (default: the current folder), i.e. the checkout's or the
+    `qrbench init` folder's outputs/, never notebooks/outputs/; the current folder's outputs/ when none is found."""
+    return new_run_dir(outputs_root(start), study)
+
+
+def outputs_root(start: str | Path | None = None) -> Path:
+    """The outputs/ folder beside the nearest `parameters/` folder above `start` (default: the current folder),
+    where notebooks run by hand write their runs; the current folder's outputs/ when none is found."""
+    here = Path(start or Path.cwd()).resolve()
+    root = next((d for d in (here, *here.parents) if (d / "parameters").is_dir()), here)
+    return root / "outputs"
+
+
+def jsonable(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return jsonable(value.item())
+    return value
+
+
+def write_summary(run_dir: str | Path, summary: dict[str, Any]) -> Path:
+    """Write summary.json (infinite interval bounds as "inf"/"-inf", NaN as null)."""
+    path = Path(run_dir) / SUMMARY_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(jsonable(summary), indent=2, sort_keys=False))
+    tmp.replace(path)
+    return path
+
+
+def read_summary(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / SUMMARY_FILE
+    if not path.is_file():
+        raise RunError(f"{run_dir} holds no {SUMMARY_FILE}: it is not a finished qrbench run folder.")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise RunError(f"{path} is not valid JSON: {exc}.") from exc
+
+
 @dataclass(frozen=True, slots=True)
 class RunFolder:
-    """A run's folder. `create` starts a run (writes run.json); `RunFolder(path)` opens one to analyse."""
+    """A run's folder. `create` starts a run (writes run.json); `RunFolder(path)` opens one to analyse.
+
+    run.json is read once and cached; the cache is dropped when this folder writes run.json (`update`), and
+    when the file on disk was replaced since it was read (another `RunFolder` of the same path wrote it)."""
 
     path: Path
+    _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
@@ -130,9 +211,14 @@ class RunFolder:
     def facts(self) -> dict[str, Any]:
         """run.json; RunError when the folder has none (it is not a run folder, or a run from before run.json)."""
         path = self.path / RUN_FILE
-        if not path.is_file():
-            raise RunError(f"{self.path} holds no {RUN_FILE}: it is not a qrbench run folder.")
-        return json.loads(path.read_text())
+        try:
+            stat = path.stat()
+        except OSError:
+            raise RunError(f"{self.path} holds no {RUN_FILE}: it is not a qrbench run folder.") from None
+        key = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        if self._cache.get("key") != key:
+            self._cache.update(key=key, facts=json.loads(path.read_text()))
+        return self._cache["facts"]
 
     def update(self, **facts: Any) -> None:
         """Add or replace top-level facts of run.json (e.g. target=..., calibration_s=...)."""
@@ -174,11 +260,28 @@ class RunFolder:
         return self.path / name
 
     def write_json(self, name: str, value: Any) -> Path:
+        if name == RUN_FILE:
+            self._cache.clear()
         return write_json(self.path / name, value)
 
     def read_json(self, name: str, default: Any = None) -> Any:
         path = self.path / name
         return json.loads(path.read_text()) if path.is_file() else default
+
+    def write_frame(self, name: str, frame: Any) -> Path:
+        """A table of the run as <name>.parquet."""
+        path = self.path / f"{name}.parquet"
+        frame.to_parquet(path)
+        return path
+
+    def read_frame(self, name: str) -> Any:
+        """The table `write_frame(name, ...)` wrote (a pandas DataFrame); RunError when the run has none."""
+        import pandas as pd
+
+        path = self.path / f"{name}.parquet"
+        if not path.is_file():
+            raise RunError(f"{self.path} holds no {path.name}.")
+        return pd.read_parquet(path)
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
         return write_summary(self.path, summary)

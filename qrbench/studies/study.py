@@ -2,7 +2,7 @@
 
 A study measures into a run folder (`run`), turns the folder alone into a report (`analyse`), and gives the
 report's key numbers for summary.json, the run index and CI (`summary`). The registry (studies/registry.py)
-holds one `StudyDef` per study package; the CLI, the notebooks and the suite all go through it.
+names one `StudyDef` per study package (its `STUDY`); the CLI, the notebooks and the suite all go through it.
 """
 
 from __future__ import annotations
@@ -30,7 +30,13 @@ class Study(Protocol):
     def load_params(self, path: str | Path) -> Any: ...
 
     def run(
-        self, params: Any, folder: str | Path | RunFolder, target: str | None = None, *, progress: bool = True
+        self,
+        params: Any,
+        folder: str | Path | RunFolder,
+        target: str | None = None,
+        *,
+        progress: bool = True,
+        **options: Any,
     ) -> RunFolder: ...
 
     def analyse(self, folder: str | Path | RunFolder, **options: Any) -> Any: ...
@@ -64,10 +70,17 @@ class StudyDef:
         return build(self.params_type, folder.facts["params"], where=str(folder.file("run.json")))
 
     def run(
-        self, params: Any, folder: str | Path | RunFolder, target: str | None = None, *, progress: bool = True
+        self,
+        params: Any,
+        folder: str | Path | RunFolder,
+        target: str | None = None,
+        *,
+        progress: bool = True,
+        **options: Any,
     ) -> RunFolder:
+        """Measure into folder; options go to the study's run function (e.g. the load study's engine)."""
         path = folder.path if isinstance(folder, RunFolder) else Path(folder)
-        self.run_fn(params, path, url=target, progress=progress)
+        self.run_fn(params, path, url=target, progress=progress, **options)
         return RunFolder(path)
 
     def analyse(self, folder: str | Path | RunFolder, **options: Any) -> Any:

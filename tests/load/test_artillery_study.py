@@ -18,7 +18,8 @@ from qrbench.errors import ParameterError
 from qrbench.load import load_run_info, start_stub_server
 from qrbench.load.artillery import ARTILLERY_DIR
 from qrbench.load.engine import ArtilleryEngine, make_engine
-from qrbench.studies.load import LoadParams, analyse_load, run_load_study
+from qrbench.studies import get_study
+from qrbench.studies.load import analyse_load, run_load_study
 
 installed = (ARTILLERY_DIR / "node_modules" / ".bin" / "artillery").is_file() and shutil.which("node") is not None
 SCENARIO = {
@@ -54,7 +55,7 @@ def test_artillery_study_run_is_analysed_like_a_native_one_and_agrees_on_the_med
     assert installed, "Artillery is not installed: run `npm ci --prefix integrations/artillery` (.ci/run does)."
     scenario = tmp_path / "load_artillery.yaml"
     scenario.write_text(yaml.safe_dump(SCENARIO))
-    params = LoadParams.from_file(scenario)
+    params = get_study("load").load_params(scenario)
     with start_stub_server(delay_s=0.02) as url:
         code = qrbench_main(
             [

@@ -182,7 +182,16 @@ def test_run_json_anchors_and_summarises_the_run(ok_url, tmp_path):
         "ramp_up_s": 0.0,
         "max_requests": 1_000_000,
         "seed": 0,
-        "think_time_s": {"distribution": "constant", "mean_s": 0.0, "low_s": 0.0, "high_s": 0.0},
+        "stages": None,
+        "sessions": None,
+        "think_time_s": {
+            "distribution": "constant",
+            "mean_s": 0.0,
+            "low_s": 0.0,
+            "high_s": 0.0,
+            "median_s": 0.0,
+            "sigma": 0.0,
+        },
     }
     assert info["settings"]["stage"] == "smoke" and info["settings"]["transport"] == "aiohttp"
     assert info["result"]["n_requests"] == result.n_requests == 6

@@ -10,9 +10,10 @@ import pytest
 from qrbench.errors import UnsafeTargetError
 from qrbench.load import start_stub_server
 from qrbench.load.outcome import FAILURE_THRESHOLD, NOTHING_SUCCEEDED, OK, run_outcome
+from qrbench.studies import get_study
 
 # A clean run exits 0: tests/studies/test_load_cli.py asserts it on its runs against a healthy stub.
-from qrbench.studies.load import LoadParams, run_load_study
+from qrbench.studies.load import run_load_study
 
 SCENARIO = """\
 name: exit
@@ -61,7 +62,7 @@ def test_refused_scenario_target_leaves_no_run_folder(tmp_path):
     done = qrbench_load(tmp_path, "http://10.1.2.3:8000")
     assert done.returncode == 2 and "not loopback" in done.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
-    params = LoadParams.from_file(tmp_path / "scenario.yaml")
+    params = get_study("load").load_params(tmp_path / "scenario.yaml")
     with pytest.raises(UnsafeTargetError):
         run_load_study(params, tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()

@@ -29,7 +29,7 @@ from qrbench.load import (
 )
 from qrbench.load.locust_engine import remote_worker_command, run_locust, shift_times
 from qrbench.load.records import classify_exception, dropped_record, request_record
-from qrbench.report.runs import read_summary
+from qrbench.studies import read_summary
 from qrbench.studies.analysis import stage_table
 from qrbench.studies.scalability import SloParams
 from qrbench.studies.scalability.analysis import step_summary

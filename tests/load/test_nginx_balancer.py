@@ -7,14 +7,25 @@ import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+import pandas as pd
 import psutil
 import pytest
 
-from qrbench.deploy.nginx import NginxBalancer, find_nginx, nginx_config, read_access_log
+from qrbench.deploy.nginx import NginxBalancer, find_nginx, nginx_config
 from qrbench.errors import ParameterError, TargetError
 from qrbench.load import start_stub_server
 from qrbench.monitor import scrape
 from qrbench.studies.scalability.analysis import instance_shares
+
+
+def read_access_log(path) -> pd.DataFrame:
+    """nginx's access log (the balancer's log_format: time, upstream, status, ...) as a frame, to count which
+    instance answered each request."""
+    columns = ["t_unix", "upstream", "status", "request_s", "upstream_s", "request_bytes", "response_bytes"]
+    rows = [line.split() for line in path.read_text(errors="replace").splitlines()]
+    frame = pd.DataFrame([r for r in rows if len(r) == len(columns)], columns=columns)
+    frame["status"] = pd.to_numeric(frame["status"], errors="coerce").astype("Int64")
+    return frame
 
 
 def _refused(port: int) -> bool:

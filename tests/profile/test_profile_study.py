@@ -9,13 +9,13 @@ import pytest
 from qrbench.errors import ParameterError
 from qrbench.load import RequestSpec
 from qrbench.resources import bundled
-from qrbench.studies.bottlenecks import BottlenecksParams
+from qrbench.studies import get_study
 from qrbench.studies.requests import NewQueries
 
 
 def test_both_parameter_files_are_valid():
-    full = BottlenecksParams.from_file(bundled("parameters") / "bottlenecks.yaml")
-    smoke = BottlenecksParams.from_file(bundled("parameters") / "smoke" / "bottlenecks.yaml")
+    full = get_study("bottlenecks").load_params(bundled("parameters") / "bottlenecks.yaml")
+    smoke = get_study("bottlenecks").load_params(bundled("parameters") / "smoke" / "bottlenecks.yaml")
     assert full.memory.document_counts == (25, 50, 75, 100, 1000)
     assert {n for g in full.breakdown.grids for n in g.batch_sizes} == {10, 25, 50, 100}
     assert smoke.breakdown.repeats < full.breakdown.repeats
@@ -25,10 +25,10 @@ def test_a_bad_key_or_value_is_named(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("breakdown:\n  repeat: 3\n")
     with pytest.raises(ParameterError, match="repeat"):
-        BottlenecksParams.from_file(bad)
+        get_study("bottlenecks").load_params(bad)
     bad.write_text("memory:\n  document_counts: [25, 5000]\n")
     with pytest.raises(ParameterError, match="memory.document_counts"):
-        BottlenecksParams.from_file(bad)
+        get_study("bottlenecks").load_params(bad)
 
 
 def test_every_request_gets_a_new_query_and_stays_valid_json():

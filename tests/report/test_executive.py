@@ -243,8 +243,8 @@ def test_compare_with_previous_moves_only_beyond_both_intervals(tmp_path):
     from dataclasses import replace
 
     from qrbench.report.executive import compare_with_previous
-    from qrbench.report.runs import write_summary
     from qrbench.report.suite import _compared
+    from qrbench.studies import write_summary
 
     p95 = replace(_row("pass", study="load"), metric="p95_ms", workload="normal day", value=210, low=200, high=220)
     rps = replace(p95, metric="throughput", unit="req/s", direction="above", value=120, low=110, high=130)

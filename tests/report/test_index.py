@@ -6,7 +6,7 @@ import json
 
 from qrbench.report.executive import write_executive_report
 from qrbench.report.index import list_runs, readable_stamp, trend_svg, write_index
-from qrbench.report.runs import write_summary
+from qrbench.studies import write_summary
 
 
 def _suite(root, stamp, studies, *, scale, shift=0.0):

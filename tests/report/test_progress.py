@@ -50,16 +50,16 @@ def test_without_a_usual_duration_the_line_says_so_instead_of_guessing_from_cell
 
 
 def test_a_shipped_parameter_file_has_its_scales_usual_duration_and_a_changed_copy_none(tmp_path):
-    from qrbench.report.suite import EXPECTED_S, usual_duration_s
+    from qrbench.report.suite import expected_seconds, usual_duration_s
     from qrbench.resources import resolve_params_file
 
     full = resolve_params_file("parameters/scalability.yaml")
     quick = resolve_params_file("parameters/quick/scalability.yaml")
-    assert usual_duration_s("scalability", full) == EXPECTED_S["full"]["scalability"]
-    assert usual_duration_s("scalability", quick) == EXPECTED_S["quick"]["scalability"]
+    assert usual_duration_s("scalability", full) == expected_seconds("full")["scalability"]
+    assert usual_duration_s("scalability", quick) == expected_seconds("quick")["scalability"]
     copy = tmp_path / "scalability.yaml"
     copy.write_bytes(quick.read_bytes())
-    assert usual_duration_s("scalability", copy) == EXPECTED_S["quick"]["scalability"]  # same parameters
+    assert usual_duration_s("scalability", copy) == expected_seconds("quick")["scalability"]  # same parameters
     copy.write_text(quick.read_text() + "\n# another value somewhere\n")
     assert usual_duration_s("scalability", copy) is None
     assert usual_duration_s("scalability", tmp_path / "missing.yaml") is None

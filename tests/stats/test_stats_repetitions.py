@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from qrbench.stats import adjust_family, adjust_p_values, compare_repetitions, compare_samples
+from qrbench.stats import adjust_family, adjust_p_values, compare_repetitions
 
 STAGES, STATISTICS, REQUESTS = 10, ("median", "p95"), 120
 
@@ -48,21 +48,6 @@ def test_identical_code_under_drift_is_rarely_flagged_family_wise(method):
     assert flagged / families <= 0.05
 
 
-def test_one_run_against_one_run_is_the_defect():
-    # Today's rule on the same drift: one run each, every stage x statistic at alpha 0.05, no correction.
-    rng = np.random.default_rng(12)
-    families = 30
-    flagged = 0
-    for _ in range(families):
-        lat = _runs(rng, 1)
-        flagged += any(
-            compare_samples(lat[0, 0, s], lat[1, 0, s], statistic=st, n_resamples=200).regressed
-            for s in range(STAGES)
-            for st in STATISTICS
-        )
-    assert flagged / families > 0.3
-
-
 @pytest.mark.parametrize(("k", "power"), [(3, 0.75), (5, 0.95)])
 def test_real_slowdown_is_flagged(k, power):
     rng = np.random.default_rng(13)
@@ -87,8 +72,7 @@ def test_single_runs_say_drift_cannot_be_separated_and_widen():
     rng = np.random.default_rng(15)
     base = rng.lognormal(np.log(100), 0.3, 2000)
     cur = rng.lognormal(np.log(100 * 1.12), 0.3, 2000)
-    plain = compare_samples(base, cur)
-    assert plain.regressed  # a 12 % shift, as a busy machine produces between runs
+    # a 12 % shift, as a busy machine produces between runs
     calm = [1.00, 1.01, 0.99, 1.00, 1.02]
     busy = [1.14, 1.12, 1.16, 1.13, 1.15]  # the calibration loop slowed by the same 14 %
     r = compare_repetitions([base], [cur], calibration_baseline=calm, calibration_current=busy)

@@ -11,7 +11,7 @@ import pytest
 
 from qrbench.report.execute import run_study
 from qrbench.resources import bundled
-from qrbench.studies.baseline import BaselineParams
+from qrbench.studies import get_study
 
 SMOKE = bundled("parameters") / "smoke" / "baseline.yaml"
 
@@ -25,7 +25,7 @@ def smoke_run(tmp_path_factory) -> Path:
 
 
 def test_sample_counts_are_as_asked(smoke_run):
-    params = BaselineParams.from_file(SMOKE)
+    params = get_study("baseline").load_params(SMOKE)
     summary = json.loads((smoke_run / "summary.json").read_text())
     stages = {s["stage"]: s for s in summary["stages"]}
     # The latency stages ran as `repetitions` rounds in alternating order, each with its share of the requests.

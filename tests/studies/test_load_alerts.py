@@ -27,6 +27,7 @@ from qrbench.errors import ParameterError
 from qrbench.load import ThinkTime, load_records
 from qrbench.params import build
 from qrbench.report.plots_alerts import alert_timeline
+from qrbench.studies import get_study
 from qrbench.studies.load import LoadParams, run_load_study
 from qrbench.studies.load.alerts import alert_report
 from qrbench.studies.load.params import MonitorParams
@@ -51,7 +52,7 @@ def _thresholds(tmp_path: Path, p95_ms: tuple[float, float]) -> str:
 
 
 def _stress(**changes) -> LoadParams:
-    base = LoadParams.from_file(ROOT / "parameters" / "smoke" / "load_stress.yaml")
+    base = get_study("load").load_params(ROOT / "parameters" / "smoke" / "load_stress.yaml")
     return dataclasses.replace(
         base,
         **{
@@ -76,7 +77,7 @@ def test_monitor_keys_are_validated_with_clear_errors():
         build(LoadParams, {**base, "monitor": {"promethus": True}}, where="t")
     with pytest.raises(ParameterError, match="engine"):
         build(LoadParams, {**base, "engine": "k6"}, where="t")
-    smoke = LoadParams.from_file(ROOT / "parameters" / "smoke" / "load_stress.yaml")
+    smoke = get_study("load").load_params(ROOT / "parameters" / "smoke" / "load_stress.yaml")
     assert smoke.monitor.prometheus and smoke.monitor.for_s < 10  # the smoke turns it on, with short windows
     assert alert_report(ROOT) is None  # a folder without alerts.parquet: Prometheus was off
 

@@ -8,7 +8,7 @@ import pytest
 
 from qrbench.cli import main
 from qrbench.load import load_records, start_stub_server
-from qrbench.report.runs import read_summary
+from qrbench.studies import read_summary
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from qrbench.cli import parse_duration, parse_weights
 from qrbench.errors import ParameterError
 from qrbench.load import ClosedModel, DataManager, OpenModel
 from qrbench.resources import bundled
+from qrbench.studies import get_study
 from qrbench.studies.load import LoadParams, adhoc_params, plan_load
 
 CLOSED = "model: closed\nusers: 5\nduration_s: 10\n"
@@ -56,12 +57,12 @@ def test_bad_scenarios_name_the_key(tmp_path, text, named):
     path = tmp_path / "scenario.yaml"
     path.write_text(text)
     with pytest.raises(ParameterError, match=named):
-        LoadParams.from_file(path)
+        get_study("load").load_params(path)
 
 
 def test_missing_file_is_named(tmp_path):
     with pytest.raises(ParameterError, match="does not exist"):
-        LoadParams.from_file(tmp_path / "nope.yaml")
+        get_study("load").load_params(tmp_path / "nope.yaml")
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def day():
 @pytest.mark.parametrize("folder", ["", "smoke"])
 def test_shipped_scenarios_are_valid_and_plan_what_they_say(folder, day):
     files = {
-        n: LoadParams.from_file(bundled("parameters") / folder / f"load_{n}.yaml")
+        n: get_study("load").load_params(bundled("parameters") / folder / f"load_{n}.yaml")
         for n in ("normal", "peak", "stress", "day")
     }
     plans = {n: plan_load(p, day) for n, p in files.items()}
@@ -103,13 +104,13 @@ def test_shipped_scenarios_are_valid_and_plan_what_they_say(folder, day):
 
 
 def test_time_scale_multiplies_the_timeline_not_the_think_time(day):
-    base = LoadParams.from_file(bundled("parameters") / "load_peak.yaml")
+    base = get_study("load").load_params(bundled("parameters") / "load_peak.yaml")
     fast = plan_load(LoadParams(**{**{f: getattr(base, f) for f in base.__dataclass_fields__}, "time_scale": 0.1}))
     assert fast.duration_s == pytest.approx(90)
     spike = next(p for p in fast.shape.phases if p.kind == "spike")
     assert (spike.start_s, spike.end_s) == pytest.approx((48, 60))
     assert fast.model.think_time_s == base.think_time
-    day_params = LoadParams.from_file(bundled("parameters") / "load_day.yaml")
+    day_params = get_study("load").load_params(bundled("parameters") / "load_day.yaml")
     short = plan_load(
         LoadParams(**{**{f: getattr(day_params, f) for f in day_params.__dataclass_fields__}, "time_scale": 0.5}), day
     )

@@ -160,13 +160,35 @@ def test_run_json_holds_the_facts_of_the_run(run_dir):
 
 
 def test_every_study_registers_once_with_its_parameter_file():
-    from qrbench.cli import STUDY_NAMES
+    from qrbench.cli import build_parser
     from qrbench.resources import resolve_params_file
 
-    assert tuple(STUDIES) == STUDY_NAMES
+    commands = build_parser()._subparsers._group_actions[0].choices
+    (choices,) = [a.choices for a in commands["study"]._actions if a.dest == "study"]
+    # The CLI's study names are the registry's (no hand-kept copy).
+    assert tuple(choices) == tuple(STUDIES) == ("baseline", "load", "bottlenecks", "scalability")
     for study in STUDIES.values():
         params = study.load_params(study.default_params)
         assert isinstance(params, study.params_type)
         # What run.json keeps of the parameters gives them back: analyse(folder) needs nothing else.
         assert build(study.params_type, to_dict(params), where="run.json") == params
         assert resolve_params_file(study.default_params).is_file()
+
+
+def test_run_json_is_read_once_and_sees_every_write(tmp_path, monkeypatch):
+    """RunFolder caches run.json: reading facts twice opens it once; its own update and another RunFolder's
+    update of the same folder are both seen."""
+    folder = RunFolder.create(tmp_path / "run", study="load", params={"name": "x"})
+    reads = []
+    real = type(folder.file("run.json")).read_text
+    monkeypatch.setattr(
+        type(folder.file("run.json")), "read_text", lambda self, *a, **k: reads.append(self) or real(self)
+    )
+    assert folder.facts["study"] == folder.facts["study"] == "load"
+    assert len(reads) == 1
+    folder.update(pairs_done=3)
+    assert folder.facts["pairs_done"] == 3
+    RunFolder(folder.path).update(metric_sources={"cpu": "process"})
+    folder.finish()
+    facts = RunFolder(folder.path).facts
+    assert facts["pairs_done"] == 3 and facts["metric_sources"] == {"cpu": "process"} and facts["ended_unix"] > 0

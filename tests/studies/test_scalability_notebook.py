@@ -12,7 +12,7 @@ import pytest
 from qrbench.report.browser import check_report
 from qrbench.report.execute import run_study
 from qrbench.resources import bundled
-from qrbench.studies.scalability import ScalabilityParams
+from qrbench.studies import get_study
 from qrbench.studies.scalability.analysis import STEP_WORKLOAD
 
 SMOKE = bundled("parameters") / "smoke" / "scalability.yaml"
@@ -32,7 +32,7 @@ def summary(smoke_run) -> dict:
 
 
 def test_every_configuration_ran_its_steps(summary):
-    params = ScalabilityParams.from_file(SMOKE)
+    params = get_study("scalability").load_params(SMOKE)
     configs = {c["config"]: c for c in summary["configs"]}
     assert set(configs) == {"workers-1", "instances-1-round_robin", "instances-2-round_robin", "instances-2-least_conn"}
     assert all(c["status"] == "ok" for c in configs.values()), configs

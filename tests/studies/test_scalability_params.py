@@ -7,19 +7,20 @@ import pytest
 from qrbench.errors import ParameterError
 from qrbench.load import RequestSpec
 from qrbench.resources import bundled
+from qrbench.studies import get_study
 from qrbench.studies.requests import tagged
-from qrbench.studies.scalability import ScalabilityParams, StepParams
+from qrbench.studies.scalability import StepParams
 
 
 @pytest.mark.parametrize("path", ["scalability.yaml", "smoke/scalability.yaml"])
 def test_shipped_files_validate(path):
-    params = ScalabilityParams.from_file(bundled("parameters") / path)
+    params = get_study("scalability").load_params(bundled("parameters") / path)
     assert params.slo.p95_ms == 500 and params.slo.success == 0.99
     assert params.steps.rates()
 
 
 def test_full_study_covers_what_the_issue_asks():
-    p = ScalabilityParams.from_file(bundled("parameters") / "scalability.yaml")
+    p = get_study("scalability").load_params(bundled("parameters") / "scalability.yaml")
     assert set(p.workers.counts) == {1, 2, 4}
     assert set(p.instances.balance) == {"round_robin", "least_conn"}
     assert set(p.vertical.torch_threads) == {1, 2} and set(p.vertical.qubits) == {2, 3, 4}
@@ -41,7 +42,7 @@ def test_mistakes_name_the_key(tmp_path, text, key):
     path = tmp_path / "scalability.yaml"
     path.write_text(text)
     with pytest.raises(ParameterError, match=key):
-        ScalabilityParams.from_file(path)
+        get_study("scalability").load_params(path)
 
 
 def test_rates_are_explicit_or_geometric():
@@ -61,7 +62,7 @@ def test_tagged_changes_only_the_query():
 def test_full_study_plans_under_30_minutes():
     """The full study's planned load time (every configuration's steps at most, the autoscale phases) leaves
     room within 30 minutes for starting 8 configurations (~40 s each, measured) and the vertical sweeps."""
-    p = ScalabilityParams.from_file(bundled("parameters") / "scalability.yaml")
+    p = get_study("scalability").load_params(bundled("parameters") / "scalability.yaml")
     configs = len(p.workers.counts) + sum(len(p.instances.balance) if n > 1 else 1 for n in p.instances.counts)
     steps_s = len(p.steps.rates()) * (p.steps.step_s + p.steps.pause_s)
     autoscale_s = len(p.autoscale.rates_rps) * p.autoscale.phase_s if p.autoscale.enabled else 0

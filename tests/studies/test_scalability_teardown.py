@@ -15,7 +15,7 @@ from qrbench.deploy import engine_settings
 from qrbench.errors import RunError
 from qrbench.load import DataManager, start_stub_server
 from qrbench.resources import bundled
-from qrbench.studies.scalability import ScalabilityParams
+from qrbench.studies import get_study
 from qrbench.studies.scalability import run as scalability
 
 
@@ -33,7 +33,7 @@ def nginx_processes(folder) -> list[psutil.Process]:
 
 
 def test_a_failing_step_is_recorded_and_nginx_is_stopped(tmp_path, monkeypatch):
-    params = ScalabilityParams.from_file(bundled("parameters") / "smoke/scalability.yaml")
+    params = get_study("scalability").load_params(bundled("parameters") / "smoke/scalability.yaml")
     params = dataclasses.replace(params, requests=dataclasses.replace(params.requests, warmup_requests=0, pool_size=4))
     data = DataManager.from_dir(seed=0)
     base = list(data.mix_sampler(params.requests.mix, params.requests.methods, seed=0, pool_size=4, length="short"))

@@ -15,8 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from qrbench.report.runs import interactive_run_dir
 from qrbench.report.suite import plan_suite
+from qrbench.studies import interactive_run_dir
 
 REPO = Path(__file__).resolve().parents[2]
 needs_chromium = pytest.mark.skipif(
@@ -49,10 +49,12 @@ def test_every_scale_has_a_valid_parameter_file_per_study():
 
 
 def test_the_quick_scale_fits_ten_minutes_and_full_studies_thirty():
-    from qrbench.report.suite import EXPECTED_S
+    from qrbench.report.suite import expected_seconds
 
-    assert sum(EXPECTED_S["quick"].values()) <= 600
-    assert max(EXPECTED_S["full"].values()) <= 1800
+    studies = {name for name, _ in plan_suite("quick").studies}
+    assert set(expected_seconds("quick")) == set(expected_seconds("full")) == studies
+    assert sum(expected_seconds("quick").values()) <= 600
+    assert max(expected_seconds("full").values()) <= 1800
 
 
 @pytest.mark.parametrize(

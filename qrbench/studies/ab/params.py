@@ -65,10 +65,6 @@ class ABParams:
             if not ok:
                 raise ParameterError(f"{key} is invalid; it must be {valid}.")
 
-    @classmethod
-    def from_file(cls, path: str | Path) -> ABParams:
-        return build(cls, load_yaml(path), where=str(path))
-
 
 def load_target_file(path: str | Path) -> TargetParams:
     """A target's parameters from a YAML file: TargetParams keys (e.g. `encoder: onnx`) at the top, or under a

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Literal
 
 from ...deploy import TargetParams
 from ...errors import ParameterError
-from ...params import build, load_yaml
 
 __all__ = ["BaselineParams", "ALL_METHODS"]
 
@@ -129,7 +127,3 @@ class BaselineParams:
         for key, ok, valid in checks:
             if not ok:
                 raise ParameterError(f"{key} is invalid; it must be {valid}.")
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> BaselineParams:
-        return build(cls, load_yaml(path), where=str(path))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from ...deploy import TargetParams
@@ -24,7 +23,7 @@ from ...load import (
     realistic_day,
     spike,
 )
-from ...params import build, load_yaml
+from ...params import build
 
 __all__ = [
     "LoadParams",
@@ -263,11 +262,6 @@ class LoadParams:
                     f"{key} is invalid ({_getattr_path(self, key)!r}); it must not be negative "
                     "(and durations, multipliers and intensities must be more than 0)."
                 )
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> LoadParams:
-        """Read and validate a scenario file; errors name the file and the key."""
-        return build(cls, load_yaml(path), where=str(path))
 
 
 def _getattr_path(obj: Any, dotted: str) -> Any:

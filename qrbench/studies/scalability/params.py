@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from ...deploy import TargetParams
 from ...errors import ParameterError
 from ...load import KINDS, METHODS
-from ...params import build, load_yaml
 
 __all__ = [
     "ScalabilityParams",
@@ -247,11 +245,6 @@ class ScalabilityParams:
                 raise ParameterError(
                     f"{key} must hold non-negative weights summing to 1; they sum to {sum(weights.values()):.6g}."
                 )
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> ScalabilityParams:
-        """Read and validate a parameter file; errors name the file and the key."""
-        return build(cls, load_yaml(path), where=str(path))
 
 
 def _dotted(obj: Any, key: str) -> Any:

@@ -15,7 +15,7 @@ documents that recur. Before a configuration is measured, every one of its proce
 documents in its embedding cache (caches are per process), so the steps measure the steady state of a
 service whose popular documents are cached, not how fast it fills its caches.
 
-`ScalabilityParams.from_file` validates a parameter file; `run_scalability` measures into a run folder:
+`STUDY.load_params` (the registry's) validates a parameter file; `run_scalability` measures into a run folder:
 
     run.json           the run's facts (studies/folder.py): parameters, machine (cores, memory), versions, the
                        effective engine settings of the embedded targets, times, calibration (noise)
