@@ -20,7 +20,6 @@ EXCEPTIONS: dict[str, int] = {
     "qrbench.stats.contention:judge_contention": 107,
     "qrbench.stats.paired:paired_comparison": 103,
     "qrbench.stats.rates:throughput": 111,
-    "qrbench.stats.regression:compare_samples": 116,
     "qrbench.stats.scaling:_fit": 111,
 }
 

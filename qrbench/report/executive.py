@@ -23,7 +23,7 @@ import pandas as pd
 
 from qrbench.stats import interval_change
 
-from ..studies.compliance import metric_label
+from ..studies import metric_label
 from .baseline_tables import quantum_vs_classical
 from .format import (
     NOT_MEASURED,

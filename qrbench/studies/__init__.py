@@ -48,6 +48,7 @@ __all__ = [
     "load_thresholds",
     "stage_table",
     "load_stages",
+    "metric_label",
 ]
 
 # name -> the module of this package that defines it, imported on first use
@@ -65,6 +66,7 @@ _LAZY = {
     "load_thresholds": "analysis",
     "stage_table": "analysis",
     "load_stages": "stages",
+    "metric_label": "compliance",
 }
 
 
