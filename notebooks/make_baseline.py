@@ -22,7 +22,8 @@ def baseline() -> nbformat.NotebookNode:
             "from qrbench.report import baseline_tables as tables\n"
             "from qrbench.report import format, plots\n"
             "from qrbench.resources import scaled_params_file\n"
-            "from qrbench.studies import get_study, interactive_run_dir, load_thresholds, write_summary\n\n"
+            "from qrbench.studies import get_study, interactive_run_dir, load_thresholds, write_summary\n"
+            "from qrbench.studies.analysis import server_process_sentence\n\n"
             'study = get_study("baseline")'
         ),
         new_code_cell(
@@ -131,7 +132,8 @@ def baseline() -> nbformat.NotebookNode:
             "display(tables.memory(report.memory))\n"
             "plots.show(plots.memory_by_documents(report.memory, report.server, report.records,\n"
             "                                     target_gb=thresholds['memory_100_docs_gb'].target),\n"
-            "           otherwise=format.not_measured('server memory'))"
+            "           otherwise=format.not_measured('server memory'))\n"
+            "display(Markdown(server_process_sentence(run_dir)))"
         ),
         new_markdown_cell(
             "## Cache effectiveness\nThe same reranks three times: every text new (cold), the same "

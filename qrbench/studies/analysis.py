@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ __all__ = [
     "trim_stage_warmup",
     "latency_statistic",
     "server_metrics_sentence",
+    "server_process_sentence",
 ]
 
 
@@ -222,23 +224,48 @@ def compare_runs(
 
 
 def server_metrics_sentence(run_dir: str | Path) -> str:
-    """Which metric each server-side series of a run came from (run.json's metric_sources), or why there are
-    none: one sentence under a figure that draws them."""
+    """Where each server-side series of a run came from: CPU and memory from the service's process or its
+    /metrics gauges, the rest from /metrics (run.json's metric_sources) — or why there are none, and how to
+    enable them. One sentence under a figure that draws them."""
     from .folder import RunFolder
 
     folder = RunFolder(Path(run_dir))
     try:
-        sources = folder.facts.get("metric_sources")
+        sources = dict(folder.facts.get("metric_sources") or {})
+        pid = (folder.facts.get("target") or {}).get("pid")
     except QrbenchError:
         return ""
+    process = process_sentence(pid, sources)
     probe = folder.target_probe
     if not sources:
         if probe is not None and not probe.has_metrics:
             return (
-                "Server-side series from /metrics: not measured: the service exposes no Prometheus /metrics "
-                f"({probe.metrics_status}) — export one, or map your metric names under target: {{metrics: ...}}. "
-                "CPU and memory come from its process when it runs on this machine."
+                f"{process} Other server-side series: not measured: the service exposes no Prometheus /metrics "
+                f"({probe.metrics_status}) — export one, or map your metric names under target: {{metrics: ...}}."
             )
-        return "Server-side series from /metrics: none found in this run."
+        return f"{process} Server-side series from /metrics: none found in this run."
     said = ", ".join(f"{column} from {name}" for column, name in sorted(sources.items()))
-    return f"Server-side series read from /metrics: {said}."
+    return f"{process} Server-side series read from /metrics: {said}."
+
+
+def server_process_sentence(run_dir: str | Path) -> str:
+    """Where a run's server CPU and memory came from, or why they were not measured and how to enable them."""
+    from .folder import RunFolder
+
+    try:
+        facts = RunFolder(Path(run_dir)).facts
+    except QrbenchError:
+        return ""
+    return process_sentence((facts.get("target") or {}).get("pid"), facts.get("metric_sources") or {})
+
+
+def process_sentence(pid: int | None, sources: Mapping[str, str]) -> str:
+    """The sentence of server_process_sentence from the target's local pid and the run's metric sources."""
+    if pid:
+        return f"CPU and memory: the service's process tree (pid {pid}), sampled on this machine."
+    if "rss_bytes" in sources:
+        return f"CPU and memory: from the service's /metrics ({sources['rss_bytes']}; no process on this machine)."
+    return (
+        "CPU and memory: not measured: the service's process is not on this machine and its /metrics has no "
+        "process_resident_memory_bytes — run it on this machine, or export the Prometheus client's process metrics."
+    )

@@ -409,7 +409,13 @@ def test_a_service_not_on_this_machine_is_measured_from_its_process_gauges_on_me
     assert "not measured" not in memory["reason"] + cpu["reason"]
     from qrbench.studies.analysis import server_metrics_sentence
 
-    assert "rss_bytes from process_resident_memory_bytes" in server_metrics_sentence(run)
+    said = server_metrics_sentence(run)
+    assert "rss_bytes from process_resident_memory_bytes" in said
+    assert said.startswith("CPU and memory: from the service's /metrics (process_resident_memory_bytes;")
+    RunFolder(run).update(target={"pid": 4242}, metric_sources={})
+    assert server_metrics_sentence(run).startswith("CPU and memory: the service's process tree (pid 4242)")
+    RunFolder(run).update(target={"pid": None})
+    assert "CPU and memory: not measured: the service's process is not on this machine" in server_metrics_sentence(run)
 
 
 def test_every_compliance_row_and_executive_row_reads_as_words_not_a_key(closed_run, tmp_path):
