@@ -57,14 +57,15 @@ def test_planted_leak_is_found():
 
 
 def test_interval_covers_a_planted_leak_at_its_confidence():
-    # 60 seeded series of AR(1) noise: a 95 % interval should miss about 3 of them (these miss 3); 9 or more
-    # misses has probability 0.3 % for an honest interval, while an i.i.d. interval would miss most.
+    # 60 seeded series of AR(1) noise: a 95 % interval should miss about 3 of them (these miss 1); 9 or more
+    # misses has probability 0.3 % for an honest interval, while an i.i.d. interval would miss most. None missed
+    # (probability 4.6 %) would hint at an interval too wide to judge anything, so the band is [52, 59].
     covered = []
     for seed in range(60):
         t, rss, misses = soak(120.0, seed=100 + seed, steps=False)
         slope = leak_check(t, rss, full_at_s=FILL_S).slope
         covered.append(slope.low <= 120.0 <= slope.high)
-    assert sum(covered) >= 52
+    assert 52 <= sum(covered) <= 59
 
 
 def test_leak_near_the_limit_is_undecided():
