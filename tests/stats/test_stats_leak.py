@@ -39,10 +39,12 @@ def test_flat_series_after_the_fill_passes():
 
 
 def test_cache_fill_ramp_is_not_called_a_leak():
-    t, rss, misses = soak(0.0, seed=2)
+    # 55 minutes after the fill: with persistent steps, 35 minutes bound a flat series below the limit in only
+    # about 70 % of runs (the rest are undecided, never "fail").
+    t, rss, misses = soak(0.0, seed=2, minutes=60)
     # Over the whole run the fill ramp reads as a steep "leak"; from when the caches are full, it does not.
     whole = leak_check(t, rss, full_at_s=0.0)
-    assert whole.slope.value > 2 * LEAK_LIMIT_MB_PER_H
+    assert whole.slope.value > LEAK_LIMIT_MB_PER_H
     check = leak_check(t, rss, full_at_s=caches_full_at(t, misses=[misses]))
     assert check.verdict == "pass", check.reason
 
@@ -55,14 +57,15 @@ def test_planted_leak_is_found():
 
 
 def test_interval_covers_a_planted_leak_at_its_confidence():
-    # 60 seeded series of AR(1) noise: a 95 % interval should miss about 3 of them (these miss 3); 9 or more
-    # misses has probability 0.3 % for an honest interval, while an i.i.d. interval would miss most.
+    # 60 seeded series of AR(1) noise: a 95 % interval should miss about 3 of them (these miss 1); 9 or more
+    # misses has probability 0.3 % for an honest interval, while an i.i.d. interval would miss most. None missed
+    # (probability 4.6 %) would hint at an interval too wide to judge anything, so the band is [52, 59].
     covered = []
     for seed in range(60):
         t, rss, misses = soak(120.0, seed=100 + seed, steps=False)
         slope = leak_check(t, rss, full_at_s=FILL_S).slope
         covered.append(slope.low <= 120.0 <= slope.high)
-    assert sum(covered) >= 52
+    assert 52 <= sum(covered) <= 59
 
 
 def test_leak_near_the_limit_is_undecided():
@@ -115,3 +118,43 @@ def test_invalid_arguments_are_named():
         leak_check([0.0, 1.0], [1.0], full_at_s=0.0)
     with pytest.raises(ValueError, match="limit_mb_per_h"):
         leak_check([0.0, 1.0], [1.0, 2.0], full_at_s=0.0, limit_mb_per_h=0.0)
+
+
+def _rss(rng, slope, minutes, *, sawtooth, steps):
+    """1-s RSS after the fill: drift, stationary AR(1) noise (phi 0.98), optionally a 60-s 5-MB GC sawtooth and
+    persistent 1-MB steps (the benchmark's processes, benchmarks/stats_coverage.py)."""
+    t = np.arange(minutes * 60, dtype=float)
+    noise = lfilter([1.0], [1.0, -0.98], rng.normal(0.0, 0.5 * MB, t.size))
+    noise += rng.normal(0.0, 0.5 * MB / np.sqrt(1 - 0.98**2)) * 0.98 ** np.arange(1, t.size + 1)
+    rss = 600 * MB + slope * MB * t / 3600.0 + noise
+    if sawtooth:
+        rss += 5 * MB * ((t + rng.uniform(0, 60)) % 60.0) / 60.0
+    if steps:
+        rss += np.cumsum((rng.random(t.size) < 0.002) * rng.choice([-1.0, 1.0], t.size)) * MB
+    return t, rss
+
+
+# (sawtooth, steps) -> coverage band of the 95 % slope interval over 200 soaks (sd 0.015 at 0.95). Without steps
+# the goal band [0.90, 0.99]; with persistent steps the interval still covers only ~0.83-0.90 (a known gap of
+# issue 20, see qrbench/stats/leak.py): that band is asserted so that neither a regression nor a fix goes
+# unnoticed.
+LEAK_BANDS = {
+    (False, False): (0.90, 0.99),
+    (True, False): (0.90, 0.99),
+    (True, True): (0.78, 0.90),
+}
+
+
+@pytest.mark.parametrize(("sawtooth", "steps"), list(LEAK_BANDS))
+def test_slope_interval_coverage_band_and_wrong_verdicts(sawtooth, steps):
+    rng = np.random.default_rng(2000 + 2 * sawtooth + steps)
+    covered = wrong = 0
+    for i in range(200):
+        slope, minutes = (0.0, 40) if i % 2 == 0 else (30.0, 30)
+        t, rss = _rss(rng, slope, minutes, sawtooth=sawtooth, steps=steps)
+        check = leak_check(t, rss, full_at_s=0.0)
+        covered += check.slope.low <= slope <= check.slope.high
+        wrong += check.verdict == ("fail" if slope < LEAK_LIMIT_MB_PER_H else "pass")
+    low, high = LEAK_BANDS[(sawtooth, steps)]
+    assert low <= covered / 200 <= high
+    assert wrong <= 2  # wrong verdicts <= 1 %
