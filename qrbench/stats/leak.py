@@ -228,6 +228,31 @@ def _refuse_milliseconds(times: np.ndarray, min_window_s: float) -> None:
         )
 
 
+def _checked_inputs(t_s, rss_bytes, limit_mb_per_h: float, confidence: float, min_window_s: float):
+    """The two series as float arrays; ValueError naming what is wrong (lengths, confidence, limit, units)."""
+    times = _series(t_s, "t_s")
+    rss = _series(rss_bytes, "rss_bytes")
+    if times.shape != rss.shape:
+        raise ValueError(f"t_s and rss_bytes must be of one length; got {times.size} and {rss.size}.")
+    if not (0.5 <= confidence < 1.0):
+        raise ValueError(f"confidence must be between 0.5 and 1; got {confidence!r}.")
+    if not (math.isfinite(limit_mb_per_h) and limit_mb_per_h > 0):
+        raise ValueError(f"limit_mb_per_h must be a positive number of MB per hour; got {limit_mb_per_h!r}.")
+    _refuse_milliseconds(times, min_window_s)
+    return times, rss
+
+
+def _verdict(estimate: Estimate, limit_mb_per_h: float) -> tuple[str, str]:
+    if estimate.high < limit_mb_per_h:
+        return "pass", f"the upper bound {estimate.high:.1f} MB/h is below the limit {limit_mb_per_h:g} MB/h"
+    if estimate.low > limit_mb_per_h:
+        return "fail", f"the lower bound {estimate.low:.1f} MB/h is above the limit {limit_mb_per_h:g} MB/h"
+    return "undecided", (
+        f"the interval [{estimate.low:.1f}, {estimate.high:.1f}] MB/h contains the limit {limit_mb_per_h:g} MB/h; "
+        "a longer soak narrows it"
+    )
+
+
 def leak_check(
     t_s: Sequence[float] | np.ndarray,
     rss_bytes: Sequence[float] | np.ndarray,
@@ -248,15 +273,7 @@ def leak_check(
     the verdict compares the interval with limit_mb_per_h (LEAK_LIMIT_MB_PER_H by default). Samples are
     taken to be about evenly spaced (the variance model works in block steps).
     """
-    times = _series(t_s, "t_s")
-    rss = _series(rss_bytes, "rss_bytes")
-    if times.shape != rss.shape:
-        raise ValueError(f"t_s and rss_bytes must be of one length; got {times.size} and {rss.size}.")
-    if not (0.5 <= confidence < 1.0):
-        raise ValueError(f"confidence must be between 0.5 and 1; got {confidence!r}.")
-    if not (math.isfinite(limit_mb_per_h) and limit_mb_per_h > 0):
-        raise ValueError(f"limit_mb_per_h must be a positive number of MB per hour; got {limit_mb_per_h!r}.")
-    _refuse_milliseconds(times, min_window_s)
+    times, rss = _checked_inputs(t_s, rss_bytes, limit_mb_per_h, confidence, min_window_s)
     keep = np.isfinite(times) & np.isfinite(rss)
     if full_at_s is not None:
         keep &= times >= full_at_s
@@ -312,16 +329,7 @@ def leak_check(
         n=int(t.size),
         method=method,
     )
-    if estimate.high < limit_mb_per_h:
-        verdict, reason = "pass", f"the upper bound {estimate.high:.1f} MB/h is below the limit {limit_mb_per_h:g} MB/h"
-    elif estimate.low > limit_mb_per_h:
-        verdict, reason = "fail", f"the lower bound {estimate.low:.1f} MB/h is above the limit {limit_mb_per_h:g} MB/h"
-    else:
-        verdict = "undecided"
-        reason = (
-            f"the interval [{estimate.low:.1f}, {estimate.high:.1f}] MB/h contains the limit {limit_mb_per_h:g} MB/h; "
-            "a longer soak narrows it"
-        )
+    verdict, reason = _verdict(estimate, limit_mb_per_h)
     return LeakCheck(
         slope=estimate,
         verdict=verdict,
