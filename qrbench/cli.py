@@ -602,7 +602,10 @@ def _load(args) -> int:
             "master_port": port,
         }
     study.run(params, run_dir, args.url, progress=not args.no_progress, engine=engine, engine_options=options)
-    summary = load.quick_summary(run_dir, params)
+    from .studies.load.sections import screen
+
+    # The one load analysis (with the alert report when Prometheus ran); the screen is one of its sections.
+    summary = dict(screen(load.analyse_load(run_dir, params)).data)
     write_summary(run_dir, summary)
     print(f"records: {run_dir / summary['records']}")
     print(format_summary(summary))
@@ -697,76 +700,11 @@ def _init(args) -> int:
     return 0
 
 
-def _ms(value: Any) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "-"
-    return f"{value:.0f}" if abs(value) >= 100 else f"{value:.1f}"
-
-
 def format_summary(summary: Mapping[str, Any]) -> str:
-    """One screen of text: counts, errors, throughput, latency percentiles with intervals, the generator."""
-    n, ok = summary["requests"], summary["ok"]
-    errors = ", ".join(f"{k} {v}" for k, v in summary["errors"].items()) or "none"
-    ratio = summary["error_ratio"]
-    lines = [
-        f"scenario {summary['scenario'] or '(unnamed)'}: {n} requests in {summary['duration_s']:.1f} s, "
-        f"{ok} ok, achieved {summary['achieved_rps']:.1f} req/s",
-        f"errors: {errors}"
-        + (
-            ""
-            if not n
-            else f"  (error ratio {ratio:.1%}, failure threshold "
-            f"{summary['failure_threshold']:.0%}"
-            f"{': EXCEEDED' if summary['verdict'] == 'fail' else ''})"
-        ),
-    ]
-    pcts = []
-    for q, e in summary["latency_ms"].items():
-        why = e.get("undecided_reason", "too few samples for an interval")
-        interval = f"[{_ms(e['low'])}, {_ms(e['high'])}]" if e["decided"] else f"({why})"
-        pcts.append(f"{q} {_ms(e['value'])} ms {interval}")
-    share = summary.get("latency_failure_share")
-    failed = f", {share:.2%} of them failed" if share is not None and share == share else ""
-    lines.append(f"latency, failures counted above every target (from intended send{failed}): " + "; ".join(pcts))
-    steady = summary.get("steady", {"steady": True})
-    if not steady["steady"]:
-        regimes = "; ".join(
-            f"{side}: " + ", ".join(f"{q} {_ms(e['value'])} ms" for q, e in steady[f"{side}_ms"].items())
-            for side in ("before", "after")
-        )
-        lines.append(f"NOT A STEADY RUN: {steady['sentence']} Regimes, {regimes}")
-    g = summary["generator"]
-    lines.append(
-        f"generator: {g['processes']} process(es), busiest at {g['generator_cpu_percent']:.0f} % of a core, "
-        f"send lag p50 {_ms(g['send_lag_p50_ms'])} ms / p99 {_ms(g['send_lag_p99_ms'])} ms, "
-        f"{g['n_late']} late, {g['n_dropped']} dropped"
-    )
-    if g["saturated"]:
-        lines.append(
-            "GENERATOR SATURATED, these numbers describe the generator as much as the server: "
-            + "; ".join(g["saturation_reasons"])
-        )
-    else:
-        lines.append("generator saturated: no")
-    for o in summary["outages"]:
-        end = "never recovered" if not o["recovered"] else f"first ok again at {o['next_ok_s']:.2f} s"
-        kinds = ", ".join(f"{k} {v}" for k, v in o["errors"].items())
-        lines.append(
-            f"outage: no request was answered from {o['start_s']:.2f} s to {o['end_s']:.2f} s "
-            f"({o['failed_requests']} failures: {kinds}); {end}"
-        )
-    if summary["phases"]:
-        lines.append(
-            f"{'phase':<34} {'offered':>12} {'sent/s':>7} {'requests':>8} {'ok':>7} {'p50 ms':>7} {'p95 ms':>7}"
-        )
-        for p in summary["phases"][:16]:
-            lines.append(
-                f"{p['name'][:34]:<34} {p['offered']:>6.1f} {p['unit']:<5} {p['sent_rps']:>7.1f} "
-                f"{p['requests']:>8} {p['ok']:>7} {_ms(p['p50_ms']):>7} {_ms(p['p95_ms']):>7}"
-            )
-        if len(summary["phases"]) > 16:
-            lines.append(f"... {len(summary['phases']) - 16} more phases in summary.json")
-    return "\n".join(lines)
+    """`qrbench load`'s one screen of text from its summary (the load analysis's "screen" section's data)."""
+    from .studies.load.sections import screen_text
+
+    return screen_text(summary)
 
 
 _UNITS = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -16,6 +18,9 @@ from ..resources import resolve_params_file
 from .stages import load_stages
 
 __all__ = [
+    "Section",
+    "Table",
+    "Figure",
     "stage_table",
     "load_thresholds",
     "compare_runs",
@@ -25,6 +30,49 @@ __all__ = [
     "server_metrics_sentence",
     "server_process_sentence",
 ]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Table:
+    """A table of a section. style: how report/ draws it: "plain" (a table for people), "latency", "phases",
+    "littles_law" (the load study's own layouts)."""
+
+    frame: pd.DataFrame
+    caption: str = ""
+    style: str = "plain"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Figure:
+    """A figure of a section, as data: `draw` names a drawing of report/ (e.g. "load_timeline"), `inputs` are its
+    arguments; `otherwise` is what was not measured when it draws nothing; `save_as` a file name in the run
+    folder (the key figure)."""
+
+    draw: str
+    inputs: Mapping[str, Any]
+    otherwise: str
+    save_as: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Section:
+    """One part of a study's report, shown in one notebook cell (report.format.show_section), in order.
+
+    title: its heading ("" for none); about: what it shows and how (markdown, the same for every run);
+    sentence: what this run says (markdown); verdict: the headline's verdict (its reason is `sentence`);
+    judgements: the compliance rows it judges (studies.compliance's frame); checks: reliability checks;
+    data: its numbers for a machine (summary.json, the terminal)."""
+
+    name: str
+    title: str = ""
+    about: str = ""
+    sentence: str = ""
+    verdict: str = ""
+    tables: tuple[Table, ...] = ()
+    figures: tuple[Figure, ...] = ()
+    judgements: pd.DataFrame | None = None
+    checks: tuple[stats.Check, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
 
 
 def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold]:

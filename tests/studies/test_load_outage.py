@@ -19,7 +19,8 @@ from qrbench.cli import format_summary
 from qrbench.load import load_records, load_run_info
 from qrbench.load import stub_server as stub_module
 from qrbench.stats import Outage, outage_windows
-from qrbench.studies.load import LoadParams, quick_summary, run_load_study
+from qrbench.studies.load import LoadParams, analyse_load, run_load_study
+from qrbench.studies.load.sections import screen
 
 # ---------------------------------------------------------------------------------------- pure helper
 
@@ -131,7 +132,7 @@ def test_killing_the_target_mid_run_is_recorded_and_the_run_goes_on(tmp_path):
     assert killed - 0.5 < found.start_s < killed + 0.5 and found.last_ok_s < found.start_s
     assert killed + 1.9 < found.end_s < restarted + 0.5 and found.recovered
     # And the summary shows it.
-    summary = quick_summary(run_dir, params)
+    summary = dict(screen(analyse_load(run_dir, params)).data)
     (shown,) = summary["outages"]
     assert shown["start_s"] == found.start_s and set(shown["errors"]) <= {"connect", "reset"}
     assert summary["errors"].get("connect", 0) > 0 and summary["ok"] + sum(summary["errors"].values()) == 300

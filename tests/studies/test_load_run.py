@@ -11,7 +11,8 @@ from qrbench.cli import format_summary
 from qrbench.deploy import TargetParams
 from qrbench.errors import ParameterError
 from qrbench.load import ThinkTime, load_records, load_run_info, start_stub_server
-from qrbench.studies.load import LoadParams, ShapeParams, SpikeParams, quick_summary, run_load_study
+from qrbench.studies.load import LoadParams, ShapeParams, SpikeParams, analyse_load, run_load_study
+from qrbench.studies.load.sections import screen
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +92,7 @@ def test_a_study_run_writes_its_folder(url, tmp_path):
     metrics = pd.read_parquet(run_dir / "metrics.parquet")
     assert metrics.empty  # the stub has no Prometheus /metrics
 
-    summary = quick_summary(run_dir, params)
+    summary = dict(screen(analyse_load(run_dir, params)).data)
     assert summary["requests"] == len(records) and summary["verdict"] == "unjudged" and summary["outages"] == []
     assert [p["name"] for p in summary["phases"]] == ["ramp_up", "steady", "spike", "steady after spike"]
     text = format_summary(summary)

@@ -12,7 +12,8 @@ import pytest
 from qrbench.load import RecordWriter, RequestSpec, ThinkTime, finalize_run, request_record, write_run_info
 from qrbench.params import to_dict
 from qrbench.studies import RunFolder, get_study
-from qrbench.studies.load import LOAD_DIR, LoadParams, ShapeParams, SpikeParams, quick_summary, summary
+from qrbench.studies.load import LOAD_DIR, LoadParams, ShapeParams, SpikeParams, summary
+from qrbench.studies.load.sections import screen
 
 SIMILARITY = RequestSpec.from_payload(
     kind="similarity", endpoint="/v1/similarity", payload={"text1": "a", "text2": "b", "method": "hybrid"}
@@ -199,7 +200,7 @@ def test_a_run_where_half_the_requests_time_out_has_a_p99_at_least_the_timeout(t
     overall = report.latency[report.latency["kind"] == "all requests"].iloc[0]
     assert overall["p99_ms"] >= 2000 and overall["p99_success_only_ms"] < 100  # both shown, labelled
     # `qrbench load`'s screen says the same.
-    assert quick_summary(run, params)["latency_ms"]["p99"]["value"] == r["p99_ms"]["value"]
+    assert screen(report).data["latency_ms"]["p99"]["value"] == r["p99_ms"]["value"]
 
 
 def test_an_open_model_at_the_target_rate_judges_capacity(tmp_path):
@@ -358,7 +359,7 @@ def test_a_level_shift_mid_run_is_a_non_steady_run_not_a_warmup(tmp_path):
     report = get_study("load").analyse(run)
     assert report.warmup.n_trimmed == 0 and report.warmup.level_shift is not None
     assert any("Not a steady run" in r for r in report.verdict_reasons[:2])
-    quick = quick_summary(run, params)
+    quick = screen(report).data
     assert not quick["steady"]["steady"] and 18.0 <= quick["steady"]["at_s"] <= 22.0
     text = format_summary(quick)
     assert "NOT A STEADY RUN" in text and "before: p50" in text and "after: p50" in text

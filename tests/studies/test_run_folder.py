@@ -17,7 +17,8 @@ import qrbench.target.settings
 from qrbench.load import RecordWriter, RequestSpec, finalize_run, request_record, write_run_info
 from qrbench.params import build, to_dict
 from qrbench.studies import STUDIES, RunFolder, get_study
-from qrbench.studies.load import LOAD_DIR, LoadParams, quick_summary
+from qrbench.studies.load import LOAD_DIR, LoadParams
+from qrbench.studies.load.sections import screen
 from qrbench.target import EngineSettings
 
 SPEC = RequestSpec.from_payload(
@@ -110,9 +111,9 @@ def run_dir(tmp_path):
 def test_qrbench_load_and_the_study_report_agree_on_outages_and_percentiles(run_dir):
     study = get_study("load")
     report = study.analyse(run_dir)
-    screen = quick_summary(run_dir, study.params_of(run_dir))
+    shown_screen = screen(report).data  # `qrbench load`'s screen: a section of the same analysis
     assert len(report.outages) == 1
-    (outage,) = screen["outages"]
+    (outage,) = shown_screen["outages"]
     assert outage == {
         k: (v if not isinstance(v, float) or not math.isnan(v) else outage[k])
         for k, v in report.outages.iloc[0].to_dict().items()
@@ -120,7 +121,7 @@ def test_qrbench_load_and_the_study_report_agree_on_outages_and_percentiles(run_
     assert DOWN[0] == outage["start_s"] and outage["end_s"] < DOWN[1] and outage["errors"] == {"connect": 40}
     for q in ("p50", "p95", "p99"):
         (row,) = report.compliance[report.compliance["metric"] == f"{q}_ms"].to_dict(orient="records")
-        shown = screen["latency_ms"][q]
+        shown = shown_screen["latency_ms"][q]
         assert (shown["value"], shown["low"], shown["high"], shown["n"]) == (
             row["value"],
             row["low"],

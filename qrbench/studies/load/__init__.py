@@ -4,11 +4,12 @@ Scenarios (parameters/load_*.yaml) are closed (virtual users) or open (arrival r
 spike, random bursts or a compressed business day (qrbench.load.shapes), with a request mix by kind and by
 method. params.py: `LoadParams` validates a scenario before anything is sent, `plan_load` turns it into the
 engine's model. run.py: `run_load_study` measures it into a run folder (native or Locust engine).
-analysis.py: `analyse_load` (the study's report), `quick_summary` (`qrbench load`'s screen), `summary`.
+analysis.py: `analyse_load` (the study's report, computed once), `summary`. sections.py: the report's ordered
+sections (`SECTIONS`: the notebook's cells, and `qrbench load`'s screen).
 """
 
 from ..study import StudyDef
-from .analysis import LoadReport, analyse_load, quick_summary, summary
+from .analysis import LoadReport, analyse_load, summary
 from .params import (
     LOAD_DIR,
     WARMUP_DIR,
@@ -36,7 +37,6 @@ __all__ = [
     "LoadReport",
     "analyse_load",
     "summary",
-    "quick_summary",
     "LOAD_DIR",
     "WARMUP_DIR",
     "STUDY",

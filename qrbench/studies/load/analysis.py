@@ -15,9 +15,9 @@ degradation under stress, outages, and the reliability checks.
 - Leak: RSS slope after the caches are full (`stats.caches_full_at`, `stats.leak_check`); a run too short for
   it says so, and that row stays out of the verdict.
 
-The one analysis of a load run: `analyse_load` (the notebook's report) and `quick_summary` (`qrbench load`'s
-one screen) take the judged requests, the latency percentiles and the outages from the same functions here,
-so both say the same about the same folder. Everything comes from the run folder (layout in run.py): the
+The one analysis of a load run: `analyse_load` computes the report once (with the alert report when Prometheus
+ran); its sections (sections.py: the notebook's cells in order, and `qrbench load`'s one screen) only read it,
+so they all say the same about the same folder. Everything comes from the run folder (layout in run.py): the
 machine's cores and noise from run.json, never from the analysing machine.
 """
 
@@ -39,15 +39,16 @@ from ..analysis import load_thresholds
 from ..compliance import compliance_frame, compliance_records, metric_label
 from ..contention import busy_first, contention_summary, excuse_busy, read_contention
 from ..folder import RunFolder
+from .alerts import AlertReport, alert_report
 from .params import LOAD_DIR, LoadParams
 
 __all__ = [
     "LoadReport",
     "analyse_load",
     "summary",
-    "quick_summary",
+    "estimate_dict",
+    "steady_summary",
     "judged_requests",
-    "latency_percentiles",
     "latency_by_kind",
     "find_outages",
     "think_time_s",
@@ -88,6 +89,7 @@ OUTAGE_COLUMNS = ["start_s", "end_s", "failed_requests", "last_ok_s", "next_ok_s
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoadReport:
+    run_dir: Path  # the run folder analysed
     params: LoadParams  # the scenario the run measured (from its run.json)
     records: pd.DataFrame  # every request, with phase, request kind label (`kind_label`) and t_unix
     t0_unix: float  # wall-clock time of the driver's t = 0
@@ -110,6 +112,9 @@ class LoadReport:
     result: dict
     reliability: list[stats.Check]
     cores: int  # logical cores of the machine the run was made on (run.json)
+    thresholds: dict[str, stats.Threshold]  # the load section of params.thresholds_file
+    percentiles: dict[str, stats.Estimate]  # p50_ms, p95_ms, p99_ms of all judged requests, failures counted
+    alerts: AlertReport | None = None  # what Prometheus saw (alerts.py), None when it ran without it
     contention: stats.Contention | None = None  # other programs, steal and calibration during the run
 
 
@@ -172,9 +177,8 @@ def latency_by_kind(requests: pd.DataFrame, confidence: float, timeout_ms: float
     )
 
 
-def latency_percentiles(judged: pd.DataFrame, confidence: float, timeout_ms: float) -> dict[str, stats.Estimate]:
+def _percentiles(by_kind: dict[str, stats.LatencyByKind], confidence: float) -> dict[str, stats.Estimate]:
     """p50, p95, p99 (ms) of all judged requests, failures counted above every latency target, with intervals."""
-    by_kind = latency_by_kind(judged, confidence, timeout_ms)
     if not by_kind:
         return {f"p{q}_ms": stats.percentile_ci([], q, confidence) for q in (50, 95, 99)}
     return {f"{q}_ms": c.estimate for q, c in by_kind["all"].with_failures.items()}
@@ -441,7 +445,6 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     timeout_ms = params.request_timeout_s * 1000
 
     kept, judged, warm = judged_requests(records, phases)
-    ok = judged[judged["ok"]]
 
     thresholds = load_thresholds(params.thresholds_file, "load")
     by_kind = latency_by_kind(judged, confidence, timeout_ms)
@@ -460,18 +463,7 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     )
     failure_threshold = scenario.get("failure_threshold")
     if failure_threshold is not None and len(judged):
-        error_rate = stats.success_ratio(len(judged) - len(ok), len(judged), confidence=confidence)
-        judgements["error_rate (stress limit)"] = stats.judge(
-            error_rate,
-            stats.Threshold(
-                metric="error_rate",
-                target=failure_threshold,
-                threshold=failure_threshold,
-                direction="below",
-                unit="fraction",
-            ),
-            workload=workload,
-        )
+        judgements["error_rate (stress limit)"] = _judge_error_rate(judged, failure_threshold, workload, confidence)
     leak = _leak(server, metrics, confidence)
     leak_judgement = _leak_judgement(leak, workload, info, records)
     (judgements if leak.verdict != "insufficient" else not_judged)["rss_growth_mb_per_h"] = leak_judgement
@@ -498,6 +490,7 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     compliance = compliance_frame(all_rows, excused=excused, workload_in_reason=False)
     reasons = list(busy_first(_verdict_reasons(verdict, judgements, warm), contention, len(excused)))
     return LoadReport(
+        run_dir=run_dir,
         params=params,
         records=records,
         t0_unix=info["t0_unix"],
@@ -520,7 +513,28 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
         result=result,
         reliability=checks,
         cores=folder.cores,
+        thresholds=thresholds,
+        percentiles=_percentiles(by_kind, confidence),
+        alerts=alert_report(run_dir),
         contention=contention,
+    )
+
+
+def _judge_error_rate(
+    judged: pd.DataFrame, failure_threshold: float, workload: str, confidence: float
+) -> stats.Judgement:
+    """The share of failed judged requests against the scenario's failure threshold (the stress limit)."""
+    failed = int((~judged["ok"]).sum())
+    return stats.judge(
+        stats.success_ratio(failed, len(judged), confidence=confidence),
+        stats.Threshold(
+            metric="error_rate",
+            target=failure_threshold,
+            threshold=failure_threshold,
+            direction="below",
+            unit="fraction",
+        ),
+        workload=workload,
     )
 
 
@@ -1050,21 +1064,16 @@ def summary(report: LoadReport) -> dict:
             "reason": report.warmup.reason,
             "too_short": report.warmup.too_short,
         },
-        "steady": _steady_summary(report.warmup),
+        "steady": steady_summary(report.warmup),
         "requests": int(len(report.records)),
     }
 
 
-def _estimate(e: stats.Estimate) -> dict[str, Any]:
+def estimate_dict(e: stats.Estimate) -> dict[str, Any]:
     out = {"value": e.value, "low": e.low, "high": e.high, "n": e.n, "decided": e.decided}
     if not e.decided:
         out["undecided_reason"] = _undecided_reason(e)
     return out
-
-
-def _judged_failure_share(judged: pd.DataFrame) -> float:
-    """Share of the judged requests that failed (NaN when none were judged): shown beside the percentiles."""
-    return float((~judged["ok"]).mean()) if len(judged) else math.nan
 
 
 def _undecided_reason(e: stats.Estimate) -> str:
@@ -1074,7 +1083,7 @@ def _undecided_reason(e: stats.Estimate) -> str:
     return "too few samples for an interval"
 
 
-def _steady_summary(warm: stats.WarmupTrim | None) -> dict[str, Any]:
+def steady_summary(warm: stats.WarmupTrim | None) -> dict[str, Any]:
     """Whether the judged requests were one steady level, and if not when and how the level changed (ms)."""
     shift = warm.level_shift if warm is not None else None
     if shift is None:
@@ -1085,81 +1094,6 @@ def _steady_summary(warm: stats.WarmupTrim | None) -> dict[str, Any]:
         "at_s": shift.at_s,
         "before_median_ms": shift.before_median,
         "after_median_ms": shift.after_median,
-        "before_ms": {k: _estimate(e) for k, e in shift.before.items() if k != "max"},
-        "after_ms": {k: _estimate(e) for k, e in shift.after.items() if k != "max"},
-    }
-
-
-def quick_summary(run_dir: str | Path, params: LoadParams) -> dict[str, Any]:
-    """The key numbers of a finished run (summary.json of `qrbench load`); latencies in milliseconds.
-
-    outages: stretches in which the target answered nothing (connect, reset, timeout; a 503 is an
-    answer), by intended send time. The verdict covers only the scenario's failure threshold ("fail"
-    when the error ratio exceeds it, else "unjudged"): the load study notebook judges the PRD thresholds.
-    """
-    run_dir = Path(run_dir)
-    records, _, phases = _records(run_dir)
-    result = RunFolder(run_dir).read_json("result.json", {})
-    ok = records["ok"].to_numpy()
-    n = len(records)
-    error_ratio = float((~ok).sum() / n) if n else math.nan
-    over = n > 0 and error_ratio > params.failure_threshold
-    _, judged, warm = judged_requests(records, phases) if n else (records, records, None)
-    phase_rows = []
-    for p in phases:
-        g = records[records["phase"] == p["name"]]
-        good = g.loc[g["ok"], "latency_ms"].to_numpy()
-        span = p["end_s"] - p["start_s"]
-        phase_rows.append(
-            {
-                "name": p["name"],
-                "kind": p["kind"],
-                "start_s": p["start_s"],
-                "end_s": p["end_s"],
-                "offered": p["offered"],
-                "unit": p["unit"],
-                "requests": len(g),
-                "ok": int(g["ok"].sum()),
-                "sent_rps": len(g[g["error"] != "dropped"]) / span if span > 0 else math.nan,
-                "p50_ms": float(np.percentile(good, 50)) if good.size else math.nan,
-                "p95_ms": float(np.percentile(good, 95)) if good.size else math.nan,
-            }
-        )
-    return {
-        "study": "load",
-        "scenario": params.name,
-        "verdict": "fail" if over else "unjudged",
-        "verdict_basis": "failure_threshold only; `qrbench study load` judges the PRD thresholds",
-        "parameters": to_dict(params),
-        "records": str(Path(LOAD_DIR) / "records.parquet"),
-        "requests": n,
-        "ok": int(ok.sum()),
-        "errors": {str(k): int(v) for k, v in records.loc[~records["ok"], "error"].value_counts().items()},
-        "error_ratio": error_ratio,
-        "failure_threshold": params.failure_threshold,
-        "duration_s": result["duration_s"],
-        "achieved_rps": result["achieved_rps"],
-        "latency_basis": "requests after the warm-up, outside ramps, failures counted above every latency target "
-        "(as the load study judges them)",
-        "latency_failure_share": _judged_failure_share(judged),
-        "latency_ms": {
-            k.removesuffix("_ms"): _estimate(e)
-            for k, e in latency_percentiles(judged, params.confidence, params.request_timeout_s * 1000).items()
-        },
-        "steady": _steady_summary(warm),
-        "generator": {
-            k: result[k]
-            for k in (
-                "processes",
-                "generator_cpu_percent",
-                "send_lag_p50_ms",
-                "send_lag_p99_ms",
-                "n_late",
-                "n_dropped",
-                "saturated",
-                "saturation_reasons",
-            )
-        },
-        "phases": phase_rows,
-        "outages": find_outages(records).to_dict(orient="records"),
+        "before_ms": {k: estimate_dict(e) for k, e in shift.before.items() if k != "max"},
+        "after_ms": {k: estimate_dict(e) for k, e in shift.after.items() if k != "max"},
     }
