@@ -8,6 +8,7 @@ tables, headlines and the executive report show `label`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -90,9 +91,15 @@ def _row(name: str, j: stats.Judgement, busy: bool, workload_in_reason: bool) ->
         "direction": j.direction,
         "statistic": j.statistic,
         "kind": j.kind,
-        "reason": j.reason if workload_in_reason else j.reason.replace(f" [judged by {j.workload}]", ""),
+        "reason": _reason(j, workload_in_reason),
         "machine_busy": busy,
     }
+
+
+def _reason(j: stats.Judgement, workload_in_reason: bool) -> str:
+    """judge()'s sentence without its leading thresholds-file key ("p50_ms: "): the label column names the metric."""
+    reason = re.sub(r"^[a-z][a-z0-9_]*: ", "", j.reason)
+    return reason if workload_in_reason else reason.replace(f" [judged by {j.workload}]", "")
 
 
 def compliance_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
