@@ -143,13 +143,24 @@ class SmokeSuite:
         return self.folder / name
 
 
+SMOKE_SUITE_TIMEOUT_S = 1800
+
+
+def pytest_collection_modifyitems(items):
+    """The test that first asks for smoke_suite runs the whole suite in its setup: every such test gets the
+    command's own time limit rather than pytest's 600 s per test."""
+    for item in items:
+        if "smoke_suite" in item.fixturenames:
+            item.add_marker(pytest.mark.timeout(SMOKE_SUITE_TIMEOUT_S))
+
+
 @pytest.fixture(scope="session")
 def smoke_suite(tmp_path_factory, qrbench) -> SmokeSuite:
     """The smoke suite, run once as a user runs it (the real command, the default --out, progress shown, one
     embedded service shared by the studies that do not start their own): the suite test and the tests of each
     study's notebook assert on it instead of each running its own smoke study."""
     cwd = tmp_path_factory.mktemp("smoke-suite")
-    done = qrbench("suite", "--params-dir", "smoke", cwd=cwd, timeout=1800)
+    done = qrbench("suite", "--params-dir", "smoke", cwd=cwd, timeout=SMOKE_SUITE_TIMEOUT_S)
     assert done.returncode == 0, done.stderr[-3000:]
     (folder,) = (cwd / "outputs").glob("*-suite")
     return SmokeSuite(done=done, cwd=cwd, folder=folder)
