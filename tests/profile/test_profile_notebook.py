@@ -1,4 +1,5 @@
-"""The bottlenecks notebook runs through papermill with the smoke parameters and records its numbers."""
+"""The bottlenecks notebook runs through papermill with the smoke parameters (in the smoke suite, against its
+embedded service) and records its numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import json
 import nbformat
 
 from qrbench.report import browser
-from qrbench.report.execute import run_study
 from qrbench.resources import bundled
 
 LOGIC = (ast.For, ast.While, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.comprehension)
@@ -26,18 +26,8 @@ def test_notebook_is_committed_clean_and_thin():
         assert not loops, cell.source
 
 
-def test_smoke_run_records_its_numbers(tmp_path):
-    run_dir = run_study(
-        "bottlenecks",
-        parameters={
-            "params_file": str(bundled("parameters") / "smoke" / "bottlenecks.yaml"),
-            "url": None,
-            "baseline_run": None,
-            "progress": False,
-        },
-        out_root=tmp_path,
-        progress=False,
-    )
+def test_smoke_run_records_its_numbers(smoke_suite):
+    run_dir = smoke_suite.study("bottlenecks")  # the smoke suite's run (tests/conftest.py)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["study"] == "bottlenecks"
     assert summary["verdict"] in ("pass", "warn", "fail", "insufficient")

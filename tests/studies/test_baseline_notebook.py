@@ -1,5 +1,6 @@
 """The baseline study end to end: papermill runs the notebook with the smoke parameters against the
-embedded reference service; the recorded numbers must be consistent and the reports rendered."""
+embedded reference service (the smoke suite's run, tests/conftest.py); the recorded numbers must be consistent
+and the reports rendered."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from qrbench.report.execute import run_study
 from qrbench.resources import bundled
 from qrbench.studies import get_study
 
@@ -17,11 +17,8 @@ SMOKE = bundled("parameters") / "smoke" / "baseline.yaml"
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("outputs")
-    return run_study(
-        "baseline", parameters={"params_file": str(SMOKE), "progress": False}, out_root=out, progress=False
-    )
+def smoke_run(smoke_suite) -> Path:
+    return smoke_suite.study("baseline")
 
 
 def test_sample_counts_are_as_asked(smoke_run):
@@ -113,7 +110,7 @@ def test_summary_follows_the_contract(smoke_run):
     assert quality["classical"]["cost_vs_classical"] == 1.0
 
 
-def test_reports_are_rendered_with_and_without_code(smoke_run):
+def test_reports_are_rendered_with_and_without_code(smoke_run, smoke_suite):
     plain = (smoke_run / "baseline.html").read_text()
     with_code = (smoke_run / "baseline-code.html").read_text()
     assert "get_study" not in plain and "get_study" in with_code  # code is highlighted token by token
@@ -121,8 +118,8 @@ def test_reports_are_rendered_with_and_without_code(smoke_run):
     assert "BaselineParams(" not in plain and "Holm" in plain
     assert "<img" in plain  # the figures are embedded
     assert "req/s, errors=" not in plain  # progress bars are left out of the stakeholder report
-    index = (smoke_run.parent / "index.html").read_text()
-    assert smoke_run.name in index and "baseline.html" in index
+    index = (smoke_suite.folder.parent / "index.html").read_text()  # outputs/index.html links the report
+    assert f"{smoke_suite.folder.name}/{smoke_run.name}/baseline.html" in index
 
 
 def test_executed_notebook_has_no_errors(smoke_run):

@@ -29,22 +29,6 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def qrbench(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    """The real command, the checkout first on the path (also in the papermill kernels it starts)."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "qrbench", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
-    )
-
-
 TRIMMED = """\
 seed: 0
 warmup_requests: 3
@@ -83,7 +67,7 @@ def _summary(out: Path, pattern: str) -> tuple[Path, dict]:
     return run, json.loads((run / "summary.json").read_text())
 
 
-def test_study_gate_exits_1_on_fail_and_the_busy_machine_is_named_first(tmp_path):
+def test_study_gate_exits_1_on_fail_and_the_busy_machine_is_named_first(tmp_path, qrbench):
     params = _params(tmp_path / "impossible", impossible=True)
     loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(max(2, os.cpu_count() or 2))]
     try:
@@ -111,7 +95,7 @@ def test_study_gate_exits_1_on_fail_and_the_busy_machine_is_named_first(tmp_path
     assert (run / "contention.parquet").is_file() and (run / "contention.json").is_file()
 
 
-def test_study_gate_exits_0_when_no_target_fails(tmp_path):
+def test_study_gate_exits_0_when_no_target_fails(tmp_path, qrbench):
     params = _params(tmp_path / "passing", impossible=False)
     done = qrbench(
         "study", "baseline", "-p", str(params), "--out", "out", "--fail-on-violation", "--no-progress", cwd=tmp_path
@@ -121,7 +105,7 @@ def test_study_gate_exits_0_when_no_target_fails(tmp_path):
     assert summary["verdict"] != "fail" and "baseline: verdict" in done.stdout
 
 
-def test_suite_gate_exits_0_on_pass_and_1_on_fail_with_a_baseline(tmp_path):
+def test_suite_gate_exits_0_on_pass_and_1_on_fail_with_a_baseline(tmp_path, qrbench):
     passing = _params(tmp_path / "passing", impossible=False).parent
     first = qrbench(
         "suite", "--params-dir", str(passing), "--studies", "baseline", "--out", "out", "--fail-on-violation",

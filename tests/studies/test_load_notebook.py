@@ -1,5 +1,6 @@
 """The load study end to end: papermill runs the notebook with a smoke scenario against the embedded
-service; the recorded numbers must be consistent and the report rendered."""
+service (the smoke suite's run of load_normal, tests/conftest.py); the recorded numbers must be consistent and
+the report rendered."""
 
 from __future__ import annotations
 
@@ -8,10 +9,7 @@ import json
 import pytest
 
 from qrbench.report.browser import check_report
-from qrbench.report.execute import run_study
-from qrbench.resources import bundled
 
-SMOKE = bundled("parameters") / "smoke" / "load_normal.yaml"
 METRICS = {
     "p50_ms",
     "p95_ms",
@@ -32,14 +30,8 @@ WORKLOAD = "closed model, 8 users with 2.7 s mean think time"  # the smoke scena
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("outputs")
-    run_dir = run_study(
-        "load",
-        parameters={"params_file": str(SMOKE), "progress": False, "refresh_s": 1.0},
-        out_root=out,
-        progress=False,
-    )
+def run(smoke_suite):
+    run_dir = smoke_suite.study("load")
     return run_dir, json.loads((run_dir / "summary.json").read_text())
 
 
@@ -109,7 +101,8 @@ def test_a_run_made_by_hand_is_rendered_into_the_same_reports(run, tmp_path):
     from qrbench.cli import main
 
     run_dir, summary = run
-    by_hand = tmp_path / "outputs" / run_dir.name
+    stamp = run_dir.parent.name.removesuffix("-suite")
+    by_hand = tmp_path / "outputs" / f"{stamp}-load"  # named as a notebook run by hand names its run folder
     shutil.copytree(run_dir, by_hand, ignore=shutil.ignore_patterns("*.ipynb", "*.html", "summary.json"))
     before = sorted(p.name for p in (by_hand / "load").iterdir())
     assert main(["render", str(by_hand), "--no-progress"]) == 0

@@ -1,5 +1,6 @@
 """The scalability study end to end: papermill runs the notebook with the smoke parameters (embedded services,
-nginx in front of two instances); the recorded numbers must be consistent and the reports rendered."""
+nginx in front of two instances; the smoke suite's run, tests/conftest.py); the recorded numbers must be
+consistent and the reports rendered."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from qrbench.report.browser import check_report
-from qrbench.report.execute import run_study
 from qrbench.resources import bundled
 from qrbench.studies import get_study
 from qrbench.studies.scalability.analysis import STEP_WORKLOAD
@@ -19,11 +19,8 @@ SMOKE = bundled("parameters") / "smoke" / "scalability.yaml"
 
 
 @pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("outputs")
-    return run_study(
-        "scalability", parameters={"params_file": str(SMOKE), "progress": False}, out_root=out, progress=False
-    )
+def smoke_run(smoke_suite) -> Path:
+    return smoke_suite.study("scalability")
 
 
 @pytest.fixture(scope="module")

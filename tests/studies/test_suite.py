@@ -4,7 +4,6 @@ the real embedded service; report.html checked in headless Chromium."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import subprocess
@@ -22,22 +21,6 @@ REPO = Path(__file__).resolve().parents[2]
 needs_chromium = pytest.mark.skipif(
     shutil.which("chromium") is None, reason="Debian's chromium is not installed (.ci/run installs it)"
 )
-
-
-def _env() -> dict[str, str]:
-    # The checkout first on the path, also in the papermill kernels the command starts.
-    return {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), os.environ.get("PYTHONPATH")))),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-
-
-def qrbench(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "qrbench", *args], cwd=cwd, env=_env(), capture_output=True, text=True, timeout=timeout
-    )
 
 
 def test_every_scale_has_a_valid_parameter_file_per_study():
@@ -67,7 +50,7 @@ def test_the_quick_scale_fits_ten_minutes_and_full_studies_thirty():
         ("study", "load", "-p", "parameters/smoke/load_normal.yaml", "--baseline", "."),
     ],
 )
-def test_a_bad_parameter_file_fails_before_a_kernel_and_leaves_no_run_folder(tmp_path, args):
+def test_a_bad_parameter_file_fails_before_a_kernel_and_leaves_no_run_folder(tmp_path, args, qrbench):
     (tmp_path / "bad.yaml").write_text("seed: 0\nsimilarity: {iterations: 0}\n")
     (tmp_path / "badparams").mkdir()
     for name in ("baseline", "load_normal", "bottlenecks", "scalability"):
@@ -118,11 +101,11 @@ def _service_tree(root: psutil.Process, timeout_s: float = 300) -> list[psutil.P
         (("study", "load", "-p", "parameters/smoke/load_normal.yaml"), signal.SIGINT, 130),
     ],
 )
-def test_stopping_stops_the_service_and_every_child(tmp_path, args, sig, code):
+def test_stopping_stops_the_service_and_every_child(tmp_path, args, sig, code, checkout_env):
     proc = subprocess.Popen(
         [sys.executable, "-m", "qrbench", *args, "--no-progress"],
         cwd=tmp_path,
-        env=_env(),
+        env=checkout_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -142,14 +125,13 @@ def test_stopping_stops_the_service_and_every_child(tmp_path, args, sig, code):
 
 
 @needs_chromium
-def test_the_smoke_suite_with_the_default_out_answers_on_its_first_screen(tmp_path):
+def test_the_smoke_suite_with_the_default_out_answers_on_its_first_screen(smoke_suite, tmp_path):
     from qrbench.report.browser import check_report
 
-    done = qrbench("suite", "--params-dir", "smoke", cwd=tmp_path, timeout=1800)
-    assert done.returncode == 0, done.stderr[-3000:]
+    done, suite = smoke_suite.done, smoke_suite.folder  # `qrbench suite --params-dir smoke` (tests/conftest.py)
     assert "expected about" in done.stderr and "[4/4] scalability:" in done.stderr
     assert "without encryption" not in done.stderr and "unknown parameter" not in done.stderr
-    (suite,) = (tmp_path / "outputs").glob("*-suite")
+    assert suite.parent == smoke_suite.cwd / "outputs"
     summary = json.loads((suite / "summary.json").read_text())
     assert summary["study"] == "suite" and summary["scale"] == "smoke"
     assert set(summary["studies"]) == {"baseline", "load", "bottlenecks", "scalability"}
@@ -158,11 +140,11 @@ def test_the_smoke_suite_with_the_default_out_answers_on_its_first_screen(tmp_pa
     check = check_report(suite / "report.html", screenshot_to=tmp_path / "first-screen.png")
     assert check.problems == []
     assert check.verdict_in_first_viewport
-    index = (tmp_path / "outputs" / "index.html").read_text()
+    index = (suite.parent / "index.html").read_text()
     assert f"{suite.name}/report.html" in index
 
 
-def test_a_smoke_study_with_a_relative_out(tmp_path):
+def test_a_smoke_study_with_a_relative_out(tmp_path, qrbench):
     done = qrbench(
         "study", "load", "-p", "parameters/smoke/load_normal.yaml", "--out", "runs/here", "--no-progress", cwd=tmp_path
     )
