@@ -48,3 +48,12 @@ def test_an_overrun_still_lets_each_stage_send_its_first_request():
 def test_without_a_total_each_stage_gets_its_cap_or_no_bound():
     assert StudyBudget(None, 30, stages=3).next() == 30
     assert StudyBudget(None, None, stages=3).next() is None
+
+
+def test_the_first_cold_repetition_of_a_stage_may_use_what_the_later_ones_do_not_need():
+    from qrbench.studies.baseline.run import _repetition_budget
+
+    assert _repetition_budget(90.0, later=2) == 70.0  # 10 s kept for each later repetition
+    assert _repetition_budget(90.0 - 40.0, later=1) == 40.0  # the first took 40 s
+    assert _repetition_budget(5.0, later=1) == StudyBudget.MIN_S
+    assert _repetition_budget(None, later=2) is None

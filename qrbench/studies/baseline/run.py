@@ -90,14 +90,17 @@ def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner, 
         for method in p.rerank.methods:
             specs = _reranks(data, rng, n, p.rerank.iterations, method, f"rerank_{n}", f"r{method[0]}{n}.")
             stages.append((f"rerank/{method}/{n}", specs, p.rerank.concurrent_requests))
-    # A latency stage's budget is set when its first repetition starts and shared by its repetitions.
-    shares = {}
+    # A latency stage's budget is set when its first repetition starts; each repetition may use what the earlier
+    # ones left, less a reserve for each one still to come (the first, cold one is the slowest).
+    left: dict[str, float | None] = {}
     for rep in range(p.repetitions):
         for name, specs, users in stages:
-            if name not in shares:
-                total = budget.next()
-                shares[name] = total / p.repetitions if total else None
-            runner.run(name, specs[rep :: p.repetitions], users=users, repetition=rep, budget_s=shares[name])
+            if name not in left:
+                left[name] = budget.next()
+            share = _repetition_budget(left[name], p.repetitions - rep - 1)
+            entry = runner.run(name, specs[rep :: p.repetitions], users=users, repetition=rep, budget_s=share)
+            if left[name] is not None:
+                left[name] -= entry["result"]["duration_s"]
     c = p.cache
     cold = _reranks(data, rng, c.batch_size, c.iterations, c.method, "cache_cold", "c", documents=True)
     runner.run("cache/cold", cold, budget_s=budget.next())
@@ -108,6 +111,13 @@ def _run_stages(p: BaselineParams, data: DataManager, rng, runner: StageRunner, 
     for n in p.memory.document_counts:
         pool = _reranks(data, rng, n, 50, p.memory.method, f"memory_{n}", f"m{n}.")
         runner.run(f"memory/{n}", pool, duration_s=p.memory.sustained_s, budget_s=budget.next())
+
+
+def _repetition_budget(left_s: float | None, later: int, reserve_s: float = 10.0) -> float | None:
+    """A repetition's budget: what its stage has left, less `reserve_s` for each of the `later` repetitions."""
+    if left_s is None:
+        return None
+    return max(StudyBudget.MIN_S, left_s - reserve_s * later)
 
 
 def _deadline(budget_s: float | None) -> float | None:
