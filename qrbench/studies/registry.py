@@ -70,7 +70,8 @@ class StudyEntry:
 
 # Seconds each shipped study takes on the reference machine (2 cores, otherwise idle), kernel start and rendering
 # included; the progress lines count down from these. Measured on an idle machine: quick from a fresh clone in
-# an unactivated venv on 2026-12-07 (suite 7 min 07 s, with 90 s stage budgets); on 2026-11-30 full (suite
+# an unactivated venv on 2026-12-07 (suite 7 min 07 s, with 90 s stage budgets; 6 min 34 s with the baseline's
+# whole-study budget: 146, 105, 45, 85 s); on 2026-11-30 full (suite
 # 90 min), except the scalability study, whose full parameters were shortened after that run (it took 44 min):
 # `qrbench study scalability` alone then took 21 min 39 s.
 _SHIPPED = (
