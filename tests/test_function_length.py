@@ -16,12 +16,7 @@ FOLDERS = ("studies", "report", "load", "target", "stats", "profile", "monitor",
 CEILING = 100
 
 # "module:qualified name" -> lines today. Split these along their sections or steps, then delete the entry.
-EXCEPTIONS: dict[str, int] = {
-    "qrbench.stats.contention:judge_contention": 107,
-    "qrbench.stats.paired:paired_comparison": 103,
-    "qrbench.stats.rates:throughput": 111,
-    "qrbench.stats.scaling:_fit": 111,
-}
+EXCEPTIONS: dict[str, int] = {}
 
 
 def _function_lengths(tree: ast.AST, prefix: str = ""):

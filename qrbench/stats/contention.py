@@ -113,22 +113,15 @@ def _pct(share: float) -> str:
     return f"{100 * share:.0f} %"
 
 
-def judge_contention(
+def _sorted_samples(
     t_unix: Sequence[float],
     other_cores: Sequence[float],
     own_cores: Sequence[float],
     steal_cores: Sequence[float],
     calibration_s: Sequence[float],
-    *,
     cores: int,
-    windows: Sequence[tuple[str, float, float]] = (),
-    limits: ContentionLimits | None = None,
-) -> Contention:
-    """Judge contention per stage. Arrays: one value per sample (cores; calibration in seconds, NaN in samples
-    without a calibration); `windows`: (stage name, start, end) in Unix seconds, a name may repeat (its
-    repetitions are merged); none: the whole sampled span is one stage "run". Stages no sample covers are
-    left out. Raises ValueError when the arrays differ in length or cores < 1."""
-    limits = limits or ContentionLimits()
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The checked arrays in time order: t, other, own, steal, calibration."""
     if not (isinstance(cores, int | np.integer) and cores >= 1):
         raise ValueError(f"cores must be a positive whole number of logical cores; got {cores!r}.")
     t = np.asarray(t_unix, dtype=float)
@@ -143,48 +136,50 @@ def judge_contention(
     order = np.argsort(t, kind="stable")
     t, calib = t[order], calib[order]
     other, own, steal = (arrays[k][order] for k in ("other_cores", "own_cores", "steal_cores"))
-    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
-    if not windows and len(t):
-        windows = [("run", float(t[0]) - step, float(t[-1]))]
-    finite = calib[np.isfinite(calib) & (calib > 0)]
-    best = float(np.min(finite)) if len(finite) else math.nan
+    return t, other, own, steal, calib
 
-    names = list(dict.fromkeys(name for name, _, _ in windows))
-    stages = []
-    for name in names:
-        w = np.zeros(len(t))
-        for n, start, end in windows:
-            if n == name:
-                w = w + _weights(t, float(start), float(end), step)
-        if not (w > 0).any():
-            continue
-        o, s, m = _mean(other, w) / cores, _mean(steal, w) / cores, _mean(own, w) / cores
-        in_stage = calib[(w > 0) & np.isfinite(calib)]
-        ratio = float(np.median(in_stage)) / best if len(in_stage) and best > 0 else math.nan
-        if float(w.sum()) < limits.min_seconds:
-            ratio = math.nan  # one calibration timed while a target starts or stops says nothing of the stage
-        reasons = []
-        if o >= limits.other_share:
-            reasons.append(f"other programs used {_pct(o)} of the cores")
-        if s >= limits.steal_share:
-            reasons.append(f"the hypervisor stole {_pct(s)} of the cores' time")
-        if math.isfinite(ratio) and ratio >= limits.calibration_ratio and (math.isnan(m) or m <= 0.5):
-            reasons.append(f"a fixed calibration loop ran {ratio:.2g}x slower than its best in the run")
-        busy = (0.0 if math.isnan(o) else o) + (0.0 if math.isnan(s) else s)
-        slowdown = max(1.0 + busy, ratio if math.isfinite(ratio) else 1.0)
-        stages.append(
-            StageContention(
-                name=name,
-                seconds=float(w.sum()),
-                other_share=o,
-                steal_share=s,
-                own_share=m,
-                calibration_ratio=ratio,
-                slowdown=slowdown,
-                contended=bool(reasons),
-                why="; ".join(reasons),
-            )
-        )
+
+def _judge_stage(
+    name: str,
+    w: np.ndarray,
+    other: np.ndarray,
+    own: np.ndarray,
+    steal: np.ndarray,
+    calib: np.ndarray,
+    best: float,
+    cores: int,
+    limits: ContentionLimits,
+) -> StageContention:
+    """One stage, from each sample's seconds inside it (`w`) and the run's fastest calibration (`best`)."""
+    o, s, m = _mean(other, w) / cores, _mean(steal, w) / cores, _mean(own, w) / cores
+    in_stage = calib[(w > 0) & np.isfinite(calib)]
+    ratio = float(np.median(in_stage)) / best if len(in_stage) and best > 0 else math.nan
+    if float(w.sum()) < limits.min_seconds:
+        ratio = math.nan  # one calibration timed while a target starts or stops says nothing of the stage
+    reasons = []
+    if o >= limits.other_share:
+        reasons.append(f"other programs used {_pct(o)} of the cores")
+    if s >= limits.steal_share:
+        reasons.append(f"the hypervisor stole {_pct(s)} of the cores' time")
+    if math.isfinite(ratio) and ratio >= limits.calibration_ratio and (math.isnan(m) or m <= 0.5):
+        reasons.append(f"a fixed calibration loop ran {ratio:.2g}x slower than its best in the run")
+    busy = (0.0 if math.isnan(o) else o) + (0.0 if math.isnan(s) else s)
+    slowdown = max(1.0 + busy, ratio if math.isfinite(ratio) else 1.0)
+    return StageContention(
+        name=name,
+        seconds=float(w.sum()),
+        other_share=o,
+        steal_share=s,
+        own_share=m,
+        calibration_ratio=ratio,
+        slowdown=slowdown,
+        contended=bool(reasons),
+        why="; ".join(reasons),
+    )
+
+
+def _run_judgement(stages: list[StageContention], cores: int, limits: ContentionLimits) -> Contention:
+    """The run's judgement from its stages: shares over the contended stages (all when none was), the sentence."""
     busy_stages = [s for s in stages if s.contended]
     pool = busy_stages or stages
     weights = np.array([s.seconds for s in pool]) if pool else np.array([])
@@ -220,6 +215,42 @@ def judge_contention(
         calibration_ratio=calibration_ratio,
         sentence=sentence,
     )
+
+
+def judge_contention(
+    t_unix: Sequence[float],
+    other_cores: Sequence[float],
+    own_cores: Sequence[float],
+    steal_cores: Sequence[float],
+    calibration_s: Sequence[float],
+    *,
+    cores: int,
+    windows: Sequence[tuple[str, float, float]] = (),
+    limits: ContentionLimits | None = None,
+) -> Contention:
+    """Judge contention per stage. Arrays: one value per sample (cores; calibration in seconds, NaN in samples
+    without a calibration); `windows`: (stage name, start, end) in Unix seconds, a name may repeat (its
+    repetitions are merged); none: the whole sampled span is one stage "run". Stages no sample covers are
+    left out. Raises ValueError when the arrays differ in length or cores < 1."""
+    limits = limits or ContentionLimits()
+    t, other, own, steal, calib = _sorted_samples(t_unix, other_cores, own_cores, steal_cores, calibration_s, cores)
+    step = float(np.median(np.diff(t))) if len(t) > 1 else 1.0
+    if not windows and len(t):
+        windows = [("run", float(t[0]) - step, float(t[-1]))]
+    finite = calib[np.isfinite(calib) & (calib > 0)]
+    best = float(np.min(finite)) if len(finite) else math.nan
+
+    names = list(dict.fromkeys(name for name, _, _ in windows))
+    stages = []
+    for name in names:
+        w = np.zeros(len(t))
+        for n, start, end in windows:
+            if n == name:
+                w = w + _weights(t, float(start), float(end), step)
+        if not (w > 0).any():
+            continue
+        stages.append(_judge_stage(name, w, other, own, steal, calib, best, cores, limits))
+    return _run_judgement(stages, cores, limits)
 
 
 def explained_by_contention(low: float, high: float, threshold: float, direction: str, slowdown: float) -> bool:

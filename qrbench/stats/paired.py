@@ -159,6 +159,59 @@ def detectable_change(
     return math.expm1(k * se)
 
 
+def _kept_logs(a: Sequence[float], b: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    """log(a) and log(b) over the pairs where both values are finite and positive."""
+    a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if a_arr.ndim != 1 or a_arr.shape != b_arr.shape:
+        raise ValueError(
+            f"a and b must be one-dimensional and of equal length (one value per pair); got shapes "
+            f"{a_arr.shape} and {b_arr.shape}."
+        )
+    keep = np.isfinite(a_arr) & np.isfinite(b_arr) & (a_arr > 0) & (b_arr > 0)
+    return np.log(a_arr[keep]), np.log(b_arr[keep])
+
+
+def _untested_change(d: np.ndarray, confidence: float) -> tuple[Estimate, str]:
+    """The undecided change with fewer than 2 pairs or no spread between them (log differences `d`), and why."""
+    n = int(d.size)
+    mean = float(d.mean()) if n else math.nan
+    change = Estimate(
+        value=math.exp(mean) if n else math.nan,
+        low=0.0,
+        high=math.inf,
+        confidence=confidence,
+        n=n,
+        method="paired blocks: too few pairs or no spread between them",
+        decided=False,
+    )
+    why = (
+        f"{n} usable pair(s) of blocks: at least 2 are needed to estimate the noise"
+        if n < 2
+        else f"the {n} pairs differ by exactly the same amount, so the run's noise cannot be estimated"
+    )
+    return change, why
+
+
+def _paired_t(d: np.ndarray, s: float, alpha: float, statistic: str) -> tuple[Estimate, float, float]:
+    """The change with its paired t interval, the standard error of the mean log difference and the one-sided
+    p-value that B is slower (log differences `d` with standard deviation s > 0)."""
+    n = int(d.size)
+    mean = float(d.mean())
+    se = s / math.sqrt(n)
+    df = n - 1
+    half = float(_sps.t.ppf(1.0 - alpha / 2.0, df)) * se
+    p = float(_sps.t.sf(mean / se, df))
+    change = Estimate(
+        value=math.exp(mean),
+        low=math.exp(mean - half),
+        high=math.exp(mean + half),
+        confidence=1.0 - alpha,
+        n=n,
+        method=f"paired t on log block {statistic}s ({n} pairs)",
+    )
+    return change, se, p
+
+
 def paired_comparison(
     a: Sequence[float],
     b: Sequence[float],
@@ -179,79 +232,27 @@ def paired_comparison(
     threshold = _check_fraction("threshold", threshold, 0.0, 10.0)
     alpha = _check_fraction("alpha", alpha, 0.0, 0.5)
     power = _check_fraction("power", power, 0.0, 1.0)
-    a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if a_arr.ndim != 1 or a_arr.shape != b_arr.shape:
-        raise ValueError(
-            f"a and b must be one-dimensional and of equal length (one value per pair); got shapes "
-            f"{a_arr.shape} and {b_arr.shape}."
-        )
-    keep = np.isfinite(a_arr) & np.isfinite(b_arr) & (a_arr > 0) & (b_arr > 0)
-    log_a, log_b = np.log(a_arr[keep]), np.log(b_arr[keep])
-    n = int(keep.sum())
-    confidence = 1.0 - alpha
-    a_value = float(np.exp(log_a.mean())) if n else math.nan
-    b_value = float(np.exp(log_b.mean())) if n else math.nan
+    log_a, log_b = _kept_logs(a, b)
+    n = int(log_a.size)
     d = log_b - log_a
     s = float(d.std(ddof=1)) if n >= 2 else math.nan
-    if n < 2 or not (s > 0):
-        mean = float(d.mean()) if n else math.nan
-        change = Estimate(
-            value=math.exp(mean) if n else math.nan,
-            low=0.0,
-            high=math.inf,
-            confidence=confidence,
-            n=n,
-            method="paired blocks: too few pairs or no spread between them",
-            decided=False,
-        )
-        why = (
-            f"{n} usable pair(s) of blocks: at least 2 are needed to estimate the noise"
-            if n < 2
-            else f"the {n} pairs differ by exactly the same amount, so the run's noise cannot be estimated"
-        )
-        row = PairedComparison(
-            label=label,
-            statistic=statistic,
-            unit=unit,
-            n_pairs=n,
-            a_value=a_value,
-            b_value=b_value,
-            change=change,
-            log_se=math.nan,
-            detectable=math.inf,
-            p_value=math.nan,
-            p_adjusted=math.nan,
-            family_size=family_size,
-            threshold=threshold,
-            alpha=alpha,
-            power=power,
-            verdict="cannot tell",
-            summary="",
-        )
-        return dataclasses.replace(row, summary=f"{_prefix(row)}cannot tell: {why}.")
-    mean = float(d.mean())
-    se = s / math.sqrt(n)
-    df = n - 1
-    half = float(_sps.t.ppf(1.0 - alpha / 2.0, df)) * se
-    p = float(_sps.t.sf(mean / se, df))
-    change = Estimate(
-        value=math.exp(mean),
-        low=math.exp(mean - half),
-        high=math.exp(mean + half),
-        confidence=confidence,
-        n=n,
-        method=f"paired t on log block {statistic}s ({n} pairs)",
-    )
+    tested = n >= 2 and s > 0
+    if tested:
+        change, se, p = _paired_t(d, s, alpha, statistic)
+        detectable = detectable_change(se, n, alpha=alpha, power=power, family_size=family_size)
+    else:
+        change, why = _untested_change(d, 1.0 - alpha)
+        se, p, detectable = math.nan, math.nan, math.inf
     row = PairedComparison(
         label=label,
         statistic=statistic,
         unit=unit,
         n_pairs=n,
-        a_value=a_value,
-        b_value=b_value,
+        a_value=float(np.exp(log_a.mean())) if n else math.nan,
+        b_value=float(np.exp(log_b.mean())) if n else math.nan,
         change=change,
         log_se=se,
-        detectable=detectable_change(se, n, alpha=alpha, power=power, family_size=family_size),
+        detectable=detectable,
         p_value=p,
         p_adjusted=p,
         family_size=family_size,
@@ -261,6 +262,8 @@ def paired_comparison(
         verdict="cannot tell",
         summary="",
     )
+    if not tested:
+        return dataclasses.replace(row, summary=f"{_prefix(row)}cannot tell: {why}.")
     return _decided(row, p)
 
 

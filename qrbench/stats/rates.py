@@ -121,6 +121,19 @@ def throughput(
       rates of load and scalability stages.
     """
     confidence = check_confidence(confidence)
+    duration_s, window_s = _checked_throughput_options(duration_s, window_s, start_s, end_s)
+    t = as_samples(t_end_seconds, name="t_end_seconds")
+    if duration_s is not None:
+        return _fixed_duration_throughput(int(t.size), duration_s, confidence)
+    if window_s is not None:
+        return _windowed_throughput(t, window_s, start_s, end_s, confidence)
+    return _span_throughput(t, confidence)
+
+
+def _checked_throughput_options(
+    duration_s: float | None, window_s: float | None, start_s: float | None, end_s: float | None
+) -> tuple[float | None, float | None]:
+    """throughput()'s duration_s and window_s as floats (or None), after checking the options go together."""
     duration_s = _positive_seconds(duration_s, "duration_s")
     window_s = _positive_seconds(window_s, "window_s")
     if duration_s is not None and window_s is not None:
@@ -131,68 +144,79 @@ def throughput(
         number = isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
         if value is not None and not (number and math.isfinite(value)):
             raise ValueError(f"{name} must be a finite time in seconds or None; got {value!r}.")
-    t = as_samples(t_end_seconds, name="t_end_seconds")
-    n = int(t.size)
-    alpha = 1.0 - confidence
+    return duration_s, window_s
 
-    if duration_s is not None:
-        low = 0.0 if n == 0 else _sps.chi2.ppf(alpha / 2, 2 * n) / (2 * duration_s)
-        high = _sps.chi2.ppf(1 - alpha / 2, 2 * n + 2) / (2 * duration_s)
+
+def _fixed_duration_throughput(n: int, duration_s: float, confidence: float) -> Estimate:
+    """n completions over a fixed observation window, with the exact Poisson (Garwood) interval."""
+    alpha = 1.0 - confidence
+    low = 0.0 if n == 0 else _sps.chi2.ppf(alpha / 2, 2 * n) / (2 * duration_s)
+    high = _sps.chi2.ppf(1 - alpha / 2, 2 * n + 2) / (2 * duration_s)
+    return Estimate(
+        value=n / duration_s,
+        low=float(low),
+        high=float(high),
+        confidence=confidence,
+        n=n,
+        method="Poisson count over a fixed duration (Garwood exact)",
+    )
+
+
+def _windowed_throughput(
+    t: np.ndarray, window_s: float, start_s: float | None, end_s: float | None, confidence: float
+) -> Estimate:
+    """Mean rate over consecutive half-open windows of window_s seconds from start_s to end_s."""
+    n = int(t.size)
+    first = float(start_s) if start_s is not None else (float(t.min()) if n else 0.0)
+    last = float(end_s) if end_s is not None else (float(t.max()) if n else first)
+    n_windows = int(max(last - first, 0.0) // window_s)
+    if n_windows < 2:
         return Estimate(
-            value=n / duration_s,
-            low=float(low),
-            high=float(high),
+            value=math.nan,
+            low=0.0,
+            high=math.inf,
             confidence=confidence,
             n=n,
-            method="Poisson count over a fixed duration (Garwood exact)",
+            method=f"mean of {window_s:g} s windows: fewer than 2 in the span",
+            decided=False,
         )
-
-    span = float(t.max() - t.min()) if n else 0.0
-    if window_s is not None:
-        first = float(start_s) if start_s is not None else (float(t.min()) if n else 0.0)
-        last = float(end_s) if end_s is not None else (float(t.max()) if n else first)
-        n_windows = int(max(last - first, 0.0) // window_s)
-        if n_windows < 2:
-            return Estimate(
-                value=math.nan,
-                low=0.0,
-                high=math.inf,
-                confidence=confidence,
-                n=n,
-                method=f"mean of {window_s:g} s windows: fewer than 2 in the span",
-                decided=False,
-            )
-        # Half-open windows [a, b): a completion exactly on the last edge belongs to the next, dropped window
-        # (np.histogram would close the last bin and count it twice over the span).
-        index = np.floor((t - first) / window_s)
-        inside = (index >= 0) & (index < n_windows)
-        counts = np.bincount(index[inside].astype(int), minlength=n_windows)
-        est = _windowed_mean(counts / window_s, confidence)
-        method = f"mean of {n_windows} windows of {window_s:g} s; {est.method}"
-        if not est.decided:
-            return Estimate(
-                value=est.value,
-                low=0.0,
-                high=math.inf,
-                confidence=confidence,
-                n=int(counts.sum()),
-                method=method,
-                decided=False,
-            )
+    # Half-open windows [a, b): a completion exactly on the last edge belongs to the next, dropped window
+    # (np.histogram would close the last bin and count it twice over the span).
+    index = np.floor((t - first) / window_s)
+    inside = (index >= 0) & (index < n_windows)
+    counts = np.bincount(index[inside].astype(int), minlength=n_windows)
+    est = _windowed_mean(counts / window_s, confidence)
+    method = f"mean of {n_windows} windows of {window_s:g} s; {est.method}"
+    if not est.decided:
         return Estimate(
             value=est.value,
-            low=max(0.0, est.low),
-            high=est.high,
+            low=0.0,
+            high=math.inf,
             confidence=confidence,
             n=int(counts.sum()),
             method=method,
+            decided=False,
         )
+    return Estimate(
+        value=est.value,
+        low=max(0.0, est.low),
+        high=est.high,
+        confidence=confidence,
+        n=int(counts.sum()),
+        method=method,
+    )
 
+
+def _span_throughput(t: np.ndarray, confidence: float) -> Estimate:
+    """(n - 1) / span from the first to the last completion, with the exact Gamma (chi-square) interval."""
+    n = int(t.size)
+    span = float(t.max() - t.min()) if n else 0.0
     method = "Poisson process over first-to-last completion (Gamma exact)"
     if n < 2 or span == 0.0:
         return Estimate(
             value=math.nan, low=0.0, high=math.inf, confidence=confidence, n=n, method=method, decided=False
         )
+    alpha = 1.0 - confidence
     k = n - 1
     low = _sps.chi2.ppf(alpha / 2, 2 * k) / (2 * span)
     high = _sps.chi2.ppf(1 - alpha / 2, 2 * k) / (2 * span)

@@ -142,6 +142,81 @@ def _kappa_zero_p(levels: np.ndarray, x: np.ndarray, params: np.ndarray, dof: in
     return float(_sps.f.sf(f, 1, dof))
 
 
+def _wald(value: float, half: float, confidence: float, n: int, method: str) -> Estimate:
+    """value -+ half clipped at 0; undecided (interval [0, inf)) when half is not finite."""
+    if not math.isfinite(half):
+        return Estimate(value=value, low=0.0, high=math.inf, confidence=confidence, n=n, method=method, decided=False)
+    return Estimate(
+        value=value,
+        low=float(max(0.0, value - half)),
+        high=float(value + half),
+        confidence=confidence,
+        n=n,
+        method=method,
+    )
+
+
+def _usl_kappa(
+    levels: np.ndarray, x: np.ndarray, params: np.ndarray, dof: int, half: float, confidence: float, method: str
+) -> Estimate:
+    """kappa's Wald interval, its lower bound set to 0 unless the F test against Amdahl's law rejects kappa = 0."""
+    kappa = _wald(float(params[2]), half, confidence, int(levels.size), method)
+    p_zero = _kappa_zero_p(levels, x, params, dof)
+    if kappa.decided and kappa.low > 0.0 and not p_zero < 1.0 - confidence:
+        # The Wald interval ignores the bound at 0; the F test against Amdahl's law does not exclude it.
+        kappa = Estimate(
+            value=kappa.value,
+            low=0.0,
+            high=kappa.high,
+            confidence=confidence,
+            n=kappa.n,
+            method=f"{method}; lower bound 0: F test of kappa = 0 p = {p_zero:.2g}",
+        )
+    return kappa
+
+
+def _peak(lam: Estimate, sigma: Estimate, kappa: Estimate, confidence: float, n: int) -> tuple[Estimate, float]:
+    """The concurrency of highest throughput, N* = sqrt((1 - sigma) / kappa) with kappa's interval, and the model
+    throughput there."""
+    s, k = sigma.value, kappa.value
+    peak_method = "sqrt((1 - sigma) / kappa), interval from kappa's"
+    if s >= 1.0:
+        peak_n = Estimate(
+            value=1.0,
+            low=1.0,
+            high=1.0,
+            confidence=confidence,
+            n=n,
+            method="throughput falls from N = 1 (sigma >= 1)",
+        )
+        peak_x = float(lam.value)
+    elif k <= 0.0:
+        peak_n = Estimate(
+            value=math.inf,
+            low=math.inf,
+            high=math.inf,
+            confidence=confidence,
+            n=n,
+            method="no peak: kappa = 0",
+            decided=False,
+        )
+        peak_x = lam.value / s if s > 0 else math.inf
+    else:
+        star = math.sqrt((1.0 - s) / k)
+        decided = kappa.decided and kappa.low > 0.0
+        peak_n = Estimate(
+            value=star,
+            low=math.sqrt((1.0 - s) / kappa.high) if kappa.decided and kappa.high > 0 else 1.0,
+            high=math.sqrt((1.0 - s) / kappa.low) if decided else math.inf,
+            confidence=confidence,
+            n=n,
+            method=peak_method if decided else f"{peak_method}: kappa's interval reaches 0, so the peak is undecided",
+            decided=decided,
+        )
+        peak_x = float(_usl(np.array([star]), lam.value, s, k)[0])
+    return peak_n, peak_x
+
+
 def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], confidence: float) -> USLFit:
     func, n_params = (_usl, 3) if model == "usl" else (_amdahl, 2)
     p0 = _start(levels, x, n_params)
@@ -157,88 +232,22 @@ def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], con
     t = float(_sps.t.ppf(0.5 + confidence / 2.0, dof)) if dof > 0 else math.inf
     se = np.sqrt(np.abs(np.diag(cov))) if dof > 0 and np.all(np.isfinite(cov)) else np.full(n_params, math.inf)
     method = f"{model.upper() if model == 'usl' else 'Amdahl'} least squares, Wald t interval"
+    n = int(levels.size)
 
-    def estimate(value: float, half: float, label: str = method) -> Estimate:
-        if not math.isfinite(half):
-            return Estimate(
-                value=value,
-                low=0.0,
-                high=math.inf,
-                confidence=confidence,
-                n=int(levels.size),
-                method=label,
-                decided=False,
-            )
-        return Estimate(
-            value=value,
-            low=float(max(0.0, value - half)),
-            high=float(value + half),
-            confidence=confidence,
-            n=int(levels.size),
-            method=label,
-        )
-
-    lam = estimate(float(params[0]), t * se[0])
-    sigma = estimate(float(params[1]), t * se[1])
+    lam = _wald(float(params[0]), t * se[0], confidence, n, method)
+    sigma = _wald(float(params[1]), t * se[1], confidence, n, method)
     if model == "usl":
-        kappa = estimate(float(params[2]), t * se[2])
-        p_zero = _kappa_zero_p(levels, x, params, dof)
-        if kappa.decided and kappa.low > 0.0 and not p_zero < 1.0 - confidence:
-            # The Wald interval ignores the bound at 0; the F test against Amdahl's law does not exclude it.
-            kappa = Estimate(
-                value=kappa.value,
-                low=0.0,
-                high=kappa.high,
-                confidence=confidence,
-                n=kappa.n,
-                method=f"{method}; lower bound 0: F test of kappa = 0 p = {p_zero:.2g}",
-            )
+        kappa = _usl_kappa(levels, x, params, dof, t * se[2], confidence, method)
     else:
         kappa = Estimate(
             value=0.0,
             low=0.0,
             high=0.0,
             confidence=confidence,
-            n=int(levels.size),
+            n=n,
             method="fixed at 0 (Amdahl's law)",
         )
-
-    s, k = sigma.value, kappa.value
-    peak_method = "sqrt((1 - sigma) / kappa), interval from kappa's"
-    if s >= 1.0:
-        peak_n = Estimate(
-            value=1.0,
-            low=1.0,
-            high=1.0,
-            confidence=confidence,
-            n=int(levels.size),
-            method="throughput falls from N = 1 (sigma >= 1)",
-        )
-        peak_x = float(lam.value)
-    elif k <= 0.0:
-        peak_n = Estimate(
-            value=math.inf,
-            low=math.inf,
-            high=math.inf,
-            confidence=confidence,
-            n=int(levels.size),
-            method="no peak: kappa = 0",
-            decided=False,
-        )
-        peak_x = lam.value / s if s > 0 else math.inf
-    else:
-        star = math.sqrt((1.0 - s) / k)
-        decided = kappa.decided and kappa.low > 0.0
-        peak_n = Estimate(
-            value=star,
-            low=math.sqrt((1.0 - s) / kappa.high) if kappa.decided and kappa.high > 0 else 1.0,
-            high=math.sqrt((1.0 - s) / kappa.low) if decided else math.inf,
-            confidence=confidence,
-            n=int(levels.size),
-            method=peak_method if decided else f"{peak_method}: kappa's interval reaches 0, so the peak is undecided",
-            decided=decided,
-        )
-        peak_x = float(_usl(np.array([star]), lam.value, s, k)[0])
+    peak_n, peak_x = _peak(lam, sigma, kappa, confidence, n)
 
     residual = x - func(levels, *params)
     total = float(np.sum((x - x.mean()) ** 2))
@@ -251,7 +260,7 @@ def _fit(levels: np.ndarray, x: np.ndarray, model: Literal["usl", "amdahl"], con
         peak_n=peak_n,
         peak_throughput=peak_x,
         r_squared=r_squared,
-        n_points=int(levels.size),
+        n_points=n,
     )
 
 
