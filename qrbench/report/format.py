@@ -239,7 +239,8 @@ def stakeholder_table(
     friendly headers with units, 2-3 significant digits, words for inf/NaN, verdict badges, no index.
 
     Columns whose name ends in _rate, share or _fraction and hold values in [0, 1] are shown as percentages
-    (their header says "(%)").
+    (their header says "(%)"). An empty frame, with or without its columns, reads "No rows: not measured.";
+    a frame with rows but without an asked column is a KeyError naming it.
     """
     if columns is None:
         headers = {c: friendly_name(str(c)) for c in frame.columns}
@@ -248,14 +249,14 @@ def stakeholder_table(
     else:
         headers = {c: friendly_name(str(c)) for c in columns}
     missing = [c for c in headers if c not in frame.columns]
-    if missing:
+    if missing and len(frame):  # an empty table (a stage that measured nothing) says so instead
         raise KeyError(
             f"stakeholder_table: the frame has no column {', '.join(map(repr, missing))}; "
             f"it has {', '.join(map(str, frame.columns))}."
         )
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers.values())
     rows = []
-    for record in frame[list(headers)].to_dict(orient="records"):
+    for record in frame.reindex(columns=list(headers)).to_dict(orient="records"):
         cells = []
         for column in headers:
             text, numeric = _cell(str(column), record[column])

@@ -155,3 +155,12 @@ def test_headline_never_unreserved_while_a_check_fails():
     assert 3 <= len(h.lines()) <= 5
     assert "no reservations" not in str(h).lower()
     assert "with reservations:" in h.to_html() and 'data-verdict="pass"' in h.to_html()
+
+
+def test_an_empty_table_without_its_columns_reads_as_a_sentence_and_a_missing_column_of_rows_is_named():
+    from qrbench.report.format import stakeholder_table
+
+    table = stakeholder_table(pd.DataFrame(), {"config": "Configuration", "p95_ms": "p95 (ms)"})
+    assert "No rows: not measured." in table.html and "<th>Configuration</th>" in table.html
+    with pytest.raises(KeyError, match="no column 'p95_ms'"):
+        stakeholder_table(pd.DataFrame({"config": ["a"]}), {"config": "Configuration", "p95_ms": "p95 (ms)"})

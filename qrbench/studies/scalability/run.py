@@ -117,21 +117,36 @@ def warm_caches(
     batch: int = 200,
     timeout_s: float = 600.0,
     headers: dict[str, str] | None = None,
+    attempts: int = 3,
 ) -> dict[str, Any]:
     """Embed `texts` into the service's caches: classical reranks of up to `batch` candidates, each on a new
     connection, `passes` times (a multi-worker service needs several: each pass lands on some worker).
-    Returns seconds taken and requests sent."""
+    A 5xx answer is retried (up to `attempts` times per request): a service that fails a share of its requests
+    must not lose the study its warm-up. Returns seconds taken, requests sent and how many answered 5xx."""
     t0 = time.perf_counter()
-    sent = 0
+    sent = failed = 0
     chunks = [list(texts[i : i + batch]) for i in range(0, len(texts), batch)]
     for _ in range(passes):
         for chunk in chunks:
             body = {"query": "cache warm-up", "candidates": chunk, "top_k": 1, "method": "classical"}
-            r = httpx.post(url + "/v1/rerank", json=body, timeout=timeout_s, headers=headers)
-            if r.status_code != 200:
-                raise QrbenchError(f"The cache warm-up of {url} failed with HTTP {r.status_code}: {r.text[:200]}")
-            sent += 1
-    return {"seconds": time.perf_counter() - t0, "requests": sent, "texts": len(texts), "passes": passes}
+            for attempt in range(1, attempts + 1):
+                r = httpx.post(url + "/v1/rerank", json=body, timeout=timeout_s, headers=headers)
+                sent += 1
+                if r.status_code == 200:
+                    break
+                failed += 1
+                if r.status_code < 500 or attempt == attempts:
+                    raise QrbenchError(
+                        f"The cache warm-up of {url} failed with HTTP {r.status_code} "
+                        f"(attempt {attempt} of {attempts}): {r.text[:200]}"
+                    )
+    return {
+        "seconds": time.perf_counter() - t0,
+        "requests": sent,
+        "failed": failed,
+        "texts": len(texts),
+        "passes": passes,
+    }
 
 
 class _LoopProbe:
