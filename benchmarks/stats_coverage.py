@@ -35,11 +35,10 @@ import math
 
 import numpy as np
 from scipy import stats as _sps
-from scipy.signal import lfilter
 
 from qrbench.stats import LEAK_LIMIT_MB_PER_H, leak_check, throughput
 from qrbench.stats.coverage import interval_coverage
-from qrbench.stats.processes import reference_processes
+from qrbench.stats.processes import reference_processes, rss_soak
 
 MB = 1e6
 
@@ -54,22 +53,6 @@ LEAK_PROCESSES = {
     "AR+steps": {"sawtooth": False, "steps": True},
     "AR+GC+steps": {"sawtooth": True, "steps": True},
 }
-
-
-def rss_series(
-    rng: np.random.Generator, slope_mb_per_h: float, minutes: float, *, sawtooth: bool = True, steps: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
-    """1-s RSS after the caches are full: drift, stationary AR(1) noise (phi 0.98, 2.5 MB spread), optionally a
-    60-s GC sawtooth of 5 MB and persistent 1-MB allocator steps up or down (a random walk, one step every ~8 min)."""
-    t = np.arange(int(minutes * 60), dtype=float)
-    noise = lfilter([1.0], [1.0, -0.98], rng.normal(0.0, 0.5 * MB, t.size))
-    noise += rng.normal(0.0, 0.5 * MB / math.sqrt(1 - 0.98**2)) * 0.98 ** np.arange(1, t.size + 1)
-    rss = 600 * MB + slope_mb_per_h * MB * t / 3600.0 + noise
-    if sawtooth:
-        rss += 5 * MB * ((t + rng.uniform(0, 60)) % 60.0) / 60.0
-    if steps:
-        rss += np.cumsum((rng.random(t.size) < 0.002) * rng.choice([-1.0, 1.0], t.size)) * MB
-    return t, rss
 
 
 def leak_table(reps: int, seed: int) -> None:
@@ -88,7 +71,7 @@ def leak_table(reps: int, seed: int) -> None:
             wrong = cover = 0
             widths, slopes = [], []
             for _ in range(reps):
-                t, rss = rss_series(rng, slope, minutes, **kind)
+                t, rss = rss_soak(rng, slope, minutes, **kind)
                 check = leak_check(t, rss, full_at_s=0.0)
                 counts[check.verdict] += 1
                 cover += check.slope.low <= slope <= check.slope.high

@@ -47,7 +47,16 @@ from qrbench.stats.percentiles import (
     percentile_label,
     percentile_table,
 )
-from qrbench.stats.processes import ReferenceProcess, ar1, heavy_tailed, mm1, reference_processes, regimes, stalls
+from qrbench.stats.processes import (
+    ReferenceProcess,
+    ar1,
+    heavy_tailed,
+    mm1,
+    reference_processes,
+    regimes,
+    rss_soak,
+    stalls,
+)
 from qrbench.stats.ranking import (
     RankingQuality,
     ndcg_at_k,
@@ -106,6 +115,7 @@ __all__ = [
     "reference_processes",
     "mm1",
     "stalls",
+    "rss_soak",
     "regimes",
     "heavy_tailed",
     "ar1",

@@ -26,7 +26,7 @@ from scipy import optimize as _opt
 from scipy import stats as _sps
 from scipy.signal import lfilter
 
-__all__ = ["ReferenceProcess", "reference_processes", "mm1", "stalls", "regimes", "heavy_tailed", "ar1"]
+__all__ = ["ReferenceProcess", "reference_processes", "mm1", "stalls", "regimes", "heavy_tailed", "ar1", "rss_soak"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -139,3 +139,21 @@ def ar1(phi: float = 0.9, sigma: float = 0.5, median_ms: float = 10.0) -> Refere
 def reference_processes() -> tuple[ReferenceProcess, ...]:
     """The family the coverage test and benchmark run: M/M/1 at 0.5, 0.8, 0.9, stalls, regimes, heavy, AR(1)."""
     return (mm1(0.5), mm1(0.8), mm1(0.9), stalls(), regimes(), heavy_tailed(), ar1())
+
+
+def rss_soak(
+    rng: np.random.Generator, slope_mb_per_h: float, minutes: float, *, sawtooth: bool = True, steps: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """1-s RSS samples (bytes) of a soak after the caches are full: drift, stationary AR(1) noise (phi 0.98,
+    2.5 MB spread), optionally a 60-s GC sawtooth of 5 MB and persistent 1-MB allocator steps up or down (a random
+    walk, one step every ~8 min). The leak check's test and benchmark processes."""
+    mb = 1e6
+    t = np.arange(int(minutes * 60), dtype=float)
+    noise = lfilter([1.0], [1.0, -0.98], rng.normal(0.0, 0.5 * mb, t.size))
+    noise += rng.normal(0.0, 0.5 * mb / math.sqrt(1 - 0.98**2)) * 0.98 ** np.arange(1, t.size + 1)
+    rss = 600 * mb + slope_mb_per_h * mb * t / 3600.0 + noise
+    if sawtooth:
+        rss += 5 * mb * ((t + rng.uniform(0, 60)) % 60.0) / 60.0
+    if steps:
+        rss += np.cumsum((rng.random(t.size) < 0.002) * rng.choice([-1.0, 1.0], t.size)) * mb
+    return t, rss
