@@ -1,24 +1,14 @@
 """The cells of notebooks/load.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
-from make_notebooks import kernel_metadata
+from make_notebooks import kernel_metadata, section_cells
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from qrbench.studies.load.sections import SECTIONS
-
-# Sections whose cell only the code version of the report shows: `qrbench load`'s terminal summary.
-_CODE_ONLY_SECTIONS = {"screen"}
-
-
-def _section_cell(name: str, code_only: dict) -> nbformat.NotebookNode:
-    """One section's cell: show it (the headline also names the scenario, its workload and the request counts)."""
-    source = f'show_section(sections["{name}"], save_in=run_dir)'
-    if name == "headline":
-        source += (
-            '\ndisplay(Markdown(f"Scenario **{params.name}**: {report.workload}; "\n'
-            '                 f"{counts_sentence(run_dir, len(report.judged))}"))'
-        )
-    return new_code_cell(source, metadata=code_only if name in _CODE_ONLY_SECTIONS else {})
+# The headline also names the scenario, its workload and the request counts.
+_HEADLINE_EXTRA = (
+    '\ndisplay(Markdown(f"Scenario **{params.name}**: {report.workload}; "\n'
+    '                 f"{counts_sentence(run_dir, len(report.judged))}"))'
+)
 
 
 def load() -> nbformat.NotebookNode:
@@ -41,8 +31,7 @@ def load() -> nbformat.NotebookNode:
             "from qrbench.resources import scaled_params_file\n"
             "from qrbench.studies import get_study, interactive_run_dir, load_thresholds, write_summary\n"
             "from qrbench.studies.load import run_load_study\n"
-            "from qrbench.studies.load.analysis import drawn_thresholds\n"
-            "from qrbench.studies.load.sections import sections as load_sections\n\n"
+            "from qrbench.studies.load.analysis import drawn_thresholds\n\n"
             'study = get_study("load")'
         ),
         new_code_cell(
@@ -87,8 +76,8 @@ def load() -> nbformat.NotebookNode:
             "tables and judgements.",
             metadata=code_only,
         ),
-        new_code_cell("sections = load_sections(report)  # computed from the one analysis above", metadata=code_only),
-        *[_section_cell(name, code_only) for name in SECTIONS],
+        # qrbench load's terminal summary ("screen") only in the code version
+        *section_cells("load", extra={"headline": _HEADLINE_EXTRA}, code_only=frozenset({"screen"})),
         new_code_cell("report.result", metadata=code_only),
         new_code_cell(
             "# Record the key numbers for the run index and CI.\n"

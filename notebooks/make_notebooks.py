@@ -33,6 +33,26 @@ def kernel_metadata() -> dict:
     }
 
 
+def section_cells(
+    study: str, *, extra: dict[str, str] | None = None, code_only: frozenset[str] = frozenset()
+) -> list[nbformat.NotebookNode]:
+    """The report's cells: one per section of the registry's `study` (its `StudyDef.sections`, in order), each
+    showing it with `show_section`, after a cell computing them all from `report`. extra: code appended to a
+    section's cell; code_only: sections only the code version of the report shows."""
+    from nbformat.v4 import new_code_cell
+
+    from qrbench.studies import get_study
+
+    hidden = {"tags": ["code-only"]}
+    cells = [
+        new_code_cell("sections = study.sections_of(report)  # computed from the one analysis above", metadata=hidden)
+    ]
+    for name in get_study(study).sections:
+        source = f'show_section(sections["{name}"], save_in=run_dir)' + (extra or {}).get(name, "")
+        cells.append(new_code_cell(source, metadata=hidden if name in code_only else {}))
+    return cells
+
+
 def builders() -> list[tuple[str, Callable[[], nbformat.NotebookNode]]]:
     """(name, builder) for each notebook: each shipped study's in the registry's order, then explore (no study).
 

@@ -29,6 +29,10 @@ __all__ = [
     "latency_statistic",
     "server_metrics_sentence",
     "server_process_sentence",
+    "headline_section",
+    "compliance_section",
+    "reliability_section",
+    "COMPLIANCE_ABOUT",
 ]
 
 
@@ -73,6 +77,39 @@ class Section:
     judgements: pd.DataFrame | None = None
     checks: tuple[stats.Check, ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ---- the sections every study's report has (its verdict, its compliance table, its reliability checks)
+
+COMPLIANCE_ABOUT = (
+    "*pass* only when the whole 95% interval meets the target; *warn* between target and threshold; *fail* when "
+    "the interval lies wholly beyond the threshold; *insufficient* when the sample cannot decide."
+)
+
+
+def headline_section(report: Any, next_action: str = "") -> Section:
+    """The verdict, its main reason, the reliability reservations and what to do next (the first screen).
+    `report` is any study's report: it has `verdict`, `verdict_reasons` (the main one first) and `reliability`."""
+    return Section(
+        name="headline",
+        verdict=report.verdict,
+        sentence=report.verdict_reasons[0] if report.verdict_reasons else "",
+        checks=tuple(report.reliability),
+        data={"next_action": next_action},
+    )
+
+
+def compliance_section(report: Any, *, about: str, title: str = "Verdict against the PRD") -> Section:
+    """Each PRD target the study judges (`report.compliance`, studies.compliance's frame), with the workload
+    that judged it. `about`: how this study judges (markdown; `COMPLIANCE_ABOUT` says what each verdict means)."""
+    return Section(name="compliance", title=title, about=about, judgements=report.compliance)
+
+
+def reliability_section(report: Any, *, about: str = "") -> Section:
+    """The reliability checks of the study's numbers (`report.reliability`)."""
+    return Section(
+        name="reliability", title="Reliability of these numbers", about=about, checks=tuple(report.reliability)
+    )
 
 
 def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold]:

@@ -7,14 +7,17 @@ names one `StudyDef` per study package (its `STUDY`); the CLI, the notebooks and
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..params import build, load_yaml
 from ..resources import resolve_params_file
 from .folder import RunFolder
+
+if TYPE_CHECKING:
+    from .analysis import Section
 
 __all__ = ["Study", "StudyDef"]
 
@@ -50,7 +53,8 @@ class StudyDef:
 
     run_fn(params, run_dir, *, url, progress) measures; analyse_fn(run_dir, params, **options) analyses (the
     params come from the folder's run.json, so an analysis needs nothing but the folder); summary_fn(report)
-    gives the key numbers.
+    gives the key numbers. sections: the report's parts in order, name -> function(report) -> Section (the
+    notebook shows each in a cell of its own; a new part of the report is one function and one entry).
     """
 
     name: str
@@ -59,6 +63,7 @@ class StudyDef:
     run_fn: Callable[..., Any]
     analyse_fn: Callable[..., Any]
     summary_fn: Callable[[Any], dict[str, Any]]
+    sections: Mapping[str, Callable[[Any], Section]] = field(default_factory=dict)
 
     def load_params(self, path: str | Path) -> Any:
         path = resolve_params_file(path)
@@ -89,3 +94,7 @@ class StudyDef:
 
     def summary(self, report: Any) -> dict[str, Any]:
         return self.summary_fn(report)
+
+    def sections_of(self, report: Any) -> dict[str, Section]:
+        """Every section of the report, in order (computed from the one analysis: nothing is read again)."""
+        return {name: make(report) for name, make in self.sections.items()}

@@ -23,6 +23,7 @@ from .params import (
     plan_load,
 )
 from .run import run_load_study
+from .sections import SECTIONS
 
 __all__ = [
     "LoadParams",
@@ -49,4 +50,5 @@ STUDY = StudyDef(
     run_fn=run_load_study,
     analyse_fn=analyse_load,
     summary_fn=summary,
+    sections=SECTIONS,
 )

@@ -16,39 +16,40 @@ from typing import Any
 import pandas as pd
 
 from ...params import to_dict
-from ..analysis import Figure, Section, Table, server_metrics_sentence
+from ..analysis import (
+    COMPLIANCE_ABOUT,
+    Figure,
+    Section,
+    Table,
+    compliance_section,
+    headline_section,
+    reliability_section,
+    server_metrics_sentence,
+)
 from .analysis import KEY_FIGURE, LoadReport, drawn_thresholds, estimate_dict, next_action, steady_summary
 from .params import LOAD_DIR
 
-__all__ = ["SECTIONS", "sections", "screen_text"]
+__all__ = ["SECTIONS", "screen_text"]
 
 
 def headline(report: LoadReport) -> Section:
     """The verdict, its main reason and the reliability reservations."""
-    return Section(
-        name="headline",
-        verdict=report.verdict,
-        sentence=report.verdict_reasons[0],
-        checks=tuple(report.reliability),
-        data={"next_action": next_action(report)},
-    )
+    return headline_section(report, next_action(report))
 
 
 def compliance(report: LoadReport) -> Section:
     """Each PRD load target, judged on its interval, with the workload that judged it."""
-    return Section(
-        name="compliance",
+    return compliance_section(
+        report,
         title="Verdict against the PRD load targets",
         about="Judged on the requests after the warm-up and outside ramp phases, each target on the "
-        "statistic and request kind `parameters/thresholds.yaml` defines. *pass* only when the "
-        "whole 95% interval meets the target; *warn* between target and threshold; *fail* when "
-        "the interval lies wholly beyond the threshold; *insufficient* when the sample cannot "
-        "decide. The workload column names what judged each row: a closed model (users with "
+        "statistic and request kind `parameters/thresholds.yaml` defines. "
+        + COMPLIANCE_ABOUT
+        + " The workload column names what judged each row: a closed model (users with "
         "think time) offers only so many requests per second, so its throughput is judged as "
         "kept-up-with-offered, and the capacity target (at least 100 req/s within the latency "
         "target) is left to a workload able to offer it. Memory and quantum time are observed "
         "values (no sampling interval).",
-        judgements=report.compliance,
     )
 
 
@@ -206,12 +207,10 @@ def alerts(report: LoadReport) -> Section:
 
 def reliability(report: LoadReport) -> Section:
     """The reliability checks (generator CPU and send lag, sample size, warm-up, Little's law, ...)."""
-    return Section(
-        name="reliability",
-        title="Reliability of these numbers",
+    return reliability_section(
+        report,
         about="The generator's own CPU and send lag are checked: a saturated generator measures itself, "
         "not the server.",
-        checks=tuple(report.reliability),
     )
 
 
@@ -241,11 +240,6 @@ SECTIONS: dict[str, Callable[[LoadReport], Section]] = {
     "reliability": reliability,
     "screen": screen,
 }
-
-
-def sections(report: LoadReport) -> dict[str, Section]:
-    """Every section of the report, in order."""
-    return {name: make(report) for name, make in SECTIONS.items()}
 
 
 _GENERATOR_KEYS = (
