@@ -233,6 +233,68 @@ def printing_or_argument_parsing_outside_programs(code: Codebase) -> list[str]:
     return bad
 
 
+# Calls that open a file (read or write its contents); listing a folder, testing a path or making a folder do not.
+OPENERS = frozenset({"open", "read_text", "write_text", "read_bytes", "write_bytes", "savefig"})  # any `x.f(...)`
+MODULE_OPENERS = {  # `module.f(...)`; pandas: every `pd.read_*`
+    "json": frozenset({"load", "dump"}),
+    "pickle": frozenset({"load", "dump"}),
+    "np": frozenset({"load", "save", "savez", "savez_compressed", "loadtxt", "savetxt", "genfromtxt"}),
+    "nbformat": frozenset({"read", "write"}),
+}
+FRAME_WRITERS = frozenset({"to_parquet", "to_csv", "to_json", "to_feather", "to_pickle", "to_excel", "to_hdf"})
+NOT_RUN_DATA = "# not run data:"  # on a call's lines: it opens no run folder's data (the renderer's own page, ...)
+OPENING_FOLDERS = ("studies", "report")
+THE_FOLDER_MODULE = "qrbench.studies.folder"  # RunFolder: the one reader and writer of a run folder
+
+# Modules of studies/ and report/ that still open files themselves: being converted to RunFolder's methods.
+# This set may only shrink: a module that no longer opens a file must leave it (test_still_opening_...).
+STILL_OPENING = frozenset(
+    {
+        "qrbench.studies.baseline.analysis",
+        "qrbench.studies.baseline.run",
+        "qrbench.studies.bottlenecks.analysis",
+        "qrbench.studies.bottlenecks.run",
+        "qrbench.studies.scalability.analysis",
+        "qrbench.studies.scalability.run",
+        "qrbench.report.sections",  # saves each figure's PNG into the run folder (figure.save_as)
+    }
+)
+
+
+def _opens_a_file(call: ast.Call) -> bool:
+    f = call.func
+    if isinstance(f, ast.Name):
+        return f.id == "open"
+    if not isinstance(f, ast.Attribute):
+        return False
+    module = f.value.id if isinstance(f.value, ast.Name) else None
+    if module in ("pd", "pandas") and f.attr.startswith("read_"):
+        return True
+    if f.attr in MODULE_OPENERS.get("np" if module == "numpy" else module or "", ()):
+        return True
+    given_a_file = bool(call.args) or any(k.arg in ("path", "path_or_buf", "excel_writer") for k in call.keywords)
+    return f.attr in OPENERS or (f.attr in FRAME_WRITERS and given_a_file)
+
+
+def file_opening_outside_the_run_folder(code: Codebase) -> list[str]:
+    """In studies/ and report/, only studies/folder.py opens files, unless the call says it is no run data."""
+    bad = []
+    for name, tree in code.trees.items():
+        if _folder(name) not in OPENING_FOLDERS or name == THE_FOLDER_MODULE:
+            continue
+        lines = code.sources[name].splitlines()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _opens_a_file(node):
+                said = lines[node.lineno - 1 : node.end_lineno]
+                if not any(NOT_RUN_DATA in line for line in said):
+                    bad.append(f"{name} opens a file (line {node.lineno}: {ast.unparse(node.func)})")
+    return bad
+
+
+def file_opening_outside_the_run_folder_and_not_listed(code: Codebase) -> list[str]:
+    return [line for line in file_opening_outside_the_run_folder(code) if line.split()[0] not in STILL_OPENING]
+
+
 RULES: dict[str, Callable[[Codebase], list[str]]] = {
     "resolve": imports_that_resolve_nowhere,
     "cycles": import_cycles,
@@ -241,6 +303,7 @@ RULES: dict[str, Callable[[Codebase], list[str]]] = {
     "study internals": report_imports_of_study_internals,
     "analysis": analysis_imports_of_the_run,
     "programs": printing_or_argument_parsing_outside_programs,
+    "run folder": file_opening_outside_the_run_folder_and_not_listed,
 }
 
 # One planted module per rule: the rule must report it (by module name) on the checkout plus that module.
@@ -260,6 +323,12 @@ PLANTED: dict[str, dict[str, str]] = {
         "qrbench.studies.planted.run": "",
     },
     "programs": {"qrbench.monitor.planted": "import argparse\n\n\ndef f():\n    print('hello')\n"},
+    "run folder": {
+        "qrbench.studies.planted": (
+            "import json\n\n\ndef f(run_dir):\n"
+            "    return json.loads((run_dir / 'run.json').read_text())  # a comment, not the marker\n"
+        )
+    },
 }
 
 
@@ -300,3 +369,41 @@ def test_every_study_package_has_params_run_and_analysis(checkout):
     for study in STUDIES.values():
         for part in ("params", "run", "analysis"):
             assert f"qrbench.studies.{study.name}.{part}" in checkout.sources, (study.name, part)
+
+
+def test_still_opening_lists_only_modules_that_still_open_files(checkout):
+    """STILL_OPENING only shrinks: a module converted to RunFolder's methods must leave it."""
+    opening = {line.split()[0] for line in file_opening_outside_the_run_folder(checkout)}
+    assert STILL_OPENING <= opening, f"no longer open files, remove from STILL_OPENING: {STILL_OPENING - opening}"
+
+
+def test_each_kind_of_opening_is_caught_and_the_marker_excuses_it():
+    """Every opener the rule lists is seen (in any module of studies/ or report/ but folder.py), and only the
+    lines of a call marked `# not run data:` are excused."""
+    calls = [
+        "open(p)",
+        "p.open()",
+        "p.read_text()",
+        "p.write_text(s)",
+        "p.read_bytes()",
+        "p.write_bytes(b)",
+        "fig.savefig(p)",
+        "pd.read_parquet(p)",
+        "pandas.read_csv(p)",
+        "json.load(f)",
+        "json.dump(v, f)",
+        "pickle.load(f)",
+        "np.load(p)",
+        "numpy.save(p, a)",
+        "nbformat.read(p, 4)",
+        "frame.to_parquet(p)",
+        "frame.to_csv(path_or_buf=p)",
+    ]
+    fine = ["json.loads(s)", "json.dumps(v)", "frame.to_csv()", "p.is_file()", "p.mkdir()", "folder.read_json(n)"]
+    source = "".join(f"{c}\n" for c in calls + fine)
+    source += "p.write_text(  # not run data: the renderer's own page\n    s\n)\nopen(\n    p  # not run data: x\n)\n"
+    for module, caught in (("qrbench.report.planted", len(calls)), ("qrbench.studies.folder", 0)):
+        bad = file_opening_outside_the_run_folder(Codebase(PACKAGE, planted={module: source}))
+        assert len([line for line in bad if line.startswith(module + " ")]) == caught, (module, bad)
+    outside = Codebase(PACKAGE, planted={"qrbench.load.planted": source})
+    assert not [line for line in file_opening_outside_the_run_folder(outside) if "planted" in line]

@@ -197,10 +197,10 @@ def check_report(path: str | Path, *, screenshot_to: str | Path | None = None) -
     """Render `path` in headless Chromium and check it (see the module docstring); the probe runs on a copy
     in the same folder, so relative links and images resolve as in the original, and is removed after."""
     path = Path(path).resolve()
-    source = path.read_text(encoding="utf-8")
+    source = path.read_text(encoding="utf-8")  # not run data: the rendered page checked
     probe = path.with_name(f".{path.stem}.probe.html")
     marked = source.replace("</body>", _PROBE + "</body>", 1) if "</body>" in source else source + _PROBE
-    probe.write_text(marked, encoding="utf-8")
+    probe.write_text(marked, encoding="utf-8")  # not run data: a copy of that page, removed below
     try:
         dom = dump_dom(probe)
     finally:

@@ -10,7 +10,7 @@ from typing import Any
 
 from ..errors import ParameterError, RunError
 from ..resources import bundled
-from ..studies import SUMMARY_FILE, get_entry, new_run_dir, read_summary, write_summary
+from ..studies import SUMMARY_FILE, RunFolder, get_entry, new_run_dir, read_summary, write_summary
 from .index import write_index
 from .progress import NotebookWatch
 
@@ -24,7 +24,6 @@ _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 def render_html(notebook: Path, *, with_code: bool) -> Path:
     """HTML of an executed notebook: without code for stakeholders, or with code (qrbench.report.html says what
     each version keeps)."""
-    from ..studies import RunFolder
     from .html import write_notebook_html
 
     probe = RunFolder(notebook.parent).target_probe
@@ -145,12 +144,10 @@ def render_run(run_dir: str | Path, *, progress: bool = True, say: Callable[[str
     executes the study's notebook with render_only=True into run_dir, so it analyses the run already there with
     the parameters its run.json recorded and measures nothing; writes <study>.ipynb, <study>.html,
     <study>-code.html and summary.json there, and refreshes the index.html of run_dir's parent folder."""
-    import json
-
     run_dir = Path(run_dir).resolve()
     try:
-        study = json.loads((run_dir / "run.json").read_text())["study"]
-    except (OSError, ValueError, KeyError, TypeError):
+        study = RunFolder(run_dir).facts["study"]
+    except (RunError, OSError, ValueError, KeyError, TypeError):
         raise RunError(
             f"{run_dir} holds no run.json naming its study: give a run folder a study notebook wrote "
             "(outputs/<UTC time>-<study>/)."

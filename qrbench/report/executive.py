@@ -23,7 +23,7 @@ import pandas as pd
 
 from qrbench.stats import interval_change
 
-from ..studies import metric_label
+from ..studies import RunFolder, metric_label
 from .baseline_tables import quantum_vs_classical
 from .format import (
     NOT_MEASURED,
@@ -584,10 +584,8 @@ def _quality(studies: Sequence[StudySummary]) -> str:
 def _embed(path: str | None, base: Path) -> str | None:
     if not path:
         return None
-    p = Path(path) if Path(path).is_absolute() else base / path
-    if not p.is_file():
-        return None
-    return "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode("ascii")
+    png = RunFolder(base).read_raw(path)  # relative to the suite folder, or absolute
+    return None if png is None else "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 def _study_section(s: StudySummary, base: Path) -> str:
@@ -735,7 +733,7 @@ def write_executive_report(
 
     suite_dir = Path(suite_dir)
     out = suite_dir / "report.html"
-    out.write_text(
+    out.write_text(  # not run data: the renderer's own page
         executive_html(studies, title=title, scale=scale, started=started, target=target, base=suite_dir, probe=probe),
         encoding="utf-8",
     )

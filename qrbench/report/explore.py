@@ -10,7 +10,6 @@ call them and hold no logic (notebooks/explore.ipynb).
 from __future__ import annotations
 
 import functools
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import RunError
-from ..studies import SUMMARY_FILE, outputs_root
+from ..studies import RUN_FILE, SUMMARY_FILE, RunFolder, outputs_root
 from .live import WARMUP_STAGE, live_records
 
 __all__ = [
@@ -43,15 +42,11 @@ RECORD_COLUMNS = ("kind", "method", "n_candidates", "status", "ok", "error", "la
 _QUANTILES = (0.5, 0.95, 0.99)
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
+def _read_json(folder: RunFolder, name: str) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text())
+        return folder.read_json(name)
     except (OSError, ValueError):
         return None
-
-
-def _parquet(path: Path) -> pd.DataFrame | None:
-    return pd.read_parquet(path) if path.is_file() else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,10 +101,11 @@ class RunView:
 def open_run(path: str | os.PathLike[str]) -> RunView:
     """Open the run folder `path` (a study's folder under outputs/) for exploration; RunError when it is not one."""
     path = Path(path).expanduser().resolve()
-    facts = _read_json(path / "run.json")
+    folder = RunFolder(path)
+    facts = _read_json(folder, RUN_FILE)
     if facts is None:
         raise RunError(f"{path} holds no readable run.json: it is not a qrbench run folder (see outputs/).")
-    summary = _read_json(path / SUMMARY_FILE)
+    summary = _read_json(folder, SUMMARY_FILE)
     records = live_records(path)
     if records.empty:
         records = pd.DataFrame({c: pd.Series(dtype=float) for c in (*RECORD_COLUMNS, "stage", "t_intended")})
@@ -125,8 +121,8 @@ def open_run(path: str | os.PathLike[str]) -> RunView:
         facts=facts,
         summary=summary,
         records=records,
-        server=_parquet(path / "server.parquet"),
-        metrics=_parquet(path / "metrics.parquet"),
+        server=folder.read_frame("server", default=None),
+        metrics=folder.read_frame("metrics", default=None),
     )
 
 
@@ -136,8 +132,8 @@ def latest_runs(study: str, n: int = 2, *, outputs: str | os.PathLike[str] | Non
     requests (a study that failed before measuring) are skipped."""
     root = Path(outputs) if outputs is not None else outputs_root()
     found: list[RunView] = []
-    for folder in sorted((p for p in root.glob("*") if (p / "run.json").is_file()), reverse=True):
-        facts = _read_json(folder / "run.json") or {}
+    for folder in sorted((p for p in root.glob("*") if (p / RUN_FILE).is_file()), reverse=True):
+        facts = _read_json(RunFolder(folder), RUN_FILE) or {}
         if facts.get("study") != study:
             continue
         run = open_run(folder)

@@ -134,7 +134,8 @@ def notebook_html(
     """
     import nbformat
 
-    body, _ = exporter(with_code=with_code).from_notebook_node(nbformat.read(str(notebook), as_version=4))
+    executed = nbformat.read(str(notebook), as_version=4)  # not run data: the notebook papermill wrote
+    body, _ = exporter(with_code=with_code).from_notebook_node(executed)
     label = "version without code" if with_code else "version with code (parameters, raw tables, profiles)"
     return _inject(body, REPORT_CSS, _header(title or Path(notebook).stem, subtitle, other_version, label, note))
 
@@ -147,7 +148,7 @@ def write_notebook_html(
     notebook = Path(notebook)
     plain, code = notebook.stem + ".html", notebook.stem + "-code.html"
     out = notebook.with_name(code if with_code else plain)
-    out.write_text(
+    out.write_text(  # not run data: the renderer's own page
         notebook_html(
             notebook,
             with_code=with_code,

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
-from ..studies import SUMMARY_FILE, read_summary
+from ..studies import SUMMARY_FILE, RunFolder, read_summary
 from .format import number, verdict_badge
 from .html import page
 
@@ -71,15 +70,11 @@ def _summary(run: Path) -> dict[str, Any] | None:
 def _scale(run: Path, summary: dict[str, Any] | None) -> str:
     if summary and summary.get("scale"):
         return str(summary["scale"])
-    facts = run / "run.json"  # the run folder's facts, when the study recorded its scale there
-    if facts.is_file():
-        try:
-            scale = json.loads(facts.read_text()).get("scale")
-        except (json.JSONDecodeError, AttributeError):
-            scale = None
-        if scale:
-            return str(scale)
-    return "not recorded"
+    try:  # the run folder's facts, when the study recorded its scale there
+        scale = RunFolder(run).facts.get("scale")
+    except (RunError, ValueError, AttributeError):
+        scale = None
+    return str(scale) if scale else "not recorded"
 
 
 def _entry(run: Path) -> RunEntry:
@@ -243,5 +238,5 @@ def write_index(out_root: str | Path) -> Path:
     """Write out_root/index.html from the run folders under it; returns its path."""
     out_root = Path(out_root)
     path = out_root / "index.html"
-    path.write_text(index_html(list_runs(out_root)), encoding="utf-8")
+    path.write_text(index_html(list_runs(out_root)), encoding="utf-8")  # not run data: the renderer's own page
     return path

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ctypes
 import html
-import json
 import os
 import threading
 import time
@@ -25,6 +24,7 @@ from ..errors import RunError
 from ..load.records import load_records, load_run_info
 from ..monitor import MetricsSampler, ProcessSampler
 from ..monitor.prometheus_server import AlertPoller, PrometheusAPI, alert_intervals
+from ..studies import RunFolder
 from .plots_alerts import overlay_alerts
 from .plots_load import timeline
 
@@ -228,20 +228,18 @@ class LiveView:
     def _phases(self, records: pd.DataFrame) -> list[Mapping[str, Any]]:
         if self.phases is not None:
             return self.phases
-        path = self.run_dir / "phases.json"
-        if path.is_file():
-            try:
-                return json.loads(path.read_text())
-            except ValueError:
-                return []  # being written right now
-        return _stage_phases(records)
+        try:
+            phases = RunFolder(self.run_dir).read_json("phases.json")
+        except ValueError:
+            return []  # being written right now
+        return _stage_phases(records) if phases is None else phases
 
     def _waiting(self) -> str:
         """Before the first record: a study's run.json names its target once it answers (the embedded service
         takes a while to load its model), so until then the view says it is starting it."""
         try:
-            facts = json.loads((self.run_dir / "run.json").read_text())
-        except (OSError, ValueError):
+            facts = RunFolder(self.run_dir).facts
+        except (RunError, OSError, ValueError):
             return "waiting for the first records"
         if "study" in facts and not facts.get("target"):
             return "starting the service under test"
@@ -252,8 +250,8 @@ class LiveView:
     def _cores(self) -> int | None:
         """The run's machine's logical cores as run.json recorded them (as RunFolder.cores reads them)."""
         try:
-            machine = json.loads((self.run_dir / "run.json").read_text()).get("machine", {})
-        except (OSError, ValueError):
+            machine = RunFolder(self.run_dir).facts.get("machine", {})
+        except (RunError, OSError, ValueError):
             return None  # not written yet, or being written
         cores = machine.get("usable_cores") or machine.get("cores")
         return int(cores) if cores else None
@@ -335,7 +333,7 @@ class LiveView:
     def follow_target(self, run_dir: str | os.PathLike[str]) -> None:
         """An `on_start` callback for run_load_study: sample the target it opened (run.json's target names the
         pid and URL) for the rest of the watch, so the view shows server CPU, RSS and /metrics live."""
-        info = json.loads((Path(run_dir) / "run.json").read_text())["target"]
+        info = RunFolder(run_dir).facts["target"]
         self._stop_samplers()
         self.server_pid, self.metrics_url = info.get("pid"), info.get("url")
         self._start_samplers()
@@ -344,7 +342,7 @@ class LiveView:
     def follow_alerts(self, run_dir: str | os.PathLike[str]) -> None:
         """Poll the alerts of the Prometheus a run started (run.json's prometheus.url; nothing if none), so the
         view marks pending and firing alerts on its latency and error panels."""
-        url = json.loads((Path(run_dir) / "run.json").read_text()).get("prometheus", {}).get("url")
+        url = RunFolder(run_dir).facts.get("prometheus", {}).get("url")
         if url:
             if self._alerts is not None:
                 self._alerts.stop()

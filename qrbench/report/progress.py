@@ -8,11 +8,12 @@ remaining time that moves. It only reads; the caller decides where lines go (the
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from ..studies import RunFolder
 
 __all__ = ["NotebookWatch", "clock", "notebook_position", "latest_output", "cut_stages"]
 
@@ -29,8 +30,8 @@ def notebook_position(path: Path) -> tuple[str, int, int] | None:
     notebook, or None before papermill first saves it (or while it writes it). Sections are the ## headings;
     cells before the first are in "starting"."""
     try:
-        cells = json.loads(path.read_text())["cells"]
-    except (OSError, ValueError, KeyError):
+        cells = RunFolder(path.parent).read_json(path.name)["cells"]
+    except (OSError, ValueError, KeyError, TypeError):  # TypeError: not written yet (None)
         return None
     section, running_section, done, total = "starting", None, 0, 0
     for cell in cells:
@@ -77,12 +78,10 @@ def cut_stages(run_dir: Path) -> list[str]:
     """The stages of a running study that stopped at their time budget so far (stages.json entries marked
     `cut`, and the bottleneck study's cost stage), for the progress line; [] when none or not readable."""
     cut: list[str] = []
+    folder = RunFolder(run_dir)
     try:
-        stages = run_dir / "stages.json"
-        if stages.is_file():
-            cut += [str(s["name"]) for s in json.loads(stages.read_text()) if s.get("cut")]
-        info = run_dir / "info.json"
-        if info.is_file() and (json.loads(info.read_text()).get("costs") or {}).get("cut_by_budget"):
+        cut += [str(s["name"]) for s in folder.read_json("stages.json", []) if s.get("cut")]
+        if (folder.read_json("info.json", {}).get("costs") or {}).get("cut_by_budget"):
             cut.append("cost by request kind and size")
     except (OSError, ValueError, TypeError, KeyError):  # being written right now: said on the next line
         return []

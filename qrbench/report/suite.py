@@ -79,13 +79,13 @@ def usual_duration_s(study: str, params: Path) -> float | None:
     """The usual seconds of `study` (its registry entry's expected_s) when `params` holds the same parameters as
     one scale's shipped file (a copy with other values has no usual duration: None)."""
     try:
-        content = Path(params).read_bytes()
+        content = Path(params).read_bytes()  # not run data: a parameter file
     except OSError:
         return None
     usual = get_entry(study).expected_s
     for scale in SCALES:
         shipped = _params_file(study, scale, None)
-        if scale in usual and shipped.is_file() and shipped.read_bytes() == content:
+        if scale in usual and shipped.is_file() and shipped.read_bytes() == content:  # not run data: parameters
             return float(usual[scale])
     return None
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from .. import stats
 from ..errors import ParameterError, QrbenchError
 from ..params import load_yaml
 from ..resources import resolve_params_file
+from .folder import RUN_FILE, RunFolder
 from .stages import load_stages
 
 __all__ = [
@@ -234,8 +234,7 @@ def _repetitions(records: pd.DataFrame, stage: str) -> list[np.ndarray]:
 
 
 def _calibration(run_dir: str | Path) -> list[float] | None:
-    path = Path(run_dir) / "run.json"
-    return json.loads(path.read_text()).get("calibration_s") if path.is_file() else None
+    return RunFolder(Path(run_dir)).read_json(RUN_FILE, {}).get("calibration_s")
 
 
 def compare_runs(
@@ -312,8 +311,6 @@ def server_metrics_sentence(run_dir: str | Path) -> str:
     """Where each server-side series of a run came from: CPU and memory from the service's process or its
     /metrics gauges, the rest from /metrics (run.json's metric_sources) — or why there are none, and how to
     enable them. One sentence under a figure that draws them."""
-    from .folder import RunFolder
-
     folder = RunFolder(Path(run_dir))
     try:
         sources = dict(folder.facts.get("metric_sources") or {})
@@ -335,8 +332,6 @@ def server_metrics_sentence(run_dir: str | Path) -> str:
 
 def server_process_sentence(run_dir: str | Path) -> str:
     """Where a run's server CPU and memory came from, or why they were not measured and how to enable them."""
-    from .folder import RunFolder
-
     try:
         facts = RunFolder(Path(run_dir)).facts
     except QrbenchError:

@@ -43,6 +43,7 @@ __all__ = [
 
 CONTENTION_SAMPLES = "contention.parquet"
 CONTENTION_FILE = "contention.json"
+_SAMPLES_FRAME = Path(CONTENTION_SAMPLES).stem  # the name RunFolder.write_frame / read_frame know it by
 BUSY = "machine busy"  # the qualifier of a verdict the busy machine made undecidable: "insufficient (machine busy)"
 
 Window = tuple[str, float, float]
@@ -88,7 +89,7 @@ def contention_monitor(
         with contextlib.suppress(Exception):  # noqa: BLE001 - contention is evidence about the run, not the run
             frame = sampler.frame()
             found = list(windows()) if windows is not None else monitor.windows(time.time())
-            frame.to_parquet(folder.file(CONTENTION_SAMPLES))
+            folder.write_frame(_SAMPLES_FRAME, frame)
             judged = _judge(frame, found, sampler.cores)
             folder.write_json(
                 CONTENTION_FILE,
@@ -112,11 +113,8 @@ def read_contention(run_dir: str | Path) -> stats.Contention | None:
     """The run's contention judged from its folder (None for a run without contention samples)."""
     folder = RunFolder(Path(run_dir))
     info = folder.read_json(CONTENTION_FILE)
-    path = folder.file(CONTENTION_SAMPLES)
-    if info is None or not path.is_file():
-        return None
-    frame = pd.read_parquet(path)
-    if frame.empty:
+    frame = folder.read_frame(_SAMPLES_FRAME, default=None) if info is not None else None
+    if frame is None or frame.empty:
         return None
     return _judge(frame, [tuple(w) for w in info.get("windows") or ()], int(info.get("cores") or folder.cores))
 

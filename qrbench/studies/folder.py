@@ -1,5 +1,6 @@
 """A run folder and the facts of its run: the one place that knows a run's layout, names new run folders
-(`new_run_dir`) and reads and writes run.json and summary.json.
+(`new_run_dir`) and reads and writes run.json, summary.json and the run's other files (`RunFolder`'s methods);
+in studies/ and report/ no other module opens a run's files (tests/test_architecture.py).
 
 Every study writes into a `RunFolder`::
 
@@ -48,6 +49,7 @@ __all__ = [
 
 RUN_FILE = "run.json"
 SUMMARY_FILE = "summary.json"
+_REQUIRED = object()  # read_frame without a default: a missing table is an error
 _PACKAGES = ("qrbench", "torch", "qiskit", "qiskit-aer", "numpy", "pandas", "scipy")
 
 
@@ -274,14 +276,28 @@ class RunFolder:
         frame.to_parquet(path)
         return path
 
-    def read_frame(self, name: str) -> Any:
-        """The table `write_frame(name, ...)` wrote (a pandas DataFrame); RunError when the run has none."""
+    def read_frame(self, name: str, default: Any = _REQUIRED) -> Any:
+        """The table `write_frame(name, ...)` wrote (a pandas DataFrame); `default` when the run has none, else
+        RunError."""
         import pandas as pd
 
         path = self.path / f"{name}.parquet"
         if not path.is_file():
-            raise RunError(f"{self.path} holds no {path.name}.")
+            if default is _REQUIRED:
+                raise RunError(f"{self.path} holds no {path.name}.")
+            return default
         return pd.read_parquet(path)
+
+    def write_note(self, name: str, text: str) -> Path:
+        """A note of the run in plain text (e.g. why a monitor's data could not be read)."""
+        path = self.path / name
+        path.write_text(text)
+        return path
+
+    def read_raw(self, name: str) -> bytes | None:
+        """A file of the run as bytes (e.g. a figure to embed); None when the run has none."""
+        path = self.path / name
+        return path.read_bytes() if path.is_file() else None
 
     def write_summary(self, summary: dict[str, Any]) -> Path:
         return write_summary(self.path, summary)

@@ -3,7 +3,6 @@ plus the target's /metrics before and after it. Stages are read back as one tabl
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,10 +14,12 @@ from ..deploy import Target
 from ..errors import RunError
 from ..load import ClosedModel, RequestSpec, cycle_source, load_records, load_run_info, run_load
 from ..monitor import scrape
+from .folder import RunFolder
 
-__all__ = ["StageRunner", "StudyBudget", "load_stages", "stage_windows", "STAGES_DIR"]
+__all__ = ["StageRunner", "StudyBudget", "load_stages", "stage_windows", "STAGES_DIR", "STAGES_FILE"]
 
 STAGES_DIR = "stages"
+STAGES_FILE = "stages.json"  # the stage index: one entry per finished stage, in order
 
 
 def _slug(name: str) -> str:
@@ -119,10 +120,8 @@ class StageRunner:
                 budget_s is not None and duration_s is None and result.n_requests < users * max(1, len(specs) // users)
             ),
         }
-        index = self.run_dir / "stages.json"
-        stages = json.loads(index.read_text()) if index.is_file() else []
-        stages.append(entry)
-        index.write_text(json.dumps(stages, indent=1))
+        folder = RunFolder(self.run_dir)
+        folder.write_json(STAGES_FILE, [*folder.read_json(STAGES_FILE, []), entry])
         return entry
 
 
@@ -130,10 +129,9 @@ def load_stages(run_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]
     """All stages' records in one frame (t_unix: wall-clock end of each request; `repetition`: which repeat
     of its stage, 0 for a stage measured once) and the stage index."""
     run_dir = Path(run_dir)
-    index = run_dir / "stages.json"
-    if not index.is_file():
-        raise RunError(f"{run_dir} holds no stages.json: no stage of the study finished.")
-    stages = json.loads(index.read_text())
+    stages = RunFolder(run_dir).read_json(STAGES_FILE)
+    if stages is None:
+        raise RunError(f"{run_dir} holds no {STAGES_FILE}: no stage of the study finished.")
     frames = []
     for stage in stages:
         folder = run_dir / stage["dir"]
@@ -148,11 +146,8 @@ def stage_windows(run_dir: str | Path, *, skip: tuple[str, ...] = ("warmup",)) -
     """(stage name, start, end) in Unix seconds of every finished stage in stages.json (a repeated stage once per
     repetition), stages named in `skip` left out; [] before any stage finished."""
     run_dir = Path(run_dir)
-    index = run_dir / "stages.json"
-    if not index.is_file():
-        return []
     windows = []
-    for stage in json.loads(index.read_text()):
+    for stage in RunFolder(run_dir).read_json(STAGES_FILE, []):
         if stage["name"] in skip:
             continue
         t0 = float(load_run_info(run_dir / stage["dir"])["t0_unix"])

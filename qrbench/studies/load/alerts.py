@@ -18,7 +18,6 @@ latency percentiles of the monitoring endpoint under load.
 from __future__ import annotations
 
 import contextlib
-import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from ...load import load_run_info
 from ...monitor.alerts import RuleWindows, load_thresholds, rules_yaml
 from ...monitor.prometheus_server import AlertPoller, PrometheusServer, alert_intervals
 from ...resources import resolve_params_file
+from ..folder import RunFolder
 from .params import LOAD_DIR, MonitorParams
 
 __all__ = ["prometheus_monitor", "alert_report", "AlertReport", "ALERT_STEP_S"]
@@ -87,12 +87,12 @@ def _write_tables(
         scrape = server.scrape_durations(start, end, step_s=scrape_interval_s)
     except (QrbenchError, OSError, ValueError) as exc:  # Prometheus unreadable at the end: keep the poller's view
         alerts, scrape = poller.frame(), pd.DataFrame(columns=["t_unix", "instance", "seconds", "up"])
-        (run_dir / "prometheus" / "read-error.txt").write_text(f"{type(exc).__name__}: {exc}\n")
+        RunFolder(run_dir).write_note("prometheus/read-error.txt", f"{type(exc).__name__}: {exc}\n")
     t0 = _t0_unix(run_dir)
-    for frame, name in ((alerts, "alerts.parquet"), (scrape, "scrape.parquet")):
+    for frame, name in ((alerts, "alerts"), (scrape, "scrape")):
         frame = frame.copy()
         frame["t_run"] = frame["t_unix"].astype(float) - t0 if t0 is not None else np.nan
-        frame.to_parquet(run_dir / name)
+        RunFolder(run_dir).write_frame(name, frame)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,13 +208,12 @@ def _scrape_table(scrapes: pd.DataFrame) -> pd.DataFrame:
 
 def alert_report(run_dir: str | Path) -> AlertReport | None:
     """The alerts and scrape latency of a load run folder, or None when it ran without Prometheus."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "alerts.parquet").is_file():
+    folder = RunFolder(run_dir)
+    alerts = folder.read_frame("alerts", default=None)
+    if alerts is None:
         return None
-    params = json.loads((run_dir / "run.json").read_text()).get("params", {})
-    m = MonitorParams(**(params.get("monitor") or {}))
-    alerts = pd.read_parquet(run_dir / "alerts.parquet")
-    scrapes = pd.read_parquet(run_dir / "scrape.parquet")
+    m = MonitorParams(**(folder.facts.get("params", {}).get("monitor") or {}))
+    scrapes = folder.read_frame("scrape")
     intervals = alert_intervals(alerts, step_s=ALERT_STEP_S, time_column="t_run")
     return AlertReport(
         intervals=intervals,

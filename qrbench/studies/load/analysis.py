@@ -232,10 +232,6 @@ def find_outages(records: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=OUTAGE_COLUMNS)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
-
-
 def _estimate_observed(value: float, n: int, what: str, confidence: float) -> stats.Estimate:
     if not n or not np.isfinite(value):
         return stats.Estimate(
@@ -439,8 +435,8 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     records, info, phases = _records(run_dir)
     scenario = to_dict(params)
     result = folder.read_json("result.json", {})
-    metrics = _read_parquet(run_dir / "metrics.parquet")
-    server = _server_samples(_read_parquet(run_dir / "server.parquet"), metrics)
+    metrics = folder.read_frame("metrics", default=pd.DataFrame())
+    server = _server_samples(folder.read_frame("server", default=pd.DataFrame()), metrics)
     workload = workload_name(params)
     timeout_ms = params.request_timeout_s * 1000
 

@@ -183,8 +183,9 @@ def _write_timelines(run_dir: Path, process: ProcessSampler | None, metrics: Met
         t0_unix = load_run_info(run_dir / LOAD_DIR).get("t0_unix")
     except RunError:
         t0_unix = None
+    folder = RunFolder(run_dir)
     if process is not None:
-        _timeline(process.frame(), t0_unix).to_parquet(run_dir / "server.parquet")
-    _timeline(metrics.frame(), t0_unix).to_parquet(run_dir / "metrics.parquet")
+        folder.write_frame("server", _timeline(process.frame(), t0_unix))
+    folder.write_frame("metrics", _timeline(metrics.frame(), t0_unix))
     # Which metric each timeline column was read from (qrbench's, a standard name, or the parameters' mapping).
-    RunFolder(run_dir).update(metric_sources=metrics.sources)
+    folder.update(metric_sources=metrics.sources)
