@@ -213,6 +213,7 @@ class LiveView:
         self._server: ProcessSampler | None = None
         self._metrics: MetricsSampler | None = None
         self._alerts: AlertPoller | None = None
+        self._borrowed: tuple[Any, ...] = ()  # samplers a study lent (follow_target): it stops them, not the view
         self._started = time.monotonic()
 
     # ---- what is drawn
@@ -330,13 +331,19 @@ class LiveView:
             MetricsSampler(self.metrics_url, headers=self.metrics_headers).start() if self.metrics_url else None
         )
 
-    def follow_target(self, run_dir: str | os.PathLike[str]) -> None:
-        """An `on_start` callback for run_load_study: sample the target it opened (run.json's target names the
-        pid and URL) for the rest of the watch, so the view shows server CPU, RSS and /metrics live."""
-        info = RunFolder(run_dir).facts["target"]
+    def follow_target(self, run_dir: str | os.PathLike[str], samplers: Mapping[str, Any] | None = None) -> None:
+        """An `on_start` callback for run_load_study: show the target it opened for the rest of the watch (server
+        CPU, RSS and /metrics live). samplers: the study's own running samplers ("server", "metrics"), shown
+        as they are (the study owns them: the service is scraped once); without them, sample the pid and URL
+        run.json's target names."""
         self._stop_samplers()
-        self.server_pid, self.metrics_url = info.get("pid"), info.get("url")
-        self._start_samplers()
+        if samplers is None:
+            info = RunFolder(run_dir).facts["target"]
+            self.server_pid, self.metrics_url = info.get("pid"), info.get("url")
+            self._start_samplers()
+        else:
+            self._server, self._metrics = samplers.get("server"), samplers.get("metrics")
+            self._borrowed = tuple(x for x in (self._server, self._metrics) if x is not None)
         self.follow_alerts(run_dir)
 
     def follow_alerts(self, run_dir: str | os.PathLike[str]) -> None:
@@ -350,7 +357,7 @@ class LiveView:
 
     def _stop_samplers(self) -> None:
         for sampler in (self._server, self._metrics, self._alerts):
-            if sampler is not None:
+            if sampler is not None and not any(sampler is b for b in self._borrowed):
                 sampler.stop()
 
     def watch(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
@@ -394,4 +401,6 @@ class LiveView:
         self.redraw("interrupted" if interrupted else "finished")
         if "error" in outcome:
             raise outcome["error"]
+        if interrupted:
+            raise KeyboardInterrupt  # the call stopped and kept its records, but returned (the Ctrl-C came late)
         return outcome.get("result")

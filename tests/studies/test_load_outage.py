@@ -80,7 +80,7 @@ def test_killing_the_target_mid_run_is_recorded_and_the_run_goes_on(tmp_path):
     procs = [_start_stub(port)]
     events: dict[str, float] = {}
 
-    def outage(run_dir) -> None:
+    def outage(run_dir, samplers) -> None:
         # Called before the driver starts (in its own process, a second or two later): kill the server at about
         # 4.5 s, start it again 2 s later. The times are wall-clock, turned into the run's clock below.
         def act() -> None:

@@ -40,16 +40,17 @@ def small(**changes) -> LoadParams:
 def test_a_study_run_writes_its_folder(url, tmp_path):
     seen = []
 
-    def on_start(run_dir):
+    def on_start(run_dir, samplers):
         # The live view's hook: the phases are known and the records folder exists, empty, before any request.
         phases = json.loads((run_dir / "phases.json").read_text())
-        seen.append((phases, sorted(p.name for p in (run_dir / "load").iterdir())))
+        seen.append((phases, sorted(p.name for p in (run_dir / "load").iterdir()), sorted(samplers)))
 
     params = small(
         warmup_s=0.5, shape=ShapeParams(kind="spike", spike=SpikeParams(multiplier=2, start_s=1.5, length_s=1))
     )
     run_dir = run_load_study(params, tmp_path / "study", url=url, progress=False, on_start=on_start)
     assert seen and seen[0][1] == [] and [p["kind"] for p in seen[0][0]] == ["ramp_up", "steady", "spike", "steady"]
+    assert seen[0][2] == ["metrics", "server"]  # the study's own samplers, lent to a live view
     for name in (
         "run.json",
         "schedule.json",
@@ -121,3 +122,23 @@ def test_an_open_study_over_two_driver_processes(url, tmp_path):
     assert json.loads((run_dir / "phases.json").read_text()) == [
         {"name": "steady", "kind": "steady", "start_s": 0.0, "end_s": 2.0, "offered": 40.0, "unit": "rps"}
     ]
+
+
+def test_a_live_view_shows_the_studys_own_metrics_samples_instead_of_scraping_again(service, tmp_path):
+    """The notebook's live view follows the study's samplers: /metrics is scraped once per interval, and what the
+    view drew is what the study wrote to metrics.parquet."""
+    from qrbench.report.live import LiveView
+
+    run_dir = tmp_path / "study"
+    view = LiveView(run_dir, refresh_s=0.5)
+    lent = {}
+
+    def follow(run_dir, samplers):
+        lent.update(samplers)
+        view.follow_target(run_dir, samplers)
+
+    view.watch(run_load_study, small(warmup_s=0.0), run_dir, url=service[0], progress=False, on_start=follow)
+    assert lent["metrics"] is not None and view.metrics_frame() is not None
+    assert view._metrics is lent["metrics"]  # not a second scraper
+    written = pd.read_parquet(run_dir / "metrics.parquet")
+    assert len(view.metrics_frame()) == len(written) > 0

@@ -91,7 +91,7 @@ def run_load_study(
     progress: bool = True,
     engine: str | LoadEngine | None = None,
     engine_options: Mapping[str, Any] | None = None,
-    on_start: Callable[[Path], Any] | None = None,
+    on_start: Callable[[Path, dict[str, Any]], Any] | None = None,
 ) -> Path:
     """Run a scenario into run_dir (layout in the module docstring) and return run_dir.
 
@@ -99,8 +99,10 @@ def run_load_study(
     here). engine (default: params.engine): "native" (qrbench's driver, params.processes processes), "locust"
     (engine_options: workers, extra_workers, bind_host, master_port; see LocustEngine), "artillery" (the real
     `artillery run`; engine_options: seed), or a LoadEngine. The warm-up, if
-    any, always uses the native driver. on_start(run_dir) is called just before the engine starts:
-    phases.json is written and run_dir/load exists (empty), so a live view can start watching. The scenario
+    any, always uses the native driver. on_start(run_dir, samplers) is called just before the engine starts:
+    phases.json is written and run_dir/load exists (empty), so a live view can start watching; samplers are
+    the study's own, running ({"server": ProcessSampler or None, "metrics": MetricsSampler or None}), so the
+    view shows what the study samples instead of scraping the service a second time. The scenario
     and its shape are validated, and the request pool built, before the target is opened; the run is one
     continuous engine run bounded by its duration.
     """
@@ -150,7 +152,7 @@ def run_load_study(
                 ).server
                 folder.update(prometheus={"url": prometheus.url, "targets": [target.url]})
             if on_start is not None:
-                on_start(run_dir)
+                on_start(run_dir, {"server": process, "metrics": metrics if scraped else None})
             result = driver.run(
                 target.url,
                 pool,
