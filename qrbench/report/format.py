@@ -226,6 +226,8 @@ def _cell(column: str, value: Any) -> tuple[str, bool]:
     """(HTML of one cell, is it numeric)."""
     if column == "verdict" and isinstance(value, str):
         return verdict_badge(value), False
+    if isinstance(value, tuple):  # an interval: (low, high) or (low, high, unit)
+        return html.escape(interval(*value)), False
     if column.endswith(_PERCENT_SUFFIXES) and isinstance(value, float) and math.isfinite(value) and 0 <= value <= 1:
         return html.escape(number(100 * value)), True
     numeric = isinstance(value, int | float) and not isinstance(value, bool) and not _missing(value)
@@ -239,7 +241,8 @@ def stakeholder_table(
     friendly headers with units, 2-3 significant digits, words for inf/NaN, verdict badges, no index.
 
     Columns whose name ends in _rate, share or _fraction and hold values in [0, 1] are shown as percentages
-    (their header says "(%)"). An empty frame, with or without its columns, reads "No rows: not measured.";
+    (their header says "(%)"); a cell holding a tuple (low, high[, unit]) reads as an interval (`interval`). An
+    empty frame, with or without its columns, reads "No rows: not measured.";
     a frame with rows but without an asked column is a KeyError naming it.
     """
     if columns is None:

@@ -20,8 +20,6 @@ __all__ = [
     "memory_by_documents",
     "cache_effect",
     "reliability_table",
-    "contention_table",
-    "show_table",
     "quality_vs_cost",
     "VERDICT_COLOURS",
 ]
@@ -36,13 +34,6 @@ def show(fig, *, otherwise: str) -> None:
         display(Markdown(otherwise))
         return
     plt.show()
-
-
-def show_table(table: StakeholderTable | None, *, otherwise: str) -> None:
-    """Display `table` in the notebook, or the sentence `otherwise` when it is None (nothing was measured)."""
-    from IPython.display import Markdown, display
-
-    display(table if table is not None else Markdown(otherwise))
 
 
 def plain_log_axis(axis) -> None:
@@ -197,44 +188,6 @@ def quality_vs_cost(quality: pd.DataFrame):
     ax.set_title("Ranking quality against its latency cost")
     fig.tight_layout()
     return fig
-
-
-def contention_table(contention) -> StakeholderTable | None:
-    """Per stage, how busy the machine was (a stats.Contention): other programs' and the hypervisor's share of
-    the cores, the calibration loop's slowdown, the slowdown that could explain, contended or not and why.
-    None when the run has no contention samples (shown with `show_table`'s sentence)."""
-    if contention is None or not contention.stages:
-        return None
-    frame = pd.DataFrame(
-        [
-            {
-                "stage": s.name,
-                "other_pct": 100 * s.other_share,
-                "steal_pct": 100 * s.steal_share,
-                "own_pct": 100 * s.own_share,
-                "calibration": s.calibration_ratio,
-                "slowdown": s.slowdown,
-                "contended": "YES" if s.contended else "no",
-                "why": s.why,
-            }
-            for s in contention.stages
-        ]
-    )
-    limits = contention.limits
-    return stakeholder_table(
-        frame,
-        {
-            "stage": "Stage",
-            "other_pct": "other programs (% of the cores)",
-            "steal_pct": "stolen by the hypervisor (%)",
-            "own_pct": "this run (% of the cores)",
-            "calibration": "calibration loop (x its best)",
-            "slowdown": "slowdown it could explain (x)",
-            "contended": f"contended (limits: {100 * limits.other_share:.0f} % other, "
-            f"{100 * limits.steal_share:.0f} % steal, {limits.calibration_ratio:g}x calibration)",
-            "why": "Why",
-        },
-    )
 
 
 def reliability_table(checks) -> StakeholderTable:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import format, plots, plots_alerts, plots_load
+from . import baseline_tables, format, plots, plots_alerts, plots_load
 
 __all__ = ["show_section", "DRAWINGS"]
 
@@ -20,11 +20,26 @@ def _degradation(records, **kwargs):
     return plots_load.degradation(records, **kwargs) if len(records) else None
 
 
+def _baseline_key_figure(stages, records, *, rerank_ms, similarity_ms):
+    """Rerank percentiles by batch size; the similarity latencies when no rerank ran."""
+    fig = plots.percentiles_by_batch(stages, target_ms=rerank_ms)
+    if fig is None:
+        title = "Similarity, one pair per request"
+        fig = plots.latency_by_stage(records, "similarity/", target_ms=similarity_ms, title=title)
+    return fig
+
+
 # Figure.draw -> the function that draws it (returns a matplotlib figure, or None when there is nothing to draw).
 DRAWINGS: dict[str, Callable[..., Any]] = {
     "load_timeline": plots_load.timeline,
     "load_degradation": _degradation,
     "alert_timeline": plots_alerts.alert_timeline,
+    # the baseline study
+    "baseline_key_figure": _baseline_key_figure,
+    "baseline_latency": plots.latency_by_stage,
+    "baseline_quality": plots.quality_vs_cost,
+    "baseline_memory": plots.memory_by_documents,
+    "baseline_cache": plots.cache_effect,
 }
 
 # Table.style -> the function that lays it out for people.
@@ -32,6 +47,9 @@ _TABLES: dict[str, Callable[..., Any]] = {
     "latency": plots_load.latency_table,
     "phases": plots_load.phase_table,
     "littles_law": plots_load.littles_law_table,
+    # the baseline study
+    "baseline_stages": baseline_tables.stage_latency,
+    "baseline_quality_sentence": baseline_tables.quality_sentence,
 }
 
 
@@ -53,6 +71,8 @@ def show_section(section, *, save_in: str | Path | None = None) -> None:
             )
         )
         return
+    if section.tables_first:
+        _show_tables(section.tables)
     for figure in section.figures:
         fig = DRAWINGS[figure.draw](**figure.inputs)
         if fig is not None and figure.save_as and save_in is not None:
@@ -62,10 +82,21 @@ def show_section(section, *, save_in: str | Path | None = None) -> None:
         display(Markdown(section.sentence))
     if section.judgements is not None:
         display(format.compliance_table(section.judgements, extra=["workload"]))
-    for table in section.tables:
-        if table.style in _TABLES:
+    if not section.tables_first:
+        _show_tables(section.tables)
+    if section.checks:
+        display(plots.reliability_table(section.checks))
+
+
+def _show_tables(tables) -> None:
+    """Each table in its style's layout, else as a table for people; one with no rows and an `otherwise` says
+    what was not measured instead."""
+    from IPython.display import Markdown, display
+
+    for table in tables:
+        if table.otherwise and table.frame.empty:
+            display(Markdown(format.not_measured(table.otherwise)))
+        elif table.style in _TABLES:
             display(_TABLES[table.style](table.frame))
         else:
             display(format.stakeholder_table(table.frame, caption=table.caption))
-    if section.checks:
-        display(plots.reliability_table(section.checks))

@@ -38,12 +38,14 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Table:
-    """A table of a section. style: how report/ draws it: "plain" (a table for people), "latency", "phases",
-    "littles_law" (the load study's own layouts)."""
+    """A table of a section. style: how report/ draws it: "plain" (a table for people: a cell holding a tuple
+    (low, high[, unit]) reads as an interval), or a study's own layout (e.g. the load study's "latency").
+    otherwise: what was not measured when the frame has no rows (said in a sentence instead of the table)."""
 
     frame: pd.DataFrame
     caption: str = ""
     style: str = "plain"
+    otherwise: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,7 +67,8 @@ class Section:
     title: its heading ("" for none); about: what it shows and how (markdown, the same for every run);
     sentence: what this run says (markdown); verdict: the headline's verdict (its reason is `sentence`);
     judgements: the compliance rows it judges (studies.compliance's frame); checks: reliability checks;
-    data: its numbers for a machine (summary.json, the terminal)."""
+    data: its numbers for a machine (summary.json, the terminal); tables_first: its tables before its figures
+    and sentence (tables the figures illustrate)."""
 
     name: str
     title: str = ""
@@ -77,6 +80,7 @@ class Section:
     judgements: pd.DataFrame | None = None
     checks: tuple[stats.Check, ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
+    tables_first: bool = False
 
 
 # ---- the sections every study's report has (its verdict, its compliance table, its reliability checks)

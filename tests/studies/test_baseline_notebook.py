@@ -134,3 +134,53 @@ def test_stakeholder_report_reads_cleanly_in_a_browser(smoke_run):
 
     check = browser.check_report(smoke_run / "baseline.html")
     assert check.problems == []
+
+
+def test_report_sections_come_from_the_one_analysis_in_order(smoke_run, tmp_path, monkeypatch):
+    """The report is the study's sections, in the notebook's order, each shown without reading the run again:
+    the key figure is saved where asked, tables are in final form (intervals in words, percentages as such)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import IPython.display
+
+    from qrbench.report import format
+    from qrbench.report.sections import show_section
+
+    study = get_study("baseline")
+    summary = json.loads((smoke_run / "summary.json").read_text())
+    sections = study.sections_of(study.analyse(smoke_run))
+    assert list(sections) == [
+        "headline",
+        "compliance",
+        "key_figure",
+        "latency",
+        "warmup",
+        "similarity",
+        "rerank",
+        "quality",
+        "methods",
+        "memory",
+        "cache",
+        "reliability",
+        "contention",
+        "regression",
+    ]
+    headline = sections["headline"]
+    assert headline.verdict == summary["verdict"] and headline.sentence == summary["verdict_reasons"][0]
+    failing = [c["metric"] for c in summary["compliance"] if c["verdict"] != "pass"]
+    if failing and summary["verdict"] != "pass":
+        assert headline.data["next_action"].startswith(f"look at {failing[0]} first")
+    assert len(sections["compliance"].judgements) == len(summary["compliance"])
+    quality = str(format.stakeholder_table(sections["quality"].tables[0].frame))
+    assert "nDCG@10 95 % interval" in quality and "[0." in quality and "nan" not in quality
+    cache = str(format.stakeholder_table(sections["cache"].tables[0].frame))
+    assert "embedding hits (%)" in cache and ">100<" in cache  # cache/repeat: every pair a similarity hit
+    assert "No previous baseline run was given" in sections["regression"].sentence
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objects, **_: shown.extend(objects))
+    for section in sections.values():
+        show_section(section, save_in=tmp_path)
+    assert (tmp_path / "key_figure.png").is_file()  # the key figure section saves it for the executive report
+    assert any("Best ranking" in str(getattr(o, "data", "")) for o in shown)

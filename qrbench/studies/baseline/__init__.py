@@ -3,12 +3,14 @@ effectiveness, and how far the quantum and classical rankings agree, against the
 
 params.py: `BaselineParams` (parameters/baseline.yaml). run.py: `run_baseline` measures into a run folder.
 analysis.py: `analyse_baseline` turns the folder into tables, verdicts and reliability checks; `summary`.
+sections.py: `SECTIONS`, the report's parts in order.
 """
 
 from ..study import StudyDef
 from .analysis import BaselineReport, analyse_baseline, summary
 from .params import BaselineParams
 from .run import run_baseline
+from .sections import SECTIONS
 
 __all__ = ["BaselineParams", "run_baseline", "BaselineReport", "analyse_baseline", "summary", "STUDY"]
 
@@ -19,4 +21,5 @@ STUDY = StudyDef(
     run_fn=run_baseline,
     analyse_fn=analyse_baseline,
     summary_fn=summary,
+    sections=SECTIONS,
 )

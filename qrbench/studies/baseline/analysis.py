@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ... import stats
+from ...errors import RunError
 from ...monitor import counter_delta
 from ...params import to_dict
 from ..analysis import (
@@ -27,12 +28,13 @@ from .params import BaselineParams
 
 __all__ = ["BaselineReport", "analyse_baseline", "summary", "KEY_FIGURE"]
 
-KEY_FIGURE = "key_figure.png"  # saved by the notebook in the run folder: latency per method against the targets
+KEY_FIGURE = "key_figure.png"  # the report saves it in the run folder (sections.key_figure): rerank latency by batch
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BaselineReport:
     params: BaselineParams  # what the run measured (from its run.json)
+    run_dir: Path  # the run folder analysed (its run.json says where CPU and memory came from)
     records: pd.DataFrame  # every request of every stage (warm-up stage included)
     stages: pd.DataFrame  # per-stage latency table, warm-up trimmed
     warmup: pd.DataFrame  # what the warm-up trimming removed, per stage
@@ -47,7 +49,16 @@ class BaselineReport:
     regression: pd.DataFrame | None  # compare_runs against baseline_run (Holm over stage x statistic)
     quality: pd.DataFrame  # nDCG@10 and MRR per method with intervals, beside the latency they cost
     verdict_reasons: tuple[str, ...]  # sentences, the main one first (the busy machine before any verdict)
+    thresholds: dict[str, stats.Threshold]  # the baseline targets of params.thresholds_file
     contention: stats.Contention | None = None  # other programs' CPU, steal, calibration per stage (None: not sampled)
+
+
+def _frame(folder: RunFolder, name: str) -> pd.DataFrame:
+    """The run's table `name` (e.g. server.parquet), empty when the run has none."""
+    try:
+        return folder.read_frame(name)
+    except RunError:
+        return pd.DataFrame()
 
 
 def _lat(records: pd.DataFrame, stage: str) -> np.ndarray:
@@ -78,16 +89,16 @@ def _hit_rate(entry: dict, cache: str) -> float:
 def analyse_baseline(
     run_dir: str | Path, params: BaselineParams, *, baseline_run: str | Path | None = None
 ) -> BaselineReport:
-    run_dir = Path(run_dir)
+    run_dir, folder = Path(run_dir), RunFolder(Path(run_dir))
     records, index = load_stages(run_dir)
     measured = records[records["stage"] != "warmup"]
     kept, warmup = trim_stage_warmup(measured)
     table = stage_table(kept, confidence=params.confidence, censor_ms=params.request_timeout_s * 1000)
-    server_path = run_dir / "server.parquet"
-    server = pd.read_parquet(server_path) if server_path.is_file() else pd.DataFrame()
+    server = _frame(folder, "server")
     memory = _memory_table(records, server, params.memory.document_counts)
-    judgements, stage_of = _latency_judgements(kept, records, index, params)
-    judgements.update(_memory_judgement(memory, params))
+    thresholds = load_thresholds(params.thresholds_file, "baseline")
+    judgements, stage_of = _latency_judgements(kept, records, index, params, thresholds)
+    judgements.update(_memory_judgement(memory, params, thresholds))
     # A latency that fails by less than what other programs on the machine could explain is not a verdict on the
     # service (memory is not slowed by a busy machine: it has no stage here, so it is never excused).
     contention = read_contention(run_dir)
@@ -96,10 +107,11 @@ def analyse_baseline(
     verdict = str(stats.overall(judgements.values()))
     if excused and verdict != "fail":
         verdict = "insufficient"  # the busy machine, not the service, left these targets undecided
-    checks = _checks(run_dir, table, kept, index, params.confidence) + _budget_checks(run_dir, index)
+    checks = _checks(folder, table, kept, index, params.confidence) + _budget_checks(folder, index)
     regression = compare_runs(baseline_run, run_dir) if baseline_run else None
     return BaselineReport(
         params=params,
+        run_dir=run_dir,
         records=records,
         stages=table,
         warmup=warmup,
@@ -107,24 +119,28 @@ def analyse_baseline(
         verdict=verdict,
         cache=_cache_table(kept, index, params.confidence),
         method_ratios=_method_ratios(kept, params),
-        agreement=_agreement(run_dir, params.confidence),
+        agreement=_agreement(_frame(folder, "comparison"), params.confidence),
         memory=memory,
         server=server,
         reliability=checks,
         regression=regression,
-        quality=_quality(run_dir, params.confidence, params.seed, table),
+        quality=_quality(_frame(folder, "quality"), params.confidence, params.seed, table),
         verdict_reasons=busy_first(_reasons(verdict, compliance, regression, checks), contention, len(excused)),
+        thresholds=thresholds,
         contention=contention,
     )
 
 
 def _latency_judgements(
-    kept: pd.DataFrame, records: pd.DataFrame, index: list[dict[str, Any]], params: BaselineParams
+    kept: pd.DataFrame,
+    records: pd.DataFrame,
+    index: list[dict[str, Any]],
+    params: BaselineParams,
+    thresholds: dict[str, stats.Threshold],
 ) -> tuple[dict[str, stats.Judgement], dict[str, str | None]]:
     """PRD compliance on the statistic thresholds.yaml defines per target (p95: a latency target should hold for
     nearly every request), failures counted at the timeout, on the request kind the target is about; and the
     stage each judgement comes from."""
-    thresholds = load_thresholds(params.thresholds_file, "baseline")
     censor_ms = params.request_timeout_s * 1000
     users = params.rerank.concurrent_requests
     who = "single user" if users == 1 else f"{users} concurrent users"
@@ -178,7 +194,9 @@ def _memory_table(records: pd.DataFrame, server: pd.DataFrame, document_counts) 
     return pd.DataFrame(rows, columns=["documents", "requests", "rss_max_mb", "rss_median_mb", "samples"])
 
 
-def _memory_judgement(memory: pd.DataFrame, params: BaselineParams) -> dict[str, stats.Judgement]:
+def _memory_judgement(
+    memory: pd.DataFrame, params: BaselineParams, thresholds: dict[str, stats.Threshold]
+) -> dict[str, stats.Judgement]:
     """The PRD memory target with 100 documents, when the run had that stage."""
     if 100 not in params.memory.document_counts:
         return {}
@@ -199,7 +217,6 @@ def _memory_judgement(memory: pd.DataFrame, params: BaselineParams) -> dict[str,
             decided=False,
         )
     )
-    thresholds = load_thresholds(params.thresholds_file, "baseline")
     workload = f"single user, 100 documents sustained for {params.memory.sustained_s:g} s"
     return {"memory with 100 documents (GB)": stats.judge(e, thresholds["memory_100_docs_gb"], workload=workload)}
 
@@ -257,11 +274,11 @@ def _method_ratios(kept: pd.DataFrame, params: BaselineParams) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _budget_checks(run_dir: Path, index: list[dict[str, Any]]) -> list[stats.Check]:
+def _budget_checks(folder: RunFolder, index: list[dict[str, Any]]) -> list[stats.Check]:
     """A warning naming the stages that stopped at their time budget, if any."""
     cut_names = {s["name"] for s in index if s.get("cut")}
     cut = {name: sum(s.get("budget_s") or 0 for s in index if s["name"] == name) for name in cut_names}
-    cuts = RunFolder(run_dir).facts.get("budget_cuts") or {}
+    cuts = folder.facts.get("budget_cuts") or {}
     if not (cut or cuts):
         return []
     said = [f"{name} (cut at {s:.0f} s)" for name, s in sorted(cut.items())] + [
@@ -275,9 +292,9 @@ def _budget_checks(run_dir: Path, index: list[dict[str, Any]]) -> list[stats.Che
 
 
 def _checks(
-    run_dir: Path, table: pd.DataFrame, kept: pd.DataFrame, index: list[dict[str, Any]], conf: float
+    folder: RunFolder, table: pd.DataFrame, kept: pd.DataFrame, index: list[dict[str, Any]], conf: float
 ) -> list[stats.Check]:
-    noise = RunFolder(run_dir).calibration_s
+    noise = folder.calibration_s
     results = [s["result"] for s in index]
     return stats.reliability_checks(
         n_samples={s: int(n) for s, n in zip(table["stage"], table["ok"], strict=True)},
@@ -327,17 +344,14 @@ def _reasons(
     return tuple(reasons) or (f"The verdict is {verdict}.",)
 
 
-def _quality(run_dir: Path, confidence: float, seed: int, stages: pd.DataFrame) -> pd.DataFrame:
+def _quality(df: pd.DataFrame, confidence: float, seed: int, stages: pd.DataFrame) -> pd.DataFrame:
     """nDCG@10 and MRR per method (bootstrap intervals over queries) beside the latency each method costs.
 
     The cost is the median latency (ms) of the rerank stage whose batch size is nearest the quality cases'
     candidates (fresh texts, so no cache flatters a method), and its ratio to classical's. The quality
     requests' own latencies are not used: the methods of one case share its embeddings in the cache.
+    `df`: the run's quality.parquet (one row per scored document).
     """
-    path = run_dir / "quality.parquet"
-    if not path.is_file():
-        return pd.DataFrame()
-    df = pd.read_parquet(path)
     if df.empty:
         return pd.DataFrame()
     reranks = stages[stages["stage"].str.startswith("rerank/")] if len(stages) else stages
@@ -385,14 +399,11 @@ def _quality(run_dir: Path, confidence: float, seed: int, stages: pd.DataFrame) 
     return out
 
 
-def _agreement(run_dir: Path, confidence: float) -> pd.DataFrame:
-    """Per method pair: median Spearman rank correlation over queries (bootstrap CI) and top-1 agreement."""
+def _agreement(df: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Per method pair: median Spearman rank correlation over queries (bootstrap CI) and top-1 agreement, from
+    the run's comparison.parquet (`df`)."""
     from scipy.stats import spearmanr
 
-    path = run_dir / "comparison.parquet"
-    if not path.is_file():
-        return pd.DataFrame()
-    df = pd.read_parquet(path)
     if df.empty:
         return pd.DataFrame()
     wide = df.pivot_table(index=["query", "text"], columns="method", values="score")
