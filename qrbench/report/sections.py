@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import format, plots, plots_alerts, plots_load
+from . import format, plots, plots_alerts, plots_load, plots_scalability
 
 __all__ = ["show_section", "DRAWINGS"]
 
@@ -25,6 +25,15 @@ DRAWINGS: dict[str, Callable[..., Any]] = {
     "load_timeline": plots_load.timeline,
     "load_degradation": _degradation,
     "alert_timeline": plots_alerts.alert_timeline,
+    # scalability
+    "scalability_capacity": plots_scalability.capacity_bars,
+    "scalability_steps": plots_scalability.step_curves,
+    "scalability_usl": plots_scalability.usl_fit,
+    "scalability_shares": plots_scalability.lb_shares,
+    "scalability_saturation": plots_scalability.saturation,
+    "scalability_autoscale": plots_scalability.autoscale_timeline,
+    "scalability_documents": plots_scalability.documents_cost,
+    "scalability_vertical": plots_scalability.vertical_settings,
 }
 
 # Table.style -> the function that lays it out for people.
