@@ -1,9 +1,9 @@
 """Figures of the scalability study: the step loads, capacity per configuration, the USL fit over the measured
 points (never past them), the load balancer's shares, saturation, and the vertical sweeps.
 
-Inputs are the tables of `qrbench.studies.scalability_analysis.ScalabilityReport`; latencies in ms, rates in
-requests per second. Each function returns its figure, or None when there is nothing measured to draw (the
-caller says so in a sentence, e.g. with `qrbench.report.format.not_measured`).
+Inputs are the tables of the scalability study's report (its sections' `Figure.inputs`, drawn through
+report.sections.DRAWINGS); latencies in ms, rates in requests per second. Each function returns its figure, or
+None when there is nothing measured to draw (the section's `Figure.otherwise` says so).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ __all__ = [
     "step_curves",
     "capacity_bars",
     "usl_fit",
-    "usl_note",
     "lb_shares",
     "saturation",
     "documents_cost",
@@ -31,25 +30,6 @@ __all__ = [
 ]
 
 _SLO = {"color": "#b00020", "ls": "--", "lw": 1.2}
-
-
-def usl_note(fit: dict, *, axis: str) -> str:
-    """The sentence that goes with `usl_fit`: what range the fit covers and that it says nothing beyond it."""
-    points = fit["points"]
-    if points.empty:
-        return f"No {axis} configuration was measured, so no scalability model was fitted."
-    levels = sorted(int(n) for n in points["n"].unique())
-    if len(levels) < 3:
-        counts = ", ".join(map(str, levels))
-        return (
-            f"Only {len(levels)} level{'s' if len(levels) != 1 else ''} of {axis} ({counts}) "
-            f"{'were' if len(levels) != 1 else 'was'} measured: too few to bound a scalability model, so none "
-            f"is drawn and nothing is predicted beyond {levels[-1]}."
-        )
-    return (
-        f"The fitted models are drawn over the measured range only ({levels[0]} to {levels[-1]} {axis}); "
-        f"beyond {levels[-1]} they are not bounded by any measurement."
-    )
 
 
 def _err(mid: pd.Series, low: pd.Series, high: pd.Series) -> list[np.ndarray]:
@@ -139,9 +119,8 @@ def capacity_bars(configs: pd.DataFrame):
 
 
 def usl_fit(fit: dict, *, cores: int, axis: str):
-    """Measured throughput against N, with the USL and Amdahl fits drawn over the measured range of N only
-    (`usl_note` gives the sentence to print with it); None when nothing was measured. With fewer than three
-    levels no model is drawn: two points bound no curve."""
+    """Measured throughput against N, with the USL and Amdahl fits drawn over the measured range of N only;
+    None when nothing was measured. With fewer than three levels no model is drawn: two points bound no curve."""
     points = fit["points"]
     if points.empty:
         return None

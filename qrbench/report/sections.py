@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import baseline_tables, format, plots, plots_alerts, plots_load
+from . import baseline_tables, format, plots, plots_alerts, plots_load, plots_scalability
 
 __all__ = ["show_section", "DRAWINGS"]
 
@@ -40,6 +40,15 @@ DRAWINGS: dict[str, Callable[..., Any]] = {
     "baseline_quality": plots.quality_vs_cost,
     "baseline_memory": plots.memory_by_documents,
     "baseline_cache": plots.cache_effect,
+    # scalability
+    "scalability_capacity": plots_scalability.capacity_bars,
+    "scalability_steps": plots_scalability.step_curves,
+    "scalability_usl": plots_scalability.usl_fit,
+    "scalability_shares": plots_scalability.lb_shares,
+    "scalability_saturation": plots_scalability.saturation,
+    "scalability_autoscale": plots_scalability.autoscale_timeline,
+    "scalability_documents": plots_scalability.documents_cost,
+    "scalability_vertical": plots_scalability.vertical_settings,
 }
 
 # Table.style -> the function that lays it out for people.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import matplotlib
 
@@ -15,6 +16,7 @@ import pytest  # noqa: E402
 from qrbench.report import plots, plots_bottlenecks, plots_scalability  # noqa: E402
 from qrbench.report.browser import figure_problems  # noqa: E402
 from qrbench.stats import fit_amdahl, fit_usl  # noqa: E402
+from qrbench.studies.scalability.sections import SECTIONS  # noqa: E402
 
 EMPTY = pd.DataFrame()
 
@@ -31,7 +33,7 @@ def _usl_points(levels):
     x = 20 * n / (1 + 0.1 * (n - 1) + 0.01 * n * (n - 1)) * rng.normal(1, 0.02, n.size)
     points = pd.DataFrame({"n": n, "throughput_rps": x})
     fits = {"usl": fit_usl(n, x), "amdahl": fit_amdahl(n, x)} if len(levels) >= 3 else {"usl": None, "amdahl": None}
-    return {"points": points, **fits, "note": ""}
+    return {"points": points, **fits, "levels": len(levels), "note": ""}
 
 
 def _fixed_figures():
@@ -231,7 +233,10 @@ def test_usl_fit_draws_no_model_from_two_levels():
     fit = _usl_points([1, 2])
     fig = plots_scalability.usl_fit(fit, cores=2, axis="instances")
     assert [line.get_label() for line in fig.axes[0].lines] == ["measured (windows)", "mean per N"]
-    assert plots_scalability.usl_note(fit, axis="instances") == (
+    # The scalability report's section says so beside the figure.
+    section = SECTIONS["usl_instances"](SimpleNamespace(usl={"instances": fit}, cores=2))
+    assert [f.draw for f in section.figures] == ["scalability_usl"]
+    assert section.sentence == (
         "Only 2 levels of instances (1, 2) were measured: too few to bound a scalability model, so none is drawn "
         "and nothing is predicted beyond 2."
     )

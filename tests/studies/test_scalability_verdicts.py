@@ -17,9 +17,9 @@ from qrbench.studies.scalability.analysis import (
     STEP_WORKLOAD,
     _compliance,
     _findings,
-    _fmt,
     autoscale_findings,
     fit_scaling,
+    fmt,
     recommendation,
     step_summary,
 )
@@ -235,7 +235,7 @@ def test_recommendation_prefers_fewer_processes_at_equal_capacity_and_reads_larg
     args = _report_args(pd.DataFrame(columns=["n", "throughput_rps"]))
     args["configs"] = _configs({"workers-1": 6.0, "instances-2": 6.0})
     assert recommendation(args).startswith("Run 1 worker(s): it met the SLO up to 6 req/s")
-    assert _fmt(5798.4) == "5,800" and _fmt(123.45) == "123" and _fmt(math.inf) == "not bounded"
+    assert fmt(5798.4) == "5,800" and fmt(123.45) == "123" and fmt(math.inf) == "not bounded"
 
 
 def test_a_service_that_breaks_the_slo_at_the_first_step_is_not_told_to_run_at_zero():

@@ -4,12 +4,14 @@ past this machine.
 params.py: `ScalabilityParams` (parameters/scalability.yaml). run.py: `run_scalability` measures the vertical
 sweeps and a step load per configuration (workers, instances behind nginx, deployed through qrbench.deploy)
 into a run folder. analysis.py: `analyse_scalability` (capacity, USL fit, saturation, verdict); `summary`.
+sections.py: the report's ordered sections (`SECTIONS`: the notebook's cells).
 """
 
 from ..study import StudyDef
-from .analysis import SATURATION_LIMITS, ScalabilityReport, analyse_scalability, summary
+from .analysis import ScalabilityReport, analyse_scalability, summary
 from .params import CONFIGS_DIR, VERTICAL_DIR, ScalabilityParams, SloParams, StepParams
 from .run import run_scalability
+from .sections import SECTIONS
 
 __all__ = [
     "ScalabilityParams",
@@ -21,7 +23,6 @@ __all__ = [
     "ScalabilityReport",
     "analyse_scalability",
     "summary",
-    "SATURATION_LIMITS",
     "STUDY",
 ]
 
@@ -32,4 +33,5 @@ STUDY = StudyDef(
     run_fn=run_scalability,
     analyse_fn=analyse_scalability,
     summary_fn=summary,
+    sections=SECTIONS,
 )

@@ -28,7 +28,6 @@ step load of the configuration with the highest capacity (`stats.capacity_from_s
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,7 +40,7 @@ from scipy import stats as sps
 
 from ... import stats
 from ...errors import RunError
-from ...load import load_records, load_run_info
+from ...load import load_records
 from ...monitor import counter_delta
 from ...params import to_dict
 from ..analysis import estimate_row, load_thresholds
@@ -70,6 +69,7 @@ __all__ = [
     "KEY_FIGURE",
     "SIMULATION_NOTE",
     "autoscale_findings",
+    "fmt",
 ]
 
 # A resource counts as saturated in a step when its utilisation reaches these levels.
@@ -106,8 +106,7 @@ def step_summary(
     inside = inside[inside <= duration_s]
     window = min(RATE_WINDOW_S, duration_s / 2)
     throughput = stats.throughput(inside, window_s=window, start_s=0.0, end_s=duration_s, confidence=confidence)
-    success_ok = success is not None and success.value >= slo.success
-    meets = bool(n and len(latency) and pct[95].value < slo.p95_ms and success_ok)
+    meets = slo.met_by(records)
     return {
         "requests": n,
         "ok": len(ok),
@@ -295,11 +294,18 @@ def imbalance(shares: pd.DataFrame) -> pd.DataFrame:
 
 
 def _saturation(
-    folder: Path, steps: list[dict[str, Any]], config: str, cores: int, memory: float, compute_threads: int | None
+    run: RunFolder,
+    config_dir: str,
+    steps: list[dict[str, Any]],
+    config: str,
+    memory: float,
+    compute_threads: int | None,
 ) -> pd.DataFrame:
-    server = pd.read_parquet(folder / "server.parquet") if (folder / "server.parquet").is_file() else pd.DataFrame()
-    metrics = pd.read_parquet(folder / "metrics.parquet") if (folder / "metrics.parquet").is_file() else pd.DataFrame()
-    probe = pd.read_parquet(folder / "probe.parquet") if (folder / "probe.parquet").is_file() else pd.DataFrame()
+    """Per step of one configuration (its monitors' tables in `config_dir`): each resource's utilisation."""
+    server, metrics, probe = (
+        run.read_frame(f"{config_dir}/{n}", default=pd.DataFrame()) for n in ("server", "metrics", "probe")
+    )
+    cores = run.cores
     rows = []
     for s in steps:
         u0, u1 = s["t0_unix"], s["t0_unix"] + s["duration_s"]
@@ -410,11 +416,10 @@ def _stage_rows(records: pd.DataFrame, prefix: str, confidence: float) -> pd.Dat
     return frame
 
 
-def _documents_memory(run_dir: Path, records: pd.DataFrame) -> pd.Series:
-    path = run_dir / VERTICAL_DIR / "server-documents.parquet"
-    if not path.is_file() or records.empty:
+def _documents_memory(run: RunFolder, records: pd.DataFrame) -> pd.Series:
+    server = run.read_frame(f"{VERTICAL_DIR}/server-documents", default=pd.DataFrame())
+    if server.empty or records.empty:
         return pd.Series(dtype=float)
-    server = pd.read_parquet(path)
     peaks = {}
     for stage, g in records[records["stage"].str.startswith("documents/")].groupby("stage"):
         lo, hi = (g["t_unix"] - g["latency_ms"] / 1000).min(), g["t_unix"].max()
@@ -455,20 +460,15 @@ class ScalabilityReport:
     contention: stats.Contention | None = None  # other programs, steal and calibration per configuration
 
 
-def _read_json(path: Path, default: Any) -> Any:
-    return json.loads(path.read_text()) if path.is_file() else default
-
-
 def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> ScalabilityReport:
-    run_dir = Path(run_dir)
-    p = params
-    run = RunFolder(run_dir)
+    """The study's report from its run folder alone (read through `RunFolder`), computed once."""
+    p, run = params, RunFolder(Path(run_dir))
     horizontal = _horizontal(run, p)
-    vertical = _vertical(run_dir, p)
+    vertical = _vertical(run, p)
     configs = horizontal["configs"]
     compliance = _compliance(configs, horizontal.pop("step_estimates"), load_thresholds(p.thresholds_file, "load"))
     verdict, reasons = _scalability_verdict(configs, compliance)
-    contention = read_contention(run_dir)
+    contention = read_contention(run.path)
     report_args = dict(
         **horizontal,
         **vertical,
@@ -477,7 +477,7 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
         verdict=verdict,
         verdict_reasons=list(busy_first(reasons, contention)),  # the busy machine before any verdict
         compliance=compliance,
-        autoscale=_autoscale(run_dir, p.confidence),
+        autoscale=_autoscale(run, p.confidence),
     )
     return ScalabilityReport(
         params=p,
@@ -559,21 +559,19 @@ def _config_row(e: dict[str, Any], rows: list[dict[str, Any]], p: ScalabilityPar
 def _horizontal(run: RunFolder, p: ScalabilityParams) -> dict[str, Any]:
     """The configurations' step loads: per step and per configuration tables, the USL fits per axis, the
     instances' shares, the saturation timelines and the first resource to saturate, and every record."""
-    run_dir = run.path
     memory = float((run.facts.get("machine") or {}).get("memory_bytes") or 1.0)
     # The run's own setting; unknown (NaN thread-pool share) for a given URL.
     compute_threads = run.target_setting("compute_threads", None)
     step_rows, frames, config_rows, share_frames, sat_frames = [], [], [], [], []
     step_estimates: dict[str, list[dict[str, Any]]] = {}  # config -> per step: rate and its Estimates
     points: dict[str, list[dict[str, float]]] = {"workers": [], "instances": [], "given": []}
-    for e in _read_json(run_dir / "configs.json", []):
-        folder = run_dir / e["dir"]
-        steps = _read_json(folder / "steps.json", [])
+    for e in run.read_json("configs.json", []):
+        steps = run.read_json(f"{e['dir']}/steps.json", [])
         rows, config_frames = [], []
         for s in steps:
-            rec = load_records(folder / s["dir"])
+            rec = load_records(run.file(e["dir"]) / s["dir"])
             summ = step_summary(rec, duration_s=s["duration_s"], slo=p.slo, confidence=p.confidence)
-            t_unix = load_run_info(folder / s["dir"])["t0_unix"] + rec["t_end"]
+            t_unix = s["t0_unix"] + rec["t_end"]
             config_frames.append(rec.assign(config=e["name"], step=s["step"], rate_rps=s["rate_rps"], t_unix=t_unix))
             step_estimates.setdefault(e["name"], []).append({"rate_rps": s["rate_rps"], **summ})
             rows.append(_step_row(e, s, summ))
@@ -590,7 +588,7 @@ def _horizontal(run: RunFolder, p: ScalabilityParams) -> dict[str, Any]:
         if e["axis"] == "instances":
             share_frames.append(instance_shares(steps, e["name"]))
         if steps:
-            sat_frames.append(_saturation(folder, steps, e["name"], run.cores, memory, compute_threads))
+            sat_frames.append(_saturation(run, e["dir"], steps, e["name"], memory, compute_threads))
     shares = pd.concat(share_frames, ignore_index=True) if share_frames else instance_shares([], "")
     saturation = pd.concat(sat_frames, ignore_index=True) if sat_frames else pd.DataFrame()
     return dict(
@@ -623,18 +621,18 @@ def _first_saturated(saturation: pd.DataFrame) -> dict[str, Any]:
     return {"config": reference, "resources": resources, "rate_rps": rate}
 
 
-def _vertical(run_dir: Path, p: ScalabilityParams) -> dict[str, Any]:
+def _vertical(run: RunFolder, p: ScalabilityParams) -> dict[str, Any]:
     """One instance's sweeps: documents (latency, memory, cost growth), threads, qubits, shots, and errors."""
     vertical_errors = [
         f"{', '.join(v['stages'])}: {v['error']}"
-        for v in _read_json(run_dir / VERTICAL_DIR / "vertical.json", [])
+        for v in run.read_json(f"{VERTICAL_DIR}/vertical.json", [])
         if v.get("error")
     ]
-    doc_error = _read_json(run_dir / VERTICAL_DIR / "documents-error.json", {})
+    doc_error = run.read_json(f"{VERTICAL_DIR}/documents-error.json", {})
     if doc_error:
         vertical_errors.append(f"documents: {doc_error['error']}")
     try:
-        vrec, _ = load_stages(run_dir / VERTICAL_DIR)
+        vrec, _ = load_stages(run.file(VERTICAL_DIR))
     except RunError:  # no vertical stage finished: every table is empty
         vrec = pd.DataFrame(
             columns=["stage", "ok", "latency_ms", "n_candidates", "t_start", "t_end", "server_ms", "t_unix"]
@@ -642,7 +640,7 @@ def _vertical(run_dir: Path, p: ScalabilityParams) -> dict[str, Any]:
     documents = _stage_rows(vrec, "documents/", p.confidence)
     if len(documents):
         documents["documents"] = documents["value"].astype(int)
-        documents["rss_peak_mb"] = documents["stage"].map(_documents_memory(run_dir, vrec))
+        documents["rss_peak_mb"] = documents["stage"].map(_documents_memory(run, vrec))
     doc_ok = vrec[vrec["stage"].str.startswith("documents/") & vrec["ok"]]
     n_docs = doc_ok["n_candidates"].to_numpy()
     cost = cost_growth(n_docs, doc_ok["latency_ms"].to_numpy(), confidence=p.confidence)
@@ -713,14 +711,13 @@ def _best(ran: pd.DataFrame) -> pd.Series:
     )
 
 
-def _autoscale(run_dir: Path, confidence: float) -> dict[str, Any] | None:
+def _autoscale(run: RunFolder, confidence: float) -> dict[str, Any] | None:
     """The autoscaling scenario's analysis (autoscaling.py), None when the run has none."""
-    record = _read_json(run_dir / AUTOSCALE_DIR / "autoscale.json", None)
+    record = run.read_json(f"{AUTOSCALE_DIR}/autoscale.json")
     if record is None:
         return None
-    load_dir = run_dir / AUTOSCALE_DIR / "load"
     try:
-        records = load_records(load_dir)
+        records = load_records(run.file(AUTOSCALE_DIR) / "load")
     except RunError:  # the load never started (the pool failed): the analysis shows only the error
         records = pd.DataFrame(columns=["t_intended", "ok", "latency_ms"])
     out = analyse_autoscale(record, records, confidence=confidence)
@@ -749,15 +746,15 @@ def recommendation(r: Mapping[str, Any]) -> str:
     if best["slo_broke"] and best["capacity_rps"] == 0:
         text = (
             f"Run {what} only after making it faster: it broke the SLO at every step measured, the first at "
-            f"{_fmt(best['capacity_high'])} req/s, on this machine's {r['cores']} core(s)"
+            f"{fmt(best['capacity_high'])} req/s, on this machine's {r['cores']} core(s)"
         )
     else:
         text = (
-            f"Run {what}: it met the SLO up to {bound}{_fmt(best['capacity_rps'])} req/s (between steps "
-            f"{_fmt(best['capacity_low'])} and {_fmt(best['capacity_high'])}) on this machine's {r['cores']} core(s)"
+            f"Run {what}: it met the SLO up to {bound}{fmt(best['capacity_rps'])} req/s (between steps "
+            f"{fmt(best['capacity_low'])} and {fmt(best['capacity_high'])}) on this machine's {r['cores']} core(s)"
         )
     if best["n"] > 1 and math.isfinite(base):
-        text += f", against {_fmt(base)} req/s for one process"
+        text += f", against {fmt(base)} req/s for one process"
     first = r["first_saturated"]
     if first["resources"]:
         advice = {
@@ -768,7 +765,7 @@ def recommendation(r: Mapping[str, Any]) -> str:
         }
         text += (
             f"; {' and '.join(_RESOURCE_TEXT[x] for x in first['resources'])} saturated first "
-            f"(at {_fmt(first['rate_rps'])} req/s with one worker), {advice[first['resources'][0]]}"
+            f"(at {fmt(first['rate_rps'])} req/s with one worker), {advice[first['resources'][0]]}"
         )
     else:
         text += "; no resource reached its saturation limit in the steps measured"
@@ -810,7 +807,8 @@ def _verdict(configs: pd.DataFrame) -> tuple[str, list[str]]:
     return ("warn" if reasons else "pass"), reasons
 
 
-def _fmt(x: float, digits: int = 3) -> str:
+def fmt(x: float, digits: int = 3) -> str:
+    """A number of the report's sentences: `digits` significant digits, "not bounded" for inf, "–" for NaN."""
     if x is None or (isinstance(x, float) and not math.isfinite(x)):
         return "not bounded" if x == math.inf else "–"
     if abs(x) >= 10**digits:  # 5800, not 5.8e+03
@@ -831,7 +829,7 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
     ok = configs[configs["status"] == "ok"] if len(configs) else configs
     if len(ok):
         caps = "; ".join(
-            f"{c['config']} {_fmt(c['capacity_rps'])} req/s [{_fmt(c['capacity_low'])}, {_fmt(c['capacity_high'])}]"
+            f"{c['config']} {fmt(c['capacity_rps'])} req/s [{fmt(c['capacity_low'])}, {fmt(c['capacity_high'])}]"
             for _, c in ok.iterrows()
         )
         out.append(f"Capacity under the SLO (p95 < {slo.p95_ms:g} ms and success ≥ {slo.success:.0%}): {caps}.")
@@ -841,8 +839,8 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
             if amdahl is not None:
                 out.append(
                     f"{axis}: no USL fit ({fit['note']}), so the peak N* cannot be bounded from this data; "
-                    f"Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)} "
-                    f"[{_fmt(amdahl.sigma.low)}, {_fmt(amdahl.sigma.high)}], λ = {_fmt(amdahl.lam.value)} req/s "
+                    f"Amdahl (κ = 0): σ = {fmt(amdahl.sigma.value)} "
+                    f"[{fmt(amdahl.sigma.low)}, {fmt(amdahl.sigma.high)}], λ = {fmt(amdahl.lam.value)} req/s "
                     f"per unit, over the measured levels only."
                 )
             elif fit["levels"]:
@@ -852,8 +850,8 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
         measured = int(fit["points"]["n"].max())
         if peak.decided and math.isfinite(peak.high):
             where = (
-                f"throughput peaks at N* = {_fmt(peak.value)} [{_fmt(peak.low)}, {_fmt(peak.high)}] with "
-                f"{_fmt(usl.peak_throughput)} req/s"
+                f"throughput peaks at N* = {fmt(peak.value)} [{fmt(peak.low)}, {fmt(peak.high)}] with "
+                f"{fmt(usl.peak_throughput)} req/s"
             )
         else:
             where = (
@@ -861,20 +859,20 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
                 "undecided), so no peak is stated"
             )
         text = (
-            f"{axis}: USL over {fit['levels']} levels, σ = {_fmt(usl.sigma.value)} [{_fmt(usl.sigma.low)}, "
-            f"{_fmt(usl.sigma.high)}], κ = {_fmt(usl.kappa.value)} [{_fmt(usl.kappa.low)}, "
-            f"{_fmt(usl.kappa.high)}], R² = {_fmt(usl.r_squared)}; {where}. Nothing is predicted past "
+            f"{axis}: USL over {fit['levels']} levels, σ = {fmt(usl.sigma.value)} [{fmt(usl.sigma.low)}, "
+            f"{fmt(usl.sigma.high)}], κ = {fmt(usl.kappa.value)} [{fmt(usl.kappa.low)}, "
+            f"{fmt(usl.kappa.high)}], R² = {fmt(usl.r_squared)}; {where}. Nothing is predicted past "
             f"N = {measured}, the largest level measured. These N share this machine's {cores} cores, so σ holds "
             "the contention for the cores too."
         )
         if amdahl is not None:
-            text += f" Amdahl (κ = 0): σ = {_fmt(amdahl.sigma.value)}, R² = {_fmt(amdahl.r_squared)}."
+            text += f" Amdahl (κ = 0): σ = {fmt(amdahl.sigma.value)}, R² = {fmt(amdahl.r_squared)}."
         out.append(text)
     first = r["first_saturated"]
     if first["resources"]:
         names = " and ".join(_RESOURCE_TEXT[x] for x in first["resources"])
         out.append(
-            f"First to saturate ({first['config']}): {names}, at {_fmt(first['rate_rps'])} req/s offered "
+            f"First to saturate ({first['config']}): {names}, at {fmt(first['rate_rps'])} req/s offered "
             f"(limits: CPU ≥ {SATURATION_LIMITS['cpu']:.0%} of the cores, memory ≥ "
             f"{SATURATION_LIMITS['memory']:.0%}, event-loop probe p95 ≥ {SATURATION_LIMITS['event_loop']:g} ms, "
             "requests in computation ≥ the compute threads)."
@@ -894,9 +892,9 @@ def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
     if np.isfinite(cost.get("slope", np.nan)):
         out.append(
             f"Cost against the document count (cached documents, a new query each): latency ~ N^b with b = "
-            f"{_fmt(cost['slope'])} [{_fmt(cost['slope_low'])}, {_fmt(cost['slope_high'])}]; "
-            f"{_fmt(cost['ms_per_doc'])} ms per document [{_fmt(cost['ms_per_doc_low'])}, "
-            f"{_fmt(cost['ms_per_doc_high'])}]."
+            f"{fmt(cost['slope'])} [{fmt(cost['slope_low'])}, {fmt(cost['slope_high'])}]; "
+            f"{fmt(cost['ms_per_doc'])} ms per document [{fmt(cost['ms_per_doc_low'])}, "
+            f"{fmt(cost['ms_per_doc_high'])}]."
         )
     out += autoscale_findings(r.get("autoscale"))
     if len(configs) and (configs["axis"] == "workers").any():
@@ -924,9 +922,9 @@ def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
         return [f"Autoscaling scenario: it failed ({auto['error']}). {SIMULATION_NOTE}"]
     rule = auto["rule"]
     out = [
-        f"Autoscaling scenario (CPU target {rule['target_cpu']:.0%} of {_fmt(rule['cores_per_instance'])} core "
-        f"per instance, {_fmt(rule['min_replicas'])} to {_fmt(rule['max_replicas'])} instances, scale-down "
-        f"window {_fmt(rule['scale_down_window_s'])} s, control every {_fmt(rule['interval_s'])} s): " + SIMULATION_NOTE
+        f"Autoscaling scenario (CPU target {rule['target_cpu']:.0%} of {fmt(rule['cores_per_instance'])} core "
+        f"per instance, {fmt(rule['min_replicas'])} to {fmt(rule['max_replicas'])} instances, scale-down "
+        f"window {fmt(rule['scale_down_window_s'])} s, control every {fmt(rule['interval_s'])} s): " + SIMULATION_NOTE
     ]
     for _, ph in auto["phases"].iterrows():
         if ph["direction"] == "none":
@@ -935,7 +933,7 @@ def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
         after = ph["scaled_after_s"]
         late = " (after the phase ended)" if math.isfinite(after) and after >= ph["end_s"] - ph["start_s"] else ""
         scaled = (
-            f"the first scale-{verb} ended {_fmt(after)} s after the step{late}"
+            f"the first scale-{verb} ended {fmt(after)} s after the step{late}"
             if math.isfinite(after)
             else f"it did not scale {verb} before the run ended"
         )
@@ -943,28 +941,28 @@ def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
         if ph["reached_need_after_s"] == 0:
             reached = f"the pool already ran its need of {need} instance(s) when the step came"
         elif math.isfinite(ph["reached_need_after_s"]):
-            reached = f"its need of {need} instance(s) was reached after {_fmt(ph['reached_need_after_s'])} s"
+            reached = f"its need of {need} instance(s) was reached after {fmt(ph['reached_need_after_s'])} s"
         else:
             reached = f"its need of {need} instance(s) was not reached within the phase"
         latency = []
         if ph["transition_requests"]:
             latency.append(
-                f"p95 during the transition {_fmt(ph['p95_transition_ms'])} ms "
-                f"[{_fmt(ph['p95_transition_low'])}, {_fmt(ph['p95_transition_high'])}] "
+                f"p95 during the transition {fmt(ph['p95_transition_ms'])} ms "
+                f"[{fmt(ph['p95_transition_low'])}, {fmt(ph['p95_transition_high'])}] "
                 f"({ph['transition_requests']} requests)"
             )
         if math.isfinite(ph["p95_settled_ms"]):
-            latency.append(f"p95 {'after it' if latency else 'in the phase'} {_fmt(ph['p95_settled_ms'])} ms")
+            latency.append(f"p95 {'after it' if latency else 'in the phase'} {fmt(ph['p95_settled_ms'])} ms")
         out.append(
-            f"Step {verb} to {_fmt(ph['rate_rps'])} req/s: {scaled}; {reached}"
+            f"Step {verb} to {fmt(ph['rate_rps'])} req/s: {scaled}; {reached}"
             + (f"; {', '.join(latency)}" if latency else "")
             + "."
         )
     if math.isfinite(auto["over_instance_s"]):
         out.append(
-            f"Provisioning against the rule's steady-state need: {_fmt(auto['over_instance_s'])} "
-            f"instance-seconds over and {_fmt(auto['under_instance_s'])} under, of "
-            f"{_fmt(auto['instance_s'])} instance-seconds run (needed: {_fmt(auto['needed_instance_s'])})."
+            f"Provisioning against the rule's steady-state need: {fmt(auto['over_instance_s'])} "
+            f"instance-seconds over and {fmt(auto['under_instance_s'])} under, of "
+            f"{fmt(auto['instance_s'])} instance-seconds run (needed: {fmt(auto['needed_instance_s'])})."
         )
     else:
         out.append("Provisioning could not be judged: no phase had a decision that measured its CPU.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from ...deploy import TargetParams
 from ...errors import ParameterError
 from ...load import KINDS, METHODS
@@ -37,6 +39,15 @@ class SloParams:
 
     p95_ms: float = 500.0
     success: float = 0.99
+
+    def met_by(self, records: Any) -> bool:
+        """Whether a step's records (columns ok, latency_ms) meet the SLO on point estimates: the p95 of the
+        successful requests' latency under p95_ms, and the share of successful requests (every request, dropped
+        sends included) at least `success`. The run stops its step load on it; the analysis judges with it."""
+        latency = records.loc[records["ok"], "latency_ms"].to_numpy()
+        return bool(
+            len(latency) and np.percentile(latency, 95) < self.p95_ms and len(latency) / len(records) >= self.success
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

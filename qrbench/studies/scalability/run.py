@@ -80,7 +80,6 @@ from ..contention import contention_monitor
 from ..folder import RunFolder, write_json
 from ..requests import tagged
 from ..stages import StageRunner
-from .analysis import step_summary
 from .params import AUTOSCALE_DIR, CONFIGS_DIR, VERTICAL_DIR, ScalabilityParams
 
 __all__ = ["run_scalability", "warm_caches"]
@@ -260,10 +259,6 @@ class _Study:
     health_path: str | None = "/health/live"  # a given URL's: the one its probe found (deploy.TargetProbe)
     scrape_metrics: bool = True  # a given URL's: whether its probe found /metrics
 
-    @property
-    def p(self) -> ScalabilityParams:
-        return self.params
-
     # ---- one configuration: warm-up, then the step load
 
     def configuration(
@@ -311,7 +306,7 @@ class _Study:
                     "axis": axis,
                     "n": n,
                     "balance": balance,
-                    "settings": to_dict(self.p.target),
+                    "settings": to_dict(self.params.target),
                     **(extra or {}),
                 },
             )
@@ -320,7 +315,7 @@ class _Study:
                 folder,
                 processes,
                 monitor_url or entry_url,
-                self.p,
+                self.params,
                 self.headers,
                 self.health_path,
                 self.scrape_metrics,
@@ -335,7 +330,7 @@ class _Study:
     def warm_up(self, name: str, entry_url: str, folder: Path, warm: list[tuple[str, int]]) -> float:
         """Fill every process's caches (warm: (url, passes) each, in parallel), then send the warm-up requests;
         writes warmup.json and returns the wall time it took (seconds)."""
-        texts = _texts(self.base, queries=not self.p.requests.fresh_queries)
+        texts = _texts(self.base, queries=not self.params.requests.fresh_queries)
         t_warm = time.perf_counter()
         with ThreadPoolExecutor(max_workers=max(1, len(warm))) as pool:
             warmups = [
@@ -347,18 +342,18 @@ class _Study:
                         texts,
                         passes=k,
                         headers=self.headers,
-                        timeout_s=max(600.0, self.p.request_timeout_s),
+                        timeout_s=max(600.0, self.params.request_timeout_s),
                     )
                     for u, k in warm
                 ]
             ]
-        if self.p.requests.warmup_requests:
+        if self.params.requests.warmup_requests:
             specs = _step_specs(
                 self.base,
-                self.p.requests.warmup_requests,
+                self.params.requests.warmup_requests,
                 offset=0,
                 tag=f"{name}.w",
-                fresh=self.p.requests.fresh_queries,
+                fresh=self.params.requests.fresh_queries,
             )
             run_load(
                 entry_url,
@@ -366,7 +361,7 @@ class _Study:
                 ClosedModel(users=2, iterations=max(1, len(specs) // 2)),
                 out_dir=folder / "warmup",
                 stage="warmup",
-                timeout_s=self.p.request_timeout_s,
+                timeout_s=self.params.request_timeout_s,
                 progress=False,
                 headers=self.headers,
                 allow_remote=True,
@@ -376,13 +371,13 @@ class _Study:
         return warm_s
 
     def step_load(self, name: str, url: str, folder: Path, share_urls: dict[str, str]) -> list[dict[str, Any]]:
-        s = self.p.steps
+        s, fresh = self.params.steps, self.params.requests.fresh_queries
         steps: list[dict[str, Any]] = []
         broke = 0
         offset = 0
         for i, rate in enumerate(s.rates()):
             count = math.ceil(rate * s.step_s * 1.25) + 10
-            specs = _step_specs(self.base, count, offset=offset, tag=f"{name}.{i}", fresh=self.p.requests.fresh_queries)
+            specs = _step_specs(self.base, count, offset=offset, tag=f"{name}.{i}", fresh=fresh)
             offset += count
             before = {label: scrape(u, headers=self.headers) for label, u in share_urls.items()}
             step_dir = folder / "steps" / f"{i:02d}"
@@ -391,7 +386,7 @@ class _Study:
                 duration_s=s.step_s,
                 arrivals=s.arrivals,
                 max_in_flight=s.max_in_flight,
-                seed=self.p.seed * 1000 + i,
+                seed=self.params.seed * 1000 + i,
             )
             result = run_load(
                 url,
@@ -399,15 +394,13 @@ class _Study:
                 model,
                 out_dir=step_dir,
                 stage=f"{name} {rate:g} rps",
-                timeout_s=self.p.request_timeout_s,
+                timeout_s=self.params.request_timeout_s,
                 progress=self.progress,
                 headers=self.headers,
                 allow_remote=True,
             )  # the target was checked when it was opened
             after = {label: scrape(u, headers=self.headers) for label, u in share_urls.items()}
-            summary = step_summary(
-                load_records(step_dir), duration_s=s.step_s, slo=self.p.slo, confidence=self.p.confidence
-            )
+            meets = self.params.slo.met_by(load_records(step_dir))
             steps.append(
                 {
                     "step": i,
@@ -415,14 +408,14 @@ class _Study:
                     "dir": str(step_dir.relative_to(folder)),
                     "t0_unix": load_run_info(step_dir)["t0_unix"],
                     "duration_s": s.step_s,
-                    "meets_slo": summary["meets"],
+                    "meets_slo": meets,
                     "result": result.to_dict(),
                     "metrics_before": before,
                     "metrics_after": after,
                 }
             )
             write_json(folder / "steps.json", steps)
-            broke = 0 if summary["meets"] else broke + 1
+            broke = 0 if meets else broke + 1
             if broke > s.steps_past_break:
                 break
             time.sleep(s.pause_s)
@@ -431,20 +424,20 @@ class _Study:
     # ---- vertical
 
     def vertical_documents(self, target: Target, sampler_interval_s: float) -> None:
-        v = self.p.vertical
+        v, length = self.params.vertical, self.params.requests.length
         if not v.documents:
             return
-        rng = np.random.default_rng(self.p.seed + 7)
+        rng = np.random.default_rng(self.params.seed + 7)
         need = max(v.documents)
         # The step load's documents first (one warm-up serves both), then more of the same length level.
         docs = _texts(self.base, queries=False)[:need]
         if len(docs) < need:
-            length = self.p.requests.length if need <= _length_count(self.data, self.p.requests.length) else "any"
+            length = length if need <= _length_count(self.data, length) else "any"
             more = [d.text[:5000] for d in self.data.sample_documents(need, rng=rng, length=length)]
             docs += [d for d in more if d not in set(docs)][: need - len(docs)]
         queries = self.data.queries
-        warm_caches(target.url, docs, headers=self.headers, timeout_s=max(600.0, self.p.request_timeout_s))
-        runner = StageRunner(target, self.run_dir / VERTICAL_DIR, self.p.request_timeout_s, self.progress)
+        warm_caches(target.url, docs, headers=self.headers, timeout_s=max(600.0, self.params.request_timeout_s))
+        runner = StageRunner(target, self.run_dir / VERTICAL_DIR, self.params.request_timeout_s, self.progress)
         sampler = ProcessSampler(target.pid, interval_s=sampler_interval_s) if target.pid else None
         with sampler or contextlib.nullcontext():
             for n in v.documents:
@@ -460,13 +453,13 @@ class _Study:
                     specs.append(
                         RequestSpec.from_payload(kind=f"documents_{n}", endpoint="/v1/rerank", payload=payload)
                     )
-                runner.run(f"documents/{n}", specs, budget_s=self.p.stage_budget_s)
+                runner.run(f"documents/{n}", specs, budget_s=self.params.stage_budget_s)
         if sampler is not None:
             sampler.frame().to_parquet(self.run_dir / VERTICAL_DIR / "server-documents.parquet")
 
     def vertical_settings(self) -> None:
         """torch threads, qubits and shots: one target per distinct setting, a short closed run each."""
-        v, t = self.p.vertical, self.p.target
+        v, t, r = self.params.vertical, self.params.target, self.params.requests
         groups: dict[tuple, list[str]] = {}
         for n in v.torch_threads:
             groups.setdefault(("torch_threads", n, t.backend, t.qubits, t.shots), []).append(f"threads/{n}")
@@ -475,13 +468,13 @@ class _Study:
         for shots in v.shots:
             groups.setdefault(("aer", None, "aer", t.qubits, shots), []).append(f"shots/{shots}")
         record = []
-        rng = np.random.default_rng(self.p.seed + 11)
+        rng = np.random.default_rng(self.params.seed + 11)
         for (kind, threads, backend, qubits, shots), stages in groups.items():
             changes: dict[str, Any] = {"backend": backend, "qubits": qubits, "shots": shots}
             if threads is not None:
                 changes["torch_threads"] = threads
             n_docs = v.aer_documents if kind == "aer" else 10
-            docs = [d.text[:5000] for d in self.data.sample_documents(n_docs, rng=rng, length=self.p.requests.length)]
+            docs = [d.text[:5000] for d in self.data.sample_documents(n_docs, rng=rng, length=r.length)]
             users = v.threads_users if kind == "torch_threads" else 1
             count = v.threads_requests if kind == "torch_threads" else v.aer_requests
             method = v.method if kind == "torch_threads" else "quantum"
@@ -489,16 +482,16 @@ class _Study:
             record.append(entry)
             try:
                 with started_targets(
-                    engine_settings(self.p.target, **changes),
+                    engine_settings(self.params.target, **changes),
                     1,
                     self.run_dir / VERTICAL_DIR / "logs",
-                    ready_timeout_s=self.p.ready_timeout_s,
+                    ready_timeout_s=self.params.ready_timeout_s,
                 ) as (target,):
                     warm_caches(target.url, docs, headers=self.headers)
                     runner = StageRunner(
                         Target(url=target.url, pid=target.pid, embedded=True, headers=self.headers),
                         self.run_dir / VERTICAL_DIR,
-                        self.p.request_timeout_s,
+                        self.params.request_timeout_s,
                         self.progress,
                     )
                     queries = self.data.queries
@@ -605,7 +598,7 @@ def run_scalability(
 
 
 def _one_target(study: _Study, settings: EngineSettings, workers: int, *, documents: bool, step_load: bool) -> None:
-    p = study.p
+    p = study.params
     name = f"workers-{workers}"
     folder = study.run_dir / CONFIGS_DIR / name
     t0 = time.perf_counter()
@@ -652,7 +645,7 @@ def _one_target(study: _Study, settings: EngineSettings, workers: int, *, docume
 
 
 def _instances(study: _Study, settings: EngineSettings) -> None:
-    p = study.p
+    p = study.params
     inst = p.instances
     largest = max(inst.counts)
     t0 = time.perf_counter()
@@ -721,7 +714,7 @@ def _autoscale(study: _Study, settings: EngineSettings) -> None:
     """The autoscaling scenario (AutoscaleParams): an open-model load steps through the rates while the HPA's
     rule, simulated here, adds and removes single-worker instances behind nginx by their CPU. Writes
     autoscale/autoscale.json (rule, phases, decisions, scaling events, error) and autoscale/load/ (records)."""
-    p, a = study.p, study.p.autoscale
+    p, a = study.params, study.params.autoscale
     folder = study.run_dir / AUTOSCALE_DIR
     folder.mkdir(parents=True, exist_ok=True)
     rule = HpaRule(

@@ -1,0 +1,326 @@
+"""The scalability study's report as an ordered list of sections over one computed `ScalabilityReport`
+(analysis.py).
+
+`SECTIONS` names each section's function, in the order the notebook shows them (one cell each, through
+`report.sections.show_section`). Every section only reads the report; its tables come in their final form (the
+columns shown, under their headers) and its figures name a drawing of report/ (`DRAWINGS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pandas as pd
+
+from ..analysis import Figure, Section, Table, compliance_section, headline_section, reliability_section
+from .analysis import KEY_FIGURE, SATURATION_LIMITS, ScalabilityReport, fmt
+
+__all__ = ["SECTIONS"]
+
+_CONFIG_HEADERS = {
+    "config": "Configuration",
+    "status": "Status",
+    "steps": "steps run",
+    "capacity_rps": "capacity under the SLO (req/s)",
+    "capacity_low": "from (req/s)",
+    "capacity_high": "to (req/s)",
+    "peak_throughput_rps": "peak throughput (req/s)",
+    "error": "error",
+}
+_STEP_HEADERS = {
+    "config": "Configuration",
+    "rate_rps": "offered rate (req/s)",
+    "requests": "requests",
+    "throughput_rps": "throughput (req/s)",
+    "throughput_low": "from (req/s)",
+    "throughput_high": "to (req/s)",
+    "p50_ms": "p50 (ms)",
+    "p95_ms": "p95 (ms)",
+    "p99_ms": "p99 (ms)",
+    "success": "success (fraction)",
+    "meets_slo": "meets the SLO",
+}
+_IMBALANCE_HEADERS = {
+    "config": "Configuration",
+    "rate_rps": "offered rate (req/s)",
+    "instances": "instances",
+    "requests": "requests",
+    "max_share": "largest share (%)",
+    "imbalance": "imbalance (0 = even)",
+    "chi2_p": "χ² p (even split)",
+}
+_SATURATION_HEADERS = {
+    "config": "Configuration",
+    "rate_rps": "offered rate (req/s)",
+    "cpu": "CPU (share of cores)",
+    "memory": "memory (share)",
+    "event_loop": "event-loop probe p95 (ms)",
+    "thread_pool": "thread pool (busy / threads)",
+}
+_PHASE_HEADERS = {
+    "rate_rps": "offered rate (req/s)",
+    "need": "need (instances)",
+    "direction": "step",
+    "scaled_after_s": "scaled after (s)",
+    "reached_need_after_s": "need reached after (s)",
+    "p95_transition_ms": "p95 in transition (ms)",
+    "p95_settled_ms": "p95 after (ms)",
+    "over_instance_s": "over (instance-s)",
+    "under_instance_s": "under (instance-s)",
+}
+_DOCUMENT_HEADERS = {
+    "documents": "documents",
+    "requests": "requests",
+    "p50_ms": "p50 (ms)",
+    "p95_ms": "p95 (ms)",
+    "rss_peak_mb": "peak memory (MB)",
+}
+
+
+def _shown(frame: pd.DataFrame, headers: Mapping[str, str]) -> Table:
+    """A table of `frame`'s columns named in `headers`, in that order, under those headers."""
+    return Table(frame=frame.reindex(columns=list(headers)).rename(columns=headers))
+
+
+def headline(report: ScalabilityReport) -> Section:
+    """The verdict, its main reason and the reliability reservations."""
+    return headline_section(report)
+
+
+def recommendation(report: ScalabilityReport) -> Section:
+    """Which configuration to run, from the measured numbers."""
+    return Section(name="recommendation", sentence=f"**Recommendation.** {report.recommendation}")
+
+
+def compliance(report: ScalabilityReport) -> Section:
+    """The PRD capacity target, judged on the step load of the best configuration."""
+    return compliance_section(
+        report,
+        title="PRD compliance",
+        about="The capacity target (at least 100 req/s with the p95 within its target) is judged on the step load "
+        "(open model) of the configuration with the highest capacity: the achieved rate of the highest step whose "
+        "p95 interval lies wholly below the target. Each row names the workload that judged it.",
+    )
+
+
+def findings(report: ScalabilityReport) -> Section:
+    """Every reason of the verdict past the first, and the findings in words."""
+    return Section(
+        name="findings",
+        title="Findings",
+        about="*pass*: every configuration ran, its capacity is bounded on both sides and the PRD rows pass; *warn*: "
+        "some capacity is only a bound, or a PRD row warns; *fail*: a configuration failed to run or a PRD row "
+        "fails; *insufficient*: nothing was measured.",
+        sentence="\n".join(f"- {f}" for f in report.verdict_reasons[1:] + report.findings),
+    )
+
+
+def capacity(report: ScalabilityReport) -> Section:
+    """Each configuration's capacity under the SLO with its interval (the key figure)."""
+    figure = Figure(
+        draw="scalability_capacity",
+        inputs={"configs": report.configs},
+        otherwise="the capacity of each configuration",
+        save_as=KEY_FIGURE,
+    )
+    return Section(
+        name="capacity",
+        title="Capacity under the SLO",
+        about="A step meets the SLO when its p95 (from the intended send time) is under the limit and its success "
+        "ratio at least the target. The capacity is the highest step before the break; its interval runs from the "
+        "highest step that met the SLO on the p95's 95 % interval to the first step that broke it (so it carries "
+        "the step width too). An open upper end: the SLO never broke.",
+        figures=(figure,),
+        tables=(_shown(report.configs, _CONFIG_HEADERS),),
+    )
+
+
+def steps(report: ScalabilityReport) -> Section:
+    """Throughput and latency of every step of every configuration."""
+    figure = Figure(
+        draw="scalability_steps",
+        inputs={"steps": report.steps, "slo_p95_ms": report.slo.p95_ms},
+        otherwise="the step loads",
+    )
+    return Section(
+        name="steps",
+        title="Throughput and latency at each step",
+        about="Throughput is the mean of one-second windows of successful completions, its interval from batch "
+        "means over the windows' correlation time.",
+        figures=(figure,),
+        tables=(_shown(report.steps, _STEP_HEADERS),),
+    )
+
+
+def _usl_note(fit: Mapping[str, Any], axis: str) -> str:
+    """What range a USL figure covers, and that it says nothing beyond it."""
+    levels = sorted(int(n) for n in fit["points"]["n"].unique())
+    if not levels:
+        return f"No {axis} configuration was measured, so no scalability model was fitted."
+    if len(levels) < 3:
+        many = len(levels) != 1
+        return (
+            f"Only {len(levels)} level{'s' if many else ''} of {axis} ({', '.join(map(str, levels))}) "
+            f"{'were' if many else 'was'} measured: too few to bound a scalability model, so none is drawn and "
+            f"nothing is predicted beyond {levels[-1]}."
+        )
+    return (
+        f"The fitted models are drawn over the measured range only ({levels[0]} to {levels[-1]} {axis}); "
+        f"beyond {levels[-1]} they are not bounded by any measurement."
+    )
+
+
+def _usl(report: ScalabilityReport, axis: str, **heading: str) -> Section:
+    """Throughput against N on one axis with its fits (a single level draws a column and no curve: no figure)."""
+    fit = report.usl[axis]
+    figure = Figure(
+        draw="scalability_usl",
+        inputs={"fit": fit, "cores": report.cores, "axis": axis},
+        otherwise=f"throughput against {axis}",
+    )
+    figures = (figure,) if fit["levels"] >= 2 else ()
+    return Section(name=f"usl_{axis}", **heading, figures=figures, sentence=_usl_note(fit, axis))
+
+
+def usl_workers(report: ScalabilityReport) -> Section:
+    """The Universal Scalability Law against workers."""
+    return _usl(
+        report,
+        "workers",
+        title="Universal Scalability Law",
+        about="Throughput against workers and against instances (round robin): each configuration's peak step cut "
+        "into windows (one observation per level: the fit averages them). The USL (contention σ, coherency κ, peak "
+        "N*) needs at least 4 levels and is drawn over the measured range only; N* is stated only when its interval "
+        "is bounded.",
+    )
+
+
+def usl_instances(report: ScalabilityReport) -> Section:
+    """The Universal Scalability Law against instances behind nginx."""
+    return _usl(report, "instances")
+
+
+def load_balancer(report: ScalabilityReport) -> Section:
+    """Each instance's share of the requests, the imbalance and its test against an even split."""
+    figure = Figure(draw="scalability_shares", inputs={"shares": report.shares}, otherwise="instance shares")
+    imbalance = report.imbalance.assign(max_share=100 * report.imbalance["max_share"])
+    return Section(
+        name="load_balancer",
+        title="Load balancer effectiveness",
+        about="Each instance's share of the requests in every step, from its own `/metrics` before and after the "
+        "step, the imbalance (largest share over the even share, minus 1) with a χ² test against an even split, "
+        "and each instance's cache hit rates (caches are per instance).",
+        tables=(_shown(imbalance, _IMBALANCE_HEADERS),),
+        figures=(figure,),
+    )
+
+
+def saturation(report: ScalabilityReport) -> Section:
+    """Which resource of the single-worker service saturates first, step by step."""
+    sat = report.saturation
+    figure = Figure(
+        draw="scalability_saturation",
+        inputs={"table": sat, "limits": SATURATION_LIMITS, "config": report.first_saturated["config"] or "workers-1"},
+        otherwise="resource saturation",
+    )
+    return Section(
+        name="saturation",
+        title="Which resource saturates first",
+        about="Per step of the single-worker service: its CPU over the cores, its memory over the machine's, the "
+        "event loop (p95 of a `/health/live` probe that computes nothing), and the thread pool (requests in "
+        "computation over the compute threads).",
+        tables=(_shown(sat, {k: v for k, v in _SATURATION_HEADERS.items() if k in sat.columns}),),
+        figures=(figure,),
+    )
+
+
+def autoscaling(report: ScalabilityReport) -> Section:
+    """The autoscaling scenario: time to scale, latency in the transition, over- and under-provisioning."""
+    auto = report.autoscale
+    figure = Figure(
+        draw="scalability_autoscale",
+        inputs={"auto": auto},
+        otherwise="the autoscaling scenario" if auto is None else "the autoscaling timeline",
+    )
+    return Section(
+        name="autoscaling",
+        title="Autoscaling (the HPA rule, simulated)",
+        about="An open-model load steps up, then down, while a controller in qrbench adds and removes single-worker "
+        "instances behind nginx by the Kubernetes HorizontalPodAutoscaler's own rule (desired = ceil(current × CPU "
+        "utilisation / target), with its tolerance and stabilisation windows). **This simulates the HPA rule on one "
+        "machine; it is not a cluster.** Time to scale, latency during the transition, and instance-seconds above "
+        "or below what the rule needs in steady state (the findings above say it in words).",
+        figures=(figure,),
+        sentence=f"The scenario failed: {auto['error']}" if auto is not None and auto["error"] else "",
+        tables=() if auto is None else (_shown(auto["phases"], _PHASE_HEADERS),),
+    )
+
+
+def documents(report: ScalabilityReport) -> Section:
+    """Latency and memory against the document count per request."""
+    figure = Figure(
+        draw="scalability_documents",
+        inputs={"documents": report.documents, "cost": report.cost},
+        otherwise="the cost against the document count",
+    )
+    return Section(
+        name="documents",
+        title="Vertical scaling",
+        about="Document count per request (cached documents, a new query each: the cost's growth fitted as a power "
+        "law and as milliseconds per document, with 95 % intervals), memory against the document count, and "
+        "latency and throughput against torch threads, qubits and shots (aer).",
+        figures=(figure,),
+        tables=(_shown(report.documents, _DOCUMENT_HEADERS),) if len(report.documents) else (),
+    )
+
+
+def cost_growth(report: ScalabilityReport) -> Section:
+    """The cost's growth with the document count, fitted (a power law, and milliseconds per document)."""
+    c = report.cost
+    if c["levels"] < 2:
+        return Section(name="cost_growth", data=c)
+    sentence = (
+        f"Cost growth over {c['levels']} document counts ({c['requests']} requests): latency ~ N^b with "
+        f"b = {fmt(c['slope'])} [{fmt(c['slope_low'])}, {fmt(c['slope_high'])}]; {fmt(c['ms_per_doc'])} ms per "
+        f"document [{fmt(c['ms_per_doc_low'])}, {fmt(c['ms_per_doc_high'])}] ms."
+    )
+    return Section(name="cost_growth", sentence=sentence, data=c)
+
+
+def vertical_settings(report: ScalabilityReport) -> Section:
+    """Latency and throughput against torch threads, qubits and shots, and the sweeps that failed."""
+    tables = {"torch threads": report.threads, "qubits": report.qubits, "shots": report.shots}
+    figure = Figure(
+        draw="scalability_vertical", inputs={"tables": tables}, otherwise="the thread, qubit and shot sweeps"
+    )
+    return Section(
+        name="vertical_settings",
+        figures=(figure,),
+        sentence="\n".join(f"- failed: {e}" for e in report.vertical_errors),
+    )
+
+
+def reliability(report: ScalabilityReport) -> Section:
+    """The reliability checks (sample sizes, the generator, a busy machine, the cores, ...)."""
+    return reliability_section(report)
+
+
+# The report's sections in order: name -> function. The notebook shows each in a cell of its own.
+SECTIONS: dict[str, Callable[[ScalabilityReport], Section]] = {
+    "headline": headline,
+    "recommendation": recommendation,
+    "compliance": compliance,
+    "findings": findings,
+    "capacity": capacity,
+    "steps": steps,
+    "usl_workers": usl_workers,
+    "usl_instances": usl_instances,
+    "load_balancer": load_balancer,
+    "saturation": saturation,
+    "autoscaling": autoscaling,
+    "documents": documents,
+    "cost_growth": cost_growth,
+    "vertical_settings": vertical_settings,
+    "reliability": reliability,
+}
