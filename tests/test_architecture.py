@@ -250,13 +250,8 @@ THE_FOLDER_MODULE = "qrbench.studies.folder"  # RunFolder: the one reader and wr
 # This set may only shrink: a module that no longer opens a file must leave it (test_still_opening_...).
 STILL_OPENING = frozenset(
     {
-        "qrbench.studies.baseline.analysis",
-        "qrbench.studies.baseline.run",
         "qrbench.studies.bottlenecks.analysis",
         "qrbench.studies.bottlenecks.run",
-        "qrbench.studies.scalability.analysis",
-        "qrbench.studies.scalability.run",
-        "qrbench.report.sections",  # saves each figure's PNG into the run folder (figure.save_as)
     }
 )
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..studies import RunFolder
 from . import baseline_tables, format, plots, plots_alerts, plots_load, plots_scalability
 
 __all__ = ["show_section", "DRAWINGS"]
@@ -85,7 +86,7 @@ def show_section(section, *, save_in: str | Path | None = None) -> None:
     for figure in section.figures:
         fig = DRAWINGS[figure.draw](**figure.inputs)
         if fig is not None and figure.save_as and save_in is not None:
-            fig.savefig(Path(save_in) / figure.save_as, dpi=100, bbox_inches="tight")
+            RunFolder(save_in).write_figure(figure.save_as, fig)
         plots.show(fig, otherwise=format.not_measured(figure.otherwise))
     if section.sentence:
         display(Markdown(section.sentence))

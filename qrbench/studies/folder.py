@@ -288,6 +288,12 @@ class RunFolder:
             return default
         return pd.read_parquet(path)
 
+    def write_figure(self, name: str, figure: Any, *, dpi: int = 100) -> Path:
+        """A matplotlib figure of the run as the image file `name` (e.g. the key figure, key_figure.png)."""
+        path = self.path / name
+        figure.savefig(path, dpi=dpi, bbox_inches="tight")
+        return path
+
     def write_note(self, name: str, text: str) -> Path:
         """A note of the run in plain text (e.g. why a monitor's data could not be read)."""
         path = self.path / name

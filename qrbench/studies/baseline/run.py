@@ -63,7 +63,7 @@ def run_baseline(params: BaselineParams, run_dir: str | Path, *, url: str | None
         finally:
             if sampler:
                 sampler.stop()
-                sampler.frame().to_parquet(run_dir / "server.parquet")
+                folder.write_frame("server", sampler.frame())
     folder.finish()
     return run_dir
 
@@ -171,7 +171,7 @@ def _rank_agreement(
                             "rank": item["rank"],
                         }
                     )
-    pd.DataFrame(rows).to_parquet(run_dir / "comparison.parquet")
+    RunFolder(run_dir).write_frame("comparison", pd.DataFrame(rows))
 
 
 def _quality(
@@ -221,4 +221,4 @@ def _quality(
                             "latency_ms": ms,
                         }
                     )
-    pd.DataFrame(rows).to_parquet(run_dir / "quality.parquet")
+    RunFolder(run_dir).write_frame("quality", pd.DataFrame(rows))

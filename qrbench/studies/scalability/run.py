@@ -214,9 +214,9 @@ def _monitored(
             frames = [s.frame().assign(process=label) for label, s in samplers.items()]
             frames = [f for f in frames if len(f)]
             if frames:
-                pd.concat(frames, ignore_index=True).to_parquet(folder / "server.parquet")
-            metrics.frame().to_parquet(folder / "metrics.parquet")
-            probe.frame().to_parquet(folder / "probe.parquet")
+                RunFolder(folder).write_frame("server", pd.concat(frames, ignore_index=True))
+            RunFolder(folder).write_frame("metrics", metrics.frame())
+            RunFolder(folder).write_frame("probe", probe.frame())
 
 
 class _Index:
@@ -455,7 +455,7 @@ class _Study:
                     )
                 runner.run(f"documents/{n}", specs, budget_s=self.params.stage_budget_s)
         if sampler is not None:
-            sampler.frame().to_parquet(self.run_dir / VERTICAL_DIR / "server-documents.parquet")
+            RunFolder(self.run_dir).write_frame(f"{VERTICAL_DIR}/server-documents", sampler.frame())
 
     def vertical_settings(self) -> None:
         """torch threads, qubits and shots: one target per distinct setting, a short closed run each."""
