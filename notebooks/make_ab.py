@@ -1,7 +1,7 @@
 """The cells of notebooks/ab.ipynb; `python notebooks/make_notebooks.py` writes it."""
 
 import nbformat
-from make_notebooks import kernel_metadata
+from make_notebooks import kernel_metadata, section_cells
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 CODE_ONLY = {"tags": ["code-only"]}
@@ -19,9 +19,7 @@ def ab() -> nbformat.NotebookNode:
         ),
         code(
             "from pathlib import Path\n\n"
-            "from IPython.display import Markdown, display\n\n"
-            "from qrbench.report import format, plots\n"
-            "from qrbench.report import plots_ab\n"
+            "from qrbench.report.sections import show_section\n"
             "from qrbench.studies import get_study, interactive_run_dir, write_summary\n"
             "from qrbench.studies.ab import with_targets\n\n"
             'study = get_study("ab")',
@@ -30,6 +28,7 @@ def ab() -> nbformat.NotebookNode:
         code(
             "# Parameters (papermill overrides these)\n"
             'params_file: str = "parameters/ab.yaml"  # from the current folder, else the shipped one\n'
+            "render_only: bool = False  # True: analyse the run already in run_dir (qrbench render), measure nothing\n"
             "url_a = None  # str or None: target A (the reference); None starts the embedded service\n"
             "url_b = None  # str or None: target B (the candidate); None starts the embedded service\n"
             "a_params = None  # str or None: a parameter file of target A's settings (e.g. encoder: torch)\n"
@@ -42,43 +41,19 @@ def ab() -> nbformat.NotebookNode:
         code(
             "# Validate before measuring anything: a bad key or value stops here with a message naming it.\n"
             'run_dir = run_dir or str(interactive_run_dir("ab"))  # never notebooks/outputs/\n'
-            "params = with_targets(study.load_params(params_file), url_a=url_a, url_b=url_b,\n"
-            "                      a_params=a_params, b_params=b_params, threshold=threshold)\n"
+            "params = (study.params_of(run_dir) if render_only  # the run's own parameters, from its run.json\n"
+            "          else with_targets(study.load_params(params_file), url_a=url_a, url_b=url_b,\n"
+            "                            a_params=a_params, b_params=b_params, threshold=threshold))\n"
             "params",
             metadata=CODE_ONLY,
         ),
         code(
-            "study.run(params, run_dir, progress=progress)\nreport = study.analyse(run_dir)",
+            "if not render_only:  # qrbench render: the run is already in run_dir\n"
+            "    study.run(params, run_dir, progress=progress)\n"
+            "report = study.analyse(run_dir)",
             metadata={"tags": ["progress", "code-only"]},
         ),
-        code("display(format.headline(report.verdict, report.headline, checks=report.reliability))"),
-        md(
-            "## Every row\n*regression*: B is slower (significant after Holm's correction over the rows) and a "
-            "slowdown of the threshold's size lies within the 95 % interval. *no regression of that size*: the "
-            "detectable change (the slowdown this run would have found with 80 % power) is below the threshold, "
-            "and none was found. *cannot tell*: the detectable change exceeds the threshold, so finding nothing "
-            "means nothing. Change and interval: B against A in percent (positive: B slower)."
-        ),
-        code(
-            "display(format.stakeholder_table(report.table, {\n"
-            "    'kind': 'Request kind', 'statistic': 'Statistic', 'pairs': 'pairs', 'a_ms': 'A (ms)',\n"
-            "    'b_ms': 'B (ms)', 'change_percent': 'change (%)', 'low_percent': 'from (%)',\n"
-            "    'high_percent': 'to (%)', 'detectable_percent': 'detectable change (%)', 'verdict': 'Verdict'}))\n"
-            "display(Markdown(report.rows_markdown))"
-        ),
-        md(
-            "## Per-block differences over time\nEach point is one pair of blocks: B's statistic against A's, in "
-            "percent. Drift of the machine moves both blocks of a pair and leaves the points in place; a real "
-            "difference shifts them all; contention that starts inside a pair scatters single points both ways."
-        ),
-        code(
-            "plots.show(plots_ab.pair_differences(report.differences, threshold=report.params.threshold),\n"
-            "           otherwise=format.not_measured('the pairs of blocks'))"
-        ),
-        md("## The targets"),
-        code("display(Markdown(report.targets_markdown))"),
-        md("## Reliability of these numbers"),
-        code("plots.reliability_table(report.reliability)"),
+        *section_cells("ab"),
         code(
             "# Record the key numbers for the run index and CI.\n"
             "write_summary(run_dir, study.summary(report))\n"
@@ -89,13 +64,3 @@ def ab() -> nbformat.NotebookNode:
     nb = new_notebook(cells=cells)
     nb.metadata.update(kernel_metadata())  # what JupyterLab writes on opening it: it opens unmodified
     return nb
-
-
-if __name__ == "__main__":
-    from pathlib import Path
-
-    notebook = ab()
-    for i, cell in enumerate(notebook.cells):
-        cell["id"] = f"ab-{i:02d}"
-    nbformat.write(notebook, Path(__file__).parent / "ab.ipynb")
-    print("wrote", Path(__file__).parent / "ab.ipynb")

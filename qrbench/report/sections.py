@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..studies import RunFolder
-from . import baseline_tables, format, plots, plots_alerts, plots_load, plots_scalability
+from . import baseline_tables, format, plots, plots_ab, plots_alerts, plots_load, plots_scalability
 
 __all__ = ["show_section", "DRAWINGS"]
 
@@ -35,6 +35,8 @@ DRAWINGS: dict[str, Callable[..., Any]] = {
     "load_timeline": plots_load.timeline,
     "load_degradation": _degradation,
     "alert_timeline": plots_alerts.alert_timeline,
+    # the A/B comparison
+    "ab_pairs": plots_ab.pair_differences,
     # the baseline study
     "baseline_key_figure": _baseline_key_figure,
     "baseline_latency": plots.latency_by_stage,
@@ -109,4 +111,4 @@ def _show_tables(tables) -> None:
         elif table.style in _TABLES:
             display(_TABLES[table.style](table.frame))
         else:
-            display(format.stakeholder_table(table.frame, caption=table.caption))
+            display(format.stakeholder_table(table.frame, table.columns, caption=table.caption))

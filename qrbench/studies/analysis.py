@@ -40,12 +40,15 @@ __all__ = [
 class Table:
     """A table of a section. style: how report/ draws it: "plain" (a table for people: a cell holding a tuple
     (low, high[, unit]) reads as an interval), or a study's own layout (e.g. the load study's "latency").
-    otherwise: what was not measured when the frame has no rows (said in a sentence instead of the table)."""
+    otherwise: what was not measured when the frame has no rows (said in a sentence instead of the table).
+    columns: the columns shown, in order, with their headers (column -> header); default all, headers derived
+    from the names (the names, not the headers, decide percentages and verdict badges)."""
 
     frame: pd.DataFrame
     caption: str = ""
     style: str = "plain"
     otherwise: str = ""
+    columns: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

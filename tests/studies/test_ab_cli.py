@@ -31,6 +31,13 @@ def test_ab_command_exits_1_on_a_regression_and_writes_the_report(tmp_path, caps
     summary = json.loads((run / "summary.json").read_text())
     assert summary["verdict"] == "regression" and summary["exit_status"] == 1
     assert summary["pairs_done"] == 6 and len(summary["rows"]) == 4
+    # The report is the study's sections in order; `qrbench render` analyses the same folder again.
+    (run / "ab.html").unlink()
+    assert main(["render", str(run), "--no-progress"]) == 0
+    page = (run / "ab.html").read_text()
+    titles = ["Every row", "Per-block differences over time", "The targets", "Reliability of these numbers"]
+    assert all(t in page for t in titles) and [page.index(t) for t in titles] == sorted(page.index(t) for t in titles)
+    assert "REGRESSION" in page  # the rows' verdicts as badges
 
 
 def test_exit_status_of_each_verdict():

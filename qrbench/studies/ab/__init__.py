@@ -3,7 +3,7 @@ paired block differences with the smallest detectable change stated (qrbench.sta
 
 params.py: `ABParams` (parameters/ab.yaml), `with_targets`. run.py: `run_ab` measures into a run folder.
 analysis.py: `analyse_ab` turns the folder into the verdict (regression / no regression of that size /
-cannot tell) and its exit status; `summary`.
+cannot tell) and its exit status; `summary`. sections.py: the report's ordered sections (`SECTIONS`).
 
 Registered as a comparison (registry.COMPARISONS), not among the suite's studies: it needs two targets.
 """
@@ -12,6 +12,7 @@ from ..study import StudyDef
 from .analysis import EXIT_STATUS, ABReport, analyse_ab, block_table, summary
 from .params import ABParams, load_target_file, with_targets
 from .run import request_pool, run_ab
+from .sections import SECTIONS
 
 __all__ = [
     "ABParams",
@@ -34,4 +35,5 @@ STUDY = StudyDef(
     run_fn=run_ab,
     analyse_fn=analyse_ab,
     summary_fn=summary,
+    sections=SECTIONS,
 )

@@ -40,21 +40,6 @@ class ABReport:
     pairs_done: int
     reliability: list[stats.Check]
 
-    @property
-    def rows_markdown(self) -> str:
-        """Every row's sentence, as a Markdown list."""
-        return "\n".join(f"- {r.summary}" for r in self.rows)
-
-    @property
-    def targets_markdown(self) -> str:
-        """Where A and B were (URL, embedded or given), as a Markdown list."""
-        lines = []
-        for arm, t in self.targets.items():
-            t = t or {}
-            where = "the embedded reference service" if t.get("embedded") else "a given URL"
-            lines.append(f"- **{arm}**: {t.get('url')} ({where})")
-        return "\n".join(lines)
-
 
 def block_table(records: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
     """Per measured block and kind: arm, block index, start time (s from the first block), requests, successes,

@@ -1,0 +1,88 @@
+"""The A/B comparison's report as an ordered list of sections over one computed `ABReport` (analysis.py).
+
+`SECTIONS` names each section's function in the notebook's order (one cell each, through
+`report.sections.show_section`). A new part of the report is one function here and one entry in `SECTIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ..analysis import Figure, Section, Table, reliability_section
+from .analysis import ABReport
+
+__all__ = ["SECTIONS"]
+
+_COLUMNS = {
+    "kind": "Request kind",
+    "statistic": "Statistic",
+    "pairs": "pairs",
+    "a_ms": "A (ms)",
+    "b_ms": "B (ms)",
+    "change_percent": "change (%)",
+    "low_percent": "from (%)",
+    "high_percent": "to (%)",
+    "detectable_percent": "detectable change (%)",
+    "verdict": "Verdict",
+}
+
+
+def headline(report: ABReport) -> Section:
+    """The answer: regression, no regression of that size, or cannot tell, and why."""
+    return Section(name="headline", verdict=report.verdict, sentence=report.headline, checks=tuple(report.reliability))
+
+
+def rows(report: ABReport) -> Section:
+    """Every row (a request kind's median or p95) judged on its paired differences, then its sentence."""
+    return Section(
+        name="rows",
+        title="Every row",
+        about="*regression*: B is slower (significant after Holm's correction over the rows) and a slowdown of "
+        "the threshold's size lies within the 95 % interval. *no regression of that size*: the detectable change "
+        "(the slowdown this run would have found with 80 % power) is below the threshold, and none was found. "
+        "*cannot tell*: the detectable change exceeds the threshold, so finding nothing means nothing. Change and "
+        "interval: B against A in percent (positive: B slower).",
+        tables=(Table(frame=report.table, columns=_COLUMNS),),
+        sentence="\n".join(f"- {r.summary}" for r in report.rows),
+        tables_first=True,
+    )
+
+
+def pairs(report: ABReport) -> Section:
+    """Each pair of blocks' difference over the run: drift leaves them in place, a real change shifts them all."""
+    figure = Figure(
+        draw="ab_pairs",
+        inputs={"differences": report.differences, "threshold": report.params.threshold},
+        otherwise="the pairs of blocks",
+    )
+    return Section(
+        name="pairs",
+        title="Per-block differences over time",
+        about="Each point is one pair of blocks: B's statistic against A's, in percent. Drift of the machine moves "
+        "both blocks of a pair and leaves the points in place; a real difference shifts them all; contention that "
+        "starts inside a pair scatters single points both ways.",
+        figures=(figure,),
+    )
+
+
+def targets(report: ABReport) -> Section:
+    """Where A and B were: URL, embedded or given."""
+    lines = []
+    for arm, t in report.targets.items():
+        t = t or {}
+        where = "the embedded reference service" if t.get("embedded") else "a given URL"
+        lines.append(f"- **{arm}**: {t.get('url')} ({where})")
+    return Section(name="targets", title="The targets", sentence="\n".join(lines))
+
+
+def reliability(report: ABReport) -> Section:
+    return reliability_section(report)
+
+
+SECTIONS: dict[str, Callable[[ABReport], Section]] = {
+    "headline": headline,
+    "rows": rows,
+    "pairs": pairs,
+    "targets": targets,
+    "reliability": reliability,
+}
