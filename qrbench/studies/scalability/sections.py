@@ -79,8 +79,8 @@ _DOCUMENT_HEADERS = {
 
 
 def _shown(frame: pd.DataFrame, headers: Mapping[str, str]) -> Table:
-    """A table of `frame`'s columns named in `headers`, in that order, under those headers."""
-    return Table(frame=frame.reindex(columns=list(headers)).rename(columns=headers))
+    """A table of `frame`'s columns named in `headers` that it has, in that order, under those headers."""
+    return Table(frame=frame, columns={k: v for k, v in headers.items() if k in frame.columns or frame.empty})
 
 
 def headline(report: ScalabilityReport) -> Section:
@@ -204,14 +204,13 @@ def usl_instances(report: ScalabilityReport) -> Section:
 def load_balancer(report: ScalabilityReport) -> Section:
     """Each instance's share of the requests, the imbalance and its test against an even split."""
     figure = Figure(draw="scalability_shares", inputs={"shares": report.shares}, otherwise="instance shares")
-    imbalance = report.imbalance.assign(max_share=100 * report.imbalance["max_share"])
     return Section(
         name="load_balancer",
         title="Load balancer effectiveness",
         about="Each instance's share of the requests in every step, from its own `/metrics` before and after the "
         "step, the imbalance (largest share over the even share, minus 1) with a χ² test against an even split, "
         "and each instance's cache hit rates (caches are per instance).",
-        tables=(_shown(imbalance, _IMBALANCE_HEADERS),),
+        tables=(_shown(report.imbalance, _IMBALANCE_HEADERS),),
         figures=(figure,),
     )
 
@@ -230,7 +229,7 @@ def saturation(report: ScalabilityReport) -> Section:
         about="Per step of the single-worker service: its CPU over the cores, its memory over the machine's, the "
         "event loop (p95 of a `/health/live` probe that computes nothing), and the thread pool (requests in "
         "computation over the compute threads).",
-        tables=(_shown(sat, {k: v for k, v in _SATURATION_HEADERS.items() if k in sat.columns}),),
+        tables=(_shown(sat, _SATURATION_HEADERS),),
         figures=(figure,),
     )
 
