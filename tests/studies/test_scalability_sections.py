@@ -45,10 +45,11 @@ def test_every_section_builds_from_the_report_and_shows(run_dir, capsys):
     assert sections["recommendation"].sentence.startswith("**Recommendation.** Run the given service")
     # The tables come under the headers people read, one row per configuration and per step.
     (configs,) = sections["capacity"].tables
-    assert list(configs.frame["Configuration"]) == ["given"]
-    assert configs.frame.columns[3] == "capacity under the SLO (req/s)"
+    assert list(configs.frame["config"]) == ["given"]
+    assert list(configs.columns.values())[3] == "capacity under the SLO (req/s)"
     (steps,) = sections["steps"].tables
-    assert list(steps.frame["offered rate (req/s)"]) == [4.0, 8.0][: len(steps.frame)]
+    assert steps.columns["rate_rps"] == "offered rate (req/s)"
+    assert list(steps.frame["rate_rps"]) == [4.0, 8.0][: len(steps.frame)]
     (documents,) = sections["documents"].tables
     assert list(documents.frame["documents"]) == [5, 10]
     assert sections["cost_growth"].sentence.startswith("Cost growth over 2 document counts")
