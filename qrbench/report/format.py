@@ -226,6 +226,8 @@ def _cell(column: str, value: Any) -> tuple[str, bool]:
     """(HTML of one cell, is it numeric)."""
     if column == "verdict" and isinstance(value, str):
         return verdict_badge(value), False
+    if isinstance(value, tuple):  # (low, high, unit): a confidence interval
+        return html.escape(interval(*value)), False
     if column.endswith(_PERCENT_SUFFIXES) and isinstance(value, float) and math.isfinite(value) and 0 <= value <= 1:
         return html.escape(number(100 * value)), True
     numeric = isinstance(value, int | float) and not isinstance(value, bool) and not _missing(value)
@@ -239,8 +241,9 @@ def stakeholder_table(
     friendly headers with units, 2-3 significant digits, words for inf/NaN, verdict badges, no index.
 
     Columns whose name ends in _rate, share or _fraction and hold values in [0, 1] are shown as percentages
-    (their header says "(%)"). An empty frame, with or without its columns, reads "No rows: not measured.";
-    a frame with rows but without an asked column is a KeyError naming it.
+    (their header says "(%)"); a (low, high, unit) cell reads as an interval. An empty frame, with or without
+    its columns, reads "No rows: not measured."; a frame with rows but without an asked column is a KeyError
+    naming it.
     """
     if columns is None:
         headers = {c: friendly_name(str(c)) for c in frame.columns}

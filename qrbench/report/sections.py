@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import format, plots, plots_alerts, plots_load
+from . import format, plots, plots_alerts, plots_bottlenecks, plots_load
 
 __all__ = ["show_section", "DRAWINGS"]
 
@@ -25,6 +25,14 @@ DRAWINGS: dict[str, Callable[..., Any]] = {
     "load_timeline": plots_load.timeline,
     "load_degradation": _degradation,
     "alert_timeline": plots_alerts.alert_timeline,
+    # the bottlenecks study
+    "bottlenecks_opportunities": plots_bottlenecks.opportunities_chart,
+    "bottlenecks_cost_by_size": plots_bottlenecks.cost_by_size,
+    "bottlenecks_breakdown": plots_bottlenecks.stacked_breakdown,
+    "bottlenecks_overhead": plots_bottlenecks.overhead_ratios,
+    "bottlenecks_aer_vs_exact": plots_bottlenecks.aer_vs_exact,
+    "bottlenecks_memory": plots_bottlenecks.memory_growth,
+    "bottlenecks_under_load": plots_bottlenecks.under_load_profile,
 }
 
 # Table.style -> the function that lays it out for people.
@@ -32,6 +40,9 @@ _TABLES: dict[str, Callable[..., Any]] = {
     "latency": plots_load.latency_table,
     "phases": plots_load.phase_table,
     "littles_law": plots_load.littles_law_table,
+    # the bottlenecks study: line profiles with a bar on each line's share; "raw": the frame as pandas shows it
+    "bottlenecks_lines": plots_bottlenecks.line_table,
+    "raw": lambda frame: frame,
 }
 
 
@@ -66,6 +77,6 @@ def show_section(section, *, save_in: str | Path | None = None) -> None:
         if table.style in _TABLES:
             display(_TABLES[table.style](table.frame))
         else:
-            display(format.stakeholder_table(table.frame, caption=table.caption))
+            display(format.stakeholder_table(table.frame, table.columns, caption=table.caption))
     if section.checks:
         display(plots.reliability_table(section.checks))

@@ -39,11 +39,13 @@ __all__ = [
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Table:
     """A table of a section. style: how report/ draws it: "plain" (a table for people), "latency", "phases",
-    "littles_law" (the load study's own layouts)."""
+    "littles_law" (the load study's own layouts). columns: a plain table's columns and their headers
+    (column -> header; None: every column, named for people); a cell holding (low, high, unit) is an interval."""
 
     frame: pd.DataFrame
     caption: str = ""
     style: str = "plain"
+    columns: Mapping[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -274,12 +274,15 @@ class RunFolder:
         frame.to_parquet(path)
         return path
 
-    def read_frame(self, name: str) -> Any:
-        """The table `write_frame(name, ...)` wrote (a pandas DataFrame); RunError when the run has none."""
+    def read_frame(self, name: str, *, missing_ok: bool = False) -> Any:
+        """The table `write_frame(name, ...)` wrote (a pandas DataFrame); when the run has none, RunError, or
+        with `missing_ok` an empty frame (a part of the study that did not run)."""
         import pandas as pd
 
         path = self.path / f"{name}.parquet"
         if not path.is_file():
+            if missing_ok:
+                return pd.DataFrame()
             raise RunError(f"{self.path} holds no {path.name}.")
         return pd.read_parquet(path)
 
