@@ -10,7 +10,6 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .format import interval, not_measured, stakeholder_table
 from .plots import plain_log_axis
 
 __all__ = [
@@ -20,13 +19,8 @@ __all__ = [
     "memory_growth",
     "under_load_profile",
     "opportunities_chart",
-    "opportunities_table",
     "line_table",
-    "gap",
-    "target_gaps",
-    "cost_table",
     "cost_by_size",
-    "hot_functions_table",
     "COMPONENT_COLOURS",
 ]
 
@@ -222,94 +216,15 @@ def opportunities_chart(opportunities: pd.DataFrame):
     return fig
 
 
-def line_table(lines: pd.DataFrame, *, path: str | None = None, top: int = 15):
-    """The `top` most expensive lines (of one path) as a Styler, with a bar on the function share."""
-    t = lines if path is None else lines[lines["path"] == path]
-    t = t.sort_values("time_ms", ascending=False).head(top)
+def line_table(lines: pd.DataFrame, *, top: int = 15):
+    """The `top` most expensive lines as a Styler, with a bar on the function share."""
+    t = lines.sort_values("time_ms", ascending=False).head(top)
     cols = ["function", "file", "line", "hits", "time_ms", "per_hit_us", "share", "share_of_run", "source"]
     return (
         t[cols]
         .style.format({"time_ms": "{:.2f}", "per_hit_us": "{:.1f}", "share": "{:.1%}", "share_of_run": "{:.1%}"})
         .bar(subset=["share"], color="#ffcc80", vmin=0, vmax=1)
         .hide(axis="index")
-    )
-
-
-def opportunities_table(opportunities: pd.DataFrame):
-    """The ranked opportunities for people (a StakeholderTable): what, where it lives, the saving per request
-    with its interval, memory saved, how, and whether it is done; a Markdown sentence when there is none."""
-    o = opportunities
-    if o.empty:
-        from IPython.display import Markdown
-
-        return Markdown(not_measured("optimisation opportunities"))
-    ci = [interval(lo, hi, "ms") for lo, hi in zip(o["saving_low"], o["saving_high"], strict=True)]
-    return stakeholder_table(
-        o.assign(ci=ci),
-        {
-            "rank": "rank",
-            "opportunity": "Opportunity",
-            "lives_in": "lives in",
-            "saving_ms": "saving per request (ms)",
-            "ci": "95 % interval",
-            "saving_mib": "memory saved (MiB)",
-            "how": "how",
-            "status": "status",
-        },
-    )
-
-
-# ---- sections that depend on what the target offers
-
-
-def gap(report, what: str):
-    """The sentence a section shows when the target is not the reference engine (its in-process profiles
-    do not exist): 'What: not measured: why — how to enable it.' (a Markdown object)."""
-    from IPython.display import Markdown
-
-    skipped = (report.info.get("in_process") or {}).get("skipped")
-    why = (
-        "the target is not qrbench's reference engine, so this in-process profile does not exist for it (why and "
-        "what to do: *The target* above; its own costs: *Cost by request kind and size*)"
-        if skipped
-        else "this run did not measure it"
-    )
-    return Markdown(f"{what[:1].upper()}{what[1:]}: **not measured**: {why}.")
-
-
-def target_gaps(report):
-    """The table of what was not measured about the target (section, why, how to enable), or a sentence."""
-    from IPython.display import Markdown
-
-    if report.gaps is None or report.gaps.empty:
-        return Markdown("Every section of this study was measured on the target.")
-    return stakeholder_table(report.gaps)
-
-
-def cost_table(report):
-    """Per request kind: fixed and per-document cost with intervals, payload sizes; a sentence when none."""
-    from IPython.display import Markdown
-
-    t = report.costs
-    if t is None or t.empty:
-        return Markdown(not_measured("the cost by request kind and size"))
-    fixed = [interval(lo, hi, "ms") for lo, hi in zip(t["fixed_low"], t["fixed_high"], strict=True)]
-    per = [interval(lo, hi, "ms") for lo, hi in zip(t["per_doc_low"], t["per_doc_high"], strict=True)]
-    return stakeholder_table(
-        t.assign(fixed_ci=fixed, per_ci=per),
-        {
-            "kind": "request kind",
-            "requests": "requests",
-            "errors": "errors",
-            "sizes": "documents per request",
-            "fixed_ms": "fixed cost (ms)",
-            "fixed_ci": "95 % interval",
-            "per_doc_ms": "per document (ms)",
-            "per_ci": "95 % interval",
-            "request_bytes": "request (bytes)",
-            "response_bytes": "response (bytes)",
-            "computation_share": "share the service reports as computation",
-        },
     )
 
 
@@ -336,16 +251,3 @@ def cost_by_size(requests: pd.DataFrame, table: pd.DataFrame):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
-
-
-def hot_functions_table(report):
-    """py-spy's hottest functions of the target's process under load, or the sentence saying why none."""
-    from IPython.display import Markdown
-
-    h = report.hot
-    if h is None or h.empty:
-        why = (report.info.get("under_load") or {}).get("skipped") or "no samples of the target's process"
-        return Markdown(f"Hot functions of the target: **not measured**: {why}.")
-    return stakeholder_table(
-        h, {"function": "function", "file": "file", "samples": "samples", "share": "share of GIL-holding samples"}
-    )

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..studies import RunFolder
-from . import baseline_tables, format, plots, plots_ab, plots_alerts, plots_load, plots_scalability
+from . import baseline_tables, format, plots, plots_ab, plots_alerts, plots_bottlenecks, plots_load, plots_scalability
 
 __all__ = ["show_section", "DRAWINGS"]
 
@@ -52,6 +52,14 @@ DRAWINGS: dict[str, Callable[..., Any]] = {
     "scalability_autoscale": plots_scalability.autoscale_timeline,
     "scalability_documents": plots_scalability.documents_cost,
     "scalability_vertical": plots_scalability.vertical_settings,
+    # the bottlenecks study
+    "bottlenecks_opportunities": plots_bottlenecks.opportunities_chart,
+    "bottlenecks_cost_by_size": plots_bottlenecks.cost_by_size,
+    "bottlenecks_breakdown": plots_bottlenecks.stacked_breakdown,
+    "bottlenecks_overhead": plots_bottlenecks.overhead_ratios,
+    "bottlenecks_aer_vs_exact": plots_bottlenecks.aer_vs_exact,
+    "bottlenecks_memory": plots_bottlenecks.memory_growth,
+    "bottlenecks_under_load": plots_bottlenecks.under_load_profile,
 }
 
 # Table.style -> the function that lays it out for people.
@@ -62,6 +70,9 @@ _TABLES: dict[str, Callable[..., Any]] = {
     # the baseline study
     "baseline_stages": baseline_tables.stage_latency,
     "baseline_quality_sentence": baseline_tables.quality_sentence,
+    # the bottlenecks study: line profiles with a bar on each line's share; "raw": the frame as pandas shows it
+    "bottlenecks_lines": plots_bottlenecks.line_table,
+    "raw": lambda frame: frame,
 }
 
 

@@ -2,13 +2,15 @@
 
 params.py: `BottlenecksParams` (parameters/bottlenecks.yaml) and `FILES`, what a run writes. run.py:
 `run_bottlenecks` profiles in this process and against the running service. analysis.py:
-`analyse_bottlenecks` turns the folder into tables, ranked opportunities and a verdict; `summary`.
+`analyse_bottlenecks` turns the folder into tables, ranked opportunities and a verdict; `summary`. sections.py:
+the report's ordered sections (`SECTIONS`: the notebook's cells).
 """
 
 from ..study import StudyDef
-from .analysis import BottlenecksReport, analyse_bottlenecks, summary, under_load_change, wide_breakdown
+from .analysis import BottlenecksReport, analyse_bottlenecks, summary
 from .params import FILES, BottlenecksParams
 from .run import run_bottlenecks
+from .sections import SECTIONS
 
 __all__ = [
     "BottlenecksParams",
@@ -17,8 +19,6 @@ __all__ = [
     "BottlenecksReport",
     "analyse_bottlenecks",
     "summary",
-    "under_load_change",
-    "wide_breakdown",
     "STUDY",
 ]
 
@@ -29,4 +29,5 @@ STUDY = StudyDef(
     run_fn=run_bottlenecks,
     analyse_fn=analyse_bottlenecks,
     summary_fn=summary,
+    sections=SECTIONS,
 )

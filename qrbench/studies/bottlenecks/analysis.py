@@ -7,7 +7,6 @@ and a stacked bar is honest. Intervals are percentile-bootstrap (seeded) at the 
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,32 +34,39 @@ __all__ = [
     "mean_difference",
     "wide_breakdown",
     "under_load_change",
-    "top_finding",
     "KEY_FIGURE",
 ]
 
-KEY_FIGURE = "key_figure.png"  # saved by the notebook in the run folder: the ranked opportunities
+KEY_FIGURE = "key_figure.png"  # saved by the report in the run folder: the ranked opportunities
 
 ORDER = (*COMPONENTS, UNATTRIBUTED)
 
 
+def _empty() -> Any:
+    """A table of the report that stays empty when the run did not measure it."""
+    return field(default_factory=pd.DataFrame)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BottlenecksReport:
+    """The study's report, computed once from the run folder. The reference engine's in-process tables are
+    empty for any other target (`reference` False)."""
+
     params: BottlenecksParams  # what the run measured (from its run.json)
-    components: pd.DataFrame  # raw breakdown rows (one per scenario, repeat, component)
-    breakdown: pd.DataFrame  # per scenario and component: mean with interval, median, share of the total
-    explained: pd.DataFrame  # per scenario: total, unattributed and whether the parts explain the total
-    request: pd.DataFrame  # per batch size and method: the whole request, engine parts and outside parts
-    overhead: pd.DataFrame  # quantum and hybrid over classical (ratio of medians, with interval)
-    aer_vs_exact: pd.DataFrame  # per qubits and shots: cost of aer against exact, and its shot noise
-    cold_start: pd.DataFrame
-    outside: pd.DataFrame  # HTTP measurement: e2e, server, outside, and the codec parts, per batch and method
-    lines: pd.DataFrame
-    memory: pd.DataFrame
-    memory_lines: pd.DataFrame
-    allocations: pd.DataFrame
-    gc: pd.DataFrame  # per generation: collections, total and longest pause
-    calls: pd.DataFrame
+    components: pd.DataFrame = _empty()  # raw breakdown rows (one per scenario, repeat, component)
+    breakdown: pd.DataFrame = _empty()  # per scenario and component: mean with interval, median, share of the total
+    explained: pd.DataFrame = _empty()  # per scenario: total, unattributed and whether the parts explain the total
+    request: pd.DataFrame = _empty()  # per batch size and method: the whole request, engine parts and outside parts
+    overhead: pd.DataFrame = _empty()  # quantum and hybrid over classical (ratio of medians, with interval)
+    aer_vs_exact: pd.DataFrame = _empty()  # per qubits and shots: cost of aer against exact, and its shot noise
+    cold_start: pd.DataFrame = _empty()
+    outside: pd.DataFrame = _empty()  # over HTTP: e2e, server, outside, and the codec parts, per batch and method
+    lines: pd.DataFrame = _empty()
+    memory: pd.DataFrame = _empty()
+    memory_lines: pd.DataFrame = _empty()
+    allocations: pd.DataFrame = _empty()
+    gc: pd.DataFrame = _empty()  # per generation: collections, total and longest pause
+    calls: pd.DataFrame = _empty()
     under_load: pd.DataFrame  # activity shares per phase and sampler
     under_load_roles: pd.DataFrame  # activity shares per phase and thread role
     load_runs: pd.DataFrame  # per phase: requests, latency, fallbacks, server CPU and threads
@@ -69,20 +75,16 @@ class BottlenecksReport:
     verdict: str
     verdict_reasons: list[str]  # the busy machine first, when it was
     reliability: list[stats.Check]
-    info: dict[str, Any]
+    info: dict[str, Any]  # info.json: the study's own notes (what ran, what was skipped and why, tracemalloc)
     contention: stats.Contention | None = None  # other programs, steal and calibration per phase
     # Whether the target was qrbench's reference engine (in-process profiles exist only then).
     reference: bool = True
-    costs: pd.DataFrame = field(default_factory=pd.DataFrame)  # per request kind: fixed and per-document cost
-    cost_requests: pd.DataFrame = field(default_factory=pd.DataFrame)  # the requests the cost table fits
-    hot: pd.DataFrame = field(default_factory=pd.DataFrame)  # py-spy: the target's hottest functions under load
-    gaps: pd.DataFrame = field(default_factory=pd.DataFrame)  # what was not measured: why, how to enable it
+    costs: pd.DataFrame = _empty()  # per request kind: fixed and per-document cost
+    cost_requests: pd.DataFrame = _empty()  # the requests the cost table fits
+    hot: pd.DataFrame = _empty()  # py-spy: the target's hottest functions under load
+    gaps: pd.DataFrame = _empty()  # what was not measured: why, how to enable it
     target: str = ""  # the probe's paragraph: what the target offered
-
-    @property
-    def reasons_markdown(self) -> str:
-        """The reservations behind the verdict as a Markdown list."""
-        return "\n".join(f"- {r}" for r in self.verdict_reasons) or "No reservations."
+    thresholds: dict[str, stats.Threshold] = field(default_factory=dict)  # the baseline section it is judged on
 
 
 # ------------------------------------------------------------------------------------------ statistics
@@ -442,14 +444,15 @@ def under_load_change(shares: pd.DataFrame) -> pd.DataFrame:
 
 
 def _load_runs(
-    run_dir: Path,
+    folder: Path,
     server: pd.DataFrame,
     confidence: float,
     stacks: pd.DataFrame | None = None,
     rate_hz: float | None = None,
 ) -> pd.DataFrame:
+    """Per phase of the under-load runs (driver run folders under `folder`): requests, latency with intervals,
+    the server's CPU and threads, and the share of the time the GIL was held."""
     rows = []
-    folder = run_dir / "under_load"
     for phase_dir in sorted(folder.iterdir()) if folder.is_dir() else []:
         runs = [p for p in phase_dir.iterdir() if p.is_dir()] or [phase_dir]
         rec = pd.concat([load_records(p) for p in runs], ignore_index=True)
@@ -790,43 +793,44 @@ def _opportunities(
 # ------------------------------------------------------------------------------------------ the report
 
 
-def _read(run_dir: Path, name: str) -> pd.DataFrame:
-    path = run_dir / FILES[name]
-    return pd.read_parquet(path) if path.is_file() else pd.DataFrame()
+def _read(folder: RunFolder, name: str) -> pd.DataFrame:
+    """One of the run's tables (params.FILES); empty when the part of the study that writes it did not run."""
+    return folder.read_frame(name, default=pd.DataFrame())
 
 
 def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> BottlenecksReport:
-    run_dir = Path(run_dir)
+    folder = RunFolder(Path(run_dir))
     conf = params.confidence
-    info = json.loads((run_dir / FILES["info"]).read_text())
+    info = folder.read_json(FILES["info"], {})
+    thresholds = load_thresholds(params.thresholds_file, "baseline")
     if not info.get("reference_engine", True):
-        return _analyse_outside(run_dir, params, info)
-    components = _read(run_dir, "components")
+        return _analyse_outside(folder, params, info, thresholds)
+    components = _read(folder, "components")
     components["settings"] = components["settings"].fillna("")
     table = breakdown_table(components, confidence=conf)
     explained = _explained(components, table, params.max_unattributed_share)
-    http, codec = _read(run_dir, "http"), _read(run_dir, "codec")
+    http, codec = _read(folder, "http"), _read(folder, "codec")
     outside = _outside(http, codec, conf) if len(http) else pd.DataFrame()
     request = _request(table, outside)
-    cold_start = _read(run_dir, "cold_start")
+    cold_start = _read(folder, "cold_start")
     if len(cold_start):
         cold_start = (
             cold_start.groupby(["component", "qubits"], dropna=False, sort=False)["ms"]
             .agg(["median", "min", "max", "count"])
             .reset_index()
         )
-    memory = _read(run_dir, "memory")
-    gc_rows = _gc(_read(run_dir, "gc"), info.get("gc", {}).get("requests", 0))
-    stacks = _read(run_dir, "stacks")
+    memory, requests = _read(folder, "memory"), _read(folder, "costs")
+    gc_rows = _gc(_read(folder, "gc"), info.get("gc", {}).get("requests", 0))
+    stacks = _read(folder, "stacks")
     under, roles = _under_load(stacks)
-    server = _read(run_dir, "server")
-    load_runs = _load_runs(run_dir, server, conf, stacks, info.get("under_load", {}).get("rate_hz"))
+    server = _read(folder, "server")
+    load_runs = _load_runs(folder.file("under_load"), server, conf, stacks, info.get("under_load", {}).get("rate_hz"))
     opportunities = _opportunities(params, components, outside, info.get("tracemalloc", {}), gc_rows)
 
-    compliance, verdict, reasons = _judgements(params, http, components, memory, explained)
-    contention = read_contention(run_dir)
+    compliance, verdict, reasons = _judgements(params, thresholds, http, components, memory, explained)
+    contention = read_contention(folder.path)
     reasons = list(busy_first(reasons, contention))
-    checks = _checks(params, components, info)
+    checks = _checks(params, components, info, folder.calibration_s)
     return BottlenecksReport(
         params=params,
         components=components,
@@ -834,15 +838,15 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         explained=explained,
         request=request,
         overhead=_overhead(components, conf),
-        aer_vs_exact=_aer_vs_exact(components, _read(run_dir, "shots"), conf),
+        aer_vs_exact=_aer_vs_exact(components, _read(folder, "shots"), conf),
         cold_start=cold_start,
         outside=outside,
-        lines=_read(run_dir, "lines"),
+        lines=_read(folder, "lines"),
         memory=memory,
-        memory_lines=_read(run_dir, "memory_lines"),
-        allocations=_read(run_dir, "allocations"),
+        memory_lines=_read(folder, "memory_lines"),
+        allocations=_read(folder, "allocations"),
         gc=gc_rows,
-        calls=_read(run_dir, "calls"),
+        calls=_read(folder, "calls"),
         under_load=under,
         under_load_roles=roles,
         load_runs=load_runs,
@@ -853,15 +857,17 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
         reliability=checks,
         info=info,
         contention=contention,
-        costs=cost_table(_read(run_dir, "costs"), confidence=conf),
-        cost_requests=_read(run_dir, "costs"),
+        costs=cost_table(requests, confidence=conf),
+        cost_requests=requests,
         hot=hot_functions(stacks),
-        target=_probe_text(run_dir),
+        target=_probe_text(folder),
+        thresholds=thresholds,
     )
 
 
 def _judgements(
     params: BottlenecksParams,
+    thresholds: dict[str, stats.Threshold],
     http: pd.DataFrame,
     components: pd.DataFrame,
     memory: pd.DataFrame,
@@ -872,7 +878,6 @@ def _judgements(
     # Verdict: the PRD's per-request targets on what this run measured, and whether the parts explain the totals.
     # One definition per target, read from thresholds.yaml: rerank-50 is judged on the statistic it names
     # there (p95, as in the baseline study), timed-out HTTP requests counted at the timeout.
-    thresholds = load_thresholds(params.thresholds_file, "baseline")
     rerank_50, memory_100 = thresholds["rerank_50_ms"], thresholds["memory_100_docs_gb"]
     statistic = rerank_50.statistic or "p95"
     judgements = {}
@@ -928,10 +933,13 @@ def _judgements(
     return compliance, verdict, reasons
 
 
-def _checks(params: BottlenecksParams, components: pd.DataFrame, info: dict[str, Any]) -> list[stats.Check]:
-    """Interval widths of the scenarios' totals, machine noise, and whether the under-load profile ran."""
+def _checks(
+    params: BottlenecksParams, components: pd.DataFrame, info: dict[str, Any], calibration: list[float] | None
+) -> list[stats.Check]:
+    """Interval widths of the scenarios' totals, machine noise (the calibration loop timed before the run), and
+    whether the under-load profile ran."""
     conf = params.confidence
-    noise_before = stats.noise_cv(info.get("calibration_before_s", [])) if info.get("calibration_before_s") else None
+    noise_before = stats.noise_cv(calibration) if calibration else None
     reps = components[components["component"] == TOTAL].groupby("scenario")["ms"]
     checks = stats.reliability_checks(
         estimates={f"{s} total": _mean_ci(g.to_numpy(), conf) for s, g in reps},
@@ -950,19 +958,21 @@ def _checks(params: BottlenecksParams, components: pd.DataFrame, info: dict[str,
     return checks
 
 
-def _probe_text(run_dir: Path) -> str:
-    probe = RunFolder(run_dir).target_probe
+def _probe_text(folder: RunFolder) -> str:
+    probe = folder.target_probe
     return probe.paragraph() if probe is not None else ""
 
 
-def _analyse_outside(run_dir: Path, params: BottlenecksParams, info: dict[str, Any]) -> BottlenecksReport:
+def _analyse_outside(
+    folder: RunFolder, params: BottlenecksParams, info: dict[str, Any], thresholds: dict[str, stats.Threshold]
+) -> BottlenecksReport:
     """A target other than the reference engine: every section from its HTTP answers and its own process."""
     conf = params.confidence
-    requests = _read(run_dir, "costs")
+    requests = _read(folder, "costs")
     table = cost_table(requests, confidence=conf)
-    stacks, server = _read(run_dir, "stacks"), _read(run_dir, "server")
+    stacks, server = _read(folder, "stacks"), _read(folder, "server")
     under, roles = _under_load(stacks)
-    load_runs = _load_runs(run_dir, server, conf, stacks, info.get("under_load", {}).get("rate_hz"))
+    load_runs = _load_runs(folder.file("under_load"), server, conf, stacks, info.get("under_load", {}).get("rate_hz"))
     hot = hot_functions(stacks)
     opportunities = outside_opportunities(
         requests,
@@ -974,27 +984,12 @@ def _analyse_outside(run_dir: Path, params: BottlenecksParams, info: dict[str, A
         min_saving_ms=params.opportunities.min_saving_ms,
         confidence=conf,
     )
-    compliance, verdict, reasons = _outside_judgements(requests, params)
-    contention = read_contention(run_dir)
+    compliance, verdict, reasons = _outside_judgements(requests, params, thresholds["rerank_50_ms"])
+    contention = read_contention(folder.path)
     reasons = list(busy_first(reasons, contention))  # the busy machine before any verdict
-    checks = _outside_checks(table, info, conf)
-    empty = pd.DataFrame()
+    checks = _outside_checks(table, info, conf, folder.calibration_s)
     return BottlenecksReport(
         params=params,
-        components=empty,
-        breakdown=empty,
-        explained=empty,
-        request=empty,
-        overhead=empty,
-        aer_vs_exact=empty,
-        cold_start=empty,
-        outside=empty,
-        lines=empty,
-        memory=empty,
-        memory_lines=empty,
-        allocations=empty,
-        gc=empty,
-        calls=empty,
         under_load=under,
         under_load_roles=roles,
         load_runs=load_runs,
@@ -1009,15 +1004,15 @@ def _analyse_outside(run_dir: Path, params: BottlenecksParams, info: dict[str, A
         costs=table,
         cost_requests=requests,
         hot=hot,
-        gaps=gaps(info, RunFolder(run_dir).target_probe, has_server=len(server) > 0, has_stacks=len(stacks) > 0),
-        target=_probe_text(run_dir),
+        gaps=gaps(info, folder.target_probe, has_server=len(server) > 0, has_stacks=len(stacks) > 0),
+        target=_probe_text(folder),
+        thresholds=thresholds,
     )
 
 
-def _outside_judgements(requests: pd.DataFrame, params: BottlenecksParams):
+def _outside_judgements(requests: pd.DataFrame, params: BottlenecksParams, rerank_50: stats.Threshold):
     """(compliance, verdict, reasons): the PRD rerank-50 target on the cost sample's 50-document reranks."""
     conf = params.confidence
-    rerank_50 = load_thresholds(params.thresholds_file, "baseline")["rerank_50_ms"]
     judgements = {}
     g = requests[(requests["kind"] == "rerank") & (requests["n_candidates"] == 50)] if len(requests) else requests
     if len(g):
@@ -1042,7 +1037,9 @@ def _outside_judgements(requests: pd.DataFrame, params: BottlenecksParams):
     return compliance, verdict, reasons
 
 
-def _outside_checks(table: pd.DataFrame, info: dict[str, Any], conf: float) -> list[stats.Check]:
+def _outside_checks(
+    table: pd.DataFrame, info: dict[str, Any], conf: float, calibration: list[float] | None
+) -> list[stats.Check]:
     """Interval widths of the per-document costs, machine noise, and whether the budget cut the cost sample."""
     checks = stats.reliability_checks(
         estimates={
@@ -1058,7 +1055,7 @@ def _outside_checks(table: pd.DataFrame, info: dict[str, Any], conf: float) -> l
             for r in table.itertuples()
             if r.kind != "similarity" and np.isfinite(r.per_doc_ms)
         },
-        machine_noise_cv=stats.noise_cv(info["calibration_before_s"]) if info.get("calibration_before_s") else None,
+        machine_noise_cv=stats.noise_cv(calibration) if calibration else None,
         max_relative_width=0.5,
     )
     cut = info.get("costs") or {}
@@ -1073,21 +1070,6 @@ def _outside_checks(table: pd.DataFrame, info: dict[str, Any], conf: float) -> l
             )
         )
     return checks
-
-
-def top_finding(report: BottlenecksReport) -> str:
-    """The study's top finding as one sentence: the open time opportunity saving the most per request."""
-    o = report.opportunities
-    o = o[(o["kind"] == "time") & ~o["status"].str.startswith("done")] if len(o) else o
-    if len(o) == 0:
-        return "No open optimisation saves a measurable time per request."
-    top = o.sort_values("saving_ms", ascending=False).iloc[0]
-    share = top["share_of_request"]
-    of = f", {share:.0%} of the request" if np.isfinite(share) else ""
-    return (
-        f"Top opportunity: {top['opportunity']} ({top['lives_in']}) would save {top['saving_ms']:.3g} ms "
-        f"per request{of} (95 % interval {top['saving_low']:.3g} to {top['saving_high']:.3g} ms)."
-    )
 
 
 def summary(report: BottlenecksReport) -> dict[str, Any]:

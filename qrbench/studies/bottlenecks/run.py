@@ -11,14 +11,14 @@ The in-process parts run only when the target is qrbench's reference engine (emb
 says so); for any other service the study measures from outside: cost by request kind and size (costs.parquet,
 for every target), and under load its latency, its process's CPU and memory when local, py-spy when it is Python.
 
-`run_bottlenecks` measures into a run folder: run.json (studies/folder.py), info.json (the study's own notes
-and timings) and the files of params.FILES.
+`run_bottlenecks` measures into a run folder: run.json (studies/folder.py: parameters, machine, target,
+calibration, start and end), info.json (only the study's own notes: what ran or was skipped and why, its
+timings, tracemalloc and gc counts) and the files of params.FILES.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -99,24 +99,17 @@ def run_bottlenecks(
         headers = {"X-API-Key": params.target.api_key} if params.target.api_key else {}
         probe = check_contract(probe_target(url, headers=headers))
     reference = probe is None or probe.reference
-    info: dict = {
-        "parameters": to_dict(params),
-        "cores": os.cpu_count(),
-        "py_spy": profile.py_spy_available(),
-        "reference_engine": reference,
-        "calibration_before_s": calibration_timings().tolist(),
-    }
     folder = RunFolder.create(
-        run_dir, study="bottlenecks", params=to_dict(params), calibration_s=info["calibration_before_s"]
+        run_dir, study="bottlenecks", params=to_dict(params), calibration_s=calibration_timings().tolist()
     )
     run_dir = folder.path
+    info: dict = {"py_spy": profile.py_spy_available(), "reference_engine": reference}
 
     def note(key: str, value) -> None:
         info[key] = value
-        (run_dir / FILES["info"]).write_text(json.dumps(info, indent=1, default=str))
+        folder.write_json(FILES["info"], info)
 
     with contention_monitor(folder) as busy:
-        note("started_unix", time.time())
         if reference:
             busy.mark("in-process profiles")
             _in_process(params, data, rng, run_dir, progress, note)
@@ -124,7 +117,6 @@ def run_bottlenecks(
             note("in_process", {"skipped": IN_PROCESS_GAP})
 
         with open_target(params.target, url=url, log_dir=run_dir) as target:
-            note("target", {"url": target.url, "embedded": target.embedded, "pid": target.pid})
             folder.update(target=target_facts(target, params.target))
             if target.pid:
                 busy.sampler.add_root(target.pid)
@@ -136,7 +128,6 @@ def run_bottlenecks(
                 busy.mark("under load")
                 _under_load(params, data, target, run_dir, progress, note, probe=target.probe)
         note("calibration_after_s", calibration_timings().tolist())
-    note("finished_unix", time.time())
     folder.finish()
     return run_dir
 
