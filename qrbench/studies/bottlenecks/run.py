@@ -147,7 +147,7 @@ def _in_process(params: BottlenecksParams, data, rng, run_dir: Path, progress: b
     from ... import profile
 
     def save(name: str, frame: pd.DataFrame) -> None:
-        frame.to_parquet(run_dir / FILES[name])
+        RunFolder(run_dir).write_frame(name, frame)
 
     note("torch_default_threads", torch.get_num_threads())
     # The service's default torch threads unless told otherwise, so default-configuration scenarios are the service's.
@@ -210,7 +210,7 @@ def _costs(params: BottlenecksParams, data: DataManager, rng, target, run_dir: P
     frame, cut = profile.measure_request_costs(
         target.url, plan, headers=target.headers, timeout_s=params.request_timeout_s, budget_s=o.budget_s
     )
-    frame.to_parquet(run_dir / FILES["costs"])
+    RunFolder(run_dir).write_frame("costs", frame)
     note("costs", {"planned": len(plan), "sent": len(frame), "cut_by_budget": cut, "budget_s": o.budget_s})
 
 
@@ -262,7 +262,7 @@ def _lines(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> Non
         t.insert(0, "path", name)
         frames.append(t)
     exact.close()
-    pd.concat(frames, ignore_index=True).to_parquet(run_dir / FILES["lines"])
+    RunFolder(run_dir).write_frame("lines", pd.concat(frames, ignore_index=True))
 
 
 def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note) -> None:
@@ -276,14 +276,14 @@ def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note)
     frame = profile.memory_by_documents(
         engine, big.query, big.candidates, m.document_counts, method=m.method, cold=m.cold
     )
-    frame.to_parquet(run_dir / FILES["memory"])
+    RunFolder(run_dir).write_frame("memory", frame)
     x = _inputs(data, rng, 1, m.line_documents)[0]
     engine.embedder.cache.clear()
     lines = profile.line_memory(
         (RerankEngine.score, Embedder.embed, Embedder.encode_uncached),
         lambda: engine.score(f"{x.query} [lm]", list(x.candidates), m.method),
     )
-    lines.to_parquet(run_dir / FILES["memory_lines"])
+    RunFolder(run_dir).write_frame("memory_lines", lines)
 
     # Request bodies parsed per request, as the service does: what the caches keep pins those strings.
     bodies = _bodies(data, rng, m.batch_size, m.method, m.tracemalloc_requests, "tm")
@@ -295,7 +295,7 @@ def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note)
             engine.score(payload["query"], payload["candidates"], m.method)
 
     sites, totals = profile.allocation_sites(traced, top=m.tracemalloc_top)
-    sites.to_parquet(run_dir / FILES["allocations"])
+    RunFolder(run_dir).write_frame("allocations", sites)
     note(
         "tracemalloc",
         {
@@ -315,7 +315,7 @@ def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note)
 
     pauses = profile.gc_pauses(many)
     note("gc", {"requests": m.gc_requests, "seconds": time.perf_counter() - t0})
-    pauses.to_parquet(run_dir / FILES["gc"])
+    RunFolder(run_dir).write_frame("gc", pauses)
     engine.close()
 
 
@@ -339,8 +339,8 @@ def _calls(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> Non
         trees.append(prof.tree.assign(call=name, wall_ms=prof.wall_ms))
         functions.append(prof.functions.assign(call=name))
     engine.close()
-    pd.concat(trees, ignore_index=True).to_parquet(run_dir / FILES["calls"])
-    pd.concat(functions, ignore_index=True).to_parquet(run_dir / FILES["call_functions"])
+    RunFolder(run_dir).write_frame("calls", pd.concat(trees, ignore_index=True))
+    RunFolder(run_dir).write_frame("call_functions", pd.concat(functions, ignore_index=True))
 
 
 def _http(params: BottlenecksParams, data, rng, target, run_dir: Path) -> None:
@@ -360,8 +360,8 @@ def _http(params: BottlenecksParams, data, rng, target, run_dir: Path) -> None:
                 (bodies[int(i)], bytes(r)) for i, r in zip(ok["request"].head(3), ok["response"].head(3), strict=True)
             ]
             frames.append(frame.drop(columns=["response"]))
-    pd.concat(frames, ignore_index=True).to_parquet(run_dir / FILES["http"])
-    profile.measure_codec(pairs, repeats=h.codec_repeats, seed=params.seed).to_parquet(run_dir / FILES["codec"])
+    RunFolder(run_dir).write_frame("http", pd.concat(frames, ignore_index=True))
+    RunFolder(run_dir).write_frame("codec", profile.measure_codec(pairs, repeats=h.codec_repeats, seed=params.seed))
 
 
 def _under_load(
@@ -442,9 +442,9 @@ def _under_load(
             server.append(monitor.frame().assign(phase=phase))
         results[phase] = result.to_dict()
     if stacks:
-        pd.concat(stacks, ignore_index=True).to_parquet(run_dir / FILES["stacks"])
+        RunFolder(run_dir).write_frame("stacks", pd.concat(stacks, ignore_index=True))
     if server:
-        pd.concat(server, ignore_index=True).to_parquet(run_dir / FILES["server"])
+        RunFolder(run_dir).write_frame("server", pd.concat(server, ignore_index=True))
     entry = {"runs": results, "rate_hz": u.rate_hz}
     if why_no_stacks:
         entry["skipped"] = why_no_stacks
