@@ -217,11 +217,6 @@ class StakeholderTable:
         return self.html
 
 
-def _unit_of(column: str) -> str:
-    head, _, suffix = column.rpartition("_")
-    return _UNITS.get(suffix.lower(), "") if head else ""
-
-
 def _cell(column: str, value: Any) -> tuple[str, bool]:
     """(HTML of one cell, is it numeric)."""
     if column == "verdict" and isinstance(value, str):
