@@ -12,10 +12,14 @@ import pandas as pd
 
 from .. import stats
 from ..errors import ParameterError, QrbenchError
-from ..params import load_yaml
+from ..params import load_yaml, to_dict
 from ..resources import resolve_params_file
+from .compliance import compliance_records
+from .contention import contention_summary
 from .folder import RUN_FILE, RunFolder
 from .stages import load_stages
+
+KEY_FIGURE = "key_figure.png"  # each study's key figure, saved by its report in the run folder
 
 __all__ = [
     "Section",
@@ -32,6 +36,7 @@ __all__ = [
     "headline_section",
     "compliance_section",
     "reliability_section",
+    "summary_head",
     "COMPLIANCE_ABOUT",
 ]
 
@@ -117,6 +122,25 @@ def reliability_section(report: Any, *, about: str = "") -> Section:
     return Section(
         name="reliability", title="Reliability of these numbers", about=about, checks=tuple(report.reliability)
     )
+
+
+def summary_head(study: str, report: Any) -> dict[str, Any]:
+    """What every study's summary.json starts with, and the executive report reads: the study, its verdict and
+    reasons, the busy machine, the compliance rows, the reliability checks, the key figure and the parameters.
+    `report` is any study's report (`verdict`, `verdict_reasons`, `contention`, `compliance`, `reliability`,
+    `params`)."""
+    return {
+        "study": study,
+        "verdict": report.verdict,
+        "verdict_reasons": list(report.verdict_reasons),
+        "contention": contention_summary(report.contention),
+        "compliance": compliance_records(report.compliance),
+        "reliability": [
+            {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
+        ],
+        "key_figure": KEY_FIGURE,
+        "parameters": to_dict(report.params),
+    }
 
 
 def load_thresholds(path: str | Path, section: str) -> dict[str, stats.Threshold]:

@@ -12,23 +12,22 @@ import pandas as pd
 from ... import stats
 from ...errors import RunError
 from ...monitor import counter_delta
-from ...params import to_dict
 from ..analysis import (
+    KEY_FIGURE,
     compare_runs,
     latency_statistic,
     load_thresholds,
     stage_table,
+    summary_head,
     trim_stage_warmup,
 )
-from ..compliance import compliance_frame, compliance_records
-from ..contention import busy_first, contention_summary, excuse_busy, read_contention
+from ..compliance import compliance_frame
+from ..contention import busy_first, excuse_busy, read_contention
 from ..folder import RunFolder
 from ..stages import load_stages
 from .params import BaselineParams
 
 __all__ = ["BaselineReport", "analyse_baseline", "summary", "KEY_FIGURE"]
-
-KEY_FIGURE = "key_figure.png"  # the report saves it in the run folder (sections.key_figure): rerank latency by batch
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -435,23 +434,14 @@ def summary(report: BaselineReport) -> dict:
     """The key numbers of the run for summary.json, the executive report and CI (the Phase 2 contract)."""
     params = report.params
     return {
-        "study": "baseline",
-        "verdict": report.verdict,
-        "verdict_reasons": list(report.verdict_reasons),
-        "compliance": compliance_records(report.compliance),
-        "reliability": [
-            {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
-        ],
-        "key_figure": KEY_FIGURE,
+        **summary_head("baseline", report),
         "quality": report.quality.to_dict(orient="records") if len(report.quality) else None,
         "regression": None if report.regression is None else report.regression.to_dict(orient="records"),
         "repetitions": params.repetitions,
-        "parameters": to_dict(params),
         "stages": report.stages.to_dict(orient="records"),
         "cache": report.cache.to_dict(orient="records"),
         "method_ratios": report.method_ratios.to_dict(orient="records"),
         "agreement": report.agreement.to_dict(orient="records"),
         "memory": report.memory.to_dict(orient="records"),
         "requests": int(len(report.records)),
-        "contention": contention_summary(report.contention),
     }

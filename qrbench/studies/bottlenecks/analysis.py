@@ -17,11 +17,10 @@ import pandas as pd
 
 from ... import stats
 from ...load import load_records
-from ...params import to_dict
 from ...profile import COMPONENTS, TOTAL, UNATTRIBUTED, classify_stacks
-from ..analysis import latency_statistic, load_thresholds
-from ..compliance import compliance_frame, compliance_records
-from ..contention import busy_first, contention_summary, read_contention
+from ..analysis import KEY_FIGURE, latency_statistic, load_thresholds, summary_head
+from ..compliance import compliance_frame
+from ..contention import busy_first, read_contention
 from ..folder import RunFolder
 from .outside import cost_table, gaps, hot_functions, outside_opportunities
 from .params import FILES, BottlenecksParams
@@ -37,7 +36,6 @@ __all__ = [
     "KEY_FIGURE",
 ]
 
-KEY_FIGURE = "key_figure.png"  # saved by the report in the run folder: the ranked opportunities
 
 ORDER = (*COMPONENTS, UNATTRIBUTED)
 
@@ -1074,7 +1072,6 @@ def _outside_checks(
 
 def summary(report: BottlenecksReport) -> dict[str, Any]:
     """The key numbers of the run for summary.json and CI."""
-    params = report.params
     head = report.explained[_headline(report.explained)] if len(report.explained) else report.explained
     top = report.opportunities[report.opportunities["kind"] == "time"].head(5) if len(report.opportunities) else []
     service = (
@@ -1086,18 +1083,12 @@ def summary(report: BottlenecksReport) -> dict[str, Any]:
         else []
     )
     return {
-        "study": "bottlenecks",
-        "verdict": report.verdict,
-        "verdict_reasons": report.verdict_reasons,
-        "contention": contention_summary(report.contention),
-        "key_figure": KEY_FIGURE,
-        "parameters": to_dict(params),
+        **summary_head("bottlenecks", report),
         "scenarios": int(report.components["scenario"].nunique()) if len(report.components) else 0,
         "reference_engine": report.reference,
         "costs": report.costs.to_dict(orient="records"),
         "not_measured": report.gaps.to_dict(orient="records"),
         "max_unattributed_share": float(head["unattributed_share"].abs().max()) if len(head) else None,
-        "compliance": compliance_records(report.compliance),
         "overhead": report.overhead.to_dict(orient="records"),
         "aer_vs_exact": report.aer_vs_exact.to_dict(orient="records"),
         "outside": report.outside.to_dict(orient="records"),
@@ -1112,7 +1103,4 @@ def summary(report: BottlenecksReport) -> dict[str, Any]:
         "top_service_opportunity": None
         if len(service) == 0
         else service.iloc[0][["opportunity", "saving_ms", "saving_low", "saving_high", "status"]].to_dict(),
-        "reliability": [
-            {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
-        ],
     }

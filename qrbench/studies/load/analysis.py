@@ -35,9 +35,9 @@ import pandas as pd
 from ... import stats
 from ...load import label_phases, load_records, load_run_info
 from ...params import to_dict
-from ..analysis import load_thresholds
-from ..compliance import compliance_frame, compliance_records, metric_label
-from ..contention import busy_first, contention_summary, excuse_busy, read_contention
+from ..analysis import KEY_FIGURE, load_thresholds, summary_head
+from ..compliance import compliance_frame, metric_label
+from ..contention import busy_first, excuse_busy, read_contention
 from ..folder import RunFolder
 from .alerts import AlertReport, alert_report
 from .params import LOAD_DIR, LoadParams
@@ -1020,24 +1020,12 @@ def next_action(report: LoadReport) -> str:
     return ""
 
 
-KEY_FIGURE = "key_figure.png"  # the timeline, saved by the notebook in the run folder
-
-
 def summary(report: LoadReport) -> dict:
     """The key numbers of the report for summary.json (the executive report's contract) and CI."""
     leak = report.leak
     return {
-        "study": "load",
-        "verdict": report.verdict,
-        "verdict_reasons": report.verdict_reasons,
-        "contention": contention_summary(report.contention),
+        **summary_head("load", report),
         "workload": report.workload,
-        "compliance": compliance_records(report.compliance),
-        "reliability": [
-            {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
-        ],
-        "key_figure": KEY_FIGURE,
-        "parameters": to_dict(report.params),
         "latency": report.latency.to_dict(orient="records"),
         "phases": report.phases.to_dict(orient="records"),
         "errors": report.errors.to_dict(orient="records"),

@@ -42,10 +42,9 @@ from ... import stats
 from ...errors import RunError
 from ...load import load_records
 from ...monitor import counter_delta
-from ...params import to_dict
-from ..analysis import estimate_row, load_thresholds
-from ..compliance import compliance_frame, compliance_records
-from ..contention import busy_first, contention_summary, read_contention
+from ..analysis import KEY_FIGURE, estimate_row, load_thresholds, summary_head
+from ..compliance import compliance_frame
+from ..contention import busy_first, read_contention
 from ..folder import RunFolder
 from ..stages import load_stages
 from .autoscaling import analyse_autoscale
@@ -84,7 +83,6 @@ SATURATION_LIMITS = {
 RATE_WINDOW_S = 1.0
 USL_LEVELS = 4  # distinct levels a USL fit needs (3 make the three-parameter fit exact)
 STEP_WORKLOAD = "step load (open model)"
-KEY_FIGURE = "key_figure.png"  # the notebook saves the capacity figure under this name in the run folder
 _RESOURCE_TEXT = {"cpu": "CPU", "memory": "memory", "event_loop": "the event loop", "thread_pool": "the thread pool"}
 
 
@@ -1046,7 +1044,6 @@ def _reliability(r: Mapping[str, Any], machine: dict, p: ScalabilityParams) -> l
 
 def summary(report: ScalabilityReport) -> dict[str, Any]:
     """The key numbers for summary.json (the run index and CI)."""
-    params = report.params
 
     def fit_dict(fit: Any) -> dict[str, Any] | None:
         if fit is None:
@@ -1077,15 +1074,9 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
         }
     )
     return {
-        "study": "scalability",
-        "verdict": report.verdict,
-        "compliance": compliance_records(report.compliance),
+        **summary_head("scalability", report),
         "recommendation": report.recommendation,
-        "key_figure": KEY_FIGURE,
         "autoscale": autoscale,
-        "verdict_reasons": report.verdict_reasons,
-        "contention": contention_summary(report.contention),
-        "parameters": to_dict(params),
         "cores": report.cores,
         "slo": {"p95_ms": report.slo.p95_ms, "success": report.slo.success},
         "configs": report.configs.to_dict(orient="records"),
@@ -1104,8 +1095,5 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
         "shots": report.shots.to_dict(orient="records"),
         "vertical_errors": report.vertical_errors,
         "findings": report.findings,
-        "reliability": [
-            {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability
-        ],
         "requests": int(len(report.records)),
     }
