@@ -34,6 +34,7 @@ def show(fig, *, otherwise: str) -> None:
         display(Markdown(otherwise))
         return
     plt.show()
+    plt.close(fig)  # in a kernel show() has drawn it; anywhere else (a test, a script) it would stay open forever
 
 
 def plain_log_axis(axis) -> None:

@@ -55,9 +55,11 @@ def test_every_section_builds_from_the_report_and_shows(run_dir, capsys):
     assert sections["cost_growth"].sentence.startswith("Cost growth over 2 document counts")
     assert sections["autoscaling"].tables == ()  # the scenario did not run: its figure's `otherwise` says so
     assert sections["autoscaling"].figures[0].otherwise == "the autoscaling scenario"
+    open_before = set(plt.get_fignums())
     for section in sections.values():
         assert all(f.draw in DRAWINGS for f in section.figures), section.name
         show_section(section, save_in=run_dir)
+    assert set(plt.get_fignums()) <= open_before  # each figure is closed once shown (none piles up in a process)
     assert (run_dir / KEY_FIGURE).is_file()
     assert "<th>capacity under the SLO (req/s)</th>" in capsys.readouterr().out  # the tables, as HTML
     plt.close("all")
