@@ -29,69 +29,28 @@ heavy tails and AR(1) at n = 2,000 and 10,000:
 Rejected by the same simulation: Sokal's automatic window (the former estimator: on the ranks it covered
 p95 0.44-0.87 on stalls and M/M/1 rho 0.8; its window stops at lags where a queue is still correlated),
 Geyer's sequence alone on the indicator (0.65-0.88 among decided runs), OBM with a fixed batch n^(1/2) or
-n^(0.6) (0.5-0.86 on M/M/1), batches up to n / 5 (+0.01 on regimes). A circular block bootstrap with the
-Politis-White block length needs the same truncated autocorrelation sum to pick its block, so it inherits
-Sokal's and Geyer's failure; it was not kept.
+n^(0.6) (0.5-0.86 on M/M/1). A circular block bootstrap with the Politis-White block length needs the
+same truncated autocorrelation sum to pick its block, so it inherits Sokal's and Geyer's failure; it was
+not kept. Remaining gaps are printed by the benchmark (M/M/1 at rho >= 0.8, stall episodes and regimes at
+n = 2,000 still cover 0.77-0.93). What is left is not the variance's bias: on skewed, long-memory series the
+runs that miss are those that saw no long busy period or stall, whose mean and variance both read low, so a
+larger variance estimate or a stricter "too correlated" rule (tried: tau from a lugsail at n / 5 batches
+deciding; it left fewer runs decided and those covered less, 0.72 against 0.75 for the M/M/1 rho 0.9 mean)
+does not reach them.
 
 Fewer than 20 samples cannot show their correlation: undecided ("only N requests: too few to estimate
 how correlated they are"). When fewer than ten correlation times fit, the series is too short for its own
 correlation time: the result is undecided ("N requests, but strongly correlated: about M independent"), never a
 narrow interval.
 
-What a single run cannot show: on skewed, long-memory series the runs that miss are those that saw no long
-busy period or stall, and their estimate and variance read low together. Every rule that judges a run by how
-even its own data look (few regeneration cycles, few cycles carrying the variance, heavy-tailed cycles) keeps
-exactly those runs. What helps is to ask, for a value the interval might reach, what variance the series would
-have *there*: a higher percentile level is where the stall episodes or busy periods sit, and a higher mean is
-one with more of them. Both methods below do that (benchmark, --reps 200, before -> after):
-
 - Means (`series_mean_ci`): standard error sqrt(sigma^2 / n), Student t on the estimate's degrees of freedom.
   Short series (no batch of the starting size fits ten times) use Geyer's estimate alone, n / tau - 1 dof.
-  On a clearly correlated series (tau >= 3; independent samples keep the t interval):
-  - the degrees of freedom are at most those of the series' regenerative cycles (Crane & Iglehart): a cycle
-    starts where the series returns to its lowest decile (a queue's idle-like state), and the Satterthwaite
-    degrees of freedom of the sum of squared cycle deviations, 2 (sum d^2)^2 / (sum d^4 - (sum d^2)^2 / k), say
-    how many cycles carry the variance (about 1 when one stall or busy period does);
-  - the upper end is a score-type one: an episode-driven mean's variance grows with its excess over that low
-    level b (compound Poisson: Var proportional to the episode rate), so the upper end is the mu with
-    (mu - mean)^2 = (t SE)^2 (mu - b) / (mean - b). The lower end stays mean - t SE.
-  M/M/1 rho 0.8 at n = 2,000 0.87 -> 0.93, rho 0.9 0.76 -> 0.86 (2,000) and 0.87 -> 0.94 (10,000), stalls
-  0.82 -> 0.92 (2,000), regimes 0.88 -> 0.91; AR(1) 0.97 -> 0.99 (width 5.0 -> 5.7 x iid). The degrees of
-  freedom alone gave 0.90 / 0.86 / 0.88 / 0.87 / 0.91, the score alone 0.90 / 0.86 / 0.88 / 0.84 / 0.91; the
-  median as b overshoots (AR(1) 1.00), the 25th percentile does as the 10th.
-- Percentiles (`series_percentile_taus`, used by `percentile_ci(..., time_ordered=True)`): the count of
+- Percentiles (`series_percentile_tau`, used by `percentile_ci(..., time_ordered=True)`): the count of
   samples below the true quantile has variance n sigma_I^2, sigma_I^2 the long-run variance of the
-  indicator series 1{x <= theta}, with the ranks' correlation time as the starting batch hint (the indicator
-  of a tail quantile is sparse, so its own autocorrelations are noise beyond a few lags). The order-statistic
-  ranks of n / tau_I independent samples are scaled back to the n observed ones, tau_I (the dispersion: the
-  long-run variance over the indicator's own binomial variance) inflated by (t_dof / z)^2 for the estimate's
-  own uncertainty.
-  - The dispersion is measured where each end of the interval rests, not only at the sample quantile (a test
-    inversion): an end is moved with the larger dispersion found at its own level, while that level is
-    clearly clustered (dispersion >= 2, so independent samples keep the exact binomial interval).
-  - A regenerative dispersion over the far side's clusters (a cycle starts where a run of samples beyond theta
-    starts) is a floor from 3 up: stall episodes sit beyond the true p95 whole, and few of them are in the run.
-  - Undecided when the far side holds fewer than MIN_CLUSTERS = 5 independent clusters (its samples, at least
-    the n min(p, 1 - p) of the hypothesis, over the dispersion; the dispersion itself rests on them), or fewer
-    than 18 separate lasting episodes (MIN_EPISODES).
-  Stalls p95 at n = 10,000 0.88 -> 0.94, M/M/1 rho 0.9 p50 at 2,000 0.89 -> 0.93, regimes p95 / p99 at 2,000
-  0.88 / 0.92 -> 0.92 / 0.93; the queue tails that cannot be bounded are now refused (M/M/1 rho 0.8 p99 at
-  10,000 decided in 7 % of runs instead of 17 %, rho 0.9 p95 at 2,000 in 1 % instead of 7 %). iid widths and
-  the closed-loop decisions are unchanged (a simulated closed run of 2,000 requests, 16 users on 4 slots: p99
-  decided in 0.95 of runs before and after, covering 0.98 / 0.99).
-  Rejected: the cluster count from the observed far side alone (AR(1) p95 decided 0.94 -> 0.67, M/M/1 rho 0.5
-  0.90 -> 0.58); from the hypothesis' count at both ends, refusing there too (the closed run's p99 decided in
-  0.84 of runs); from the clusters' dispersion alone (M/M/1 rho 0.9 p95 at 10,000: 22 decided runs covering
-  0.50); MIN_CLUSTERS = 4 (that cell 27 % decided, covering 0.59).
-
-Also rejected, for both: the regenerative variance (cycles at returns below the 10th, 25th or 50th percentile)
-as a floor of the long-run variance (it was rarely larger; no cell moved by more than 0.02), and a decision by
-the cycles: undecided when their Satterthwaite degrees of freedom fall below 3 or 4 (the M/M/1 rho 0.9 mean at
-2,000 was then decided in 56 % / 35 % of runs, covering 0.86 / 0.80: the runs that miss have the more even
-cycles, median 5.0 degrees of freedom against 3.7 for those that cover), or by a Hill estimate of the cycles'
-tail index (M/M/1 rho 0.5, which covers, read 1.3-1.7, rho 0.9 0.9-1.2, and the missed runs read lighter
-tails). Still short of the band (tests/stats/test_stats_coverage.py KNOWN_GAPS): stalls and regimes at
-n = 2,000, M/M/1 rho 0.8 p95 at 2,000 and the rho 0.9 mean.
+  indicator series 1{x <= q} (at the sample quantile), with the ranks' correlation time as the starting
+  batch hint (the indicator of a tail quantile is sparse, so its own autocorrelations are noise beyond a
+  few lags). The order-statistic ranks of n / tau_I independent samples are scaled back to the n observed
+  ones, tau_I inflated by (t_dof / z)^2 for the estimate's own uncertainty.
 """
 
 from __future__ import annotations
@@ -113,7 +72,7 @@ __all__ = [
     "interval_ranks",
     "long_run_variance",
     "series_mean_ci",
-    "series_percentile_taus",
+    "series_percentile_tau",
 ]
 
 # Sokal's window constant: the sum of autocorrelations is cut at the first lag M >= 5 tau(M).
@@ -133,19 +92,6 @@ _BATCH_TAUS = 3.0
 # (r = 2, c = 1/2: (1 / (1 - c))^2 (1 + c^2 / r - 2 c / r)), so its degrees of freedom are 1.5 / 2.5 of OBM's.
 _LUGSAIL_MIN_TAU = 3.0
 _LUGSAIL_VARIANCE_FACTOR = 2.5
-# A percentile's far side under the hypothesis "theta is the q-quantile" holds n min(p, 1 - p) samples; divided by
-# the dispersion measured at theta, that is how many independent clusters carry them. Below this many (and
-# dispersion above 1) the percentile is undecided: the dispersion itself rests on those few clusters.
-MIN_CLUSTERS = 5
-# The clusters' regenerative dispersion is a floor of an indicator's tau from this value up (independent samples
-# give about 1); an end of the interval is re-estimated at its own level only when its dispersion there is at
-# least _END_GATE (so independent samples keep the exact binomial interval), at most _INVERSION_STEPS times.
-_CLUSTER_GATE = 3.0
-_END_GATE = 2.0
-_INVERSION_STEPS = 4
-# The mean's regeneration level: a cycle starts where the series returns to its lowest decile (the idle-like
-# state of a queue: requests that found it empty); it is also the level the score-type upper end measures from.
-_LOW_LEVEL_Q = 10.0
 
 
 def _autocovariance(y: np.ndarray) -> np.ndarray:
@@ -209,16 +155,10 @@ class LongRunVariance:
     n: int
     too_short: bool = False
     episodes: int | None = None  # separate excursions beyond a percentile, when too few decided it
-    clusters: float | None = None  # independent clusters beyond a percentile, when too few decided it
 
     @property
     def note(self) -> str:
         """Why the estimate is undecided: too few samples to see the correlation, or too correlated."""
-        if self.clusters is not None:
-            return (
-                f"{self.n:,} requests, but the samples beyond this percentile come in clusters: about "
-                f"{self.clusters:.1f} independent, too few to bound it (an interval needs at least {MIN_CLUSTERS})"
-            )
         if self.episodes is not None:
             return (
                 f"{self.n:,} requests, but only {self.episodes} separate episodes beyond this percentile: too few "
@@ -304,103 +244,30 @@ def _t_inflation(dof: float, confidence: float) -> float:
     return float((_sps.t.ppf(tail, max(dof, 1.0)) / _sps.norm.ppf(tail)) ** 2)
 
 
-def series_percentile_taus(
-    samples: object, q: float, confidence: float = 0.95
-) -> tuple[tuple[float, float], LongRunVariance]:
-    """Effective autocorrelation times of the lower and upper end of percentile `q`'s interval, and the estimate.
+def series_percentile_tau(samples: object, q: float, confidence: float = 0.95) -> tuple[float, LongRunVariance]:
+    """Effective autocorrelation time of percentile `q` (0-100) of a time-ordered series, and its estimate.
 
-    Each tau is the dispersion of the indicator 1{x <= theta} (its long-run variance over its own binomial
-    variance, times (t_dof / z)^2) at the level that end rests on (see the module docstring): first the sample
-    quantile, then each end of the interval in turn while the dispersion there is larger. The pair goes to
-    `interval_ranks`; the estimate says whether the percentile is decided and, if not, why.
+    The first value is tau_I (indicator series 1{x <= sample quantile}) times (t_dof / z)^2, to pass to
+    `interval_ranks`; the estimate says whether it is decided and how many independent samples remain.
     """
     x = as_samples(samples)
     if x.size < MIN_SERIES:
         lrv = LongRunVariance(variance=0.0, tau=1.0, batch=1, dof=0.0, decided=False, n=int(x.size), too_short=True)
-        return (1.0, 1.0), lrv
+        return 1.0, lrv
     ranks = _sps.rankdata(x)
     hint = _geyer_tau(ranks - ranks.mean(), _autocovariance(ranks - ranks.mean()))
-    point = _level(x, float(np.percentile(x, q)), q, hint, confidence)
-    if point is None:  # q = 0 or 100 or a constant series: the ranks speak instead
+    indicator = (x <= np.percentile(x, q)).astype(float)
+    if indicator.min() == indicator.max():  # q = 0 or 100 or a constant series: the ranks speak instead
         lrv = long_run_variance(ranks)
-        tau = lrv.tau * _t_inflation(lrv.dof, confidence)
-        return (tau, tau), lrv
-    lrv = point.lrv
-    far = point.far
-    episodes = _episodes(far)
-    # Few episodes that last (on average 1.5 samples or more): how long they last cannot be estimated. Few
-    # episodes of one sample each are what independent samples give, and the count speaks for itself.
-    if lrv.decided and episodes < MIN_EPISODES and far.sum() >= 1.5 * episodes:
-        return (point.tau, point.tau), replace(lrv, decided=False, episodes=episodes)
-    if not lrv.decided:
-        return (point.tau, point.tau), lrv
-    if _too_few_clusters(point):
-        return (point.tau, point.tau), replace(lrv, decided=False, clusters=point.clusters)
-    return (_end_tau(x, q, hint, confidence, point, 0), _end_tau(x, q, hint, confidence, point, 1)), lrv
-
-
-@dataclass(frozen=True)
-class _Level:
-    """The indicator series at one level: its far side, long-run variance, dispersion and independent clusters."""
-
-    far: np.ndarray
-    lrv: LongRunVariance
-    dispersion: float  # Var(count) / binomial variance, without the t inflation
-    tau: float  # the dispersion with the (t_dof / z)^2 inflation of the long-run variance's own estimate
-    clusters: float  # far-side samples (at least n min(p, 1 - p), the count under q) / dispersion
-
-
-def _level(x: np.ndarray, theta: float, q: float, hint: float, confidence: float) -> _Level | None:
-    """The indicator 1{x <= theta}: None when it is constant (theta below or above every sample)."""
-    below = x <= theta
-    if below.all() or not below.any():
-        return None
-    lrv = long_run_variance(below.astype(float), tau_hint=hint)
-    far = (~below if q >= 50 else below).astype(float)
-    dispersion, tau = lrv.tau, lrv.tau * _t_inflation(lrv.dof, confidence)
-    clustered = _cluster_dispersion(far)
-    if clustered >= _CLUSTER_GATE and clustered > dispersion:
-        dispersion, tau = clustered, max(tau, clustered)
-    p = q / 100.0
-    carried = max(x.size * min(p, 1.0 - p), float(far.sum()))
-    return _Level(far=far, lrv=lrv, dispersion=dispersion, tau=tau, clusters=carried / dispersion)
-
-
-def _end_tau(x: np.ndarray, q: float, hint: float, confidence: float, point: _Level, side: int) -> float:
-    """The tau of one end of the interval (side 0 lower, 1 upper), re-estimated at the level that end rests on.
-
-    Starting from the sample quantile's, the end is moved with the larger tau found at its own level, at most
-    _INVERSION_STEPS times, while that level is clearly clustered (dispersion >= _END_GATE) and decided.
-    """
-    ordered = np.sort(x)
-    tau = point.tau
-    for _ in range(_INVERSION_STEPS):
-        rank = interval_ranks(x.size, q / 100.0, confidence, max(tau, 1.0))[side]
-        if not 1 <= rank <= x.size:
-            break
-        level = _level(x, float(ordered[rank - 1]), q, hint, confidence)
-        if level is None or not level.lrv.decided or level.dispersion < _END_GATE or level.tau <= tau:
-            break
-        tau = level.tau
-    return tau
-
-
-def _too_few_clusters(level: _Level) -> bool:
-    """A clustered far side (dispersion at least _END_GATE) with fewer than MIN_CLUSTERS independent clusters."""
-    return level.dispersion >= _END_GATE and level.clusters < MIN_CLUSTERS
-
-
-def _cluster_dispersion(far: np.ndarray) -> float:
-    """Regenerative dispersion of a 0/1 series: cycles start where a run of ones starts (treated as independent).
-
-    Var(count) is estimated by the sum of squared cycle deviations (ones minus their expected number), over the
-    binomial variance n p (1 - p). A far side made of whole episodes (a stall, a busy period) gives about the
-    mean episode size weighted by size; independent samples give about 1.
-    """
-    share = float(far.mean())
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(far) > 0) + 1))
-    deviations = np.add.reduceat(far - share, starts)
-    return float(np.sum(deviations**2) / (far.size * share * (1.0 - share)))
+    else:
+        lrv = long_run_variance(indicator, tau_hint=hint)
+        far = indicator if q < 50 else 1.0 - indicator
+        episodes = _episodes(far)
+        # Few episodes that last (on average 1.5 samples or more): how long they last cannot be estimated. Few
+        # episodes of one sample each are what independent samples give, and the count speaks for itself.
+        if lrv.decided and episodes < MIN_EPISODES and far.sum() >= 1.5 * episodes:
+            lrv = replace(lrv, decided=False, episodes=episodes)
+    return lrv.tau * _t_inflation(lrv.dof, confidence), lrv
 
 
 def _episodes(flags: np.ndarray) -> int:
@@ -423,22 +290,13 @@ def _binomial_ranks(n: int, fraction: float, confidence: float) -> tuple[int, in
     return lower, upper
 
 
-def interval_ranks(
-    n: int, fraction: float, confidence: float, tau: float | tuple[float, float] = 1.0
-) -> tuple[int, int]:
+def interval_ranks(n: int, fraction: float, confidence: float, tau: float = 1.0) -> tuple[int, int]:
     """1-based ranks (l, u) of a percentile interval [x_(l), x_(u)] among n samples with autocorrelation
-    time `tau` (or a pair: the lower end's and the upper end's); l = 0 means -inf and u = n + 1 means +inf.
+    time `tau`; l = 0 means -inf and u = n + 1 means +inf.
 
     With tau = 1 these are the exact binomial ranks. Otherwise the count below the quantile is treated as
     tau times a Binomial(n / tau, fraction) count (same mean and variance), whose ranks are scaled by tau.
     """
-    if isinstance(tau, tuple):
-        return _ranks(n, fraction, confidence, tau[0])[0], _ranks(n, fraction, confidence, tau[1])[1]
-    return _ranks(n, fraction, confidence, tau)
-
-
-def _ranks(n: int, fraction: float, confidence: float, tau: float) -> tuple[int, int]:
-    """`interval_ranks` for one tau."""
     if n <= 0:
         return 0, 1
     if tau <= 1.0:
@@ -454,9 +312,7 @@ def _ranks(n: int, fraction: float, confidence: float, tau: float) -> tuple[int,
 def series_mean_ci(samples: object, *, confidence: float = 0.95) -> Estimate:
     """Mean of a time-ordered series with an OBM interval (growing batch, Student t), in its unit.
 
-    Undecided when the series is too short for its correlation time (fewer than ten batches fit). On a clearly
-    correlated series (tau >= 3) the degrees of freedom are at most those of its regenerative cycles and the
-    upper end is a score-type one (see the module docstring).
+    Undecided when the series is too short for its correlation time (fewer than ten batches fit).
     """
     confidence = check_confidence(confidence)
     x = as_samples(samples)
@@ -477,43 +333,5 @@ def series_mean_ci(samples: object, *, confidence: float = 0.95) -> Estimate:
         return Estimate(
             value=value, low=-math.inf, high=math.inf, confidence=confidence, n=n, method=method, decided=False
         )
-    if lrv.tau < _LUGSAIL_MIN_TAU:
-        half = float(_sps.t.ppf(0.5 + confidence / 2.0, max(lrv.dof, 1.0))) * math.sqrt(lrv.variance / n)
-        return Estimate(value=value, low=value - half, high=value + half, confidence=confidence, n=n, method=method)
-    base = float(np.percentile(x, _LOW_LEVEL_Q))
-    dof = min(lrv.dof, _cycle_dof(x, base))
-    half = float(_sps.t.ppf(0.5 + confidence / 2.0, max(dof, 1.0))) * math.sqrt(lrv.variance / n)
-    method = (
-        f"mean, Student t on {dof:.3g} degrees of freedom (overlapping batch means of {lrv.batch}, tau = "
-        f"{lrv.tau:.3g}; regenerative cycles at the 10th percentile), upper end growing with the level"
-    )
-    high = value + _score_half(half, value - base)
-    return Estimate(value=value, low=value - half, high=high, confidence=confidence, n=n, method=method)
-
-
-def _cycle_dof(x: np.ndarray, level: float) -> float:
-    """Satterthwaite degrees of freedom of the variance carried by the series' regenerative cycles.
-
-    A cycle starts where the series returns to `level` or below from above; its deviation is the sum of
-    x - mean over it. With k cycles of deviations d_i, sum d_i^2 estimates the variance of the total and has
-    about 2 (sum d^2)^2 / (sum d^4 - (sum d^2)^2 / k) degrees of freedom: k for even cycles, about 1 when one
-    cycle carries it all.
-    """
-    low = x <= level
-    starts = np.concatenate(([0], np.flatnonzero(low[1:] & ~low[:-1]) + 1))
-    squares = np.add.reduceat(x - x.mean(), starts) ** 2
-    total = float(squares.sum())
-    spread = float(np.sum(squares**2)) - total**2 / squares.size
-    return 2.0 * total**2 / spread if spread > 0 and total > 0 else float(squares.size)
-
-
-def _score_half(half: float, excess: float) -> float:
-    """The upper half-width when the mean's variance grows in proportion to its excess over the low level.
-
-    Solves (mu - mean)^2 = half^2 (mu - base) / (mean - base) for mu above the mean (a Wilson-type score
-    interval for a compound, episode-driven sum); `half` itself when there is no excess to grow from.
-    """
-    if excess <= 0 or half <= 0:
-        return half
-    a = half**2 / excess
-    return (a + math.sqrt(a * a + 4.0 * a * excess)) / 2.0
+    half = float(_sps.t.ppf(0.5 + confidence / 2.0, max(lrv.dof, 1.0))) * math.sqrt(lrv.variance / n)
+    return Estimate(value=value, low=value - half, high=value + half, confidence=confidence, n=n, method=method)

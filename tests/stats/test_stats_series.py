@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from qrbench.stats import autocorrelation_time, interval_ranks, percentile_ci, percentile_table, series_mean_ci
-from qrbench.stats.processes import mm1
+from qrbench.stats import autocorrelation_time, percentile_ci, percentile_table, series_mean_ci
 
 TRIALS, N = 300, 2000
 
@@ -92,42 +91,3 @@ def test_a_short_series_is_undecided_for_its_count_not_called_correlated():
         assert not est.decided
         assert "only 12 requests: too few to estimate how correlated they are" in est.method
         assert "strongly correlated" not in est.method
-
-
-def test_a_far_side_made_of_a_few_stalls_is_undecided_and_says_so():
-    # 2,000 requests at ~10 ms with three stalls of 40 requests at ~80 ms: the p95's far side is three episodes.
-    rng = np.random.default_rng(11)
-    x = 10.0 * rng.lognormal(0.0, 0.3, 2000)
-    for start in (300, 1100, 1700):
-        x[start : start + 40] = 80.0 * rng.lognormal(0.0, 0.3, 40)
-    assert percentile_ci(x, 95).decided
-    est = percentile_ci(x, 95, time_ordered=True)
-    assert not est.decided and "beyond this percentile come in clusters: about" in est.method
-    # The median's far side is half the series: it stays decided.
-    assert percentile_ci(x, 50, time_ordered=True).decided
-
-
-def test_the_upper_end_of_a_percentile_reaches_the_stalls_its_far_side_would_hold():
-    # Three stalls of 15 requests (2.25 % of the run): were the p95 among the stalls, its far side would be
-    # those three clusters. The upper end is measured at its own level, so it reaches the stall values.
-    rng = np.random.default_rng(11)
-    x = 10.0 * rng.lognormal(0.0, 0.3, 2000)
-    for start in (300, 1100, 1700):
-        x[start : start + 15] = 80.0 * rng.lognormal(0.0, 0.3, 15)
-    assert percentile_ci(x, 95).high < 25.0
-    est = percentile_ci(x, 95, time_ordered=True)
-    assert est.decided and est.high > 60.0 and est.low < 17.0
-
-
-def test_each_end_of_a_percentile_interval_has_its_own_tau():
-    lower, upper = interval_ranks(1000, 0.95, 0.95, (1.0, 4.0))
-    assert lower == interval_ranks(1000, 0.95, 0.95, 1.0)[0] and upper == interval_ranks(1000, 0.95, 0.95, 4.0)[1]
-
-
-def test_the_mean_of_a_queue_reaches_further_up_than_down_and_an_iid_mean_stays_symmetric():
-    queue = mm1(0.8).sample(np.random.default_rng(12), 1, 10_000)[0]
-    est = series_mean_ci(queue)
-    assert est.decided and est.high - est.value > 1.05 * (est.value - est.low)
-    assert "regenerative cycles" in est.method
-    iid = series_mean_ci(np.random.default_rng(13).exponential(10.0, 2000))
-    assert iid.high - iid.value == pytest.approx(iid.value - iid.low)
