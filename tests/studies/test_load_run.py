@@ -93,7 +93,13 @@ def test_a_study_run_writes_its_folder(url, tmp_path):
     metrics = pd.read_parquet(run_dir / "metrics.parquet")
     assert metrics.empty  # the stub has no Prometheus /metrics
 
-    summary = dict(screen(analyse_load(run_dir, params)).data)
+    report = analyse_load(run_dir, params)
+    # One interval check per judged percentile, each under its own name (p50, p95 and p99 were once all called
+    # "p95 latency of all requests", and the report said the decided p95 "cannot be bounded").
+    intervals = [c.name for c in report.reliability if c.name.startswith("interval:")]
+    assert len(intervals) == len(set(intervals))
+    assert {f"interval:p{q} latency of all requests" for q in (50, 95, 99)} <= set(intervals)
+    summary = dict(screen(report).data)
     assert summary["requests"] == len(records) and summary["verdict"] == "unjudged" and summary["outages"] == []
     assert [p["name"] for p in summary["phases"]] == ["ramp_up", "steady", "spike", "steady after spike"]
     text = format_summary(summary)

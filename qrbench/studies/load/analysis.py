@@ -601,7 +601,9 @@ def _load_checks(
     """Sample size, interval widths, the generator's CPU and send lag, machine noise, warm-up, and Little's law."""
     checks = stats.reliability_checks(
         n_samples={"judged requests": len(judged)},
-        estimates={metric_label(name): j.estimate for name, j in judgements.items() if name.endswith("_ms")},
+        estimates={
+            metric_label(name, j.statistic): j.estimate for name, j in judgements.items() if name.endswith("_ms")
+        },
         generator_cpu=(result.get("generator_cpu_percent") or 0) / 100 if result else None,
         send_lag_p99_ms=result.get("send_lag_p99_ms") if result else None,
         machine_noise_cv=stats.noise_cv(noise) if noise else None,
