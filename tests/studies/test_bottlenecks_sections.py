@@ -7,12 +7,10 @@ import shutil
 from pathlib import Path
 
 import matplotlib
-import numpy as np
-import pandas as pd
 import pytest
+from test_bottlenecks_outside import _costs  # the same cost sample of a foreign service
 
 from qrbench.params import to_dict
-from qrbench.profile import COST_COLUMNS
 from qrbench.report.sections import show_section
 from qrbench.resources import bundled
 from qrbench.studies import RunFolder, get_study
@@ -23,30 +21,6 @@ matplotlib.use("Agg")
 STUDY = get_study("bottlenecks")
 # The sections of the reference engine's in-process profiles: for any other target, a gap with its reason.
 IN_PROCESS = ("breakdown", "scenarios", "overhead", "aer_vs_exact", "cold_start", "outside", "memory", "gc")
-
-
-def _costs(rng: np.random.Generator) -> pd.DataFrame:
-    """A cost sample of a service paying 20 ms per request and 3 ms per document (a rerank of 50 included)."""
-    rows = []
-    for i, n in enumerate([1, 10, 25, 50] * 6):
-        ms = 20.0 + 3.0 * n + rng.normal(0, 1)
-        rows.append(
-            {
-                "order": i,
-                "kind": "rerank",
-                "endpoint": "/v1/rerank",
-                "method": "hybrid",
-                "n_candidates": n,
-                "text_chars": 100 * n,
-                "request_bytes": 120 * n,
-                "response_bytes": 80,
-                "status": 200,
-                "error": "",
-                "e2e_ms": ms,
-                "server_ms": 0.8 * ms,
-            }
-        )
-    return pd.DataFrame(rows, columns=list(COST_COLUMNS))
 
 
 @pytest.fixture
@@ -63,7 +37,7 @@ def foreign_run(tmp_path: Path) -> Path:
             "under_load": {"skipped": "py-spy is not installed"},
         },
     )
-    folder.write_frame("costs", _costs(np.random.default_rng(0)))
+    folder.write_frame("costs", _costs(20.0, 3.0))  # 20 ms per request, 3 ms per document
     return tmp_path
 
 
