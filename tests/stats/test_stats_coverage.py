@@ -53,7 +53,6 @@ KNOWN_GAPS = {
     ("stall episodes", 10000, "p95"),
     ("regime switching", 2000, "p50"),
     ("regime switching", 2000, "p95"),
-    ("regime switching", 2000, "mean"),
     # Decided in 17 % of runs and covering 0.43 there (before the lugsail correction too): found when decided
     # coverage stopped being excused below a fifth of the runs.
     ("M/M/1 rho=0.8", 10000, "p99"),

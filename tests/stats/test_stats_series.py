@@ -115,3 +115,32 @@ def test_a_real_closed_load_runs_p95_is_bounded_far_below_its_target():
     p95 = by_kind["all"].with_failures["p95"].estimate
     assert p95.decided and 60 < p95.value < 120, p95
     assert p95.high < 250, p95  # the target is 500 ms
+
+
+def test_the_mean_of_a_queue_reaches_further_up_than_down_and_an_iid_mean_stays_symmetric():
+    from qrbench.stats.processes import mm1
+
+    queue = mm1(0.8).sample(np.random.default_rng(12), 1, 10_000)[0]
+    est = series_mean_ci(queue)
+    assert est.decided and est.high - est.value > 1.3 * (est.value - est.low), est
+    assert "regenerative cycles" in est.method
+    iid = series_mean_ci(np.random.default_rng(13).exponential(10.0, 2000))
+    assert iid.decided and iid.high - iid.value == pytest.approx(iid.value - iid.low)
+
+
+def test_a_mean_whose_half_width_reaches_its_excess_over_the_low_level_has_no_upper_end():
+    # 2,000 requests at ~10 ms with stalls of 40 requests at ~200 ms: three stalls carry the mean's excess and
+    # cannot bound it from above; six shorter ones can (an interval reaching further up than down).
+    def with_stalls(count, length):
+        rng = np.random.default_rng(14)
+        x = 10.0 * rng.lognormal(0.0, 0.3, 2000)
+        for start in np.linspace(200, 1800, count).astype(int):
+            x[start : start + length] = 200.0 * rng.lognormal(0.0, 0.3, length)
+        return series_mean_ci(x)
+
+    few = with_stalls(3, 40)
+    assert not few.decided and few.high == math.inf, few
+    assert math.isfinite(few.low) and few.low < few.value
+    assert "upper end not bounded" in few.method and "strongly correlated" in few.method
+    more = with_stalls(6, 20)
+    assert more.decided and more.high - more.value > 2.0 * (more.value - more.low), more
