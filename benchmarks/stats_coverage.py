@@ -15,10 +15,15 @@ table (coverage when the arrival rate alternates in phases down to a fifth of a 
     python benchmarks/stats_coverage.py --reps 20 --n 2000  # a quick look
     python benchmarks/stats_coverage.py --only leak --reps 200
 
-Measured 2026-12-07 (--reps 200, 2-core machine shared with other jobs; CPU-only, so only the time
-suffers; 32 s): iid Pareto and AR(1) cover 0.94-0.98 at 1.1-1.3x (iid) and 2.0-5.0x (AR) the iid width;
-M/M/1 at rho >= 0.8, stall episodes (p95, mean) and regime switching at n = 2,000 still cover 0.75-0.92
-(regimes 0.82-0.86 before the lugsail correction). Leak: verdicts wrong in <= 0.5 % of soaks on every
+Measured 2026-12-08 (--reps 200; CPU-only, so only the time depends on the machine's load; 30 s): iid Pareto
+and AR(1) cover 0.94-0.99 at 1.1-1.3x (iid) and 2.3-6.2x (AR) the iid width. Percentile ends measured at their
+own level and the mean's regenerative degrees of freedom with an upper end scaled with its excess over the
+lowest decile (qrbench.stats.series) took the stalls' p95 from 0.75 to 0.85 (2,000) and 0.88 to 0.94 (10,000),
+the M/M/1 rho 0.9 p50 at 2,000 from 0.89 to 0.93, regimes' p95 at 2,000 from 0.88 to 0.92, and the means of
+M/M/1 rho 0.8 / 0.9 and stalls at 2,000 from 0.87 / 0.76 / 0.82 to 0.94 / 0.92 / 0.94 (0.94 / 0.87 / 0.92 among
+decided), at 21-55 times the iid width. Still short: regime switching at 2,000 (0.89-0.93), the stalls' p95 at
+2,000 (0.74 among decided), M/M/1 tails at rho >= 0.8, and the queue means' widths.
+Leak: verdicts wrong in <= 0.5 % of soaks on every
 process; the slope interval covers 0.94-0.98 without steps and 0.83-0.93 with persistent steps (the former
 batch means: 0.84-0.95 and 0.58-0.78, on these same seeds); it is about 2.3 times as wide as an interval that
 knew the slope's variance (24 against 10 MB/h over 40 minutes), the price of a random-walk part the data

@@ -76,7 +76,7 @@ from qrbench.stats.series import (
     interval_ranks,
     long_run_variance,
     series_mean_ci,
-    series_percentile_tau,
+    series_percentile_taus,
 )
 from qrbench.stats.warmup import LevelShift, WarmupTrim, trim_first_steady_phase, trim_warmup
 from qrbench.stats.workload import (
@@ -141,7 +141,7 @@ __all__ = [
     "series_mean_ci",
     "LongRunVariance",
     "long_run_variance",
-    "series_percentile_tau",
+    "series_percentile_taus",
     "correlation_note",
     "RepeatedComparison",
     "compare_repetitions",

@@ -27,7 +27,7 @@ import numpy as np
 from qrbench.stats._samples import as_samples, check_confidence
 from qrbench.stats.estimate import Estimate
 from qrbench.stats.percentiles import percentile_ci, percentile_label
-from qrbench.stats.series import correlation_note, interval_ranks, series_percentile_tau
+from qrbench.stats.series import correlation_note, interval_ranks, series_percentile_taus
 
 __all__ = ["CensoredPercentile", "LatencyByKind", "censored_percentile", "censored_latency"]
 
@@ -70,12 +70,13 @@ def censored_percentile(
     q: float,
     confidence: float = 0.95,
     *,
-    tau: float = 1.0,
+    tau: float | tuple[float, float] = 1.0,
     note: str | None = None,
 ) -> CensoredPercentile:
     """Percentile `q` (0-100) of `values` where `censored[i]` marks values[i] as a lower bound of the truth.
 
-    `tau`: autocorrelation time of the series (1 for independent samples; see qrbench.stats.series).
+    `tau`: autocorrelation time of the series (1 for independent samples), or a pair for the lower and the upper
+    end (qrbench.stats.series.series_percentile_taus).
     `note`: given when the series is too short for (or to show) its correlation: the interval is then
     unbounded and the method gives this reason (e.g. "N requests, but strongly correlated: about M independent").
     """
@@ -85,6 +86,8 @@ def censored_percentile(
     if c.shape != x.shape:
         raise ValueError(f"censored must have one flag per value; got {c.shape} flags for {x.shape} values.")
     n, n_cens = int(x.size), int(c.sum())
+    taus = tau if isinstance(tau, tuple) else (tau, tau)
+    tau = max(taus)
     method = "order statistics with right-censored failures" + (f", n / {tau:.3g} effective samples" if tau > 1 else "")
     if n == 0:
         return CensoredPercentile(
@@ -105,7 +108,7 @@ def censored_percentile(
         value_low = float(np.percentile(keyed, q)) if n_ok == n else _interpolate(keyed, pos)
     else:
         value_low = float(np.percentile(floor, q))
-    lower, upper = interval_ranks(n, q / 100.0, confidence, tau)
+    lower, upper = interval_ranks(n, q / 100.0, confidence, taus)
     low = float(keyed[lower - 1]) if lower >= 1 else -math.inf
     if not math.isfinite(low) and lower >= 1:
         low = float(floor[lower - 1])
@@ -182,9 +185,9 @@ def censored_latency(
         v, g = values[mask], good[mask]
         with_failures = {}
         for q in qs:
-            tau, lrv = series_percentile_tau(v, q, confidence) if time_ordered and v.size > 2 else (1.0, None)
+            taus, lrv = series_percentile_taus(v, q, confidence) if time_ordered and v.size > 2 else (1.0, None)
             note = None if lrv is None or lrv.decided else lrv.note
-            with_failures[percentile_label(q)] = censored_percentile(v, ~g, q, confidence, tau=tau, note=note)
+            with_failures[percentile_label(q)] = censored_percentile(v, ~g, q, confidence, tau=taus, note=note)
         out[kind] = LatencyByKind(
             kind=kind,
             n=int(v.size),

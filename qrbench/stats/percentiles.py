@@ -22,7 +22,7 @@ from qrbench.stats._bootstrap import (
 )
 from qrbench.stats._samples import as_samples, check_confidence
 from qrbench.stats.estimate import Estimate
-from qrbench.stats.series import correlation_note, interval_ranks, series_percentile_tau
+from qrbench.stats.series import correlation_note, interval_ranks, series_percentile_taus
 
 __all__ = ["percentile_ci", "percentile_table", "percentile_label", "bootstrap_ci", "DEFAULT_PERCENTILES"]
 
@@ -43,14 +43,21 @@ def _check_q(q: float) -> float:
 
 
 def _percentile_of_sorted(
-    ordered: np.ndarray, q: float, confidence: float, tau: float = 1.0, *, note: str | None = None
+    ordered: np.ndarray,
+    q: float,
+    confidence: float,
+    taus: tuple[float, float] = (1.0, 1.0),
+    *,
+    note: str | None = None,
 ) -> Estimate:
-    """Order-statistic interval of percentile q; `tau` > 1 for a time-ordered series (qrbench.stats.series).
+    """Order-statistic interval of percentile q; `taus` (lower end, upper end) > 1 for a time-ordered series
+    (qrbench.stats.series).
 
     `note`: when given, the series was too short for (or to show) its correlation and the estimate is
     undecided whatever the ranks say, with this sentence saying why.
     """
     n = ordered.size
+    tau = max(taus)
     method = ORDER_STATISTIC_METHOD if tau <= 1.0 else f"{ORDER_STATISTIC_METHOD}, n / {tau:.3g} effective samples"
     if n == 0:
         return Estimate(
@@ -64,7 +71,7 @@ def _percentile_of_sorted(
         )
     # np.percentile's default (linear) is the point estimate, so tables agree with pandas/numpy users.
     value = float(np.percentile(ordered, q))
-    lower, upper = interval_ranks(n, q / 100.0, confidence, tau)
+    lower, upper = interval_ranks(n, q / 100.0, confidence, taus)
     low = float(ordered[lower - 1]) if lower >= 1 else -math.inf
     high = float(ordered[upper - 1]) if upper <= n else math.inf
     # The interpolated point can sit a hair outside [x_(l), x_(u)] at tiny n; widening keeps coverage.
@@ -93,8 +100,8 @@ def _percentile_of_sorted(
 
 def _series_estimate(x: np.ndarray, ordered: np.ndarray, q: float, confidence: float) -> Estimate:
     """Percentile of a time-ordered series: indicator long-run variance (qrbench.stats.series)."""
-    tau, lrv = series_percentile_tau(x, q, confidence)
-    return _percentile_of_sorted(ordered, q, confidence, tau, note=None if lrv.decided else lrv.note)
+    taus, lrv = series_percentile_taus(x, q, confidence)
+    return _percentile_of_sorted(ordered, q, confidence, taus, note=None if lrv.decided else lrv.note)
 
 
 def percentile_ci(
@@ -105,9 +112,10 @@ def percentile_ci(
     Undecided (an infinite bound) when the sample is too small: roughly n < 6 for p50, n < 72 for
     p95 and n < 367 for p99 at 95 % confidence. `time_ordered=True` (samples in the order they were
     taken, e.g. requests by start time) widens the interval for autocorrelation: the ranks are those of
-    n / tau_I effective samples, tau_I the long-run variance of the indicator 1{x <= q} over p (1 - p)
-    (qrbench.stats.series), so "decided" then needs ~72 * tau_I samples for p95; a series shorter than
-    ten correlation times is undecided and its method says "N requests, but strongly correlated".
+    n / tau_I effective samples, tau_I the long-run variance of the indicator 1{x <= theta} over its binomial
+    variance, measured at the level each end rests on (qrbench.stats.series), so "decided" then needs
+    ~72 * tau_I samples for p95; a series shorter than ten correlation times is undecided and its method says
+    "N requests, but strongly correlated", one whose far side holds too few independent clusters says so.
     """
     q = _check_q(q)
     confidence = check_confidence(confidence)

@@ -29,49 +29,73 @@ heavy tails and AR(1) at n = 2,000 and 10,000:
 Rejected by the same simulation: Sokal's automatic window (the former estimator: on the ranks it covered
 p95 0.44-0.87 on stalls and M/M/1 rho 0.8; its window stops at lags where a queue is still correlated),
 Geyer's sequence alone on the indicator (0.65-0.88 among decided runs), OBM with a fixed batch n^(1/2) or
-n^(0.6) (0.5-0.86 on M/M/1). A circular block bootstrap with the Politis-White block length needs the
-same truncated autocorrelation sum to pick its block, so it inherits Sokal's and Geyer's failure; it was
-not kept. Remaining gaps are printed by the benchmark (percentiles of M/M/1 at rho >= 0.8, stall episodes and
-regimes at n = 2,000 still cover 0.75-0.92). What is left is not the variance's bias: on skewed, long-memory series the
-runs that miss are those that saw no long busy period or stall, whose mean and variance both read low, so a
-larger variance estimate or a stricter "too correlated" rule (tried: tau from a lugsail at n / 5 batches
-deciding; it left fewer runs decided and those covered less, 0.72 against 0.75 for the M/M/1 rho 0.9 mean)
-does not reach them.
+n^(0.6) (0.5-0.86 on M/M/1), batches up to n / 5 (+0.01 on regimes). A circular block bootstrap with the
+Politis-White block length needs the same truncated autocorrelation sum to pick its block, so it inherits
+Sokal's and Geyer's failure; it was not kept.
 
 Fewer than 20 samples cannot show their correlation: undecided ("only N requests: too few to estimate
 how correlated they are"). When fewer than ten correlation times fit, the series is too short for its own
 correlation time: the result is undecided ("N requests, but strongly correlated: about M independent"), never a
 narrow interval.
 
+What a single run cannot show: on skewed, long-memory series the runs that miss are those that saw no long
+busy period or stall, and their estimate and variance read low together. Every rule that judges a run by how
+even its own data look (few regeneration cycles, few cycles carrying the variance, heavy-tailed cycles) keeps
+exactly those runs. What helps is to ask, for a value the interval might reach, what variance the series would
+have *there*: a higher percentile level is where the stall episodes or busy periods sit, and a higher mean is
+one with more of them. Both methods below do that (benchmark, --reps 200, before -> after):
+
 - Means (`series_mean_ci`): standard error sqrt(sigma^2 / n), Student t on the estimate's degrees of freedom.
   Short series (no batch of the starting size fits ten times) use Geyer's estimate alone, n / tau - 1 dof.
-  On a clearly correlated series (tau >= 3; independent samples keep the symmetric t interval) the runs that
-  miss are those that saw few episodes, so a higher mean has to be priced as what it is, a series with more
-  of them:
+  On a clearly correlated series (tau >= 3; independent samples keep the symmetric t interval):
   - the degrees of freedom are at most those of the series' regenerative cycles (Crane & Iglehart): a cycle
     starts where the series returns to its lowest decile b (a queue's idle-like state), and the Satterthwaite
-    degrees of freedom of the cycles' squared deviations say how many cycles carry the variance (about 1 when
-    one stall or busy period does);
+    degrees of freedom of the sum of squared cycle deviations, 2 (sum d^2)^2 / (sum d^4 - (sum d^2)^2 / k), say
+    how many cycles carry the variance (about 1 when one stall or busy period does);
   - the upper end is the mu whose own standard error still reaches it when the standard error grows in
     proportion to the excess over b: mu = b + (mean - b)^2 / (mean - b - half). An episode-driven mean's
     variance grows at least in proportion to its excess (compound Poisson, fixed episodes) and faster for a
     queue (M/M/1: sigma^2 ~ (1 - rho)^-4 while the mean ~ (1 - rho)^-1); the standard error in proportion
     (the variance with the square) sits between. When the half-width reaches the excess the mean has no upper
-    end (undecided, the lower end kept).
-  Benchmark (--reps 200), symmetric t -> this: M/M/1 rho 0.8 at 2,000 0.87 -> 0.94 (0.94 among decided),
-  rho 0.9 0.76 -> 0.92 (0.87 among the 68 % decided) at 2,000 and 0.87 -> 0.96 at 10,000, stalls 0.82 -> 0.94
-  (0.92) at 2,000, regimes 0.88 -> 0.91, AR(1) 0.97 -> 0.99. The price is width where episodes are few: the
-  decided M/M/1 rho >= 0.8 intervals average 38-55 times the iid width at 2,000 (the upper end grows without
-  bound as the half-width nears the excess). Rejected: the variance (not the standard error) in proportion
-  to the excess (rho 0.9 at 2,000 0.86, stalls 0.92); deciding only when the half-width is below half or
-  three quarters of the excess (it keeps exactly the runs that miss: rho 0.9 at 2,000 covered 0.62 / 0.82
-  among decided); the median as b (AR(1) 1.00).
-- Percentiles (`series_percentile_tau`, used by `percentile_ci(..., time_ordered=True)`): the count of
+    end (undecided, the lower end kept). The lower end stays mean - half.
+  Symmetric t -> this: M/M/1 rho 0.8 at n = 2,000 0.87 -> 0.94, rho 0.9 0.76 -> 0.92 (0.87 among the 68 %
+  decided) at 2,000 and 0.87 -> 0.96 at 10,000, stalls 0.82 -> 0.94 (2,000), regimes 0.88 -> 0.91, AR(1)
+  0.97 -> 0.99, iid unchanged. The price is width where episodes are few: the decided M/M/1 rho >= 0.8
+  intervals average 38-55 times the iid width at 2,000 (the upper end grows without bound as the half-width
+  nears the excess). Rejected: the variance (not the standard error) in proportion to the excess (rho 0.9 at
+  2,000 0.86, stalls 0.92); the degrees of freedom alone (0.90 / 0.86 / 0.88 / 0.87 / 0.91 on the cells
+  above); deciding only when the half-width is below a half or three quarters of the excess (it keeps exactly
+  the runs that miss: rho 0.9 at 2,000 covered 0.62 / 0.82 among decided); the median as b (AR(1) 1.00).
+- Percentiles (`series_percentile_taus`, used by `percentile_ci(..., time_ordered=True)`): the count of
   samples below the true quantile has variance n sigma_I^2, sigma_I^2 the long-run variance of the
-  indicator series 1{x <= q} (at the sample quantile), with the ranks' correlation time as the starting
-  batch hint (the indicator of a tail quantile is sparse, so its own autocorrelations are noise beyond a
-  few lags). The order-statistic ranks of n / tau_I independent samples are scaled back to the n observed
-  ones, tau_I inflated by (t_dof / z)^2 for the estimate's own uncertainty.
+  indicator series 1{x <= theta}, with the ranks' correlation time as the starting batch hint (the indicator
+  of a tail quantile is sparse, so its own autocorrelations are noise beyond a few lags). The order-statistic
+  ranks of n / tau_I independent samples are scaled back to the n observed ones, tau_I (the dispersion: the
+  long-run variance over the indicator's own binomial variance) inflated by (t_dof / z)^2 for the estimate's
+  own uncertainty.
+  - The dispersion is measured where each end of the interval rests, not only at the sample quantile (a test
+    inversion): an end is moved with the larger dispersion found at its own level, while that level is
+    clearly clustered (dispersion >= 2, so independent samples keep the exact binomial interval).
+  - A regenerative dispersion over the far side's clusters (a cycle starts where a run of samples beyond theta
+    starts) is a floor from 3 up: stall episodes sit beyond the true p95 whole, and few of them are in the run.
+  - Undecided when the far side holds fewer than 18 separate lasting episodes (MIN_EPISODES).
+  Stalls p95 at n = 10,000 0.88 -> 0.94 and at 2,000 0.75 -> 0.85, M/M/1 rho 0.9 p50 at 2,000 0.89 -> 0.93,
+  rho 0.8 p95 at 10,000 0.92 -> 0.94, regimes p95 / p99 at 2,000 0.88 / 0.92 -> 0.92 / 0.93; iid widths are
+  unchanged.
+  Rejected: undecided when the far side holds fewer than five independent clusters (its samples over the
+  dispersion). It refused queue tails the runs could not bound, but on a real 40-s closed load run against the
+  reference service (tests/stats/data/quick_load_closed_run.csv: 362 requests whose slow ones all came in the
+  first, cold-cache half) it turned a p95 of 89 ms [60, 182], judged against 500 ms, into "about 3.9
+  independent clusters": the count reads a warm cache as clustering.
+
+Also rejected, for both: the regenerative variance (cycles at returns below the 10th, 25th or 50th percentile)
+as a floor of the long-run variance (it was rarely larger; no cell moved by more than 0.02), and a decision by
+the cycles: undecided when their Satterthwaite degrees of freedom fall below 3 or 4 (the M/M/1 rho 0.9 mean at
+2,000 was then decided in 56 % / 35 % of runs, covering 0.86 / 0.80: the runs that miss have the more even
+cycles, median 5.0 degrees of freedom against 3.7 for those that cover), or by a Hill estimate of the cycles'
+tail index (M/M/1 rho 0.5, which covers, read 1.3-1.7, rho 0.9 0.9-1.2, and the missed runs read lighter
+tails). Still short of the band (tests/stats/test_stats_coverage.py KNOWN_GAPS): stalls and regimes at
+n = 2,000, M/M/1 rho >= 0.8 tails and the queue means' widths.
 """
 
 from __future__ import annotations
@@ -93,7 +117,7 @@ __all__ = [
     "interval_ranks",
     "long_run_variance",
     "series_mean_ci",
-    "series_percentile_tau",
+    "series_percentile_taus",
 ]
 
 # Sokal's window constant: the sum of autocorrelations is cut at the first lag M >= 5 tau(M).
@@ -113,6 +137,12 @@ _BATCH_TAUS = 3.0
 # (r = 2, c = 1/2: (1 / (1 - c))^2 (1 + c^2 / r - 2 c / r)), so its degrees of freedom are 1.5 / 2.5 of OBM's.
 _LUGSAIL_MIN_TAU = 3.0
 _LUGSAIL_VARIANCE_FACTOR = 2.5
+# The clusters' regenerative dispersion is a floor of an indicator's tau from this value up (independent samples
+# give about 1); an end of the interval is re-estimated at its own level only when its dispersion there is at
+# least _END_GATE (so independent samples keep the exact binomial interval), at most _INVERSION_STEPS times.
+_CLUSTER_GATE = 3.0
+_END_GATE = 2.0
+_INVERSION_STEPS = 4
 # The mean's regeneration level: a cycle starts where the series returns to its lowest decile (the idle-like
 # state of a queue: requests that found it empty); it is also the level the score-type upper end measures from.
 _LOW_LEVEL_Q = 10.0
@@ -268,30 +298,93 @@ def _t_inflation(dof: float, confidence: float) -> float:
     return float((_sps.t.ppf(tail, max(dof, 1.0)) / _sps.norm.ppf(tail)) ** 2)
 
 
-def series_percentile_tau(samples: object, q: float, confidence: float = 0.95) -> tuple[float, LongRunVariance]:
-    """Effective autocorrelation time of percentile `q` (0-100) of a time-ordered series, and its estimate.
+def series_percentile_taus(
+    samples: object, q: float, confidence: float = 0.95
+) -> tuple[tuple[float, float], LongRunVariance]:
+    """Effective autocorrelation times of the lower and upper end of percentile `q`'s interval, and the estimate.
 
-    The first value is tau_I (indicator series 1{x <= sample quantile}) times (t_dof / z)^2, to pass to
-    `interval_ranks`; the estimate says whether it is decided and how many independent samples remain.
+    Each tau is the dispersion of the indicator 1{x <= theta} (its long-run variance over its own binomial
+    variance, times (t_dof / z)^2) at the level that end rests on (see the module docstring): first the sample
+    quantile, then each end of the interval in turn while the dispersion there is larger. The pair goes to
+    `interval_ranks`; the estimate says whether the percentile is decided and, if not, why.
     """
     x = as_samples(samples)
     if x.size < MIN_SERIES:
         lrv = LongRunVariance(variance=0.0, tau=1.0, batch=1, dof=0.0, decided=False, n=int(x.size), too_short=True)
-        return 1.0, lrv
+        return (1.0, 1.0), lrv
     ranks = _sps.rankdata(x)
     hint = _geyer_tau(ranks - ranks.mean(), _autocovariance(ranks - ranks.mean()))
-    indicator = (x <= np.percentile(x, q)).astype(float)
-    if indicator.min() == indicator.max():  # q = 0 or 100 or a constant series: the ranks speak instead
+    point = _level(x, float(np.percentile(x, q)), q, hint, confidence)
+    if point is None:  # q = 0 or 100 or a constant series: the ranks speak instead
         lrv = long_run_variance(ranks)
-    else:
-        lrv = long_run_variance(indicator, tau_hint=hint)
-        far = indicator if q < 50 else 1.0 - indicator
-        episodes = _episodes(far)
-        # Few episodes that last (on average 1.5 samples or more): how long they last cannot be estimated. Few
-        # episodes of one sample each are what independent samples give, and the count speaks for itself.
-        if lrv.decided and episodes < MIN_EPISODES and far.sum() >= 1.5 * episodes:
-            lrv = replace(lrv, decided=False, episodes=episodes)
-    return lrv.tau * _t_inflation(lrv.dof, confidence), lrv
+        tau = lrv.tau * _t_inflation(lrv.dof, confidence)
+        return (tau, tau), lrv
+    lrv = point.lrv
+    far = point.far
+    episodes = _episodes(far)
+    # Few episodes that last (on average 1.5 samples or more): how long they last cannot be estimated. Few
+    # episodes of one sample each are what independent samples give, and the count speaks for itself.
+    if lrv.decided and episodes < MIN_EPISODES and far.sum() >= 1.5 * episodes:
+        return (point.tau, point.tau), replace(lrv, decided=False, episodes=episodes)
+    if not lrv.decided:
+        return (point.tau, point.tau), lrv
+    return (_end_tau(x, q, hint, confidence, point, 0), _end_tau(x, q, hint, confidence, point, 1)), lrv
+
+
+@dataclass(frozen=True)
+class _Level:
+    """The indicator series at one level: its far side, long-run variance and dispersion."""
+
+    far: np.ndarray
+    lrv: LongRunVariance
+    dispersion: float  # Var(count) / binomial variance, without the t inflation
+    tau: float  # the dispersion with the (t_dof / z)^2 inflation of the long-run variance's own estimate
+
+
+def _level(x: np.ndarray, theta: float, q: float, hint: float, confidence: float) -> _Level | None:
+    """The indicator 1{x <= theta}: None when it is constant (theta below or above every sample)."""
+    below = x <= theta
+    if below.all() or not below.any():
+        return None
+    lrv = long_run_variance(below.astype(float), tau_hint=hint)
+    far = (~below if q >= 50 else below).astype(float)
+    dispersion, tau = lrv.tau, lrv.tau * _t_inflation(lrv.dof, confidence)
+    clustered = _cluster_dispersion(far)
+    if clustered >= _CLUSTER_GATE and clustered > dispersion:
+        dispersion, tau = clustered, max(tau, clustered)
+    return _Level(far=far, lrv=lrv, dispersion=dispersion, tau=tau)
+
+
+def _end_tau(x: np.ndarray, q: float, hint: float, confidence: float, point: _Level, side: int) -> float:
+    """The tau of one end of the interval (side 0 lower, 1 upper), re-estimated at the level that end rests on.
+
+    Starting from the sample quantile's, the end is moved with the larger tau found at its own level, at most
+    _INVERSION_STEPS times, while that level is clearly clustered (dispersion >= _END_GATE) and decided.
+    """
+    ordered = np.sort(x)
+    tau = point.tau
+    for _ in range(_INVERSION_STEPS):
+        rank = interval_ranks(x.size, q / 100.0, confidence, max(tau, 1.0))[side]
+        if not 1 <= rank <= x.size:
+            break
+        level = _level(x, float(ordered[rank - 1]), q, hint, confidence)
+        if level is None or not level.lrv.decided or level.dispersion < _END_GATE or level.tau <= tau:
+            break
+        tau = level.tau
+    return tau
+
+
+def _cluster_dispersion(far: np.ndarray) -> float:
+    """Regenerative dispersion of a 0/1 series: cycles start where a run of ones starts (treated as independent).
+
+    Var(count) is estimated by the sum of squared cycle deviations (ones minus their expected number), over the
+    binomial variance n p (1 - p). A far side made of whole episodes (a stall, a busy period) gives about the
+    mean episode size weighted by size; independent samples give about 1.
+    """
+    share = float(far.mean())
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(far) > 0) + 1))
+    deviations = np.add.reduceat(far - share, starts)
+    return float(np.sum(deviations**2) / (far.size * share * (1.0 - share)))
 
 
 def _episodes(flags: np.ndarray) -> int:
@@ -314,13 +407,22 @@ def _binomial_ranks(n: int, fraction: float, confidence: float) -> tuple[int, in
     return lower, upper
 
 
-def interval_ranks(n: int, fraction: float, confidence: float, tau: float = 1.0) -> tuple[int, int]:
+def interval_ranks(
+    n: int, fraction: float, confidence: float, tau: float | tuple[float, float] = 1.0
+) -> tuple[int, int]:
     """1-based ranks (l, u) of a percentile interval [x_(l), x_(u)] among n samples with autocorrelation
-    time `tau`; l = 0 means -inf and u = n + 1 means +inf.
+    time `tau` (or a pair: the lower end's and the upper end's); l = 0 means -inf and u = n + 1 means +inf.
 
     With tau = 1 these are the exact binomial ranks. Otherwise the count below the quantile is treated as
     tau times a Binomial(n / tau, fraction) count (same mean and variance), whose ranks are scaled by tau.
     """
+    if isinstance(tau, tuple):
+        return _ranks(n, fraction, confidence, tau[0])[0], _ranks(n, fraction, confidence, tau[1])[1]
+    return _ranks(n, fraction, confidence, tau)
+
+
+def _ranks(n: int, fraction: float, confidence: float, tau: float) -> tuple[int, int]:
+    """`interval_ranks` for one tau."""
     if n <= 0:
         return 0, 1
     if tau <= 1.0:

@@ -32,16 +32,17 @@ BAND = (0.93, 0.99)
 REPS = {2000: 300, 10000: 120}
 WIDTH_FACTOR = {"iid Pareto tail 3": 1.35}
 DEFAULT_WIDTH_FACTOR = 20.0
-# (process, n, statistic) still below the band: long correlated episodes (busy periods at rho >= 0.8,
-# stall episodes, regimes at n = 2,000) whose long-run variance the batch means still underestimate.
+# (process, n, statistic) still outside the band (measured with this test's seeds): regime switching at
+# n = 2,000 covers 0.90-0.92; the M/M/1 rho 0.8 p95 at 2,000 is decided in 16 % of runs, covering 0.67 there;
+# the rho 0.9 p95 at 10,000 and the stalls' p95 at 2,000 cover 0.88 / 0.87 (0.61 / 0.76 among decided); the
+# queue and stall means cover 0.91-0.97 but their decided intervals average 21-49 times the iid width (an upper
+# end scaled with the excess over the lowest decile grows without bound as the half-width nears that excess).
 UNDECIDABLE = {
     ("M/M/1 rho=0.5", 2000, "p99"),
     ("M/M/1 rho=0.8", 2000, "p99"),
     ("M/M/1 rho=0.9", 2000, "p99"),
 }
 KNOWN_GAPS = {
-    ("stall episodes", 2000, "p99"),
-    ("M/M/1 rho=0.9", 2000, "p50"),
     ("regime switching", 2000, "p99"),
     ("M/M/1 rho=0.8", 2000, "p95"),
     ("M/M/1 rho=0.8", 2000, "mean"),
@@ -50,15 +51,9 @@ KNOWN_GAPS = {
     ("M/M/1 rho=0.9", 10000, "mean"),
     ("stall episodes", 2000, "p95"),
     ("stall episodes", 2000, "mean"),
-    ("stall episodes", 10000, "p95"),
     ("regime switching", 2000, "p50"),
     ("regime switching", 2000, "p95"),
-    # Decided in 17 % of runs and covering 0.43 there (before the lugsail correction too): found when decided
-    # coverage stopped being excused below a fifth of the runs.
-    ("M/M/1 rho=0.8", 10000, "p99"),
 }
-# (process, n) whose remaining cells pass one by one but pool below 0.93 (p50 at 0.91 on M/M/1 rho 0.9).
-KNOWN_POOLED_GAPS = {("M/M/1 rho=0.9", 10000)}
 PROCESSES = {p.name: (k, p) for k, p in enumerate(reference_processes())}
 
 
@@ -100,7 +95,7 @@ def test_interval_coverage_within_band(name, n):
     assert not fixed, f"known gaps that now pass; remove them from KNOWN_GAPS: {sorted(fixed)}"
     if n == 10000:
         kept = [r for r in rows if (name, n, r.statistic) not in KNOWN_GAPS]
-        if kept and (name, n) not in KNOWN_POOLED_GAPS:
+        if kept:
             pooled = sum(r.coverage for r in kept) / len(kept)
             assert BAND[0] <= pooled <= BAND[1], f"pooled coverage {pooled:.3f} of {[r.statistic for r in kept]}"
     # iid and mildly correlated series are decided at these lengths: an interval is given, not withheld.

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from qrbench.stats import autocorrelation_time, percentile_ci, percentile_table, series_mean_ci
+from qrbench.stats import autocorrelation_time, interval_ranks, percentile_ci, percentile_table, series_mean_ci
 
 TRIALS, N = 300, 2000
 
@@ -144,3 +144,20 @@ def test_a_mean_whose_half_width_reaches_its_excess_over_the_low_level_has_no_up
     assert "upper end not bounded" in few.method and "strongly correlated" in few.method
     more = with_stalls(6, 20)
     assert more.decided and more.high - more.value > 2.0 * (more.value - more.low), more
+
+
+def test_the_upper_end_of_a_percentile_reaches_the_stalls_its_far_side_would_hold():
+    # Three stalls of 15 requests (2.25 % of the run): were the p95 among the stalls, its far side would be
+    # those three clusters. The upper end is measured at its own level, so it reaches the stall values.
+    rng = np.random.default_rng(11)
+    x = 10.0 * rng.lognormal(0.0, 0.3, 2000)
+    for start in (300, 1100, 1700):
+        x[start : start + 15] = 80.0 * rng.lognormal(0.0, 0.3, 15)
+    assert percentile_ci(x, 95).high < 25.0
+    est = percentile_ci(x, 95, time_ordered=True)
+    assert est.decided and est.high > 60.0 and est.low < 17.0, est
+
+
+def test_each_end_of_a_percentile_interval_has_its_own_tau():
+    lower, upper = interval_ranks(1000, 0.95, 0.95, (1.0, 4.0))
+    assert lower == interval_ranks(1000, 0.95, 0.95, 1.0)[0] and upper == interval_ranks(1000, 0.95, 0.95, 4.0)[1]
