@@ -53,16 +53,7 @@ RATE_WINDOW_S = 1.0
 USL_LEVELS = 4  # distinct levels a USL fit needs (3 make the three-parameter fit exact)
 STEP_WORKLOAD = "step load (open model)"
 _RESOURCE_TEXT = {"cpu": "CPU", "memory": "memory", "event_loop": "the event loop", "thread_pool": "the thread pool"}
-_SHARE_COLUMNS = [
-    "config",
-    "step",
-    "rate_rps",
-    "instance",
-    "requests",
-    "share",
-    "embedding_hit_rate",
-    "similarity_hit_rate",
-]
+_SHARE_COLUMNS = "config step rate_rps instance requests share embedding_hit_rate similarity_hit_rate".split()
 
 
 def step_summary(
