@@ -582,15 +582,8 @@ def _compliance(
     if rate_t is None or lat_t is None or ran.empty:
         return compliance_frame({})
     best = _best(ran)["config"]
-    s = steps[best]
-    j = stats.capacity_from_steps(
-        [x["rate_rps"] for x in s],
-        [x["throughput"] for x in s],
-        [x["p95"] for x in s],
-        rate_t,
-        lat_t,
-        workload=f"{STEP_WORKLOAD}, {best}",
-    )
+    rates, throughputs, p95s = ([x[k] for x in steps[best]] for k in ("rate_rps", "throughput", "p95"))
+    j = stats.capacity_from_steps(rates, throughputs, p95s, rate_t, lat_t, workload=f"{STEP_WORKLOAD}, {best}")
     return compliance_frame({"throughput_rps": j})
 
 
@@ -934,10 +927,7 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
         if fit is None:
             return None
         return {
-            "sigma": estimate_row(fit.sigma),
-            "kappa": estimate_row(fit.kappa),
-            "lam": estimate_row(fit.lam),
-            "peak_n": estimate_row(fit.peak_n),
+            **{k: estimate_row(getattr(fit, k)) for k in ("sigma", "kappa", "lam", "peak_n")},
             "peak_throughput_rps": fit.peak_throughput,
             "r_squared": fit.r_squared,
             "points": fit.n_points,
