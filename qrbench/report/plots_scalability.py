@@ -1,9 +1,5 @@
-"""Figures of the scalability study: the step loads, capacity per configuration, the USL fit over the measured
-points (never past them), the load balancer's shares, saturation, and the vertical sweeps.
-
-Inputs are the tables of the scalability study's report (its sections' `Figure.inputs`, drawn through
-report.sections.DRAWINGS); latencies in ms, rates in requests per second. Each function returns its figure, or
-None when there is nothing measured to draw (the section's `Figure.otherwise` says so).
+"""Figures of the scalability study, from its report's tables (its sections' `Figure.inputs`, drawn through
+report.sections.DRAWINGS). Each returns its figure, or None when nothing was measured (`Figure.otherwise` says so).
 """
 
 from __future__ import annotations
@@ -18,17 +14,6 @@ from matplotlib.ticker import MaxNLocator
 from ..stats import predict
 from .plots import plain_log_axis
 
-__all__ = [
-    "step_curves",
-    "capacity_bars",
-    "usl_fit",
-    "lb_shares",
-    "saturation",
-    "documents_cost",
-    "vertical_settings",
-    "autoscale_timeline",
-]
-
 _SLO = {"color": "#b00020", "ls": "--", "lw": 1.2}
 
 
@@ -39,6 +24,13 @@ def _err(mid: pd.Series, low: pd.Series, high: pd.Series) -> list[np.ndarray]:
     return [np.nan_to_num(lo, posinf=0.0), np.nan_to_num(hi, posinf=0.0)]
 
 
+def _log(ax, *axes: str) -> None:
+    """Log scale with plain-number ticks on the named axes ("x", "y")."""
+    for name in axes:
+        getattr(ax, f"set_{name}scale")("log")
+        plain_log_axis(getattr(ax, f"{name}axis"))
+
+
 def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
     """p95 latency and throughput against the offered rate, one line per configuration (bars: 95 % intervals);
     None when no step was measured."""
@@ -47,27 +39,11 @@ def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
     for config, g in steps.groupby("config", sort=False):
         g = g.sort_values("rate_rps")
-        a1.errorbar(
-            g["rate_rps"],
-            g["p95_ms"],
-            yerr=_err(g["p95_ms"], g["p95_low"], g["p95_high"]),
-            fmt="-o",
-            capsize=3,
-            label=config,
-        )
-        a2.errorbar(
-            g["rate_rps"],
-            g["throughput_rps"],
-            yerr=_err(g["throughput_rps"], g["throughput_low"], g["throughput_high"]),
-            fmt="-o",
-            capsize=3,
-            label=config,
-        )
+        for ax, y, stem in ((a1, "p95_ms", "p95"), (a2, "throughput_rps", "throughput")):
+            yerr = _err(g[y], g[f"{stem}_low"], g[f"{stem}_high"])
+            ax.errorbar(g["rate_rps"], g[y], yerr=yerr, fmt="-o", capsize=3, label=config)
     a1.axhline(slo_p95_ms, **_SLO, label=f"SLO p95 {slo_p95_ms:g} ms")
-    a1.set_yscale("log")
-    a1.set_xscale("log")
-    plain_log_axis(a1.xaxis)
-    plain_log_axis(a1.yaxis)
+    _log(a1, "x", "y")
     a1.set_xlabel("offered rate (req/s, log)")
     a1.set_ylabel("p95 latency (ms, log)")
     a1.set_title("Latency at each step")
@@ -176,10 +152,6 @@ def lb_shares(shares: pd.DataFrame):
     for x, n in enumerate(table.notna().sum(axis=1)):
         a1.hlines([k / n for k in range(1, n)], x - 0.4, x + 0.4, color="black", lw=0.8, ls=":")
     a1.set_xticks(range(len(table)), labels, fontsize=7, rotation=30, ha="right")
-    a1.set_xlabel("configuration and offered rate")
-    a1.set_ylabel("share of requests")
-    a1.set_title("Load balancer: each instance's share (dotted: an even split)")
-    a1.legend(fontsize=8)
     hits = shares.pivot_table(index=["config", "rate_rps"], columns="instance", values="embedding_hit_rate")
     width = 0.8 / max(1, hits.shape[1])
     for i, instance in enumerate(hits.columns):
@@ -191,21 +163,34 @@ def lb_shares(shares: pd.DataFrame):
         rotation=30,
         ha="right",
     )
-    a2.set_xlabel("configuration and offered rate")
-    a2.set_ylabel("embedding cache hit rate")
     a2.set_ylim(0, 1)
-    a2.set_title("Per-instance cache hit rate (caches are per instance)")
-    a2.legend(fontsize=8)
+    for ax, ylabel, title in (
+        (a1, "share of requests", "Load balancer: each instance's share (dotted: an even split)"),
+        (a2, "embedding cache hit rate", "Per-instance cache hit rate (caches are per instance)"),
+    ):
+        ax.set_xlabel("configuration and offered rate")
+        ax.set_ylabel(ylabel)
+        ax.set_title(title)
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
 
-# Why a saturation panel can be empty, and how to fill it.
-_SATURATION_GAPS = {
-    "cpu": "no local process of the service\nto sample (run it on this machine)",
-    "memory": "no local process of the service\nto sample (run it on this machine)",
-    "event_loop": "no health path answered\n(/health/live or /health)",
-    "thread_pool": "no in-flight gauge on /metrics\n(qrbench_requests_in_flight,\nor map yours under metrics:)",
+_NO_PROCESS = "no local process of the service\nto sample (run it on this machine)"
+# Per resource: panel title, y label, and why the panel can be empty (and how to fill it).
+_SATURATION_PANELS = {
+    "cpu": ("service CPU / cores", "utilisation (fraction of the cores)", _NO_PROCESS),
+    "memory": ("service RSS / memory", "fraction of the machine's memory", _NO_PROCESS),
+    "event_loop": (
+        "event-loop probe p95 (ms)",
+        "event-loop delay p95 (ms, log)",
+        "no health path answered\n(/health/live or /health)",
+    ),
+    "thread_pool": (
+        "in computation / threads",
+        "busy fraction of the threads",
+        "no in-flight gauge on /metrics\n(qrbench_requests_in_flight,\nor map yours under metrics:)",
+    ),
 }
 
 
@@ -216,19 +201,7 @@ def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
     if g.empty:
         return None
     fig, axes = plt.subplots(1, 4, figsize=(15, 3.4))
-    panels = [
-        ("cpu", "service CPU / cores"),
-        ("memory", "service RSS / memory"),
-        ("event_loop", "event-loop probe p95 (ms)"),
-        ("thread_pool", "in computation / threads"),
-    ]
-    units = {
-        "cpu": "utilisation (fraction of the cores)",
-        "memory": "fraction of the machine's memory",
-        "event_loop": "event-loop delay p95 (ms, log)",
-        "thread_pool": "busy fraction of the threads",
-    }
-    for ax, (key, label) in zip(axes, panels, strict=True):
+    for ax, (key, (label, unit, gap)) in zip(axes, _SATURATION_PANELS.items(), strict=True):
         ax.set_title(label, fontsize=9)
         values = pd.to_numeric(g[key], errors="coerce") if key in g else pd.Series(np.nan, index=g.index)
         empty = not (values > 0).any() if key == "event_loop" else values.isna().all()
@@ -237,7 +210,7 @@ def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
             ax.text(
                 0.5,
                 0.5,
-                "not measured:\n" + _SATURATION_GAPS[key],
+                "not measured:\n" + gap,
                 ha="center",
                 va="center",
                 fontsize=8,
@@ -247,18 +220,14 @@ def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
             ax.set_xticks([])
             ax.set_yticks([])
             continue
-        ax.set_ylabel(units[key], fontsize=8)
+        ax.set_ylabel(unit, fontsize=8)
         ax.plot(g["rate_rps"], values, "-o")
         if key == "cpu" and "machine_cpu" in g:
             ax.plot(g["rate_rps"], g["machine_cpu"], ":", color="grey", label="whole machine")
             ax.legend(fontsize=7)
         ax.axhline(limits[key], **_SLO)
-        ax.set_xscale("log")
-        plain_log_axis(ax.xaxis)
+        _log(ax, "x", *(["y"] if key == "event_loop" else []))
         ax.set_xlabel("offered (req/s, log)")
-        if key == "event_loop":
-            ax.set_yscale("log")
-            plain_log_axis(ax.yaxis)
     fig.suptitle(f"Which resource saturates first ({config}; red: saturation limit)", fontsize=10)
     fig.tight_layout()
     return fig
@@ -291,10 +260,7 @@ def documents_cost(documents: pd.DataFrame, cost: dict):
             label=f"fit over the measured counts: latency ∝ N^{cost['slope']:.2f} "
             f"(95 %: {cost['slope_low']:.2f} to {cost['slope_high']:.2f})",
         )
-    a1.set_xscale("log")
-    a1.set_yscale("log")
-    plain_log_axis(a1.xaxis)
-    plain_log_axis(a1.yaxis)
+    _log(a1, "x", "y")
     a1.set_xlabel("documents per rerank (log)")
     a1.set_ylabel("latency (ms, log)")
     a1.set_title("Cost against the document count (cached documents)")
@@ -331,7 +297,7 @@ def vertical_settings(tables: dict[str, pd.DataFrame]):
         ax.set_ylabel("latency (ms)")
         if name == "shots":
             ax.set_xscale("log")
-        if name != "shots":
+        else:
             ax.set_xticks(sorted(t["value"].unique()))
         ax.set_ylim(bottom=0)
         right = ax.twinx()
@@ -375,8 +341,7 @@ def autoscale_timeline(auto: dict | None):
     a1.set_title("HPA rule simulated on this machine (not a cluster): instances against the load", fontsize=10)
     if len(latency):
         a2.plot(latency["second"], latency["p95_ms"], "-o", ms=3, color="#c62828", label="p95 per second")
-        a2.set_yscale("log")
-        plain_log_axis(a2.yaxis)
+        _log(a2, "y")
         a2.legend(fontsize=8)
     a2.set_ylabel("p95 latency (ms, log)")
     a2.set_xlabel("time since the load started (s)")

@@ -24,7 +24,6 @@ from qrbench.studies.scalability.analysis import (
     step_summary,
 )
 from qrbench.studies.scalability.autoscaling import analyse_autoscale, instances_over_time, steady_need
-from qrbench.studies.scalability.params import ScalabilityParams
 
 THRESHOLDS = {
     "throughput_rps": stats.Threshold(metric="throughput_rps", target=100, threshold=50, direction="above", unit="rps"),
@@ -123,16 +122,16 @@ def test_recommendation_uses_measured_numbers_only():
 def test_peak_n_is_stated_only_when_bounded():
     n = np.array([1, 2, 3, 4, 6, 8], float)
     amdahl_like = pd.DataFrame({"n": n, "throughput_rps": 10 * n / (1 + 0.1 * (n - 1))})  # kappa = 0: no peak
-    text = " ".join(_findings(_report_args(amdahl_like), ScalabilityParams()))
+    text = " ".join(_findings(_report_args(amdahl_like)))
     assert "N* cannot be bounded from this data" in text and "peaks at N*" not in text
     assert "Nothing is predicted past N = 8" in text
     rng = np.random.default_rng(1)
     n = np.repeat(np.array([1, 2, 3, 4, 6, 8, 12], float), 1)
     peaked = 10 * n / (1 + 0.05 * (n - 1) + 0.02 * n * (n - 1)) * (1 + rng.normal(0, 0.003, n.size))
-    text = " ".join(_findings(_report_args(pd.DataFrame({"n": n, "throughput_rps": peaked})), ScalabilityParams()))
+    text = " ".join(_findings(_report_args(pd.DataFrame({"n": n, "throughput_rps": peaked}))))
     assert "peaks at N* = 6" in text  # sqrt(0.95 / 0.02) = 6.9, printed with its interval
     three = pd.DataFrame({"n": [1.0, 2.0, 3.0], "throughput_rps": [10.0, 18.0, 24.0]})
-    assert "cannot be bounded" in " ".join(_findings(_report_args(three), ScalabilityParams()))
+    assert "cannot be bounded" in " ".join(_findings(_report_args(three)))
 
 
 RULE = {

@@ -1,29 +1,17 @@
-"""Analysis of a scalability run folder (written by `run_scalability`): steps and capacity under the SLO per
-configuration, the Universal Scalability Law against workers and instances, the load balancer's shares and
-per-instance cache hit rates, which resource saturates first, and the vertical sweeps (threads, document
-count with the cost's growth fitted, qubits, shots, memory).
+"""Analysis of a scalability run folder (written by `run_scalability`): capacity under the SLO per configuration,
+the Universal Scalability Law against workers and instances, the balancer's shares and per-instance cache hit
+rates, the first resource to saturate, and the vertical sweeps (threads, document count, qubits, shots, memory).
 
-Capacity rule (per configuration). A step *meets* the SLO when its p95 latency (from the intended send time,
-successful requests) is below slo.p95_ms and its success ratio (every request, dropped sends included) is at
-least slo.success, both on point estimates; it meets it *surely* when the upper end of the p95's order-statistic
-interval is below the limit too. The capacity is the highest meeting step before the SLO breaks for good:
-steps_past_break + 1 breaking steps in a row (with steps_past_break = 0, the first break). A break followed by a
-meeting step within that allowance is a transient, named in the estimate. The interval runs from the highest step
-that met the SLO surely (0 if none) to the first step of the final break, so it carries both the step width and
-the p95's sampling uncertainty; a configuration whose SLO never broke has an open upper end (the capacity is at
-least the highest rate tried).
+Capacity. A step *meets* the SLO when its p95 (successful requests, from the intended send time) is below
+slo.p95_ms and its success ratio (dropped sends included) at least slo.success, on point estimates; *surely* when
+the upper end of the p95's interval is below the limit too. The capacity is the highest meeting step before
+steps_past_break + 1 breaking steps in a row (a break followed by a meeting step within that allowance is a
+transient, named in the estimate). Its interval runs from the highest step met surely (0 if none) to the first
+step of the final break, so it carries both the step width and the p95's uncertainty; open when the SLO never broke.
 
-Rates: a step's throughput is the mean of its per-second completion counts with a batch-means interval over
-the windows' autocorrelation time (`stats.throughput(window_s=...)`), not a Poisson count.
-
-USL: throughput against N is each configuration's peak step, its completions cut into `steps.windows` equal
-windows for the figure; the windows of one level are one observation to the fit (stats.fit_usl averages them:
-they are not replicates). The USL is fitted only with at least 4 levels (3 make the fit exact) and N* is stated
-only when its interval is decided; otherwise the report says the peak cannot be bounded from this data.
-
-Compliance: the PRD capacity target (thresholds `load.throughput_rps`, within `load.p95_ms`) is judged on the
-step load of the configuration with the highest capacity (`stats.capacity_from_steps`), workload "step load
-(open model)".
+USL: each configuration's peak step cut into `steps.windows` windows; the windows of one level are one observation
+to the fit (not replicates). Fitted only with at least 4 levels; N* is stated only when its interval is decided.
+The PRD capacity target is judged on the step load of the configuration with the highest capacity.
 """
 
 from __future__ import annotations
@@ -50,26 +38,7 @@ from ..stages import load_stages
 from .autoscaling import analyse_autoscale
 from .params import AUTOSCALE_DIR, VERTICAL_DIR, ScalabilityParams, SloParams
 
-__all__ = [
-    "ScalabilityReport",
-    "analyse_scalability",
-    "step_summary",
-    "capacity_estimate",
-    "usl_points",
-    "fit_scaling",
-    "instance_shares",
-    "cost_growth",
-    "summary",
-    "recommendation",
-    "SATURATION_LIMITS",
-    "RATE_WINDOW_S",
-    "USL_LEVELS",
-    "STEP_WORKLOAD",
-    "KEY_FIGURE",
-    "SIMULATION_NOTE",
-    "autoscale_findings",
-    "fmt",
-]
+__all__ = ["ScalabilityReport", "analyse_scalability", "summary", "KEY_FIGURE"]
 
 # A resource counts as saturated in a step when its utilisation reaches these levels.
 SATURATION_LIMITS = {
@@ -84,35 +53,29 @@ RATE_WINDOW_S = 1.0
 USL_LEVELS = 4  # distinct levels a USL fit needs (3 make the three-parameter fit exact)
 STEP_WORKLOAD = "step load (open model)"
 _RESOURCE_TEXT = {"cpu": "CPU", "memory": "memory", "event_loop": "the event loop", "thread_pool": "the thread pool"}
-
-
-# ------------------------------------------------------------------------------------------- steps
+_SHARE_COLUMNS = "config step rate_rps instance requests share embedding_hit_rate similarity_hit_rate".split()
 
 
 def step_summary(
     records: pd.DataFrame, *, duration_s: float, slo: SloParams, confidence: float = 0.95
 ) -> dict[str, Any]:
     """One step: counts, success ratio, latency percentiles (ms) and throughput (ok completions per second within
-    the step's duration_s: the mean of RATE_WINDOW_S windows, batch-means interval), each an Estimate, and whether
-    it meets the SLO (on points; surely on intervals)."""
+    duration_s, batch-means interval), each an Estimate, and whether it meets the SLO (surely: on intervals)."""
     n = len(records)
     ok = records[records["ok"]]
-    latency = ok["latency_ms"].to_numpy()
-    pct = {q: stats.percentile_ci(latency, q, confidence) for q in (50, 95, 99)}
-    success = stats.success_ratio(len(ok), n, confidence=confidence) if n else None
+    pct = {q: stats.percentile_ci(ok["latency_ms"].to_numpy(), q, confidence) for q in (50, 95, 99)}
     inside = ok["t_end"].to_numpy()
     inside = inside[inside <= duration_s]
     window = min(RATE_WINDOW_S, duration_s / 2)
-    throughput = stats.throughput(inside, window_s=window, start_s=0.0, end_s=duration_s, confidence=confidence)
     meets = slo.met_by(records)
     return {
         "requests": n,
         "ok": len(ok),
-        "success": success,
+        "success": stats.success_ratio(len(ok), n, confidence=confidence) if n else None,
         "p50": pct[50],
         "p95": pct[95],
         "p99": pct[99],
-        "throughput": throughput,
+        "throughput": stats.throughput(inside, window_s=window, start_s=0.0, end_s=duration_s, confidence=confidence),
         "meets": meets,
         "meets_surely": bool(meets and pct[95].decided and pct[95].high < slo.p95_ms),
         "dropped": int((records["error"] == "dropped").sum()) if n else 0,
@@ -122,13 +85,8 @@ def step_summary(
 def capacity_estimate(
     rates: np.ndarray, meets: np.ndarray, meets_surely: np.ndarray, *, tolerated: int = 0, confidence: float = 0.95
 ) -> stats.Estimate:
-    """The highest arrival rate (req/s) meeting the SLO, from steps in increasing rate (module docstring).
-
-    tolerated: breaking steps in a row that do not end the search when a meeting step follows them (a transient
-    on a noisy machine; the step load runs `steps_past_break` steps past a break for this). The capacity is read
-    before the first run of tolerated + 1 breaking steps (or a break in the last step); transients below it are
-    named in the estimate's method.
-    """
+    """The highest arrival rate (req/s) meeting the SLO (module docstring). tolerated: breaking steps in a row
+    that a later meeting step excuses (a transient on a noisy machine, named in the estimate's method)."""
     order = np.argsort(rates)
     rates, meets, surely = np.asarray(rates, float)[order], np.asarray(meets)[order], np.asarray(meets_surely)[order]
     if rates.size == 0:
@@ -141,16 +99,9 @@ def capacity_estimate(
             method="no step measured",
             decided=False,
         )
-    k = rates.size  # index of the first step of the run of breaks that ends the search
-    for i in range(rates.size):
-        run = meets[i : i + tolerated + 1]
-        if not run.any():
-            k = i
-            break
+    # k: the first step of the run of breaks that ends the search (none: the SLO never broke)
+    k = next((i for i in range(rates.size) if not meets[i : i + tolerated + 1].any()), rates.size)
     passed = [i for i in range(k) if meets[i]]
-    value = float(rates[passed[-1]]) if passed else 0.0
-    sure = [float(rates[i]) for i in passed if surely[i]]
-    low = max(sure) if sure else 0.0
     high = float(rates[k]) if k < rates.size else math.inf
     method = (
         "highest step meeting the SLO; interval: highest step meeting it on the p95's interval to the first "
@@ -162,8 +113,8 @@ def capacity_estimate(
     if k == rates.size:
         method += " (the SLO never broke: the capacity is at least the highest rate tried)"
     return stats.Estimate(
-        value=value,
-        low=low,
+        value=float(rates[passed[-1]]) if passed else 0.0,
+        low=max((float(rates[i]) for i in passed if surely[i]), default=0.0),
         high=high,
         confidence=confidence,
         n=int(rates.size),
@@ -172,29 +123,25 @@ def capacity_estimate(
     )
 
 
-# ------------------------------------------------------------------------------------------- USL
-
-
 def usl_points(records: pd.DataFrame, *, duration_s: float, windows: int) -> np.ndarray:
     """Throughputs (req/s) of one step's ok completions in `windows` equal windows of [0, duration_s]."""
-    t = records.loc[records["ok"], "t_end"].to_numpy()
     edges = np.linspace(0.0, duration_s, windows + 1)
-    counts, _ = np.histogram(t, bins=edges)
+    counts, _ = np.histogram(records.loc[records["ok"], "t_end"].to_numpy(), bins=edges)
     return counts / np.diff(edges)
 
 
 def fit_scaling(points: pd.DataFrame, *, confidence: float = 0.95) -> dict[str, Any]:
-    """USL and Amdahl fits of throughput against n (columns n, throughput_rps; the rows of one n are averaged
-    into one observation by the fit); a note says what could not be fit."""
+    """USL and Amdahl fits of throughput against n (columns n, throughput_rps; the fit averages the rows of one
+    n); the note says what could not be fit."""
     levels = points["n"].nunique() if len(points) else 0
-    out: dict[str, Any] = {"usl": None, "amdahl": None, "levels": int(levels), "note": ""}
+    out: dict[str, Any] = {"usl": None, "amdahl": None, "levels": int(levels)}
     notes = []
-    for name, fit, needed in (("usl", stats.fit_usl, USL_LEVELS), ("amdahl", stats.fit_amdahl, 2)):
+    for name, label, fit, needed in (
+        ("usl", "USL", stats.fit_usl, USL_LEVELS),
+        ("amdahl", "Amdahl", stats.fit_amdahl, 2),
+    ):
         if levels < needed:
-            notes.append(
-                f"{name.upper() if name == 'usl' else 'Amdahl'} needs {needed} distinct levels; "
-                f"this run measured {levels}"
-            )
+            notes.append(f"{label} needs {needed} distinct levels; this run measured {levels}")
             continue
         try:
             out[name] = fit(
@@ -206,11 +153,8 @@ def fit_scaling(points: pd.DataFrame, *, confidence: float = 0.95) -> dict[str, 
     return out
 
 
-# ------------------------------------------------------------------------------------------- load balancer
-
-
-def _total(samples: Mapping[str, float], name: str, endpoint_prefix: str = "/v1/") -> float:
-    return sum(v for k, v in samples.items() if k.split("{", 1)[0] == name and f"endpoint={endpoint_prefix}" in k)
+def _requests_total(samples: Mapping[str, float]) -> float:
+    return sum(v for k, v in samples.items() if k.split("{", 1)[0] == "qrbench_requests_total" and "endpoint=/v1/" in k)
 
 
 def instance_shares(steps: list[dict[str, Any]], config: str) -> pd.DataFrame:
@@ -218,23 +162,17 @@ def instance_shares(steps: list[dict[str, Any]], config: str) -> pd.DataFrame:
     embedding and similarity cache hit rates in the step."""
     rows = []
     for s in steps:
-        before, after = s.get("metrics_before", {}), s.get("metrics_after", {})
-        counts = {}
-        for label in after:
-            b, a = before.get(label, {}), after.get(label, {})
-            if not a:
-                continue
-            requests = _total(a, "qrbench_requests_total") - _total(b, "qrbench_requests_total")
-            hit = {
-                c: (
-                    counter_delta(b, a, f"qrbench_{c}_cache_hits_total"),
-                    counter_delta(b, a, f"qrbench_{c}_cache_misses_total"),
-                )
-                for c in ("embedding", "similarity")
-            }
-            counts[label] = (requests, hit)
+        before, counts = s.get("metrics_before", {}), {}
+        for label, a in s.get("metrics_after", {}).items():
+            if a:
+                b = before.get(label, {})
+                hits = {
+                    c: [counter_delta(b, a, f"qrbench_{c}_cache_{x}_total") for x in ("hits", "misses")]
+                    for c in ("embedding", "similarity")
+                }
+                counts[label] = (_requests_total(a) - _requests_total(b), hits)
         total = sum(c[0] for c in counts.values())
-        for label, (requests, hit) in counts.items():
+        for label, (requests, hits) in counts.items():
             rows.append(
                 {
                     "config": config,
@@ -243,22 +181,10 @@ def instance_shares(steps: list[dict[str, Any]], config: str) -> pd.DataFrame:
                     "instance": label,
                     "requests": requests,
                     "share": requests / total if total else np.nan,
-                    **{f"{c}_hit_rate": (h / (h + m) if h + m else np.nan) for c, (h, m) in hit.items()},
+                    **{f"{c}_hit_rate": (h / (h + m) if h + m else np.nan) for c, (h, m) in hits.items()},
                 }
             )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "config",
-            "step",
-            "rate_rps",
-            "instance",
-            "requests",
-            "share",
-            "embedding_hit_rate",
-            "similarity_hit_rate",
-        ],
-    )
+    return pd.DataFrame(rows, columns=_SHARE_COLUMNS)
 
 
 def imbalance(shares: pd.DataFrame) -> pd.DataFrame:
@@ -270,7 +196,6 @@ def imbalance(shares: pd.DataFrame) -> pd.DataFrame:
         counts = g["requests"].to_numpy(float)
         if n < 2 or counts.sum() <= 0:
             continue
-        p = float(sps.chisquare(counts).pvalue) if counts.min() >= 0 else np.nan
         rows.append(
             {
                 "config": config,
@@ -280,15 +205,11 @@ def imbalance(shares: pd.DataFrame) -> pd.DataFrame:
                 "requests": int(counts.sum()),
                 "max_share": float(g["share"].max()),
                 "imbalance": float(g["share"].max() * n - 1),
-                "chi2_p": p,
+                "chi2_p": float(sps.chisquare(counts).pvalue) if counts.min() >= 0 else np.nan,
             }
         )
-    return pd.DataFrame(
-        rows, columns=["config", "step", "rate_rps", "instances", "requests", "max_share", "imbalance", "chi2_p"]
-    )
-
-
-# ------------------------------------------------------------------------------------------- saturation
+    columns = ["config", "step", "rate_rps", "instances", "requests", "max_share", "imbalance", "chi2_p"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def _saturation(
@@ -303,7 +224,6 @@ def _saturation(
     server, metrics, probe = (
         run.read_frame(f"{config_dir}/{n}", default=pd.DataFrame()) for n in ("server", "metrics", "probe")
     )
-    cores = run.cores
     rows = []
     for s in steps:
         u0, u1 = s["t0_unix"], s["t0_unix"] + s["duration_s"]
@@ -311,7 +231,7 @@ def _saturation(
         if len(server):
             w = server[(server["t_unix"] >= u0) & (server["t_unix"] <= u1)]
             per_t = w.groupby("t_unix")[["cpu_percent", "rss_bytes"]].sum() if len(w) else pd.DataFrame()
-            row["cpu"] = float(per_t["cpu_percent"].mean() / (100.0 * cores)) if len(per_t) else np.nan
+            row["cpu"] = float(per_t["cpu_percent"].mean() / (100.0 * run.cores)) if len(per_t) else np.nan
             row["memory"] = float(per_t["rss_bytes"].max() / memory) if len(per_t) else np.nan
             row["rss_gb"] = float(per_t["rss_bytes"].max() / 1e9) if len(per_t) else np.nan
             row["machine_cpu"] = float(w["machine_cpu_percent"].mean() / 100.0) if len(w) else np.nan
@@ -340,18 +260,15 @@ def _saturation(
 
 def first_saturated(saturation: pd.DataFrame) -> tuple[list[str], float]:
     """The resource(s) that saturate at the lowest step rate, and that rate (([], nan) when none did)."""
-    first: dict[str, float] = {}
-    for resource in SATURATION_LIMITS:
-        hit = saturation.loc[saturation[f"{resource}_saturated"].fillna(False).astype(bool), "rate_rps"]
-        if len(hit):
-            first[resource] = float(hit.min())
+    first = {
+        r: saturation.loc[saturation[f"{r}_saturated"].fillna(False).astype(bool), "rate_rps"].min()
+        for r in SATURATION_LIMITS
+    }
+    first = {r: float(v) for r, v in first.items() if pd.notna(v)}
     if not first:
         return [], math.nan
     lowest = min(first.values())
     return [r for r, v in first.items() if v == lowest], lowest
-
-
-# ------------------------------------------------------------------------------------------- vertical
 
 
 def cost_growth(n: np.ndarray, latency_ms: np.ndarray, *, confidence: float = 0.95) -> dict[str, Any]:
@@ -362,16 +279,8 @@ def cost_growth(n: np.ndarray, latency_ms: np.ndarray, *, confidence: float = 0.
     n, y = n[keep], y[keep]
     out: dict[str, Any] = {"requests": int(n.size), "levels": int(np.unique(n).size)}
     if np.unique(n).size < 2 or n.size < 3:
-        out.update(
-            slope=math.nan,
-            slope_low=math.nan,
-            slope_high=math.nan,
-            ms_per_doc=math.nan,
-            ms_per_doc_low=math.nan,
-            ms_per_doc_high=math.nan,
-            intercept_ms=math.nan,
-        )
-        return out
+        stems = ("slope", "slope_low", "slope_high", "ms_per_doc", "ms_per_doc_low", "ms_per_doc_high")
+        return out | dict.fromkeys((*stems, "intercept_ms"), math.nan)
     t = float(sps.t.ppf(0.5 + confidence / 2, n.size - 2))
     log = sps.linregress(np.log(n), np.log(y))
     lin = sps.linregress(n, y)
@@ -393,7 +302,6 @@ def _stage_rows(records: pd.DataFrame, prefix: str, confidence: float) -> pd.Dat
     rows = []
     for stage, g in records[records["stage"].str.startswith(prefix)].groupby("stage", sort=False):
         ok = g[g["ok"]]
-        lat = ok["latency_ms"].to_numpy()
         span = float(g["t_end"].max() - g["t_start"].min()) if len(g) else math.nan
         row = {
             "stage": stage,
@@ -404,7 +312,7 @@ def _stage_rows(records: pd.DataFrame, prefix: str, confidence: float) -> pd.Dat
             "server_ms_median": float(np.nanmedian(ok["server_ms"])) if len(ok) else np.nan,
         }
         for q in (50, 95):
-            e = stats.percentile_ci(lat, q, confidence)
+            e = stats.percentile_ci(ok["latency_ms"].to_numpy(), q, confidence)
             row.update({f"p{q}_ms": e.value, f"p{q}_low": e.low, f"p{q}_high": e.high})
         rows.append(row)
     frame = pd.DataFrame(rows)
@@ -424,9 +332,6 @@ def _documents_memory(run: RunFolder, records: pd.DataFrame) -> pd.Series:
         w = server[(server["t_unix"] >= lo) & (server["t_unix"] <= hi + 0.5)]
         peaks[stage] = float(w["rss_bytes"].max() / 1e6) if len(w) else np.nan
     return pd.Series(peaks)
-
-
-# ------------------------------------------------------------------------------------------- the report
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -462,14 +367,13 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
     """The study's report from its run folder alone (read through `RunFolder`), computed once."""
     p, run = params, RunFolder(Path(run_dir))
     horizontal = _horizontal(run, p)
-    vertical = _vertical(run, p)
     configs = horizontal["configs"]
     compliance = _compliance(configs, horizontal.pop("step_estimates"), load_thresholds(p.thresholds_file, "load"))
     verdict, reasons = _scalability_verdict(configs, compliance)
     contention = read_contention(run.path)
     report_args = dict(
         **horizontal,
-        **vertical,
+        **_vertical(run, p),
         cores=run.cores,
         slo=p.slo,
         verdict=verdict,
@@ -479,8 +383,8 @@ def analyse_scalability(run_dir: str | Path, params: ScalabilityParams) -> Scala
     )
     return ScalabilityReport(
         params=p,
-        findings=_findings(report_args, p),
-        reliability=_reliability(report_args, {"calibration_s": run.calibration_s}, p),
+        findings=_findings(report_args),
+        reliability=_reliability(report_args, run.calibration_s),
         recommendation=recommendation(report_args),
         contention=contention,
         **report_args,
@@ -505,18 +409,16 @@ def _step_row(e: dict[str, Any], s: dict[str, Any], summ: dict[str, Any]) -> dic
         "generator_saturated": bool(res.get("saturated")),
         "sent_rps": res.get("achieved_rps", np.nan),
     }
-    for key, name in (
-        ("throughput", "throughput_rps"),
-        ("p50", "p50_ms"),
-        ("p95", "p95_ms"),
-        ("p99", "p99_ms"),
-        ("success", "success"),
+    for key, name, stem in (
+        ("throughput", "throughput_rps", "throughput"),
+        ("p50", "p50_ms", "p50"),
+        ("p95", "p95_ms", "p95"),
+        ("p99", "p99_ms", "p99"),
+        ("success", "success", "success"),
     ):
-        est, stem = summ[key], name.removesuffix("_ms").removesuffix("_rps")
-        row.update(
-            {name: est.value, f"{stem}_low": est.low, f"{stem}_high": est.high}
-            if est is not None
-            else {name: np.nan, f"{stem}_low": np.nan, f"{stem}_high": np.nan}
+        est = summ[key]
+        row[name], row[f"{stem}_low"], row[f"{stem}_high"] = (
+            (est.value, est.low, est.high) if est is not None else (np.nan,) * 3
         )
     return row
 
@@ -544,9 +446,7 @@ def _config_row(e: dict[str, Any], rows: list[dict[str, Any]], p: ScalabilityPar
         "capacity_high": cap.high,
         "slo_broke": math.isfinite(cap.high),
         "capacity_method": cap.method,
-        "peak_throughput_rps": peak["throughput_rps"] if peak else np.nan,
-        "peak_throughput_low": peak["throughput_low"] if peak else np.nan,
-        "peak_throughput_high": peak["throughput_high"] if peak else np.nan,
+        **{f"peak_{k}": peak[k] if peak else np.nan for k in ("throughput_rps", "throughput_low", "throughput_high")},
         "p95_at_capacity_ms": next((r["p95_ms"] for r in rows if r["rate_rps"] == cap.value), np.nan),
         "start_s": e.get("started_s", np.nan),
         "warmup_s": e.get("warmup_s", np.nan),
@@ -558,11 +458,10 @@ def _horizontal(run: RunFolder, p: ScalabilityParams) -> dict[str, Any]:
     """The configurations' step loads: per step and per configuration tables, the USL fits per axis, the
     instances' shares, the saturation timelines and the first resource to saturate, and every record."""
     memory = float((run.facts.get("machine") or {}).get("memory_bytes") or 1.0)
-    # The run's own setting; unknown (NaN thread-pool share) for a given URL.
-    compute_threads = run.target_setting("compute_threads", None)
+    compute_threads = run.target_setting("compute_threads", None)  # unknown for a given URL: NaN thread pool
     step_rows, frames, config_rows, share_frames, sat_frames = [], [], [], [], []
     step_estimates: dict[str, list[dict[str, Any]]] = {}  # config -> per step: rate and its Estimates
-    points: dict[str, list[dict[str, float]]] = {"workers": [], "instances": [], "given": []}
+    points: dict[str, list[dict[str, float]]] = {"workers": [], "instances": []}
     for e in run.read_json("configs.json", []):
         steps = run.read_json(f"{e['dir']}/steps.json", [])
         rows, config_frames = [], []
@@ -589,10 +488,14 @@ def _horizontal(run: RunFolder, p: ScalabilityParams) -> dict[str, Any]:
             sat_frames.append(_saturation(run, e["dir"], steps, e["name"], memory, compute_threads))
     shares = pd.concat(share_frames, ignore_index=True) if share_frames else instance_shares([], "")
     saturation = pd.concat(sat_frames, ignore_index=True) if sat_frames else pd.DataFrame()
+    usl = {}
+    for axis, axis_points in points.items():
+        frame = pd.DataFrame(axis_points, columns=["n", "throughput_rps", "config"])
+        usl[axis] = {"points": frame, **fit_scaling(frame, confidence=p.confidence)}
     return dict(
         configs=pd.DataFrame(config_rows),
         steps=pd.DataFrame(step_rows),
-        usl=_usl_fits(points, p.confidence),
+        usl=usl,
         shares=shares,
         imbalance=imbalance(shares),
         saturation=saturation,
@@ -600,14 +503,6 @@ def _horizontal(run: RunFolder, p: ScalabilityParams) -> dict[str, Any]:
         records=pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(),
         step_estimates=step_estimates,
     )
-
-
-def _usl_fits(points: dict[str, list[dict[str, float]]], confidence: float) -> dict[str, Any]:
-    usl = {}
-    for axis in ("workers", "instances"):
-        pts = pd.DataFrame(points[axis], columns=["n", "throughput_rps", "config"])
-        usl[axis] = {"points": pts, **fit_scaling(pts, confidence=confidence)}
-    return usl
 
 
 def _first_saturated(saturation: pd.DataFrame) -> dict[str, Any]:
@@ -687,15 +582,8 @@ def _compliance(
     if rate_t is None or lat_t is None or ran.empty:
         return compliance_frame({})
     best = _best(ran)["config"]
-    s = steps[best]
-    j = stats.capacity_from_steps(
-        [x["rate_rps"] for x in s],
-        [x["throughput"] for x in s],
-        [x["p95"] for x in s],
-        rate_t,
-        lat_t,
-        workload=f"{STEP_WORKLOAD}, {best}",
-    )
+    rates, throughputs, p95s = ([x[k] for x in steps[best]] for k in ("rate_rps", "throughput", "p95"))
+    j = stats.capacity_from_steps(rates, throughputs, p95s, rate_t, lat_t, workload=f"{STEP_WORKLOAD}, {best}")
     return compliance_frame({"throughput_rps": j})
 
 
@@ -814,7 +702,7 @@ def fmt(x: float, digits: int = 3) -> str:
     return f"{x:.{digits}g}"
 
 
-def _findings(r: Mapping[str, Any], p: ScalabilityParams) -> list[str]:
+def _findings(r: Mapping[str, Any]) -> list[str]:
     out = []
     configs: pd.DataFrame = r["configs"]
     cores = r["cores"]
@@ -967,36 +855,32 @@ def autoscale_findings(auto: Mapping[str, Any] | None) -> list[str]:
     return out
 
 
-def _reliability(r: Mapping[str, Any], machine: dict, p: ScalabilityParams) -> list[stats.Check]:
+def _warning(name: str, message: str) -> stats.Check:
+    return stats.Check(name=name, ok=False, severity="warning", message=message)
+
+
+def _reliability(r: Mapping[str, Any], calibration_s: list[float] | None) -> list[stats.Check]:
     steps: pd.DataFrame = r["steps"]
-    noise = machine.get("calibration_s")
     checks = stats.reliability_checks(
         n_samples={"step requests (smallest step)": int(steps["requests"].min()) if len(steps) else 0},
-        machine_noise_cv=stats.noise_cv(noise) if noise else None,
+        machine_noise_cv=stats.noise_cv(calibration_s) if calibration_s else None,
     )
     if len(steps) and steps["generator_saturated"].any():
         bad = steps[steps["generator_saturated"]]
         checks.append(
-            stats.Check(
-                name="generator_saturated",
-                ok=False,
-                severity="warning",
-                message=(
-                    f"The load generator flagged {len(bad)} step(s) as not delivered as asked "
-                    f"(e.g. {bad['config'].iloc[0]} at {bad['rate_rps'].iloc[0]:.3g} req/s): "
-                    "those steps describe the generator as much as the server."
-                ),
+            _warning(
+                "generator_saturated",
+                f"The load generator flagged {len(bad)} step(s) as not delivered as asked "
+                f"(e.g. {bad['config'].iloc[0]} at {bad['rate_rps'].iloc[0]:.3g} req/s): "
+                "those steps describe the generator as much as the server.",
             )
         )
     for axis, fit in r["usl"].items():
-        usl = fit["usl"]
-        if usl is not None and not usl.sigma.decided:
+        if fit["usl"] is not None and not fit["usl"].sigma.decided:
             checks.append(
-                stats.Check(
-                    name=f"usl_{axis}",
-                    ok=False,
-                    severity="warning",
-                    message=(f"The {axis} USL fit has no residual degrees of freedom: its intervals are unbounded."),
+                _warning(
+                    f"usl_{axis}",
+                    f"The {axis} USL fit has no residual degrees of freedom: its intervals are unbounded.",
                 )
             )
     sat: pd.DataFrame = r["saturation"]
@@ -1004,18 +888,14 @@ def _reliability(r: Mapping[str, Any], machine: dict, p: ScalabilityParams) -> l
         busy = sat[(sat["machine_cpu"] >= 0.9) & (sat["cpu"] < 0.5)]
         if len(busy):
             checks.append(
-                stats.Check(
-                    name="machine_busy",
-                    ok=False,
-                    severity="warning",
-                    message=(
-                        f"In {len(busy)} step(s) the machine's CPU was at least 90 % busy while the service "
-                        f"used less than half of the cores (e.g. {busy['config'].iloc[0]} at "
-                        f"{busy['rate_rps'].iloc[0]:.3g} req/s: machine {busy['machine_cpu'].iloc[0]:.0%}, "
-                        f"service {busy['cpu'].iloc[0]:.0%}): other processes (the load generator, nginx, other "
-                        "programs) held the cores, so the service's CPU never shows saturation and its capacity "
-                        "is lower than on a quiet machine."
-                    ),
+                _warning(
+                    "machine_busy",
+                    f"In {len(busy)} step(s) the machine's CPU was at least 90 % busy while the service "
+                    f"used less than half of the cores (e.g. {busy['config'].iloc[0]} at "
+                    f"{busy['rate_rps'].iloc[0]:.3g} req/s: machine {busy['machine_cpu'].iloc[0]:.0%}, "
+                    f"service {busy['cpu'].iloc[0]:.0%}): other processes (the load generator, nginx, other "
+                    "programs) held the cores, so the service's CPU never shows saturation and its capacity "
+                    "is lower than on a quiet machine.",
                 )
             )
     checks.append(
@@ -1032,11 +912,9 @@ def _reliability(r: Mapping[str, Any], machine: dict, p: ScalabilityParams) -> l
     auto = r.get("autoscale")
     if auto is not None and auto["error"]:
         checks.append(
-            stats.Check(
-                name="autoscale",
-                ok=False,
-                severity="warning",
-                message=(f"The autoscaling scenario failed ({auto['error']}); nothing is reported on scaling in time."),
+            _warning(
+                "autoscale",
+                f"The autoscaling scenario failed ({auto['error']}); nothing is reported on scaling in time.",
             )
         )
     return checks
@@ -1049,10 +927,7 @@ def summary(report: ScalabilityReport) -> dict[str, Any]:
         if fit is None:
             return None
         return {
-            "sigma": estimate_row(fit.sigma),
-            "kappa": estimate_row(fit.kappa),
-            "lam": estimate_row(fit.lam),
-            "peak_n": estimate_row(fit.peak_n),
+            **{k: estimate_row(getattr(fit, k)) for k in ("sigma", "kappa", "lam", "peak_n")},
             "peak_throughput_rps": fit.peak_throughput,
             "r_squared": fit.r_squared,
             "points": fit.n_points,

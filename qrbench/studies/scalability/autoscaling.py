@@ -1,25 +1,13 @@
 """Analysis of the autoscaling scenario (autoscale/autoscale.json and autoscale/load/): how the HPA's rule,
-simulated on this machine (qrbench.deploy.autoscale; not a cluster), followed a load that stepped up and down.
+simulated on this machine (not a cluster), followed a load that stepped up and down. Times: seconds since the load
+started; the instance count changes when a scaling event ends (an added instance ready, a removed one drained).
 
-Timeline. The number of instances changes when a scaling event ends (an added instance is ready and nginx sends
-to it; a removed one has drained and stopped). Times are seconds since the load started.
-
-Steady-state need of a phase: what the rule settles at for that phase's load, ceil(demand / target) clamped to
-the rule's bounds, with demand the phase's CPU in use, current x metric (in units of the CPU request), taken as
-the median over the decisions of the phase's second half (the first half may still be scaling); a decision
-counts in a phase when the interval its metric measured (since the previous decision) lies inside it. A phase
-with no such decision has no need (NaN) and is left out of the provisioning sums.
-
-If no decision of the second half measured the metric (the control loop was busy starting an instance), the
-whole phase's decisions are used.
-
-Over-/under-provisioning: instance-seconds above / below that need, integrated over the phases.
-Time to scale: from the start of a phase whose need differs from the previous one to the end of the first
-scaling event in that direction, even one ending after the phase (NaN: it never scaled); time to the need:
-until the instance count first reached the phase's need within the phase (NaN: not within it).
-Latency during the transition: p95 (order-statistic interval)
-of the requests meant to be sent from the phase's start until the need was reached (the whole phase if never),
-beside the p95 of the rest of the phase.
+Steady-state need of a phase: ceil(demand / target) within the rule's bounds, demand = current x metric (CPU in use),
+the median over the decisions of the phase's second half (the whole phase if none measured there), counting a
+decision when the interval its metric measured lies inside the phase; no such decision: NaN, left out of the sums.
+Over-/under-provisioning: instance-seconds above / below that need. Time to scale: from the phase's start to the end
+of the first scaling event in its direction (even after the phase); time to the need: until the count first reached
+it within the phase. Transition latency: p95 of the requests meant to be sent before the need was reached.
 """
 
 from __future__ import annotations
@@ -32,8 +20,6 @@ import numpy as np
 import pandas as pd
 
 from ... import stats
-
-__all__ = ["instances_over_time", "steady_need", "analyse_autoscale", "PHASE_COLUMNS"]
 
 PHASE_COLUMNS = [
     "phase",
@@ -91,22 +77,19 @@ def steady_need(
     return float(min(max_replicas, max(min_replicas, math.ceil(demand / target - 1e-9))))
 
 
-def _p95(records: pd.DataFrame, confidence: float) -> stats.Estimate | None:
+def _p95(records: pd.DataFrame, confidence: float, name: str) -> dict[str, float]:
+    """The p95 of the ok latencies (ms) with its interval, as columns p95_<name>_ms, _low and _high."""
     lat = records.loc[records["ok"], "latency_ms"].to_numpy(float)
-    return stats.percentile_ci(lat, 95, confidence) if lat.size else None
+    e = stats.percentile_ci(lat, 95, confidence) if lat.size else None
+    values = (e.value, e.low, e.high) if e else (math.nan,) * 3
+    return dict(zip((f"p95_{name}_ms", f"p95_{name}_low", f"p95_{name}_high"), values, strict=True))
 
 
 def analyse_autoscale(
     record: Mapping[str, Any], records: pd.DataFrame, *, confidence: float = 0.95, grid_s: float = 0.05
 ) -> dict[str, Any]:
-    """The scenario's phases and totals from autoscale.json's content (`record`: rule, phases, decisions, events,
-    t0_unix, initial) and the load's records (t_intended seconds since t0_unix, ok, latency_ms).
-
-    Returns {"phases": one row per phase (PHASE_COLUMNS), "timeline": t_s, instances, need on a grid of grid_s
-    seconds, "decisions": the controller's decisions with t_s since the load's start, "latency": p95 (ms) and
-    requests per second of intended send time (column second), "over_instance_s",
-    "under_instance_s", "instance_s", "needed_instance_s", "max_instances", "error"}.
-    """
+    """The scenario's phases (PHASE_COLUMNS), its timeline on a grid of grid_s seconds, decisions, latency per second
+    and totals, from autoscale.json's content and the load's records (t_intended since t0_unix, ok, latency_ms)."""
     t0 = float(record.get("t0_unix") or 0.0)
     decisions = pd.DataFrame(
         record.get("decisions") or [], columns=["t_s", "t_unix", "current", "metric", "proposed", "desired", "scale_s"]
@@ -187,7 +170,6 @@ def _phase(
     ph_rec = records[(records["t_intended"] >= a) & (records["t_intended"] < b)] if len(records) else records
     split = a + reached_s if direction != "none" and math.isfinite(reached_s) else (b if direction != "none" else a)
     transition, settled = ph_rec[ph_rec["t_intended"] < split], ph_rec[ph_rec["t_intended"] >= split]
-    p_t, p_s = _p95(transition, confidence), _p95(settled, confidence)
     row = {
         "phase": int(ph["phase"]),
         "rate_rps": float(ph["rate_rps"]),
@@ -199,13 +181,9 @@ def _phase(
         "reached_need_after_s": reached_s if direction != "none" else math.nan,
         "requests": int(len(ph_rec)),
         "success": float(ph_rec["ok"].mean()) if len(ph_rec) else math.nan,
-        "p95_transition_ms": p_t.value if p_t else math.nan,
-        "p95_transition_low": p_t.low if p_t else math.nan,
-        "p95_transition_high": p_t.high if p_t else math.nan,
+        **_p95(transition, confidence, "transition"),
         "transition_requests": int(len(transition)),
-        "p95_settled_ms": p_s.value if p_s else math.nan,
-        "p95_settled_low": p_s.low if p_s else math.nan,
-        "p95_settled_high": p_s.high if p_s else math.nan,
+        **_p95(settled, confidence, "settled"),
         "over_instance_s": over,
         "under_instance_s": under,
     }

@@ -11,20 +11,6 @@ from ...deploy import TargetParams
 from ...errors import ParameterError
 from ...load import KINDS, METHODS
 
-__all__ = [
-    "ScalabilityParams",
-    "SloParams",
-    "StepParams",
-    "RequestParams",
-    "WorkersParams",
-    "InstancesParams",
-    "VerticalParams",
-    "AutoscaleParams",
-    "CONFIGS_DIR",
-    "VERTICAL_DIR",
-    "AUTOSCALE_DIR",
-]
-
 CONFIGS_DIR = "configs"
 VERTICAL_DIR = "vertical"
 AUTOSCALE_DIR = "autoscale"
@@ -41,9 +27,8 @@ class SloParams:
     success: float = 0.99
 
     def met_by(self, records: Any) -> bool:
-        """Whether a step's records (columns ok, latency_ms) meet the SLO on point estimates: the p95 of the
-        successful requests' latency under p95_ms, and the share of successful requests (every request, dropped
-        sends included) at least `success`. The run stops its step load on it; the analysis judges with it."""
+        """Whether a step's records (columns ok, latency_ms) meet the SLO on point estimates (dropped sends count
+        as failed requests). The run stops its step load on it; the analysis judges with it."""
         latency = records.loc[records["ok"], "latency_ms"].to_numpy()
         return bool(
             len(latency) and np.percentile(latency, 95) < self.p95_ms and len(latency) / len(records) >= self.success
@@ -69,7 +54,6 @@ class StepParams:
     windows: int = 4  # sub-windows of each configuration's peak step: repeated throughput points for the USL fit
 
     def rates(self) -> tuple[float, ...]:
-        """The planned rates in requests per second."""
         if self.rates_rps:
             return tuple(float(r) for r in self.rates_rps)
         return tuple(self.start_rps * self.factor**i for i in range(self.max_steps))
@@ -110,14 +94,9 @@ class InstancesParams:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class VerticalParams:
-    """One process, one resource at a time (empty lists skip a part).
-
-    documents: candidates per rerank; document_requests reranks each, one at a time, over the same cached
-    documents (each with a new query). torch_threads: the embedding model's threads; threads_users closed-
-    model users send threads_requests reranks of 10 cached documents with new queries. qubits (at the
-    target's shots) and shots (at the target's qubits): the aer backend, aer_requests quantum reranks of
-    aer_documents documents, one at a time.
-    """
+    """One process, one resource at a time (empty lists skip a part): document counts per rerank (cached
+    documents, a new query each), torch threads (threads_users closed users, reranks of 10 documents), and qubits
+    and shots of the aer backend (aer_requests quantum reranks of aer_documents documents, one at a time)."""
 
     documents: tuple[int, ...] = (10, 25, 50, 100, 250, 500, 1000)
     document_requests: int = 20
@@ -134,13 +113,10 @@ class VerticalParams:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AutoscaleParams:
-    """The autoscaling scenario: single-worker instances behind nginx, added and removed by the Kubernetes HPA's
-    rule (qrbench.deploy.autoscale, simulated on this machine, not a cluster) on the instances' CPU, while an
-    open-model load steps through rates_rps, phase_s seconds each (e.g. low, high, low: a step up, then down).
-
-    target_cpu: the HPA's target utilisation of cores_per_instance (0.7 = 70 % of one core); tolerance, windows
-    and replica bounds as the HPA's; interval_s: the control period (the HPA's sync period, 15 s in Kubernetes);
-    drain_s: seconds a removed instance keeps answering what nginx already sent it."""
+    """Single-worker instances behind nginx, added and removed by the Kubernetes HPA's rule (simulated on this
+    machine, not a cluster) on their CPU, while an open-model load steps through rates_rps, phase_s seconds each.
+    target_cpu: share of cores_per_instance; interval_s: the control (HPA sync) period; drain_s: seconds a removed
+    instance keeps answering what nginx already sent it."""
 
     enabled: bool = False
     rates_rps: tuple[float, ...] = (4.0, 20.0, 4.0)

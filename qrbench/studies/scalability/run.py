@@ -1,35 +1,27 @@
-"""The scalability study: how a QuantumRerank service scales, where it stops, and what a fitted model says past
-this machine.
+"""The scalability study's measurements: how a QuantumRerank service scales, where it stops.
 
-Vertical: latency and throughput against torch threads, the document count per request (with the cost's
-growth fitted), qubits and shots on the aer backend, and memory against the document count. Horizontal:
-``qrbench serve --workers N``, and N single-worker instances on loopback ports behind nginx (round robin and
-least connections), each instance's share of the requests and its cache hit rates read from its own
-/metrics. Every configuration gets a step load (open model, one short constant rate per step, stopped once
-the SLO breaks) that finds the highest arrival rate still meeting the SLO; the analysis
-(`analysis.py`) fits the Universal Scalability Law to throughput against N.
+Vertical: latency and throughput against torch threads, the document count per request, qubits and shots on the
+aer backend, and memory against the document count. Horizontal: ``qrbench serve --workers N``, and N single-worker
+instances behind nginx (round robin and least connections). Every configuration gets a step load (open model, one
+short constant rate per step, stopped once the SLO breaks); analysis.py finds the capacity and fits the USL.
 
-Requests: a base pool from the data manager (mix, methods, document length), each request sent with a new
-query (`fresh_queries`: production queries are nearly all unique, so every request embeds its query) over
-documents that recur. Before a configuration is measured, every one of its processes has the pool's
-documents in its embedding cache (caches are per process), so the steps measure the steady state of a
-service whose popular documents are cached, not how fast it fills its caches.
+Requests: a base pool from the data manager, each sent with a new query (`fresh_queries`: production queries are
+nearly all unique) over documents that recur. Before a configuration is measured every one of its processes has
+the pool's documents in its embedding cache (caches are per process): the steps measure the steady state.
 
-`STUDY.load_params` (the registry's) validates a parameter file; `run_scalability` measures into a run folder:
+A multi-worker service shares one port: each worker has its own /metrics registry and a scrape reaches one at
+random, so per-instance shares come from the nginx configurations, where every instance has its own port.
 
-    run.json           the run's facts (studies/folder.py): parameters, machine (cores, memory), versions, the
-                       effective engine settings of the embedded targets, times, calibration (noise)
+The run folder:
+
+    run.json           the run's facts (studies/folder.py): parameters, machine, versions, engine settings, times
     configs.json       every configuration: name, axis, n, balance, folder, status (ok/failed) and error, timings
     vertical/          stages.json and stages/<stage>/ (studies/stages.py layout), vertical.json (the target
                        settings of each stage group), server-<group>.parquet (server process samples)
     configs/<name>/    target.json, warmup.json, steps.json (per step: rate, folder, driver result, each
-                       instance's /metrics before and after), steps/<i>/ (driver runs), server.parquet (the
-                       processes: label, t_unix, cpu_percent, rss_bytes, ...), metrics.parquet, probe.parquet
-                       (event-loop probe: GET /health/live latency), nginx/ (instances only), target-<i>.log
-
-A multi-worker service (``--workers N``) shares one port: each worker has its own /metrics registry and a
-scrape reaches one of them at random, so its /metrics describe one worker, not the service. Per-instance
-shares come from the nginx configurations, where every instance has its own port.
+                       instance's /metrics before and after), steps/<i>/ (driver runs), server.parquet,
+                       metrics.parquet, probe.parquet (GET /health/live latency), nginx/ (instances only)
+    autoscale/         autoscale.json (rule, phases, decisions, scaling events, error) and load/ (records)
 """
 
 from __future__ import annotations
@@ -85,9 +77,6 @@ from .params import AUTOSCALE_DIR, CONFIGS_DIR, VERTICAL_DIR, ScalabilityParams
 __all__ = ["run_scalability", "warm_caches"]
 
 
-# ------------------------------------------------------------------------------------------- requests
-
-
 def _texts(specs: Sequence[RequestSpec], *, queries: bool) -> list[str]:
     """Distinct documents (and queries) of the specs, in first-seen order: what a cache warm-up embeds."""
     seen: dict[str, None] = {}
@@ -105,7 +94,23 @@ def _step_specs(base: Sequence[RequestSpec], count: int, *, offset: int, tag: st
     return [tagged(s, f"{tag}.{j}") for j, s in enumerate(picked)] if fresh else picked
 
 
-# ------------------------------------------------------------------------------------------- helpers
+def _rerank_specs(
+    rng: np.random.Generator, queries: Sequence[Any], kind: str, tag: str, docs: list[str], method: str, count: int
+) -> list[RequestSpec]:
+    """count reranks of `docs`, each with a query drawn from `queries` and tagged new."""
+    return [
+        RequestSpec.from_payload(
+            kind=kind,
+            endpoint="/v1/rerank",
+            payload={
+                "query": f"{queries[int(rng.integers(len(queries)))].text[:4000]} [{tag}.{j}]",
+                "candidates": docs,
+                "top_k": min(10, len(docs)),
+                "method": method,
+            },
+        )
+        for j in range(count)
+    ]
 
 
 def warm_caches(
@@ -119,9 +124,7 @@ def warm_caches(
     attempts: int = 3,
 ) -> dict[str, Any]:
     """Embed `texts` into the service's caches: classical reranks of up to `batch` candidates, each on a new
-    connection, `passes` times (a multi-worker service needs several: each pass lands on some worker).
-    A 5xx answer is retried (up to `attempts` times per request): a service that fails a share of its requests
-    must not lose the study its warm-up. Returns seconds taken, requests sent and how many answered 5xx."""
+    connection, `passes` times (each pass lands on some worker). A 5xx is retried up to `attempts` times."""
     t0 = time.perf_counter()
     sent = failed = 0
     chunks = [list(texts[i : i + batch]) for i in range(0, len(texts), batch)]
@@ -148,65 +151,45 @@ def warm_caches(
     }
 
 
-class _LoopProbe:
-    """GET the health path (/health/live, or the one the target's probe found) every interval_s on one
-    kept-alive connection: its latency is how long the service's event loop (and, behind nginx, the
-    balancer) takes to answer a request that computes nothing. path None: no health path, no probe."""
+@contextlib.contextmanager
+def _loop_probe(url: str, interval_s: float, headers: dict[str, str] | None, path: str | None) -> Iterator[list]:
+    """GET the health path every interval_s on one kept-alive connection, into the yielded rows: how long the
+    event loop (and, behind nginx, the balancer) takes to answer a request that computes nothing. path None:
+    no probe."""
+    rows: list[dict[str, Any]] = []
+    stop = threading.Event()
 
-    def __init__(
-        self, url: str, interval_s: float, headers: dict[str, str] | None, path: str | None = "/health/live"
-    ) -> None:
-        self.url, self.interval_s, self.headers, self.path = url, interval_s, headers, path
-        self.rows: list[dict[str, float]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="loop-probe", daemon=True)
-
-    def _run(self) -> None:
-        if self.path is None:
-            return
-        with httpx.Client(timeout=10.0, headers=self.headers) as client:
-            while not self._stop.wait(self.interval_s):
+    def probe() -> None:
+        with httpx.Client(timeout=10.0, headers=headers) as client:
+            while path is not None and not stop.wait(interval_s):
                 t_unix, t = time.time(), time.perf_counter()
                 try:
-                    ok = client.get(self.url + self.path).status_code == 200
+                    ok = client.get(url + path).status_code == 200
                 except httpx.HTTPError:
                     ok = False
-                self.rows.append({"t_unix": t_unix, "latency_ms": (time.perf_counter() - t) * 1000, "ok": ok})
+                rows.append({"t_unix": t_unix, "latency_ms": (time.perf_counter() - t) * 1000, "ok": ok})
 
-    def __enter__(self) -> _LoopProbe:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(15)
-
-    def frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.rows, columns=["t_unix", "latency_ms", "ok"])
+    thread = threading.Thread(target=probe, name="loop-probe", daemon=True)
+    thread.start()
+    try:
+        yield rows
+    finally:
+        stop.set()
+        thread.join(15)
 
 
 @contextlib.contextmanager
-def _monitored(
-    folder: Path,
-    pids: dict[str, int],
-    url: str,
-    params: ScalabilityParams,
-    headers: dict[str, str],
-    health_path: str | None = "/health/live",
-    scrape: bool = True,
-) -> Iterator[None]:
+def _monitored(folder: Path, pids: dict[str, int], url: str, study: _Study) -> Iterator[None]:
     """Server processes, /metrics and the event-loop probe sampled while the body runs; written on exit."""
-    samplers = {label: ProcessSampler(pid, interval_s=params.sample_interval_s) for label, pid in pids.items()}
-    metrics = MetricsSampler(
-        url, interval_s=params.sample_interval_s, headers=headers or None, names=params.target.metrics
-    )
-    probe = _LoopProbe(url, params.probe_interval_s, headers or None, health_path)
+    p, headers = study.params, study.headers or None
+    samplers = {label: ProcessSampler(pid, interval_s=p.sample_interval_s) for label, pid in pids.items()}
+    metrics = MetricsSampler(url, interval_s=p.sample_interval_s, headers=headers, names=p.target.metrics)
     with contextlib.ExitStack() as stack:
         for s in samplers.values():
             stack.enter_context(s)
-        if scrape:  # a target without /metrics is not scraped (every scrape would be a 404)
+        if study.scrape_metrics:  # a target without /metrics is not scraped (every scrape would be a 404)
             stack.enter_context(metrics)
-        stack.enter_context(probe)
+        probe = stack.enter_context(_loop_probe(url, p.probe_interval_s, headers, study.health_path))
         try:
             yield
         finally:
@@ -216,7 +199,7 @@ def _monitored(
             if frames:
                 RunFolder(folder).write_frame("server", pd.concat(frames, ignore_index=True))
             RunFolder(folder).write_frame("metrics", metrics.frame())
-            RunFolder(folder).write_frame("probe", probe.frame())
+            RunFolder(folder).write_frame("probe", pd.DataFrame(probe, columns=["t_unix", "latency_ms", "ok"]))
 
 
 class _Index:
@@ -235,16 +218,13 @@ class _Index:
         entry.update(changes)
         write_json(self.path, self.entries)
 
-    def fail(self, *, name: str, error: str, **entry: Any) -> None:
+    def fail(self, name: str, axis: str, n: int, balance: str, error: str) -> None:
         """Mark configuration `name` failed, adding it if it never started."""
         found = next((e for e in self.entries if e["name"] == name), None)
         if found is None:
-            found = self.add(name=name, **entry)
+            found = self.add(name=name, axis=axis, n=n, balance=balance, dir=f"{CONFIGS_DIR}/{name}")
         if found["status"] != "ok":
             self.update(found, status="failed", error=error)
-
-
-# ------------------------------------------------------------------------------------------- the run
 
 
 @dataclass(slots=True)
@@ -258,8 +238,6 @@ class _Study:
     headers: dict[str, str]
     health_path: str | None = "/health/live"  # a given URL's: the one its probe found (deploy.TargetProbe)
     scrape_metrics: bool = True  # a given URL's: whether its probe found /metrics
-
-    # ---- one configuration: warm-up, then the step load
 
     def configuration(
         self,
@@ -276,77 +254,65 @@ class _Study:
         monitor_url: str | None = None,
         extra: dict[str, Any] | None = None,
     ) -> None:
-        """Warm every process's caches, then run the step load against entry_url under the monitors.
-
-        warm: (url, passes) per cache-holding endpoint. share_urls: label -> URL whose /metrics is scraped
-        before and after every step (each instance; for a multi-worker service, the shared port).
-        monitor_url: where the /metrics sampler and the event-loop probe go (default entry_url). Behind nginx
-        it is one instance, directly: monitoring requests through a round-robin balancer take turns with the
-        load's and skew its shares (measured here: a probe every 0.25 s and a 6 req/s load phase-locked into a
-        2-to-22 split).
-        """
+        """Warm every process's caches (warm: (url, passes) each), then run the step load against entry_url under
+        the monitors. share_urls: label -> URL whose /metrics is scraped before and after every step.
+        monitor_url (default entry_url): behind nginx, one instance directly, since monitoring requests through a
+        round-robin balancer take turns with the load's and skew its shares (a probe every 0.25 s and a 6 req/s
+        load phase-locked into a 2-to-22 split)."""
         folder = self.run_dir / CONFIGS_DIR / name
         folder.mkdir(parents=True, exist_ok=True)
+        extra = extra or {}
         entry = self.index.add(
-            name=name,
-            axis=axis,
-            n=n,
-            balance=balance,
-            dir=str(folder.relative_to(self.run_dir)),
-            started_s=started_s,
-            **(extra or {}),
+            name=name, axis=axis, n=n, balance=balance, dir=f"{CONFIGS_DIR}/{name}", started_s=started_s, **extra
         )
         try:
-            write_json(
-                folder / "target.json",
-                {
-                    "url": entry_url,
-                    "processes": processes,
-                    "instances": share_urls,
-                    "axis": axis,
-                    "n": n,
-                    "balance": balance,
-                    "settings": to_dict(self.params.target),
-                    **(extra or {}),
-                },
-            )
+            target = {"url": entry_url, "processes": processes, "instances": share_urls, "axis": axis, "n": n}
+            target.update(balance=balance, settings=to_dict(self.params.target), **extra)
+            write_json(folder / "target.json", target)
             warm_s = self.warm_up(name, entry_url, folder, warm)
-            with _monitored(
-                folder,
-                processes,
-                monitor_url or entry_url,
-                self.params,
-                self.headers,
-                self.health_path,
-                self.scrape_metrics,
-            ):
+            with _monitored(folder, processes, monitor_url or entry_url, self):
                 self.step_load(name, entry_url, folder, share_urls)
             self.index.update(entry, status="ok", warmup_s=warm_s)
         except (QrbenchError, httpx.HTTPError, OSError) as exc:
             # One configuration that fails (a target that will not start, a step that errs) is data: the
             # study goes on with the others, and the report says what failed and why.
-            self.index.update(entry, status="failed", error=f"{type(exc).__name__}: {exc}")
+            self.index.update(entry, status="failed", error=_error(exc))
+
+    def load(
+        self,
+        url: str,
+        specs: list[RequestSpec],
+        model: Any,
+        out_dir: Path,
+        *,
+        stage: str = "warmup",
+        progress: bool = False,
+    ) -> Any:
+        """run_load with the study's timeout and headers (the target was checked when it was opened)."""
+        return run_load(
+            url,
+            cycle_source(specs),
+            model,
+            out_dir=out_dir,
+            stage=stage,
+            timeout_s=self.params.request_timeout_s,
+            progress=progress,
+            headers=self.headers,
+            allow_remote=True,
+        )
 
     def warm_up(self, name: str, entry_url: str, folder: Path, warm: list[tuple[str, int]]) -> float:
         """Fill every process's caches (warm: (url, passes) each, in parallel), then send the warm-up requests;
         writes warmup.json and returns the wall time it took (seconds)."""
         texts = _texts(self.base, queries=not self.params.requests.fresh_queries)
         t_warm = time.perf_counter()
+        timeout_s = max(600.0, self.params.request_timeout_s)
         with ThreadPoolExecutor(max_workers=max(1, len(warm))) as pool:
-            warmups = [
-                f.result()
-                for f in [
-                    pool.submit(
-                        warm_caches,
-                        u,
-                        texts,
-                        passes=k,
-                        headers=self.headers,
-                        timeout_s=max(600.0, self.params.request_timeout_s),
-                    )
-                    for u, k in warm
-                ]
-            ]
+            warmups = list(
+                pool.map(
+                    lambda w: warm_caches(w[0], texts, passes=w[1], headers=self.headers, timeout_s=timeout_s), warm
+                )
+            )
         if self.params.requests.warmup_requests:
             specs = _step_specs(
                 self.base,
@@ -355,17 +321,7 @@ class _Study:
                 tag=f"{name}.w",
                 fresh=self.params.requests.fresh_queries,
             )
-            run_load(
-                entry_url,
-                cycle_source(specs),
-                ClosedModel(users=2, iterations=max(1, len(specs) // 2)),
-                out_dir=folder / "warmup",
-                stage="warmup",
-                timeout_s=self.params.request_timeout_s,
-                progress=False,
-                headers=self.headers,
-                allow_remote=True,
-            )
+            self.load(entry_url, specs, ClosedModel(users=2, iterations=max(1, len(specs) // 2)), folder / "warmup")
         warm_s = time.perf_counter() - t_warm  # wall time: the senders run in parallel
         write_json(folder / "warmup.json", {"seconds": warm_s, "senders": warmups})
         return warm_s
@@ -388,17 +344,7 @@ class _Study:
                 max_in_flight=s.max_in_flight,
                 seed=self.params.seed * 1000 + i,
             )
-            result = run_load(
-                url,
-                cycle_source(specs),
-                model,
-                out_dir=step_dir,
-                stage=f"{name} {rate:g} rps",
-                timeout_s=self.params.request_timeout_s,
-                progress=self.progress,
-                headers=self.headers,
-                allow_remote=True,
-            )  # the target was checked when it was opened
+            result = self.load(url, specs, model, step_dir, stage=f"{name} {rate:g} rps", progress=self.progress)
             after = {label: scrape(u, headers=self.headers) for label, u in share_urls.items()}
             meets = self.params.slo.met_by(load_records(step_dir))
             steps.append(
@@ -421,9 +367,7 @@ class _Study:
             time.sleep(s.pause_s)
         return steps
 
-    # ---- vertical
-
-    def vertical_documents(self, target: Target, sampler_interval_s: float) -> None:
+    def vertical_documents(self, target: Target) -> None:
         v, length = self.params.vertical, self.params.requests.length
         if not v.documents:
             return
@@ -438,21 +382,10 @@ class _Study:
         queries = self.data.queries
         warm_caches(target.url, docs, headers=self.headers, timeout_s=max(600.0, self.params.request_timeout_s))
         runner = StageRunner(target, self.run_dir / VERTICAL_DIR, self.params.request_timeout_s, self.progress)
-        sampler = ProcessSampler(target.pid, interval_s=sampler_interval_s) if target.pid else None
+        sampler = ProcessSampler(target.pid, interval_s=v.sample_interval_s) if target.pid else None
         with sampler or contextlib.nullcontext():
             for n in v.documents:
-                specs = []
-                for j in range(v.document_requests):
-                    q = queries[int(rng.integers(len(queries)))].text[:4000]
-                    payload = {
-                        "query": f"{q} [d{n}.{j}]",
-                        "candidates": docs[:n],
-                        "top_k": min(10, n),
-                        "method": v.method,
-                    }
-                    specs.append(
-                        RequestSpec.from_payload(kind=f"documents_{n}", endpoint="/v1/rerank", payload=payload)
-                    )
+                specs = _rerank_specs(rng, queries, f"documents_{n}", f"d{n}", docs[:n], v.method, v.document_requests)
                 runner.run(f"documents/{n}", specs, budget_s=self.params.stage_budget_s)
         if sampler is not None:
             RunFolder(self.run_dir).write_frame(f"{VERTICAL_DIR}/server-documents", sampler.frame())
@@ -494,25 +427,18 @@ class _Study:
                         self.params.request_timeout_s,
                         self.progress,
                     )
-                    queries = self.data.queries
                     for stage in stages:
-                        specs = [
-                            RequestSpec.from_payload(
-                                kind=stage.replace("/", "_"),
-                                endpoint="/v1/rerank",
-                                payload={
-                                    "query": f"{queries[int(rng.integers(len(queries)))].text[:4000]} [{stage}.{j}]",
-                                    "candidates": docs,
-                                    "top_k": min(10, n_docs),
-                                    "method": method,
-                                },
-                            )
-                            for j in range(count)
-                        ]
-                        runner.run(stage, specs, users=users)
+                        kind = stage.replace("/", "_")
+                        runner.run(
+                            stage, _rerank_specs(rng, self.data.queries, kind, stage, docs, method, count), users=users
+                        )
             except (QrbenchError, httpx.HTTPError, OSError) as exc:
-                entry["error"] = f"{type(exc).__name__}: {exc}"
+                entry["error"] = _error(exc)
             write_json(self.run_dir / VERTICAL_DIR / "vertical.json", record)
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _length_count(data: DataManager, length: str) -> int:
@@ -558,7 +484,7 @@ def run_scalability(
                     study.health_path = target.probe.health_path
                     study.scrape_metrics = target.probe.metrics_status == 200
                 busy.mark("given service")
-                study.vertical_documents(target, p.vertical.sample_interval_s)
+                study.vertical_documents(target)
                 processes = {"service": target.pid} if target.pid else {}
                 study.configuration(
                     "given",
@@ -609,13 +535,10 @@ def _one_target(study: _Study, settings: EngineSettings, workers: int, *, docume
             if documents:
                 try:
                     study.vertical_documents(
-                        Target(url=target.url, pid=target.pid, embedded=True, headers=study.headers),
-                        p.vertical.sample_interval_s,
+                        Target(url=target.url, pid=target.pid, embedded=True, headers=study.headers)
                     )
                 except (QrbenchError, httpx.HTTPError, OSError) as exc:
-                    write_json(
-                        study.run_dir / VERTICAL_DIR / "documents-error.json", {"error": f"{type(exc).__name__}: {exc}"}
-                    )
+                    write_json(study.run_dir / VERTICAL_DIR / "documents-error.json", {"error": _error(exc)})
             if step_load:
                 # Each worker holds its own caches and a warm-up pass lands on one worker at random: N parallel
                 # senders of 3 passes each, so the workers warm at the same time and all of them very likely do.
@@ -630,16 +553,9 @@ def _one_target(study: _Study, settings: EngineSettings, workers: int, *, docume
                     started_s=started,
                 )
     except (QrbenchError, httpx.HTTPError, OSError) as exc:  # the target did not start
-        error = f"{type(exc).__name__}: {exc}"
+        error = _error(exc)
         if step_load:
-            study.index.fail(
-                name=name,
-                axis="workers",
-                n=workers,
-                balance="",
-                dir=str(folder.relative_to(study.run_dir)),
-                error=error,
-            )
+            study.index.fail(name, "workers", workers, "", error)
         if documents:
             write_json(study.run_dir / VERTICAL_DIR / "documents-error.json", {"error": error})
 
@@ -690,24 +606,10 @@ def _instances(study: _Study, settings: EngineSettings) -> None:
                             extra={"nginx_conf": str(nginx.config_path.relative_to(study.run_dir))},
                         )
                 except (QrbenchError, OSError) as exc:  # nginx itself failed to start
-                    study.index.fail(
-                        name=name,
-                        axis="instances",
-                        n=n,
-                        balance=balance,
-                        dir=f"{CONFIGS_DIR}/{name}",
-                        error=f"{type(exc).__name__}: {exc}",
-                    )
+                    study.index.fail(name, "instances", n, balance, _error(exc))
     except (QrbenchError, httpx.HTTPError, OSError) as exc:  # the instances did not start
         for n, balance in plan:
-            study.index.fail(
-                name=f"instances-{n}-{balance}",
-                axis="instances",
-                n=n,
-                balance=balance,
-                dir=f"{CONFIGS_DIR}/instances-{n}-{balance}",
-                error=f"{type(exc).__name__}: {exc}",
-            )
+            study.index.fail(f"instances-{n}-{balance}", "instances", n, balance, _error(exc))
 
 
 def _autoscale(study: _Study, settings: EngineSettings) -> None:
@@ -764,19 +666,9 @@ def _autoscale(study: _Study, settings: EngineSettings) -> None:
 
             def load() -> None:
                 try:
-                    outcome["run"] = run_load(
-                        pool.url,
-                        cycle_source(specs),
-                        model,
-                        out_dir=folder / "load",
-                        stage="autoscale",
-                        timeout_s=p.request_timeout_s,
-                        progress=False,
-                        headers=study.headers,
-                        allow_remote=True,
-                    )
+                    outcome["run"] = study.load(pool.url, specs, model, folder / "load", stage="autoscale")
                 except Exception as exc:  # noqa: BLE001 - reported in autoscale.json; the study goes on
-                    outcome["error"] = f"{type(exc).__name__}: {exc}"
+                    outcome["error"] = _error(exc)
                 finally:
                     stop.set()
 
@@ -803,5 +695,5 @@ def _autoscale(study: _Study, settings: EngineSettings) -> None:
                 ],
             )
     except (QrbenchError, httpx.HTTPError, OSError) as exc:
-        record["error"] = f"{type(exc).__name__}: {exc}"
+        record["error"] = _error(exc)
     write_json(folder / "autoscale.json", record)

@@ -1,10 +1,5 @@
-"""The scalability study's report as an ordered list of sections over one computed `ScalabilityReport`
-(analysis.py).
-
-`SECTIONS` names each section's function, in the order the notebook shows them (one cell each, through
-`report.sections.show_section`). Every section only reads the report; its tables come in their final form (the
-columns shown, under their headers) and its figures name a drawing of report/ (`DRAWINGS`).
-"""
+"""The scalability study's report as ordered sections (`SECTIONS`, one notebook cell each) over one computed
+`ScalabilityReport`; tables come in their final form, figures name a drawing of report/ (`DRAWINGS`)."""
 
 from __future__ import annotations
 
@@ -15,8 +10,6 @@ import pandas as pd
 
 from ..analysis import Figure, Section, Table, compliance_section, headline_section, reliability_section
 from .analysis import KEY_FIGURE, SATURATION_LIMITS, ScalabilityReport, fmt
-
-__all__ = ["SECTIONS"]
 
 _CONFIG_HEADERS = {
     "config": "Configuration",
@@ -83,18 +76,11 @@ def _shown(frame: pd.DataFrame, headers: Mapping[str, str]) -> Table:
     return Table(frame=frame, columns={k: v for k, v in headers.items() if k in frame.columns or frame.empty})
 
 
-def headline(report: ScalabilityReport) -> Section:
-    """The verdict, its main reason and the reliability reservations."""
-    return headline_section(report)
-
-
 def recommendation(report: ScalabilityReport) -> Section:
-    """Which configuration to run, from the measured numbers."""
     return Section(name="recommendation", sentence=f"**Recommendation.** {report.recommendation}")
 
 
 def compliance(report: ScalabilityReport) -> Section:
-    """The PRD capacity target, judged on the step load of the best configuration."""
     return compliance_section(
         report,
         title="PRD compliance",
@@ -105,7 +91,6 @@ def compliance(report: ScalabilityReport) -> Section:
 
 
 def findings(report: ScalabilityReport) -> Section:
-    """Every reason of the verdict past the first, and the findings in words."""
     return Section(
         name="findings",
         title="Findings",
@@ -117,7 +102,6 @@ def findings(report: ScalabilityReport) -> Section:
 
 
 def capacity(report: ScalabilityReport) -> Section:
-    """Each configuration's capacity under the SLO with its interval (the key figure)."""
     figure = Figure(
         draw="scalability_capacity",
         inputs={"configs": report.configs},
@@ -137,7 +121,6 @@ def capacity(report: ScalabilityReport) -> Section:
 
 
 def steps(report: ScalabilityReport) -> Section:
-    """Throughput and latency of every step of every configuration."""
     figure = Figure(
         draw="scalability_steps",
         inputs={"steps": report.steps, "slo_p95_ms": report.slo.p95_ms},
@@ -184,7 +167,6 @@ def _usl(report: ScalabilityReport, axis: str, **heading: str) -> Section:
 
 
 def usl_workers(report: ScalabilityReport) -> Section:
-    """The Universal Scalability Law against workers."""
     return _usl(
         report,
         "workers",
@@ -197,12 +179,10 @@ def usl_workers(report: ScalabilityReport) -> Section:
 
 
 def usl_instances(report: ScalabilityReport) -> Section:
-    """The Universal Scalability Law against instances behind nginx."""
     return _usl(report, "instances")
 
 
 def load_balancer(report: ScalabilityReport) -> Section:
-    """Each instance's share of the requests, the imbalance and its test against an even split."""
     figure = Figure(draw="scalability_shares", inputs={"shares": report.shares}, otherwise="instance shares")
     return Section(
         name="load_balancer",
@@ -216,7 +196,6 @@ def load_balancer(report: ScalabilityReport) -> Section:
 
 
 def saturation(report: ScalabilityReport) -> Section:
-    """Which resource of the single-worker service saturates first, step by step."""
     sat = report.saturation
     figure = Figure(
         draw="scalability_saturation",
@@ -235,7 +214,6 @@ def saturation(report: ScalabilityReport) -> Section:
 
 
 def autoscaling(report: ScalabilityReport) -> Section:
-    """The autoscaling scenario: time to scale, latency in the transition, over- and under-provisioning."""
     auto = report.autoscale
     figure = Figure(
         draw="scalability_autoscale",
@@ -257,7 +235,6 @@ def autoscaling(report: ScalabilityReport) -> Section:
 
 
 def documents(report: ScalabilityReport) -> Section:
-    """Latency and memory against the document count per request."""
     figure = Figure(
         draw="scalability_documents",
         inputs={"documents": report.documents, "cost": report.cost},
@@ -300,14 +277,9 @@ def vertical_settings(report: ScalabilityReport) -> Section:
     )
 
 
-def reliability(report: ScalabilityReport) -> Section:
-    """The reliability checks (sample sizes, the generator, a busy machine, the cores, ...)."""
-    return reliability_section(report)
-
-
 # The report's sections in order: name -> function. The notebook shows each in a cell of its own.
 SECTIONS: dict[str, Callable[[ScalabilityReport], Section]] = {
-    "headline": headline,
+    "headline": headline_section,
     "recommendation": recommendation,
     "compliance": compliance,
     "findings": findings,
@@ -321,5 +293,5 @@ SECTIONS: dict[str, Callable[[ScalabilityReport], Section]] = {
     "documents": documents,
     "cost_growth": cost_growth,
     "vertical_settings": vertical_settings,
-    "reliability": reliability,
+    "reliability": reliability_section,
 }
