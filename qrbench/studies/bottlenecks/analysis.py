@@ -23,7 +23,7 @@ from ..compliance import compliance_frame
 from ..contention import busy_first, read_contention
 from ..folder import RunFolder
 from .outside import cost_table, gaps, hot_functions, opportunity_row, outside_opportunities
-from .params import FILES, BottlenecksParams
+from .params import INFO_FILE, BottlenecksParams
 
 __all__ = [
     "BottlenecksReport",
@@ -684,7 +684,7 @@ def _opportunities(
 
 
 def _read(folder: RunFolder, name: str) -> pd.DataFrame:
-    """One of the run's tables (params.FILES); empty when the part of the study that writes it did not run."""
+    """One of the run's tables; empty when the part of the study that writes it did not run."""
     return folder.read_frame(name, default=pd.DataFrame())
 
 
@@ -692,7 +692,7 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
     """The report of the reference engine's run (every table), or of another target's (what the outside gives)."""
     folder = RunFolder(Path(run_dir))
     conf = params.confidence
-    info = folder.read_json(FILES["info"], {})
+    info = folder.read_json(INFO_FILE, {})
     thresholds = load_thresholds(params.thresholds_file, "baseline")
     requests, stacks, server = _read(folder, "costs"), _read(folder, "stacks"), _read(folder, "server")
     under, roles = _under_load(stacks)
