@@ -176,7 +176,7 @@ def _costs(params: BottlenecksParams, data: DataManager, rng, target, folder: Ru
                 elif kind == "rerank":
                     spec = data.rerank(n, o.method, rng=rng)
                 else:
-                    spec = data.batch_similarity(min(n, 100), o.method, rng=rng)
+                    spec = data.batch_similarity(n, o.method, rng=rng)
                 # A new query each time (tagged), so no answer comes from a cache of the service's.
                 payload = json.loads(spec.body)
                 key = "text1" if kind == "similarity" else "query"
