@@ -21,7 +21,6 @@ __all__ = [
     "opportunities_chart",
     "line_table",
     "cost_by_size",
-    "COMPONENT_COLOURS",
 ]
 
 COMPONENT_COLOURS = {
@@ -41,8 +40,7 @@ COMPONENT_COLOURS = {
 
 
 def stacked_breakdown(request: pd.DataFrame, *, share: bool = False):
-    """One panel per batch size, one bar per method and backend, stacked by component (mean ms, or share);
-    None when nothing was measured."""
+    """One panel per batch size, one bar per method and backend, stacked by component (mean ms, or share)."""
     if request.empty:
         return None
     sizes = sorted(request["batch_size"].unique())
@@ -70,8 +68,7 @@ def stacked_breakdown(request: pd.DataFrame, *, share: bool = False):
 
 
 def overhead_ratios(overhead: pd.DataFrame):
-    """Quantum and hybrid latency over classical (ratio of medians, 95% interval) against batch size; None
-    when not measured."""
+    """Quantum and hybrid latency over classical (ratio of medians, 95% interval) against batch size."""
     if overhead.empty:
         return None
     fig, ax = plt.subplots(figsize=(8, 4))
@@ -94,8 +91,7 @@ def overhead_ratios(overhead: pd.DataFrame):
 
 
 def aer_vs_exact(table: pd.DataFrame):
-    """Left: time of one batched aer call against shots (exact for reference). Right: its shot noise. None
-    when not measured."""
+    """Left: time of one batched aer call against shots (exact for reference). Right: its shot noise."""
     if table.empty:
         return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
@@ -133,8 +129,7 @@ def aer_vs_exact(table: pd.DataFrame):
 
 
 def memory_growth(memory: pd.DataFrame, *, limit_gb: float | None = None):
-    """Peak RSS and its increment against the documents of one cold rerank; increment per document. None
-    when not measured."""
+    """Peak RSS and its increment against the documents of one cold rerank; increment per document."""
     if memory.empty:
         return None
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
@@ -155,13 +150,12 @@ def memory_growth(memory: pd.DataFrame, *, limit_gb: float | None = None):
     return fig
 
 
-def under_load_profile(shares: pd.DataFrame, *, active: bool = True):
-    """Share of samples per activity: one bar per phase and sampler (all threads, or the GIL holder); with
-    `active`, of the samples of threads that were not idle. None when nothing was sampled."""
-    value = "active_share" if active else "share"
+def under_load_profile(shares: pd.DataFrame):
+    """Share of the busy threads' samples per activity, one bar per phase and sampler (all threads, GIL holder)."""
     if shares.empty:
         return None
-    wide = shares.pivot_table(index=["phase", "sampler"], columns="activity", values=value, aggfunc="sum").fillna(0)
+    wide = shares.pivot_table(index=["phase", "sampler"], columns="activity", values="active_share", aggfunc="sum")
+    wide = wide.fillna(0)
     wide = wide[wide.sum().sort_values(ascending=False).index]
     fig, ax = plt.subplots(figsize=(11, 0.8 + 0.7 * len(wide)))
     left = np.zeros(len(wide))
@@ -171,7 +165,7 @@ def under_load_profile(shares: pd.DataFrame, *, active: bool = True):
         ax.barh(labels, wide[col], left=left, color=colour, label=col)
         left += wide[col].to_numpy()
     ax.set_xlim(0, 1)
-    ax.set_xlabel("share of py-spy samples" + (" of threads not idle" if active else ""))
+    ax.set_xlabel("share of py-spy samples of threads not idle")
     ax.set_ylabel("phase (sampler)")
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
     ax.set_title("What the service's threads do: one user against load")
@@ -180,8 +174,7 @@ def under_load_profile(shares: pd.DataFrame, *, active: bool = True):
 
 
 def opportunities_chart(opportunities: pd.DataFrame):
-    """Time each opportunity would save per request (95% interval where there is one), coloured by where it lives;
-    None when there is no time-saving opportunity."""
+    """Time each opportunity would save per request (95% interval where there is one), coloured by where it lives."""
     t = opportunities[opportunities["kind"] == "time"].iloc[::-1] if len(opportunities) else opportunities
     if t.empty:
         return None
@@ -229,19 +222,16 @@ def line_table(lines: pd.DataFrame, *, top: int = 15):
 
 
 def cost_by_size(requests: pd.DataFrame, table: pd.DataFrame):
-    """Latency against documents per request, one colour per kind, with the fitted fixed + per-document line;
-    None when nothing was measured."""
-    if requests is None or requests.empty:
-        return None
-    ok = requests[(requests["status"] == 200) & requests["e2e_ms"].notna()]
+    """Latency against documents per request, one colour per kind, with the fitted fixed + per-document line."""
+    ok = requests[(requests["status"] == 200) & requests["e2e_ms"].notna()] if len(requests) else requests
     if ok.empty or not (ok["e2e_ms"] > 0).any():
         return None
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
     for i, (kind, g) in enumerate(ok.groupby("kind", sort=False)):
         colour = f"C{i}"
         ax.scatter(g["n_candidates"], g["e2e_ms"], s=14, alpha=0.6, color=colour, label=kind)
-        fit = table[table["kind"] == kind] if table is not None and len(table) else table
-        if fit is not None and len(fit) and bool(fit["decided"].iloc[0]):
+        fit = table[table["kind"] == kind] if len(table) else table
+        if len(fit) and bool(fit["decided"].iloc[0]):
             xs = np.linspace(0, g["n_candidates"].max(), 20)
             a, b = float(fit["fixed_ms"].iloc[0]), float(fit["per_doc_ms"].iloc[0])
             ax.plot(xs, a + b * xs, color=colour, lw=1.2)

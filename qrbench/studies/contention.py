@@ -1,16 +1,6 @@
-"""Contention during a study: sampled while it runs, judged per stage from its folder, named first.
-
-A study's run wraps its measurement in `contention_monitor(folder, target_pid, windows=...)`: the
-`monitor.ContentionSampler` runs beside the other monitors, and at the end the folder gets
-
-    contention.parquet   the samples (monitor/contention.py lists the columns)
-    contention.json      the stage windows (name, start and end in Unix seconds), the limits, and the per-stage
-                         and run summaries of stats.judge_contention
-
-`read_contention(run_dir)` judges the folder again from those two files (analysis reads the folder alone).
-`excuse_busy` turns a failed target whose stage was contended, and whose failure is smaller than the slowdown
-the contention could explain, into *insufficient (machine busy)*; `busy_first` puts the busy-machine sentence
-in front of a study's reasons.
+"""Contention during a study: sampled while it runs (`contention_monitor`: contention.parquet, the samples, and
+contention.json, the stage windows and judgement), judged again from the folder (`read_contention`), a failure
+it could explain excused (`excuse_busy`) and the busy machine named first (`busy_first`).
 """
 
 from __future__ import annotations
@@ -32,8 +22,6 @@ from .folder import RunFolder
 __all__ = [
     "CONTENTION_SAMPLES",
     "CONTENTION_FILE",
-    "BUSY",
-    "ContentionMonitor",
     "contention_monitor",
     "read_contention",
     "contention_summary",
@@ -73,12 +61,8 @@ def contention_monitor(
     windows: Callable[[], Sequence[Window]] | None = None,
     interval_s: float = 0.5,
 ) -> Iterator[ContentionMonitor]:
-    """Sample contention while the block runs; then write contention.parquet and contention.json into `folder`.
-
-    windows: called at the end for the stage windows (e.g. from stages.json); without it, the phases the block
-    marked (`monitor.mark(name)`), else the whole run as one stage. Never fails the study it watches: a
-    sampler that could not write leaves the study without a contention judgement.
-    """
+    """Sample contention while the block runs, then write the samples and the judgement of the stage windows
+    (`windows()` at the end, else the phases the block marked). Never fails the study it watches."""
     sampler = ContentionSampler(own_roots(target_pid), interval_s=interval_s)
     monitor = ContentionMonitor(sampler)
     sampler.start()
@@ -148,29 +132,23 @@ def excuse_busy(
     contention: stats.Contention | None,
     stage_of: Mapping[str, str | None] | None = None,
 ) -> tuple[dict[str, stats.Judgement], frozenset[str]]:
-    """Failed judgements that contention could explain become *insufficient (machine busy)*.
+    """Failed judgements that contention could explain become *insufficient (machine busy)*; returns the
+    judgements and the excused names.
 
-    stage_of: judgement name -> the stage that measured it (None: the whole run, judged by the run's largest
-    contended slowdown); a name absent from it is never excused (what a busy machine does not slow: memory).
-    Without stage_of, every judgement is judged on the whole run. A judgement is excused when its stage was
-    contended and stats.explained_by_contention holds for its interval. Returns the judgements and the excused names.
-    """
+    stage_of: judgement name -> the stage that measured it (None, or no stage_of at all: the whole run); a name
+    absent from it is never excused (what a busy machine does not slow: memory)."""
     out, excused = dict(judgements), set()
     if contention is None or not contention.contended:
         return out, frozenset()
     for name, j in judgements.items():
-        if j.verdict != stats.Verdict.FAIL:
+        if j.verdict != stats.Verdict.FAIL or (stage_of is not None and name not in stage_of):
             continue
-        if stage_of is not None and name not in stage_of:
-            continue  # a judgement contention cannot slow (e.g. memory)
         stage_name = stage_of.get(name) if stage_of is not None else None
-        if stage_name:
-            stage = contention.stage(stage_name)
-            if stage is None or not stage.contended:
-                continue  # its stage was quiet, or not sampled: nothing says the machine was busy then
-            slowdown = stage.slowdown
-        else:
-            slowdown = contention.slowdown
+        stage = contention.stage(stage_name) if stage_name else contention
+        # A quiet or unsampled stage: nothing says the machine was busy then.
+        if stage is None or not stage.contended:
+            continue
+        slowdown = stage.slowdown
         if not stats.explained_by_contention(j.estimate.low, j.estimate.high, j.threshold, j.direction, slowdown):
             continue
         out[name] = dataclasses.replace(

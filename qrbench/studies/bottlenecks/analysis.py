@@ -22,8 +22,8 @@ from ..analysis import KEY_FIGURE, latency_statistic, load_thresholds, summary_h
 from ..compliance import compliance_frame
 from ..contention import busy_first, read_contention
 from ..folder import RunFolder
-from .outside import cost_table, gaps, hot_functions, outside_opportunities
-from .params import FILES, BottlenecksParams
+from .outside import cost_table, gaps, hot_functions, opportunity_row, outside_opportunities
+from .params import INFO_FILE, BottlenecksParams
 
 __all__ = [
     "BottlenecksReport",
@@ -91,19 +91,13 @@ class BottlenecksReport:
 def mean_difference(
     a: np.ndarray, b: np.ndarray, *, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0
 ) -> stats.Estimate:
-    """mean(a) - mean(b) of two independent samples, with a percentile-bootstrap interval (unit of the samples).
-
-    Undecided when either sample has fewer than 2 values.
-    """
+    """mean(a) - mean(b) of two independent samples, with a percentile-bootstrap interval; undecided when either
+    sample has fewer than 2 finite values."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     method = f"difference of means, independent percentile bootstrap ({n_resamples} resamples)"
     n = int(min(a.size, b.size))
-    if n == 0:
-        return stats.Estimate(
-            value=math.nan, low=-math.inf, high=math.inf, confidence=confidence, n=0, method=method, decided=False
-        )
-    value = float(a.mean() - b.mean())
+    value = float(a.mean() - b.mean()) if n else math.nan
     if n < 2:
         return stats.Estimate(
             value=value, low=-math.inf, high=math.inf, confidence=confidence, n=n, method=method, decided=False
@@ -116,10 +110,6 @@ def mean_difference(
     return stats.Estimate(
         value=value, low=min(float(low), value), high=max(float(high), value), confidence=confidence, n=n, method=method
     )
-
-
-def _mean_ci(x: np.ndarray, confidence: float) -> stats.Estimate:
-    return stats.bootstrap_ci(np.asarray(x, dtype=float), np.mean, confidence=confidence)
 
 
 # ------------------------------------------------------------------------------------------- breakdown
@@ -140,18 +130,16 @@ _SCENARIO_COLS = [
 
 def breakdown_table(components: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
     """Per scenario and component (parts, unattributed, total): mean_ms with its interval, median_ms,
-    cpu_mean_ms, and share (mean over the mean total). Within a scenario the shares of the parts and
-    "unattributed" sum to 1."""
+    cpu_mean_ms, and share (mean over the mean total, so a scenario's parts and "unattributed" sum to 1)."""
     rows = []
     for _, g in components.groupby("scenario", sort=False):
-        totals = g[g["component"] == TOTAL]["ms"].to_numpy()
-        total_mean = totals.mean()
+        total_mean = g[g["component"] == TOTAL]["ms"].to_numpy().mean()
         head = g.iloc[0][_SCENARIO_COLS].to_dict()
         for component in (*ORDER, TOTAL):
             x = g[g["component"] == component]
             if x.empty:
                 continue
-            e = _mean_ci(x["ms"].to_numpy(), confidence)
+            e = stats.bootstrap_ci(x["ms"].to_numpy(), confidence=confidence)
             rows.append(
                 {
                     **head,
@@ -182,8 +170,10 @@ def _explained(components: pd.DataFrame, table: pd.DataFrame, limit: float) -> p
     rows = []
     for scenario, g in table.groupby("scenario", sort=False):
         by = g.set_index("component")
-        c = components[components["scenario"] == scenario]
-        wide = c.pivot_table(index="repeat", columns="component", values="ms")
+        unattributed = by.loc[UNATTRIBUTED] if UNATTRIBUTED in by.index else {"mean_ms": 0.0, "share": 0.0}
+        wide = components[components["scenario"] == scenario].pivot_table(
+            index="repeat", columns="component", values="ms"
+        )
         shares = (wide[UNATTRIBUTED] / wide[TOTAL]).to_numpy() if UNATTRIBUTED in wide else np.zeros(1)
         share = float(np.median(shares))
         rows.append(
@@ -191,8 +181,8 @@ def _explained(components: pd.DataFrame, table: pd.DataFrame, limit: float) -> p
                 **g.iloc[0][_SCENARIO_COLS].to_dict(),
                 "repeats": len(wide),
                 "total_ms": by.loc[TOTAL, "mean_ms"],
-                "unattributed_ms": by.loc[UNATTRIBUTED, "mean_ms"] if UNATTRIBUTED in by.index else 0.0,
-                "unattributed_share_of_means": by.loc[UNATTRIBUTED, "share"] if UNATTRIBUTED in by.index else 0.0,
+                "unattributed_ms": unattributed["mean_ms"],
+                "unattributed_share_of_means": unattributed["share"],
                 "unattributed_share": share,
                 "explained": abs(share) <= limit,
             }
@@ -239,6 +229,8 @@ def _overhead(components: pd.DataFrame, confidence: float) -> pd.DataFrame:
 
 
 def _aer_vs_exact(components: pd.DataFrame, shots: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    from scipy.stats import spearmanr
+
     fid = components[
         (components["component"] == "fidelity")
         & (components["documents"] == "cached")
@@ -250,21 +242,16 @@ def _aer_vs_exact(components: pd.DataFrame, shots: pd.DataFrame, confidence: flo
         err = g["error"].to_numpy()
         rmse = stats.bootstrap_ci(err, lambda x, axis=-1: np.sqrt(np.mean(x * x, axis=axis)), confidence=confidence)
         per_call = g.groupby("input")[["aer_ms", "exact_ms"]].first()
-        rhos, top = [], []
-        for _, c in g.groupby("input"):
-            if len(c) >= 3:
-                from scipy.stats import spearmanr
-
-                rhos.append(spearmanr(c["exact"], c["aer"]).statistic)
-                top.append(int(c["exact"].idxmax() == c["aer"].idxmax()))
-        n_docs = int(g.groupby("input").size().median())
+        by_input = [c for _, c in g.groupby("input") if len(c) >= 3]
+        rhos = [spearmanr(c["exact"], c["aer"]).statistic for c in by_input]
+        top = [int(c["exact"].idxmax() == c["aer"].idxmax()) for c in by_input]
         aer_fid = fid[(fid["backend"] == "aer") & (fid["qubits"] == q) & (fid["shots"] == s)]
         exact_fid = fid[(fid["backend"] == "exact") & (fid["qubits"] == q)]
         rows.append(
             {
                 "qubits": q,
                 "shots": s,
-                "documents": n_docs,
+                "documents": int(g.groupby("input").size().median()),
                 "aer_ms": float(per_call["aer_ms"].median()),
                 "exact_ms": float(per_call["exact_ms"].median()),
                 "cost_ratio": float(per_call["aer_ms"].median() / per_call["exact_ms"].median()),
@@ -285,11 +272,13 @@ def _aer_vs_exact(components: pd.DataFrame, shots: pd.DataFrame, confidence: flo
 
 
 def _outside(http: pd.DataFrame, codec: pd.DataFrame, confidence: float) -> pd.DataFrame:
+    """Per batch size and method over HTTP: e2e, server and outside-the-engine time, and each codec part (at the
+    nearest batch size it was timed for); framework_ms is the outside time the codec parts leave."""
     ok = http[http["status"] == 200]
     parts = codec.groupby(["n_candidates", "component"])["ms"].mean().unstack() if len(codec) else pd.DataFrame()
     rows = []
     for (n, method), g in ok.groupby(["n_candidates", "method"]):
-        out = _mean_ci(g["outside_ms"].to_numpy(), confidence)
+        out = stats.bootstrap_ci(g["outside_ms"].to_numpy(), confidence=confidence)
         row = {
             "batch_size": n,
             "method": method,
@@ -305,9 +294,8 @@ def _outside(http: pd.DataFrame, codec: pd.DataFrame, confidence: float) -> pd.D
         codec_sum = 0.0
         for part in parts.columns if len(parts) else []:
             near = parts.index[np.argmin(np.abs(parts.index.to_numpy() - n))]
-            value = float(parts.loc[near, part])
-            row[f"{part} ms"] = value
-            codec_sum += value
+            row[f"{part} ms"] = float(parts.loc[near, part])
+            codec_sum += row[f"{part} ms"]
         row["framework_ms"] = out.value - codec_sum
         rows.append(row)
     return pd.DataFrame(rows)
@@ -331,45 +319,19 @@ def _request(table: pd.DataFrame, outside: pd.DataFrame) -> pd.DataFrame:
     rows = []
     head = table[_headline(table) & (table["component"] != TOTAL)]
     for (n, method, backend), g in head.groupby(["batch_size", "method", "backend"]):
-        for r in g.itertuples():
-            rows.append(
-                {
-                    "batch_size": n,
-                    "method": method,
-                    "backend": backend,
-                    "where": "engine",
-                    "component": r.component,
-                    "mean_ms": r.mean_ms,
-                }
-            )
+        parts = [("engine", r.component, r.mean_ms) for r in g.itertuples()]
         o = _outside_for(outside, n, method)
         if o is not None:
-            for col in [c for c in o.index if c.endswith(" ms") and c != "framework_ms"]:
-                rows.append(
-                    {
-                        "batch_size": n,
-                        "method": method,
-                        "backend": backend,
-                        "where": "outside",
-                        "component": col[:-3],
-                        "mean_ms": float(o[col]),
-                    }
-                )
-            rows.append(
-                {
-                    "batch_size": n,
-                    "method": method,
-                    "backend": backend,
-                    "where": "outside",
-                    "component": "HTTP and framework",
-                    "mean_ms": float(o["framework_ms"]),
-                }
-            )
+            parts += [("outside", col[:-3], float(o[col])) for col in o.index if col.endswith(" ms")]
+            parts.append(("outside", "HTTP and framework", float(o["framework_ms"])))
+        rows += [
+            {"batch_size": n, "method": method, "backend": backend, "where": where, "component": c, "mean_ms": ms}
+            for where, c, ms in parts
+        ]
     frame = pd.DataFrame(rows)
     if len(frame):
-        frame["share"] = frame["mean_ms"] / frame.groupby(["batch_size", "method", "backend"])["mean_ms"].transform(
-            "sum"
-        )
+        total = frame.groupby(["batch_size", "method", "backend"])["mean_ms"].transform("sum")
+        frame["share"] = frame["mean_ms"] / total
     return frame
 
 
@@ -377,31 +339,20 @@ def _request(table: pd.DataFrame, outside: pd.DataFrame) -> pd.DataFrame:
 
 
 def _gc(pauses: pd.DataFrame, requests: int) -> pd.DataFrame:
+    """Per generation and for all: collections, total and longest pause, and the pause per request."""
     if pauses.empty:
-        return pd.DataFrame(
-            [
-                {
-                    "generation": "all",
-                    "collections": 0,
-                    "total_ms": 0.0,
-                    "max_ms": 0.0,
-                    "per_request_ms": 0.0,
-                    "requests": requests,
-                }
-            ]
-        )
-    rows = []
-    for gen, g in list(pauses.groupby("generation")) + [("all", pauses)]:
-        rows.append(
-            {
-                "generation": gen,
-                "collections": len(g),
-                "total_ms": g["ms"].sum(),
-                "max_ms": g["ms"].max(),
-                "per_request_ms": g["ms"].sum() / max(requests, 1),
-                "requests": requests,
-            }
-        )
+        pauses = pd.DataFrame({"generation": [], "ms": []})
+    rows = [
+        {
+            "generation": gen,
+            "collections": len(g),
+            "total_ms": g["ms"].sum(),
+            "max_ms": g["ms"].max() if len(g) else 0.0,
+            "per_request_ms": g["ms"].sum() / max(requests, 1),
+            "requests": requests,
+        }
+        for gen, g in [*pauses.groupby("generation"), ("all", pauses)]
+    ]
     return pd.DataFrame(rows)
 
 
@@ -413,7 +364,7 @@ _IDLE = ("idle: event loop select", "idle: thread-pool worker")
 
 def _under_load(stacks: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Activity shares per phase and sampler over the service's own threads (not tqdm's or the model loader's),
-    of all samples (`share`) and of the samples of threads not idle (`active_share`)."""
+    of all samples (`share`) and of the samples of threads not idle (`active_share`); and per thread role."""
     if stacks.empty:
         return pd.DataFrame(), pd.DataFrame()
     s = stacks if "activity" in stacks else classify_stacks(stacks)
@@ -442,11 +393,7 @@ def under_load_change(shares: pd.DataFrame) -> pd.DataFrame:
 
 
 def _load_runs(
-    folder: Path,
-    server: pd.DataFrame,
-    confidence: float,
-    stacks: pd.DataFrame | None = None,
-    rate_hz: float | None = None,
+    folder: Path, server: pd.DataFrame, confidence: float, stacks: pd.DataFrame, rate_hz: float | None
 ) -> pd.DataFrame:
     """Per phase of the under-load runs (driver run folders under `folder`): requests, latency with intervals,
     the server's CPU and threads, and the share of the time the GIL was held."""
@@ -456,74 +403,35 @@ def _load_runs(
         rec = pd.concat([load_records(p) for p in runs], ignore_index=True)
         phase = phase_dir.name.replace("_", " ")
         ok = rec[rec["ok"]]
-        lat = ok["latency_ms"].to_numpy()
-        p50 = stats.percentile_ci(lat, 50, confidence)
-        p95 = stats.percentile_ci(lat, 95, confidence)
         sv = server[server["phase"] == phase] if len(server) else server
-        rows.append(
-            {
-                "phase": phase,
-                "requests": len(rec),
-                "ok": len(ok),
-                "users": int(rec["user"].max() + 1) if len(rec) else 0,
-                "duration_s": float(rec["t_end"].max()) if len(rec) else np.nan,
-                "throughput_rps": len(ok) / float(rec["t_end"].max()) if len(rec) else np.nan,
-                "p50_ms": p50.value,
-                "p50_low": p50.low,
-                "p50_high": p50.high,
-                "p95_ms": p95.value,
-                "p95_low": p95.low,
-                "p95_high": p95.high,
-                "server_share_median": float(np.nanmedian(ok["server_ms"] / ok["latency_ms"])) if len(ok) else np.nan,
-                "fallback_rate": float(ok["fallback"].mean()) if len(ok) else np.nan,
-                "server_cpu_percent": float(sv["cpu_percent"].mean()) if len(sv) else np.nan,
-                "server_threads": float(sv["threads"].median()) if len(sv) else np.nan,
-                "machine_cpu_percent": float(sv["machine_cpu_percent"].mean()) if len(sv) else np.nan,
-            }
-        )
-        if stacks is not None and len(stacks) and rate_hz:
+        row = {
+            "phase": phase,
+            "requests": len(rec),
+            "ok": len(ok),
+            "users": int(rec["user"].max() + 1) if len(rec) else 0,
+            "duration_s": float(rec["t_end"].max()) if len(rec) else np.nan,
+            "throughput_rps": len(ok) / float(rec["t_end"].max()) if len(rec) else np.nan,
+        }
+        for q in (50, 95):
+            e = stats.percentile_ci(ok["latency_ms"].to_numpy(), q, confidence)
+            row |= {f"p{q}_ms": e.value, f"p{q}_low": e.low, f"p{q}_high": e.high}
+        row |= {
+            "server_share_median": float(np.nanmedian(ok["server_ms"] / ok["latency_ms"])) if len(ok) else np.nan,
+            "fallback_rate": float(ok["fallback"].mean()) if len(ok) else np.nan,
+            "server_cpu_percent": float(sv["cpu_percent"].mean()) if len(sv) else np.nan,
+            "server_threads": float(sv["threads"].median()) if len(sv) else np.nan,
+            "machine_cpu_percent": float(sv["machine_cpu_percent"].mean()) if len(sv) else np.nan,
+        }
+        if len(stacks) and rate_hz:
             # With --gil py-spy keeps a sample only when some thread holds the GIL: samples over the samples
             # the run could have given is the share of the time the GIL was held.
             held = stacks[(stacks["phase"] == phase) & (stacks["sampler"] == "GIL holder")]["samples"].sum()
-            rows[-1]["gil_held_share"] = min(1.0, held / (rate_hz * rows[-1]["duration_s"]))
+            row["gil_held_share"] = min(1.0, held / (rate_hz * row["duration_s"]))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
 # ------------------------------------------------------------------------------------------ opportunities
-
-
-def _opportunity(
-    name: str,
-    lives_in: str,
-    applies_to: str,
-    saving: stats.Estimate,
-    per_request_ms: float,
-    rates: dict[str, float],
-    how: str,
-    status: str = "open",
-    trade_off: str = "",
-) -> dict[str, Any]:
-    row = {
-        "opportunity": name,
-        "lives_in": lives_in,
-        "applies_to": applies_to,
-        "kind": "time",
-        "saving_ms": saving.value,
-        "saving_low": saving.low,
-        "saving_high": saving.high,
-        "share_of_request": saving.value / per_request_ms if per_request_ms else np.nan,
-        "saving_mib": np.nan,
-        "how": how,
-        "trade_off": trade_off,
-        "status": status,
-    }
-    for label, rps in rates.items():
-        row[f"cores saved at {label}"] = saving.value * rps / 1000
-    return row
-
-
-def _totals(components: pd.DataFrame, **where) -> np.ndarray:
-    return _parts(components, TOTAL, **where)
 
 
 def _parts(components: pd.DataFrame, component: str, **where) -> np.ndarray:
@@ -533,10 +441,13 @@ def _parts(components: pd.DataFrame, component: str, **where) -> np.ndarray:
     return components[m]["ms"].to_numpy()
 
 
+def _mean_or_nan(x: np.ndarray) -> float:
+    return float(np.mean(x)) if len(x) else np.nan
+
+
 @dataclass(frozen=True)
 class _Measured:
-    """What every kind of opportunity reads: the study's parameters and the run's measurements, and the default
-    scenario (`base`: hybrid-or-quantum rows with cached documents, default settings, 4 qubits)."""
+    """What every kind of opportunity reads: the study's parameters and the run's measurements."""
 
     p: BottlenecksParams
     c: pd.DataFrame  # the breakdown rows
@@ -549,35 +460,28 @@ class _Measured:
         return self.p.opportunities.reference_batch
 
     def where(self, **changes) -> dict[str, Any]:
-        """The default scenario at the reference batch, with `changes`."""
+        """The default scenario (cached documents, default settings, 4 qubits) at the reference batch, changed."""
         base = dict(documents="cached", settings="", torch_threads=None, fallback=False, qubits=4)
         return {"batch_size": self.n_ref, **base, **changes}
 
-    def row(self, name, lives_in, applies, saving: stats.Estimate, per_request_ms, how, **kw) -> dict[str, Any]:
-        return _opportunity(name, lives_in, applies, saving, per_request_ms, self.p.opportunities.rates_rps, how, **kw)
+    def row(self, name, lives_in, applies, saving, per_request_ms, how, **kw) -> dict[str, Any]:
+        return opportunity_row(
+            name, lives_in, applies, saving, per_request_ms, self.p.opportunities.rates_rps, how, **kw
+        )
 
     def difference(self, name, lives_in, applies, a, b, ref_total, how, **kw) -> list[dict[str, Any]]:
         """The saving of going from sample `a` to sample `b` (ms; none when either has fewer than 2 values)."""
         if len(a) < 2 or len(b) < 2:
             return []
-        saving = mean_difference(a, b, confidence=self.p.confidence)
-        return [self.row(name, lives_in, applies, saving, _mean_or_nan(ref_total), how, **kw)]
+        e = mean_difference(a, b, confidence=self.p.confidence)
+        return [self.row(name, lives_in, applies, (e.value, e.low, e.high), _mean_or_nan(ref_total), how, **kw)]
 
     def component(self, name, lives_in, applies, x, ref_total, how) -> list[dict[str, Any]]:
         """The saving of removing a component's whole time `x` (none when it has fewer than 2 values)."""
         if len(x) < 2:
             return []
-        return [self.row(name, lives_in, applies, _mean_ci(x, self.p.confidence), _mean_or_nan(ref_total), how)]
-
-    def observed(self, value: float, n: int, method: str) -> stats.Estimate:
-        """A saving measured once, without an interval."""
-        return stats.Estimate(
-            value=value, low=value, high=value, confidence=self.p.confidence, n=n, method=method, decided=False
-        )
-
-
-def _mean_or_nan(x: np.ndarray) -> float:
-    return float(np.mean(x)) if len(x) else np.nan
+        e = stats.bootstrap_ci(x, confidence=self.p.confidence)
+        return [self.row(name, lives_in, applies, (e.value, e.low, e.high), _mean_or_nan(ref_total), how)]
 
 
 def _aer_threads(m: _Measured) -> list[dict[str, Any]]:
@@ -591,7 +495,7 @@ def _aer_threads(m: _Measured) -> list[dict[str, Any]]:
         f"quantum and hybrid on aer, {m.n_ref} documents",
         _parts(m.c, "fidelity", **before),
         _parts(m.c, "fidelity", **m.where(**aer)),
-        _totals(m.c, **before),
+        _parts(m.c, TOTAL, **before),
         "AerSimulator(max_parallel_threads=1): a <=9-qubit statevector gains nothing from threads that "
         "spin against the service's own",
         status="done (aer_threads=1)" if m.p.target.aer_threads == 1 else "open",
@@ -599,11 +503,10 @@ def _aer_threads(m: _Measured) -> list[dict[str, Any]]:
 
 
 def _torch_threads(m: _Measured) -> list[dict[str, Any]]:
-    """torch intra-op threads, with cached and with cold documents."""
     rows = []
     for docs in ("cached", "cold"):
-        t_default = _totals(m.c, **m.where(method="hybrid", backend="exact", torch_threads=2, documents=docs))
-        t_one = _totals(m.c, **m.where(method="hybrid", backend="exact", torch_threads=1, documents=docs))
+        t_default = _parts(m.c, TOTAL, **m.where(method="hybrid", backend="exact", torch_threads=2, documents=docs))
+        t_one = _parts(m.c, TOTAL, **m.where(method="hybrid", backend="exact", torch_threads=1, documents=docs))
         rows += m.difference(
             f"Embed with one torch thread ({docs} documents)",
             "service setting (torch_threads)",
@@ -618,7 +521,6 @@ def _torch_threads(m: _Measured) -> list[dict[str, Any]]:
 
 
 def _exact_backend(m: _Measured) -> list[dict[str, Any]]:
-    """Exact instead of aer."""
     aer = m.where(method="quantum", backend="aer", shots=1024)
     return m.difference(
         "Compute the fidelity in closed form (exact) instead of simulating it (aer)",
@@ -626,7 +528,7 @@ def _exact_backend(m: _Measured) -> list[dict[str, Any]]:
         f"quantum and hybrid on aer, {m.n_ref} documents",
         _parts(m.c, "fidelity", **aer),
         _parts(m.c, "fidelity", **m.where(method="quantum", backend="exact")),
-        _totals(m.c, **aer),
+        _parts(m.c, TOTAL, **aer),
         "backend=exact: the same expected value without the circuit",
         trade_off="no shot noise, no circuit: the service stops exercising a quantum simulator",
     )
@@ -651,7 +553,6 @@ def _fewer_shots(m: _Measured) -> list[dict[str, Any]]:
 
 
 def _document_cache(m: _Measured) -> list[dict[str, Any]]:
-    """Document embeddings: cold versus cached."""
     cold = m.where(method="hybrid", backend="exact", documents="cold")
     return m.difference(
         "Embed documents once, at indexing (keep them cached)",
@@ -659,7 +560,7 @@ def _document_cache(m: _Measured) -> list[dict[str, Any]]:
         f"requests whose {m.n_ref} documents are new",
         _parts(m.c, "embed documents", **cold),
         _parts(m.c, "embed documents", **m.where(method="hybrid", backend="exact")),
-        _totals(m.c, **cold),
+        _parts(m.c, TOTAL, **cold),
         "precompute document vectors (RAG chunks recur); a cache miss embeds every document",
         trade_off="memory: 1.5 KiB per cached document",
     )
@@ -668,7 +569,7 @@ def _document_cache(m: _Measured) -> list[dict[str, Any]]:
 def _engine_parts(m: _Measured) -> list[dict[str, Any]]:
     """The query embedding and the engine's unattributed glue, each as a whole component of the default hybrid."""
     hybrid = m.where(method="hybrid", backend="exact")
-    ref = _totals(m.c, **hybrid)
+    ref = _parts(m.c, TOTAL, **hybrid)
     return m.component(
         "Query embedding (model forward pass)",
         "dependency (torch, sentence-transformers)",
@@ -696,38 +597,36 @@ _CODEC_PARTS = (
 
 def _outside_engine(m: _Measured) -> list[dict[str, Any]]:
     """The HTTP measurement at the reference batch (hybrid, else its first row): the framework's share and each
-    codec part."""
+    codec part, each measured once (no interval)."""
     if not len(m.outside):
         return []
     o = m.outside[(m.outside["batch_size"] == m.n_ref) & (m.outside["method"] == "hybrid")]
     o = (o if len(o) else m.outside.iloc[[0]]).iloc[0]
-    whole, n = float(o["e2e_mean_ms"]), int(o["requests"])
-    framework = m.observed(float(o["framework_ms"]), n, "outside-engine mean minus the codec parts (no interval)")
+    whole, framework = float(o["e2e_mean_ms"]), float(o["framework_ms"])
     rows = [
         m.row(
             "HTTP, framework and thread hand-off",
             "dependency (uvicorn, FastAPI)",
             "every request",
-            framework,
+            (framework, framework, framework),
             whole,
             "a leaner server stack; fewer hops",
         )
     ]
     for part, lives in _CODEC_PARTS:
         if f"{part} ms" in o.index:
-            e = m.observed(float(o[f"{part} ms"]), n, "mean of in-process repeats")
+            ms = float(o[f"{part} ms"])
             how = "time measured on realistic bodies in-process"
-            rows.append(m.row(part.capitalize(), lives, "every request", e, whole, how))
+            rows.append(m.row(part.capitalize(), lives, "every request", (ms, ms, ms), whole, how))
     return rows
 
 
 def _gc_pauses(m: _Measured) -> list[dict[str, Any]]:
     if not len(m.gc):
         return []
-    g = m.gc[m.gc["generation"] == "all"].iloc[0]
-    e = m.observed(float(g["per_request_ms"]), int(g["collections"]), "total pause over requests")
+    ms = float(m.gc[m.gc["generation"] == "all"].iloc[0]["per_request_ms"])
     how = "fewer short-lived objects per request; gc.freeze after start-up"
-    return [m.row("Garbage-collection pauses", "runtime (CPython gc)", "every request", e, np.nan, how)]
+    return [m.row("Garbage-collection pauses", "runtime (CPython gc)", "every request", (ms, ms, ms), np.nan, how)]
 
 
 def _cache_memory(m: _Measured) -> list[dict[str, Any]]:
@@ -737,23 +636,16 @@ def _cache_memory(m: _Measured) -> list[dict[str, Any]]:
     # Each traced rerank adds batch_size new pairs to the similarity cache (new query, recurring documents).
     per_entry = m.memory["traced_retained_mib"] / (m.memory["requests"] * m.p.memory.batch_size)
     cap = 50_000
-    return [
-        {
-            "opportunity": "Key the similarity cache by a digest, not the texts",
-            "kind": "memory",
-            "lives_in": "service code (engine.py)",
-            "applies_to": f"similarity cache at capacity ({cap})",
-            "saving_ms": np.nan,
-            "saving_low": np.nan,
-            "saving_high": np.nan,
-            "share_of_request": np.nan,
-            "saving_mib": per_entry * cap,
-            "how": f"retained {per_entry * 2**20 / 1024:.2f} KiB per cached pair (tracemalloc), mostly the "
-            "request's candidate text the key pins",
-            "trade_off": "",
-            "status": "open",
-        }
-    ]
+    row = m.row(
+        "Key the similarity cache by a digest, not the texts",
+        "service code (engine.py)",
+        f"similarity cache at capacity ({cap})",
+        (np.nan, np.nan, np.nan),
+        np.nan,
+        f"retained {per_entry * 2**20 / 1024:.2f} KiB per cached pair (tracemalloc), mostly the request's "
+        "candidate text the key pins",
+    )
+    return [{**row, "kind": "memory", "saving_mib": per_entry * cap}]
 
 
 # Each kind of opportunity of the reference engine's run, in the order they are listed before ranking.
@@ -792,24 +684,77 @@ def _opportunities(
 
 
 def _read(folder: RunFolder, name: str) -> pd.DataFrame:
-    """One of the run's tables (params.FILES); empty when the part of the study that writes it did not run."""
+    """One of the run's tables; empty when the part of the study that writes it did not run."""
     return folder.read_frame(name, default=pd.DataFrame())
 
 
 def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> BottlenecksReport:
+    """The report of the reference engine's run (every table), or of another target's (what the outside gives)."""
     folder = RunFolder(Path(run_dir))
     conf = params.confidence
-    info = folder.read_json(FILES["info"], {})
+    info = folder.read_json(INFO_FILE, {})
     thresholds = load_thresholds(params.thresholds_file, "baseline")
-    if not info.get("reference_engine", True):
-        return _analyse_outside(folder, params, info, thresholds)
+    requests, stacks, server = _read(folder, "costs"), _read(folder, "stacks"), _read(folder, "server")
+    under, roles = _under_load(stacks)
+    rate_hz = info.get("under_load", {}).get("rate_hz")
+    load_runs = _load_runs(folder.file("under_load"), server, conf, stacks, rate_hz)
+    costs, hot = cost_table(requests, confidence=conf), hot_functions(stacks)
+    if info.get("reference_engine", True):
+        http = _read(folder, "http")
+        tables = _in_process(folder, params, info, http)
+        compliance, verdict, reasons = _judgements(params, thresholds, http, tables)
+        estimates, extra = _checks(params, tables["components"], info)
+    else:
+        opportunities = outside_opportunities(
+            requests,
+            costs,
+            load_runs,
+            hot,
+            reference_batch=params.opportunities.reference_batch,
+            rates=params.opportunities.rates_rps,
+            min_saving_ms=params.opportunities.min_saving_ms,
+            confidence=conf,
+        )
+        target_gaps = gaps(info, folder.target_probe, has_server=len(server) > 0, has_stacks=len(stacks) > 0)
+        tables = {"reference": False, "opportunities": opportunities, "gaps": target_gaps}
+        compliance, verdict, reasons = _outside_judgements(requests, params, thresholds["rerank_50_ms"])
+        estimates, extra = _outside_checks(costs, info, conf)
+    contention = read_contention(folder.path)
+    calibration = folder.calibration_s
+    checks = stats.reliability_checks(
+        estimates=estimates,
+        machine_noise_cv=stats.noise_cv(calibration) if calibration else None,
+        max_relative_width=0.5,
+    )
+    probe = folder.target_probe
+    return BottlenecksReport(
+        params=params,
+        **tables,
+        under_load=under,
+        under_load_roles=roles,
+        load_runs=load_runs,
+        compliance=compliance,
+        verdict=str(verdict),
+        verdict_reasons=list(busy_first(reasons, contention)),  # the busy machine before any verdict
+        reliability=checks + extra,
+        info=info,
+        contention=contention,
+        costs=costs,
+        cost_requests=requests,
+        hot=hot,
+        target=probe.paragraph() if probe is not None else "",
+        thresholds=thresholds,
+    )
+
+
+def _in_process(folder: RunFolder, params: BottlenecksParams, info: dict[str, Any], http) -> dict[str, Any]:
+    """The reference engine's tables, as BottlenecksReport fields."""
+    conf = params.confidence
     components = _read(folder, "components")
     components["settings"] = components["settings"].fillna("")
     table = breakdown_table(components, confidence=conf)
-    explained = _explained(components, table, params.max_unattributed_share)
-    http, codec = _read(folder, "http"), _read(folder, "codec")
+    codec = _read(folder, "codec")
     outside = _outside(http, codec, conf) if len(http) else pd.DataFrame()
-    request = _request(table, outside)
     cold_start = _read(folder, "cold_start")
     if len(cold_start):
         cold_start = (
@@ -817,105 +762,64 @@ def analyse_bottlenecks(run_dir: str | Path, params: BottlenecksParams) -> Bottl
             .agg(["median", "min", "max", "count"])
             .reset_index()
         )
-    memory, requests = _read(folder, "memory"), _read(folder, "costs")
     gc_rows = _gc(_read(folder, "gc"), info.get("gc", {}).get("requests", 0))
-    stacks = _read(folder, "stacks")
-    under, roles = _under_load(stacks)
-    server = _read(folder, "server")
-    load_runs = _load_runs(folder.file("under_load"), server, conf, stacks, info.get("under_load", {}).get("rate_hz"))
-    opportunities = _opportunities(params, components, outside, info.get("tracemalloc", {}), gc_rows)
+    return {
+        "components": components,
+        "breakdown": table,
+        "explained": _explained(components, table, params.max_unattributed_share),
+        "request": _request(table, outside),
+        "overhead": _overhead(components, conf),
+        "aer_vs_exact": _aer_vs_exact(components, _read(folder, "shots"), conf),
+        "cold_start": cold_start,
+        "outside": outside,
+        **{name: _read(folder, name) for name in ("lines", "memory", "memory_lines", "allocations", "calls")},
+        "gc": gc_rows,
+        "opportunities": _opportunities(params, components, outside, info.get("tracemalloc", {}), gc_rows),
+    }
 
-    compliance, verdict, reasons = _judgements(params, thresholds, http, components, memory, explained)
-    contention = read_contention(folder.path)
-    reasons = list(busy_first(reasons, contention))
-    checks = _checks(params, components, info, folder.calibration_s)
-    return BottlenecksReport(
-        params=params,
-        components=components,
-        breakdown=table,
-        explained=explained,
-        request=request,
-        overhead=_overhead(components, conf),
-        aer_vs_exact=_aer_vs_exact(components, _read(folder, "shots"), conf),
-        cold_start=cold_start,
-        outside=outside,
-        lines=_read(folder, "lines"),
-        memory=memory,
-        memory_lines=_read(folder, "memory_lines"),
-        allocations=_read(folder, "allocations"),
-        gc=gc_rows,
-        calls=_read(folder, "calls"),
-        under_load=under,
-        under_load_roles=roles,
-        load_runs=load_runs,
-        opportunities=opportunities,
-        compliance=compliance,
-        verdict=str(verdict),
-        verdict_reasons=reasons,
-        reliability=checks,
-        info=info,
-        contention=contention,
-        costs=cost_table(requests, confidence=conf),
-        cost_requests=requests,
-        hot=hot_functions(stacks),
-        target=_probe_text(folder),
-        thresholds=thresholds,
-    )
+
+def _http_judgement(g: pd.DataFrame, params: BottlenecksParams, rerank_50: stats.Threshold, workload: str):
+    """rerank_50 judged on the statistic thresholds.yaml names for it, timed-out requests counted at the timeout."""
+    ok = (g["status"] == 200).to_numpy()
+    timeout_ms = params.request_timeout_s * 1000
+    e = latency_statistic(g["e2e_ms"].to_numpy(), ok, rerank_50, confidence=params.confidence, censor_ms=timeout_ms)
+    return stats.judge(e, rerank_50, workload=workload)
 
 
 def _judgements(
-    params: BottlenecksParams,
-    thresholds: dict[str, stats.Threshold],
-    http: pd.DataFrame,
-    components: pd.DataFrame,
-    memory: pd.DataFrame,
-    explained: pd.DataFrame,
+    params: BottlenecksParams, thresholds: dict[str, stats.Threshold], http: pd.DataFrame, tables: dict[str, Any]
 ):
-    """(compliance, verdict, reasons) of the reference engine's run."""
+    """(compliance, verdict, reasons): the PRD's per-request targets on what this run measured (over HTTP, in the
+    engine, memory), and a warning when the parts do not explain the default-configuration totals."""
     conf = params.confidence
-    # Verdict: the PRD's per-request targets on what this run measured, and whether the parts explain the totals.
-    # One definition per target, read from thresholds.yaml: rerank-50 is judged on the statistic it names
-    # there (p95, as in the baseline study), timed-out HTTP requests counted at the timeout.
     rerank_50, memory_100 = thresholds["rerank_50_ms"], thresholds["memory_100_docs_gb"]
     statistic = rerank_50.statistic or "p95"
     judgements = {}
-    if len(http):
-        for method in sorted(http["method"].dropna().unique()):
-            g = http[(http["n_candidates"] == 50) & (http["method"] == method)]
-            if len(g):
-                e = latency_statistic(
-                    g["e2e_ms"].to_numpy(),
-                    (g["status"] == 200).to_numpy(),
-                    rerank_50,
-                    confidence=conf,
-                    censor_ms=params.request_timeout_s * 1000,
-                )
-                judgements[f"rerank 50 documents over HTTP, {statistic} ({method})"] = stats.judge(
-                    e, rerank_50, workload="single user over HTTP, 50 documents (embeddings cached)"
-                )
+    for method in sorted(http["method"].dropna().unique()) if len(http) else []:
+        g = http[(http["n_candidates"] == 50) & (http["method"] == method)]
+        if len(g):
+            judgements[f"rerank 50 documents over HTTP, {statistic} ({method})"] = _http_judgement(
+                g, params, rerank_50, "single user over HTTP, 50 documents (embeddings cached)"
+            )
+    components = tables["components"]
     head = components[_headline(components) & (components["batch_size"] == 50) & (components["component"] == TOTAL)]
     for (method, backend), g in head.groupby(["method", "backend"]):
         e = latency_statistic(g["ms"].to_numpy(), np.ones(len(g), dtype=bool), rerank_50, confidence=conf)
         judgements[f"engine time, {statistic} ({method}, {backend})"] = stats.judge(
             e, rerank_50, workload="one call at a time in-process, 50 documents (embeddings cached)"
         )
+    memory = tables["memory"]
     if len(memory) and (memory["documents"] == 100).any():
         peak_gb = float(memory.loc[memory["documents"] == 100, "peak_mib"].iloc[0]) * 2**20 / 1e9
-        e = stats.Estimate(
-            value=peak_gb,
-            low=peak_gb,
-            high=peak_gb,
-            confidence=conf,
-            n=1,
-            method="observed peak RSS of the profiling process",
-        )
+        method = "observed peak RSS of the profiling process"
+        e = stats.Estimate(value=peak_gb, low=peak_gb, high=peak_gb, confidence=conf, n=1, method=method)
         judgements["peak memory scoring 100 cold documents (GB)"] = stats.judge(
             e, memory_100, workload="one cold rerank of 100 documents, in-process"
         )
     compliance = compliance_frame(judgements)
-    reasons = []
     verdict = stats.overall(judgements.values())
-    head_expl = explained[_headline(explained)]
+    reasons = []
+    head_expl = tables["explained"][_headline(tables["explained"])]
     unexplained = head_expl[~head_expl["explained"]]
     if len(unexplained):
         reasons.append(
@@ -925,163 +829,70 @@ def _judgements(
         )
         if verdict == stats.Verdict.PASS:
             verdict = stats.Verdict.WARN
-    if len(compliance):
-        for r in compliance[compliance["verdict"] != "pass"].itertuples():
-            reasons.append(f"{r.metric}: {r.verdict} ({r.reason})")
+    reasons += [f"{r.metric}: {r.verdict} ({r.reason})" for r in compliance.itertuples() if r.verdict != "pass"]
     return compliance, verdict, reasons
 
 
-def _checks(
-    params: BottlenecksParams, components: pd.DataFrame, info: dict[str, Any], calibration: list[float] | None
-) -> list[stats.Check]:
-    """Interval widths of the scenarios' totals, machine noise (the calibration loop timed before the run), and
-    whether the under-load profile ran."""
-    conf = params.confidence
-    noise_before = stats.noise_cv(calibration) if calibration else None
+def _checks(params: BottlenecksParams, components: pd.DataFrame, info: dict[str, Any]):
+    """(estimates, extra checks): interval widths of the scenarios' totals, and whether the under-load profile ran."""
     reps = components[components["component"] == TOTAL].groupby("scenario")["ms"]
-    checks = stats.reliability_checks(
-        estimates={f"{s} total": _mean_ci(g.to_numpy(), conf) for s, g in reps},
-        machine_noise_cv=noise_before,
-        max_relative_width=0.5,
-    )
-    if not info.get("py_spy", False) or "skipped" in info.get("under_load", {}):
-        checks.append(
-            stats.Check(
-                name="under-load profile",
-                ok=False,
-                severity="warning",
-                message=info.get("under_load", {}).get("skipped", "py-spy is not installed."),
-            )
-        )
-    return checks
-
-
-def _probe_text(folder: RunFolder) -> str:
-    probe = folder.target_probe
-    return probe.paragraph() if probe is not None else ""
-
-
-def _analyse_outside(
-    folder: RunFolder, params: BottlenecksParams, info: dict[str, Any], thresholds: dict[str, stats.Threshold]
-) -> BottlenecksReport:
-    """A target other than the reference engine: every section from its HTTP answers and its own process."""
-    conf = params.confidence
-    requests = _read(folder, "costs")
-    table = cost_table(requests, confidence=conf)
-    stacks, server = _read(folder, "stacks"), _read(folder, "server")
-    under, roles = _under_load(stacks)
-    load_runs = _load_runs(folder.file("under_load"), server, conf, stacks, info.get("under_load", {}).get("rate_hz"))
-    hot = hot_functions(stacks)
-    opportunities = outside_opportunities(
-        requests,
-        table,
-        load_runs,
-        hot,
-        reference_batch=params.opportunities.reference_batch,
-        rates=params.opportunities.rates_rps,
-        min_saving_ms=params.opportunities.min_saving_ms,
-        confidence=conf,
-    )
-    compliance, verdict, reasons = _outside_judgements(requests, params, thresholds["rerank_50_ms"])
-    contention = read_contention(folder.path)
-    reasons = list(busy_first(reasons, contention))  # the busy machine before any verdict
-    checks = _outside_checks(table, info, conf, folder.calibration_s)
-    return BottlenecksReport(
-        params=params,
-        under_load=under,
-        under_load_roles=roles,
-        load_runs=load_runs,
-        opportunities=opportunities,
-        compliance=compliance,
-        verdict=str(verdict),
-        verdict_reasons=reasons,
-        reliability=checks,
-        info=info,
-        reference=False,
-        contention=contention,
-        costs=table,
-        cost_requests=requests,
-        hot=hot,
-        gaps=gaps(info, folder.target_probe, has_server=len(server) > 0, has_stacks=len(stacks) > 0),
-        target=_probe_text(folder),
-        thresholds=thresholds,
-    )
+    estimates = {f"{s} total": stats.bootstrap_ci(g.to_numpy(), confidence=params.confidence) for s, g in reps}
+    under = info.get("under_load", {})
+    if info.get("py_spy", False) and "skipped" not in under:
+        return estimates, []
+    message = under.get("skipped", "py-spy is not installed.")
+    return estimates, [stats.Check(name="under-load profile", ok=False, severity="warning", message=message)]
 
 
 def _outside_judgements(requests: pd.DataFrame, params: BottlenecksParams, rerank_50: stats.Threshold):
     """(compliance, verdict, reasons): the PRD rerank-50 target on the cost sample's 50-document reranks."""
-    conf = params.confidence
     judgements = {}
     g = requests[(requests["kind"] == "rerank") & (requests["n_candidates"] == 50)] if len(requests) else requests
     if len(g):
-        e = latency_statistic(
-            g["e2e_ms"].to_numpy(),
-            (g["status"] == 200).to_numpy(),
-            rerank_50,
-            confidence=conf,
-            censor_ms=params.request_timeout_s * 1000,
-        )
         judgements[f"rerank 50 documents over HTTP, {rerank_50.statistic or 'p95'} ({params.outside.method})"] = (
-            stats.judge(e, rerank_50, workload="single user over HTTP, 50 documents, a new query each")
+            _http_judgement(g, params, rerank_50, "single user over HTTP, 50 documents, a new query each")
         )
     compliance = compliance_frame(judgements)
-    verdict = stats.overall(judgements.values())
     reasons = [f"{r.metric}: {r.verdict} ({r.reason})" for r in compliance.itertuples() if r.verdict != "pass"]
     if not judgements:
         reasons.append(
             "No PRD target is judged: the cost sample has no rerank of 50 documents (add 50 to outside.sizes); "
             "the findings below are about the measured service all the same."
         )
-    return compliance, verdict, reasons
+    return compliance, stats.overall(judgements.values()), reasons
 
 
-def _outside_checks(
-    table: pd.DataFrame, info: dict[str, Any], conf: float, calibration: list[float] | None
-) -> list[stats.Check]:
-    """Interval widths of the per-document costs, machine noise, and whether the budget cut the cost sample."""
-    checks = stats.reliability_checks(
-        estimates={
-            f"{r.kind} per-document cost": stats.Estimate(
-                value=r.per_doc_ms,
-                low=r.per_doc_low,
-                high=r.per_doc_high,
-                confidence=conf,
-                n=r.requests,
-                method="least squares",
-                decided=bool(r.decided),
-            )
-            for r in table.itertuples()
-            if r.kind != "similarity" and np.isfinite(r.per_doc_ms)
-        },
-        machine_noise_cv=stats.noise_cv(calibration) if calibration else None,
-        max_relative_width=0.5,
-    )
-    cut = info.get("costs") or {}
-    if cut.get("cut_by_budget"):
-        checks.append(
-            stats.Check(
-                name="cost by request kind and size",
-                ok=False,
-                severity="warning",
-                message=f"cut by its {cut.get('budget_s', 0):.0f} s budget after {cut.get('sent')} of "
-                f"{cut.get('planned')} requests: the intervals are from the sample it got.",
-            )
+def _outside_checks(table: pd.DataFrame, info: dict[str, Any], conf: float):
+    """(estimates, extra checks): interval widths of the per-document costs, and whether the budget cut them."""
+    estimates = {
+        f"{r.kind} per-document cost": stats.Estimate(
+            value=r.per_doc_ms,
+            low=r.per_doc_low,
+            high=r.per_doc_high,
+            confidence=conf,
+            n=r.requests,
+            method="least squares",
+            decided=bool(r.decided),
         )
-    return checks
+        for r in table.itertuples()
+        if r.kind != "similarity" and np.isfinite(r.per_doc_ms)
+    }
+    cut = info.get("costs") or {}
+    if not cut.get("cut_by_budget"):
+        return estimates, []
+    message = (
+        f"cut by its {cut.get('budget_s', 0):.0f} s budget after {cut.get('sent')} of {cut.get('planned')} "
+        "requests: the intervals are from the sample it got."
+    )
+    return estimates, [stats.Check(name="cost by request kind and size", ok=False, severity="warning", message=message)]
 
 
 def summary(report: BottlenecksReport) -> dict[str, Any]:
     """The key numbers of the run for summary.json and CI."""
     head = report.explained[_headline(report.explained)] if len(report.explained) else report.explained
-    top = report.opportunities[report.opportunities["kind"] == "time"].head(5) if len(report.opportunities) else []
-    service = (
-        report.opportunities[
-            report.opportunities["lives_in"].str.startswith(("service", "the target"))
-            & (report.opportunities["kind"] == "time")
-        ]
-        if len(report.opportunities)
-        else []
-    )
+    o = report.opportunities
+    top = o[o["kind"] == "time"].head(5) if len(o) else []
+    service = o[o["lives_in"].str.startswith(("service", "the target")) & (o["kind"] == "time")] if len(o) else []
     return {
         **summary_head("bottlenecks", report),
         "scenarios": int(report.components["scenario"].nunique()) if len(report.components) else 0,

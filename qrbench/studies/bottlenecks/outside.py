@@ -17,19 +17,17 @@ import pandas as pd
 
 from ... import stats
 
-__all__ = ["cost_table", "hot_functions", "outside_opportunities", "gaps", "GAP_COLUMNS"]
+__all__ = ["cost_table", "hot_functions", "opportunity_row", "outside_opportunities", "gaps"]
 
-GAP_COLUMNS = ["section", "status", "why", "how to enable"]
 _LEAF = re.compile(r"^(?P<function>.+?) \((?P<file>[^:()]+)(?::(?P<line>\d+))?\)$")
 # py-spy leaves that are waiting, not working (a process's idle threads and its event loop's select).
 _IDLE = re.compile(r"\b(?:select|poll|epoll|wait|_worker|acquire|sleep|accept|recv|read)\b")
 
 
 def cost_table(costs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
-    """Per request kind: requests, errors, the sizes measured, fixed and per-document milliseconds with their
-    intervals (stats.cost_model on the successful requests), mean bytes each way, and the median share of
-    the latency the service reports as its own computation (NaN when it reports none)."""
-    if costs is None or costs.empty:
+    """Per request kind: fixed and per-document ms with intervals (stats.cost_model on the successful requests),
+    mean bytes each way, and the median share of the latency the service reports as computation (NaN: none)."""
+    if costs.empty:
         return pd.DataFrame()
     rows = []
     for kind, g in costs.groupby("kind", sort=False):
@@ -61,7 +59,7 @@ def cost_table(costs: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame
 def hot_functions(stacks: pd.DataFrame, *, phase: str = "under load", top: int = 8) -> pd.DataFrame:
     """The target process's functions holding the GIL most often (py-spy's GIL-holder samples, else the
     busy samples of all threads): function, file, samples and share. Empty without stacks."""
-    if stacks is None or stacks.empty or "phase" not in stacks:
+    if stacks.empty:
         return pd.DataFrame()
     s = stacks[stacks["phase"] == phase]
     gil = s[s["sampler"] == "GIL holder"]
@@ -81,23 +79,36 @@ def hot_functions(stacks: pd.DataFrame, *, phase: str = "under load", top: int =
     return out.sort_values("samples", ascending=False).head(top).reset_index(drop=True)
 
 
-def _row(name: str, lives_in: str, applies_to: str, e: stats.Estimate, request_ms: float, rates, how: str) -> dict:
+def opportunity_row(
+    name: str,
+    lives_in: str,
+    applies_to: str,
+    saving: tuple[float, float, float],
+    request_ms: float,
+    rates: dict[str, float],
+    how: str,
+    *,
+    trade_off: str = "",
+    status: str = "open",
+) -> dict[str, Any]:
+    """One time-saving opportunity; `saving` is (ms, low, high) per request, `request_ms` what the request costs."""
+    value, low, high = saving
     row: dict[str, Any] = {
         "opportunity": name,
         "lives_in": lives_in,
         "applies_to": applies_to,
         "kind": "time",
-        "saving_ms": e.value,
-        "saving_low": e.low if np.isfinite(e.low) else np.nan,
-        "saving_high": e.high if np.isfinite(e.high) else np.nan,
-        "share_of_request": e.value / request_ms if request_ms and np.isfinite(request_ms) else np.nan,
+        "saving_ms": value,
+        "saving_low": low,
+        "saving_high": high,
+        "share_of_request": value / request_ms if request_ms and np.isfinite(request_ms) else np.nan,
         "saving_mib": np.nan,
         "how": how,
-        "trade_off": "",
-        "status": "open",
+        "trade_off": trade_off,
+        "status": status,
     }
     for label, rps in rates.items():
-        row[f"cores saved at {label}"] = e.value * rps / 1000
+        row[f"cores saved at {label}"] = value * rps / 1000
     return row
 
 
@@ -115,13 +126,11 @@ def outside_opportunities(
     """Ranked time savings per request, every one measured on the target: its per-document and fixed costs
     (at reference_batch documents), its time outside the computation it reports, its queueing under load,
     and its hottest functions (py-spy share x the single-user latency)."""
-    rows = _cost_rows(table, reference_batch, rates, confidence)
-    rows += _outside_rows(costs, rates, confidence)
+    rows = _cost_rows(table, reference_batch, rates) + _outside_rows(costs, rates, confidence)
     if len(load_runs) and {"single user", "under load"} <= set(load_runs.get("phase", ())):
         one = load_runs[load_runs["phase"] == "single user"].iloc[0]
         many = load_runs[load_runs["phase"] == "under load"].iloc[0]
-        rows += _queueing_rows(one, many, rates, confidence)
-        rows += _hot_function_rows(many, hot, rates, confidence)
+        rows += _queueing_rows(one, many, rates) + _hot_function_rows(many, hot, rates)
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
@@ -130,7 +139,7 @@ def outside_opportunities(
     return frame.reset_index(drop=True)
 
 
-def _cost_rows(table: pd.DataFrame, reference_batch: int, rates: dict[str, float], confidence: float) -> list:
+def _cost_rows(table: pd.DataFrame, reference_batch: int, rates: dict[str, float]) -> list:
     """Halving each request kind's per-document and fixed costs (at reference_batch documents)."""
     rows = []
     for r in table.itertuples() if len(table) else ():
@@ -139,40 +148,26 @@ def _cost_rows(table: pd.DataFrame, reference_batch: int, rates: dict[str, float
         n = 1 if r.kind == "similarity" else reference_batch
         whole = r.fixed_ms + r.per_doc_ms * n
         if r.kind != "similarity" and r.per_doc_ms > 0:
-            e = stats.Estimate(
-                value=r.per_doc_ms * n,
-                low=max(r.per_doc_low, 0.0) * n,
-                high=r.per_doc_high * n,
-                confidence=confidence,
-                n=r.requests,
-                method="per-document cost x documents",
-            )
+            half = (r.per_doc_ms * n * 0.5, max(r.per_doc_low, 0.0) * n * 0.5, r.per_doc_high * n * 0.5)
             rows.append(
-                _row(
+                opportunity_row(
                     f"Halve the per-document cost of {r.kind} ({r.per_doc_ms:.3g} ms per document)",
                     "the target's per-document work (encoding and scoring each candidate)",
                     f"{r.kind} of {n} documents",
-                    _scaled(e, 0.5),
+                    half,
                     whole,
                     rates,
                     "encode documents in batches, cache their embeddings, score all candidates in one vectorised call",
                 )
             )
         if r.fixed_ms > 0:
-            e = stats.Estimate(
-                value=r.fixed_ms,
-                low=max(r.fixed_low, 0.0),
-                high=max(r.fixed_high, r.fixed_ms),
-                confidence=confidence,
-                n=r.requests,
-                method="fixed cost (intercept)",
-            )
+            half = (r.fixed_ms * 0.5, max(r.fixed_low, 0.0) * 0.5, max(r.fixed_high, r.fixed_ms) * 0.5)
             rows.append(
-                _row(
+                opportunity_row(
                     f"Halve the fixed cost every {r.kind} request pays ({r.fixed_ms:.3g} ms)",
                     "the target's per-request work (HTTP, parsing, one model call per request)",
                     f"every {r.kind} request",
-                    _scaled(e, 0.5),
+                    half,
                     whole,
                     rates,
                     "find what every request does once (framework, validation, a model call) in a profile of the "
@@ -184,98 +179,64 @@ def _cost_rows(table: pd.DataFrame, reference_batch: int, rates: dict[str, float
 
 def _outside_rows(costs: pd.DataFrame, rates: dict[str, float], confidence: float) -> list:
     """The time a request costs outside the computation the service reports (rerank requests when there are)."""
-    rows = []
     ok = costs[(costs["status"] == 200) & costs["server_ms"].notna()] if len(costs) else costs
-    if len(ok):
-        rerank = ok[ok["kind"] == "rerank"]
-        g = rerank if len(rerank) else ok
-        outside = (g["e2e_ms"] - g["server_ms"]).to_numpy()
-        if len(outside) >= 3:
-            e = stats.bootstrap_ci(outside, np.mean, confidence=confidence, seed=0)
-            rows.append(
-                _row(
-                    "Cut what a request costs outside the computation the service reports",
-                    "the target's HTTP stack, framework, (de)serialisation, the loopback round trip",
-                    f"{g['kind'].iloc[0]} requests",
-                    e,
-                    float(g["e2e_ms"].mean()),
-                    rates,
-                    "faster JSON (orjson), less per-request middleware, smaller responses",
-                )
-            )
-    return rows
+    rerank = ok[ok["kind"] == "rerank"] if len(ok) else ok
+    g = rerank if len(rerank) else ok
+    if len(g) < 3:
+        return []
+    e = stats.bootstrap_ci((g["e2e_ms"] - g["server_ms"]).to_numpy(), np.mean, confidence=confidence, seed=0)
+    return [
+        opportunity_row(
+            "Cut what a request costs outside the computation the service reports",
+            "the target's HTTP stack, framework, (de)serialisation, the loopback round trip",
+            f"{g['kind'].iloc[0]} requests",
+            (e.value, e.low, e.high),
+            float(g["e2e_ms"].mean()),
+            rates,
+            "faster JSON (orjson), less per-request middleware, smaller responses",
+        )
+    ]
 
 
-def _queueing_rows(one: pd.Series, many: pd.Series, rates: dict[str, float], confidence: float) -> list:
-    """How much longer the median request waits under load than for a single user."""
-    rows = []
+def _queueing_rows(one: pd.Series, many: pd.Series, rates: dict[str, float]) -> list:
+    """How much longer the median request waits under load than for a single user (difference of medians)."""
     wait = float(many["p50_ms"] - one["p50_ms"])
-    if np.isfinite(wait) and wait > 0:
-        e = stats.Estimate(
-            value=wait,
-            low=max(float(many["p50_low"] - one["p50_high"]), 0.0) if np.isfinite(many["p50_low"]) else np.nan,
-            high=float(many["p50_high"] - one["p50_low"]) if np.isfinite(many["p50_high"]) else np.nan,
-            confidence=confidence,
-            n=int(many["ok"]),
-            method="difference of medians",
-            decided=False,
+    if not (np.isfinite(wait) and wait > 0):
+        return []
+    low = max(float(many["p50_low"] - one["p50_high"]), 0.0) if np.isfinite(many["p50_low"]) else np.nan
+    high = float(many["p50_high"] - one["p50_low"]) if np.isfinite(many["p50_high"]) else np.nan
+    return [
+        opportunity_row(
+            f"Queueing under load ({int(many['users'])} users): the median request waits {wait:.3g} ms longer",
+            "the target's concurrency (slots, workers, event loop)",
+            "every request under load",
+            (wait, low, high),
+            float(many["p50_ms"]),
+            rates,
+            "more concurrent slots or workers where the CPU allows, or a cheaper request",
         )
-        rows.append(
-            _row(
-                f"Queueing under load ({int(many['users'])} users): the median request waits {wait:.3g} ms longer",
-                "the target's concurrency (slots, workers, event loop)",
-                "every request under load",
-                e,
-                float(many["p50_ms"]),
-                rates,
-                "more concurrent slots or workers where the CPU allows, or a cheaper request",
-            )
-        )
-    return rows
+    ]
 
 
-def _hot_function_rows(many: pd.Series, hot: pd.DataFrame, rates: dict[str, float], confidence: float) -> list:
-    """The target's hottest functions under load: their share of the GIL-holding time per request."""
-    rows = []
-    # The GIL-holding time a request costs in each hot function: its share of the GIL-holding samples, times
-    # the share of the time the GIL was held, over the requests answered per second (under load).
+def _hot_function_rows(many: pd.Series, hot: pd.DataFrame, rates: dict[str, float]) -> list:
+    """The target's hottest functions under load: their share of the GIL-holding time per request (no interval)."""
+    # Its share of the GIL-holding samples, times the share of the time the GIL was held, over the requests
+    # answered per second (under load).
     held = float(many.get("gil_held_share", np.nan))
     rps = float(many.get("throughput_rps", np.nan))
     per_request_ms = held * 1000.0 / rps if np.isfinite(held) and np.isfinite(rps) and rps > 0 else np.nan
-    for h in hot.head(3).itertuples() if len(hot) and np.isfinite(per_request_ms) else ():
-        e = stats.Estimate(
-            value=float(h.share) * per_request_ms,
-            low=-np.inf,
-            high=np.inf,
-            confidence=confidence,
-            n=int(h.samples),
-            method="py-spy share x GIL-held time per request",
-            decided=False,
+    return [
+        opportunity_row(
+            f"Hot function {h.function} ({h.file}): {h.share:.0%} of the GIL-holding samples under load",
+            f"the target's code ({h.file})" if h.file else "the target's code",
+            "requests under load (its GIL-holding time per request)",
+            (float(h.share) * per_request_ms, np.nan, np.nan),
+            float(many["p50_ms"]),
+            rates,
+            "profile this function in the service (its line profile) and make it cheaper or release the GIL",
         )
-        rows.append(
-            _row(
-                f"Hot function {h.function} ({h.file}): {h.share:.0%} of the GIL-holding samples under load",
-                f"the target's code ({h.file})" if h.file else "the target's code",
-                "requests under load (its GIL-holding time per request)",
-                e,
-                float(many["p50_ms"]),
-                rates,
-                "profile this function in the service (its line profile) and make it cheaper or release the GIL",
-            )
-        )
-    return rows
-
-
-def _scaled(e: stats.Estimate, factor: float) -> stats.Estimate:
-    return stats.Estimate(
-        value=e.value * factor,
-        low=e.low * factor,
-        high=e.high * factor,
-        confidence=e.confidence,
-        n=e.n,
-        method=f"{e.method}, x{factor:g}",
-        decided=e.decided,
-    )
+        for h in (hot.head(3).itertuples() if len(hot) and np.isfinite(per_request_ms) else ())
+    ]
 
 
 def gaps(info: dict[str, Any], probe: Any, *, has_server: bool, has_stacks: bool) -> pd.DataFrame:
@@ -319,4 +280,6 @@ def gaps(info: dict[str, Any], probe: Any, *, has_server: bool, has_stacks: bool
                 "prometheus-fastapi-instrumentator), or map your metric names under `metrics:` in the parameter file",
             )
         )
-    return pd.DataFrame([(s, "not measured", w, h) for s, w, h in rows], columns=GAP_COLUMNS)
+    return pd.DataFrame(
+        [(s, "not measured", w, h) for s, w, h in rows], columns=["section", "status", "why", "how to enable"]
+    )

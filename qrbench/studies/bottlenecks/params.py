@@ -1,4 +1,4 @@
-"""The bottlenecks study's parameters (parameters/bottlenecks.yaml) and the files its run writes."""
+"""The bottlenecks study's parameters (parameters/bottlenecks.yaml)."""
 
 from __future__ import annotations
 
@@ -8,31 +8,13 @@ from typing import Literal
 from ...deploy import TargetParams
 from ...errors import ParameterError
 
-__all__ = ["BottlenecksParams", "FILES"]
+__all__ = ["BottlenecksParams", "INFO_FILE"]
 
 Method = Literal["classical", "quantum", "hybrid"]
 Backend = Literal["exact", "aer"]
 Documents = Literal["cached", "cold"]
 
-# What run_bottlenecks writes into the run folder (parquet unless said otherwise).
-FILES = {
-    "components": "components.parquet",
-    "cold_start": "cold_start.parquet",
-    "shots": "shots.parquet",
-    "http": "http.parquet",
-    "codec": "codec.parquet",
-    "lines": "lines.parquet",
-    "memory": "memory.parquet",
-    "memory_lines": "memory_lines.parquet",
-    "allocations": "allocations.parquet",
-    "gc": "gc.parquet",
-    "calls": "calls.parquet",
-    "call_functions": "call_functions.parquet",
-    "stacks": "stacks.parquet",
-    "costs": "costs.parquet",
-    "server": "server.parquet",
-    "info": "info.json",
-}
+INFO_FILE = "info.json"  # the run's own notes; its tables are parquet files named by the part that measured them
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,54 +169,35 @@ class BottlenecksParams:
     opportunities: OpportunityParams = field(default_factory=OpportunityParams)
 
     def __post_init__(self) -> None:
-        sizes = (
-            [n for g in self.breakdown.grids for n in g.batch_sizes]
-            + list(self.http.batch_sizes)
-            + list(self.outside.sizes)
-            + [
-                self.lines.batch_size,
-                self.shots.batch_size,
-                self.calls.batch_size,
-                self.memory.batch_size,
-                self.memory.line_documents,
-                self.opportunities.reference_batch,
-            ]
-        )
+        grids, memory, under = self.breakdown.grids, self.memory, self.under_load
+        sizes = [*(n for g in grids for n in g.batch_sizes), *self.http.batch_sizes, *self.outside.sizes]
+        sizes += [self.lines.batch_size, self.shots.batch_size, self.calls.batch_size, memory.batch_size]
+        sizes += [memory.line_documents, self.opportunities.reference_batch]
+        qubits = [*self.cold_start.qubits, *self.shots.qubits, *(q for g in grids for q in g.qubits)]
+        shots = [*self.shots.shots, *(s for g in grids for s in g.shots)]
+        counts = {
+            "breakdown.repeats": self.breakdown.repeats,
+            "breakdown.cold_repeats": self.breakdown.cold_repeats,
+            "breakdown.inputs": self.breakdown.inputs,
+            "http.iterations": self.http.iterations,
+            "outside.repeats": self.outside.repeats,
+            "lines.repeats": self.lines.repeats,
+            "under_load.users": under.users,
+        }
+        seconds = {
+            "outside.budget_s": self.outside.budget_s,
+            "under_load.single_user_s": under.single_user_s,
+            "under_load.load_s": under.load_s,
+        }
         checks = [
-            ("breakdown.repeats", self.breakdown.repeats >= 1, "at least 1"),
-            ("breakdown.cold_repeats", self.breakdown.cold_repeats >= 1, "at least 1"),
-            ("breakdown.inputs", self.breakdown.inputs >= 1, "at least 1"),
-            ("breakdown.grids", len(self.breakdown.grids) >= 1, "at least one grid"),
-            ("batch sizes", all(1 <= n <= 100 for n in sizes), "each 1 to 100"),
-            (
-                "qubits",
-                all(
-                    q in (2, 3, 4)
-                    for q in [
-                        *self.cold_start.qubits,
-                        *self.shots.qubits,
-                        *(q for g in self.breakdown.grids for q in g.qubits),
-                    ]
-                ),
-                "2, 3 or 4",
-            ),
-            (
-                "shots",
-                all(
-                    1 <= s <= 1_000_000
-                    for s in [*self.shots.shots, *(s for g in self.breakdown.grids for s in g.shots)]
-                ),
-                "1 to 1,000,000",
-            ),
-            ("memory.document_counts", all(1 <= n <= 1000 for n in self.memory.document_counts), "each 1 to 1000"),
-            ("http.iterations", self.http.iterations >= 1, "at least 1"),
-            ("outside.repeats", self.outside.repeats >= 1, "at least 1"),
-            ("outside.budget_s", self.outside.budget_s > 0, "a positive number of seconds"),
+            *((key, n >= 1, "at least 1") for key, n in counts.items()),
+            *((key, t > 0, "a positive number of seconds") for key, t in seconds.items()),
+            ("breakdown.grids", len(grids) >= 1, "at least one grid"),
             ("outside.sizes", len(self.outside.sizes) >= 1, "at least one size"),
-            ("lines.repeats", self.lines.repeats >= 1, "at least 1"),
-            ("under_load.users", self.under_load.users >= 1, "at least 1"),
-            ("under_load.single_user_s", self.under_load.single_user_s > 0, "a positive number of seconds"),
-            ("under_load.load_s", self.under_load.load_s > 0, "a positive number of seconds"),
+            ("batch sizes", all(1 <= n <= 100 for n in sizes), "each 1 to 100"),
+            ("qubits", all(q in (2, 3, 4) for q in qubits), "2, 3 or 4"),
+            ("shots", all(1 <= s <= 1_000_000 for s in shots), "1 to 1,000,000"),
+            ("memory.document_counts", all(1 <= n <= 1000 for n in memory.document_counts), "each 1 to 1000"),
             ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
             ("torch_threads", self.torch_threads is None or self.torch_threads >= 1, "1 or more, or null"),
             ("max_unattributed_share", 0 < self.max_unattributed_share < 1, "between 0 and 1"),

@@ -1,25 +1,18 @@
-"""The bottlenecks study: where the time and the memory of a rerank go, and what fixing each part would gain.
+"""The bottlenecks study's measurements: in this process, through the engine's public pieces (qrbench.profile),
+the component breakdown, one-off costs, shot noise, line, memory and call profiles of qrbench's reference engine
+(only when the target is that engine); against the running service, for any target, the cost by request kind
+and size, the time outside the engine, and the same mix by one user and under load (py-spy when local Python).
 
-In this process, through the engine's public pieces (qrbench.profile): the component breakdown swept over
-batch size, method, backend, qubits, shots and torch threads; one-off costs; the shot noise the aer
-backend trades for its time; line profiles of the quantum path and the classical fallback; memory per
-document count, line by line, by allocation site, and garbage-collection pauses; cProfile call trees of a
-cold and a warm rerank. Against the running service: what a request costs outside the engine (HTTP,
-framework, parsing, validation, JSON), and py-spy stack samples with one user and under load.
-
-The in-process parts run only when the target is qrbench's reference engine (embedded, or a URL whose probe
-says so); for any other service the study measures from outside: cost by request kind and size (costs.parquet,
-for every target), and under load its latency, its process's CPU and memory when local, py-spy when it is Python.
-
-`run_bottlenecks` measures into a run folder: run.json (studies/folder.py: parameters, machine, target,
-calibration, start and end), info.json (only the study's own notes: what ran or was skipped and why, its
-timings, tracemalloc and gc counts) and the files of params.FILES.
+The run folder gets run.json (studies/folder.py), info.json (the study's own notes: what ran or was skipped and
+why, timings, tracemalloc and gc counts) and one parquet table per measured part.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import fields
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +23,11 @@ from ...errors import ParameterError
 from ...load import ClosedModel, DataManager, RequestSpec, run_load
 from ...monitor import ProcessSampler, calibration_timings
 from ...params import to_dict
-from ...target import EngineSettings
+from ...target import EngineSettings, RerankEngine
 from ..contention import contention_monitor
 from ..folder import RunFolder
 from ..requests import NewQueries
-from .params import FILES, BottlenecksParams
+from .params import INFO_FILE, BottlenecksParams
 
 __all__ = ["run_bottlenecks"]
 
@@ -42,33 +35,23 @@ __all__ = ["run_bottlenecks"]
 # ------------------------------------------------------------------------------------------- inputs
 
 
-def _inputs(data: DataManager, rng: np.random.Generator, count: int, n: int, method: str = "hybrid"):
+def _inputs(data: DataManager, rng: np.random.Generator, count: int, n: int):
+    """`count` hybrid rerank inputs of `n` documents each."""
     from ...profile import RerankInput
 
-    out = []
-    for _ in range(count):
-        payload = json.loads(data.rerank(n, method, rng=rng, kind="bottlenecks").body)
-        out.append(RerankInput(payload["query"], tuple(payload["candidates"])))
-    return out
+    payloads = [json.loads(data.rerank(n, "hybrid", rng=rng, kind="bottlenecks").body) for _ in range(count)]
+    return [RerankInput(p["query"], tuple(p["candidates"])) for p in payloads]
 
 
 def _scenarios(params: BottlenecksParams):
+    """The scenarios of every grid, each once, in order."""
     from ...profile import scenario_grid
 
     out: dict = {}
     for g in params.breakdown.grids:
-        for sc in scenario_grid(
-            batch_sizes=g.batch_sizes,
-            methods=g.methods,
-            backends=g.backends,
-            qubits=g.qubits,
-            shots=g.shots,
-            torch_threads=g.torch_threads,
-            documents=g.documents,
-            settings=[(("aer_threads", a),) if a != 1 else () for a in g.aer_threads],
-            fallback=g.fallback,
-        ):
-            out[sc] = None
+        axes = {f.name: getattr(g, f.name) for f in fields(g) if f.name != "aer_threads"}
+        settings = [(("aer_threads", a),) if a != 1 else () for a in g.aer_threads]
+        out |= dict.fromkeys(scenario_grid(**axes, settings=settings))
     return list(out)
 
 
@@ -85,11 +68,7 @@ def run_bottlenecks(
     params: BottlenecksParams, run_dir: str | Path, *, url: str | None = None, progress: bool = True
 ) -> Path:
     """Measure every part of the study into run_dir; returns run_dir. Each part's file is written as soon as
-    it is measured, so a study that fails half-way keeps what it measured.
-
-    The in-process profiles are of qrbench's reference engine: they run only when the target is that engine
-    (embedded, or a URL whose probe says so). Any other target is measured from outside and from its own
-    process: cost by request kind and size, its CPU and memory when local, py-spy when it is local Python."""
+    it is measured, so a study that fails half-way keeps what it measured."""
     from ... import profile
 
     data = DataManager.from_dir(seed=params.seed)
@@ -102,34 +81,33 @@ def run_bottlenecks(
     folder = RunFolder.create(
         run_dir, study="bottlenecks", params=to_dict(params), calibration_s=calibration_timings().tolist()
     )
-    run_dir = folder.path
     info: dict = {"py_spy": profile.py_spy_available(), "reference_engine": reference}
 
     def note(key: str, value) -> None:
         info[key] = value
-        folder.write_json(FILES["info"], info)
+        folder.write_json(INFO_FILE, info)
 
     with contention_monitor(folder) as busy:
         if reference:
             busy.mark("in-process profiles")
-            _in_process(params, data, rng, run_dir, progress, note)
+            _in_process(params, data, rng, folder, progress, note)
         else:
             note("in_process", {"skipped": IN_PROCESS_GAP})
 
-        with open_target(params.target, url=url, log_dir=run_dir) as target:
+        with open_target(params.target, url=url, log_dir=folder.path) as target:
             folder.update(target=target_facts(target, params.target))
             if target.pid:
                 busy.sampler.add_root(target.pid)
             busy.mark("HTTP requests")
             if reference:
-                _http(params, data, rng, target, run_dir)
-            _costs(params, data, rng, target, run_dir, note)
+                _http(params, data, rng, target, folder)
+            _costs(params, data, rng, target, folder, note)
             if params.under_load.enabled:
                 busy.mark("under load")
-                _under_load(params, data, target, run_dir, progress, note, probe=target.probe)
+                _under_load(params, data, target, folder, progress, note)
         note("calibration_after_s", calibration_timings().tolist())
     folder.finish()
-    return run_dir
+    return folder.path
 
 
 # Why a target other than the reference engine gets no in-process profile, and what to do instead.
@@ -140,27 +118,24 @@ IN_PROCESS_GAP = (
 )
 
 
-def _in_process(params: BottlenecksParams, data, rng, run_dir: Path, progress: bool, note) -> None:
+def _in_process(params: BottlenecksParams, data, rng, folder: RunFolder, progress: bool, note) -> None:
     """The reference engine's profiles, in this process."""
     import torch
 
     from ... import profile
-
-    def save(name: str, frame: pd.DataFrame) -> None:
-        RunFolder(run_dir).write_frame(name, frame)
 
     note("torch_default_threads", torch.get_num_threads())
     # The service's default torch threads unless told otherwise, so default-configuration scenarios are the service's.
     threads = params.torch_threads if params.torch_threads is not None else EngineSettings().torch_threads
     embedder, loading = profile.load_embedder(torch_threads=threads)
     cold = profile.measure_cold_start(qubits=params.cold_start.qubits, repeats=params.cold_start.repeats)
-    save("cold_start", pd.concat([loading, cold], ignore_index=True))
+    folder.write_frame("cold_start", pd.concat([loading, cold], ignore_index=True))
 
     b = params.breakdown
     scenarios = _scenarios(params)
     biggest = max(sc.batch_size for sc in scenarios)
     inputs = _inputs(data, rng, b.inputs, biggest)
-    save(
+    folder.write_frame(
         "components",
         profile.measure_components(
             scenarios, inputs, embedder=embedder, repeats=b.repeats, cold_repeats=b.cold_repeats, progress=progress
@@ -169,7 +144,7 @@ def _in_process(params: BottlenecksParams, data, rng, run_dir: Path, progress: b
     note("breakdown_done_unix", time.time())
 
     s = params.shots
-    save(
+    folder.write_frame(
         "shots",
         profile.shot_noise(
             _inputs(data, rng, s.inputs, s.batch_size),
@@ -181,13 +156,13 @@ def _in_process(params: BottlenecksParams, data, rng, run_dir: Path, progress: b
         ),
     )
 
-    _lines(params, data, rng, embedder, run_dir)
-    _memory(params, data, rng, embedder, run_dir, note)
-    _calls(params, data, rng, embedder, run_dir)
+    _lines(params, data, rng, embedder, folder)
+    _memory(params, data, rng, embedder, folder, note)
+    _calls(params, data, rng, embedder, folder)
     note("in_process_done_unix", time.time())
 
 
-def _costs(params: BottlenecksParams, data: DataManager, rng, target, run_dir: Path, note) -> None:
+def _costs(params: BottlenecksParams, data: DataManager, rng, target, folder: RunFolder, note) -> None:
     """Latency by request kind and size, round-robin so that a cut by the budget leaves every size sampled."""
     from ... import profile
 
@@ -201,7 +176,7 @@ def _costs(params: BottlenecksParams, data: DataManager, rng, target, run_dir: P
                 elif kind == "rerank":
                     spec = data.rerank(n, o.method, rng=rng)
                 else:
-                    spec = data.batch_similarity(min(n, 100), o.method, rng=rng)
+                    spec = data.batch_similarity(n, o.method, rng=rng)
                 # A new query each time (tagged), so no answer comes from a cache of the service's.
                 payload = json.loads(spec.body)
                 key = "text1" if kind == "similarity" else "query"
@@ -210,21 +185,20 @@ def _costs(params: BottlenecksParams, data: DataManager, rng, target, run_dir: P
     frame, cut = profile.measure_request_costs(
         target.url, plan, headers=target.headers, timeout_s=params.request_timeout_s, budget_s=o.budget_s
     )
-    RunFolder(run_dir).write_frame("costs", frame)
+    folder.write_frame("costs", frame)
     note("costs", {"planned": len(plan), "sent": len(frame), "cut_by_budget": cut, "budget_s": o.budget_s})
 
 
-def _engine(params: BottlenecksParams, embedder, *, backend: str | None = None):
-    from ...target import EngineSettings, RerankEngine
-
+def _engine(params: BottlenecksParams, embedder, backend: str, *, warm: bool = True) -> RerankEngine:
     t = params.target
-    settings = EngineSettings(backend=backend or t.backend, qubits=t.qubits, shots=t.shots, aer_threads=t.aer_threads)
+    settings = EngineSettings(backend=backend, qubits=t.qubits, shots=t.shots, aer_threads=t.aer_threads)
     engine = RerankEngine(settings, embedder=embedder)
-    engine.warm_up()
+    if warm:
+        engine.warm_up()
     return engine
 
 
-def _lines(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> None:
+def _lines(params: BottlenecksParams, data, rng, embedder, folder: RunFolder) -> None:
     from ... import profile
     from ...target.fidelity import AerSwapTest
 
@@ -232,7 +206,7 @@ def _lines(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> Non
     x = _inputs(data, rng, 1, p.batch_size)[0]
     docs = list(x.candidates)
     embedder.embed(docs)
-    exact = _engine(params, embedder, backend="exact")
+    exact = _engine(params, embedder, "exact")
     aer = AerSwapTest(qubits=params.target.qubits, shots=params.target.shots, threads=params.target.aer_threads)
     aer.warm_up()
     counter = iter(range(10**9))
@@ -262,40 +236,39 @@ def _lines(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> Non
         t.insert(0, "path", name)
         frames.append(t)
     exact.close()
-    RunFolder(run_dir).write_frame("lines", pd.concat(frames, ignore_index=True))
+    folder.write_frame("lines", pd.concat(frames, ignore_index=True))
 
 
-def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note) -> None:
+def _score_all(engine: RerankEngine, bodies: list[bytes], method: str) -> None:
+    """Score each request body as the service does: parsed per request, so the caches pin its strings."""
+    for body in bodies:
+        payload = json.loads(body)
+        engine.score(payload["query"], payload["candidates"], method)
+
+
+def _memory(params: BottlenecksParams, data, rng, embedder, folder: RunFolder, note) -> None:
     from ... import profile
     from ...target.embedding import Embedder
-    from ...target.engine import RerankEngine
 
     m = params.memory
-    engine = _engine(params, embedder, backend="exact")
+    engine = _engine(params, embedder, "exact")
     big = _inputs(data, rng, 1, max(m.document_counts))[0]
     frame = profile.memory_by_documents(
         engine, big.query, big.candidates, m.document_counts, method=m.method, cold=m.cold
     )
-    RunFolder(run_dir).write_frame("memory", frame)
+    folder.write_frame("memory", frame)
     x = _inputs(data, rng, 1, m.line_documents)[0]
     engine.embedder.cache.clear()
     lines = profile.line_memory(
         (RerankEngine.score, Embedder.embed, Embedder.encode_uncached),
         lambda: engine.score(f"{x.query} [lm]", list(x.candidates), m.method),
     )
-    RunFolder(run_dir).write_frame("memory_lines", lines)
+    folder.write_frame("memory_lines", lines)
 
-    # Request bodies parsed per request, as the service does: what the caches keep pins those strings.
     bodies = _bodies(data, rng, m.batch_size, m.method, m.tracemalloc_requests, "tm")
     engine.score(json.loads(bodies[0])["query"] + " [warm]", json.loads(bodies[0])["candidates"], m.method)
-
-    def traced() -> None:
-        for body in bodies:
-            payload = json.loads(body)
-            engine.score(payload["query"], payload["candidates"], m.method)
-
-    sites, totals = profile.allocation_sites(traced, top=m.tracemalloc_top)
-    RunFolder(run_dir).write_frame("allocations", sites)
+    sites, totals = profile.allocation_sites(lambda: _score_all(engine, bodies, m.method), top=m.tracemalloc_top)
+    folder.write_frame("allocations", sites)
     note(
         "tracemalloc",
         {
@@ -307,29 +280,21 @@ def _memory(params: BottlenecksParams, data, rng, embedder, run_dir: Path, note)
     )
     gc_bodies = _bodies(data, rng, m.batch_size, m.method, m.gc_requests, "gc")
     t0 = time.perf_counter()
-
-    def many() -> None:
-        for body in gc_bodies:
-            payload = json.loads(body)
-            engine.score(payload["query"], payload["candidates"], m.method)
-
-    pauses = profile.gc_pauses(many)
+    pauses = profile.gc_pauses(lambda: _score_all(engine, gc_bodies, m.method))
     note("gc", {"requests": m.gc_requests, "seconds": time.perf_counter() - t0})
-    RunFolder(run_dir).write_frame("gc", pauses)
+    folder.write_frame("gc", pauses)
     engine.close()
 
 
-def _calls(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> None:
+def _calls(params: BottlenecksParams, data, rng, embedder, folder: RunFolder) -> None:
     from ... import profile
-    from ...target import EngineSettings, RerankEngine
 
-    c, t = params.calls, params.target
+    c = params.calls
     x = _inputs(data, rng, 1, c.batch_size)[0]
     docs = list(x.candidates)
-    settings = EngineSettings(backend=c.backend, qubits=t.qubits, shots=t.shots, aer_threads=t.aer_threads)
     # Cold: a new engine (its circuit not yet built) and documents never seen; warm: the same again, new query.
     embedder.cache.clear()
-    engine = RerankEngine(settings, embedder=embedder)
+    engine = _engine(params, embedder, c.backend, warm=False)
     trees, functions = [], []
     for name, call in (
         ("cold", lambda: engine.score(f"{x.query} [cold]", docs, c.method)),
@@ -339,11 +304,11 @@ def _calls(params: BottlenecksParams, data, rng, embedder, run_dir: Path) -> Non
         trees.append(prof.tree.assign(call=name, wall_ms=prof.wall_ms))
         functions.append(prof.functions.assign(call=name))
     engine.close()
-    RunFolder(run_dir).write_frame("calls", pd.concat(trees, ignore_index=True))
-    RunFolder(run_dir).write_frame("call_functions", pd.concat(functions, ignore_index=True))
+    folder.write_frame("calls", pd.concat(trees, ignore_index=True))
+    folder.write_frame("call_functions", pd.concat(functions, ignore_index=True))
 
 
-def _http(params: BottlenecksParams, data, rng, target, run_dir: Path) -> None:
+def _http(params: BottlenecksParams, data, rng, target, folder: RunFolder) -> None:
     from ... import profile
 
     h = params.http
@@ -360,18 +325,16 @@ def _http(params: BottlenecksParams, data, rng, target, run_dir: Path) -> None:
                 (bodies[int(i)], bytes(r)) for i, r in zip(ok["request"].head(3), ok["response"].head(3), strict=True)
             ]
             frames.append(frame.drop(columns=["response"]))
-    RunFolder(run_dir).write_frame("http", pd.concat(frames, ignore_index=True))
-    RunFolder(run_dir).write_frame("codec", profile.measure_codec(pairs, repeats=h.codec_repeats, seed=params.seed))
+    folder.write_frame("http", pd.concat(frames, ignore_index=True))
+    folder.write_frame("codec", profile.measure_codec(pairs, repeats=h.codec_repeats, seed=params.seed))
 
 
-def _under_load(
-    params: BottlenecksParams, data: DataManager, target, run_dir: Path, progress: bool, note, *, probe=None
-) -> None:
+def _under_load(params: BottlenecksParams, data: DataManager, target, folder: RunFolder, progress: bool, note) -> None:
     """The same mix by one user and by many: latency always; the server's CPU and memory when its process is
     local; py-spy stacks when that process is Python and py-spy is installed (else the reason is noted)."""
     from ... import profile
 
-    u = params.under_load
+    u, run_dir, probe = params.under_load, folder.path, target.probe
     why_no_stacks = None
     if target.pid is None:
         why_no_stacks = (
@@ -390,23 +353,17 @@ def _under_load(
     user = data.profiles[u.profile]
     pool = data.mix_sampler(user.kind_weights, user.method_weights, seed=params.seed, pool_size=u.pool_size)
     stacks, server, results = [], [], {}
+    load = partial(
+        run_load,
+        target.url,
+        timeout_s=params.request_timeout_s,
+        progress=progress,
+        headers=target.headers,
+        allow_remote=True,
+    )
     if u.warmup:
-        warm = run_load(
-            target.url,
-            pool,
-            ClosedModel(
-                users=u.users,
-                iterations=max(1, -(-u.pool_size // u.users)),
-                duration_s=u.warmup_budget_s,
-            ),
-            out_dir=run_dir / "under_load_warmup",
-            stage="warm-up",
-            timeout_s=params.request_timeout_s,
-            progress=progress,
-            headers=target.headers,
-            allow_remote=True,
-        )
-        results["warm-up"] = warm.to_dict()
+        model = ClosedModel(users=u.users, iterations=max(1, -(-u.pool_size // u.users)), duration_s=u.warmup_budget_s)
+        results["warm-up"] = load(pool, model, out_dir=run_dir / "under_load_warmup", stage="warm-up").to_dict()
     for phase, users, seconds in (("single user", 1, u.single_user_s), ("under load", u.users, u.load_s)):
         samplers = (
             []
@@ -420,16 +377,11 @@ def _under_load(
         for s in samplers:
             s.start()
         try:
-            result = run_load(
-                target.url,
+            result = load(
                 NewQueries(pool, phase[0]),
                 ClosedModel(users=users, duration_s=seconds, max_requests=100_000),
                 out_dir=run_dir / "under_load" / phase.replace(" ", "_"),
                 stage=phase,
-                timeout_s=params.request_timeout_s,
-                progress=progress,
-                headers=target.headers,
-                allow_remote=True,
             )
         finally:
             frames = [s.stop() for s in samplers]
@@ -442,9 +394,9 @@ def _under_load(
             server.append(monitor.frame().assign(phase=phase))
         results[phase] = result.to_dict()
     if stacks:
-        RunFolder(run_dir).write_frame("stacks", pd.concat(stacks, ignore_index=True))
+        folder.write_frame("stacks", pd.concat(stacks, ignore_index=True))
     if server:
-        RunFolder(run_dir).write_frame("server", pd.concat(server, ignore_index=True))
+        folder.write_frame("server", pd.concat(server, ignore_index=True))
     entry = {"runs": results, "rate_hz": u.rate_hz}
     if why_no_stacks:
         entry["skipped"] = why_no_stacks

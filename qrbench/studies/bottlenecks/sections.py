@@ -65,14 +65,10 @@ def _intervals(frame: pd.DataFrame, low: str, high: str) -> list[tuple]:
 
 def headline(report: BottlenecksReport) -> Section:
     """The verdict, its main reason with the top finding, the reliability reservations and what to do next."""
-    main = (
-        report.verdict_reasons[0]
-        if report.verdict_reasons
-        else "Every target is met and the parts explain every total."
-    )
+    main = (report.verdict_reasons or ["Every target is met and the parts explain every total."])[0]
     # A pass points at the top opportunity; any other verdict gets the headline's own next step for it.
-    action = "work on the top opportunity below, then rerun this study to confirm the saving."
-    action = action if report.verdict == "pass" else ""
+    top = "work on the top opportunity below, then rerun this study to confirm the saving."
+    action = top if report.verdict == "pass" else ""
     return replace(headline_section(report, action), sentence=f"{main.rstrip('.')}. {top_finding(report)}")
 
 
