@@ -1,6 +1,6 @@
 """The baseline report's layouts that need the report's number formatting (report/sections.py `_TABLES`): the
 per-stage latency table (a percentile counting failures may be only a lower bound) and the ranking quality said
-in a sentence (also in the executive report). The other baseline tables come from its sections in final form.
+in a sentence (also in the executive report).
 """
 
 from __future__ import annotations
@@ -10,44 +10,28 @@ from IPython.display import Markdown
 
 from .format import StakeholderTable, interval, number, quantity, stakeholder_table
 
-__all__ = ["stage_latency", "quality_sentence", "quantum_vs_classical"]
-
 
 def _at_least(values: pd.Series, at_least: pd.Series, unit: str) -> list[str]:
     return [("at least " if bool(a) else "") + quantity(v, unit) for v, a in zip(values, at_least, strict=True)]
 
 
 def stage_latency(stages: pd.DataFrame) -> StakeholderTable:
-    """Per stage (the analysis's stage table with a `repetitions` column): requests, failures, successful-only
-    p50/p95 (with the p95's interval), p95 and p99 counting failures at the timeout, and how many repetitions
-    the stage ran as."""
+    """Per stage (the analysis's stage table with a `repetitions` column): successful-only p50/p95 (with the
+    p95's interval), and p95 and p99 counting failures at the timeout."""
     view = pd.DataFrame(
         {
-            "stage": stages["stage"],
+            "Stage": stages["stage"],
             "requests": stages["requests"],
             "failed": stages["failed"],
-            "p50_ms": stages["p50_ms"],
-            "p95_ms": stages["p95_ms"],
-            "p95_ci": [(lo, hi, "ms") for lo, hi in zip(stages["p95_low"], stages["p95_high"], strict=True)],
-            "p95_all": _at_least(stages["p95_all_ms"], stages["p95_all_at_least"], "ms"),
-            "p99_all": _at_least(stages["p99_all_ms"], stages["p99_all_at_least"], "ms"),
+            "p50, successful only (ms)": stages["p50_ms"],
+            "p95, successful only (ms)": stages["p95_ms"],
+            "p95 95 % interval": [(lo, hi, "ms") for lo, hi in zip(stages["p95_low"], stages["p95_high"], strict=True)],
+            "p95 with failures": _at_least(stages["p95_all_ms"], stages["p95_all_at_least"], "ms"),
+            "p99 with failures": _at_least(stages["p99_all_ms"], stages["p99_all_at_least"], "ms"),
             "repetitions": stages["repetitions"],
         }
     )
-    return stakeholder_table(
-        view,
-        {
-            "stage": "Stage",
-            "requests": "requests",
-            "failed": "failed",
-            "p50_ms": "p50, successful only (ms)",
-            "p95_ms": "p95, successful only (ms)",
-            "p95_ci": "p95 95 % interval",
-            "p95_all": "p95 with failures",
-            "p99_all": "p99 with failures",
-            "repetitions": "repetitions",
-        },
-    )
+    return stakeholder_table(view, {c: c for c in view.columns})
 
 
 def quality_sentence(q: pd.DataFrame) -> Markdown:
@@ -63,8 +47,8 @@ def quality_sentence(q: pd.DataFrame) -> Markdown:
 
 
 def quantum_vs_classical(q: pd.DataFrame) -> str:
-    """ " Quantum ranks worse than classical (...), at N times classical's latency." from the quality table
-    (columns method, ndcg, ndcg_low, ndcg_high, optionally cost_vs_classical); "" without both methods."""
+    """ " Quantum ranks worse than classical (...), at N times classical's latency." from a quality table
+    (method, ndcg, ndcg_low, ndcg_high, optionally cost_vs_classical); "" without both methods."""
     by = q.set_index("method")
     if not {"quantum", "classical"} <= set(by.index):
         return ""

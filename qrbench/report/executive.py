@@ -1,12 +1,10 @@
 """The executive report of a suite run: one self-contained report.html whose first screen is the answer.
 
-Input: one `StudySummary` per study (built by each study from its analysis; a failed study gives one with
-`error`). First screen: the overall verdict and its main reason in one sentence, with the reliability
-reservations beside it; the PRD compliance table across studies (target, measured value with its interval,
-verdict, which study and workload judged it); capacity under the SLO and what limits it; the top three
-bottlenecks with their saving per request; the scaling recommendation; the regression against the previous
-suite run. Then one section per study with its key figure (embedded) and a link to its full report.
-Anything a run did not produce reads "not measured in this run".
+Input: one `StudySummary` per study (`from_summary` of its summary.json; `failed_study` for one that crashed).
+First screen: the overall verdict and its main reason, the reliability reservations, capacity, the top three
+bottlenecks, the scaling recommendation, the regression, ranking quality and the PRD compliance across studies.
+Then one section per study with its key figure (embedded) and a link to its full report. Anything a run did not
+produce reads "not measured in this run".
 """
 
 from __future__ import annotations
@@ -15,7 +13,7 @@ import base64
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,24 +36,6 @@ from .format import (
 )
 from .html import page
 
-__all__ = [
-    "ComplianceRow",
-    "Capacity",
-    "Bottleneck",
-    "Regression",
-    "ReliabilityNote",
-    "Busy",
-    "StudySummary",
-    "from_summary",
-    "compare_with_previous",
-    "failed_study",
-    "overall_verdict",
-    "busy_sentence",
-    "executive_html",
-    "write_executive_report",
-    "suite_summary",
-]
-
 NOT_IN_RUN = f"{NOT_MEASURED} in this run"
 _RESERVATIONS_SHOWN = 5  # failed reliability checks listed per study section
 _ORDER = {"pass": 0, "warn": 1, "insufficient": 2, "error": 3, "fail": 4}
@@ -63,9 +43,8 @@ _ORDER = {"pass": 0, "warn": 1, "insufficient": 2, "error": 3, "fail": 4}
 
 @dataclass(frozen=True, kw_only=True)
 class ComplianceRow:
-    """One PRD target judged by one study. Values in `unit` ("ms", "GB", "fraction", ...); low/high: the 95 %
-    interval (inf when a side could not be bounded). `metric` is the key (thresholds file, summary.json);
-    `label` what the report shows (`shown`: by default studies.compliance.metric_label of the key)."""
+    """One PRD target judged by one study, in `unit`; low/high: the 95 % interval (inf: not bounded). `metric` is
+    the key (thresholds file, summary.json), `label` what the report shows (default: metric_label of the key)."""
 
     metric: str
     target: float
@@ -83,14 +62,12 @@ class ComplianceRow:
 
     @property
     def shown(self) -> str:
-        """What the report calls the target: `label`, else the one mapping's label of the key."""
         return self.label or metric_label(self.metric)
 
 
 @dataclass(frozen=True, kw_only=True)
 class Busy:
-    """Other programs' use of the machine during a study beyond the documented limit (stats/contention.py):
-    the share of all cores they used (0-1) over the contended stages, and how many of its stages were."""
+    """Other programs' share of all cores (0-1) over a study's contended stages, and how many of its stages were."""
 
     sentence: str
     other_share: float
@@ -139,9 +116,8 @@ class ReliabilityNote:
 
 @dataclass(frozen=True, kw_only=True)
 class StudySummary:
-    """What the executive report needs from one study. `error` set means the study failed (verdict "error");
-    `what_to_do` then says how to recover. Paths (report_link, key_figure) are relative to the suite folder
-    or absolute; the key figure (PNG) is embedded, the report linked."""
+    """What the executive report needs from one study; `error` set means it failed (verdict "error") and
+    `what_to_do` says how to recover. report_link and key_figure: relative to the suite folder, or absolute."""
 
     study: str
     verdict: str
@@ -154,14 +130,10 @@ class StudySummary:
     reliability: tuple[ReliabilityNote, ...] = ()
     report_link: str | None = None
     key_figure: str | None = None
-    key_figure_caption: str = ""
     error: str | None = None
     what_to_do: str = ""
-    # Ranking quality per method (the baseline's labelled queries): records with method, ndcg, ndcg_low,
-    # ndcg_high, queries and, when measured, p50_ms and cost_vs_classical.
-    quality: tuple[dict[str, Any], ...] = ()
+    quality: tuple[dict[str, Any], ...] = ()  # the baseline's ranking quality records (summary.json "quality")
     busy: Busy | None = None  # the machine was busy with other programs during the study (named first)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.verdict not in _ORDER:
@@ -176,8 +148,6 @@ class StudySummary:
 
 def _float(value: Any) -> float:
     """A summary.json number: "inf"/"-inf" strings (how runs.write_summary stores them) and null included."""
-    if value is None:
-        return math.nan
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -185,18 +155,10 @@ def _float(value: Any) -> float:
 
 
 def from_summary(
-    summary: dict[str, Any],
-    *,
-    report_link: str | None = None,
-    key_figure: str | None = None,
-    workload: str = "",
-    key_figure_caption: str = "",
+    summary: dict[str, Any], *, report_link: str | None = None, key_figure: str | None = None, workload: str = ""
 ) -> StudySummary:
-    """A StudySummary from a study's summary.json as the studies write it today (baseline, load, bottlenecks,
-    scalability). Compliance rows take their workload from a row's "workload" key, else `workload`; capacity
-    comes from the best finished configuration of "configs" and what limits it from "first_saturated"; the
-    bottlenecks from "top_opportunities"; the scaling recommendation from "recommendation" (absent today: it
-    then reads "not measured in this run")."""
+    """A StudySummary from a study's summary.json. A compliance row's workload is its "workload", else
+    `workload`; capacity is the best finished configuration of "configs", limited by "first_saturated"."""
     study = str(summary.get("study", "study"))
     rows = tuple(
         ComplianceRow(
@@ -216,25 +178,6 @@ def from_summary(
         )
         for r in summary.get("compliance") or ()
     )
-    capacity = None
-    finished = [
-        c
-        for c in summary.get("configs") or ()
-        if c.get("status") == "ok" and math.isfinite(_float(c.get("capacity_rps")))
-    ]
-    if finished:
-        best = max(finished, key=lambda c: _float(c["capacity_rps"]))
-        first = summary.get("first_saturated") or {}
-        resources = first.get("resources") or []
-        slo = summary.get("slo") or {}
-        capacity = Capacity(
-            rps=_float(best["capacity_rps"]),
-            low=_float(best.get("capacity_low")),
-            high=_float(best.get("capacity_high")),
-            config=str(best.get("config", "")),
-            limited_by=", ".join(map(str, resources)) if resources else "no resource saturated in the measured range",
-            slo=f"p95 below {number(slo['p95_ms'])} ms" if slo.get("p95_ms") else "",
-        )
     bottlenecks = tuple(
         Bottleneck(
             name=str(o["opportunity"]),
@@ -246,18 +189,6 @@ def from_summary(
         for o in summary.get("top_opportunities") or ()
         if math.isfinite(_float(o.get("saving_ms")))
     )
-    regression = None
-    if summary.get("regression"):
-        changed = [r for r in summary["regression"] if r.get("verdict") in ("regressed", "improved")]
-        worse = [r for r in changed if r.get("verdict") == "regressed"]
-        verdict = "regressed" if worse else "improved" if changed else "unchanged"
-        names = ", ".join(str(r.get("metric", r.get("stage", "?"))) for r in (worse or changed)[:3])
-        regression = Regression(
-            verdict=verdict,
-            summary=f"{len(worse or changed)} metric(s) {verdict}: {names}."
-            if changed
-            else "No metric changed significantly.",
-        )
     reasons = summary.get("verdict_reasons") or []
     verdict = str(summary.get("verdict", "insufficient"))
     return StudySummary(
@@ -265,20 +196,53 @@ def from_summary(
         verdict=verdict if verdict in _ORDER else "insufficient",
         reason=str(reasons[0]) if reasons else "",
         compliance=rows,
-        capacity=capacity,
+        capacity=_capacity_of(summary),
         bottlenecks=bottlenecks,
         scaling=summary.get("recommendation"),
-        regression=regression,
+        regression=_regression_of(summary.get("regression")),
         reliability=tuple(
             ReliabilityNote(name=str(c.get("name", "")), ok=bool(c.get("ok")), message=str(c.get("message", "")))
             for c in summary.get("reliability") or ()
         ),
         report_link=report_link,
         key_figure=key_figure,
-        key_figure_caption=key_figure_caption,
         quality=tuple(dict(r) for r in summary.get("quality") or ()),
         busy=_busy(summary.get("contention")),
     )
+
+
+def _capacity_of(summary: dict[str, Any]) -> Capacity | None:
+    finished = [
+        c
+        for c in summary.get("configs") or ()
+        if c.get("status") == "ok" and math.isfinite(_float(c.get("capacity_rps")))
+    ]
+    if not finished:
+        return None
+    best = max(finished, key=lambda c: _float(c["capacity_rps"]))
+    resources = (summary.get("first_saturated") or {}).get("resources") or []
+    slo = summary.get("slo") or {}
+    return Capacity(
+        rps=_float(best["capacity_rps"]),
+        low=_float(best.get("capacity_low")),
+        high=_float(best.get("capacity_high")),
+        config=str(best.get("config", "")),
+        limited_by=", ".join(map(str, resources)) if resources else "no resource saturated in the measured range",
+        slo=f"p95 below {number(slo['p95_ms'])} ms" if slo.get("p95_ms") else "",
+    )
+
+
+def _regression_of(rows: list[dict[str, Any]] | None) -> Regression | None:
+    """The baseline's own comparison with its previous run (summary.json "regression") as one line."""
+    if not rows:
+        return None
+    changed = [r for r in rows if r.get("verdict") in ("regressed", "improved")]
+    worse = [r for r in changed if r.get("verdict") == "regressed"]
+    verdict = "regressed" if worse else "improved" if changed else "unchanged"
+    if not changed:
+        return Regression(verdict=verdict, summary="No metric changed significantly.")
+    names = ", ".join(str(r.get("metric", r.get("stage", "?"))) for r in (worse or changed)[:3])
+    return Regression(verdict=verdict, summary=f"{len(worse or changed)} metric(s) {verdict}: {names}.")
 
 
 def _busy(contention: dict[str, Any] | None) -> Busy | None:
@@ -294,8 +258,7 @@ def _busy(contention: dict[str, Any] | None) -> Busy | None:
 
 
 def busy_sentence(studies: Sequence[StudySummary]) -> str:
-    """The busy machine in one sentence across the studies ("" when no study was contended): "other programs
-    used X % of the cores during Y of Z stages", said before any pass/fail reason."""
+    """The busy machine across the studies in one sentence, said before any pass/fail reason ("" if quiet)."""
     busy = [s for s in studies if s.busy is not None]
     if not busy:
         return ""
@@ -319,10 +282,8 @@ def busy_sentence(studies: Sequence[StudySummary]) -> str:
 
 
 def compare_with_previous(current: StudySummary, previous: StudySummary, previous_run: str = "") -> Regression | None:
-    """The regression line of a study that does not compare runs itself (load, bottlenecks, scalability):
-    each PRD metric both runs judged on the same workload, moved only when the two 95 % intervals do not
-    overlap (stats.interval_change). None when no metric was measured by both runs. With one run per side a
-    change of the service cannot be told from a change of the machine; the summary says so."""
+    """The regression line of a study that does not compare runs itself: each PRD metric both runs judged on the
+    same workload moved only when the two 95 % intervals do not overlap; None when no metric is in both."""
     before = {(r.metric, r.workload): r for r in previous.compliance}
     moved: dict[str, list[str]] = {"worse": [], "better": []}
     compared = 0
@@ -369,13 +330,13 @@ def _label(row: ComplianceRow) -> str:
     return f"{row.shown} ({judged})"
 
 
-def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
-    """(verdict, main reason) across the studies; when the machine was busy with other programs during a
-    study, the reason opens with that (`busy_sentence`) before any pass/fail reason.
+def _studies(names: Sequence[str]) -> str:
+    return f"{', '.join(names)} {'study' if len(names) == 1 else 'studies'}"
 
-    Any failed PRD target or study verdict makes it "fail"; a study that crashed makes an otherwise passing
-    suite "insufficient" (the answer is incomplete); otherwise the worst of warn/insufficient/pass.
-    """
+
+def overall_verdict(studies: Sequence[StudySummary]) -> tuple[str, str]:
+    """(verdict, main reason) across the studies, the busy machine (`busy_sentence`) first. A failed target or
+    study makes it "fail"; a crashed study an otherwise passing suite "insufficient"; else the worst verdict."""
     verdict, reason = _overall(studies)
     busy = busy_sentence(studies)
     return verdict, f"{busy} {reason}" if busy else reason
@@ -388,9 +349,7 @@ def _overall(studies: Sequence[StudySummary]) -> tuple[str, str]:
     failed_rows = [r for r in rows if r.verdict == "fail"]
     crashed = [s.study for s in studies if s.verdict == "error"]
     # A crashed study is named in every verdict: the checks that ran are not the whole answer.
-    missing = (
-        f" The {', '.join(crashed)} {'study' if len(crashed) == 1 else 'studies'} failed to run." if crashed else ""
-    )
+    missing = f" The {_studies(crashed)} failed to run." if crashed else ""
     if failed_rows:
         first = failed_rows[0]
         return "fail", (
@@ -403,11 +362,8 @@ def _overall(studies: Sequence[StudySummary]) -> tuple[str, str]:
         s = failed_studies[0]
         return "fail", f"The {s.study} study fails: {s.reason or 'see its section below'}{missing}"
     if crashed:
-        return "insufficient", (
-            f"The answer is incomplete: the {', '.join(crashed)} "
-            f"{'study' if len(crashed) == 1 else 'studies'} failed to run"
-            + (f"; the {len(rows)} PRD checks that ran " + ("pass." if rows else "are none."))
-        )
+        ran = f"; the {len(rows)} PRD checks that ran " + ("pass." if rows else "are none.")
+        return "insufficient", f"The answer is incomplete: the {_studies(crashed)} failed to run{ran}"
     worst = max((s.verdict for s in studies), key=_ORDER.__getitem__)
     if worst == "warn":
         warned = [r for r in rows if r.verdict == "warn"]
@@ -426,8 +382,8 @@ def _overall(studies: Sequence[StudySummary]) -> tuple[str, str]:
 
 
 def _caveats(studies: Sequence[StudySummary]) -> list[dict[str, Any]]:
-    """One reservation per study with failed reliability checks (its first, and how many more its section lists),
-    so the headline stays a few lines however many checks fail."""
+    """One reservation per study with failed reliability checks (its first, and how many more), so the headline
+    stays a few lines however many checks fail."""
     out = []
     for s in studies:
         failed = [n for n in s.reliability if not n.ok]
@@ -441,34 +397,16 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
     rows = [r for s in studies for r in s.compliance]
     if not rows:
         return f"<p>PRD compliance: {NOT_IN_RUN}.</p>"
-    frame = pd.DataFrame(
-        [
-            {
-                "metric": r.shown,
-                "target": r.target,
-                "unit": r.unit,
-                "direction": r.direction,
-                "value": r.value,
-                "low": r.low,
-                "high": r.high,
-                "verdict": r.verdict,
-                "study": r.study,
-                "workload": r.workload,
-                "reason": r.reason,
-            }
-            for r in rows
-        ]
-    )
-    notes = []
-    for metric, g in frame.groupby("metric", sort=False):
-        if g["verdict"].nunique() > 1:
-            judged = "; ".join(
-                f"{s} ({w}): {v.upper()}" for s, w, v in zip(g["study"], g["workload"], g["verdict"], strict=True)
-            )
-            notes.append(
-                f"{metric} is judged differently by different studies because they measure different "
-                f"workloads: {judged}."
-            )
+    by_metric: dict[str, list[ComplianceRow]] = {}
+    for r in rows:
+        by_metric.setdefault(r.shown, []).append(r)
+    notes = [
+        f"{metric} is judged differently by different studies because they measure different workloads: "
+        + "; ".join(f"{r.study} ({r.workload}): {r.verdict.upper()}" for r in same)
+        + "."
+        for metric, same in by_metric.items()
+        if len({r.verdict for r in same}) > 1
+    ]
     gaps = [(r.shown, r.study, gap_reason(r.value, r.reason)) for r in rows]
     notes += [f"{label} ({study} study) not measured: {why}" for label, study, why in gaps if why]
     note = "".join(f'<p class="qr-note">{html.escape(n)}</p>' for n in notes)
@@ -499,17 +437,15 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
 
 
 def _capacity(studies: Sequence[StudySummary]) -> str:
-    caps = [(s.study, s.capacity) for s in studies if s.capacity is not None]
-    if not caps:
+    items = [
+        f"<li><b>{html.escape(quantity(c.rps, 'req/s'))}</b> with {html.escape(c.config)}"
+        f"{html.escape(f' (SLO: {c.slo})' if c.slo else '')}; limited by {html.escape(c.limited_by)}. 95 % interval: "
+        f"{html.escape(interval(c.low, c.high, 'req/s'))}. <i>({html.escape(s.study)} study)</i></li>"
+        for s in studies
+        if (c := s.capacity) is not None
+    ]
+    if not items:
         return f"<p><b>Capacity under the SLO:</b> {NOT_IN_RUN}.</p>"
-    items = []
-    for study, c in caps:
-        slo = f" (SLO: {c.slo})" if c.slo else ""
-        items.append(
-            f"<li><b>{html.escape(quantity(c.rps, 'req/s'))}</b> with {html.escape(c.config)}"
-            f"{html.escape(slo)}; limited by {html.escape(c.limited_by)}. 95 % interval: "
-            f"{html.escape(interval(c.low, c.high, 'req/s'))}. <i>({html.escape(study)} study)</i></li>"
-        )
     return "<p><b>Capacity under the SLO</b></p><ul>" + "".join(items) + "</ul>"
 
 
@@ -529,32 +465,26 @@ def _bottlenecks(studies: Sequence[StudySummary]) -> str:
 
 
 def _scaling(studies: Sequence[StudySummary]) -> str:
-    recs = [(s.study, s.scaling) for s in studies if s.scaling]
-    if not recs:
-        return f"<p><b>Scaling recommendation:</b> {NOT_IN_RUN}.</p>"
-    return "".join(f"<p><b>Scaling recommendation:</b> {html.escape(r)}</p>" for _, r in recs)
+    recs = [html.escape(s.scaling) for s in studies if s.scaling] or [f"{NOT_IN_RUN}."]
+    return "".join(f"<p><b>Scaling recommendation:</b> {r}</p>" for r in recs)
 
 
 def _regression(studies: Sequence[StudySummary]) -> str:
-    regs = [(s.study, s.regression) for s in studies if s.regression is not None]
-    if not regs:
-        return "<p><b>Regression:</b> no previous suite run to compare with (pass --baseline to compare).</p>"
     items = "".join(
-        f"<li>{verdict_badge(r.verdict)} "
-        f"{html.escape(study)}: {html.escape(r.summary)}"
+        f"<li>{verdict_badge(r.verdict)} {html.escape(s.study)}: {html.escape(r.summary)}"
         + (f" (against {html.escape(r.previous_run)})" if r.previous_run else "")
         + "</li>"
-        for study, r in regs
+        for s in studies
+        if (r := s.regression) is not None
     )
+    if not items:
+        return "<p><b>Regression:</b> no previous suite run to compare with (pass --baseline to compare).</p>"
     return f"<p><b>Regression against the previous suite run</b></p><ul>{items}</ul>"
 
 
 def _quality(studies: Sequence[StudySummary]) -> str:
     """Is quantum worth its cost: nDCG@10 per method with its interval and latency, and the comparison."""
-    found = [(s.study, s.quality) for s in studies if s.quality]
-    if not found:
-        return f"<p><b>Ranking quality:</b> {NOT_IN_RUN}.</p>"
-    study, rows = found[0]
+    study, rows = next(((s.study, s.quality) for s in studies if s.quality), ("", ()))
     q = pd.DataFrame(list(rows))
     # summary.json numbers (null and "inf" included) as floats, once.
     for column in ("ndcg", "ndcg_low", "ndcg_high", "p50_ms", "queries"):
@@ -572,12 +502,8 @@ def _quality(studies: Sequence[StudySummary]) -> str:
     queries = int(q["queries"].max()) if q["queries"].notna().any() else 0
     labelled = f"{queries} labelled quer{'y' if queries == 1 else 'ies'}"
     return (
-        f"<p><b>Is quantum worth its cost?</b> Ranking quality on {labelled} "
-        f"<i>({html.escape(study)} study)</i>: "
-        + "; ".join(parts)
-        + "."
-        + html.escape(quantum_vs_classical(q))
-        + "</p>"
+        f"<p><b>Is quantum worth its cost?</b> Ranking quality on {labelled} <i>({html.escape(study)} study)</i>: "
+        f"{'; '.join(parts)}.{html.escape(quantum_vs_classical(q))}</p>"
     )
 
 
@@ -603,7 +529,7 @@ def _study_section(s: StudySummary, base: Path) -> str:
         )
     image = _embed(s.key_figure, base)
     if image:
-        caption = html.escape(s.key_figure_caption or f"Key figure of the {s.study} study")
+        caption = html.escape(f"Key figure of the {s.study} study")
         parts.append(f'<figure><img src="{image}" alt="{caption}"><figcaption>{caption}</figcaption></figure>')
     elif not s.error:
         parts.append(f"<p>Key figure: {NOT_IN_RUN}.</p>")
@@ -611,11 +537,8 @@ def _study_section(s: StudySummary, base: Path) -> str:
     if failed:
         # The first few, in the study's order (its main ones first); the full list is in the study's report.
         items = "".join(f"<li>{html.escape(n.message)}</li>" for n in failed[:_RESERVATIONS_SHOWN])
-        more = (
-            f"<p class='qr-note'>and {len(failed) - _RESERVATIONS_SHOWN} more in the full report.</p>"
-            if len(failed) > _RESERVATIONS_SHOWN
-            else ""
-        )
+        hidden = len(failed) - _RESERVATIONS_SHOWN
+        more = f"<p class='qr-note'>and {hidden} more in the full report.</p>" if hidden > 0 else ""
         parts.append(f"<p><b>Reliability reservations</b> ({len(failed)})</p><ul>{items}</ul>{more}")
     if s.report_link:
         parts.append(f'<p><a href="{html.escape(s.report_link)}">Full {html.escape(s.study)} report</a></p>')
@@ -656,16 +579,13 @@ def executive_html(
     probe: the paragraph saying what the target offers (deploy.TargetProbe.paragraph)."""
     verdict, reason = overall_verdict(studies)
     head = headline(verdict, reason, checks=_caveats(studies), next_action=_next_action(verdict, studies))
-    meta = " · ".join(
-        x
-        for x in (
-            f"scale: {scale}" if scale else "",
-            started,
-            f"target: {target}" if target else "",
-            f"{len(studies)} studies",
-        )
-        if x
+    facts = (
+        f"scale: {scale}" if scale else "",
+        started,
+        f"target: {target}" if target else "",
+        f"{len(studies)} studies",
     )
+    meta = " · ".join(x for x in facts if x)
     top = (
         f'<div class="qr-exec-facts"><div>{_capacity(studies)}</div><div>{_bottlenecks(studies)}</div>'
         f"<div>{_scaling(studies)}{_regression(studies)}</div></div>"

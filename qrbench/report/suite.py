@@ -33,16 +33,6 @@ from .index import write_index
 from .progress import clock
 from .scales import SCALES, expected_seconds
 
-__all__ = [
-    "SCALES",
-    "expected_seconds",
-    "SuitePlan",
-    "SuiteResult",
-    "plan_suite",
-    "run_suite",
-    "usual_duration_s",
-]
-
 
 @dataclass(frozen=True, slots=True)
 class SuitePlan:
@@ -76,8 +66,7 @@ def _params_file(study: str, scale: str, params_dir: str | Path | None) -> Path:
 
 
 def usual_duration_s(study: str, params: Path) -> float | None:
-    """The usual seconds of `study` (its registry entry's expected_s) when `params` holds the same parameters as
-    one scale's shipped file (a copy with other values has no usual duration: None)."""
+    """The usual seconds of `study` when `params` holds the same parameters as one scale's shipped file, else None."""
     try:
         content = Path(params).read_bytes()  # not run data: a parameter file
     except OSError:
@@ -93,9 +82,8 @@ def usual_duration_s(study: str, params: Path) -> float | None:
 def plan_suite(
     scale: str = "quick", *, params_dir: str | Path | None = None, studies: tuple[str, ...] | None = None
 ) -> SuitePlan:
-    """Every registered study (or those named in `studies`, in the registry's order) with its parameter file for
-    `scale` (or from params_dir), each file validated by its study's load_params: a bad file or an unknown study
-    stops the suite here, before any folder or kernel exists."""
+    """Every registered study (or those in `studies`, in the registry's order) with its parameter file for `scale`
+    (or from params_dir), each validated: a bad file or study stops the suite before any folder or kernel exists."""
     if scale not in SCALES:
         raise ParameterError(f"--scale {scale!r} is not a scale; use one of {', '.join(SCALES)}.")
     unknown = sorted(set(studies or ()) - set(STUDIES))
@@ -131,8 +119,7 @@ def _baseline_folders(baseline: str | Path | None) -> dict[str, Path]:
 
 
 def _compared(current: StudySummary, previous_folder: Path, previous_run: str):
-    """compare_with_previous against the study's folder in the previous suite run; None if it cannot be read
-    (a comparison never fails the study it annotates)."""
+    """compare_with_previous against the study's folder in the previous suite run; None if it cannot be read."""
     try:
         before = from_summary(read_summary(previous_folder))
     except (QrbenchError, ValueError, KeyError, TypeError):
@@ -160,13 +147,9 @@ def run_suite(
     progress: bool = True,
     say: Callable[[str], None] = lambda line: None,
 ) -> SuiteResult:
-    """Run every study of `plan` against one target into a new `<out_root>/<UTC time>-suite/` folder, write
-    its report.html and summary.json, and refresh `<out_root>/index.html`.
-
-    url: a running service (loopback only); None starts the embedded reference service once for all studies.
-    baseline: a previous suite folder; each study that compares runs gets its study's folder from it.
-    say: receives the progress lines (one when each study starts and ends, one every 30 s while it runs).
-    """
+    """Run every study of `plan` against one target (`url`, loopback only; None: the embedded reference service,
+    started once) into a new `<out_root>/<UTC time>-suite/` folder with its report.html and summary.json, and
+    refresh `<out_root>/index.html`. baseline: a previous suite folder to compare with; say: the progress lines."""
     if url:
         url = check_target(url)  # before any folder: a remote or malformed URL names itself
     previous = _baseline_folders(baseline)

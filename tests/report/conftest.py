@@ -75,7 +75,6 @@ def studies(folder: Path, *, crashed: bool = True) -> list[StudySummary]:
         ),
         report_link="baseline/baseline.html",
         key_figure=figure.name,
-        key_figure_caption="Rerank p95 latency by batch size",
         regression=Regression(
             verdict="unchanged", summary="No metric changed significantly.", previous_run="20261129T101500Z-suite"
         ),

@@ -1,9 +1,5 @@
 """The baseline study: single-user latency per method and batch size, memory per document count, cache
-effectiveness, and how far the quantum and classical rankings agree, against the PRD targets.
-
-params.py: `BaselineParams` (parameters/baseline.yaml). run.py: `run_baseline` measures into a run folder.
-analysis.py: `analyse_baseline` turns the folder into tables, verdicts and reliability checks; `summary`.
-sections.py: `SECTIONS`, the report's parts in order.
+effectiveness and rank agreement, against the PRD targets (params.py, run.py, analysis.py, sections.py).
 """
 
 from ..study import StudyDef

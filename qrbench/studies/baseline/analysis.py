@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from ... import stats
-from ...errors import RunError
 from ...monitor import counter_delta
 from ..analysis import (
     KEY_FIGURE,
@@ -52,36 +51,37 @@ class BaselineReport:
     contention: stats.Contention | None = None  # other programs' CPU, steal, calibration per stage (None: not sampled)
 
 
-def _frame(folder: RunFolder, name: str) -> pd.DataFrame:
-    """The run's table `name` (e.g. server.parquet), empty when the run has none."""
-    try:
-        return folder.read_frame(name)
-    except RunError:
-        return pd.DataFrame()
+def _ci(e: stats.Estimate | None, value: str, low: str, high: str) -> dict[str, float]:
+    """An estimate as three columns of a row (NaN without one)."""
+    return {value: e.value, low: e.low, high: e.high} if e else dict.fromkeys((value, low, high), np.nan)
 
 
 def _lat(records: pd.DataFrame, stage: str) -> np.ndarray:
     return records[(records["stage"] == stage) & records["ok"]]["latency_ms"].to_numpy()
 
 
+def _cache_counts(entries: list[dict], cache: str) -> tuple[float, float]:
+    """Hits and misses of the service's `cache` (embedding, similarity) on /metrics around the stage `entries`."""
+    hits = sum(
+        counter_delta(e["metrics_before"], e["metrics_after"], f"qrbench_{cache}_cache_hits_total") for e in entries
+    )
+    misses = sum(
+        counter_delta(e["metrics_before"], e["metrics_after"], f"qrbench_{cache}_cache_misses_total") for e in entries
+    )
+    return hits, misses
+
+
 def _documents_cached(index: list[dict], stage: str, requests: int) -> float:
-    """Share of a rerank stage's documents the service already had embedded (its cache), over every repetition
-    of the stage, from the embedding cache counters on /metrics around it: each request's query is new (one
-    miss), so documents found = hits / (hits + misses - requests). NaN when the service exports no such
-    counters (a service other than the reference)."""
-    hits = misses = 0.0
-    for entry in index:
-        if entry["name"] == stage:
-            before, after = entry["metrics_before"], entry["metrics_after"]
-            hits += counter_delta(before, after, "qrbench_embedding_cache_hits_total")
-            misses += counter_delta(before, after, "qrbench_embedding_cache_misses_total")
+    """Share of a rerank stage's documents the service already had embedded, over every repetition of the stage:
+    each request's query is new (one miss), so documents found = hits / (hits + misses - requests). NaN when the
+    service exports no such counters (a service other than the reference)."""
+    hits, misses = _cache_counts([e for e in index if e["name"] == stage], "embedding")
     documents = hits + misses - requests
     return min(1.0, hits / documents) if documents > 0 and np.isfinite(documents) else float("nan")
 
 
 def _hit_rate(entry: dict, cache: str) -> float:
-    hits = counter_delta(entry["metrics_before"], entry["metrics_after"], f"qrbench_{cache}_cache_hits_total")
-    misses = counter_delta(entry["metrics_before"], entry["metrics_after"], f"qrbench_{cache}_cache_misses_total")
+    hits, misses = _cache_counts([entry], cache)
     return hits / (hits + misses) if hits + misses else float("nan")
 
 
@@ -93,7 +93,7 @@ def analyse_baseline(
     measured = records[records["stage"] != "warmup"]
     kept, warmup = trim_stage_warmup(measured)
     table = stage_table(kept, confidence=params.confidence, censor_ms=params.request_timeout_s * 1000)
-    server = _frame(folder, "server")
+    server = folder.read_frame("server", default=pd.DataFrame())
     memory = _memory_table(records, server, params.memory.document_counts)
     thresholds = load_thresholds(params.thresholds_file, "baseline")
     judgements, stage_of = _latency_judgements(kept, records, index, params, thresholds)
@@ -118,12 +118,12 @@ def analyse_baseline(
         verdict=verdict,
         cache=_cache_table(kept, index, params.confidence),
         method_ratios=_method_ratios(kept, params),
-        agreement=_agreement(_frame(folder, "comparison"), params.confidence),
+        agreement=_agreement(folder.read_frame("comparison", default=pd.DataFrame()), params.confidence),
         memory=memory,
         server=server,
         reliability=checks,
         regression=regression,
-        quality=_quality(_frame(folder, "quality"), params.confidence, params.seed, table),
+        quality=_quality(folder.read_frame("quality", default=pd.DataFrame()), params.confidence, params.seed, table),
         verdict_reasons=busy_first(_reasons(verdict, compliance, regression, checks), contention, len(excused)),
         thresholds=thresholds,
         contention=contention,
@@ -137,9 +137,8 @@ def _latency_judgements(
     params: BaselineParams,
     thresholds: dict[str, stats.Threshold],
 ) -> tuple[dict[str, stats.Judgement], dict[str, str | None]]:
-    """PRD compliance on the statistic thresholds.yaml defines per target (p95: a latency target should hold for
-    nearly every request), failures counted at the timeout, on the request kind the target is about; and the
-    stage each judgement comes from."""
+    """Each latency target judged on its statistic in thresholds.yaml (failures counted at the timeout) over the
+    stage of its request kind; and the stage each judgement comes from."""
     censor_ms = params.request_timeout_s * 1000
     users = params.rerank.concurrent_requests
     who = "single user" if users == 1 else f"{users} concurrent users"
@@ -203,19 +202,11 @@ def _memory_judgement(
     peak = memory.loc[memory["documents"] == 100, "rss_max_mb"].iloc[0] / 1000
     samples = int(memory.loc[memory["documents"] == 100, "samples"].iloc[0])
     # The peak is an observed maximum, not a sample statistic: no interval, undecided if never sampled.
-    e = (
-        stats.Estimate(value=peak, low=peak, high=peak, confidence=conf, n=samples, method="observed maximum RSS")
-        if samples
-        else stats.Estimate(
-            value=float("nan"),
-            low=float("-inf"),
-            high=float("inf"),
-            confidence=conf,
-            n=0,
-            method="not sampled (remote target)",
-            decided=False,
-        )
-    )
+    if samples:
+        e = stats.Estimate(value=peak, low=peak, high=peak, confidence=conf, n=samples, method="observed maximum RSS")
+    else:
+        method, inf = "not sampled (remote target)", float("inf")
+        e = stats.Estimate(value=float("nan"), low=-inf, high=inf, confidence=conf, n=0, method=method, decided=False)
     workload = f"single user, 100 documents sustained for {params.memory.sustained_s:g} s"
     return {"memory with 100 documents (GB)": stats.judge(e, thresholds["memory_100_docs_gb"], workload=workload)}
 
@@ -235,14 +226,10 @@ def _cache_table(kept: pd.DataFrame, index: list[dict[str, Any]], conf: float) -
             {
                 "stage": stage,
                 "requests": len(lat),
-                "p50_ms": p50.value,
-                "p50_low": p50.low,
-                "p50_high": p50.high,
+                **_ci(p50, "p50_ms", "p50_low", "p50_high"),
                 "embedding_hit_rate": _hit_rate(by_name[stage], "embedding"),
                 "similarity_hit_rate": _hit_rate(by_name[stage], "similarity"),
-                "cold_over_this": speedup.value if speedup else np.nan,
-                "cold_over_this_low": speedup.low if speedup else np.nan,
-                "cold_over_this_high": speedup.high if speedup else np.nan,
+                **_ci(speedup, "cold_over_this", "cold_over_this_low", "cold_over_this_high"),
             }
         )
     return pd.DataFrame(rows)
@@ -263,9 +250,7 @@ def _method_ratios(kept: pd.DataFrame, params: BaselineParams) -> pd.DataFrame:
                     {
                         "request": label,
                         "method": method,
-                        "median_ratio": r.value,
-                        "low": r.low,
-                        "high": r.high,
+                        **_ci(r, "median_ratio", "low", "high"),
                         "n_method": len(other),
                         "n_classical": len(base),
                     }
@@ -344,13 +329,9 @@ def _reasons(
 
 
 def _quality(df: pd.DataFrame, confidence: float, seed: int, stages: pd.DataFrame) -> pd.DataFrame:
-    """nDCG@10 and MRR per method (bootstrap intervals over queries) beside the latency each method costs.
-
-    The cost is the median latency (ms) of the rerank stage whose batch size is nearest the quality cases'
-    candidates (fresh texts, so no cache flatters a method), and its ratio to classical's. The quality
-    requests' own latencies are not used: the methods of one case share its embeddings in the cache.
-    `df`: the run's quality.parquet (one row per scored document).
-    """
+    """nDCG@10 and MRR per method (bootstrap intervals over queries) from quality.parquet, beside its cost: the
+    median latency of the rerank stage nearest in size (fresh texts: the quality requests' own latencies share
+    one case's embeddings in the cache), and its ratio to classical's."""
     if df.empty:
         return pd.DataFrame()
     reranks = stages[stages["stage"].str.startswith("rerank/")] if len(stages) else stages
@@ -370,12 +351,8 @@ def _quality(df: pd.DataFrame, confidence: float, seed: int, stages: pd.DataFram
         candidates = int(g.groupby("query").size().median())
         row = {
             "method": method,
-            "ndcg": q.ndcg.value,
-            "ndcg_low": q.ndcg.low,
-            "ndcg_high": q.ndcg.high,
-            "mrr": q.mrr.value,
-            "mrr_low": q.mrr.low,
-            "mrr_high": q.mrr.high,
+            **_ci(q.ndcg, "ndcg", "ndcg_low", "ndcg_high"),
+            **_ci(q.mrr, "mrr", "mrr_low", "mrr_high"),
             "queries": q.n_queries,
             "candidates": candidates,
             "failed_queries": int(g["query"].nunique() - len(queries)),
@@ -399,8 +376,7 @@ def _quality(df: pd.DataFrame, confidence: float, seed: int, stages: pd.DataFram
 
 
 def _agreement(df: pd.DataFrame, confidence: float) -> pd.DataFrame:
-    """Per method pair: median Spearman rank correlation over queries (bootstrap CI) and top-1 agreement, from
-    the run's comparison.parquet (`df`)."""
+    """Per method pair: median Spearman rank correlation over queries (bootstrap CI) and top-1 agreement."""
     from scipy.stats import spearmanr
 
     if df.empty:
@@ -421,9 +397,7 @@ def _agreement(df: pd.DataFrame, confidence: float) -> pd.DataFrame:
                 {
                     "methods": f"{a} vs {b}",
                     "queries": len(rhos),
-                    "spearman_median": e.value,
-                    "low": e.low,
-                    "high": e.high,
+                    **_ci(e, "spearman_median", "low", "high"),
                     "top1_agreement": float(np.mean(same_top)),
                 }
             )

@@ -8,8 +8,6 @@ from typing import Literal
 from ...deploy import TargetParams
 from ...errors import ParameterError
 
-__all__ = ["BaselineParams", "ALL_METHODS"]
-
 Method = Literal["classical", "quantum", "hybrid"]
 ALL_METHODS: tuple[Method, ...] = ("classical", "quantum", "hybrid")
 
@@ -95,20 +93,13 @@ class BaselineParams:
     quality: QualityParams = field(default_factory=QualityParams)
 
     def __post_init__(self) -> None:
+        reps = f"at least repetitions ({self.repetitions})"
         checks = [
             ("repetitions", 1 <= self.repetitions <= 100, "1 to 100 (3 or more to judge a regression)"),
             ("stage_budget_s", self.stage_budget_s is None or self.stage_budget_s > 0, "a positive number or null"),
             ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0, "a positive number or null"),
-            (
-                "similarity.iterations",
-                self.similarity.iterations >= self.repetitions,
-                f"at least repetitions ({self.repetitions})",
-            ),
-            (
-                "rerank.iterations",
-                self.rerank.iterations >= self.repetitions,
-                f"at least repetitions ({self.repetitions})",
-            ),
+            ("similarity.iterations", self.similarity.iterations >= self.repetitions, reps),
+            ("rerank.iterations", self.rerank.iterations >= self.repetitions, reps),
             ("rerank.batch_sizes", all(1 <= n <= 1000 for n in self.rerank.batch_sizes), "each 1 to 1000"),
             ("rerank.concurrent_requests", self.rerank.concurrent_requests >= 1, "at least 1"),
             ("memory.document_counts", all(1 <= n <= 1000 for n in self.memory.document_counts), "each 1 to 1000"),

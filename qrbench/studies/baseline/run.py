@@ -1,13 +1,10 @@
-"""The baseline study: single-user latency per method and batch size, memory per document count,
-cache effectiveness, and how far the quantum and classical rankings agree.
-
-`run_baseline` measures into a run folder (run.json, stages.json and stages/<stage>/ in the layout of
-studies/stages.py, comparison.parquet, server.parquet, target.log).
-"""
+"""`run_baseline` measures the baseline into a run folder (run.json, stages.json and stages/<stage>/ in the layout
+of studies/stages.py, comparison.parquet, quality.parquet, server.parquet, target.log)."""
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -28,19 +25,13 @@ from .params import ALL_METHODS, BaselineParams
 __all__ = ["run_baseline"]
 
 
-# ------------------------------------------------------------------------------------------- requests
-
-
 def _reranks(data: DataManager, rng, n: int, count: int, method: str, kind: str, tag: str, **kw) -> list[RequestSpec]:
     return [tagged(data.rerank(n, method, rng=rng, kind=kind), f"{tag}{i}", **kw) for i in range(count)]
 
 
 def run_baseline(params: BaselineParams, run_dir: str | Path, *, url: str | None = None, progress: bool = True) -> Path:
-    """Measure every stage of the baseline into run_dir; returns run_dir.
-
-    Records stream into run_dir/stages/<stage>/ as they are measured, so a study that fails half-way
-    keeps what it measured. Server memory is sampled when the target runs on this machine.
-    """
+    """Measure every stage of the baseline into run_dir (records stream in, so a study that fails half-way keeps
+    what it measured; server memory is sampled when the target runs on this machine); returns run_dir."""
     data = DataManager.from_dir(seed=params.seed)
     rng = np.random.default_rng(params.seed)
     folder = RunFolder.create(
@@ -120,18 +111,6 @@ def _repetition_budget(left_s: float | None, later: int, reserve_s: float = 10.0
     return max(StudyBudget.MIN_S, left_s - reserve_s * later)
 
 
-def _deadline(budget_s: float | None) -> float | None:
-    import time
-
-    return time.monotonic() + budget_s if budget_s else None
-
-
-def _past(deadline: float | None) -> bool:
-    import time
-
-    return deadline is not None and time.monotonic() >= deadline
-
-
 def _note_cut(run_dir: Path, stage: str, done: int, planned: int) -> None:
     """Record in run.json that a stage stopped at its budget (`budget_cuts`: stage -> done and planned)."""
     folder = RunFolder(run_dir)
@@ -139,86 +118,76 @@ def _note_cut(run_dir: Path, stage: str, done: int, planned: int) -> None:
     folder.update(budget_cuts={**cuts, stage: {"done": done, "planned": planned}})
 
 
+def _within_budget(p: BaselineParams, target: Target, run_dir: Path, stage: str, items: list, progress: bool, budget_s):
+    """(item, client) for each item until `budget_s` runs out (the cut is then noted in run.json)."""
+    import httpx
+
+    deadline = time.monotonic() + budget_s if budget_s else None
+    with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
+        for i, item in enumerate(tqdm(items, desc=stage, disable=not progress)):
+            if deadline is not None and time.monotonic() >= deadline:
+                _note_cut(run_dir, stage, i, len(items))
+                break
+            yield item, client
+
+
 def _rank_agreement(
     p: BaselineParams, data: DataManager, rng, target: Target, run_dir: Path, progress: bool, budget_s: float | None
 ) -> None:
     """Score the same candidates by every method (top_k = all) and keep each candidate's scores."""
-    import httpx
-
     n = p.comparison.batch_size
     rows = []
-    deadline = _deadline(budget_s)
-    with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
-        for qi in tqdm(range(p.comparison.queries), desc="rank agreement", disable=not progress):
-            if _past(deadline):
-                _note_cut(run_dir, "rank agreement", qi, p.comparison.queries)
-                break
-            spec = data.rerank(n, "classical", rng=rng, kind="comparison")
-            payload = {**json.loads(spec.body), "top_k": min(n, 100)}
-            for method in ALL_METHODS:
-                r = client.post("/v1/rerank", json={**payload, "method": method})
-                if r.status_code != 200:
-                    continue  # a failed comparison request is left out; the analysis counts what it has
-                body = r.json()
-                for item in body["results"]:
-                    rows.append(
-                        {
-                            "query": qi,
-                            "method": method,
-                            "method_used": body["method_used"],
-                            "text": item["text"],
-                            "score": item["similarity_score"],
-                            "rank": item["rank"],
-                        }
-                    )
+    queries = list(range(p.comparison.queries))
+    for qi, client in _within_budget(p, target, run_dir, "rank agreement", queries, progress, budget_s):
+        spec = data.rerank(n, "classical", rng=rng, kind="comparison")
+        payload = {**json.loads(spec.body), "top_k": min(n, 100)}
+        for method in ALL_METHODS:
+            r = client.post("/v1/rerank", json={**payload, "method": method})
+            if r.status_code != 200:
+                continue  # a failed comparison request is left out; the analysis counts what it has
+            body = r.json()
+            for item in body["results"]:
+                rows.append(
+                    {
+                        "query": qi,
+                        "method": method,
+                        "method_used": body["method_used"],
+                        "text": item["text"],
+                        "score": item["similarity_score"],
+                        "rank": item["rank"],
+                    }
+                )
     RunFolder(run_dir).write_frame("comparison", pd.DataFrame(rows))
 
 
 def _quality(
     p: BaselineParams, data: DataManager, target: Target, run_dir: Path, progress: bool, budget_s: float | None
 ) -> None:
-    """Score labelled cases (relevant documents + hard negatives) by every method over HTTP into quality.parquet.
-
-    One row per query, method and candidate: its score (NaN when the request failed), whether it is
-    relevant, and the request's client-side latency (ms), so quality can be set beside its cost.
-    """
-    import time
-
-    import httpx
-
+    """Score labelled cases (relevant documents + hard negatives) by every method into quality.parquet: per query,
+    method and candidate its score (NaN when the request failed), relevance and the request's latency (ms)."""
     cases = hard_negative_cases(
         data, n_queries=min(p.quality.queries, len(data.queries)), n_candidates=p.quality.candidates, seed=p.seed
     )
     rows = []
-    deadline = _deadline(budget_s)
-    with httpx.Client(base_url=target.url, headers=target.headers, timeout=p.request_timeout_s) as client:
-        for i, case in enumerate(tqdm(cases, desc="quality", disable=not progress)):
-            if _past(deadline):
-                _note_cut(run_dir, "quality", i, len(cases))
-                break
-            for method in p.quality.methods:
-                body = {
-                    "query": case.query,
-                    "candidates": list(case.candidates),
-                    "method": method,
-                    "top_k": len(case.candidates),
-                }
-                t0 = time.perf_counter()
-                r = client.post("/v1/rerank", json=body)
-                ms = (time.perf_counter() - t0) * 1000
-                answer = r.json() if r.status_code == 200 else {"results": [], "method_used": ""}
-                score = {item["text"]: item["similarity_score"] for item in answer["results"]}
-                for i, (text, relevant) in enumerate(zip(case.candidates, case.relevant, strict=True)):
-                    rows.append(
-                        {
-                            "query": case.query_id,
-                            "method": method,
-                            "method_used": answer["method_used"],
-                            "candidate": i,
-                            "relevant": relevant,
-                            "score": score.get(text, np.nan),
-                            "status": r.status_code,
-                            "latency_ms": ms,
-                        }
-                    )
+    for case, client in _within_budget(p, target, run_dir, "quality", cases, progress, budget_s):
+        for method in p.quality.methods:
+            body = dict(query=case.query, candidates=list(case.candidates), method=method, top_k=len(case.candidates))
+            t0 = time.perf_counter()
+            r = client.post("/v1/rerank", json=body)
+            ms = (time.perf_counter() - t0) * 1000
+            answer = r.json() if r.status_code == 200 else {"results": [], "method_used": ""}
+            score = {item["text"]: item["similarity_score"] for item in answer["results"]}
+            for i, (text, relevant) in enumerate(zip(case.candidates, case.relevant, strict=True)):
+                rows.append(
+                    {
+                        "query": case.query_id,
+                        "method": method,
+                        "method_used": answer["method_used"],
+                        "candidate": i,
+                        "relevant": relevant,
+                        "score": score.get(text, np.nan),
+                        "status": r.status_code,
+                        "latency_ms": ms,
+                    }
+                )
     RunFolder(run_dir).write_frame("quality", pd.DataFrame(rows))

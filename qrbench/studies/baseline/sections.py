@@ -1,14 +1,12 @@
-"""The baseline study's report as an ordered list of sections over one computed `BaselineReport` (analysis.py).
-
-`SECTIONS` names each section's function, in the order the notebook shows them (one cell each, through
-`report.sections.show_section`). Every section only reads the report: the run folder is analysed once, by
-`analyse_baseline`. Tables come out in their final form (columns named as the reader sees them, intervals as
-(low, high, unit) tuples); figures name a drawing of report/.
+"""The baseline report's sections (`SECTIONS`, one notebook cell each, in order) over one `BaselineReport`.
+Tables come out in their final form (columns named as the reader sees them, intervals as (low, high, unit)
+tuples); figures name a drawing of report/.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import pandas as pd
 
@@ -27,13 +25,11 @@ __all__ = ["SECTIONS"]
 
 
 def _intervals(frame: pd.DataFrame, low: str, high: str, unit: str = "") -> list[tuple[float, float, str]]:
-    """The (low, high, unit) cells a table shows as intervals."""
     return [(lo, hi, unit) for lo, hi in zip(frame[low], frame[high], strict=True)]
 
 
 def headline(report: BaselineReport) -> Section:
-    """The verdict, its main reason, the reliability reservations, and which target to look at first (without
-    one: the headline's default for the verdict)."""
+    """The verdict, its main reason, the reservations, and which target to look at first."""
     failing = report.compliance.loc[report.compliance["verdict"] != "pass", "metric"]
     action = ""
     if report.verdict == "pass":
@@ -100,7 +96,7 @@ def warmup(report: BaselineReport) -> Section:
 
 
 def _latency_figure(report: BaselineReport, name: str, target: str, title: str) -> Section:
-    """The latency distribution of the stages `name`/..., against the PRD target `target`."""
+    """The latency distribution of the stages `name`/... (similarity, rerank), against the PRD target `target`."""
     figure = Figure(
         draw="baseline_latency",
         inputs={
@@ -112,16 +108,6 @@ def _latency_figure(report: BaselineReport, name: str, target: str, title: str) 
         otherwise=f"{name} latency",
     )
     return Section(name=name, figures=(figure,))
-
-
-def similarity(report: BaselineReport) -> Section:
-    """Similarity latency per method."""
-    return _latency_figure(report, "similarity", "similarity_ms", "Similarity, one pair per request")
-
-
-def rerank(report: BaselineReport) -> Section:
-    """Rerank latency per method and batch size."""
-    return _latency_figure(report, "rerank", "rerank_50_ms", "Rerank by method and batch size")
 
 
 def quality(report: BaselineReport) -> Section:
@@ -349,8 +335,10 @@ SECTIONS: dict[str, Callable[[BaselineReport], Section]] = {
     "key_figure": key_figure,
     "latency": latency,
     "warmup": warmup,
-    "similarity": similarity,
-    "rerank": rerank,
+    "similarity": partial(
+        _latency_figure, name="similarity", target="similarity_ms", title="Similarity, one pair per request"
+    ),
+    "rerank": partial(_latency_figure, name="rerank", target="rerank_50_ms", title="Rerank by method and batch size"),
     "quality": quality,
     "methods": methods,
     "memory": memory,
