@@ -1,11 +1,7 @@
 """The studies: what each measures (through load/, monitor/ and deploy/) and how it is analysed (stats/).
 
-Each study is a package (params.py, run.py, analysis.py) registered once in the registry (registry.py: one
-light `StudyEntry` each); the CLI, the notebooks and the suite reach studies through it. `RunFolder`
-(folder.py) owns a run folder's layout, its run.json and summary.json, and names new run folders.
-
-Importing this package is light (run folders only): the studies, their analysis and the registry's studies are
-imported on first use of their names, so the command line and the report's light modules stay fast.
+Each study is a package (params.py, run.py, analysis.py, sections.py) registered in registry.py. Importing this
+package is light (run folders only): the other names are imported on first use, so the command line stays fast.
 """
 
 from __future__ import annotations
@@ -29,7 +25,6 @@ __all__ = [
     "Study",
     "StudyDef",
     "STUDIES",
-    "COMPARISONS",
     "get_study",
     "get_entry",
     "StudyEntry",
@@ -59,7 +54,6 @@ _LAZY = {
     "Study": "study",
     "StudyDef": "study",
     "STUDIES": "registry",
-    "COMPARISONS": "registry",
     "get_study": "registry",
     "get_entry": "registry",
     "StudyEntry": "registry",
