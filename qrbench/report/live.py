@@ -203,24 +203,25 @@ class LiveView:
             return []  # being written right now
         return _stage_phases(records) if phases is None else phases
 
+    def _facts(self) -> dict[str, Any] | None:
+        """run.json; None before it is written, or while it is."""
+        try:
+            return RunFolder(self.run_dir).facts
+        except (RunError, OSError, ValueError):
+            return None
+
     def _waiting(self) -> str:
         """Before the first record: run.json names a study's target once it answers (a model takes a while)."""
-        try:
-            facts = RunFolder(self.run_dir).facts
-        except (RunError, OSError, ValueError):
-            return "waiting for the first records"
-        if "study" in facts and not facts.get("target"):
+        facts = self._facts()
+        if facts is not None and "study" in facts and not facts.get("target"):
             return "starting the service under test"
-        if (self.run_dir / WARMUP_STAGE).is_dir():
+        if facts is not None and (self.run_dir / WARMUP_STAGE).is_dir():
             return "warming up: the first requests are in flight"  # a cold service's first answers take long
         return "waiting for the first records"
 
     def _cores(self) -> int | None:
         """The cores run.json recorded (as RunFolder.cores), None before it does."""
-        try:
-            machine = RunFolder(self.run_dir).facts.get("machine", {})
-        except (RunError, OSError, ValueError):
-            return None  # not written yet, or being written
+        machine = (self._facts() or {}).get("machine", {})
         cores = machine.get("usable_cores") or machine.get("cores")
         return int(cores) if cores else None
 

@@ -21,15 +21,17 @@ from .folder import (
     write_summary,
 )
 
+# module of this package -> the names it defines that are imported on first use
+_LAZY_MODULES = {
+    "study": ("Study", "StudyDef"),
+    "registry": ("STUDIES", "get_study", "get_entry", "StudyEntry", "study_names", "expected_seconds"),
+    "analysis": ("compare_runs", "Section", "Table", "Figure", "load_thresholds", "stage_table"),
+    "stages": ("load_stages",),
+    "compliance": ("metric_label",),
+}
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
+
 __all__ = [
-    "Study",
-    "StudyDef",
-    "STUDIES",
-    "get_study",
-    "get_entry",
-    "StudyEntry",
-    "study_names",
-    "expected_seconds",
     "RunFolder",
     "RUN_FILE",
     "SUMMARY_FILE",
@@ -39,35 +41,8 @@ __all__ = [
     "read_summary",
     "write_summary",
     "jsonable",
-    "compare_runs",
-    "Section",
-    "Table",
-    "Figure",
-    "load_thresholds",
-    "stage_table",
-    "load_stages",
-    "metric_label",
+    *_LAZY,
 ]
-
-# name -> the module of this package that defines it, imported on first use
-_LAZY = {
-    "Study": "study",
-    "StudyDef": "study",
-    "STUDIES": "registry",
-    "get_study": "registry",
-    "get_entry": "registry",
-    "StudyEntry": "registry",
-    "study_names": "registry",
-    "expected_seconds": "registry",
-    "compare_runs": "analysis",
-    "Section": "analysis",
-    "Table": "analysis",
-    "Figure": "analysis",
-    "load_thresholds": "analysis",
-    "stage_table": "analysis",
-    "load_stages": "stages",
-    "metric_label": "compliance",
-}
 
 
 def __getattr__(name: str) -> Any:

@@ -27,8 +27,6 @@ __all__ = [
     "RunFolder",
     "RUN_FILE",
     "SUMMARY_FILE",
-    "machine_facts",
-    "version_facts",
     "write_json",
     "new_run_dir",
     "interactive_run_dir",
@@ -286,9 +284,3 @@ class RunFolder:
         """A file of the run as bytes (e.g. a figure to embed); None when the run has none."""
         path = self.path / name
         return path.read_bytes() if path.is_file() else None
-
-    def write_summary(self, summary: dict[str, Any]) -> Path:
-        return write_summary(self.path, summary)
-
-    def read_summary(self) -> dict[str, Any]:
-        return read_summary(self.path)
