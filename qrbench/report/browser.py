@@ -1,13 +1,9 @@
 """Look at a rendered report the way a reader does: in headless Chromium (Debian's `chromium`).
 
-`check_report` opens the page at 1400x900, takes a screenshot of the first viewport, and checks that the
-verdict is inside that viewport and that the visible text holds no `inf`, `nan`, `{'` or `Params(` (the marks
-of numbers without words and of object dumps). `figure_problems` checks matplotlib figures before they are
-saved: every axes that draws data has both axis labels.
-
-The verdict is found by its badge (an element with a `data-verdict` attribute, as `format.verdict_badge`
-makes), else by the first PASS/WARN/FAIL/INSUFFICIENT word on the page. Its position is measured by a small
-script added to a temporary copy of the page, which writes the rectangle into the DOM that `--dump-dom` prints.
+`check_report` checks that the verdict (its `data-verdict` badge, else the first PASS/WARN/FAIL/INSUFFICIENT
+word) is inside the first 1400x900 viewport, measured by a script added to a copy of the page, and that the
+visible text holds no `inf`, `nan`, `{'` or `Params(` (numbers without words, object dumps).
+`figure_problems` checks that every axes of a matplotlib figure that draws data has both axis labels.
 """
 
 from __future__ import annotations
@@ -22,18 +18,7 @@ from pathlib import Path
 
 from ..errors import QrbenchError
 
-__all__ = [
-    "FORBIDDEN_TEXT",
-    "VIEWPORT",
-    "BrowserUnavailable",
-    "PageCheck",
-    "chromium_path",
-    "dump_dom",
-    "screenshot",
-    "check_report",
-    "forbidden_text",
-    "figure_problems",
-]
+__all__ = ["FORBIDDEN_TEXT", "VIEWPORT", "PageCheck", "screenshot", "check_report", "forbidden_text", "figure_problems"]
 
 VIEWPORT = (1400, 900)
 # A word `inf`/`nan` (any case, also "-inf"), a dict's repr, a dataclass repr of the studies' parameters.
@@ -79,25 +64,13 @@ window.addEventListener('load', function () {
 </script>"""
 
 
-class BrowserUnavailable(QrbenchError):
-    """Chromium is not installed (Debian package `chromium`)."""
-
-
-def chromium_path() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        path = shutil.which(name)
-        if path:
-            return path
-    raise BrowserUnavailable(
-        "No Chromium found on PATH; install the Debian package `chromium` "
-        "(apt-get install chromium) to check rendered reports."
-    )
-
-
 def _run(args: list[str], url: str) -> str:
+    chromium = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    if chromium is None:
+        raise QrbenchError("No Chromium found on PATH; install the Debian package `chromium` to check reports.")
     with tempfile.TemporaryDirectory(prefix="qrbench-chromium-") as profile:
         cmd = [
-            chromium_path(),
+            chromium,
             *_FLAGS,
             f"--user-data-dir={profile}",
             f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}",
@@ -108,11 +81,6 @@ def _run(args: list[str], url: str) -> str:
     if done.returncode != 0:
         raise QrbenchError(f"Chromium could not render {url} (exit {done.returncode}): {done.stderr[-800:]}")
     return done.stdout
-
-
-def dump_dom(path: str | Path) -> str:
-    """The DOM of the page after its scripts ran (Chromium's --dump-dom)."""
-    return _run(["--dump-dom"], Path(path).resolve().as_uri())
 
 
 def screenshot(path: str | Path, png: str | Path) -> Path:
@@ -145,15 +113,11 @@ class _Text(HTMLParser):
             self.parts.append(data)
 
 
-def visible_text(page_html: str) -> str:
-    parser = _Text()
-    parser.feed(page_html)
-    return " ".join(parser.parts)
-
-
 def forbidden_text(page_html: str) -> list[str]:
     """Each forbidden mark found in the visible text, with a little context: "'inf' in '... p95 inf ms ...'"."""
-    text = visible_text(page_html)
+    parser = _Text()
+    parser.feed(page_html)
+    text = " ".join(parser.parts)
     found = []
     for mark, pattern in FORBIDDEN_TEXT.items():
         for m in re.finditer(pattern, text, flags=re.IGNORECASE if mark in ("inf", "nan") else 0):
@@ -202,7 +166,7 @@ def check_report(path: str | Path, *, screenshot_to: str | Path | None = None) -
     marked = source.replace("</body>", _PROBE + "</body>", 1) if "</body>" in source else source + _PROBE
     probe.write_text(marked, encoding="utf-8")  # not run data: a copy of that page, removed below
     try:
-        dom = dump_dom(probe)
+        dom = _run(["--dump-dom"], probe.as_uri())  # the DOM after its scripts ran
     finally:
         probe.unlink(missing_ok=True)
     m = re.search(r'data-qr-verdict-rect="([^"]*)"', dom)

@@ -22,21 +22,13 @@ _KERNEL_ARGS = ["--IPKernelApp.log_level=ERROR"]
 
 
 def render_html(notebook: Path, *, with_code: bool) -> Path:
-    """HTML of an executed notebook: without code for stakeholders, or with code (qrbench.report.html says what
-    each version keeps)."""
+    """HTML of an executed notebook, with or without code (qrbench.report.html says what each version keeps)."""
     from .html import write_notebook_html
 
     probe = RunFolder(notebook.parent).target_probe
-    return write_notebook_html(
-        notebook,
-        with_code=with_code,
-        title=_TITLES.get(notebook.stem, f"{notebook.stem.capitalize()} study"),
-        subtitle=notebook.parent.name,
-        note=probe.paragraph() if probe is not None else "",
-    )
-
-
-_TITLES = {"ab": "A/B comparison"}  # reports whose title is not "<Name> study"
+    title = "A/B comparison" if notebook.stem == "ab" else f"{notebook.stem.capitalize()} study"
+    note = probe.paragraph() if probe is not None else ""
+    return write_notebook_html(notebook, with_code=with_code, title=title, note=note)
 
 
 def _notebook(study: str) -> Path:
@@ -66,18 +58,13 @@ def run_study(
     say: Callable[[str], None] | None = None,
     expected_s: float | None = None,
 ) -> Path:
-    """Execute the study's notebook (notebooks/<study>.ipynb, or its registry entry's) with `parameters` (plus
-    run_dir) into a new run folder.
+    """Execute the study's notebook with `parameters` (plus run_dir) into run_dir (default: a new
+    `<out_root>/<UTC time>-<study>/`) and render its two HTML versions; returns the run folder.
 
-    run_dir: the folder to run into (created; default a new `<out_root>/<UTC time>-<study>/`). Parameters the
-    notebook does not declare are dropped when None and refused otherwise (before a kernel starts). With
-    progress, the kernel's stderr is copied to this process's stderr as it runs, and `say` (when given) gets a
-    line every 30 s: the section running, the time spent and the time left (from expected_s, in seconds).
-
-    Returns the run folder, which holds the executed notebook, <study>.html (no code), <study>-code.html
-    and whatever the notebook wrote (records, summary.json). The HTML is rendered (and, with index,
-    <out_root>/index.html refreshed) even when the notebook failed, so a failed study still leaves a
-    readable report of how far it got.
+    Parameters the notebook does not declare are dropped when None and refused otherwise (before a kernel
+    starts). With progress, the kernel's stderr is copied to ours and `say` gets a line every 30 s (section, time
+    spent and left, from expected_s). The HTML and the index are written even when the notebook failed, so a
+    failed study still leaves a readable report of how far it got.
     """
     import papermill
 
@@ -90,12 +77,11 @@ def run_study(
             f"{', '.join(sorted(declared - {'run_dir'}))}."
         )
     given = {k: v for k, v in parameters.items() if k in declared}
-    # Absolute: the notebook runs with the run folder as its current folder.
     if run_dir is None:
         run_dir = new_run_dir(out_root, study)
-    else:
-        Path(run_dir).mkdir(parents=True, exist_ok=True)
+    # Absolute: the notebook runs with the run folder as its current folder.
     run_dir = Path(run_dir).resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
     executed = run_dir / f"{study}.ipynb"
     failure: Exception | None = None
     watch = NotebookWatch(study, executed, say, expected_s=expected_s) if progress and say else None
@@ -117,8 +103,8 @@ def run_study(
         summary = read_summary(run_dir)  # the run index shows the scale
         write_summary(run_dir, {"scale": scale_of(parameters["params_file"]), **summary})
     if executed.is_file():
-        render_html(executed, with_code=False)
-        render_html(executed, with_code=True)
+        for with_code in (False, True):
+            render_html(executed, with_code=with_code)
     if index:
         write_index(out_root)
     if failure is not None:
@@ -140,10 +126,8 @@ def scale_of(params_file: str | Path) -> str:
 
 
 def render_run(run_dir: str | Path, *, progress: bool = True, say: Callable[[str], None] | None = None) -> Path:
-    """The reports `qrbench study` writes, for a run measured elsewhere (a notebook run by hand in JupyterLab):
-    executes the study's notebook with render_only=True into run_dir, so it analyses the run already there with
-    the parameters its run.json recorded and measures nothing; writes <study>.ipynb, <study>.html,
-    <study>-code.html and summary.json there, and refreshes the index.html of run_dir's parent folder."""
+    """The reports `qrbench study` writes, for a run measured elsewhere (a notebook run by hand): executes the
+    study's notebook with render_only=True into run_dir, which analyses the run there and measures nothing."""
     run_dir = Path(run_dir).resolve()
     try:
         study = RunFolder(run_dir).facts["study"]

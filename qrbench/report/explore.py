@@ -1,10 +1,6 @@
 """Open any run folder in a notebook and slice it: `qrbench.open_run(path)`, and the first views a performance
-engineer asks for (latency by request kind and document count, by method, over time, two runs overlaid).
-
-`open_run` reads the folder alone (run.json, summary.json, the records of every driver run below it on one
-clock, the monitors' parquet timelines); the study's report is analysed on first use of `report`, since some
-analyses take seconds. The views are tables (DataFrames, milliseconds) and matplotlib figures; notebooks
-call them and hold no logic (notebooks/explore.ipynb).
+engineer asks for (latency by request kind and document count, by method, over time, two runs overlaid), as
+tables (milliseconds) and matplotlib figures that notebooks/explore.ipynb calls.
 """
 
 from __future__ import annotations
@@ -51,15 +47,9 @@ def _read_json(folder: RunFolder, name: str) -> dict[str, Any] | None:
 
 @dataclass(frozen=True, eq=False)
 class RunView:
-    """One run folder, opened: its facts, its requests and its monitors' timelines.
-
-    path: the folder. name: its name (e.g. 20261207T101500Z-load). study: the study that made it. facts:
-    run.json (machine, versions, target, times). params: the study's parameters as run.json recorded them.
-    summary: summary.json (None for a run that did not finish). records: every request, one row each, with
-    kind, method, n_candidates (documents), status, ok, error and latency_ms / service_ms / server_ms first,
-    t_s (seconds since the run's start) and warmup (True for the cache warm-up's requests, kept apart from
-    the analysis). server, metrics: the target's process and /metrics timelines (None when not sampled).
-    `report` analyses the folder with the study's own analysis on first use.
+    """One run folder, opened. facts: run.json; summary: summary.json (None for an unfinished run). records:
+    every request (RECORD_COLUMNS first, t_s since the run's start, warmup for the cache warm-up's requests).
+    server, metrics: the target's process and /metrics timelines (None when not sampled).
     """
 
     path: Path
@@ -88,7 +78,7 @@ class RunView:
 
     @functools.cached_property
     def report(self) -> Any:
-        """The study's report of this folder (what its notebook shows), analysed once."""
+        """The study's report of this folder, analysed on first use (some analyses take seconds)."""
         from ..studies import get_study
 
         return get_study(self.study).analyse(self.path)
@@ -99,7 +89,7 @@ class RunView:
 
 
 def open_run(path: str | os.PathLike[str]) -> RunView:
-    """Open the run folder `path` (a study's folder under outputs/) for exploration; RunError when it is not one."""
+    """Open the run folder `path`; RunError when it is not one."""
     path = Path(path).expanduser().resolve()
     folder = RunFolder(path)
     facts = _read_json(folder, RUN_FILE)
@@ -127,9 +117,7 @@ def open_run(path: str | os.PathLike[str]) -> RunView:
 
 
 def latest_runs(study: str, n: int = 2, *, outputs: str | os.PathLike[str] | None = None) -> list[RunView]:
-    """The n most recent runs of `study` (newest first) under `outputs` (default: the outputs/ folder beside
-    the nearest parameters/ above the current folder, where notebooks run by hand write). Runs without
-    requests (a study that failed before measuring) are skipped."""
+    """The n most recent runs of `study` with requests (newest first) under `outputs` (default: outputs_root())."""
     root = Path(outputs) if outputs is not None else outputs_root()
     found: list[RunView] = []
     for folder in sorted((p for p in root.glob("*") if (p / RUN_FILE).is_file()), reverse=True):
@@ -162,7 +150,7 @@ def runs_table(runs: Sequence[RunView]) -> pd.DataFrame:
                 "scale": summary.get("scale", facts.get("scale", "")),
                 "verdict": summary.get("verdict", "no summary"),
                 "requests": len(requests),
-                "errors": int((~requests["ok"].astype(bool)).sum()) if len(requests) else 0,
+                "errors": int((~requests["ok"].astype(bool)).sum()),
                 "warm-up requests": int(run.records["warmup"].sum()),
                 "cores": (facts.get("machine") or {}).get("cores"),
                 "commit": (facts.get("git_commit") or "")[:10],
@@ -172,8 +160,8 @@ def runs_table(runs: Sequence[RunView]) -> pd.DataFrame:
 
 
 def latency_table(records: pd.DataFrame, by: Sequence[str] | str = ("kind", "n_candidates")) -> pd.DataFrame:
-    """Requests, errors, error rate and latency percentiles (ms, successful requests) per group of `by` columns
-    (e.g. ["run", "kind"], "method"). Warm-up requests are left out when the records mark them."""
+    """Requests, errors, error rate and latency percentiles (ms, successful requests) per group of `by` columns;
+    warm-up requests left out when the records mark them."""
     by = [by] if isinstance(by, str) else list(by)
     if "warmup" in records.columns:
         records = records[~records["warmup"]]
@@ -201,13 +189,11 @@ def records_of(runs: RunView | Sequence[RunView]) -> pd.DataFrame:
 
 
 def _title(runs: list[RunView], what: str) -> str:
-    names = " vs ".join(r.name for r in runs)
-    return f"{what} — {names}"
+    return f"{what} — {' vs '.join(r.name for r in runs)}"
 
 
 def latency_by_plot(runs: RunView | Sequence[RunView], by: str = "kind"):
-    """p50 and p95 latency (ms, successful requests) per value of `by` (kind, n_candidates, method), one bar
-    group per value and one colour per run; None when no run has a successful request."""
+    """p50 and p95 latency per value of `by`, one colour per run; None when no run has a successful request."""
     runs = _runs(runs)
     table = latency_table(records_of(runs), ["run", by])
     table = table.dropna(subset=["p50_ms"])
@@ -232,8 +218,7 @@ def latency_by_plot(runs: RunView | Sequence[RunView], by: str = "kind"):
 
 
 def latency_over_time(runs: RunView | Sequence[RunView], window_s: float = 2.0):
-    """Each run's p50 and p95 latency (ms) per window of window_s seconds since its start, runs overlaid on one
-    axis (each on its own clock); None when no run has a successful request."""
+    """Each run's p50 and p95 latency per window of window_s seconds since its start; None without successes."""
     runs = _runs(runs)
     fig, ax = plt.subplots(figsize=(10, 3.6))
     drawn = False
@@ -259,8 +244,8 @@ def latency_over_time(runs: RunView | Sequence[RunView], window_s: float = 2.0):
 
 
 def latency_overlay(runs: RunView | Sequence[RunView], by: str = "kind"):
-    """The latency distributions (ms, log scale) of the runs overlaid: one panel per value of `by`, one empirical
-    CDF per run, so a shift between two runs is seen at every percentile; None without successful requests."""
+    """One empirical CDF of latency per run, one panel per value of `by`, so a shift between two runs is seen at
+    every percentile; None without successful requests."""
     runs = _runs(runs)
     records = pd.concat([r.requests for r in runs], ignore_index=True)
     records = records[records["ok"].astype(bool)].dropna(subset=["latency_ms"])

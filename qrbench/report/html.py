@@ -1,12 +1,9 @@
-"""nbconvert settings of the two HTML versions of a study report, and the page chrome they share.
+"""The two HTML versions of a study report (nbconvert), and the page chrome they share.
 
-The version without code is for stakeholders: inputs and prompts hidden, cells tagged `code-only` dropped
-whole (parameter, dict and profiler dumps live there), outputs of cells tagged `progress` dropped (progress
-bars), stderr streams dropped (kernel and library warnings), bare
-reprs dropped (an execute_result with only text/plain), an error shown as its message and what to do
-(no traceback), and the report CSS: wide tables scroll sideways
-inside their cell, long text wraps, nothing is cut. The version with code keeps everything. Both get a header
-naming the study and the run, with a link to the other version.
+The version without code is for stakeholders: no inputs or prompts, no cells tagged `code-only` (parameter and
+profiler dumps), no outputs of cells tagged `progress`, no stderr, no bare reprs, an error shown as its message
+and what to do (no traceback). The version with code keeps everything. Both get the report CSS (wide tables
+scroll inside their cell, long text wraps) and a header naming the study and the run, linking to the other.
 """
 
 from __future__ import annotations
@@ -16,7 +13,7 @@ from pathlib import Path
 
 from .format import TABLE_CSS
 
-__all__ = ["CODE_ONLY_TAG", "PROGRESS_TAG", "REPORT_CSS", "exporter", "notebook_html", "write_notebook_html", "page"]
+__all__ = ["CODE_ONLY_TAG", "PROGRESS_TAG", "REPORT_CSS", "exporter", "write_notebook_html", "page"]
 
 CODE_ONLY_TAG = "code-only"  # the cell (input and output) appears only in the version with code
 PROGRESS_TAG = "progress"  # the cell's outputs (progress bars, terminal chatter) appear only with code
@@ -98,67 +95,36 @@ def _readable_error(output):
     return new_output("display_data", data={"text/html": text})
 
 
-def _header(title: str, subtitle: str, other_link: str | None, other_label: str, note: str = "") -> str:
-    link = f'<a href="{html.escape(other_link)}">{html.escape(other_label)}</a>' if other_link else ""
-    note_html = f'<div class="qr-probe">{html.escape(note)}</div>' if note else ""
-    return (
-        f'<header class="qr-report-header"><span class="qr-title">{html.escape(title)}</span>'
-        f"<span>{html.escape(subtitle)}</span>{link}{note_html}</header>"
-    )
-
-
-def _inject(body: str, css: str, header: str) -> str:
-    """Put the CSS at the end of <head> (so it wins over nbconvert's) and the header first in <body>."""
-    style = f"<style>{css}</style>"
-    body = body.replace("</head>", style + "</head>", 1) if "</head>" in body else style + body
-    start = body.find("<body")
-    if start < 0:
-        return header + body
-    end = body.index(">", start) + 1
+def _inject(body: str, header: str) -> str:
+    """The report CSS at the end of <head> (so it wins over nbconvert's), the header first in <body>."""
+    body = body.replace("</head>", f"<style>{REPORT_CSS}</style></head>", 1)
+    end = body.index(">", body.index("<body")) + 1
     return body[:end] + header + body[end:]
-
-
-def notebook_html(
-    notebook: str | Path,
-    *,
-    with_code: bool,
-    title: str = "",
-    subtitle: str = "",
-    other_version: str | None = None,
-    note: str = "",
-) -> str:
-    """The HTML of an executed notebook with the report header and CSS.
-
-    title: e.g. "Baseline study"; subtitle: e.g. the run folder's name; other_version: relative link to
-    the other version's HTML (with code when this one has none, and the reverse).
-    """
-    import nbformat
-
-    executed = nbformat.read(str(notebook), as_version=4)  # not run data: the notebook papermill wrote
-    body, _ = exporter(with_code=with_code).from_notebook_node(executed)
-    label = "version without code" if with_code else "version with code (parameters, raw tables, profiles)"
-    return _inject(body, REPORT_CSS, _header(title or Path(notebook).stem, subtitle, other_version, label, note))
 
 
 def write_notebook_html(
     notebook: str | Path, *, with_code: bool, title: str = "", subtitle: str = "", note: str = ""
 ) -> Path:
-    """note: a line under the header (the paragraph saying what the target offered)."""
-    """Write <stem>.html (no code) or <stem>-code.html next to the notebook, each linking to the other."""
+    """Write <stem>.html (no code) or <stem>-code.html next to the executed notebook, each linking to the other,
+    under a header: title (e.g. "Baseline study"), subtitle (default: the run folder's name), note (a line
+    under it: what the target offered)."""
+    import nbformat
+
     notebook = Path(notebook)
     plain, code = notebook.stem + ".html", notebook.stem + "-code.html"
-    out = notebook.with_name(code if with_code else plain)
-    out.write_text(  # not run data: the renderer's own page
-        notebook_html(
-            notebook,
-            with_code=with_code,
-            title=title,
-            subtitle=subtitle or notebook.parent.name,
-            other_version=plain if with_code else code,
-            note=note,
-        ),
-        encoding="utf-8",
+    executed = nbformat.read(str(notebook), as_version=4)  # not run data: the notebook papermill wrote
+    body, _ = exporter(with_code=with_code).from_notebook_node(executed)
+    other, label = (
+        (plain, "version without code") if with_code else (code, "version with code (parameters, raw tables, profiles)")
     )
+    note_html = f'<div class="qr-probe">{html.escape(note)}</div>' if note else ""
+    header = (
+        f'<header class="qr-report-header"><span class="qr-title">{html.escape(title or notebook.stem)}</span>'
+        f"<span>{html.escape(subtitle or notebook.parent.name)}</span>"
+        f'<a href="{html.escape(other)}">{html.escape(label)}</a>{note_html}</header>'
+    )
+    out = notebook.with_name(code if with_code else plain)
+    out.write_text(_inject(body, header), encoding="utf-8")  # not run data: the renderer's own page
     return out
 
 

@@ -1,8 +1,6 @@
-"""outputs/index.html: suite runs first (verdict, scale, readable date, the stakeholder report's link first,
-a trend chart of their key numbers), then single study runs.
-
-A suite run is a folder whose summary.json says `"study": "suite"` (written by `executive.write_executive_report`);
-its key numbers (`key_numbers`: name -> value) feed the trend chart, an inline SVG, so the page stays one file.
+"""outputs/index.html: suite runs first (verdict, scale, date, reports, an inline SVG trend chart of their
+`key_numbers`, so the page stays one file), then single study runs. A suite run's summary.json says
+`"study": "suite"` (executive.write_executive_report).
 """
 
 from __future__ import annotations
@@ -10,13 +8,14 @@ from __future__ import annotations
 import datetime as dt
 import html
 import math
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import RunError
-from ..studies import SUMMARY_FILE, RunFolder, read_summary
+from ..studies import RunFolder, read_summary
 from .format import number, verdict_badge
 from .html import page
 
@@ -40,30 +39,19 @@ class RunEntry:
     reason: str = ""
 
 
-def readable_stamp(stamp: str) -> str:
-    """'20261130T044700Z' -> '30 Nov 2026, 04:47 UTC'; anything else unchanged."""
+def readable_stamp(stamp: str, *, day: bool = False) -> str:
+    """'20261130T044700Z' -> '30 Nov 2026, 04:47 UTC' (day: '30 Nov'); anything else unchanged."""
     try:
         when = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ")
     except ValueError:
         return stamp
-    return f"{when.day} {when:%b %Y, %H:%M} UTC"
-
-
-def _day(stamp: str) -> str:
-    """'20261130T044700Z' -> '30 Nov'."""
-    try:
-        when = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ")
-    except ValueError:
-        return stamp
-    return f"{when.day} {when:%b}"
+    return f"{when.day} {when:%b}" if day else f"{when.day} {when:%b %Y, %H:%M} UTC"
 
 
 def _summary(run: Path) -> dict[str, Any] | None:
-    if not (run / SUMMARY_FILE).is_file():
-        return None
     try:
         return read_summary(run)
-    except RunError:
+    except RunError:  # no summary.json (an unfinished run), or not readable
         return None
 
 
@@ -127,12 +115,8 @@ def trend_svg(runs: Sequence[RunEntry], *, width: int = 280, height: int = 90) -
     """
     suites = sorted((r for r in runs if r.kind == "suite"), key=lambda r: r.stamp)
     chronological = [r for r in suites if suites and r.scale == suites[-1].scale]
-    counts: dict[str, int] = {}
-    for r in chronological:
-        for k, v in r.key_numbers.items():
-            if math.isfinite(v):
-                counts[k] = counts.get(k, 0) + 1
-    names = [k for k, n in sorted(counts.items(), key=lambda kv: -kv[1]) if n >= 2][:_TREND_METRICS]
+    counts = Counter(k for r in chronological for k, v in r.key_numbers.items() if math.isfinite(v))
+    names = [k for k, n in counts.most_common() if n >= 2][:_TREND_METRICS]
     charts = []
     for name in names:
         points = [
@@ -151,7 +135,7 @@ def trend_svg(runs: Sequence[RunEntry], *, width: int = 280, height: int = 90) -
         ]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
         dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5"/>' for x, y in coords)
-        first, latest = chronological[points[0][0]], chronological[points[-1][0]]
+        first, latest = (html.escape(readable_stamp(chronological[points[j][0]].stamp, day=True)) for j in (0, -1))
         charts.append(
             f'<svg class="qr-trend" width="{width}" height="{height}" role="img" '
             f'aria-label="{html.escape(name)} across suite runs">'
@@ -160,11 +144,11 @@ def trend_svg(runs: Sequence[RunEntry], *, width: int = 280, height: int = 90) -
             f"</text>"
             f'<polyline fill="none" stroke="#1a5fb4" stroke-width="1.5" points="{path}"/>'
             f'<g fill="#1a5fb4">{dots}</g>'
-            f'<text x="8" y="{height - 6}" font-size="10" fill="#555">{html.escape(_day(first.stamp))}</text>'
+            f'<text x="8" y="{height - 6}" font-size="10" fill="#555">{first}</text>'
             f'<text x="{width / 2:.0f}" y="{height - 6}" font-size="10" fill="#555" text-anchor="middle">'
             f"{html.escape(f'range {number(lo)} to {number(hi)}' if span else f'unchanged at {number(lo)}')}</text>"
             f'<text x="{width - 8}" y="{height - 6}" font-size="10" fill="#555" text-anchor="end">'
-            f"{html.escape(_day(latest.stamp))}</text></svg>"
+            f"{latest}</text></svg>"
         )
     return "".join(charts)
 
@@ -195,6 +179,14 @@ def _row(entry: RunEntry, *, suite: bool) -> str:
     )
 
 
+def _table(headings: Sequence[str], rows: Sequence[str]) -> str:
+    head = "".join(f"<th>{h}</th>" for h in headings)
+    return (
+        f'<div class="qr-table-wrap"><table class="qr-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
+    )
+
+
 def index_html(runs: Sequence[RunEntry]) -> str:
     suites = [r for r in runs if r.kind == "suite"]
     studies = [r for r in runs if r.kind != "suite"]
@@ -208,22 +200,14 @@ def index_html(runs: Sequence[RunEntry]) -> str:
             if chart
             else f"<p>Trends of the key numbers appear once two {scale} suite runs share them.</p>"
         )
-        parts.append(
-            '<div class="qr-table-wrap"><table class="qr-table"><thead><tr><th>started</th><th>verdict</th>'
-            "<th>scale</th><th>main reason</th><th>reports</th></tr></thead><tbody>"
-            + "".join(_row(r, suite=True) for r in suites)
-            + "</tbody></table></div>"
-        )
+        headings = ("started", "verdict", "scale", "main reason", "reports")
+        parts.append(_table(headings, [_row(r, suite=True) for r in suites]))
     else:
         parts.append("<p>No suite run yet: <code>qrbench suite --scale quick</code> makes one.</p>")
     parts.append("<h2>Single study runs</h2>")
     if studies:
-        parts.append(
-            '<div class="qr-table-wrap"><table class="qr-table"><thead><tr><th>started</th><th>study</th>'
-            "<th>verdict</th><th>scale</th><th>reports</th></tr></thead><tbody>"
-            + "".join(_row(r, suite=False) for r in studies)
-            + "</tbody></table></div>"
-        )
+        headings = ("started", "study", "verdict", "scale", "reports")
+        parts.append(_table(headings, [_row(r, suite=False) for r in studies]))
     else:
         parts.append("<p>No single study run yet.</p>")
     parts.append("</main>")

@@ -1,9 +1,6 @@
-"""A live view of a run in JupyterLab: the timeline redrawn from the records on disk while the load runs.
-
-The load call (run_load, a study runner, ...) runs in a background thread; the calling thread redraws
-every refresh_s seconds from the run folder's part files (flushed by the driver every 0.5 s) into one
-IPython display that updates in place. Outside a Jupyter kernel (a terminal, a script) nothing is
-displayed, but the call runs and returns all the same.
+"""A live view of a run in JupyterLab: the load call runs in a background thread while the calling thread
+redraws the timeline from the part files on disk (flushed by the driver every 0.5 s) into one IPython display
+updated in place. Outside a Jupyter kernel nothing is displayed, but the call runs and returns all the same.
 """
 
 from __future__ import annotations
@@ -34,10 +31,7 @@ _TIME_COLUMNS = ("t_intended", "t_start", "t_end")
 
 
 def _run_folders(run_dir: Path) -> list[Path]:
-    """The folders with a run.json at or up to two levels below run_dir, e.g. a study's load/ or stages/*.
-
-    A study's own folder has a run.json too (its facts, no load clock): live_records skips folders without a
-    t0, so the study's load runs below it are still found."""
+    """The folders with a run.json at or up to two levels below run_dir, e.g. a study's load/ or stages/*."""
     return sorted(p.parent for pattern in ("run.json", "*/run.json", "*/*/run.json") for p in run_dir.glob(pattern))
 
 
@@ -49,13 +43,9 @@ def _is_warmup(folder: Path, info: Mapping[str, Any]) -> bool:
 
 
 def live_records(run_dir: str | os.PathLike[str]) -> pd.DataFrame:
-    """Every record written so far under run_dir (one run, or a study's several runs on one clock).
-
-    Times are seconds since the t0 of the earliest run that is not a warm-up (the clock of the study's
-    phases.json; a warm-up before it gets negative times), whose wall time is in ``attrs["t0_unix"]``; while
-    only a warm-up has started, its own t0. ``attrs`` is empty while no run has started. Folders still being
-    created or merged are skipped until readable.
-    """
+    """Every record written so far under run_dir, on one clock: seconds since the t0 of the earliest run that
+    is not a warm-up (the clock of phases.json; ``attrs["t0_unix"]``), else of the warm-up. Folders without a
+    t0 (a study's own run.json) or being merged are skipped."""
     frames, anchors, warm = [], [], []
     for folder in _run_folders(Path(run_dir)):
         try:
@@ -97,10 +87,7 @@ def live_title(
     state: str,
     waiting: str = "waiting for the first records",
 ) -> str:
-    """The live view's title: the run's requests and errors, the warm-up's count apart, time and state.
-
-    "load: 21 requests, 0 errors (26 s, live) · warm-up apart: 7 requests". waiting: what it says before any
-    record (e.g. "starting the service under test")."""
+    """E.g. "load: 21 requests, 0 errors (26 s, live) · warm-up apart: 7 requests"; `waiting` before any record."""
     warm = f" · warm-up apart: {len(warmup)} request{'' if len(warmup) == 1 else 's'}" if len(warmup) else ""
     when = f"({elapsed_s:.0f} s, {state})"
     if records.empty:
@@ -127,23 +114,20 @@ def _interrupt(thread: threading.Thread) -> None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(KeyboardInterrupt))
 
 
-def _kernel_display(fig) -> Any:
-    """A display handle showing `fig` in a Jupyter kernel, or None elsewhere (no IPython, a terminal)."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:
-        return None
+def _kernel_show(obj) -> Any:
+    """A display handle showing `obj` in a Jupyter kernel, or None elsewhere (a terminal, a script)."""
+    from IPython import get_ipython
+    from IPython.display import display
+
     shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return None
-    return display(fig, display_id=True)
+    return None if shell is None or getattr(shell, "kernel", None) is None else display(obj, display_id=True)
+
+
+_kernel_display = _kernel_show  # shows the figure (the tests replace it to count the pictures)
 
 
 def counts_sentence(run_dir: str | os.PathLike[str], judged: int) -> str:
-    """The run's request counts in words, from the records the live view counted (live_records), so the report
-    and the live title give one number: "31 requests in the run, 19 of them judged (...); the cache warm-up's
-    7 requests before the run are counted apart and not analysed."."""
+    """The run's request counts in words, from live_records, so the report and the live title give one number."""
     records, warmup = split_warmup(live_records(run_dir))
     n = len(records)
     sentence = (
@@ -155,32 +139,18 @@ def counts_sentence(run_dir: str | os.PathLike[str], judged: int) -> str:
     return sentence + "."
 
 
-def _kernel_text(text: str) -> Any:
-    """A display handle showing `text` as one HTML line in a Jupyter kernel, or None elsewhere."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import HTML, display
-    except ImportError:
-        return None
-    shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return None
-    return display(HTML(_status_html(text)), display_id=True)
+def _status_html(text: str):
+    from IPython.display import HTML
 
-
-def _status_html(text: str) -> str:
-    return f'<p class="qrbench-live-status" style="font-weight:600">{html.escape(text)}</p>'
+    return HTML(f'<p class="qrbench-live-status" style="font-weight:600">{html.escape(text)}</p>')
 
 
 class LiveView:
-    """Watches the run folder `run_dir` while a load call runs, redrawing its timeline every refresh_s seconds.
+    """Watches `run_dir` while a load call runs, redrawing its timeline every refresh_s seconds.
 
-    thresholds: the PRD limits to draw (see plots_load). window_s: seconds per window of the timeline.
-    server_pid: sample that local process tree's CPU and RSS (ProcessSampler) during the call.
-    metrics_url: scrape that service's /metrics (MetricsSampler) during the call. phases: spans to shade,
-    [{name, start_s, end_s}]; default: run_dir/phases.json if present, else one per stage label.
-    After watch(): `redraws` counts the pictures drawn, `figure` is the last one, `server_frame()` and
-    `metrics_frame()` the timelines sampled, `draw_errors` any drawing failures (they never stop the run).
+    server_pid, metrics_url: sample that process tree (CPU, RSS) and that /metrics during the call. phases:
+    spans to shade, [{name, start_s, end_s}]; default phases.json, else one per stage label. After watch():
+    `redraws`, the last `figure`, and `draw_errors` (drawing failures never stop the run).
     """
 
     def __init__(
@@ -219,11 +189,9 @@ class LiveView:
     # ---- what is drawn
 
     def server_frame(self) -> pd.DataFrame | None:
-        """The server's process samples of the last watch (None without server_pid)."""
         return self._server.frame() if self._server else None
 
     def metrics_frame(self) -> pd.DataFrame | None:
-        """The /metrics timeline of the last watch (None without metrics_url; empty if the target has none)."""
         return self._metrics.frame() if self._metrics else None
 
     def _phases(self, records: pd.DataFrame) -> list[Mapping[str, Any]]:
@@ -235,31 +203,30 @@ class LiveView:
             return []  # being written right now
         return _stage_phases(records) if phases is None else phases
 
-    def _waiting(self) -> str:
-        """Before the first record: a study's run.json names its target once it answers (the embedded service
-        takes a while to load its model), so until then the view says it is starting it."""
+    def _facts(self) -> dict[str, Any] | None:
+        """run.json; None before it is written, or while it is."""
         try:
-            facts = RunFolder(self.run_dir).facts
+            return RunFolder(self.run_dir).facts
         except (RunError, OSError, ValueError):
-            return "waiting for the first records"
-        if "study" in facts and not facts.get("target"):
+            return None
+
+    def _waiting(self) -> str:
+        """Before the first record: run.json names a study's target once it answers (a model takes a while)."""
+        facts = self._facts()
+        if facts is not None and "study" in facts and not facts.get("target"):
             return "starting the service under test"
-        if (self.run_dir / WARMUP_STAGE).is_dir():
+        if facts is not None and (self.run_dir / WARMUP_STAGE).is_dir():
             return "warming up: the first requests are in flight"  # a cold service's first answers take long
         return "waiting for the first records"
 
     def _cores(self) -> int | None:
-        """The run's machine's logical cores as run.json recorded them (as RunFolder.cores reads them)."""
-        try:
-            machine = RunFolder(self.run_dir).facts.get("machine", {})
-        except (RunError, OSError, ValueError):
-            return None  # not written yet, or being written
+        """The cores run.json recorded (as RunFolder.cores), None before it does."""
+        machine = (self._facts() or {}).get("machine", {})
         cores = machine.get("usable_cores") or machine.get("cores")
         return int(cores) if cores else None
 
     def draw(self, state: str = "live"):
-        """Build the timeline of everything on disk now (a figure; the caller closes it). The warm-up's
-        records are counted in the title and left out of the panels (they are not part of the run)."""
+        """The timeline of everything on disk now (the caller closes it); the warm-up is only counted in the title."""
         records, warmup = split_warmup(live_records(self.run_dir))
         title = live_title(
             self.run_dir.name,
@@ -284,8 +251,7 @@ class LiveView:
         return fig
 
     def alert_intervals(self, records: pd.DataFrame):
-        """The pending and firing spans seen so far by the alert poller (seconds on the records' clock), or
-        None when no poller runs (the run has no Prometheus) or no record has a t0 yet."""
+        """The alert poller's pending and firing spans on the records' clock; None without a poller or a t0."""
         t0 = records.attrs.get("t0_unix")
         if self._alerts is None or t0 is None:
             return None
@@ -307,14 +273,12 @@ class LiveView:
             title = fig._suptitle.get_text() if fig._suptitle is not None else ""
             if self._handle is None:
                 # The title as text above the picture too: readable by a screen reader, a search, a browser test.
-                self._status = _kernel_text(title)
+                self._status = _kernel_show(_status_html(title))
                 self._handle = _kernel_display(fig)
             else:
                 self._handle.update(fig)  # the picture first: rendering it takes a while, the text does not
                 if self._status is not None:
-                    from IPython.display import HTML
-
-                    self._status.update(HTML(_status_html(title)))
+                    self._status.update(_status_html(title))
         finally:
             # The display keeps its image; pyplot must keep no figure of ours, not even one a Ctrl-C
             # interrupted half-way through drawing.
@@ -332,10 +296,8 @@ class LiveView:
         )
 
     def follow_target(self, run_dir: str | os.PathLike[str], samplers: Mapping[str, Any] | None = None) -> None:
-        """An `on_start` callback for run_load_study: show the target it opened for the rest of the watch (server
-        CPU, RSS and /metrics live). samplers: the study's own running samplers ("server", "metrics"), shown
-        as they are (the study owns them: the service is scraped once); without them, sample the pid and URL
-        run.json's target names."""
+        """An `on_start` callback for run_load_study: show the target it opened. samplers: the study's own running
+        samplers ("server", "metrics"), which it stops; without them, sample the pid and URL run.json names."""
         self._stop_samplers()
         if samplers is None:
             info = RunFolder(run_dir).facts["target"]
@@ -347,8 +309,7 @@ class LiveView:
         self.follow_alerts(run_dir)
 
     def follow_alerts(self, run_dir: str | os.PathLike[str]) -> None:
-        """Poll the alerts of the Prometheus a run started (run.json's prometheus.url; nothing if none), so the
-        view marks pending and firing alerts on its latency and error panels."""
+        """Poll the alerts of the Prometheus a run started (run.json's prometheus.url), to mark them on the panels."""
         url = RunFolder(run_dir).facts.get("prometheus", {}).get("url")
         if url:
             if self._alerts is not None:
@@ -361,12 +322,9 @@ class LiveView:
                 sampler.stop()
 
     def watch(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-        """Run fn(*args, **kwargs) in a background thread, redrawing until it ends; return its result.
-
-        An exception of the call is re-raised after the last picture is drawn. Ctrl-C (a kernel interrupt)
-        is passed on to the call's thread, which a run_load handles by stopping and keeping its records;
-        a second Ctrl-C stops watching at once.
-        """
+        """Run fn(*args, **kwargs) in a background thread, redrawing until it ends; return its result or raise
+        its exception after the last picture. Ctrl-C is passed on to the call's thread (run_load stops and keeps
+        its records); a second Ctrl-C stops watching at once."""
         outcome: dict[str, Any] = {}
         done = threading.Event()
 

@@ -1,9 +1,7 @@
 """Progress of a notebook being executed, read from the notebook papermill saves after every cell.
 
 papermill's own bar counts cells, whose durations differ by orders of magnitude, so its ETA is meaningless.
-`NotebookWatch` reads the executed notebook's state instead (which section runs, how many cells are done) and
-pairs it with the study's expected duration, so each line says where the study is, the time spent and a
-remaining time that moves. It only reads; the caller decides where lines go (the CLI prints them).
+`NotebookWatch` pairs the section running with the study's usual duration instead.
 """
 
 from __future__ import annotations
@@ -26,9 +24,8 @@ def clock(seconds: float) -> str:
 
 
 def notebook_position(path: Path) -> tuple[str, int, int] | None:
-    """(section heading the running cell belongs to, code cells done, code cells in all) of an executing
-    notebook, or None before papermill first saves it (or while it writes it). Sections are the ## headings;
-    cells before the first are in "starting"."""
+    """(## section of the running cell, or "starting"; code cells done; code cells in all) of an executing
+    notebook, or None before papermill first saves it (or while it writes it)."""
     try:
         cells = RunFolder(path.parent).read_json(path.name)["cells"]
     except (OSError, ValueError, KeyError, TypeError):  # TypeError: not written yet (None)
@@ -36,16 +33,9 @@ def notebook_position(path: Path) -> tuple[str, int, int] | None:
     section, running_section, done, total = "starting", None, 0, 0
     for cell in cells:
         if cell.get("cell_type") == "markdown":
-            heading = next(
-                (
-                    line.lstrip("#").strip()
-                    for line in "".join(cell.get("source", "")).splitlines()
-                    if line.startswith("##")  # the notebook's title (#) is not a section
-                ),
-                None,
-            )
-            if heading:
-                section = heading
+            lines = "".join(cell.get("source", "")).splitlines()
+            # The notebook's title (#) is not a section.
+            section = next((line.lstrip("#").strip() for line in lines if line.startswith("##")), section)
             continue
         if cell.get("cell_type") != "code":
             continue
@@ -59,8 +49,8 @@ def notebook_position(path: Path) -> tuple[str, int, int] | None:
 
 
 def latest_output(run_dir: Path) -> str | None:
-    """What the study wrote last (a stage folder such as stages/rerank_hybrid_50, or a file such as shots), from
-    modification times in the run folder and one level below; None when it wrote nothing yet."""
+    """What the study wrote last (e.g. stages/rerank_hybrid_50), by modification time in the run folder and one
+    level below; None when it wrote nothing yet."""
     found: list[tuple[float, str]] = []
     try:
         for entry in run_dir.iterdir():
@@ -75,8 +65,8 @@ def latest_output(run_dir: Path) -> str | None:
 
 
 def cut_stages(run_dir: Path) -> list[str]:
-    """The stages of a running study that stopped at their time budget so far (stages.json entries marked
-    `cut`, and the bottleneck study's cost stage), for the progress line; [] when none or not readable."""
+    """The stages of a running study cut by their time budget so far (stages.json's `cut`, and the bottleneck
+    study's cost stage); [] when none or not readable."""
     cut: list[str] = []
     folder = RunFolder(run_dir)
     try:
@@ -89,10 +79,8 @@ def cut_stages(run_dir: Path) -> list[str]:
 
 
 class NotebookWatch:
-    """While inside, calls `say(line)` every `every_s` seconds with the study's section, elapsed time and ETA.
-
-    expected_s: how long the study usually takes (None: unknown, and the line says so).
-    """
+    """While inside, calls `say(line)` every `every_s` seconds with the study's section, elapsed time and the
+    time left from expected_s (None: unknown, and the line says so)."""
 
     def __init__(
         self, name: str, notebook: Path, say: Callable[[str], None], *, expected_s: float | None, every_s: float = 30.0

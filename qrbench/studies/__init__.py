@@ -1,11 +1,7 @@
 """The studies: what each measures (through load/, monitor/ and deploy/) and how it is analysed (stats/).
 
-Each study is a package (params.py, run.py, analysis.py) registered once in the registry (registry.py: one
-light `StudyEntry` each); the CLI, the notebooks and the suite reach studies through it. `RunFolder`
-(folder.py) owns a run folder's layout, its run.json and summary.json, and names new run folders.
-
-Importing this package is light (run folders only): the studies, their analysis and the registry's studies are
-imported on first use of their names, so the command line and the report's light modules stay fast.
+Each study is a package (params.py, run.py, analysis.py, sections.py) registered in registry.py. Importing this
+package is light (run folders only): the other names are imported on first use, so the command line stays fast.
 """
 
 from __future__ import annotations
@@ -25,16 +21,17 @@ from .folder import (
     write_summary,
 )
 
+# module of this package -> the names it defines that are imported on first use
+_LAZY_MODULES = {
+    "study": ("Study", "StudyDef"),
+    "registry": ("STUDIES", "get_study", "get_entry", "StudyEntry", "study_names", "expected_seconds"),
+    "analysis": ("compare_runs", "Section", "Table", "Figure", "load_thresholds", "stage_table"),
+    "stages": ("load_stages",),
+    "compliance": ("metric_label",),
+}
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
+
 __all__ = [
-    "Study",
-    "StudyDef",
-    "STUDIES",
-    "COMPARISONS",
-    "get_study",
-    "get_entry",
-    "StudyEntry",
-    "study_names",
-    "expected_seconds",
     "RunFolder",
     "RUN_FILE",
     "SUMMARY_FILE",
@@ -44,36 +41,8 @@ __all__ = [
     "read_summary",
     "write_summary",
     "jsonable",
-    "compare_runs",
-    "Section",
-    "Table",
-    "Figure",
-    "load_thresholds",
-    "stage_table",
-    "load_stages",
-    "metric_label",
+    *_LAZY,
 ]
-
-# name -> the module of this package that defines it, imported on first use
-_LAZY = {
-    "Study": "study",
-    "StudyDef": "study",
-    "STUDIES": "registry",
-    "COMPARISONS": "registry",
-    "get_study": "registry",
-    "get_entry": "registry",
-    "StudyEntry": "registry",
-    "study_names": "registry",
-    "expected_seconds": "registry",
-    "compare_runs": "analysis",
-    "Section": "analysis",
-    "Table": "analysis",
-    "Figure": "analysis",
-    "load_thresholds": "analysis",
-    "stage_table": "analysis",
-    "load_stages": "stages",
-    "metric_label": "compliance",
-}
 
 
 def __getattr__(name: str) -> Any:

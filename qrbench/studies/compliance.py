@@ -1,9 +1,6 @@
-"""The compliance table every study builds: one row per PRD target judged, with a label a reader understands.
-
-One schema (`COLUMNS`), one builder (`compliance_frame`, from the judgements `stats.judge` gives), one list of
-rows for summary.json (`compliance_records`) and one mapping from a thresholds-file key to the words a report
-shows for it (`LABELS`). The key stays in the `metric` column (summary.json, comparisons with earlier runs);
-tables, headlines and the executive report show `label`.
+"""The compliance table every study builds: one row per PRD target judged (`COLUMNS`), from `stats.judge`'s
+judgements. The thresholds-file key stays in the `metric` column (summary.json, comparisons with earlier runs);
+tables, headlines and the executive report show `label` (`LABELS`: the words for each key).
 """
 
 from __future__ import annotations
@@ -68,38 +65,35 @@ def metric_label(metric: str, statistic: str = "") -> str:
 def compliance_frame(
     judgements: Mapping[str, stats.Judgement], *, excused: Collection[str] = (), workload_in_reason: bool = True
 ) -> pd.DataFrame:
-    """One row per judged metric (`COLUMNS`): estimate and interval, target, verdict, the sentence why, which
-    workload and statistic judged it, and whether a busy machine made it undecidable (`excused` names those).
+    """One row per judged metric (`COLUMNS`); `excused`: the metrics a busy machine made undecidable.
     `workload_in_reason=False` drops judge()'s "[judged by ...]" from the reason (the workload has a column)."""
-    rows = [_row(name, j, name in excused, workload_in_reason) for name, j in judgements.items()]
+    rows = []
+    for name, j in judgements.items():
+        # judge()'s sentence without its leading thresholds-file key ("p50_ms: "): the label names the metric.
+        reason = re.sub(r"^[a-z][a-z0-9_]*: ", "", j.reason)
+        if not workload_in_reason:
+            reason = reason.replace(f" [judged by {j.workload}]", "")
+        rows.append(
+            {
+                "metric": name,
+                "label": metric_label(name, j.statistic),
+                "value": j.estimate.value,
+                "low": j.estimate.low,
+                "high": j.estimate.high,
+                "n": j.estimate.n,
+                "target": j.target,
+                "threshold": j.threshold,
+                "unit": j.unit,
+                "verdict": str(j.verdict),
+                "workload": j.workload,
+                "direction": j.direction,
+                "statistic": j.statistic,
+                "kind": j.kind,
+                "reason": reason,
+                "machine_busy": name in excused,
+            }
+        )
     return pd.DataFrame(rows, columns=list(COLUMNS))
-
-
-def _row(name: str, j: stats.Judgement, busy: bool, workload_in_reason: bool) -> dict[str, Any]:
-    return {
-        "metric": name,
-        "label": metric_label(name, j.statistic),
-        "value": j.estimate.value,
-        "low": j.estimate.low,
-        "high": j.estimate.high,
-        "n": j.estimate.n,
-        "target": j.target,
-        "threshold": j.threshold,
-        "unit": j.unit,
-        "verdict": str(j.verdict),
-        "workload": j.workload,
-        "direction": j.direction,
-        "statistic": j.statistic,
-        "kind": j.kind,
-        "reason": _reason(j, workload_in_reason),
-        "machine_busy": busy,
-    }
-
-
-def _reason(j: stats.Judgement, workload_in_reason: bool) -> str:
-    """judge()'s sentence without its leading thresholds-file key ("p50_ms: "): the label column names the metric."""
-    reason = re.sub(r"^[a-z][a-z0-9_]*: ", "", j.reason)
-    return reason if workload_in_reason else reason.replace(f" [judged by {j.workload}]", "")
 
 
 def compliance_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -1,16 +1,7 @@
-"""A run folder and the facts of its run: the one place that knows a run's layout, names new run folders
-(`new_run_dir`) and reads and writes run.json, summary.json and the run's other files (`RunFolder`'s methods);
-in studies/ and report/ no other module opens a run's files (tests/test_architecture.py).
-
-Every study writes into a `RunFolder`::
-
-    run.json        the facts of the run (`RunFolder.facts`): study, parameters, machine (cores, usable cores,
-                    CPU model, memory), versions (Python, qrbench, torch, qiskit, qiskit-aer), git commit of a
-                    checkout, the target (url, embedded?, pid, the parameters asked and the effective engine
-                    settings), start and end (Unix seconds), calibration timings of the machine's noise
-    summary.json    the key numbers the study's `summary` returns (`write_summary`, `read_summary`)
-    <study files>   records (driver run folders with records.parquet), server.parquet, metrics.parquet, ...:
-                    each study's package docstring lists its own
+"""A run folder and the facts of its run: the one module of studies/ and report/ that opens a run's files
+(tests/test_architecture.py). run.json holds the facts (`RunFolder.facts`: study, parameters, machine,
+versions, git commit, target, start and end, calibration timings of the machine's noise); summary.json the key
+numbers the study's `summary` returns; each study's package docstring lists its other files.
 
 Analysis reads the folder alone: the machine's cores, the target's settings and the noise come from run.json,
 never from the analysing machine or today's defaults, so the same folder gives the same numbers anywhere.
@@ -36,8 +27,6 @@ __all__ = [
     "RunFolder",
     "RUN_FILE",
     "SUMMARY_FILE",
-    "machine_facts",
-    "version_facts",
     "write_json",
     "new_run_dir",
     "interactive_run_dir",
@@ -126,15 +115,13 @@ def new_run_dir(out_root: str | Path, study: str) -> Path:
 
 
 def interactive_run_dir(study: str, start: str | Path | None = None) -> Path:
-    """A new run folder for a notebook run by hand (JupyterLab): `outputs/<UTC time>-<study>/` beside the
-    nearest `parameters/` folder above `start` (default: the current folder), i.e. the checkout's or the
-    `qrbench init` folder's outputs/, never notebooks/outputs/; the current folder's outputs/ when none is found."""
+    """A new run folder under `outputs_root(start)` for a notebook run by hand (never notebooks/outputs/)."""
     return new_run_dir(outputs_root(start), study)
 
 
 def outputs_root(start: str | Path | None = None) -> Path:
     """The outputs/ folder beside the nearest `parameters/` folder above `start` (default: the current folder),
-    where notebooks run by hand write their runs; the current folder's outputs/ when none is found."""
+    i.e. the checkout's or the `qrbench init` folder's; the current folder's outputs/ when none is found."""
     here = Path(start or Path.cwd()).resolve()
     root = next((d for d in (here, *here.parents) if (d / "parameters").is_dir()), here)
     return root / "outputs"
@@ -173,10 +160,8 @@ def read_summary(run_dir: str | Path) -> dict[str, Any]:
 
 @dataclass(frozen=True, slots=True)
 class RunFolder:
-    """A run's folder. `create` starts a run (writes run.json); `RunFolder(path)` opens one to analyse.
-
-    run.json is read once and cached; the cache is dropped when this folder writes run.json (`update`), and
-    when the file on disk was replaced since it was read (another `RunFolder` of the same path wrote it)."""
+    """A run's folder. `create` starts a run (writes run.json); `RunFolder(path)` opens one to analyse. run.json
+    is cached until this folder writes it or the file on disk is replaced (another `RunFolder` wrote it)."""
 
     path: Path
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -206,8 +191,6 @@ class RunFolder:
             },
         )
         return folder
-
-    # ---- facts
 
     @property
     def facts(self) -> dict[str, Any]:
@@ -256,8 +239,6 @@ class RunFolder:
             return None
         return probe_from_facts(target.get("probe"))
 
-    # ---- files
-
     def file(self, name: str) -> Path:
         return self.path / name
 
@@ -277,8 +258,7 @@ class RunFolder:
         return path
 
     def read_frame(self, name: str, default: Any = _REQUIRED) -> Any:
-        """The table `write_frame(name, ...)` wrote (a pandas DataFrame); `default` when the run has none, else
-        RunError."""
+        """The table `write_frame(name, ...)` wrote; `default` when the run has none, else RunError."""
         import pandas as pd
 
         path = self.path / f"{name}.parquet"
@@ -304,9 +284,3 @@ class RunFolder:
         """A file of the run as bytes (e.g. a figure to embed); None when the run has none."""
         path = self.path / name
         return path.read_bytes() if path.is_file() else None
-
-    def write_summary(self, summary: dict[str, Any]) -> Path:
-        return write_summary(self.path, summary)
-
-    def read_summary(self) -> dict[str, Any]:
-        return read_summary(self.path)

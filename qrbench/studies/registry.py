@@ -1,14 +1,9 @@
-"""The one registry of studies. The CLI, the notebooks and the suite use it.
+"""The one registry of studies, used by the CLI, the notebooks and the suite.
 
-Each study has one light `StudyEntry`: its name, the package that defines its `STUDY` (a `StudyDef`, imported on
-first use, so parsing a command line imports no study), how long it usually takes at each scale of the suite
-(`qrbench suite`'s progress and the help text read these), whether it starts the targets it compares, and its
-notebook. STUDIES are the suite's studies (one target each); COMPARISONS measure two targets (`qrbench ab`) and
-are not part of the suite. `get_study` finds either.
-
-Studies of your own: a module that defines `ENTRY` (a `StudyEntry`), named in the environment variable
-`QRBENCH_STUDIES` (comma-separated module names, importable from the current folder or PYTHONPATH), joins the
-registry after the shipped ones (README, "Adding a study").
+Each study has one light `StudyEntry` (its package is imported on first use, so parsing a command line imports
+no study). STUDIES are the suite's studies (one target each); comparisons (`qrbench ab`) measure two targets and
+are not part of the suite; `get_study` finds either. A module that defines `ENTRY`, named in the environment
+variable `QRBENCH_STUDIES` (comma-separated), joins the registry after the shipped ones (README, "Adding a study").
 """
 
 from __future__ import annotations
@@ -29,7 +24,6 @@ if TYPE_CHECKING:
 __all__ = [
     "StudyEntry",
     "STUDIES",
-    "COMPARISONS",
     "ENV_VAR",
     "entries",
     "get_entry",
@@ -43,13 +37,9 @@ ENV_VAR = "QRBENCH_STUDIES"
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StudyEntry:
-    """A registered study, light: nothing of the study is imported until `study` or `package` is read.
-
-    module: the package (or module) whose `STUDY` is the study's `StudyDef`. expected_s: the seconds it usually
-    takes at each scale of the suite ("smoke", "quick", "full") on the reference machine (2 idle cores), kernel
-    start and rendering included. own_targets: it starts the targets it compares (the suite's shared service is
-    not given to it). comparison: it measures two targets, so it is not one of the suite's studies. notebook: its
-    notebook's path; None for the shipped notebooks/<name>.ipynb.
+    """A registered study. module: the package whose `STUDY` is its `StudyDef`. expected_s: its usual seconds at
+    each scale of the suite. own_targets: it starts its own targets (the suite's shared service is not given to
+    it). comparison: it measures two targets (not a suite study). notebook: None for notebooks/<name>.ipynb.
     """
 
     name: str
@@ -68,12 +58,9 @@ class StudyEntry:
         return self.package.STUDY
 
 
-# Seconds each shipped study takes on the reference machine (2 cores, otherwise idle), kernel start and rendering
-# included; the progress lines count down from these. Measured on an idle machine: quick from a fresh clone in
-# an unactivated venv on 2026-12-07 (suite 7 min 07 s, with 90 s stage budgets; 6 min 34 s with the baseline's
-# whole-study budget: 146, 105, 45, 85 s); on 2026-11-30 full (suite
-# 90 min), except the scalability study, whose full parameters were shortened after that run (it took 44 min):
-# `qrbench study scalability` alone then took 21 min 39 s.
+# Seconds on the reference machine (2 idle cores), kernel start and rendering included; the progress lines count
+# down from these. quick: from a fresh clone on 2026-12-07 (suite 7 min 07 s); full: on 2026-11-30 (suite 90 min),
+# scalability after its full parameters were shortened (21 min 39 s alone).
 _SHIPPED = (
     StudyEntry(
         name="baseline", module="qrbench.studies.baseline", expected_s={"smoke": 120, "quick": 160, "full": 840}
@@ -108,9 +95,9 @@ def entries() -> dict[str, StudyEntry]:
     return found
 
 
-def study_names(*, comparisons: bool = False) -> tuple[str, ...]:
-    """The suite's studies in order (with comparisons: the comparisons instead)."""
-    return tuple(name for name, e in entries().items() if e.comparison == comparisons)
+def study_names() -> tuple[str, ...]:
+    """The suite's studies in order."""
+    return tuple(name for name, e in entries().items() if not e.comparison)
 
 
 def expected_seconds(scale: str) -> dict[str, float]:
@@ -132,23 +119,18 @@ def get_study(name: str) -> Study:
 
 
 class _Studies(Mapping):
-    """name -> Study over the registry's entries (comparisons or not), importing a study when it is read."""
-
-    def __init__(self, comparisons: bool) -> None:
-        self._comparisons = comparisons
+    """The suite's studies, name -> Study, each imported when it is read."""
 
     def __getitem__(self, name: str) -> Study:
-        entry = entries().get(name)
-        if entry is None or entry.comparison != self._comparisons:
+        if name not in study_names():
             raise KeyError(name)
-        return entry.study
+        return get_study(name)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(study_names(comparisons=self._comparisons))
+        return iter(study_names())
 
     def __len__(self) -> int:
-        return len(study_names(comparisons=self._comparisons))
+        return len(study_names())
 
 
-STUDIES: Mapping[str, Study] = _Studies(comparisons=False)
-COMPARISONS: Mapping[str, Study] = _Studies(comparisons=True)
+STUDIES: Mapping[str, Study] = _Studies()

@@ -4,6 +4,7 @@ plus the target's /metrics before and after it. Stages are read back as one tabl
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,12 +28,9 @@ def _slug(name: str) -> str:
 
 
 class StudyBudget:
-    """A study's time budget shared out among its stages, as they start.
-
-    Each stage may take at most `stage_cap_s`, and never so much that the stages still to come would have less
-    than `reserve_s` each; a stage that finishes early leaves its time to the later ones. On a fast service no
-    stage reaches its share; on a slow one (a rerank of 10 s) the study ends near `total_s` instead of
-    stages × cap. `total_s` None: each stage gets its cap (None: unbounded).
+    """A study's time budget shared out among its stages as they start: each gets at most `stage_cap_s`, and
+    never so much that the stages still to come would have less than `reserve_s` each, so on a slow service the
+    study ends near `total_s` instead of stages × cap. `total_s` None: each stage gets its cap (None: unbounded).
     """
 
     MIN_S = 2.0  # a stage always gets this much: it sends at least its first request
@@ -40,8 +38,6 @@ class StudyBudget:
     def __init__(
         self, total_s: float | None, stage_cap_s: float | None, stages: int, *, reserve_s: float = 10.0, clock=None
     ):
-        import time
-
         self.total_s, self.cap_s, self.left, self.reserve_s = total_s, stage_cap_s, max(1, stages), reserve_s
         self._clock = clock or time.monotonic
         self._t0 = self._clock()
@@ -80,15 +76,14 @@ class StageRunner:
     ) -> dict:
         """Send `specs` in order by `users` closed-model users (each its share, or cycling for duration_s).
 
-        `repetition` (0, 1, ...) numbers the repeats of one stage: each gets its own records folder and
-        the records read back by `load_stages` carry it, so a regression can be judged between repetitions.
-        budget_s: the stage stops sending after this many seconds and keeps what it measured (its entry says
-        `cut` when it sent fewer requests than asked).
+        `repetition` numbers the repeats of one stage (own records folder; `load_stages` carries it). budget_s: the
+        stage stops sending after this many seconds and keeps what it measured (its entry says `cut`).
         """
         if not specs:
             raise RunError(f"Stage {name!r} has no requests to send.")
+        asked = users * max(1, len(specs) // users)
         if duration_s is None:
-            model = ClosedModel(users=users, iterations=max(1, len(specs) // users), duration_s=budget_s)
+            model = ClosedModel(users=users, iterations=asked // users, duration_s=budget_s)
         else:
             limit = duration_s if budget_s is None else min(duration_s, budget_s)
             model = ClosedModel(users=users, duration_s=limit, max_requests=1_000_000)
@@ -116,9 +111,7 @@ class StageRunner:
             "metrics_before": before,
             "metrics_after": after,
             "budget_s": budget_s,
-            "cut": bool(
-                budget_s is not None and duration_s is None and result.n_requests < users * max(1, len(specs) // users)
-            ),
+            "cut": budget_s is not None and duration_s is None and result.n_requests < asked,
         }
         folder = RunFolder(self.run_dir)
         folder.write_json(STAGES_FILE, [*folder.read_json(STAGES_FILE, []), entry])
@@ -126,8 +119,7 @@ class StageRunner:
 
 
 def load_stages(run_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
-    """All stages' records in one frame (t_unix: wall-clock end of each request; `repetition`: which repeat
-    of its stage, 0 for a stage measured once) and the stage index."""
+    """All stages' records in one frame (t_unix: wall-clock end of each request; `repetition`) and the index."""
     run_dir = Path(run_dir)
     stages = RunFolder(run_dir).read_json(STAGES_FILE)
     if stages is None:
@@ -143,8 +135,7 @@ def load_stages(run_dir: str | Path) -> tuple[pd.DataFrame, list[dict[str, Any]]
 
 
 def stage_windows(run_dir: str | Path, *, skip: tuple[str, ...] = ("warmup",)) -> list[tuple[str, float, float]]:
-    """(stage name, start, end) in Unix seconds of every finished stage in stages.json (a repeated stage once per
-    repetition), stages named in `skip` left out; [] before any stage finished."""
+    """(stage name, start, end) in Unix seconds of every finished stage (each repetition), but those in `skip`."""
     run_dir = Path(run_dir)
     windows = []
     for stage in RunFolder(run_dir).read_json(STAGES_FILE, []):

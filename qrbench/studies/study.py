@@ -1,8 +1,7 @@
-"""What every study is: the `Study` protocol, and `StudyDef`, the one implementation each study package fills in.
+"""What every study is: a `StudyDef` (also named `Study`), which each study package fills in as its `STUDY`.
 
 A study measures into a run folder (`run`), turns the folder alone into a report (`analyse`), and gives the
-report's key numbers for summary.json, the run index and CI (`summary`). The registry (studies/registry.py)
-names one `StudyDef` per study package (its `STUDY`); the CLI, the notebooks and the suite all go through it.
+report's key numbers for summary.json, the run index and CI (`summary`).
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from ..params import build, load_yaml
 from ..resources import resolve_params_file
@@ -22,40 +21,12 @@ if TYPE_CHECKING:
 __all__ = ["Study", "StudyDef"]
 
 
-class Study(Protocol):
-    """name: the study's name (notebooks/<name>.ipynb renders it). params_type: its frozen parameter class.
-    default_params: its parameter file under parameters/ (smoke versions under parameters/smoke/)."""
-
-    name: str
-    params_type: type
-    default_params: str
-
-    def load_params(self, path: str | Path) -> Any: ...
-
-    def run(
-        self,
-        params: Any,
-        folder: str | Path | RunFolder,
-        target: str | None = None,
-        *,
-        progress: bool = True,
-        **options: Any,
-    ) -> RunFolder: ...
-
-    def analyse(self, folder: str | Path | RunFolder, **options: Any) -> Any: ...
-
-    def summary(self, report: Any) -> dict[str, Any]: ...
-
-
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StudyDef:
-    """A study from its package's three functions.
-
-    run_fn(params, run_dir, *, url, progress) measures; analyse_fn(run_dir, params, **options) analyses (the
-    params come from the folder's run.json, so an analysis needs nothing but the folder); summary_fn(report)
-    gives the key numbers. sections: the report's parts in order, name -> function(report) -> Section (the
-    notebook shows each in a cell of its own; a new part of the report is one function and one entry).
-    """
+    """A study from its package's functions. name: notebooks/<name>.ipynb renders it. default_params: its file
+    under parameters/. run_fn(params, run_dir, *, url, progress) measures; analyse_fn(run_dir, params, **options)
+    analyses (the params come from run.json); summary_fn(report) gives the key numbers. sections: the report's
+    parts in order, name -> function(report) -> Section, one notebook cell each."""
 
     name: str
     params_type: type
@@ -98,3 +69,6 @@ class StudyDef:
     def sections_of(self, report: Any) -> dict[str, Section]:
         """Every section of the report, in order (computed from the one analysis: nothing is read again)."""
         return {name: make(report) for name, make in self.sections.items()}
+
+
+Study = StudyDef  # every study is a StudyDef; the name the registry and the README use

@@ -16,7 +16,7 @@ from ..folder import RunFolder
 from ..stages import load_stages
 from .params import ABParams
 
-__all__ = ["ABReport", "analyse_ab", "summary", "block_table", "EXIT_STATUS", "STATISTICS"]
+__all__ = ["ABReport", "analyse_ab", "summary", "EXIT_STATUS"]
 
 STATISTICS = ("median", "p95")
 # The exit status of `qrbench ab` for each overall verdict (cli.py uses it; documented in --help and the README).
@@ -27,23 +27,19 @@ EXIT_STATUS = {"no regression of that size": 0, "regression": 1, "cannot tell": 
 class ABReport:
     params: ABParams  # what the run measured (from its run.json)
     targets: dict  # run.json's facts of targets A and B
-    blocks: (
-        pd.DataFrame
-    )  # one row per block and kind: block, pair, arm, t_s (start, from the first block), n, ok, median, p95
+    blocks: pd.DataFrame  # block_table: one row per block and kind
     differences: pd.DataFrame  # one row per pair and row: pair, t_s, kind, statistic, change_percent (B / A - 1)
     rows: tuple[stats.PairedComparison, ...]  # judged together (Holm)
     table: pd.DataFrame  # the rows as a table, for the report and the terminal
     verdict: str  # regression / no regression of that size / cannot tell
     exit_status: int
     headline: str  # the answer in one sentence
-    pairs_planned: int
     pairs_done: int
     reliability: list[stats.Check]
 
 
 def block_table(records: pd.DataFrame, kinds: tuple[str, ...]) -> pd.DataFrame:
-    """Per measured block and kind: arm, block index, start time (s from the first block), requests, successes,
-    and the median and p95 (ms) of the successful latencies (NaN when none succeeded)."""
+    """Per measured block and kind: start (s from the first block), requests, successes, median and p95 (ms)."""
     blocks = records[~records["stage"].str.startswith("warmup")]
     t0 = float((blocks["t_unix"] - blocks["latency_ms"] / 1000.0).min()) if len(blocks) else 0.0
     rows = []
@@ -123,42 +119,36 @@ def _headline(verdict: str, rows, params: ABParams, done: int) -> str:
     )
 
 
+def _check(name: str, ok: bool, message: str) -> stats.Check:
+    return stats.Check(name=name, ok=ok, severity="info" if ok else "warning", message=message)
+
+
 def _reliability(folder: RunFolder, blocks: pd.DataFrame, params: ABParams, done: int) -> list[stats.Check]:
-    checks = []
     cal = folder.calibration_s
     cv = stats.noise_cv(cal) if cal else math.nan
-    checks.append(
-        stats.Check(
-            name="machine noise",
-            ok=not (cv > 0.10),
-            severity="info" if not (cv > 0.10) else "warning",
-            message=(
-                "no calibration was recorded"
-                if not math.isfinite(cv)
-                else f"the calibration loop varied by {cv:.0%} (coefficient of variation) at the start of the run; "
-                "pairing cancels slow drift, fast noise widens the intervals"
-            ),
-        )
-    )
-    checks.append(
-        stats.Check(
-            name="pairs measured",
-            ok=done >= params.pairs,
-            severity="info" if done >= params.pairs else "warning",
-            message=f"{done} of {params.pairs} planned pairs"
+    checks = [
+        _check(
+            "machine noise",
+            not (cv > 0.10),
+            "no calibration was recorded"
+            if not math.isfinite(cv)
+            else f"the calibration loop varied by {cv:.0%} (coefficient of variation) at the start of the run; "
+            "pairing cancels slow drift, fast noise widens the intervals",
+        ),
+        _check(
+            "pairs measured",
+            done >= params.pairs,
+            f"{done} of {params.pairs} planned pairs"
             + ("" if done >= params.pairs else f" (the time budget of {params.time_budget_s:g} s was reached)"),
-        )
-    )
-    failed = blocks.groupby("arm").apply(lambda g: int((g["requests"] - g["ok"]).sum()), include_groups=False)
-    total = blocks.groupby("arm")["requests"].sum()
-    for arm in ("A", "B"):
-        f, n = int(failed.get(arm, 0)), int(total.get(arm, 0))
+        ),
+    ]
+    per_arm = blocks.groupby("arm")[["requests", "ok"]].sum().reindex(["A", "B"], fill_value=0)
+    for arm, (n, ok) in per_arm.astype(int).iterrows():
         checks.append(
-            stats.Check(
-                name=f"failed requests {arm}",
-                ok=f == 0,
-                severity="info" if f == 0 else "warning",
-                message=f"{f} of {n} requests to {arm} failed; block statistics are over successful requests",
+            _check(
+                f"failed requests {arm}",
+                n == ok,
+                f"{n - ok} of {n} requests to {arm} failed; block statistics are over successful requests",
             )
         )
     return checks
@@ -168,7 +158,7 @@ def analyse_ab(run_dir: str | Path, params: ABParams) -> ABReport:
     """The A/B verdict of a run folder written by run_ab."""
     folder = RunFolder(Path(run_dir))
     facts = folder.facts
-    records, _ = load_stages(folder.path)
+    records, _ = load_stages(run_dir)
     blocks = block_table(records, params.kinds)
     rows, diffs = [], []
     for kind in params.kinds:
@@ -197,13 +187,12 @@ def analyse_ab(run_dir: str | Path, params: ABParams) -> ABReport:
         params=params,
         targets=facts.get("targets") or {},
         blocks=blocks,
-        differences=pd.concat(diffs, ignore_index=True) if diffs else pd.DataFrame(),
+        differences=pd.concat(diffs, ignore_index=True),
         rows=judged,
         table=_table(judged),
         verdict=verdict,
         exit_status=EXIT_STATUS[verdict],
         headline=_headline(verdict, judged, params, done),
-        pairs_planned=params.pairs,
         pairs_done=done,
         reliability=_reliability(folder, blocks, params, done),
     )
@@ -218,9 +207,9 @@ def summary(report: ABReport) -> dict:
         "headline": report.headline,
         "threshold": report.params.threshold,
         "power": report.params.power,
-        "pairs_planned": report.pairs_planned,
+        "pairs_planned": report.params.pairs,
         "pairs_done": report.pairs_done,
-        "targets": {arm: (t or {}).get("url") for arm, t in report.targets.items()},
+        "targets": {arm: t["url"] for arm, t in report.targets.items()},
         "rows": report.table.drop(columns=["summary"]).to_dict(orient="records"),
         "reliability": [
             {"name": c.name, "ok": c.ok, "severity": c.severity, "message": c.message} for c in report.reliability

@@ -1,22 +1,18 @@
 """`qrbench ab`'s measurement: targets A and B in one run, in alternating blocks.
 
-Writes into the run folder: run.json (with `targets`: both targets' facts, and `schedule`: the arm of each
-block in order), stages.json and stages/<arm>[.r<block>]/ (one driver run folder of per-request records
-per block, in the layout of studies/stages.py; `repetition` is the block's index), warm-up stages
-`warmup/A` and `warmup/B`, and a/target.log, b/target.log for embedded targets.
+Writes run.json (with `targets`: both targets' facts, `schedule`: the arm of each block), stages.json and
+stages/<arm>[.r<block>]/ (one driver run per block, as studies/stages.py lays out; `repetition` is the block's
+index), warm-up stages `warmup/A` and `warmup/B`, and a/target.log, b/target.log for embedded targets.
 
-Each pair of blocks holds one A and one B block in a random order (stats.pair_schedule). Every block sends
-the same pool of requests (drawn once from the seed: `requests_per_kind` of each kind, interleaved), each
-with a query never sent before, so no answer comes from a similarity cache while documents recur as in
-production; the warm-up sends the pool once to each target first, so every document's embedding is cached
-before the first block. Requests go one at a time (one closed-model user): the blocks measure latency,
-not capacity.
+Each pair of blocks holds one A and one B block in a random order (stats.pair_schedule). Every block sends the
+same pool of requests, each with a query never sent before, so no answer comes from a similarity cache while
+documents recur as in production; the warm-up sends the pool once to each target, so every document's
+embedding is cached before the first block. Requests go one at a time: the blocks measure latency, not capacity.
 
-Without URLs both embedded services are started (one after the other) and stay alive for the whole run;
-only the target whose block it is receives requests, the other idles. Restarting a service for every block
-would cost a model load (10-20 s) per block and measure cold caches; pinning the two to separate cores would
-give each half the machine and let the cores' own differences (interrupts, a busier sibling) pass for a
-difference between the targets, which alternation cannot cancel. Idle, a service costs memory, not CPU.
+Without URLs both embedded services are started and stay alive for the whole run; only the target whose block
+it is receives requests. Restarting a service per block would cost a model load (10-20 s) per block and measure
+cold caches; pinning the two to separate cores would let the cores' own differences pass for a difference
+between the targets, which alternation cannot cancel. Idle, a service costs memory, not CPU.
 """
 
 from __future__ import annotations
@@ -39,9 +35,7 @@ from ..requests import tagged
 from ..stages import StageRunner
 from .params import ABParams, kind_request
 
-__all__ = ["run_ab", "request_pool", "ARMS"]
-
-ARMS = ("A", "B")
+__all__ = ["run_ab", "request_pool"]
 
 
 def request_pool(params: ABParams) -> list[RequestSpec]:
@@ -68,19 +62,14 @@ def run_ab(params: ABParams, run_dir: str | Path, *, url: str | None = None, pro
     run_dir = folder.path
     pool = request_pool(params)
     with contextlib.ExitStack() as stack:
+        sides = {"A": params.a, "B": params.b}
         targets = {}
-        for arm, target_params in zip(ARMS, (params.a, params.b), strict=True):
-            log_dir = run_dir / arm.lower()
-            log_dir.mkdir(exist_ok=True)
-            targets[arm] = stack.enter_context(open_target(target_params, log_dir=log_dir))
-        folder.update(
-            targets={
-                arm: target_facts(t, p) for (arm, t), p in zip(targets.items(), (params.a, params.b), strict=True)
-            },
-            schedule=list(schedule),
-        )
+        for arm, side in sides.items():
+            (run_dir / arm.lower()).mkdir(exist_ok=True)
+            targets[arm] = stack.enter_context(open_target(side, log_dir=run_dir / arm.lower()))
+        folder.update(targets={arm: target_facts(t, sides[arm]) for arm, t in targets.items()}, schedule=list(schedule))
         runners = {arm: StageRunner(t, run_dir, params.request_timeout_s, progress=False) for arm, t in targets.items()}
-        for arm in ARMS:
+        for arm in sides:
             runners[arm].run(f"warmup/{arm}", [tagged(s, f"w{arm}{i}") for i, s in enumerate(pool)])
         _blocks(params, schedule, pool, runners, folder, progress)
     folder.finish()

@@ -1,8 +1,4 @@
-"""The A/B comparison's report as an ordered list of sections over one computed `ABReport` (analysis.py).
-
-`SECTIONS` names each section's function in the notebook's order (one cell each, through
-`report.sections.show_section`). A new part of the report is one function here and one entry in `SECTIONS`.
-"""
+"""The A/B comparison's report: `SECTIONS`, in the notebook's order, over one computed `ABReport`."""
 
 from __future__ import annotations
 
@@ -67,16 +63,9 @@ def pairs(report: ABReport) -> Section:
 
 def targets(report: ABReport) -> Section:
     """Where A and B were: URL, embedded or given."""
-    lines = []
-    for arm, t in report.targets.items():
-        t = t or {}
-        where = "the embedded reference service" if t.get("embedded") else "a given URL"
-        lines.append(f"- **{arm}**: {t.get('url')} ({where})")
+    where = {True: "the embedded reference service", False: "a given URL"}
+    lines = [f"- **{arm}**: {t['url']} ({where[bool(t['embedded'])]})" for arm, t in report.targets.items()]
     return Section(name="targets", title="The targets", sentence="\n".join(lines))
-
-
-def reliability(report: ABReport) -> Section:
-    return reliability_section(report)
 
 
 SECTIONS: dict[str, Callable[[ABReport], Section]] = {
@@ -84,5 +73,5 @@ SECTIONS: dict[str, Callable[[ABReport], Section]] = {
     "rows": rows,
     "pairs": pairs,
     "targets": targets,
-    "reliability": reliability,
+    "reliability": reliability_section,
 }
