@@ -663,25 +663,20 @@ def _leak_judgement(leak: stats.LeakCheck, workload: str, records: pd.DataFrame)
         unit="MB/h",
         statistic="rate",
     )
-    j = stats.judge(leak.slope, threshold, workload=workload)
     if leak.verdict == "insufficient":
         minutes = float(records["t_intended"].max() - records["t_intended"].min()) / 60 if len(records) else 0.0
-        return replace(
-            j,
-            reason=(
-                f"RSS growth after the caches are full: not judged: {leak.reason}. This run lasted "
-                f"{minutes:.2g} min; a leak check needs a soak (qrbench study load -p "
-                "parameters/soak.yaml, 30 min)."
-            ),
+        reason = (
+            f"RSS growth after the caches are full: not judged: {leak.reason}. This run lasted "
+            f"{minutes:.2g} min; a leak check needs a soak (qrbench study load -p "
+            "parameters/soak.yaml, 30 min)."
         )
-    return replace(
-        j,
-        reason=(
+    else:
+        reason = (
             f"RSS growth after the caches are full < {leak.limit_mb_per_h:g} MB/h: {leak.reason} "
             f"(slope {leak.slope.value:.3g} MB/h from {(leak.end_s - leak.start_s) / 60:.3g} min "
             f"of samples) [judged by {workload}]."
-        ),
-    )
+        )
+    return replace(stats.judge(leak.slope, threshold, workload=workload), reason=reason)
 
 
 def _target_gaps(folder: RunFolder, server: pd.DataFrame, metrics: pd.DataFrame) -> dict[str, str]:
