@@ -1,9 +1,7 @@
-"""Figures of the load study: the run's timeline on one time axis, and degradation against the offered rate.
-
-Times are seconds since the run's t0 (the records' clock). Server frames (ProcessSampler) and /metrics
-frames (MetricsSampler) carry t_unix and are placed on that clock with the run's t0_unix (run.json).
-Thresholds: a mapping of metric name (as in thresholds.yaml `load`) to a qrbench.stats.Threshold, to a
-mapping with target/threshold, or to a plain number (target = threshold).
+"""Figures and tables of the load study: the run's timeline on one time axis, and degradation against the
+offered rate. Times are seconds since the run's t0 (the records' clock); server and /metrics frames carry
+t_unix and are placed on that clock with the run's t0_unix. Thresholds: metric name (thresholds.yaml `load`)
+to a qrbench.stats.Threshold, a mapping with target/threshold, or a plain number (target = threshold).
 """
 
 from __future__ import annotations
@@ -30,21 +28,21 @@ __all__ = [
     "latency_table",
     "phase_table",
     "littles_law_table",
-    "PERCENTILES",
+    "limits",
+    "draw_limits",
+    "LIMIT_LINE",
 ]
 
 PERCENTILES = (50, 95, 99)
+_QS = tuple(f"p{q}" for q in PERCENTILES)
 _P_COLOURS = {50: "#1565c0", 95: "#ef6c00", 99: "#6a1b9a"}
 _KIND_COLOURS = dict(zip(ERROR_KINDS, plt.get_cmap("tab10").colors, strict=False))
 _TARGET = {"color": "#2e7d32", "ls": "--", "lw": 1}
-_LIMIT = {"color": "#b00020", "ls": ":", "lw": 1.2}
-
-
-# ----------------------------------------------------------------------------------------- tables
+LIMIT_LINE = {"color": "#b00020", "ls": ":", "lw": 1.2}
 
 
 def _percentile_text(row: Mapping[str, Any], q: str) -> str:
-    """ "412 ms [380, 450]", or ">= 15,000 ms" when the percentile falls on failures (a lower bound only)."""
+    """ "412 ms [380, 450]", or "at least 15,000 ms (failures)" when the percentile falls on failures."""
     value = row.get(f"{q}_ms")
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return number(value)
@@ -65,49 +63,40 @@ def _failed_text(row: Mapping[str, Any]) -> str:
     return f"{number(row.get('failed'))} ({share:.1%})"
 
 
+def _table(rows: list[dict[str, Any]], headers: dict[str, str]) -> StakeholderTable:
+    return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
+
+
 def latency_table(latency: pd.DataFrame) -> StakeholderTable:
-    """The load analysis's per-kind latency frame for people: p50/p95/p99 counting failures (above every
-    latency target) with their 95 % intervals and the failure share, and the success-only p95/p99 beside them."""
+    """The per-kind latency frame for people: p50/p95/p99 counting failures with their intervals and the
+    failure share, and the success-only p95/p99 beside them."""
     rows = [
         {
             "kind": r["kind"],
             "requests": r["requests"],
             "failed": _failed_text(r),
-            **{q: _percentile_text(r, q) for q in ("p50", "p95", "p99")},
+            **{q: _percentile_text(r, q) for q in _QS},
             "p95_ok": quantity(r.get("p95_success_only_ms"), "ms"),
             "p99_ok": quantity(r.get("p99_success_only_ms"), "ms"),
         }
         for r in latency.to_dict(orient="records")
     ]
-    headers = {
-        "kind": "Request kind",
-        "requests": "requests",
-        "failed": "failed",
-        "p50": "p50, failures counted",
-        "p95": "p95, failures counted",
-        "p99": "p99, failures counted",
-        "p95_ok": "p95, successes only",
-        "p99_ok": "p99, successes only",
-    }
-    return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
+    headers = {"kind": "Request kind", "requests": "requests", "failed": "failed"}
+    headers |= {q: f"{q}, failures counted" for q in _QS}
+    return _table(rows, headers | {"p95_ok": "p95, successes only", "p99_ok": "p99, successes only"})
 
 
 def phase_table(phases: pd.DataFrame) -> StakeholderTable:
-    """The load analysis's per-phase frame for people: length, offered level, sent and achieved rates, errors,
-    p50/p95/p99 counting failures with intervals."""
+    """The per-phase frame for people: length, offered level, sent and achieved rates, errors, p50/p95/p99
+    counting failures with intervals."""
     rows = []
     for r in phases.to_dict(orient="records"):
         unit = {"rps": "req/s", "users": "users"}.get(r.get("offered_unit") or "", r.get("offered_unit") or "")
         rows.append(
             {
-                "phase": r["phase"],
-                "seconds": r["seconds"],
+                **r,
                 "offered": quantity(r.get("offered"), unit),
-                "requests": r["requests"],
-                "sent_rps": r["sent_rps"],
-                "achieved_rps": r["achieved_rps"],
-                "error_rate": r["error_rate"],
-                **{q: _percentile_text(r, q) for q in ("p50", "p95", "p99")},
+                **{q: _percentile_text(r, q) for q in _QS},
             }
         )
     headers = {
@@ -118,22 +107,16 @@ def phase_table(phases: pd.DataFrame) -> StakeholderTable:
         "sent_rps": "sent (req/s)",
         "achieved_rps": "answered OK (req/s)",
         "error_rate": "errors (%)",
-        "p50": "p50",
-        "p95": "p95",
-        "p99": "p99",
     }
-    return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
+    return _table(rows, headers | {q: q for q in _QS})
 
 
 def littles_law_table(littles: pd.DataFrame) -> StakeholderTable:
     """Little's law per phase: predicted concurrency against the observed one, the difference, flagged > 10 %."""
     rows = [
         {
-            "phase": r["phase"],
-            "model": r["model"],
-            "compared_with": r["compared_with"],
+            **r,
             "predicted": f"{number(r['predicted'])} {interval(r['predicted_low'], r['predicted_high'])}",
-            "observed": r["observed"],
             "difference": f"{100 * r['difference']:+.0f} %"
             if math.isfinite(r["difference"])
             else number(r["difference"]),
@@ -150,7 +133,7 @@ def littles_law_table(littles: pd.DataFrame) -> StakeholderTable:
         "difference": "difference",
         "flagged": "flagged",
     }
-    return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
+    return _table(rows, headers)
 
 
 def _check_window(window_s: object) -> None:
@@ -169,7 +152,7 @@ def windowed(records: pd.DataFrame, window_s: float = 1.0) -> pd.DataFrame:
     per second by end time, and errors_<kind> per error kind present.
     """
     _check_window(window_s)
-    base = ["t", "offered", "achieved", "n_ok", *(f"p{q}" for q in PERCENTILES), "errors"]
+    base = ["t", "offered", "achieved", "n_ok", *_QS, "errors"]
     if records.empty:
         return pd.DataFrame(columns=base, dtype=float)
     intended = np.floor(records["t_intended"].to_numpy() / window_s).astype(np.int64)
@@ -222,7 +205,7 @@ def by_offered_rate(records: pd.DataFrame, *, window_s: float = 1.0, bins: int |
             {
                 "offered_low": edges[b],
                 "offered_high": edges[b + 1],
-                "offered_rps": float(np.mean(np.unique(rate[inside]))) if inside.any() else np.nan,
+                "offered_rps": float(np.mean(np.unique(rate[inside]))),
                 "windows": len(np.unique(window[inside])),
                 "requests": int(inside.sum()),
                 "error_rate": float(1 - ok[inside].mean()),
@@ -232,10 +215,7 @@ def by_offered_rate(records: pd.DataFrame, *, window_s: float = 1.0, bins: int |
     return pd.DataFrame(rows, columns=columns)
 
 
-# ----------------------------------------------------------------------------------------- helpers
-
-
-def _limits(thresholds: Mapping[str, Any] | None, key: str) -> tuple[float, float] | None:
+def limits(thresholds: Mapping[str, Any] | None, key: str) -> tuple[float, float] | None:
     """(target, threshold) of `key`, or None when it is not given."""
     if not thresholds or key not in thresholds:
         return None
@@ -247,13 +227,18 @@ def _limits(thresholds: Mapping[str, Any] | None, key: str) -> tuple[float, floa
     return float(value), float(value)
 
 
-def _draw_limits(ax, limits: tuple[float, float] | None, label: str, scale: float = 1.0, colour=None) -> None:
-    if limits is None:
+def draw_limits(
+    ax, pair: tuple[float, float] | None, label: str, *, scale=1.0, colour=None, unit="", limit_word="limit"
+) -> None:
+    """A target line (and the limit's, when it differs) labelled "<label> target <value>[ <unit>]"."""
+    if pair is None:
         return
-    target, limit = limits[0] * scale, limits[1] * scale
-    ax.axhline(target, **{**_TARGET, **({"color": colour} if colour else {})}, label=f"{label} target {target:g}")
+    target, limit = pair[0] * scale, pair[1] * scale
+    suffix = f" {unit}" if unit else ""
+    style = {**_TARGET, "color": colour} if colour else _TARGET
+    ax.axhline(target, **style, label=f"{label} target {target:g}{suffix}")
     if limit != target:
-        ax.axhline(limit, **_LIMIT, label=f"{label} limit {limit:g}")
+        ax.axhline(limit, **LIMIT_LINE, label=f"{label} {limit_word} {limit:g}{suffix}")
 
 
 def _relative_time(frame: pd.DataFrame, t0_unix: float | None) -> pd.Series:
@@ -263,10 +248,10 @@ def _relative_time(frame: pd.DataFrame, t0_unix: float | None) -> pd.Series:
 
 
 def _shade_phases(axes, phases: Sequence[Mapping[str, Any]] | None) -> None:
+    top = axes[0]
     for i, phase in enumerate(phases or ()):
         for ax in axes:
             ax.axvspan(phase["start_s"], phase["end_s"], color="#607d8b", alpha=0.06 if i % 2 else 0.13, lw=0)
-        top = axes[0]
         top.text(
             phase["start_s"],
             1.01,
@@ -284,45 +269,36 @@ def _legend(ax, **kw) -> None:
         ax.legend(**{"fontsize": 7, "loc": "upper left", "ncol": 3, **kw})
 
 
-# ----------------------------------------------------------------------------------------- panels
-
-
-def _panel_rates(ax, w: pd.DataFrame, half: float, thresholds) -> None:
-    ax.step(w["t"] + half, w["offered"], where="mid", color="#90a4ae", label="offered (intended sends)")
-    ax.step(w["t"] + half, w["achieved"], where="mid", color="#1565c0", label="achieved (successful answers)")
-    _draw_limits(ax, _limits(thresholds, "throughput_rps"), "throughput")
+def _panel_rates(ax, w: pd.DataFrame, window_s: float, thresholds) -> None:
+    t = w["t"] + window_s / 2
+    ax.step(t, w["offered"], where="mid", color="#90a4ae", label="offered (intended sends)")
+    ax.step(t, w["achieved"], where="mid", color="#1565c0", label="achieved (successful answers)")
+    draw_limits(ax, limits(thresholds, "throughput_rps"), "throughput")
     ax.set_ylabel("requests/s")
     ax.set_ylim(bottom=0)
     _legend(ax)
 
 
-def _panel_latency(ax, w: pd.DataFrame, half: float, thresholds) -> None:
+def _panel_latency(ax, w: pd.DataFrame, window_s: float, thresholds) -> None:
     for q in PERCENTILES:
-        ax.plot(w["t"] + half, w[f"p{q}"], ".-", ms=3, lw=1, color=_P_COLOURS[q], label=f"p{q}")
-        limits = _limits(thresholds, f"p{q}_ms")
-        if limits:
-            ax.axhline(limits[0], color=_P_COLOURS[q], ls="--", lw=0.8, label=f"p{q} target {limits[0]:g}")
-    if w[[f"p{q}" for q in PERCENTILES]].gt(0).any().any():
+        ax.plot(w["t"] + window_s / 2, w[f"p{q}"], ".-", ms=3, lw=1, color=_P_COLOURS[q], label=f"p{q}")
+        target = limits(thresholds, f"p{q}_ms")
+        if target:
+            ax.axhline(target[0], color=_P_COLOURS[q], ls="--", lw=0.8, label=f"p{q} target {target[0]:g}")
+    if w[list(_QS)].gt(0).any().any():
         ax.set_yscale("log")
     ax.set_ylabel("latency (ms)")
     _legend(ax, ncol=6)
 
 
 def _panel_errors(ax, w: pd.DataFrame, window_s: float) -> None:
-    kinds = [c for c in w.columns if c.startswith("errors_")]
+    kinds = [c.removeprefix("errors_") for c in w.columns if c.startswith("errors_")]
     bottom = np.zeros(len(w))
-    for column in kinds:
-        kind = column.removeprefix("errors_")
-        ax.bar(
-            w["t"],
-            w[column],
-            width=window_s,
-            bottom=bottom,
-            align="edge",
-            color=_KIND_COLOURS.get(kind, "#9e9e9e"),
-            label=kind,
-        )
-        bottom += w[column].to_numpy()
+    for kind in kinds:
+        per_s = w[f"errors_{kind}"]
+        colour = _KIND_COLOURS.get(kind, "#9e9e9e")
+        ax.bar(w["t"], per_s, width=window_s, bottom=bottom, align="edge", color=colour, label=kind)
+        bottom += per_s.to_numpy()
     if not kinds:
         ax.text(0.5, 0.5, "no errors", transform=ax.transAxes, ha="center", va="center", color="#607d8b")
     ax.set_ylabel("errors/s")
@@ -331,22 +307,21 @@ def _panel_errors(ax, w: pd.DataFrame, window_s: float) -> None:
 
 
 def _panel_server(ax, server: pd.DataFrame, t: pd.Series, thresholds, cores: int | None) -> None:
-    # The share of the machine the run was made on (run.json's cores), never the analysing machine's.
-    if "cpu_percent" not in server:
-        pass  # memory only (a /metrics with a memory gauge and no CPU counter)
-    elif cores:
+    # The share of the machine the run was made on (run.json's cores), never the analysing machine's; without
+    # cpu_percent (a /metrics with a memory gauge and no CPU counter) only the memory is drawn.
+    if "cpu_percent" in server and cores:
         ax.plot(t, server["cpu_percent"] / cores, color="#c62828", label=f"server CPU (% of {cores} cores)")
-    else:
+    elif "cpu_percent" in server:
         ax.plot(t, server["cpu_percent"], color="#c62828", label="server CPU (% of one core; cores not recorded)")
     if "machine_cpu_percent" in server:
         ax.plot(t, server["machine_cpu_percent"], color="#c62828", alpha=0.35, lw=0.8, label="machine CPU %")
     if cores:
-        _draw_limits(ax, _limits(thresholds, "cpu_utilization"), "CPU", scale=100)
+        draw_limits(ax, limits(thresholds, "cpu_utilization"), "CPU", scale=100)
     ax.set_ylabel("CPU %")
     ax.set_ylim(0, 105 if cores else None)
     rss = ax.twinx()
     rss.plot(t, server["rss_bytes"] / 1e9, color="#00695c", label="server RSS (GB)")
-    _draw_limits(rss, _limits(thresholds, "memory_gb"), "RSS", colour="#00695c")
+    draw_limits(rss, limits(thresholds, "memory_gb"), "RSS", colour="#00695c")
     rss.set_ylabel("RSS (GB)")
     rss.set_ylim(bottom=0)
     _legend(ax)
@@ -355,39 +330,19 @@ def _panel_server(ax, server: pd.DataFrame, t: pd.Series, thresholds, cores: int
 
 def _panel_quantum(ax, r: pd.DataFrame, t: pd.Series, thresholds) -> None:
     ax.plot(t, r["quantum_ms_mean"], ".-", ms=3, color="#4527a0", label="mean quantum time (ms)")
-    _draw_limits(ax, _limits(thresholds, "quantum_time_ms"), "quantum ms", colour="#4527a0")
+    draw_limits(ax, limits(thresholds, "quantum_time_ms"), "quantum ms", colour="#4527a0")
     ax.set_ylabel("quantum (ms)")
     ax.set_ylim(bottom=0)
     share = ax.twinx()
     share.plot(t, r["fallback_rate"], color="#d84315", label="classical fallback rate")
     share.plot(t, r["similarity_cache_hit_rate"], color="#00838f", label="similarity cache hit rate")
     share.plot(t, r["embedding_cache_hit_rate"], color="#00838f", ls="-.", label="embedding cache hit rate")
-    _draw_limits(share, _limits(thresholds, "classical_fallback_rate"), "fallback", colour="#d84315")
-    _draw_limits(share, _limits(thresholds, "cache_hit_rate"), "cache hit", colour="#00838f")
+    draw_limits(share, limits(thresholds, "classical_fallback_rate"), "fallback", colour="#d84315")
+    draw_limits(share, limits(thresholds, "cache_hit_rate"), "cache hit", colour="#00838f")
     share.set_ylabel("fraction")
     share.set_ylim(-0.02, 1.02)
     _legend(ax)
     _legend(share, loc="upper right", ncol=2)
-
-
-def _draw_panels(
-    axes, panels, w, server, r, thresholds, window_s: float, t0_unix: float | None, cores: int | None
-) -> None:
-    for ax, panel in zip(axes, panels, strict=True):
-        if panel == "rates":
-            _panel_rates(ax, w, window_s / 2, thresholds)
-        elif panel == "latency":
-            _panel_latency(ax, w, window_s / 2, thresholds)
-        elif panel == "errors":
-            _panel_errors(ax, w, window_s)
-        elif panel == "server":
-            _panel_server(ax, server, _relative_time(server, t0_unix), thresholds, cores)
-        else:
-            _panel_quantum(ax, r, _relative_time(r, t0_unix), thresholds)
-        ax.grid(alpha=0.3)
-
-
-# ----------------------------------------------------------------------------------------- figures
 
 
 def timeline(
@@ -407,19 +362,27 @@ def timeline(
     ProcessSampler frame); mean quantum time, fallback and cache hit rates (if `metrics`, a MetricsSampler
     frame or its rates()). phases: [{name, start_s, end_s}], shaded. t0_unix places the server and metrics
     frames on the records' clock (default: records.attrs["t0_unix"], else their own column t). cores: the run's
-    machine's logical cores (run.json, `RunFolder.cores`), for the server CPU as a share of the machine; None
-    plots it in percent of one core."""
+    machine's logical cores, for the server CPU as a share of the machine; None plots it in percent of one core."""
     t0_unix = t0_unix if t0_unix is not None else records.attrs.get("t0_unix")
     w = windowed(records, window_s)
     r = None
     if metrics is not None and len(metrics):
         r = metrics if "quantum_ms_mean" in metrics else rates(metrics)
-    panels = ["rates", "latency", "errors"] + ["server"] * (server is not None and len(server) > 0)
-    panels += ["quantum"] * (r is not None and len(r) > 0)
+    panels = [
+        lambda ax: _panel_rates(ax, w, window_s, thresholds),
+        lambda ax: _panel_latency(ax, w, window_s, thresholds),
+        lambda ax: _panel_errors(ax, w, window_s),
+    ]
+    if server is not None and len(server):
+        panels.append(lambda ax: _panel_server(ax, server, _relative_time(server, t0_unix), thresholds, cores))
+    if r is not None and len(r):
+        panels.append(lambda ax: _panel_quantum(ax, r, _relative_time(r, t0_unix), thresholds))
     fig, axes = plt.subplots(len(panels), 1, sharex=True, figsize=(11, 0.8 + 2.2 * len(panels)), squeeze=False)
     axes = list(axes[:, 0])
     try:
-        _draw_panels(axes, panels, w, server, r, thresholds, window_s, t0_unix, cores)
+        for ax, draw in zip(axes, panels, strict=True):
+            draw(ax)
+            ax.grid(alpha=0.3)
         _shade_phases(axes, phases)
     except BaseException:
         plt.close(fig)  # a figure that failed to draw must not stay registered with pyplot
@@ -440,21 +403,19 @@ def degradation(
     bins: int | Sequence[float] = 10,
 ):
     """Error rate and p95 latency against the offered rate (buckets of windows, see by_offered_rate).
-
-    failure_rate: the acceptable share of failed requests (default: 1 - thresholds' success_ratio
-    threshold, else 0.05, the stress scenario's limit).
-    """
+    failure_rate: the acceptable share of failed requests (default: 1 - thresholds' success_ratio threshold,
+    else 0.05, the stress scenario's limit)."""
     if failure_rate is None:
-        success = _limits(thresholds, "success_ratio")
+        success = limits(thresholds, "success_ratio")
         failure_rate = 1 - success[1] if success else 0.05
     table = by_offered_rate(records, window_s=window_s, bins=bins)
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     a1.plot(table["offered_rps"], 100 * table["error_rate"], "-o", color="#c62828", label="error rate")
-    a1.axhline(100 * failure_rate, **_LIMIT, label=f"failure threshold {100 * failure_rate:g} %")
+    a1.axhline(100 * failure_rate, **LIMIT_LINE, label=f"failure threshold {100 * failure_rate:g} %")
     a1.set_ylabel("failed requests (%)")
     a1.set_ylim(bottom=0)
     a2.plot(table["offered_rps"], table["p95_ms"], "-o", color=_P_COLOURS[95], label="p95 of successful requests")
-    _draw_limits(a2, _limits(thresholds, "p95_ms"), "p95")
+    draw_limits(a2, limits(thresholds, "p95_ms"), "p95")
     a2.set_ylabel("latency p95 (ms)")
     a2.set_ylim(bottom=0)
     for ax in (a1, a2):

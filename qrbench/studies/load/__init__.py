@@ -1,27 +1,13 @@
 """The load study: production-like traffic against the service, as one continuous run of a load engine.
 
-Scenarios (parameters/load_*.yaml) are closed (virtual users) or open (arrival rate), shaped by a ramp, a
-spike, random bursts or a compressed business day (qrbench.load.shapes), with a request mix by kind and by
-method. params.py: `LoadParams` validates a scenario before anything is sent, `plan_load` turns it into the
-engine's model. run.py: `run_load_study` measures it into a run folder (native or Locust engine).
-analysis.py: `analyse_load` (the study's report, computed once), `summary`. sections.py: the report's ordered
-sections (`SECTIONS`: the notebook's cells, and `qrbench load`'s screen).
+params.py validates a scenario (parameters/load_*.yaml: closed or open model, shaped by a ramp, a spike, bursts
+or a compressed business day) and plans it; run.py measures it into a run folder; analysis.py computes the
+report once; sections.py orders its sections (the notebook's cells, and `qrbench load`'s screen).
 """
 
 from ..study import StudyDef
-from .analysis import LoadReport, analyse_load, summary
-from .params import (
-    LOAD_DIR,
-    WARMUP_DIR,
-    BurstParams,
-    DayParams,
-    LoadParams,
-    LoadPlan,
-    ShapeParams,
-    SpikeParams,
-    adhoc_params,
-    plan_load,
-)
+from .analysis import analyse_load, summary
+from .params import LOAD_DIR, LoadParams, ShapeParams, SpikeParams, adhoc_params, plan_load
 from .run import run_load_study
 from .sections import SECTIONS
 
@@ -29,17 +15,12 @@ __all__ = [
     "LoadParams",
     "ShapeParams",
     "SpikeParams",
-    "BurstParams",
-    "DayParams",
-    "LoadPlan",
     "plan_load",
     "adhoc_params",
     "run_load_study",
-    "LoadReport",
     "analyse_load",
     "summary",
     "LOAD_DIR",
-    "WARMUP_DIR",
     "STUDY",
 ]
 

@@ -1,18 +1,10 @@
 """Prometheus during a load study (``monitor: {prometheus: true}``): starting it, and reading what it saw.
 
-`prometheus_monitor` runs a real Prometheus for the length of the load (qrbench.monitor.prometheus_server):
-it scrapes the target every `monitor.scrape_interval_s` seconds, evaluates the alert rules rendered from the
-scenario's thresholds file with the scenario's short windows, and an `AlertPoller` reads the current alerts
-while the load runs. Afterwards it writes into the run folder::
-
-    alerts.parquet   Prometheus's ALERTS record every ALERT_STEP_S seconds: t_unix, t_run, alert, severity,
-                     state (pending|firing), labels, value (the poller's table if the record could not be read)
-    scrape.parquet   each target's /metrics scrape: t_unix, t_run, instance, seconds, up (1 = answered in time)
-    prometheus/      Prometheus's configuration, rules, data and log
-
-`alert_report(run_dir)` reads only the folder: the spans each alert was pending and firing (seconds since the
-driver's t0, the records' clock), when each first fired and whether within its `for:`, and the scrape
-latency percentiles of the monitoring endpoint under load.
+`prometheus_monitor` runs a real Prometheus for the length of the load, with the alert rules rendered from the
+scenario's thresholds file and short windows, and writes alerts.parquet (its ALERTS record every ALERT_STEP_S
+seconds), scrape.parquet (each /metrics scrape) and prometheus/ into the run folder. `alert_report(run_dir)`
+reads only the folder: when each alert was pending and firing (seconds since the driver's t0, the records'
+clock), and the scrape latency of the monitoring endpoint under load.
 """
 
 from __future__ import annotations
@@ -34,12 +26,13 @@ from ...resources import resolve_params_file
 from ..folder import RunFolder
 from .params import LOAD_DIR, MonitorParams
 
-__all__ = ["prometheus_monitor", "alert_report", "AlertReport", "ALERT_STEP_S"]
+__all__ = ["prometheus_monitor", "alert_report", "AlertReport", "t0_unix"]
 
 ALERT_STEP_S = 0.5  # seconds between the samples of alerts.parquet
 
 
-def _t0_unix(run_dir: Path) -> float | None:
+def t0_unix(run_dir: Path) -> float | None:
+    """The driver's t0 (Unix seconds) from the run's load/run.json; None before the driver started."""
     try:
         return float(load_run_info(run_dir / LOAD_DIR)["t0_unix"])
     except (RunError, KeyError, TypeError, ValueError):
@@ -88,7 +81,7 @@ def _write_tables(
     except (QrbenchError, OSError, ValueError) as exc:  # Prometheus unreadable at the end: keep the poller's view
         alerts, scrape = poller.frame(), pd.DataFrame(columns=["t_unix", "instance", "seconds", "up"])
         RunFolder(run_dir).write_note("prometheus/read-error.txt", f"{type(exc).__name__}: {exc}\n")
-    t0 = _t0_unix(run_dir)
+    t0 = t0_unix(run_dir)
     for frame, name in ((alerts, "alerts"), (scrape, "scrape")):
         frame = frame.copy()
         frame["t_run"] = frame["t_unix"].astype(float) - t0 if t0 is not None else np.nan
@@ -97,24 +90,15 @@ def _write_tables(
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AlertReport:
-    """What Prometheus saw during a load run. Times are seconds since the driver's t0 (the records' clock).
+    """What Prometheus saw during a load run. Times are seconds since the driver's t0 (the records' clock)."""
 
-    intervals: alert, severity, labels, state (pending|firing), start, end: the spans of each state.
-    onsets: per alert and severity, its series that fired first (else pending first): alert, severity, labels,
-    pending_s (start of the pending span that led to firing), firing_s (NaN if it never fired), delay_s
-    (firing - pending), within_for (fired no later than its `for:` plus two evaluation intervals after).
-    scrape: per instance, n scrapes, failed (no answer within the interval), p50_ms, p95_ms, p99_ms, max_ms.
-    for_s, rate_window_s: the rules' windows (seconds).
-    """
-
-    intervals: pd.DataFrame
-    onsets: pd.DataFrame
-    scrape: pd.DataFrame
-    alerts: pd.DataFrame
-    scrapes: pd.DataFrame
-    for_s: float
+    intervals: pd.DataFrame  # alert, severity, labels, state (pending|firing), start, end: the spans of each state
+    onsets: pd.DataFrame  # per alert and severity, its first firing (else pending) series: see _onsets
+    scrape: pd.DataFrame  # per instance: n scrapes, failed (no answer within the interval), p50/p95/p99/max ms
+    alerts: pd.DataFrame  # alerts.parquet
+    scrapes: pd.DataFrame  # scrape.parquet
+    for_s: float  # the rules' windows (s)
     rate_window_s: float
-    scrape_interval_s: float
 
     def onset_table(self) -> pd.DataFrame:
         """onsets for people: alert, severity, pending_s, firing_s, delay_s and `within for` as words."""
@@ -125,7 +109,7 @@ class AlertReport:
         return out
 
     def summary(self) -> dict:
-        """The alerts' keys for summary.json (to be wired into the load study's `summary` by its owner)."""
+        """The alerts' keys for the alerts section's data."""
         worst = self.scrape["p95_ms"].max() if len(self.scrape) else float("nan")
         return {
             "fired": self.firing(),
@@ -135,22 +119,6 @@ class AlertReport:
             "failed_scrapes": int(self.scrape["failed"].sum()) if len(self.scrape) else 0,
         }
 
-    def reliability(self) -> dict:
-        """A reliability row {name, ok, message}: did /metrics answer every scrape within its interval?"""
-        failed, n = int(self.scrape["failed"].sum()), int(self.scrape["n"].sum())
-        if n == 0:
-            return {
-                "name": "monitoring endpoint",
-                "ok": False,
-                "message": "Prometheus recorded no scrape of /metrics during the load, so the alerts saw nothing.",
-            }
-        return {
-            "name": "monitoring endpoint",
-            "ok": failed == 0,
-            "message": f"/metrics answered {n - failed} of {n} scrapes within {self.scrape_interval_s:g} s "
-            f"under load (p95 {self.scrape['p95_ms'].max():.3g} ms).",
-        }
-
     def firing(self) -> list[str]:
         """The alerts that fired, as "Name (severity)"."""
         f = self.onsets[self.onsets["firing_s"].notna()]
@@ -158,7 +126,9 @@ class AlertReport:
 
 
 def _onsets(intervals: pd.DataFrame, slack_s: float, for_s: float) -> pd.DataFrame:
-    """Per alert and severity, its series (labels) that fired first, else the one pending first."""
+    """Per alert and severity, its series (labels) that fired first, else the one pending first: pending_s (start
+    of the pending span that led to firing), firing_s (NaN if it never fired), delay_s, and within_for (fired no
+    later than its `for:` plus `slack_s`)."""
     columns = ["alert", "severity", "labels", "pending_s", "firing_s", "delay_s", "within_for"]
     rows = []
     for (alert, severity, labels), g in intervals.groupby(["alert", "severity", "labels"], sort=True):
@@ -223,5 +193,4 @@ def alert_report(run_dir: str | Path) -> AlertReport | None:
         scrapes=scrapes,
         for_s=m.for_s,
         rate_window_s=m.rate_window_s,
-        scrape_interval_s=m.scrape_interval_s,
     )

@@ -1,31 +1,16 @@
-"""Analysis of a load-study run folder: the verdict rows (each naming the workload that judged it), latency per
-request kind counting failures, kept-up throughput and capacity, Little's law compared, the leak check,
-degradation under stress, outages, and the reliability checks.
+"""Analysis of a load-study run folder, computed once by `analyse_load`; its sections (sections.py) only read it.
 
-- Latency: p50/p95/p99 from the intended send time, with a timed-out or dropped request counted at least at its
-  timeout (right-censored; `stats.censored_latency`), per request kind and overall, success-only beside them;
-  intervals for time-ordered (correlated) samples. Each latency target is judged on the statistic and request
-  kind thresholds.yaml gives it (similarity_ms on similarity requests, rerank_50_ms on reranks of 25-50).
-- Throughput: every workload is judged on kept-up-with-offered (`stats.judge_kept_up`; a closed model offers
-  N / (Z + R)); the capacity target only by a workload its `judged_by` allows (an open model at a constant
-  rate that offers the target); otherwise its row says which workload judges it, and it is left out of the
-  verdict. Rates are windowed (1-s windows, n / tau effective windows).
-- Warm-up: MSER-5 within the first steady phase only (`stats.trim_first_steady_phase`); ramps are not judged.
-- Little's law per phase: X * (W + Z) against the phase's users (closed), X * W against the in-flight gauge.
-- Leak: RSS slope after the caches are full (`stats.caches_full_at`, `stats.leak_check`); a run too short for
-  it says so, and that row stays out of the verdict.
-
-The one analysis of a load run: `analyse_load` computes the report once (with the alert report when Prometheus
-ran); its sections (sections.py: the notebook's cells in order, and `qrbench load`'s one screen) only read it,
-so they all say the same about the same folder. Everything comes from the run folder (layout in run.py): the
-machine's cores and noise from run.json, never from the analysing machine.
+Latency counts a timed-out or dropped request at least at its timeout (right-censored), from the intended send
+time, with intervals for time-ordered samples. Throughput is judged as kept-up-with-offered by every workload;
+the capacity target only by a workload its thresholds.yaml `judged_by` allows (else its row names who judges
+it). The warm-up is MSER-5's within the first steady phase; ramps are not judged. Everything comes from the run
+folder (run.json's cores and noise, never the analysing machine's).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +19,6 @@ import pandas as pd
 
 from ... import stats
 from ...load import label_phases, load_records, load_run_info
-from ...params import to_dict
 from ..analysis import KEY_FIGURE, load_thresholds, summary_head
 from ..compliance import compliance_frame, metric_label
 from ..contention import busy_first, excuse_busy, read_contention
@@ -48,14 +32,6 @@ __all__ = [
     "summary",
     "estimate_dict",
     "steady_summary",
-    "judged_requests",
-    "latency_by_kind",
-    "find_outages",
-    "think_time_s",
-    "workload_kind",
-    "workload_name",
-    "OUTAGE_COLUMNS",
-    "LITTLE_COLUMNS",
     "KEY_FIGURE",
     "next_action",
     "capacity_obstacle",
@@ -84,7 +60,10 @@ _KIND_NAMES = {
     "batch-similarity": "batch similarity",
 }
 _RATE_WINDOW_S = 1.0  # seconds per window of the windowed rate estimates
-OUTAGE_COLUMNS = ["start_s", "end_s", "failed_requests", "last_ok_s", "next_ok_s", "recovered", "errors"]
+_OUTAGE_COLUMNS = ["start_s", "end_s", "failed_requests", "last_ok_s", "next_ok_s", "recovered", "errors"]
+_LITTLE_COLUMNS = (
+    "phase model compared_with predicted predicted_low predicted_high observed difference flagged sentence".split()
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,88 +108,67 @@ def _records(run_dir: Path) -> tuple[pd.DataFrame, dict[str, Any], list[dict[str
     return records, info, phases
 
 
-def _steady_phases(phases: list[dict[str, Any]]) -> set[str]:
-    """Names of the phases held at a constant level (a run without phases.json is one steady phase, "run")."""
-    return {p["name"] for p in phases if p.get("kind") == "steady"} if phases else {"run"}
-
-
-def judged_requests(
-    records: pd.DataFrame, phases: list[dict[str, Any]] | None = None
+def _judged_requests(
+    records: pd.DataFrame, phases: list[dict[str, Any]]
 ) -> tuple[pd.DataFrame, pd.DataFrame, stats.WarmupTrim]:
-    """The requests after the warm-up (kept) and, of those, the ones outside ramps (judged).
-
-    The warm-up is MSER-5's, searched within the first steady phase only: a ramp or a spike is a deliberate
-    change of load and is never trimmed as warm-up (`stats.trim_first_steady_phase`).
-    """
+    """The requests after the warm-up (kept) and, of those, the ones outside ramps (judged). The warm-up is
+    searched within the first steady phase only: a ramp or a spike is a deliberate change of load, not warm-up.
+    A run without phases.json is one steady phase, "run"."""
     ordered = records.sort_values("t_intended").reset_index(drop=True)
     latency = ordered["latency_ms"].fillna(ordered["latency_ms"].max()).fillna(0.0).to_numpy()
+    steady = {p["name"] for p in phases if p.get("kind") == "steady"} if phases else {"run"}
     warm = stats.trim_first_steady_phase(
-        ordered["t_intended"].to_numpy(), latency, ordered["phase"].to_numpy(), steady=_steady_phases(phases or [])
+        ordered["t_intended"].to_numpy(), latency, ordered["phase"].to_numpy(), steady=steady
     )
     kept = ordered[np.asarray(warm.kept)]
     judged = kept[~kept["phase"].isin(_UNJUDGED_PHASES)]
     return kept, (kept if judged.empty else judged), warm
 
 
-def _censor_ms(requests: pd.DataFrame, timeout_ms: float) -> np.ndarray:
-    """What each failure counts at, at least (ms): a timeout or a dropped send at the request timeout, any
-    other failure (refused, 503, 5xx) at its recorded latency, since its successful answer would have taken
-    no less."""
-    lost = requests["error"].isin(["timeout", "dropped"]).to_numpy()
-    recorded = requests["latency_ms"].fillna(0.0).clip(lower=0.0).to_numpy()
-    return np.where(lost, np.maximum(recorded, timeout_ms), recorded)
+def _latency_by_kind(requests: pd.DataFrame, confidence: float, timeout_ms: float) -> dict[str, stats.LatencyByKind]:
+    """Per request kind (kind_label) and overall ("all"): p50/p95/p99 counting failures, and success-only ones.
 
-
-def latency_by_kind(requests: pd.DataFrame, confidence: float, timeout_ms: float) -> dict[str, stats.LatencyByKind]:
-    """Per request kind (kind_label) and overall ("all"): p50/p95/p99 (ms, from the intended send time)
-    counting failures as censored at `_censor_ms`, and success-only ones; intervals for time-ordered samples."""
+    A timeout or a dropped send counts at least at the request timeout, any other failure (refused, 503, 5xx)
+    at its recorded latency, since its successful answer would have taken no less."""
     if requests.empty:
         return {}
     r = requests.sort_values("t_intended")
+    lost = r["error"].isin(["timeout", "dropped"]).to_numpy()
+    recorded = r["latency_ms"].fillna(0.0).clip(lower=0.0).to_numpy()
+    censored = np.where(lost, np.maximum(recorded, timeout_ms), recorded)
     return stats.censored_latency(
         r["latency_ms"].to_numpy(),
         r["ok"].to_numpy(),
-        _censor_ms(r, timeout_ms),
+        censored,
         r["kind_label"].to_numpy(),
         confidence=confidence,
         time_ordered=True,
     )
 
 
-def _percentiles(by_kind: dict[str, stats.LatencyByKind], confidence: float) -> dict[str, stats.Estimate]:
-    """p50, p95, p99 (ms) of all judged requests, failures counted above every latency target, with intervals."""
-    if not by_kind:
-        return {f"p{q}_ms": stats.percentile_ci([], q, confidence) for q in (50, 95, 99)}
-    return {f"{q}_ms": c.estimate for q, c in by_kind["all"].with_failures.items()}
+def _percentile_columns(lat: stats.LatencyByKind, why: bool) -> dict[str, Any]:
+    """p50/p95/p99 counting failures: value, interval, whether only a lower bound (and why an interval is open)."""
+    row: dict[str, Any] = {}
+    for q, c in lat.with_failures.items():
+        e = c.estimate
+        row.update({f"{q}_ms": e.value, f"{q}_low": e.low, f"{q}_high": e.high, f"{q}_at_least": c.at_least})
+        if why:
+            row[f"{q}_why"] = "" if e.decided else _undecided_reason(e)
+    return row
 
 
 def _latency_table(by_kind: dict[str, stats.LatencyByKind]) -> pd.DataFrame:
     """One row per request kind ("all" first): counting failures (value, interval, at_least) and success only."""
     rows = []
     for kind, lat in by_kind.items():
-        row: dict[str, Any] = {
-            "kind": _KIND_NAMES.get(kind, kind),
-            "requests": lat.n,
-            "failed": lat.n_failed,
-            "failed_share": lat.failure_share,
-        }
-        for q, c in lat.with_failures.items():
-            row.update(
-                {
-                    f"{q}_ms": c.estimate.value,
-                    f"{q}_low": c.estimate.low,
-                    f"{q}_high": c.estimate.high,
-                    f"{q}_at_least": c.at_least,
-                    f"{q}_why": "" if c.estimate.decided else _undecided_reason(c.estimate),
-                }
-            )
-        for q, e in lat.success_only.items():
-            row[f"{q}_success_only_ms"] = e.value
+        row = {"kind": _KIND_NAMES.get(kind, kind), "requests": lat.n, "failed": lat.n_failed}
+        row |= {"failed_share": lat.failure_share, **_percentile_columns(lat, why=True)}
+        row |= {f"{q}_success_only_ms": e.value for q, e in lat.success_only.items()}
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def find_outages(records: pd.DataFrame) -> pd.DataFrame:
+def _find_outages(records: pd.DataFrame) -> pd.DataFrame:
     """Stretches, by intended send time, in which the target answered nothing (refused, reset, timed out):
     runs of at least 3 such requests over at least a second. errors: the error kinds inside, counted."""
     sent = records[records["error"] != "dropped"]
@@ -218,35 +176,35 @@ def find_outages(records: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for o in stats.outage_windows(sent["t_intended"].to_numpy(), answered, min_failures=3, min_duration_s=1.0):
         inside = sent[(sent["t_intended"] >= o.start_s) & (sent["t_intended"] <= o.end_s) & ~answered]
-        rows.append(
-            {
-                "start_s": o.start_s,
-                "end_s": o.end_s,
-                "failed_requests": o.failures,
-                "last_ok_s": o.last_ok_s,
-                "next_ok_s": o.next_ok_s,
-                "recovered": o.recovered,
-                "errors": {str(k): int(v) for k, v in inside["error"].value_counts().items()},
-            }
-        )
-    return pd.DataFrame(rows, columns=OUTAGE_COLUMNS)
+        errors = {str(k): int(v) for k, v in inside["error"].value_counts().items()}
+        rows.append([o.start_s, o.end_s, o.failures, o.last_ok_s, o.next_ok_s, o.recovered, errors])
+    return pd.DataFrame(rows, columns=_OUTAGE_COLUMNS)
 
 
-def _estimate_observed(value: float, n: int, what: str, confidence: float) -> stats.Estimate:
+def _missing(what: str, confidence: float) -> stats.Estimate:
+    return stats.Estimate(
+        value=float("nan"),
+        low=float("-inf"),
+        high=float("inf"),
+        confidence=confidence,
+        n=0,
+        method=f"{what}: not measured",
+        decided=False,
+    )
+
+
+def _observed(value: float, n: int, what: str, confidence: float) -> stats.Estimate:
+    """A value observed, not sampled: its interval is the value itself."""
     if not n or not np.isfinite(value):
-        return stats.Estimate(
-            value=float("nan"),
-            low=float("-inf"),
-            high=float("inf"),
-            confidence=confidence,
-            n=0,
-            method=f"{what}: not measured",
-            decided=False,
-        )
+        return _missing(what, confidence)
     return stats.Estimate(value=value, low=value, high=value, confidence=confidence, n=n, method=what)
 
 
-def think_time_s(params: LoadParams) -> float:
+def _ratio(k: int, n: int, what: str, confidence: float) -> stats.Estimate:
+    return stats.success_ratio(k, n, confidence=confidence) if n else _missing(what, confidence)
+
+
+def _think_time_s(params: LoadParams) -> float:
     """Mean pause (s) of a closed-model user between an answer and its next request: the think time, and
     once per session (every mean_requests requests) the session pause instead of it."""
     think = params.think_time.mean
@@ -256,53 +214,46 @@ def think_time_s(params: LoadParams) -> float:
     return ((m - 1) * think + params.sessions.pause_s.mean) / m
 
 
-def workload_kind(params: LoadParams) -> str:
-    """The workload kind thresholds.yaml's `judged_by` names: "open" for a constant arrival rate, "closed"
-    for users with think time. An open model with a shape (spike, bursts, day) is not a constant rate."""
-    return "open" if params.model == "open" and params.shape.kind == "none" else "closed"
-
-
-def workload_name(params: LoadParams) -> str:
+def _workload_name(params: LoadParams) -> str:
     """The workload in words, for the `workload` key of every verdict row."""
     shape = "" if params.shape.kind == "none" else f", {params.shape.kind} shape"
     if params.model == "closed":
-        return f"closed model, {params.users} users with {think_time_s(params):.2g} s mean think time{shape}"
+        return f"closed model, {params.users} users with {_think_time_s(params):.2g} s mean think time{shape}"
     if params.shape.kind == "day":
         return "open model, compressed business day"
     return f"open model at {params.rate_rps:g} req/s{shape}"
 
 
-def _offered_rps(params: LoadParams, phases: list[dict], judged: pd.DataFrame, response_s: float) -> float | None:
+def _offered_rps(params: LoadParams, phases: list[dict], judged_names: set, thresholds: dict) -> float | None:
     """Requests per second the workload offered over the judged phases (time-weighted): the arrival rate of an
-    open model; for a closed one `stats.closed_offered_rate(users, think time, response_s)` of each phase."""
+    open model; for a closed one `stats.closed_offered_rate` of each phase's users, with R the p50 target."""
+    response_s = thresholds["p50_ms"].target / 1000 if "p50_ms" in thresholds else 0.0
     rates, weights = [], []
-    judged_names = set(judged["phase"].unique()) if len(judged) else set()
-    spans = [p for p in phases if p["name"] in judged_names] or phases
-    for p in spans:
+    for p in [p for p in phases if p["name"] in judged_names] or phases:
         length = float(p["end_s"] - p["start_s"])
         level = p.get("offered")
         if length <= 0 or level is None or not np.isfinite(level) or level <= 0:
             continue
         if p.get("unit") == "users" or params.model == "closed":
-            rate = stats.closed_offered_rate(int(round(level)), think_time_s(params), response_s)
+            rates.append(stats.closed_offered_rate(int(round(level)), _think_time_s(params), response_s))
         else:
-            rate = float(level)
-        rates.append(rate)
+            rates.append(float(level))
         weights.append(length)
-    if not rates:
-        if params.model == "open" and params.rate_rps:
-            return float(params.rate_rps)
-        if params.model == "closed" and params.users:
-            return stats.closed_offered_rate(params.users, think_time_s(params), response_s)
-        return None
-    return float(np.average(rates, weights=weights))
+    if rates:
+        return float(np.average(rates, weights=weights))
+    if params.model == "open" and params.rate_rps:
+        return float(params.rate_rps)
+    if params.model == "closed" and params.users:
+        return stats.closed_offered_rate(params.users, _think_time_s(params), response_s)
+    return None
 
 
 def capacity_obstacle(params: LoadParams, capacity: stats.Threshold, offered: float | None) -> str | None:
     """Why this workload cannot judge the capacity target (a phrase after "the <workload> "), or None when it
     can: it must be a kind thresholds.yaml's `judged_by` allows and offer at least the target rate (req/s).
     The one rule for the verdict and for the timelines that draw the capacity line (drawn_thresholds)."""
-    kind = workload_kind(params)
+    # An open model with a shape (spike, bursts, day) is not a constant rate.
+    kind = "open" if params.model == "open" and params.shape.kind == "none" else "closed"
     if offered is None:
         return "offers an unknown rate"
     if offered < capacity.target:
@@ -319,20 +270,13 @@ def drawn_thresholds(
     params: LoadParams, thresholds: dict[str, stats.Threshold], phases: list[dict] | None = None
 ) -> dict[str, stats.Threshold]:
     """The limits a timeline of this workload draws: all but the capacity target (throughput_rps) when the
-    workload cannot judge it (capacity_obstacle), so no 100 req/s line sits over users offering 2 req/s.
+    workload cannot judge it, so no 100 req/s line sits over users offering 2 req/s.
     phases: the run's phases.json (default: none yet, as before a live run: the scenario's own rate)."""
     capacity = thresholds.get("throughput_rps")
-    if capacity is None:
-        return dict(thresholds)
-    response_s = thresholds["p50_ms"].target / 1000 if "p50_ms" in thresholds else 0.0
-    offered = _offered_rps(params, phases or [], pd.DataFrame({"phase": []}), response_s)
-    if capacity_obstacle(params, capacity, offered) is None:
+    offered = _offered_rps(params, phases or [], set(), thresholds)
+    if capacity is None or capacity_obstacle(params, capacity, offered) is None:
         return dict(thresholds)
     return {k: v for k, v in thresholds.items() if k != "throughput_rps"}
-
-
-def _with(j: stats.Judgement, **changes: Any) -> stats.Judgement:
-    return dataclasses.replace(j, **changes)
 
 
 def _judge_latency(
@@ -349,9 +293,8 @@ def _judge_latency(
         kind = t.kind or "all"
         lat = by_kind.get(kind)
         if lat is None or t.statistic not in lat.with_failures:
-            est = _estimate_observed(float("nan"), 0, f"no {kind} requests", confidence)
-            j = stats.judge(est, t, workload=workload)
-            judgements[name] = _with(
+            j = stats.judge(_missing(f"no {kind} requests", confidence), t, workload=workload)
+            judgements[name] = replace(
                 j,
                 reason=f"{name}: no {_KIND_NAMES.get(kind, kind)} requests were judged in "
                 f"this run, so the {t.statistic} of that kind was not measured.",
@@ -364,7 +307,7 @@ def _judge_latency(
             f" Statistic: {t.statistic}{of}, counting {lat.n_failed} failure(s) ({lat.failure_share:.1%}) above "
             "every latency target" + ("; the value is a lower bound" if c.at_least else "") + "."
         )
-        judgements[name] = _with(j, reason=j.reason + note)
+        judgements[name] = replace(j, reason=j.reason + note)
 
 
 def _judge_throughput(
@@ -372,23 +315,16 @@ def _judge_throughput(
     not_judged: dict[str, stats.Judgement],
     thresholds: dict[str, stats.Threshold],
     params: LoadParams,
-    phases: list[dict],
-    judged: pd.DataFrame,
+    offered: float | None,
     achieved: stats.Estimate,
     p95: stats.Estimate,
     workload: str,
 ) -> None:
     """Throughput as kept-up-with-offered for every workload, and the capacity target only by a workload able
     to show it (thresholds.yaml `judged_by`); otherwise its row says which workload judges it."""
-    response_s = thresholds["p50_ms"].target / 1000 if "p50_ms" in thresholds else 0.0
-    offered = _offered_rps(params, phases, judged, response_s)
     if "kept_up" in thresholds:
         if offered is None:
-            j = stats.judge(
-                _estimate_observed(float("nan"), 0, "offered rate", params.confidence),
-                thresholds["kept_up"],
-                workload=workload,
-            )
+            j = stats.judge(_missing("offered rate", params.confidence), thresholds["kept_up"], workload=workload)
         else:
             j = stats.judge_kept_up(achieved, offered, thresholds["kept_up"], workload=workload)
             basis = (
@@ -396,7 +332,7 @@ def _judge_throughput(
                 if params.model == "closed"
                 else f"the arrival rate was {offered:.3g} req/s"
             )
-            j = _with(j, reason=f"{j.reason} ({basis}; achieved {achieved.value:.3g} req/s.)")
+            j = replace(j, reason=f"{j.reason} ({basis}; achieved {achieved.value:.3g} req/s.)")
         judgements["kept_up"] = j
     capacity = thresholds.get("throughput_rps")
     if capacity is None:
@@ -407,9 +343,8 @@ def _judge_throughput(
             "the scalability study's step load, or an open-model constant-rate scenario at the target "
             "rate (qrbench study load -p parameters/load_capacity.yaml)"
         )
-        j = stats.judge(achieved, capacity, workload=workload)
-        not_judged["throughput_rps"] = _with(
-            j,
+        not_judged["throughput_rps"] = replace(
+            stats.judge(achieved, capacity, workload=workload),
             verdict=stats.Verdict.INSUFFICIENT,
             workload=f"not judged here; judged by {elsewhere}",
             reason=(
@@ -433,42 +368,43 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
     confidence = params.confidence
     folder = RunFolder(run_dir)
     records, info, phases = _records(run_dir)
-    scenario = to_dict(params)
     result = folder.read_json("result.json", {})
     metrics = folder.read_frame("metrics", default=pd.DataFrame())
     server = _server_samples(folder.read_frame("server", default=pd.DataFrame()), metrics)
-    workload = workload_name(params)
+    workload = _workload_name(params)
     timeout_ms = params.request_timeout_s * 1000
 
-    kept, judged, warm = judged_requests(records, phases)
+    kept, judged, warm = _judged_requests(records, phases)
 
     thresholds = load_thresholds(params.thresholds_file, "load")
-    by_kind = latency_by_kind(judged, confidence, timeout_ms)
+    by_kind = _latency_by_kind(judged, confidence, timeout_ms)
     est, achieved = _estimates(records, judged, server, metrics, info, folder.cores, confidence)
     judgements: dict[str, stats.Judgement] = {}
     not_judged: dict[str, stats.Judgement] = {}
     _judge_latency(judgements, thresholds, by_kind, workload, confidence)
-    p95 = (
-        by_kind["all"].with_failures["p95"].estimate
-        if by_kind
-        else _estimate_observed(float("nan"), 0, "p95", confidence)
-    )
-    _judge_throughput(judgements, not_judged, thresholds, params, phases, judged, achieved, p95, workload)
+    p95 = by_kind["all"].with_failures["p95"].estimate if by_kind else _missing("p95", confidence)
+    offered = _offered_rps(params, phases, set(judged["phase"].unique()), thresholds)
+    _judge_throughput(judgements, not_judged, thresholds, params, offered, achieved, p95, workload)
     judgements.update(
         {name: stats.judge(e, thresholds[name], workload=workload) for name, e in est.items() if name in thresholds}
     )
-    failure_threshold = scenario.get("failure_threshold")
-    if failure_threshold is not None and len(judged):
-        judgements["error_rate (stress limit)"] = _judge_error_rate(judged, failure_threshold, workload, confidence)
+    if len(judged):
+        error_rate = stats.Threshold(
+            metric="error_rate",
+            target=params.failure_threshold,
+            threshold=params.failure_threshold,
+            direction="below",
+            unit="fraction",
+        )
+        failed = stats.success_ratio(int((~judged["ok"]).sum()), len(judged), confidence=confidence)
+        judgements["error_rate (stress limit)"] = stats.judge(failed, error_rate, workload=workload)
     leak = _leak(server, metrics, confidence)
-    leak_judgement = _leak_judgement(leak, workload, info, records)
-    (judgements if leak.verdict != "insufficient" else not_judged)["rss_growth_mb_per_h"] = leak_judgement
+    (judgements if leak.verdict != "insufficient" else not_judged)["rss_growth_mb_per_h"] = _leak_judgement(
+        leak, workload, records
+    )
     _name_gaps(judgements, not_judged, _target_gaps(folder, server, metrics))
 
     phase_table = _phase_table(kept, phases, confidence, timeout_ms)
-    errors = records[~records["ok"]].groupby("error").size().rename("requests").reset_index()
-    degradation = _degradation(records, phase_table, failure_threshold)
-    outages = find_outages(records)
     littles = _littles_law(kept, records, phases, metrics, info, params, confidence)
     checks = _load_checks(judged, judgements, result, folder.calibration_s, warm, littles, params)
     # Latency and rate targets that fail by less than a busy machine could explain are not verdicts on the
@@ -482,9 +418,6 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
         verdict = "insufficient"  # the busy machine, not the service, left these targets undecided
     if (warm.too_short or warm.level_shift is not None) and verdict == "pass":
         verdict = "warn"  # no steady state (White's diagnostic, or a level shift), so a pass is provisional
-    all_rows = {**judgements, **not_judged}
-    compliance = compliance_frame(all_rows, excused=excused, workload_in_reason=False)
-    reasons = list(busy_first(_verdict_reasons(verdict, judgements, warm), contention, len(excused)))
     return LoadReport(
         run_dir=run_dir,
         params=params,
@@ -496,41 +429,27 @@ def analyse_load(run_dir: str | Path, params: LoadParams) -> LoadReport:
         workload=workload,
         phases=phase_table,
         latency=_latency_table(by_kind),
-        compliance=compliance,
+        compliance=compliance_frame({**judgements, **not_judged}, excused=excused, workload_in_reason=False),
         verdict=verdict,
-        verdict_reasons=reasons,
+        verdict_reasons=list(busy_first(_verdict_reasons(verdict, judgements, warm), contention, len(excused))),
         littles_law=littles,
         leak=leak,
-        errors=errors,
-        degradation=degradation,
-        outages=outages,
+        errors=records[~records["ok"]].groupby("error").size().rename("requests").reset_index(),
+        degradation=_degradation(records, params.failure_threshold),
+        outages=_find_outages(records),
         server=server,
         metrics=metrics,
         result=result,
         reliability=checks,
         cores=folder.cores,
         thresholds=thresholds,
-        percentiles=_percentiles(by_kind, confidence),
+        percentiles=(
+            {f"{q}_ms": c.estimate for q, c in by_kind["all"].with_failures.items()}
+            if by_kind
+            else {f"p{q}_ms": stats.percentile_ci([], q, confidence) for q in (50, 95, 99)}
+        ),
         alerts=alert_report(run_dir),
         contention=contention,
-    )
-
-
-def _judge_error_rate(
-    judged: pd.DataFrame, failure_threshold: float, workload: str, confidence: float
-) -> stats.Judgement:
-    """The share of failed judged requests against the scenario's failure threshold (the stress limit)."""
-    failed = int((~judged["ok"]).sum())
-    return stats.judge(
-        stats.success_ratio(failed, len(judged), confidence=confidence),
-        stats.Threshold(
-            metric="error_rate",
-            target=failure_threshold,
-            threshold=failure_threshold,
-            direction="below",
-            unit="fraction",
-        ),
-        workload=workload,
     )
 
 
@@ -547,45 +466,27 @@ def _estimates(
     time, cache hit rate), and the completions per second while the load was held."""
     t0, t1 = judged["t_intended"].min(), judged["t_intended"].max()
     ok = judged[judged["ok"]]
-    est: dict[str, stats.Estimate] = {}
     # Completions inside the judged window, whenever the request was sent: a slow server's answers to requests
     # sent in the window land after it, and it is the rate of answers while the load was held that counts.
-    answered = records[records["ok"]]
-    achieved = _windowed_rate(answered["t_end"].to_numpy(), t0, t1, confidence)
-    est["success_ratio"] = (
-        stats.success_ratio(len(ok), len(judged), confidence=confidence)
-        if len(judged)
-        else _estimate_observed(float("nan"), 0, "success ratio", confidence)
-    )
-
+    achieved = _windowed_rate(records.loc[records["ok"], "t_end"].to_numpy(), t0, t1, confidence)
+    est = {"success_ratio": _ratio(len(ok), len(judged), "success ratio", confidence)}
     in_window = server
     if len(server):
         u0, u1 = info["t0_unix"] + t0, info["t0_unix"] + t1
         in_window = server[(server["t_unix"] >= u0) & (server["t_unix"] <= u1)]
     if len(in_window) >= 2 and "cpu_percent" in in_window and in_window["cpu_percent"].notna().sum() >= 2:
-        est["cpu_utilization"] = stats.cpu_share(
-            in_window["cpu_percent"].dropna().to_numpy(), cores=cores, confidence=confidence
-        )
+        cpu = in_window["cpu_percent"].dropna().to_numpy()
+        est["cpu_utilization"] = stats.cpu_share(cpu, cores=cores, confidence=confidence)
     else:
-        est["cpu_utilization"] = _estimate_observed(float("nan"), 0, "server CPU", confidence)
-    est["memory_gb"] = _estimate_observed(
-        float(in_window["rss_bytes"].max() / 1e9) if len(in_window) else np.nan,
-        len(in_window),
-        "observed maximum RSS",
-        confidence,
-    )
-
+        est["cpu_utilization"] = _missing("server CPU", confidence)
+    peak_gb = float(in_window["rss_bytes"].max() / 1e9) if len(in_window) else np.nan
+    est["memory_gb"] = _observed(peak_gb, len(in_window), "observed maximum RSS", confidence)
     quantum = ok[ok["method"].isin(["quantum", "hybrid"])]
-    n_fb = int(quantum["fallback"].sum()) if len(quantum) else 0
-    est["classical_fallback_rate"] = (
-        stats.success_ratio(n_fb, len(quantum), confidence=confidence)
-        if len(quantum)
-        else _estimate_observed(float("nan"), 0, "fallback rate", confidence)
-    )
+    n_fallback = int(quantum["fallback"].sum()) if len(quantum) else 0
+    est["classical_fallback_rate"] = _ratio(n_fallback, len(quantum), "fallback rate", confidence)
     # The server's work for the judged requests ends when the last of them is answered, not when it was sent.
     t_done = float(np.nanmax([t1, judged["t_end"].max()])) if len(judged) else t1
     est["quantum_time_ms"], est["cache_hit_rate"] = _server_metric_estimates(metrics, info, t0, t_done, confidence)
-
     return est, achieved
 
 
@@ -594,7 +495,7 @@ def _load_checks(
     judgements: dict[str, stats.Judgement],
     result: dict[str, Any],
     noise,
-    warm,
+    warm: stats.WarmupTrim,
     littles: pd.DataFrame,
     params: LoadParams,
 ) -> list[stats.Check]:
@@ -661,7 +562,7 @@ def _windowed_rate(t_end: np.ndarray, t0: float, t1: float, confidence: float) -
         )
     if span > 0:
         return stats.throughput(t_end, duration_s=span, confidence=confidence)
-    return _estimate_observed(float("nan"), 0, "throughput", confidence)
+    return _missing("throughput", confidence)
 
 
 def _amount(value: float, unit: str) -> str:
@@ -699,9 +600,8 @@ def _verdict_reasons(verdict: str, judgements: dict[str, stats.Judgement], warm:
     if failed:
         main = f"{len(failed)} of {total} targets failed; " + _plain(*failed[0]) + "."
     elif worst:
-        n_open = len(worst)
         main = (
-            f"No target failed, but {n_open} of {total} are close to their limit or not decided by this run; "
+            f"No target failed, but {len(worst)} of {total} are close to their limit or not decided by this run; "
             + _plain(*worst[0])
             + "."
         )
@@ -710,23 +610,22 @@ def _verdict_reasons(verdict: str, judgements: dict[str, stats.Judgement], warm:
     else:
         main = "Nothing was judged: the run recorded no requests to judge."
     reasons = [main] + [j.reason.replace(f" [judged by {j.workload}]", "") for _, j in worst]
+    first = 0 if verdict != "fail" else 1
     if warm.level_shift is not None:
         # A non-steady run: its percentiles mix two regimes, so the headline says so before the numbers.
-        reasons.insert(0 if verdict != "fail" else 1, warm.level_shift.sentence)
+        reasons.insert(first, warm.level_shift.sentence)
     if warm.too_short:
         too_short = (
             "The run was too short to reach a steady state (MSER-5's minimum fell in the second half of "
             "the first steady phase), so its verdict is provisional: lengthen the steady phase."
         )
-        reasons.insert(0 if verdict != "fail" else 1, too_short)
+        reasons.insert(first, too_short)
     return reasons
 
 
 def _server_samples(server: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame:
     """The server's CPU and memory samples: from its process when it runs on this machine, else from the
-    process_* gauges of its /metrics (Prometheus client names, or what the parameter file maps), if it has them.
-
-    From /metrics, cpu_percent is the CPU seconds counter's rate between scrapes (100 = one core busy)."""
+    process_* gauges of its /metrics, cpu_percent as the CPU seconds counter's rate (100 = one core busy)."""
     if not server.empty or metrics.empty or "rss_bytes" not in metrics or metrics["rss_bytes"].isna().all():
         return server
     out = metrics[["t_unix", "rss_bytes"]].copy()
@@ -739,22 +638,15 @@ def _server_samples(server: pd.DataFrame, metrics: pd.DataFrame) -> pd.DataFrame
 
 
 def _leak(server: pd.DataFrame, metrics: pd.DataFrame, confidence: float) -> stats.LeakCheck:
-    """RSS growth (MB/h) after the caches are full (issue 12, item 12), from the server's RSS samples and the
-    /metrics cache miss counters (and cache sizes, when the timeline holds them)."""
+    """RSS growth (MB/h) after the caches are full, from the server's RSS samples and the /metrics cache miss
+    counters (and cache sizes, when the timeline holds them)."""
     if server.empty or "rss_bytes" not in server:
         return stats.leak_check([], [], full_at_s=None, confidence=confidence)
     full_at = None
     if not metrics.empty:
-        misses = [
-            metrics[c].to_numpy()
-            for c in ("embedding_cache_misses", "similarity_cache_misses")
-            if c in metrics and metrics[c].notna().all()
-        ]
-        sizes = [
-            metrics[c].to_numpy()
-            for c in metrics.columns
-            if c.endswith(("_cache_bytes", "_cache_entries")) and metrics[c].notna().all()
-        ]
+        complete = [c for c in metrics.columns if metrics[c].notna().all()]
+        misses = [metrics[c].to_numpy() for c in ("embedding_cache_misses", "similarity_cache_misses") if c in complete]
+        sizes = [metrics[c].to_numpy() for c in complete if c.endswith(("_cache_bytes", "_cache_entries"))]
         if misses or sizes:
             full_at = stats.caches_full_at(metrics["t_unix"].to_numpy(), misses=misses, sizes=sizes)
     return stats.leak_check(
@@ -762,7 +654,7 @@ def _leak(server: pd.DataFrame, metrics: pd.DataFrame, confidence: float) -> sta
     )
 
 
-def _leak_judgement(leak: stats.LeakCheck, workload: str, info: dict, records: pd.DataFrame) -> stats.Judgement:
+def _leak_judgement(leak: stats.LeakCheck, workload: str, records: pd.DataFrame) -> stats.Judgement:
     threshold = stats.Threshold(
         metric="rss_growth_mb_per_h",
         target=leak.limit_mb_per_h,
@@ -771,25 +663,20 @@ def _leak_judgement(leak: stats.LeakCheck, workload: str, info: dict, records: p
         unit="MB/h",
         statistic="rate",
     )
-    j = stats.judge(leak.slope, threshold, workload=workload)
     if leak.verdict == "insufficient":
         minutes = float(records["t_intended"].max() - records["t_intended"].min()) / 60 if len(records) else 0.0
-        return _with(
-            j,
-            reason=(
-                f"RSS growth after the caches are full: not judged: {leak.reason}. This run lasted "
-                f"{minutes:.2g} min; a leak check needs a soak (qrbench study load -p "
-                "parameters/soak.yaml, 30 min)."
-            ),
+        reason = (
+            f"RSS growth after the caches are full: not judged: {leak.reason}. This run lasted "
+            f"{minutes:.2g} min; a leak check needs a soak (qrbench study load -p "
+            "parameters/soak.yaml, 30 min)."
         )
-    return _with(
-        j,
-        reason=(
+    else:
+        reason = (
             f"RSS growth after the caches are full < {leak.limit_mb_per_h:g} MB/h: {leak.reason} "
             f"(slope {leak.slope.value:.3g} MB/h from {(leak.end_s - leak.start_s) / 60:.3g} min "
             f"of samples) [judged by {workload}]."
-        ),
-    )
+        )
+    return replace(stats.judge(leak.slope, threshold, workload=workload), reason=reason)
 
 
 def _target_gaps(folder: RunFolder, server: pd.DataFrame, metrics: pd.DataFrame) -> dict[str, str]:
@@ -836,7 +723,7 @@ def _name_gaps(
         j = judgements.pop(name, None) or not_judged.pop(name, None)
         undecided = j is not None and (j.verdict == stats.Verdict.INSUFFICIENT or j.estimate.n == 0)
         if j is not None and (undecided or not math.isfinite(j.estimate.value)):
-            not_judged[name] = _with(j, verdict=stats.Verdict.INSUFFICIENT, reason=f"{name}: {why}")
+            not_judged[name] = replace(j, verdict=stats.Verdict.INSUFFICIENT, reason=f"{name}: {why}")
         elif j is not None:
             judgements[name] = j
 
@@ -854,27 +741,18 @@ def _server_metric_estimates(
         "embedding_cache_misses",
     }
     if metrics.empty or not needed <= set(metrics.columns):
-        missing = _estimate_observed(float("nan"), 0, "no /metrics timeline", confidence)
-        return missing, missing
+        return _missing("no /metrics timeline", confidence), _missing("no /metrics timeline", confidence)
     w = metrics[(metrics["t_unix"] >= info["t0_unix"] + t0) & (metrics["t_unix"] <= info["t0_unix"] + t1 + 1)]
     if len(w) < 2:
-        missing = _estimate_observed(float("nan"), 0, "too few /metrics samples", confidence)
-        return missing, missing
-    first, last = w.iloc[0], w.iloc[-1]
-    count = last["quantum_seconds_count"] - first["quantum_seconds_count"]
-    total = last["quantum_seconds_sum"] - first["quantum_seconds_sum"]
-    quantum = _estimate_observed(
-        1000 * total / count if count else np.nan, int(count), "mean from the service's histogram", confidence
-    )
-    hits = int(last["embedding_cache_hits"] - first["embedding_cache_hits"])
-    misses = int(last["embedding_cache_misses"] - first["embedding_cache_misses"])
+        return _missing("too few /metrics samples", confidence), _missing("too few /metrics samples", confidence)
+    counters = w[sorted(needed - {"t_unix"})]
+    grown = counters.iloc[-1] - counters.iloc[0]
+    count = grown["quantum_seconds_count"]
+    mean_ms = 1000 * grown["quantum_seconds_sum"] / count if count else np.nan
+    quantum = _observed(mean_ms, int(count), "mean from the service's histogram", confidence)
+    hits, misses = int(grown["embedding_cache_hits"]), int(grown["embedding_cache_misses"])
     # Each lookup as a Bernoulli trial: lookups within a request are correlated, so this interval is optimistic.
-    cache = (
-        stats.success_ratio(hits, hits + misses, confidence=confidence)
-        if hits + misses
-        else _estimate_observed(float("nan"), 0, "no cache lookups", confidence)
-    )
-    return quantum, cache
+    return quantum, _ratio(hits, hits + misses, "no cache lookups", confidence)
 
 
 def _phase_table(records: pd.DataFrame, phases: list[dict], confidence: float, timeout_ms: float) -> pd.DataFrame:
@@ -884,70 +762,47 @@ def _phase_table(records: pd.DataFrame, phases: list[dict], confidence: float, t
     spans = {p["name"]: p for p in phases}
     for name, g in records.groupby("phase", sort=False):
         ok = g[g["ok"]]
-        span = spans.get(name)
+        span = spans.get(name, {})
         observed = float(g["t_intended"].max() - g["t_intended"].min())
         length = (span["end_s"] - span["start_s"]) if span else max(observed, 1e-9)
-        row = {
-            "phase": name,
-            "kind": span.get("kind", "") if span else "",
-            "seconds": length,
-            "offered": span.get("offered") if span else None,
-            "offered_unit": span.get("unit", "") if span else "",
-            "requests": len(g),
-            "ok": len(ok),
-            "sent_rps": len(g[g["error"] != "dropped"]) / length,
-            "achieved_rps": len(ok) / length,
-            "error_rate": 1 - len(ok) / len(g) if len(g) else np.nan,
-        }
-        lat = latency_by_kind(g.assign(kind_label="all"), confidence, timeout_ms)["all"]
-        for q, c in lat.with_failures.items():
-            row.update(
-                {
-                    f"{q}_ms": c.estimate.value,
-                    f"{q}_low": c.estimate.low,
-                    f"{q}_high": c.estimate.high,
-                    f"{q}_at_least": c.at_least,
-                }
-            )
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
-def _degradation(records: pd.DataFrame, phases: pd.DataFrame, failure_threshold: float | None) -> pd.DataFrame:
-    """Per phase: how requests failed. Shedding (503 at once) is healthy overload; timeouts are not."""
-    rows = []
-    for name, g in records.groupby("phase", sort=False):
-        n = len(g)
+        lat = _latency_by_kind(g.assign(kind_label="all"), confidence, timeout_ms)["all"]
         rows.append(
             {
                 "phase": name,
-                "requests": n,
-                "error_rate": float((~g["ok"]).mean()) if n else np.nan,
-                "shed_503": int((g["error"] == "http_503").sum()),
-                "timeouts": int((g["error"] == "timeout").sum()),
-                "server_errors_5xx": int((g["error"] == "http_5xx").sum()),
-                "connection_errors": int(g["error"].isin(["connect", "reset"]).sum()),
-                "dropped_by_generator": int((g["error"] == "dropped").sum()),
-                "over_failure_threshold": bool(
-                    failure_threshold is not None and n and (~g["ok"]).mean() > failure_threshold
-                ),
+                "kind": span.get("kind", ""),
+                "seconds": length,
+                "offered": span.get("offered"),
+                "offered_unit": span.get("unit", ""),
+                "requests": len(g),
+                "ok": len(ok),
+                "sent_rps": len(g[g["error"] != "dropped"]) / length,
+                "achieved_rps": len(ok) / length,
+                "error_rate": 1 - len(ok) / len(g),
+                **_percentile_columns(lat, why=False),
             }
         )
     return pd.DataFrame(rows)
 
 
-LITTLE_COLUMNS = [
-    "phase",
-    "model",
-    "compared_with",
-    "predicted",
-    "predicted_low",
-    "predicted_high",
-    "observed",
-    "difference",
-    "flagged",
-    "sentence",
-]
+def _degradation(records: pd.DataFrame, failure_threshold: float) -> pd.DataFrame:
+    """Per phase: how requests failed. Shedding (503 at once) is healthy overload; timeouts are not."""
+    rows = []
+    for name, g in records.groupby("phase", sort=False):
+        error = g["error"]
+        rows.append(
+            {
+                "phase": name,
+                "requests": len(g),
+                "error_rate": float((~g["ok"]).mean()),
+                "shed_503": int((error == "http_503").sum()),
+                "timeouts": int((error == "timeout").sum()),
+                "server_errors_5xx": int((error == "http_5xx").sum()),
+                "connection_errors": int(error.isin(["connect", "reset"]).sum()),
+                "dropped_by_generator": int((error == "dropped").sum()),
+                "over_failure_threshold": bool((~g["ok"]).mean() > failure_threshold),
+            }
+        )
+    return pd.DataFrame(rows)
 
 
 def _littles_law(
@@ -959,20 +814,17 @@ def _littles_law(
     params: LoadParams,
     confidence: float,
 ) -> pd.DataFrame:
-    """Little's law per judged phase (steady, spike, ...): X * (W + Z) against the users of a closed model (the
-    phase's own user count, so the spike row uses the spike's), and X * W against the server's mean in-flight
-    gauge. X: windowed completion rate (req/s); W: mean latency (s) from the intended send time, failures at
-    their recorded time, of the requests sent in the phase; Z: mean think time. Differences beyond 10 % are
-    flagged."""
+    """Little's law per judged phase: X * (W + Z) against the users of a closed model (the phase's own user
+    count, so the spike row uses the spike's), and X * W against the server's mean in-flight gauge. X: windowed
+    completion rate (req/s); W: mean latency (s) of the requests sent in the phase; Z: mean think time."""
     completed = records[records["error"] != "dropped"].dropna(subset=["t_end"])["t_end"].to_numpy()
     rows = []
     spans = {p["name"]: p for p in phases}
-    think = think_time_s(params) if params.model == "closed" else None
+    think = _think_time_s(params) if params.model == "closed" else None
     for name, g in kept.groupby("phase", sort=False):
         if name in _UNJUDGED_PHASES:
             continue
-        sent = g[g["error"] != "dropped"]
-        done = sent.dropna(subset=["t_end"])
+        done = g[g["error"] != "dropped"].dropna(subset=["t_end"])
         span = spans.get(name)
         start, end = (span["start_s"], span["end_s"]) if span else (g["t_intended"].min(), g["t_intended"].max())
         if len(done) < 2 or end - start <= 0:
@@ -1005,7 +857,7 @@ def _littles_law(
                     "sentence": law.sentence,
                 }
             )
-    return pd.DataFrame(rows, columns=LITTLE_COLUMNS)
+    return pd.DataFrame(rows, columns=_LITTLE_COLUMNS)
 
 
 def next_action(report: LoadReport) -> str:
@@ -1024,16 +876,12 @@ def next_action(report: LoadReport) -> str:
 
 def summary(report: LoadReport) -> dict:
     """The key numbers of the report for summary.json (the executive report's contract) and CI."""
-    leak = report.leak
+    leak, warm = report.leak, report.warmup
+    frames = ("latency", "phases", "errors", "degradation", "outages", "littles_law")
     return {
         **summary_head("load", report),
         "workload": report.workload,
-        "latency": report.latency.to_dict(orient="records"),
-        "phases": report.phases.to_dict(orient="records"),
-        "errors": report.errors.to_dict(orient="records"),
-        "degradation": report.degradation.to_dict(orient="records"),
-        "outages": report.outages.to_dict(orient="records"),
-        "littles_law": report.littles_law.to_dict(orient="records"),
+        **{name: getattr(report, name).to_dict(orient="records") for name in frames},
         "leak": {
             "verdict": leak.verdict,
             "slope_mb_per_h": leak.slope.value,
@@ -1045,12 +893,12 @@ def summary(report: LoadReport) -> dict:
         "generator": report.result,
         "cores": report.cores,
         "warmup": {
-            "trimmed": report.warmup.n_trimmed,
-            "seconds": report.warmup.seconds_trimmed,
-            "reason": report.warmup.reason,
-            "too_short": report.warmup.too_short,
+            "trimmed": warm.n_trimmed,
+            "seconds": warm.seconds_trimmed,
+            "reason": warm.reason,
+            "too_short": warm.too_short,
         },
-        "steady": steady_summary(report.warmup),
+        "steady": steady_summary(warm),
         "requests": int(len(report.records)),
     }
 
@@ -1069,9 +917,9 @@ def _undecided_reason(e: stats.Estimate) -> str:
     return "too few samples for an interval"
 
 
-def steady_summary(warm: stats.WarmupTrim | None) -> dict[str, Any]:
+def steady_summary(warm: stats.WarmupTrim) -> dict[str, Any]:
     """Whether the judged requests were one steady level, and if not when and how the level changed (ms)."""
-    shift = warm.level_shift if warm is not None else None
+    shift = warm.level_shift
     if shift is None:
         return {"steady": True}
     return {

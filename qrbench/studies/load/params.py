@@ -25,19 +25,7 @@ from ...load import (
 )
 from ...params import build
 
-__all__ = [
-    "LoadParams",
-    "MonitorParams",
-    "ShapeParams",
-    "SpikeParams",
-    "BurstParams",
-    "DayParams",
-    "LoadPlan",
-    "plan_load",
-    "adhoc_params",
-    "LOAD_DIR",
-    "WARMUP_DIR",
-]
+__all__ = ["LoadParams", "MonitorParams", "ShapeParams", "SpikeParams", "LoadPlan", "plan_load", "adhoc_params"]
 
 LOAD_DIR = "load"
 WARMUP_DIR = "warmup"
@@ -130,9 +118,7 @@ class MonitorParams:
             ),
             ("for_s", _non_negative(self.for_s), "0 or more seconds"),
         ]
-        for key, ok, valid in checks:
-            if not ok:
-                raise ParameterError(f"monitor.{key} is invalid ({getattr(self, key)!r}); it must be {valid}.")
+        _require(self, checks, prefix="monitor.")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -223,9 +209,7 @@ class LoadParams:
                 "at least 1, or null for the service's default",
             ),
         ]
-        for key, ok, valid in checks:
-            if not ok:
-                raise ParameterError(f"{key} is invalid ({_getattr_path(self, key)!r}); it must be {valid}.")
+        _require(self, checks)
         _check_weights("mix", self.mix, tuple(KINDS))
         _check_weights("methods", self.methods, METHODS)
         self._check_shape_numbers()
@@ -268,6 +252,13 @@ def _getattr_path(obj: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         obj = getattr(obj, part, None)
     return obj
+
+
+def _require(obj: Any, checks: list[tuple[str, bool, str]], prefix: str = "") -> None:
+    """ParameterError naming the first key (a dotted path in obj) whose check failed, and what it must be."""
+    for key, ok, valid in checks:
+        if not ok:
+            raise ParameterError(f"{prefix}{key} is invalid ({_getattr_path(obj, key)!r}); it must be {valid}.")
 
 
 def _positive(value: float | None) -> bool:

@@ -15,8 +15,7 @@
     alerts.parquet, scrape.parquet, prometheus/   with monitor.prometheus: what Prometheus saw (see alerts.py)
     target.log       the embedded service's log
 
-Both parquet timelines get a column t_run: seconds since the driver's t0 (t_unix - load/run.json t0_unix),
-the clock of the records' t_intended and of phases.json.
+The parquet timelines get a column t_run: seconds since the driver's t0, the clock of the records and phases.
 """
 
 from __future__ import annotations
@@ -26,28 +25,19 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from ...deploy import open_target, target_facts
-from ...errors import ParameterError, RunError
-from ...load import ClosedModel, DataManager, RunResult, load_run_info, run_load
+from ...errors import ParameterError
+from ...load import ClosedModel, DataManager, RunResult, run_load
 from ...load.engine import LoadEngine, NativeEngine, make_engine
 from ...load.safety import check_scenario_target
 from ...monitor import MetricsSampler, ProcessSampler, calibration_timings
 from ...params import to_dict
 from ..contention import contention_monitor
 from ..folder import RunFolder
-from .alerts import prometheus_monitor
+from .alerts import prometheus_monitor, t0_unix
 from .params import LOAD_DIR, WARMUP_DIR, LoadParams, plan_load
 
 __all__ = ["run_load_study"]
-
-
-def _timeline(frame: pd.DataFrame, t0_unix: float | None) -> pd.DataFrame:
-    frame = frame.copy()
-    if t0_unix is not None and "t_unix" in frame.columns:
-        frame["t_run"] = frame["t_unix"] - t0_unix
-    return frame
 
 
 def _warm_up(params: LoadParams, data: DataManager, target: Any, run_dir: Path, progress: bool) -> None:
@@ -95,16 +85,11 @@ def run_load_study(
 ) -> Path:
     """Run a scenario into run_dir (layout in the module docstring) and return run_dir.
 
-    url: a running service (else params.target.url, else the embedded service is started and stopped
-    here). engine (default: params.engine): "native" (qrbench's driver, params.processes processes), "locust"
-    (engine_options: workers, extra_workers, bind_host, master_port; see LocustEngine), "artillery" (the real
-    `artillery run`; engine_options: seed), or a LoadEngine. The warm-up, if
-    any, always uses the native driver. on_start(run_dir, samplers) is called just before the engine starts:
-    phases.json is written and run_dir/load exists (empty), so a live view can start watching; samplers are
-    the study's own, running ({"server": ProcessSampler or None, "metrics": MetricsSampler or None}), so the
-    view shows what the study samples instead of scraping the service a second time. The scenario
-    and its shape are validated, and the request pool built, before the target is opened; the run is one
-    continuous engine run bounded by its duration.
+    url: a running service (else params.target.url, else the embedded service is started and stopped here).
+    engine (default: params.engine): "native", "locust" (engine_options: see LocustEngine), "artillery", or a
+    LoadEngine; the warm-up always uses the native driver. on_start(run_dir, samplers) is called just before the
+    engine starts, with the study's running samplers ({"server": ..., "metrics": ...}), so a live view shows what
+    the study samples instead of scraping the service a second time.
     """
     run_dir = Path(run_dir)
     load_dir = run_dir / LOAD_DIR
@@ -171,9 +156,8 @@ def run_load_study(
 
 def _phase_windows(run_dir: Path) -> list[tuple[str, float, float]]:
     """The scenario's phases (phases.json) as (name, start, end) in Unix seconds; [] before the driver started."""
-    try:
-        t0 = float(load_run_info(run_dir / LOAD_DIR)["t0_unix"])
-    except (RunError, KeyError):
+    t0 = t0_unix(run_dir)
+    if t0 is None:
         return []
     phases = RunFolder(run_dir).read_json("phases.json", [])
     return [(p["name"], t0 + float(p["start_s"]), t0 + float(p["end_s"])) for p in phases]
@@ -181,13 +165,12 @@ def _phase_windows(run_dir: Path) -> list[tuple[str, float, float]]:
 
 def _write_timelines(run_dir: Path, process: ProcessSampler | None, metrics: MetricsSampler) -> None:
     """After the samplers stopped: their frames to parquet, with t_run on the records' clock."""
-    try:
-        t0_unix = load_run_info(run_dir / LOAD_DIR).get("t0_unix")
-    except RunError:
-        t0_unix = None
+    t0 = t0_unix(run_dir)
     folder = RunFolder(run_dir)
-    if process is not None:
-        folder.write_frame("server", _timeline(process.frame(), t0_unix))
-    folder.write_frame("metrics", _timeline(metrics.frame(), t0_unix))
+    frames = {"server": process.frame()} if process is not None else {}
+    for name, frame in {**frames, "metrics": metrics.frame()}.items():
+        if t0 is not None and "t_unix" in frame.columns:
+            frame = frame.assign(t_run=frame["t_unix"] - t0)
+        folder.write_frame(name, frame)
     # Which metric each timeline column was read from (qrbench's, a standard name, or the parameters' mapping).
     folder.update(metric_sources=metrics.sources)

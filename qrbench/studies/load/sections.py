@@ -1,9 +1,5 @@
-"""The load study's report as an ordered list of sections over one computed `LoadReport` (analysis.py).
-
-`SECTIONS` names each section's function, in the order the notebook shows them (one cell each, through
-`report.format.show_section`); "screen" is `qrbench load`'s terminal summary and its summary.json. Every
-section only reads the report: the run folder is analysed once, by `analyse_load`. A new report section is one
-function here and one entry in `SECTIONS` (the notebook builder gives it its cell).
+"""The load study's report as ordered sections over one `LoadReport` (analysis.py): `SECTIONS` are the
+notebook's cells in order; "screen" is `qrbench load`'s terminal summary and its summary.json.
 """
 
 from __future__ import annotations
@@ -75,30 +71,6 @@ def timeline(report: LoadReport) -> Section:
     )
 
 
-def latency(report: LoadReport) -> Section:
-    """Percentiles per request kind, failures counted, with the success-only ones beside them."""
-    return Section(
-        name="latency",
-        title="Latency by request kind",
-        about="Percentiles (ms) of the judged requests with 95% intervals "
-        "(order statistics over the effective number of samples, since successive requests are "
-        "correlated). *Failures counted*: a timed-out or dropped request counts at its timeout, "
-        "any other failure at its recorded time, as a lower bound; where a percentile falls on "
-        "failures it reads *at least*. The success-only p95 is beside them for comparison.",
-        tables=(Table(frame=report.latency, style="latency"),),
-    )
-
-
-def phases(report: LoadReport) -> Section:
-    """Rates and percentiles per phase of the scenario."""
-    return Section(
-        name="phases",
-        title="Per phase",
-        about="Rates and percentiles (ms, failures counted) per phase of the scenario.",
-        tables=(Table(frame=report.phases, style="phases"),),
-    )
-
-
 def degradation(report: LoadReport) -> Section:
     """How requests failed per phase, and error rate and latency against the offered rate."""
     figure = Figure(
@@ -129,20 +101,6 @@ def errors(report: LoadReport) -> Section:
             Table(frame=report.errors, caption="Errors by kind"),
             Table(frame=report.outages.drop(columns="errors"), caption=outages),
         ),
-    )
-
-
-def littles_law(report: LoadReport) -> Section:
-    """Little's law per judged phase."""
-    return Section(
-        name="littles_law",
-        title="Little's law",
-        about="In a steady state, requests in the system = throughput × time in the "
-        "system: X·(W+Z) for a closed model must equal its users (Z: think time), X·W the "
-        "server's in-flight gauge, which counts only requests being computed (so it reads lower "
-        "by the time spent in the network and queues). A difference beyond 10 % is flagged: "
-        "lost requests, a load that was not steady, or users that were not reached.",
-        tables=(Table(frame=report.littles_law, style="littles_law"),),
     )
 
 
@@ -225,6 +183,37 @@ def screen(report: LoadReport) -> Section:
     )
 
 
+def _table_section(name: str, title: str, about: str) -> Callable[[LoadReport], Section]:
+    """A section showing the report's frame `name` in the table layout of the same name."""
+
+    def section(report: LoadReport) -> Section:
+        return Section(name=name, title=title, about=about, tables=(Table(frame=getattr(report, name), style=name),))
+
+    return section
+
+
+latency = _table_section(
+    "latency",
+    "Latency by request kind",
+    "Percentiles (ms) of the judged requests with 95% intervals "
+    "(order statistics over the effective number of samples, since successive requests are "
+    "correlated). *Failures counted*: a timed-out or dropped request counts at its timeout, "
+    "any other failure at its recorded time, as a lower bound; where a percentile falls on "
+    "failures it reads *at least*. The success-only p95 is beside them for comparison.",
+)
+phases = _table_section(
+    "phases", "Per phase", "Rates and percentiles (ms, failures counted) per phase of the scenario."
+)
+littles_law = _table_section(
+    "littles_law",
+    "Little's law",
+    "In a steady state, requests in the system = throughput × time in the "
+    "system: X·(W+Z) for a closed model must equal its users (Z: think time), X·W the "
+    "server's in-flight gauge, which counts only requests being computed (so it reads lower "
+    "by the time spent in the network and queues). A difference beyond 10 % is flagged: "
+    "lost requests, a load that was not steady, or users that were not reached.",
+)
+
 # The report's sections in order: name -> function. The notebook shows each in a cell of its own.
 SECTIONS: dict[str, Callable[[LoadReport], Section]] = {
     "headline": headline,
@@ -243,15 +232,8 @@ SECTIONS: dict[str, Callable[[LoadReport], Section]] = {
 
 
 _GENERATOR_KEYS = (
-    "processes",
-    "generator_cpu_percent",
-    "send_lag_p50_ms",
-    "send_lag_p99_ms",
-    "n_late",
-    "n_dropped",
-    "saturated",
-    "saturation_reasons",
-)
+    "processes generator_cpu_percent send_lag_p50_ms send_lag_p99_ms n_late n_dropped saturated saturation_reasons"
+).split()
 
 
 def _screen_data(report: LoadReport) -> dict[str, Any]:
@@ -293,25 +275,19 @@ def _screen_phases(report: LoadReport) -> list[dict[str, Any]]:
     """Per phase of phases.json: what was sent and answered, and the study's p50/p95 (ms, failures counted,
     after the warm-up) from the report's phase table."""
     records = report.records
-    by_name = report.phases.set_index("phase") if len(report.phases) else pd.DataFrame()
+    table = report.phases.set_index("phase") if len(report.phases) else pd.DataFrame()
     rows = []
     for p in report.spans:
         g = records[records["phase"] == p["name"]]
         span = p["end_s"] - p["start_s"]
-        row = by_name.loc[p["name"]] if p["name"] in by_name.index else None
+        known = p["name"] in table.index
         rows.append(
             {
-                "name": p["name"],
-                "kind": p["kind"],
-                "start_s": p["start_s"],
-                "end_s": p["end_s"],
-                "offered": p["offered"],
-                "unit": p["unit"],
+                **{k: p[k] for k in ("name", "kind", "start_s", "end_s", "offered", "unit")},
                 "requests": len(g),
                 "ok": int(g["ok"].sum()),
                 "sent_rps": len(g[g["error"] != "dropped"]) / span if span > 0 else math.nan,
-                "p50_ms": float(row["p50_ms"]) if row is not None else math.nan,
-                "p95_ms": float(row["p95_ms"]) if row is not None else math.nan,
+                **{q: float(table.loc[p["name"], q]) if known else math.nan for q in ("p50_ms", "p95_ms")},
             }
         )
     return rows
@@ -325,20 +301,16 @@ def _ms(value: Any) -> str:
 
 def screen_text(summary: Mapping[str, Any]) -> str:
     """One screen of text: counts, errors, throughput, latency percentiles with intervals, the generator."""
-    n, ok = summary["requests"], summary["ok"]
+    n = summary["requests"]
     errors = ", ".join(f"{k} {v}" for k, v in summary["errors"].items()) or "none"
-    ratio = summary["error_ratio"]
+    if n:
+        exceeded = ": EXCEEDED" if summary["verdict"] == "fail" else ""
+        threshold = f"failure threshold {summary['failure_threshold']:.0%}{exceeded}"
+        errors += f"  (error ratio {summary['error_ratio']:.1%}, {threshold})"
     lines = [
         f"scenario {summary['scenario'] or '(unnamed)'}: {n} requests in {summary['duration_s']:.1f} s, "
-        f"{ok} ok, achieved {summary['achieved_rps']:.1f} req/s",
-        f"errors: {errors}"
-        + (
-            ""
-            if not n
-            else f"  (error ratio {ratio:.1%}, failure threshold "
-            f"{summary['failure_threshold']:.0%}"
-            f"{': EXCEEDED' if summary['verdict'] == 'fail' else ''})"
-        ),
+        f"{summary['ok']} ok, achieved {summary['achieved_rps']:.1f} req/s",
+        f"errors: {errors}",
     ]
     pcts = []
     for q, e in summary["latency_ms"].items():
