@@ -32,9 +32,9 @@ Geyer's sequence alone on the indicator (0.65-0.88 among decided runs), OBM with
 n^(0.6) (0.5-0.86 on M/M/1), batches up to n / 5 (+0.01 on regimes), and a lugsail generalised to exponential
 correlation (OBM at b / 4, b / 2 and b fitted to sigma^2 - D (1 - lambda^b) / b; the lugsail is its lambda^b = 0
 case): regimes at n = 2,000 gained 0.01-0.02 (p50 0.89 -> 0.91), but the noisy fit left an iid p99 decided in
-0.91 of runs instead of all and stretched the decided stall means to 160 times the iid width. A circular block bootstrap with the
-Politis-White block length needs the same truncated autocorrelation sum to pick its block, so it inherits
-Sokal's and Geyer's failure; it was not kept.
+0.91 of runs instead of all and stretched the decided stall means to 160 times the iid width. A circular block
+bootstrap with the Politis-White block length needs the same truncated autocorrelation sum to pick its block, so
+it inherits Sokal's and Geyer's failure; it was not kept.
 
 Fewer than 20 samples cannot show their correlation: undecided ("only N requests: too few to estimate
 how correlated they are"). When fewer than ten correlation times fit, the series is too short for its own
