@@ -27,21 +27,24 @@ def test_sample_counts_are_as_asked(smoke_run):
     stages = {s["stage"]: s for s in summary["stages"]}
     # The latency stages ran as `repetitions` rounds in alternating order, each with its share of the requests.
     assert summary["repetitions"] == params.repetitions == 3
-    for method in params.similarity.methods:
-        assert stages[f"similarity/{method}"]["requests"] == params.similarity.iterations
-    # A stage that reached its time budget (stage_budget_s) keeps the sample it got, and says so.
+    # A stage that reached its time budget (stage_budget_s) keeps the sample it got, and says so: on a busy
+    # machine any stage may be cut, so each stage has either its asked count or a cut with part of it.
     cut = {s["name"] for s in json.loads((smoke_run / "stages.json").read_text()) if s.get("cut")}
+
+    def as_asked(stage: str, asked: int) -> bool:
+        got = stages[stage]["requests"]
+        return got == asked or (stage in cut and 0 < got < asked)
+
+    for method in params.similarity.methods:
+        assert as_asked(f"similarity/{method}", params.similarity.iterations)
     for n in params.rerank.batch_sizes:
         for method in params.rerank.methods:
-            s = stages[f"rerank/{method}/{n}"]
-            assert s["requests"] == params.rerank.iterations or (
-                f"rerank/{method}/{n}" in cut and 0 < s["requests"] < params.rerank.iterations
-            )
-            assert s["n_candidates"] == n
+            assert as_asked(f"rerank/{method}/{n}", params.rerank.iterations)
+            assert stages[f"rerank/{method}/{n}"]["n_candidates"] == n
+    for stage in ("cache/cold", "cache/warm_documents", "cache/repeat"):
+        assert as_asked(stage, params.cache.iterations)
     if cut:
         assert "stage budgets" in (smoke_run / "baseline.html").read_text()
-    for stage in ("cache/cold", "cache/warm_documents", "cache/repeat"):
-        assert stages[stage]["requests"] == params.cache.iterations
     assert all(s["ok"] == s["requests"] for s in stages.values()), "the embedded service failed requests"
 
 
