@@ -258,7 +258,6 @@ def busy_sentence(studies: Sequence[StudySummary]) -> str:
     weights = [(s.busy.other_share, s.busy.contended_stages) for s in busy if math.isfinite(s.busy.other_share)]
     share = sum(x * w for x, w in weights) / max(1, sum(w for _, w in weights)) if weights else math.nan
     used = f"other programs used {100 * share:.0f} % of the cores" if math.isfinite(share) else "it was busy"
-    names = ", ".join(s.study for s in busy)
     excused = sum(r.machine_busy for s in studies for r in s.compliance)
     tail = (
         f"; {excused} target(s) that failed by less than that could explain read insufficient (machine busy)"
@@ -266,9 +265,8 @@ def busy_sentence(studies: Sequence[StudySummary]) -> str:
         else ""
     )
     return (
-        f"Machine busy: {used} during {contended} of {stages} stages ({names} "
-        f"{'study' if len(busy) == 1 else 'studies'}), so slow numbers there may be the machine's, not the "
-        f"service's{tail}."
+        f"Machine busy: {used} during {contended} of {stages} stages ({_studies([s.study for s in busy])}), so slow "
+        f"numbers there may be the machine's, not the service's{tail}."
     )
 
 
