@@ -13,7 +13,7 @@ import base64
 import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import MISSING, asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,12 @@ from ..studies import RunFolder, metric_label
 from .baseline_tables import quantum_vs_classical
 from .format import (
     NOT_MEASURED,
-    compliance_cells,
+    compliance_table,
     gap_reason,
     headline,
     interval,
     number,
     quantity,
-    stakeholder_table,
     verdict_badge,
 )
 from .html import page
@@ -154,6 +153,25 @@ def _float(value: Any) -> float:
         return math.nan
 
 
+# summary.json value -> a field of the declared type; a missing or empty text takes the field's default.
+_AS = {
+    "float": lambda value, default: _float(value),
+    "str": lambda value, default: str(value) if value not in (None, "") else "" if default is MISSING else default,
+    "bool": lambda value, default: bool(value),
+    "int": lambda value, default: int(value or 0),
+}
+
+
+def _record(cls: type, raw: dict[str, Any], keys: dict[str, str] | None = None, **given: Any) -> Any:
+    """A `cls` from one summary.json entry: each field not `given` is raw[keys.get(field, field)] as its type, so
+    a new field of Capacity, Bottleneck, ... is read by declaring it (and its key, when named otherwise)."""
+    keys = keys or {}
+    read = {
+        f.name: _AS[f.type](raw.get(keys.get(f.name, f.name)), f.default) for f in fields(cls) if f.name not in given
+    }
+    return cls(**read, **given)
+
+
 def from_summary(
     summary: dict[str, Any], *, report_link: str | None = None, key_figure: str | None = None, workload: str = ""
 ) -> StudySummary:
@@ -161,36 +179,25 @@ def from_summary(
     `workload`; capacity is the best finished configuration of "configs", limited by "first_saturated"."""
     study = str(summary.get("study", "study"))
     rows = tuple(
-        ComplianceRow(
+        _record(
+            ComplianceRow,
+            r,
             metric=str(r["metric"]),
-            target=_float(r.get("target")),
-            unit=str(r.get("unit") or ""),
-            value=_float(r.get("value")),
-            low=_float(r.get("low")),
-            high=_float(r.get("high")),
-            verdict=str(r.get("verdict")),
             study=study,
             workload=str(r.get("workload") or workload or study),
-            direction=str(r.get("direction") or "below"),
-            reason=str(r.get("reason") or ""),
-            machine_busy=bool(r.get("machine_busy")),
             label=str(r.get("label") or metric_label(str(r["metric"]), str(r.get("statistic") or ""))),
         )
         for r in summary.get("compliance") or ()
     )
+    opportunity = {"name": "opportunity", "low": "saving_low", "high": "saving_high", "where": "lives_in"}
     bottlenecks = tuple(
-        Bottleneck(
-            name=str(o["opportunity"]),
-            saving_ms=_float(o.get("saving_ms")),
-            low=_float(o.get("saving_low")),
-            high=_float(o.get("saving_high")),
-            where=str(o.get("lives_in") or ""),
-        )
+        _record(Bottleneck, o, opportunity, name=str(o["opportunity"]))
         for o in summary.get("top_opportunities") or ()
         if math.isfinite(_float(o.get("saving_ms")))
     )
     reasons = summary.get("verdict_reasons") or []
     verdict = str(summary.get("verdict", "insufficient"))
+    contention = summary.get("contention") or {}
     return StudySummary(
         study=study,
         verdict=verdict if verdict in _ORDER else "insufficient",
@@ -200,14 +207,11 @@ def from_summary(
         bottlenecks=bottlenecks,
         scaling=summary.get("recommendation"),
         regression=_regression_of(summary.get("regression")),
-        reliability=tuple(
-            ReliabilityNote(name=str(c.get("name", "")), ok=bool(c.get("ok")), message=str(c.get("message", "")))
-            for c in summary.get("reliability") or ()
-        ),
+        reliability=tuple(_record(ReliabilityNote, c) for c in summary.get("reliability") or ()),
         report_link=report_link,
         key_figure=key_figure,
         quality=tuple(dict(r) for r in summary.get("quality") or ()),
-        busy=_busy(summary.get("contention")),
+        busy=_record(Busy, contention) if contention.get("contended") else None,  # studies/contention.py
     )
 
 
@@ -222,11 +226,10 @@ def _capacity_of(summary: dict[str, Any]) -> Capacity | None:
     best = max(finished, key=lambda c: _float(c["capacity_rps"]))
     resources = (summary.get("first_saturated") or {}).get("resources") or []
     slo = summary.get("slo") or {}
-    return Capacity(
-        rps=_float(best["capacity_rps"]),
-        low=_float(best.get("capacity_low")),
-        high=_float(best.get("capacity_high")),
-        config=str(best.get("config", "")),
+    return _record(
+        Capacity,
+        best,
+        {"rps": "capacity_rps", "low": "capacity_low", "high": "capacity_high"},
         limited_by=", ".join(map(str, resources)) if resources else "no resource saturated in the measured range",
         slo=f"p95 below {number(slo['p95_ms'])} ms" if slo.get("p95_ms") else "",
     )
@@ -245,18 +248,6 @@ def _regression_of(rows: list[dict[str, Any]] | None) -> Regression | None:
     return Regression(verdict=verdict, summary=f"{len(worse or changed)} metric(s) {verdict}: {names}.")
 
 
-def _busy(contention: dict[str, Any] | None) -> Busy | None:
-    """A summary.json "contention" entry (studies/contention.py) as Busy when it says the machine was busy."""
-    if not contention or not contention.get("contended"):
-        return None
-    return Busy(
-        sentence=str(contention.get("sentence") or ""),
-        other_share=_float(contention.get("other_share")),
-        contended_stages=int(contention.get("contended_stages") or 0),
-        stages=int(contention.get("stages") or 0),
-    )
-
-
 def busy_sentence(studies: Sequence[StudySummary]) -> str:
     """The busy machine across the studies in one sentence, said before any pass/fail reason ("" if quiet)."""
     busy = [s for s in studies if s.busy is not None]
@@ -267,7 +258,6 @@ def busy_sentence(studies: Sequence[StudySummary]) -> str:
     weights = [(s.busy.other_share, s.busy.contended_stages) for s in busy if math.isfinite(s.busy.other_share)]
     share = sum(x * w for x, w in weights) / max(1, sum(w for _, w in weights)) if weights else math.nan
     used = f"other programs used {100 * share:.0f} % of the cores" if math.isfinite(share) else "it was busy"
-    names = ", ".join(s.study for s in busy)
     excused = sum(r.machine_busy for s in studies for r in s.compliance)
     tail = (
         f"; {excused} target(s) that failed by less than that could explain read insufficient (machine busy)"
@@ -275,9 +265,8 @@ def busy_sentence(studies: Sequence[StudySummary]) -> str:
         else ""
     )
     return (
-        f"Machine busy: {used} during {contended} of {stages} stages ({names} "
-        f"{'study' if len(busy) == 1 else 'studies'}), so slow numbers there may be the machine's, not the "
-        f"service's{tail}."
+        f"Machine busy: {used} during {contended} of {stages} stages ({_studies([s.study for s in busy])}), so slow "
+        f"numbers there may be the machine's, not the service's{tail}."
     )
 
 
@@ -410,76 +399,62 @@ def _compliance(studies: Sequence[StudySummary]) -> str:
     gaps = [(r.shown, r.study, gap_reason(r.value, r.reason)) for r in rows]
     notes += [f"{label} ({study} study) not measured: {why}" for label, study, why in gaps if why]
     note = "".join(f'<p class="qr-note">{html.escape(n)}</p>' for n in notes)
-    # The columns of format.compliance_table but "Why": each study's report explains its verdicts, and here the
-    # table must stay short enough for the first screen.
-    table = [
-        {
-            "metric": r.shown,
-            "target": {"below": "below ", "above": "above "}.get(r.direction, "") + quantity(r.target, r.unit),
-            **compliance_cells(
-                r.value, r.low, r.high, r.unit, f"{r.verdict} (machine busy)" if r.machine_busy else r.verdict, r.reason
-            ),
-            "study": r.study,
-            "workload": r.workload if r.workload != r.study else "as in its report",
-        }
-        for r in rows
-    ]
-    headers = {
-        "metric": "Metric",
-        "target": "Target",
-        "measured": "Measured",
-        "ci": "95 % interval",
-        "verdict": "Verdict",
-        "study": "Study",
-        "workload": "Judged under",
-    }
-    return stakeholder_table(pd.DataFrame(table, columns=list(headers)), headers).html + note
+    frame = pd.DataFrame(
+        [
+            {
+                **asdict(r),
+                "label": r.shown,
+                "verdict": f"{r.verdict} (machine busy)" if r.machine_busy else r.verdict,
+                "workload": r.workload if r.workload != r.study else "as in its report",
+            }
+            for r in rows
+        ],
+        dtype=object,
+    )
+    # No "Why": each study's report explains its verdicts, and here the table must stay short for the first screen.
+    return compliance_table(frame, extra={"study": "Study", "workload": "Judged under"}, why=False).html + note
+
+
+def _fact(title: str, items: list[str], *, heading: str = "", tag: str = "ul", missing: str = "") -> str:
+    """A fact of the first screen: its HTML `items` listed (tag ul/ol) under `heading`, or one "<title>: item"
+    paragraph each (tag p); without items "<title>: <missing>" (default: not measured in this run)."""
+    if tag == "p" or not items:
+        return "".join(f"<p><b>{title}:</b> {item}</p>" for item in items or [missing or f"{NOT_IN_RUN}."])
+    return f"<p><b>{heading or title}</b></p><{tag}>" + "".join(f"<li>{item}</li>" for item in items) + f"</{tag}>"
 
 
 def _capacity(studies: Sequence[StudySummary]) -> str:
     items = [
-        f"<li><b>{html.escape(quantity(c.rps, 'req/s'))}</b> with {html.escape(c.config)}"
+        f"<b>{html.escape(quantity(c.rps, 'req/s'))}</b> with {html.escape(c.config)}"
         f"{html.escape(f' (SLO: {c.slo})' if c.slo else '')}; limited by {html.escape(c.limited_by)}. 95 % interval: "
-        f"{html.escape(interval(c.low, c.high, 'req/s'))}. <i>({html.escape(s.study)} study)</i></li>"
+        f"{html.escape(interval(c.low, c.high, 'req/s'))}. <i>({html.escape(s.study)} study)</i>"
         for s in studies
         if (c := s.capacity) is not None
     ]
-    if not items:
-        return f"<p><b>Capacity under the SLO:</b> {NOT_IN_RUN}.</p>"
-    return "<p><b>Capacity under the SLO</b></p><ul>" + "".join(items) + "</ul>"
+    return _fact("Capacity under the SLO", items)
 
 
 def _bottlenecks(studies: Sequence[StudySummary]) -> str:
-    found = sorted((b for s in studies for b in s.bottlenecks), key=lambda b: -b.saving_ms)[:3]
-    if not found:
-        return f"<p><b>Top bottlenecks:</b> {NOT_IN_RUN}.</p>"
     items = []
-    for b in found:
+    for b in sorted((b for s in studies for b in s.bottlenecks), key=lambda b: -b.saving_ms)[:3]:
         ci = "" if math.isnan(b.low) and math.isnan(b.high) else f" (95 % interval {interval(b.low, b.high, 'ms')})"
         where = f"; lives in {b.where}" if b.where else ""
         items.append(
-            f"<li>{html.escape(b.name)}: saves <b>{html.escape(quantity(b.saving_ms, 'ms'))}</b> per request"
-            f"{html.escape(ci + where)}.</li>"
+            f"{html.escape(b.name)}: saves <b>{html.escape(quantity(b.saving_ms, 'ms'))}</b> per request"
+            f"{html.escape(ci + where)}."
         )
-    return "<p><b>Top bottlenecks (time saved per request)</b></p><ol>" + "".join(items) + "</ol>"
-
-
-def _scaling(studies: Sequence[StudySummary]) -> str:
-    recs = [html.escape(s.scaling) for s in studies if s.scaling] or [f"{NOT_IN_RUN}."]
-    return "".join(f"<p><b>Scaling recommendation:</b> {r}</p>" for r in recs)
+    return _fact("Top bottlenecks", items, heading="Top bottlenecks (time saved per request)", tag="ol")
 
 
 def _regression(studies: Sequence[StudySummary]) -> str:
-    items = "".join(
-        f"<li>{verdict_badge(r.verdict)} {html.escape(s.study)}: {html.escape(r.summary)}"
+    items = [
+        f"{verdict_badge(r.verdict)} {html.escape(s.study)}: {html.escape(r.summary)}"
         + (f" (against {html.escape(r.previous_run)})" if r.previous_run else "")
-        + "</li>"
         for s in studies
         if (r := s.regression) is not None
-    )
-    if not items:
-        return "<p><b>Regression:</b> no previous suite run to compare with (pass --baseline to compare).</p>"
-    return f"<p><b>Regression against the previous suite run</b></p><ul>{items}</ul>"
+    ]
+    missing = "no previous suite run to compare with (pass --baseline to compare)."
+    return _fact("Regression", items, heading="Regression against the previous suite run", missing=missing)
 
 
 def _quality(studies: Sequence[StudySummary]) -> str:
@@ -586,9 +561,10 @@ def executive_html(
         f"{len(studies)} studies",
     )
     meta = " · ".join(x for x in facts if x)
+    scaling = _fact("Scaling recommendation", [html.escape(s.scaling) for s in studies if s.scaling], tag="p")
     top = (
         f'<div class="qr-exec-facts"><div>{_capacity(studies)}</div><div>{_bottlenecks(studies)}</div>'
-        f"<div>{_scaling(studies)}{_regression(studies)}</div></div>"
+        f"<div>{scaling}{_regression(studies)}</div></div>"
         f"{_quality(studies)}<h2>PRD compliance</h2>{_compliance(studies)}"
     )
     sections = "".join(_study_section(s, Path(base)) for s in studies)

@@ -240,12 +240,8 @@ def stakeholder_table(
     empty frame, with or without its columns, reads "No rows: not measured.";
     a frame with rows but without an asked column is a KeyError naming it.
     """
-    if columns is None:
-        headers = {c: friendly_name(str(c)) for c in frame.columns}
-    elif isinstance(columns, Mapping):
-        headers = dict(columns)
-    else:
-        headers = {c: friendly_name(str(c)) for c in columns}
+    columns = frame.columns if columns is None else columns
+    headers = dict(columns) if isinstance(columns, Mapping) else {c: friendly_name(str(c)) for c in columns}
     missing = [c for c in headers if c not in frame.columns]
     if missing and len(frame):  # an empty table (a stage that measured nothing) says so instead
         raise KeyError(
@@ -286,10 +282,13 @@ def compliance_cells(value: Any, low: Any, high: Any, unit: str, verdict: str, r
     return {"measured": quantity(value, unit), "ci": interval(low, high, unit), "verdict": verdict}
 
 
-def compliance_table(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> StakeholderTable:
+def compliance_table(
+    frame: pd.DataFrame, *, extra: Sequence[str] | Mapping[str, str] = (), why: bool = True
+) -> StakeholderTable:
     """A compliance frame (studies.compliance.COLUMNS: label, value, low, high, target, unit, verdict, reason,
-    direction, workload, ...) as: Metric | Target | Measured | 95 % interval | Verdict | Why (+ `extra`
-    columns). The Metric column shows each row's label."""
+    direction, workload, ...) as: Metric | Target | Measured | 95 % interval | Verdict (+ `extra` columns: names,
+    or name -> header) | Why (unless not `why`). The Metric column shows each row's label."""
+    extra = dict(extra) if isinstance(extra, Mapping) else {c: friendly_name(c) for c in extra}
     rows = []
     for r in frame.to_dict(orient="records"):
         unit = r.get("unit") or ""
@@ -311,8 +310,8 @@ def compliance_table(frame: pd.DataFrame, *, extra: Sequence[str] = ()) -> Stake
         "measured": "Measured",
         "ci": "95 % interval",
         "verdict": "Verdict",
-        **{c: friendly_name(c) for c in extra},
-        "reason": "Why",
+        **extra,
+        **({"reason": "Why"} if why else {}),
     }
     return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
 
@@ -377,22 +376,20 @@ def reliability_caveats(checks: Iterable[Any]) -> tuple[str, ...]:
     return tuple(out)
 
 
+# What to do next after each verdict; a verdict with reservations, fail aside, reads as "insufficient".
+_NEXT = {
+    "fail": "fix the failing target (see the compliance table), then rerun this study.",
+    "insufficient": "rerun on an idle machine with more samples before relying on these numbers.",
+    "warn": "look at the metrics marked WARN: they are close to their limit.",
+    "error": "read the error below, fix its cause and rerun the study.",
+    "pass": "nothing required; keep this run as the baseline for the next comparison.",
+}
+
+
 def headline(verdict: str, reason: str, *, checks: Iterable[Any] = (), next_action: str = "") -> Headline:
     """The headline of a report. A failed reliability check always appears as a reservation, so a verdict
     never reads as unreserved while a check fails. Without `next_action`, one follows from the verdict."""
     caveats = reliability_caveats(checks)
     if not next_action:
-        next_action = _default_next(verdict, bool(caveats))
+        next_action = _NEXT.get("insufficient" if caveats and verdict != "fail" else verdict, _NEXT["pass"])
     return Headline(verdict=verdict, reason=reason.strip(), caveats=caveats, next_action=next_action)
-
-
-def _default_next(verdict: str, reserved: bool) -> str:
-    if verdict == "fail":
-        return "fix the failing target (see the compliance table), then rerun this study."
-    if verdict == "insufficient" or reserved:
-        return "rerun on an idle machine with more samples before relying on these numbers."
-    if verdict == "warn":
-        return "look at the metrics marked WARN: they are close to their limit."
-    if verdict == "error":
-        return "read the error below, fix its cause and rerun the study."
-    return "nothing required; keep this run as the baseline for the next comparison."
