@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,9 @@ __all__ = [
     "Section",
     "Table",
     "Figure",
+    "Spec",
+    "shown",
+    "intervals",
     "stage_table",
     "load_thresholds",
     "compare_runs",
@@ -111,17 +114,78 @@ def headline_section(report: Any, next_action: str = "") -> Section:
     )
 
 
-def compliance_section(report: Any, *, about: str, title: str = "Verdict against the PRD") -> Section:
+def _of(report: Any, source: str | Callable[[Any], Any] | None) -> Any:
+    """A report attribute's value when `source` names one, else what the function `source` gives for the report."""
+    if source is None or isinstance(source, str):
+        return getattr(report, source) if source else None
+    return source(report)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Spec:
+    """A section as data: SECTIONS holds it, calling it with the report makes the Section, so a section of the
+    common shape is one entry. Sources (`table`, `judgements`, `checks`) name a report attribute or are a function
+    of the report. `table`: the frame shown (None: no table), `columns` its headers (those the frame has), `empty`
+    what was not measured, said when it has no rows; the figure: the drawing `draw` of report/ with
+    `inputs(report)` its arguments (`otherwise`, `save_as` as in Figure); `sentence(report)`: what this run says."""
+
+    name: str
+    title: str = ""
+    about: str = ""
+    sentence: Callable[[Any], str] | None = None
+    table: str | Callable[[Any], pd.DataFrame | None] | None = None
+    columns: Mapping[str, str] | None = None
+    style: str = "plain"
+    empty: str = ""
+    draw: str = ""
+    inputs: Callable[[Any], Mapping[str, Any]] | None = None
+    otherwise: str = ""
+    save_as: str = ""
+    judgements: str | Callable[[Any], pd.DataFrame] | None = None
+    checks: str | None = None
+    tables_first: bool = False
+
+    def __call__(self, report: Any) -> Section:
+        frame, tables, figures = _of(report, self.table), (), ()
+        if frame is not None:
+            tables = (shown(frame, self.columns, style=self.style, otherwise=self.empty),)
+        if self.draw:
+            inputs = self.inputs(report) if self.inputs else {}
+            figures = (Figure(draw=self.draw, inputs=inputs, otherwise=self.otherwise, save_as=self.save_as),)
+        return Section(
+            name=self.name,
+            title=self.title,
+            about=self.about,
+            sentence=self.sentence(report) if self.sentence else "",
+            tables=tables,
+            figures=figures,
+            judgements=_of(report, self.judgements),
+            checks=tuple(_of(report, self.checks) or ()),
+            tables_first=self.tables_first,
+        )
+
+
+def shown(frame: pd.DataFrame, columns: Mapping[str, str] | None = None, **table: Any) -> Table:
+    """A Table of `frame`'s columns named in `columns` that it has (all of them when it has no rows), under those
+    headers, in that order (None: every column); `table`: the Table's other fields."""
+    if columns is not None:
+        columns = {k: v for k, v in columns.items() if k in frame.columns or frame.empty}
+    return Table(frame=frame, columns=columns, **table)
+
+
+def intervals(frame: pd.DataFrame, low: str, high: str, unit: str = "") -> list[tuple[float, float, str]]:
+    """(low, high, unit) per row of two columns: a table for people shows each as an interval."""
+    return [(lo, hi, unit) for lo, hi in zip(frame[low], frame[high], strict=True)] if len(frame) else []
+
+
+def compliance_section(about: str, title: str = "Verdict against the PRD") -> Spec:
     """Each PRD target the study judges (`report.compliance`, studies.compliance's frame), with the workload
     that judged it. `about`: how this study judges (markdown; `COMPLIANCE_ABOUT` says what each verdict means)."""
-    return Section(name="compliance", title=title, about=about, judgements=report.compliance)
+    return Spec(name="compliance", title=title, about=about, judgements="compliance")
 
 
-def reliability_section(report: Any, *, about: str = "") -> Section:
-    """The reliability checks of the study's numbers (`report.reliability`)."""
-    return Section(
-        name="reliability", title="Reliability of these numbers", about=about, checks=tuple(report.reliability)
-    )
+# The reliability checks of the study's numbers (`report.reliability`); a study adds its about-text with replace().
+reliability_section = Spec(name="reliability", title="Reliability of these numbers", checks="reliability")
 
 
 def summary_head(study: str, report: Any) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..analysis import Figure, Section, Table, reliability_section
+from ..analysis import Section, Spec, reliability_section
 from .analysis import ABReport
 
 __all__ = ["SECTIONS"]
@@ -28,39 +28,6 @@ def headline(report: ABReport) -> Section:
     return Section(name="headline", verdict=report.verdict, sentence=report.headline, checks=tuple(report.reliability))
 
 
-def rows(report: ABReport) -> Section:
-    """Every row (a request kind's median or p95) judged on its paired differences, then its sentence."""
-    return Section(
-        name="rows",
-        title="Every row",
-        about="*regression*: B is slower (significant after Holm's correction over the rows) and a slowdown of "
-        "the threshold's size lies within the 95 % interval. *no regression of that size*: the detectable change "
-        "(the slowdown this run would have found with 80 % power) is below the threshold, and none was found. "
-        "*cannot tell*: the detectable change exceeds the threshold, so finding nothing means nothing. Change and "
-        "interval: B against A in percent (positive: B slower).",
-        tables=(Table(frame=report.table, columns=_COLUMNS),),
-        sentence="\n".join(f"- {r.summary}" for r in report.rows),
-        tables_first=True,
-    )
-
-
-def pairs(report: ABReport) -> Section:
-    """Each pair of blocks' difference over the run: drift leaves them in place, a real change shifts them all."""
-    figure = Figure(
-        draw="ab_pairs",
-        inputs={"differences": report.differences, "threshold": report.params.threshold},
-        otherwise="the pairs of blocks",
-    )
-    return Section(
-        name="pairs",
-        title="Per-block differences over time",
-        about="Each point is one pair of blocks: B's statistic against A's, in percent. Drift of the machine moves "
-        "both blocks of a pair and leaves the points in place; a real difference shifts them all; contention that "
-        "starts inside a pair scatters single points both ways.",
-        figures=(figure,),
-    )
-
-
 def targets(report: ABReport) -> Section:
     """Where A and B were: URL, embedded or given."""
     where = {True: "the embedded reference service", False: "a given URL"}
@@ -70,8 +37,31 @@ def targets(report: ABReport) -> Section:
 
 SECTIONS: dict[str, Callable[[ABReport], Section]] = {
     "headline": headline,
-    "rows": rows,
-    "pairs": pairs,
+    # every row (a request kind's median or p95) judged on its paired differences, then its sentence
+    "rows": Spec(
+        name="rows",
+        title="Every row",
+        about="*regression*: B is slower (significant after Holm's correction over the rows) and a slowdown of "
+        "the threshold's size lies within the 95 % interval. *no regression of that size*: the detectable change "
+        "(the slowdown this run would have found with 80 % power) is below the threshold, and none was found. "
+        "*cannot tell*: the detectable change exceeds the threshold, so finding nothing means nothing. Change and "
+        "interval: B against A in percent (positive: B slower).",
+        table="table",
+        columns=_COLUMNS,
+        sentence=lambda report: "\n".join(f"- {r.summary}" for r in report.rows),
+        tables_first=True,
+    ),
+    # each pair of blocks' difference over the run: drift leaves them in place, a real change shifts them all
+    "pairs": Spec(
+        name="pairs",
+        title="Per-block differences over time",
+        about="Each point is one pair of blocks: B's statistic against A's, in percent. Drift of the machine moves "
+        "both blocks of a pair and leaves the points in place; a real difference shifts them all; contention that "
+        "starts inside a pair scatters single points both ways.",
+        draw="ab_pairs",
+        inputs=lambda report: {"differences": report.differences, "threshold": report.params.threshold},
+        otherwise="the pairs of blocks",
+    ),
     "targets": targets,
     "reliability": reliability_section,
 }

@@ -6,26 +6,23 @@ tuples); figures name a drawing of report/.
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 
 import pandas as pd
 
 from ..analysis import (
     Figure,
     Section,
+    Spec,
     Table,
     compliance_section,
     headline_section,
+    intervals,
     reliability_section,
     server_process_sentence,
 )
 from .analysis import KEY_FIGURE, BaselineReport
 
 __all__ = ["SECTIONS"]
-
-
-def _intervals(frame: pd.DataFrame, low: str, high: str, unit: str = "") -> list[tuple[float, float, str]]:
-    return [(lo, hi, unit) for lo, hi in zip(frame[low], frame[high], strict=True)]
 
 
 def headline(report: BaselineReport) -> Section:
@@ -40,66 +37,26 @@ def headline(report: BaselineReport) -> Section:
     return headline_section(report, action)
 
 
-def compliance(report: BaselineReport) -> Section:
-    """Each PRD target, judged on its interval, with the workload that judged it."""
-    return compliance_section(
-        report,
-        about="*pass* only when the whole 95% interval meets the target; *fail* when it lies wholly "
-        "beyond the threshold; *insufficient* when the sample cannot decide. Each target is "
-        "judged on the statistic `parameters/thresholds.yaml` defines for it (p95 for "
-        "latencies, counting timed-out requests at the timeout) and on the workload named.",
-    )
-
-
-def key_figure(report: BaselineReport) -> Section:
-    """Rerank latency by batch size against the PRD target (similarity when no rerank ran), saved for the
-    executive report."""
-    figure = Figure(
-        draw="baseline_key_figure",
-        inputs={
-            "stages": report.stages,
-            "records": report.records,
-            "rerank_ms": report.thresholds["rerank_50_ms"].target,
-            "similarity_ms": report.thresholds["similarity_ms"].target,
-        },
-        otherwise="rerank and similarity latency",
-        save_as=KEY_FIGURE,
-    )
-    return Section(name="key_figure", figures=(figure,))
-
-
-def latency(report: BaselineReport) -> Section:
+def _stages(report: BaselineReport) -> pd.DataFrame:
     """Percentiles per stage, successful only and counting failures, with the repetitions each ran as."""
     records = report.records
     reps = records.groupby("stage")["repetition"].nunique() if "repetition" in records else {}
-    stages = report.stages.assign(repetitions=report.stages["stage"].map(reps).fillna(1).astype(int))
-    return Section(
-        name="latency",
-        title="Latency by stage",
-        about="Latency in ms, one request at a time. The latency stages ran as "
-        "repetitions in alternating order (see the last column); *successful only* percentiles leave "
-        "failed requests out, *with failures* count each failed request at the client timeout (a server "
-        "that times out looks slow, not fast). An interval that says *not bounded* had too few samples.",
-        tables=(Table(frame=stages, style="baseline_stages"),),
-    )
+    return report.stages.assign(repetitions=report.stages["stage"].map(reps).fillna(1).astype(int))
 
 
-def warmup(report: BaselineReport) -> Section:
+def _warmup(report: BaselineReport) -> pd.DataFrame:
     """The warm-up trimmed per stage (summed over its repetitions)."""
     columns = {"trimmed": "requests trimmed", "kept": "requests kept", "seconds_trimmed": "seconds trimmed (s)"}
     trimmed = report.warmup.groupby("stage", sort=False)[list(columns)].sum().reset_index()
-    return Section(
-        name="warmup",
-        about="Warm-up removed per stage and repetition (MSER-5), so the statistics describe the steady state.",
-        tables=(Table(frame=trimmed.rename(columns=columns)),),
-    )
+    return trimmed.rename(columns=columns)
 
 
-def _latency_figure(report: BaselineReport, name: str, target: str, title: str) -> Section:
+def _latency_figure(name: str, target: str, title: str) -> Spec:
     """The latency distribution of the stages `name`/... (similarity, rerank), against the PRD target `target`."""
-    figure = Figure(
+    return Spec(
+        name=name,
         draw="baseline_latency",
-        inputs={
+        inputs=lambda report: {
             "records": report.records,
             "prefix": f"{name}/",
             "target_ms": report.thresholds[target].target,
@@ -107,7 +64,6 @@ def _latency_figure(report: BaselineReport, name: str, target: str, title: str) 
         },
         otherwise=f"{name} latency",
     )
-    return Section(name=name, figures=(figure,))
 
 
 def quality(report: BaselineReport) -> Section:
@@ -120,9 +76,9 @@ def quality(report: BaselineReport) -> Section:
             {
                 "method": q["method"],
                 "nDCG@10": q["ndcg"],
-                "nDCG@10 95 % interval": _intervals(q, "ndcg_low", "ndcg_high"),
+                "nDCG@10 95 % interval": intervals(q, "ndcg_low", "ndcg_high"),
                 "MRR": q["mrr"],
-                "MRR 95 % interval": _intervals(q, "mrr_low", "mrr_high"),
+                "MRR 95 % interval": intervals(q, "mrr_low", "mrr_high"),
                 "queries": q["queries"],
                 "median rerank latency (ms)": q.get("p50_ms", nan),
                 "latency / classical": q.get("cost_vs_classical", nan),
@@ -154,7 +110,7 @@ def methods(report: BaselineReport) -> Section:
                 "Request": r["request"],
                 "method": r["method"],
                 "median latency / classical": r["median_ratio"],
-                "95 % interval": _intervals(r, "low", "high"),
+                "95 % interval": intervals(r, "low", "high"),
                 "requests": r["n_method"],
                 "classical requests": r["n_classical"],
             }
@@ -165,7 +121,7 @@ def methods(report: BaselineReport) -> Section:
                 "Methods": a["methods"],
                 "queries": a["queries"],
                 "median Spearman": a["spearman_median"],
-                "95 % interval": _intervals(a, "low", "high"),
+                "95 % interval": intervals(a, "low", "high"),
                 "same top document (%)": 100 * a["top1_agreement"],
             }
         )
@@ -183,32 +139,7 @@ def methods(report: BaselineReport) -> Section:
     )
 
 
-def memory(report: BaselineReport) -> Section:
-    """The server's memory per document count and over the whole study, and where it was measured."""
-    figure = Figure(
-        draw="baseline_memory",
-        inputs={
-            "memory": report.memory,
-            "server": report.server,
-            "records": report.records,
-            "target_gb": report.thresholds["memory_100_docs_gb"].target,
-        },
-        otherwise="server memory",
-    )
-    names = {"documents": "documents per rerank", "samples": "memory samples"}
-    return Section(
-        name="memory",
-        title="Memory",
-        about="Resident memory of the server's whole process tree, sampled while it served "
-        "back-to-back reranks of each document count.",
-        tables=(Table(frame=report.memory.rename(columns=names)),),
-        figures=(figure,),
-        sentence=server_process_sentence(report.run_dir),
-        tables_first=True,
-    )
-
-
-def cache(report: BaselineReport) -> Section:
+def _cache(report: BaselineReport) -> pd.DataFrame:
     """Cold, known documents and repeated requests: their latency, hit rates and speed-up over cold."""
     c = report.cache
     frame = pd.DataFrame()
@@ -218,25 +149,16 @@ def cache(report: BaselineReport) -> Section:
                 "stage": c["stage"],
                 "requests": c["requests"],
                 "median (ms)": c["p50_ms"],
-                "95 % interval": _intervals(c, "p50_low", "p50_high", "ms"),
+                "95 % interval": intervals(c, "p50_low", "p50_high", "ms"),
                 "embedding hits (%)": 100 * c["embedding_hit_rate"],
                 "similarity hits (%)": 100 * c["similarity_hit_rate"],
                 "speed-up over cold": c["cold_over_this"],
             }
         )
-    return Section(
-        name="cache",
-        title="Cache effectiveness",
-        about="The same reranks three times: every text new (cold), the same "
-        "documents with new queries (document embeddings cached), and the identical requests "
-        "(every pair in the similarity cache). Hit rates come from the service's `/metrics`.",
-        tables=(Table(frame=frame, otherwise="cache effectiveness"),),
-        figures=(Figure(draw="baseline_cache", inputs={"cache": c}, otherwise="cache effectiveness"),),
-        tables_first=True,
-    )
+    return frame
 
 
-def contention(report: BaselineReport) -> Section:
+def _contention(report: BaselineReport) -> pd.DataFrame:
     """How busy the machine was during each stage, and the slowdown that could explain."""
     c = report.contention
     frame = pd.DataFrame()
@@ -261,15 +183,7 @@ def contention(report: BaselineReport) -> Section:
                 for s in c.stages
             ]
         )
-    return Section(
-        name="contention",
-        title="Was the machine busy?",
-        about="Sampled every 0.5 s during the stages: the CPU other programs used "
-        "(beside the service and this study), the hypervisor's steal, and a fixed calibration loop against "
-        "its best time in the run. A contended stage is named in the headline; a target that fails by less "
-        "than the slowdown it could explain reads insufficient (machine busy).",
-        tables=(Table(frame=frame, otherwise="contention on the machine"),),
-    )
+    return frame
 
 
 def regression(report: BaselineReport) -> Section:
@@ -289,7 +203,7 @@ def regression(report: BaselineReport) -> Section:
                 "baseline_ms": g["baseline_ms"],
                 "this run (ms)": g["current_ms"],
                 "ratio": g["ratio"],
-                "95 % interval": _intervals(g, "ratio_low", "ratio_high"),
+                "95 % interval": intervals(g, "ratio_low", "ratio_high"),
                 "detectable change (%)": 100 * g["detectable"],
                 "adjusted p": g["p_adjusted"],
                 "verdict": g["verdict"],
@@ -331,19 +245,88 @@ def _regression_sentence(g: pd.DataFrame) -> str:
 # The report's sections in order: name -> function. The notebook shows each in a cell of its own.
 SECTIONS: dict[str, Callable[[BaselineReport], Section]] = {
     "headline": headline,
-    "compliance": compliance,
-    "key_figure": key_figure,
-    "latency": latency,
-    "warmup": warmup,
-    "similarity": partial(
-        _latency_figure, name="similarity", target="similarity_ms", title="Similarity, one pair per request"
+    # each PRD target, judged on its interval, with the workload that judged it
+    "compliance": compliance_section(
+        about="*pass* only when the whole 95% interval meets the target; *fail* when it lies wholly "
+        "beyond the threshold; *insufficient* when the sample cannot decide. Each target is "
+        "judged on the statistic `parameters/thresholds.yaml` defines for it (p95 for "
+        "latencies, counting timed-out requests at the timeout) and on the workload named.",
     ),
-    "rerank": partial(_latency_figure, name="rerank", target="rerank_50_ms", title="Rerank by method and batch size"),
+    # rerank latency by batch size against the PRD target (similarity when no rerank ran), saved for the executive
+    "key_figure": Spec(
+        name="key_figure",
+        draw="baseline_key_figure",
+        inputs=lambda report: {
+            "stages": report.stages,
+            "records": report.records,
+            "rerank_ms": report.thresholds["rerank_50_ms"].target,
+            "similarity_ms": report.thresholds["similarity_ms"].target,
+        },
+        otherwise="rerank and similarity latency",
+        save_as=KEY_FIGURE,
+    ),
+    "latency": Spec(
+        name="latency",
+        title="Latency by stage",
+        about="Latency in ms, one request at a time. The latency stages ran as "
+        "repetitions in alternating order (see the last column); *successful only* percentiles leave "
+        "failed requests out, *with failures* count each failed request at the client timeout (a server "
+        "that times out looks slow, not fast). An interval that says *not bounded* had too few samples.",
+        table=_stages,
+        style="baseline_stages",
+    ),
+    "warmup": Spec(
+        name="warmup",
+        about="Warm-up removed per stage and repetition (MSER-5), so the statistics describe the steady state.",
+        table=_warmup,
+    ),
+    "similarity": _latency_figure("similarity", "similarity_ms", "Similarity, one pair per request"),
+    "rerank": _latency_figure("rerank", "rerank_50_ms", "Rerank by method and batch size"),
     "quality": quality,
     "methods": methods,
-    "memory": memory,
-    "cache": cache,
+    # the server's memory per document count and over the whole study, and where it was measured
+    "memory": Spec(
+        name="memory",
+        title="Memory",
+        about="Resident memory of the server's whole process tree, sampled while it served "
+        "back-to-back reranks of each document count.",
+        table=lambda report: report.memory.rename(
+            columns={"documents": "documents per rerank", "samples": "memory samples"}
+        ),
+        draw="baseline_memory",
+        inputs=lambda report: {
+            "memory": report.memory,
+            "server": report.server,
+            "records": report.records,
+            "target_gb": report.thresholds["memory_100_docs_gb"].target,
+        },
+        otherwise="server memory",
+        sentence=lambda report: server_process_sentence(report.run_dir),
+        tables_first=True,
+    ),
+    "cache": Spec(
+        name="cache",
+        title="Cache effectiveness",
+        about="The same reranks three times: every text new (cold), the same "
+        "documents with new queries (document embeddings cached), and the identical requests "
+        "(every pair in the similarity cache). Hit rates come from the service's `/metrics`.",
+        table=_cache,
+        empty="cache effectiveness",
+        draw="baseline_cache",
+        inputs=lambda report: {"cache": report.cache},
+        otherwise="cache effectiveness",
+        tables_first=True,
+    ),
     "reliability": reliability_section,  # its checks, nothing to add
-    "contention": contention,
+    "contention": Spec(
+        name="contention",
+        title="Was the machine busy?",
+        about="Sampled every 0.5 s during the stages: the CPU other programs used "
+        "(beside the service and this study), the hypervisor's steal, and a fixed calibration loop against "
+        "its best time in the run. A contended stage is named in the headline; a target that fails by less "
+        "than the slowdown it could explain reads insufficient (machine busy).",
+        table=_contention,
+        empty="contention on the machine",
+    ),
     "regression": regression,
 }

@@ -15,7 +15,16 @@ import numpy as np
 import pandas as pd
 
 from ...profile import render_tree
-from ..analysis import Figure, Section, Table, compliance_section, headline_section, reliability_section
+from ..analysis import (
+    Figure,
+    Section,
+    Spec,
+    Table,
+    compliance_section,
+    headline_section,
+    intervals,
+    reliability_section,
+)
 from .analysis import KEY_FIGURE, BottlenecksReport, under_load_change, wide_breakdown
 
 __all__ = ["SECTIONS", "top_finding"]
@@ -58,11 +67,6 @@ def _mib(value: float) -> str:
     return f"{float(f'{value:.3g}'):,g} MiB"
 
 
-def _intervals(frame: pd.DataFrame, low: str, high: str) -> list[tuple]:
-    """(low, high, "ms") per row: a stakeholder table shows each as an interval (none for an empty frame)."""
-    return [(lo, hi, "ms") for lo, hi in zip(frame[low], frame[high], strict=True)] if len(frame) else []
-
-
 def headline(report: BottlenecksReport) -> Section:
     """The verdict, its main reason with the top finding, the reliability reservations and what to do next."""
     main = (report.verdict_reasons or ["Every target is met and the parts explain every total."])[0]
@@ -72,15 +76,13 @@ def headline(report: BottlenecksReport) -> Section:
     return replace(headline_section(report, action), sentence=f"{main.rstrip('.')}. {top_finding(report)}")
 
 
-def key_figure(report: BottlenecksReport) -> Section:
-    """What fixing each part would save (the key figure, saved for the executive report)."""
-    figure = Figure(
-        draw="bottlenecks_opportunities",
-        inputs={"opportunities": report.opportunities},
-        otherwise="time-saving opportunities",
-        save_as=KEY_FIGURE,
-    )
-    return Section(name="key_figure", figures=(figure,))
+key_figure = Spec(  # what fixing each part would save, saved for the executive report
+    name="key_figure",
+    draw="bottlenecks_opportunities",
+    inputs=lambda report: {"opportunities": report.opportunities},
+    otherwise="time-saving opportunities",
+    save_as=KEY_FIGURE,
+)
 
 
 def target(report: BottlenecksReport) -> Section:
@@ -111,43 +113,23 @@ _COST_COLUMNS = {
 }
 
 
-def costs(report: BottlenecksReport) -> Section:
-    """Per request kind: the fixed and per-document cost with intervals, the payload sizes, and the fit."""
-    t = report.costs
-    figure = Figure(
-        draw="bottlenecks_cost_by_size",
-        inputs={"requests": report.cost_requests, "table": t},
-        otherwise="the cost by request kind and size",
-    )
-    shaped = t.assign(
-        fixed_ci=_intervals(t, "fixed_low", "fixed_high"), per_ci=_intervals(t, "per_doc_low", "per_doc_high")
-    )
-    return Section(
-        name="costs",
-        title="Cost by request kind and size",
-        about="One request at a time, each with a new query, round-robin over kinds and sizes: latency against the "
-        "number of documents gives what every request pays (fixed) and what each document costs (per document), "
-        "with 95 % intervals; bytes each way per request.",
-        figures=(figure,),
-        sentence=_unmeasured("the cost by request kind and size") if t.empty else "",
-        tables=(Table(frame=shaped, columns=_COST_COLUMNS),) if len(t) else (),
-    )
-
-
-def compliance(report: BottlenecksReport) -> Section:
-    """Each PRD per-request target, judged on its interval, with the workload that judged it."""
-    return compliance_section(
-        report,
-        title="Verdict",
-        about="*pass*: the PRD's per-request targets are met on their 95% intervals (a rerank of 50 cached documents "
-        "under 500 ms on the statistic `parameters/thresholds.yaml` defines for it, the p95 as in the baseline "
-        "study, in the engine and over HTTP; under 2 GB scoring 100 cold documents) **and** the measured parts "
-        "explain every default-configuration total (|unattributed| below `max_unattributed_share`). *warn*: an "
-        "interval straddles a target, or the parts leave too much unexplained — then the breakdown below must "
-        "not be read as the whole story. *fail*: a target is missed on the whole interval. *insufficient*: "
-        "this run measured nothing a target can be judged on. Each row names the workload that judged it.",
-    )
-
+# Per request kind: the fixed and per-document cost with intervals, the payload sizes, and the fit.
+costs = Spec(
+    name="costs",
+    title="Cost by request kind and size",
+    about="One request at a time, each with a new query, round-robin over kinds and sizes: latency against the "
+    "number of documents gives what every request pays (fixed) and what each document costs (per document), "
+    "with 95 % intervals; bytes each way per request.",
+    draw="bottlenecks_cost_by_size",
+    inputs=lambda report: {"requests": report.cost_requests, "table": report.costs},
+    otherwise="the cost by request kind and size",
+    table=lambda report: report.costs.assign(
+        fixed_ci=intervals(report.costs, "fixed_low", "fixed_high", "ms"),
+        per_ci=intervals(report.costs, "per_doc_low", "per_doc_high", "ms"),
+    ),
+    columns=_COST_COLUMNS,
+    empty="the cost by request kind and size",
+)
 
 _OPPORTUNITY_COLUMNS = {
     "rank": "rank",
@@ -161,27 +143,34 @@ _OPPORTUNITY_COLUMNS = {
 }
 
 
-def opportunities(report: BottlenecksReport) -> Section:
-    """The ranked opportunities: what, where it lives, the saving per request with its interval, how."""
-    o = report.opportunities
-    table = Table(frame=o.assign(ci=_intervals(o, "saving_low", "saving_high")), columns=_OPPORTUNITY_COLUMNS)
-    return Section(
-        name="opportunities",
-        title="Optimisation opportunities, ranked",
-        about="Each with the time (or memory) it would save per request, measured here (a difference of two "
-        "measured configurations, or a part that would go away), where it lives, and what it would free at the "
-        "load study's rates (cores = CPU-seconds per second).",
-        sentence=_unmeasured("optimisation opportunities") if o.empty else "",
-        tables=(table,) if len(o) else (),
-    )
+# The ranked opportunities: what, where it lives, the saving per request with its interval, how.
+opportunities = Spec(
+    name="opportunities",
+    title="Optimisation opportunities, ranked",
+    about="Each with the time (or memory) it would save per request, measured here (a difference of two "
+    "measured configurations, or a part that would go away), where it lives, and what it would free at the "
+    "load study's rates (cores = CPU-seconds per second).",
+    table=lambda report: report.opportunities.assign(
+        ci=intervals(report.opportunities, "saving_low", "saving_high", "ms")
+    ),
+    columns=_OPPORTUNITY_COLUMNS,
+    empty="optimisation opportunities",
+)
 
 
-def _profile(report: BottlenecksReport, what: str, section: Section, *, measured: bool = True) -> Section:
-    """`section`, of the reference engine's in-process profiles; for another target (or when not `measured`) its
-    heading and `what` was not measured, why, and where to look."""
-    if report.reference and measured:
-        return section
-    return Section(name=section.name, title=section.title, about=section.about, sentence=_gap(report, what))
+def _profile(
+    make: Callable[[BottlenecksReport], Section], what: str, measured: str = ""
+) -> Callable[[BottlenecksReport], Section]:
+    """`make`'s section, of the reference engine's in-process profiles; for another target (or when the report's
+    frame `measured` has no rows) its heading and `what` was not measured, why, and where to look."""
+
+    def section(report: BottlenecksReport) -> Section:
+        made = make(report)
+        if report.reference and (not measured or len(getattr(report, measured)) > 0):
+            return made
+        return Section(name=made.name, title=made.title, about=made.about, sentence=_gap(report, what))
+
+    return section
 
 
 def breakdown(report: BottlenecksReport) -> Section:
@@ -195,8 +184,7 @@ def breakdown(report: BottlenecksReport) -> Section:
         "Means per request (they add up; medians do not). Engine parts are measured in this process; the parts "
         "outside the engine come from the HTTP measurement of the same batch size and method."
     )
-    section = Section(name="breakdown", title="Where a rerank's time goes", about=about, figures=figures)
-    return _profile(report, "the breakdown of the engine", section)
+    return Section(name="breakdown", title="Where a rerank's time goes", about=about, figures=figures)
 
 
 def scenarios(report: BottlenecksReport) -> Section:
@@ -207,97 +195,68 @@ def scenarios(report: BottlenecksReport) -> Section:
         "Mean milliseconds per component; *unattributed* is the engine's total minus the parts (negative when the "
         "engine does in one step what the parts do in two)."
     )
-    section = Section(name="scenarios", title="Every scenario", about=about, tables=tables)
-    return _profile(report, "every scenario", section)
+    return Section(name="scenarios", title="Every scenario", about=about, tables=tables)
 
 
-def overhead(report: BottlenecksReport) -> Section:
-    """Engine time of quantum and hybrid over classical, with intervals."""
-    figure = Figure(draw="bottlenecks_overhead", inputs={"overhead": report.overhead}, otherwise="the overhead")
-    about = (
-        "Engine time of quantum and hybrid over classical on the same documents: ratio of medians with a bootstrap "
-        "95% interval, and the extra milliseconds (difference of means)."
-    )
-    section = Section(
-        name="overhead",
-        title="Quantum vs classical overhead",
-        about=about,
-        figures=(figure,),
-        tables=(Table(frame=report.overhead),),
-    )
-    return _profile(report, "the quantum overhead in the engine", section)
-
-
-def aer_vs_exact(report: BottlenecksReport) -> Section:
-    """What the aer simulation costs against the closed form, and its shot noise."""
-    table = report.aer_vs_exact
-    figure = Figure(
-        draw="bottlenecks_aer_vs_exact",
-        inputs={"table": table},
-        otherwise="the aer simulator (no aer scenario in this run)",
-    )
-    section = Section(
-        name="aer_vs_exact",
-        title="Aer vs exact: what the simulation costs and the shot noise it trades for it",
-        about="The same encoded states through the closed form and the SWAP test: the aer estimate's error is "
-        "shot noise alone.",
-        figures=(figure,),
-        tables=(Table(frame=table),),
-    )
-    return _profile(report, "the simulator against the closed form", section)
-
-
-_COLD_START_COLUMNS = {
-    "component": "component",
-    "qubits": "qubits",
-    "median": "median (ms)",
-    "min": "min (ms)",
-    "max": "max (ms)",
-    "count": "times measured",
-}
-
-
-def cold_start(report: BottlenecksReport) -> Section:
-    """Model load, the first forward pass, circuit construction and transpilation."""
-    section = Section(
-        name="cold_start",
-        title="One-off costs",
-        about="Model load, the first forward pass, and the aer circuit's construction and transpilation (once "
-        "per qubit count, at warm-up).",
-        tables=(Table(frame=report.cold_start, columns=_COLD_START_COLUMNS),),
-    )
-    return _profile(report, "the one-off costs", section, measured=len(report.cold_start) > 0)
-
-
-def outside(report: BottlenecksReport) -> Section:
-    """End-to-end time over HTTP minus the server's computation, split into the service's code and the rest."""
-    section = Section(
-        name="outside",
-        title="Outside the engine",
-        about="End-to-end latency over HTTP minus the server's computation time, split into what the service's "
-        "own code does (parse, validate, rank, serialise; timed in-process on the same bodies) and the rest "
-        "(uvicorn, FastAPI, the thread hand-off, loopback).",
-        tables=(Table(frame=report.outside),),
-    )
-    return _profile(report, "the split of the time outside the engine", section, measured=len(report.outside) > 0)
-
-
-def memory(report: BottlenecksReport) -> Section:
-    """Peak memory of one cold rerank per document count, against the PRD's limit."""
-    limit = report.thresholds["memory_100_docs_gb"].target
-    figure = Figure(
-        draw="bottlenecks_memory", inputs={"memory": report.memory, "limit_gb": limit}, otherwise="memory growth"
-    )
-    section = Section(
-        name="memory",
-        title="Memory",
-        about="Peak resident memory while one cold rerank of N documents runs (memory_profiler), what it leaves "
-        "behind, and garbage-collection pauses. The lines that grow it and the allocation sites still holding "
-        "memory (tracemalloc) are in the version with code.",
-        figures=(figure,),
-        tables=(Table(frame=report.memory),),
-    )
-    return _profile(report, "memory per document count", section)
+# Engine time of quantum and hybrid over classical, with intervals.
+overhead = Spec(
+    name="overhead",
+    title="Quantum vs classical overhead",
+    about="Engine time of quantum and hybrid over classical on the same documents: ratio of medians with a bootstrap "
+    "95% interval, and the extra milliseconds (difference of means).",
+    draw="bottlenecks_overhead",
+    inputs=lambda report: {"overhead": report.overhead},
+    otherwise="the overhead",
+    table="overhead",
+)
+# What the aer simulation costs against the closed form, and its shot noise.
+aer_vs_exact = Spec(
+    name="aer_vs_exact",
+    title="Aer vs exact: what the simulation costs and the shot noise it trades for it",
+    about="The same encoded states through the closed form and the SWAP test: the aer estimate's error is "
+    "shot noise alone.",
+    draw="bottlenecks_aer_vs_exact",
+    inputs=lambda report: {"table": report.aer_vs_exact},
+    otherwise="the aer simulator (no aer scenario in this run)",
+    table="aer_vs_exact",
+)
+# Model load, the first forward pass, circuit construction and transpilation.
+cold_start = Spec(
+    name="cold_start",
+    title="One-off costs",
+    about="Model load, the first forward pass, and the aer circuit's construction and transpilation (once "
+    "per qubit count, at warm-up).",
+    table="cold_start",
+    columns={
+        "component": "component",
+        "qubits": "qubits",
+        "median": "median (ms)",
+        "min": "min (ms)",
+        "max": "max (ms)",
+        "count": "times measured",
+    },
+)
+# End-to-end time over HTTP minus the server's computation, split into the service's code and the rest.
+outside = Spec(
+    name="outside",
+    title="Outside the engine",
+    about="End-to-end latency over HTTP minus the server's computation time, split into what the service's "
+    "own code does (parse, validate, rank, serialise; timed in-process on the same bodies) and the rest "
+    "(uvicorn, FastAPI, the thread hand-off, loopback).",
+    table="outside",
+)
+# Peak memory of one cold rerank per document count, against the PRD's limit.
+memory = Spec(
+    name="memory",
+    title="Memory",
+    about="Peak resident memory while one cold rerank of N documents runs (memory_profiler), what it leaves "
+    "behind, and garbage-collection pauses. The lines that grow it and the allocation sites still holding "
+    "memory (tracemalloc) are in the version with code.",
+    draw="bottlenecks_memory",
+    inputs=lambda report: {"memory": report.memory, "limit_gb": report.thresholds["memory_100_docs_gb"].target},
+    otherwise="memory growth",
+    table="memory",
+)
 
 
 def gc(report: BottlenecksReport) -> Section:
@@ -366,7 +325,7 @@ def line_profiles(report: BottlenecksReport) -> Section:
     """The most expensive lines of the quantum path and of the classical fallback (line_profiler)."""
     lines = report.lines
     paths = ("quantum path", "classical fallback") if len(lines) else ()
-    section = Section(
+    return Section(
         name="line_profiles",
         title="Profiles (version with code only)",
         about="The most expensive lines of the quantum path and of the classical fallback (line_profiler), the "
@@ -374,7 +333,6 @@ def line_profiles(report: BottlenecksReport) -> Section:
         "sites that keep it.",
         tables=tuple(Table(frame=lines[lines["path"] == p], style="bottlenecks_lines") for p in paths),
     )
-    return _profile(report, "line profiles", section, measured=len(lines) > 0)
 
 
 def call_trees(report: BottlenecksReport) -> Section:
@@ -401,21 +359,30 @@ SECTIONS: dict[str, Callable[[BottlenecksReport], Section]] = {
     "key_figure": key_figure,
     "target": target,
     "costs": costs,
-    "compliance": compliance,
+    "compliance": compliance_section(
+        title="Verdict",
+        about="*pass*: the PRD's per-request targets are met on their 95% intervals (a rerank of 50 cached documents "
+        "under 500 ms on the statistic `parameters/thresholds.yaml` defines for it, the p95 as in the baseline "
+        "study, in the engine and over HTTP; under 2 GB scoring 100 cold documents) **and** the measured parts "
+        "explain every default-configuration total (|unattributed| below `max_unattributed_share`). *warn*: an "
+        "interval straddles a target, or the parts leave too much unexplained — then the breakdown below must "
+        "not be read as the whole story. *fail*: a target is missed on the whole interval. *insufficient*: "
+        "this run measured nothing a target can be judged on. Each row names the workload that judged it.",
+    ),
     "opportunities": opportunities,
-    "breakdown": breakdown,
-    "scenarios": scenarios,
-    "overhead": overhead,
-    "aer_vs_exact": aer_vs_exact,
-    "cold_start": cold_start,
-    "outside": outside,
-    "memory": memory,
+    "breakdown": _profile(breakdown, "the breakdown of the engine"),
+    "scenarios": _profile(scenarios, "every scenario"),
+    "overhead": _profile(overhead, "the quantum overhead in the engine"),
+    "aer_vs_exact": _profile(aer_vs_exact, "the simulator against the closed form"),
+    "cold_start": _profile(cold_start, "the one-off costs", measured="cold_start"),
+    "outside": _profile(outside, "the split of the time outside the engine", measured="outside"),
+    "memory": _profile(memory, "memory per document count"),
     "gc": gc,
     "under_load": under_load,
     "hot_functions": hot_functions,
     "concurrency": concurrency,
     "reliability": reliability_section,  # interval widths, machine noise, whether the under-load profile ran
-    "line_profiles": line_profiles,
+    "line_profiles": _profile(line_profiles, "line profiles", measured="lines"),
     "call_trees": call_trees,
     "allocations": allocations,
 }

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from ..analysis import (
     COMPLIANCE_ABOUT,
     Figure,
     Section,
+    Spec,
     Table,
     compliance_section,
     headline_section,
@@ -33,65 +35,6 @@ def headline(report: LoadReport) -> Section:
     return headline_section(report, next_action(report))
 
 
-def compliance(report: LoadReport) -> Section:
-    """Each PRD load target, judged on its interval, with the workload that judged it."""
-    return compliance_section(
-        report,
-        title="Verdict against the PRD load targets",
-        about="Judged on the requests after the warm-up and outside ramp phases, each target on the "
-        "statistic and request kind `parameters/thresholds.yaml` defines. "
-        + COMPLIANCE_ABOUT
-        + " The workload column names what judged each row: a closed model (users with "
-        "think time) offers only so many requests per second, so its throughput is judged as "
-        "kept-up-with-offered, and the capacity target (at least 100 req/s within the latency "
-        "target) is left to a workload able to offer it. Memory and quantum time are observed "
-        "values (no sampling interval).",
-    )
-
-
-def timeline(report: LoadReport) -> Section:
-    """The run on one time axis, with only the limits of targets this workload can judge (the key figure)."""
-    figure = Figure(
-        draw="load_timeline",
-        inputs={
-            "records": report.records,
-            "server": report.server,
-            "metrics": report.metrics,
-            "phases": report.spans,
-            "thresholds": drawn_thresholds(report.params, report.thresholds, report.spans),
-            "t0_unix": report.t0_unix,
-            "cores": report.cores,
-            "title": f"scenario {report.params.name}",
-        },
-        otherwise="the timeline",
-        save_as=KEY_FIGURE,
-    )
-    return Section(
-        name="timeline", title="Timeline", figures=(figure,), sentence=server_metrics_sentence(report.run_dir)
-    )
-
-
-def degradation(report: LoadReport) -> Section:
-    """How requests failed per phase, and error rate and latency against the offered rate."""
-    figure = Figure(
-        draw="load_degradation",
-        inputs={
-            "records": report.records,
-            "thresholds": report.thresholds,
-            "failure_rate": report.params.failure_threshold,
-        },
-        otherwise="degradation with the offered load",
-    )
-    return Section(
-        name="degradation",
-        title="Degradation under load",
-        about="How requests failed, per phase: shedding with 503 at once is "
-        "the healthy answer to overload; timeouts and 5xx are not.",
-        tables=(Table(frame=report.degradation),),
-        figures=(figure,),
-    )
-
-
 def errors(report: LoadReport) -> Section:
     """Errors by kind and the outages (stretches in which the target answered nothing)."""
     outages = "Outages (a second or more in which the target answered nothing: refused, reset or timed out)"
@@ -101,19 +44,6 @@ def errors(report: LoadReport) -> Section:
             Table(frame=report.errors, caption="Errors by kind"),
             Table(frame=report.outages.drop(columns="errors"), caption=outages),
         ),
-    )
-
-
-def leak(report: LoadReport) -> Section:
-    """RSS growth after the caches are full, judged or said why not."""
-    rows = report.compliance
-    return Section(
-        name="leak",
-        title="Memory leak (long runs)",
-        about="RSS growth after the caches are full, with its interval "
-        "(batch means over blocks of correlated 1-s samples); growth while the caches fill is "
-        "not a leak. Needs a soak: `qrbench study load -p parameters/soak.yaml` (30 min).",
-        judgements=rows[rows["metric"] == "rss_growth_mb_per_h"],
     )
 
 
@@ -163,15 +93,6 @@ def alerts(report: LoadReport) -> Section:
     )
 
 
-def reliability(report: LoadReport) -> Section:
-    """The reliability checks (generator CPU and send lag, sample size, warm-up, Little's law, ...)."""
-    return reliability_section(
-        report,
-        about="The generator's own CPU and send lag are checked: a saturated generator measures itself, "
-        "not the server.",
-    )
-
-
 def screen(report: LoadReport) -> Section:
     """`qrbench load`'s one screen (its summary.json is `data`): counts, errors, the study's percentiles."""
     data = _screen_data(report)
@@ -183,50 +104,96 @@ def screen(report: LoadReport) -> Section:
     )
 
 
-def _table_section(name: str, title: str, about: str) -> Callable[[LoadReport], Section]:
+def _table(name: str, title: str, about: str) -> Spec:
     """A section showing the report's frame `name` in the table layout of the same name."""
+    return Spec(name=name, title=title, about=about, table=name, style=name)
 
-    def section(report: LoadReport) -> Section:
-        return Section(name=name, title=title, about=about, tables=(Table(frame=getattr(report, name), style=name),))
-
-    return section
-
-
-latency = _table_section(
-    "latency",
-    "Latency by request kind",
-    "Percentiles (ms) of the judged requests with 95% intervals "
-    "(order statistics over the effective number of samples, since successive requests are "
-    "correlated). *Failures counted*: a timed-out or dropped request counts at its timeout, "
-    "any other failure at its recorded time, as a lower bound; where a percentile falls on "
-    "failures it reads *at least*. The success-only p95 is beside them for comparison.",
-)
-phases = _table_section(
-    "phases", "Per phase", "Rates and percentiles (ms, failures counted) per phase of the scenario."
-)
-littles_law = _table_section(
-    "littles_law",
-    "Little's law",
-    "In a steady state, requests in the system = throughput × time in the "
-    "system: X·(W+Z) for a closed model must equal its users (Z: think time), X·W the "
-    "server's in-flight gauge, which counts only requests being computed (so it reads lower "
-    "by the time spent in the network and queues). A difference beyond 10 % is flagged: "
-    "lost requests, a load that was not steady, or users that were not reached.",
-)
 
 # The report's sections in order: name -> function. The notebook shows each in a cell of its own.
 SECTIONS: dict[str, Callable[[LoadReport], Section]] = {
     "headline": headline,
-    "compliance": compliance,
-    "timeline": timeline,
-    "latency": latency,
-    "phases": phases,
-    "degradation": degradation,
+    # each PRD load target, judged on its interval, with the workload that judged it
+    "compliance": compliance_section(
+        title="Verdict against the PRD load targets",
+        about="Judged on the requests after the warm-up and outside ramp phases, each target on the "
+        "statistic and request kind `parameters/thresholds.yaml` defines. "
+        + COMPLIANCE_ABOUT
+        + " The workload column names what judged each row: a closed model (users with "
+        "think time) offers only so many requests per second, so its throughput is judged as "
+        "kept-up-with-offered, and the capacity target (at least 100 req/s within the latency "
+        "target) is left to a workload able to offer it. Memory and quantum time are observed "
+        "values (no sampling interval).",
+    ),
+    # the run on one time axis, with only the limits of targets this workload can judge (the key figure)
+    "timeline": Spec(
+        name="timeline",
+        title="Timeline",
+        draw="load_timeline",
+        inputs=lambda report: {
+            "records": report.records,
+            "server": report.server,
+            "metrics": report.metrics,
+            "phases": report.spans,
+            "thresholds": drawn_thresholds(report.params, report.thresholds, report.spans),
+            "t0_unix": report.t0_unix,
+            "cores": report.cores,
+            "title": f"scenario {report.params.name}",
+        },
+        otherwise="the timeline",
+        save_as=KEY_FIGURE,
+        sentence=lambda report: server_metrics_sentence(report.run_dir),
+    ),
+    "latency": _table(
+        "latency",
+        "Latency by request kind",
+        "Percentiles (ms) of the judged requests with 95% intervals "
+        "(order statistics over the effective number of samples, since successive requests are "
+        "correlated). *Failures counted*: a timed-out or dropped request counts at its timeout, "
+        "any other failure at its recorded time, as a lower bound; where a percentile falls on "
+        "failures it reads *at least*. The success-only p95 is beside them for comparison.",
+    ),
+    "phases": _table("phases", "Per phase", "Rates and percentiles (ms, failures counted) per phase of the scenario."),
+    # how requests failed per phase, and error rate and latency against the offered rate
+    "degradation": Spec(
+        name="degradation",
+        title="Degradation under load",
+        about="How requests failed, per phase: shedding with 503 at once is "
+        "the healthy answer to overload; timeouts and 5xx are not.",
+        table="degradation",
+        draw="load_degradation",
+        inputs=lambda report: {
+            "records": report.records,
+            "thresholds": report.thresholds,
+            "failure_rate": report.params.failure_threshold,
+        },
+        otherwise="degradation with the offered load",
+    ),
     "errors": errors,
-    "littles_law": littles_law,
-    "leak": leak,
+    "littles_law": _table(
+        "littles_law",
+        "Little's law",
+        "In a steady state, requests in the system = throughput × time in the "
+        "system: X·(W+Z) for a closed model must equal its users (Z: think time), X·W the "
+        "server's in-flight gauge, which counts only requests being computed (so it reads lower "
+        "by the time spent in the network and queues). A difference beyond 10 % is flagged: "
+        "lost requests, a load that was not steady, or users that were not reached.",
+    ),
+    # RSS growth after the caches are full, judged or said why not
+    "leak": Spec(
+        name="leak",
+        title="Memory leak (long runs)",
+        about="RSS growth after the caches are full, with its interval "
+        "(batch means over blocks of correlated 1-s samples); growth while the caches fill is "
+        "not a leak. Needs a soak: `qrbench study load -p parameters/soak.yaml` (30 min).",
+        judgements=lambda report: report.compliance[report.compliance["metric"] == "rss_growth_mb_per_h"],
+    ),
     "alerts": alerts,
-    "reliability": reliability,
+    # the reliability checks (generator CPU and send lag, sample size, warm-up, Little's law, ...)
+    "reliability": replace(
+        reliability_section,
+        about="The generator's own CPU and send lag are checked: a saturated generator measures itself, "
+        "not the server.",
+    ),
     "screen": screen,
 }
 

@@ -6,9 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import pandas as pd
-
-from ..analysis import Figure, Section, Table, compliance_section, headline_section, reliability_section
+from ..analysis import Figure, Section, Spec, compliance_section, headline_section, reliability_section, shown
 from .analysis import KEY_FIGURE, SATURATION_LIMITS, ScalabilityReport, fmt
 
 _CONFIG_HEADERS = {
@@ -71,71 +69,6 @@ _DOCUMENT_HEADERS = {
 }
 
 
-def _shown(frame: pd.DataFrame, headers: Mapping[str, str]) -> Table:
-    """A table of `frame`'s columns named in `headers` that it has, in that order, under those headers."""
-    return Table(frame=frame, columns={k: v for k, v in headers.items() if k in frame.columns or frame.empty})
-
-
-def recommendation(report: ScalabilityReport) -> Section:
-    return Section(name="recommendation", sentence=f"**Recommendation.** {report.recommendation}")
-
-
-def compliance(report: ScalabilityReport) -> Section:
-    return compliance_section(
-        report,
-        title="PRD compliance",
-        about="The capacity target (at least 100 req/s with the p95 within its target) is judged on the step load "
-        "(open model) of the configuration with the highest capacity: the achieved rate of the highest step whose "
-        "p95 interval lies wholly below the target. Each row names the workload that judged it.",
-    )
-
-
-def findings(report: ScalabilityReport) -> Section:
-    return Section(
-        name="findings",
-        title="Findings",
-        about="*pass*: every configuration ran, its capacity is bounded on both sides and the PRD rows pass; *warn*: "
-        "some capacity is only a bound, or a PRD row warns; *fail*: a configuration failed to run or a PRD row "
-        "fails; *insufficient*: nothing was measured.",
-        sentence="\n".join(f"- {f}" for f in report.verdict_reasons[1:] + report.findings),
-    )
-
-
-def capacity(report: ScalabilityReport) -> Section:
-    figure = Figure(
-        draw="scalability_capacity",
-        inputs={"configs": report.configs},
-        otherwise="the capacity of each configuration",
-        save_as=KEY_FIGURE,
-    )
-    return Section(
-        name="capacity",
-        title="Capacity under the SLO",
-        about="A step meets the SLO when its p95 (from the intended send time) is under the limit and its success "
-        "ratio at least the target. The capacity is the highest step before the break; its interval runs from the "
-        "highest step that met the SLO on the p95's 95 % interval to the first step that broke it (so it carries "
-        "the step width too). An open upper end: the SLO never broke.",
-        figures=(figure,),
-        tables=(_shown(report.configs, _CONFIG_HEADERS),),
-    )
-
-
-def steps(report: ScalabilityReport) -> Section:
-    figure = Figure(
-        draw="scalability_steps",
-        inputs={"steps": report.steps, "slo_p95_ms": report.slo.p95_ms},
-        otherwise="the step loads",
-    )
-    return Section(
-        name="steps",
-        title="Throughput and latency at each step",
-        about="Throughput is the mean of one-second windows of successful completions, its interval from batch "
-        "means over the windows' correlation time.",
-        figures=(figure,),
-        tables=(_shown(report.steps, _STEP_HEADERS),),
-    )
-
-
 def _usl_note(fit: Mapping[str, Any], axis: str) -> str:
     """What range a USL figure covers, and that it says nothing beyond it."""
     levels = sorted(int(n) for n in fit["points"]["n"].unique())
@@ -166,51 +99,20 @@ def _usl(report: ScalabilityReport, axis: str, **heading: str) -> Section:
     return Section(name=f"usl_{axis}", **heading, figures=figures, sentence=_usl_note(fit, axis))
 
 
-def usl_workers(report: ScalabilityReport) -> Section:
-    return _usl(
-        report,
-        "workers",
-        title="Universal Scalability Law",
-        about="Throughput against workers and against instances (round robin): each configuration's peak step cut "
-        "into windows (one observation per level: the fit averages them). The USL (contention σ, coherency κ, peak "
-        "N*) needs at least 4 levels and is drawn over the measured range only; N* is stated only when its interval "
-        "is bounded.",
-    )
+def _usl(axis: str, **heading: str) -> Callable[[ScalabilityReport], Section]:
+    """Throughput against N on one axis with its fits (a single level draws a column and no curve: no figure)."""
 
+    def section(report: ScalabilityReport) -> Section:
+        fit = report.usl[axis]
+        figure = Figure(
+            draw="scalability_usl",
+            inputs={"fit": fit, "cores": report.cores, "axis": axis},
+            otherwise=f"throughput against {axis}",
+        )
+        figures = (figure,) if fit["levels"] >= 2 else ()
+        return Section(name=f"usl_{axis}", **heading, figures=figures, sentence=_usl_note(fit, axis))
 
-def usl_instances(report: ScalabilityReport) -> Section:
-    return _usl(report, "instances")
-
-
-def load_balancer(report: ScalabilityReport) -> Section:
-    figure = Figure(draw="scalability_shares", inputs={"shares": report.shares}, otherwise="instance shares")
-    return Section(
-        name="load_balancer",
-        title="Load balancer effectiveness",
-        about="Each instance's share of the requests in every step, from its own `/metrics` before and after the "
-        "step, the imbalance (largest share over the even share, minus 1) with a χ² test against an even split, "
-        "and each instance's cache hit rates (caches are per instance).",
-        tables=(_shown(report.imbalance, _IMBALANCE_HEADERS),),
-        figures=(figure,),
-    )
-
-
-def saturation(report: ScalabilityReport) -> Section:
-    sat = report.saturation
-    figure = Figure(
-        draw="scalability_saturation",
-        inputs={"table": sat, "limits": SATURATION_LIMITS, "config": report.first_saturated["config"] or "workers-1"},
-        otherwise="resource saturation",
-    )
-    return Section(
-        name="saturation",
-        title="Which resource saturates first",
-        about="Per step of the single-worker service: its CPU over the cores, its memory over the machine's, the "
-        "event loop (p95 of a `/health/live` probe that computes nothing), and the thread pool (requests in "
-        "computation over the compute threads).",
-        tables=(_shown(sat, _SATURATION_HEADERS),),
-        figures=(figure,),
-    )
+    return section
 
 
 def autoscaling(report: ScalabilityReport) -> Section:
@@ -230,24 +132,7 @@ def autoscaling(report: ScalabilityReport) -> Section:
         "or below what the rule needs in steady state (the findings above say it in words).",
         figures=(figure,),
         sentence=f"The scenario failed: {auto['error']}" if auto is not None and auto["error"] else "",
-        tables=() if auto is None else (_shown(auto["phases"], _PHASE_HEADERS),),
-    )
-
-
-def documents(report: ScalabilityReport) -> Section:
-    figure = Figure(
-        draw="scalability_documents",
-        inputs={"documents": report.documents, "cost": report.cost},
-        otherwise="the cost against the document count",
-    )
-    return Section(
-        name="documents",
-        title="Vertical scaling",
-        about="Document count per request (cached documents, a new query each: the cost's growth fitted as a power "
-        "law and as milliseconds per document, with 95 % intervals), memory against the document count, and "
-        "latency and throughput against torch threads, qubits and shots (aer).",
-        figures=(figure,),
-        tables=(_shown(report.documents, _DOCUMENT_HEADERS),) if len(report.documents) else (),
+        tables=() if auto is None else (shown(auto["phases"], _PHASE_HEADERS),),
     )
 
 
@@ -264,34 +149,111 @@ def cost_growth(report: ScalabilityReport) -> Section:
     return Section(name="cost_growth", sentence=sentence, data=c)
 
 
-def vertical_settings(report: ScalabilityReport) -> Section:
-    """Latency and throughput against torch threads, qubits and shots, and the sweeps that failed."""
-    tables = {"torch threads": report.threads, "qubits": report.qubits, "shots": report.shots}
-    figure = Figure(
-        draw="scalability_vertical", inputs={"tables": tables}, otherwise="the thread, qubit and shot sweeps"
-    )
-    return Section(
-        name="vertical_settings",
-        figures=(figure,),
-        sentence="\n".join(f"- failed: {e}" for e in report.vertical_errors),
-    )
-
-
 # The report's sections in order: name -> function. The notebook shows each in a cell of its own.
 SECTIONS: dict[str, Callable[[ScalabilityReport], Section]] = {
     "headline": headline_section,
-    "recommendation": recommendation,
-    "compliance": compliance,
-    "findings": findings,
-    "capacity": capacity,
-    "steps": steps,
-    "usl_workers": usl_workers,
-    "usl_instances": usl_instances,
-    "load_balancer": load_balancer,
-    "saturation": saturation,
+    "recommendation": Spec(
+        name="recommendation", sentence=lambda report: f"**Recommendation.** {report.recommendation}"
+    ),
+    "compliance": compliance_section(
+        title="PRD compliance",
+        about="The capacity target (at least 100 req/s with the p95 within its target) is judged on the step load "
+        "(open model) of the configuration with the highest capacity: the achieved rate of the highest step whose "
+        "p95 interval lies wholly below the target. Each row names the workload that judged it.",
+    ),
+    "findings": Spec(
+        name="findings",
+        title="Findings",
+        about="*pass*: every configuration ran, its capacity is bounded on both sides and the PRD rows pass; *warn*: "
+        "some capacity is only a bound, or a PRD row warns; *fail*: a configuration failed to run or a PRD row "
+        "fails; *insufficient*: nothing was measured.",
+        sentence=lambda report: "\n".join(f"- {f}" for f in report.verdict_reasons[1:] + report.findings),
+    ),
+    "capacity": Spec(
+        name="capacity",
+        title="Capacity under the SLO",
+        about="A step meets the SLO when its p95 (from the intended send time) is under the limit and its success "
+        "ratio at least the target. The capacity is the highest step before the break; its interval runs from the "
+        "highest step that met the SLO on the p95's 95 % interval to the first step that broke it (so it carries "
+        "the step width too). An open upper end: the SLO never broke.",
+        draw="scalability_capacity",
+        inputs=lambda report: {"configs": report.configs},
+        otherwise="the capacity of each configuration",
+        save_as=KEY_FIGURE,
+        table="configs",
+        columns=_CONFIG_HEADERS,
+    ),
+    "steps": Spec(
+        name="steps",
+        title="Throughput and latency at each step",
+        about="Throughput is the mean of one-second windows of successful completions, its interval from batch "
+        "means over the windows' correlation time.",
+        draw="scalability_steps",
+        inputs=lambda report: {"steps": report.steps, "slo_p95_ms": report.slo.p95_ms},
+        otherwise="the step loads",
+        table="steps",
+        columns=_STEP_HEADERS,
+    ),
+    "usl_workers": _usl(
+        "workers",
+        title="Universal Scalability Law",
+        about="Throughput against workers and against instances (round robin): each configuration's peak step cut "
+        "into windows (one observation per level: the fit averages them). The USL (contention σ, coherency κ, peak "
+        "N*) needs at least 4 levels and is drawn over the measured range only; N* is stated only when its interval "
+        "is bounded.",
+    ),
+    "usl_instances": _usl("instances"),
+    "load_balancer": Spec(
+        name="load_balancer",
+        title="Load balancer effectiveness",
+        about="Each instance's share of the requests in every step, from its own `/metrics` before and after the "
+        "step, the imbalance (largest share over the even share, minus 1) with a χ² test against an even split, "
+        "and each instance's cache hit rates (caches are per instance).",
+        table="imbalance",
+        columns=_IMBALANCE_HEADERS,
+        draw="scalability_shares",
+        inputs=lambda report: {"shares": report.shares},
+        otherwise="instance shares",
+    ),
+    "saturation": Spec(
+        name="saturation",
+        title="Which resource saturates first",
+        about="Per step of the single-worker service: its CPU over the cores, its memory over the machine's, the "
+        "event loop (p95 of a `/health/live` probe that computes nothing), and the thread pool (requests in "
+        "computation over the compute threads).",
+        table="saturation",
+        columns=_SATURATION_HEADERS,
+        draw="scalability_saturation",
+        inputs=lambda report: {
+            "table": report.saturation,
+            "limits": SATURATION_LIMITS,
+            "config": report.first_saturated["config"] or "workers-1",
+        },
+        otherwise="resource saturation",
+    ),
     "autoscaling": autoscaling,
-    "documents": documents,
+    "documents": Spec(
+        name="documents",
+        title="Vertical scaling",
+        about="Document count per request (cached documents, a new query each: the cost's growth fitted as a power "
+        "law and as milliseconds per document, with 95 % intervals), memory against the document count, and "
+        "latency and throughput against torch threads, qubits and shots (aer).",
+        draw="scalability_documents",
+        inputs=lambda report: {"documents": report.documents, "cost": report.cost},
+        otherwise="the cost against the document count",
+        table=lambda report: report.documents if len(report.documents) else None,
+        columns=_DOCUMENT_HEADERS,
+    ),
     "cost_growth": cost_growth,
-    "vertical_settings": vertical_settings,
+    # latency and throughput against torch threads, qubits and shots, and the sweeps that failed
+    "vertical_settings": Spec(
+        name="vertical_settings",
+        draw="scalability_vertical",
+        inputs=lambda report: {
+            "tables": {"torch threads": report.threads, "qubits": report.qubits, "shots": report.shots}
+        },
+        otherwise="the thread, qubit and shot sweeps",
+        sentence=lambda report: "\n".join(f"- failed: {e}" for e in report.vertical_errors),
+    ),
     "reliability": reliability_section,
 }
