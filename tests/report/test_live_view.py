@@ -121,15 +121,25 @@ def test_run_load_refusing_its_arguments_propagates(slow_stub, tmp_path):
 def test_ctrl_c_stops_the_run_keeps_its_records_and_is_re_raised(slow_stub, tmp_path):
     run_dir = tmp_path / "run"
     view = LiveView(run_dir, refresh_s=0.4)
-    timer = threading.Timer(1.5, _thread.interrupt_main)
-    timer.start()
+    stop = threading.Event()
+
+    def ctrl_c_once_requests_are_recorded():
+        # Ctrl-C once the run has written records (a fixed delay raced a slow start on a busy machine).
+        while not stop.wait(0.1):
+            if not live_records(run_dir).empty:
+                _thread.interrupt_main()
+                return
+
+    pressing = threading.Thread(target=ctrl_c_once_requests_are_recorded, daemon=True)
+    pressing.start()
     started = time.monotonic()
     try:
         with pytest.raises(KeyboardInterrupt):
             view.watch(load, slow_stub, run_dir, ClosedModel(users=2, duration_s=30.0))
     finally:
-        timer.cancel()
-    assert time.monotonic() - started < 20
+        stop.set()
+        pressing.join()
+    assert time.monotonic() - started < 25  # well before the 30-s run would have ended by itself
     info = load_run_info(run_dir)
     assert info["finished"] and info["interrupted"] and info["result"]["n_requests"] > 0
     assert "interrupted" in view.figure._suptitle.get_text()
