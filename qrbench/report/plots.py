@@ -6,6 +6,8 @@ sentence instead (`qrbench.report.format.not_measured`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -14,15 +16,25 @@ from .format import StakeholderTable, number, stakeholder_table
 
 __all__ = [
     "show",
-    "plain_log_axis",
+    "finish",
+    "log_scale",
+    "error_bars",
+    "interval_series",
+    "target_line",
+    "stacked_bars",
+    "panel_note",
+    "legend",
+    "rows_table",
     "latency_by_stage",
     "percentiles_by_batch",
     "memory_by_documents",
     "cache_effect",
     "reliability_table",
     "quality_vs_cost",
-    "VERDICT_COLOURS",
 ]
+
+# A PRD target or limit, or an SLO: red and dashed on every figure.
+TARGET_LINE = {"color": "#b00020", "ls": "--"}
 
 
 def show(fig, *, otherwise: str) -> None:
@@ -37,23 +49,76 @@ def show(fig, *, otherwise: str) -> None:
     plt.close(fig)  # in a kernel show() has drawn it; anywhere else (a test, a script) it would stay open forever
 
 
-def plain_log_axis(axis) -> None:
-    """Label a log-scale axis (ax.xaxis or ax.yaxis) with plain numbers at 1-2-5 steps: "200", not "2×10²"."""
+def finish(fig, title: str = "", **title_style):
+    """The last step of a figure function: the figure's title (when given), its layout, the figure."""
+    if title:
+        fig.suptitle(title, **title_style)
+    fig.tight_layout()
+    return fig
+
+
+def log_scale(ax, *names: str) -> None:
+    """Log scale on the named axes ("x", "y"), labelled with plain numbers at 1-2-5 steps: "200", not "2×10²"."""
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda value, _pos: number(value, 2)))
-    axis.set_minor_formatter(NullFormatter())
+    for name in names:
+        getattr(ax, f"set_{name}scale")("log")
+        axis = getattr(ax, f"{name}axis")
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(FuncFormatter(lambda value, _pos: number(value, 2)))
+        axis.set_minor_formatter(NullFormatter())
 
 
-VERDICT_COLOURS = {
-    "pass": "#c8e6c9",
-    "warn": "#ffe0b2",
-    "fail": "#ffcdd2",
-    "insufficient": "#e0e0e0",
-    "regressed": "#ffcdd2",
-    "improved": "#c8e6c9",
-}
+def error_bars(mid, low, high) -> list[np.ndarray]:
+    """Error-bar lengths below and above `mid` from its interval [low, high]; an unbounded or unknown end (inf,
+    NaN) draws no bar on that side."""
+    below = np.clip(np.atleast_1d(mid - low).astype(float), 0, None)
+    above = np.clip(np.atleast_1d(high - mid).astype(float), 0, None)
+    return [np.nan_to_num(below, posinf=0.0), np.nan_to_num(above, posinf=0.0)]
+
+
+def interval_series(ax, frame: pd.DataFrame, x: str, y: str, bounds: str = "", **style) -> None:
+    """frame[y] against frame[x] with bars over its interval, the columns <bounds>low and <bounds>high."""
+    mid = frame[y]
+    yerr = error_bars(mid, frame[f"{bounds}low"], frame[f"{bounds}high"])
+    ax.errorbar(frame[x], mid, yerr=yerr, **{"capsize": 3, **style})
+
+
+def target_line(ax, value: float | None, label: str = "", *, vertical: bool = False, **style) -> None:
+    """A line at a target, limit or SLO (TARGET_LINE, or `style`); none without a value. label: the legend's
+    text, "{:g}" standing for the value ("PRD target {:g} ms")."""
+    if value:
+        (ax.axvline if vertical else ax.axhline)(value, **{**TARGET_LINE, **style}, label=label.format(value))
+
+
+def stacked_bars(ax, positions, parts, *, colours=None, horizontal: bool = False, **style) -> None:
+    """One bar per position made of `parts` (label -> lengths, a mapping or a DataFrame), stacked in order;
+    colours: label -> colour (default: the colour cycle)."""
+    base = np.zeros(len(positions))
+    for label, lengths in parts.items():
+        colour = colours[label] if colours else None
+        if horizontal:
+            ax.barh(positions, lengths, left=base, color=colour, label=label, **style)
+        else:
+            ax.bar(positions, lengths, bottom=base, color=colour, label=label, **style)
+        base = base + np.asarray(lengths)
+
+
+def panel_note(ax, text: str, **style) -> None:
+    """A sentence in the middle of a panel that has nothing to draw ("no errors", "not measured: ...")."""
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", **style)
+
+
+def legend(ax, *twins, **style) -> None:
+    """One legend on `ax` for the labelled lines of `ax` and its `twins` (twinx axes); none when nothing is labelled."""
+    handles = [h for a in (ax, *twins) for h in a.get_legend_handles_labels()[0]]
+    if handles:
+        ax.legend(handles, [h.get_label() for h in handles], **style)
+
+
+def rows_table(rows: list[dict[str, Any]], headers: dict[str, str]) -> StakeholderTable:
+    """Rows (dicts) as a table for people, with `headers` (column -> header) in order."""
+    return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
 
 
 def latency_by_stage(records: pd.DataFrame, prefix: str, *, target_ms: float | None = None, title: str = ""):
@@ -77,16 +142,13 @@ def latency_by_stage(records: pd.DataFrame, prefix: str, *, target_ms: float | N
     )
     ax.set_yticks(range(1, len(stages) + 1), stages)
     ax.invert_yaxis()
-    ax.set_xscale("log")
-    plain_log_axis(ax.xaxis)
+    log_scale(ax, "x")
     ax.set_xlabel("latency (ms, log scale; whiskers at p1 and p99)")
     ax.set_ylabel("stage")
-    if target_ms:
-        ax.axvline(target_ms, color="#b00020", ls="--", label=f"PRD target {target_ms:g} ms")
-        ax.legend(loc="lower right")
+    target_line(ax, target_ms, "PRD target {:g} ms", vertical=True)
+    legend(ax, loc="lower right")
     ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def percentiles_by_batch(stages: pd.DataFrame, *, target_ms: float | None = None):
@@ -98,21 +160,16 @@ def percentiles_by_batch(stages: pd.DataFrame, *, target_ms: float | None = None
     for method, g in df.groupby("method"):
         g = g.sort_values("n_candidates")
         for q, style in (("p50", "-o"), ("p95", "--s")):
-            low = np.clip(g[f"{q}_ms"] - g[f"{q}_low"], 0, None)
-            high = np.clip(g[f"{q}_high"] - g[f"{q}_ms"], 0, None).replace(np.inf, 0)
-            ax.errorbar(g["n_candidates"], g[f"{q}_ms"], yerr=[low, high], fmt=style, capsize=3, label=f"{method} {q}")
-    if target_ms:
-        ax.axhline(target_ms, color="#b00020", ls="--", label=f"PRD target {target_ms:g} ms")
+            interval_series(ax, g, "n_candidates", f"{q}_ms", f"{q}_", fmt=style, label=f"{method} {q}")
+    target_line(ax, target_ms, "PRD target {:g} ms")
     ax.set_xlabel("documents per rerank")
     ax.set_ylabel("latency (ms)")
-    ax.set_yscale("log")
-    plain_log_axis(ax.yaxis)
+    log_scale(ax, "y")
     ax.legend(fontsize=8, ncol=2)
     ax.set_title(
         "Rerank latency by batch size\n(bars: 95% intervals; no upper bar: too few samples to bound it)", fontsize=10
     )
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def memory_by_documents(
@@ -127,8 +184,7 @@ def memory_by_documents(
     a1 = axes[0][0]
     a1.plot(memory["documents"], memory["rss_max_mb"] / 1000, "-o", label="peak RSS")
     a1.plot(memory["documents"], memory["rss_median_mb"] / 1000, "-s", label="median RSS")
-    if target_gb:
-        a1.axhline(target_gb, color="#b00020", ls="--", label=f"PRD limit {target_gb:g} GB")
+    target_line(a1, target_gb, "PRD limit {:g} GB")
     a1.set_xlabel("documents per rerank")
     a1.set_ylabel("server RSS (GB)")
     a1.set_ylim(bottom=0)
@@ -143,8 +199,7 @@ def memory_by_documents(
         a2.set_xlabel("seconds since the study started (shaded: stages)")
         a2.set_ylabel("server RSS (GB)")
         a2.set_title("Server memory over the whole study")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def cache_effect(cache: pd.DataFrame):
@@ -153,16 +208,14 @@ def cache_effect(cache: pd.DataFrame):
         return None
     fig, ax = plt.subplots(figsize=(7, 3.5))
     y = np.arange(len(cache))
-    err = [cache["p50_ms"] - cache["p50_low"], (cache["p50_high"] - cache["p50_ms"]).replace(np.inf, 0)]
+    err = error_bars(cache["p50_ms"], cache["p50_low"], cache["p50_high"])
     ax.barh(y, cache["p50_ms"], xerr=err, color=["#ef9a9a", "#ffe082", "#a5d6a7"][: len(cache)], capsize=3)
     ax.set_yticks(y, cache["stage"])
     ax.set_ylabel("request")
-    ax.set_xscale("log")
-    plain_log_axis(ax.xaxis)
+    log_scale(ax, "x")
     ax.set_xlabel("median latency (ms, log scale, 95% interval)")
     ax.set_title("Cold, known documents, repeated request")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def quality_vs_cost(quality: pd.DataFrame):
@@ -176,8 +229,8 @@ def quality_vs_cost(quality: pd.DataFrame):
         return None
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in quality.itertuples():
-        xerr = [[max(r.p50_ms - r.p50_low, 0)], [max(r.p50_high - r.p50_ms, 0) if np.isfinite(r.p50_high) else 0]]
-        yerr = [[max(r.ndcg - r.ndcg_low, 0)], [max(r.ndcg_high - r.ndcg, 0)]]
+        xerr = error_bars(r.p50_ms, r.p50_low, r.p50_high)
+        yerr = error_bars(r.ndcg, r.ndcg_low, r.ndcg_high)
         ax.errorbar([r.p50_ms], [r.ndcg], xerr=xerr, yerr=yerr, fmt="o", capsize=4, markersize=8, label=r.method)
         ax.annotate(r.method, (r.p50_ms, r.ndcg), textcoords="offset points", xytext=(8, 6))
     size = quality["cost_stage"].iloc[0].rsplit("/", 1)[-1]
@@ -187,14 +240,10 @@ def quality_vs_cost(quality: pd.DataFrame):
     ax.set_xlim(left=0)
     ax.legend(loc="lower right")
     ax.set_title("Ranking quality against its latency cost")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def reliability_table(checks) -> StakeholderTable:
     """The reliability checks as a table for people: check, passed (yes/NO), what it means."""
-    frame = pd.DataFrame(
-        [{"check": c.name, "ok": "yes" if c.ok else "NO", "message": c.message} for c in checks],
-        columns=["check", "ok", "message"],
-    )
-    return stakeholder_table(frame, {"check": "Check", "ok": "Passed", "message": "What it means"})
+    rows = [{"check": c.name, "ok": "yes" if c.ok else "NO", "message": c.message} for c in checks]
+    return rows_table(rows, {"check": "Check", "ok": "Passed", "message": "What it means"})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from .plots import finish
+
 __all__ = ["pair_differences"]
 
 
@@ -26,6 +28,4 @@ def pair_differences(differences: pd.DataFrame, *, threshold: float, title: str 
         ax.grid(alpha=0.3)
     axes[0, 0].legend(loc="upper right", fontsize=8, ncol=3)
     axes[-1, 0].set_xlabel("pair start (s from the first block)")
-    fig.suptitle(title or "Change of B against A in each pair of blocks, over the run")
-    fig.tight_layout()
-    return fig
+    return finish(fig, title or "Change of B against A in each pair of blocks, over the run")

@@ -15,6 +15,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from .plots import finish, panel_note
 from .plots_load import LIMIT_LINE, draw_limits, limits, windowed
 
 __all__ = ["alert_timeline", "overlay_alerts"]
@@ -92,10 +93,7 @@ def alert_timeline(
 
     _draw_lanes(lanes, intervals)
     lanes.set_xlabel(f"seconds since the run started (windows of {window_s:g} s)")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig, title)
 
 
 def _draw_lanes(ax, intervals: pd.DataFrame) -> None:
@@ -109,8 +107,7 @@ def _draw_lanes(ax, intervals: pd.DataFrame) -> None:
     ax.set_ylim(-0.7, max(len(keys), 1) - 0.3)
     ax.set_ylabel("alert")
     if not keys:
-        no_alert = "no alert was pending or firing"
-        ax.text(0.5, 0.5, no_alert, transform=ax.transAxes, ha="center", va="center", color="#607d8b")
+        panel_note(ax, "no alert was pending or firing", color="#607d8b")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in STATE_COLOURS.values()]
     ax.legend(handles, list(STATE_COLOURS), fontsize=7, loc="upper right")
 

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .plots import plain_log_axis
+from .plots import error_bars, finish, interval_series, log_scale, stacked_bars, target_line
 
 __all__ = [
     "stacked_breakdown",
@@ -52,10 +52,7 @@ def stacked_breakdown(request: pd.DataFrame, *, share: bool = False):
         wide = g.pivot_table(index=["method", "backend"], columns="component", values=value, aggfunc="sum")
         wide = wide.reindex(columns=order).fillna(0.0).clip(lower=0)
         labels = [f"{m}\n{b}" if m != "classical" else m for m, b in wide.index]
-        bottom = np.zeros(len(wide))
-        for comp in order:
-            ax.bar(labels, wide[comp], bottom=bottom, color=COMPONENT_COLOURS[comp], label=comp, width=0.7)
-            bottom += wide[comp].to_numpy()
+        stacked_bars(ax, labels, wide, colours=COMPONENT_COLOURS, width=0.7)
         ax.set_title(f"{n} documents")
         ax.set_xlabel("method and backend")
         ax.tick_params(axis="x", labelsize=8)
@@ -74,20 +71,14 @@ def overhead_ratios(overhead: pd.DataFrame):
     fig, ax = plt.subplots(figsize=(8, 4))
     for (method, backend), g in overhead.groupby(["method", "backend"]):
         g = g.sort_values("batch_size")
-        low = np.clip(g["median_ratio"] - g["low"], 0, None).replace(np.inf, 0)
-        high = np.clip(g["high"] - g["median_ratio"], 0, None).replace(np.inf, 0)
-        ax.errorbar(
-            g["batch_size"], g["median_ratio"], yerr=[low, high], fmt="-o", capsize=3, label=f"{method} on {backend}"
-        )
+        interval_series(ax, g, "batch_size", "median_ratio", fmt="-o", label=f"{method} on {backend}")
     ax.axhline(1.0, color="grey", ls=":")
     ax.set_xlabel("documents per rerank")
     ax.set_ylabel("engine time / classical engine time")
-    ax.set_yscale("log")
-    plain_log_axis(ax.yaxis)
+    log_scale(ax, "y")
     ax.legend(fontsize=8)
     ax.set_title("Quantum overhead over the classical path (bars: 95% intervals)")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def aer_vs_exact(table: pd.DataFrame):
@@ -98,14 +89,7 @@ def aer_vs_exact(table: pd.DataFrame):
     for q, g in table.groupby("qubits"):
         g = g.sort_values("shots")
         a1.plot(g["shots"], g["aer_ms"], "-o", label=f"aer, {q} qubits")
-        a2.errorbar(
-            g["shots"],
-            g["rmse"],
-            yerr=[g["rmse"] - g["rmse_low"], (g["rmse_high"] - g["rmse"]).clip(0)],
-            fmt="-o",
-            capsize=3,
-            label=f"measured, {q} qubits",
-        )
+        interval_series(a2, g, "shots", "rmse", "rmse_", fmt="-o", label=f"measured, {q} qubits")
         a2.plot(g["shots"], g["expected_sd"], ":", color="grey")
     a1.axhline(float(table["exact_ms"].median()), color="black", ls="--", label="exact (closed form)")
     a1.set(
@@ -124,8 +108,7 @@ def aer_vs_exact(table: pd.DataFrame):
         title="Shot noise (dotted: sqrt((1 - F^2) / shots))",
     )
     a2.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def memory_growth(memory: pd.DataFrame, *, limit_gb: float | None = None):
@@ -135,8 +118,7 @@ def memory_growth(memory: pd.DataFrame, *, limit_gb: float | None = None):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
     a1.plot(memory["documents"], memory["peak_mib"] * 2**20 / 1e9, "-o", label="peak RSS")
     a1.plot(memory["documents"], memory["before_mib"] * 2**20 / 1e9, "--", color="grey", label="RSS before")
-    if limit_gb:
-        a1.axhline(limit_gb, color="#b00020", ls="--", label=f"PRD limit {limit_gb:g} GB (100 documents)")
+    target_line(a1, limit_gb, "PRD limit {:g} GB (100 documents)")
     a1.set(xscale="log", xlabel="documents in one rerank (cold)", ylabel="GB", title="Peak memory of the process")
     a1.set_ylim(bottom=0)
     a1.legend(fontsize=8)
@@ -146,8 +128,7 @@ def memory_growth(memory: pd.DataFrame, *, limit_gb: float | None = None):
         ylabel="KiB of peak increment per document",
         title="Increment per document (falls when activations are bounded by the batch)",
     )
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def under_load_profile(shares: pd.DataFrame):
@@ -158,19 +139,15 @@ def under_load_profile(shares: pd.DataFrame):
     wide = wide.fillna(0)
     wide = wide[wide.sum().sort_values(ascending=False).index]
     fig, ax = plt.subplots(figsize=(11, 0.8 + 0.7 * len(wide)))
-    left = np.zeros(len(wide))
     colours = plt.get_cmap("tab20")(np.linspace(0, 1, max(len(wide.columns), 2)))
     labels = [f"{p} ({s})" for p, s in wide.index]
-    for colour, col in zip(colours, wide.columns, strict=False):
-        ax.barh(labels, wide[col], left=left, color=colour, label=col)
-        left += wide[col].to_numpy()
+    stacked_bars(ax, labels, wide, colours=dict(zip(wide.columns, colours, strict=False)), horizontal=True)
     ax.set_xlim(0, 1)
     ax.set_xlabel("share of py-spy samples of threads not idle")
     ax.set_ylabel("phase (sampler)")
     ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.25))
     ax.set_title("What the service's threads do: one user against load")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def opportunities_chart(opportunities: pd.DataFrame):
@@ -188,15 +165,13 @@ def opportunities_chart(opportunities: pd.DataFrame):
     }
     c = [next((v for k, v in colours.items() if str(w).startswith(k)), "#e0e0e0") for w in t["lives_in"]]
     fig, ax = plt.subplots(figsize=(10, 1.8 + 0.38 * len(t)))
-    low = (t["saving_ms"] - t["saving_low"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
-    high = (t["saving_high"] - t["saving_ms"]).replace([np.inf, -np.inf], 0).clip(lower=0).fillna(0)
+    err = error_bars(t["saving_ms"], t["saving_low"], t["saving_high"])
     # Savings near zero (or negative: a fix that did not hold) sit at the left edge; a floor 300 times below
     # the largest keeps the log axis to a readable two and a half decades.
     floor = max(float(t["saving_ms"].max()) / 300, 1e-3)
-    ax.barh(t["opportunity"], t["saving_ms"].clip(lower=floor), xerr=[low, high], color=c, capsize=2)
-    ax.set_xscale("log")
+    ax.barh(t["opportunity"], t["saving_ms"].clip(lower=floor), xerr=err, color=c, capsize=2)
+    log_scale(ax, "x")
     ax.set_xlim(left=floor)
-    plain_log_axis(ax.xaxis)
     ax.set_xlabel("time saved per request (ms, log scale; bars: 95% intervals)")
     ax.set_ylabel("opportunity")
     present = [k for k in colours if any(str(w).startswith(k) for w in t["lives_in"])]
@@ -205,8 +180,7 @@ def opportunities_chart(opportunities: pd.DataFrame):
         handles, present, fontsize=7, title="lives in", title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1)
     )
     ax.set_title("Optimisation opportunities, ranked")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def line_table(lines: pd.DataFrame, *, top: int = 15):
@@ -239,5 +213,4 @@ def cost_by_size(requests: pd.DataFrame, table: pd.DataFrame):
     ax.set_ylabel("end-to-end latency (ms)")
     ax.set_title("The measured service: latency against request size (lines: fixed + per-document fit)")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(fig)

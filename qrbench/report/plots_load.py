@@ -18,7 +18,8 @@ from matplotlib.transforms import blended_transform_factory
 from ..load.records import ERROR_KINDS
 from ..monitor.metrics_sampler import rates
 from ..stats import Threshold
-from .format import StakeholderTable, interval, number, quantity, stakeholder_table
+from .format import StakeholderTable, interval, number, quantity
+from .plots import finish, legend, panel_note, rows_table, stacked_bars
 
 __all__ = [
     "windowed",
@@ -63,10 +64,6 @@ def _failed_text(row: Mapping[str, Any]) -> str:
     return f"{number(row.get('failed'))} ({share:.1%})"
 
 
-def _table(rows: list[dict[str, Any]], headers: dict[str, str]) -> StakeholderTable:
-    return stakeholder_table(pd.DataFrame(rows, columns=list(headers)), headers)
-
-
 def latency_table(latency: pd.DataFrame) -> StakeholderTable:
     """The per-kind latency frame for people: p50/p95/p99 counting failures with their intervals and the
     failure share, and the success-only p95/p99 beside them."""
@@ -83,7 +80,7 @@ def latency_table(latency: pd.DataFrame) -> StakeholderTable:
     ]
     headers = {"kind": "Request kind", "requests": "requests", "failed": "failed"}
     headers |= {q: f"{q}, failures counted" for q in _QS}
-    return _table(rows, headers | {"p95_ok": "p95, successes only", "p99_ok": "p99, successes only"})
+    return rows_table(rows, headers | {"p95_ok": "p95, successes only", "p99_ok": "p99, successes only"})
 
 
 def phase_table(phases: pd.DataFrame) -> StakeholderTable:
@@ -108,7 +105,7 @@ def phase_table(phases: pd.DataFrame) -> StakeholderTable:
         "achieved_rps": "answered OK (req/s)",
         "error_rate": "errors (%)",
     }
-    return _table(rows, headers | {q: q for q in _QS})
+    return rows_table(rows, headers | {q: q for q in _QS})
 
 
 def littles_law_table(littles: pd.DataFrame) -> StakeholderTable:
@@ -133,7 +130,7 @@ def littles_law_table(littles: pd.DataFrame) -> StakeholderTable:
         "difference": "difference",
         "flagged": "flagged",
     }
-    return _table(rows, headers)
+    return rows_table(rows, headers)
 
 
 def _check_window(window_s: object) -> None:
@@ -265,8 +262,7 @@ def _shade_phases(axes, phases: Sequence[Mapping[str, Any]] | None) -> None:
 
 
 def _legend(ax, **kw) -> None:
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(**{"fontsize": 7, "loc": "upper left", "ncol": 3, **kw})
+    legend(ax, **{"fontsize": 7, "loc": "upper left", "ncol": 3, **kw})
 
 
 def _panel_rates(ax, w: pd.DataFrame, window_s: float, thresholds) -> None:
@@ -292,15 +288,11 @@ def _panel_latency(ax, w: pd.DataFrame, window_s: float, thresholds) -> None:
 
 
 def _panel_errors(ax, w: pd.DataFrame, window_s: float) -> None:
-    kinds = [c.removeprefix("errors_") for c in w.columns if c.startswith("errors_")]
-    bottom = np.zeros(len(w))
-    for kind in kinds:
-        per_s = w[f"errors_{kind}"]
-        colour = _KIND_COLOURS.get(kind, "#9e9e9e")
-        ax.bar(w["t"], per_s, width=window_s, bottom=bottom, align="edge", color=colour, label=kind)
-        bottom += per_s.to_numpy()
+    kinds = {c.removeprefix("errors_"): w[c] for c in w.columns if c.startswith("errors_")}
+    colours = {kind: _KIND_COLOURS.get(kind, "#9e9e9e") for kind in kinds}
+    stacked_bars(ax, w["t"], kinds, colours=colours, width=window_s, align="edge")
     if not kinds:
-        ax.text(0.5, 0.5, "no errors", transform=ax.transAxes, ha="center", va="center", color="#607d8b")
+        panel_note(ax, "no errors", color="#607d8b")
     ax.set_ylabel("errors/s")
     ax.set_ylim(bottom=0)
     _legend(ax, ncol=5)
@@ -388,10 +380,7 @@ def timeline(
         plt.close(fig)  # a figure that failed to draw must not stay registered with pyplot
         raise
     axes[-1].set_xlabel(f"seconds since the run started (windows of {window_s:g} s)")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return finish(fig, title)
 
 
 def degradation(
@@ -422,6 +411,4 @@ def degradation(
         ax.set_xlabel(f"offered rate (requests/s, per {window_s:g} s window)")
         ax.grid(alpha=0.3)
         _legend(ax, ncol=1)
-    fig.suptitle("Degradation with the offered load")
-    fig.tight_layout()
-    return fig
+    return finish(fig, "Degradation with the offered load")

@@ -12,23 +12,7 @@ import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
 from ..stats import predict
-from .plots import plain_log_axis
-
-_SLO = {"color": "#b00020", "ls": "--", "lw": 1.2}
-
-
-def _err(mid: pd.Series, low: pd.Series, high: pd.Series) -> list[np.ndarray]:
-    """Error-bar lengths; an unbounded end draws no bar on that side."""
-    lo = np.clip((mid - low).to_numpy(float), 0, None)
-    hi = np.clip((high - mid).to_numpy(float), 0, None)
-    return [np.nan_to_num(lo, posinf=0.0), np.nan_to_num(hi, posinf=0.0)]
-
-
-def _log(ax, *axes: str) -> None:
-    """Log scale with plain-number ticks on the named axes ("x", "y")."""
-    for name in axes:
-        getattr(ax, f"set_{name}scale")("log")
-        plain_log_axis(getattr(ax, f"{name}axis"))
+from .plots import error_bars, finish, interval_series, legend, log_scale, panel_note, stacked_bars, target_line
 
 
 def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
@@ -39,11 +23,10 @@ def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4.5))
     for config, g in steps.groupby("config", sort=False):
         g = g.sort_values("rate_rps")
-        for ax, y, stem in ((a1, "p95_ms", "p95"), (a2, "throughput_rps", "throughput")):
-            yerr = _err(g[y], g[f"{stem}_low"], g[f"{stem}_high"])
-            ax.errorbar(g["rate_rps"], g[y], yerr=yerr, fmt="-o", capsize=3, label=config)
-    a1.axhline(slo_p95_ms, **_SLO, label=f"SLO p95 {slo_p95_ms:g} ms")
-    _log(a1, "x", "y")
+        for ax, y, stem in ((a1, "p95_ms", "p95_"), (a2, "throughput_rps", "throughput_")):
+            interval_series(ax, g, "rate_rps", y, stem, fmt="-o", label=config)
+    target_line(a1, slo_p95_ms, "SLO p95 {:g} ms", lw=1.2)
+    log_scale(a1, "x", "y")
     a1.set_xlabel("offered rate (req/s, log)")
     a1.set_ylabel("p95 latency (ms, log)")
     a1.set_title("Latency at each step")
@@ -54,8 +37,7 @@ def step_curves(steps: pd.DataFrame, *, slo_p95_ms: float):
     a2.set_title("Throughput at each step")
     for ax in (a1, a2):
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def capacity_bars(configs: pd.DataFrame):
@@ -71,7 +53,7 @@ def capacity_bars(configs: pd.DataFrame):
     ax.errorbar(
         ran["capacity_rps"],
         y,
-        xerr=_err(ran["capacity_rps"], ran["capacity_low"], high.fillna(ran["capacity_rps"])),
+        xerr=error_bars(ran["capacity_rps"], ran["capacity_low"], high.fillna(ran["capacity_rps"])),
         fmt="none",
         ecolor="black",
         capsize=4,
@@ -90,8 +72,7 @@ def capacity_bars(configs: pd.DataFrame):
     ax.set_xlim(0, 1.35 * float(np.nanmax(high.fillna(ran["capacity_rps"]).to_numpy(float))))  # room for the note
     ax.set_xlabel("capacity under the SLO (req/s; bar: from the last step met surely to the first step broken)")
     ax.set_title("Highest arrival rate meeting the SLO")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def usl_fit(fit: dict, *, cores: int, axis: str):
@@ -130,8 +111,7 @@ def usl_fit(fit: dict, *, cores: int, axis: str):
     ax.set_xticks(sorted(points["n"].unique()))
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def lb_shares(shares: pd.DataFrame):
@@ -144,11 +124,7 @@ def lb_shares(shares: pd.DataFrame):
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(13, 4))
     table = shares.pivot_table(index=["config", "rate_rps"], columns="instance", values="share")
     labels = [f"{c}\n{r:g} req/s" for c, r in table.index]
-    bottom = np.zeros(len(table))
-    for instance in table.columns:
-        values = table[instance].fillna(0).to_numpy()
-        a1.bar(range(len(table)), values, bottom=bottom, label=instance)
-        bottom += values
+    stacked_bars(a1, range(len(table)), table.fillna(0))
     for x, n in enumerate(table.notna().sum(axis=1)):
         a1.hlines([k / n for k in range(1, n)], x - 0.4, x + 0.4, color="black", lw=0.8, ls=":")
     a1.set_xticks(range(len(table)), labels, fontsize=7, rotation=30, ha="right")
@@ -172,8 +148,7 @@ def lb_shares(shares: pd.DataFrame):
         ax.set_ylabel(ylabel)
         ax.set_title(title)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 _NO_PROCESS = "no local process of the service\nto sample (run it on this machine)"
@@ -207,16 +182,7 @@ def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
         empty = not (values > 0).any() if key == "event_loop" else values.isna().all()
         if empty:
             # Nothing to draw (the target lacks what this panel needs): say so in the panel, never a log of zeros.
-            ax.text(
-                0.5,
-                0.5,
-                "not measured:\n" + gap,
-                ha="center",
-                va="center",
-                fontsize=8,
-                wrap=True,
-                transform=ax.transAxes,
-            )
+            panel_note(ax, "not measured:\n" + gap, fontsize=8, wrap=True)
             ax.set_xticks([])
             ax.set_yticks([])
             continue
@@ -225,12 +191,10 @@ def saturation(table: pd.DataFrame, limits: dict[str, float], config: str):
         if key == "cpu" and "machine_cpu" in g:
             ax.plot(g["rate_rps"], g["machine_cpu"], ":", color="grey", label="whole machine")
             ax.legend(fontsize=7)
-        ax.axhline(limits[key], **_SLO)
-        _log(ax, "x", *(["y"] if key == "event_loop" else []))
+        target_line(ax, limits[key], lw=1.2)
+        log_scale(ax, "x", *(["y"] if key == "event_loop" else []))
         ax.set_xlabel("offered (req/s, log)")
-    fig.suptitle(f"Which resource saturates first ({config}; red: saturation limit)", fontsize=10)
-    fig.tight_layout()
-    return fig
+    return finish(fig, f"Which resource saturates first ({config}; red: saturation limit)", fontsize=10)
 
 
 def documents_cost(documents: pd.DataFrame, cost: dict):
@@ -242,14 +206,7 @@ def documents_cost(documents: pd.DataFrame, cost: dict):
     memory = "rss_peak_mb" in d and d["rss_peak_mb"].notna().any()
     fig, axes = plt.subplots(1, 2 if memory else 1, figsize=(12 if memory else 6.5, 4), squeeze=False)
     a1 = axes[0][0]
-    a1.errorbar(
-        d["documents"],
-        d["p50_ms"],
-        yerr=_err(d["p50_ms"], d["p50_low"], d["p50_high"]),
-        fmt="o",
-        capsize=3,
-        label="p50 (95 % interval)",
-    )
+    interval_series(a1, d, "documents", "p50_ms", "p50_", fmt="o", label="p50 (95 % interval)")
     a1.plot(d["documents"], d["server_ms_median"], "s", label="server time, median")
     if math.isfinite(cost.get("slope", math.nan)):
         grid = np.geomspace(d["documents"].min(), d["documents"].max(), 50)
@@ -260,7 +217,7 @@ def documents_cost(documents: pd.DataFrame, cost: dict):
             label=f"fit over the measured counts: latency ∝ N^{cost['slope']:.2f} "
             f"(95 %: {cost['slope_low']:.2f} to {cost['slope_high']:.2f})",
         )
-    _log(a1, "x", "y")
+    log_scale(a1, "x", "y")
     a1.set_xlabel("documents per rerank (log)")
     a1.set_ylabel("latency (ms, log)")
     a1.set_title("Cost against the document count (cached documents)")
@@ -272,8 +229,7 @@ def documents_cost(documents: pd.DataFrame, cost: dict):
         a2.set_xlabel("documents per rerank (log)")
         a2.set_ylabel("server peak RSS (MB)")
         a2.set_title("Memory against the document count")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def vertical_settings(tables: dict[str, pd.DataFrame]):
@@ -284,14 +240,7 @@ def vertical_settings(tables: dict[str, pd.DataFrame]):
         return None
     fig, axes = plt.subplots(1, len(measured), figsize=(5 * len(measured), 3.8), squeeze=False)
     for ax, (name, t) in zip(axes[0], measured.items(), strict=True):
-        ax.errorbar(
-            t["value"],
-            t["p50_ms"],
-            yerr=_err(t["p50_ms"], t["p50_low"], t["p50_high"]),
-            fmt="-o",
-            capsize=3,
-            label="p50",
-        )
+        interval_series(ax, t, "value", "p50_ms", "p50_", fmt="-o", label="p50")
         ax.plot(t["value"], t["p95_ms"], "--s", label="p95")
         ax.set_xlabel(name)
         ax.set_ylabel("latency (ms)")
@@ -304,11 +253,9 @@ def vertical_settings(tables: dict[str, pd.DataFrame]):
         right.plot(t["value"], t["throughput_rps"], ":^", color="#2e7d32", label="throughput")
         right.set_ylabel("throughput (req/s)", color="#2e7d32")
         right.set_ylim(bottom=0)
-        handles = [*ax.get_legend_handles_labels()[0], *right.get_legend_handles_labels()[0]]
-        ax.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="lower left")
+        legend(ax, right, fontsize=8, loc="lower left")
         ax.set_title(f"Latency and throughput against {name}")
-    fig.tight_layout()
-    return fig
+    return finish(fig)
 
 
 def autoscale_timeline(auto: dict | None):
@@ -336,17 +283,15 @@ def autoscale_timeline(auto: dict | None):
     rate.stairs(phases["rate_rps"].to_numpy(float), edges, color="grey", ls=":", label="offered rate")
     rate.set_ylabel("offered rate (req/s)")
     rate.set_ylim(0, 1.3 * float(phases["rate_rps"].max()))
-    handles = a1.get_legend_handles_labels()[0] + rate.get_legend_handles_labels()[0]
-    a1.legend(handles, [h.get_label() for h in handles], fontsize=8, loc="upper right")
+    legend(a1, rate, fontsize=8, loc="upper right")
     a1.set_title("HPA rule simulated on this machine (not a cluster): instances against the load", fontsize=10)
     if len(latency):
         a2.plot(latency["second"], latency["p95_ms"], "-o", ms=3, color="#c62828", label="p95 per second")
-        _log(a2, "y")
+        log_scale(a2, "y")
         a2.legend(fontsize=8)
     a2.set_ylabel("p95 latency (ms, log)")
     a2.set_xlabel("time since the load started (s)")
     for ax in (a1, a2):
         for x in phases["start_s"].to_numpy(float)[1:]:
             ax.axvline(x, color="grey", lw=0.6)
-    fig.tight_layout()
-    return fig
+    return finish(fig)
