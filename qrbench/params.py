@@ -2,14 +2,19 @@
 
 A study's parameters are nested frozen dataclasses; `build` checks every key against the fields
 (unknown keys are errors, so a typo never silently falls back to a default) and every value against
-the field's type, recursing into nested dataclasses.
+the field's type, recursing into nested dataclasses. A field's allowed values are declared with it
+(`rule`: bounds, choices, weights); the top-level dataclass calls `validate` on itself, which checks every
+declared field by its dotted key, and `require` for the few rules that relate several fields.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,7 +22,7 @@ import yaml
 
 from .errors import ParameterError
 
-__all__ = ["load_yaml", "build", "to_dict"]
+__all__ = ["load_yaml", "build", "to_dict", "Rule", "rule", "validate", "require", "TARGET_RULES"]
 
 T = TypeVar("T")
 
@@ -117,3 +122,123 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: to_dict(v) for k, v in obj.items()}
     return obj
+
+
+# ------------------------------------------------------------------------------------------- rules
+
+UNITS = {"_s": "seconds", "_ms": "milliseconds", "_rps": "requests per second"}  # by the key's suffix
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """The values a field allows: bounds (gt, ge, lt, le) or choices, for a number or for each item of a
+    list (each value of a mapping); nonempty/distinct for the list itself; weights: a mapping of these names
+    to weights that sum to 1. unit: of the number (default by the key's suffix); note: said after the rule."""
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    choices: tuple[Any, ...] = ()
+    nonempty: bool = False
+    distinct: bool = False
+    weights: tuple[str, ...] = ()
+    unit: str | None = None
+    note: str = ""
+
+    def check(self, key: str, value: Any, *, optional: bool) -> None:
+        if self.weights:
+            _check_weights(key, value, self.weights)
+            return
+        many = isinstance(value, tuple | list | dict)
+        items = list(value.values() if isinstance(value, dict) else value) if many else [value]
+        ok = all(v is None or self._allows(v) for v in items)
+        if (self.nonempty and not items) or (self.distinct and len(set(items)) < len(items)) or not ok:
+            raise ParameterError(f"{key} must be {self.describe(key, value, optional)}; got {value!r}.")
+
+    def _allows(self, x: Any) -> bool:
+        if self.choices:
+            return x in self.choices
+        if (self.gt, self.ge, self.lt, self.le) == (None, None, None, None):
+            return True
+        return (
+            math.isfinite(x)
+            and (self.gt is None or x > self.gt)
+            and (self.ge is None or x >= self.ge)
+            and (self.lt is None or x < self.lt)
+            and (self.le is None or x <= self.le)
+        )
+
+    def describe(self, key: str, value: Any, optional: bool) -> str:
+        """What the field must be, in words: "a positive number of seconds", "a list of values, each 1 to 16"."""
+        unit = self.unit if self.unit is not None else next((u for s, u in UNITS.items() if key.endswith(s)), "")
+        low = f"at least {self.ge}" if self.ge is not None else f"more than {self.gt}" if self.gt is not None else ""
+        high = f"at most {self.le}" if self.le is not None else f"below {self.lt}" if self.lt is not None else ""
+        if self.choices:
+            text = ", ".join(map(str, self.choices[:-1])) + f" or {self.choices[-1]}"
+        elif self.ge is not None and self.le is not None:
+            text = f"{self.ge} to {self.le}"
+        elif (low, high) == ("more than 0", ""):
+            text = "a positive number" + (f" of {unit}" if unit else "")
+            unit = ""
+        else:
+            text = " and ".join(part for part in (low, high) if part)
+            text = "0 or more" if text == "at least 0" else text
+        text = f"{text} {unit}" if text and unit else text
+        if isinstance(value, tuple | list | dict):
+            kind = "mapping of names to values" if isinstance(value, dict) else "list of values"
+            kind = kind.replace("values", "distinct values") if self.distinct else kind
+            text = "a " + ("non-empty " if self.nonempty else "") + kind + (f", each {text}" if text else "")
+        text = f"{text}, or null" if optional else text
+        return f"{text} ({self.note})" if self.note else text
+
+
+def rule(default: Any = dataclasses.MISSING, *, factory: Any = dataclasses.MISSING, **allowed: Any) -> Any:
+    """A dataclass field with its default (or default factory) and the Rule of the values it allows."""
+    return dataclasses.field(default=default, default_factory=factory, metadata={"rule": Rule(**allowed)})
+
+
+# The fields of a study's `target:` section (qrbench.deploy.TargetParams) that its embedded service needs valid.
+TARGET_RULES = {
+    "target.qubits": Rule(choices=(2, 3, 4)),
+    "target.max_concurrency": Rule(ge=1, note="null: the service's default"),
+}
+
+
+def validate(obj: Any, extra: Mapping[str, Rule] | None = None, prefix: str = "") -> None:
+    """ParameterError naming the first field of dataclass `obj` (nested ones and lists of them included, by
+    dotted key) whose value its Rule does not allow; `extra`: rules by dotted key for fields declared elsewhere."""
+    extra = extra or {}
+    for f in dataclasses.fields(obj):
+        key, value = prefix + f.name, getattr(obj, f.name)
+        found = f.metadata.get("rule") or extra.get(key)
+        if found is not None and value is not None:
+            found.check(key, value, optional="None" in str(f.type))
+        if dataclasses.is_dataclass(value):
+            validate(value, extra, f"{key}.")
+        for i, item in enumerate(value if isinstance(value, tuple) else ()):
+            if dataclasses.is_dataclass(item):
+                validate(item, extra, f"{key}[{i}].")
+
+
+def require(obj: Any, rules: Iterable[tuple[str, bool, str]]) -> None:
+    """The rules that relate several fields: (dotted key, holds, what the key must be); the first broken one fails."""
+    for key, holds, valid in rules:
+        if not holds:
+            value = obj
+            for part in key.split("."):
+                value = getattr(value, part, None)
+            raise ParameterError(f"{key} must be {valid}; got {value!r}.")
+
+
+def _check_weights(key: str, weights: Mapping[str, float], valid: tuple[str, ...]) -> None:
+    if not weights:
+        raise ParameterError(f"{key} is empty; give weights for some of {', '.join(valid)} that sum to 1.")
+    for name, w in weights.items():
+        if name not in valid:
+            raise ParameterError(f"{key}.{name} is unknown; {key} takes {', '.join(valid)}.")
+        if not (math.isfinite(w) and w >= 0):
+            raise ParameterError(f"{key}.{name} is {w!r}; a weight must be a finite number of at least 0.")
+    total = sum(weights.values())
+    if abs(total - 1.0) > 1e-6:
+        raise ParameterError(f"{key} must sum to 1 (within 1e-6); its weights sum to {total:.9g}.")

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from ...deploy import TargetParams
 from ...errors import ParameterError
-from ...params import build, load_yaml
+from ...params import build, load_yaml, rule, validate
 from ...resources import resolve_params_file
 
 __all__ = ["ABParams", "with_targets", "load_target_file", "kind_request"]
@@ -34,36 +34,25 @@ class ABParams:
     block sends `requests_per_kind` requests of every kind (interleaved) to one target, one at a time."""
 
     seed: int = 0
-    pairs: int = 32  # pairs of blocks (one A, one B each, in random order)
-    requests_per_kind: int = 40  # per block and kind; a block's median and p95 come from these
-    kinds: tuple[str, ...] = ("similarity", "rerank_50")  # "similarity" or "rerank_<n>"
+    pairs: int = rule(32, ge=2, le=1000)  # pairs of blocks (one A, one B each, in random order)
+    requests_per_kind: int = rule(40, ge=1, le=10_000)  # per block and kind; a block's median and p95 come from these
+    kinds: tuple[str, ...] = rule(("similarity", "rerank_50"), nonempty=True, distinct=True)  # or "rerank_<n>"
     method: Method = "hybrid"
     # Measuring stops starting new pairs when the next would end past this many seconds (the verdict
     # then rests on the pairs done and says so); the targets' start and the warm-up are not counted.
-    time_budget_s: float = 480.0
-    threshold: float = 0.10  # a slowdown of B this large (10 %) is a regression
-    alpha: float = 0.05  # family-wise error over the rows (Holm)
-    power: float = 0.80  # the detectable change is the slowdown found with this probability
-    request_timeout_s: float = 30.0
+    time_budget_s: float = rule(480.0, gt=0)
+    # a slowdown of B this large is a regression
+    threshold: float = rule(0.10, gt=0, lt=10, note="a fraction: 0.10 = 10 %")
+    alpha: float = rule(0.05, gt=0, lt=0.5)  # family-wise error over the rows (Holm)
+    power: float = rule(0.80, gt=0, lt=1)  # the detectable change is the slowdown found with this probability
+    request_timeout_s: float = rule(30.0, gt=0)
     a: TargetParams = field(default_factory=TargetParams)
     b: TargetParams = field(default_factory=TargetParams)
 
     def __post_init__(self) -> None:
         for kind in self.kinds:
             kind_request(kind)
-        checks = [
-            ("pairs", 2 <= self.pairs <= 1000, "2 to 1000"),
-            ("requests_per_kind", 1 <= self.requests_per_kind <= 10_000, "1 to 10000"),
-            ("kinds", len(self.kinds) >= 1 and len(set(self.kinds)) == len(self.kinds), "one or more distinct kinds"),
-            ("time_budget_s", self.time_budget_s > 0, "a positive number of seconds"),
-            ("threshold", 0 < self.threshold < 10, "a fraction above 0 (0.10 = 10 %)"),
-            ("alpha", 0 < self.alpha < 0.5, "between 0 and 0.5"),
-            ("power", 0 < self.power < 1, "between 0 and 1"),
-            ("request_timeout_s", self.request_timeout_s > 0, "a positive number of seconds"),
-        ]
-        for key, ok, valid in checks:
-            if not ok:
-                raise ParameterError(f"{key} is invalid; it must be {valid}.")
+        validate(self)
 
 
 def load_target_file(path: str | Path) -> TargetParams:

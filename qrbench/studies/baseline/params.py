@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ...deploy import TargetParams
-from ...errors import ParameterError
+from ...params import TARGET_RULES, require, rule, validate
 
 Method = Literal["classical", "quantum", "hybrid"]
 ALL_METHODS: tuple[Method, ...] = ("classical", "quantum", "hybrid")
@@ -24,18 +24,18 @@ class SimilarityParams:
 class RerankParams:
     """POST /v1/rerank per batch size and method."""
 
-    batch_sizes: tuple[int, ...] = (10, 25, 50, 100)
+    batch_sizes: tuple[int, ...] = rule((10, 25, 50, 100), ge=1, le=1000)
     iterations: int = 240  # requests per batch size and method, split over the repetitions
     methods: tuple[Method, ...] = ALL_METHODS
-    concurrent_requests: int = 1
+    concurrent_requests: int = rule(1, ge=1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MemoryParams:
     """Reranks of N documents sent back to back for `sustained_s` seconds per count, RSS sampled."""
 
-    document_counts: tuple[int, ...] = (25, 50, 75, 100)
-    sustained_s: float = 600.0  # seconds per document count
+    document_counts: tuple[int, ...] = rule((25, 50, 75, 100), ge=1, le=1000)
+    sustained_s: float = rule(600.0, gt=0)  # seconds per document count
     method: Method = "hybrid"
     sample_interval_s: float = 1.0
 
@@ -44,8 +44,8 @@ class MemoryParams:
 class CacheParams:
     """The same requests cold (every text new), with known documents (new query), and repeated."""
 
-    iterations: int = 30
-    batch_size: int = 50
+    iterations: int = rule(30, ge=1)
+    batch_size: int = rule(50, ge=1, le=1000)
     method: Method = "hybrid"
 
 
@@ -53,8 +53,8 @@ class CacheParams:
 class ComparisonParams:
     """Rank agreement: the same reranks scored by every method."""
 
-    queries: int = 50
-    batch_size: int = 50
+    queries: int = rule(50, ge=0)
+    batch_size: int = rule(50, ge=2, le=100)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,27 +62,28 @@ class QualityParams:
     """Ranking quality per method over HTTP: labelled queries, their relevant documents and hard negatives
     (qrbench.profile.quality.hard_negative_cases), scored by every method; nDCG@10 and MRR over queries."""
 
-    queries: int = 80  # 0: not measured
-    candidates: int = 30  # per query: its relevant documents plus same-topic, then same-domain negatives
+    queries: int = rule(80, ge=0, note="0: not measured")
+    # per query: its relevant documents plus same-topic, then same-domain negatives
+    candidates: int = rule(30, ge=6, le=100)
     methods: tuple[Method, ...] = ALL_METHODS
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BaselineParams:
     seed: int = 0
-    warmup_requests: int = 20  # sent first and left out of every statistic
+    warmup_requests: int = rule(20, ge=0)  # sent first and left out of every statistic
     # The latency stages (similarity, rerank) run as this many rounds in alternating order (A, B, C, A, B,
     # C, ...), each with its share of the iterations, so a regression is judged against the variation
     # between repetitions rather than one run against one run.
-    repetitions: int = 3
-    request_timeout_s: float = 60.0
+    repetitions: int = rule(3, ge=1, le=100, note="3 or more to judge a regression")
+    request_timeout_s: float = rule(60.0, gt=0)
     # Seconds each stage may take over all its repetitions (rank agreement and quality included); a stage
     # that reaches it stops, keeps what it measured and is judged on that sample. null: no bound.
-    stage_budget_s: float | None = None
+    stage_budget_s: float | None = rule(None, gt=0)
     # Seconds the whole study may take: shared out among its stages as they start (a stage that finishes early
     # leaves its time to the later ones; each keeps at least 10 s for every stage after it). null: no bound.
-    time_budget_s: float | None = None
-    confidence: float = 0.95
+    time_budget_s: float | None = rule(None, gt=0)
+    confidence: float = rule(0.95, ge=0.5, lt=1)
     thresholds_file: str = "parameters/thresholds.yaml"  # as given, else the shipped parameters/
     target: TargetParams = field(default_factory=TargetParams)
     similarity: SimilarityParams = field(default_factory=SimilarityParams)
@@ -93,28 +94,10 @@ class BaselineParams:
     quality: QualityParams = field(default_factory=QualityParams)
 
     def __post_init__(self) -> None:
+        validate(self, TARGET_RULES)
         reps = f"at least repetitions ({self.repetitions})"
-        checks = [
-            ("repetitions", 1 <= self.repetitions <= 100, "1 to 100 (3 or more to judge a regression)"),
-            ("stage_budget_s", self.stage_budget_s is None or self.stage_budget_s > 0, "a positive number or null"),
-            ("time_budget_s", self.time_budget_s is None or self.time_budget_s > 0, "a positive number or null"),
+        rules = [
             ("similarity.iterations", self.similarity.iterations >= self.repetitions, reps),
             ("rerank.iterations", self.rerank.iterations >= self.repetitions, reps),
-            ("rerank.batch_sizes", all(1 <= n <= 1000 for n in self.rerank.batch_sizes), "each 1 to 1000"),
-            ("rerank.concurrent_requests", self.rerank.concurrent_requests >= 1, "at least 1"),
-            ("memory.document_counts", all(1 <= n <= 1000 for n in self.memory.document_counts), "each 1 to 1000"),
-            ("memory.sustained_s", self.memory.sustained_s > 0, "a positive number of seconds"),
-            ("cache.iterations", self.cache.iterations >= 1, "at least 1"),
-            ("cache.batch_size", 1 <= self.cache.batch_size <= 1000, "1 to 1000"),
-            ("comparison.batch_size", 2 <= self.comparison.batch_size <= 100, "2 to 100"),
-            ("comparison.queries", self.comparison.queries >= 0, "0 or more"),
-            ("quality.queries", self.quality.queries >= 0, "0 (not measured) or more"),
-            ("quality.candidates", 6 <= self.quality.candidates <= 100, "6 to 100"),
-            ("warmup_requests", self.warmup_requests >= 0, "0 or more"),
-            ("request_timeout_s", self.request_timeout_s > 0, "a positive number of seconds"),
-            ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
-            ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
         ]
-        for key, ok, valid in checks:
-            if not ok:
-                raise ParameterError(f"{key} is invalid; it must be {valid}.")
+        require(self, rules)

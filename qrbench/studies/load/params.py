@@ -23,7 +23,7 @@ from ...load import (
     realistic_day,
     spike,
 )
-from ...params import build
+from ...params import TARGET_RULES, build, require, rule, validate
 
 __all__ = ["LoadParams", "MonitorParams", "ShapeParams", "SpikeParams", "LoadPlan", "plan_load", "adhoc_params"]
 
@@ -39,9 +39,9 @@ DEFAULT_METHODS = {"classical": 1 / 3, "quantum": 1 / 3, "hybrid": 1 / 3}
 class SpikeParams:
     """The level times `multiplier` for length_s seconds from start_s (seconds, scaled by time_scale)."""
 
-    multiplier: float = 3.0
-    start_s: float = 0.0
-    length_s: float = 60.0
+    multiplier: float = rule(3.0, gt=0)
+    start_s: float = rule(0.0, ge=0)
+    length_s: float = rule(60.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,10 +52,10 @@ class BurstParams:
     placement; null uses the scenario's seed.
     """
 
-    count: int | None = None
-    rate_per_h: float | None = None
-    intensity: float = 5.0
-    length_s: float = 60.0
+    count: int | None = rule(None, ge=0)
+    rate_per_h: float | None = rule(None, ge=0)
+    intensity: float = rule(5.0, gt=0)
+    length_s: float = rule(60.0, gt=0)
     seed: int | None = None
 
 
@@ -66,8 +66,8 @@ class DayParams:
     rate_scale multiplies every rate of the profile (e.g. 0.2 for a small machine).
     """
 
-    length_s: float = 1440.0
-    rate_scale: float = 1.0
+    length_s: float = rule(1440.0, gt=0)
+    rate_scale: float = rule(1.0, ge=0)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -100,25 +100,9 @@ class MonitorParams:
     holds before its alert fires (both `for:`s). Production rules use minutes; a short run needs seconds."""
 
     prometheus: bool = False
-    rate_window_s: float = 60.0
-    for_s: float = 60.0
-    scrape_interval_s: float = 1.0
-
-    def __post_init__(self) -> None:
-        checks = [
-            (
-                "scrape_interval_s",
-                _positive(self.scrape_interval_s) and self.scrape_interval_s >= 0.1,
-                "at least 0.1 seconds",
-            ),
-            (
-                "rate_window_s",
-                _positive(self.rate_window_s) and self.rate_window_s >= 4 * self.scrape_interval_s,
-                "at least four scrape intervals (a rate needs points)",
-            ),
-            ("for_s", _non_negative(self.for_s), "0 or more seconds"),
-        ]
-        _require(self, checks, prefix="monitor.")
+    rate_window_s: float = rule(60.0, gt=0)
+    for_s: float = rule(60.0, ge=0)
+    scrape_interval_s: float = rule(1.0, ge=0.1)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,38 +111,38 @@ class LoadParams:
 
     name: str = ""
     seed: int = 0
-    time_scale: float = 1.0
+    time_scale: float = rule(1.0, gt=0)
     model: Literal["closed", "open"] = "closed"
     users: int | None = None
-    ramp_up_s: float = 0.0
+    ramp_up_s: float = rule(0.0, ge=0)
     duration_s: float | None = None
     think_time: ThinkTime = field(default_factory=ThinkTime)
     sessions: Sessions | None = None
     rate_rps: float | None = None
     arrivals: Literal["poisson", "uniform"] = "poisson"
-    max_in_flight: int = 1000
+    max_in_flight: int = rule(1000, ge=1)
     shape: ShapeParams = field(default_factory=ShapeParams)
-    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
-    methods: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_METHODS))
-    processes: int = 1
-    request_timeout_s: float = 30.0
-    max_requests: int = 1_000_000
-    failure_threshold: float = 0.05
-    warmup_s: float = 0.0
-    sample_interval_s: float = 1.0
-    pool_size: int = 2000
+    mix: dict[str, float] = rule(factory=lambda: dict(DEFAULT_MIX), weights=tuple(KINDS))
+    methods: dict[str, float] = rule(factory=lambda: dict(DEFAULT_METHODS), weights=METHODS)
+    processes: int = rule(1, ge=1, le=64)
+    request_timeout_s: float = rule(30.0, gt=0)
+    max_requests: int = rule(1_000_000, ge=1)
+    failure_threshold: float = rule(0.05, ge=0, le=1, note="a fraction")
+    warmup_s: float = rule(0.0, ge=0)
+    sample_interval_s: float = rule(1.0, gt=0)
+    pool_size: int = rule(2000, ge=1, le=100_000)
     new_queries: bool = True
-    confidence: float = 0.95
+    confidence: float = rule(0.95, ge=0.5, lt=1)
     thresholds_file: str = "parameters/thresholds.yaml"
     target: TargetParams = field(default_factory=TargetParams)
     engine: Literal["native", "locust", "artillery"] = "native"
     monitor: MonitorParams = field(default_factory=MonitorParams)
 
     def __post_init__(self) -> None:
+        validate(self, TARGET_RULES)
         day = self.shape.kind == "day"
         closed = self.model == "closed"
-        checks = [
-            ("time_scale", _positive(self.time_scale), "a positive number"),
+        rules = [
             (
                 "users",
                 not closed or (self.users is not None and self.users >= 1),
@@ -167,7 +151,7 @@ class LoadParams:
             ("users", closed or self.users is None, "left out: the open model has no users (give rate_rps)"),
             (
                 "rate_rps",
-                closed or day or (self.rate_rps is not None and _positive(self.rate_rps)),
+                closed or day or _positive(self.rate_rps),
                 "a positive number of requests per second (the open model needs it)",
             ),
             (
@@ -175,111 +159,32 @@ class LoadParams:
                 not (closed or day) or self.rate_rps is None,
                 "left out: the closed model and the day shape set the rate themselves",
             ),
-            (
-                "duration_s",
-                day or (self.duration_s is not None and _positive(self.duration_s)),
-                "a positive number of seconds",
-            ),
+            ("duration_s", day or _positive(self.duration_s), "a positive number of seconds"),
             (
                 "duration_s",
                 not day or self.duration_s is None or _positive(self.duration_s),
                 "a positive number of seconds, or left out to play the whole day",
             ),
-            (
-                "ramp_up_s",
-                _non_negative(self.ramp_up_s) and (day or self.ramp_up_s <= (self.duration_s or 0)),
-                "0 or more seconds, and no longer than duration_s",
-            ),
+            ("ramp_up_s", day or self.ramp_up_s <= (self.duration_s or 0), "no longer than duration_s"),
             ("shape.kind", not day or not closed, "'day' only with model: open (the day is a rate profile)"),
             ("ramp_up_s", not day or self.ramp_up_s == 0, "left out: the day shape has its own hours"),
             ("sessions", closed or self.sessions is None, "left out: sessions belong to the closed model"),
-            ("max_in_flight", self.max_in_flight >= 1, "at least 1"),
-            ("processes", 1 <= self.processes <= 64, "1 to 64"),
-            ("request_timeout_s", _positive(self.request_timeout_s), "a positive number of seconds"),
-            ("max_requests", self.max_requests >= 1, "at least 1"),
-            ("failure_threshold", 0 <= self.failure_threshold <= 1, "a fraction from 0 to 1"),
-            ("warmup_s", _non_negative(self.warmup_s), "0 or more seconds"),
-            ("sample_interval_s", _positive(self.sample_interval_s), "a positive number of seconds"),
-            ("pool_size", 1 <= self.pool_size <= 100_000, "1 to 100000"),
-            ("confidence", 0.5 <= self.confidence < 1, "between 0.5 and 1"),
-            ("target.qubits", self.target.qubits in (2, 3, 4), "2, 3 or 4"),
             (
-                "target.max_concurrency",
-                self.target.max_concurrency is None or self.target.max_concurrency >= 1,
-                "at least 1, or null for the service's default",
+                "monitor.rate_window_s",
+                self.monitor.rate_window_s >= 4 * self.monitor.scrape_interval_s,
+                "at least four scrape intervals (a rate needs points)",
             ),
         ]
-        _require(self, checks)
-        _check_weights("mix", self.mix, tuple(KINDS))
-        _check_weights("methods", self.methods, METHODS)
-        self._check_shape_numbers()
+        require(self, rules)
+        b = self.shape.bursts
+        if b is not None and (b.count is None) == (b.rate_per_h is None):
+            raise ParameterError("shape.bursts needs exactly one of count and rate_per_h.")
         if not day:
             plan_load(self)  # a spike or bursts that do not fit fail now, naming the shape
-
-    def _check_shape_numbers(self) -> None:
-        s = self.shape
-        checks = []
-        if s.spike is not None:
-            checks += [
-                ("shape.spike.multiplier", _positive(s.spike.multiplier)),
-                ("shape.spike.start_s", _non_negative(s.spike.start_s)),
-                ("shape.spike.length_s", _positive(s.spike.length_s)),
-            ]
-        if s.bursts is not None:
-            b = s.bursts
-            checks += [
-                ("shape.bursts.count", b.count is None or b.count >= 0),
-                ("shape.bursts.rate_per_h", b.rate_per_h is None or _non_negative(b.rate_per_h)),
-                ("shape.bursts.intensity", _positive(b.intensity)),
-                ("shape.bursts.length_s", _positive(b.length_s)),
-            ]
-            if (b.count is None) == (b.rate_per_h is None):
-                raise ParameterError("shape.bursts needs exactly one of count and rate_per_h.")
-        if s.day is not None:
-            checks += [
-                ("shape.day.length_s", _positive(s.day.length_s)),
-                ("shape.day.rate_scale", _non_negative(s.day.rate_scale)),
-            ]
-        for key, ok in checks:
-            if not ok:
-                raise ParameterError(
-                    f"{key} is invalid ({_getattr_path(self, key)!r}); it must not be negative "
-                    "(and durations, multipliers and intensities must be more than 0)."
-                )
-
-
-def _getattr_path(obj: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        obj = getattr(obj, part, None)
-    return obj
-
-
-def _require(obj: Any, checks: list[tuple[str, bool, str]], prefix: str = "") -> None:
-    """ParameterError naming the first key (a dotted path in obj) whose check failed, and what it must be."""
-    for key, ok, valid in checks:
-        if not ok:
-            raise ParameterError(f"{prefix}{key} is invalid ({_getattr_path(obj, key)!r}); it must be {valid}.")
 
 
 def _positive(value: float | None) -> bool:
     return value is not None and math.isfinite(value) and value > 0
-
-
-def _non_negative(value: float | None) -> bool:
-    return value is not None and math.isfinite(value) and value >= 0
-
-
-def _check_weights(key: str, weights: Mapping[str, float], valid: tuple[str, ...]) -> None:
-    if not weights:
-        raise ParameterError(f"{key} is empty; give weights for some of {', '.join(valid)} that sum to 1.")
-    for name, w in weights.items():
-        if name not in valid:
-            raise ParameterError(f"{key}.{name} is unknown; {key} takes {', '.join(valid)}.")
-        if not (math.isfinite(w) and w >= 0):
-            raise ParameterError(f"{key}.{name} is {w!r}; a weight must be a finite number of at least 0.")
-    total = sum(weights.values())
-    if abs(total - 1.0) > 1e-6:
-        raise ParameterError(f"{key} must sum to 1 (within 1e-6); its weights sum to {total:.9g}.")
 
 
 # ------------------------------------------------------------------------------------------- plan
