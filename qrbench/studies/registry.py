@@ -65,7 +65,7 @@ _SHIPPED = (
     StudyEntry(
         name="baseline", module="qrbench.studies.baseline", expected_s={"smoke": 120, "quick": 160, "full": 840}
     ),
-    StudyEntry(name="load", module="qrbench.studies.load", expected_s={"smoke": 60, "quick": 110, "full": 1525}),
+    StudyEntry(name="load", module="qrbench.studies.load", expected_s={"smoke": 60, "quick": 205, "full": 1525}),
     StudyEntry(
         name="bottlenecks", module="qrbench.studies.bottlenecks", expected_s={"smoke": 90, "quick": 50, "full": 390}
     ),
