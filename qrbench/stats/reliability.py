@@ -48,7 +48,7 @@ def noise_cv(timings: Iterable[float]) -> float:
     return math.nan if mean == 0.0 else float(np.std(x, ddof=1) / abs(mean))
 
 
-def _sample_check(group: str, n: int, min_samples_p95: int, min_samples_p99: int) -> Check:
+def _sample_check(group: str, n: int, min_samples_p95: int, min_samples_p99: int, p99_bounded: bool) -> Check:
     name = f"samples:{group}"
     if n < min_samples_p95:
         return _check(
@@ -57,6 +57,8 @@ def _sample_check(group: str, n: int, min_samples_p95: int, min_samples_p99: int
             f"{group}: only {n} samples; p95 and higher percentiles need "
             f"at least {min_samples_p95} to be reliable. Run longer or at a higher rate.",
         )
+    if n < min_samples_p99 and p99_bounded:  # the rule of thumb yields to the p99 interval this run decided
+        return _check(name, True, f"{group}: {n} samples; the p99's own interval bounds it (see its interval).")
     if n < min_samples_p99:
         return _check(
             name,
@@ -147,14 +149,18 @@ def reliability_checks(
 ) -> list[Check]:
     """Checks on sample counts per group, estimate intervals, the load generator and machine noise.
 
-    `n_samples`: successful requests per group (e.g. scenario/endpoint); `estimates`: named estimates
-    (warned when undecided or when the interval is wider than `max_relative_width` of the value);
+    `n_samples`: successful requests per group (e.g. scenario/endpoint), warned below `min_samples_p99` unless
+    an estimate named "p99 ..." is decided (its interval then says how far it holds); `estimates`: named
+    estimates (warned when undecided or when the interval is wider than `max_relative_width` of the value);
     `generator_cpu`: the generator's CPU use as a fraction of one core; `send_lag_p99_ms`: p99 of how
     late requests were sent, in milliseconds; `machine_noise_cv`: `noise_cv` of a calibration loop;
     `warmup`: the run's warm-up trim, warned when MSER found the run too short for a steady state and
     when the kept requests hold a level shift (a non-steady run).
     """
-    checks = [_sample_check(group, n, min_samples_p95, min_samples_p99) for group, n in (n_samples or {}).items()]
+    p99_bounded = any(name.startswith("p99") and est.decided for name, est in (estimates or {}).items())
+    checks = [
+        _sample_check(group, n, min_samples_p95, min_samples_p99, p99_bounded) for group, n in (n_samples or {}).items()
+    ]
     checks += [_interval_check(metric, est, max_relative_width) for metric, est in (estimates or {}).items()]
     if generator_cpu is not None:
         checks.append(_generator_check(generator_cpu, max_generator_cpu))

@@ -78,3 +78,18 @@ def test_a_run_too_short_for_a_steady_state_is_warned():
     assert not check.ok and check.name == "warmup" and "too short" in check.message
     (fine,) = reliability_checks(warmup=trim_warmup(t, np.full(500, 100.0)))
     assert fine.ok
+
+
+def test_the_p99_sample_rule_of_thumb_yields_to_a_decided_p99_interval():
+    decided = Estimate(value=54.0, low=49.5, high=75.5, confidence=0.95, n=576, method="order statistics")
+    undecided = Estimate(
+        value=54.0, low=49.5, high=float("inf"), confidence=0.95, n=576, method="order statistics", decided=False
+    )
+    for p99, warned in ((decided, False), (undecided, True)):
+        checks = reliability_checks(n_samples={"judged requests": 576}, estimates={"p99 latency of all requests": p99})
+        sample = next(c for c in checks if c.name == "samples:judged requests")
+        assert sample.ok is not warned, sample
+        assert ("not for p99" in sample.message) is warned, sample.message
+    # Without a p99 estimate the rule of thumb stands.
+    alone = reliability_checks(n_samples={"judged requests": 576})
+    assert not alone[0].ok and "not for p99, which needs at least 1000" in alone[0].message
