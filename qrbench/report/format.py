@@ -1,7 +1,8 @@
 """Text for people: numbers, tables, verdict badges and the headline block of the stakeholder reports.
 
-Numbers get 2-3 significant digits and their unit; an infinite interval bound reads "not bounded (too few
-samples)" and a missing value "not measured", never `inf` or `nan`. Tables come out as HTML without the pandas
+Numbers get 2-3 significant digits and their unit; an infinite interval bound reads "not bounded" (the
+verdict's reason says why: too few samples, or too correlated) and a missing value "not measured", never `inf` or
+`nan`. Tables come out as HTML without the pandas
 index, with friendly column names (units in brackets) and CSS that wraps long text and scrolls wide tables
 sideways, so no message is ever cut. A `Headline` is the 3-5 lines a report opens with: verdict, main reason,
 caveats (reliability checks), next action.
@@ -36,7 +37,7 @@ __all__ = [
     "not_measured",
 ]
 
-NOT_BOUNDED = "not bounded (too few samples)"
+NOT_BOUNDED = "not bounded"  # why (too few samples, or too correlated) is the reason's to say
 NOT_MEASURED = "not measured"
 
 # Verdict -> (label, text colour, background). "insufficient": too few samples to decide either way.
@@ -136,7 +137,7 @@ def _missing(value: Any) -> bool:
 def number(value: Any, digits: int = 3) -> str:
     """`value` with `digits` significant digits (thousands separated, no exponent, no trailing zeros).
 
-    None/NaN -> "not measured"; +-inf -> "not bounded (too few samples)"; integers stay whole; booleans
+    None/NaN -> "not measured"; +-inf -> "not bounded"; integers stay whole; booleans
     read "yes"/"no"; strings pass through unchanged (never truncated).
     """
     if isinstance(value, bool):
@@ -276,7 +277,7 @@ def gap_reason(value: Any, reason: str | None) -> str | None:
 
 def compliance_cells(value: Any, low: Any, high: Any, unit: str, verdict: str, reason: str) -> dict[str, str]:
     """Measured, interval and verdict cells of a compliance row; a row the run could not measure reads
-    "not measured" in each (its reason says why), never an interval "not bounded (too few samples)"."""
+    "not measured" in each (its reason says why), never an interval "not bounded"."""
     if gap_reason(value, reason) is not None:
         return {"measured": NOT_MEASURED, "ci": "–", "verdict": NOT_MEASURED}
     return {"measured": quantity(value, unit), "ci": interval(low, high, unit), "verdict": verdict}

@@ -151,7 +151,8 @@ def judge(estimate: Estimate, threshold: Threshold, *, workload: str = "") -> Ju
         verdict, why = Verdict.FAIL, f"{interval} lies entirely {bad_word} {limit}"
     elif not estimate.decided:
         verdict = Verdict.INSUFFICIENT
-        why = f"{interval} is undecided with {estimate.n} samples, so it cannot be compared with {goal}"
+        because = estimate.method.partition("undecided: ")[2] or f"{estimate.n} samples"
+        why = f"{interval} is undecided ({because}), so it cannot be compared with {goal}"
     elif passed:
         verdict, why = Verdict.PASS, f"{interval} lies entirely {good_word} {goal}"
     else:

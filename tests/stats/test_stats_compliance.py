@@ -60,7 +60,23 @@ def test_above_metric_branches(interval, verdict):
 def test_undecided_with_finite_bounds_is_insufficient():
     # e.g. an interval clipped to the sample range: finite, but flagged as not a real bound.
     j = judge(est(100, 200, 300, n=5, decided=False), P95)
-    assert j.verdict is Verdict.INSUFFICIENT and "undecided with 5 samples" in j.reason
+    assert j.verdict is Verdict.INSUFFICIENT and "undecided (5 samples)" in j.reason
+
+
+def test_an_undecided_estimate_gives_its_own_reason():
+    # A time-ordered percentile kept open by correlation says so, not "too few samples".
+    open_ = Estimate(
+        value=45.0,
+        low=-math.inf,
+        high=math.inf,
+        confidence=0.95,
+        n=118,
+        method="order statistics; undecided: 118 requests, but strongly correlated: about 40 independent",
+        decided=False,
+    )
+    j = judge(open_, P95)
+    assert j.verdict is Verdict.INSUFFICIENT
+    assert "undecided (118 requests, but strongly correlated: about 40 independent)" in j.reason
 
 
 def test_no_samples_is_insufficient():
