@@ -1,8 +1,7 @@
 """Text for people: numbers, tables, verdict badges and the headline block of the stakeholder reports.
 
-Numbers get 2-3 significant digits and their unit; an infinite interval bound reads "not bounded" (the
-verdict's reason says why: too few samples, or too correlated) and a missing value "not measured", never `inf` or
-`nan`. Tables come out as HTML without the pandas
+Numbers get 2-3 significant digits and their unit; an infinite interval bound reads "not bounded" (the reason
+says why) and a missing value "not measured", never `inf` or `nan`. Tables come out as HTML without the pandas
 index, with friendly column names (units in brackets) and CSS that wraps long text and scrolls wide tables
 sideways, so no message is ever cut. A `Headline` is the 3-5 lines a report opens with: verdict, main reason,
 caveats (reliability checks), next action.
