@@ -73,6 +73,9 @@ def _interval_check(metric: str, est: Estimate, max_relative_width: float) -> Ch
     if est.n == 0:
         return _check(name, False, f"{metric}: no samples, so there is no estimate.")
     if not est.decided:
+        because = est.method.partition("undecided: ")[2]  # the estimate's own cause, e.g. strong correlation
+        if because:
+            return _check(name, False, f"{metric}: not bounded at {est.confidence:.0%} confidence: {because}.")
         return _check(
             name,
             False,

@@ -93,3 +93,20 @@ def test_the_p99_sample_rule_of_thumb_yields_to_a_decided_p99_interval():
     # Without a p99 estimate the rule of thumb stands.
     alone = reliability_checks(n_samples={"judged requests": 576})
     assert not alone[0].ok and "not for p99, which needs at least 1000" in alone[0].message
+
+
+def test_an_undecided_interval_names_its_own_cause_not_the_sample_count():
+    open_ = Estimate(
+        value=45.0,
+        low=float("-inf"),
+        high=float("inf"),
+        confidence=0.95,
+        n=118,
+        method="order statistics; undecided: 118 requests, but only 4 separate episodes beyond this percentile",
+        decided=False,
+    )
+    check = reliability_checks(estimates={"p95 of reranks": open_})[0]
+    assert not check.ok and "only 4 separate episodes" in check.message
+    assert "collect more samples" not in check.message
+    plain = Estimate(value=45.0, low=40.0, high=float("inf"), confidence=0.95, n=5, method="order", decided=False)
+    assert "5 samples cannot bound it" in reliability_checks(estimates={"p95": plain})[0].message
