@@ -87,18 +87,6 @@ def _usl_note(fit: Mapping[str, Any], axis: str) -> str:
     )
 
 
-def _usl(report: ScalabilityReport, axis: str, **heading: str) -> Section:
-    """Throughput against N on one axis with its fits (a single level draws a column and no curve: no figure)."""
-    fit = report.usl[axis]
-    figure = Figure(
-        draw="scalability_usl",
-        inputs={"fit": fit, "cores": report.cores, "axis": axis},
-        otherwise=f"throughput against {axis}",
-    )
-    figures = (figure,) if fit["levels"] >= 2 else ()
-    return Section(name=f"usl_{axis}", **heading, figures=figures, sentence=_usl_note(fit, axis))
-
-
 def _usl(axis: str, **heading: str) -> Callable[[ScalabilityReport], Section]:
     """Throughput against N on one axis with its fits (a single level draws a column and no curve: no figure)."""
 
